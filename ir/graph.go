@@ -1,0 +1,425 @@
+// Package ir is veil's float graph (the paper's HLIL): a directed acyclic
+// graph of tensor operations with static shapes, an interpreter for it in
+// float32, and the passes that prepare it for conversion to fixed point.
+//
+// Importers (model/onnx, model/tf) build a Graph through Graph.AddNode,
+// which infers every output shape as it goes and folds nodes whose inputs
+// are all constants, so shape arithmetic (Shape → Gather → Concat →
+// Reshape) disappears at import time and every remaining value has a
+// static shape.
+package ir
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Op names an operation. The set is small on purpose: importers lower
+// framework-specific ops (Gemm, Flatten, Squeeze, FusedBatchNorm, BiasAdd …)
+// onto these.
+type Op string
+
+// The operations of the float graph.
+const (
+	OpConv          Op = "Conv"          // inputs x, w [O, I/group, KH, KW], optional bias [O]
+	OpMatMul        Op = "MatMul"        // numpy matmul semantics
+	OpAdd           Op = "Add"           // broadcasting element-wise ops
+	OpSub           Op = "Sub"           //
+	OpMul           Op = "Mul"           //
+	OpDiv           Op = "Div"           //
+	OpRelu          Op = "Relu"          //
+	OpClip          Op = "Clip"          // Attrs.Min, Attrs.Max (Relu6 is Clip 0..6)
+	OpLeakyRelu     Op = "LeakyRelu"     // Attrs.Alpha
+	OpSigmoid       Op = "Sigmoid"       //
+	OpTanh          Op = "Tanh"          //
+	OpMaxPool       Op = "MaxPool"       // Kernel, Strides, Pads, Layout
+	OpAvgPool       Op = "AvgPool"       // Kernel, Strides, Pads, Layout, CountIncludePad
+	OpBatchNorm     Op = "BatchNorm"     // inputs x, scale, bias, mean, var; Epsilon, Axis
+	OpReshape       Op = "Reshape"       // inputs x, shape (int64, may hold 0 and -1); Attrs.AllowZero
+	OpTranspose     Op = "Transpose"     // Perm
+	OpConcat        Op = "Concat"        // Axis
+	OpPad           Op = "Pad"           // Pads (begin…, end…), PadValue; constant mode only
+	OpIdentity      Op = "Identity"      // also inference-mode Dropout
+	OpSoftmax       Op = "Softmax"       // Axis
+	OpArgMax        Op = "ArgMax"        // Axis, KeepDims; output int64
+	OpReduceMean    Op = "ReduceMean"    // Axes, KeepDims
+	OpReduceSum     Op = "ReduceSum"     // Axes, KeepDims
+	OpShape         Op = "Shape"         // output int64 dims of its input
+	OpGather        Op = "Gather"        // inputs data, indices; Axis
+	OpCast          Op = "Cast"          // To
+	OpSlice         Op = "Slice"         // inputs data, starts, ends, [axes, steps]
+	OpConstOfShape  Op = "ConstantOfShape"
+	OpSqrt          Op = "Sqrt"
+	OpNeg           Op = "Neg"
+	OpFloor         Op = "Floor"
+	OpRange         Op = "Range"
+	OpEqual         Op = "Equal"
+	OpWhere         Op = "Where"
+	OpExpand        Op = "Expand"
+	OpReciprocal    Op = "Reciprocal"
+)
+
+// Layout is the order of a 4-D activation's dimensions.
+type Layout uint8
+
+const (
+	NCHW Layout = iota // ONNX, PyTorch
+	NHWC               // TensorFlow
+)
+
+func (l Layout) String() string {
+	if l == NHWC {
+		return "NHWC"
+	}
+	return "NCHW"
+}
+
+// ChannelAxis returns the channel dimension of a 4-D tensor in layout l.
+func (l Layout) ChannelAxis() int {
+	if l == NHWC {
+		return 3
+	}
+	return 1
+}
+
+// SpatialAxes returns the height and width dimensions in layout l.
+func (l Layout) SpatialAxes() (int, int) {
+	if l == NHWC {
+		return 1, 2
+	}
+	return 2, 3
+}
+
+// Attrs holds the attributes of every op; each op reads the fields its
+// comment in the Op list names and ignores the rest.
+type Attrs struct {
+	Kernel          []int // pooling window [KH, KW]
+	Strides         []int // [SH, SW]
+	Pads            []int // Conv/Pool: [top, left, bottom, right]; Pad: [begin…, end…] over all axes
+	Group           int   // Conv groups (1 = dense, C = depthwise)
+	Layout          Layout
+	Axis            int
+	Axes            []int
+	Perm            []int
+	KeepDims        bool
+	AllowZero       bool
+	Alpha           float32
+	Min, Max        float32
+	Epsilon         float32
+	CountIncludePad bool
+	PadValue        float32
+	To              DType
+	Value           *Tensor // ConstantOfShape fill value
+}
+
+// Value is a named tensor in the graph: a graph input, a constant
+// (weights), or the output of one node.
+type Value struct {
+	Name  string
+	Shape Shape
+	DType DType
+	Const *Tensor // non-nil for constants
+}
+
+// Node is one operation. Every node has exactly one output.
+type Node struct {
+	Name   string
+	Op     Op
+	Inputs []string
+	Output string
+	Attrs  Attrs
+}
+
+// Graph is a float computation graph with static shapes. Nodes are kept in
+// topological order.
+type Graph struct {
+	Name    string
+	Values  map[string]*Value
+	Nodes   []*Node
+	Inputs  []string // graph inputs, in order
+	Outputs []string // graph outputs, in order
+	Layout  Layout   // layout of the model's image input
+}
+
+// NewGraph returns an empty graph.
+func NewGraph(name string) *Graph {
+	return &Graph{Name: name, Values: map[string]*Value{}}
+}
+
+// NodeError is an error about one node of a model.
+type NodeError struct {
+	Node string
+	Op   Op
+	Err  error
+}
+
+func (e *NodeError) Error() string {
+	return fmt.Sprintf("node %q (%s): %v", e.Node, e.Op, e.Err)
+}
+
+func (e *NodeError) Unwrap() error { return e.Err }
+
+// Errorf returns a NodeError for n.
+func (n *Node) Errorf(format string, args ...any) error {
+	return &NodeError{Node: n.Name, Op: n.Op, Err: fmt.Errorf(format, args...)}
+}
+
+// AddInput declares a graph input with a static shape.
+func (g *Graph) AddInput(name string, shape Shape) error {
+	if _, dup := g.Values[name]; dup {
+		return fmt.Errorf("input %q: name already used", name)
+	}
+	for _, d := range shape {
+		if d <= 0 {
+			return fmt.Errorf("input %q: shape %v has a dimension that is not positive (give --input-shape)", name, shape)
+		}
+	}
+	g.Values[name] = &Value{Name: name, Shape: shape.Clone(), DType: Float32}
+	g.Inputs = append(g.Inputs, name)
+	return nil
+}
+
+// AddConst declares a constant value.
+func (g *Graph) AddConst(name string, t *Tensor) error {
+	if _, dup := g.Values[name]; dup {
+		return fmt.Errorf("constant %q: name already used", name)
+	}
+	g.Values[name] = &Value{Name: name, Shape: t.Shape.Clone(), DType: t.DType, Const: t}
+	return nil
+}
+
+// Const returns the constant tensor named name, or nil.
+func (g *Graph) Const(name string) *Tensor {
+	if v := g.Values[name]; v != nil {
+		return v.Const
+	}
+	return nil
+}
+
+// AddNode appends n, infers its output shape, and folds it to a constant
+// when all its inputs are constants. Inputs must already exist.
+func (g *Graph) AddNode(n *Node) error {
+	if n.Output == "" {
+		return n.Errorf("no output name")
+	}
+	if _, dup := g.Values[n.Output]; dup {
+		return n.Errorf("output %q is already defined", n.Output)
+	}
+	ins := make([]*Value, len(n.Inputs))
+	allConst := true
+	for i, name := range n.Inputs {
+		v := g.Values[name]
+		if v == nil {
+			return n.Errorf("input %q is not defined", name)
+		}
+		ins[i] = v
+		if v.Const == nil {
+			allConst = false
+		}
+	}
+	shape, dtype, err := inferShape(n, ins)
+	if err != nil {
+		return err
+	}
+	// Shape depends only on the input's static shape.
+	if allConst || n.Op == OpShape {
+		t, err := evalNode(n, constsOf(ins, n.Op == OpShape))
+		if err != nil {
+			return err
+		}
+		g.Values[n.Output] = &Value{Name: n.Output, Shape: t.Shape.Clone(), DType: t.DType, Const: t}
+		return nil
+	}
+	g.Values[n.Output] = &Value{Name: n.Output, Shape: shape, DType: dtype}
+	g.Nodes = append(g.Nodes, n)
+	return nil
+}
+
+// constsOf returns the constant tensors of ins; for Shape, a placeholder
+// carrying only the shape.
+func constsOf(ins []*Value, shapeOnly bool) []*Tensor {
+	ts := make([]*Tensor, len(ins))
+	for i, v := range ins {
+		if v.Const != nil {
+			ts[i] = v.Const
+		} else if shapeOnly {
+			ts[i] = &Tensor{DType: v.DType, Shape: v.Shape}
+		}
+	}
+	return ts
+}
+
+// SetOutputs declares the graph outputs, which must be defined values.
+func (g *Graph) SetOutputs(names ...string) error {
+	for _, n := range names {
+		if g.Values[n] == nil {
+			return fmt.Errorf("graph output %q is not defined by any node", n)
+		}
+	}
+	g.Outputs = append([]string(nil), names...)
+	return nil
+}
+
+// Producer returns the node that computes value name, or nil.
+func (g *Graph) Producer(name string) *Node {
+	for _, n := range g.Nodes {
+		if n.Output == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Consumers returns, for every value, the nodes that read it.
+func (g *Graph) Consumers() map[string][]*Node {
+	m := map[string][]*Node{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			m[in] = append(m[in], n)
+		}
+	}
+	return m
+}
+
+// Validate checks that the graph is well-formed: every node's inputs are
+// defined before it, shapes re-infer to what is stored, and outputs exist.
+func (g *Graph) Validate() error {
+	defined := map[string]bool{}
+	for name, v := range g.Values {
+		if v.Const != nil {
+			defined[name] = true
+		}
+	}
+	for _, in := range g.Inputs {
+		defined[in] = true
+	}
+	for _, n := range g.Nodes {
+		ins := make([]*Value, len(n.Inputs))
+		for i, in := range n.Inputs {
+			if !defined[in] {
+				return n.Errorf("input %q is used before it is defined", in)
+			}
+			ins[i] = g.Values[in]
+		}
+		shape, _, err := inferShape(n, ins)
+		if err != nil {
+			return err
+		}
+		if v := g.Values[n.Output]; v == nil || !v.Shape.Equal(shape) {
+			return n.Errorf("stored output shape disagrees with inferred %v", shape)
+		}
+		defined[n.Output] = true
+	}
+	for _, out := range g.Outputs {
+		if !defined[out] {
+			return fmt.Errorf("graph output %q is never computed", out)
+		}
+	}
+	return nil
+}
+
+// OpCounts returns how many nodes of each op the graph has.
+func (g *Graph) OpCounts() map[Op]int {
+	m := map[Op]int{}
+	for _, n := range g.Nodes {
+		m[n.Op]++
+	}
+	return m
+}
+
+// FormatOpCounts renders op counts sorted by op name, like "Conv×2 Relu×3".
+func FormatOpCounts(m map[Op]int) string {
+	ops := make([]string, 0, len(m))
+	for op := range m {
+		ops = append(ops, string(op))
+	}
+	sort.Strings(ops)
+	var b strings.Builder
+	for i, op := range ops {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s×%d", op, m[Op(op)])
+	}
+	return b.String()
+}
+
+// ParamCount is the number of elements in float constants (the weights).
+func (g *Graph) ParamCount() int {
+	n := 0
+	used := map[string]bool{}
+	for _, nd := range g.Nodes {
+		for _, in := range nd.Inputs {
+			used[in] = true
+		}
+	}
+	for name, v := range g.Values {
+		if v.Const != nil && v.DType == Float32 && used[name] {
+			n += v.Const.Len()
+		}
+	}
+	return n
+}
+
+// Prune removes constants and nodes that no graph output depends on.
+func (g *Graph) Prune() {
+	live := map[string]bool{}
+	for _, o := range g.Outputs {
+		live[o] = true
+	}
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		n := g.Nodes[i]
+		if live[n.Output] {
+			for _, in := range n.Inputs {
+				live[in] = true
+			}
+		}
+	}
+	kept := g.Nodes[:0]
+	for _, n := range g.Nodes {
+		if live[n.Output] {
+			kept = append(kept, n)
+		}
+	}
+	g.Nodes = kept
+	inputs := map[string]bool{}
+	for _, in := range g.Inputs {
+		inputs[in] = true
+	}
+	for name := range g.Values {
+		if !live[name] && !inputs[name] {
+			delete(g.Values, name)
+		}
+	}
+}
+
+// Rename replaces every use of value from by value to (in node inputs and
+// graph outputs).
+func (g *Graph) Rename(from, to string) {
+	for _, n := range g.Nodes {
+		for i, in := range n.Inputs {
+			if in == from {
+				n.Inputs[i] = to
+			}
+		}
+	}
+	for i, o := range g.Outputs {
+		if o == from {
+			g.Outputs[i] = to
+		}
+	}
+}
+
+// UniqueName returns a value name based on base that is not yet used.
+func (g *Graph) UniqueName(base string) string {
+	if _, ok := g.Values[base]; !ok {
+		return base
+	}
+	for i := 1; ; i++ {
+		n := fmt.Sprintf("%s_%d", base, i)
+		if _, ok := g.Values[n]; !ok {
+			return n
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package ir
+
+import "math"
+
+// ConvFloat computes a 2-D grouped convolution (cross-correlation, as in
+// every framework) of x in layout l with weights w [O, I/group, KH, KW],
+// adding bias if non-nil. pads are [top, left, bottom, right].
+func ConvFloat(x, w *Tensor, bias []float32, strides, pads []int, group int, l Layout, out Shape) *Tensor {
+	if l == NHWC {
+		xc := Transpose(x, []int{0, 3, 1, 2})
+		oc := Shape{out[0], out[3], out[1], out[2]}
+		r := ConvFloat(xc, w, bias, strides, pads, group, NCHW, oc)
+		return Transpose(r, []int{0, 2, 3, 1})
+	}
+	N, C, H, W := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	O, KH, KW := w.Shape[0], w.Shape[2], w.Shape[3]
+	OH, OW := out[2], out[3]
+	sh, sw, pt, pl := strides[0], strides[1], pads[0], pads[1]
+	cg, og := C/group, O/group
+	y := NewFloat(out)
+	for n := 0; n < N; n++ {
+		for o := 0; o < O; o++ {
+			plane := y.F[(n*O+o)*OH*OW : (n*O+o+1)*OH*OW]
+			if bias != nil {
+				for i := range plane {
+					plane[i] = bias[o]
+				}
+			}
+			g := o / og
+			for ci := 0; ci < cg; ci++ {
+				c := g*cg + ci
+				in := x.F[(n*C+c)*H*W : (n*C+c+1)*H*W]
+				for kh := 0; kh < KH; kh++ {
+					for kw := 0; kw < KW; kw++ {
+						wv := w.F[((o*cg+ci)*KH+kh)*KW+kw]
+						if wv == 0 {
+							continue
+						}
+						owLo, owHi := validRange(OW, W, kw, sw, pl)
+						for oh := 0; oh < OH; oh++ {
+							ih := oh*sh - pt + kh
+							if ih < 0 || ih >= H {
+								continue
+							}
+							row := in[ih*W:]
+							dst := plane[oh*OW:]
+							for ow := owLo; ow < owHi; ow++ {
+								dst[ow] += wv * row[ow*sw-pl+kw]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return y
+}
+
+// validRange returns the output positions [lo, hi) whose input index
+// o*s - p + k lies in [0, n).
+func validRange(outN, n, k, s, p int) (int, int) {
+	lo := 0
+	if p-k > 0 {
+		lo = (p - k + s - 1) / s
+	}
+	hi := outN
+	// o*s - p + k <= n-1  →  o <= (n-1+p-k)/s
+	if m := n - 1 + p - k; m < 0 {
+		hi = 0
+	} else if m/s+1 < hi {
+		hi = m/s + 1
+	}
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+// PoolFloat computes max or average pooling of x as the node's attributes
+// say. Padding never wins a max; average pooling divides by the window
+// size when CountIncludePad, else by the number of real elements.
+func PoolFloat(x *Tensor, a Attrs, isMax bool, out Shape) *Tensor {
+	if a.Layout == NHWC {
+		xc := Transpose(x, []int{0, 3, 1, 2})
+		b := a
+		b.Layout = NCHW
+		r := PoolFloat(xc, b, isMax, Shape{out[0], out[3], out[1], out[2]})
+		return Transpose(r, []int{0, 2, 3, 1})
+	}
+	N, C, H, W := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	OH, OW := out[2], out[3]
+	KH, KW := a.Kernel[0], a.Kernel[1]
+	sh, sw, pt, pl := a.Strides[0], a.Strides[1], a.Pads[0], a.Pads[1]
+	y := NewFloat(out)
+	for nc := 0; nc < N*C; nc++ {
+		in := x.F[nc*H*W : (nc+1)*H*W]
+		dst := y.F[nc*OH*OW : (nc+1)*OH*OW]
+		for oh := 0; oh < OH; oh++ {
+			for ow := 0; ow < OW; ow++ {
+				m := float32(math.Inf(-1))
+				var s float32
+				cnt := 0
+				for kh := 0; kh < KH; kh++ {
+					ih := oh*sh - pt + kh
+					if ih < 0 || ih >= H {
+						continue
+					}
+					for kw := 0; kw < KW; kw++ {
+						iw := ow*sw - pl + kw
+						if iw < 0 || iw >= W {
+							continue
+						}
+						v := in[ih*W+iw]
+						m = max(m, v)
+						s += v
+						cnt++
+					}
+				}
+				switch {
+				case isMax:
+					dst[oh*OW+ow] = m
+				case a.CountIncludePad:
+					// Window positions inside the padded input.
+					hs, ws := oh*sh-pt, ow*sw-pl
+					he, we := min(hs+KH, H+a.Pads[2]), min(ws+KW, W+a.Pads[3])
+					dst[oh*OW+ow] = s / float32((he-hs)*(we-ws))
+				default:
+					dst[oh*OW+ow] = s / float32(max(cnt, 1))
+				}
+			}
+		}
+	}
+	return y
+}
+
+// MatMulFloat multiplies a and b with numpy matmul semantics.
+func MatMulFloat(a, b *Tensor, out Shape) *Tensor {
+	as, bs := a.Shape, b.Shape
+	if len(as) == 1 {
+		as = Shape{1, as[0]}
+	}
+	if len(bs) == 1 {
+		bs = Shape{bs[0], 1}
+	}
+	M, K, N := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
+	batch, _ := BroadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
+	nb := batch.Size()
+	// Flat batch index of each operand.
+	ai := broadcastIndex(as[:len(as)-2], batch)
+	bi := broadcastIndex(bs[:len(bs)-2], batch)
+	y := make([]float32, nb*M*N)
+	for p := 0; p < nb; p++ {
+		A := a.F[ai[p]*M*K : (ai[p]+1)*M*K]
+		B := b.F[bi[p]*K*N : (bi[p]+1)*K*N]
+		C := y[p*M*N : (p+1)*M*N]
+		for i := 0; i < M; i++ {
+			row := C[i*N : (i+1)*N]
+			for k := 0; k < K; k++ {
+				av := A[i*K+k]
+				if av == 0 {
+					continue
+				}
+				br := B[k*N : (k+1)*N]
+				for j := range row {
+					row[j] += av * br[j]
+				}
+			}
+		}
+	}
+	return FloatTensor(out, y)
+}
