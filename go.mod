@@ -1,3 +1,5 @@
 module veil
 
 go 1.26.8
+
+require golang.org/x/image v0.47.0 // indirect
