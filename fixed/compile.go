@@ -1,0 +1,388 @@
+package fixed
+
+import (
+	"fmt"
+	"math"
+
+	"veil/ir"
+)
+
+// PublicShift is the scale of public constants (1/k of an average, the
+// slope of a leaky ReLU): they are encoded as round(c·2^PublicShift) and
+// the product is scaled down by PublicShift.
+const PublicShift = 16
+
+// Compile converts an optimized float graph (see ir.Optimize: no
+// BatchNorm or Identity left) into a fixed-point program at scale s.
+// A trailing Softmax or Sigmoid is not computed securely: it is monotone,
+// so the program outputs its input and records it in Post for the output's
+// receiver to apply in the clear.
+func Compile(g *ir.Graph, s int) (*Program, error) {
+	if s < 1 || s > 30 {
+		return nil, fmt.Errorf("scale %d out of range [1, 30]", s)
+	}
+	c := &compiler{g: g, s: s, ids: map[string]int{}, weights: map[string]int{},
+		p: &Program{Name: g.Name, Scale: s, PublicShift: PublicShift, Layout: g.Layout.String()}}
+	for _, in := range g.Inputs {
+		id := c.add(&Tensor{Name: in, Shape: g.Values[in].Shape.Clone(), Kind: KindInput, Scale: s, Node: in})
+		c.ids[in] = id
+		c.p.Inputs = append(c.p.Inputs, id)
+	}
+	outputs := append([]string(nil), g.Outputs...)
+	producers := map[string]*ir.Node{}
+	for _, n := range g.Nodes {
+		producers[n.Output] = n
+	}
+	if len(outputs) == 1 {
+		if n := producers[outputs[0]]; n != nil && (n.Op == ir.OpSoftmax || n.Op == ir.OpSigmoid) {
+			c.post = n
+			outputs[0] = n.Inputs[0]
+			if n.Op == ir.OpSoftmax {
+				c.p.Post = "softmax"
+			} else {
+				c.p.Post = "sigmoid"
+			}
+		}
+	}
+	isOut := map[string]bool{}
+	for _, o := range outputs {
+		isOut[o] = true
+	}
+	for _, n := range g.Nodes {
+		if n == c.post {
+			continue
+		}
+		if err := c.node(n, isOut[n.Output]); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range outputs {
+		id, ok := c.ids[o]
+		if !ok {
+			return nil, fmt.Errorf("graph output %q is a constant or not computed; nothing to compute securely", o)
+		}
+		c.p.Outputs = append(c.p.Outputs, id)
+	}
+	c.p.ComputeStats()
+	if err := c.p.Validate(); err != nil {
+		return nil, fmt.Errorf("compiled program is invalid: %w", err)
+	}
+	return c.p, nil
+}
+
+type compiler struct {
+	g       *ir.Graph
+	p       *Program
+	s       int
+	ids     map[string]int // float value → program tensor (scale s)
+	weights map[string]int // "name@scale" → weight tensor
+	post    *ir.Node
+}
+
+func (c *compiler) add(t *Tensor) int {
+	c.p.Tensors = append(c.p.Tensors, t)
+	return len(c.p.Tensors) - 1
+}
+
+func (c *compiler) value(shape ir.Shape, scale int, node string) int {
+	return c.add(&Tensor{Name: fmt.Sprintf("t%d", len(c.p.Tensors)), Shape: shape.Clone(), Kind: KindValue, Scale: scale, Node: node})
+}
+
+func (c *compiler) emit(in Instr) int {
+	c.p.Instrs = append(c.p.Instrs, in)
+	return in.Out
+}
+
+// operand returns the program tensor for float value name: a computed
+// value, or the constant encoded as a weight at scale.
+func (c *compiler) operand(n *ir.Node, name string, scale int) (int, error) {
+	if id, ok := c.ids[name]; ok {
+		return id, nil
+	}
+	k := c.g.Const(name)
+	if k == nil {
+		return 0, n.Errorf("input %q has no value", name)
+	}
+	if k.DType != ir.Float32 {
+		return 0, n.Errorf("input %q is an integer tensor; only float tensors can be fixed-point operands", name)
+	}
+	key := fmt.Sprintf("%s@%d", name, scale)
+	if id, ok := c.weights[key]; ok {
+		return id, nil
+	}
+	data := make([]uint64, len(k.F))
+	for i, v := range k.F {
+		if err := checkEncodable(float64(v), scale); err != nil {
+			return 0, n.Errorf("weight %q element %d: %v", name, i, err)
+		}
+		data[i] = Encode(float64(v), scale)
+	}
+	id := c.add(&Tensor{Name: name, Shape: k.Shape.Clone(), Kind: KindWeight, Scale: scale, Data: data, Node: name})
+	c.weights[key] = id
+	return id, nil
+}
+
+func (c *compiler) outShape(n *ir.Node) ir.Shape { return c.g.Values[n.Output].Shape }
+
+// scaleDown emits ScaleDown(x) by shift into a new scale-s value.
+func (c *compiler) scaleDown(n *ir.Node, x, shift int) int {
+	out := c.value(c.p.Tensors[x].Shape, c.s, n.Output)
+	return c.emit(Instr{Op: ScaleDown, In: []int{x}, Out: out, Shift: shift, Node: n.Name})
+}
+
+func (c *compiler) publicScalar(n *ir.Node, op Op, x int, v int64, scale int) int {
+	out := c.value(c.p.Tensors[x].Shape, scale, n.Output)
+	return c.emit(Instr{Op: op, In: []int{x}, Out: out, Public: []int64{v}, PublicShape: ir.Shape{}, Node: n.Name})
+}
+
+func (c *compiler) node(n *ir.Node, isOutput bool) error {
+	s := c.s
+	out := c.outShape(n)
+	layout := n.Attrs.Layout.String()
+	ops := func(scales ...int) ([]int, error) {
+		ids := make([]int, len(n.Inputs))
+		for i, in := range n.Inputs {
+			sc := s
+			if i < len(scales) {
+				sc = scales[i]
+			}
+			id, err := c.operand(n, in, sc)
+			if err != nil {
+				return nil, err
+			}
+			ids[i] = id
+		}
+		return ids, nil
+	}
+	var res int
+	switch n.Op {
+	case ir.OpConv:
+		in, err := ops(s, s, 2*s)
+		if err != nil {
+			return err
+		}
+		if len(in) == 3 && c.p.Tensors[in[2]].Kind != KindWeight {
+			return n.Errorf("a computed (non-constant) bias is not supported")
+		}
+		prod := c.value(out, 2*s, n.Output)
+		c.emit(Instr{Op: Conv, In: in, Out: prod, Strides: n.Attrs.Strides, Pads: n.Attrs.Pads, Group: n.Attrs.Group, Layout: layout, Node: n.Name})
+		res = c.scaleDown(n, prod, s)
+	case ir.OpMatMul, ir.OpMul, ir.OpDiv:
+		op := map[ir.Op]Op{ir.OpMatMul: MatMul, ir.OpMul: Mul, ir.OpDiv: Mul}[n.Op]
+		var in []int
+		if n.Op == ir.OpDiv {
+			k := c.g.Const(n.Inputs[1])
+			if k == nil {
+				return n.Errorf("division by a computed value is not supported in fixed point (only by a constant)")
+			}
+			name := c.g.UniqueName(n.Inputs[1] + "_reciprocal")
+			inv := ir.NewFloat(k.Shape)
+			for i, v := range k.Floats() {
+				if v == 0 {
+					return n.Errorf("division by zero constant")
+				}
+				inv.F[i] = 1 / v
+			}
+			c.g.AddConst(name, inv)
+			a, err := c.operand(n, n.Inputs[0], s)
+			if err != nil {
+				return err
+			}
+			b, err := c.operand(n, name, s)
+			if err != nil {
+				return err
+			}
+			in = []int{a, b}
+		} else {
+			var err error
+			if in, err = ops(); err != nil {
+				return err
+			}
+		}
+		prod := c.value(out, 2*s, n.Output)
+		c.emit(Instr{Op: op, In: in, Out: prod, Node: n.Name})
+		res = c.scaleDown(n, prod, s)
+	case ir.OpAdd, ir.OpSub:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		op := Add
+		if n.Op == ir.OpSub {
+			op = Sub
+		}
+		res = c.emit(Instr{Op: op, In: in, Out: c.value(out, s, n.Output), Node: n.Name})
+	case ir.OpRelu:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		res = c.emit(Instr{Op: Relu, In: in, Out: c.value(out, s, n.Output), Node: n.Name})
+	case ir.OpClip:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		res = c.clip(n, in[0], float64(n.Attrs.Min), float64(n.Attrs.Max))
+	case ir.OpLeakyRelu:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		x := in[0]
+		alpha := float64(n.Attrs.Alpha)
+		r := c.emit(Instr{Op: Relu, In: []int{x}, Out: c.value(out, s, n.Output), Node: n.Name})
+		a := c.publicScalar(n, MulPublic, x, int64(Encode(alpha, PublicShift)), s+PublicShift)
+		b := c.publicScalar(n, MulPublic, r, int64(Encode(1-alpha, PublicShift)), s+PublicShift)
+		sum := c.emit(Instr{Op: Add, In: []int{a, b}, Out: c.value(out, s+PublicShift, n.Output), Node: n.Name})
+		res = c.scaleDown(n, sum, PublicShift)
+	case ir.OpMaxPool:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		res = c.emit(Instr{Op: MaxPool, In: in, Out: c.value(out, s, n.Output), Kernel: n.Attrs.Kernel, Strides: n.Attrs.Strides, Pads: n.Attrs.Pads, Layout: layout, Node: n.Name})
+	case ir.OpAvgPool:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		sum := c.emit(Instr{Op: SumPool, In: in, Out: c.value(out, s, n.Output), Kernel: n.Attrs.Kernel, Strides: n.Attrs.Strides, Pads: n.Attrs.Pads, Layout: layout, Node: n.Name})
+		recip, rshape := avgPoolReciprocals(n.Attrs, c.g.Values[n.Inputs[0]].Shape, out)
+		scaled := c.value(out, s+PublicShift, n.Output)
+		c.emit(Instr{Op: MulPublic, In: []int{sum}, Out: scaled, Public: recip, PublicShape: rshape, Node: n.Name})
+		res = c.scaleDown(n, scaled, PublicShift)
+	case ir.OpReduceMean, ir.OpReduceSum:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		sum := c.emit(Instr{Op: ReduceSum, In: in, Out: c.value(out, s, n.Output), Axes: n.Attrs.Axes, KeepDims: n.Attrs.KeepDims, Node: n.Name})
+		res = sum
+		if n.Op == ir.OpReduceMean {
+			k := c.g.Values[n.Inputs[0]].Shape.Size() / max(1, out.Size())
+			scaled := c.publicScalar(n, MulPublic, sum, int64(Encode(1/float64(k), PublicShift)), s+PublicShift)
+			res = c.scaleDown(n, scaled, PublicShift)
+		}
+	case ir.OpArgMax:
+		if !isOutput {
+			return n.Errorf("ArgMax is supported only as a graph output")
+		}
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		res = c.emit(Instr{Op: ArgMax, In: in, Out: c.value(out, 0, n.Output), Axis: n.Attrs.Axis, KeepDims: n.Attrs.KeepDims, Node: n.Name})
+	case ir.OpReshape:
+		in, err := c.operand(n, n.Inputs[0], s)
+		if err != nil {
+			return err
+		}
+		res = c.emit(Instr{Op: Reshape, In: []int{in}, Out: c.value(out, s, n.Output), Shape: out.Clone(), Node: n.Name})
+	case ir.OpTranspose:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		perm := n.Attrs.Perm
+		if perm == nil {
+			r := len(out)
+			perm = make([]int, r)
+			for i := range perm {
+				perm[i] = r - 1 - i
+			}
+		}
+		res = c.emit(Instr{Op: Transpose, In: in, Out: c.value(out, s, n.Output), Perm: perm, Node: n.Name})
+	case ir.OpConcat:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		res = c.emit(Instr{Op: Concat, In: in, Out: c.value(out, s, n.Output), Axis: n.Attrs.Axis, Node: n.Name})
+	case ir.OpPad:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		res = c.emit(Instr{Op: Pad, In: in, Out: c.value(out, s, n.Output), Pads: n.Attrs.Pads, PadValue: int64(Encode(float64(n.Attrs.PadValue), s)), Node: n.Name})
+	case ir.OpSlice:
+		vals := make([]*ir.Value, len(n.Inputs))
+		for i, name := range n.Inputs {
+			vals[i] = c.g.Values[name]
+		}
+		starts, steps, _, err := ir.SliceParams(n, vals)
+		if err != nil {
+			return err
+		}
+		x, err := c.operand(n, n.Inputs[0], s)
+		if err != nil {
+			return err
+		}
+		res = c.emit(Instr{Op: Slice, In: []int{x}, Out: c.value(out, s, n.Output), Starts: starts, Steps: steps, Node: n.Name})
+	case ir.OpSoftmax, ir.OpSigmoid, ir.OpTanh:
+		return n.Errorf("not supported in fixed point except as the model's final op (Softmax, Sigmoid), where it is applied to the revealed output")
+	case ir.OpBatchNorm, ir.OpIdentity:
+		return n.Errorf("must be removed by ir.Optimize before fixed-point conversion")
+	default:
+		return n.Errorf("not supported by the fixed-point backend")
+	}
+	c.ids[n.Output] = res
+	return nil
+}
+
+// clip lowers min(max(x, lo), hi) to ReLUs:
+// lo + Relu(x − lo) − Relu(x − hi).
+func (c *compiler) clip(n *ir.Node, x int, lo, hi float64) int {
+	s := c.s
+	shape := c.p.Tensors[x].Shape
+	inf := func(v float64) bool { return math.Abs(v) >= 1e30 || math.IsInf(v, 0) }
+	if inf(lo) && inf(hi) {
+		return x
+	}
+	if inf(lo) { // min(x, hi) = x − Relu(x − hi)
+		t := c.publicScalar(n, AddPublic, x, -int64(Encode(hi, s)), s)
+		r := c.emit(Instr{Op: Relu, In: []int{t}, Out: c.value(shape, s, n.Output), Node: n.Name})
+		return c.emit(Instr{Op: Sub, In: []int{x, r}, Out: c.value(shape, s, n.Output), Node: n.Name})
+	}
+	low := x
+	if lo != 0 {
+		low = c.publicScalar(n, AddPublic, x, -int64(Encode(lo, s)), s)
+	}
+	res := c.emit(Instr{Op: Relu, In: []int{low}, Out: c.value(shape, s, n.Output), Node: n.Name})
+	if !inf(hi) {
+		t := c.publicScalar(n, AddPublic, x, -int64(Encode(hi, s)), s)
+		r := c.emit(Instr{Op: Relu, In: []int{t}, Out: c.value(shape, s, n.Output), Node: n.Name})
+		res = c.emit(Instr{Op: Sub, In: []int{res, r}, Out: c.value(shape, s, n.Output), Node: n.Name})
+	}
+	if lo != 0 {
+		res = c.publicScalar(n, AddPublic, res, int64(Encode(lo, s)), s)
+	}
+	return res
+}
+
+// avgPoolReciprocals returns round(2^PublicShift / count) for every output
+// position, shaped to broadcast over the pooled tensor.
+func avgPoolReciprocals(a ir.Attrs, in, out ir.Shape) ([]int64, ir.Shape) {
+	hAx, wAx := a.Layout.SpatialAxes()
+	H, W, OH, OW := in[hAx], in[wAx], out[hAx], out[wAx]
+	rec := make([]int64, OH*OW)
+	for oh := 0; oh < OH; oh++ {
+		for ow := 0; ow < OW; ow++ {
+			hs, ws := oh*a.Strides[0]-a.Pads[0], ow*a.Strides[1]-a.Pads[1]
+			var cnt int
+			if a.CountIncludePad {
+				he, we := min(hs+a.Kernel[0], H+a.Pads[2]), min(ws+a.Kernel[1], W+a.Pads[3])
+				cnt = (he - hs) * (we - ws)
+			} else {
+				he, we := min(hs+a.Kernel[0], H), min(ws+a.Kernel[1], W)
+				cnt = (he - max(hs, 0)) * (we - max(ws, 0))
+			}
+			rec[oh*OW+ow] = int64(Encode(1/float64(max(cnt, 1)), PublicShift))
+		}
+	}
+	shape := ir.Shape{1, 1, OH, OW}
+	if a.Layout == ir.NHWC {
+		shape = ir.Shape{1, OH, OW, 1}
+	}
+	return rec, shape
+}

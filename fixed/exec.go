@@ -1,0 +1,348 @@
+package fixed
+
+import (
+	"fmt"
+	"math"
+
+	"veil/ir"
+	"veil/tensor"
+)
+
+// Run executes p in the clear on encoded inputs (one per program input,
+// in order) and returns the encoded outputs. The arithmetic is exactly the
+// ring arithmetic the secure backends compute on shares, with ScaleDown as
+// an arithmetic shift; it is their test oracle.
+func (p *Program) Run(inputs ...[]uint64) ([][]uint64, error) {
+	if len(inputs) != len(p.Inputs) {
+		return nil, fmt.Errorf("program %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(inputs))
+	}
+	vals := make([][]uint64, len(p.Tensors))
+	for i, id := range p.Inputs {
+		if want := p.Tensors[id].Shape.Size(); len(inputs[i]) != want {
+			return nil, fmt.Errorf("input %q has %d values, the program expects %d (shape %v)", p.Tensors[id].Name, len(inputs[i]), want, p.Tensors[id].Shape)
+		}
+		vals[id] = inputs[i]
+	}
+	for id, t := range p.Tensors {
+		if t.Kind == KindWeight {
+			vals[id] = t.Data
+		}
+	}
+	last := p.lastUse()
+	for k, in := range p.Instrs {
+		args := make([][]uint64, len(in.In))
+		for i, id := range in.In {
+			args[i] = vals[id]
+		}
+		out, err := p.exec(&in, args)
+		if err != nil {
+			return nil, fmt.Errorf("instruction %d (%s from node %q): %w", k, in.Op, in.Node, err)
+		}
+		vals[in.Out] = out
+		for _, id := range in.In {
+			if last[id] == k && p.Tensors[id].Kind == KindValue {
+				vals[id] = nil
+			}
+		}
+	}
+	outs := make([][]uint64, len(p.Outputs))
+	for i, id := range p.Outputs {
+		outs[i] = vals[id]
+	}
+	return outs, nil
+}
+
+// lastUse returns, for every tensor, the index of the last instruction
+// reading it (len(Instrs) for outputs, −1 if never read).
+func (p *Program) lastUse() []int {
+	last := make([]int, len(p.Tensors))
+	for i := range last {
+		last[i] = -1
+	}
+	for k, in := range p.Instrs {
+		for _, id := range in.In {
+			last[id] = k
+		}
+	}
+	for _, id := range p.Outputs {
+		last[id] = len(p.Instrs)
+	}
+	return last
+}
+
+// ConvParams returns the NCHW convolution parameters of a Conv
+// instruction.
+func (p *Program) ConvParams(in *Instr) tensor.ConvParams {
+	x, w := p.Tensors[in.In[0]].Shape, p.Tensors[in.In[1]].Shape
+	N, C, H, W := x[0], x[1], x[2], x[3]
+	if in.Layout == "NHWC" {
+		H, W, C = x[1], x[2], x[3]
+	}
+	return tensor.ConvParams{N: N, C: C, H: H, W: W, O: w[0], KH: w[2], KW: w[3],
+		SH: in.Strides[0], SW: in.Strides[1], PadT: in.Pads[0], PadL: in.Pads[1], PadB: in.Pads[2], PadR: in.Pads[3], Group: in.Group}
+}
+
+// PoolParams returns the pooling parameters of a MaxPool or SumPool
+// instruction (over NCHW planes).
+func (p *Program) PoolParams(in *Instr) tensor.PoolParams {
+	x := p.Tensors[in.In[0]].Shape
+	N, C, H, W := x[0], x[1], x[2], x[3]
+	if in.Layout == "NHWC" {
+		H, W, C = x[1], x[2], x[3]
+	}
+	return tensor.PoolParams{NC: N * C, H: H, W: W, KH: in.Kernel[0], KW: in.Kernel[1], SH: in.Strides[0], SW: in.Strides[1],
+		PadT: in.Pads[0], PadL: in.Pads[1], PadB: in.Pads[2], PadR: in.Pads[3]}
+}
+
+// ToNCHW and FromNCHW convert a 4-D tensor between layouts.
+func ToNCHW(x []uint64, s ir.Shape) []uint64 {
+	return permute(x, s, []int{0, 3, 1, 2})
+}
+
+// FromNCHW converts an NCHW tensor of NHWC shape s back to NHWC.
+func FromNCHW(x []uint64, s ir.Shape) []uint64 {
+	return permute(x, ir.Shape{s[0], s[3], s[1], s[2]}, []int{0, 2, 3, 1})
+}
+
+func permute(x []uint64, s ir.Shape, perm []int) []uint64 {
+	t := ir.Transpose(ringTensor(x, s), perm)
+	return fromInts(t.I)
+}
+
+func ringTensor(x []uint64, s ir.Shape) *ir.Tensor {
+	v := make([]int64, len(x))
+	for i, u := range x {
+		v[i] = int64(u)
+	}
+	return ir.IntTensor(s, v)
+}
+
+func fromInts(v []int64) []uint64 {
+	u := make([]uint64, len(v))
+	for i, x := range v {
+		u[i] = uint64(x)
+	}
+	return u
+}
+
+// broadcast applies f element-wise over a and b broadcast to out.
+func broadcast(a, b []uint64, as, bs, out ir.Shape, f func(x, y uint64) uint64) []uint64 {
+	res := make([]uint64, out.Size())
+	if as.Equal(out) && bs.Equal(out) {
+		for i := range res {
+			res[i] = f(a[i], b[i])
+		}
+		return res
+	}
+	ai, bi := ir.BroadcastIndex(as, out), ir.BroadcastIndex(bs, out)
+	for i := range res {
+		res[i] = f(a[ai[i]], b[bi[i]])
+	}
+	return res
+}
+
+func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
+	shape := func(i int) ir.Shape { return p.Tensors[in.In[i]].Shape }
+	out := p.Tensors[in.Out].Shape
+	res := make([]uint64, out.Size())
+	switch in.Op {
+	case Conv:
+		cp := p.ConvParams(in)
+		x := args[0]
+		if in.Layout == "NHWC" {
+			x = ToNCHW(x, shape(0))
+		}
+		tensor.Conv2D(res, x, args[1], cp)
+		if len(args) == 3 {
+			plane := cp.OutH() * cp.OutW()
+			for i := range res {
+				res[i] += args[2][(i/plane)%cp.O]
+			}
+		}
+		if in.Layout == "NHWC" {
+			res = FromNCHW(res, out)
+		}
+	case MatMul:
+		res = matmul(args[0], args[1], shape(0), shape(1), out)
+	case Mul:
+		res = broadcast(args[0], args[1], shape(0), shape(1), out, func(x, y uint64) uint64 { return x * y })
+	case Add:
+		res = broadcast(args[0], args[1], shape(0), shape(1), out, func(x, y uint64) uint64 { return x + y })
+	case Sub:
+		res = broadcast(args[0], args[1], shape(0), shape(1), out, func(x, y uint64) uint64 { return x - y })
+	case AddPublic, MulPublic:
+		pub := fromInts(in.Public)
+		f := func(x, y uint64) uint64 { return x + y }
+		if in.Op == MulPublic {
+			f = func(x, y uint64) uint64 { return x * y }
+		}
+		res = broadcast(args[0], pub, shape(0), in.PublicShape, out, f)
+	case ScaleDown:
+		tensor.ScaleDown(res, args[0], in.Shift)
+	case Relu:
+		tensor.Relu(res, args[0])
+	case MaxPool, SumPool:
+		pp := p.PoolParams(in)
+		x := args[0]
+		if in.Layout == "NHWC" {
+			x = ToNCHW(x, shape(0))
+		}
+		if in.Op == MaxPool {
+			tensor.MaxPool(res, x, pp)
+		} else {
+			tensor.SumPool(res, x, pp)
+		}
+		if in.Layout == "NHWC" {
+			res = FromNCHW(res, out)
+		}
+	case ReduceSum:
+		x := shape(0)
+		keep := make(ir.Shape, len(x))
+		red := map[int]bool{}
+		for _, a := range in.Axes {
+			if a < 0 {
+				a += len(x)
+			}
+			red[a] = true
+		}
+		for i, d := range x {
+			keep[i] = d
+			if red[i] || len(in.Axes) == 0 {
+				keep[i] = 1
+			}
+		}
+		idx := ir.BroadcastIndex(keep, x)
+		for i, v := range args[0] {
+			res[idx[i]] += v
+		}
+	case ArgMax:
+		x := shape(0)
+		ax := in.Axis
+		if ax < 0 {
+			ax += len(x)
+		}
+		inner := 1
+		for _, d := range x[ax+1:] {
+			inner *= d
+		}
+		dim := x[ax]
+		for o := 0; o < len(res)/inner; o++ {
+			for j := 0; j < inner; j++ {
+				base := o*dim*inner + j
+				best := 0
+				for k := 1; k < dim; k++ {
+					if int64(args[0][base+k*inner]) > int64(args[0][base+best*inner]) {
+						best = k
+					}
+				}
+				res[o*inner+j] = uint64(best)
+			}
+		}
+	case Reshape:
+		copy(res, args[0])
+	case Transpose:
+		res = permute(args[0], shape(0), in.Perm)
+	case Concat:
+		ts := make([]*ir.Tensor, len(args))
+		for i := range args {
+			ts[i] = ringTensor(args[i], shape(i))
+		}
+		names := make([]string, len(args))
+		t, err := ir.EvalCopy(&ir.Node{Name: in.Node, Op: ir.OpConcat, Inputs: names, Attrs: ir.Attrs{Axis: in.Axis}}, ts)
+		if err != nil {
+			return nil, err
+		}
+		res = fromInts(t.I)
+	case Pad:
+		res = fromInts(ir.PadInt(ringTensor(args[0], shape(0)), in.Pads, in.PadValue).I)
+	case Slice:
+		res = fromInts(ir.SliceTensor(ringTensor(args[0], shape(0)), in.Starts, in.Steps, out).I)
+	default:
+		return nil, fmt.Errorf("unknown op %q", in.Op)
+	}
+	return res, nil
+}
+
+func matmul(a, b []uint64, as, bs, out ir.Shape) []uint64 {
+	if len(as) == 1 {
+		as = ir.Shape{1, as[0]}
+	}
+	if len(bs) == 1 {
+		bs = ir.Shape{bs[0], 1}
+	}
+	M, K, N := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
+	batch, _ := ir.BroadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
+	ai := ir.BroadcastIndex(as[:len(as)-2], batch)
+	bi := ir.BroadcastIndex(bs[:len(bs)-2], batch)
+	res := make([]uint64, out.Size())
+	for p := 0; p < batch.Size(); p++ {
+		tensor.MatMul(res[p*M*N:(p+1)*M*N], a[ai[p]*M*K:(ai[p]+1)*M*K], b[bi[p]*K*N:(bi[p]+1)*K*N], M, K, N)
+	}
+	return res
+}
+
+// EncodeInput encodes float values at the program's scale.
+func (p *Program) EncodeInput(x []float32) []uint64 {
+	u := make([]uint64, len(x))
+	for i, v := range x {
+		u[i] = Encode(float64(v), p.Scale)
+	}
+	return u
+}
+
+// DecodeOutput decodes output i: real values at its tensor's scale (an
+// ArgMax output has scale 0, so its indices come back as they are).
+func (p *Program) DecodeOutput(i int, v []uint64) []float64 {
+	s := p.Tensors[p.Outputs[i]].Scale
+	out := make([]float64, len(v))
+	for j, u := range v {
+		out[j] = Decode(u, s)
+	}
+	return out
+}
+
+// ApplyPost applies the program's trailing Softmax or Sigmoid (see
+// Compile) to a decoded output, over its last axis.
+func (p *Program) ApplyPost(y []float64) []float64 {
+	switch p.Post {
+	case "softmax":
+		shape := p.Tensors[p.Outputs[0]].Shape
+		inner := 1
+		if len(shape) > 0 {
+			inner = shape[len(shape)-1]
+		}
+		out := make([]float64, len(y))
+		for o := 0; o+inner <= len(y); o += inner {
+			m := math.Inf(-1)
+			for _, v := range y[o : o+inner] {
+				m = math.Max(m, v)
+			}
+			var sum float64
+			for j, v := range y[o : o+inner] {
+				out[o+j] = math.Exp(v - m)
+				sum += out[o+j]
+			}
+			for j := range y[o : o+inner] {
+				out[o+j] /= sum
+			}
+		}
+		return out
+	case "sigmoid":
+		out := make([]float64, len(y))
+		for j, v := range y {
+			out[j] = 1 / (1 + math.Exp(-v))
+		}
+		return out
+	}
+	return y
+}
+
+// Predict encodes one float input, runs the program and returns the
+// decoded first output (before Post).
+func (p *Program) Predict(x []float32) ([]float64, error) {
+	outs, err := p.Run(p.EncodeInput(x))
+	if err != nil {
+		return nil, err
+	}
+	return p.DecodeOutput(0, outs[0]), nil
+}

@@ -1,0 +1,169 @@
+package fixed
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+)
+
+// The compiled-program file format, version 1 (all integers little
+// endian):
+//
+//	offset  size  field
+//	0       8     magic "VEILPROG"
+//	8       4     format version (uint32, currently 1)
+//	12      4     header length H (uint32)
+//	16      H     header: UTF-8 JSON of Program (tensors, instructions,
+//	              scale, scale table, stats; see the struct tags)
+//	16+H    8·N   weight data: the Data of every weight tensor in tensor
+//	              order, each value a uint64 (two's complement at the
+//	              tensor's scale); N is the sum of their shapes' sizes
+//
+// The header's "data_sha256" is the SHA-256 of the weight data; a reader
+// checks it, the header's consistency (Validate) and that nothing follows
+// the data.
+const (
+	Magic         = "VEILPROG"
+	FormatVersion = 1
+	maxHeader     = 64 << 20
+)
+
+type fileHeader struct {
+	*Program
+	FormatVersion int    `json:"format_version"`
+	DataSHA256    string `json:"data_sha256"`
+}
+
+// Write writes p in the program file format.
+func (p *Program) Write(w io.Writer) error {
+	h := sha256.New()
+	for _, t := range p.Tensors {
+		if t.Kind == KindWeight {
+			writeUints(h, t.Data)
+		}
+	}
+	hdr, err := json.Marshal(fileHeader{Program: p, FormatVersion: FormatVersion, DataSHA256: hex.EncodeToString(h.Sum(nil))})
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	bw.WriteString(Magic)
+	binary.Write(bw, binary.LittleEndian, uint32(FormatVersion))
+	binary.Write(bw, binary.LittleEndian, uint32(len(hdr)))
+	bw.Write(hdr)
+	for _, t := range p.Tensors {
+		if t.Kind == KindWeight {
+			writeUints(bw, t.Data)
+		}
+	}
+	return bw.Flush()
+}
+
+func writeUints(w io.Writer, xs []uint64) {
+	var buf [8 * 1024]byte
+	for len(xs) > 0 {
+		n := min(len(xs), len(buf)/8)
+		for i := 0; i < n; i++ {
+			binary.LittleEndian.PutUint64(buf[8*i:], xs[i])
+		}
+		w.Write(buf[:8*n])
+		xs = xs[n:]
+	}
+}
+
+// WriteFile writes p to path.
+func (p *Program) WriteFile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := p.Write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// IsProgram reports whether data starts with the program file magic.
+func IsProgram(data []byte) bool { return bytes.HasPrefix(data, []byte(Magic)) }
+
+// ReadFile reads and validates a program file.
+func ReadFile(path string) (*Program, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse decodes and validates a program from the bytes of a file.
+func Parse(data []byte) (*Program, error) {
+	if len(data) < 16 || !IsProgram(data) {
+		return nil, fmt.Errorf("not a veil program (missing %q magic)", Magic)
+	}
+	if v := binary.LittleEndian.Uint32(data[8:]); v != FormatVersion {
+		return nil, fmt.Errorf("program format version %d; this veil reads version %d", v, FormatVersion)
+	}
+	hl := int(binary.LittleEndian.Uint32(data[12:]))
+	if hl > maxHeader || 16+hl > len(data) {
+		return nil, fmt.Errorf("truncated program: header of %d bytes, file has %d", hl, len(data)-16)
+	}
+	var h fileHeader
+	h.Program = &Program{}
+	dec := json.NewDecoder(bytes.NewReader(data[16 : 16+hl]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return nil, fmt.Errorf("corrupt program header: %w", err)
+	}
+	p := h.Program
+	rest := data[16+hl:]
+	sum := sha256.Sum256(rest)
+	for id, t := range p.Tensors {
+		if t == nil {
+			return nil, fmt.Errorf("tensor %d is missing", id)
+		}
+		if t.Kind != KindWeight {
+			continue
+		}
+		n := t.Shape.Size()
+		if n < 0 || n > len(rest)/8 {
+			return nil, fmt.Errorf("truncated program: weight %q needs %d values, %d bytes left", t.Name, n, len(rest))
+		}
+		t.Data = make([]uint64, n)
+		for i := range t.Data {
+			t.Data[i] = binary.LittleEndian.Uint64(rest[8*i:])
+		}
+		rest = rest[8*n:]
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("corrupt program: %d unexpected bytes after the weights", len(rest))
+	}
+	// rest was the data section; recompute its hash over what we read.
+	if got := hex.EncodeToString(sum[:]); got != h.DataSHA256 {
+		return nil, fmt.Errorf("corrupt program: weight data hash %s does not match header %s", got[:12], short(h.DataSHA256))
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid program: %w", err)
+	}
+	if p.Stats.ByOp == nil {
+		p.ComputeStats()
+	}
+	return p, nil
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

@@ -1,0 +1,179 @@
+// Package fixed converts a float graph into veil's fixed-point program
+// (the paper's LLIL) over the ring Z_2^64, runs that program in the clear,
+// and chooses the fixed-point scale by sweeping it on labelled data.
+//
+// A real number x is encoded at scale s as round(x·2^s) in two's
+// complement modulo 2^64. Every product of two scale-s values has scale
+// 2s and is followed by exactly one ScaleDown by s (the paper's F(MatMul)
+// rule), so every tensor the program stores between instructions has
+// scale s. Multiplications by public constants (an average's 1/k, a leaky
+// ReLU's slope) use the fixed PublicShift instead, and are followed by a
+// ScaleDown by PublicShift.
+package fixed
+
+import (
+	"fmt"
+
+	"veil/ir"
+)
+
+// Op is an instruction of the fixed-point program. The set is the
+// interface every secure backend implements: linear ops on shares
+// (Conv, MatMul, Mul need multiplication of two secrets; Add, Sub,
+// AddPublic, MulPublic, SumPool, ReduceSum are local), ScaleDown, the
+// comparison-based Relu, MaxPool and ArgMax, and data movement.
+type Op string
+
+// The instructions.
+const (
+	Conv      Op = "Conv"      // In: x, w [, bias at scale 2s]; Strides, Pads, Group, Layout
+	MatMul    Op = "MatMul"    // In: a, b (numpy matmul)
+	Mul       Op = "Mul"       // In: a, b element-wise with broadcasting (both secret)
+	Add       Op = "Add"       // In: a, b with broadcasting
+	Sub       Op = "Sub"       // In: a, b with broadcasting
+	AddPublic Op = "AddPublic" // In: x; adds Public (broadcast per PublicShape)
+	MulPublic Op = "MulPublic" // In: x; multiplies by Public (broadcast per PublicShape)
+	ScaleDown Op = "ScaleDown" // In: x; arithmetic shift right by Shift
+	Relu      Op = "Relu"      // In: x
+	MaxPool   Op = "MaxPool"   // In: x; Kernel, Strides, Pads, Layout
+	SumPool   Op = "SumPool"   // In: x; sum over each window's real elements
+	ReduceSum Op = "ReduceSum" // In: x; Axes, KeepDims
+	ArgMax    Op = "ArgMax"    // In: x; Axis, KeepDims; output is an index (scale 0)
+	Reshape   Op = "Reshape"   // In: x; Shape
+	Transpose Op = "Transpose" // In: x; Perm
+	Concat    Op = "Concat"    // In: xs…; Axis
+	Pad       Op = "Pad"       // In: x; Pads (begin…, end…), PadValue
+	Slice     Op = "Slice"     // In: x; Starts, Steps per axis (output shape gives the counts)
+)
+
+// Kind says who provides a tensor.
+type Kind string
+
+const (
+	KindInput  Kind = "input"  // the client's data
+	KindWeight Kind = "weight" // the model owner's parameters
+	KindValue  Kind = "value"  // computed by an instruction
+)
+
+// Tensor is one tensor of the program.
+type Tensor struct {
+	Name  string   `json:"name"`
+	Shape ir.Shape `json:"shape"`
+	Kind  Kind     `json:"kind"`
+	Scale int      `json:"scale"`          // fixed-point scale of its values
+	Data  []uint64 `json:"-"`              // weights only
+	Node  string   `json:"node,omitempty"` // the float-graph value it came from
+}
+
+// Instr is one instruction: Out = Op(In…).
+type Instr struct {
+	Op          Op       `json:"op"`
+	In          []int    `json:"in"`
+	Out         int      `json:"out"`
+	Node        string   `json:"node,omitempty"` // float-graph node it was lowered from
+	Strides     []int    `json:"strides,omitempty"`
+	Pads        []int    `json:"pads,omitempty"`
+	Kernel      []int    `json:"kernel,omitempty"`
+	Group       int      `json:"group,omitempty"`
+	Layout      string   `json:"layout,omitempty"` // "NCHW" or "NHWC"
+	Axis        int      `json:"axis,omitempty"`
+	Axes        []int    `json:"axes,omitempty"`
+	KeepDims    bool     `json:"keepdims,omitempty"`
+	Perm        []int    `json:"perm,omitempty"`
+	Shape       ir.Shape `json:"shape,omitempty"`
+	Starts      []int    `json:"starts,omitempty"`
+	Steps       []int    `json:"steps,omitempty"`
+	Shift       int      `json:"shift,omitempty"`
+	Public      []int64  `json:"public,omitempty"`
+	PublicShape ir.Shape `json:"public_shape,omitempty"`
+	PadValue    int64    `json:"pad_value,omitempty"`
+}
+
+// ScaleRow is one line of a scale sweep.
+type ScaleRow struct {
+	Scale         int     `json:"scale"`
+	FloatAccuracy float64 `json:"float_accuracy"`
+	FixedAccuracy float64 `json:"fixed_accuracy"`
+	Agreement     float64 `json:"agreement"`      // fixed top-1 equals float top-1
+	MeanAbsError  float64 `json:"mean_abs_error"` // of the decoded outputs against float
+	N             int     `json:"n"`
+}
+
+// Program is a compiled fixed-point model.
+type Program struct {
+	Name        string     `json:"name"`
+	Scale       int        `json:"scale"`
+	PublicShift int        `json:"public_shift"`
+	Layout      string     `json:"layout"` // the image input's layout
+	Tensors     []*Tensor  `json:"tensors"`
+	Instrs      []Instr    `json:"instrs"`
+	Inputs      []int      `json:"inputs"`
+	Outputs     []int      `json:"outputs"`
+	Post        string     `json:"post,omitempty"` // "softmax" or "sigmoid", applied to the revealed output in the clear
+	ScaleTable  []ScaleRow `json:"scale_table,omitempty"`
+	Source      string     `json:"source,omitempty"`
+	SourceHash  string     `json:"source_sha256,omitempty"`
+	Stats       Stats      `json:"stats"`
+}
+
+// Stats are static counts of a program.
+type Stats struct {
+	Instrs     int            `json:"instrs"`
+	ByOp       map[string]int `json:"by_op"`
+	ScaleDowns int            `json:"scale_downs"`
+	Params     int            `json:"params"`
+	ReluElems  int            `json:"relu_elems"` // comparisons a secure backend makes for ReLU
+	MACs       int64          `json:"macs"`       // multiply-adds of Conv, MatMul, Mul
+}
+
+// ComputeStats fills p.Stats from the instructions.
+func (p *Program) ComputeStats() {
+	st := Stats{ByOp: map[string]int{}}
+	for _, in := range p.Instrs {
+		st.Instrs++
+		st.ByOp[string(in.Op)]++
+		out := p.Tensors[in.Out].Shape
+		switch in.Op {
+		case ScaleDown:
+			st.ScaleDowns++
+		case Relu:
+			st.ReluElems += out.Size()
+		case Conv:
+			w := p.Tensors[in.In[1]].Shape
+			st.MACs += int64(out.Size()) * int64(w[1]*w[2]*w[3])
+		case MatMul:
+			a := p.Tensors[in.In[0]].Shape
+			st.MACs += int64(out.Size()) * int64(a[len(a)-1])
+		case Mul:
+			st.MACs += int64(out.Size())
+		}
+	}
+	for _, t := range p.Tensors {
+		if t.Kind == KindWeight {
+			st.Params += t.Shape.Size()
+		}
+	}
+	p.Stats = st
+}
+
+// Encode returns x at scale s: round(x·2^s) modulo 2^64.
+func Encode(x float64, s int) uint64 {
+	v := x * float64(uint64(1)<<s)
+	if v >= 0 {
+		return uint64(int64(v + 0.5))
+	}
+	return uint64(-int64(-v + 0.5))
+}
+
+// Decode returns the real number a scale-s value stands for.
+func Decode(v uint64, s int) float64 {
+	return float64(int64(v)) / float64(uint64(1)<<s)
+}
+
+// checkEncodable reports whether |x|·2^s fits well inside int64.
+func checkEncodable(x float64, s int) error {
+	if v := x * float64(uint64(1)<<s); v >= 1<<62 || v <= -(1<<62) || v != v {
+		return fmt.Errorf("value %g does not fit at scale %d", x, s)
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package fixed
+
+import (
+	"fmt"
+
+	"veil/ir"
+)
+
+// Validate checks that p is well-formed: every instruction reads tensors
+// already defined, writes a fresh value, and its output shape is what its
+// op computes from its input shapes; weights hold as many values as their
+// shape says; public constants broadcast. A program read from a file is
+// validated before it runs, so a corrupt file is an error, not a panic.
+func (p *Program) Validate() error {
+	if p.Scale < 1 || p.Scale > 30 {
+		return fmt.Errorf("scale %d out of range [1, 30]", p.Scale)
+	}
+	n := len(p.Tensors)
+	defined := make([]bool, n)
+	for id, t := range p.Tensors {
+		if t == nil {
+			return fmt.Errorf("tensor %d is missing", id)
+		}
+		for _, d := range t.Shape {
+			if d < 0 || d > 1<<28 {
+				return fmt.Errorf("tensor %d (%q) has bad shape %v", id, t.Name, t.Shape)
+			}
+		}
+		if t.Shape.Size() > 1<<30 {
+			return fmt.Errorf("tensor %d (%q) shape %v is too large", id, t.Name, t.Shape)
+		}
+		switch t.Kind {
+		case KindWeight:
+			if len(t.Data) != t.Shape.Size() {
+				return fmt.Errorf("weight %q has %d values for shape %v", t.Name, len(t.Data), t.Shape)
+			}
+			defined[id] = true
+		case KindInput, KindValue:
+		default:
+			return fmt.Errorf("tensor %d (%q) has unknown kind %q", id, t.Name, t.Kind)
+		}
+	}
+	for _, id := range p.Inputs {
+		if id < 0 || id >= n || p.Tensors[id].Kind != KindInput {
+			return fmt.Errorf("program input %d is not an input tensor", id)
+		}
+		defined[id] = true
+	}
+	for k := range p.Instrs {
+		in := &p.Instrs[k]
+		if err := p.checkInstr(in, defined); err != nil {
+			return fmt.Errorf("instruction %d (%s from node %q): %w", k, in.Op, in.Node, err)
+		}
+		defined[in.Out] = true
+	}
+	if len(p.Outputs) == 0 {
+		return fmt.Errorf("program has no outputs")
+	}
+	for _, id := range p.Outputs {
+		if id < 0 || id >= n || !defined[id] {
+			return fmt.Errorf("program output %d is never computed", id)
+		}
+	}
+	switch p.Post {
+	case "", "softmax", "sigmoid":
+	default:
+		return fmt.Errorf("unknown output post-processing %q", p.Post)
+	}
+	return nil
+}
+
+func (p *Program) checkInstr(in *Instr, defined []bool) error {
+	n := len(p.Tensors)
+	if in.Out < 0 || in.Out >= n || p.Tensors[in.Out].Kind != KindValue || defined[in.Out] {
+		return fmt.Errorf("output %d is not a fresh value tensor", in.Out)
+	}
+	switch in.Op {
+	case Conv, MatMul, Mul, Add, Sub, AddPublic, MulPublic, ScaleDown, Relu, MaxPool, SumPool,
+		ReduceSum, ArgMax, Reshape, Transpose, Concat, Pad, Slice:
+	default:
+		return fmt.Errorf("unknown op")
+	}
+	arity := map[Op][2]int{Conv: {2, 3}, MatMul: {2, 2}, Mul: {2, 2}, Add: {2, 2}, Sub: {2, 2}, Concat: {1, 1 << 20}}
+	lo, hi := 1, 1
+	if a, ok := arity[in.Op]; ok {
+		lo, hi = a[0], a[1]
+	}
+	if len(in.In) < lo || len(in.In) > hi {
+		return fmt.Errorf("takes %d..%d inputs, has %d", lo, hi, len(in.In))
+	}
+	vals := make([]*ir.Value, len(in.In))
+	for i, id := range in.In {
+		if id < 0 || id >= n || !defined[id] {
+			return fmt.Errorf("input %d is not defined before use", id)
+		}
+		vals[i] = &ir.Value{Name: fmt.Sprint(id), Shape: p.Tensors[id].Shape, DType: ir.Float32}
+	}
+	want := p.Tensors[in.Out].Shape
+	layout := ir.NCHW
+	switch in.Layout {
+	case "", "NCHW":
+	case "NHWC":
+		layout = ir.NHWC
+	default:
+		return fmt.Errorf("unknown layout %q", in.Layout)
+	}
+	node := &ir.Node{Name: in.Node, Inputs: make([]string, len(in.In)), Attrs: ir.Attrs{
+		Strides: in.Strides, Pads: in.Pads, Kernel: in.Kernel, Group: in.Group, Layout: layout,
+		Axis: in.Axis, Axes: in.Axes, KeepDims: in.KeepDims, Perm: in.Perm}}
+	var got ir.Shape
+	var err error
+	infer := func(op ir.Op) {
+		node.Op = op
+		got, _, err = ir.InferShape(node, vals)
+	}
+	switch in.Op {
+	case Conv:
+		infer(ir.OpConv)
+	case MatMul:
+		infer(ir.OpMatMul)
+	case Mul, Add, Sub:
+		infer(ir.OpAdd)
+	case MaxPool, SumPool:
+		infer(ir.OpMaxPool)
+	case ReduceSum:
+		infer(ir.OpReduceSum)
+	case ArgMax:
+		infer(ir.OpArgMax)
+	case Transpose:
+		if len(in.Perm) != len(vals[0].Shape) {
+			return fmt.Errorf("perm %v for rank %d", in.Perm, len(vals[0].Shape))
+		}
+		infer(ir.OpTranspose)
+	case Concat:
+		infer(ir.OpConcat)
+	case Pad:
+		infer(ir.OpPad)
+	case ScaleDown, Relu:
+		got = vals[0].Shape
+		if in.Op == ScaleDown && (in.Shift < 1 || in.Shift > 62) {
+			return fmt.Errorf("shift %d out of range", in.Shift)
+		}
+	case AddPublic, MulPublic:
+		if len(in.Public) != in.PublicShape.Size() {
+			return fmt.Errorf("%d public values for shape %v", len(in.Public), in.PublicShape)
+		}
+		got, err = ir.BroadcastShapes(vals[0].Shape, in.PublicShape)
+	case Reshape:
+		got = in.Shape
+		if in.Shape.Size() != vals[0].Shape.Size() {
+			return fmt.Errorf("cannot reshape %v to %v", vals[0].Shape, in.Shape)
+		}
+	case Slice:
+		x := vals[0].Shape
+		if len(in.Starts) != len(x) || len(in.Steps) != len(x) || len(want) != len(x) {
+			return fmt.Errorf("slice starts %v steps %v do not match rank %d", in.Starts, in.Steps, len(x))
+		}
+		for d := range x {
+			if in.Steps[d] == 0 {
+				return fmt.Errorf("slice step 0")
+			}
+			if want[d] == 0 {
+				continue
+			}
+			first, lastIdx := in.Starts[d], in.Starts[d]+(want[d]-1)*in.Steps[d]
+			if first < 0 || first >= x[d] || lastIdx < 0 || lastIdx >= x[d] {
+				return fmt.Errorf("slice of axis %d runs outside [0, %d)", d, x[d])
+			}
+		}
+		got = want
+	default:
+		return fmt.Errorf("unknown op")
+	}
+	if err != nil {
+		return err
+	}
+	if !got.Equal(want) {
+		return fmt.Errorf("output shape %v, but the op computes %v", want, got)
+	}
+	if in.Op == Conv && len(in.In) == 3 {
+		if w := p.Tensors[in.In[1]].Shape; !p.Tensors[in.In[2]].Shape.Equal(ir.Shape{w[0]}) {
+			return fmt.Errorf("bias shape %v, want [%d]", p.Tensors[in.In[2]].Shape, w[0])
+		}
+	}
+	return nil
+}
