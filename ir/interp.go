@@ -91,8 +91,16 @@ func evalNode(n *Node, ins []*Tensor) (*Tensor, error) {
 	case OpCast:
 		return ins[0].AsType(a.To).Reshaped(outShape), nil
 	}
-	if ins[0].DType == Int64 || (len(ins) > 1 && n.Op != OpGather && n.Op != OpReshape && ins[1].DType == Int64 && n.Op != OpWhere) {
+	// The output type picks the kernel: int64 shape arithmetic, or float
+	// kernels, which read integer operands (indices, shapes, an integer
+	// tensor fed to a float op) converted to float.
+	if outType == Int64 && n.Op != OpArgMax {
 		return evalInt(n, ins, outShape)
+	}
+	for i, t := range ins {
+		if t.DType == Int64 {
+			ins[i] = t.AsType(Float32)
+		}
 	}
 	x := ins[0]
 	switch n.Op {
@@ -634,9 +642,50 @@ func evalInt(n *Node, ins []*Tensor, out Shape) (*Tensor, error) {
 		}
 		return t, nil
 	case OpRange:
+		st, err := ins[0].Ints()
+		if err != nil {
+			return nil, n.Errorf("start: %v", err)
+		}
+		d, err := ins[2].Ints()
+		if err != nil {
+			return nil, n.Errorf("delta: %v", err)
+		}
 		t := IntTensor(out, make([]int64, out.Size()))
 		for i := range t.I {
-			t.I[i] = ins[0].I[0] + int64(i)*ins[2].I[0]
+			t.I[i] = st[0] + int64(i)*d[0]
+		}
+		return t, nil
+	case OpWhere:
+		if ins[2].DType != Int64 {
+			return nil, n.Errorf("operands mix int64 and float")
+		}
+		cond := ins[0].Floats()
+		t := IntTensor(out, make([]int64, out.Size()))
+		ci := broadcastIndex(ins[0].Shape, out)
+		xi := broadcastIndex(ins[1].Shape, out)
+		yi := broadcastIndex(ins[2].Shape, out)
+		for i := range t.I {
+			if cond[ci[i]] != 0 {
+				t.I[i] = ins[1].I[xi[i]]
+			} else {
+				t.I[i] = ins[2].I[yi[i]]
+			}
+		}
+		return t, nil
+	case OpClip:
+		// Integer bounds: the smallest integer >= Min, the largest <= Max.
+		lo := max(math.Ceil(float64(n.Attrs.Min)), math.MinInt64)
+		hi := min(math.Floor(float64(n.Attrs.Max)), math.MaxInt64)
+		t := IntTensor(out, make([]int64, out.Size()))
+		for i, v := range ins[0].I {
+			switch {
+			case float64(v) < lo:
+				t.I[i] = int64(lo)
+			case float64(v) > hi:
+				t.I[i] = int64(hi)
+			default:
+				t.I[i] = v
+			}
 		}
 		return t, nil
 	case OpReduceSum, OpReduceMean:

@@ -97,8 +97,33 @@ func window4(n *Node, x Shape, kh, kw, oc int) (Shape, error) {
 	return out, nil
 }
 
-// inferShape returns the output shape and type of n given its inputs.
+// MaxElements bounds the number of elements of any value's shape, so that
+// a corrupt model cannot make shape inference overflow or constant folding
+// allocate without limit.
+const MaxElements = 1 << 31
+
+// inferShape returns the output shape and type of n given its inputs, and
+// rejects shapes with negative dimensions or more than MaxElements elements.
 func inferShape(n *Node, ins []*Value) (Shape, DType, error) {
+	s, dt, err := inferOpShape(n, ins)
+	if err != nil {
+		return nil, 0, err
+	}
+	size := 1
+	for _, d := range s {
+		if d < 0 {
+			return nil, 0, n.Errorf("output shape %v has a negative dimension", s)
+		}
+		if d > 0 && size > MaxElements/d {
+			return nil, 0, n.Errorf("output shape %v has more than %d elements", s, MaxElements)
+		}
+		size *= d
+	}
+	return s, dt, nil
+}
+
+// inferOpShape is inferShape's op-by-op part.
+func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {
 	a := n.Attrs
 	s := func(i int) Shape { return ins[i].Shape }
 	switch n.Op {
@@ -363,6 +388,9 @@ func inferShape(n *Node, ins []*Value) (Shape, DType, error) {
 		for i := range ins {
 			if ins[i].Const == nil {
 				return nil, 0, n.Errorf("Range needs constant inputs")
+			}
+			if ins[i].Const.Len() != 1 {
+				return nil, 0, n.Errorf("input %d has shape %v, want a scalar", i, ins[i].Shape)
 			}
 		}
 		st, lim, d := ins[0].Const.Floats()[0], ins[1].Const.Floats()[0], ins[2].Const.Floats()[0]
