@@ -106,6 +106,12 @@ func (c *compiler) operand(n *ir.Node, name string, scale int) (int, error) {
 	if k.DType != ir.Float32 {
 		return 0, n.Errorf("input %q is an integer tensor; only float tensors can be fixed-point operands", name)
 	}
+	return c.weight(n, name, k, scale)
+}
+
+// weight encodes constant k (float value name) at scale as a weight
+// tensor, once per name and scale.
+func (c *compiler) weight(n *ir.Node, name string, k *ir.Tensor, scale int) (int, error) {
 	key := fmt.Sprintf("%s@%d", name, scale)
 	if id, ok := c.weights[key]; ok {
 		return id, nil
@@ -175,7 +181,6 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 			if k == nil {
 				return n.Errorf("division by a computed value is not supported in fixed point (only by a constant)")
 			}
-			name := c.g.UniqueName(n.Inputs[1] + "_reciprocal")
 			inv := ir.NewFloat(k.Shape)
 			for i, v := range k.Floats() {
 				if v == 0 {
@@ -183,12 +188,11 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 				}
 				inv.F[i] = 1 / v
 			}
-			c.g.AddConst(name, inv)
 			a, err := c.operand(n, n.Inputs[0], s)
 			if err != nil {
 				return err
 			}
-			b, err := c.operand(n, name, s)
+			b, err := c.weight(n, n.Inputs[1]+"/reciprocal", inv, s)
 			if err != nil {
 				return err
 			}

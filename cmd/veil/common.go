@@ -1,0 +1,183 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"veil/data"
+	"veil/fixed"
+	"veil/ir"
+	"veil/model"
+)
+
+// dataFlags are the preprocessing flags shared by commands that read
+// images.
+type dataFlags struct {
+	spec     string
+	pixelMax float64
+	mean     string
+	std      string
+	resize   string
+	channels int
+	bgr      bool
+	limit    int
+}
+
+func (f *dataFlags) register(cmd *cobra.Command, dataUsage string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.spec, "data", "", dataUsage)
+	fl.Float64Var(&f.pixelMax, "pixel-max", 0, "divide raw pixel values by this (default 255; 16 for the sklearn digits CSV)")
+	fl.StringVar(&f.mean, "mean", "", "per-channel mean to subtract after scaling, e.g. 0.485,0.456,0.406")
+	fl.StringVar(&f.std, "std", "", "per-channel standard deviation to divide by after the mean")
+	fl.StringVar(&f.resize, "resize", "", "resize images to HxW (bilinear), e.g. 224x224")
+	fl.IntVar(&f.channels, "channels", 0, "convert images to 1 (gray) or 3 (RGB) channels")
+	fl.BoolVar(&f.bgr, "bgr", false, "reverse the channel order to BGR")
+	fl.IntVar(&f.limit, "limit", 0, "use only the first N images (0 = all)")
+}
+
+func parseFloats(s, flag string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []float64
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q: %v", flag, s, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func parseInts(s, sep, flag string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, sep) {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("--%s %q: %q is not an integer", flag, s, p)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (f *dataFlags) options(limit int) (data.Options, error) {
+	o := data.Options{PixelMax: f.pixelMax, Channels: f.channels, BGR: f.bgr, Limit: limit}
+	var err error
+	if o.Mean, err = parseFloats(f.mean, "mean"); err != nil {
+		return o, err
+	}
+	if o.Std, err = parseFloats(f.std, "std"); err != nil {
+		return o, err
+	}
+	if f.resize != "" {
+		hw, err := parseInts(strings.ReplaceAll(f.resize, ",", "x"), "x", "resize")
+		if err != nil || len(hw) != 2 || hw[0] < 1 || hw[1] < 1 {
+			return o, fmt.Errorf("--resize %q: want HxW, e.g. 224x224", f.resize)
+		}
+		o.Resize = [2]int{hw[0], hw[1]}
+	}
+	return o, nil
+}
+
+// loadExamples reads a labelled dataset and converts it to inputs of the
+// given shape and layout.
+func (f *dataFlags) loadExamples(spec string, limit int, shape ir.Shape, layout ir.Layout) ([]fixed.Example, error) {
+	opt, err := f.options(limit)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := data.Load(spec, opt)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds.Samples) == 0 {
+		return nil, fmt.Errorf("%s: no images", spec)
+	}
+	xs := make([]fixed.Example, len(ds.Samples))
+	for i, s := range ds.Samples {
+		t, err := model.Input(s, shape, layout)
+		if err != nil {
+			return nil, fmt.Errorf("%s: image %d: %w", spec, i, err)
+		}
+		xs[i] = fixed.Example{Input: t.F, Label: s.Label}
+	}
+	return xs, nil
+}
+
+// modelFlags are the import flags shared by commands that load models.
+type modelFlags struct {
+	inputShape string
+}
+
+func (m *modelFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&m.inputShape, "input-shape", "", "override the model's input shape, e.g. 1,3,224,224 (needed where the model leaves dimensions open)")
+}
+
+// load imports and optimizes a model.
+func (m *modelFlags) load(path string) (*ir.Graph, ir.PassStats, error) {
+	var opt model.Options
+	if m.inputShape != "" {
+		s, err := parseInts(m.inputShape, ",", "input-shape")
+		if err != nil {
+			return nil, ir.PassStats{}, err
+		}
+		opt.InputShape = s
+	}
+	g, err := model.Load(path, opt)
+	if err != nil {
+		return nil, ir.PassStats{}, err
+	}
+	st, err := ir.Optimize(g)
+	if err != nil {
+		return nil, st, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, st, nil
+}
+
+func inputOf(g *ir.Graph) (ir.Shape, error) {
+	if len(g.Inputs) != 1 {
+		return nil, fmt.Errorf("model %q has %d inputs; veil feeds one image input", g.Name, len(g.Inputs))
+	}
+	return g.Values[g.Inputs[0]].Shape, nil
+}
+
+func programLayout(p *fixed.Program) ir.Layout {
+	if p.Layout == "NHWC" {
+		return ir.NHWC
+	}
+	return ir.NCHW
+}
+
+// parseScales parses "auto", "N" or a range "A:B".
+func parseScales(s string) (scales []int, auto bool, err error) {
+	switch {
+	case s == "auto":
+		return nil, true, nil
+	case strings.Contains(s, ":"):
+		r, err := parseInts(s, ":", "scales")
+		if err != nil || len(r) != 2 || r[0] < 1 || r[1] > 30 || r[0] > r[1] {
+			return nil, false, fmt.Errorf("scale range %q: want A:B with 1 ≤ A ≤ B ≤ 30", s)
+		}
+		for v := r[0]; v <= r[1]; v++ {
+			scales = append(scales, v)
+		}
+		return scales, false, nil
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 || v > 30 {
+		return nil, false, fmt.Errorf("--scale %q: want auto or an integer in [1, 30]", s)
+	}
+	return []int{v}, false, nil
+}
+
+func pct(x float64) string {
+	if x < 0 {
+		return "   —  "
+	}
+	return fmt.Sprintf("%6.2f%%", 100*x)
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"veil/fixed"
+	"veil/ir"
+)
+
+func compileCmd() *cobra.Command {
+	var (
+		df     dataFlags
+		mf     modelFlags
+		scale  string
+		scales string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "compile MODEL -o PROGRAM",
+		Short: "Convert a model to a fixed-point program, choosing the scale on labelled data",
+		Long: `compile imports MODEL, optimizes the float graph (identity removal, constant
+folding, batch-norm folding, ReLU/MaxPool swap), converts it to a fixed-point
+program over Z_2^64 and writes it to PROGRAM.
+
+With --scale auto (the default) and --data, every scale in --scales is tried
+on the labelled images of --data (a validation set, not the test set) and the
+most accurate is kept; the sweep is printed and stored in the program.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("give the output program file with -o")
+			}
+			start := time.Now()
+			g, st, err := mf.load(args[0])
+			if err != nil {
+				return err
+			}
+			imported := time.Since(start)
+			w := cmd.OutOrStdout()
+			printPassStats(w, st)
+			fmt.Fprintf(w, "memory plan (ring values, 8 bytes each): %s\n", ir.PlanMemory(g).Summary(8))
+			s, rows, err := chooseScale(w, g, &df, args[0], scale, scales)
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			p, err := fixed.Compile(g, s)
+			if err != nil {
+				return err
+			}
+			compiled := imported + time.Since(t0)
+			p.ScaleTable = rows
+			p.Source = args[0]
+			if h, err := hashPath(args[0]); err == nil {
+				p.SourceHash = h
+			}
+			if err := p.WriteFile(out); err != nil {
+				return err
+			}
+			printProgram(w, p)
+			fmt.Fprintf(w, "compile time (import, optimize, convert; excluding the sweep): %.3f s\n", compiled.Seconds())
+			fmt.Fprintf(w, "wrote %s (scale %d)\n", out, p.Scale)
+			return nil
+		},
+	}
+	df.register(cmd, "labelled validation images for the scale sweep (image folder, IDX pair, CSV, JSON)")
+	mf.register(cmd)
+	cmd.Flags().StringVar(&scale, "scale", "auto", "fixed-point scale s (values are x·2^s), or auto to sweep on --data")
+	cmd.Flags().StringVar(&scales, "scales", "8:20", "the range of scales an auto sweep tries")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "program file to write")
+	return cmd
+}
+
+// defaultScale is used when no labelled data is given for a sweep.
+const defaultScale = 12
+
+// chooseScale resolves --scale: a fixed value, or a sweep on --data.
+func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scales string) (int, []fixed.ScaleRow, error) {
+	fixedScales, auto, err := parseScales(scale)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !auto {
+		return fixedScales[0], nil, nil
+	}
+	if df.spec == "" {
+		fmt.Fprintf(w, "no --data for a scale sweep: using the default scale %d\n", defaultScale)
+		return defaultScale, nil, nil
+	}
+	rng, _, err := parseScales(scales)
+	if err != nil {
+		return 0, nil, err
+	}
+	shape, err := inputOf(g)
+	if err != nil {
+		return 0, nil, err
+	}
+	xs, err := df.loadExamples(df.spec, df.limit, shape, g.Layout)
+	if err != nil {
+		return 0, nil, err
+	}
+	t0 := time.Now()
+	rows, best, err := fixed.Sweep(g, xs, rng)
+	if err != nil {
+		return 0, nil, err
+	}
+	fmt.Fprintf(w, "scale sweep on %d labelled images of %s (%.1f s):\n", len(xs), df.spec, time.Since(t0).Seconds())
+	printScaleTable(w, rows, best)
+	return best, rows, nil
+}
+
+func printScaleTable(w io.Writer, rows []fixed.ScaleRow, chosen int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scale\tfloat acc\tfixed acc\tagree w/ float\tmean |Δout|\t")
+	for _, r := range rows {
+		mark := ""
+		if r.Scale == chosen {
+			mark = "  ← chosen"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.2e\t%s\n", r.Scale, pct(r.FloatAccuracy), pct(r.FixedAccuracy), pct(r.Agreement), r.MeanAbsError, mark)
+	}
+	tw.Flush()
+}
+
+func printPassStats(w io.Writer, st ir.PassStats) {
+	fmt.Fprintf(w, "passes: %d identities removed, %d constants folded, %d batch norms folded into convolutions, %d lowered to multiply-add, %d ReLU/MaxPool swaps saving %d of %d ReLUs\n",
+		st.IdentitiesRemoved, st.ConstantsFolded, st.BatchNormsFolded, st.BatchNormsLowered, st.ReluPoolSwaps, st.ReLUsSaved(), st.ReluElemsBefore)
+}
+
+func printProgram(w io.Writer, p *fixed.Program) {
+	ops := make([]string, 0, len(p.Stats.ByOp))
+	for op, n := range p.Stats.ByOp {
+		ops = append(ops, fmt.Sprintf("%s×%d", op, n))
+	}
+	sort.Strings(ops)
+	fmt.Fprintf(w, "program %q: %d instructions (%s)\n", p.Name, p.Stats.Instrs, strings.Join(ops, " "))
+	fmt.Fprintf(w, "  ScaleDowns: %d   parameters: %d   ReLU comparisons: %d   multiply-adds: %d\n",
+		p.Stats.ScaleDowns, p.Stats.Params, p.Stats.ReluElems, p.Stats.MACs)
+	in := p.Tensors[p.Inputs[0]]
+	out := p.Tensors[p.Outputs[0]]
+	post := ""
+	if p.Post != "" {
+		post = fmt.Sprintf(", then %s in the clear", p.Post)
+	}
+	fmt.Fprintf(w, "  input %q %v (%s) → output %v%s; scale %d\n", in.Name, in.Shape, p.Layout, out.Shape, post, p.Scale)
+}
+
+// hashPath returns the SHA-256 of a file, or of model.json for a TF.js
+// directory.
+func hashPath(path string) (string, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path += "/model.json"
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

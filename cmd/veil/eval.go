@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"veil/fixed"
+	"veil/model"
+)
+
+// evalResult is what `veil eval --json` prints.
+type evalResult struct {
+	Model         string  `json:"model"`
+	Backend       string  `json:"backend"`
+	Data          string  `json:"data"`
+	N             int     `json:"n"`
+	Correct       int     `json:"correct"`
+	Accuracy      float64 `json:"accuracy"`
+	Scale         int     `json:"scale,omitempty"`
+	FloatAccuracy float64 `json:"float_accuracy,omitempty"`
+	Agreement     float64 `json:"agreement_with_float,omitempty"`
+	Seconds       float64 `json:"seconds"`
+}
+
+func evalCmd() *cobra.Command {
+	var (
+		df      dataFlags
+		vf      dataFlags
+		mf      modelFlags
+		backend string
+		scale   string
+		scales  string
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "eval MODEL|PROGRAM --data D",
+		Short: "Measure top-1 accuracy on labelled images, in float or in fixed point",
+		Long: `eval runs every labelled image of --data through a model or a compiled
+program and prints the top-1 accuracy.
+
+--backend float runs the float graph; --backend fixed runs the fixed-point
+program exactly as the secure backends compute it (a compiled PROGRAM always
+runs fixed). For a MODEL in fixed point the scale is --scale N, or with
+--scale auto the best of a sweep on the validation images of --val; fixed
+evaluation of a model also reports the float accuracy and how often the two
+agree.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if df.spec == "" {
+				return fmt.Errorf("give labelled images with --data")
+			}
+			w := cmd.OutOrStdout()
+			res := evalResult{Model: args[0], Backend: backend, Data: df.spec}
+			start := time.Now()
+			if model.IsProgramFile(args[0]) {
+				if cmd.Flags().Changed("backend") && backend != "fixed" {
+					return fmt.Errorf("%s is a compiled program: it runs only with --backend fixed", args[0])
+				}
+				p, err := fixed.ReadFile(args[0])
+				if err != nil {
+					return err
+				}
+				res.Backend, res.Scale = "fixed", p.Scale
+				xs, err := df.loadExamples(df.spec, df.limit, p.Tensors[p.Inputs[0]].Shape, programLayout(p))
+				if err != nil {
+					return err
+				}
+				outs, err := fixed.FixedOutputs(p, xs)
+				if err != nil {
+					return err
+				}
+				res.N, res.Accuracy = len(xs), fixed.Accuracy(outs, xs)
+			} else {
+				g, _, err := mf.load(args[0])
+				if err != nil {
+					return err
+				}
+				shape, err := inputOf(g)
+				if err != nil {
+					return err
+				}
+				xs, err := df.loadExamples(df.spec, df.limit, shape, g.Layout)
+				if err != nil {
+					return err
+				}
+				floatOuts, err := fixed.FloatOutputs(g, xs)
+				if err != nil {
+					return err
+				}
+				res.N = len(xs)
+				switch backend {
+				case "float":
+					res.Accuracy = fixed.Accuracy(floatOuts, xs)
+				case "fixed":
+					quiet := w
+					if asJSON {
+						quiet = cmd.ErrOrStderr()
+					}
+					vf.pixelMax, vf.mean, vf.std, vf.resize, vf.channels, vf.bgr = df.pixelMax, df.mean, df.std, df.resize, df.channels, df.bgr
+					if vf.spec == "" && scale == "auto" {
+						return fmt.Errorf("--backend fixed with --scale auto needs --val (labelled validation images) to choose the scale; or give --scale N, or run a PROGRAM made by veil compile")
+					}
+					s, _, err := chooseScale(quiet, g, &vf, args[0], scale, scales)
+					if err != nil {
+						return err
+					}
+					p, err := fixed.Compile(g, s)
+					if err != nil {
+						return err
+					}
+					outs, err := fixed.FixedOutputs(p, xs)
+					if err != nil {
+						return err
+					}
+					res.Scale = s
+					res.Accuracy = fixed.Accuracy(outs, xs)
+					res.FloatAccuracy = fixed.Accuracy(floatOuts, xs)
+					res.Agreement, _ = fixed.Compare(outs, floatOuts)
+				default:
+					return fmt.Errorf("--backend %q: want float or fixed", backend)
+				}
+			}
+			res.Correct = int(res.Accuracy*float64(res.N) + 0.5)
+			res.Seconds = time.Since(start).Seconds()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				return enc.Encode(res)
+			}
+			fmt.Fprintf(w, "%s on %s, backend %s", res.Model, res.Data, res.Backend)
+			if res.Scale > 0 {
+				fmt.Fprintf(w, " (scale %d)", res.Scale)
+			}
+			fmt.Fprintf(w, ":\n  accuracy %.2f%% (%d/%d) in %.1f s\n", 100*res.Accuracy, res.Correct, res.N, res.Seconds)
+			if res.Backend == "fixed" && res.FloatAccuracy > 0 {
+				fmt.Fprintf(w, "  float accuracy %.2f%%, fixed − float %+.2f points, top-1 agreement with float %.2f%%\n",
+					100*res.FloatAccuracy, 100*(res.Accuracy-res.FloatAccuracy), 100*res.Agreement)
+			}
+			return nil
+		},
+	}
+	df.register(cmd, "labelled images to evaluate (image folder, IDX pair or directory, CSV, JSON)")
+	mf.register(cmd)
+	cmd.Flags().StringVar(&vf.spec, "val", "", "labelled validation images for --scale auto (same preprocessing flags as --data)")
+	cmd.Flags().StringVar(&backend, "backend", "float", "float or fixed")
+	cmd.Flags().StringVar(&scale, "scale", "auto", "fixed-point scale for --backend fixed, or auto (sweep on --val)")
+	cmd.Flags().StringVar(&scales, "scales", "8:20", "the range of scales an auto sweep tries")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}

@@ -1,0 +1,33 @@
+// Command veil compiles trained neural networks (ONNX, TensorFlow) into
+// fixed-point programs for secure inference and runs them.
+//
+//	veil info MODEL                    list a model's ops and shapes
+//	veil compile MODEL -o PROGRAM      float → fixed, with an automatic scale sweep
+//	veil eval MODEL|PROGRAM --data D   accuracy in float or fixed point
+//	veil predict MODEL IMAGE...        outputs and top-1 for single images
+//	veil convert MODEL.json -o M.pb    write a TF.js graph model as a frozen GraphDef
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:   "veil",
+		Short: "Secure neural-network inference: compile real models to fixed point and run them",
+		Long: `veil compiles a trained model (ONNX, TensorFlow GraphDef, TF.js graph model)
+into a fixed-point program over Z_2^64 that secure backends execute, and runs
+models and programs in the clear for accuracy measurement.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "veil:", err)
+		os.Exit(1)
+	}
+}
