@@ -1,0 +1,339 @@
+package onnx
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"veil/ir"
+)
+
+func s(xs ...string) []string { return xs }
+
+func softmaxRef(xs []float32) []float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range xs {
+		m = max(m, v)
+	}
+	var sum float64
+	out := make([]float32, len(xs))
+	for i, v := range xs {
+		e := math.Exp(float64(v - m))
+		out[i] = float32(e)
+		sum += e
+	}
+	for i := range out {
+		out[i] = float32(float64(out[i]) / sum)
+	}
+	return out
+}
+
+// boxSum3 is the 3×3 zero-padded neighbourhood sum of a 3×3 plane.
+func boxSum3(x []float32, k float32) []float32 {
+	out := make([]float32, 9)
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			for di := -1; di <= 1; di++ {
+				for dj := -1; dj <= 1; dj++ {
+					if a, b := i+di, j+dj; a >= 0 && a < 3 && b >= 0 && b < 3 {
+						out[i*3+j] += k * x[a*3+b]
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func ones(n int, v float32) []float32 {
+	f := make([]float32, n)
+	for i := range f {
+		f[i] = v
+	}
+	return f
+}
+
+// TestOps imports small single-op models across opsets (attribute versus
+// input forms) and checks outputs or import errors.
+func TestOps(t *testing.T) {
+	x9 := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	x18 := append(append([]float32(nil), x9...), x9...)
+	dw := append(boxSum3(x9, 1), boxSum3(x9, 2)...)
+	type tc struct {
+		name    string
+		opset   int64
+		nodes   [][]byte
+		inits   [][]byte
+		shape   []int // of input x
+		x       []float32
+		out     []any // output dims
+		want    []float32
+		wantErr string
+	}
+	tests := []tc{
+		{name: "clip/opset10-attributes", opset: 10,
+			nodes: [][]byte{nodeB("Clip", s("x"), s("y"), aFloat("min", -1), aFloat("max", 1))},
+			shape: []int{4}, x: []float32{-2, -0.5, 0.5, 2}, out: []any{4}, want: []float32{-1, -0.5, 0.5, 1}},
+		{name: "clip/opset12-inputs-relu6", opset: 12,
+			nodes: [][]byte{nodeB("Clip", s("x", "lo", "hi"), s("y"))},
+			inits: [][]byte{tFloat("lo", nil, []float32{0}), tFloat("hi", nil, []float32{6})},
+			shape: []int{3}, x: []float32{-1, 3, 7}, out: []any{3}, want: []float32{0, 3, 6}},
+		{name: "clip/opset12-min-only", opset: 12,
+			nodes: [][]byte{nodeB("Clip", s("x", "lo"), s("y"))},
+			inits: [][]byte{tFloat("lo", nil, []float32{0})},
+			shape: []int{3}, x: []float32{-1, 3, 7}, out: []any{3}, want: []float32{0, 3, 7}},
+		{name: "clip/opset12-max-skipped-min", opset: 12,
+			nodes: [][]byte{nodeB("Clip", s("x", "", "hi"), s("y"))},
+			inits: [][]byte{tFloat("hi", nil, []float32{2})},
+			shape: []int{3}, x: []float32{-1, 3, 7}, out: []any{3}, want: []float32{-1, 2, 2}},
+		{name: "clip/opset12-min-not-constant", opset: 12,
+			nodes: [][]byte{nodeB("Clip", s("x", "x"), s("y"))}, shape: []int{1}, out: []any{1},
+			wantErr: `node "n_Clip" (Clip): min (input "x") must be a constant`},
+		{name: "pad/opset10-attribute", opset: 10,
+			nodes: [][]byte{nodeB("Pad", s("x"), s("y"), aInts("pads", 0, 1, 0, 1), aFloat("value", 9))},
+			shape: []int{1, 2}, x: []float32{1, 2}, out: []any{1, 4}, want: []float32{9, 1, 2, 9}},
+		{name: "pad/opset13-inputs", opset: 13,
+			nodes: [][]byte{nodeB("Pad", s("x", "p", "v"), s("y"))},
+			inits: [][]byte{tInt("p", []int64{4}, []int64{1, 0, 0, 0}), tFloat("v", nil, []float32{-1})},
+			shape: []int{1, 2}, x: []float32{1, 2}, out: []any{2, 2}, want: []float32{-1, -1, 1, 2}},
+		{name: "pad/reflect", opset: 13,
+			nodes: [][]byte{nodeB("Pad", s("x", "p"), s("y"), aStr("mode", "reflect"))},
+			inits: [][]byte{tInt("p", []int64{4}, []int64{1, 0, 0, 0})},
+			shape: []int{1, 2}, out: []any{2, 2}, wantErr: `mode "reflect" is not supported`},
+		{name: "squeeze/opset11-attribute", opset: 11,
+			nodes: [][]byte{nodeB("Squeeze", s("x"), s("y"), aInts("axes", 0))},
+			shape: []int{1, 2}, x: []float32{1, 2}, out: []any{2}, want: []float32{1, 2}},
+		{name: "squeeze/opset13-all-ones", opset: 13,
+			nodes: [][]byte{nodeB("Squeeze", s("x"), s("y"))},
+			shape: []int{1, 2, 1}, x: []float32{1, 2}, out: []any{2}, want: []float32{1, 2}},
+		{name: "squeeze/not-one", opset: 13,
+			nodes: [][]byte{nodeB("Squeeze", s("x", "a"), s("y"))}, inits: [][]byte{tInt("a", []int64{1}, []int64{1})},
+			shape: []int{1, 2}, out: []any{2}, wantErr: "its size is not 1"},
+		{name: "unsqueeze/opset11-attribute", opset: 11,
+			nodes: [][]byte{nodeB("Unsqueeze", s("x"), s("y"), aInts("axes", 0, -1))},
+			shape: []int{2}, x: []float32{1, 2}, out: []any{1, 2, 1}, want: []float32{1, 2}},
+		{name: "reducemean/opset13-attribute", opset: 13,
+			nodes: [][]byte{nodeB("ReduceMean", s("x"), s("y"), aInts("axes", 1), aInt("keepdims", 0))},
+			shape: []int{2, 2}, x: []float32{1, 2, 3, 4}, out: []any{2}, want: []float32{1.5, 3.5}},
+		{name: "reducemean/opset18-input", opset: 18,
+			nodes: [][]byte{nodeB("ReduceMean", s("x", "a"), s("y"), aInt("keepdims", 0))},
+			inits: [][]byte{tInt("a", []int64{1}, []int64{-1})},
+			shape: []int{2, 2}, x: []float32{1, 2, 3, 4}, out: []any{2}, want: []float32{1.5, 3.5}},
+		{name: "reducemean/opset18-noop", opset: 18,
+			nodes: [][]byte{nodeB("ReduceMean", s("x"), s("y"), aInt("noop_with_empty_axes", 1))},
+			shape: []int{2, 2}, x: []float32{1, 2, 3, 4}, out: []any{2, 2}, want: []float32{1, 2, 3, 4}},
+		{name: "reducemean/opset18-all", opset: 18,
+			nodes: [][]byte{nodeB("ReduceMean", s("x"), s("y"))},
+			shape: []int{2, 2}, x: []float32{1, 2, 3, 4}, out: []any{1, 1}, want: []float32{2.5}},
+		{name: "reducesum/opset11-attribute", opset: 11,
+			nodes: [][]byte{nodeB("ReduceSum", s("x"), s("y"), aInts("axes", 0))},
+			shape: []int{2, 2}, x: []float32{1, 2, 3, 4}, out: []any{1, 2}, want: []float32{4, 6}},
+		{name: "softmax/opset11-coerced-2d", opset: 11,
+			nodes: [][]byte{nodeB("Softmax", s("x"), s("y"))},
+			shape: []int{2, 2, 2}, x: []float32{0, 1, 2, 3, 0, 0, 0, 0}, out: []any{2, 2, 2},
+			want: append(softmaxRef([]float32{0, 1, 2, 3}), 0.25, 0.25, 0.25, 0.25)},
+		{name: "softmax/opset11-axis0", opset: 11,
+			nodes: [][]byte{nodeB("Softmax", s("x"), s("y"), aInt("axis", 0))},
+			shape: []int{2, 2}, x: []float32{0, 1, 2, 3}, out: []any{2, 2},
+			want: softmaxRef([]float32{0, 1, 2, 3})},
+		{name: "softmax/opset11-last-axis", opset: 11,
+			nodes: [][]byte{nodeB("Softmax", s("x"), s("y"), aInt("axis", -1))},
+			shape: []int{1, 2, 2}, x: []float32{0, 1, 2, 2}, out: []any{1, 2, 2},
+			want: append(softmaxRef([]float32{0, 1}), 0.5, 0.5)},
+		{name: "softmax/opset13-default-last", opset: 13,
+			nodes: [][]byte{nodeB("Softmax", s("x"), s("y"))},
+			shape: []int{2, 2}, x: []float32{0, 1, 2, 2}, out: []any{2, 2},
+			want: append(softmaxRef([]float32{0, 1}), 0.5, 0.5)},
+		{name: "dropout/opset10-ratio", opset: 10,
+			nodes: [][]byte{nodeB("Dropout", s("x"), s("y"), aFloat("ratio", 0.5))},
+			shape: []int{2}, x: []float32{1, 2}, out: []any{2}, want: []float32{1, 2}},
+		{name: "dropout/opset13-mask-unused", opset: 13,
+			nodes: [][]byte{nodeB("Dropout", s("x"), s("y", "mask"))},
+			shape: []int{2}, x: []float32{1, 2}, out: []any{2}, want: []float32{1, 2}},
+		{name: "slice/opset9-attributes", opset: 9,
+			nodes: [][]byte{nodeB("Slice", s("x"), s("y"), aInts("starts", 1), aInts("ends", 3), aInts("axes", 1))},
+			shape: []int{1, 4}, x: []float32{1, 2, 3, 4}, out: []any{1, 2}, want: []float32{2, 3}},
+		{name: "slice/opset13-steps-without-axes", opset: 13,
+			nodes: [][]byte{nodeB("Slice", s("x", "st", "en", "", "sp"), s("y"))},
+			inits: [][]byte{tInt("st", []int64{1}, []int64{-1}), tInt("en", []int64{1}, []int64{-100}), tInt("sp", []int64{1}, []int64{-2})},
+			shape: []int{4}, x: []float32{1, 2, 3, 4}, out: []any{2}, want: []float32{4, 2}},
+		{name: "gemm/alpha-beta-transB", opset: 13,
+			nodes: [][]byte{nodeB("Gemm", s("x", "b", "c"), s("y"), aFloat("alpha", 2), aFloat("beta", 0.5), aInt("transB", 1))},
+			inits: [][]byte{tFloat("b", []int64{3, 2}, []float32{1, 0, 0, 1, 1, 1}), tFloat("c", []int64{3}, []float32{2, 4, 6})},
+			shape: []int{1, 2}, x: []float32{1, 2}, out: []any{1, 3}, want: []float32{2*1 + 1, 2*2 + 2, 2*3 + 3}},
+		{name: "gemm/transA-no-bias", opset: 13,
+			nodes: [][]byte{nodeB("Gemm", s("x", "b"), s("y"), aInt("transA", 1))},
+			inits: [][]byte{tFloat("b", []int64{1, 1}, []float32{3})},
+			shape: []int{1, 2}, x: []float32{1, 2}, out: []any{2, 1}, want: []float32{3, 6}},
+		{name: "conv/depthwise", opset: 13,
+			nodes: [][]byte{nodeB("Conv", s("x", "w"), s("y"), aInt("group", 2), aInts("pads", 1, 1, 1, 1), aInts("kernel_shape", 3, 3))},
+			inits: [][]byte{tFloat("w", []int64{2, 1, 3, 3}, append(ones(9, 1), ones(9, 2)...))},
+			shape: []int{1, 2, 3, 3}, x: x18, out: []any{1, 2, 3, 3}, want: dw},
+		{name: "conv/same-lower", opset: 13,
+			nodes: [][]byte{nodeB("Conv", s("x", "w", "b"), s("y"), aStr("auto_pad", "SAME_LOWER"))},
+			inits: [][]byte{tFloat("w", []int64{1, 1, 2, 2}, ones(4, 1)), tFloat("b", []int64{1}, []float32{100})},
+			shape: []int{1, 1, 3, 3}, x: x9, out: []any{1, 1, 3, 3},
+			want: []float32{101, 103, 105, 105, 112, 116, 111, 124, 128}},
+		{name: "conv/dilations", opset: 13,
+			nodes: [][]byte{nodeB("Conv", s("x", "w"), s("y"), aInts("dilations", 2, 2))},
+			inits: [][]byte{tFloat("w", []int64{1, 1, 2, 2}, ones(4, 1))},
+			shape: []int{1, 1, 3, 3}, out: []any{1, 1, 1, 1},
+			wantErr: `node "n_Conv" (Conv): attribute dilations=[2 2] is not supported`},
+		{name: "conv/1d", opset: 13,
+			nodes: [][]byte{nodeB("Conv", s("x", "w"), s("y"))},
+			inits: [][]byte{tFloat("w", []int64{1, 1, 2}, ones(2, 1))},
+			shape: []int{1, 1, 3}, out: []any{1, 1, 2}, wantErr: "only 2-D convolution is supported"},
+		{name: "maxpool/ceil-mode-without-effect", opset: 13,
+			nodes: [][]byte{nodeB("MaxPool", s("x"), s("y"), aInts("kernel_shape", 2, 2), aInts("strides", 2, 2), aInt("ceil_mode", 1), aInt("storage_order", 1))},
+			shape: []int{1, 1, 2, 4}, x: []float32{1, 5, 2, 3, 4, 0, 9, 1}, out: []any{1, 1, 1, 2}, want: []float32{5, 9}},
+		{name: "globalaveragepool", opset: 13,
+			nodes: [][]byte{nodeB("GlobalAveragePool", s("x"), s("y"))},
+			shape: []int{1, 2, 1, 2}, x: []float32{1, 2, 3, 5}, out: []any{1, 2, 1, 1}, want: []float32{1.5, 4}},
+		{name: "batchnorm/opset7-spatial0", opset: 7,
+			nodes: [][]byte{nodeB("BatchNormalization", s("x", "p", "p", "p", "p"), s("y"), aInt("spatial", 0))},
+			inits: [][]byte{tFloat("p", []int64{1}, []float32{1})},
+			shape: []int{1, 1, 1, 1}, out: []any{1, 1, 1, 1}, wantErr: "spatial=0 is not supported"},
+		{name: "batchnorm/opset9", opset: 9,
+			nodes: [][]byte{nodeB("BatchNormalization", s("x", "sc", "b", "m", "v"), s("y"), aFloat("epsilon", 0), aFloat("momentum", 0.9))},
+			inits: [][]byte{tFloat("sc", []int64{2}, []float32{2, 1}), tFloat("b", []int64{2}, []float32{1, 0}),
+				tFloat("m", []int64{2}, []float32{1, 0}), tFloat("v", []int64{2}, []float32{4, 1})},
+			shape: []int{1, 2, 1, 1}, x: []float32{3, 5}, out: []any{1, 2, 1, 1}, want: []float32{3, 5}},
+		{name: "flatten/axis2", opset: 13,
+			nodes: [][]byte{nodeB("Flatten", s("x"), s("y"), aInt("axis", 2))},
+			shape: []int{1, 2, 1, 2}, x: []float32{1, 2, 3, 4}, out: []any{2, 2}, want: []float32{1, 2, 3, 4}},
+		{name: "constant/value-floats", opset: 13,
+			nodes: [][]byte{nodeB("Constant", nil, s("c"), aFloats("value_floats", 10, 20)), nodeB("Add", s("x", "c"), s("y"))},
+			shape: []int{2}, x: []float32{1, 2}, out: []any{2}, want: []float32{11, 22}},
+		{name: "constant/value-tensor", opset: 13,
+			nodes: [][]byte{nodeB("Constant", nil, s("c"), aTensor("value", tFloat("", []int64{1}, []float32{3}))), nodeB("Mul", s("x", "c"), s("y"))},
+			shape: []int{2}, x: []float32{1, 2}, out: []any{2}, want: []float32{3, 6}},
+		{name: "leakyrelu/default-alpha", opset: 13,
+			nodes: [][]byte{nodeB("LeakyRelu", s("x"), s("y"))},
+			shape: []int{2}, x: []float32{-1, 2}, out: []any{2}, want: []float32{-0.01, 2}},
+		{name: "cast/to-int8", opset: 13,
+			nodes: [][]byte{nodeB("Cast", s("x"), s("y"), aInt("to", typeInt8))},
+			shape: []int{2}, out: []any{2}, wantErr: "cast to INT8 is not supported"},
+		{name: "unknown-op", opset: 13,
+			nodes: [][]byte{nodeB("Einsum", s("x"), s("y"))},
+			shape: []int{2}, out: []any{2}, wantErr: `node "n_Einsum" (Einsum): op "Einsum" is not supported`},
+		{name: "unknown-attribute", opset: 13,
+			nodes: [][]byte{nodeB("Relu", s("x"), s("y"), aInt("bogus", 1))},
+			shape: []int{2}, out: []any{2}, wantErr: `node "n_Relu" (Relu): attribute(s) bogus not supported`},
+		{name: "attribute-wrong-type", opset: 13,
+			nodes: [][]byte{nodeB("LeakyRelu", s("x"), s("y"), aInt("alpha", 1))},
+			shape: []int{2}, out: []any{2}, wantErr: `attribute "alpha" has type 2, want 1`},
+		{name: "op-too-old-for-opset", opset: 6,
+			nodes: [][]byte{nodeB("Add", s("x", "x"), s("y"))},
+			shape: []int{2}, out: []any{2}, wantErr: "Add before opset 7 is not supported"},
+		{name: "opset-too-new", opset: 19,
+			nodes: [][]byte{nodeB("Relu", s("x"), s("y"))},
+			shape: []int{2}, out: []any{2}, wantErr: "ai.onnx opset 19 is not supported"},
+		{name: "undefined-input", opset: 13,
+			nodes: [][]byte{nodeB("Add", s("x", "nope"), s("y"))},
+			shape: []int{2}, out: []any{2}, wantErr: `input "nope" is not defined`},
+		{name: "shape-mismatch", opset: 13,
+			nodes: [][]byte{nodeB("MatMul", s("x", "w"), s("y"))},
+			inits: [][]byte{tFloat("w", []int64{3, 1}, ones(3, 1))},
+			shape: []int{1, 2}, out: []any{1, 1}, wantErr: "inner dimensions differ"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dims := make([]any, len(tt.shape))
+			for i, d := range tt.shape {
+				dims[i] = d
+			}
+			spec := graphSpec{opset: tt.opset, nodes: tt.nodes, inits: tt.inits,
+				inputs: [][]byte{vinfo("x", dims...)}, outputs: [][]byte{vinfo("y", tt.out...)}}
+			g, err := Decode(spec.bytes(), tt.name, Options{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			outs, err := ir.Run(g, map[string]*ir.Tensor{"x": ir.FloatTensor(ir.Shape(tt.shape), tt.x)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantShape := make(ir.Shape, len(tt.out))
+			for i, d := range tt.out {
+				wantShape[i] = d.(int)
+			}
+			if err := compare(outs[0], ir.FloatTensor(wantShape, tt.want)); err != nil {
+				t.Fatalf("%v: got %v", err, outs[0].F)
+			}
+		})
+	}
+}
+
+// TestShapeArithmeticFolds checks that PyTorch's flatten pattern (Shape →
+// Gather → Unsqueeze → Concat → Reshape) folds to a single Reshape.
+func TestShapeArithmeticFolds(t *testing.T) {
+	spec := graphSpec{opset: 11,
+		nodes: [][]byte{
+			nodeB("Shape", s("x"), s("sh")),
+			nodeB("Constant", nil, s("zero"), aTensor("value", tInt("", nil, []int64{0}))),
+			nodeB("Gather", s("sh", "zero"), s("n"), aInt("axis", 0)),
+			nodeB("Unsqueeze", s("n"), s("n1"), aInts("axes", 0)),
+			nodeB("Constant", nil, s("m1"), aTensor("value", tInt("", []int64{1}, []int64{-1}))),
+			nodeB("Concat", s("n1", "m1"), s("target"), aInt("axis", 0)),
+			nodeB("Reshape", s("x", "target"), s("y")),
+		},
+		inputs:  [][]byte{vinfo("x", "batch", 2, 3)},
+		outputs: [][]byte{vinfo("y", "batch", 6)},
+	}
+	g, err := Decode(spec.bytes(), "flatten", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 1 || g.Nodes[0].Op != ir.OpReshape {
+		t.Fatalf("nodes %s, want one Reshape", ir.FormatOpCounts(g.OpCounts()))
+	}
+	if got := g.Values["y"].Shape; !got.Equal(ir.Shape{1, 6}) {
+		t.Errorf("output shape %v, want [1×6]", got)
+	}
+}
+
+// TestInputShapes covers symbolic and overridden input dimensions.
+func TestInputShapes(t *testing.T) {
+	tests := []struct {
+		name    string
+		dims    []any
+		opt     []int
+		want    ir.Shape
+		wantErr string
+	}{
+		{name: "static", dims: []any{2, 3}, want: ir.Shape{2, 3}},
+		{name: "symbolic-batch", dims: []any{"N", 3}, want: ir.Shape{1, 3}},
+		{name: "zero-batch", dims: []any{0, 3}, want: ir.Shape{1, 3}},
+		{name: "symbolic-other", dims: []any{"N", "C"}, wantErr: "symbolic or unknown dimensions [N, C]; give the input shape (--input-shape)"},
+		{name: "override", dims: []any{"N", "C"}, opt: []int{4, 5}, want: ir.Shape{4, 5}},
+		{name: "override-wrong-rank", dims: []any{"N", "C"}, opt: []int{4}, wantErr: "has rank 1, the model declares rank 2"},
+		{name: "override-zero", dims: []any{"N", "C"}, opt: []int{4, 0}, wantErr: "not positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := graphSpec{nodes: [][]byte{nodeB("Relu", s("x"), s("y"))},
+				inputs: [][]byte{vinfo("x", tt.dims...)}, outputs: [][]byte{vinfo("y")}}
+			g, err := Decode(spec.bytes(), tt.name, Options{InputShape: tt.opt})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := g.Values["x"].Shape; !got.Equal(tt.want) {
+				t.Errorf("input shape %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
