@@ -16,6 +16,14 @@ import (
 )
 
 func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "veil:", err)
+		os.Exit(1)
+	}
+}
+
+// newRoot builds the command tree.
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "veil",
 		Short: "Secure neural-network inference: compile real models to fixed point and run them",
@@ -26,8 +34,5 @@ models and programs in the clear for accuracy measurement.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "veil:", err)
-		os.Exit(1)
-	}
+	return root
 }

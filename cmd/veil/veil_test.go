@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	lenet     = "../../testdata/models/fashion_lenet.onnx"
+	fashionV  = "../../testdata/data/fashion-mnist/val"
+	fashionT  = "../../testdata/data/fashion-mnist/test"
+	fashionPN = "../../testdata/data/fashion-png"
+	digitsMLP = "../../testdata/models/digits_mlp.onnx"
+	digitsT   = "../../testdata/data/digits/test.csv"
+)
+
+// veil runs the CLI in-process and returns what it printed.
+func veil(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestInfoListsOpsAndShapes(t *testing.T) {
+	out, err := veil(t, "info", lenet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Conv", "MaxPool", "[1×6×28×28]", "61706 parameters", "2 ReLU/MaxPool swaps saving 4728 of 6508 ReLUs", "peak live activations"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("info output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCompileThenEvalProgram(t *testing.T) {
+	prog := filepath.Join(t.TempDir(), "lenet.vp")
+	out, err := veil(t, "compile", lenet, "--data", fashionV, "--limit", "300", "--scales", "6:14", "-o", prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"scale sweep on 300", "← chosen", "ScaleDowns: 5", "wrote"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("compile output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = veil(t, "eval", prog, "--data", fashionT, "--limit", "500", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res evalResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("eval --json printed %q: %v", out, err)
+	}
+	if res.N != 500 || res.Backend != "fixed" || res.Accuracy < 0.85 || res.Accuracy > 1 || res.Scale < 6 || res.Scale > 14 {
+		t.Errorf("eval result %+v", res)
+	}
+	out, err = veil(t, "info", prog)
+	if err != nil || !strings.Contains(out, "fixed acc") {
+		t.Errorf("info on a program: %v\n%s", err, out)
+	}
+}
+
+func TestPredictImages(t *testing.T) {
+	var imgs []string
+	for c := 0; c < 10; c++ {
+		m, _ := filepath.Glob(filepath.Join(fashionPN, string(rune('0'+c)), "*.png"))
+		imgs = append(imgs, m...)
+	}
+	if len(imgs) < 20 {
+		t.Fatalf("only %d sample images under %s", len(imgs), fashionPN)
+	}
+	for _, backend := range []string{"float", "fixed"} {
+		out, err := veil(t, append([]string{"predict", lenet, "--json", "--backend", backend}, imgs...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var preds []prediction
+		if err := json.Unmarshal([]byte(out), &preds); err != nil {
+			t.Fatal(err)
+		}
+		right := 0
+		for _, p := range preds {
+			label := filepath.Base(filepath.Dir(p.Image))
+			if len(p.Output) != 10 {
+				t.Fatalf("%s: %d outputs", p.Image, len(p.Output))
+			}
+			if string(rune('0'+p.Top1)) == label {
+				right++
+			}
+		}
+		if right*10 < len(preds)*7 {
+			t.Errorf("%s: only %d of %d sample images classified right", backend, right, len(preds))
+		}
+	}
+}
+
+func TestBadInputGivesClearErrors(t *testing.T) {
+	dir := t.TempDir()
+	lenetBytes, err := os.ReadFile(lenet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	truncated := write("truncated.onnx", lenetBytes[:len(lenetBytes)/2])
+	garbage := write("garbage.onnx", []byte("this is not a model"))
+	badProg := write("bad.vp", []byte("VEILPROG\x01\x00\x00\x00\xff\xff\x00\x00{"))
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing model", []string{"info", filepath.Join(dir, "nope.onnx")}, []string{"nope.onnx"}},
+		{"unknown format", []string{"info", write("model.txt", []byte("x"))}, []string{"unknown model format"}},
+		{"truncated onnx", []string{"info", truncated}, []string{"truncated.onnx"}},
+		{"garbage onnx", []string{"info", garbage}, []string{"garbage.onnx"}},
+		{"corrupt program", []string{"eval", badProg, "--data", fashionT}, []string{"bad.vp", "truncated"}},
+		{"wrong image size", []string{"eval", lenet, "--data", digitsT}, []string{"8×8", "[1×1×28×28]"}},
+		{"wrong input shape", []string{"info", lenet, "--input-shape", "1,1,2,2"}, []string{"Conv"}},
+		{"bad backend", []string{"eval", lenet, "--data", fashionT, "--backend", "gpu"}, []string{"--backend"}},
+		{"program as float", []string{"eval", write("p.vp", compileTo(t, dir)), "--data", fashionT, "--backend", "float"}, []string{"compiled program"}},
+		{"auto scale without val", []string{"eval", lenet, "--data", fashionT, "--backend", "fixed"}, []string{"--val"}},
+		{"bad scale", []string{"compile", lenet, "--scale", "99", "-o", filepath.Join(dir, "x.vp")}, []string{"--scale"}},
+		{"no output", []string{"compile", lenet}, []string{"-o"}},
+		{"missing data", []string{"eval", lenet, "--data", filepath.Join(dir, "none")}, []string{"none"}},
+		{"no data flag", []string{"eval", lenet}, []string{"--data"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := veil(t, c.args...)
+			if err == nil {
+				t.Fatalf("veil %v succeeded:\n%s", c.args, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// compileTo compiles the LeNet at a fixed scale and returns the file's
+// bytes.
+func compileTo(t *testing.T, dir string) []byte {
+	t.Helper()
+	p := filepath.Join(dir, "ok.vp")
+	if _, err := veil(t, "compile", lenet, "--scale", "12", "-o", p); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
