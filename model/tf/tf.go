@@ -1,0 +1,93 @@
+// Package tf imports TensorFlow models into veil's float graph (package
+// ir): frozen GraphDef files (.pb) and TF.js graph models (model.json with
+// binary weight shards, as tensorflowjs_converter writes them).
+//
+// Both formats decode to a GraphDef, which Import lowers onto IR ops:
+// activations stay NHWC, convolution filters (HWIO, or HWCM for depthwise)
+// are transposed to the IR's [O, I/group, KH, KW], Grappler's fused ops
+// (_FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul) are split back
+// into their parts, and constant subgraphs fold away. WriteGraphDef writes
+// a GraphDef back out, so a TF.js model can be turned into a frozen .pb
+// with its weights dequantized to float32.
+//
+// The binary decoder is written against the protobuf wire format with
+// google.golang.org/protobuf/encoding/protowire; no generated code.
+package tf
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"veil/ir"
+)
+
+// LoadGraphDef reads a binary frozen GraphDef (.pb) and imports it.
+func LoadGraphDef(path string, opt Options) (*ir.Graph, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tf: %w", err)
+	}
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	g, err := DecodeGraphDef(data, name, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
+}
+
+// DecodeGraphDef decodes a binary frozen GraphDef and imports it as a
+// graph called name.
+func DecodeGraphDef(data []byte, name string, opt Options) (*ir.Graph, error) {
+	gd, err := ParseGraphDef(data)
+	if err != nil {
+		return nil, fmt.Errorf("tf: %w", err)
+	}
+	return Import(gd, name, opt)
+}
+
+// LoadTFJS reads a TF.js graph model (path is its model.json or the
+// directory holding it, with the weight shards beside it) and imports it.
+// The graph is named after the model's directory.
+func LoadTFJS(path string, opt Options) (*ir.Graph, error) {
+	gd, err := ReadTFJS(path)
+	if err != nil {
+		return nil, err
+	}
+	dir := path
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		dir = filepath.Dir(path)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	g, err := Import(gd, filepath.Base(abs), opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
+}
+
+// ConvertTFJS reads the TF.js graph model at src (model.json or its
+// directory) and writes it to dst as a binary frozen GraphDef, every
+// weight a float32 Const (dequantized).
+func ConvertTFJS(src, dst string) error {
+	gd, err := ReadTFJS(src)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("tf: %w", err)
+	}
+	if err := WriteGraphDef(f, gd); err != nil {
+		f.Close()
+		return fmt.Errorf("tf: writing %s: %w", dst, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("tf: %w", err)
+	}
+	return nil
+}
