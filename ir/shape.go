@@ -97,10 +97,11 @@ func window4(n *Node, x Shape, kh, kw, oc int) (Shape, error) {
 	return out, nil
 }
 
-// MaxElements bounds the number of elements of any value's shape, so that
-// a corrupt model cannot make shape inference overflow or constant folding
-// allocate without limit.
-const MaxElements = 1 << 31
+// MaxElements (256 Mi elements, 1 GiB of float32) bounds the size of every
+// value's shape, so that a corrupt model cannot make shape inference
+// overflow or constant folding allocate without limit. The largest tensors
+// of real models (VGG's fully connected weights) hold about 100 Mi.
+const MaxElements = 1 << 28
 
 // inferShape returns the output shape and type of n given its inputs, and
 // rejects shapes with negative dimensions or more than MaxElements elements.

@@ -324,7 +324,6 @@ func TestConformanceReport(t *testing.T) {
 	b.WriteString("\n## Expected unsupported\n\n| case | op | import error contains |\n|---|---|---|\n")
 	b.WriteString(strings.Join(unsupLines, "\n") + "\n")
 	t.Log("\n" + b.String())
-	fmt.Printf("%d passed, %d failed\n", tp+tu, tf)
 	if tf > 0 {
 		t.Errorf("%d conformance cases failed (see TestConformance)", tf)
 	}
@@ -332,5 +331,24 @@ func TestConformanceReport(t *testing.T) {
 		if err := os.WriteFile("CONFORMANCE.md", []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCopyScriptOps checks that testdata/onnx-node/copy.py selects cases by
+// the same op list as the importer supports.
+func TestCopyScriptOps(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(nodeTestDir, "copy.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), `SUPPORTED = set("""`)
+	list, _, ok2 := strings.Cut(rest, `"""`)
+	if !ok || !ok2 {
+		t.Fatal("copy.py: no SUPPORTED list")
+	}
+	got := strings.Fields(list)
+	sort.Strings(got)
+	if want := SupportedOps(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("copy.py SUPPORTED = %v\nSupportedOps() = %v", got, want)
 	}
 }

@@ -129,7 +129,7 @@ func TestBadInput(t *testing.T) {
 		{"huge-constant-of-shape", graphSpec{nodes: [][]byte{
 			nodeB("Constant", nil, s("sh"), aTensor("value", tInt("", []int64{2}, []int64{1 << 20, 1 << 20}))),
 			nodeB("ConstantOfShape", s("sh"), s("c")), nodeB("Add", s("x", "c"), s("y"))},
-			inputs: [][]byte{vinfo("x", 2)}, outputs: [][]byte{vinfo("y", 2)}}.bytes(), "more than 2147483648 elements"},
+			inputs: [][]byte{vinfo("x", 2)}, outputs: [][]byte{vinfo("y", 2)}}.bytes(), "more than 268435456 elements"},
 		{"duplicate-attribute", graphSpec{nodes: [][]byte{nodeB("LeakyRelu", s("x"), s("y"), aFloat("alpha", 1), aFloat("alpha", 2))},
 			inputs: [][]byte{vinfo("x", 2)}, outputs: [][]byte{vinfo("y", 2)}}.bytes(), `attribute "alpha" is given twice`},
 	}

@@ -840,9 +840,6 @@ func lowerGemm(imp *importer, n *node) error {
 	}
 	alpha, beta := n.float("alpha", 1), n.float("beta", 1)
 	transA, transB := n.int("transA", 0) != 0, n.int("transB", 0) != 0
-	if imp.opset < 9 {
-		n.ignore("broadcast") // Gemm-7 broadcasts C unidirectionally, as later versions do
-	}
 	for i := 0; i < 2; i++ {
 		s, err := imp.shape(n, n.in(i))
 		if err != nil {

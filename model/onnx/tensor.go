@@ -11,7 +11,7 @@ import (
 // maxElements bounds the element count of one tensor (and of a declared
 // shape), so that a corrupt dims field cannot ask for an absurd allocation
 // or overflow int.
-const maxElements = 1 << 31
+const maxElements = ir.MaxElements
 
 // maxRank bounds the rank of a tensor or declared shape.
 const maxRank = 64
