@@ -33,8 +33,9 @@ const (
 // Options adjust an import.
 type Options struct {
 	// InputShape, when set, overrides the declared shape of the model's
-	// first graph input. It is needed where dimensions other than the batch
-	// are symbolic (like "height").
+	// first graph input (the first that is neither an initializer nor bound
+	// in Constants). It is needed where dimensions other than the batch are
+	// symbolic (like "height"); a symbolic batch alone defaults to 1.
 	InputShape []int
 	// Constants binds graph inputs by name to fixed values: they become
 	// constants of the graph (and fold) instead of inputs. The conformance
