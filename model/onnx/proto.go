@@ -99,9 +99,6 @@ type attribute struct {
 	t       *tensorProto
 	floats  []float32
 	ints    []int64
-	strings int  // number of strings (their values are never needed)
-	graph   bool // a graph-valued attribute was present
-	other   bool // a sparse tensor, type proto or list of tensors/graphs was present
 	refAttr string
 }
 
@@ -116,7 +113,6 @@ type tensorProto struct {
 	uint64Data []uint64
 	rawData    []byte
 	hasRaw     bool
-	strings    int
 	external   bool
 	segment    bool
 }
@@ -427,16 +423,10 @@ func decodeAttr(b []byte) (*attribute, error) {
 				}
 				a.t = t
 			}
-		case 6, 11:
-			a.graph = true
 		case 7:
 			it.floats(&a.floats)
 		case 8:
 			it.ints(&a.ints)
-		case 9:
-			a.strings++
-		case 10, 14, 15, 22, 23:
-			a.other = true
 		case 21:
 			it.str(&a.refAttr)
 		}
@@ -466,8 +456,6 @@ func decodeTensor(b []byte) (*tensorProto, error) {
 			for _, x := range xs {
 				t.int32Data = append(t.int32Data, int32(x))
 			}
-		case 6:
-			t.strings++
 		case 7:
 			it.ints(&t.int64Data)
 		case 8:
