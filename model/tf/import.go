@@ -152,8 +152,8 @@ func (b *builder) outputs(gd *GraphDef) ([]string, error) {
 	return keys, nil
 }
 
-// order returns the nodes the outputs depend on through data and control
-// inputs, each after its inputs.
+// order returns the nodes the outputs depend on through data inputs, each
+// after its inputs.
 func (b *builder) order(outs []string) ([]*NodeDef, error) {
 	const (
 		unseen = iota
@@ -176,7 +176,12 @@ func (b *builder) order(outs []string) ([]*NodeDef, error) {
 		}
 		state[name] = active
 		for _, in := range n.Inputs {
-			node, _, _ := parseInput(in)
+			node, _, control := parseInput(in)
+			if control {
+				// Control inputs only order side effects, which a frozen
+				// inference graph does not have.
+				continue
+			}
 			if err := visit(node, n); err != nil {
 				return err
 			}
@@ -221,9 +226,12 @@ var converters map[string]func(*builder, *NodeDef) error
 
 func init() {
 	converters = map[string]func(*builder, *NodeDef) error{
-		"Placeholder":                (*builder).placeholder,
-		"Const":                      (*builder).constant,
-		"Identity":                   (*builder).identity,
+		"Placeholder": (*builder).placeholder,
+		"Const":       (*builder).constant,
+		"Identity":    (*builder).identity,
+		"NoOp": func(*builder, *NodeDef) error {
+			return errors.New("NoOp has no outputs; it can only be a control input")
+		},
 		"Conv2D":                     func(b *builder, n *NodeDef) error { return b.conv(n, false, false) },
 		"_FusedConv2D":               func(b *builder, n *NodeDef) error { return b.conv(n, false, true) },
 		"DepthwiseConv2dNative":      func(b *builder, n *NodeDef) error { return b.conv(n, true, false) },
@@ -335,7 +343,69 @@ func (b *builder) constInts(v, what string) ([]int64, error) {
 
 // add appends an IR node computing value out.
 func (b *builder) add(op ir.Op, out string, ins []string, a ir.Attrs) error {
+	if err := b.checkFold(op, ins, a); err != nil {
+		return err
+	}
 	return b.g.AddNode(&ir.Node{Name: out, Op: op, Inputs: ins, Output: out, Attrs: a})
+}
+
+// maxFoldWork bounds the multiply-adds of one constant-folded node.
+var maxFoldWork = float64(1 << 32)
+
+// checkFold refuses a node whose inputs are all constants (so that
+// ir.Graph.AddNode would evaluate it at once) when its result would be
+// larger than maxTensorElements or its evaluation would take more than
+// maxFoldWork multiply-adds: a few bytes of GraphDef (constants filled
+// from a single value) could otherwise ask for terabytes.
+func (b *builder) checkFold(op ir.Op, ins []string, a ir.Attrs) error {
+	shapes := make([]ir.Shape, len(ins))
+	for i, in := range ins {
+		v := b.g.Values[in]
+		if v == nil || v.Const == nil {
+			return nil // not folded; ir reports undefined inputs itself
+		}
+		shapes[i] = v.Shape
+	}
+	prod := func(s ir.Shape) float64 {
+		p := 1.0
+		for _, d := range s {
+			p *= float64(d)
+		}
+		return p
+	}
+	var size, work float64
+	switch op {
+	case ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
+		if len(shapes) == 2 {
+			if s, err := ir.BroadcastShapes(shapes[0], shapes[1]); err == nil {
+				size = prod(s)
+			}
+		}
+	case ir.OpMatMul:
+		if len(shapes) == 2 && len(shapes[0]) >= 1 && len(shapes[1]) >= 1 {
+			x, y := shapes[0], shapes[1]
+			k := float64(x[len(x)-1])
+			size = prod(x) / max(k, 1) * float64(y[len(y)-1]) * max(prod(y[:max(len(y)-2, 0)]), 1)
+			work = size * k
+		}
+	case ir.OpConv:
+		if len(shapes) >= 2 && len(shapes[0]) == 4 && len(shapes[1]) == 4 && len(a.Pads) == 4 {
+			x, w := shapes[0], shapes[1]
+			size = float64(x[0]) * float64(x[1]+a.Pads[0]+a.Pads[2]) * float64(x[2]+a.Pads[1]+a.Pads[3]) * float64(w[0])
+			work = size * float64(w[1]) * float64(w[2]) * float64(w[3])
+		}
+	case ir.OpPad:
+		if len(shapes) == 1 && len(a.Pads) == 2*len(shapes[0]) {
+			size = 1
+			for i, d := range shapes[0] {
+				size *= float64(d + a.Pads[i] + a.Pads[i+len(shapes[0])])
+			}
+		}
+	}
+	if size > float64(maxTensorElements) || work > maxFoldWork {
+		return fmt.Errorf("folding constant %s would make %.3g elements with %.3g multiply-adds; too large", op, size, work)
+	}
+	return nil
 }
 
 // intConst adds an int64 constant and returns its name.

@@ -240,7 +240,7 @@ func quoteName(n *NodeDef) string {
 }
 
 func parseNodeDef(b []byte) (*NodeDef, error) {
-	n := &NodeDef{}
+	n := &NodeDef{Attrs: map[string]*AttrValue{}}
 	err := eachField(b, func(f field) error {
 		var err error
 		switch f.num {
@@ -279,9 +279,6 @@ func parseNodeDef(b []byte) (*NodeDef, error) {
 			}
 			if val == nil {
 				val = &AttrValue{}
-			}
-			if n.Attrs == nil {
-				n.Attrs = map[string]*AttrValue{}
 			}
 			n.Attrs[key] = val
 		}

@@ -617,7 +617,7 @@ func loadWeights(gd *GraphDef, manifest []jsonGroup, inline map[string]bool, fsy
 	for _, g := range manifest {
 		for _, p := range g.Paths {
 			name := path.Join(dir, p)
-			if !fs.ValidPath(name) || path.IsAbs(p) {
+			if path.IsAbs(p) || !fs.ValidPath(path.Clean(p)) || !fs.ValidPath(name) {
 				return fmt.Errorf("weight shard path %q leaves the model's directory", p)
 			}
 			b, err := fs.ReadFile(fsys, name)
