@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"testing"
 
 	"veil/ir"
@@ -59,50 +61,109 @@ func relErr(a, b float32) float64 {
 	return math.Abs(float64(a)-float64(b)) / math.Max(1, math.Abs(float64(b)))
 }
 
-func TestNSFWMobileNetAgainstTFJS(t *testing.T) {
+// TestNSFWMobileNet runs the real nsfwjs MobileNetV2 three ways — the
+// TF.js model as read, the binary GraphDef WriteGraphDef makes of it, and
+// that GraphDef unfused into standard ops — and compares them with the
+// pure-JS tfjs reference and with each other. The images run in parallel.
+func TestNSFWMobileNet(t *testing.T) {
 	ref := loadReference(t)
-	g, err := LoadTFJS(nsfwModel, Options{Outputs: []string{"Identity", ref.LogitsNode}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := g.Values[g.Inputs[0]].Shape; !got.Equal(ir.Shape(ref.InputShape)) {
-		t.Fatalf("input shape %v, reference %v", got, ref.InputShape)
-	}
-	n := len(ref.Inputs)
-	if testing.Short() {
-		n = 1
-	}
-	var worst float64
-	for i := 0; i < n; i++ {
-		outs, err := ir.Run(g, map[string]*ir.Tensor{g.Inputs[0]: ref.input(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, want := range [][]float32{ref.Outputs[i], ref.Logits[i]} {
-			got := outs[k]
-			if !got.Shape.Equal(ir.Shape{1, len(want)}) {
-				t.Fatalf("%s: output %d has shape %v", ref.Images[i], k, got.Shape)
-			}
-			for j := range want {
-				e := relErr(got.F[j], want[j])
-				worst = max(worst, e)
-				if e > 1e-4 {
-					t.Errorf("%s: output %d[%d] (%s) = %v, tfjs %v (rel err %.2g)", ref.Images[i], k, j, ref.Classes[j], got.F[j], want[j], e)
-				}
-			}
-		}
-	}
-	t.Logf("max relative error vs tfjs over %d images: %.3g", n, worst)
-}
-
-func TestNSFWGraphDefRoundTrip(t *testing.T) {
-	ref := loadReference(t)
+	outputs := []string{"Identity", ref.LogitsNode}
 	gd, err := ReadTFJS(filepath.Join(nsfwModel, "model.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb := filepath.Join(t.TempDir(), "nsfw.pb")
-	f, err := os.Create(pb)
+	fromJS, err := Import(gd, "tfjs", Options{Outputs: outputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fromJS.Values[fromJS.Inputs[0]].Shape; !got.Equal(ir.Shape(ref.InputShape)) {
+		t.Fatalf("input shape %v, reference %v", got, ref.InputShape)
+	}
+	t.Logf("%s: %d parameters, %s", nsfwModel, fromJS.ParamCount(), ir.FormatOpCounts(fromJS.OpCounts()))
+
+	dir := t.TempDir()
+	fusedPB, unfusedPB := filepath.Join(dir, "fused.pb"), filepath.Join(dir, "unfused.pb")
+	writePB(t, fusedPB, gd)
+	fromPB, err := LoadGraphDef(fusedPB, Options{Outputs: outputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameGraph(t, fromJS, fromPB)
+	if err := Unfuse(gd); err != nil {
+		t.Fatal(err)
+	}
+	writePB(t, unfusedPB, gd)
+	fromUnfused, err := LoadGraphDef(unfusedPB, Options{Outputs: outputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n := len(ref.Inputs)
+	if testing.Short() {
+		n = 1
+	}
+	t.Run("group", func(t *testing.T) {
+		for i := 0; i < n; i++ {
+			t.Run(ref.Images[i], func(t *testing.T) {
+				t.Parallel()
+				x := map[string]*ir.Tensor{"input": ref.input(i)}
+				got := run(t, fromJS, x)
+				worst := 0.0
+				for k, want := range [][]float32{ref.Outputs[i], ref.Logits[i]} {
+					if !got[k].Shape.Equal(ir.Shape{1, len(want)}) {
+						t.Fatalf("output %d has shape %v", k, got[k].Shape)
+					}
+					for j := range want {
+						e := relErr(got[k].F[j], want[j])
+						worst = max(worst, e)
+						if e > 1e-4 {
+							t.Errorf("output %d[%d] (%s) = %v, tfjs %v (rel err %.2g)", k, j, ref.Classes[j], got[k].F[j], want[j], e)
+						}
+					}
+				}
+				t.Logf("max relative error vs tfjs: %.3g", worst)
+				if i != 0 {
+					return
+				}
+				pb := run(t, fromPB, x)
+				for k := range got {
+					for j := range got[k].F {
+						if math.Float32bits(got[k].F[j]) != math.Float32bits(pb[k].F[j]) {
+							t.Errorf("GraphDef output %d[%d] = %v, TF.js path %v", k, j, pb[k].F[j], got[k].F[j])
+						}
+					}
+				}
+				un := run(t, fromUnfused, x)
+				worst = 0
+				for k := range got {
+					for j := range got[k].F {
+						e := relErr(un[k].F[j], got[k].F[j])
+						worst = max(worst, e)
+						// Unfused, each bias is added after the convolution's
+						// sum instead of starting it: float32 rounding differs.
+						if e > 2e-5 {
+							t.Errorf("unfused GraphDef output %d[%d] = %v, TF.js path %v", k, j, un[k].F[j], got[k].F[j])
+						}
+					}
+				}
+				t.Logf("GraphDef: bit-identical; unfused GraphDef: max relative difference %.3g", worst)
+			})
+		}
+	})
+}
+
+func run(t *testing.T, g *ir.Graph, x map[string]*ir.Tensor) []*ir.Tensor {
+	t.Helper()
+	outs, err := ir.Run(g, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outs
+}
+
+func writePB(t *testing.T, path string, gd *GraphDef) {
+	t.Helper()
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,47 +173,33 @@ func TestNSFWGraphDefRoundTrip(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	fromJS, err := Import(gd, "tfjs", Options{})
-	if err != nil {
-		t.Fatal(err)
+}
+
+// sameGraph checks that a and b have the same nodes, attributes and
+// bit-identical constants.
+func sameGraph(t *testing.T, a, b *ir.Graph) {
+	t.Helper()
+	if len(a.Nodes) != len(b.Nodes) {
+		t.Fatalf("%d nodes and %d nodes", len(a.Nodes), len(b.Nodes))
 	}
-	fromPB, err := LoadGraphDef(pb, Options{})
-	if err != nil {
-		t.Fatal(err)
+	for i, n := range a.Nodes {
+		m := b.Nodes[i]
+		if n.Op != m.Op || n.Output != m.Output || !slices.Equal(n.Inputs, m.Inputs) || !reflect.DeepEqual(n.Attrs, m.Attrs) {
+			t.Fatalf("node %d differs: %+v and %+v", i, n, m)
+		}
 	}
-	if a, b := ir.FormatOpCounts(fromJS.OpCounts()), ir.FormatOpCounts(fromPB.OpCounts()); a != b {
-		t.Fatalf("op counts differ: TF.js %s, GraphDef %s", a, b)
-	}
-	if a, b := fromJS.ParamCount(), fromPB.ParamCount(); a != b {
-		t.Fatalf("parameter counts differ: TF.js %d, GraphDef %d", a, b)
-	}
-	// Every constant the two graphs compute with is bit-identical.
-	for name, v := range fromJS.Values {
-		w := fromPB.Values[name]
+	for name, v := range a.Values {
+		w := b.Values[name]
 		if v.Const == nil {
 			continue
 		}
 		if w == nil || w.Const == nil || !v.Shape.Equal(w.Shape) {
-			t.Fatalf("constant %q is missing or reshaped in the GraphDef import", name)
+			t.Fatalf("constant %q is missing or reshaped", name)
 		}
 		for i := range v.Const.F {
 			if math.Float32bits(v.Const.F[i]) != math.Float32bits(w.Const.F[i]) {
-				t.Fatalf("constant %q[%d]: TF.js %v, GraphDef %v", name, i, v.Const.F[i], w.Const.F[i])
+				t.Fatalf("constant %q[%d]: %v and %v", name, i, v.Const.F[i], w.Const.F[i])
 			}
-		}
-	}
-	x := map[string]*ir.Tensor{"input": ref.input(0)}
-	a, err := ir.Run(fromJS, x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ir.Run(fromPB, x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for j := range a[0].F {
-		if math.Float32bits(a[0].F[j]) != math.Float32bits(b[0].F[j]) {
-			t.Errorf("output[%d]: TF.js path %v, GraphDef path %v", j, a[0].F[j], b[0].F[j])
 		}
 	}
 }
