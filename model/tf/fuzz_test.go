@@ -1,6 +1,7 @@
 package tf
 
 import (
+	"os"
 	"testing"
 	"testing/fstest"
 )
@@ -33,6 +34,11 @@ func FuzzDecodeGraphDef(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	small, err := os.ReadFile("../../testdata/tf/small.pb")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(small)
 	f.Add([]byte{})
 	f.Add([]byte{0x0a, 0x05, 0x01})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -203,3 +203,38 @@ func sameGraph(t *testing.T, a, b *ir.Graph) {
 		}
 	}
 }
+
+// TestPythonGraphDef decodes a GraphDef that Google's protobuf runtime
+// wrote (testdata/tf/make_small_pb.py), with constants in tensor_content,
+// in repeated values and as a single value filling the shape, and checks
+// its outputs against numpy's.
+func TestPythonGraphDef(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/tf/small.ref.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		InputShape []int       `json:"input_shape"`
+		Inputs     [][]float32 `json:"inputs"`
+		Outputs    [][]float64 `json:"outputs"`
+		Logits     [][]float64 `json:"logits"`
+	}
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatal(err)
+	}
+	g, err := LoadGraphDef("../../testdata/tf/small.pb", Options{Outputs: []string{"probs", "logits"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := ir.FormatOpCounts(g.OpCounts()); ops != "Add×2 BatchNorm×1 Clip×1 Conv×2 MatMul×1 MaxPool×1 Reshape×1 Softmax×1" {
+		t.Errorf("ops %s", ops)
+	}
+	outs := run(t, g, map[string]*ir.Tensor{"x": ir.FloatTensor(ir.Shape(ref.InputShape), ref.Inputs[0])})
+	for k, want := range [][]float64{ref.Outputs[0], ref.Logits[0]} {
+		for j, w := range want {
+			if e := relErr(outs[k].F[j], float32(w)); e > 1e-5 {
+				t.Errorf("output %d[%d] = %v, numpy %v", k, j, outs[k].F[j], w)
+			}
+		}
+	}
+}
