@@ -61,6 +61,12 @@ func FuzzDecodeGraphDef(f *testing.F) {
 		if _, err := DecodeGraphDef(out, "again", Options{}); err != nil {
 			t.Fatalf("re-encoded graph fails to import: %v", err)
 		}
+		// Unfusing must not break a graph that imports, nor panic.
+		if err := Unfuse(gd); err == nil {
+			if _, err := Import(gd, "unfused", Options{}); err != nil {
+				t.Fatalf("unfused graph fails to import: %v", err)
+			}
+		}
 	})
 }
 

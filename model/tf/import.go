@@ -910,6 +910,13 @@ func (b *builder) matmul(n *NodeDef, fused bool) error {
 		if _, steps, err = b.fusedOps(n, ins[2:], false); err != nil {
 			return err
 		}
+		if steps[0].op == ir.OpAdd {
+			// As BiasAdd: a vector over the product's columns.
+			cols := b.shape(operands[1])[1]
+			if bs := b.shape(ins[2]); len(bs) != 1 || bs[0] != cols {
+				return fmt.Errorf("bias %v does not match the product's %d columns", bs, cols)
+			}
+		}
 	}
 	return b.chain(n, ir.OpMatMul, operands, ir.Attrs{}, steps)
 }

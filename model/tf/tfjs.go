@@ -375,10 +375,16 @@ func (p *jsonParser) attr(raw json.RawMessage) (*AttrValue, error) {
 		return nil, err
 	}
 	a := &AttrValue{}
-	for key, r := range f {
+	set := ""
+	for _, key := range []string{"list", "s", "i", "f", "b", "type", "shape", "tensor", "func", "placeholder"} {
+		r := f[key]
 		if !present(r) {
 			continue
 		}
+		if set != "" {
+			return nil, fmt.Errorf("attribute value sets both %q and %q", set, key)
+		}
+		set = key
 		switch key {
 		case "list":
 			a.Kind = AttrList
