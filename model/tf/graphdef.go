@@ -156,6 +156,7 @@ type TensorShape struct {
 	UnknownRank bool
 }
 
+// String formats s like "[-1,224,224,3]".
 func (s *TensorShape) String() string {
 	if s == nil || s.UnknownRank {
 		return "<unknown rank>"

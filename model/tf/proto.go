@@ -226,6 +226,9 @@ func ParseGraphDef(data []byte) (*GraphDef, error) {
 		}
 		return nil
 	})
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("decoding GraphDef (the file is truncated or is not a binary GraphDef): %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("decoding GraphDef: %w", err)
 	}

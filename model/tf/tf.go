@@ -72,7 +72,10 @@ func LoadTFJS(path string, opt Options) (*ir.Graph, error) {
 
 // ConvertTFJS reads the TF.js graph model at src (model.json or its
 // directory) and writes it to dst as a binary frozen GraphDef, every
-// weight a float32 Const (dequantized).
+// weight a float32 Const (dequantized). The ops stay as the TF.js
+// converter wrote them, fused ones included, so the .pb imports to exactly
+// the same graph; call Unfuse between ReadTFJS and WriteGraphDef for a
+// file that TensorFlow itself can read.
 func ConvertTFJS(src, dst string) error {
 	gd, err := ReadTFJS(src)
 	if err != nil {
