@@ -169,3 +169,28 @@ func compileTo(t *testing.T, dir string) []byte {
 	}
 	return b
 }
+
+func TestConvertTFJSToGraphDef(t *testing.T) {
+	pb := filepath.Join(t.TempDir(), "nsfw.pb")
+	if _, err := veil(t, "convert", nsfwModel, "-o", pb); err != nil {
+		t.Fatal(err)
+	}
+	a, err := veil(t, "info", nsfwModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := veil(t, "info", pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := func(s string) string { // the summary lines: op counts, parameters
+		lines := strings.Split(strings.TrimSpace(s), "\n")
+		return strings.Join(lines[len(lines)-3:], "\n")
+	}
+	if last(a) != last(b) || !strings.Contains(last(a), "Conv×52") {
+		t.Errorf("TF.js and GraphDef import differ:\n%s\n---\n%s", last(a), last(b))
+	}
+	if _, err := veil(t, "convert", lenet, "-o", pb); err == nil || !strings.Contains(err.Error(), "TF.js") {
+		t.Errorf("convert of an ONNX model: %v", err)
+	}
+}
