@@ -224,6 +224,9 @@ func (g *Graph) AddNode(n *Node) error {
 	}
 	// Shape depends only on the input's static shape.
 	if allConst || n.Op == OpShape {
+		if w := foldWork(n, ins, shape); w > MaxFoldWork {
+			return n.Errorf("folding this constant expression would take about %d operations (limit %d)", w, int64(MaxFoldWork))
+		}
 		t, err := evalNode(n, constsOf(ins, n.Op == OpShape))
 		if err != nil {
 			return err
@@ -234,6 +237,33 @@ func (g *Graph) AddNode(n *Node) error {
 	g.Values[n.Output] = &Value{Name: n.Output, Shape: shape, DType: dtype}
 	g.Nodes = append(g.Nodes, n)
 	return nil
+}
+
+// MaxFoldWork bounds the multiply-adds spent folding one constant node at
+// import, so that a small malicious model cannot make import run for hours.
+const MaxFoldWork = 1 << 32
+
+// foldWork estimates the arithmetic of evaluating n once.
+func foldWork(n *Node, ins []*Value, out Shape) int64 {
+	w := int64(out.Size())
+	switch n.Op {
+	case OpMatMul:
+		if a := ins[0].Shape; len(a) > 0 {
+			w *= int64(max(1, a[len(a)-1]))
+		}
+	case OpConv:
+		if k := ins[1].Shape; len(k) == 4 {
+			w *= int64(max(1, k[1]*k[2]*k[3]))
+		}
+	case OpMaxPool, OpAvgPool:
+		if len(n.Attrs.Kernel) == 2 {
+			w *= int64(max(1, n.Attrs.Kernel[0]*n.Attrs.Kernel[1]))
+		}
+	}
+	for _, v := range ins {
+		w += int64(v.Shape.Size())
+	}
+	return w
 }
 
 // constsOf returns the constant tensors of ins; for Shape, a placeholder

@@ -2,6 +2,7 @@ package ir
 
 import (
 	"math"
+	"strings"
 	"math/rand/v2"
 	"testing"
 )
@@ -227,5 +228,19 @@ func checkPlan(t *testing.T, g *Graph, p *MemoryPlan) {
 		if p.BufferElems[ba] < g.Values[a].Shape.Size() {
 			t.Errorf("%s does not fit in buffer %d", a, ba)
 		}
+	}
+}
+
+func TestFoldingIsBounded(t *testing.T) {
+	// A constant 2^14×2^14 by 2^14×2^14 product would be 2^42 multiply-adds:
+	// import must refuse instead of running for hours. Shapes only: the
+	// check happens before any work.
+	g := NewGraph("t")
+	big := &Tensor{DType: Float32, Shape: Shape{1 << 14, 1 << 14}}
+	g.Values["a"] = &Value{Name: "a", Shape: big.Shape, DType: Float32, Const: big}
+	g.Values["b"] = &Value{Name: "b", Shape: big.Shape, DType: Float32, Const: big}
+	err := g.AddNode(&Node{Name: "mm", Op: OpMatMul, Inputs: []string{"a", "b"}, Output: "c"})
+	if err == nil || !strings.Contains(err.Error(), "folding") {
+		t.Fatalf("AddNode: %v, want a folding-limit error", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -60,6 +61,7 @@ most accurate is kept; the sweep is printed and stored in the program.`,
 			}
 			compiled := imported + time.Since(t0)
 			p.ScaleTable = rows
+			p.Name = strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0]))
 			p.Source = args[0]
 			if h, err := hashPath(args[0]); err == nil {
 				p.SourceHash = h
