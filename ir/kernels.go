@@ -1,6 +1,10 @@
 package ir
 
-import "math"
+import (
+	"math"
+
+	"veil/tensor"
+)
 
 // ConvFloat computes a 2-D grouped convolution (cross-correlation, as in
 // every framework) of x in layout l with weights w [O, I/group, KH, KW],
@@ -12,68 +16,18 @@ func ConvFloat(x, w *Tensor, bias []float32, strides, pads []int, group int, l L
 		r := ConvFloat(xc, w, bias, strides, pads, group, NCHW, oc)
 		return Transpose(r, []int{0, 2, 3, 1})
 	}
-	N, C, H, W := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	O, KH, KW := w.Shape[0], w.Shape[2], w.Shape[3]
-	OH, OW := out[2], out[3]
-	sh, sw, pt, pl := strides[0], strides[1], pads[0], pads[1]
-	cg, og := C/group, O/group
+	w4 := w.Shape
+	p := tensor.ConvParams{N: x.Shape[0], C: x.Shape[1], H: x.Shape[2], W: x.Shape[3], O: w4[0], KH: w4[2], KW: w4[3],
+		SH: strides[0], SW: strides[1], PadT: pads[0], PadL: pads[1], PadB: pads[2], PadR: pads[3], Group: group}
 	y := NewFloat(out)
-	for n := 0; n < N; n++ {
-		for o := 0; o < O; o++ {
-			plane := y.F[(n*O+o)*OH*OW : (n*O+o+1)*OH*OW]
-			if bias != nil {
-				for i := range plane {
-					plane[i] = bias[o]
-				}
-			}
-			g := o / og
-			for ci := 0; ci < cg; ci++ {
-				c := g*cg + ci
-				in := x.F[(n*C+c)*H*W : (n*C+c+1)*H*W]
-				for kh := 0; kh < KH; kh++ {
-					for kw := 0; kw < KW; kw++ {
-						wv := w.F[((o*cg+ci)*KH+kh)*KW+kw]
-						if wv == 0 {
-							continue
-						}
-						owLo, owHi := validRange(OW, W, kw, sw, pl)
-						for oh := 0; oh < OH; oh++ {
-							ih := oh*sh - pt + kh
-							if ih < 0 || ih >= H {
-								continue
-							}
-							row := in[ih*W:]
-							dst := plane[oh*OW:]
-							for ow := owLo; ow < owHi; ow++ {
-								dst[ow] += wv * row[ow*sw-pl+kw]
-							}
-						}
-					}
-				}
-			}
+	tensor.Conv2D(y.F, x.F, w.F, p)
+	if bias != nil {
+		plane := out[2] * out[3]
+		for i := range y.F {
+			y.F[i] += bias[(i/plane)%p.O]
 		}
 	}
 	return y
-}
-
-// validRange returns the output positions [lo, hi) whose input index
-// o*s - p + k lies in [0, n).
-func validRange(outN, n, k, s, p int) (int, int) {
-	lo := 0
-	if p-k > 0 {
-		lo = (p - k + s - 1) / s
-	}
-	hi := outN
-	// o*s - p + k <= n-1  →  o <= (n-1+p-k)/s
-	if m := n - 1 + p - k; m < 0 {
-		hi = 0
-	} else if m/s+1 < hi {
-		hi = m/s + 1
-	}
-	if lo > hi {
-		lo = hi
-	}
-	return lo, hi
 }
 
 // PoolFloat computes max or average pooling of x as the node's attributes
@@ -152,20 +106,7 @@ func MatMulFloat(a, b *Tensor, out Shape) *Tensor {
 	for p := 0; p < nb; p++ {
 		A := a.F[ai[p]*M*K : (ai[p]+1)*M*K]
 		B := b.F[bi[p]*K*N : (bi[p]+1)*K*N]
-		C := y[p*M*N : (p+1)*M*N]
-		for i := 0; i < M; i++ {
-			row := C[i*N : (i+1)*N]
-			for k := 0; k < K; k++ {
-				av := A[i*K+k]
-				if av == 0 {
-					continue
-				}
-				br := B[k*N : (k+1)*N]
-				for j := range row {
-					row[j] += av * br[j]
-				}
-			}
-		}
+		tensor.MatMul(y[p*M*N:(p+1)*M*N], A, B, M, K, N)
 	}
 	return FloatTensor(out, y)
 }

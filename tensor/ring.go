@@ -8,8 +8,12 @@
 // int64(v) / 2^s at scale s.
 package tensor
 
-// MatMul sets dst (m×n) to a (m×k) times b (k×n) modulo 2^64.
-func MatMul(dst, a, b []uint64, m, k, n int) {
+// Number is an element type the linear kernels work on: uint64 for the
+// ring Z_2^64 (arithmetic wraps), float32 for the float interpreter.
+type Number interface{ ~uint64 | ~float32 | ~float64 }
+
+// MatMul sets dst (m×n) to a (m×k) times b (k×n) (modulo 2^64 for uint64).
+func MatMul[T Number](dst, a, b []T, m, k, n int) {
 	dst = dst[:m*n]
 	clear(dst)
 	for i := 0; i < m; i++ {
@@ -45,8 +49,8 @@ func (p ConvParams) OutH() int { return (p.H+p.PadT+p.PadB-p.KH)/p.SH + 1 }
 func (p ConvParams) OutW() int { return (p.W+p.PadL+p.PadR-p.KW)/p.SW + 1 }
 
 // Conv2D sets dst (N×O×OH×OW) to the convolution (cross-correlation) of x
-// with w as p describes, modulo 2^64.
-func Conv2D(dst, x, w []uint64, p ConvParams) {
+// with w as p describes (modulo 2^64 for uint64).
+func Conv2D[T Number](dst, x, w []T, p ConvParams) {
 	OH, OW := p.OutH(), p.OutW()
 	dst = dst[:p.N*p.O*OH*OW]
 	clear(dst)
