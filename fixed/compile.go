@@ -276,7 +276,7 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 		if err != nil {
 			return err
 		}
-		res = c.emit(Instr{Op: ArgMax, In: in, Out: c.value(out, 0, n.Output), Axis: n.Attrs.Axis, KeepDims: n.Attrs.KeepDims, Node: n.Name})
+		res = c.emit(Instr{Op: ArgMax, In: in, Out: c.value(out, 0, n.Output), Axis: n.Attrs.Axis, KeepDims: n.Attrs.KeepDims, SelectLast: n.Attrs.SelectLast, Node: n.Name})
 	case ir.OpReshape:
 		in, err := c.operand(n, n.Inputs[0], s)
 		if err != nil {

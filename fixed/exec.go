@@ -231,7 +231,7 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 				base := o*dim*inner + j
 				best := 0
 				for k := 1; k < dim; k++ {
-					if int64(args[0][base+k*inner]) > int64(args[0][base+best*inner]) {
+					if v, b := int64(args[0][base+k*inner]), int64(args[0][base+best*inner]); v > b || in.SelectLast && v == b {
 						best = k
 					}
 				}

@@ -281,3 +281,34 @@ func TestCompileErrorsNameTheNode(t *testing.T) {
 		t.Fatalf("Compile: %v, want an error naming node th (Tanh)", err)
 	}
 }
+
+func TestArgMaxTies(t *testing.T) {
+	for _, last := range []bool{false, true} {
+		g := ir.NewGraph("argmax")
+		g.AddInput("x", ir.Shape{1, 4})
+		if err := g.AddNode(&ir.Node{Name: "am", Op: ir.OpArgMax, Inputs: []string{"x"}, Output: "y", Attrs: ir.Attrs{Axis: 1, SelectLast: last}}); err != nil {
+			t.Fatal(err)
+		}
+		g.SetOutputs("y")
+		p, err := Compile(g, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := []float32{1, 3, -2, 3}
+		got, err := p.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl, err := ir.Run(g, map[string]*ir.Tensor{"x": ir.FloatTensor(ir.Shape{1, 4}, x)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 1.0
+		if last {
+			want = 3
+		}
+		if got[0] != want || float64(fl[0].I[0]) != want {
+			t.Errorf("SelectLast=%v: fixed %v float %v, want %v", last, got[0], fl[0].I[0], want)
+		}
+	}
+}

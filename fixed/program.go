@@ -79,6 +79,7 @@ type Instr struct {
 	Axis        int      `json:"axis,omitempty"`
 	Axes        []int    `json:"axes,omitempty"`
 	KeepDims    bool     `json:"keepdims,omitempty"`
+	SelectLast  bool     `json:"select_last,omitempty"` // ArgMax: last of equal maxima
 	Perm        []int    `json:"perm,omitempty"`
 	Shape       ir.Shape `json:"shape,omitempty"`
 	Starts      []int    `json:"starts,omitempty"`

@@ -42,7 +42,7 @@ const (
 	OpPad          Op = "Pad"        // Pads (begin…, end…), PadValue; constant mode only
 	OpIdentity     Op = "Identity"   // also inference-mode Dropout
 	OpSoftmax      Op = "Softmax"    // Axis
-	OpArgMax       Op = "ArgMax"     // Axis, KeepDims; output int64
+	OpArgMax       Op = "ArgMax"     // Axis, KeepDims, SelectLast; output int64
 	OpReduceMean   Op = "ReduceMean" // Axes, KeepDims
 	OpReduceSum    Op = "ReduceSum"  // Axes, KeepDims
 	OpShape        Op = "Shape"      // output int64 dims of its input
@@ -103,6 +103,7 @@ type Attrs struct {
 	Axes            []int
 	Perm            []int
 	KeepDims        bool
+	SelectLast      bool // ArgMax: the last of equal maxima, not the first
 	AllowZero       bool
 	Alpha           float32
 	Min, Max        float32

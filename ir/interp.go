@@ -166,7 +166,7 @@ func evalNode(n *Node, ins []*Tensor) (*Tensor, error) {
 	case OpPad:
 		return padF(x, a.Pads, a.PadValue, outShape), nil
 	case OpArgMax:
-		return argMax(x, a.Axis, outShape), nil
+		return argMax(x, a.Axis, a.SelectLast, outShape), nil
 	case OpReduceMean, OpReduceSum:
 		return reduceF(x, a.Axes, n.Op == OpReduceMean, outShape), nil
 	case OpGather:
@@ -426,7 +426,7 @@ func padF(x *Tensor, pads []int, value float32, out Shape) *Tensor {
 	return t
 }
 
-func argMax(x *Tensor, axis int, out Shape) *Tensor {
+func argMax(x *Tensor, axis int, last bool, out Shape) *Tensor {
 	ax, _ := normAxis(axis, len(x.Shape))
 	inner := 1
 	for _, d := range x.Shape[ax+1:] {
@@ -440,7 +440,7 @@ func argMax(x *Tensor, axis int, out Shape) *Tensor {
 			base := o*dim*inner + in
 			best := 0
 			for k := 1; k < dim; k++ {
-				if x.F[base+k*inner] > x.F[base+best*inner] {
+				if v, b := x.F[base+k*inner], x.F[base+best*inner]; v > b || last && v == b {
 					best = k
 				}
 			}

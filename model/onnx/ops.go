@@ -588,15 +588,12 @@ func lowerArgMax(imp *importer, n *node) error {
 	if err := inputs(n, 1, 1); err != nil {
 		return err
 	}
-	if n.int("select_last_index", 0) != 0 {
-		return n.errorf("select_last_index=1 is not supported")
-	}
 	axis := n.int("axis", 0)
 	if axis < -maxRank || axis > maxRank {
 		return n.errorf("axis %d out of range", axis)
 	}
 	keep := n.int("keepdims", 1) != 0
-	_, err := imp.add(n, ir.OpArgMax, n.out(), ir.Attrs{Axis: int(axis), KeepDims: keep}, n.in(0))
+	_, err := imp.add(n, ir.OpArgMax, n.out(), ir.Attrs{Axis: int(axis), KeepDims: keep, SelectLast: n.int("select_last_index", 0) != 0}, n.in(0))
 	return err
 }
 
