@@ -109,8 +109,8 @@ func Input(s data.Sample, shape ir.Shape, layout ir.Layout) (*ir.Tensor, error) 
 			c, h, w = shape[1], shape[2], shape[3]
 		}
 		if s.H != h || s.W != w || s.C != c {
-			return nil, fmt.Errorf("image is %d×%d with %d channel(s), but the model input %v (%s) wants %d×%d with %d; use --resize H,W and --channels %d",
-				s.H, s.W, s.C, shape, layout, h, w, c, c)
+			return nil, fmt.Errorf("image is %d×%d with %d channel(s), but the model input %v (%s) wants %d×%d with %d; use --resize %dx%d and --channels %d",
+				s.H, s.W, s.C, shape, layout, h, w, c, h, w, c)
 		}
 		if layout == ir.NHWC {
 			return ir.FloatTensor(shape, append([]float32(nil), s.Pixels...)), nil

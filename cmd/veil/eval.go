@@ -44,9 +44,9 @@ program and prints the top-1 accuracy.
 --backend float runs the float graph; --backend fixed runs the fixed-point
 program exactly as the secure backends compute it (a compiled PROGRAM always
 runs fixed). For a MODEL in fixed point the scale is --scale N, or with
---scale auto the best of a sweep on the validation images of --val; fixed
-evaluation of a model also reports the float accuracy and how often the two
-agree.`,
+--scale auto the best of a sweep on the validation images of --val (without
+--val, the default scale 12); fixed evaluation of a model also reports the
+float accuracy and how often the two agree.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if df.spec == "" {
@@ -100,9 +100,6 @@ agree.`,
 						quiet = cmd.ErrOrStderr()
 					}
 					vf.pixelMax, vf.mean, vf.std, vf.resize, vf.channels, vf.bgr = df.pixelMax, df.mean, df.std, df.resize, df.channels, df.bgr
-					if vf.spec == "" && scale == "auto" {
-						return fmt.Errorf("--backend fixed with --scale auto needs --val (labelled validation images) to choose the scale; or give --scale N, or run a PROGRAM made by veil compile")
-					}
 					s, _, err := chooseScale(quiet, g, &vf, args[0], scale, scales)
 					if err != nil {
 						return err

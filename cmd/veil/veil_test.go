@@ -134,7 +134,7 @@ func TestBadInputGivesClearErrors(t *testing.T) {
 		{"wrong input shape", []string{"info", lenet, "--input-shape", "1,1,2,2"}, []string{"Conv"}},
 		{"bad backend", []string{"eval", lenet, "--data", fashionT, "--backend", "gpu"}, []string{"--backend"}},
 		{"program as float", []string{"eval", write("p.vp", compileTo(t, dir)), "--data", fashionT, "--backend", "float"}, []string{"compiled program"}},
-		{"auto scale without val", []string{"eval", lenet, "--data", fashionT, "--backend", "fixed"}, []string{"--val"}},
+		{"missing shard", []string{"info", tfjsWithoutShards(t, dir)}, []string{"group1-shard"}},
 		{"bad scale", []string{"compile", lenet, "--scale", "99", "-o", filepath.Join(dir, "x.vp")}, []string{"--scale"}},
 		{"no output", []string{"compile", lenet}, []string{"-o"}},
 		{"missing data", []string{"eval", lenet, "--data", filepath.Join(dir, "none")}, []string{"none"}},
@@ -192,5 +192,38 @@ func TestConvertTFJSToGraphDef(t *testing.T) {
 	}
 	if _, err := veil(t, "convert", lenet, "-o", pb); err == nil || !strings.Contains(err.Error(), "TF.js") {
 		t.Errorf("convert of an ONNX model: %v", err)
+	}
+}
+
+// tfjsWithoutShards copies the bundled TF.js model.json alone into a new
+// directory and returns it.
+func tfjsWithoutShards(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(nsfwModel, "model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := filepath.Join(dir, "noshards")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "model.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestEvalFixedWithoutValUsesDefaultScale(t *testing.T) {
+	out, err := veil(t, "eval", lenet, "--data", fashionT, "--limit", "200", "--backend", "fixed", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(out, "{")
+	var res evalResult
+	if i < 0 || json.Unmarshal([]byte(out[i:]), &res) != nil {
+		t.Fatalf("no JSON in %q", out)
+	}
+	if res.Scale != defaultScale || res.N != 200 || res.FloatAccuracy == 0 || res.Agreement < 0.95 {
+		t.Errorf("eval result %+v", res)
 	}
 }
