@@ -1,0 +1,115 @@
+// Package mpc holds what every secure-computation backend shares: the
+// parties, the network a party talks through, and the accounting of bytes
+// and rounds.
+//
+// Roles follow the CrypTFlow paper: P0 is the client (holds the input and,
+// by default, is the only one to learn the output), P1 the server (holds
+// the model's weights), P2 the helper (supplies correlated randomness and
+// learns nothing).
+package mpc
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Party identifies one of the three parties.
+type Party uint8
+
+const (
+	P0 Party = iota // the client: input owner, output receiver
+	P1              // the server: weight owner
+	P2              // the helper: correlated randomness
+)
+
+// Parties lists every party in order.
+var Parties = [3]Party{P0, P1, P2}
+
+func (p Party) String() string {
+	switch p {
+	case P0:
+		return "P0 (client)"
+	case P1:
+		return "P1 (server)"
+	case P2:
+		return "P2 (helper)"
+	}
+	return fmt.Sprintf("P%d", uint8(p))
+}
+
+// Role is the party's role name as used in configuration files.
+func (p Party) Role() string {
+	switch p {
+	case P0:
+		return "client"
+	case P1:
+		return "server"
+	case P2:
+		return "helper"
+	}
+	return ""
+}
+
+// ParseRole maps "client", "server", "helper" (or "P0", "P1", "P2") to a
+// party.
+func ParseRole(s string) (Party, error) {
+	switch s {
+	case "client", "P0", "p0", "0":
+		return P0, nil
+	case "server", "P1", "p1", "1":
+		return P1, nil
+	case "helper", "P2", "p2", "2":
+		return P2, nil
+	}
+	return 0, fmt.Errorf("unknown role %q (want client, server or helper)", s)
+}
+
+// Network is one party's authenticated connections to the two others.
+//
+// Send never blocks on the peer: messages are queued and written in the
+// background, so two parties may send to each other and then receive
+// without deadlock. Recv blocks until a whole message from that peer has
+// arrived, the peer fails, or the network's timeout expires; it returns a
+// *PeerError naming the peer in the last two cases.
+type Network interface {
+	// Me is this party.
+	Me() Party
+	// Send queues msg (which the caller must not modify afterwards) for
+	// peer to.
+	Send(to Party, msg []byte) error
+	// Recv returns the next message from peer from.
+	Recv(from Party) ([]byte, error)
+	// PairKey is the 32-byte secret this party shares with peer, derived
+	// from the authenticated key exchange with it; nobody else knows it.
+	PairKey(peer Party) []byte
+	// Stats reports the traffic so far.
+	Stats() Stats
+	// Close releases the connections.
+	Close() error
+}
+
+// Stats counts traffic per peer.
+type Stats struct {
+	BytesSent, BytesRecv [3]int64 // by peer; payload plus framing
+	MsgsSent, MsgsRecv   [3]int64
+}
+
+// TotalSent is the number of bytes sent to all peers.
+func (s Stats) TotalSent() int64 { return s.BytesSent[0] + s.BytesSent[1] + s.BytesSent[2] }
+
+// TotalRecv is the number of bytes received from all peers.
+func (s Stats) TotalRecv() int64 { return s.BytesRecv[0] + s.BytesRecv[1] + s.BytesRecv[2] }
+
+// PeerError reports that a peer failed: it closed the connection, sent
+// something malformed or oversized, or was silent past the timeout.
+type PeerError struct {
+	Peer Party
+	Err  error
+}
+
+func (e *PeerError) Error() string { return fmt.Sprintf("%s: %v", e.Peer, e.Err) }
+
+func (e *PeerError) Unwrap() error { return e.Err }
+
+// ErrTimeout is wrapped in a PeerError when a peer stays silent too long.
+var ErrTimeout = errors.New("timed out waiting for a message")
