@@ -1,0 +1,82 @@
+package fixed
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"veil/ir"
+)
+
+func TestPublicStripsWeights(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	p, err := Compile(testGraph(t, r, ir.NCHW), 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := p.Public()
+	if !p.HasWeightData() {
+		t.Fatal("compiled program reports no weight data")
+	}
+	if pub.HasWeightData() {
+		t.Fatal("Public() kept weight data")
+	}
+	for i, tt := range pub.Tensors {
+		if tt.Kind == KindWeight && tt.Data != nil {
+			t.Errorf("tensor %d (%s) still has data", i, tt.Name)
+		}
+		if orig := p.Tensors[i]; orig.Kind == KindWeight && len(orig.Data) != orig.Shape.Size() {
+			t.Errorf("Public() changed the original's tensor %d", i)
+		}
+		if !tt.Shape.Equal(p.Tensors[i].Shape) || tt.Kind != p.Tensors[i].Kind || tt.Scale != p.Tensors[i].Scale {
+			t.Errorf("tensor %d metadata differs", i)
+		}
+	}
+	if err := pub.Validate(); err == nil {
+		t.Error("Validate accepted weights without data")
+	}
+	if err := pub.ValidatePublic(); err != nil {
+		t.Errorf("ValidatePublic: %v", err)
+	}
+	if err := p.ValidatePublic(); err != nil {
+		t.Errorf("ValidatePublic on the full program: %v", err)
+	}
+	if p.PublicDigest() != pub.PublicDigest() {
+		t.Error("digest depends on weight data")
+	}
+	// Any structural change changes the digest.
+	other := p.Public()
+	other.Instrs[0].Strides = []int{9, 9}
+	if other.PublicDigest() == p.PublicDigest() {
+		t.Error("digest ignores instruction attributes")
+	}
+	if slices.Equal(other.Instrs[0].Strides, p.Instrs[0].Strides) {
+		t.Error("Public() copies share the instruction list")
+	}
+	// A broken public program is still refused.
+	bad := p.Public()
+	bad.Instrs[0].In = []int{len(bad.Tensors) - 1, bad.Instrs[0].In[1]}
+	if err := bad.ValidatePublic(); err == nil {
+		t.Error("ValidatePublic accepted an instruction reading an undefined value")
+	}
+}
+
+func TestApplyMatchesRun(t *testing.T) {
+	p := &Program{Name: "mul", Scale: 8, Tensors: []*Tensor{
+		{Name: "x", Shape: ir.Shape{2, 3}, Kind: KindInput, Scale: 8},
+		{Name: "w", Shape: ir.Shape{3}, Kind: KindWeight, Scale: 8, Data: []uint64{1, 2, ^uint64(0)}},
+		{Name: "y", Shape: ir.Shape{2, 3}, Kind: KindValue, Scale: 16},
+	}, Instrs: []Instr{{Op: Mul, In: []int{0, 1}, Out: 2}}, Inputs: []int{0}, Outputs: []int{2}}
+	x := []uint64{1, 2, 3, 4, 5, 6}
+	outs, err := p.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Apply(&p.Instrs[0], [][]uint64{x, p.Tensors[1].Data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, outs[0]) {
+		t.Fatalf("Apply %v, Run %v", got, outs[0])
+	}
+}
