@@ -1,0 +1,490 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"veil/mpc"
+)
+
+// Dial retry pacing while a peer is not up yet.
+const (
+	minBackoff = 10 * time.Millisecond
+	maxBackoff = 500 * time.Millisecond
+)
+
+// Connect connects party me to the two other parties of cfg and returns
+// its network once both connections are up and authenticated.
+//
+// The lower-numbered party of each pair dials the higher-numbered one: the
+// client (P0) dials the server and the helper, the server (P1) dials the
+// helper, and the server and the helper listen on their configured
+// address until the parties below them have connected. Dialling retries
+// until ctx ends, since the other process may not be up yet; Connect
+// fails at once on a certificate that does not match its pin. A ctx
+// without a deadline may wait forever.
+//
+// id is this party's key and certificate (see LoadIdentity and
+// Config.Identity); its public key must be the one cfg pins for me.
+//
+// Errors name the peer: each failed pair is a *mpc.PeerError, joined
+// (errors.Join) when both fail.
+func Connect(ctx context.Context, cfg *Config, me mpc.Party, id tls.Certificate) (mpc.Network, error) {
+	n, err := connect(ctx, cfg, me, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// connector holds what one Connect call needs.
+type connector struct {
+	cfg     *Config
+	me      mpc.Party
+	id      tls.Certificate
+	timeout time.Duration
+	pins    [3][]byte // the parties' SubjectPublicKeyInfo, DER
+}
+
+// result is one established (or failed) pair.
+type result struct {
+	who  mpc.Party
+	conn *tls.Conn
+	raw  net.Conn
+	err  error
+}
+
+// connect is Connect with an optional listener already bound to me's
+// address (tests bind port 0 first); it takes ownership of ln.
+func connect(parent context.Context, cfg *Config, me mpc.Party, id tls.Certificate, ln net.Listener) (*network, error) {
+	fail := func(err error) (*network, error) {
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, fmt.Errorf("transport: %s: %w", me.Role(), err)
+	}
+	if me > mpc.P2 {
+		return fail(fmt.Errorf("unknown party %d", uint8(me)))
+	}
+	if err := cfg.check(); err != nil {
+		return fail(fmt.Errorf("config: %w", err))
+	}
+	c := &connector{cfg: cfg, me: me, id: id, timeout: cfg.timeout()}
+	for _, p := range mpc.Parties {
+		c.pins[p] = cfg.Parties[p].Cert.RawSubjectPublicKeyInfo
+	}
+	leaf := id.Leaf
+	if leaf == nil && len(id.Certificate) > 0 {
+		var err error
+		if leaf, err = x509.ParseCertificate(id.Certificate[0]); err != nil {
+			return fail(fmt.Errorf("own certificate: %w", err))
+		}
+	}
+	if leaf == nil || id.PrivateKey == nil {
+		return fail(errors.New("no identity (key and certificate) given"))
+	}
+	if !bytes.Equal(leaf.RawSubjectPublicKeyInfo, c.pins[me]) {
+		return fail(fmt.Errorf("this party's key is not the one the config pins for %s (%s)", me.Role(), cfg.Parties[me].CertFile))
+	}
+	if me > mpc.P0 && ln == nil {
+		addr := cfg.Parties[me].Listen
+		if addr == "" {
+			addr = cfg.Parties[me].Addr
+		}
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fail(fmt.Errorf("listening: %w", err))
+		}
+	}
+
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	results := make(chan result, 3)
+	var wg sync.WaitGroup
+	if me > mpc.P0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.accept(ctx, ln, results)
+		}()
+	} else if ln != nil {
+		ln.Close()
+	}
+	for to := me + 1; to <= mpc.P2; to++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, raw, err := c.dial(ctx, to)
+			results <- result{who: to, conn: conn, raw: raw, err: err}
+		}()
+	}
+
+	n := &network{me: me, max: cfg.maxMessage(), timeout: c.timeout}
+	var errs []error
+	for range 2 {
+		r := <-results
+		if r.err != nil {
+			// Errors caused by our own cancel below say nothing new.
+			if len(errs) == 0 || parent.Err() != nil || !errors.Is(r.err, context.Canceled) {
+				errs = append(errs, r.err)
+			}
+			cancel()
+			continue
+		}
+		if len(errs) > 0 {
+			r.raw.Close()
+			continue
+		}
+		p, err := newPeer(r.who, r.conn, r.raw, n.max, n.timeout)
+		if err != nil {
+			errs = append(errs, err)
+			cancel()
+			continue
+		}
+		n.peers[r.who] = p
+	}
+	cancel()
+	wg.Wait()
+	if len(errs) > 0 {
+		n.abort(ErrClosed)
+		return nil, fmt.Errorf("transport: %s: %w", me.Role(), errors.Join(errs...))
+	}
+	return n, nil
+}
+
+// pinError reports a peer certificate that is not the pinned one.
+type pinError struct {
+	role mpc.Party
+	cn   string
+}
+
+func (e *pinError) Error() string {
+	return fmt.Sprintf("the certificate presented (CN %q) is not the one the config pins for %s", e.cn, e.role.Role())
+}
+
+// permanentError marks a dial error that retrying cannot cure.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// isRemoteAlert reports whether err is a TLS alert sent by the peer, such
+// as its refusal of our certificate.
+func isRemoteAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+func peerCert(cs tls.ConnectionState) (*x509.Certificate, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return nil, errors.New("the peer presented no certificate")
+	}
+	return cs.PeerCertificates[0], nil
+}
+
+// clientTLS is the configuration for dialling peer to. Certificates here
+// are self-signed and pinned, not issued by a CA, so chain verification
+// (InsecureSkipVerify) is replaced by VerifyConnection, which requires the
+// peer's public key to be exactly the one the config pins for to.
+// Possession of the matching private key is what the TLS 1.3 handshake
+// proves.
+func (c *connector) clientTLS(to mpc.Party) *tls.Config {
+	return &tls.Config{
+		Certificates:       []tls.Certificate{c.id},
+		MinVersion:         tls.VersionTLS13,
+		ServerName:         to.Role(),
+		InsecureSkipVerify: true, // replaced by the pin check below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			cert, err := peerCert(cs)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(cert.RawSubjectPublicKeyInfo, c.pins[to]) {
+				return &pinError{role: to, cn: cert.Subject.CommonName}
+			}
+			return nil
+		},
+	}
+}
+
+// serverTLS is the configuration for accepting the parties that dial me:
+// a client certificate is required (RequireAnyClientCert skips CA chains)
+// and VerifyConnection accepts only the pinned key of one of them.
+func (c *connector) serverTLS() *tls.Config {
+	return &tls.Config{
+		Certificates:           []tls.Certificate{c.id},
+		MinVersion:             tls.VersionTLS13,
+		ClientAuth:             tls.RequireAnyClientCert,
+		SessionTicketsDisabled: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			_, err := c.identify(cs)
+			return err
+		},
+	}
+}
+
+// identify returns the dialling party whose pinned key the peer's
+// certificate carries.
+func (c *connector) identify(cs tls.ConnectionState) (mpc.Party, error) {
+	cert, err := peerCert(cs)
+	if err != nil {
+		return 0, err
+	}
+	for p := mpc.P0; p < c.me; p++ {
+		if bytes.Equal(cert.RawSubjectPublicKeyInfo, c.pins[p]) {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("the certificate presented (CN %q) is not the one the config pins for any party that dials %s", cert.Subject.CommonName, c.me.Role())
+}
+
+// dial connects to peer to, retrying until ctx ends.
+func (c *connector) dial(ctx context.Context, to mpc.Party) (*tls.Conn, net.Conn, error) {
+	addr := c.cfg.Parties[to].Addr
+	backoff := minBackoff
+	var last error
+	for {
+		conn, raw, err := c.dialOnce(ctx, to, addr)
+		if err == nil {
+			return conn, raw, nil
+		}
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			return nil, nil, &mpc.PeerError{Peer: to, Err: fmt.Errorf("connecting to %s: %w", addr, perm.err)}
+		}
+		if ctx.Err() == nil {
+			last = err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if last == nil {
+				last = err
+			}
+			return nil, nil, &mpc.PeerError{Peer: to, Err: fmt.Errorf("gave up connecting to %s: %w (last attempt: %v)", addr, ctx.Err(), last)}
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// dialOnce makes one attempt: TCP, TLS with the pin check, our hello, the
+// peer's hello. Errors that retrying cannot cure are *permanentError.
+func (c *connector) dialOnce(ctx context.Context, to mpc.Party, addr string) (*tls.Conn, net.Conn, error) {
+	d := net.Dialer{Timeout: c.timeout}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	fail := func(err error) (*tls.Conn, net.Conn, error) {
+		stop()
+		raw.Close()
+		return nil, nil, err
+	}
+	refused := func(err error) error {
+		return &permanentError{fmt.Errorf("%s refused our certificate (%w); its config must pin the certificate of this %s", to.Role(), err, c.me.Role())}
+	}
+	raw.SetDeadline(time.Now().Add(c.timeout))
+	conn := tls.Client(raw, c.clientTLS(to))
+	if err := conn.HandshakeContext(ctx); err != nil {
+		var pe *pinError
+		switch {
+		case errors.As(err, &pe):
+			return fail(&permanentError{pe})
+		case isRemoteAlert(err):
+			return fail(refused(err))
+		}
+		return fail(fmt.Errorf("TLS handshake: %w", err))
+	}
+	if err := writeControl(conn, ctlHello, helloPayload(c.me)); err != nil {
+		if isRemoteAlert(err) {
+			return fail(refused(err))
+		}
+		return fail(fmt.Errorf("sending hello: %w", err))
+	}
+	// In TLS 1.3 the server checks our certificate after our side of the
+	// handshake is done: a refusal arrives as an alert instead of its hello.
+	typ, payload, err := readControl(conn)
+	switch {
+	case err == nil:
+	case isRemoteAlert(err):
+		return fail(refused(err))
+	case errors.Is(err, errMalformed):
+		return fail(&permanentError{fmt.Errorf("%s's first frame: %w", to.Role(), err)})
+	default:
+		return fail(fmt.Errorf("waiting for the hello of %s: %w", to.Role(), err))
+	}
+	if typ == ctlReject {
+		return fail(&permanentError{fmt.Errorf("%s rejected the connection: %s", to.Role(), payload)})
+	}
+	who, err := parseHello(typ, payload)
+	if err != nil {
+		return fail(&permanentError{fmt.Errorf("%s's first frame: %w", to.Role(), err)})
+	}
+	if who != to {
+		return fail(&permanentError{fmt.Errorf("the party at %s, which holds the key of %s, says it is %s", addr, to.Role(), who.Role())})
+	}
+	raw.SetDeadline(time.Time{})
+	if !stop() {
+		raw.Close()
+		return nil, nil, ctx.Err()
+	}
+	return conn, raw, nil
+}
+
+// acceptState tracks the parties accepted by one listener.
+type acceptState struct {
+	mu       sync.Mutex
+	taken    [3]bool
+	accepted int
+	rejected int
+	last     string // the last rejection, for the error if a peer never comes
+}
+
+// accept accepts the parties below me on ln and sends one result for each:
+// its connection, or why it never came. A connection that fails the
+// handshake, presents a certificate pinned for nobody who dials me, or
+// sends a bad first frame is answered with an alert or a reject frame and
+// dropped; the loop goes on waiting for the real peer.
+func (c *connector) accept(ctx context.Context, ln net.Listener, results chan<- result) {
+	defer ln.Close()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var st acceptState
+	var handlers sync.WaitGroup
+	var acceptErr error
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			st.mu.Lock()
+			if ctx.Err() == nil && st.accepted < int(c.me) {
+				acceptErr = err
+			}
+			st.mu.Unlock()
+			break
+		}
+		handlers.Add(1)
+		go func() {
+			defer handlers.Done()
+			who, conn, err := c.handshakeIn(ctx, raw, &st)
+			if err != nil {
+				st.mu.Lock()
+				st.rejected++
+				st.last = fmt.Sprintf("%s: %v", raw.RemoteAddr(), err)
+				st.mu.Unlock()
+				return
+			}
+			st.mu.Lock()
+			st.accepted++
+			if st.accepted == int(c.me) {
+				ln.Close()
+			}
+			st.mu.Unlock()
+			results <- result{who: who, conn: conn, raw: raw}
+		}()
+	}
+	handlers.Wait()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	cause := acceptErr
+	if cause == nil {
+		cause = ctx.Err()
+	}
+	if cause == nil {
+		return // everyone came
+	}
+	var note string
+	if st.rejected > 0 {
+		note = fmt.Sprintf(" (rejected %d connection(s), the last from %s)", st.rejected, st.last)
+	}
+	for p := mpc.P0; p < c.me; p++ {
+		if !st.taken[p] {
+			results <- result{who: p, err: &mpc.PeerError{Peer: p, Err: fmt.Errorf("no connection on %s: %w%s", ln.Addr(), cause, note)}}
+		}
+	}
+}
+
+// handshakeIn authenticates one incoming connection: TLS with a pinned
+// client certificate, then the dialer's hello, whose role must be the one
+// the certificate belongs to; then our hello. It marks the role taken in
+// st.
+func (c *connector) handshakeIn(ctx context.Context, raw net.Conn, st *acceptState) (mpc.Party, *tls.Conn, error) {
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+	raw.SetDeadline(time.Now().Add(c.timeout))
+	conn := tls.Server(raw, c.serverTLS())
+	if err := conn.HandshakeContext(ctx); err != nil {
+		c.lingerClose(raw)
+		return 0, nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	reject := func(err error) (mpc.Party, *tls.Conn, error) {
+		reason := err.Error()
+		if len(reason) > maxControl {
+			reason = reason[:maxControl]
+		}
+		writeControl(conn, ctlReject, []byte(reason))
+		c.lingerClose(raw)
+		return 0, nil, err
+	}
+	who, err := c.identify(conn.ConnectionState())
+	if err != nil {
+		return reject(err)
+	}
+	typ, payload, err := readControl(conn)
+	if err != nil {
+		return reject(fmt.Errorf("first frame from the holder of %s's key: %w", who.Role(), err))
+	}
+	claimed, err := parseHello(typ, payload)
+	if err != nil {
+		return reject(fmt.Errorf("first frame from the holder of %s's key: %w", who.Role(), err))
+	}
+	if claimed != who {
+		return reject(fmt.Errorf("a connection with the certificate of %s claims to be %s", who.Role(), claimed.Role()))
+	}
+	st.mu.Lock()
+	if st.taken[who] {
+		st.mu.Unlock()
+		return reject(fmt.Errorf("%s is already connected", who.Role()))
+	}
+	st.taken[who] = true
+	st.mu.Unlock()
+	untake := func() {
+		st.mu.Lock()
+		st.taken[who] = false
+		st.mu.Unlock()
+	}
+	if err := writeControl(conn, ctlHello, helloPayload(c.me)); err != nil {
+		untake()
+		raw.Close()
+		return 0, nil, fmt.Errorf("sending hello to %s: %w", who.Role(), err)
+	}
+	raw.SetDeadline(time.Time{})
+	if !stop() {
+		untake()
+		raw.Close()
+		return 0, nil, ctx.Err()
+	}
+	return who, conn, nil
+}
+
+// lingerClose closes a refused connection gracefully: it half-closes,
+// then drains what the peer still sends for a short while, so that the
+// peer reads our alert or reject frame instead of a connection reset.
+func (c *connector) lingerClose(raw net.Conn) {
+	if cw, ok := raw.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		raw.SetReadDeadline(time.Now().Add(min(c.timeout, time.Second)))
+		io.Copy(io.Discard, io.LimitReader(raw, 1<<20))
+	}
+	raw.Close()
+}
