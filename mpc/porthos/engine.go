@@ -1,0 +1,251 @@
+package porthos
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"veil/mpc"
+	"veil/mpc/prg"
+)
+
+// Engine is one party's state in a Porthos session: its network, its
+// pairwise PRF streams, its private randomness and the accounting of
+// rounds and bytes. An Engine is used by one goroutine; the three parties'
+// engines run the same sequence of calls.
+type Engine struct {
+	net     mpc.Network
+	me      mpc.Party
+	nonce   [3][]byte // each party's session nonce
+	streams map[streamID]*prg.Stream
+	priv    *prg.Stream // this party's private randomness
+
+	rounds int
+	sent   [3]int64 // payload bytes sent, by peer
+	recvd  [3]int64 // payload bytes received, by peer
+	msgs   int64    // messages sent
+
+	acct  *accounting
+	depth int   // nesting of accounted operations
+	err   error // sticky: once a call failed the engine refuses more work
+}
+
+type streamID struct {
+	peer  mpc.Party
+	label string
+}
+
+const nonceLen = 16
+
+// New starts a session for this party over net. The three parties call
+// New at the same time: each sends a fresh random nonce to both peers
+// (one round, 16 bytes per link and direction), and every pairwise stream
+// is then keyed by the pair's secret, the two holders' nonces and its
+// label, so a network used for several sessions never reuses randomness.
+func New(net mpc.Network) (*Engine, error) {
+	e := &Engine{net: net, me: net.Me(), streams: map[streamID]*prg.Stream{},
+		priv: prg.NewRandom("porthos private"), acct: newAccounting()}
+	if e.me > mpc.P2 {
+		return nil, fmt.Errorf("porthos: unknown party %d", e.me)
+	}
+	for _, p := range mpc.Parties {
+		if p != e.me && len(net.PairKey(p)) < 16 {
+			return nil, fmt.Errorf("porthos: %s: no pairwise key with %s", e.me, p)
+		}
+	}
+	done := e.begin("setup", 0)
+	defer done()
+	e.nonce[e.me] = make([]byte, nonceLen)
+	if _, err := rand.Read(e.nonce[e.me]); err != nil {
+		return nil, fmt.Errorf("porthos: %s: %w", e.me, err)
+	}
+	e.round()
+	for _, p := range e.peers() {
+		if err := e.send(p, append([]byte(nil), e.nonce[e.me]...)); err != nil {
+			return nil, e.Abort(fmt.Errorf("porthos: %s: session setup: %w", e.me, err))
+		}
+	}
+	for _, p := range e.peers() {
+		b, err := e.recv(p, nonceLen)
+		if err != nil {
+			return nil, e.Abort(fmt.Errorf("porthos: %s: session setup: %w", e.me, err))
+		}
+		e.nonce[p] = b
+	}
+	return e, nil
+}
+
+// Me is this engine's party.
+func (e *Engine) Me() mpc.Party { return e.me }
+
+// Rounds is the number of communication rounds run so far: exchanges
+// that must happen one after another, counted identically by all three
+// parties (a data-independent message from P2 counts in the round of
+// the protocol step it belongs to).
+func (e *Engine) Rounds() int { return e.rounds }
+
+// Err is the error that stopped the engine, if any.
+func (e *Engine) Err() error { return e.err }
+
+func (e *Engine) peers() []mpc.Party {
+	switch e.me {
+	case mpc.P0:
+		return []mpc.Party{mpc.P1, mpc.P2}
+	case mpc.P1:
+		return []mpc.Party{mpc.P0, mpc.P2}
+	}
+	return []mpc.Party{mpc.P0, mpc.P1}
+}
+
+// other is the other primary party (P0 ↔ P1).
+func (e *Engine) other() mpc.Party {
+	if e.me == mpc.P0 {
+		return mpc.P1
+	}
+	return mpc.P0
+}
+
+// stream returns the PRF stream this party shares with peer for label.
+// Both holders get the same stream: the key is their pairwise secret, the
+// salt their two nonces in party order. P2's streams are keyed only by
+// k02 and k12, the only secrets it has.
+func (e *Engine) stream(peer mpc.Party, label string) *prg.Stream {
+	id := streamID{peer, label}
+	if s, ok := e.streams[id]; ok {
+		return s
+	}
+	lo, hi := min(e.me, peer), max(e.me, peer)
+	info := fmt.Sprintf("porthos %d%d %s %s%s", lo, hi, label, hex.EncodeToString(e.nonce[lo]), hex.EncodeToString(e.nonce[hi]))
+	s := prg.MustNew(e.net.PairKey(peer), info)
+	e.streams[id] = s
+	return s
+}
+
+// round counts one communication round.
+func (e *Engine) round() { e.rounds++ }
+
+// send queues msg for peer. Empty messages are not sent (the receiver
+// knows the length it expects).
+func (e *Engine) send(to mpc.Party, msg []byte) error {
+	if len(msg) == 0 {
+		return nil
+	}
+	if err := e.net.Send(to, msg); err != nil {
+		return err
+	}
+	e.sent[to] += int64(len(msg))
+	e.msgs++
+	return nil
+}
+
+// recv returns the next message from peer, which must be exactly want
+// bytes long (nothing is received when want is 0). A one-byte message is
+// an abort notice (see Abort); every protocol message is a whole number
+// of 8-byte words, so the two cannot be confused.
+func (e *Engine) recv(from mpc.Party, want int) ([]byte, error) {
+	if want == 0 {
+		return nil, nil
+	}
+	b, err := e.net.Recv(from)
+	if err != nil {
+		return nil, err
+	}
+	e.recvd[from] += int64(len(b))
+	if len(b) == 1 {
+		culprit := mpc.Party(b[0])
+		if culprit > mpc.P2 || culprit == e.me {
+			culprit = from
+		}
+		if culprit == from {
+			return nil, &mpc.PeerError{Peer: from, Err: errAborted}
+		}
+		return nil, &mpc.PeerError{Peer: culprit, Err: fmt.Errorf("failure reported by %s", from)}
+	}
+	if len(b) != want {
+		return nil, &mpc.PeerError{Peer: from, Err: fmt.Errorf("message of %d bytes, want %d", len(b), want)}
+	}
+	return b, nil
+}
+
+var errAborted = errors.New("aborted the session")
+
+// Abort stops the engine after err and tells the peers, with a one-byte
+// notice naming the party to blame (the failed peer for an
+// *mpc.PeerError, this party otherwise), so that a party blocked waiting
+// for this one returns at once with an error naming the culprit. The
+// notice is not sent to the culprit. Abort returns err.
+func (e *Engine) Abort(err error) error {
+	if err == nil {
+		return nil
+	}
+	if e.err != nil {
+		return err
+	}
+	e.err = err
+	culprit := e.me
+	var pe *mpc.PeerError
+	if errors.As(err, &pe) {
+		culprit = pe.Peer
+	}
+	for _, p := range e.peers() {
+		if p != culprit {
+			e.net.Send(p, []byte{byte(culprit)}) // best effort
+		}
+	}
+	return err
+}
+
+// check returns the sticky error of a failed engine.
+func (e *Engine) check() error {
+	if e.err != nil {
+		return fmt.Errorf("porthos: %s: engine stopped after an earlier error: %w", e.me, e.err)
+	}
+	return nil
+}
+
+// fail records err as sticky and returns it wrapped with the party and
+// the protocol.
+func (e *Engine) fail(proto string, err error) error {
+	err = fmt.Errorf("%s: %s: %w", e.me, proto, err)
+	if e.err == nil {
+		e.err = err
+	}
+	return err
+}
+
+// accounting of traffic, rounds and time by top-level operation.
+type accounting struct {
+	order []string
+	ops   map[string]*OpStats
+}
+
+func newAccounting() *accounting { return &accounting{ops: map[string]*OpStats{}} }
+
+// begin starts accounting an operation on n elements; the returned
+// function ends it. Nested operations are charged to the outermost.
+func (e *Engine) begin(op string, n int) func() {
+	e.depth++
+	if e.depth > 1 {
+		return func() { e.depth-- }
+	}
+	r0, s0, m0, t0 := e.rounds, e.sent, e.msgs, time.Now()
+	return func() {
+		e.depth--
+		st := e.acct.ops[op]
+		if st == nil {
+			st = &OpStats{Op: op}
+			e.acct.ops[op] = st
+			e.acct.order = append(e.acct.order, op)
+		}
+		st.Calls++
+		st.Elems += int64(n)
+		st.Rounds += e.rounds - r0
+		for p := range st.Sent {
+			st.Sent[p] += e.sent[p] - s0[p]
+		}
+		st.Msgs += e.msgs - m0
+		st.Time += time.Since(t0)
+	}
+}

@@ -1,0 +1,221 @@
+package porthos
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"veil/fixed"
+	"veil/mpc"
+)
+
+// Run executes prog for this party in a fresh session over net (see New)
+// and returns the program's outputs at P0, nil at P1 and P2, together
+// with this party's traffic. P0 passes the encoded inputs
+// (prog.EncodeInput), P1 and P2 pass none; P1's prog must carry the
+// weights, while P0 and P2 should hold prog.Public(): they never read
+// weight data. See (*Engine).Run.
+func Run(ctx context.Context, net mpc.Network, prog *fixed.Program, inputs ...[]uint64) ([][]uint64, Stats, error) {
+	e, err := New(net)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	out, err := e.Run(ctx, prog, inputs...)
+	return out, e.Stats(), err
+}
+
+// Run executes prog once in this engine's session.
+//
+// The parties first compare the digests of their programs (32 bytes to
+// each peer, one round), so that mismatched programs fail at once. P0
+// shares its inputs and P1 each weight when an instruction first reads
+// it (Share: no traffic). Each instruction then runs on shares:
+//
+//   - Conv, MatMul, Mul: Beaver products (Conv with Algorithm 1 or the
+//     im2col masking, whichever is cheaper); a Conv bias is added locally;
+//   - Relu, MaxPool, ArgMax: the comparison protocols;
+//   - ScaleDown: local truncation (see ScaleDown for its error);
+//   - Add, Sub, MulPublic, SumPool, ReduceSum and the copy-only Reshape,
+//     Transpose, Concat, Slice: applied to each share locally, exactly as
+//     the cleartext executor applies them (fixed.Program.Apply);
+//   - AddPublic and Pad: the public constant is added by P0 only.
+//
+// Finally all outputs are revealed to P0 in one round; P1 and P2 learn
+// nothing. Any error (a peer failure is an *mpc.PeerError naming the
+// peer) aborts the session with an error naming this party, the
+// instruction and its node; the peers are told (see Abort) and no output
+// is released.
+func (e *Engine) Run(ctx context.Context, prog *fixed.Program, inputs ...[]uint64) ([][]uint64, error) {
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	out, err := e.run(ctx, prog, inputs)
+	if err != nil {
+		err = fmt.Errorf("porthos: %w", err)
+		e.Abort(err)
+		return nil, err
+	}
+	return out, nil
+}
+
+func (e *Engine) run(ctx context.Context, prog *fixed.Program, inputs [][]uint64) ([][]uint64, error) {
+	if err := prog.ValidatePublic(); err != nil {
+		return nil, fmt.Errorf("%s: program %q: %w", e.me, prog.Name, err)
+	}
+	if err := e.checkRole(prog, inputs); err != nil {
+		return nil, err
+	}
+	if err := e.agree(prog); err != nil {
+		return nil, err
+	}
+	vals := make([][]uint64, len(prog.Tensors))
+	shared := make([]bool, len(prog.Tensors))
+	for i, id := range prog.Inputs {
+		var x []uint64
+		if e.me == mpc.P0 {
+			x = inputs[i]
+		}
+		done := e.begin("Share", prog.Tensors[id].Shape.Size())
+		v, err := e.Share(mpc.P0, prog.Tensors[id].Shape.Size(), x)
+		done()
+		if err != nil {
+			return nil, err
+		}
+		vals[id], shared[id] = v, true
+	}
+	last := lastUse(prog)
+	for k := range prog.Instrs {
+		in := &prog.Instrs[k]
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s: before instruction %d (%s, node %q): %w", e.me, k, in.Op, in.Node, err)
+		}
+		args := make([][]uint64, len(in.In))
+		for i, id := range in.In {
+			if !shared[id] {
+				t := prog.Tensors[id]
+				var data []uint64
+				if e.me == mpc.P1 {
+					data = t.Data
+				}
+				done := e.begin("Share", t.Shape.Size())
+				v, err := e.Share(mpc.P1, t.Shape.Size(), data)
+				done()
+				if err != nil {
+					return nil, fmt.Errorf("%s: sharing weight %q: %w", e.me, t.Name, err)
+				}
+				vals[id], shared[id] = v, true
+			}
+			args[i] = vals[id]
+		}
+		done := e.begin(string(in.Op), prog.Tensors[in.Out].Shape.Size())
+		out, err := e.instr(prog, in, args)
+		done()
+		if err != nil {
+			return nil, fmt.Errorf("%s: instruction %d (%s, node %q): %w", e.me, k, in.Op, in.Node, err)
+		}
+		vals[in.Out], shared[in.Out] = out, true
+		for _, id := range in.In {
+			if last[id] == k {
+				vals[id] = nil
+			}
+		}
+	}
+	return e.revealOutputs(prog, vals)
+}
+
+// checkRole checks what this party brings: P0 the inputs, P1 the weights.
+func (e *Engine) checkRole(prog *fixed.Program, inputs [][]uint64) error {
+	switch e.me {
+	case mpc.P0:
+		if len(inputs) != len(prog.Inputs) {
+			return fmt.Errorf("%s: program %q takes %d inputs, got %d", e.me, prog.Name, len(prog.Inputs), len(inputs))
+		}
+		for i, id := range prog.Inputs {
+			if t := prog.Tensors[id]; len(inputs[i]) != t.Shape.Size() {
+				return fmt.Errorf("%s: input %q has %d values, the program expects %d (shape %v)", e.me, t.Name, len(inputs[i]), t.Shape.Size(), t.Shape)
+			}
+		}
+	case mpc.P1:
+		if len(inputs) != 0 {
+			return fmt.Errorf("%s: the server supplies weights, not inputs", e.me)
+		}
+		for _, t := range prog.Tensors {
+			if t.Kind == fixed.KindWeight && len(t.Data) != t.Shape.Size() {
+				return fmt.Errorf("%s: weight %q has %d values, shape %v needs %d (the server needs the full program, not its public part)", e.me, t.Name, len(t.Data), t.Shape, t.Shape.Size())
+			}
+		}
+	default:
+		if len(inputs) != 0 {
+			return fmt.Errorf("%s: the helper takes no inputs", e.me)
+		}
+	}
+	return nil
+}
+
+// agree exchanges program digests with both peers (one round).
+func (e *Engine) agree(prog *fixed.Program) error {
+	defer e.begin("setup", 0)()
+	d := prog.PublicDigest()
+	e.round()
+	for _, p := range e.peers() {
+		if err := e.send(p, append([]byte(nil), d[:]...)); err != nil {
+			return fmt.Errorf("%s: program check: %w", e.me, err)
+		}
+	}
+	for _, p := range e.peers() {
+		b, err := e.recv(p, len(d))
+		if err != nil {
+			return fmt.Errorf("%s: program check: %w", e.me, err)
+		}
+		if !bytes.Equal(b, d[:]) {
+			return fmt.Errorf("%s: program check: %w", e.me, &mpc.PeerError{Peer: p, Err: errOtherProgram})
+		}
+	}
+	return nil
+}
+
+var errOtherProgram = errors.New("runs a different program")
+
+// revealOutputs opens all outputs to P0 in one round.
+func (e *Engine) revealOutputs(prog *fixed.Program, vals [][]uint64) ([][]uint64, error) {
+	n := 0
+	var all []uint64
+	for _, id := range prog.Outputs {
+		n += prog.Tensors[id].Shape.Size()
+		all = append(all, vals[id]...)
+	}
+	done := e.begin("Reveal", n)
+	v, err := e.Reveal(mpc.P0, n, all)
+	done()
+	if err != nil {
+		return nil, fmt.Errorf("%s: revealing the outputs: %w", e.me, err)
+	}
+	if e.me != mpc.P0 {
+		return nil, nil
+	}
+	outs := make([][]uint64, len(prog.Outputs))
+	for i, id := range prog.Outputs {
+		k := prog.Tensors[id].Shape.Size()
+		outs[i], v = v[:k:k], v[k:]
+	}
+	return outs, nil
+}
+
+// lastUse returns, for every tensor, the last instruction reading it
+// (len(Instrs) for outputs, −1 if none).
+func lastUse(p *fixed.Program) []int {
+	last := make([]int, len(p.Tensors))
+	for i := range last {
+		last[i] = -1
+	}
+	for k, in := range p.Instrs {
+		for _, id := range in.In {
+			last[id] = k
+		}
+	}
+	for _, id := range p.Outputs {
+		last[id] = len(p.Instrs)
+	}
+	return last
+}
