@@ -181,7 +181,7 @@ func TestConv(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
 	for _, p := range convCases {
 		_, cols := ConvCost(p)
-		t.Run(fmt.Sprintf("%dx%dx%dx%d_o%d_k%dx%d_s%d%d_g%d_im2col=%v", p.N, p.C, p.H, p.W, p.O, p.KH, p.KW, p.SH, p.SW, p.Group, cols), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s_im2col=%v", convName(p), cols), func(t *testing.T) {
 			x := randRange(r, p.N*p.C*p.H*p.W, 63)
 			w := randRange(r, p.O*p.C/p.Group*p.KH*p.KW, 63)
 			sx, sw := split(r, x, false), split(r, w, false)

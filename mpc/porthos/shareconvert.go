@@ -11,17 +11,17 @@ import (
 // by converting only even values). P2 passes nil and gets nil.
 //
 // P0 and P1 draw from their common stream ("sc") n values r0, n values r1
-// and n bits η”; both know r = r0 + r1 and α = wrap(r0, r1).
+// and n bits η″; both know r = r0 + r1 and α = wrap(r0, r1).
 //
 //  1. P_j sends ã_j = a_j + r_j to P2 and keeps β_j = wrap(a_j, r_j).
 //  2. P2 computes x = ã0 + ã1 = a + r and δ = wrap(ã0, ã1), and deals
 //     the bits of x over Z_p and δ over Z_{L−1} (halved, see Deal).
-//  3. PrivateCompare(bits of x, r − 1, η”): P2 learns
-//     η' = η” ⊕ (x > r − 1).
+//  3. PrivateCompare(bits of x, r − 1, η″): P2 learns
+//     η' = η″ ⊕ (x > r − 1).
 //  4. P2 sends fresh shares of η' over Z_{L−1} to both, from its private
 //     randomness (not halved, as in the paper's count).
 //
-// Then η = η' ⊕ η” = [x ≥ r] (set to 1 when r = 0, where r − 1 would
+// Then η = η' ⊕ η″ = [x ≥ r] (set to 1 when r = 0, where r − 1 would
 // wrap: the fix the public prototype lacks), θ_j = β_j + δ_j + η_j −
 // [j=0](α + 1) and y_j = a_j − θ_j over Z_{L−1}.
 //
@@ -32,7 +32,7 @@ import (
 // Cost: 3ℓ·log p + 5ℓ bits per element, 4 rounds.
 //
 // Security: P2 sees a + r with r uniform and unknown to it, and η' masked
-// by η”; PrivateCompare shows it nothing more. Everything P0 and P1
+// by η″; PrivateCompare shows it nothing more. Everything P0 and P1
 // receive is a fresh uniform share.
 func (e *Engine) ShareConvert(n int, a []uint64) ([]uint64, error) {
 	if err := e.check(); err != nil {
@@ -88,7 +88,7 @@ func (e *Engine) shareConvert(n int, a []uint64) ([]uint64, error) {
 	}
 	xb := e.dealtBits("sc.xbits", n, &msg)
 	delta := e.dealtRing("sc.delta", n, true, &msg)
-	// Round 3: PrivateCompare against r − 1 with mask η''.
+	// Round 3: PrivateCompare against r − 1 with mask η″.
 	rm1 := make([]uint64, n)
 	for i := range rm1 {
 		rm1[i] = r0[i] + r1[i] - 1
