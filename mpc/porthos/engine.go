@@ -30,6 +30,10 @@ type Engine struct {
 	acct  *accounting
 	depth int   // nesting of accounted operations
 	err   error // sticky: once a call failed the engine refuses more work
+
+	// testHookInstr, set only by tests, sees this party's share of every
+	// instruction's output during Run.
+	testHookInstr func(k int, share []uint64)
 }
 
 type streamID struct {

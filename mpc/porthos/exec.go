@@ -115,6 +115,9 @@ func (e *Engine) run(ctx context.Context, prog *fixed.Program, inputs [][]uint64
 			return nil, fmt.Errorf("%s: instruction %d (%s, node %q): %w", e.me, k, in.Op, in.Node, err)
 		}
 		vals[in.Out], shared[in.Out] = out, true
+		if e.testHookInstr != nil {
+			e.testHookInstr(k, out)
+		}
 		for _, id := range in.In {
 			if last[id] == k {
 				vals[id] = nil

@@ -1,0 +1,313 @@
+package porthos
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"veil/data"
+	"veil/fixed"
+	"veil/ir"
+	"veil/model"
+	"veil/mpc"
+)
+
+// run3PC runs prog on input with the three parties in goroutines over a
+// fresh in-process network: P1 holds prog, P0 and P2 prog.Public(). It
+// returns P0's outputs, the parties' stats and, if steps, every
+// instruction's output reconstructed from P0's and P1's shares.
+func run3PC(t testing.TB, prog *fixed.Program, input []uint64, steps bool) ([][]uint64, [3]Stats, [][]uint64) {
+	t.Helper()
+	nets := mpc.NewLocal(30 * time.Second)
+	pub := prog.Public()
+	var outs [3][][]uint64
+	var stats [3]Stats
+	var errs [3]error
+	var shares [2][][]uint64
+	var wg sync.WaitGroup
+	for p := range nets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := New(nets[p])
+			if err != nil {
+				errs[p] = err
+				return
+			}
+			if steps && p < 2 {
+				shares[p] = make([][]uint64, len(prog.Instrs))
+				e.testHookInstr = func(k int, sh []uint64) { shares[p][k] = slices.Clone(sh) }
+			}
+			switch mpc.Party(p) {
+			case mpc.P0:
+				outs[p], errs[p] = e.Run(context.Background(), pub, input)
+			case mpc.P1:
+				outs[p], errs[p] = e.Run(context.Background(), prog)
+			default:
+				outs[p], errs[p] = e.Run(context.Background(), pub)
+			}
+			stats[p] = e.Stats()
+		}()
+	}
+	wg.Wait()
+	for p, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v", mpc.Party(p), err)
+		}
+	}
+	if outs[1] != nil || outs[2] != nil {
+		t.Fatalf("P1 or P2 got an output")
+	}
+	var vals [][]uint64
+	if steps {
+		vals = make([][]uint64, len(prog.Tensors))
+		for k, in := range prog.Instrs {
+			vals[in.Out] = open([3][]uint64{shares[0][k], shares[1][k]})
+		}
+	}
+	return outs[0], stats, vals
+}
+
+// checkSteps verifies every instruction of a secure run against the
+// cleartext semantics (fixed.Program.Apply) applied to the secure run's
+// own operands: bit-identical, except that ScaleDown may exceed the
+// arithmetic shift by one unit. It returns how many ScaleDown elements
+// did, and of how many.
+func checkSteps(t testing.TB, prog *fixed.Program, input []uint64, secure [][]uint64) (ones, total int) {
+	t.Helper()
+	vals := slices.Clone(secure)
+	vals[prog.Inputs[0]] = input
+	for id, tt := range prog.Tensors {
+		if tt.Kind == fixed.KindWeight {
+			vals[id] = tt.Data
+		}
+	}
+	for k := range prog.Instrs {
+		in := &prog.Instrs[k]
+		args := make([][]uint64, len(in.In))
+		for i, id := range in.In {
+			args[i] = vals[id]
+		}
+		want, err := prog.Apply(in, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := vals[in.Out]
+		for i := range want {
+			d := got[i] - want[i]
+			if in.Op == fixed.ScaleDown && d <= 1 {
+				ones += int(d)
+				total++
+				continue
+			}
+			if d != 0 {
+				t.Fatalf("instruction %d (%s, node %q) element %d: secure %d, cleartext on the same operands %d", k, in.Op, in.Node, i, int64(got[i]), int64(want[i]))
+			}
+		}
+	}
+	return ones, total
+}
+
+// loadProgram imports, optimizes and compiles a bundled model at scale s.
+func loadProgram(t testing.TB, name string, s int) *fixed.Program {
+	t.Helper()
+	g, err := model.Load("../../testdata/models/"+name+".onnx", model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ir.Optimize(g); err != nil {
+		t.Fatal(err)
+	}
+	p, err := fixed.Compile(g, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// loadInputs reads limit labelled images and encodes them for prog.
+func loadInputs(t testing.TB, prog *fixed.Program, spec string, pixelMax float64, limit int) ([][]uint64, []int) {
+	t.Helper()
+	ds, err := data.Load("../../"+spec, data.Options{PixelMax: pixelMax, Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := ir.NCHW
+	if prog.Layout == "NHWC" {
+		layout = ir.NHWC
+	}
+	shape := prog.Tensors[prog.Inputs[0]].Shape
+	var xs [][]uint64
+	var labels []int
+	for i, s := range ds.Samples {
+		in, err := model.Input(s, shape, layout)
+		if err != nil {
+			t.Fatalf("image %d: %v", i, err)
+		}
+		xs, labels = append(xs, prog.EncodeInput(in.F)), append(labels, s.Label)
+	}
+	return xs, labels
+}
+
+func argmax(v []uint64) (best int, margin float64) {
+	for k := range v {
+		if int64(v[k]) > int64(v[best]) {
+			best = k
+		}
+	}
+	margin = math.Inf(1)
+	for k := range v {
+		if k != best {
+			margin = math.Min(margin, float64(int64(v[best])-int64(v[k])))
+		}
+	}
+	return best, margin
+}
+
+// TestModels runs the bundled real models through 3PC on real test
+// images: top-1 equals the cleartext executor's, and every logit is
+// within the propagated truncation bound (errorBounds) of the cleartext
+// logit. A top-1 difference is tolerated only where the cleartext margin
+// between the two best logits is within twice the bound.
+func TestModels(t *testing.T) {
+	n := 50
+	if testing.Short() {
+		n = 5
+	}
+	cases := []struct {
+		model, data string
+		pixelMax    float64
+	}{
+		{"fashion_lenet", "testdata/data/fashion-mnist/test", 0},
+		{"digits_mlp", "testdata/data/digits/test.csv", 16},
+		{"mnist_resnet", "testdata/data/mnist/test", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			prog := loadProgram(t, c.model, 12)
+			xs, labels := loadInputs(t, prog, c.data, c.pixelMax, n)
+			var maxDev, maxBound float64
+			agree, correct, correctClear := 0, 0, 0
+			truncOnes, truncTotal := 0, 0
+			start := time.Now()
+			var st [3]Stats
+			for i, x := range xs {
+				vals := trace(t, prog, x)
+				clear, err := prog.Run(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := prog.Outputs[0]
+				if !slices.Equal(clear[0], vals[out]) {
+					t.Fatal("trace differs from the cleartext executor")
+				}
+				bound := errorBounds(prog, vals)[out]
+				got, stats, steps := run3PC(t, prog, x, true)
+				st = stats
+				o, n := checkSteps(t, prog, x, steps)
+				truncOnes, truncTotal = truncOnes+o, truncTotal+n
+				dev := deviation(got[0], clear[0])
+				maxDev, maxBound = math.Max(maxDev, dev), math.Max(maxBound, bound)
+				if dev > bound {
+					t.Errorf("image %d: logits deviate by %g units, bound %g", i, dev, bound)
+				}
+				top, _ := argmax(got[0])
+				want, margin := argmax(clear[0])
+				if top == want {
+					agree++
+				} else if margin > 2*bound {
+					t.Errorf("image %d: 3PC top-1 %d, cleartext %d (margin %g units, bound %g)", i, top, want, margin, bound)
+				} else {
+					t.Logf("image %d: near tie: 3PC top-1 %d, cleartext %d (margin %g ≤ 2·bound %g)", i, top, want, margin, bound)
+				}
+				if top == labels[i] {
+					correct++
+				}
+				if want == labels[i] {
+					correctClear++
+				}
+			}
+			el := time.Since(start)
+			t.Logf("%s: %d images, top-1 agreement %d/%d, accuracy 3PC %d/%d cleartext %d/%d; max logit deviation %g units (bound %g, scale %d); every instruction exact on its operands, ScaleDown +1 on %d of %d elements; %.1f ms/image with checks",
+				c.model, len(xs), agree, len(xs), correct, len(xs), correctClear, len(xs), maxDev, maxBound, prog.Scale, truncOnes, truncTotal, float64(el.Milliseconds())/float64(len(xs)))
+			for _, s := range st {
+				t.Logf("per image: %s", s)
+			}
+		})
+	}
+}
+
+// TestPublicProgramAtP0AndP2 checks that P0 and P2 run from a program
+// without weight data, and that P1 refuses to.
+func TestPublicProgramAtP0AndP2(t *testing.T) {
+	prog := loadProgram(t, "digits_mlp", 12)
+	xs, _ := loadInputs(t, prog, "testdata/data/digits/test.csv", 16, 1)
+	pub := prog.Public()
+	if pub.HasWeightData() {
+		t.Fatal("public program has weights")
+	}
+	got, _, _ := run3PC(t, prog, xs[0], false) // P0 and P2 hold pub
+	clear, _ := prog.Run(xs[0])
+	if len(got[0]) != len(clear[0]) {
+		t.Fatalf("output of %d values, want %d", len(got[0]), len(clear[0]))
+	}
+	// P1 with the public program: an error naming the weight, and the
+	// others stop with an error naming P1.
+	nets := mpc.NewLocal(5 * time.Second)
+	var errs [3]error
+	var wg sync.WaitGroup
+	for p := range nets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var in [][]uint64
+			if p == 0 {
+				in = [][]uint64{xs[0]}
+			}
+			_, _, errs[p] = Run(context.Background(), nets[p], pub, in...)
+		}()
+	}
+	wg.Wait()
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "needs the full program") {
+		t.Errorf("P1 without weights: %v", errs[1])
+	}
+	for _, p := range []int{0, 2} {
+		if errs[p] == nil || !strings.Contains(errs[p].Error(), "P1") {
+			t.Errorf("%s: %v", mpc.Party(p), errs[p])
+		}
+	}
+}
+
+
+func TestMismatchedPrograms(t *testing.T) {
+	prog := loadProgram(t, "digits_mlp", 12)
+	other := loadProgram(t, "digits_mlp", 10)
+	xs, _ := loadInputs(t, prog, "testdata/data/digits/test.csv", 16, 1)
+	nets := mpc.NewLocal(5 * time.Second)
+	var errs [3]error
+	var wg sync.WaitGroup
+	for p := range nets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch p {
+			case 0:
+				_, _, errs[p] = Run(context.Background(), nets[p], prog.Public(), xs[0])
+			case 1:
+				_, _, errs[p] = Run(context.Background(), nets[p], prog)
+			default:
+				_, _, errs[p] = Run(context.Background(), nets[p], other.Public())
+			}
+		}()
+	}
+	wg.Wait()
+	for p, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "different program") {
+			t.Errorf("%s: %v", mpc.Party(p), err)
+		}
+	}
+}
