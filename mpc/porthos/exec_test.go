@@ -282,7 +282,6 @@ func TestPublicProgramAtP0AndP2(t *testing.T) {
 	}
 }
 
-
 func TestMismatchedPrograms(t *testing.T) {
 	prog := loadProgram(t, "digits_mlp", 12)
 	other := loadProgram(t, "digits_mlp", 10)
