@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,8 +36,8 @@ const (
 // id is this party's key and certificate (see LoadIdentity and
 // Config.Identity); its public key must be the one cfg pins for me.
 //
-// Errors name the peer: each failed pair is a *mpc.PeerError, joined
-// (errors.Join) when both fail.
+// Errors name the peer: each failed pair is a *mpc.PeerError; when both
+// pairs fail, the error wraps both (errors.As finds the first).
 func Connect(ctx context.Context, cfg *Config, me mpc.Party, id tls.Certificate) (mpc.Network, error) {
 	n, err := connect(ctx, cfg, me, id, nil)
 	if err != nil {
@@ -52,6 +53,14 @@ type connector struct {
 	id      tls.Certificate
 	timeout time.Duration
 	pins    [3][]byte // the parties' SubjectPublicKeyInfo, DER
+}
+
+func newConnector(cfg *Config, me mpc.Party, id tls.Certificate) *connector {
+	c := &connector{cfg: cfg, me: me, id: id, timeout: cfg.timeout()}
+	for _, p := range mpc.Parties {
+		c.pins[p] = cfg.Parties[p].Cert.RawSubjectPublicKeyInfo
+	}
+	return c
 }
 
 // result is one established (or failed) pair.
@@ -77,10 +86,7 @@ func connect(parent context.Context, cfg *Config, me mpc.Party, id tls.Certifica
 	if err := cfg.check(); err != nil {
 		return fail(fmt.Errorf("config: %w", err))
 	}
-	c := &connector{cfg: cfg, me: me, id: id, timeout: cfg.timeout()}
-	for _, p := range mpc.Parties {
-		c.pins[p] = cfg.Parties[p].Cert.RawSubjectPublicKeyInfo
-	}
+	c := newConnector(cfg, me, id)
 	leaf := id.Leaf
 	if leaf == nil && len(id.Certificate) > 0 {
 		var err error
@@ -155,10 +161,27 @@ func connect(parent context.Context, cfg *Config, me mpc.Party, id tls.Certifica
 	wg.Wait()
 	if len(errs) > 0 {
 		n.abort(ErrClosed)
-		return nil, fmt.Errorf("transport: %s: %w", me.Role(), errors.Join(errs...))
+		var err error = joinedError(errs)
+		if len(errs) == 1 {
+			err = errs[0]
+		}
+		return nil, fmt.Errorf("transport: %s: %w", me.Role(), err)
 	}
 	return n, nil
 }
+
+// joinedError is errors.Join on one line: the errors about both peers.
+type joinedError []error
+
+func (j joinedError) Error() string {
+	s := make([]string, len(j))
+	for i, err := range j {
+		s[i] = err.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (j joinedError) Unwrap() []error { return j }
 
 // pinError reports a peer certificate that is not the pinned one.
 type pinError struct {
