@@ -25,6 +25,9 @@ func (p *Program) Run(inputs ...[]uint64) ([][]uint64, error) {
 	}
 	for id, t := range p.Tensors {
 		if t.Kind == KindWeight {
+			if len(t.Data) != t.Shape.Size() {
+				return nil, fmt.Errorf("program %q: weight %q has no data (a public program runs only in a secure backend)", p.Name, t.Name)
+			}
 			vals[id] = t.Data
 		}
 	}

@@ -312,3 +312,32 @@ func TestArgMaxTies(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicProgramFile(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	g := testGraph(t, r, ir.NCHW)
+	p, err := Compile(g, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := p.Public().Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.HasWeightData() || q.PublicDigest() != p.PublicDigest() {
+		t.Fatalf("public program round trip: weights %v, digest match %v", q.HasWeightData(), q.PublicDigest() == p.PublicDigest())
+	}
+	var full bytes.Buffer
+	p.Write(&full)
+	if buf.Len() >= full.Len() {
+		t.Errorf("public program is %d bytes, full %d", buf.Len(), full.Len())
+	}
+	// A public program cannot run in the clear.
+	if _, err := q.Run(q.EncodeInput(make([]float32, q.Tensors[q.Inputs[0]].Shape.Size()))); err == nil {
+		t.Error("a program without weights ran in the clear")
+	}
+}

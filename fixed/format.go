@@ -28,6 +28,10 @@ import (
 // The header's "data_sha256" is the SHA-256 of the weight data; a reader
 // checks it, the header's consistency (Validate) and that nothing follows
 // the data.
+//
+// A public program (see Program.Public: the structure the client and the
+// helper of a secure execution hold, without the model's weights) has
+// "public": true in its header and no weight data at all.
 const (
 	Magic         = "VEILPROG"
 	FormatVersion = 1
@@ -38,6 +42,7 @@ type fileHeader struct {
 	*Program
 	FormatVersion int    `json:"format_version"`
 	DataSHA256    string `json:"data_sha256"`
+	Public        bool   `json:"public,omitempty"`
 }
 
 // Write writes p in the program file format.
@@ -48,7 +53,15 @@ func (p *Program) Write(w io.Writer) error {
 			writeUints(h, t.Data)
 		}
 	}
-	hdr, err := json.Marshal(fileHeader{Program: p, FormatVersion: FormatVersion, DataSHA256: hex.EncodeToString(h.Sum(nil))})
+	public := !p.HasWeightData()
+	if public {
+		for _, t := range p.Tensors {
+			if t.Kind == KindWeight && t.Data != nil {
+				return fmt.Errorf("program %q: weight %q has data but others have none", p.Name, t.Name)
+			}
+		}
+	}
+	hdr, err := json.Marshal(fileHeader{Program: p, FormatVersion: FormatVersion, DataSHA256: hex.EncodeToString(h.Sum(nil)), Public: public})
 	if err != nil {
 		return err
 	}
@@ -132,7 +145,7 @@ func Parse(data []byte) (*Program, error) {
 		if t == nil {
 			return nil, fmt.Errorf("tensor %d is missing", id)
 		}
-		if t.Kind != KindWeight {
+		if t.Kind != KindWeight || h.Public {
 			continue
 		}
 		n := t.Shape.Size()
@@ -152,7 +165,11 @@ func Parse(data []byte) (*Program, error) {
 	if got := hex.EncodeToString(sum[:]); got != h.DataSHA256 {
 		return nil, fmt.Errorf("corrupt program: weight data hash %s does not match header %s", got[:12], short(h.DataSHA256))
 	}
-	if err := p.Validate(); err != nil {
+	validate := p.Validate
+	if h.Public {
+		validate = p.ValidatePublic
+	}
+	if err := validate(); err != nil {
 		return nil, fmt.Errorf("invalid program: %w", err)
 	}
 	if p.Stats.ByOp == nil {
