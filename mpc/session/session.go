@@ -1,0 +1,193 @@
+// Package session runs secure inferences between the three parties over
+// an established network: the server hands the client and the helper the
+// public part of its compiled program (the architecture, never the
+// weights), the client says how many inputs it has, and then every input
+// goes through the Porthos protocol, with the output revealed to the
+// client only.
+//
+// Messages before the protocol, in order:
+//
+//	P1 → P0, P1 → P2   the public program (fixed program file format, "public": true)
+//	P0 → P1, P0 → P2   the number of inferences n (uint64, little endian)
+//
+// then n runs of porthos.(*Engine).Run in one Porthos session.
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"veil/fixed"
+	"veil/mpc"
+	"veil/mpc/porthos"
+)
+
+// MaxInferences bounds the count a client may announce.
+const MaxInferences = 1 << 24
+
+// Report is one party's account of a session.
+type Report struct {
+	Party    mpc.Party
+	Program  string
+	N        int           // inferences run
+	Wall     time.Duration // from the first message to the last inference
+	PerInfer []time.Duration
+	Stats    porthos.Stats // protocol traffic, rounds and per-op costs
+	Net      mpc.Stats     // everything on the wire, framing and setup included
+}
+
+// Server runs the server's side: prog must carry the weights.
+func Server(ctx context.Context, net mpc.Network, prog *fixed.Program) (*Report, error) {
+	if net.Me() != mpc.P1 {
+		return nil, fmt.Errorf("session: the server must be %s, not %s", mpc.P1, net.Me())
+	}
+	if !prog.HasWeightData() {
+		return nil, fmt.Errorf("session: %s: program %q has no weights (give the server the full compiled program)", mpc.P1, prog.Name)
+	}
+	start := time.Now()
+	var buf bytes.Buffer
+	if err := prog.Public().Write(&buf); err != nil {
+		return nil, fmt.Errorf("session: %s: %w", mpc.P1, err)
+	}
+	for _, p := range []mpc.Party{mpc.P0, mpc.P2} {
+		if err := net.Send(p, buf.Bytes()); err != nil {
+			return nil, fmt.Errorf("session: %s: sending the public program: %w", mpc.P1, err)
+		}
+	}
+	n, err := recvCount(net)
+	if err != nil {
+		return nil, err
+	}
+	return run(ctx, net, prog, n, nil, start)
+}
+
+// Helper runs the helper's side.
+func Helper(ctx context.Context, net mpc.Network) (*Report, error) {
+	if net.Me() != mpc.P2 {
+		return nil, fmt.Errorf("session: the helper must be %s, not %s", mpc.P2, net.Me())
+	}
+	start := time.Now()
+	prog, err := recvProgram(net)
+	if err != nil {
+		return nil, err
+	}
+	n, err := recvCount(net)
+	if err != nil {
+		return nil, err
+	}
+	return run(ctx, net, prog, n, nil, start)
+}
+
+// Client runs the client's side on its inputs (real values, already in
+// the model's input shape and layout). It checks every input's size
+// against the program the server sent before announcing the count, and
+// returns that program and, for each input, the decoded first output
+// with the program's Post applied.
+func Client(ctx context.Context, net mpc.Network, inputs [][]float32) (*fixed.Program, [][]float64, *Report, error) {
+	if net.Me() != mpc.P0 {
+		return nil, nil, nil, fmt.Errorf("session: the client must be %s, not %s", mpc.P0, net.Me())
+	}
+	start := time.Now()
+	prog, err := recvProgram(net)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(prog.Inputs) != 1 {
+		return nil, nil, nil, fmt.Errorf("session: %s: program %q has %d inputs; the client supplies one", mpc.P0, prog.Name, len(prog.Inputs))
+	}
+	in := prog.Tensors[prog.Inputs[0]]
+	for i, x := range inputs {
+		if len(x) != in.Shape.Size() {
+			return nil, nil, nil, fmt.Errorf("session: %s: input %d has %d values, but program %q expects %v", mpc.P0, i, len(x), prog.Name, in.Shape)
+		}
+	}
+	if len(inputs) > MaxInferences {
+		return nil, nil, nil, fmt.Errorf("session: %d inputs exceed the limit of %d", len(inputs), MaxInferences)
+	}
+	var cnt [8]byte
+	binary.LittleEndian.PutUint64(cnt[:], uint64(len(inputs)))
+	for _, p := range []mpc.Party{mpc.P1, mpc.P2} {
+		if err := net.Send(p, cnt[:]); err != nil {
+			return nil, nil, nil, fmt.Errorf("session: %s: %w", mpc.P0, err)
+		}
+	}
+	encoded := make([][]uint64, len(inputs))
+	for i, x := range inputs {
+		encoded[i] = prog.EncodeInput(x)
+	}
+	var outs [][]float64
+	rep, err := run(ctx, net, prog, len(inputs), func(i int, out [][]uint64) {
+		outs = append(outs, prog.ApplyPost(prog.DecodeOutput(0, out[0])))
+	}, start, encoded...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return prog, outs, rep, nil
+}
+
+func run(ctx context.Context, net mpc.Network, prog *fixed.Program, n int, got func(int, [][]uint64), start time.Time, inputs ...[]uint64) (*Report, error) {
+	me := net.Me()
+	rep := &Report{Party: me, Program: prog.Name, N: n}
+	e, err := porthos.New(net)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			e.Abort(err)
+			return nil, fmt.Errorf("session: %s: inference %d: %w", me, i, err)
+		}
+		t0 := time.Now()
+		var in [][]uint64
+		if me == mpc.P0 {
+			in = [][]uint64{inputs[i]}
+		}
+		out, err := e.Run(ctx, prog, in...)
+		if err != nil {
+			return nil, fmt.Errorf("session: inference %d: %w", i, err)
+		}
+		rep.PerInfer = append(rep.PerInfer, time.Since(t0))
+		if got != nil {
+			got(i, out)
+		}
+	}
+	rep.Wall = time.Since(start)
+	rep.Stats = e.Stats()
+	rep.Net = net.Stats()
+	return rep, nil
+}
+
+func recvProgram(net mpc.Network) (*fixed.Program, error) {
+	me := net.Me()
+	b, err := net.Recv(mpc.P1)
+	if err != nil {
+		return nil, fmt.Errorf("session: %s: waiting for the program: %w", me, err)
+	}
+	p, err := fixed.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("session: %s: the program %s sent: %w", me, mpc.P1, err)
+	}
+	if p.HasWeightData() {
+		return nil, fmt.Errorf("session: %s: %s sent a program with weights; only the public program may be shared", me, mpc.P1)
+	}
+	return p, nil
+}
+
+func recvCount(net mpc.Network) (int, error) {
+	me := net.Me()
+	b, err := net.Recv(mpc.P0)
+	if err != nil {
+		return 0, fmt.Errorf("session: %s: waiting for the number of inferences: %w", me, err)
+	}
+	if len(b) != 8 {
+		return 0, &mpc.PeerError{Peer: mpc.P0, Err: fmt.Errorf("count message of %d bytes, want 8", len(b))}
+	}
+	n := binary.LittleEndian.Uint64(b)
+	if n > MaxInferences {
+		return 0, &mpc.PeerError{Peer: mpc.P0, Err: fmt.Errorf("asks for %d inferences, more than the limit %d", n, MaxInferences)}
+	}
+	return int(n), nil
+}

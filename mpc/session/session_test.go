@@ -1,0 +1,94 @@
+package session
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"veil/data"
+	"veil/fixed"
+	"veil/ir"
+	"veil/model"
+)
+
+func lenetProgram(t *testing.T) (*fixed.Program, [][]float32) {
+	t.Helper()
+	g, err := model.Load("../../testdata/models/fashion_lenet.onnx", model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ir.Optimize(g); err != nil {
+		t.Fatal(err)
+	}
+	p, err := fixed.Compile(g, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.Load("../../testdata/data/fashion-mnist/test", data.Options{Limit: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xs [][]float32
+	for _, s := range ds.Samples {
+		x, err := model.Input(s, g.Values[g.Inputs[0]].Shape, g.Layout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs = append(xs, x.F)
+	}
+	return p, xs
+}
+
+func TestLoopbackMatchesCleartext(t *testing.T) {
+	p, xs := lenetProgram(t)
+	res, err := RunLoopback(context.Background(), p, xs, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Program.HasWeightData() {
+		t.Fatal("the client received the weights")
+	}
+	if len(res.Outputs) != len(xs) {
+		t.Fatalf("%d outputs for %d inputs", len(res.Outputs), len(xs))
+	}
+	for i, x := range xs {
+		clear, err := p.Predict(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fixed.Top1(res.Outputs[i]) != fixed.Top1(clear) {
+			t.Errorf("image %d: secure top-1 %d, cleartext %d", i, fixed.Top1(res.Outputs[i]), fixed.Top1(clear))
+		}
+	}
+	for _, r := range res.Reports {
+		if r == nil || r.N != len(xs) || r.Stats.Rounds == 0 || r.Net.TotalSent() == 0 {
+			t.Fatalf("report %+v", r)
+		}
+	}
+}
+
+func TestLoopbackRefusesBadInput(t *testing.T) {
+	p, xs := lenetProgram(t)
+	cases := []struct {
+		name   string
+		prog   *fixed.Program
+		inputs [][]float32
+		want   string
+	}{
+		{"wrong input size", p, [][]float32{xs[0][:100]}, "input 0 has 100 values"},
+		{"server without weights", p.Public(), xs[:1], "has no weights"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := RunLoopback(context.Background(), c.prog, c.inputs, 5*time.Second)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("RunLoopback: %v, want %q", err, c.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %v to fail", d)
+			}
+		})
+	}
+}
