@@ -27,9 +27,10 @@ type Engine struct {
 	recvd  [3]int64 // payload bytes received, by peer
 	msgs   int64    // messages sent
 
-	acct  *accounting
-	depth int   // nesting of accounted operations
-	err   error // sticky: once a call failed the engine refuses more work
+	acct    *accounting
+	depth   int   // nesting of accounted operations
+	err     error // sticky: once a call failed the engine refuses more work
+	aborted bool  // the peers have been told
 
 	// testHookInstr, set only by tests, sees this party's share of every
 	// instruction's output during Run.
@@ -184,10 +185,13 @@ func (e *Engine) Abort(err error) error {
 	if err == nil {
 		return nil
 	}
-	if e.err != nil {
+	if e.aborted {
 		return err
 	}
-	e.err = err
+	e.aborted = true
+	if e.err == nil {
+		e.err = err
+	}
 	culprit := e.me
 	var pe *mpc.PeerError
 	if errors.As(err, &pe) {
@@ -209,10 +213,14 @@ func (e *Engine) check() error {
 	return nil
 }
 
-// fail records err as sticky and returns it wrapped with the party and
-// the protocol.
+// fail records err as sticky and returns it wrapped with the protocol,
+// and with the party unless an enclosing operation (such as Run) names it.
 func (e *Engine) fail(proto string, err error) error {
-	err = fmt.Errorf("%s: %s: %w", e.me, proto, err)
+	if e.depth > 1 {
+		err = fmt.Errorf("%s: %w", proto, err)
+	} else {
+		err = fmt.Errorf("%s: %s: %w", e.me, proto, err)
+	}
 	if e.err == nil {
 		e.err = err
 	}

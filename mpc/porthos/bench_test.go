@@ -1,0 +1,49 @@
+package porthos
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"veil/mpc"
+)
+
+// BenchmarkLeNet3PC runs one Fashion-MNIST LeNet inference per iteration
+// with all three parties in this process over mpc.NewLocal, each in a
+// fresh session (setup included). It reports milliseconds per image,
+// payload bytes sent per party and rounds.
+func BenchmarkLeNet3PC(b *testing.B) {
+	prog := loadProgram(b, "fashion_lenet", 12)
+	xs, _ := loadInputs(b, prog, "testdata/data/fashion-mnist/test", 0, 8)
+	pub := prog.Public()
+	var st [3]Stats
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		nets := mpc.NewLocal(30 * time.Second)
+		x := xs[i%len(xs)]
+		_, errs := run3nets(nets, func(e *Engine) error {
+			var err error
+			switch e.me {
+			case mpc.P0:
+				_, err = e.Run(context.Background(), pub, x)
+			case mpc.P1:
+				_, err = e.Run(context.Background(), prog)
+			default:
+				_, err = e.Run(context.Background(), pub)
+			}
+			st[e.me] = e.Stats()
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/image")
+	for p, s := range st {
+		b.ReportMetric(float64(s.TotalSent()), "B/"+[]string{"P0", "P1", "P2"}[p])
+	}
+	b.ReportMetric(float64(st[0].Rounds), "rounds")
+}
