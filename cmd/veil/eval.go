@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"veil/fixed"
 	"veil/model"
+	"veil/mpc/session"
 )
 
 // evalResult is what `veil eval --json` prints.
@@ -23,6 +25,9 @@ type evalResult struct {
 	FloatAccuracy float64 `json:"float_accuracy,omitempty"`
 	Agreement     float64 `json:"agreement_with_float,omitempty"`
 	Seconds       float64 `json:"seconds"`
+	// Secure is set for --backend 3pc: time, traffic and agreement of the
+	// secure predictions with the cleartext fixed-point executor.
+	Secure *secureSummary `json:"secure,omitempty"`
 }
 
 func evalCmd() *cobra.Command {
@@ -56,14 +61,17 @@ float accuracy and how often the two agree.`,
 			res := evalResult{Model: args[0], Backend: backend, Data: df.spec}
 			start := time.Now()
 			if model.IsProgramFile(args[0]) {
-				if cmd.Flags().Changed("backend") && backend != "fixed" {
-					return fmt.Errorf("%s is a compiled program: it runs only with --backend fixed", args[0])
+				if cmd.Flags().Changed("backend") && backend != "fixed" && backend != "3pc" {
+					return fmt.Errorf("%s is a compiled program: it runs only with --backend fixed or 3pc", args[0])
 				}
 				p, err := fixed.ReadFile(args[0])
 				if err != nil {
 					return err
 				}
-				res.Backend, res.Scale = "fixed", p.Scale
+				if backend != "3pc" {
+					res.Backend = "fixed"
+				}
+				res.Scale = p.Scale
 				xs, err := df.loadExamples(df.spec, df.limit, p.Tensors[p.Inputs[0]].Shape, programLayout(p))
 				if err != nil {
 					return err
@@ -73,6 +81,11 @@ float accuracy and how often the two agree.`,
 					return err
 				}
 				res.N, res.Accuracy = len(xs), fixed.Accuracy(outs, xs)
+				if backend == "3pc" {
+					if err := evalSecure(&res, p, xs, outs); err != nil {
+						return err
+					}
+				}
 			} else {
 				g, _, err := mf.load(args[0])
 				if err != nil {
@@ -94,7 +107,7 @@ float accuracy and how often the two agree.`,
 				switch backend {
 				case "float":
 					res.Accuracy = fixed.Accuracy(floatOuts, xs)
-				case "fixed":
+				case "fixed", "3pc":
 					quiet := w
 					if asJSON {
 						quiet = cmd.ErrOrStderr()
@@ -116,8 +129,13 @@ float accuracy and how often the two agree.`,
 					res.Accuracy = fixed.Accuracy(outs, xs)
 					res.FloatAccuracy = fixed.Accuracy(floatOuts, xs)
 					res.Agreement, _ = fixed.Compare(outs, floatOuts)
+					if backend == "3pc" {
+						if err := evalSecure(&res, p, xs, outs); err != nil {
+							return err
+						}
+					}
 				default:
-					return fmt.Errorf("--backend %q: want float or fixed", backend)
+					return fmt.Errorf("--backend %q: want float, fixed or 3pc", backend)
 				}
 			}
 			res.Correct = int(res.Accuracy*float64(res.N) + 0.5)
@@ -131,7 +149,11 @@ float accuracy and how often the two agree.`,
 				fmt.Fprintf(w, " (scale %d)", res.Scale)
 			}
 			fmt.Fprintf(w, ":\n  accuracy %.2f%% (%d/%d) in %.1f s\n", 100*res.Accuracy, res.Correct, res.N, res.Seconds)
-			if res.Backend == "fixed" && res.FloatAccuracy > 0 {
+			if res.Secure != nil {
+				fmt.Fprintf(w, "  secure top-1 agrees with the cleartext fixed-point executor on %.2f%% of the images\n", 100*res.Secure.SecureAgreement)
+				res.Secure.print(w, res.N)
+			}
+			if res.Backend != "float" && res.FloatAccuracy > 0 {
 				fmt.Fprintf(w, "  float accuracy %.2f%%, fixed − float %+.2f points, top-1 agreement with float %.2f%%\n",
 					100*res.FloatAccuracy, 100*(res.Accuracy-res.FloatAccuracy), 100*res.Agreement)
 			}
@@ -141,9 +163,28 @@ float accuracy and how often the two agree.`,
 	df.register(cmd, "labelled images to evaluate (image folder, IDX pair or directory, CSV, JSON)")
 	mf.register(cmd)
 	cmd.Flags().StringVar(&vf.spec, "val", "", "labelled validation images for --scale auto (same preprocessing flags as --data)")
-	cmd.Flags().StringVar(&backend, "backend", "float", "float or fixed")
+	cmd.Flags().StringVar(&backend, "backend", "float", "float, fixed (cleartext fixed point) or 3pc (secure 3-party Porthos, all parties on loopback)")
 	cmd.Flags().StringVar(&scale, "scale", "auto", "fixed-point scale for --backend fixed, or auto (sweep on --val)")
 	cmd.Flags().StringVar(&scales, "scales", "8:20", "the range of scales an auto sweep tries")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
+}
+
+// evalSecure runs every example through the three parties on loopback and
+// replaces res's accuracy with the secure one.
+func evalSecure(res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64) error {
+	inputs := make([][]float32, len(xs))
+	for i := range xs {
+		inputs[i] = xs[i].Input
+	}
+	start := time.Now()
+	sr, err := session.RunLoopback(context.Background(), p, inputs, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	sum := summarize(sr, time.Since(start), len(xs))
+	sum.SecureAgreement, _ = fixed.Compare(sr.Outputs, clear)
+	res.Accuracy = fixed.Accuracy(sr.Outputs, xs)
+	res.Secure = &sum
+	return nil
 }

@@ -16,15 +16,10 @@ import (
 	"veil/mpc/transport"
 )
 
-// WriteLoopbackConfig creates fresh identities for the three parties in
-// dir and a configuration file dir/parties.json in which the server and
-// the helper listen on free loopback ports. It returns the file's path.
+// WriteLoopbackConfig writes dir/parties.json for the identities in dir
+// (see transport.GenerateIdentity), with the server and the helper
+// listening on free loopback ports, and returns the file's path.
 func WriteLoopbackConfig(dir string, timeout time.Duration) (string, error) {
-	for _, p := range mpc.Parties {
-		if err := transport.GenerateIdentity(p, dir); err != nil {
-			return "", err
-		}
-	}
 	type party struct {
 		Role string `json:"role"`
 		Addr string `json:"addr,omitempty"`
@@ -80,6 +75,11 @@ func RunLoopback(ctx context.Context, prog *fixed.Program, inputs [][]float32, t
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	for _, p := range mpc.Parties {
+		if err := transport.GenerateIdentity(p, dir); err != nil {
+			return nil, err
+		}
+	}
 	path, err := WriteLoopbackConfig(dir, timeout)
 	if err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fix
 	defer nw.Close()
 	switch p {
 	case mpc.P0:
-		q, outs, rep, err := Client(ctx, nw, inputs)
+		q, outs, rep, err := Client(ctx, nw, func(*fixed.Program) ([][]float32, error) { return inputs, nil })
 		if err != nil {
 			return err
 		}

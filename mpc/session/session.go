@@ -81,12 +81,13 @@ func Helper(ctx context.Context, net mpc.Network) (*Report, error) {
 	return run(ctx, net, prog, n, nil, start)
 }
 
-// Client runs the client's side on its inputs (real values, already in
-// the model's input shape and layout). It checks every input's size
-// against the program the server sent before announcing the count, and
-// returns that program and, for each input, the decoded first output
-// with the program's Post applied.
-func Client(ctx context.Context, net mpc.Network, inputs [][]float32) (*fixed.Program, [][]float64, *Report, error) {
+// Client runs the client's side. Once the server's public program has
+// arrived, prepare turns the client's data into inputs for it (real
+// values in the program's input shape and layout); every input's size is
+// checked before the count is announced. Client returns the program and,
+// for each input, the decoded first output with the program's Post
+// applied.
+func Client(ctx context.Context, net mpc.Network, prepare func(*fixed.Program) ([][]float32, error)) (*fixed.Program, [][]float64, *Report, error) {
 	if net.Me() != mpc.P0 {
 		return nil, nil, nil, fmt.Errorf("session: the client must be %s, not %s", mpc.P0, net.Me())
 	}
@@ -97,6 +98,10 @@ func Client(ctx context.Context, net mpc.Network, inputs [][]float32) (*fixed.Pr
 	}
 	if len(prog.Inputs) != 1 {
 		return nil, nil, nil, fmt.Errorf("session: %s: program %q has %d inputs; the client supplies one", mpc.P0, prog.Name, len(prog.Inputs))
+	}
+	inputs, err := prepare(prog)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("session: %s: %w", mpc.P0, err)
 	}
 	in := prog.Tensors[prog.Inputs[0]]
 	for i, x := range inputs {

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"veil/mpc"
+	"veil/mpc/session"
+	"veil/mpc/transport"
+)
+
+func keygenCmd() *cobra.Command {
+	var (
+		dir      string
+		roles    []string
+		loopback bool
+	)
+	cmd := &cobra.Command{
+		Use:   "keygen --dir DIR [--role client|server|helper]...",
+		Short: "Create a party's TLS identity (Ed25519 key and self-signed certificate)",
+		Long: `keygen writes DIR/<role>.key (private, mode 0600) and DIR/<role>.crt for each
+role (all three by default). Certificates go to the other parties, whose
+configuration file pins them; keys never leave their party. Existing files
+are never overwritten.
+
+With --loopback it also writes DIR/parties.json, a configuration for running
+all three parties on this machine (server and helper on free 127.0.0.1
+ports), as used by: veil party --config DIR/parties.json --role ...`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			ps := mpc.Parties[:]
+			if len(roles) > 0 {
+				ps = nil
+				for _, r := range roles {
+					p, err := mpc.ParseRole(r)
+					if err != nil {
+						return err
+					}
+					ps = append(ps, p)
+				}
+			}
+			w := cmd.OutOrStdout()
+			for _, p := range ps {
+				if err := transport.GenerateIdentity(p, dir); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "%s: wrote %s and %s\n", p, transport.KeyFile(p, dir), transport.CertFile(p, dir))
+			}
+			if loopback {
+				path, err := session.WriteLoopbackConfig(dir, 10*time.Second)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "wrote %s\n", path)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "keys", "directory for the key and certificate files")
+	cmd.Flags().StringSliceVar(&roles, "role", nil, "roles to create (default: all three)")
+	cmd.Flags().BoolVar(&loopback, "loopback", false, "also write DIR/parties.json for three parties on this machine")
+	return cmd
+}
