@@ -208,7 +208,6 @@ func programInputs(p *fixed.Program, samples []data.Sample) ([][]float32, error)
 	return xs, nil
 }
 
-
 func printParty(w io.Writer, me mpc.Party, r partyResult) {
 	for _, p := range r.Predictions {
 		fmt.Fprintf(w, "%s: top-1 %d\n", p.Image, p.Top1)
@@ -219,4 +218,3 @@ func printParty(w io.Writer, me mpc.Party, r partyResult) {
 	fmt.Fprintf(w, "%s: %d secure inferences of %q in %.2f s; sent %s, received %s; %d rounds\n",
 		me, r.N, r.Program, r.WallS, ir.FormatBytes(r.BytesSent), ir.FormatBytes(r.BytesRecv), r.Rounds)
 }
-

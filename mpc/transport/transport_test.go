@@ -493,10 +493,14 @@ func TestStalledPeer(t *testing.T) {
 
 	// A stalled one (nothing written, not even heartbeats) times out.
 	nets[1].stall()
+	stalled := time.Now()
 	for _, q := range []mpc.Party{mpc.P0, mpc.P2} {
-		_, err, took := recvWithin(t, nets[q], mpc.P1, 10*timeout)
+		_, err, _ := recvWithin(t, nets[q], mpc.P1, 10*timeout)
+		took := time.Since(stalled)
 		wantPeerError(t, err, mpc.P1, "timed out")
-		if !errors.Is(err, mpc.ErrTimeout) || took > timeout+timeout/2 {
+		// Silence is counted from the last heartbeat, at most one
+		// heartbeat interval before the stall.
+		if !errors.Is(err, mpc.ErrTimeout) || took < timeout-heartbeatInterval(timeout) || took > 2*timeout {
 			t.Errorf("%s: %v after %v (timeout %v)", q, err, took, timeout)
 		}
 		_, again, _ := recvWithin(t, nets[q], mpc.P1, time.Second)
@@ -612,13 +616,10 @@ func TestRawPeers(t *testing.T) {
 			if m, err, _ := recvWithin(t, n, mpc.P0, 5*time.Second); err != nil || string(m) != "hello" {
 				t.Fatalf("first message: %q, %v", m, err)
 			}
-			_, err, took := recvWithin(t, n, mpc.P0, 5*time.Second)
+			_, err, _ := recvWithin(t, n, mpc.P0, 5*time.Second)
 			wantPeerError(t, err, mpc.P0, tt.want)
 			if errors.Is(err, mpc.ErrTimeout) != tt.quiet {
 				t.Errorf("timeout %v, want %v", errors.Is(err, mpc.ErrTimeout), tt.quiet)
-			}
-			if !tt.quiet && took > 250*time.Millisecond {
-				t.Errorf("took %v to notice", took)
 			}
 			// The connection is closed: the raw client sees EOF soon.
 			raws[0].SetReadDeadline(time.Now().Add(5 * time.Second))
