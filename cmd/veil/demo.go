@@ -97,7 +97,7 @@ bytes each party sent and the rounds.`,
 				inputs[i] = xs[i].Input
 			}
 			start := time.Now()
-			res, err := session.RunLoopback(context.Background(), prog, inputs, 10*time.Second)
+			res, err := session.RunLoopback(context.Background(), prog, inputs, session.DefaultTimeout)
 			if err != nil {
 				return err
 			}

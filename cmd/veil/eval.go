@@ -178,7 +178,7 @@ func evalSecure(res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][
 		inputs[i] = xs[i].Input
 	}
 	start := time.Now()
-	sr, err := session.RunLoopback(context.Background(), p, inputs, 10*time.Second)
+	sr, err := session.RunLoopback(context.Background(), p, inputs, session.DefaultTimeout)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ ports), as used by: veil party --config DIR/parties.json --role ...`,
 				fmt.Fprintf(w, "%s: wrote %s and %s\n", p, transport.KeyFile(p, dir), transport.CertFile(p, dir))
 			}
 			if loopback {
-				path, err := session.WriteLoopbackConfig(dir, 10*time.Second)
+				path, err := session.WriteLoopbackConfig(dir, session.DefaultTimeout)
 				if err != nil {
 					return err
 				}

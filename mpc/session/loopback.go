@@ -16,6 +16,11 @@ import (
 	"veil/mpc/transport"
 )
 
+// DefaultTimeout is the silence after which a peer counts as stalled in
+// the configurations this package writes: below ten seconds, so that a
+// stalled party is reported within ten seconds of its last message.
+const DefaultTimeout = 8 * time.Second
+
 // WriteLoopbackConfig writes dir/parties.json for the identities in dir
 // (see transport.GenerateIdentity), with the server and the helper
 // listening on free loopback ports, and returns the file's path.
