@@ -25,7 +25,7 @@ const (
 
 // MaxMessageLimit is the largest max_message the frame format allows: a
 // data frame's length has 31 bits (see the package documentation).
-const MaxMessageLimit = maxData
+const MaxMessageLimit = 1<<31 - 1
 
 // Config describes the three parties of a deployment: where each one
 // listens and which certificate it must present. All three parties use the

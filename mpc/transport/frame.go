@@ -13,7 +13,6 @@ import (
 // Frame header: 4 bytes, big-endian. See the package documentation.
 const (
 	controlFlag = 1 << 31             // set in a control frame's header
-	maxData     = controlFlag - 1     // the longest data frame
 	controlLen  = 1<<24 - 1           // mask of a control frame's length
 	maxControl  = 1024                // the longest control payload accepted
 	helloMagic  = "veil-transport/1 " // a hello's payload: magic + role name

@@ -16,11 +16,12 @@ import (
 	"veil/mpc"
 )
 
-// Errors a PeerError wraps when a connection ends cleanly.
+// Errors a *mpc.PeerError wraps when a connection ends cleanly.
 var (
-	// ErrClosed: this party closed its network.
+	// ErrClosed is reported after this party closed its network.
 	ErrClosed = errors.New("connection closed")
-	// ErrPeerClosed: the peer closed its network and said goodbye.
+	// ErrPeerClosed is reported after the peer closed its network and
+	// said goodbye.
 	ErrPeerClosed = errors.New("connection closed by peer")
 )
 

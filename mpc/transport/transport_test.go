@@ -577,9 +577,9 @@ func rawPeers(t *testing.T, settings string) (*network, [3]*tls.Conn) {
 	}()
 	t.Cleanup(func() {
 		close(stop)
-		r.n.Close()
 		raws[0].Close()
 		raws[2].Close()
+		r.n.Close()
 		wg.Wait()
 	})
 	return r.n, raws
