@@ -78,66 +78,55 @@ func (e *Engine) privateCompare(n int, xbits []byte, r []uint64, beta []byte) ([
 }
 
 // pcMessage is P0's or P1's message to P2 in PrivateCompare.
+//
+// Arithmetic: c_i is kept unreduced (below 2 + p + 64·68) and reduced
+// once, in d_i = s_i·c_i mod p.
 func (e *Engine) pcMessage(n int, xbits []byte, r []uint64, beta []byte) []byte {
-	st := e.stream(e.other(), "pc")
+	st := e.bytes(e.other(), "pc")
 	var j0 uint32 // [j = 0]
 	if e.me == mpc.P0 {
 		j0 = 1
 	}
 	out := make([]byte, 64*n)
-	var s, c [64]uint32
-	var perm [64]int
+	var s, u, perm [64]byte
 	for el := 0; el < n; el++ {
-		x := xbits[64*el : 64*el+64]
-		special := beta[el] == 1 && r[el] == ^uint64(0)
-		if special {
-			for k := range c {
-				u := uint32(st.Mod(prime))
-				if j0 == 1 {
-					var one uint32 // [i ≠ 63], slot k holds bit i = 63 − k
+		x := xbits[64*el : 64*el+64 : 64*el+64]
+		d := out[64*el : 64*el+64 : 64*el+64]
+		if beta[el] == 1 && r[el] == oddMax { // special: one zero at bit 63
+			st.zp(u[:])
+			st.zpStar(s[:])
+			st.perm64(&perm)
+			for k := range u {
+				c := uint32(u[k])
+				if j0 == 1 { // [i ≠ 63] − u_i; slot k holds bit i = 63 − k
+					c = prime - c
 					if k != 0 {
-						one = 1
+						c++
 					}
-					c[k] = (one + prime - u) % prime
-				} else {
-					c[k] = u
 				}
+				d[perm[k]] = byte(uint32(s[k]) * c % prime)
 			}
+			continue
 		}
-		for k := range s {
-			s[k] = uint32(st.ModNonZero(prime))
-		}
-		st.Perm(perm[:])
-		if !special {
-			t := r[el] + uint64(beta[el])
-			var sum uint32 // S_i, the shares of x ⊕ t above bit i
-			if beta[el] == 0 {
-				for k := 0; k < 64; k++ {
-					ti, xi := uint32(t>>(63-k)&1), uint32(x[k])
-					c[k] = (j0*(ti+1) + prime - xi + sum) % prime
-					sum = (sum + xorShare(xi, ti, j0)) % prime
-				}
-			} else {
-				for k := 0; k < 64; k++ {
-					ti, xi := uint32(t>>(63-k)&1), uint32(x[k])
-					c[k] = (j0*(1-ti) + xi + sum) % prime
-					sum = (sum + xorShare(xi, ti, j0)) % prime
-				}
+		st.zpStar(s[:])
+		st.perm64(&perm)
+		t := r[el] + uint64(beta[el])
+		var sum uint32 // S_i: the shares of x ⊕ t above bit i, unreduced
+		if beta[el] == 0 {
+			for k := 0; k < 64; k++ {
+				ti, xi := uint32(t>>(63-k))&1, uint32(x[k])
+				c := j0*(ti+1) + prime - xi + sum
+				d[perm[k]] = byte(uint32(s[k]) * c % prime)
+				sum += xi + ti*(j0+prime-2*xi) // x_i^j + [j=0]t_i − 2t_i x_i^j
 			}
-		}
-		d := out[64*el : 64*el+64]
-		for k := range c {
-			d[perm[k]] = byte(s[k] * c[k] % prime)
+		} else {
+			for k := 0; k < 64; k++ {
+				ti, xi := uint32(t>>(63-k))&1, uint32(x[k])
+				c := j0*(1-ti) + xi + sum
+				d[perm[k]] = byte(uint32(s[k]) * c % prime)
+				sum += xi + ti*(j0+prime-2*xi)
+			}
 		}
 	}
 	return out
-}
-
-// xorShare is P_j's share of x_i ⊕ t_i for public t_i:
-// x_i^j + [j=0]·t_i − 2·t_i·x_i^j mod p.
-func xorShare(xi, ti, j0 uint32) uint32 {
-	if ti == 0 {
-		return xi
-	}
-	return (j0 + prime - xi) % prime
 }

@@ -46,20 +46,26 @@ type dealer struct {
 // bits deals the bits of every v_e over Z_p.
 func (d *dealer) bits(label string, v []uint64) {
 	h := halves(len(v))
-	s0, s1 := d.e.stream(mpc.P0, label), d.e.stream(mpc.P1, label)
+	s0, s1 := d.e.bytes(mpc.P0, label), d.e.bytes(mpc.P1, label)
 	m0, m1 := grow(d.to[0], 64*(len(v)-h)), grow(d.to[1], 64*h)
-	for i, x := range v {
-		if i < h { // P0's share is drawn, P1's is sent
-			for k := 63; k >= 0; k-- {
-				m1 = append(m1, subP(byte(x>>k&1), s0.Mod(prime)))
-			}
-		} else {
-			for k := 63; k >= 0; k-- {
-				m0 = append(m0, subP(byte(x>>k&1), s1.Mod(prime)))
-			}
+	// Items e < h: P0's share is drawn, P1's is sent; then the reverse.
+	m1 = dealBits(m1, v[:h], s0)
+	m0 = dealBits(m0, v[h:], s1)
+	d.to[0], d.to[1] = m0, m1
+}
+
+// dealBits appends, for every x in v, the shares b − s mod p of its bits
+// (MSB first), s drawn from st.
+func dealBits(m []byte, v []uint64, st *byteStream) []byte {
+	var s [64]byte
+	for _, x := range v {
+		st.zp(s[:])
+		for k := range s {
+			b := byte(x>>(63-k)) & 1
+			m = append(m, subP(b, s[k]))
 		}
 	}
-	d.to[0], d.to[1] = m0, m1
+	return m
 }
 
 // ring deals every v_e over Z_L, or over Z_{L−1} if odd.
@@ -94,14 +100,11 @@ func (d *dealer) send() error {
 func (e *Engine) dealtBits(label string, n int, msg *[]byte) []byte {
 	h := halves(n)
 	out := make([]byte, 64*n)
-	st := e.stream(mpc.P2, label)
 	drawn, sent := out[:64*h], out[64*h:]
 	if e.me == mpc.P1 {
 		drawn, sent = out[64*h:], out[:64*h]
 	}
-	for i := range drawn {
-		drawn[i] = st.Mod(prime)
-	}
+	e.bytes(mpc.P2, label).zp(drawn)
 	*msg = (*msg)[copy(sent, *msg):]
 	return out
 }

@@ -20,7 +20,9 @@ type Engine struct {
 	me      mpc.Party
 	nonce   [3][]byte // each party's session nonce
 	streams map[streamID]*prg.Stream
-	priv    *prg.Stream // this party's private randomness
+	// byteStreams wrap the streams used only for byte samples
+	byteStreams map[streamID]*byteStream
+	priv        *prg.Stream // this party's private randomness
 
 	rounds int
 	sent   [3]int64 // payload bytes sent, by peer
@@ -50,7 +52,7 @@ const nonceLen = 16
 // is then keyed by the pair's secret, the two holders' nonces and its
 // label, so a network used for several sessions never reuses randomness.
 func New(net mpc.Network) (*Engine, error) {
-	e := &Engine{net: net, me: net.Me(), streams: map[streamID]*prg.Stream{},
+	e := &Engine{net: net, me: net.Me(), streams: map[streamID]*prg.Stream{}, byteStreams: map[streamID]*byteStream{},
 		priv: prg.NewRandom("porthos private"), acct: newAccounting()}
 	if e.me > mpc.P2 {
 		return nil, fmt.Errorf("porthos: unknown party %d", e.me)
