@@ -15,12 +15,25 @@ import (
 // fresh session (setup included). It reports milliseconds per image,
 // payload bytes sent per party and rounds.
 func BenchmarkLeNet3PC(b *testing.B) {
-	prog := loadProgram(b, "fashion_lenet", 12)
-	xs, _ := loadInputs(b, prog, "testdata/data/fashion-mnist/test", 0, 8)
+	bench3PC(b, "fashion_lenet", "testdata/data/fashion-mnist/test", 0)
+}
+
+// BenchmarkResNet3PC is BenchmarkLeNet3PC for the MNIST ResNet.
+func BenchmarkResNet3PC(b *testing.B) {
+	bench3PC(b, "mnist_resnet", "testdata/data/mnist/test", 0)
+}
+
+// BenchmarkMLP3PC is BenchmarkLeNet3PC for the digits MLP.
+func BenchmarkMLP3PC(b *testing.B) {
+	bench3PC(b, "digits_mlp", "testdata/data/digits/test.csv", 16)
+}
+
+func bench3PC(b *testing.B, model, data string, pixelMax float64) {
+	prog := loadProgram(b, model, 12)
+	xs, _ := loadInputs(b, prog, data, pixelMax, 8)
 	pub := prog.Public()
 	var st [3]Stats
 	b.ResetTimer()
-	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		nets := mpc.NewLocal(30 * time.Second)
 		x := xs[i%len(xs)]
@@ -43,7 +56,7 @@ func BenchmarkLeNet3PC(b *testing.B) {
 			}
 		}
 	}
-	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/image")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/image")
 	for p, s := range st {
 		b.ReportMetric(float64(s.TotalSent()), "B/"+[]string{"P0", "P1", "P2"}[p])
 	}

@@ -3,6 +3,7 @@ package porthos
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -169,10 +170,19 @@ func argmax(v []uint64) (best int, margin float64) {
 }
 
 // TestModels runs the bundled real models through 3PC on real test
-// images: top-1 equals the cleartext executor's, and every logit is
-// within the propagated truncation bound (errorBounds) of the cleartext
-// logit. A top-1 difference is tolerated only where the cleartext margin
-// between the two best logits is within twice the bound.
+// images and checks:
+//
+//   - every instruction of every run is exact on its secure operands,
+//     ScaleDown within one unit (checkSteps);
+//   - every logit is within the worst-case bound errorBounds propagates
+//     from those one-unit truncation errors (it always holds, barring
+//     ScaleDown's failure event of probability |x|/2^64 per element);
+//   - every logit is within the statistical bound: twice the largest
+//     deviation seen in clear simulations of the protocol's truncation
+//     (simulate, two per image), which, given checkSteps, draw from the
+//     secure runs' own distribution;
+//   - top-1 equals the cleartext executor's, unless the cleartext margin
+//     between the two best logits is within twice the statistical bound.
 func TestModels(t *testing.T) {
 	n := 50
 	if testing.Short() {
@@ -190,39 +200,47 @@ func TestModels(t *testing.T) {
 		t.Run(c.model, func(t *testing.T) {
 			prog := loadProgram(t, c.model, 12)
 			xs, labels := loadInputs(t, prog, c.data, c.pixelMax, n)
-			var maxDev, maxBound float64
-			agree, correct, correctClear := 0, 0, 0
-			truncOnes, truncTotal := 0, 0
-			start := time.Now()
-			var st [3]Stats
-			for i, x := range xs {
-				vals := trace(t, prog, x)
-				clear, err := prog.Run(x)
+			r := rand.New(rand.NewPCG(40, 40))
+			var simDev float64
+			for i := range xs {
+				clear, err := prog.Run(xs[i])
 				if err != nil {
 					t.Fatal(err)
 				}
-				out := prog.Outputs[0]
-				if !slices.Equal(clear[0], vals[out]) {
-					t.Fatal("trace differs from the cleartext executor")
+				for k := 0; k < 2; k++ {
+					simDev = math.Max(simDev, deviation(simulate(t, prog, r, xs[i]), clear[0]))
 				}
+			}
+			stat := 2 * math.Max(simDev, 1)
+			var maxDev, maxBound float64
+			agree, correct, correctClear := 0, 0, 0
+			truncOnes, truncTotal := 0, 0
+			var elapsed time.Duration
+			var st [3]Stats
+			for i, x := range xs {
+				vals := trace(t, prog, x)
+				out := prog.Outputs[0]
+				clear := vals[out]
 				bound := errorBounds(prog, vals)[out]
+				start := time.Now()
 				got, stats, steps := run3PC(t, prog, x, true)
+				elapsed += time.Since(start)
 				st = stats
 				o, n := checkSteps(t, prog, x, steps)
 				truncOnes, truncTotal = truncOnes+o, truncTotal+n
-				dev := deviation(got[0], clear[0])
+				dev := deviation(got[0], clear)
 				maxDev, maxBound = math.Max(maxDev, dev), math.Max(maxBound, bound)
-				if dev > bound {
-					t.Errorf("image %d: logits deviate by %g units, bound %g", i, dev, bound)
+				if dev > bound || dev > stat {
+					t.Errorf("image %d: logits deviate by %g units; worst-case bound %g, statistical bound %g", i, dev, bound, stat)
 				}
 				top, _ := argmax(got[0])
-				want, margin := argmax(clear[0])
+				want, margin := argmax(clear)
 				if top == want {
 					agree++
-				} else if margin > 2*bound {
-					t.Errorf("image %d: 3PC top-1 %d, cleartext %d (margin %g units, bound %g)", i, top, want, margin, bound)
+				} else if margin > 2*stat {
+					t.Errorf("image %d: 3PC top-1 %d, cleartext %d (margin %g units, statistical bound %g)", i, top, want, margin, stat)
 				} else {
-					t.Logf("image %d: near tie: 3PC top-1 %d, cleartext %d (margin %g ≤ 2·bound %g)", i, top, want, margin, bound)
+					t.Logf("image %d: near tie: 3PC top-1 %d, cleartext %d (margin %g ≤ 2·%g)", i, top, want, margin, stat)
 				}
 				if top == labels[i] {
 					correct++
@@ -231,9 +249,9 @@ func TestModels(t *testing.T) {
 					correctClear++
 				}
 			}
-			el := time.Since(start)
-			t.Logf("%s: %d images, top-1 agreement %d/%d, accuracy 3PC %d/%d cleartext %d/%d; max logit deviation %g units (bound %g, scale %d); every instruction exact on its operands, ScaleDown +1 on %d of %d elements; %.1f ms/image with checks",
-				c.model, len(xs), agree, len(xs), correct, len(xs), correctClear, len(xs), maxDev, maxBound, prog.Scale, truncOnes, truncTotal, float64(el.Milliseconds())/float64(len(xs)))
+			t.Logf("%s: %d images: top-1 agreement %d/%d, accuracy 3PC %d/%d, cleartext %d/%d", c.model, len(xs), agree, len(xs), correct, len(xs), correctClear, len(xs))
+			t.Logf("%s: max logit deviation %g units at scale %d (statistical bound %g, worst-case bound %g); every instruction exact on its operands, ScaleDown +1 on %d of %d elements; %.1f ms/image",
+				c.model, maxDev, prog.Scale, stat, maxBound, truncOnes, truncTotal, float64(elapsed.Microseconds())/1000/float64(len(xs)))
 			for _, s := range st {
 				t.Logf("per image: %s", s)
 			}

@@ -86,7 +86,10 @@ func (s *byteStream) zp(dst []byte) { s.fill(dst, &zpTable) }
 func (s *byteStream) zpStar(dst []byte) { s.fill(dst, &zpStarTable) }
 
 // perm64 sets perm to a uniform permutation of 0..63 (Fisher–Yates from
-// the last slot down, as prg.Stream.Perm).
+// the last slot down, as prg.Stream.Perm). (A branch-free variant, which
+// tries every byte on the current slot and swaps a slot with itself on
+// rejection, measured slower: the swaps then form a longer dependency
+// chain than the mispredicted rejections cost.)
 func (s *byteStream) perm64(perm *[64]byte) {
 	for i := range perm {
 		perm[i] = byte(i)

@@ -20,7 +20,12 @@ import "veil/mpc"
 //
 // Cost: 0 bits, 0 rounds. Security: no message is sent.
 func (e *Engine) ScaleDown(x []uint64, s int) []uint64 {
-	switch e.me {
+	return truncate(e.me, x, s)
+}
+
+// truncate is party p's local truncation of its share x.
+func truncate(p mpc.Party, x []uint64, s int) []uint64 {
+	switch p {
 	case mpc.P0:
 		y := make([]uint64, len(x))
 		for i, v := range x {
