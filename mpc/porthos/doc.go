@@ -31,13 +31,18 @@
 // as 0/1 with no truncation, the r = 0 ShareConvert fix), and each
 // documents its cost and security argument:
 //
-//	Share, Reveal, RevealBoth          input sharing, output opening
-//	MulElem, Mul, MatMul, Conv         Beaver products of a bilinear map
-//	ScaleDown                          local truncation
-//	PrivateCompare                     P2 learns β ⊕ (x > r)
-//	ShareConvert, ComputeMSB, DReLU    Z_L → Z_{L-1}, MSB, sign bit
-//	ReLU, SelectShare                  a product with a shared bit
-//	MaxPool, ArgMax                    comparison trees
+//	Share, SharePublic, Reveal, RevealBoth   input sharing, output opening
+//	Add, Sub, AddPublic, MulPublic,
+//	SumPool, ReduceSum                       local linear maps
+//	MulElem, Mul, MatMul, Conv               Beaver products of a bilinear map
+//	ScaleDown                                local truncation
+//	PrivateCompare                           P2 learns β ⊕ (x > r)
+//	ShareConvert, ComputeMSB, DReLU          Z_L → Z_{L-1}, MSB, sign bit
+//	ReLU, SelectShare                        a product with a shared bit
+//	MaxGroups, MaxPool, ArgMax               comparison trees
+//
+// Their communication and rounds equal PORTHOS.md section 10 exactly
+// (the tests measure both); Stats reports them per operation.
 //
 // All three parties run the same code; functions branch on the party and
 // take the vector length explicitly, since P2 holds no shares (its share
@@ -47,7 +52,10 @@
 //
 // Run executes a fixed.Program: P0 supplies the encoded input, P1 the
 // weights (P0 and P2 run from fixed.Program.Public and never read weight
-// data), and the outputs are revealed to P0 alone. A peer failure aborts
-// the run with an error naming the instruction and the peer, and no output
-// is released.
+// data), and the outputs are revealed to P0 alone. Every instruction is
+// exact on its shared operands except ScaleDown, which may add one unit
+// (see ScaleDown), so the outputs differ from the cleartext executor's
+// only by those truncation errors carried through the later layers. A
+// peer failure aborts the run with an error naming the instruction and
+// the peer, and no output is released.
 package porthos
