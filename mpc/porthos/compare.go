@@ -27,8 +27,8 @@ import (
 //	special: c_i = [i ≠ 63] − u_i at P0 and u_i at P1: one zero (x ≤ L−1).
 //
 // Each c_i lies in [0, 65] over the integers, so it is 0 mod 67 only if it
-// is 0. P_j sends d_i = s_i·c_i in the order π to P2, which outputs 1 iff
-// some d_0 + d_1 = 0 mod p.
+// is 0. P_j sends d_i = s_i·c_i in the order π (slot k carries the value
+// of bit 63 − π(k)) to P2, which outputs 1 iff some d_0 + d_1 = 0 mod p.
 //
 // Cost: 2·64·8 bits per element (one byte per Z_p value), 1 round.
 //
@@ -88,14 +88,13 @@ func (e *Engine) pcMessage(n int, xbits []byte, r []uint64, beta []byte) []byte 
 		j0 = 1
 	}
 	out := make([]byte, 64*n)
-	var s, u, perm [64]byte
+	var s, u [64]byte
 	for el := 0; el < n; el++ {
 		x := xbits[64*el : 64*el+64 : 64*el+64]
-		d := out[64*el : 64*el+64 : 64*el+64]
+		d := (*[64]byte)(out[64*el:])
 		if beta[el] == 1 && r[el] == oddMax { // special: one zero at bit 63
 			st.zp(u[:])
 			st.zpStar(s[:])
-			st.perm64(&perm)
 			for k := range u {
 				c := uint32(u[k])
 				if j0 == 1 { // [i ≠ 63] − u_i; slot k holds bit i = 63 − k
@@ -104,29 +103,30 @@ func (e *Engine) pcMessage(n int, xbits []byte, r []uint64, beta []byte) []byte 
 						c++
 					}
 				}
-				d[perm[k]] = byte(uint32(s[k]) * c % prime)
+				d[k] = byte(uint32(s[k]) * c % prime)
 			}
+			st.shuffle64(d)
 			continue
 		}
 		st.zpStar(s[:])
-		st.perm64(&perm)
 		t := r[el] + uint64(beta[el])
 		var sum uint32 // S_i: the shares of x ⊕ t above bit i, unreduced
 		if beta[el] == 0 {
 			for k := 0; k < 64; k++ {
 				ti, xi := uint32(t>>(63-k))&1, uint32(x[k])
 				c := j0*(ti+1) + prime - xi + sum
-				d[perm[k]] = byte(uint32(s[k]) * c % prime)
+				d[k] = byte(uint32(s[k]) * c % prime)
 				sum += xi + ti*(j0+prime-2*xi) // x_i^j + [j=0]t_i − 2t_i x_i^j
 			}
 		} else {
 			for k := 0; k < 64; k++ {
 				ti, xi := uint32(t>>(63-k))&1, uint32(x[k])
 				c := j0*(1-ti) + xi + sum
-				d[perm[k]] = byte(uint32(s[k]) * c % prime)
+				d[k] = byte(uint32(s[k]) * c % prime)
 				sum += xi + ti*(j0+prime-2*xi)
 			}
 		}
+		st.shuffle64(d)
 	}
 	return out
 }

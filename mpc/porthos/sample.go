@@ -85,28 +85,50 @@ func (s *byteStream) zp(dst []byte) { s.fill(dst, &zpTable) }
 // zpStar sets dst to uniform elements of Z_p \ {0}.
 func (s *byteStream) zpStar(dst []byte) { s.fill(dst, &zpStarTable) }
 
-// perm64 sets perm to a uniform permutation of 0..63 (Fisher–Yates from
-// the last slot down, as prg.Stream.Perm). (A branch-free variant, which
-// tries every byte on the current slot and swaps a slot with itself on
-// rejection, measured slower: the swaps then form a longer dependency
-// chain than the mispredicted rejections cost.)
+// shuffle64 permutes a in place by Fisher–Yates from the last slot
+// down: for i = 63 … 1 it swaps slots i and u_i, u_i uniform in [0, i] by
+// byte rejection. Afterwards a[k] holds the element that was at π(k),
+// where π is the permutation prg.Stream.Perm draws from the same bytes
+// (see perm64). A branch-free variant, trying every byte on the current
+// slot and swapping a slot with itself on rejection, measured slower:
+// its swaps form a longer dependency chain than the mispredicted
+// rejections cost.
+func (s *byteStream) shuffle64(a *[64]byte) {
+	i := 63
+	// Fast path: with 256 buffered bytes (63 slots need about 70), run on
+	// locals, which the compiler keeps in registers.
+	if len(s.buf)-s.pos >= 256 {
+		buf := s.buf[s.pos : s.pos+256]
+		j := 0
+		for i > 0 && j < len(buf) {
+			v := intnTable[i&63][buf[j]]
+			j++
+			if v != reject {
+				a[i&63], a[v&63] = a[v&63], a[i&63]
+				i--
+			}
+		}
+		s.pos += j
+	}
+	for i > 0 {
+		if s.pos == len(s.buf) {
+			s.st.Read(s.buf)
+			s.pos = 0
+		}
+		v := intnTable[i&63][s.buf[s.pos]]
+		s.pos++
+		if v != reject {
+			a[i&63], a[v&63] = a[v&63], a[i&63]
+			i--
+		}
+	}
+}
+
+// perm64 sets perm to the permutation π of 0..63 that prg.Stream.Perm
+// draws (Fisher–Yates on the identity).
 func (s *byteStream) perm64(perm *[64]byte) {
 	for i := range perm {
 		perm[i] = byte(i)
 	}
-	for i := 63; i > 0; i-- {
-		t := &intnTable[i]
-		for {
-			if s.pos == len(s.buf) {
-				s.st.Read(s.buf)
-				s.pos = 0
-			}
-			v := t[s.buf[s.pos]]
-			s.pos++
-			if v != reject {
-				perm[i], perm[v] = perm[v], perm[i]
-				break
-			}
-		}
-	}
+	s.shuffle64(perm)
 }
