@@ -221,7 +221,7 @@ func TestModels(t *testing.T) {
 				vals := trace(t, prog, x)
 				out := prog.Outputs[0]
 				clear := vals[out]
-				bound := errorBounds(prog, vals)[out]
+				bound := ErrorBounds(prog, vals)[out]
 				start := time.Now()
 				got, stats, steps := run3PC(t, prog, x, true)
 				elapsed += time.Since(start)

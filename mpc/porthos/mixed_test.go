@@ -144,7 +144,7 @@ func TestMixedProgram(t *testing.T) {
 					}
 					got, _, steps := run3PC(t, prog, x, true)
 					checkSteps(t, prog, x, steps)
-					bound := errorBounds(prog, trace(t, prog, x))[prog.Outputs[0]]
+					bound := ErrorBounds(prog, trace(t, prog, x))[prog.Outputs[0]]
 					if out == "softmax" {
 						if d := deviation(got[0], clear[0]); d > bound {
 							t.Errorf("outputs deviate by %g units, bound %g", d, bound)
