@@ -98,6 +98,13 @@ type ScaleRow struct {
 	Agreement     float64 `json:"agreement"`      // fixed top-1 equals float top-1
 	MeanAbsError  float64 `json:"mean_abs_error"` // of the decoded outputs against float
 	N             int     `json:"n"`
+	// TruncBits is the bit length of the largest |value| any ScaleDown
+	// truncates (over the first examples): secure truncation of shares
+	// fails with probability about 2^(TruncBits−64) per element.
+	TruncBits int `json:"trunc_bits"`
+	// Secure says whether that probability is at most 2^−SafetyBits, so
+	// that the scale may be chosen for secure execution.
+	Secure bool `json:"secure"`
 }
 
 // Program is a compiled fixed-point model.

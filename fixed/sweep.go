@@ -3,6 +3,7 @@ package fixed
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 
@@ -134,12 +135,54 @@ func Compare(fixed, float [][]float64) (agreement, meanAbs float64) {
 	return agreement, meanAbs
 }
 
+// SafetyBits is the margin Sweep demands for secure execution: at the
+// chosen scale, every ScaleDown's input stays below 2^(64−SafetyBits) in
+// magnitude on the sweep's examples, so the local truncation of shares
+// (see mpc/porthos ScaleDown) fails with probability at most 2^−SafetyBits
+// per element.
+const SafetyBits = 32
+
+// traceExamples is how many examples Sweep traces to measure TruncBits.
+const traceExamples = 64
+
+// TruncBits returns the bit length of the largest |value| that any
+// ScaleDown of p truncates when p runs on xs.
+func TruncBits(p *Program, xs []Example) (int, error) {
+	var mx uint64
+	err := parallel(len(xs), func(i int) error {
+		vals, err := p.Trace(p.EncodeInput(xs[i].Input))
+		if err != nil {
+			return err
+		}
+		var m uint64
+		for _, in := range p.Instrs {
+			if in.Op != ScaleDown {
+				continue
+			}
+			for _, v := range vals[in.In[0]] {
+				a := uint64(int64(v))
+				if int64(v) < 0 {
+					a = uint64(-int64(v))
+				}
+				m = max(m, a)
+			}
+		}
+		mu.Lock()
+		mx = max(mx, m)
+		mu.Unlock()
+		return nil
+	})
+	return bits.Len64(mx), err
+}
+
+var mu sync.Mutex
+
 // Sweep compiles g (optimized) at every scale, evaluates each program on
 // the labelled examples, and returns one row per scale and the chosen
-// scale: the most accurate, ties broken by agreement with the float
-// model's top-1, then by the smaller mean output error. Scales at which
-// compilation fails (weights too large for the ring) are skipped with a
-// row of accuracy −1.
+// scale: among the scales safe for secure execution (see SafetyBits), the
+// most accurate, ties broken by agreement with the float model's top-1,
+// then by the smaller mean output error. Scales at which compilation
+// fails (weights too large for the ring) get a row of accuracy −1.
 func Sweep(g *ir.Graph, xs []Example, scales []int) ([]ScaleRow, int, error) {
 	if len(xs) == 0 {
 		return nil, 0, fmt.Errorf("scale sweep needs labelled examples")
@@ -162,14 +205,19 @@ func Sweep(g *ir.Graph, xs []Example, scales []int) ([]ScaleRow, int, error) {
 			return nil, 0, err
 		}
 		agree, mae := Compare(outs, float)
-		row := ScaleRow{Scale: s, FloatAccuracy: floatAcc, FixedAccuracy: Accuracy(outs, xs), Agreement: agree, MeanAbsError: mae, N: len(xs)}
+		tb, err := TruncBits(p, xs[:min(len(xs), traceExamples)])
+		if err != nil {
+			return nil, 0, err
+		}
+		row := ScaleRow{Scale: s, FloatAccuracy: floatAcc, FixedAccuracy: Accuracy(outs, xs), Agreement: agree, MeanAbsError: mae, N: len(xs),
+			TruncBits: tb, Secure: tb <= 64-SafetyBits}
 		rows = append(rows, row)
-		if best < 0 || better(row, rows[best]) {
+		if row.Secure && (best < 0 || better(row, rows[best])) {
 			best = len(rows) - 1
 		}
 	}
 	if best < 0 {
-		return rows, 0, fmt.Errorf("no scale in %v compiles", scales)
+		return rows, 0, fmt.Errorf("no scale in %v compiles with values small enough for secure truncation (|x| < 2^%d)", scales, 64-SafetyBits)
 	}
 	return rows, rows[best].Scale, nil
 }

@@ -46,7 +46,7 @@ func TestBundledModelAccuracy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			scales, _, _ := parseScales("8:20")
+			scales, _, _ := parseScales("6:20")
 			_, s, err := fixed.Sweep(g, val, scales)
 			if err != nil {
 				t.Fatal(err)

@@ -78,7 +78,7 @@ most accurate is kept; the sweep is printed and stored in the program.`,
 	df.register(cmd, "labelled validation images for the scale sweep (image folder, IDX pair, CSV, JSON)")
 	mf.register(cmd)
 	cmd.Flags().StringVar(&scale, "scale", "auto", "fixed-point scale s (values are x·2^s), or auto to sweep on --data")
-	cmd.Flags().StringVar(&scales, "scales", "8:20", "the range of scales an auto sweep tries")
+	cmd.Flags().StringVar(&scales, "scales", "6:20", "the range of scales an auto sweep tries")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "program file to write")
 	return cmd
 }
@@ -123,13 +123,16 @@ func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scal
 
 func printScaleTable(w io.Writer, rows []fixed.ScaleRow, chosen int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scale\tfloat acc\tfixed acc\tagree w/ float\tmean |Δout|\t")
+	fmt.Fprintln(tw, "scale\tfloat acc\tfixed acc\tagree w/ float\tmean |Δout|\ttrunc. failure/elem\t")
 	for _, r := range rows {
 		mark := ""
-		if r.Scale == chosen {
+		switch {
+		case r.Scale == chosen:
 			mark = "  ← chosen"
+		case !r.Secure && r.FixedAccuracy >= 0:
+			mark = "  (unsafe for secure truncation)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.2e\t%s\n", r.Scale, pct(r.FloatAccuracy), pct(r.FixedAccuracy), pct(r.Agreement), r.MeanAbsError, mark)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.2e\t2^%d\t%s\n", r.Scale, pct(r.FloatAccuracy), pct(r.FixedAccuracy), pct(r.Agreement), r.MeanAbsError, r.TruncBits-64, mark)
 	}
 	tw.Flush()
 }

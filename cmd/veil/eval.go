@@ -165,7 +165,7 @@ float accuracy and how often the two agree.`,
 	cmd.Flags().StringVar(&vf.spec, "val", "", "labelled validation images for --scale auto (same preprocessing flags as --data)")
 	cmd.Flags().StringVar(&backend, "backend", "float", "float, fixed (cleartext fixed point) or 3pc (secure 3-party Porthos, all parties on loopback)")
 	cmd.Flags().StringVar(&scale, "scale", "auto", "fixed-point scale for --backend fixed, or auto (sweep on --val)")
-	cmd.Flags().StringVar(&scales, "scales", "8:20", "the range of scales an auto sweep tries")
+	cmd.Flags().StringVar(&scales, "scales", "6:20", "the range of scales an auto sweep tries")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
