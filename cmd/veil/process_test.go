@@ -3,17 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"veil/data"
 	"veil/fixed"
-	"veil/model"
 )
 
 // TestMain lets the test binary act as the veil command, so that tests
@@ -39,69 +39,81 @@ func veilProcess(t *testing.T, stdout *bytes.Buffer, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// partySetup makes keys, a loopback config and a compiled LeNet program.
-func partySetup(t *testing.T) (cfg, prog string) {
+// partySetup makes keys, a loopback config and a program compiled from
+// model at the default scale.
+func partySetup(t *testing.T, model string) (cfg, prog string) {
 	t.Helper()
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
 	if out, err := veil(t, "keygen", "--dir", keys, "--loopback"); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
 	}
-	prog = filepath.Join(dir, "lenet.vp")
-	if out, err := veil(t, "compile", lenet, "--scale", "12", "-o", prog); err != nil {
+	prog = filepath.Join(dir, "model.vp")
+	if out, err := veil(t, "compile", model, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
 		t.Fatalf("compile: %v\n%s", err, out)
 	}
 	return filepath.Join(keys, "parties.json"), prog
 }
 
 // TestPartiesAsProcesses runs the client, the server and the helper as
-// three OS processes over TLS and checks the client's secure predictions
-// against the cleartext fixed-point executor on real test images.
+// three OS processes over TLS on every bundled model and checks the
+// client's secure outputs against the cleartext fixed-point executor on
+// real test images (at least 500, or the whole test set where it is
+// smaller): same top-1, logits within the propagated truncation bound.
 func TestPartiesAsProcesses(t *testing.T) {
-	cfg, prog := partySetup(t)
-	var sout, hout, cout bytes.Buffer
-	server := veilProcess(t, &sout, "party", "--role", "server", "--config", cfg, "--program", prog, "--json")
-	helper := veilProcess(t, &hout, "party", "--role", "helper", "--config", cfg, "--json")
-	const n = 40
-	client := veilProcess(t, &cout, "party", "--role", "client", "--config", cfg, "--data", fashionT, "--limit", "40", "--json")
-	for name, c := range map[string]*exec.Cmd{"client": client, "server": server, "helper": helper} {
-		if err := c.Wait(); err != nil {
-			t.Fatalf("%s: %v\nclient: %s\nserver: %s\nhelper: %s", name, err, cout.String(), sout.String(), hout.String())
-		}
+	cases := []struct {
+		model, data string
+		pixelMax    string
+		n           int
+	}{
+		{"fashion_lenet.onnx", "fashion-mnist/test", "255", 500},
+		{"digits_mlp.onnx", "digits/test.csv", "16", 397},
+		{"mnist_resnet.onnx", "mnist/test", "255", 500},
 	}
-	var res partyResult
-	if err := json.Unmarshal(cout.Bytes(), &res); err != nil {
-		t.Fatalf("client output %q: %v", cout.String(), err)
-	}
-	p, err := fixed.ReadFile(prog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := data.Load(fashionT, data.Options{Limit: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Predictions) != n {
-		t.Fatalf("%d predictions, want %d", len(res.Predictions), n)
-	}
-	for i, s := range ds.Samples {
-		x, err := model.Input(s, p.Tensors[p.Inputs[0]].Shape, programLayout(p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := p.Predict(x.F)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := res.Predictions[i].Top1, fixed.Top1(p.ApplyPost(y)); got != want {
-			t.Errorf("image %d: secure top-1 %d, cleartext %d", i, got, want)
-		}
-	}
-	for name, out := range map[string]*bytes.Buffer{"server": &sout, "helper": &hout} {
-		var r partyResult
-		if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.N != n || len(r.Predictions) != 0 || r.BytesSent == 0 {
-			t.Errorf("%s reported %q (%v)", name, out.String(), err)
-		}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			cfg, prog := partySetup(t, "../../testdata/models/"+c.model)
+			data := "../../testdata/data/" + c.data
+			var sout, hout, cout bytes.Buffer
+			server := veilProcess(t, &sout, "party", "--role", "server", "--config", cfg, "--program", prog, "--json")
+			helper := veilProcess(t, &hout, "party", "--role", "helper", "--config", cfg, "--json")
+			client := veilProcess(t, &cout, "party", "--role", "client", "--config", cfg, "--data", data,
+				"--pixel-max", c.pixelMax, "--limit", fmt.Sprint(c.n), "--json")
+			for name, p := range map[string]*exec.Cmd{"client": client, "server": server, "helper": helper} {
+				if err := p.Wait(); err != nil {
+					t.Fatalf("%s: %v\nclient: %s\nserver: %s\nhelper: %s", name, err, cout.String(), sout.String(), hout.String())
+				}
+			}
+			var res partyResult
+			if err := json.Unmarshal(cout.Bytes(), &res); err != nil {
+				t.Fatalf("client output %q: %v", cout.String(), err)
+			}
+			p, err := fixed.ReadFile(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pm, _ := strconv.ParseFloat(c.pixelMax, 64)
+			df := dataFlags{pixelMax: pm}
+			xs, err := df.loadExamples(data, c.n, p.Tensors[p.Inputs[0]].Shape, programLayout(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(xs) != c.n {
+				t.Fatalf("%d images, want %d", len(xs), c.n)
+			}
+			outs := make([][]float64, len(res.Predictions))
+			for i, pr := range res.Predictions {
+				outs[i] = pr.Output
+			}
+			maxDev, maxBound := checkSecureOutputs(t, p, xs, outs)
+			t.Logf("%s: %d images through three processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f)", c.model, len(xs), maxDev, maxBound)
+			for name, out := range map[string]*bytes.Buffer{"server": &sout, "helper": &hout} {
+				var r partyResult
+				if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.N != c.n || len(r.Predictions) != 0 || r.BytesSent == 0 {
+					t.Errorf("%s reported %q (%v)", name, out.String(), err)
+				}
+			}
+		})
 	}
 }
 
@@ -120,7 +132,7 @@ func TestPartyFailureStopsOthers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, prog := partySetup(t)
+			cfg, prog := partySetup(t, lenet)
 			var sout, hout, cout bytes.Buffer
 			server := veilProcess(t, &sout, "party", "--role", "server", "--config", cfg, "--program", prog)
 			helper := veilProcess(t, &hout, "party", "--role", "helper", "--config", cfg)
