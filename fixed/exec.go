@@ -13,6 +13,27 @@ import (
 // ring arithmetic the secure backends compute on shares, with ScaleDown as
 // an arithmetic shift; it is their test oracle.
 func (p *Program) Run(inputs ...[]uint64) ([][]uint64, error) {
+	vals, err := p.execute(inputs, false)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([][]uint64, len(p.Outputs))
+	for i, id := range p.Outputs {
+		outs[i] = vals[id]
+	}
+	return outs, nil
+}
+
+// Trace runs p in the clear like Run but keeps and returns the value of
+// every tensor (indexed like p.Tensors), for checking a secure execution
+// against the cleartext one instruction by instruction.
+func (p *Program) Trace(inputs ...[]uint64) ([][]uint64, error) {
+	return p.execute(inputs, true)
+}
+
+// execute runs every instruction and returns the tensor values; unless
+// keepAll, a computed value is dropped after its last reader.
+func (p *Program) execute(inputs [][]uint64, keepAll bool) ([][]uint64, error) {
 	if len(inputs) != len(p.Inputs) {
 		return nil, fmt.Errorf("program %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(inputs))
 	}
@@ -32,27 +53,27 @@ func (p *Program) Run(inputs ...[]uint64) ([][]uint64, error) {
 		}
 	}
 	last := p.lastUse()
-	for k, in := range p.Instrs {
+	for k := range p.Instrs {
+		in := &p.Instrs[k]
 		args := make([][]uint64, len(in.In))
 		for i, id := range in.In {
 			args[i] = vals[id]
 		}
-		out, err := p.exec(&in, args)
+		out, err := p.exec(in, args)
 		if err != nil {
 			return nil, fmt.Errorf("instruction %d (%s from node %q): %w", k, in.Op, in.Node, err)
 		}
 		vals[in.Out] = out
+		if keepAll {
+			continue
+		}
 		for _, id := range in.In {
 			if last[id] == k && p.Tensors[id].Kind == KindValue {
 				vals[id] = nil
 			}
 		}
 	}
-	outs := make([][]uint64, len(p.Outputs))
-	for i, id := range p.Outputs {
-		outs[i] = vals[id]
-	}
-	return outs, nil
+	return vals, nil
 }
 
 // lastUse returns, for every tensor, the index of the last instruction

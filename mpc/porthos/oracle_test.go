@@ -10,31 +10,13 @@ import (
 	"veil/mpc"
 )
 
-// trace runs prog in the clear, instruction by instruction with the
-// cleartext executor's own semantics (fixed.Program.Apply), and returns
-// every tensor's values; its outputs equal prog.Run's.
+// trace runs prog in the clear (fixed.Program.Trace) and returns every
+// tensor's values; its outputs equal prog.Run's.
 func trace(t testing.TB, prog *fixed.Program, inputs ...[]uint64) [][]uint64 {
 	t.Helper()
-	vals := make([][]uint64, len(prog.Tensors))
-	for i, id := range prog.Inputs {
-		vals[id] = inputs[i]
-	}
-	for id, tt := range prog.Tensors {
-		if tt.Kind == fixed.KindWeight {
-			vals[id] = tt.Data
-		}
-	}
-	for k := range prog.Instrs {
-		in := &prog.Instrs[k]
-		args := make([][]uint64, len(in.In))
-		for i, id := range in.In {
-			args[i] = vals[id]
-		}
-		out, err := prog.Apply(in, args)
-		if err != nil {
-			t.Fatalf("instruction %d: %v", k, err)
-		}
-		vals[in.Out] = out
+	vals, err := prog.Trace(inputs...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return vals
 }
