@@ -31,6 +31,8 @@ type partyResult struct {
 	BytesSent   int64        `json:"bytes_sent"`
 	BytesRecv   int64        `json:"bytes_recv"`
 	Rounds      int          `json:"rounds"`
+	CPUSeconds  float64      `json:"cpu_s"`          // user + system CPU time of this process
+	PeakRSS     int64        `json:"peak_rss_bytes"` // largest resident set of this process
 }
 
 func partyCmd() *cobra.Command {
@@ -41,6 +43,7 @@ func partyCmd() *cobra.Command {
 		keyPath string
 		progArg string
 		asJSON  bool
+		rawIn   string
 	)
 	cmd := &cobra.Command{
 		Use:   "party --role client|server|helper --config FILE [IMAGE...]",
@@ -86,11 +89,13 @@ it and no output is released.`,
 			}
 			var samples []data.Sample
 			var names []string
-			if me == mpc.P0 {
+			if me == mpc.P0 && rawIn == "" {
 				if samples, names, err = clientSamples(&df, args); err != nil {
 					return err
 				}
-			} else if len(args) > 0 || df.spec != "" {
+			} else if me == mpc.P0 {
+				names = []string{rawIn}
+			} else if len(args) > 0 || df.spec != "" || rawIn != "" {
 				return fmt.Errorf("only the client takes images")
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -109,6 +114,10 @@ it and no output is released.`,
 				var outs [][]float64
 				var pub *fixed.Program
 				pub, outs, rep, err = session.Client(ctx, nw, func(p *fixed.Program) ([][]float32, error) {
+					if rawIn != "" {
+						x, err := readFloat32s(rawIn, p.Tensors[p.Inputs[0]].Shape.Size())
+						return [][]float32{x}, err
+					}
 					return programInputs(p, samples)
 				})
 				if err != nil {
@@ -117,7 +126,7 @@ it and no output is released.`,
 				right := 0
 				for i, y := range outs {
 					pr := prediction{Image: names[i], Output: y, Top1: fixed.Top1(y)}
-					if samples[i].Label >= 0 && pr.Top1 == samples[i].Label {
+					if i < len(samples) && samples[i].Label >= 0 && pr.Top1 == samples[i].Label {
 						right++
 					}
 					res.Predictions = append(res.Predictions, pr)
@@ -140,6 +149,7 @@ it and no output is released.`,
 			}
 			res.N, res.WallS = rep.N, rep.Wall.Seconds()
 			res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Stats.Rounds
+			res.CPUSeconds, res.PeakRSS = processUsage()
 			w := cmd.OutOrStdout()
 			if asJSON {
 				return json.NewEncoder(w).Encode(res)
@@ -154,6 +164,8 @@ it and no output is released.`,
 	cmd.Flags().StringVar(&keyPath, "key", "", "this party's private key (default: the config's \"key\" for the role)")
 	cmd.Flags().StringVar(&progArg, "program", "", "the server's compiled program")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&rawIn, "input-raw", "", "the client's one input as little-endian float32 values in the program's input layout (used by veil bench)")
+	cmd.Flags().MarkHidden("input-raw")
 	cmd.MarkFlagRequired("role")
 	cmd.MarkFlagRequired("config")
 	return cmd

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"veil/fixed"
+	"veil/ir"
+	"veil/mpc"
+	"veil/mpc/porthos"
+	"veil/mpc/session"
+	"veil/mpc/transport"
+)
+
+// benchResult is one network's line of `veil bench --json`.
+type benchResult struct {
+	Network       string     `json:"network"`
+	Scale         int        `json:"scale"`
+	WallS         float64    `json:"wall_s"`
+	CPUS          [3]float64 `json:"cpu_s_per_party"`
+	BytesSent     [3]int64   `json:"bytes_sent_per_party"`
+	BytesTotal    int64      `json:"bytes_total"`
+	Rounds        int        `json:"rounds"`
+	PeakRSS       int64      `json:"peak_rss_bytes"` // the largest of the parties
+	PeakRSSParty  [3]int64   `json:"peak_rss_bytes_per_party"`
+	ReluCount     int        `json:"relu_count"`
+	Comparisons   int        `json:"comparisons"` // ReLUs plus MaxPool/ArgMax comparisons
+	BytesPerRelu  float64    `json:"bytes_per_comparison"`
+	Verified      bool       `json:"verified"`
+	MaxDeviation  float64    `json:"max_logit_deviation_units"`
+	Params        int        `json:"params"`
+	MACs          int64      `json:"macs"`
+	CompileS      float64    `json:"compile_s"`
+	VerifyProblem string     `json:"verify_problem,omitempty"`
+}
+
+func benchCmd() *cobra.Command {
+	var (
+		asJSON   bool
+		markdown bool
+		seed     uint64
+		scale    int
+		mf       modelFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "bench [NETWORK|MODEL...]",
+		Short: "Measure secure 3-party inference: time, CPU, bytes, rounds and memory per party",
+		Long: `bench compiles each network (a zoo name, or a model file) and runs one inference
+through the 3-party Porthos protocol with the client, the server and the
+helper as three processes of this program on loopback TLS. It reports wall
+time, each party's CPU time, bytes and peak memory, rounds, the ReLU and
+comparison counts, and whether the secure output matched the cleartext
+fixed-point executor (same top-1, every logit within the propagated
+truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{lenetDefault}
+			}
+			w := cmd.OutOrStdout()
+			var results []benchResult
+			for _, name := range args {
+				r, err := benchOne(cmd.ErrOrStderr(), &mf, name, seed, scale)
+				if err != nil {
+					return fmt.Errorf("bench %s: %w", name, err)
+				}
+				results = append(results, *r)
+				if asJSON {
+					if err := json.NewEncoder(w).Encode(r); err != nil {
+						return err
+					}
+				}
+			}
+			switch {
+			case asJSON:
+			case markdown:
+				printBenchMarkdown(w, results)
+			default:
+				printBenchTable(w, results)
+			}
+			for _, r := range results {
+				if !r.Verified {
+					return fmt.Errorf("%s: the secure output did not match the cleartext executor: %s", r.Network, r.VerifyProblem)
+				}
+			}
+			return nil
+		},
+	}
+	mf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per network")
+	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a markdown table")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights (zoo networks) and the random input")
+	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
+	return cmd
+}
+
+// benchNetwork builds (zoo) or loads (model file) the named network.
+func benchNetwork(mf *modelFlags, name string, seed uint64) (*ir.Graph, error) {
+	if _, err := os.Stat(name); err == nil {
+		g, _, err := mf.load(name)
+		return g, err
+	}
+	return buildZoo(name, seed)
+}
+
+func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scale int) (*benchResult, error) {
+	t0 := time.Now()
+	g, err := benchNetwork(mf, name, seed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ir.Optimize(g); err != nil {
+		return nil, err
+	}
+	p, err := fixed.Compile(g, scale)
+	if err != nil {
+		return nil, err
+	}
+	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Scale: scale,
+		ReluCount: p.Stats.ReluElems, Params: p.Stats.Params, MACs: p.Stats.MACs, CompileS: time.Since(t0).Seconds()}
+	res.Comparisons = comparisons(p)
+
+	dir, err := os.MkdirTemp("", "veil-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	progPath := filepath.Join(dir, "program.vp")
+	if err := p.WriteFile(progPath); err != nil {
+		return nil, err
+	}
+	in := p.Tensors[p.Inputs[0]]
+	x := make([]float32, in.Shape.Size())
+	r := rand.New(rand.NewPCG(seed, 0x696e707574))
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	inPath := filepath.Join(dir, "input.f32")
+	if err := writeFloat32s(inPath, x); err != nil {
+		return nil, err
+	}
+	for _, pt := range mpc.Parties {
+		if err := transport.GenerateIdentity(pt, dir); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := session.WriteLoopbackConfig(dir, session.DefaultTimeout)
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := [3][]string{
+		{"party", "--role", "client", "--config", cfg, "--input-raw", inPath, "--json"},
+		{"party", "--role", "server", "--config", cfg, "--program", progPath, "--json"},
+		{"party", "--role", "helper", "--config", cfg, "--json"},
+	}
+	var outs [3]bytes.Buffer
+	var procs [3]*exec.Cmd
+	for i := range procs {
+		c := exec.Command(exe, args[i]...)
+		c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
+		c.Stdout, c.Stderr = &outs[i], &outs[i]
+		if err := c.Start(); err != nil {
+			return nil, err
+		}
+		procs[i] = c
+	}
+	stop := showProgress(progress, res.Network)
+	var errs []string
+	for i, c := range procs {
+		if err := c.Wait(); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v: %s", mpc.Parties[i], err, strings.TrimSpace(outs[i].String())))
+		}
+	}
+	stop()
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	var reports [3]partyResult
+	for i := range reports {
+		if err := json.Unmarshal(outs[i].Bytes(), &reports[i]); err != nil {
+			return nil, fmt.Errorf("%s printed %q: %v", mpc.Parties[i], outs[i].String(), err)
+		}
+		res.CPUS[i] = reports[i].CPUSeconds
+		res.BytesSent[i] = reports[i].BytesSent
+		res.BytesTotal += reports[i].BytesSent
+		res.PeakRSSParty[i] = reports[i].PeakRSS
+		res.PeakRSS = max(res.PeakRSS, reports[i].PeakRSS)
+	}
+	res.WallS = reports[0].WallS
+	res.Rounds = reports[0].Rounds
+	if res.Comparisons > 0 {
+		res.BytesPerRelu = float64(res.BytesTotal) / float64(res.Comparisons)
+	}
+	if len(reports[0].Predictions) != 1 {
+		return nil, fmt.Errorf("the client returned %d outputs", len(reports[0].Predictions))
+	}
+	res.Verified, res.MaxDeviation, res.VerifyProblem = verifySecure(p, x, reports[0].Predictions[0].Output)
+	return res, nil
+}
+
+// verifySecure compares a secure output (decoded, Post applied) with the
+// cleartext executor: same top-1 and, without Post, every value within
+// the worst-case truncation bound.
+func verifySecure(p *fixed.Program, x []float32, secure []float64) (bool, float64, string) {
+	vals, err := p.Trace(p.EncodeInput(x))
+	if err != nil {
+		return false, 0, err.Error()
+	}
+	out := p.Outputs[0]
+	clear := p.ApplyPost(p.DecodeOutput(0, vals[out]))
+	if len(clear) != len(secure) {
+		return false, 0, fmt.Sprintf("%d secure outputs, %d cleartext", len(secure), len(clear))
+	}
+	if fixed.Top1(clear) != fixed.Top1(secure) {
+		return false, 0, fmt.Sprintf("top-1 %d, cleartext %d", fixed.Top1(secure), fixed.Top1(clear))
+	}
+	if p.Post != "" {
+		return true, 0, ""
+	}
+	bound := porthos.ErrorBounds(p, vals)[out]
+	unit := math.Ldexp(1, -p.Scale)
+	dev := 0.0
+	for i := range clear {
+		dev = math.Max(dev, math.Abs(secure[i]-clear[i])/unit)
+	}
+	if dev > bound {
+		return false, dev, fmt.Sprintf("logits %g units from cleartext, bound %g", dev, bound)
+	}
+	return true, dev, ""
+}
+
+// comparisons counts the secure comparisons a program makes: one per ReLU
+// element, window−1 per MaxPool output, axis−1 per ArgMax output.
+func comparisons(p *fixed.Program) int {
+	n := 0
+	for _, in := range p.Instrs {
+		out := p.Tensors[in.Out].Shape.Size()
+		switch in.Op {
+		case fixed.Relu:
+			n += out
+		case fixed.MaxPool:
+			n += out * (in.Kernel[0]*in.Kernel[1] - 1)
+		case fixed.ArgMax:
+			x := p.Tensors[in.In[0]].Shape
+			ax := in.Axis
+			if ax < 0 {
+				ax += len(x)
+			}
+			n += out * (x[ax] - 1)
+		}
+	}
+	return n
+}
+
+func writeFloat32s(path string, x []float32) error {
+	b := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func readFloat32s(path string, n int) ([]float32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != 4*n {
+		return nil, fmt.Errorf("%s: %d bytes, want %d float32 values (%d bytes)", path, len(b), n, 4*n)
+	}
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return x, nil
+}
+
+// showProgress displays a spinner with the elapsed time on w while a
+// network runs, if w is a terminal; the returned function stops it.
+func showProgress(w io.Writer, name string) func() {
+	f, ok := w.(*os.File)
+	if !ok {
+		return func() {}
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return func() {}
+	}
+	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(name+": secure inference"),
+		progressbar.OptionSpinnerType(14), progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionClearOnFinish())
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bar.Add(1)
+			}
+		}
+	}()
+	return func() { close(done); bar.Finish() }
+}
+
+func printBenchTable(w io.Writer, rs []benchResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "network\twall s\tCPU s P0/P1/P2\tsent P0/P1/P2\ttotal\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%.2f\t%.1f/%.1f/%.1f\t%s/%s/%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.WallS,
+			r.CPUS[0], r.CPUS[1], r.CPUS[2], ir.FormatBytes(r.BytesSent[0]), ir.FormatBytes(r.BytesSent[1]), ir.FormatBytes(r.BytesSent[2]),
+			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
+	}
+	tw.Flush()
+}
+
+func printBenchMarkdown(w io.Writer, rs []benchResult) {
+	fmt.Fprintln(w, "| network | wall (s) | CPU s P0 / P1 / P2 | total bytes | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %.2f | %.1f / %.1f / %.1f | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, r.WallS, r.CPUS[0], r.CPUS[1], r.CPUS[2],
+			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
+	}
+}
+
