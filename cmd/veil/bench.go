@@ -339,4 +339,3 @@ func printBenchMarkdown(w io.Writer, rs []benchResult) {
 			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
 }
-

@@ -6,4 +6,6 @@ import (
 	"veil/ir"
 )
 
-func buildZoo(name string, seed uint64) (*ir.Graph, error) { return nil, fmt.Errorf("no zoo yet: %s", name) }
+func buildZoo(name string, seed uint64) (*ir.Graph, error) {
+	return nil, fmt.Errorf("no zoo yet: %s", name)
+}
