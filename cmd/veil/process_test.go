@@ -165,3 +165,33 @@ func TestPartyFailureStopsOthers(t *testing.T) {
 		})
 	}
 }
+
+// TestBench runs veil bench on two bundled models (parties as processes)
+// and checks its JSON report.
+func TestBench(t *testing.T) {
+	out, err := veil(t, "bench", "--json", lenet, digitsMLP)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	var rs []benchResult
+	for dec.More() {
+		var r benchResult
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("bench printed %q: %v", out, err)
+		}
+		rs = append(rs, r)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("%d results", len(rs))
+	}
+	for _, r := range rs {
+		if !r.Verified || r.WallS <= 0 || r.BytesTotal != r.BytesSent[0]+r.BytesSent[1]+r.BytesSent[2] || r.Rounds == 0 ||
+			r.PeakRSS <= 0 || r.ReluCount == 0 || r.Comparisons < r.ReluCount || r.CPUS[1] <= 0 {
+			t.Errorf("bench result %+v", r)
+		}
+	}
+	if rs[0].Network != "fashion_lenet" || rs[0].ReluCount != 1780 || rs[0].Comparisons != 6508 {
+		t.Errorf("LeNet: network %q, %d ReLUs, %d comparisons; want fashion_lenet, 1780, 6508", rs[0].Network, rs[0].ReluCount, rs[0].Comparisons)
+	}
+}
