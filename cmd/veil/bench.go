@@ -54,6 +54,7 @@ func benchCmd() *cobra.Command {
 		markdown bool
 		seed     uint64
 		scale    int
+		chart    string
 		mf       modelFlags
 	)
 	cmd := &cobra.Command{
@@ -91,6 +92,12 @@ truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet.`,
 			default:
 				printBenchTable(w, results)
 			}
+			if chart != "" {
+				if err := writeScalingChart(chart, results); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", chart)
+			}
 			for _, r := range results {
 				if !r.Verified {
 					return fmt.Errorf("%s: the secure output did not match the cleartext executor: %s", r.Network, r.VerifyProblem)
@@ -104,6 +111,7 @@ truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet.`,
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a markdown table")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights (zoo networks) and the random input")
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
+	cmd.Flags().StringVar(&chart, "chart", "", "write a PNG of time and communication against depth (for a scaling run such as resnet18 … resnet200)")
 	return cmd
 }
 
