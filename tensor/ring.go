@@ -14,6 +14,10 @@ type Number interface{ ~uint64 | ~float32 | ~float64 }
 
 // MatMul sets dst (m×n) to a (m×k) times b (k×n) (modulo 2^64 for uint64).
 func MatMul[T Number](dst, a, b []T, m, k, n int) {
+	if d, ok := any(dst).([]uint64); ok {
+		matMulU64(d, any(a).([]uint64), any(b).([]uint64), m, k, n)
+		return
+	}
 	dst = dst[:m*n]
 	clear(dst)
 	for i := 0; i < m; i++ {

@@ -1,0 +1,240 @@
+package tensor
+
+import (
+	"math/bits"
+	"os"
+	"runtime"
+	"sync"
+)
+
+// The uint64 matrix product is blocked in the usual way (Goto & van de
+// Geijn): B is packed kcBlock rows at a time into panels nr columns wide,
+// A into panels mr rows tall, and a register-tiled micro-kernel computes
+// one mr×nr tile of C over a whole kcBlock deep panel pair. Two
+// micro-kernels exist: an AVX2 one (gemm_amd64.s, chosen at run time) and
+// a portable Go one; both give the same bits, since arithmetic modulo
+// 2^64 is associative and commutative.
+
+const (
+	kcBlock = 256  // depth of a packed panel pair
+	mcBlock = 120  // rows of A packed at once (a multiple of every mr)
+	ncBlock = 2048 // columns of B packed at once
+
+	// parallelMACs is the product size from which MatMul splits the work
+	// over runtime.GOMAXPROCS goroutines.
+	parallelMACs = 1 << 17
+)
+
+// UseSIMD reports whether the uint64 kernels use the SIMD micro-kernel.
+// It is set at start-up from the CPU's features (AVX2 on amd64) and the
+// environment (VEIL_NOSIMD=1 forces the portable Go path); tests flip it to
+// compare the two paths.
+var UseSIMD = hasSIMD && os.Getenv("VEIL_NOSIMD") == ""
+
+// microKernel computes C[0:mr, 0:nr] += Apanel · Bpanel over k steps, where
+// Apanel holds mr values per step and Bpanel bw values per step; c has
+// row stride ldc.
+type microKernel struct {
+	mr, nr, bw int
+	// swap packs each B row a second time with the 32-bit halves of
+	// every value exchanged (for the AVX2 kernel's 32-bit multiplies).
+	swap bool
+	run  func(k int, a, b, c []uint64, ldc int)
+}
+
+var goKernel = microKernel{mr: 4, nr: 4, bw: 4, run: kernelGo4x4}
+
+func kernelFor() *microKernel {
+	if UseSIMD && hasSIMD {
+		return &simdKernel
+	}
+	return &goKernel
+}
+
+// matMulU64 is MatMul for the ring Z_2^64.
+func matMulU64(dst, a, b []uint64, m, k, n int) {
+	dst = dst[:m*n]
+	clear(dst)
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	a, b = a[:m*k], b[:k*n]
+	kern := kernelFor()
+	workers := runtime.GOMAXPROCS(0)
+	if m*k*n < parallelMACs {
+		workers = 1
+	}
+	// Split the larger dimension (in tiles) over the workers.
+	mt, nt := (m+kern.mr-1)/kern.mr, (n+kern.nr-1)/kern.nr
+	if workers > max(mt, nt) {
+		workers = max(mt, nt)
+	}
+	if workers <= 1 {
+		gemmRange(kern, dst, a, b, m, k, n, 0, m, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	tiles, step := mt, kern.mr
+	if nt > mt {
+		tiles, step = nt, kern.nr
+	}
+	for w := 0; w < workers; w++ {
+		lo, hi := tiles*w/workers*step, tiles*(w+1)/workers*step
+		i0, i1, j0, j1 := lo, min(hi, m), 0, n
+		if step == kern.nr && nt > mt {
+			i0, i1, j0, j1 = 0, m, lo, min(hi, n)
+		}
+		if w == workers-1 {
+			gemmRange(kern, dst, a, b, m, k, n, i0, i1, j0, j1)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gemmRange(kern, dst, a, b, m, k, n, i0, i1, j0, j1)
+		}()
+	}
+	wg.Wait()
+}
+
+type packBufs struct{ a, b, tile []uint64 }
+
+var bufPool = sync.Pool{New: func() any { return new(packBufs) }}
+
+func grow(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
+	}
+	return s[:n]
+}
+
+// gemmRange adds A[i0:i1, :] · B[:, j0:j1] into dst[i0:i1, j0:j1].
+func gemmRange(kern *microKernel, dst, a, b []uint64, m, k, n, i0, i1, j0, j1 int) {
+	mr, nr, bw := kern.mr, kern.nr, kern.bw
+	bufs := bufPool.Get().(*packBufs)
+	defer bufPool.Put(bufs)
+	ncMax := min(ncBlock, j1-j0)
+	bufs.b = grow(bufs.b, kcBlock*((ncMax+nr-1)/nr)*bw)
+	bufs.a = grow(bufs.a, kcBlock*mcBlock)
+	bufs.tile = grow(bufs.tile, mr*nr)
+	pb, pa, tile := bufs.b, bufs.a, bufs.tile
+	for jc := j0; jc < j1; jc += ncBlock {
+		nb := min(ncBlock, j1-jc)
+		for pc := 0; pc < k; pc += kcBlock {
+			kb := min(kcBlock, k-pc)
+			packB(pb, b, n, pc, kb, jc, nb, nr, kern.swap)
+			for ic := i0; ic < i1; ic += mcBlock {
+				mb := min(mcBlock, i1-ic)
+				packA(pa, a, k, ic, mb, pc, kb, mr)
+				for jr := 0; jr < nb; jr += nr {
+					bp := pb[jr/nr*kb*bw : (jr/nr+1)*kb*bw]
+					nn := min(nr, nb-jr)
+					for ir := 0; ir < mb; ir += mr {
+						ap := pa[ir/mr*kb*mr : (ir/mr+1)*kb*mr]
+						mm := min(mr, mb-ir)
+						off := (ic+ir)*n + jc + jr
+						if mm == mr && nn == nr {
+							kern.run(kb, ap, bp, dst[off:], n)
+							continue
+						}
+						clear(tile)
+						kern.run(kb, ap, bp, tile, nr)
+						for r := 0; r < mm; r++ {
+							row := dst[off+r*n : off+r*n+nn]
+							for c := range row {
+								row[c] += tile[r*nr+c]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packB copies B[pc:pc+kb, jc:jc+nb] into panels nr columns wide, each
+// step's nr values contiguous (followed, when swap, by the same values with
+// their 32-bit halves exchanged); columns past nb are zero.
+func packB(dst, b []uint64, n, pc, kb, jc, nb, nr int, swap bool) {
+	bw := nr
+	if swap {
+		bw = 2 * nr
+	}
+	for jr := 0; jr < nb; jr += nr {
+		panel := dst[jr/nr*kb*bw : (jr/nr+1)*kb*bw]
+		nn := min(nr, nb-jr)
+		for p := 0; p < kb; p++ {
+			src := b[(pc+p)*n+jc+jr : (pc+p)*n+jc+jr+nn]
+			out := panel[p*bw : (p+1)*bw]
+			copy(out, src)
+			clear(out[nn:nr])
+			if swap {
+				sw := out[nr:]
+				for c, v := range src {
+					sw[c] = bits.RotateLeft64(v, 32)
+				}
+				clear(sw[nn:])
+			}
+		}
+	}
+}
+
+// packA copies A[ic:ic+mb, pc:pc+kb] into panels mr rows tall, each step's
+// mr values contiguous; rows past mb are zero.
+func packA(dst, a []uint64, k, ic, mb, pc, kb, mr int) {
+	for ir := 0; ir < mb; ir += mr {
+		panel := dst[ir/mr*kb*mr : (ir/mr+1)*kb*mr]
+		mm := min(mr, mb-ir)
+		for r := 0; r < mm; r++ {
+			src := a[(ic+ir+r)*k+pc : (ic+ir+r)*k+pc+kb]
+			for p, v := range src {
+				panel[p*mr+r] = v
+			}
+		}
+		for r := mm; r < mr; r++ {
+			for p := 0; p < kb; p++ {
+				panel[p*mr+r] = 0
+			}
+		}
+	}
+}
+
+// kernelGo4x4 is the portable micro-kernel: a 4×4 tile of C in registers.
+func kernelGo4x4(k int, a, b, c []uint64, ldc int) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 uint64
+	var c20, c21, c22, c23, c30, c31, c32, c33 uint64
+	a, b = a[:4*k], b[:4*k]
+	for p := 0; p < k; p++ {
+		ap := (*[4]uint64)(a[4*p:])
+		bp := (*[4]uint64)(b[4*p:])
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+		a0 := ap[0]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		a1 := ap[1]
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		a2 := ap[2]
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		a3 := ap[3]
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	r := (*[4]uint64)(c[0:])
+	r[0], r[1], r[2], r[3] = r[0]+c00, r[1]+c01, r[2]+c02, r[3]+c03
+	r = (*[4]uint64)(c[ldc:])
+	r[0], r[1], r[2], r[3] = r[0]+c10, r[1]+c11, r[2]+c12, r[3]+c13
+	r = (*[4]uint64)(c[2*ldc:])
+	r[0], r[1], r[2], r[3] = r[0]+c20, r[1]+c21, r[2]+c22, r[3]+c23
+	r = (*[4]uint64)(c[3*ldc:])
+	r[0], r[1], r[2], r[3] = r[0]+c30, r[1]+c31, r[2]+c32, r[3]+c33
+}

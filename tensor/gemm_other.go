@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package tensor
+
+const hasSIMD = false
+
+var simdKernel = goKernel
