@@ -1,0 +1,135 @@
+// Package zoo builds the benchmark networks of the CrypTFlow paper
+// (Section VI) as float graphs with seeded random weights: the cost of
+// secure inference (ReLU comparisons, multiplications, communication)
+// depends only on the architecture, not on the weight values.
+//
+// Every graph looks like an ONNX import of the PyTorch/torchvision model
+// (NCHW, batch 1): Conv (with a bias, or followed by BatchNorm), BatchNorm
+// with inference statistics, Relu, Clip(0, 6) for ReLU6, MaxPool,
+// AvgPool, ReduceMean over H and W for global average pooling, Concat,
+// Add for residuals, Reshape to flatten, and MatMul + Add for fully
+// connected layers. Run ir.Optimize before fixed.Compile.
+//
+// Weights are He-initialised (N(0, 2/fan_in) before a ReLU) from a PCG
+// generator seeded by the caller; BatchNorm statistics are close to mean
+// 0, variance 1 and the last BatchNorm of every residual branch has a
+// small scale, so activations stay O(1) through ResNet-200 in float and in
+// fixed point.
+package zoo
+
+import (
+	"fmt"
+	"strings"
+
+	"veil/ir"
+)
+
+// Network describes one builder.
+type Network struct {
+	Name  string
+	Input ir.Shape
+	// Build returns the network with weights drawn from seed; the same
+	// seed gives the same weights.
+	Build func(seed uint64) (*ir.Graph, error)
+	// Paper says where the architecture comes from.
+	Paper string
+}
+
+var imageNet = ir.Shape{1, 3, 224, 224}
+
+func resNetNetwork(depth int, paper string) Network {
+	return Network{
+		Name:  fmt.Sprintf("resnet%d", depth),
+		Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return resNet(depth, 224, seed) },
+		Paper: paper,
+	}
+}
+
+var networks = []Network{
+	{Name: "logreg", Input: ir.Shape{1, 784}, Build: logReg,
+		Paper: "CrypTFlow Fig. 2 / Table VIII: logistic regression on MNIST, 784→10 (softmax left to the output's receiver)"},
+	{Name: "secureml", Input: ir.Shape{1, 784}, Build: secureML,
+		Paper: "SecureML (Mohassel & Zhang 2017) 3-layer DNN as in CrypTFlow Table V: FC 784→128→128→10 with ReLU"},
+	{Name: "minionn", Input: ir.Shape{1, 1, 28, 28}, Build: miniONN,
+		Paper: "MiniONN (Liu et al. 2017) MNIST 4-layer CNN as in CrypTFlow Tables V–VI / SecureNN: Conv 1→16 5×5, ReLU, MaxPool 2, Conv 16→16 5×5, ReLU, MaxPool 2, FC 256→100, ReLU, FC 100→10"},
+	{Name: "lenet", Input: ir.Shape{1, 1, 28, 28}, Build: leNet,
+		Paper: "LeNet (LeCun et al.) 4-layer MNIST CNN as in CrypTFlow Tables V and VIII: Conv 1→20 5×5, ReLU, MaxPool 2, Conv 20→50 5×5, ReLU, MaxPool 2, FC 800→500, ReLU, FC 500→10"},
+	{Name: "squeezenet", Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return squeezeNet11(224, seed) },
+		Paper: "SqueezeNet 1.1 (Iandola et al. 2016) as torchvision squeezenet1_1: 26 convolutions, CrypTFlow Section VI-A"},
+	resNetNetwork(18, "ResNet-18 (He et al. 2016) as torchvision resnet18; CrypTFlow Fig. 10"),
+	resNetNetwork(34, "ResNet-34 (He et al. 2016) as torchvision resnet34; CrypTFlow Fig. 10"),
+	resNetNetwork(50, "ResNet-50 (He et al. 2016) as torchvision resnet50 (v1.5): 53 convolutions and one FC, CrypTFlow Section VI-A"),
+	resNetNetwork(101, "ResNet-101 (He et al. 2016) as torchvision resnet101; CrypTFlow Fig. 10"),
+	resNetNetwork(152, "ResNet-152 (He et al. 2016) as torchvision resnet152; CrypTFlow Fig. 10"),
+	resNetNetwork(200, "ResNet-200 (He et al. 2016, 'Identity Mappings') with torchvision's post-activation bottleneck blocks [3, 24, 36, 3]; CrypTFlow Fig. 10 (65 million parameters)"),
+	{Name: "densenet121", Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return denseNet121(224, seed) },
+		Paper: "DenseNet-121 (Huang et al. 2017) as torchvision densenet121; CrypTFlow Section VI-A"},
+	{Name: "mobilenetv2", Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return mobileNetV2(224, seed) },
+		Paper: "MobileNetV2 (Sandler et al. 2018) as torchvision mobilenet_v2, width 1.0, ReLU6 as Clip(0, 6)"},
+	{Name: "vgg16", Input: imageNet, Build: vgg16,
+		Paper: "VGG-16 (Simonyan & Zisserman 2015, configuration D) as torchvision vgg16, without BatchNorm"},
+}
+
+// Networks returns every network, in a stable order (MNIST networks
+// first, then the ImageNet ones).
+func Networks() []Network { return append([]Network(nil), networks...) }
+
+// Names returns the names of every network, in the order of Networks.
+func Names() []string {
+	names := make([]string, len(networks))
+	for i, n := range networks {
+		names[i] = n.Name
+	}
+	return names
+}
+
+// Lookup returns the network named name (case-insensitive).
+func Lookup(name string) (Network, error) {
+	for _, n := range networks {
+		if strings.EqualFold(n.Name, name) {
+			return n, nil
+		}
+	}
+	return Network{}, fmt.Errorf("zoo: no network %q (have %s)", name, strings.Join(Names(), ", "))
+}
+
+// Summary counts a graph's layers and parameters.
+type Summary struct {
+	Conv   int // Conv nodes
+	FC     int // MatMul nodes (fully connected layers)
+	Params int // learnable parameters, counted as torchvision counts them
+}
+
+// Summarize counts the Conv and MatMul nodes of g and its parameters as
+// PyTorch's sum(p.numel() for p in model.parameters()) does: every float
+// constant a node reads, except the running mean and variance of a
+// BatchNorm (which are buffers, not parameters). Call it before
+// ir.Optimize, which folds BatchNorms away.
+func Summarize(g *ir.Graph) Summary {
+	var s Summary
+	seen := map[string]bool{}
+	for _, n := range g.Nodes {
+		switch n.Op {
+		case ir.OpConv:
+			s.Conv++
+		case ir.OpMatMul:
+			s.FC++
+		}
+		for i, in := range n.Inputs {
+			if n.Op == ir.OpBatchNorm && i >= 3 {
+				continue
+			}
+			c := g.Const(in)
+			if c == nil || c.DType != ir.Float32 || seen[in] {
+				continue
+			}
+			seen[in] = true
+			s.Params += c.Len()
+		}
+	}
+	return s
+}
