@@ -24,6 +24,7 @@ import (
 	"veil/mpc/porthos"
 	"veil/mpc/session"
 	"veil/mpc/transport"
+	"veil/zoo"
 )
 
 // benchResult is one network's line of `veil bench --json`.
@@ -66,7 +67,13 @@ helper as three processes of this program on loopback TLS. It reports wall
 time, each party's CPU time, bytes and peak memory, rounds, the ReLU and
 comparison counts, and whether the secure output matched the cleartext
 fixed-point executor (same top-1, every logit within the propagated
-truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet.`,
+truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet.
+
+Zoo networks (seeded random weights; their cost does not depend on them):
+`+strings.Join(zoo.Names(), ", ")+`.
+
+The ResNet scaling run (the paper's Figure 10):
+  veil bench --chart scaling.png resnet18 resnet34 resnet50 resnet101 resnet152 resnet200`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				args = []string{lenetDefault}
