@@ -70,7 +70,7 @@ fixed-point executor (same top-1, every logit within the propagated
 truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet.
 
 Zoo networks (seeded random weights; their cost does not depend on them):
-`+strings.Join(zoo.Names(), ", ")+`.
+` + strings.Join(zoo.Names(), ", ") + `.
 
 The ResNet scaling run (the paper's Figure 10):
   veil bench --chart scaling.png resnet18 resnet34 resnet50 resnet101 resnet152 resnet200`,
