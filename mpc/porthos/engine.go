@@ -30,9 +30,10 @@ type Engine struct {
 	msgs   int64    // messages sent
 
 	acct    *accounting
-	depth   int   // nesting of accounted operations
-	err     error // sticky: once a call failed the engine refuses more work
-	aborted bool  // the peers have been told
+	depth   int     // nesting of accounted operations
+	err     error   // sticky: once a call failed the engine refuses more work
+	aborted bool    // the peers have been told
+	cmp     Compare // comparison protocol (see SetCompare)
 
 	// testHookInstr, set only by tests, sees this party's share of every
 	// instruction's output during Run.
@@ -53,7 +54,7 @@ const nonceLen = 16
 // label, so a network used for several sessions never reuses randomness.
 func New(net mpc.Network) (*Engine, error) {
 	e := &Engine{net: net, me: net.Me(), streams: map[streamID]*prg.Stream{}, byteStreams: map[streamID]*byteStream{},
-		priv: prg.NewRandom("porthos private"), acct: newAccounting()}
+		priv: prg.NewRandom("porthos private"), acct: newAccounting(), cmp: DefaultCompare}
 	if e.me > mpc.P2 {
 		return nil, fmt.Errorf("porthos: unknown party %d", e.me)
 	}

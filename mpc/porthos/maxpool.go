@@ -30,6 +30,11 @@ import (
 //
 // Security: DReLU and Beaver products only; which element wins stays
 // secret because only shares of b ever exist.
+//
+// With CompareFast (see SetCompare) each level runs fastCmp on the
+// differences, with the products b·(hi − lo) (and b·(I_hi − I_lo))
+// folded in; the precondition is then [−2^62, 2^62) (the differences must
+// not wrap).
 func (e *Engine) MaxGroups(v []uint64, counts []int, withIndex, selectLast bool) (maxes, index []uint64, err error) {
 	if err := e.check(); err != nil {
 		return nil, nil, err
@@ -106,19 +111,7 @@ func (e *Engine) maxGroups(v []uint64, counts []int, withIndex, selectLast bool)
 				}
 			}
 		}
-		b, err := e.drelu(pairs, hi)
-		if err != nil {
-			return nil, nil, err
-		}
-		x, y := b, hi
-		if withIndex && me != mpc.P2 {
-			x, y = append(b, b...), append(hi, ihi...)
-		}
-		m := pairs
-		if withIndex {
-			m = 2 * pairs
-		}
-		prod, err := e.mulElem(m, x, y)
+		prod, err := e.dreluTimes(pairs, hi, ihi, withIndex)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -1,0 +1,555 @@
+package porthos
+
+import (
+	"fmt"
+
+	"veil/mpc"
+)
+
+// Compare selects the comparison protocol behind DReLU, ReLU, MaxPool,
+// MaxGroups and ArgMax. All three parties of a session must select the
+// same one (a mismatch fails on the first message of the wrong length).
+type Compare int
+
+const (
+	// ComparePorthos is the paper's protocol: ShareConvert, ComputeMSB
+	// and a Beaver product (PORTHOS.md sections 6–8), 6ℓ·log p + 19ℓ =
+	// 4288 bits and 9 rounds per ReLU, exact on [−2^62, 2^62).
+	ComparePorthos Compare = iota
+	// CompareFast is the bit-sliced carry circuit with AND triples dealt
+	// by P2 (see fastCmp): about 925 bits and 8 rounds per ReLU, exact
+	// for every input.
+	CompareFast
+)
+
+func (c Compare) String() string {
+	switch c {
+	case ComparePorthos:
+		return "porthos"
+	case CompareFast:
+		return "fast"
+	}
+	return fmt.Sprintf("Compare(%d)", int(c))
+}
+
+// DefaultCompare is the protocol a new Engine uses.
+var DefaultCompare = ComparePorthos
+
+// SetCompare selects the comparison protocol of this engine's later
+// calls; the three parties must make the same choice.
+func (e *Engine) SetCompare(c Compare) { e.cmp = c }
+
+// CompareProtocol is the comparison protocol in use.
+func (e *Engine) CompareProtocol() Compare { return e.cmp }
+
+// fastCmp computes, for n elements with shares a over Z_L, shares over
+// Z_L of D = DReLU(a) = [signed(a) ≥ 0] (0 or 1) and of y_k·D for each of
+// the K vectors ys (n shares each). P2 passes a = ys = nil and gets nils.
+//
+// # Protocol
+//
+// MSB(x) for x = x0 + x1 mod 2^64 is x0_63 ⊕ x1_63 ⊕ c, where c is the
+// carry into bit 63 of x0' + x1' (x_j' = x_j mod 2^63). So
+// D = 1 ⊕ x0_63 ⊕ x1_63 ⊕ c, exact for every x ∈ Z_L (no precondition,
+// unlike Porthos's [−2^62, 2^62)). The carry is computed by a
+// carry-lookahead tree on XOR-shared bits, bit-sliced: bit i of all n
+// elements is one plane of W = ⌈n/64⌉ words, so one message per level
+// carries every AND gate of the level for the whole batch.
+//
+//   - Leaves (round 1): generate g_i = x0_i ∧ x1_i and propagate
+//     p_i = x0_i ⊕ x1_i for i = 62..0. p_i is shared as it stands (P0
+//     holds x0_i, P1 holds x1_i). g_i is an AND of a bit P0 knows and a
+//     bit P1 knows: P2 deals a cross triple α (P0 and P2 draw it from
+//     k02), β (from k12), c0 (from k02) and sends c1 = α∧β ⊕ c0 to P1;
+//     P0 sends u = x0_i ⊕ α, P1 sends v = x1_i ⊕ β; P0's share is
+//     x0_i∧v ⊕ c0, P1's is u∧β ⊕ c1. 3 bits per leaf.
+//   - Tree (rounds 2–7): nodes (G, P), most significant first; a level of
+//     m nodes carries the top one up if m is odd and combines pairs
+//     (hi, lo) into G = G_hi ⊕ P_hi∧G_lo, P = P_hi∧P_lo (G_hi and
+//     P_hi∧G_lo are never both 1). The lowest node of every level never
+//     needs its P (it only ever is a lo child under a node that needs no
+//     P, up to the root, which needs only G = c), so the lowest pair of a
+//     level computes G only. The ANDs are Beaver AND gates on XOR
+//     shares: P2 deals a, b, c = a∧b (P0's a, b from k02; P1's a, b, c
+//     from k12; P2 sends P0's c), the parties open d = P_hi ⊕ a (once
+//     for both ANDs of a pair) and e = y ⊕ b, and P_j's share is
+//     [j=0]·d∧e ⊕ d∧b_j ⊕ e∧a_j ⊕ c_j. A full pair costs 3 opened bits
+//     per party and 2 dealt bits (8 bits), a G-only pair 5 bits.
+//   - Output (round 8): P2 deals a random bit r, XOR-shared from the
+//     streams (r0 from k02, r1 from k12: free) and over Z_L (P1 draws
+//     [r]_1, P2 sends [r]_0 to P0), and for each y_k a mask A_k (A0 from
+//     k02, A1 from k12) with C_k = A_k·r (P0 draws C0, P2 sends C1 to
+//     P1). In round 1 the parties open E_k = y_k − A_k; in round 8 they
+//     open ε = D ⊕ r. Then D = ε + (1 − 2ε)·r and
+//     y_k·D = ε·y_k + (1 − 2ε)·(E_k·r + C_k), all linear in [r], [C_k].
+//
+// All of P2's messages are data-independent and sent in round 1.
+//
+// # Cost
+//
+// With W = ⌈n/64⌉ and T = Σ over the tree levels of 2·(opened planes) +
+// (dealt planes) = 478 for the 63 leaves:
+//
+//	bits = 64W·(3·63 + T + 2) + 64n·(1 + 3K) = 64W·669 + 64n·(1 + 3K)
+//
+// i.e. 733 bits per element for DReLU and 925 for ReLU (K = 1) when 64
+// divides n, against 3968 and 4288 for Porthos; 8 rounds (Porthos: 8 for
+// DReLU, 9 for ReLU).
+//
+// # Security (semi-honest, one corruption)
+//
+//   - P2 receives nothing at all; its view is its own randomness.
+//   - P1 receives: u = x0_i ⊕ α, the openings x_0 ⊕ a_0 and y_0 ⊕ b_0 of
+//     every tree level, ε_0 = D_0 ⊕ r0 and E_0 = y_0 − A0, each padded by
+//     a fresh value of P0's stream with P2 (k02), which P1 never sees and
+//     which pads nothing else; and from P2 c1 = α∧β ⊕ c0 and C1 = C − C0,
+//     padded by c0 and C0 (k02). Every message is uniform and
+//     independent of the inputs.
+//   - P0's view is the mirror image: v, the openings and ε_1 padded by
+//     k12 values (β, a_1, b_1, r1, A1), and from P2 the tree c0 = c ⊕ c1
+//     and [r]_0 = r − [r]_1, padded by c1 and [r]_1 (k12).
+//   - The opened ε is D ⊕ r with r = r0 ⊕ r1 unknown to both P0 and P1,
+//     and E = y − A with A unknown to both; the outputs are fresh shares.
+func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][]uint64, error) {
+	if n == 0 {
+		if e.me == mpc.P2 {
+			return nil, nil, nil
+		}
+		return []uint64{}, make([][]uint64, K), nil
+	}
+	W := (n + 63) / 64
+	lv := fcPlan()
+	if e.me == mpc.P2 {
+		return nil, nil, e.fastCmpHelper(n, W, K, lv)
+	}
+	if len(a) != n || len(ys) != K {
+		return nil, nil, fmt.Errorf("%d shares and %d vectors for %d elements and %d vectors", len(a), len(ys), n, K)
+	}
+	for k, y := range ys {
+		if len(y) != n {
+			return nil, nil, fmt.Errorf("vector %d has %d shares for %d elements", k, len(y), n)
+		}
+	}
+	p0 := e.me == mpc.P0
+	other := e.other()
+	x := bitPlanes(a, W)
+
+	// Randomness of round 1 and of the output.
+	leafSt, outSt := e.stream(mpc.P2, "fc.leaf"), e.stream(mpc.P2, "fc.out")
+	mask := make([]uint64, fcLeaves*W) // α at P0, β at P1
+	leafSt.Uint64s(mask)
+	var lc []uint64 // P0's leaf c0
+	if p0 {
+		lc = make([]uint64, fcLeaves*W)
+		leafSt.Uint64s(lc)
+	}
+	r := make([]uint64, W) // r_j
+	outSt.Uint64s(r)
+	var rA []uint64 // [r]_1 at P1
+	if !p0 {
+		rA = make([]uint64, n)
+		outSt.Uint64s(rA)
+	}
+	A := make([][]uint64, K)
+	for k := range A {
+		A[k] = make([]uint64, n)
+		outSt.Uint64s(A[k])
+	}
+	var C [][]uint64
+	if p0 {
+		C = make([][]uint64, K)
+		for k := range C {
+			C[k] = make([]uint64, n)
+			outSt.Uint64s(C[k])
+		}
+	}
+
+	// Round 1: leaf openings and E_k; P2's deals arrive.
+	e.round()
+	msg := make([]uint64, fcLeaves*W+K*n)
+	for t := 0; t < fcLeaves; t++ {
+		xi := x[(62-t)*W : (63-t)*W]
+		m := mask[t*W : (t+1)*W]
+		o := msg[t*W : (t+1)*W]
+		for w := range o {
+			o[w] = xi[w] ^ m[w]
+		}
+	}
+	for k := range ys {
+		o := msg[fcLeaves*W+k*n : fcLeaves*W+(k+1)*n]
+		for i := range o {
+			o[i] = ys[k][i] - A[k][i]
+		}
+	}
+	in, err := e.exchange(other, msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var dealt []uint64
+	if p0 {
+		b, err := e.recv(mpc.P2, 8*(lv.dealt*W+n))
+		if err != nil {
+			return nil, nil, err
+		}
+		dealt = u64s(b, lv.dealt*W+n)
+		rA = dealt[lv.dealt*W:]
+		dealt = dealt[:lv.dealt*W]
+	} else {
+		b, err := e.recv(mpc.P2, 8*(fcLeaves*W+K*n))
+		if err != nil {
+			return nil, nil, err
+		}
+		d := u64s(b, fcLeaves*W+K*n)
+		lc = d[:fcLeaves*W]
+		C = make([][]uint64, K)
+		for k := range C {
+			C[k] = d[fcLeaves*W+k*n : fcLeaves*W+(k+1)*n]
+		}
+	}
+	for k := range A {
+		E := A[k] // A_k is not needed any more: it becomes E_k
+		o := in[fcLeaves*W+k*n:]
+		for i := range E {
+			E[i] = msg[fcLeaves*W+k*n+i] + o[i] // E_k = y_k − A_k
+		}
+	}
+	// Leaves: node t is bit 62 − t.
+	G := make([]uint64, fcLeaves*W)
+	P := make([]uint64, fcLeaves*W)
+	for t := 0; t < fcLeaves; t++ {
+		xi := x[(62-t)*W : (63-t)*W]
+		copy(P[t*W:(t+1)*W], xi)
+		g := G[t*W : (t+1)*W]
+		o := in[t*W : (t+1)*W]
+		m := mask[t*W : (t+1)*W]
+		c := lc[t*W : (t+1)*W]
+		if p0 {
+			for w := range g {
+				g[w] = xi[w]&o[w] ^ c[w] // x0 ∧ v ⊕ c0
+			}
+		} else {
+			for w := range g {
+				g[w] = o[w]&m[w] ^ c[w] // u ∧ β ⊕ c1
+			}
+		}
+	}
+
+	// Tree levels.
+	andSt := e.stream(mpc.P2, "fc.and")
+	m := fcLeaves
+	for _, l := range lv.levels {
+		g, Y := l.pairs, 2*l.pairs-1
+		nr := (g + Y) * W
+		if !p0 {
+			nr += Y * W
+		}
+		rnd := make([]uint64, nr)
+		andSt.Uint64s(rnd)
+		am, bm := rnd[:g*W], rnd[g*W:(g+Y)*W]
+		var cm []uint64
+		if p0 {
+			cm, dealt = dealt[:Y*W], dealt[Y*W:]
+		} else {
+			cm = rnd[(g+Y)*W:]
+		}
+		e.round()
+		out := make([]uint64, (g+Y)*W)
+		for q := 0; q < g; q++ {
+			hi, lo := l.odd+2*q, l.odd+2*q+1
+			xorTo(out[q*W:(q+1)*W], P[hi*W:(hi+1)*W], am[q*W:(q+1)*W])
+			yo := (g + 2*q) * W
+			xorTo(out[yo:yo+W], G[lo*W:(lo+1)*W], bm[2*q*W:(2*q+1)*W])
+			if q < g-1 {
+				xorTo(out[yo+W:yo+2*W], P[lo*W:(lo+1)*W], bm[(2*q+1)*W:(2*q+2)*W])
+			}
+		}
+		in, err := e.exchange(other, out)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range out {
+			out[i] ^= in[i] // opened d (g planes) and e (Y planes)
+		}
+		mm := l.odd + g
+		nG, nP := make([]uint64, mm*W), make([]uint64, mm*W)
+		if l.odd == 1 {
+			copy(nG[:W], G[:W])
+			copy(nP[:W], P[:W])
+		}
+		for q := 0; q < g; q++ {
+			hi := l.odd + 2*q
+			d, aj := out[q*W:(q+1)*W], am[q*W:(q+1)*W]
+			dst := l.odd + q
+			for s := 0; s < 2; s++ {
+				yi := 2*q + s
+				if yi >= Y {
+					break
+				}
+				ev, bj, cj := out[(g+yi)*W:(g+yi+1)*W], bm[yi*W:(yi+1)*W], cm[yi*W:(yi+1)*W]
+				var z []uint64
+				if s == 0 {
+					z = nG[dst*W : (dst+1)*W]
+					copy(z, G[hi*W:(hi+1)*W])
+				} else {
+					z = nP[dst*W : (dst+1)*W]
+				}
+				for w := range z {
+					v := d[w]&bj[w] ^ ev[w]&aj[w] ^ cj[w]
+					if p0 {
+						v ^= d[w] & ev[w]
+					}
+					z[w] ^= v
+				}
+			}
+		}
+		G, P, m = nG, nP, mm
+	}
+	if m != 1 {
+		return nil, nil, fmt.Errorf("internal: comparison tree ends with %d nodes", m)
+	}
+
+	// Output round: open ε = D ⊕ r.
+	e.round()
+	eps := make([]uint64, W)
+	msb := x[63*W : 64*W]
+	for w := range eps {
+		d := msb[w] ^ G[w]
+		if p0 {
+			d = ^d
+		}
+		eps[w] = d ^ r[w]
+	}
+	in, err = e.exchange(other, eps)
+	if err != nil {
+		return nil, nil, err
+	}
+	for w := range eps {
+		eps[w] ^= in[w]
+	}
+	D := make([]uint64, n)
+	prods := make([][]uint64, K)
+	for k := range prods {
+		prods[k] = make([]uint64, n)
+	}
+	for i := range D {
+		eb := eps[i>>6] >> (i & 63) & 1
+		s := 1 - 2*eb // 1 − 2ε
+		if p0 {
+			D[i] = eb + s*rA[i]
+		} else {
+			D[i] = s * rA[i]
+		}
+		for k := range prods {
+			prods[k][i] = eb*ys[k][i] + s*(A[k][i]*rA[i]+C[k][i])
+		}
+	}
+	return D, prods, nil
+}
+
+// fastCmpHelper is P2's part of fastCmp: it draws both parties' masks and
+// sends, in round 1, P1 the leaf c1 and the C1_k, P0 the tree c0 and
+// [r]_0.
+func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
+	s0l, s1l := e.stream(mpc.P0, "fc.leaf"), e.stream(mpc.P1, "fc.leaf")
+	s0o, s1o := e.stream(mpc.P0, "fc.out"), e.stream(mpc.P1, "fc.out")
+	s0a, s1a := e.stream(mpc.P0, "fc.and"), e.stream(mpc.P1, "fc.and")
+	// Leaf cross triples: c1 = α∧β ⊕ c0.
+	alpha, c := make([]uint64, fcLeaves*W), make([]uint64, fcLeaves*W)
+	s0l.Uint64s(alpha)
+	s0l.Uint64s(c)
+	beta := make([]uint64, fcLeaves*W)
+	s1l.Uint64s(beta)
+	to1 := make([]uint64, fcLeaves*W, fcLeaves*W+K*n)
+	for i := range to1 {
+		to1[i] = alpha[i]&beta[i] ^ c[i]
+	}
+	// Output: r, [r]_0 = r − [r]_1, C1 = A·r − C0.
+	r0, r1 := make([]uint64, W), make([]uint64, W)
+	s0o.Uint64s(r0)
+	s1o.Uint64s(r1)
+	rA1 := make([]uint64, n)
+	s1o.Uint64s(rA1)
+	rb := make([]uint64, n)
+	for i := range rb {
+		rb[i] = (r0[i>>6] ^ r1[i>>6]) >> (i & 63) & 1
+	}
+	A0, C0 := make([][]uint64, K), make([][]uint64, K)
+	for k := range A0 {
+		A0[k] = make([]uint64, n)
+		s0o.Uint64s(A0[k])
+	}
+	for k := range C0 {
+		C0[k] = make([]uint64, n)
+		s0o.Uint64s(C0[k])
+	}
+	A1 := make([]uint64, n)
+	for k := 0; k < K; k++ {
+		s1o.Uint64s(A1)
+		for i := range A1 {
+			to1 = append(to1, (A0[k][i]+A1[i])*rb[i]-C0[k][i])
+		}
+	}
+	// Tree triples: P0's c0 = (a0⊕a1)∧(b0⊕b1) ⊕ c1.
+	to0 := make([]uint64, 0, lv.dealt*W+n)
+	for _, l := range lv.levels {
+		g, Y := l.pairs, 2*l.pairs-1
+		r0 := make([]uint64, (g+Y)*W)
+		r1 := make([]uint64, (g+2*Y)*W)
+		s0a.Uint64s(r0)
+		s1a.Uint64s(r1)
+		for yi := 0; yi < Y; yi++ {
+			q := yi / 2
+			for w := 0; w < W; w++ {
+				av := r0[q*W+w] ^ r1[q*W+w]
+				bv := r0[(g+yi)*W+w] ^ r1[(g+yi)*W+w]
+				to0 = append(to0, av&bv^r1[(g+Y+yi)*W+w])
+			}
+		}
+	}
+	for i := range rA1 {
+		to0 = append(to0, rb[i]-rA1[i])
+	}
+	e.round()
+	if err := e.send(mpc.P0, putU64s(nil, to0)); err != nil {
+		return err
+	}
+	if err := e.send(mpc.P1, putU64s(nil, to1)); err != nil {
+		return err
+	}
+	for range lv.levels {
+		e.round()
+	}
+	e.round()
+	return nil
+}
+
+// exchange sends msg to the other primary party and returns its message
+// of the same length.
+func (e *Engine) exchange(other mpc.Party, msg []uint64) ([]uint64, error) {
+	if err := e.send(other, putU64s(nil, msg)); err != nil {
+		return nil, err
+	}
+	b, err := e.recv(other, 8*len(msg))
+	if err != nil {
+		return nil, err
+	}
+	return u64s(b, len(msg)), nil
+}
+
+func xorTo(dst, a, b []uint64) {
+	for i := range dst {
+		dst[i] = a[i] ^ b[i]
+	}
+}
+
+// fcLeaves is the number of low bits whose carry the tree computes.
+const fcLeaves = 63
+
+// fcLevel is one level of the carry tree: pairs of nodes combined, after
+// odd (0 or 1) top node carried up unchanged. The last pair computes G
+// only, the others G and P: 2·pairs − 1 AND outputs, pairs opened x planes.
+type fcLevel struct{ pairs, odd int }
+
+type fcLevels struct {
+	levels []fcLevel
+	dealt  int // tree c planes P2 sends P0: Σ (2·pairs − 1)
+}
+
+func fcPlan() fcLevels {
+	var lv fcLevels
+	for m := fcLeaves; m > 1; {
+		l := fcLevel{pairs: m / 2, odd: m % 2}
+		lv.levels = append(lv.levels, l)
+		lv.dealt += 2*l.pairs - 1
+		m = l.odd + l.pairs
+	}
+	return lv
+}
+
+// fcBits is the exact number of bits fastCmp puts on the wire, over all
+// parties, for n elements and K products: 64W·(3·63 + T + 2) +
+// 64n·(1 + 3K), T = Σ_levels 2·(opened planes) + dealt planes.
+func fcBits(n, K int) int64 {
+	if n == 0 {
+		return 0
+	}
+	W := int64((n + 63) / 64)
+	T := int64(0)
+	for _, l := range fcPlan().levels {
+		g, Y := int64(l.pairs), int64(2*l.pairs-1)
+		T += 2*(g+Y) + Y
+	}
+	return 64*W*(3*fcLeaves+T+2) + 64*int64(n)*int64(1+3*K)
+}
+
+// fcRounds is fastCmp's number of rounds: leaves, tree levels, output.
+func fcRounds() int { return 1 + len(fcPlan().levels) + 1 }
+
+// bitPlanes returns the 64 bit planes of v: word w of plane i (at
+// i·W + w) holds bit i of v[64w .. 64w+63], element 64w + k at bit k.
+func bitPlanes(v []uint64, W int) []uint64 {
+	out := make([]uint64, 64*W)
+	var blk [64]uint64
+	for w := 0; w < W; w++ {
+		blk = [64]uint64{}
+		copy(blk[:], v[64*w:min(len(v), 64*w+64)])
+		transpose64(&blk)
+		for i := range blk {
+			out[i*W+w] = blk[i]
+		}
+	}
+	return out
+}
+
+// transpose64 transposes a 64×64 bit matrix, row r in m[r] with column c
+// at bit c: afterwards bit c of m[r] is the old bit r of m[c].
+func transpose64(m *[64]uint64) {
+	masks := [...]uint64{0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF, 0x0F0F0F0F0F0F0F0F, 0x3333333333333333, 0x5555555555555555}
+	for s, j := 0, 32; j != 0; s, j = s+1, j>>1 {
+		mk := masks[s]
+		for k := 0; k < 64; k++ {
+			if k&j != 0 {
+				continue
+			}
+			t := (m[k]>>j ^ m[k|j]) & mk
+			m[k] ^= t << j
+			m[k|j] ^= t
+		}
+	}
+}
+
+// dreluTimes returns shares of b·d, followed if withIndex by b·di, for
+// b = DReLU(d) (n elements each; P2 passes nils): MaxGroups's products,
+// with the selected comparison protocol.
+func (e *Engine) dreluTimes(n int, d, di []uint64, withIndex bool) ([]uint64, error) {
+	K := 1
+	if withIndex {
+		K = 2
+	}
+	if e.cmp == CompareFast {
+		var ys [][]uint64
+		if e.me != mpc.P2 {
+			ys = [][]uint64{d}
+			if withIndex {
+				ys = append(ys, di)
+			}
+		}
+		_, p, err := e.fastCmp(n, d, ys, K)
+		if err != nil || e.me == mpc.P2 {
+			return nil, err
+		}
+		if withIndex {
+			return append(p[0], p[1]...), nil
+		}
+		return p[0], nil
+	}
+	b, err := e.drelu(n, d)
+	if err != nil {
+		return nil, err
+	}
+	x, y := b, d
+	if withIndex && e.me != mpc.P2 {
+		x, y = append(b, b...), append(d, di...)
+	}
+	return e.mulElem(K*n, x, y)
+}

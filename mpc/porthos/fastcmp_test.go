@@ -1,0 +1,366 @@
+package porthos
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"veil/fixed"
+	"veil/mpc"
+)
+
+// withCompare runs f with DefaultCompare set to c (tests of this package
+// do not run in parallel).
+func withCompare(c Compare, f func()) {
+	old := DefaultCompare
+	DefaultCompare = c
+	defer func() { DefaultCompare = old }()
+	f()
+}
+
+func TestTranspose64(t *testing.T) {
+	r := rand.New(rand.NewPCG(30, 30))
+	var m, orig [64]uint64
+	for i := range m {
+		m[i] = r.Uint64()
+	}
+	orig = m
+	transpose64(&m)
+	for i := 0; i < 64; i++ {
+		for j := 0; j < 64; j++ {
+			if m[i]>>j&1 != orig[j]>>i&1 {
+				t.Fatalf("bit (%d,%d)", i, j)
+			}
+		}
+	}
+}
+
+// fastEdges are inputs over all of Z_L: the fast protocol is exact on
+// every one.
+var fastEdges = []uint64{0, 1, neg(1), 2, neg(2), 1<<63 - 1, 1 << 63, 1<<63 + 1, p62, neg(p62), p62 - 1, neg(p62) - 1, p61, neg(p61), 1 << 40, neg(1 << 40), maxU - 1, 12345, neg(12345)}
+
+// TestFastDReLUReLUExact checks the fast DReLU and ReLU against plain
+// math on edge values of the whole ring and random values, for batch
+// sizes around the 64-element words, with random and trivial sharings.
+func TestFastDReLUReLUExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 31))
+	for _, n := range []int{1, 2, 63, 64, 65, 127, 1000} {
+		var x []uint64
+		x = append(x, fastEdges...)
+		x = append(x, randRange(r, n, 63)...)
+		x = append(x, randRange(r, n, 20)...)
+		r.Shuffle(len(x), func(i, j int) { x[i], x[j] = x[j], x[i] })
+		if n >= len(fastEdges) {
+			copy(x, fastEdges)
+		}
+		x = x[:n]
+		for _, trivial := range []bool{false, true} {
+			sh := split(r, x, trivial)
+			if !trivial && n > 1 {
+				// shares whose low 63 bits carry and whose sign bits
+				// differ, the corner cases of the carry circuit
+				sh[0][0], sh[1][0] = 1<<63-1, 1
+				x[0] = 1 << 63
+			}
+			var dres, rres [3][]uint64
+			run3(t, func(e *Engine) error {
+				e.SetCompare(CompareFast)
+				d, err := e.DReLU(n, share(e, sh))
+				if err != nil {
+					return err
+				}
+				y, err := e.ReLU(n, share(e, sh))
+				dres[e.me], rres[e.me] = d, y
+				return err
+			})
+			d, y := open(dres), open(rres)
+			for i, v := range x {
+				want := uint64(0)
+				if int64(v) >= 0 {
+					want = 1
+				}
+				if d[i] != want {
+					t.Fatalf("n=%d trivial=%v: DReLU(%d) = %d", n, trivial, int64(v), d[i])
+				}
+				if y[i] != want*v {
+					t.Fatalf("n=%d trivial=%v: ReLU(%d) = %d", n, trivial, int64(v), int64(y[i]))
+				}
+			}
+		}
+	}
+}
+
+// TestFastProtocolsAgain reruns the package's DReLU/ReLU, MaxGroups,
+// MaxPool and ArgMax tests with the fast comparison as the default.
+func TestFastProtocolsAgain(t *testing.T) {
+	withCompare(CompareFast, func() {
+		t.Run("DReLUAndReLU", TestDReLUAndReLU)
+		t.Run("MaxGroups", TestMaxGroups)
+		t.Run("MaxPool", TestMaxPool)
+		t.Run("ArgMax", TestArgMax)
+	})
+}
+
+// TestFastMaxGroupsWide checks the fast MaxGroups on values spanning
+// the whole precondition [−2^62, 2^62).
+func TestFastMaxGroupsWide(t *testing.T) {
+	r := rand.New(rand.NewPCG(32, 32))
+	counts := []int{1, 2, 3, 4, 9, 64, 65, 100}
+	var v []uint64
+	for _, c := range counts {
+		for k := 0; k < c; k++ {
+			switch r.IntN(3) {
+			case 0:
+				v = append(v, r.Uint64N(1<<63)-p62)
+			case 1:
+				v = append(v, []uint64{p62 - 1, neg(p62), 0, neg(1)}[r.IntN(4)])
+			default:
+				v = append(v, uint64(r.IntN(3))-1)
+			}
+		}
+	}
+	for _, last := range []bool{false, true} {
+		sh := split(r, v, false)
+		var mres, ires [3][]uint64
+		run3(t, func(e *Engine) error {
+			e.SetCompare(CompareFast)
+			m, idx, err := e.MaxGroups(share(e, sh), counts, true, last)
+			mres[e.me], ires[e.me] = m, idx
+			return err
+		})
+		m, idx := open(mres), open(ires)
+		off := 0
+		for g, c := range counts {
+			wm, wi := maxRef(v[off:off+c], last)
+			if m[g] != wm || idx[g] != uint64(wi) {
+				t.Errorf("last=%v group %d: got max %d at %d, want %d at %d", last, g, int64(m[g]), idx[g], int64(wm), wi)
+			}
+			off += c
+		}
+	}
+}
+
+// TestFastCommunication checks the fast protocol's bits on the wire, the
+// engine's byte count, its round counter and the measured critical path
+// against fcBits and fcRounds, exactly.
+func TestFastCommunication(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 33))
+	if got := fcBits(64, 1); got != 64*925 {
+		t.Fatalf("formula: %d bits for 64 ReLUs, want %d", got, 64*925)
+	}
+	if got := fcBits(64, 0); got != 64*733 {
+		t.Fatalf("formula: %d bits for 64 DReLUs, want %d", got, 64*733)
+	}
+	for _, n := range []int{1, 63, 64, 65, 1000, 4096} {
+		sh := split(r, randRange(r, n, 63), false)
+		for _, c := range []struct {
+			name string
+			K    int
+			f    func(e *Engine) error
+		}{
+			{"DReLU", 0, func(e *Engine) error { _, err := e.DReLU(n, share(e, sh)); return err }},
+			{"ReLU", 1, func(e *Engine) error { _, err := e.ReLU(n, share(e, sh)); return err }},
+		} {
+			m := measure(t, func(e *Engine) error { e.SetCompare(CompareFast); return c.f(e) })
+			want := fcBits(n, c.K)
+			if m.wireBits != want || m.acctBits != want {
+				t.Errorf("%s n=%d: %d bits on the wire, %d accounted, formula %d", c.name, n, m.wireBits, m.acctBits, want)
+			}
+			if m.rounds != fcRounds() || m.depth != fcRounds() {
+				t.Errorf("%s n=%d: %d rounds counted, %d measured, want %d", c.name, n, m.rounds, m.depth, fcRounds())
+			}
+			if n == 4096 {
+				p := measure(t, c.f) // Porthos, for the log
+				t.Logf("%s n=%d: fast %.1f bits/elem (%d rounds), porthos %.1f bits/elem (%d rounds)", c.name, n,
+					float64(m.wireBits)/float64(n), m.rounds, float64(p.wireBits)/float64(n), p.rounds)
+			}
+		}
+	}
+	// MaxPool-style products: K = 2 (value and index).
+	const n = 130
+	sh := split(r, randRange(r, n, 61), false)
+	ish := split(r, randRange(r, n, 4), false)
+	m := measure(t, func(e *Engine) error {
+		e.SetCompare(CompareFast)
+		_, err := e.dreluTimes(n, share(e, sh), share(e, ish), true)
+		return err
+	})
+	if want := fcBits(n, 2); m.wireBits != want || m.rounds != fcRounds() || m.depth != fcRounds() {
+		t.Errorf("dreluTimes with index: %d bits, %d rounds (depth %d); want %d bits, %d rounds", m.wireBits, m.rounds, m.depth, want, fcRounds())
+	}
+	if fcRounds() != 8 {
+		t.Errorf("%d rounds, want 8", fcRounds())
+	}
+}
+
+// TestFastP2ReceivesNothing: in the fast protocol P2 only sends.
+func TestFastP2ReceivesNothing(t *testing.T) {
+	r := rand.New(rand.NewPCG(34, 34))
+	const n = 200
+	sh := split(r, randRange(r, n, 63), false)
+	var before, after [3][3]int64
+	run3(t, func(e *Engine) error {
+		e.SetCompare(CompareFast)
+		before[e.me] = e.recvd
+		_, err := e.ReLU(n, share(e, sh))
+		after[e.me] = e.recvd
+		return err
+	})
+	for p := range after[2] {
+		if after[2][p] != before[2][p] {
+			t.Errorf("P2 received %d bytes from %s", after[2][p]-before[2][p], mpc.Party(p))
+		}
+	}
+}
+
+// viewsWith is views with the comparison protocol c.
+func viewsWith(t *testing.T, c Compare, prog *fixed.Program, input []uint64) [3]*recordNet {
+	var rec [3]*recordNet
+	withCompare(c, func() { rec = views(t, prog, input) })
+	return rec
+}
+
+// TestFastViewsIndependentOfInput: with the fast comparison, what P1 and
+// P2 receive over a LeNet inference does not tell an all-zero image from
+// a real one (chi-square tests as in TestViewsIndependentOfInput), and
+// likewise for P1 with a layer of ReLUs on two very different inputs.
+func TestFastViewsIndependentOfInput(t *testing.T) {
+	prog := loadProgram(t, "fashion_lenet", 12)
+	xs, _ := loadInputs(t, prog, "testdata/data/fashion-mnist/test", 0, 1)
+	zero := make([]uint64, len(xs[0]))
+	a, b := viewsWith(t, CompareFast, prog, zero), viewsWith(t, CompareFast, prog, xs[0])
+	compareViews(t, mpc.P1, a[1], b[1])
+	compareViews(t, mpc.P2, a[2], b[2])
+
+	// A ReLU layer alone: all-negative inputs against all-positive ones.
+	const n = 8192
+	reluView := func(x []uint64) [3]*recordNet {
+		local := mpc.NewLocal(30 * time.Second)
+		var rec [3]*recordNet
+		var nets [3]mpc.Network
+		for p := range local {
+			rec[p] = &recordNet{Network: local[p]}
+			nets[p] = rec[p]
+		}
+		sh := split(rand.New(rand.NewPCG(35, uint64(x[0]))), x, false)
+		_, errs := run3nets(nets, func(e *Engine) error {
+			e.SetCompare(CompareFast)
+			_, err := e.ReLU(n, share(e, sh))
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return rec
+	}
+	pos, negv := make([]uint64, n), make([]uint64, n)
+	for i := range pos {
+		pos[i], negv[i] = uint64(i+1), neg(uint64(i+1))
+	}
+	va, vb := reluView(pos), reluView(negv)
+	compareViews(t, mpc.P0, va[0], vb[0])
+	compareViews(t, mpc.P1, va[1], vb[1])
+}
+
+// TestFastLeNetAgainstCleartext runs the bundled LeNet through the
+// executor with the fast comparison: every instruction is exact on its
+// secure operands (ScaleDown within one unit), and the logits stay within
+// the truncation bound of the cleartext executor's, with the same top-1.
+func TestFastLeNetAgainstCleartext(t *testing.T) {
+	for _, c := range []struct {
+		model, data string
+		pixelMax    float64
+		n           int
+	}{
+		{"fashion_lenet", "testdata/data/fashion-mnist/test", 0, 5},
+		{"digits_mlp", "testdata/data/digits/test.csv", 16, 5},
+	} {
+		t.Run(c.model, func(t *testing.T) {
+			prog := loadProgram(t, c.model, 12)
+			xs, _ := loadInputs(t, prog, c.data, c.pixelMax, c.n)
+			for i, x := range xs {
+				var got [][]uint64
+				var st [3]Stats
+				var steps [][]uint64
+				withCompare(CompareFast, func() { got, st, steps = run3PC(t, prog, x, true) })
+				checkSteps(t, prog, x, steps)
+				vals := trace(t, prog, x)
+				clear := vals[prog.Outputs[0]]
+				bound := ErrorBounds(prog, vals)[prog.Outputs[0]]
+				if dev := deviation(got[0], clear); dev > bound {
+					t.Errorf("image %d: logits deviate by %g units, bound %g", i, dev, bound)
+				}
+				top, _ := argmax(got[0])
+				want, margin := argmax(clear)
+				if top != want && margin > 2*bound {
+					t.Errorf("image %d: top-1 %d, cleartext %d", i, top, want)
+				}
+				if i == 0 {
+					for _, s := range st {
+						t.Logf("fast, per image: %s", s)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReLUFast is BenchmarkReLU with the fast comparison; both
+// report bytes per element over all parties.
+func BenchmarkReLUFast(b *testing.B) {
+	benchReLU(b, CompareFast)
+}
+
+// BenchmarkReLUPorthos is BenchmarkReLU with bytes reported.
+func BenchmarkReLUPorthos(b *testing.B) {
+	benchReLU(b, ComparePorthos)
+}
+
+func benchReLU(b *testing.B, c Compare) {
+	const n = 4096
+	r := rand.New(rand.NewPCG(1, 2))
+	sh := split(r, randRange(r, n, 40), false)
+	nets := mpc.NewLocal(30 * time.Second)
+	var engines [3]*Engine
+	_, errs := run3nets(nets, func(e *Engine) error { e.SetCompare(c); engines[e.me] = e; return nil })
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	var s0 int64
+	for _, e := range engines {
+		s0 += e.sent[0] + e.sent[1] + e.sent[2]
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var wg sync.WaitGroup
+		for p := range engines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := engines[p].ReLU(n, share(engines[p], sh)); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	var s1 int64
+	for _, e := range engines {
+		s1 += e.sent[0] + e.sent[1] + e.sent[2]
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
+	b.ReportMetric(float64(s1-s0)/float64(b.N*n), "B/elem")
+}
+
+// BenchmarkLeNet3PCFast is BenchmarkLeNet3PC with the fast comparison.
+func BenchmarkLeNet3PCFast(b *testing.B) {
+	withCompare(CompareFast, func() { bench3PC(b, "fashion_lenet", "testdata/data/fashion-mnist/test", 0) })
+}
+
+
+
