@@ -127,3 +127,76 @@ func ExampleMatMul() {
 	fmt.Println(int64(c[0]), c[1], int64(c[2]), c[3])
 	// Output: -1 2 -3 4
 }
+
+var convTestCases = []ConvParams{
+	{N: 1, C: 1, H: 5, W: 5, O: 1, KH: 3, KW: 3, SH: 1, SW: 1, Group: 1},
+	{N: 2, C: 3, H: 7, W: 6, O: 4, KH: 3, KW: 2, SH: 2, SW: 1, PadT: 1, PadL: 0, PadB: 1, PadR: 1, Group: 1},
+	{N: 1, C: 4, H: 8, W: 8, O: 8, KH: 3, KW: 3, SH: 2, SW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Group: 4},
+	{N: 1, C: 6, H: 5, W: 5, O: 4, KH: 1, KW: 1, SH: 1, SW: 1, Group: 2},
+	{N: 1, C: 2, H: 3, W: 3, O: 2, KH: 5, KW: 5, SH: 3, SW: 3, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Group: 1},
+	{N: 1, C: 16, H: 9, W: 11, O: 24, KH: 1, KW: 1, SH: 1, SW: 1, Group: 1},
+	{N: 3, C: 16, H: 9, W: 11, O: 24, KH: 1, KW: 1, SH: 1, SW: 1, Group: 2},
+	{N: 1, C: 8, H: 10, W: 10, O: 16, KH: 1, KW: 1, SH: 2, SW: 2, Group: 1},
+	{N: 2, C: 12, H: 13, W: 9, O: 18, KH: 3, KW: 3, SH: 2, SW: 3, PadT: 0, PadL: 2, PadB: 1, PadR: 0, Group: 3},
+	{N: 1, C: 3, H: 30, W: 30, O: 10, KH: 7, KW: 7, SH: 2, SW: 2, PadT: 3, PadL: 3, PadB: 3, PadR: 3, Group: 1},
+	{N: 1, C: 32, H: 14, W: 14, O: 32, KH: 3, KW: 3, SH: 1, SW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Group: 32},
+	{N: 1, C: 64, H: 14, W: 14, O: 64, KH: 3, KW: 3, SH: 1, SW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Group: 1},
+	{N: 1, C: 4, H: 3, W: 4, O: 5, KH: 4, KW: 5, SH: 1, SW: 1, PadT: 1, PadL: 2, PadB: 0, PadR: 1, Group: 1},
+}
+
+// TestConv2DPaths checks the im2col+MatMul route (both kernels) and the
+// direct route against the definition.
+func TestConv2DPaths(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	oldF, oldM := convMinFilters, convMinMACs
+	defer func() { convMinFilters, convMinMACs = oldF, oldM }()
+	for i, p := range convTestCases {
+		x := randRing(r, p.N*p.C*p.H*p.W)
+		w := randRing(r, p.O*(p.C/p.Group)*p.KH*p.KW)
+		want := naiveConv(x, w, p)
+		for _, route := range []string{"direct", "im2col"} {
+			if route == "direct" {
+				convMinFilters = 1 << 30
+			} else {
+				convMinFilters, convMinMACs = 1, 0
+			}
+			for _, simd := range paths() {
+				got := make([]uint64, len(want))
+				for j := range got {
+					got[j] = 0x77
+				}
+				withSIMD(simd, func() { Conv2D(got, x, w, p) })
+				for j := range want {
+					if got[j] != want[j] {
+						t.Fatalf("case %d %s simd=%v: element %d = %#x, want %#x", i, route, simd, j, got[j], want[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestConv2DFloat32(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for i, p := range convTestCases {
+		x := make([]float32, p.N*p.C*p.H*p.W)
+		w := make([]float32, p.O*(p.C/p.Group)*p.KH*p.KW)
+		xi, wi := make([]uint64, len(x)), make([]uint64, len(w))
+		for j := range x {
+			xi[j] = uint64(r.IntN(7) - 3)
+			x[j] = float32(int64(xi[j]))
+		}
+		for j := range w {
+			wi[j] = uint64(r.IntN(7) - 3)
+			w[j] = float32(int64(wi[j]))
+		}
+		got := make([]float32, p.N*p.O*p.OutH()*p.OutW())
+		Conv2D(got, x, w, p)
+		want := naiveConv(xi, wi, p)
+		for j := range want {
+			if got[j] != float32(int64(want[j])) {
+				t.Fatalf("case %d: element %d = %v, want %d", i, j, got[j], int64(want[j]))
+			}
+		}
+	}
+}

@@ -55,34 +55,44 @@ func (p ConvParams) OutW() int { return (p.W+p.PadL+p.PadR-p.KW)/p.SW + 1 }
 // Conv2D sets dst (N×O×OH×OW) to the convolution (cross-correlation) of x
 // with w as p describes (modulo 2^64 for uint64).
 func Conv2D[T Number](dst, x, w []T, p ConvParams) {
+	if d, ok := any(dst).([]uint64); ok && conv2DU64(d, any(x).([]uint64), any(w).([]uint64), p) {
+		return
+	}
 	OH, OW := p.OutH(), p.OutW()
 	dst = dst[:p.N*p.O*OH*OW]
-	clear(dst)
+	macs := p.N * p.O * OH * OW * (p.C / p.Group) * p.KH * p.KW
+	parallelPlanes(p.N*p.O, macs, func(lo, hi int) { convPlanes(dst, x, w, p, lo, hi) })
+}
+
+// convPlanes computes the output planes lo ≤ n·O + o < hi of Conv2D
+// directly.
+func convPlanes[T Number](dst, x, w []T, p ConvParams, lo, hi int) {
+	OH, OW := p.OutH(), p.OutW()
 	cg, og := p.C/p.Group, p.O/p.Group
-	for n := 0; n < p.N; n++ {
-		for o := 0; o < p.O; o++ {
-			plane := dst[(n*p.O+o)*OH*OW : (n*p.O+o+1)*OH*OW]
-			g := o / og
-			for ci := 0; ci < cg; ci++ {
-				c := g*cg + ci
-				in := x[(n*p.C+c)*p.H*p.W : (n*p.C+c+1)*p.H*p.W]
-				for kh := 0; kh < p.KH; kh++ {
-					for kw := 0; kw < p.KW; kw++ {
-						wv := w[((o*cg+ci)*p.KH+kh)*p.KW+kw]
-						if wv == 0 {
+	for no := lo; no < hi; no++ {
+		n, o := no/p.O, no%p.O
+		plane := dst[no*OH*OW : (no+1)*OH*OW]
+		clear(plane)
+		g := o / og
+		for ci := 0; ci < cg; ci++ {
+			c := g*cg + ci
+			in := x[(n*p.C+c)*p.H*p.W : (n*p.C+c+1)*p.H*p.W]
+			for kh := 0; kh < p.KH; kh++ {
+				for kw := 0; kw < p.KW; kw++ {
+					wv := w[((o*cg+ci)*p.KH+kh)*p.KW+kw]
+					if wv == 0 {
+						continue
+					}
+					lo, hi := validRange(OW, p.W, kw, p.SW, p.PadL)
+					for oh := 0; oh < OH; oh++ {
+						ih := oh*p.SH - p.PadT + kh
+						if ih < 0 || ih >= p.H {
 							continue
 						}
-						lo, hi := validRange(OW, p.W, kw, p.SW, p.PadL)
-						for oh := 0; oh < OH; oh++ {
-							ih := oh*p.SH - p.PadT + kh
-							if ih < 0 || ih >= p.H {
-								continue
-							}
-							row := in[ih*p.W:]
-							out := plane[oh*OW:]
-							for ow := lo; ow < hi; ow++ {
-								out[ow] += wv * row[ow*p.SW-p.PadL+kw]
-							}
+						row := in[ih*p.W:]
+						out := plane[oh*OW:]
+						for ow := lo; ow < hi; ow++ {
+							out[ow] += wv * row[ow*p.SW-p.PadL+kw]
 						}
 					}
 				}
