@@ -121,3 +121,43 @@ func parallelPlanes(planes, macs int, f func(lo, hi int)) {
 	f(planes*(workers-1)/workers, planes)
 	wg.Wait()
 }
+
+// convPlanesU64 is convPlanes for uint64, unit column strides going
+// through axpyU64.
+func convPlanesU64(dst, x, w []uint64, p ConvParams, lo, hi int) {
+	if p.SW != 1 {
+		convPlanes(dst, x, w, p, lo, hi)
+		return
+	}
+	OH, OW := p.OutH(), p.OutW()
+	cg, og := p.C/p.Group, p.O/p.Group
+	for no := lo; no < hi; no++ {
+		n, o := no/p.O, no%p.O
+		plane := dst[no*OH*OW : (no+1)*OH*OW]
+		clear(plane)
+		g := o / og
+		for ci := 0; ci < cg; ci++ {
+			c := g*cg + ci
+			in := x[(n*p.C+c)*p.H*p.W : (n*p.C+c+1)*p.H*p.W]
+			for kh := 0; kh < p.KH; kh++ {
+				for kw := 0; kw < p.KW; kw++ {
+					wv := w[((o*cg+ci)*p.KH+kh)*p.KW+kw]
+					if wv == 0 {
+						continue
+					}
+					l, h := validRange(OW, p.W, kw, 1, p.PadL)
+					if l >= h {
+						continue
+					}
+					for oh := 0; oh < OH; oh++ {
+						ih := oh*p.SH - p.PadT + kh
+						if ih < 0 || ih >= p.H {
+							continue
+						}
+						axpyU64(plane[oh*OW+l:oh*OW+h], in[ih*p.W+l-p.PadL+kw:], wv)
+					}
+				}
+			}
+		}
+	}
+}

@@ -22,3 +22,21 @@ func kernelAVX2x6x4(k int, a, b, c []uint64, ldc int) {
 //
 //go:noescape
 func gemm6x4AVX2(k int, a, b, c *uint64, ldc int)
+
+// axpyU64 sets dst[i] += w·x[i] for i < len(dst).
+func axpyU64(dst, x []uint64, w uint64) {
+	x = x[:len(dst)]
+	n := len(dst) &^ 3
+	if UseSIMD && hasSIMD && n > 0 {
+		axpyAVX2(&dst[0], &x[0], n, w)
+		dst, x = dst[n:], x[n:]
+	}
+	for i := range dst {
+		dst[i] += w * x[i]
+	}
+}
+
+// axpyAVX2 sets dst[i] += w·x[i] for i < n, n a multiple of 4.
+//
+//go:noescape
+func axpyAVX2(dst, x *uint64, n int, w uint64)

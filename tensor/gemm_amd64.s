@@ -97,3 +97,42 @@ loop:
 
 	VZEROUPPER
 	RET
+
+// func axpyAVX2(dst, x *uint64, n int, w uint64)
+//
+// dst[i] += w·x[i] for i < n, n a multiple of 4. The cross products come
+// from one VPMULLD of x with w's halves swapped: low half lo(x)·hi(w),
+// high half hi(x)·lo(w), both mod 2^32, each moved to the high half.
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ w+24(FP), AX
+	VPBROADCASTQ w+24(FP), Y0
+	RORQ $32, AX
+	VMOVQ AX, X1
+	VPBROADCASTQ X1, Y1
+	MOVQ $0xffffffff00000000, AX
+	VMOVQ AX, X2
+	VPBROADCASTQ X2, Y2
+	SHRQ $2, CX
+	JZ   done
+
+axpyloop:
+	VMOVDQU  (SI), Y3
+	VPMULUDQ Y3, Y0, Y4
+	VPMULLD  Y3, Y1, Y5
+	VPSLLQ   $32, Y5, Y6
+	VPAND    Y2, Y5, Y5
+	VPADDQ   Y5, Y6, Y5
+	VPADDQ   Y4, Y5, Y5
+	VPADDQ   (DI), Y5, Y5
+	VMOVDQU  Y5, (DI)
+	ADDQ     $32, SI
+	ADDQ     $32, DI
+	DECQ     CX
+	JNZ      axpyloop
+
+done:
+	VZEROUPPER
+	RET

@@ -200,3 +200,24 @@ func TestConv2DFloat32(t *testing.T) {
 		}
 	}
 }
+
+func TestAxpyU64(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for n := 0; n < 40; n++ {
+		for kind := 0; kind < 4; kind++ {
+			x := fillMatrix(r, n, kind)
+			for _, w := range append(edgeValues, r.Uint64()) {
+				base := fillMatrix(r, n, 0)
+				for _, simd := range paths() {
+					dst := append([]uint64(nil), base...)
+					withSIMD(simd, func() { axpyU64(dst, x, w) })
+					for i := range dst {
+						if want := base[i] + w*x[i]; dst[i] != want {
+							t.Fatalf("n=%d w=%#x simd=%v: dst[%d] = %#x, want %#x", n, w, simd, i, dst[i], want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

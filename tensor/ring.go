@@ -61,6 +61,11 @@ func Conv2D[T Number](dst, x, w []T, p ConvParams) {
 	OH, OW := p.OutH(), p.OutW()
 	dst = dst[:p.N*p.O*OH*OW]
 	macs := p.N * p.O * OH * OW * (p.C / p.Group) * p.KH * p.KW
+	if d, ok := any(dst).([]uint64); ok {
+		xu, wu := any(x).([]uint64), any(w).([]uint64)
+		parallelPlanes(p.N*p.O, macs, func(lo, hi int) { convPlanesU64(d, xu, wu, p, lo, hi) })
+		return
+	}
 	parallelPlanes(p.N*p.O, macs, func(lo, hi int) { convPlanes(dst, x, w, p, lo, hi) })
 }
 
