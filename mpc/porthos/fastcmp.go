@@ -17,8 +17,8 @@ const (
 	// 4288 bits and 9 rounds per ReLU, exact on [−2^62, 2^62).
 	ComparePorthos Compare = iota
 	// CompareFast is the bit-sliced carry circuit with AND triples dealt
-	// by P2 (see fastCmp): about 925 bits and 8 rounds per ReLU, exact
-	// for every input.
+	// by P2 (see fastCmp): 833 bits and 7 rounds per ReLU (641 bits per
+	// DReLU), exact for every input.
 	CompareFast
 )
 
@@ -56,14 +56,19 @@ func (e *Engine) CompareProtocol() Compare { return e.cmp }
 // elements is one plane of W = ⌈n/64⌉ words, so one message per level
 // carries every AND gate of the level for the whole batch.
 //
-//   - Leaves (round 1): generate g_i = x0_i ∧ x1_i and propagate
-//     p_i = x0_i ⊕ x1_i for i = 62..0. p_i is shared as it stands (P0
-//     holds x0_i, P1 holds x1_i). g_i is an AND of a bit P0 knows and a
-//     bit P1 knows: P2 deals a cross triple α (P0 and P2 draw it from
-//     k02), β (from k12), c0 (from k02) and sends c1 = α∧β ⊕ c0 to P1;
-//     P0 sends u = x0_i ⊕ α, P1 sends v = x1_i ⊕ β; P0's share is
-//     x0_i∧v ⊕ c0, P1's is u∧β ⊕ c1. 3 bits per leaf.
-//   - Tree (rounds 2–7): nodes (G, P), most significant first; a level of
+//   - Leaves (round 1): the carry-lookahead tree combines nodes (G, P)
+//     (generate, propagate); a leaf is bit 62 alone, g = a∧b, p = a⊕b
+//     (a = x0's bits, b = x1's), or a chunk of two bits (h, l), with
+//     G = a_h b_h ⊕ (a_h a_l) b_l ⊕ a_l (b_h b_l) and
+//     P = a_h a_l ⊕ b_h b_l ⊕ a_h b_l ⊕ a_l b_h (fcPairs). Every
+//     product is of a bit P0 knows (u) and a bit P1 knows (v): P2 deals
+//     a cross triple: P0's masks α_u and c0 come from k02, P1's masks
+//     β_v from k12, and P2 sends P1 c1 = α_u∧β_v ⊕ c0. P0 sends
+//     ũ = u ⊕ α_u, P1 sends ṽ = v ⊕ β_v (each input once, however many
+//     products use it); P0's share of uv is u∧ṽ ⊕ c0 and P1's is
+//     ũ∧β_v ⊕ c1. The XOR terms a_h a_l and b_h b_l are local. 94 bits
+//     opened per party and 154 dealt: 342 bits for 32 leaves.
+//   - Tree (rounds 2–6): 32 nodes (G, P), most significant first; a level of
 //     m nodes carries the top one up if m is odd and combines pairs
 //     (hi, lo) into G = G_hi ⊕ P_hi∧G_lo, P = P_hi∧P_lo (G_hi and
 //     P_hi∧G_lo are never both 1). The lowest node of every level never
@@ -75,11 +80,11 @@ func (e *Engine) CompareProtocol() Compare { return e.cmp }
 //     for both ANDs of a pair) and e = y ⊕ b, and P_j's share is
 //     [j=0]·d∧e ⊕ d∧b_j ⊕ e∧a_j ⊕ c_j. A full pair costs 3 opened bits
 //     per party and 2 dealt bits (8 bits), a G-only pair 5 bits.
-//   - Output (round 8): P2 deals a random bit r, XOR-shared from the
+//   - Output (round 7): P2 deals a random bit r, XOR-shared from the
 //     streams (r0 from k02, r1 from k12: free) and over Z_L (P1 draws
 //     [r]_1, P2 sends [r]_0 to P0), and for each y_k a mask A_k (A0 from
 //     k02, A1 from k12) with C_k = A_k·r (P0 draws C0, P2 sends C1 to
-//     P1). In round 1 the parties open E_k = y_k − A_k; in round 8 they
+//     P1). In round 1 the parties open E_k = y_k − A_k; in round 7 they
 //     open ε = D ⊕ r. Then D = ε + (1 − 2ε)·r and
 //     y_k·D = ε·y_k + (1 − 2ε)·(E_k·r + C_k), all linear in [r], [C_k].
 //
@@ -88,25 +93,26 @@ func (e *Engine) CompareProtocol() Compare { return e.cmp }
 // # Cost
 //
 // With W = ⌈n/64⌉ and T = Σ over the tree levels of 2·(opened planes) +
-// (dealt planes) = 478 for the 63 leaves:
+// (dealt planes) = 125 + 61 + 29 + 13 + 5 = 233 for 32 nodes:
 //
-//	bits = 64W·(3·63 + T + 2) + 64n·(1 + 3K) = 64W·669 + 64n·(1 + 3K)
+//	bits = 64W·(2·94 + 154 + T + 2) + 64n·(1 + 3K) = 64W·577 + 64n·(1 + 3K)
 //
-// i.e. 733 bits per element for DReLU and 925 for ReLU (K = 1) when 64
-// divides n, against 3968 and 4288 for Porthos; 8 rounds (Porthos: 8 for
-// DReLU, 9 for ReLU).
+// i.e. 641 bits per element for DReLU and 833 for ReLU (K = 1) when 64
+// divides n (80 and 104 bytes), against 3968 and 4288 for Porthos; 7
+// rounds (Porthos: 8 for DReLU, 9 for ReLU). MaxPool with the index
+// (K = 2) costs 1025 bits per comparison (Porthos 4608).
 //
 // # Security (semi-honest, one corruption)
 //
 //   - P2 receives nothing at all; its view is its own randomness.
-//   - P1 receives: u = x0_i ⊕ α, the openings x_0 ⊕ a_0 and y_0 ⊕ b_0 of
+//   - P1 receives: ũ = u ⊕ α_u, the openings x_0 ⊕ a_0 and y_0 ⊕ b_0 of
 //     every tree level, ε_0 = D_0 ⊕ r0 and E_0 = y_0 − A0, each padded by
 //     a fresh value of P0's stream with P2 (k02), which P1 never sees and
-//     which pads nothing else; and from P2 c1 = α∧β ⊕ c0 and C1 = C − C0,
+//     which pads nothing else; and from P2 c1 = α_u∧β_v ⊕ c0 and C1 = C − C0,
 //     padded by c0 and C0 (k02). Every message is uniform and
 //     independent of the inputs.
-//   - P0's view is the mirror image: v, the openings and ε_1 padded by
-//     k12 values (β, a_1, b_1, r1, A1), and from P2 the tree c0 = c ⊕ c1
+//   - P0's view is the mirror image: ṽ, the openings and ε_1 padded by
+//     k12 values (β_v, a_1, b_1, r1, A1), and from P2 the tree c0 = c ⊕ c1
 //     and [r]_0 = r − [r]_1, padded by c1 and [r]_1 (k12).
 //   - The opened ε is D ⊕ r with r = r0 ⊕ r1 unknown to both P0 and P1,
 //     and E = y − A with A unknown to both; the outputs are fresh shares.
@@ -136,11 +142,11 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 
 	// Randomness of round 1 and of the output.
 	leafSt, outSt := e.stream(mpc.P2, "fc.leaf"), e.stream(mpc.P2, "fc.out")
-	mask := make([]uint64, fcLeaves*W) // α at P0, β at P1
+	mask := make([]uint64, fcOpen*W) // α at P0, β at P1
 	leafSt.Uint64s(mask)
 	var lc []uint64 // P0's leaf c0
 	if p0 {
-		lc = make([]uint64, fcLeaves*W)
+		lc = make([]uint64, len(fcPairs)*W)
 		leafSt.Uint64s(lc)
 	}
 	r := make([]uint64, W) // r_j
@@ -166,17 +172,11 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 
 	// Round 1: leaf openings and E_k; P2's deals arrive.
 	e.round()
-	msg := make([]uint64, fcLeaves*W+K*n)
-	for t := 0; t < fcLeaves; t++ {
-		xi := x[(62-t)*W : (63-t)*W]
-		m := mask[t*W : (t+1)*W]
-		o := msg[t*W : (t+1)*W]
-		for w := range o {
-			o[w] = xi[w] ^ m[w]
-		}
-	}
+	u := fcInputs(x, W) // this party's leaf inputs
+	msg := make([]uint64, fcOpen*W+K*n)
+	xorTo(msg[:fcOpen*W], u, mask)
 	for k := range ys {
-		o := msg[fcLeaves*W+k*n : fcLeaves*W+(k+1)*n]
+		o := msg[fcOpen*W+k*n : fcOpen*W+(k+1)*n]
 		for i := range o {
 			o[i] = ys[k][i] - A[k][i]
 		}
@@ -195,48 +195,63 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 		rA = dealt[lv.dealt*W:]
 		dealt = dealt[:lv.dealt*W]
 	} else {
-		b, err := e.recv(mpc.P2, 8*(fcLeaves*W+K*n))
+		nc := len(fcPairs) * W
+		b, err := e.recv(mpc.P2, 8*(nc+K*n))
 		if err != nil {
 			return nil, nil, err
 		}
-		d := u64s(b, fcLeaves*W+K*n)
-		lc = d[:fcLeaves*W]
+		d := u64s(b, nc+K*n)
+		lc = d[:nc]
 		C = make([][]uint64, K)
 		for k := range C {
-			C[k] = d[fcLeaves*W+k*n : fcLeaves*W+(k+1)*n]
+			C[k] = d[nc+k*n : nc+(k+1)*n]
 		}
 	}
 	for k := range A {
 		E := A[k] // A_k is not needed any more: it becomes E_k
-		o := in[fcLeaves*W+k*n:]
+		o := in[fcOpen*W+k*n:]
 		for i := range E {
-			E[i] = msg[fcLeaves*W+k*n+i] + o[i] // E_k = y_k − A_k
+			E[i] = msg[fcOpen*W+k*n+i] + o[i] // E_k = y_k − A_k
 		}
 	}
-	// Leaves: node t is bit 62 − t.
-	G := make([]uint64, fcLeaves*W)
-	P := make([]uint64, fcLeaves*W)
-	for t := 0; t < fcLeaves; t++ {
-		xi := x[(62-t)*W : (63-t)*W]
-		copy(P[t*W:(t+1)*W], xi)
-		g := G[t*W : (t+1)*W]
-		o := in[t*W : (t+1)*W]
-		m := mask[t*W : (t+1)*W]
-		c := lc[t*W : (t+1)*W]
-		if p0 {
-			for w := range g {
-				g[w] = xi[w]&o[w] ^ c[w] // x0 ∧ v ⊕ c0
+	// Leaves: the cross products, then the nodes (bit 62 alone, then the
+	// 2-bit chunks from the top).
+	cross := make([]uint64, len(fcPairs)*W)
+	for q, pr := range fcPairs {
+		z, c := cross[q*W:(q+1)*W], lc[q*W:(q+1)*W]
+		if p0 { // u ∧ ṽ ⊕ c0
+			a, v := u[pr[0]*W:(pr[0]+1)*W], in[pr[1]*W:(pr[1]+1)*W]
+			for w := range z {
+				z[w] = a[w]&v[w] ^ c[w]
 			}
-		} else {
-			for w := range g {
-				g[w] = o[w]&m[w] ^ c[w] // u ∧ β ⊕ c1
+		} else { // ũ ∧ β ⊕ c1
+			a, b := in[pr[0]*W:(pr[0]+1)*W], mask[pr[1]*W:(pr[1]+1)*W]
+			for w := range z {
+				z[w] = a[w]&b[w] ^ c[w]
+			}
+		}
+	}
+	G := make([]uint64, fcNodes*W)
+	P := make([]uint64, fcNodes*W)
+	copy(G[:W], cross[:W])
+	copy(P[:W], u[:W])
+	for k := 0; k < fcChunks; k++ {
+		q := 1 + 5*k // the chunk's first cross product
+		g, pp := G[(k+1)*W:(k+2)*W], P[(k+1)*W:(k+2)*W]
+		hl := u[(3+3*k)*W : (4+3*k)*W]
+		for w := range g {
+			g[w] = cross[q*W+w] ^ cross[(q+1)*W+w] ^ cross[(q+2)*W+w]
+		}
+		if k < fcChunks-1 {
+			for w := range pp {
+				pp[w] = hl[w] ^ cross[(q+3)*W+w] ^ cross[(q+4)*W+w]
 			}
 		}
 	}
 
 	// Tree levels.
 	andSt := e.stream(mpc.P2, "fc.and")
-	m := fcLeaves
+	m := fcNodes
 	for _, l := range lv.levels {
 		g, Y := l.pairs, 2*l.pairs-1
 		nr := (g + Y) * W
@@ -353,15 +368,17 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	s0l, s1l := e.stream(mpc.P0, "fc.leaf"), e.stream(mpc.P1, "fc.leaf")
 	s0o, s1o := e.stream(mpc.P0, "fc.out"), e.stream(mpc.P1, "fc.out")
 	s0a, s1a := e.stream(mpc.P0, "fc.and"), e.stream(mpc.P1, "fc.and")
-	// Leaf cross triples: c1 = α∧β ⊕ c0.
-	alpha, c := make([]uint64, fcLeaves*W), make([]uint64, fcLeaves*W)
+	// Leaf cross triples: c1 = α_u∧β_v ⊕ c0.
+	alpha, c := make([]uint64, fcOpen*W), make([]uint64, len(fcPairs)*W)
 	s0l.Uint64s(alpha)
 	s0l.Uint64s(c)
-	beta := make([]uint64, fcLeaves*W)
+	beta := make([]uint64, fcOpen*W)
 	s1l.Uint64s(beta)
-	to1 := make([]uint64, fcLeaves*W, fcLeaves*W+K*n)
-	for i := range to1 {
-		to1[i] = alpha[i]&beta[i] ^ c[i]
+	to1 := make([]uint64, len(fcPairs)*W, len(fcPairs)*W+K*n)
+	for q, pr := range fcPairs {
+		for w := 0; w < W; w++ {
+			to1[q*W+w] = alpha[pr[0]*W+w]&beta[pr[1]*W+w] ^ c[q*W+w]
+		}
 	}
 	// Output: r, [r]_0 = r − [r]_1, C1 = A·r − C0.
 	r0, r1 := make([]uint64, W), make([]uint64, W)
@@ -442,8 +459,55 @@ func xorTo(dst, a, b []uint64) {
 	}
 }
 
-// fcLeaves is the number of low bits whose carry the tree computes.
-const fcLeaves = 63
+// The carry into bit 63 is computed from bits 62..0: bit 62 alone, then
+// fcChunks chunks of two bits (hi, lo) = (61 − 2k, 60 − 2k). Each party
+// opens, masked, fcOpen leaf inputs: its bit 62, and per chunk its bits
+// hi, lo and hi∧lo (fcInputs). For P0's bits a and P1's bits b,
+//
+//	G_chunk = a_h b_h ⊕ (a_h a_l) b_l ⊕ a_l (b_h b_l)
+//	P_chunk = a_h a_l ⊕ b_h b_l ⊕ a_h b_l ⊕ a_l b_h
+//
+// (from G = g_h ⊕ p_h g_l, P = p_h p_l with g = a∧b, p = a⊕b), so the
+// chunk needs the 5 cross products of fcPairs (3 for the lowest chunk,
+// whose P is never used), each from one dealt cross triple.
+const (
+	fcChunks = 31
+	fcNodes  = 1 + fcChunks   // nodes entering the tree
+	fcOpen   = 1 + 3*fcChunks // leaf planes each party opens
+)
+
+// fcPairs lists the leaf cross products (P0's input, P1's input), as
+// indices into fcInputs: bit 62's, then per chunk k (inputs h = 1 + 3k,
+// l = 2 + 3k, hl = 3 + 3k) (h, h), (hl, l), (l, hl) for G and, but for
+// the last chunk, (h, l), (l, h) for P.
+var fcPairs = func() [][2]int {
+	ps := [][2]int{{0, 0}}
+	for k := 0; k < fcChunks; k++ {
+		h, l, hl := 1+3*k, 2+3*k, 3+3*k
+		ps = append(ps, [2]int{h, h}, [2]int{hl, l}, [2]int{l, hl})
+		if k < fcChunks-1 {
+			ps = append(ps, [2]int{h, l}, [2]int{l, h})
+		}
+	}
+	return ps
+}()
+
+// fcInputs returns a party's fcOpen leaf input planes from its bit planes
+// x: bit 62, then per chunk bits hi and lo and their AND.
+func fcInputs(x []uint64, W int) []uint64 {
+	u := make([]uint64, fcOpen*W)
+	copy(u[:W], x[62*W:63*W])
+	for k := 0; k < fcChunks; k++ {
+		h, l := x[(61-2*k)*W:(62-2*k)*W], x[(60-2*k)*W:(61-2*k)*W]
+		o := u[(1+3*k)*W : (4+3*k)*W]
+		copy(o[:W], h)
+		copy(o[W:2*W], l)
+		for w := 0; w < W; w++ {
+			o[2*W+w] = h[w] & l[w]
+		}
+	}
+	return u
+}
 
 // fcLevel is one level of the carry tree: pairs of nodes combined, after
 // odd (0 or 1) top node carried up unchanged. The last pair computes G
@@ -457,7 +521,7 @@ type fcLevels struct {
 
 func fcPlan() fcLevels {
 	var lv fcLevels
-	for m := fcLeaves; m > 1; {
+	for m := fcNodes; m > 1; {
 		l := fcLevel{pairs: m / 2, odd: m % 2}
 		lv.levels = append(lv.levels, l)
 		lv.dealt += 2*l.pairs - 1
@@ -467,8 +531,8 @@ func fcPlan() fcLevels {
 }
 
 // fcBits is the exact number of bits fastCmp puts on the wire, over all
-// parties, for n elements and K products: 64W·(3·63 + T + 2) +
-// 64n·(1 + 3K), T = Σ_levels 2·(opened planes) + dealt planes.
+// parties, for n elements and K products: 64W·(2·fcOpen + |fcPairs| +
+// T + 2) + 64n·(1 + 3K), T = Σ_levels 2·(opened planes) + dealt planes.
 func fcBits(n, K int) int64 {
 	if n == 0 {
 		return 0
@@ -479,7 +543,7 @@ func fcBits(n, K int) int64 {
 		g, Y := int64(l.pairs), int64(2*l.pairs-1)
 		T += 2*(g+Y) + Y
 	}
-	return 64*W*(3*fcLeaves+T+2) + 64*int64(n)*int64(1+3*K)
+	return 64*W*(2*fcOpen+int64(len(fcPairs))+T+2) + 64*int64(n)*int64(1+3*K)
 }
 
 // fcRounds is fastCmp's number of rounds: leaves, tree levels, output.

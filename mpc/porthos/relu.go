@@ -79,8 +79,8 @@ func (e *Engine) drelu(n int, a []uint64) ([]uint64, error) {
 // followed by a Beaver product.
 //
 // With CompareFast (see SetCompare) DReLU and ReLU run fastCmp instead:
-// exact for every input, 733 (DReLU) and 925 (ReLU) bits per element and
-// 8 rounds.
+// exact for every input, 641 (DReLU) and 833 (ReLU) bits per element and
+// 7 rounds.
 func (e *Engine) ReLU(n int, a []uint64) ([]uint64, error) {
 	if err := e.check(); err != nil {
 		return nil, err
