@@ -177,7 +177,7 @@ func checkNumerics(t *testing.T, g *ir.Graph) {
 // TestNumerics checks every network but VGG-16 (whose classifier needs
 // 224×224 inputs) through its full depth, at 32×32 for the ImageNet ones.
 // VEIL_ZOO_FULL=1 runs every network at its real input size instead
-// (about two minutes).
+// (about five minutes on two cores).
 func TestNumerics(t *testing.T) {
 	full := os.Getenv("VEIL_ZOO_FULL") != ""
 	for _, n := range Networks() {
