@@ -1,9 +1,11 @@
 package porthos
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"veil/mpc"
+	"veil/mpc/prg"
 )
 
 // Compare selects the comparison protocol behind DReLU, ReLU, MaxPool,
@@ -143,30 +145,30 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 	// Randomness of round 1 and of the output.
 	leafSt, outSt := e.stream(mpc.P2, "fc.leaf"), e.stream(mpc.P2, "fc.out")
 	mask := make([]uint64, fcOpen*W) // α at P0, β at P1
-	leafSt.Uint64s(mask)
+	fcDraw(leafSt, mask)
 	var lc []uint64 // P0's leaf c0
 	if p0 {
 		lc = make([]uint64, len(fcPairs)*W)
-		leafSt.Uint64s(lc)
+		fcDraw(leafSt, lc)
 	}
 	r := make([]uint64, W) // r_j
-	outSt.Uint64s(r)
+	fcDraw(outSt, r)
 	var rA []uint64 // [r]_1 at P1
 	if !p0 {
 		rA = make([]uint64, n)
-		outSt.Uint64s(rA)
+		fcDraw(outSt, rA)
 	}
 	A := make([][]uint64, K)
 	for k := range A {
 		A[k] = make([]uint64, n)
-		outSt.Uint64s(A[k])
+		fcDraw(outSt, A[k])
 	}
 	var C [][]uint64
 	if p0 {
 		C = make([][]uint64, K)
 		for k := range C {
 			C[k] = make([]uint64, n)
-			outSt.Uint64s(C[k])
+			fcDraw(outSt, C[k])
 		}
 	}
 
@@ -259,7 +261,7 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 			nr += Y * W
 		}
 		rnd := make([]uint64, nr)
-		andSt.Uint64s(rnd)
+		fcDraw(andSt, rnd)
 		am, bm := rnd[:g*W], rnd[g*W:(g+Y)*W]
 		var cm []uint64
 		if p0 {
@@ -370,10 +372,10 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	s0a, s1a := e.stream(mpc.P0, "fc.and"), e.stream(mpc.P1, "fc.and")
 	// Leaf cross triples: c1 = α_u∧β_v ⊕ c0.
 	alpha, c := make([]uint64, fcOpen*W), make([]uint64, len(fcPairs)*W)
-	s0l.Uint64s(alpha)
-	s0l.Uint64s(c)
+	fcDraw(s0l, alpha)
+	fcDraw(s0l, c)
 	beta := make([]uint64, fcOpen*W)
-	s1l.Uint64s(beta)
+	fcDraw(s1l, beta)
 	to1 := make([]uint64, len(fcPairs)*W, len(fcPairs)*W+K*n)
 	for q, pr := range fcPairs {
 		for w := 0; w < W; w++ {
@@ -382,10 +384,10 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	}
 	// Output: r, [r]_0 = r − [r]_1, C1 = A·r − C0.
 	r0, r1 := make([]uint64, W), make([]uint64, W)
-	s0o.Uint64s(r0)
-	s1o.Uint64s(r1)
+	fcDraw(s0o, r0)
+	fcDraw(s1o, r1)
 	rA1 := make([]uint64, n)
-	s1o.Uint64s(rA1)
+	fcDraw(s1o, rA1)
 	rb := make([]uint64, n)
 	for i := range rb {
 		rb[i] = (r0[i>>6] ^ r1[i>>6]) >> (i & 63) & 1
@@ -393,15 +395,15 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	A0, C0 := make([][]uint64, K), make([][]uint64, K)
 	for k := range A0 {
 		A0[k] = make([]uint64, n)
-		s0o.Uint64s(A0[k])
+		fcDraw(s0o, A0[k])
 	}
 	for k := range C0 {
 		C0[k] = make([]uint64, n)
-		s0o.Uint64s(C0[k])
+		fcDraw(s0o, C0[k])
 	}
 	A1 := make([]uint64, n)
 	for k := 0; k < K; k++ {
-		s1o.Uint64s(A1)
+		fcDraw(s1o, A1)
 		for i := range A1 {
 			to1 = append(to1, (A0[k][i]+A1[i])*rb[i]-C0[k][i])
 		}
@@ -412,8 +414,8 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 		g, Y := l.pairs, 2*l.pairs-1
 		r0 := make([]uint64, (g+Y)*W)
 		r1 := make([]uint64, (g+2*Y)*W)
-		s0a.Uint64s(r0)
-		s1a.Uint64s(r1)
+		fcDraw(s0a, r0)
+		fcDraw(s1a, r1)
 		for yi := 0; yi < Y; yi++ {
 			q := yi / 2
 			for w := 0; w < W; w++ {
@@ -616,4 +618,20 @@ func (e *Engine) dreluTimes(n int, d, di []uint64, withIndex bool) ([]uint64, er
 		x, y = append(b, b...), append(d, di...)
 	}
 	return e.mulElem(K*n, x, y)
+}
+
+// fcDraw fills dst with stream words: 8 stream bytes each, little-endian,
+// read in bulk. All of fastCmp's streams are drawn only through fcDraw.
+func fcDraw(st *prg.Stream, dst []uint64) {
+	const chunk = 512
+	var buf [8 * chunk]byte
+	for len(dst) > 0 {
+		k := min(len(dst), chunk)
+		b := buf[:8*k]
+		st.Read(b)
+		for i := range dst[:k] {
+			dst[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+		dst = dst[k:]
+	}
 }
