@@ -55,8 +55,8 @@ func (e *Engine) CompareProtocol() Compare { return e.cmp }
 // D = 1 ⊕ x0_63 ⊕ x1_63 ⊕ c, exact for every x ∈ Z_L (no precondition,
 // unlike Porthos's [−2^62, 2^62)). The carry is computed by a
 // carry-lookahead tree on XOR-shared bits, bit-sliced: bit i of all n
-// elements is one plane of W = ⌈n/64⌉ words, so one message per level
-// carries every AND gate of the level for the whole batch.
+// elements is one plane of W = ⌈n/64⌉ words (bitPlanes), so one message
+// per level carries every AND gate of the level for the whole batch.
 //
 //   - Leaves (round 1): the carry-lookahead tree combines nodes (G, P)
 //     (generate, propagate); a leaf is bit 62 alone, g = a∧b, p = a⊕b
@@ -94,15 +94,18 @@ func (e *Engine) CompareProtocol() Compare { return e.cmp }
 //
 // # Cost
 //
-// With W = ⌈n/64⌉ and T = Σ over the tree levels of 2·(opened planes) +
-// (dealt planes) = 125 + 61 + 29 + 13 + 5 = 233 for 32 nodes:
+// Plane messages are packed (packPlanes): k planes of n bits take
+// ⌈k·n/64⌉ words, so nothing is wasted on padding (fcBits has the exact
+// count). With T = Σ over the tree levels of 2·(opened planes) + (dealt
+// planes) = 125 + 61 + 29 + 13 + 5 = 233 for 32 nodes, when 64 divides n:
 //
-//	bits = 64W·(2·94 + 154 + T + 2) + 64n·(1 + 3K) = 64W·577 + 64n·(1 + 3K)
+//	bits = n·(2·94 + 154 + T + 2) + 64n·(1 + 3K) = 577n + 64n·(1 + 3K)
 //
-// i.e. 641 bits per element for DReLU and 833 for ReLU (K = 1) when 64
-// divides n (80 and 104 bytes), against 3968 and 4288 for Porthos; 7
-// rounds (Porthos: 8 for DReLU, 9 for ReLU). MaxPool with the index
-// (K = 2) costs 1025 bits per comparison (Porthos 4608).
+// i.e. 641 bits per element for DReLU and 833 for ReLU (K = 1), 80 and
+// 104 bytes, against 3968 and 4288 for Porthos (1536 bits for a single
+// ReLU, the worst case); 7 rounds (Porthos: 8 for DReLU, 9 for ReLU).
+// MaxPool with the index (K = 2) costs 1025 bits per comparison (Porthos
+// 4608).
 //
 // # Security (semi-honest, one corruption)
 //
@@ -175,10 +178,12 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 	// Round 1: leaf openings and E_k; P2's deals arrive.
 	e.round()
 	u := fcInputs(x, W) // this party's leaf inputs
-	msg := make([]uint64, fcOpen*W+K*n)
-	xorTo(msg[:fcOpen*W], u, mask)
+	op := make([]uint64, fcOpen*W)
+	xorTo(op, u, mask)
+	pw := packedLen(fcOpen, n)
+	msg := append(packPlanes(op, fcOpen, W, n), make([]uint64, K*n)...)
 	for k := range ys {
-		o := msg[fcOpen*W+k*n : fcOpen*W+(k+1)*n]
+		o := msg[pw+k*n : pw+(k+1)*n]
 		for i := range o {
 			o[i] = ys[k][i] - A[k][i]
 		}
@@ -187,23 +192,25 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 	if err != nil {
 		return nil, nil, err
 	}
+	inE, in := in[pw:], unpackPlanes(in[:pw], fcOpen, W, n)
 	var dealt []uint64
 	if p0 {
-		b, err := e.recv(mpc.P2, 8*(lv.dealt*W+n))
+		dw := packedLen(lv.dealt, n)
+		b, err := e.recv(mpc.P2, 8*(dw+n))
 		if err != nil {
 			return nil, nil, err
 		}
-		dealt = u64s(b, lv.dealt*W+n)
-		rA = dealt[lv.dealt*W:]
-		dealt = dealt[:lv.dealt*W]
+		d := u64s(b, dw+n)
+		rA = d[dw:]
+		dealt = unpackPlanes(d[:dw], lv.dealt, W, n)
 	} else {
-		nc := len(fcPairs) * W
+		nc := packedLen(len(fcPairs), n)
 		b, err := e.recv(mpc.P2, 8*(nc+K*n))
 		if err != nil {
 			return nil, nil, err
 		}
 		d := u64s(b, nc+K*n)
-		lc = d[:nc]
+		lc = unpackPlanes(d[:nc], len(fcPairs), W, n)
 		C = make([][]uint64, K)
 		for k := range C {
 			C[k] = d[nc+k*n : nc+(k+1)*n]
@@ -211,9 +218,9 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 	}
 	for k := range A {
 		E := A[k] // A_k is not needed any more: it becomes E_k
-		o := in[fcOpen*W+k*n:]
+		o := inE[k*n:]
 		for i := range E {
-			E[i] = msg[fcOpen*W+k*n+i] + o[i] // E_k = y_k − A_k
+			E[i] = msg[pw+k*n+i] + o[i] // E_k = y_k − A_k
 		}
 	}
 	// Leaves: the cross products, then the nodes (bit 62 alone, then the
@@ -280,7 +287,7 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 				xorTo(out[yo+W:yo+2*W], P[lo*W:(lo+1)*W], bm[(2*q+1)*W:(2*q+2)*W])
 			}
 		}
-		in, err := e.exchange(other, out)
+		in, err := e.exchangePlanes(other, out, g+Y, W, n)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -336,7 +343,7 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 		}
 		eps[w] = d ^ r[w]
 	}
-	in, err = e.exchange(other, eps)
+	in, err = e.exchangePlanes(other, eps, 1, W, n)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -376,12 +383,13 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	fcDraw(s0l, c)
 	beta := make([]uint64, fcOpen*W)
 	fcDraw(s1l, beta)
-	to1 := make([]uint64, len(fcPairs)*W, len(fcPairs)*W+K*n)
+	to1 := make([]uint64, len(fcPairs)*W)
 	for q, pr := range fcPairs {
 		for w := 0; w < W; w++ {
 			to1[q*W+w] = alpha[pr[0]*W+w]&beta[pr[1]*W+w] ^ c[q*W+w]
 		}
 	}
+	to1 = packPlanes(to1, len(fcPairs), W, n)
 	// Output: r, [r]_0 = r − [r]_1, C1 = A·r − C0.
 	r0, r1 := make([]uint64, W), make([]uint64, W)
 	fcDraw(s0o, r0)
@@ -425,6 +433,7 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 			}
 		}
 	}
+	to0 = packPlanes(to0, lv.dealt, W, n)
 	for i := range rA1 {
 		to0 = append(to0, rb[i]-rA1[i])
 	}
@@ -453,6 +462,72 @@ func (e *Engine) exchange(other mpc.Party, msg []uint64) ([]uint64, error) {
 		return nil, err
 	}
 	return u64s(b, len(msg)), nil
+}
+
+// exchangePlanes sends the k planes (W words each) of msg, packed, to
+// the other primary party and returns its k planes.
+func (e *Engine) exchangePlanes(other mpc.Party, msg []uint64, k, W, n int) ([]uint64, error) {
+	in, err := e.exchange(other, packPlanes(msg, k, W, n))
+	if err != nil {
+		return nil, err
+	}
+	return unpackPlanes(in, k, W, n), nil
+}
+
+// packedLen is the number of words of k planes of n bits packed.
+func packedLen(k, n int) int { return (k*n + 63) / 64 }
+
+// packPlanes returns the first n bits of each of the k planes (W words
+// each) of v as one bit string, plane after plane, in packedLen(k, n)
+// words: when 64 divides n this is v itself; otherwise the padding bits
+// of the last word of each plane are not sent.
+func packPlanes(v []uint64, k, W, n int) []uint64 {
+	if n%64 == 0 {
+		return v
+	}
+	out := make([]uint64, packedLen(k, n))
+	pos := 0
+	for p := 0; p < k; p++ {
+		for w := 0; w < W; w++ {
+			nb := min(64, n-64*w)
+			x := v[p*W+w]
+			if nb < 64 {
+				x &= 1<<nb - 1
+			}
+			q, r := pos>>6, pos&63
+			out[q] |= x << r
+			if r != 0 && r+nb > 64 {
+				out[q+1] |= x >> (64 - r)
+			}
+			pos += nb
+		}
+	}
+	return out
+}
+
+// unpackPlanes inverts packPlanes (the padding bits come back 0).
+func unpackPlanes(in []uint64, k, W, n int) []uint64 {
+	if n%64 == 0 {
+		return in
+	}
+	v := make([]uint64, k*W)
+	pos := 0
+	for p := 0; p < k; p++ {
+		for w := 0; w < W; w++ {
+			nb := min(64, n-64*w)
+			q, r := pos>>6, pos&63
+			x := in[q] >> r
+			if r != 0 && r+nb > 64 {
+				x |= in[q+1] << (64 - r)
+			}
+			if nb < 64 {
+				x &= 1<<nb - 1
+			}
+			v[p*W+w] = x
+			pos += nb
+		}
+	}
+	return v
 }
 
 func xorTo(dst, a, b []uint64) {
@@ -533,19 +608,26 @@ func fcPlan() fcLevels {
 }
 
 // fcBits is the exact number of bits fastCmp puts on the wire, over all
-// parties, for n elements and K products: 64W·(2·fcOpen + |fcPairs| +
-// T + 2) + 64n·(1 + 3K), T = Σ_levels 2·(opened planes) + dealt planes.
+// parties, for n elements and K products. A message of k planes carries
+// them packed, in 64·⌈k·n/64⌉ bits (packPlanes), so with ⌈x⌉ short for
+// 64·⌈x·n/64⌉:
+//
+//	2·(⌈94⌉ + 64Kn)          leaf openings and E_k, both ways
+//	⌈154⌉ + 64Kn             P2 → P1: leaf c1 and C1_k
+//	⌈57⌉ + 64n               P2 → P0: tree c0 (Σ dealt planes) and [r]_0
+//	Σ_levels 2·⌈g + Y⌉       tree openings (g pairs, Y AND outputs)
+//	2·⌈1⌉                    ε
 func fcBits(n, K int) int64 {
 	if n == 0 {
 		return 0
 	}
-	W := int64((n + 63) / 64)
-	T := int64(0)
-	for _, l := range fcPlan().levels {
-		g, Y := int64(l.pairs), int64(2*l.pairs-1)
-		T += 2*(g+Y) + Y
+	pl := func(k int) int64 { return 64 * int64(packedLen(k, n)) }
+	lv := fcPlan()
+	b := 2*(pl(fcOpen)+64*int64(K*n)) + pl(len(fcPairs)) + 64*int64(K*n) + pl(lv.dealt) + 64*int64(n) + 2*pl(1)
+	for _, l := range lv.levels {
+		b += 2 * pl(3*l.pairs-1)
 	}
-	return 64*W*(2*fcOpen+int64(len(fcPairs))+T+2) + 64*int64(n)*int64(1+3*K)
+	return b
 }
 
 // fcRounds is fastCmp's number of rounds: leaves, tree levels, output.
