@@ -10,7 +10,8 @@ import (
 
 // Compare selects the comparison protocol behind DReLU, ReLU, MaxPool,
 // MaxGroups and ArgMax. All three parties of a session must select the
-// same one (a mismatch fails on the first message of the wrong length).
+// same one (a mismatch fails, on a message of the wrong length or the
+// network's timeout, without releasing anything).
 type Compare int
 
 const (
@@ -32,6 +33,16 @@ func (c Compare) String() string {
 		return "fast"
 	}
 	return fmt.Sprintf("Compare(%d)", int(c))
+}
+
+// ParseCompare returns the protocol named s ("porthos" or "fast").
+func ParseCompare(s string) (Compare, error) {
+	for _, c := range []Compare{ComparePorthos, CompareFast} {
+		if s == c.String() {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("porthos: unknown comparison protocol %q (want porthos or fast)", s)
 }
 
 // DefaultCompare is the protocol a new Engine uses.

@@ -388,3 +388,47 @@ func benchReLU(b *testing.B, c Compare) {
 func BenchmarkLeNet3PCFast(b *testing.B) {
 	withCompare(CompareFast, func() { bench3PC(b, "fashion_lenet", "testdata/data/fashion-mnist/test", 0) })
 }
+
+// TestFastMismatchFails: parties that select different comparison
+// protocols fail with an error instead of computing garbage or hanging.
+func TestFastMismatchFails(t *testing.T) {
+	for _, fastAt := range []mpc.Party{mpc.P0, mpc.P1, mpc.P2} {
+		r := rand.New(rand.NewPCG(37, 37))
+		const n = 100
+		sh := split(r, randRange(r, n, 40), false)
+		done := make(chan [3]error, 1)
+		go func() {
+			_, errs := run3nets(mpc.NewLocal(2*time.Second), func(e *Engine) error {
+				if e.me == fastAt {
+					e.SetCompare(CompareFast)
+				}
+				_, err := e.ReLU(n, share(e, sh))
+				return err
+			})
+			done <- errs
+		}()
+		select {
+		case errs := <-done:
+			failed := 0
+			for _, err := range errs {
+				if err != nil {
+					failed++
+				}
+			}
+			if failed == 0 {
+				t.Errorf("fast at %s only: no party failed", fastAt)
+			}
+			t.Logf("fast at %s only: %v", fastAt, errs)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("fast at %s only: hangs", fastAt)
+		}
+	}
+	for _, c := range []Compare{ComparePorthos, CompareFast} {
+		if got, err := ParseCompare(c.String()); err != nil || got != c {
+			t.Errorf("ParseCompare(%q) = %v, %v", c, got, err)
+		}
+	}
+	if _, err := ParseCompare("nope"); err == nil {
+		t.Error("ParseCompare accepted nope")
+	}
+}
