@@ -34,7 +34,8 @@ func Run(ctx context.Context, net mpc.Network, prog *fixed.Program, inputs ...[]
 //
 //   - Conv, MatMul, Mul: Beaver products (Conv with Algorithm 1 or the
 //     im2col masking, whichever is cheaper); a Conv bias is added locally;
-//   - Relu, MaxPool, ArgMax: the comparison protocols;
+//   - Relu, MaxPool, ArgMax: the comparison protocols (Porthos's or the
+//     fast one, as selected by SetCompare);
 //   - ScaleDown: local truncation (see ScaleDown for its error);
 //   - Add, Sub, MulPublic, SumPool, ReduceSum and the copy-only Reshape,
 //     Transpose, Concat, Slice: applied to each share locally, exactly as
