@@ -399,6 +399,7 @@ func TestFastMismatchFails(t *testing.T) {
 		done := make(chan [3]error, 1)
 		go func() {
 			_, errs := run3nets(mpc.NewLocal(2*time.Second), func(e *Engine) error {
+				e.SetCompare(ComparePorthos)
 				if e.me == fastAt {
 					e.SetCompare(CompareFast)
 				}
