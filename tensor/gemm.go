@@ -42,7 +42,7 @@ type microKernel struct {
 	run  func(k int, a, b, c []uint64, ldc int)
 }
 
-var goKernel = microKernel{mr: 4, nr: 4, bw: 4, run: kernelGo4x4}
+var goKernel = microKernel{mr: 1, nr: 8, bw: 8, run: kernelGo1x8}
 
 func kernelFor() *microKernel {
 	if UseSIMD && hasSIMD {
@@ -199,42 +199,24 @@ func packA(dst, a []uint64, k, ic, mb, pc, kb, mr int) {
 	}
 }
 
-// kernelGo4x4 is the portable micro-kernel: a 4×4 tile of C in registers.
-func kernelGo4x4(k int, a, b, c []uint64, ldc int) {
-	var c00, c01, c02, c03, c10, c11, c12, c13 uint64
-	var c20, c21, c22, c23, c30, c31, c32, c33 uint64
-	a, b = a[:4*k], b[:4*k]
-	for p := 0; p < k; p++ {
-		ap := (*[4]uint64)(a[4*p:])
-		bp := (*[4]uint64)(b[4*p:])
-		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
-		a0 := ap[0]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		a1 := ap[1]
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
-		a2 := ap[2]
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		a3 := ap[3]
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
+// kernelGo1x8 is the portable micro-kernel: one row of eight columns of
+// C in registers. Scalar 64-bit multiplies bound it; taller tiles only
+// make the Go compiler spill accumulators.
+func kernelGo1x8(k int, a, b, c []uint64, ldc int) {
+	var c0, c1, c2, c3, c4, c5, c6, c7 uint64
+	a, b = a[:k], b[:8*k]
+	for p, av := range a {
+		bp := (*[8]uint64)(b[8*p:])
+		c0 += av * bp[0]
+		c1 += av * bp[1]
+		c2 += av * bp[2]
+		c3 += av * bp[3]
+		c4 += av * bp[4]
+		c5 += av * bp[5]
+		c6 += av * bp[6]
+		c7 += av * bp[7]
 	}
-	r := (*[4]uint64)(c[0:])
-	r[0], r[1], r[2], r[3] = r[0]+c00, r[1]+c01, r[2]+c02, r[3]+c03
-	r = (*[4]uint64)(c[ldc:])
-	r[0], r[1], r[2], r[3] = r[0]+c10, r[1]+c11, r[2]+c12, r[3]+c13
-	r = (*[4]uint64)(c[2*ldc:])
-	r[0], r[1], r[2], r[3] = r[0]+c20, r[1]+c21, r[2]+c22, r[3]+c23
-	r = (*[4]uint64)(c[3*ldc:])
-	r[0], r[1], r[2], r[3] = r[0]+c30, r[1]+c31, r[2]+c32, r[3]+c33
+	r := (*[8]uint64)(c[:8])
+	r[0], r[1], r[2], r[3] = r[0]+c0, r[1]+c1, r[2]+c2, r[3]+c3
+	r[4], r[5], r[6], r[7] = r[4]+c4, r[5]+c5, r[6]+c6, r[7]+c7
 }
