@@ -101,7 +101,10 @@ func (e *Engine) CompareProtocol() Compare { return e.cmp }
 //     open ε = D ⊕ r. Then D = ε + (1 − 2ε)·r and
 //     y_k·D = ε·y_k + (1 − 2ε)·(E_k·r + C_k), all linear in [r], [C_k].
 //
-// All of P2's messages are data-independent and sent in round 1.
+// All of P2's messages are data-independent and sent in round 1. P0 also
+// sends P2 a constant token in round 1, which P2 waits for after sending:
+// without it P2, which otherwise only sends, would finish a session that
+// failed at P0 or P1 without noticing.
 //
 // # Cost
 //
@@ -114,13 +117,15 @@ func (e *Engine) CompareProtocol() Compare { return e.cmp }
 //
 // i.e. 641 bits per element for DReLU and 833 for ReLU (K = 1), 80 and
 // 104 bytes, against 3968 and 4288 for Porthos (1536 bits for a single
-// ReLU, the worst case); 7 rounds (Porthos: 8 for DReLU, 9 for ReLU).
+// ReLU, the worst case), plus a 64-bit token per call (so 1600 for one
+// ReLU); 7 rounds (Porthos: 8 for DReLU, 9 for ReLU).
 // MaxPool with the index (K = 2) costs 1025 bits per comparison (Porthos
 // 4608).
 //
 // # Security (semi-honest, one corruption)
 //
-//   - P2 receives nothing at all; its view is its own randomness.
+//   - P2 receives only a constant 8-byte token from P0 per call (so that
+//     it notices failures); its view is its own randomness.
 //   - P1 receives: ũ = u ⊕ α_u, the openings x_0 ⊕ a_0 and y_0 ⊕ b_0 of
 //     every tree level, ε_0 = D_0 ⊕ r0 and E_0 = y_0 − A0, each padded by
 //     a fresh value of P0's stream with P2 (k02), which P1 never sees and
@@ -197,6 +202,12 @@ func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][
 		o := msg[pw+k*n : pw+(k+1)*n]
 		for i := range o {
 			o[i] = ys[k][i] - A[k][i]
+		}
+	}
+	if p0 {
+		// The token tells P2 that P0 is still running (see fastCmpHelper).
+		if err := e.send(mpc.P2, make([]byte, fcTokenLen)); err != nil {
+			return nil, nil, err
 		}
 	}
 	in, err := e.exchange(other, msg)
@@ -455,12 +466,22 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	if err := e.send(mpc.P1, putU64s(nil, to1)); err != nil {
 		return err
 	}
+	// P2 would otherwise only ever send: waiting for P0's token (after
+	// sending, so that nothing waits on it) lets a failure of P0, or one
+	// P0 noticed at P1 (P0's abort notice arrives instead), stop P2 too.
+	if _, err := e.recv(mpc.P0, fcTokenLen); err != nil {
+		return err
+	}
 	for range lv.levels {
 		e.round()
 	}
 	e.round()
 	return nil
 }
+
+// fcTokenLen is the size of P0's token to P2 in every fastCmp call: a
+// constant (zero) word that carries no information.
+const fcTokenLen = 8
 
 // exchange sends msg to the other primary party and returns its message
 // of the same length.
@@ -628,13 +649,14 @@ func fcPlan() fcLevels {
 //	⌈57⌉ + 64n               P2 → P0: tree c0 (Σ dealt planes) and [r]_0
 //	Σ_levels 2·⌈g + Y⌉       tree openings (g pairs, Y AND outputs)
 //	2·⌈1⌉                    ε
+//	64                       P0 → P2: a constant token, once per call
 func fcBits(n, K int) int64 {
 	if n == 0 {
 		return 0
 	}
 	pl := func(k int) int64 { return 64 * int64(packedLen(k, n)) }
 	lv := fcPlan()
-	b := 2*(pl(fcOpen)+64*int64(K*n)) + pl(len(fcPairs)) + 64*int64(K*n) + pl(lv.dealt) + 64*int64(n) + 2*pl(1)
+	b := 8*fcTokenLen + 2*(pl(fcOpen)+64*int64(K*n)) + pl(len(fcPairs)) + 64*int64(K*n) + pl(lv.dealt) + 64*int64(n) + 2*pl(1)
 	for _, l := range lv.levels {
 		b += 2 * pl(3*l.pairs-1)
 	}

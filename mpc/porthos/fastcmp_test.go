@@ -173,10 +173,11 @@ func TestFastCommunication(t *testing.T) {
 	// Per element (64 | n): leaves 2·94 opened + 154 dealt = 342, tree
 	// levels from 32 nodes 125 + 61 + 29 + 13 + 5 = 233, ε 2: 577; then
 	// [r] 64, and per product C 64 + E 128.
-	if got := fcBits(64, 1); got != 64*(577+256) {
+	// P0's token to P2: 64 bits per call.
+	if got := fcBits(64, 1); got != 64*(577+256)+64 {
 		t.Fatalf("formula: %d bits for 64 ReLUs, want %d", got, 64*833)
 	}
-	if got := fcBits(64, 0); got != 64*(577+64) {
+	if got := fcBits(64, 0); got != 64*(577+64)+64 {
 		t.Fatalf("formula: %d bits for 64 DReLUs, want %d", got, 64*641)
 	}
 	for _, n := range []int{1, 63, 64, 65, 1000, 4096} {
@@ -221,7 +222,8 @@ func TestFastCommunication(t *testing.T) {
 	}
 }
 
-// TestFastP2ReceivesNothing: in the fast protocol P2 only sends.
+// TestFastP2ReceivesNothing: in the fast protocol P2 only receives P0's
+// constant token, 8 zero bytes per call.
 func TestFastP2ReceivesNothing(t *testing.T) {
 	r := rand.New(rand.NewPCG(34, 34))
 	const n = 200
@@ -235,8 +237,12 @@ func TestFastP2ReceivesNothing(t *testing.T) {
 		return err
 	})
 	for p := range after[2] {
-		if after[2][p] != before[2][p] {
-			t.Errorf("P2 received %d bytes from %s", after[2][p]-before[2][p], mpc.Party(p))
+		want := int64(0)
+		if p == 0 {
+			want = fcTokenLen
+		}
+		if got := after[2][p] - before[2][p]; got != want {
+			t.Errorf("P2 received %d bytes from %s, want %d", got, mpc.Party(p), want)
 		}
 	}
 }
