@@ -20,6 +20,10 @@ var (
 	convMinMACs = 1 << 14
 )
 
+type convBufs struct{ cols, prod []uint64 }
+
+var convPool = sync.Pool{New: func() any { return new(convBufs) }}
+
 // conv2DU64 computes Conv2D through im2col and matMulU64 when that pays,
 // and reports whether it did.
 func conv2DU64(dst, x, w []uint64, p ConvParams) bool {
@@ -35,11 +39,15 @@ func conv2DU64(dst, x, w []uint64, p ConvParams) bool {
 	pointwise := p.N == 1 && p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 &&
 		p.PadT == 0 && p.PadL == 0 && p.PadB == 0 && p.PadR == 0
 	var cols, prod []uint64
+	bufs := convPool.Get().(*convBufs)
+	defer convPool.Put(bufs)
 	if !pointwise {
-		cols = make([]uint64, K*M)
+		bufs.cols = grow(bufs.cols, K*M)
+		cols = bufs.cols
 	}
 	if p.N > 1 {
-		prod = make([]uint64, og*M)
+		bufs.prod = grow(bufs.prod, og*M)
+		prod = bufs.prod
 	}
 	for g := 0; g < p.Group; g++ {
 		wg := w[g*og*K : (g+1)*og*K]

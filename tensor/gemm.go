@@ -22,7 +22,7 @@ const (
 
 	// parallelMACs is the product size from which MatMul splits the work
 	// over runtime.GOMAXPROCS goroutines.
-	parallelMACs = 1 << 17
+	parallelMACs = 1 << 19
 )
 
 // UseSIMD reports whether the uint64 kernels use the SIMD micro-kernel.
