@@ -46,7 +46,7 @@ var fastEdges = []uint64{0, 1, neg(1), 2, neg(2), 1<<63 - 1, 1 << 63, 1<<63 + 1,
 // sizes around the 64-element words, with random and trivial sharings.
 func TestFastDReLUReLUExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 31))
-	for _, n := range []int{1, 2, 63, 64, 65, 127, 1000} {
+	for _, n := range []int{1, 2, 63, 64, 65, 127, 1000, 20000} {
 		var x []uint64
 		x = append(x, fastEdges...)
 		x = append(x, randRange(r, n, 63)...)
