@@ -25,6 +25,10 @@ const (
 	parallelMACs = 1 << 19
 )
 
+// rowwiseRows is the number of rows of A below which MatMul does not
+// pack B but streams it (packing costs as much as several rows).
+var rowwiseRows = 16
+
 // UseSIMD reports whether the uint64 kernels use the SIMD micro-kernel.
 // It is set at start-up from the CPU's features (AVX2 on amd64) and the
 // environment (VEIL_NOSIMD=1 forces the portable Go path); tests flip it to
@@ -59,11 +63,23 @@ func matMulU64(dst, a, b []uint64, m, k, n int) {
 		return
 	}
 	a, b = a[:m*k], b[:k*n]
-	kern := kernelFor()
 	workers := runtime.GOMAXPROCS(0)
 	if m*k*n < parallelMACs {
 		workers = 1
 	}
+	if m < rowwiseRows {
+		// Too few rows to pay for packing B: stream B's rows through
+		// multiply-adds into each row of C, the columns split over the
+		// workers.
+		workers = min(workers, (n+3)/4)
+		parallelPlanes(workers, parallelMACs, func(lo, hi int) {
+			for w := lo; w < hi; w++ {
+				matMulRows(dst, a, b, m, k, n, (n+3)/4*w/workers*4, min(n, (n+3)/4*(w+1)/workers*4))
+			}
+		})
+		return
+	}
+	kern := kernelFor()
 	// Split the larger dimension (in tiles) over the workers.
 	mt, nt := (m+kern.mr-1)/kern.mr, (n+kern.nr-1)/kern.nr
 	if workers > max(mt, nt) {
@@ -95,6 +111,21 @@ func matMulU64(dst, a, b []uint64, m, k, n int) {
 		}()
 	}
 	wg.Wait()
+}
+
+// matMulRows adds A · B[:, j0:j1] into dst[:, j0:j1] a row of B at a time.
+func matMulRows(dst, a, b []uint64, m, k, n, j0, j1 int) {
+	if j0 >= j1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := dst[i*n+j0 : i*n+j1]
+		for p, av := range a[i*k : (i+1)*k] {
+			if av != 0 {
+				axpyU64(row, b[p*n+j0:p*n+j1], av)
+			}
+		}
+	}
 }
 
 type packBufs struct{ a, b, tile []uint64 }
@@ -163,6 +194,22 @@ func packB(dst, b []uint64, n, pc, kb, jc, nb, nr int, swap bool) {
 	for jr := 0; jr < nb; jr += nr {
 		panel := dst[jr/nr*kb*bw : (jr/nr+1)*kb*bw]
 		nn := min(nr, nb-jr)
+		switch {
+		case nn == 4 && nr == 4 && swap:
+			for p := 0; p < kb; p++ {
+				src := (*[4]uint64)(b[(pc+p)*n+jc+jr:])
+				out := (*[8]uint64)(panel[p*8:])
+				out[0], out[1], out[2], out[3] = src[0], src[1], src[2], src[3]
+				out[4], out[5] = bits.RotateLeft64(src[0], 32), bits.RotateLeft64(src[1], 32)
+				out[6], out[7] = bits.RotateLeft64(src[2], 32), bits.RotateLeft64(src[3], 32)
+			}
+			continue
+		case nn == 8 && nr == 8 && !swap:
+			for p := 0; p < kb; p++ {
+				*(*[8]uint64)(panel[p*8:]) = *(*[8]uint64)(b[(pc+p)*n+jc+jr:])
+			}
+			continue
+		}
 		for p := 0; p < kb; p++ {
 			src := b[(pc+p)*n+jc+jr : (pc+p)*n+jc+jr+nn]
 			out := panel[p*bw : (p+1)*bw]

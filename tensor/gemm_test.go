@@ -60,22 +60,27 @@ func TestMatMulU64Paths(t *testing.T) {
 	sizes := [][3]int{
 		{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 1, 64}, {1, 64, 1}, {1, 300, 700}, {700, 300, 1},
 		{6, 4, 4}, {5, 3, 3}, {7, 257, 9}, {13, 513, 29}, {130, 70, 131}, {64, 64, 64},
-		{121, 259, 2051}, {2, 3, 0}, {0, 3, 2}, {3, 0, 2},
+		{121, 259, 2051}, {2, 3, 0}, {0, 3, 2}, {3, 0, 2}, {3, 200, 1001}, {20, 300, 50},
 	}
 	for _, s := range sizes {
 		m, k, n := s[0], s[1], s[2]
 		for kind := 0; kind < 4; kind++ {
 			a, b := fillMatrix(r, m*k, kind), fillMatrix(r, k*n, kind)
 			want := naiveMatMul(a, b, m, k, n)
-			for _, simd := range paths() {
-				got := make([]uint64, m*n)
-				for i := range got {
-					got[i] = 0x5555 // MatMul overwrites dst
-				}
-				withSIMD(simd, func() { MatMul(got, a, b, m, k, n) })
-				for i := range want {
-					if got[i] != want[i] {
-						t.Fatalf("%dx%dx%d kind %d simd=%v: element %d = %#x, want %#x", m, k, n, kind, simd, i, got[i], want[i])
+			for _, rows := range []int{0, 1 << 30} { // packed or row-wise
+				for _, simd := range paths() {
+					got := make([]uint64, m*n)
+					for i := range got {
+						got[i] = 0x5555 // MatMul overwrites dst
+					}
+					old := rowwiseRows
+					rowwiseRows = rows
+					withSIMD(simd, func() { MatMul(got, a, b, m, k, n) })
+					rowwiseRows = old
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%dx%dx%d kind %d simd=%v rowwise<%d: element %d = %#x, want %#x", m, k, n, kind, simd, rows, i, got[i], want[i])
+						}
 					}
 				}
 			}
