@@ -30,6 +30,7 @@ import (
 // benchResult is one network's line of `veil bench --json`.
 type benchResult struct {
 	Network       string     `json:"network"`
+	Compare       string     `json:"compare"` // the comparison protocol
 	Scale         int        `json:"scale"`
 	WallS         float64    `json:"wall_s"`
 	CPUS          [3]float64 `json:"cpu_s_per_party"`
@@ -144,7 +145,7 @@ func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scal
 	if err != nil {
 		return nil, err
 	}
-	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Scale: scale,
+	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Compare: porthos.DefaultCompare.String(), Scale: scale,
 		ReluCount: p.Stats.ReluElems, Params: p.Stats.Params, MACs: p.Stats.MACs, CompileS: time.Since(t0).Seconds()}
 	res.Comparisons = comparisons(p)
 
@@ -180,10 +181,11 @@ func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scal
 	if err != nil {
 		return nil, err
 	}
+	cmp := "--compare=" + porthos.DefaultCompare.String()
 	args := [3][]string{
-		{"party", "--role", "client", "--config", cfg, "--input-raw", inPath, "--json"},
-		{"party", "--role", "server", "--config", cfg, "--program", progPath, "--json"},
-		{"party", "--role", "helper", "--config", cfg, "--json"},
+		{"party", cmp, "--role", "client", "--config", cfg, "--input-raw", inPath, "--json"},
+		{"party", cmp, "--role", "server", "--config", cfg, "--program", progPath, "--json"},
+		{"party", cmp, "--role", "helper", "--config", cfg, "--json"},
 	}
 	var outs [3]bytes.Buffer
 	var procs [3]*exec.Cmd

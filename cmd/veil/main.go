@@ -13,6 +13,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"veil/mpc/porthos"
 )
 
 func main() {
@@ -32,6 +34,17 @@ into a fixed-point program over Z_2^64 that secure backends execute, and runs
 models and programs in the clear for accuracy measurement.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	var compare string
+	root.PersistentFlags().StringVar(&compare, "compare", "fast",
+		"secure comparison protocol for ReLU and MaxPool: fast (bit-sliced carry circuit, 833 bits per ReLU) or porthos (the paper's, 4288 bits); all parties must agree")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		c, err := porthos.ParseCompare(compare)
+		if err != nil {
+			return err
+		}
+		porthos.DefaultCompare = c
+		return nil
 	}
 	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd())
 	return root

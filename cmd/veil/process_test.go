@@ -65,19 +65,22 @@ func TestPartiesAsProcesses(t *testing.T) {
 		model, data string
 		pixelMax    string
 		n           int
+		compare     string
 	}{
-		{"fashion_lenet.onnx", "fashion-mnist/test", "255", 500},
-		{"digits_mlp.onnx", "digits/test.csv", "16", 397},
-		{"mnist_resnet.onnx", "mnist/test", "255", 500},
+		{"fashion_lenet.onnx", "fashion-mnist/test", "255", 500, "fast"},
+		{"fashion_lenet.onnx", "fashion-mnist/test", "255", 500, "porthos"},
+		{"digits_mlp.onnx", "digits/test.csv", "16", 397, "fast"},
+		{"mnist_resnet.onnx", "mnist/test", "255", 500, "fast"},
 	}
 	for _, c := range cases {
-		t.Run(c.model, func(t *testing.T) {
+		t.Run(c.model+"/"+c.compare, func(t *testing.T) {
 			cfg, prog := partySetup(t, "../../testdata/models/"+c.model)
 			data := "../../testdata/data/" + c.data
 			var sout, hout, cout bytes.Buffer
-			server := veilProcess(t, &sout, "party", "--role", "server", "--config", cfg, "--program", prog, "--json")
-			helper := veilProcess(t, &hout, "party", "--role", "helper", "--config", cfg, "--json")
-			client := veilProcess(t, &cout, "party", "--role", "client", "--config", cfg, "--data", data,
+			cmp := "--compare=" + c.compare
+			server := veilProcess(t, &sout, "party", cmp, "--role", "server", "--config", cfg, "--program", prog, "--json")
+			helper := veilProcess(t, &hout, "party", cmp, "--role", "helper", "--config", cfg, "--json")
+			client := veilProcess(t, &cout, "party", cmp, "--role", "client", "--config", cfg, "--data", data,
 				"--pixel-max", c.pixelMax, "--limit", fmt.Sprint(c.n), "--json")
 			for name, p := range map[string]*exec.Cmd{"client": client, "server": server, "helper": helper} {
 				if err := p.Wait(); err != nil {
@@ -106,7 +109,8 @@ func TestPartiesAsProcesses(t *testing.T) {
 				outs[i] = pr.Output
 			}
 			maxDev, maxBound := checkSecureOutputs(t, p, xs, outs)
-			t.Logf("%s: %d images through three processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f)", c.model, len(xs), maxDev, maxBound)
+			t.Logf("%s (%s comparison): %d images through three processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f); client sent %d bytes in %d rounds",
+				c.model, c.compare, len(xs), maxDev, maxBound, res.BytesSent, res.Rounds)
 			for name, out := range map[string]*bytes.Buffer{"server": &sout, "helper": &hout} {
 				var r partyResult
 				if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.N != c.n || len(r.Predictions) != 0 || r.BytesSent == 0 {

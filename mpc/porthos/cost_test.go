@@ -78,6 +78,7 @@ func measure(t *testing.T, f func(e *Engine) error) measured {
 	var barrier sync.WaitGroup
 	barrier.Add(3)
 	_, errs := run3nets(nets, func(e *Engine) error {
+		e.SetCompare(ComparePorthos) // the paper's formulas; fast tests set their own
 		// After setup every party has received depth-1 messages only.
 		barrier.Done()
 		barrier.Wait()

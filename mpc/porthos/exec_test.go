@@ -197,65 +197,69 @@ func TestModels(t *testing.T) {
 		{"mnist_resnet", "testdata/data/mnist/test", 0},
 	}
 	for _, c := range cases {
-		t.Run(c.model, func(t *testing.T) {
-			prog := loadProgram(t, c.model, 12)
-			xs, labels := loadInputs(t, prog, c.data, c.pixelMax, n)
-			r := rand.New(rand.NewPCG(40, 40))
-			var simDev float64
-			for i := range xs {
-				clear, err := prog.Run(xs[i])
-				if err != nil {
-					t.Fatal(err)
+		for _, cmp := range []Compare{ComparePorthos, CompareFast} {
+			t.Run(c.model+"/"+cmp.String(), func(t *testing.T) {
+				defer func(old Compare) { DefaultCompare = old }(DefaultCompare)
+				DefaultCompare = cmp
+				prog := loadProgram(t, c.model, 12)
+				xs, labels := loadInputs(t, prog, c.data, c.pixelMax, n)
+				r := rand.New(rand.NewPCG(40, 40))
+				var simDev float64
+				for i := range xs {
+					clear, err := prog.Run(xs[i])
+					if err != nil {
+						t.Fatal(err)
+					}
+					for k := 0; k < 2; k++ {
+						simDev = math.Max(simDev, deviation(simulate(t, prog, r, xs[i]), clear[0]))
+					}
 				}
-				for k := 0; k < 2; k++ {
-					simDev = math.Max(simDev, deviation(simulate(t, prog, r, xs[i]), clear[0]))
+				stat := 2 * math.Max(simDev, 1)
+				var maxDev, maxBound float64
+				agree, correct, correctClear := 0, 0, 0
+				truncOnes, truncTotal := 0, 0
+				var elapsed time.Duration
+				var st [3]Stats
+				for i, x := range xs {
+					vals := trace(t, prog, x)
+					out := prog.Outputs[0]
+					clear := vals[out]
+					bound := ErrorBounds(prog, vals)[out]
+					start := time.Now()
+					got, stats, steps := run3PC(t, prog, x, true)
+					elapsed += time.Since(start)
+					st = stats
+					o, n := checkSteps(t, prog, x, steps)
+					truncOnes, truncTotal = truncOnes+o, truncTotal+n
+					dev := deviation(got[0], clear)
+					maxDev, maxBound = math.Max(maxDev, dev), math.Max(maxBound, bound)
+					if dev > bound || dev > stat {
+						t.Errorf("image %d: logits deviate by %g units; worst-case bound %g, statistical bound %g", i, dev, bound, stat)
+					}
+					top, _ := argmax(got[0])
+					want, margin := argmax(clear)
+					if top == want {
+						agree++
+					} else if margin > 2*stat {
+						t.Errorf("image %d: 3PC top-1 %d, cleartext %d (margin %g units, statistical bound %g)", i, top, want, margin, stat)
+					} else {
+						t.Logf("image %d: near tie: 3PC top-1 %d, cleartext %d (margin %g ≤ 2·%g)", i, top, want, margin, stat)
+					}
+					if top == labels[i] {
+						correct++
+					}
+					if want == labels[i] {
+						correctClear++
+					}
 				}
-			}
-			stat := 2 * math.Max(simDev, 1)
-			var maxDev, maxBound float64
-			agree, correct, correctClear := 0, 0, 0
-			truncOnes, truncTotal := 0, 0
-			var elapsed time.Duration
-			var st [3]Stats
-			for i, x := range xs {
-				vals := trace(t, prog, x)
-				out := prog.Outputs[0]
-				clear := vals[out]
-				bound := ErrorBounds(prog, vals)[out]
-				start := time.Now()
-				got, stats, steps := run3PC(t, prog, x, true)
-				elapsed += time.Since(start)
-				st = stats
-				o, n := checkSteps(t, prog, x, steps)
-				truncOnes, truncTotal = truncOnes+o, truncTotal+n
-				dev := deviation(got[0], clear)
-				maxDev, maxBound = math.Max(maxDev, dev), math.Max(maxBound, bound)
-				if dev > bound || dev > stat {
-					t.Errorf("image %d: logits deviate by %g units; worst-case bound %g, statistical bound %g", i, dev, bound, stat)
+				t.Logf("%s: %d images: top-1 agreement %d/%d, accuracy 3PC %d/%d, cleartext %d/%d", c.model, len(xs), agree, len(xs), correct, len(xs), correctClear, len(xs))
+				t.Logf("%s: max logit deviation %g units at scale %d (statistical bound %g, worst-case bound %g); every instruction exact on its operands, ScaleDown +1 on %d of %d elements; %.1f ms/image",
+					c.model, maxDev, prog.Scale, stat, maxBound, truncOnes, truncTotal, float64(elapsed.Microseconds())/1000/float64(len(xs)))
+				for _, s := range st {
+					t.Logf("per image: %s", s)
 				}
-				top, _ := argmax(got[0])
-				want, margin := argmax(clear)
-				if top == want {
-					agree++
-				} else if margin > 2*stat {
-					t.Errorf("image %d: 3PC top-1 %d, cleartext %d (margin %g units, statistical bound %g)", i, top, want, margin, stat)
-				} else {
-					t.Logf("image %d: near tie: 3PC top-1 %d, cleartext %d (margin %g ≤ 2·%g)", i, top, want, margin, stat)
-				}
-				if top == labels[i] {
-					correct++
-				}
-				if want == labels[i] {
-					correctClear++
-				}
-			}
-			t.Logf("%s: %d images: top-1 agreement %d/%d, accuracy 3PC %d/%d, cleartext %d/%d", c.model, len(xs), agree, len(xs), correct, len(xs), correctClear, len(xs))
-			t.Logf("%s: max logit deviation %g units at scale %d (statistical bound %g, worst-case bound %g); every instruction exact on its operands, ScaleDown +1 on %d of %d elements; %.1f ms/image",
-				c.model, maxDev, prog.Scale, stat, maxBound, truncOnes, truncTotal, float64(elapsed.Microseconds())/1000/float64(len(xs)))
-			for _, s := range st {
-				t.Logf("per image: %s", s)
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -45,8 +45,10 @@ func ParseCompare(s string) (Compare, error) {
 	return 0, fmt.Errorf("porthos: unknown comparison protocol %q (want porthos or fast)", s)
 }
 
-// DefaultCompare is the protocol a new Engine uses.
-var DefaultCompare = ComparePorthos
+// DefaultCompare is the protocol a new Engine uses: the fast one, which
+// is exact on every input and about five times cheaper in bytes and CPU;
+// ComparePorthos stays available for comparison with the paper.
+var DefaultCompare = CompareFast
 
 // SetCompare selects the comparison protocol of this engine's later
 // calls; the three parties must make the same choice.
