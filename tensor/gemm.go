@@ -11,9 +11,13 @@ import (
 // Geijn): B is packed kcBlock rows at a time into panels nr columns wide,
 // A into panels mr rows tall, and a register-tiled micro-kernel computes
 // one mr×nr tile of C over a whole kcBlock deep panel pair. Two
-// micro-kernels exist: an AVX2 one (gemm_amd64.s, chosen at run time) and
-// a portable Go one; both give the same bits, since arithmetic modulo
-// 2^64 is associative and commutative.
+// micro-kernels exist: an AVX2 one (gemm_amd64.s, 6×4, chosen at run time)
+// and a portable Go one (1×8); both give the same bits, since arithmetic
+// modulo 2^64 is associative and commutative. Products with fewer than
+// rowwiseRows rows skip the packing and stream B's rows through a
+// multiply-add (SIMD where available) into C's rows. Products of at least
+// parallelMACs multiply-adds are split, by rows or by columns, over
+// runtime.GOMAXPROCS goroutines.
 
 const (
 	kcBlock = 256  // depth of a packed panel pair
