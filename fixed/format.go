@@ -106,13 +106,15 @@ func (p *Program) WriteFile(path string) error {
 // IsProgram reports whether data starts with the program file magic.
 func IsProgram(data []byte) bool { return bytes.HasPrefix(data, []byte(Magic)) }
 
-// ReadFile reads and validates a program file.
+// ReadFile reads and validates a program file, streaming the weights
+// into place (the file is never held in memory twice).
 func ReadFile(path string) (*Program, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := Parse(data)
+	defer f.Close()
+	p, err := Read(bufio.NewReaderSize(f, 1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -120,27 +122,38 @@ func ReadFile(path string) (*Program, error) {
 }
 
 // Parse decodes and validates a program from the bytes of a file.
-func Parse(data []byte) (*Program, error) {
-	if len(data) < 16 || !IsProgram(data) {
+func Parse(data []byte) (*Program, error) { return Read(bytes.NewReader(data)) }
+
+// Read decodes and validates a program from r, which must end where the
+// program does. Memory grows only as weight data actually arrives, so a
+// corrupt header cannot make it allocate what the input does not hold.
+func Read(r io.Reader) (*Program, error) {
+	var pre [16]byte
+	if n, _ := io.ReadFull(r, pre[:]); n < 16 || !IsProgram(pre[:]) {
 		return nil, fmt.Errorf("not a veil program (missing %q magic)", Magic)
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != FormatVersion {
+	if v := binary.LittleEndian.Uint32(pre[8:]); v != FormatVersion {
 		return nil, fmt.Errorf("program format version %d; this veil reads version %d", v, FormatVersion)
 	}
-	hl := int(binary.LittleEndian.Uint32(data[12:]))
-	if hl > maxHeader || 16+hl > len(data) {
-		return nil, fmt.Errorf("truncated program: header of %d bytes, file has %d", hl, len(data)-16)
+	hl := int(binary.LittleEndian.Uint32(pre[12:]))
+	if hl > maxHeader {
+		return nil, fmt.Errorf("corrupt program: header of %d bytes exceeds %d", hl, maxHeader)
+	}
+	hdr := make([]byte, 0, min(hl, 1<<20))
+	hdr, err := readN(r, hdr, hl)
+	if err != nil {
+		return nil, fmt.Errorf("truncated program: header of %d bytes: %w", hl, err)
 	}
 	var h fileHeader
 	h.Program = &Program{}
-	dec := json.NewDecoder(bytes.NewReader(data[16 : 16+hl]))
+	dec := json.NewDecoder(bytes.NewReader(hdr))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
 		return nil, fmt.Errorf("corrupt program header: %w", err)
 	}
 	p := h.Program
-	rest := data[16+hl:]
-	sum := sha256.Sum256(rest)
+	sum := sha256.New()
+	var buf [64 << 10]byte
 	for id, t := range p.Tensors {
 		if t == nil {
 			return nil, fmt.Errorf("tensor %d is missing", id)
@@ -149,20 +162,26 @@ func Parse(data []byte) (*Program, error) {
 			continue
 		}
 		n := t.Shape.Size()
-		if n < 0 || n > len(rest)/8 {
-			return nil, fmt.Errorf("truncated program: weight %q needs %d values, %d bytes left", t.Name, n, len(rest))
+		if n < 0 || n > 1<<30 {
+			return nil, fmt.Errorf("corrupt program: weight %q has shape %v", t.Name, t.Shape)
 		}
-		t.Data = make([]uint64, n)
-		for i := range t.Data {
-			t.Data[i] = binary.LittleEndian.Uint64(rest[8*i:])
+		t.Data = make([]uint64, 0, min(n, 1<<16))
+		for len(t.Data) < n {
+			chunk := buf[:8*min(n-len(t.Data), len(buf)/8)]
+			if _, err := io.ReadFull(r, chunk); err != nil {
+				return nil, fmt.Errorf("truncated program: weight %q needs %d values, got %d", t.Name, n, len(t.Data))
+			}
+			sum.Write(chunk)
+			for i := 0; i < len(chunk); i += 8 {
+				t.Data = append(t.Data, binary.LittleEndian.Uint64(chunk[i:]))
+			}
 		}
-		rest = rest[8*n:]
 	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("corrupt program: %d unexpected bytes after the weights", len(rest))
+	if k, _ := r.Read(buf[:1]); k != 0 {
+		extra, _ := io.Copy(io.Discard, r)
+		return nil, fmt.Errorf("corrupt program: %d unexpected bytes after the weights", extra+1)
 	}
-	// rest was the data section; recompute its hash over what we read.
-	if got := hex.EncodeToString(sum[:]); got != h.DataSHA256 {
+	if got := hex.EncodeToString(sum.Sum(nil)); got != h.DataSHA256 {
 		return nil, fmt.Errorf("corrupt program: weight data hash %s does not match header %s", got[:12], short(h.DataSHA256))
 	}
 	validate := p.Validate
@@ -176,6 +195,20 @@ func Parse(data []byte) (*Program, error) {
 		p.ComputeStats()
 	}
 	return p, nil
+}
+
+// readN appends exactly n bytes from r to b, growing b only as data
+// arrives.
+func readN(r io.Reader, b []byte, n int) ([]byte, error) {
+	var chunk [64 << 10]byte
+	for len(b) < n {
+		c := chunk[:min(n-len(b), len(chunk))]
+		if _, err := io.ReadFull(r, c); err != nil {
+			return b, err
+		}
+		b = append(b, c...)
+	}
+	return b, nil
 }
 
 func short(s string) string {
