@@ -98,6 +98,7 @@ it and no output is released.`,
 			} else if len(args) > 0 || df.spec != "" || rawIn != "" {
 				return fmt.Errorf("only the client takes images")
 			}
+			setMemoryLimit(prog)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
