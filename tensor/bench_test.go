@@ -35,7 +35,7 @@ func reportMACs(b *testing.B, macsPerOp float64, cpu time.Duration) {
 }
 
 func BenchmarkMatMulU64(b *testing.B) {
-	for _, s := range [][3]int{{64, 64, 64}, {256, 256, 256}, {512, 512, 512}, {256, 2304, 196}, {1, 2048, 1000}, {4, 2048, 1000}} {
+	for _, s := range [][3]int{{64, 64, 64}, {256, 256, 256}, {512, 512, 512}, {256, 2304, 196}, {1, 2048, 1000}, {8, 2048, 1000}} {
 		b.Run(fmt.Sprintf("%dx%dx%d", s[0], s[1], s[2]), func(b *testing.B) { benchMatMul(b, s[0], s[1], s[2]) })
 	}
 }

@@ -122,11 +122,13 @@ func matMulRows(dst, a, b []uint64, m, k, n, j0, j1 int) {
 	if j0 >= j1 {
 		return
 	}
-	for i := 0; i < m; i++ {
-		row := dst[i*n+j0 : i*n+j1]
-		for p, av := range a[i*k : (i+1)*k] {
-			if av != 0 {
-				axpyU64(row, b[p*n+j0:p*n+j1], av)
+	// B's row p is read once, for every row of C (few, so they stay in
+	// cache).
+	for p := 0; p < k; p++ {
+		br := b[p*n+j0 : p*n+j1]
+		for i := 0; i < m; i++ {
+			if av := a[i*k+p]; av != 0 {
+				axpyU64(dst[i*n+j0:i*n+j1], br, av)
 			}
 		}
 	}
