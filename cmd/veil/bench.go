@@ -29,25 +29,27 @@ import (
 
 // benchResult is one network's line of `veil bench --json`.
 type benchResult struct {
-	Network       string     `json:"network"`
-	Compare       string     `json:"compare"` // the comparison protocol
-	Scale         int        `json:"scale"`
-	WallS         float64    `json:"wall_s"`
-	CPUS          [3]float64 `json:"cpu_s_per_party"`
-	BytesSent     [3]int64   `json:"bytes_sent_per_party"`
-	BytesTotal    int64      `json:"bytes_total"`
-	Rounds        int        `json:"rounds"`
-	PeakRSS       int64      `json:"peak_rss_bytes"` // the largest of the parties
-	PeakRSSParty  [3]int64   `json:"peak_rss_bytes_per_party"`
-	ReluCount     int        `json:"relu_count"`
-	Comparisons   int        `json:"comparisons"` // ReLUs plus MaxPool/ArgMax comparisons
-	BytesPerRelu  float64    `json:"bytes_per_comparison"`
-	Verified      bool       `json:"verified"`
-	MaxDeviation  float64    `json:"max_logit_deviation_units"`
-	Params        int        `json:"params"`
-	MACs          int64      `json:"macs"`
-	CompileS      float64    `json:"compile_s"`
-	VerifyProblem string     `json:"verify_problem,omitempty"`
+	Network        string     `json:"network"`
+	Compare        string     `json:"compare"` // the comparison protocol
+	Scale          int        `json:"scale"`
+	WallS          float64    `json:"wall_s"` // the whole session, setup included
+	Inferences     int        `json:"inferences"`
+	MsPerInference float64    `json:"ms_per_inference"` // median; setup excluded
+	CPUS           [3]float64 `json:"cpu_s_per_party"`
+	BytesSent      [3]int64   `json:"bytes_sent_per_party"`
+	BytesTotal     int64      `json:"bytes_total"`
+	Rounds         int        `json:"rounds"`
+	PeakRSS        int64      `json:"peak_rss_bytes"` // the largest of the parties
+	PeakRSSParty   [3]int64   `json:"peak_rss_bytes_per_party"`
+	ReluCount      int        `json:"relu_count"`
+	Comparisons    int        `json:"comparisons"` // ReLUs plus MaxPool/ArgMax comparisons
+	BytesPerRelu   float64    `json:"bytes_per_comparison"`
+	Verified       bool       `json:"verified"`
+	MaxDeviation   float64    `json:"max_logit_deviation_units"`
+	Params         int        `json:"params"`
+	MACs           int64      `json:"macs"`
+	CompileS       float64    `json:"compile_s"`
+	VerifyProblem  string     `json:"verify_problem,omitempty"`
 }
 
 func benchCmd() *cobra.Command {
@@ -56,6 +58,7 @@ func benchCmd() *cobra.Command {
 		markdown bool
 		seed     uint64
 		scale    int
+		repeat   int
 		chart    string
 		mf       modelFlags
 	)
@@ -82,7 +85,7 @@ The ResNet scaling run (the paper's Figure 10):
 			w := cmd.OutOrStdout()
 			var results []benchResult
 			for _, name := range args {
-				r, err := benchOne(cmd.ErrOrStderr(), &mf, name, seed, scale)
+				r, err := benchOne(cmd.ErrOrStderr(), &mf, name, seed, scale, repeat)
 				if err != nil {
 					return fmt.Errorf("bench %s: %w", name, err)
 				}
@@ -119,6 +122,7 @@ The ResNet scaling run (the paper's Figure 10):
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a markdown table")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights (zoo networks) and the random input")
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
+	cmd.Flags().IntVarP(&repeat, "inferences", "n", 1, "inferences per network in one session (bytes, rounds and CPU are reported per inference, time as the median)")
 	cmd.Flags().StringVar(&chart, "chart", "", "write a PNG of time and communication against depth (for a scaling run such as resnet18 … resnet200)")
 	return cmd
 }
@@ -132,7 +136,8 @@ func benchNetwork(mf *modelFlags, name string, seed uint64) (*ir.Graph, error) {
 	return buildZoo(name, seed)
 }
 
-func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scale int) (*benchResult, error) {
+func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scale, repeat int) (*benchResult, error) {
+	repeat = max(repeat, 1)
 	t0 := time.Now()
 	g, err := benchNetwork(mf, name, seed)
 	if err != nil {
@@ -183,7 +188,7 @@ func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scal
 	}
 	cmp := "--compare=" + porthos.DefaultCompare.String()
 	args := [3][]string{
-		{"party", cmp, "--role", "client", "--config", cfg, "--input-raw", inPath, "--json"},
+		{"party", cmp, "--role", "client", "--config", cfg, "--input-raw", inPath, "--repeat", fmt.Sprint(repeat), "--json"},
 		{"party", cmp, "--role", "server", "--config", cfg, "--program", progPath, "--json"},
 		{"party", cmp, "--role", "helper", "--config", cfg, "--json"},
 	}
@@ -221,12 +226,19 @@ func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scal
 		res.PeakRSS = max(res.PeakRSS, reports[i].PeakRSS)
 	}
 	res.WallS = reports[0].WallS
-	res.Rounds = reports[0].Rounds
+	res.MsPerInference = reports[0].MsMedian
+	res.Inferences = repeat
+	res.Rounds = reports[0].Rounds / repeat
+	for i := range res.BytesSent {
+		res.BytesSent[i] /= int64(repeat)
+		res.CPUS[i] /= float64(repeat)
+	}
+	res.BytesTotal /= int64(repeat)
 	if res.Comparisons > 0 {
 		res.BytesPerRelu = float64(res.BytesTotal) / float64(res.Comparisons)
 	}
-	if len(reports[0].Predictions) != 1 {
-		return nil, fmt.Errorf("the client returned %d outputs", len(reports[0].Predictions))
+	if len(reports[0].Predictions) != repeat {
+		return nil, fmt.Errorf("the client returned %d outputs for %d inferences", len(reports[0].Predictions), repeat)
 	}
 	res.Verified, res.MaxDeviation, res.VerifyProblem = verifySecure(p, x, reports[0].Predictions[0].Output)
 	return res, nil
@@ -339,9 +351,9 @@ func showProgress(w io.Writer, name string) func() {
 
 func printBenchTable(w io.Writer, rs []benchResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "network\twall s\tCPU s P0/P1/P2\tsent P0/P1/P2\ttotal\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
+	fmt.Fprintln(tw, "network\tms/inference\tCPU s P0/P1/P2\tsent P0/P1/P2\ttotal\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.1f/%.1f/%.1f\t%s/%s/%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.WallS,
+		fmt.Fprintf(tw, "%s\t%.1f\t%.2f/%.2f/%.2f\t%s/%s/%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.MsPerInference,
 			r.CPUS[0], r.CPUS[1], r.CPUS[2], ir.FormatBytes(r.BytesSent[0]), ir.FormatBytes(r.BytesSent[1]), ir.FormatBytes(r.BytesSent[2]),
 			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
@@ -349,10 +361,17 @@ func printBenchTable(w io.Writer, rs []benchResult) {
 }
 
 func printBenchMarkdown(w io.Writer, rs []benchResult) {
-	fmt.Fprintln(w, "| network | wall (s) | CPU s P0 / P1 / P2 | total bytes | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
+	fmt.Fprintln(w, "| network | time per inference | CPU s P0 / P1 / P2 | total bytes | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %.2f | %.1f / %.1f / %.1f | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, r.WallS, r.CPUS[0], r.CPUS[1], r.CPUS[2],
+		fmt.Fprintf(w, "| %s | %s | %.2f / %.2f / %.2f | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, fmtMs(r.MsPerInference), r.CPUS[0], r.CPUS[1], r.CPUS[2],
 			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
+}
+
+func fmtMs(ms float64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.2f s", ms/1000)
+	}
+	return fmt.Sprintf("%.1f ms", ms)
 }

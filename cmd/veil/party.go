@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,8 +32,9 @@ type partyResult struct {
 	BytesSent   int64        `json:"bytes_sent"`
 	BytesRecv   int64        `json:"bytes_recv"`
 	Rounds      int          `json:"rounds"`
-	CPUSeconds  float64      `json:"cpu_s"`          // user + system CPU time of this process
-	PeakRSS     int64        `json:"peak_rss_bytes"` // largest resident set of this process
+	MsMedian    float64      `json:"ms_per_inference"` // median over the inferences
+	CPUSeconds  float64      `json:"cpu_s"`            // user + system CPU time of this process
+	PeakRSS     int64        `json:"peak_rss_bytes"`   // largest resident set of this process
 }
 
 func partyCmd() *cobra.Command {
@@ -44,6 +46,7 @@ func partyCmd() *cobra.Command {
 		progArg string
 		asJSON  bool
 		rawIn   string
+		repeat  int
 	)
 	cmd := &cobra.Command{
 		Use:   "party --role client|server|helper --config FILE [IMAGE...]",
@@ -94,7 +97,9 @@ it and no output is released.`,
 					return err
 				}
 			} else if me == mpc.P0 {
-				names = []string{rawIn}
+				for i := 0; i < max(repeat, 1); i++ {
+					names = append(names, rawIn)
+				}
 			} else if len(args) > 0 || df.spec != "" || rawIn != "" {
 				return fmt.Errorf("only the client takes images")
 			}
@@ -117,7 +122,11 @@ it and no output is released.`,
 				pub, outs, rep, err = session.Client(ctx, nw, func(p *fixed.Program) ([][]float32, error) {
 					if rawIn != "" {
 						x, err := readFloat32s(rawIn, p.Tensors[p.Inputs[0]].Shape.Size())
-						return [][]float32{x}, err
+						xs := make([][]float32, max(repeat, 1))
+						for i := range xs {
+							xs[i] = x
+						}
+						return xs, err
 					}
 					return programInputs(p, samples)
 				})
@@ -151,6 +160,11 @@ it and no output is released.`,
 			res.N, res.WallS = rep.N, rep.Wall.Seconds()
 			res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Stats.Rounds
 			res.CPUSeconds, res.PeakRSS = processUsage()
+			if len(rep.PerInfer) > 0 {
+				ts := append([]time.Duration(nil), rep.PerInfer...)
+				slices.Sort(ts)
+				res.MsMedian = float64(ts[len(ts)/2].Microseconds()) / 1000
+			}
 			w := cmd.OutOrStdout()
 			if asJSON {
 				return json.NewEncoder(w).Encode(res)
@@ -167,6 +181,8 @@ it and no output is released.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&rawIn, "input-raw", "", "the client's one input as little-endian float32 values in the program's input layout (used by veil bench)")
 	cmd.Flags().MarkHidden("input-raw")
+	cmd.Flags().IntVar(&repeat, "repeat", 1, "with --input-raw: run that input this many times")
+	cmd.Flags().MarkHidden("repeat")
 	cmd.MarkFlagRequired("role")
 	cmd.MarkFlagRequired("config")
 	return cmd
