@@ -3,20 +3,47 @@ package main
 import (
 	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"veil/fixed"
 )
 
 // processUsage returns this process's CPU time (user + system) in seconds
-// and its peak resident set size in bytes.
+// and its peak resident set size in bytes. The peak is VmHWM from
+// /proc/self/status, the high-water mark of this program image: unlike
+// getrusage's ru_maxrss it does not inherit the size of the process that
+// started this one (a party started by veil bench would otherwise report
+// the bench process's memory).
 func processUsage() (cpuSeconds float64, peakRSS int64) {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, 0
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		cpuSeconds = float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+		peakRSS = ru.Maxrss * 1024 // Linux reports kilobytes
 	}
-	cpu := float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
-	return cpu, ru.Maxrss * 1024 // Linux reports kilobytes
+	if hwm, ok := vmHWM(); ok {
+		peakRSS = hwm
+	}
+	return cpuSeconds, peakRSS
+}
+
+// vmHWM reads the peak resident set size from /proc/self/status.
+func vmHWM() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024, err == nil
+			}
+		}
+	}
+	return 0, false
 }
 
 // workingSetAllowance is the memory a party is expected to need besides
