@@ -49,7 +49,7 @@ func vmHWM() (int64, bool) {
 // workingSetAllowance is the memory a party is expected to need besides
 // the model's weights: activations and the comparison protocol's
 // temporaries of the largest layer.
-const workingSetAllowance = 320 << 20
+const workingSetAllowance = 192 << 20
 
 // setMemoryLimit gives the Go runtime a soft memory limit of the weights
 // (the server's) plus workingSetAllowance, so that the garbage collector

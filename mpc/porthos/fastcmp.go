@@ -140,6 +140,54 @@ func (e *Engine) CompareProtocol() Compare { return e.cmp }
 //   - The opened ε is D ⊕ r with r = r0 ⊕ r1 unknown to both P0 and P1,
 //     and E = y − A with A unknown to both; the outputs are fresh shares.
 func (e *Engine) fastCmp(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][]uint64, error) {
+	if n <= fcMaxChunk {
+		return e.fastCmpOnce(n, a, ys, K)
+	}
+	helper := e.me == mpc.P2
+	if !helper && (len(a) != n || len(ys) != K) {
+		return nil, nil, fmt.Errorf("%d shares and %d vectors for %d elements and %d vectors", len(a), len(ys), n, K)
+	}
+	var d []uint64
+	var prods [][]uint64
+	if !helper {
+		d, prods = make([]uint64, 0, n), make([][]uint64, K)
+		for k := range prods {
+			prods[k] = make([]uint64, 0, n)
+		}
+	}
+	for off := 0; off < n; off += fcMaxChunk {
+		m := min(fcMaxChunk, n-off)
+		var ac []uint64
+		var yc [][]uint64
+		if !helper {
+			ac, yc = a[off:off+m], make([][]uint64, K)
+			for k := range ys {
+				yc[k] = ys[k][off : off+m]
+			}
+		}
+		dc, pc, err := e.fastCmpOnce(m, ac, yc, K)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !helper {
+			d = append(d, dc...)
+			for k := range pc {
+				prods[k] = append(prods[k], pc[k]...)
+			}
+		}
+	}
+	return d, prods, nil
+}
+
+// fcMaxChunk bounds the elements one pass of the comparison circuit
+// handles: a larger batch (the ReLU of an ImageNet network's first
+// layers) runs in sequential chunks, which bounds the protocol's
+// temporary memory (a few hundred bytes per element) at the price of its
+// 7 rounds once more per chunk.
+const fcMaxChunk = 1 << 17
+
+// fastCmpOnce is fastCmp on one chunk.
+func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64, [][]uint64, error) {
 	if n == 0 {
 		if e.me == mpc.P2 {
 			return nil, nil, nil

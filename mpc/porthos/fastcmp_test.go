@@ -452,3 +452,46 @@ func cpuTime() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// TestFastReLUChunked checks a batch larger than one chunk of the
+// comparison circuit: exact, and 7 rounds per chunk.
+func TestFastReLUChunked(t *testing.T) {
+	n := fcMaxChunk + 1000
+	r := rand.New(rand.NewPCG(77, 78))
+	x := make([]uint64, n)
+	for i := range x {
+		x[i] = r.Uint64() >> uint(r.IntN(64))
+		if r.IntN(2) == 0 {
+			x[i] = -x[i]
+		}
+	}
+	sh := split(r, x, false)
+	var outs [2][]uint64
+	var rounds [3]int
+	run3(t, func(e *Engine) error {
+		e.SetCompare(CompareFast)
+		var in []uint64
+		if e.me != mpc.P2 {
+			in = sh[e.me]
+		}
+		before := e.Rounds()
+		y, err := e.ReLU(n, in)
+		rounds[e.me] = e.Rounds() - before
+		if e.me != mpc.P2 {
+			outs[e.me] = y
+		}
+		return err
+	})
+	for i := range x {
+		want := x[i]
+		if int64(want) < 0 {
+			want = 0
+		}
+		if got := outs[0][i] + outs[1][i]; got != want {
+			t.Fatalf("ReLU(%d) = %d, want %d", int64(x[i]), int64(got), int64(want))
+		}
+	}
+	if rounds[0] != 14 || rounds[2] != 14 {
+		t.Errorf("rounds %v for two chunks, want 14", rounds)
+	}
+}
