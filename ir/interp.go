@@ -31,14 +31,16 @@ func Run(g *Graph, inputs map[string]*Tensor) ([]*Tensor, error) {
 	for _, o := range g.Outputs {
 		isOut[o] = true
 	}
+	value := func(name string) *Tensor {
+		if t := env[name]; t != nil {
+			return t
+		}
+		return g.Const(name)
+	}
 	for i, n := range g.Nodes {
 		ins := make([]*Tensor, len(n.Inputs))
 		for j, in := range n.Inputs {
-			if t := env[in]; t != nil {
-				ins[j] = t
-			} else if c := g.Const(in); c != nil {
-				ins[j] = c
-			} else {
+			if ins[j] = value(in); ins[j] == nil {
 				return nil, n.Errorf("input %q has no value", in)
 			}
 		}
@@ -55,11 +57,7 @@ func Run(g *Graph, inputs map[string]*Tensor) ([]*Tensor, error) {
 	}
 	outs := make([]*Tensor, len(g.Outputs))
 	for i, o := range g.Outputs {
-		if t := env[o]; t != nil {
-			outs[i] = t
-		} else if c := g.Const(o); c != nil {
-			outs[i] = c
-		} else {
+		if outs[i] = value(o); outs[i] == nil {
 			return nil, fmt.Errorf("output %q was not computed", o)
 		}
 	}
