@@ -98,29 +98,8 @@ func (v *SEVSNPVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) 
 		if err := verify.SnpAttestation(att, opts); err != nil {
 			return nil, fmt.Errorf("attest: sev-snp signature or certificate chain invalid: %v", err)
 		}
-		// The endorsement key is derived for one TCB: its certificate must
-		// name the TCB the report claims, or the host is replaying an
-		// older key's certificate.
-		ek := att.GetCertificateChain().GetVcekCert()
-		if info.SigningKey == abi.VlekReportSigner {
-			ek = att.GetCertificateChain().GetVlekCert()
-		}
-		cert, err := x509.ParseCertificate(ek)
-		if err != nil {
-			return nil, fmt.Errorf("attest: sev-snp %v certificate: %v", info.SigningKey, err)
-		}
-		var exts *kds.Extensions
-		if info.SigningKey == abi.VlekReportSigner {
-			exts, err = kds.VlekCertificateExtensions(cert)
-		} else {
-			exts, err = kds.VcekCertificateExtensions(cert)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("attest: sev-snp %v certificate extensions: %v", info.SigningKey, err)
-		}
-		if uint64(exts.TCBVersion) != report.GetReportedTcb() {
-			return nil, fmt.Errorf("attest: sev-snp %v certificate is for TCB %#016x, report claims %#016x",
-				info.SigningKey, uint64(exts.TCBVersion), report.GetReportedTcb())
+		if err := snpCertTCBMatches(att, info.SigningKey, report.GetReportedTcb()); err != nil {
+			return nil, err
 		}
 	}
 	pol := report.GetPolicy()
@@ -149,6 +128,33 @@ func (v *SEVSNPVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) 
 	}
 	copy(c.ReportData[:], report.GetReportData())
 	return checkReportData(c, want)
+}
+
+// snpCertTCBMatches checks that the endorsement key's certificate names the
+// TCB the report claims: the key is derived for one TCB, so a mismatch means
+// the host replays an older key's certificate or misreports the TCB.
+func snpCertTCBMatches(att *spb.Attestation, key abi.ReportSigner, reported uint64) error {
+	ek := att.GetCertificateChain().GetVcekCert()
+	if key == abi.VlekReportSigner {
+		ek = att.GetCertificateChain().GetVlekCert()
+	}
+	cert, err := x509.ParseCertificate(ek)
+	if err != nil {
+		return fmt.Errorf("attest: sev-snp %v certificate: %v", key, err)
+	}
+	var exts *kds.Extensions
+	if key == abi.VlekReportSigner {
+		exts, err = kds.VlekCertificateExtensions(cert)
+	} else {
+		exts, err = kds.VcekCertificateExtensions(cert)
+	}
+	if err != nil {
+		return fmt.Errorf("attest: sev-snp %v certificate extensions: %v", key, err)
+	}
+	if uint64(exts.TCBVersion) != reported {
+		return fmt.Errorf("attest: sev-snp %v certificate is for TCB %#016x, report claims %#016x", key, uint64(exts.TCBVersion), reported)
+	}
+	return nil
 }
 
 func le64(x uint64) []byte {

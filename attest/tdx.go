@@ -71,6 +71,9 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 	if !ok {
 		return nil, fmt.Errorf("attest: tdx quote of unsupported type %T", q)
 	}
+	if n := len(quote.GetExtraBytes()); n != 0 {
+		return nil, fmt.Errorf("attest: tdx quote followed by %d unsigned bytes", n)
+	}
 	if re, err := abi.QuoteToAbiBytes(quote); err != nil || !bytes.Equal(re, ev.Raw) {
 		return nil, errors.New("attest: tdx quote is not in canonical form")
 	}
