@@ -35,6 +35,13 @@ type Engine struct {
 	aborted bool    // the peers have been told
 	cmp     Compare // comparison protocol (see SetCompare)
 
+	// weight masks kept for the session (see byWeight)
+	masks     map[weightKey]*weightMask
+	maskSeen  map[weightKey]bool // every weight used so far: cached or not
+	maskElems int                // elements cached so far
+	maskLimit int                // MaskCacheElems; lowered by tests
+	digest    [32]byte           // the running program's public digest
+
 	// testHookInstr, set only by tests, sees this party's share of every
 	// instruction's output during Run.
 	testHookInstr func(k int, share []uint64)
@@ -54,7 +61,8 @@ const nonceLen = 16
 // label, so a network used for several sessions never reuses randomness.
 func New(net mpc.Network) (*Engine, error) {
 	e := &Engine{net: net, me: net.Me(), streams: map[streamID]*prg.Stream{}, byteStreams: map[streamID]*byteStream{},
-		priv: prg.NewRandom("porthos private"), acct: newAccounting(), cmp: DefaultCompare}
+		priv: prg.NewRandom("porthos private"), acct: newAccounting(), cmp: DefaultCompare,
+		masks: map[weightKey]*weightMask{}, maskSeen: map[weightKey]bool{}, maskLimit: MaskCacheElems}
 	if e.me > mpc.P2 {
 		return nil, fmt.Errorf("porthos: unknown party %d", e.me)
 	}

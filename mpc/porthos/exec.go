@@ -32,8 +32,11 @@ func Run(ctx context.Context, net mpc.Network, prog *fixed.Program, inputs ...[]
 // shares its inputs and P1 each weight when an instruction first reads
 // it (Share: no traffic). Each instruction then runs on shares:
 //
-//   - Conv, MatMul, Mul: Beaver products (Conv with Algorithm 1 or the
-//     im2col masking, whichever is cheaper); a Conv bias is added locally;
+//   - Conv, MatMul, Mul: products with a weight take the server's weight
+//     in the clear and mask each weight once per session (see byWeight);
+//     products of two shared values are Beaver products; a Conv masks
+//     the image or its im2col matrix, whichever is smaller; a Conv bias
+//     is added locally;
 //   - Relu, MaxPool, ArgMax: the comparison protocols (Porthos's or the
 //     fast one, as selected by SetCompare);
 //   - ScaleDown: local truncation (see ScaleDown for its error);
@@ -70,6 +73,7 @@ func (e *Engine) run(ctx context.Context, prog *fixed.Program, inputs [][]uint64
 	if err := e.agree(prog); err != nil {
 		return nil, err
 	}
+	e.digest = prog.PublicDigest()
 	vals := make([][]uint64, len(prog.Tensors))
 	shared := make([]bool, len(prog.Tensors))
 	for i, id := range prog.Inputs {
@@ -92,7 +96,14 @@ func (e *Engine) run(ctx context.Context, prog *fixed.Program, inputs [][]uint64
 			return nil, fmt.Errorf("%s: before instruction %d (%s, node %q): %w", e.me, k, in.Op, in.Node, err)
 		}
 		args := make([][]uint64, len(in.In))
+		wi := weightOperand(prog, in)
 		for i, id := range in.In {
+			if i == wi { // used in the clear by P1 (see byWeight)
+				if e.me == mpc.P1 {
+					args[i] = prog.Tensors[id].Data
+				}
+				continue
+			}
 			if !shared[id] {
 				t := prog.Tensors[id]
 				var data []uint64
@@ -110,7 +121,7 @@ func (e *Engine) run(ctx context.Context, prog *fixed.Program, inputs [][]uint64
 			args[i] = vals[id]
 		}
 		done := e.begin(string(in.Op), prog.Tensors[in.Out].Shape.Size())
-		out, err := e.instr(prog, in, args)
+		out, err := e.instr(prog, in, args, wi)
 		done()
 		if err != nil {
 			return nil, fmt.Errorf("%s: instruction %d (%s, node %q): %w", e.me, k, in.Op, in.Node, err)
@@ -204,6 +215,28 @@ func (e *Engine) revealOutputs(prog *fixed.Program, vals [][]uint64) ([][]uint64
 		outs[i], v = v[:k:k], v[k:]
 	}
 	return outs, nil
+}
+
+// weightOperand returns which operand of in is a weight tensor that the
+// server should use in the clear (see byWeight), or −1: the filter of a
+// Conv, or the one weight operand of a MatMul or Mul whose other operand
+// is not a weight.
+func weightOperand(prog *fixed.Program, in *fixed.Instr) int {
+	isWeight := func(i int) bool { return i < len(in.In) && prog.Tensors[in.In[i]].Kind == fixed.KindWeight }
+	switch in.Op {
+	case fixed.Conv:
+		if isWeight(1) && !isWeight(0) {
+			return 1
+		}
+	case fixed.MatMul, fixed.Mul:
+		switch {
+		case isWeight(0) && !isWeight(1):
+			return 0
+		case isWeight(1) && !isWeight(0):
+			return 1
+		}
+	}
+	return -1
 }
 
 // lastUse returns, for every tensor, the last instruction reading it

@@ -4,11 +4,12 @@ import (
 	"fmt"
 
 	"veil/fixed"
+	"veil/ir"
 	"veil/mpc"
 )
 
 // instr runs one instruction on shares (nil at P2 for every value).
-func (e *Engine) instr(prog *fixed.Program, in *fixed.Instr, args [][]uint64) ([]uint64, error) {
+func (e *Engine) instr(prog *fixed.Program, in *fixed.Instr, args [][]uint64, wi int) ([]uint64, error) {
 	shape := func(i int) []int { return prog.Tensors[in.In[i]].Shape }
 	out := prog.Tensors[in.Out].Shape
 	p2 := e.me == mpc.P2
@@ -20,7 +21,15 @@ func (e *Engine) instr(prog *fixed.Program, in *fixed.Instr, args [][]uint64) ([
 		if nhwc && !p2 {
 			x = fixed.ToNCHW(x, shape(0))
 		}
-		z, err := e.Conv(x, args[1], cp)
+		var z []uint64
+		var err error
+		if wi == 1 {
+			z, err = e.weightProduct("Conv", cp.N*cp.O*cp.OutH()*cp.OutW(), func(key weightKey) ([]uint64, error) {
+				return e.convByWeight(key, x, args[1], cp)
+			}, in.In[1])
+		} else {
+			z, err = e.Conv(x, args[1], cp)
+		}
 		if err != nil || p2 {
 			return nil, err
 		}
@@ -34,9 +43,16 @@ func (e *Engine) instr(prog *fixed.Program, in *fixed.Instr, args [][]uint64) ([
 			z = fixed.FromNCHW(z, out)
 		}
 		return z, nil
-	case fixed.MatMul:
-		return e.MatMul(args[0], args[1], shape(0), shape(1), out)
-	case fixed.Mul:
+	case fixed.MatMul, fixed.Mul:
+		mm := in.Op == fixed.MatMul
+		if wi >= 0 {
+			return e.weightProduct(string(in.Op), out.Size(), func(key weightKey) ([]uint64, error) {
+				return e.productByWeight(mm, key, wi, args, [2]ir.Shape{shape(0), shape(1)}, out)
+			}, in.In[wi])
+		}
+		if mm {
+			return e.MatMul(args[0], args[1], shape(0), shape(1), out)
+		}
 		return e.Mul(args[0], args[1], shape(0), shape(1), out)
 	case fixed.ScaleDown:
 		return e.ScaleDown(args[0], in.Shift), nil
@@ -80,4 +96,18 @@ func (e *Engine) instr(prog *fixed.Program, in *fixed.Instr, args [][]uint64) ([
 		return prog.Apply(in, args)
 	}
 	return nil, fmt.Errorf("op %q is not supported by Porthos", in.Op)
+}
+
+// weightProduct runs a product with the server's weight tensor (tensor
+// id of the current program) under the accounting of op.
+func (e *Engine) weightProduct(op string, n int, f func(weightKey) ([]uint64, error), tensor int) ([]uint64, error) {
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	defer e.begin(op, n)()
+	z, err := f(weightKey{program: e.digest, tensor: tensor})
+	if err != nil {
+		return nil, e.fail(op, err)
+	}
+	return z, nil
 }
