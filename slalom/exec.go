@@ -1,0 +1,161 @@
+package slalom
+
+import (
+	"fmt"
+	"math"
+)
+
+// LinearFunc computes one linear layer for T's program interpreter: given
+// the clamped signed input (|x| ≤ Clamp), it returns Z = f(x) + b as signed
+// integers, or an error that aborts the inference.
+type LinearFunc func(l *Layer, x []int64) ([]int64, error)
+
+// Run interprets the program on one float input. Every step but the
+// linear layers is computed here (in T); the linear layers go to lin.
+// It returns the output as integers at scale OutScale.
+func (p *Program) Run(input []float32, lin LinearFunc) ([]int64, error) {
+	if len(input) != p.Input.Size() {
+		return nil, fmt.Errorf("slalom: input of %d values, want %d", len(input), p.Input.Size())
+	}
+	vals := make([][]int64, p.Slots)
+	sc := math.Exp2(float64(p.Lx))
+	for _, st := range p.Steps {
+		var x []int64
+		if st.Op != StepQuantize {
+			x = vals[st.In[0]]
+		}
+		var y []int64
+		switch st.Op {
+		case StepQuantize:
+			y = make([]int64, len(input))
+			for i, v := range input {
+				y[i] = clamp(int64(math.Round(float64(v)*sc)), p.InClamp)
+			}
+		case StepLinear:
+			l := p.Layers[st.Layer]
+			xc := make([]int64, len(x))
+			for i, v := range x {
+				xc[i] = clamp(v, l.Clamp)
+			}
+			z, err := lin(l, xc)
+			if err != nil {
+				return nil, err
+			}
+			if len(z) != l.OutLen() {
+				return nil, fmt.Errorf("slalom: layer %d (%s): %d outputs, want %d", l.Index, l.Name, len(z), l.OutLen())
+			}
+			if l.Requant {
+				requant(z, p.Lw)
+			}
+			y = z
+		case StepRelu:
+			y = make([]int64, len(x))
+			for i, v := range x {
+				y[i] = max(v, 0)
+			}
+		case StepClip:
+			y = make([]int64, len(x))
+			for i, v := range x {
+				y[i] = min(max(v, st.Lo), st.Hi)
+			}
+		case StepMaxPool, StepAvgPool:
+			pp := st.Pool
+			plane, oplane := pp.H*pp.W, pp.OutH()*pp.OutW()
+			y = make([]int64, pp.NC*oplane)
+			avg := st.Op == StepAvgPool
+			pp.Windows(func(o int, idx []int) {
+				for nc := 0; nc < pp.NC; nc++ {
+					in := x[nc*plane : (nc+1)*plane]
+					if avg {
+						var s int64
+						for _, i := range idx {
+							s += in[i]
+						}
+						y[nc*oplane+o] = roundDiv(s, st.Divs[o])
+					} else {
+						m := in[idx[0]]
+						for _, i := range idx[1:] {
+							m = max(m, in[i])
+						}
+						y[nc*oplane+o] = m
+					}
+				}
+			})
+		case StepAdd:
+			b := vals[st.In[1]]
+			y = make([]int64, len(x))
+			for i := range x {
+				y[i] = x[i] + b[i]
+			}
+		default:
+			return nil, fmt.Errorf("slalom: unknown step %d", st.Op)
+		}
+		vals[st.Out] = y
+	}
+	return vals[p.Output], nil
+}
+
+func clamp(v, a int64) int64 { return min(max(v, -a), a) }
+
+// requant rescales Z at scale l_x + l_w to l_x: q = (Z + 2^(k−1)) >> k,
+// rounding half up.
+func requant(z []int64, k int) {
+	half := int64(1) << (k - 1)
+	for i, v := range z {
+		z[i] = (v + half) >> k
+	}
+}
+
+// roundDiv is floor((2a + n) / (2n)) for n > 0.
+func roundDiv(a, n int64) int64 {
+	num, den := 2*a+n, 2*n
+	q := num / den
+	if num%den != 0 && num < 0 {
+		q--
+	}
+	return q
+}
+
+// Oracle is the cleartext quantized reference: every linear layer in
+// exact signed integer arithmetic, no field and no device.
+func (p *Program) Oracle(input []float32) ([]int64, error) {
+	return p.Run(input, func(l *Layer, x []int64) ([]int64, error) { return forwardInt(l, x), nil })
+}
+
+// Local runs the whole program in T with the device's field kernels: the
+// baseline T_base of the measurements.
+func (p *Program) Local(input []float32) ([]int64, error) {
+	return p.Run(input, func(l *Layer, x []int64) ([]int64, error) {
+		xr := make([]uint64, len(x))
+		for i, v := range x {
+			xr[i] = toField(v)
+		}
+		y := Forward(l, xr, true)
+		z := make([]int64, len(y))
+		for i, v := range y {
+			z[i] = lift(v)
+		}
+		return z, nil
+	})
+}
+
+// Floats converts an output at scale s to floats.
+func Floats(z []int64, s int) []float64 {
+	f := make([]float64, len(z))
+	d := math.Exp2(float64(-s))
+	for i, v := range z {
+		f[i] = float64(v) * d
+	}
+	return f
+}
+
+// ArgMax returns the index of the first maximum.
+func ArgMax(z []int64) int {
+	b := 0
+	for i, v := range z {
+		if v > z[b] {
+			b = i
+		}
+	}
+	return b
+}
