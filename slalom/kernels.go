@@ -46,10 +46,10 @@ func (l *Layer) weightsInt() []uint64 {
 }
 
 type layerCache struct {
-	once sync.Once
-	wInt []uint64
+	once  sync.Once
+	wInt  []uint64
 	tOnce sync.Once
-	wT   []uint64 // [C·KH·KW, O]: the transposed weights of a Conv
+	wT    []uint64 // [C·KH·KW, O]: the transposed weights of a Conv
 }
 
 // forwardInt is the oracle's linear layer: exact signed integer
