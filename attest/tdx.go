@@ -71,9 +71,6 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 	if !ok {
 		return nil, fmt.Errorf("attest: tdx quote of unsupported type %T", q)
 	}
-	if n := len(quote.GetExtraBytes()); n != 0 {
-		return nil, fmt.Errorf("attest: tdx quote followed by %d unsigned bytes", n)
-	}
 	if re, err := abi.QuoteToAbiBytes(quote); err != nil || !bytes.Equal(re, ev.Raw) {
 		return nil, errors.New("attest: tdx quote is not in canonical form")
 	}
@@ -116,6 +113,12 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 			"qe_svn":          hexOr(quote.GetHeader().GetQeSvn()),
 			"pce_svn":         hexOr(quote.GetHeader().GetPceSvn()),
 		},
+	}
+	// Bytes after the quote's signed data (the recorded test quote ends
+	// with 39) are covered by no signature and carry no claim; their count
+	// is reported, their content ignored.
+	if n := len(quote.GetExtraBytes()); n != 0 {
+		c.Extra["unsigned_trailing_bytes"] = strconv.Itoa(n)
 	}
 	for i, r := range body.GetRtmrs() {
 		c.Extra["rtmr"+strconv.Itoa(i)] = hexOr(r)
