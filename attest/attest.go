@@ -2,8 +2,11 @@ package attest
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ed25519"
 	"crypto/sha512"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -171,20 +174,35 @@ type Attester interface {
 }
 
 // Verifier checks evidence of one format and returns its claims, checking
-// that the evidence's report data equals want.
+// that the evidence's report data equals want. When the evidence is
+// authentic but its report data differs, Verify returns the claims and an
+// error (so a tool can show what the evidence does bind); any error means
+// refusal.
 type Verifier interface {
 	Format() string
 	Verify(ev *Evidence, want ReportData) (*Claims, error)
 }
 
 // checkReportData is the one report-data comparison every verifier ends
-// with, after it authenticated the report the claims came from.
+// with, after it authenticated the report the claims came from. On a
+// mismatch it returns the (authenticated) claims with the error, for
+// display; callers must not accept them.
 func checkReportData(c *Claims, want ReportData) (*Claims, error) {
 	if subtle.ConstantTimeCompare(c.ReportData[:], want[:]) != 1 {
-		return nil, fmt.Errorf("attest: report data does not bind this key/session (evidence carries %s…, want %s…)",
+		return c, fmt.Errorf("attest: report data does not bind this key/session (evidence carries %s…, want %s…)",
 			hex.EncodeToString(c.ReportData[:8]), hex.EncodeToString(want[:8]))
 	}
 	return c, nil
+}
+
+// PublicKeyBytes is the encoding of a public key that Bind expects for
+// Evidence.PubKey: the 32 raw bytes of an Ed25519 key, the PKIX DER of any
+// other.
+func PublicKeyBytes(pub crypto.PublicKey) ([]byte, error) {
+	if k, ok := pub.(ed25519.PublicKey); ok {
+		return bytes.Clone(k), nil
+	}
+	return x509.MarshalPKIXPublicKey(pub)
 }
 
 // short abbreviates a hex string for error messages.

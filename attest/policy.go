@@ -58,6 +58,8 @@ func (p Policy) verifier(format string) (Verifier, error) {
 
 // Check verifies ev with the verifier for its format, checks that its
 // report data equals want, and applies p. Errors name the failed field.
+// Any error means refusal; the claims may come with it when the evidence
+// was authentic but not acceptable (report data or policy), for display.
 func (p Policy) Check(ev *Evidence, want ReportData) (*Claims, error) {
 	if ev == nil {
 		return nil, errors.New("attest: no evidence")
@@ -77,7 +79,7 @@ func (p Policy) Check(ev *Evidence, want ReportData) (*Claims, error) {
 	}
 	c, err := v.Verify(ev, want)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
 	if err := p.apply(c); err != nil {
 		return c, err
