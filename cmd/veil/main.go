@@ -46,6 +46,6 @@ models and programs in the clear for accuracy measurement.`,
 		porthos.DefaultCompare = c
 		return nil
 	}
-	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd())
+	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd(), attestCmd())
 	return root
 }
