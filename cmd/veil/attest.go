@@ -335,7 +335,7 @@ func printClaims(w io.Writer, c *attest.Claims) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(w, "  %-16s %s\n", k+":", c.Extra[k])
+		fmt.Fprintf(w, "  %-24s %s\n", k+":", c.Extra[k])
 	}
 }
 
