@@ -153,3 +153,47 @@ func (g *PRG) Bytes(dst []byte) {
 
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+// dotU32 returns ⟨a, b⟩ mod P for residues stored as uint32.
+func dotU32(a, b []uint32) uint64 {
+	var acc uint64
+	b = b[:len(a)]
+	for lo := 0; lo < len(a); lo += lazyTerms {
+		hi := min(lo+lazyTerms, len(a))
+		var s0, s1 uint64
+		aa, bb := a[lo:hi], b[lo:hi]
+		i := 0
+		for ; i+1 < len(aa); i += 2 {
+			s0 += uint64(aa[i]) * uint64(bb[i])
+			s1 += uint64(aa[i+1]) * uint64(bb[i+1])
+		}
+		if i < len(aa) {
+			s0 += uint64(aa[i]) * uint64(bb[i])
+		}
+		acc = (acc + s0%P + s1%P) % P
+	}
+	return acc
+}
+
+// FillU32 fills dst with field elements.
+func (g *PRG) FillU32(dst []uint32) {
+	for i := range dst {
+		dst[i] = uint32(g.Elem())
+	}
+}
+
+func toU64(a []uint32) []uint64 {
+	r := make([]uint64, len(a))
+	for i, v := range a {
+		r[i] = uint64(v)
+	}
+	return r
+}
+
+func toU32(a []uint64) []uint32 {
+	r := make([]uint32, len(a))
+	for i, v := range a {
+		r[i] = uint32(v)
+	}
+	return r
+}

@@ -1,0 +1,186 @@
+package slalom
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Device is the untrusted worker D: it holds the public weights and
+// computes linear layers exactly mod P on whatever T sends.
+type Device struct {
+	layers []*Layer
+	// Tamper, if set, may change an output before it is sent (tests
+	// model a cheating device with it).
+	Tamper func(layer int, seq uint64, y []uint32) []uint32
+	// Received, if set, sees the values of every compute request.
+	Received func(layer int, x []uint32)
+	// CPUSeconds reports the device process's CPU time (for stats).
+	CPUSeconds func() float64
+}
+
+// Serve answers T on conn until T closes it.
+func (d *Device) Serve(c *Conn) error {
+	fail := func(err error) error {
+		c.Send(msgFailure, []byte(err.Error()))
+		return err
+	}
+	for {
+		typ, body, err := c.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		switch typ {
+		case msgSetupLayer:
+			l, err := parseSetupLayer(body)
+			if err != nil {
+				return fail(err)
+			}
+			if l.Index != len(d.layers) {
+				return fail(fmt.Errorf("%w: layer %d out of order", errProto, l.Index))
+			}
+			d.layers = append(d.layers, l)
+		case msgSetupDone:
+			if len(body) != 32 {
+				return fail(errProto)
+			}
+			if err := c.Send(msgReady, body); err != nil {
+				return err
+			}
+		case msgCompute:
+			if len(body) < 16 {
+				return fail(errProto)
+			}
+			seq := binary.LittleEndian.Uint64(body)
+			li := int(binary.LittleEndian.Uint32(body[8:]))
+			n := int(binary.LittleEndian.Uint32(body[12:]))
+			if li >= len(d.layers) {
+				return fail(fmt.Errorf("%w: no layer %d", errProto, li))
+			}
+			l := d.layers[li]
+			if n != l.InLen() {
+				return fail(fmt.Errorf("%w: layer %d: %d inputs, want %d", errProto, li, n, l.InLen()))
+			}
+			x, err := decodeResidues(body[16:], n)
+			if err != nil {
+				return fail(err)
+			}
+			if d.Received != nil {
+				d.Received(li, x)
+			}
+			y := toU32(Forward(l, toU64(x), true))
+			if d.Tamper != nil {
+				y = d.Tamper(li, seq, y)
+			}
+			hdr := make([]byte, 16)
+			binary.LittleEndian.PutUint64(hdr, seq)
+			binary.LittleEndian.PutUint32(hdr[8:], uint32(li))
+			binary.LittleEndian.PutUint32(hdr[12:], uint32(len(y)))
+			if err := c.Send(msgResult, hdr, u32Bytes(y)); err != nil {
+				return err
+			}
+		case msgStats:
+			var s float64
+			if d.CPUSeconds != nil {
+				s = d.CPUSeconds()
+			}
+			if err := c.Send(msgStatsReply, binary.LittleEndian.AppendUint64(nil, math.Float64bits(s))); err != nil {
+				return err
+			}
+		default:
+			return fail(fmt.Errorf("%w: message type %d", errProto, typ))
+		}
+	}
+}
+
+// Remote is T's end of the connection to D. Every answer is validated:
+// type, sequence number (no stale answers), layer, shape, and that every
+// value is a canonical residue.
+type Remote struct {
+	C   *Conn
+	seq uint64
+}
+
+// Setup sends the public layers (weights and bias in the clear, as in the
+// paper: no model privacy towards the device) and waits for D.
+func (r *Remote) Setup(p *Program) error {
+	for _, l := range p.Layers {
+		if err := r.C.Send(msgSetupLayer, l.setupFrame()...); err != nil {
+			return err
+		}
+	}
+	if err := r.C.Send(msgSetupDone, p.Hash[:]); err != nil {
+		return err
+	}
+	typ, body, err := r.C.Recv()
+	if err != nil {
+		return fmt.Errorf("slalom: device setup: %w", err)
+	}
+	if typ == msgFailure {
+		return fmt.Errorf("slalom: device refused setup: %s", body)
+	}
+	if typ != msgReady || string(body) != string(p.Hash[:]) {
+		return fmt.Errorf("slalom: device setup: unexpected answer")
+	}
+	return nil
+}
+
+// Compute sends x (residues) for layer l and returns D's validated answer.
+func (r *Remote) Compute(l *Layer, x []uint32) ([]uint32, error) {
+	r.seq++
+	hdr := make([]byte, 16)
+	binary.LittleEndian.PutUint64(hdr, r.seq)
+	binary.LittleEndian.PutUint32(hdr[8:], uint32(l.Index))
+	binary.LittleEndian.PutUint32(hdr[12:], uint32(len(x)))
+	if err := r.C.Send(msgCompute, hdr, u32Bytes(x)); err != nil {
+		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
+	}
+	typ, body, err := r.C.Recv()
+	if err != nil {
+		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
+	}
+	bad := func(why string, a ...any) error { return &CheckError{l.Index, l.Name, "device answer refused: " + fmt.Sprintf(why, a...)} }
+	switch {
+	case typ == msgFailure:
+		return nil, bad("device failed: %q", body)
+	case typ != msgResult:
+		return nil, bad("message type %d", typ)
+	case len(body) < 16:
+		return nil, bad("short header")
+	}
+	if s := binary.LittleEndian.Uint64(body); s != r.seq {
+		return nil, bad("sequence number %d, want %d (stale or replayed answer)", s, r.seq)
+	}
+	if li := binary.LittleEndian.Uint32(body[8:]); int(li) != l.Index {
+		return nil, bad("answer for layer %d", li)
+	}
+	n := int(binary.LittleEndian.Uint32(body[12:]))
+	if n != l.OutLen() {
+		return nil, bad("%d outputs, want %d (wrong shape)", n, l.OutLen())
+	}
+	y, err := decodeResidues(body[16:], n)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	return y, nil
+}
+
+// DeviceCPU asks D for its process CPU time.
+func (r *Remote) DeviceCPU() (float64, error) {
+	if err := r.C.Send(msgStats); err != nil {
+		return 0, err
+	}
+	typ, body, err := r.C.Recv()
+	if err != nil {
+		return 0, err
+	}
+	if typ != msgStatsReply || len(body) != 8 {
+		return 0, errProto
+	}
+	return math.Float64frombits(binary.LittleEndian.Uint64(body)), nil
+}

@@ -1,0 +1,189 @@
+package slalom
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The T↔D protocol: length-framed messages (4-byte big-endian length,
+// then a type byte and the body) over an authenticated connection.
+// Residues travel as uint32 little-endian.
+//
+//	T→D setupLayer  index u32, kind u8, conv params 15×u32, n u32, m u32, |W| u32, |B| u32, W, B
+//	T→D setupDone   model hash (32 bytes)
+//	D→T ready       model hash
+//	T→D compute     seq u64, layer u32, count u32, values
+//	D→T result      seq u64, layer u32, count u32, values
+//	D→T failure     message
+//	T→D stats       (empty)          D→T statsReply  cpu seconds (float64 bits)
+const (
+	msgSetupLayer byte = iota + 1
+	msgSetupDone
+	msgReady
+	msgCompute
+	msgResult
+	msgFailure
+	msgStats
+	msgStatsReply
+)
+
+// MaxFrame bounds a frame (the largest is VGG-16's fc6 weights, 411 MB).
+const MaxFrame = 1 << 30
+
+// Conn is a framed message connection.
+type Conn struct {
+	rw io.ReadWriter
+	r  *bufio.Reader
+	w  *bufio.Writer
+	// Sent, if set, sees every frame this end sends (tests inspect them).
+	Sent func(frame []byte)
+	// BytesIn and BytesOut count payload bytes.
+	BytesIn, BytesOut int64
+}
+
+func NewConn(rw io.ReadWriter) *Conn {
+	return &Conn{rw: rw, r: bufio.NewReaderSize(rw, 1<<20), w: bufio.NewWriterSize(rw, 1<<20)}
+}
+
+// Send writes one frame: typ followed by the body parts.
+func (c *Conn) Send(typ byte, parts ...[]byte) error {
+	n := 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n > MaxFrame {
+		return fmt.Errorf("slalom: frame of %d bytes exceeds %d", n, MaxFrame)
+	}
+	var hdr [5]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	hdr[4] = typ
+	if c.Sent != nil {
+		f := append([]byte{typ}, nil...)
+		for _, p := range parts {
+			f = append(f, p...)
+		}
+		c.Sent(f)
+	}
+	if _, err := c.w.Write(hdr[:]); err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err := c.w.Write(p); err != nil {
+			return err
+		}
+	}
+	c.BytesOut += int64(n + 4)
+	return c.w.Flush()
+}
+
+// Recv reads one frame and returns its type and body.
+func (c *Conn) Recv() (byte, []byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 || n > MaxFrame {
+		return 0, nil, fmt.Errorf("slalom: frame of %d bytes refused (limit %d)", n, MaxFrame)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(c.r, buf); err != nil {
+		return 0, nil, err
+	}
+	c.BytesIn += int64(n + 4)
+	return buf[0], buf[1:], nil
+}
+
+func putU32s(dst []byte, v []uint32) {
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(dst[4*i:], x)
+	}
+}
+
+func u32Bytes(v []uint32) []byte {
+	b := make([]byte, 4*len(v))
+	putU32s(b, v)
+	return b
+}
+
+func u64sAsU32Bytes(v []uint64) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+	}
+	return b
+}
+
+// decodeResidues parses count uint32 values, refusing any ≥ P.
+func decodeResidues(b []byte, count int) ([]uint32, error) {
+	if len(b) != 4*count {
+		return nil, fmt.Errorf("%d bytes for %d values", len(b), count)
+	}
+	v := make([]uint32, count)
+	for i := range v {
+		x := binary.LittleEndian.Uint32(b[4*i:])
+		if x >= P {
+			return nil, fmt.Errorf("value %d at %d is not a residue mod p", x, i)
+		}
+		v[i] = x
+	}
+	return v, nil
+}
+
+var errProto = errors.New("slalom: protocol error")
+
+func (l *Layer) setupFrame() [][]byte {
+	c := l.Conv
+	h := []uint32{uint32(l.Index), uint32(l.Kind), uint32(c.N), uint32(c.C), uint32(c.H), uint32(c.W), uint32(c.O), uint32(c.KH), uint32(c.KW),
+		uint32(c.SH), uint32(c.SW), uint32(c.PadT), uint32(c.PadL), uint32(c.PadB), uint32(c.PadR), uint32(c.Group),
+		uint32(l.N), uint32(l.M), uint32(len(l.W)), uint32(len(l.B))}
+	return [][]byte{u32Bytes(h), u64sAsU32Bytes(l.W), u64sAsU32Bytes(l.B)}
+}
+
+const setupHeader = 20
+
+func parseSetupLayer(b []byte) (*Layer, error) {
+	if len(b) < 4*setupHeader {
+		return nil, errProto
+	}
+	h := make([]int, setupHeader)
+	for i := range h {
+		h[i] = int(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	l := &Layer{Index: h[0], Kind: LayerKind(h[1]), N: h[16], M: h[17]}
+	l.Conv.N, l.Conv.C, l.Conv.H, l.Conv.W, l.Conv.O, l.Conv.KH, l.Conv.KW = h[2], h[3], h[4], h[5], h[6], h[7], h[8]
+	l.Conv.SH, l.Conv.SW, l.Conv.PadT, l.Conv.PadL, l.Conv.PadB, l.Conv.PadR, l.Conv.Group = h[9], h[10], h[11], h[12], h[13], h[14], h[15]
+	nw, nb := h[18], h[19]
+	body := b[4*setupHeader:]
+	if len(body) != 4*(nw+nb) {
+		return nil, fmt.Errorf("%w: layer %d: %d bytes for %d+%d values", errProto, l.Index, len(body), nw, nb)
+	}
+	w, err := decodeResidues(body[:4*nw], nw)
+	if err != nil {
+		return nil, err
+	}
+	bias, err := decodeResidues(body[4*nw:], nb)
+	if err != nil {
+		return nil, err
+	}
+	l.W, l.B = toU64(w), toU64(bias)
+	// Sanity of the shape, so that a bad setup cannot crash the device.
+	switch l.Kind {
+	case Dense:
+		if l.N <= 0 || l.M <= 0 || nw != l.N*l.M || nb != l.M || l.N > lazyTerms {
+			return nil, fmt.Errorf("%w: bad dense layer %d", errProto, l.Index)
+		}
+	case Conv, Depthwise:
+		c := l.Conv
+		if c.N != 1 || c.C <= 0 || c.O <= 0 || c.Group <= 0 || c.C%c.Group != 0 || c.O%c.Group != 0 || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
+			c.OutH() <= 0 || c.OutW() <= 0 || nw != c.O*c.C/c.Group*c.KH*c.KW || nb != c.O || c.C/c.Group*c.KH*c.KW > lazyTerms {
+			return nil, fmt.Errorf("%w: bad convolution layer %d", errProto, l.Index)
+		}
+	default:
+		return nil, fmt.Errorf("%w: layer kind %d", errProto, l.Kind)
+	}
+	return l, nil
+}

@@ -1,0 +1,220 @@
+package slalom
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ChunkElems is the largest number of elements sealed under one nonce.
+const ChunkElems = 1 << 16
+
+// Record is one sealed chunk of an unblinding factor U_{j,ℓ}, as kept by
+// the untrusted store. Its header fields are informational only: T opens
+// a record with the associated data computed from its own state.
+type Record struct {
+	Pair       uint64
+	Layer      uint32
+	Chunk      uint32
+	Count      uint32
+	Elems      uint64
+	Nonce      [12]byte
+	Ciphertext []byte // ciphertext ‖ tag
+}
+
+// Store is the untrusted store of sealed records (host memory or disk).
+type Store interface {
+	Put(r Record)
+	// Get returns the records filed under (pair, layer), in any order.
+	Get(pair uint64, layer uint32) []Record
+	// Delete drops them (T does after use; an untrusted store may not).
+	Delete(pair uint64, layer uint32)
+}
+
+// MemStore is a Store in (untrusted) host memory.
+type MemStore struct {
+	mu sync.Mutex
+	m  map[[2]uint64][]Record
+}
+
+func NewMemStore() *MemStore { return &MemStore{m: map[[2]uint64][]Record{}} }
+
+func (s *MemStore) Put(r Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := [2]uint64{r.Pair, uint64(r.Layer)}
+	s.m[k] = append(s.m[k], r)
+}
+
+func (s *MemStore) Get(pair uint64, layer uint32) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Record(nil), s.m[[2]uint64{pair, uint64(layer)}]...)
+}
+
+func (s *MemStore) Delete(pair uint64, layer uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, [2]uint64{pair, uint64(layer)})
+}
+
+// Len is the number of (pair, layer) entries held.
+func (s *MemStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+// Blinder holds T's blinding state: the keys (from crypto/rand, only in
+// T's memory, new at every start), the epoch, and the pair counters.
+type Blinder struct {
+	Prog     *Program
+	Store    Store
+	kBlind   []byte
+	aead     cipher.AEAD
+	epoch    [16]byte
+	nonce    uint64 // low 64 bits of the 96-bit nonce counter (high 32 bits stay 0: 2^64 chunks never wrap)
+	nextSeal uint64
+	nextUse  uint64
+	sealed   map[[12]byte]bool // nonces used (tests check uniqueness)
+}
+
+// NewBlinder makes fresh keys and a fresh epoch.
+func NewBlinder(p *Program, store Store) *Blinder {
+	b := &Blinder{Prog: p, Store: store, kBlind: RandomKey(), sealed: map[[12]byte]bool{}}
+	blk, err := aes.NewCipher(RandomKey())
+	if err != nil {
+		panic(err)
+	}
+	if b.aead, err = cipher.NewGCM(blk); err != nil {
+		panic(err)
+	}
+	if _, err := rand.Read(b.epoch[:]); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// rPRG is the PRG of R_{j,ℓ}: AES-256-CTR keyed by
+// HKDF-SHA256(K_blind, "veil/slalom/R" ‖ M ‖ BE64(j) ‖ BE32(ℓ)).
+func (b *Blinder) rPRG(j uint64, l int) *PRG {
+	info := bytes.Join([][]byte{[]byte("veil/slalom/R"), b.Prog.Hash[:], be64(j), be32(uint32(l))}, nil)
+	key, err := hkdf.Key(sha256.New, b.kBlind, nil, string(info), 32)
+	if err != nil {
+		panic(err)
+	}
+	return NewPRG(key)
+}
+
+// R returns the blinding factor of pair j at layer ℓ (the layer's input size).
+func (b *Blinder) R(j uint64, l *Layer) []uint32 {
+	r := make([]uint32, l.InLen())
+	b.rPRG(j, l.Index).FillU32(r)
+	return r
+}
+
+func (b *Blinder) aad(j uint64, layer, chunk, count uint32, elems uint64) []byte {
+	return bytes.Join([][]byte{[]byte("veil/slalom/U/v1"), b.Prog.Hash[:], b.epoch[:], be64(j), be32(layer), be32(chunk), be32(count), be64(elems)}, nil)
+}
+
+// Offline precomputes n more pairs: for each, R_{j,ℓ} and U_{j,ℓ} =
+// f_ℓ(R_{j,ℓ}) mod P (without bias) in T, sealed in chunks to the store.
+func (b *Blinder) Offline(n int) {
+	for ; n > 0; n-- {
+		j := b.nextSeal
+		for _, l := range b.Prog.Layers {
+			u := Forward(l, toU64(b.R(j, l)), false)
+			b.seal(j, uint32(l.Index), u)
+			clear(u)
+		}
+		b.nextSeal++
+	}
+}
+
+func (b *Blinder) seal(j uint64, layer uint32, u []uint64) {
+	count := uint32((len(u) + ChunkElems - 1) / ChunkElems)
+	buf := make([]byte, 4*min(len(u), ChunkElems))
+	for c := uint32(0); c < count; c++ {
+		part := u[int(c)*ChunkElems : min(len(u), int(c+1)*ChunkElems)]
+		pt := buf[:4*len(part)]
+		for i, v := range part {
+			binary.LittleEndian.PutUint32(pt[4*i:], uint32(v))
+		}
+		var nonce [12]byte
+		b.nonce++
+		binary.BigEndian.PutUint64(nonce[4:], b.nonce)
+		if b.sealed[nonce] {
+			panic("slalom: nonce reuse")
+		}
+		b.sealed[nonce] = true
+		ct := b.aead.Seal(nil, nonce[:], pt, b.aad(j, layer, c, count, uint64(len(u))))
+		clear(pt)
+		b.Store.Put(Record{Pair: j, Layer: layer, Chunk: c, Count: count, Elems: uint64(len(u)), Nonce: nonce, Ciphertext: ct})
+	}
+}
+
+// Available is the number of sealed pairs not yet used.
+func (b *Blinder) Available() uint64 { return b.nextSeal - b.nextUse }
+
+// Next claims the next pair; it is burnt whether or not the inference
+// completes, so no pair is ever used twice.
+func (b *Blinder) Next() (uint64, error) {
+	j := b.nextUse
+	if j >= b.nextSeal {
+		return 0, errors.New("slalom: no sealed unblinding factors left; run the offline phase")
+	}
+	b.nextUse++
+	return j, nil
+}
+
+// ErrSealed reports a sealed record that is missing, tampered with,
+// swapped, replayed or otherwise not the one T sealed for this use.
+var ErrSealed = errors.New("sealed unblinding factor rejected")
+
+// Open authenticates and decrypts U_{j,ℓ} (n elements) with associated
+// data computed from T's own state, never from the record.
+func (b *Blinder) Open(j uint64, l *Layer) ([]uint32, error) {
+	n := l.OutLen()
+	count := uint32((n + ChunkElems - 1) / ChunkElems)
+	recs := b.Store.Get(j, uint32(l.Index))
+	fail := func(why string, a ...any) error {
+		return &CheckError{l.Index, l.Name, fmt.Sprintf("%v: %s", ErrSealed, fmt.Sprintf(why, a...))}
+	}
+	if len(recs) != int(count) {
+		return nil, fail("%d records for pair %d, want %d", len(recs), j, count)
+	}
+	u := make([]uint32, n)
+	seen := make([]bool, count)
+	for _, r := range recs {
+		c := r.Chunk // position claimed by the store; authenticated through the AAD below
+		if c >= count || seen[c] {
+			return nil, fail("chunk index %d out of place", c)
+		}
+		lo, hi := int(c)*ChunkElems, min(n, int(c+1)*ChunkElems)
+		pt, err := b.aead.Open(nil, r.Nonce[:], r.Ciphertext, b.aad(j, uint32(l.Index), c, count, uint64(n)))
+		if err != nil {
+			return nil, fail("authentication failed for pair %d chunk %d", j, c)
+		}
+		if len(pt) != 4*(hi-lo) {
+			return nil, fail("chunk %d holds %d bytes, want %d", c, len(pt), 4*(hi-lo))
+		}
+		for i := lo; i < hi; i++ {
+			v := binary.LittleEndian.Uint32(pt[4*(i-lo):])
+			if v >= P {
+				return nil, fail("value out of range")
+			}
+			u[i] = v
+		}
+		clear(pt)
+		seen[c] = true
+	}
+	b.Store.Delete(j, uint32(l.Index))
+	return u, nil
+}
