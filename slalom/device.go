@@ -144,7 +144,9 @@ func (r *Remote) Compute(l *Layer, x []uint32) ([]uint32, error) {
 	if err != nil {
 		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
 	}
-	bad := func(why string, a ...any) error { return &CheckError{l.Index, l.Name, "device answer refused: " + fmt.Sprintf(why, a...)} }
+	bad := func(why string, a ...any) error {
+		return &CheckError{l.Index, l.Name, "device answer refused: " + fmt.Sprintf(why, a...)}
+	}
 	switch {
 	case typ == msgFailure:
 		return nil, bad("device failed: %q", body)
