@@ -351,3 +351,34 @@ func TestDetect(t *testing.T) {
 		t.Fatalf("own evidence: %v", err)
 	}
 }
+
+// lyingVerifier claims to verify one format but returns claims of another.
+type lyingVerifier struct{ format, claims string }
+
+func (v lyingVerifier) Format() string { return v.format }
+func (v lyingVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
+	return &Claims{Format: v.claims, Measurement: []byte{1}, ReportData: want}, nil
+}
+
+func TestPolicyVerifierMismatch(t *testing.T) {
+	ev := &Evidence{Format: FormatTDX}
+	for _, tc := range []struct {
+		name string
+		v    Verifier
+		want string
+	}{
+		{"verifier of another format", NewSimulatedVerifier(), `verifier for "tdx" handles "simulated-insecure"`},
+		{"claims of another format", lyingVerifier{FormatTDX, FormatSimulated}, `"tdx" verifier returned claims of format "simulated-insecure"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Policy{Measurements: [][]byte{{1}}, Verifiers: map[string]Verifier{FormatTDX: tc.v}}
+			if _, err := p.Check(ev, ReportData{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	p := Policy{Measurements: [][]byte{{1}}, Verifiers: map[string]Verifier{FormatTDX: lyingVerifier{FormatTDX, FormatTDX}}}
+	if _, err := p.Check(ev, ReportData{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -81,6 +81,9 @@ func (p Policy) Check(ev *Evidence, want ReportData) (*Claims, error) {
 	if err != nil {
 		return c, err
 	}
+	if c.Format != ev.Format {
+		return nil, fmt.Errorf("attest: %q verifier returned claims of format %q", ev.Format, c.Format)
+	}
 	if err := p.apply(c); err != nil {
 		return c, err
 	}
@@ -99,9 +102,6 @@ func (p Policy) CheckBinding(ev *Evidence, sessionID []byte, nonces ...[]byte) (
 // apply checks claims c, established by a verifier, against p: the same
 // code for every format.
 func (p Policy) apply(c *Claims) error {
-	if c.Format == FormatSimulated && !p.InsecureAllowSimulated {
-		return errors.New("attest: simulated evidence refused (set insecure-allow-simulated to accept)")
-	}
 	allowed := false
 	for _, m := range p.Measurements {
 		if len(m) > 0 && bytes.Equal(m, c.Measurement) {
