@@ -113,3 +113,20 @@ func (e *PeerError) Unwrap() error { return e.Err }
 
 // ErrTimeout is wrapped in a PeerError when a peer stays silent too long.
 var ErrTimeout = errors.New("timed out waiting for a message")
+
+// Checkpointer is implemented by networks that authenticate the whole
+// transcript (mpc/aramis): Checkpoint confirms with both peers that every
+// message so far, either way, arrived intact and in order. Protocols call
+// it at all three parties before releasing an output, and release nothing
+// if it fails.
+type Checkpointer interface {
+	Checkpoint() error
+}
+
+// Aborter is implemented by networks that can tell the peers, in a way
+// they can verify, that this party stops after err (blaming the peer an
+// *PeerError names, or this party). Protocols use it, where present,
+// instead of a plain message.
+type Aborter interface {
+	Abort(err error)
+}

@@ -191,7 +191,9 @@ var errAborted = errors.New("aborted the session")
 // notice naming the party to blame (the failed peer for an
 // *mpc.PeerError, this party otherwise), so that a party blocked waiting
 // for this one returns at once with an error naming the culprit. The
-// notice is not sent to the culprit. Abort returns err.
+// notice is not sent to the culprit. On a network that can abort
+// verifiably (mpc.Aborter, such as mpc/aramis) the network's own
+// authenticated abort is used instead. Abort returns err.
 func (e *Engine) Abort(err error) error {
 	if err == nil {
 		return nil
@@ -202,6 +204,10 @@ func (e *Engine) Abort(err error) error {
 	e.aborted = true
 	if e.err == nil {
 		e.err = err
+	}
+	if a, ok := e.net.(mpc.Aborter); ok {
+		a.Abort(err)
+		return err
 	}
 	culprit := e.me
 	var pe *mpc.PeerError

@@ -46,7 +46,10 @@ func Run(ctx context.Context, net mpc.Network, prog *fixed.Program, inputs ...[]
 //   - AddPublic and Pad: the public constant is added by P0 only.
 //
 // Finally all outputs are revealed to P0 in one round; P1 and P2 learn
-// nothing. Any error (a peer failure is an *mpc.PeerError naming the
+// nothing. On a network that authenticates the transcript
+// (mpc.Checkpointer, such as mpc/aramis), the parties then confirm that
+// every message arrived intact and in order, and P0 releases the outputs
+// only if they did. Any error (a peer failure is an *mpc.PeerError naming the
 // peer) aborts the session with an error naming this party, the
 // instruction and its node; the peers are told (see Abort) and no output
 // is released.
@@ -55,6 +58,11 @@ func (e *Engine) Run(ctx context.Context, prog *fixed.Program, inputs ...[]uint6
 		return nil, err
 	}
 	out, err := e.run(ctx, prog, inputs)
+	if c, ok := e.net.(mpc.Checkpointer); ok && err == nil {
+		if err = c.Checkpoint(); err != nil {
+			err = fmt.Errorf("%s: transcript check before releasing the output: %w", e.me, err)
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("porthos: %w", err)
 		e.Abort(err)

@@ -1,0 +1,311 @@
+package aramis
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"veil/attest"
+	"veil/mpc"
+)
+
+// testAttesters returns three simulated attesters (one platform key each)
+// and a policy that accepts exactly them, running this test binary.
+func testAttesters(t testing.TB) ([3]*attest.Simulated, attest.Policy) {
+	t.Helper()
+	m, err := attest.SelfMeasurement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := attest.Policy{Measurements: [][]byte{m}, InsecureAllowSimulated: true}
+	var ats [3]*attest.Simulated
+	for i := range ats {
+		a, err := attest.NewSimulated(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ats[i] = a
+		pol.SimulatedPlatformKeys = append(pol.SimulatedPlatformKeys, []byte(a.PlatformKey()))
+	}
+	return ats, pol
+}
+
+// configs returns each party's configuration with the given attesters.
+func configs(ats [3]attest.Attester, pol attest.Policy) [3]Config {
+	var cfgs [3]Config
+	for i := range cfgs {
+		cfgs[i] = Config{Attester: ats[i], Policy: pol, Commitment: []byte(fmt.Sprintf("input of P%d", i))}
+	}
+	return cfgs
+}
+
+func simulated(ats [3]*attest.Simulated) [3]attest.Attester {
+	return [3]attest.Attester{ats[0], ats[1], ats[2]}
+}
+
+// secure3 runs the handshake for the three parties over nets; a party
+// that fails closes its network.
+func secure3(nets [3]mpc.Network, cfgs [3]Config) ([3]*Network, [3]error) {
+	var out [3]*Network
+	var errs [3]error
+	var wg sync.WaitGroup
+	for p := range nets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[p], errs[p] = Secure(nets[p], cfgs[p])
+			if errs[p] != nil {
+				nets[p].Close() // as a party process does when it exits
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errs
+}
+
+func TestHandshakeAndMessages(t *testing.T) {
+	ats, pol := testAttesters(t)
+	nets, errs := secure3(mpc.NewLocal(10*time.Second), configs(simulated(ats), pol))
+	for p, err := range errs {
+		if err != nil {
+			t.Fatalf("P%d: %v", p, err)
+		}
+	}
+	for a := range nets {
+		for b := range nets {
+			if a == b {
+				continue
+			}
+			if !bytes.Equal(nets[a].PairKey(mpc.Party(b)), nets[b].PairKey(mpc.Party(a))) {
+				t.Errorf("P%d and P%d derived different pairwise keys", a, b)
+			}
+			if got, want := string(nets[a].Commitment(mpc.Party(b))), fmt.Sprintf("input of P%d", b); got != want {
+				t.Errorf("P%d saw P%d's commitment %q, want %q", a, b, got, want)
+			}
+			if c := nets[a].Claims(mpc.Party(b)); c == nil || c.Format != attest.FormatSimulated {
+				t.Errorf("P%d has no claims for P%d", a, b)
+			}
+		}
+		if nets[a].SessionID() != nets[0].SessionID() {
+			t.Errorf("P%d's session id differs", a)
+		}
+	}
+	// Each party sends every peer a few messages, then all checkpoint.
+	var wg sync.WaitGroup
+	errs = [3]error{}
+	for p := range nets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := nets[p]
+			for i := 0; i < 5; i++ {
+				for _, q := range n.peers() {
+					if err := n.Send(q, []byte(fmt.Sprintf("%d→%d #%d", p, q, i))); err != nil {
+						errs[p] = err
+						return
+					}
+				}
+			}
+			for i := 0; i < 5; i++ {
+				for _, q := range n.peers() {
+					got, err := n.Recv(q)
+					if err != nil {
+						errs[p] = err
+						return
+					}
+					if want := fmt.Sprintf("%d→%d #%d", q, p, i); string(got) != want {
+						errs[p] = fmt.Errorf("got %q, want %q", got, want)
+						return
+					}
+				}
+			}
+			errs[p] = n.Checkpoint()
+		}()
+	}
+	wg.Wait()
+	for p, err := range errs {
+		if err != nil {
+			t.Errorf("P%d: %v", p, err)
+		}
+	}
+	for _, n := range nets {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// replaying is an attester that presents evidence recorded in an earlier
+// session.
+type replaying struct {
+	attest.Attester
+	old *attest.Evidence
+}
+
+func (r *replaying) Attest(rd attest.ReportData) (*attest.Evidence, error) { return r.old, nil }
+
+// TestEvidenceRefused: evidence with a wrong measurement, debug on, stale
+// report data, an unpinned platform key, or simulated evidence without
+// the insecure setting makes every honest party stop, blaming the party
+// that presented it, before any protocol message.
+func TestEvidenceRefused(t *testing.T) {
+	ats, pol := testAttesters(t)
+	// Evidence from an earlier session, for the stale case.
+	var stale *attest.Evidence
+	{
+		nets, errs := secure3(mpc.NewLocal(10*time.Second), configs(simulated(ats), pol))
+		for p, err := range errs {
+			if err != nil {
+				t.Fatalf("P%d: %v", p, err)
+			}
+		}
+		ev, err := attest.AttestKey(ats[2], make([]byte, 32), []byte("an earlier session"), []byte("old nonce"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale = ev
+		for _, n := range nets {
+			n.Close()
+		}
+	}
+	other, err := attest.NewSimulated(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		culprit mpc.Party
+		setup   func(ats *[3]attest.Attester, pol *attest.Policy)
+		want    string
+	}{
+		{"wrong measurement", mpc.P1, func(a *[3]attest.Attester, _ *attest.Policy) {
+			s := *ats[1]
+			s.Measurement = bytes.Repeat([]byte{0xAB}, 48)
+			a[1] = &s
+		}, "not in the allowed set"},
+		{"debug on", mpc.P0, func(a *[3]attest.Attester, _ *attest.Policy) {
+			s := *ats[0]
+			s.Debug = true
+			a[0] = &s
+		}, "debug"},
+		{"stale report data", mpc.P2, func(a *[3]attest.Attester, _ *attest.Policy) {
+			a[2] = &replaying{Attester: ats[2], old: stale}
+		}, "report data"},
+		{"unpinned platform key", mpc.P2, func(a *[3]attest.Attester, _ *attest.Policy) {
+			a[2] = other
+		}, "platform key"},
+		{"simulated refused by default", mpc.P0, func(_ *[3]attest.Attester, p *attest.Policy) {
+			p.InsecureAllowSimulated = false
+		}, "simulated"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, p := simulated(ats), pol
+			p.SimulatedPlatformKeys = append([][]byte(nil), pol.SimulatedPlatformKeys...)
+			c.setup(&a, &p)
+			cfgs := configs(a, pol)
+			if !p.InsecureAllowSimulated {
+				cfgs = configs(a, p) // every party refuses simulated evidence
+			}
+			start := time.Now()
+			_, errs := secure3(mpc.NewLocal(30*time.Second), cfgs)
+			for q, err := range errs {
+				if !p.InsecureAllowSimulated {
+					if err == nil {
+						t.Errorf("P%d accepted simulated evidence", q)
+					}
+					continue
+				}
+				if mpc.Party(q) == c.culprit {
+					continue
+				}
+				var pe *mpc.PeerError
+				switch {
+				case err == nil:
+					t.Errorf("P%d accepted the session", q)
+				case !errors.As(err, &pe) || pe.Peer != c.culprit:
+					t.Errorf("P%d: %v: does not blame %s", q, err, c.culprit)
+				case errors.Is(err, mpc.ErrTimeout):
+					t.Errorf("P%d stopped only by timing out: %v", q, err)
+				}
+				if err != nil && !bytes.Contains([]byte(err.Error()), []byte(c.want)) {
+					t.Errorf("P%d: %v: does not say %q", q, err, c.want)
+				}
+				t.Logf("P%d: %v", q, err)
+			}
+			t.Logf("all stopped after %v", time.Since(start))
+		})
+	}
+}
+
+// TestWrongKeyFails: a frame sealed under another key does not verify.
+func TestFrameChecks(t *testing.T) {
+	ats, pol := testAttesters(t)
+	nets, errs := secure3(mpc.NewLocal(10*time.Second), configs(simulated(ats), pol))
+	for p, err := range errs {
+		if err != nil {
+			t.Fatalf("P%d: %v", p, err)
+		}
+	}
+	defer func() {
+		for _, n := range nets {
+			n.Close()
+		}
+	}()
+	// Seal frames on copies of P0's state for the P0→P1 link, and open
+	// them on copies of P1's state for the same link.
+	send := nets[0].links[1].send // not advanced: every case seals from here
+	recv := nets[1].links[0].recv
+	g := send
+	good := g.seal(frameData, mpc.P0, mpc.P1, []byte("payload"))
+	otherLink := nets[0].links[2].send
+	cases := []struct {
+		name  string
+		frame func() []byte
+		want  error
+	}{
+		{"altered payload", func() []byte { f := bytes.Clone(good); f[headerLen] ^= 1; return f }, ErrTag},
+		{"altered length", func() []byte { f := bytes.Clone(good); f[12+3]++; return f }, ErrMalformed},
+		{"altered chain field", func() []byte { f := bytes.Clone(good); f[20] ^= 1; return f }, ErrTag},
+		{"altered tag", func() []byte { f := bytes.Clone(good); f[len(f)-1] ^= 1; return f }, ErrTag},
+		{"wrong key", func() []byte {
+			d := send
+			d.aead = otherLink.aead
+			return d.seal(frameData, mpc.P0, mpc.P1, []byte("payload"))
+		}, ErrTag},
+		{"another link's header", func() []byte {
+			d := otherLink
+			return d.seal(frameData, mpc.P0, mpc.P2, []byte("payload"))
+		}, ErrIdentity},
+		{"skipped sequence number", func() []byte {
+			d := send
+			d.seal(frameData, mpc.P0, mpc.P1, []byte("lost"))
+			return d.seal(frameData, mpc.P0, mpc.P1, []byte("payload"))
+		}, ErrSequence},
+		{"forked chain", func() []byte {
+			d := send
+			d.chain[0] ^= 1
+			return d.seal(frameData, mpc.P0, mpc.P1, []byte("payload"))
+		}, ErrChain},
+		{"truncated", func() []byte { return good[:20] }, ErrMalformed},
+	}
+	r := recv
+	if _, p, err := r.open(bytes.Clone(good), mpc.P0, mpc.P1); err != nil || string(p) != "payload" {
+		t.Fatalf("the unaltered frame: %q, %v", p, err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := recv
+			_, _, err := r.open(c.frame(), mpc.P0, mpc.P1)
+			if !errors.Is(err, c.want) {
+				t.Errorf("got %v, want %v", err, c.want)
+			}
+			if r.seq != recv.seq || r.chain != recv.chain {
+				t.Error("a refused frame advanced the receiver's state")
+			}
+		})
+	}
+}
