@@ -40,6 +40,7 @@ type interposer struct {
 	at            int
 
 	mu        sync.Mutex
+	raw       int      // handshake messages sent to the victim so far
 	n         int      // frames sent to the victim so far
 	sent      [][]byte // those frames
 	held      []byte   // a frame held back (reorder)
@@ -68,7 +69,11 @@ func (m *interposer) Send(to mpc.Party, msg []byte) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := m.n
+	if m.raw < 2 { // the handshake's nonce and evidence
+		m.raw++
+		return m.Network.Send(to, msg)
+	}
+	k := m.n // = the frame's sequence number
 	m.n++
 	m.sent = append(m.sent, bytes.Clone(msg))
 	misbehave := func() {
@@ -280,6 +285,11 @@ func TestMisbehaviour(t *testing.T) {
 				}
 				if outs[0] != nil {
 					t.Errorf("P0 released an output")
+				}
+				if t.Failed() {
+					for p, err := range errs {
+						t.Logf("P%d: %v", p, err)
+					}
 				}
 				t.Logf("honest parties stopped within %v of the misbehaviour; victim %s: %v", elapsed.Round(time.Millisecond), victim, errs[victim])
 			})

@@ -56,10 +56,11 @@ type Network struct {
 	heartbeat time.Duration
 	stop      chan struct{} // closed by Close: stops the monitor
 
-	mu     sync.Mutex
-	cond   sync.Cond
-	err    error // sticky: the failure that stopped the session
-	closed bool
+	mu      sync.Mutex
+	cond    sync.Cond
+	err     error // sticky: the failure that stopped the session
+	failing bool  // fail is telling the peers
+	closed  bool
 }
 
 var (
@@ -396,7 +397,7 @@ func (n *Network) read(l *link) {
 		n.mu.Lock()
 		l.lastRecv = time.Now()
 		n.mu.Unlock()
-		if !before.hello() && h.typ != frameHello {
+		if !before.hello() && h.typ != frameHello && h.typ != frameAbort {
 			n.fail(l.peer, &mpc.PeerError{Peer: l.peer, Err: fmt.Errorf("frame 0 is a %s frame, want hello", frameName(h.typ))})
 			return
 		}
@@ -483,20 +484,25 @@ func (n *Network) fail(culprit mpc.Party, err error) {
 		err = &mpc.PeerError{Peer: culprit, Err: err}
 	}
 	n.mu.Lock()
-	first := n.err == nil
-	if first {
-		n.err = err
-	}
+	first := n.err == nil && !n.failing
+	n.failing = true
 	n.mu.Unlock()
-	n.cond.Broadcast()
 	if !first {
 		return
 	}
+	// The aborts are queued before the failure is published: once it is,
+	// the protocol returns and its caller may close the network.
 	for _, l := range n.links {
 		if l != nil {
 			n.sendFrame(l, frameAbort, abortPayload(culprit, err)) // best effort
 		}
 	}
+	n.mu.Lock()
+	if n.err == nil {
+		n.err = err
+	}
+	n.mu.Unlock()
+	n.cond.Broadcast()
 }
 
 // Abort stops the session after err and tells both peers with an
@@ -560,10 +566,26 @@ func (n *Network) Send(to mpc.Party, msg []byte) error {
 		return err
 	}
 	if err := n.sendFrame(l, frameData, msg); err != nil {
-		n.fail(to, err)
-		return err
+		return n.sendFailed(l, err)
 	}
 	return nil
+}
+
+// sendFailed handles a connection that refused a frame. The peer may
+// have stopped after an authenticated abort that is still on its way in:
+// the reader delivers what arrived before the connection ended, so wait
+// (briefly) for it to finish and report what it found, if anything,
+// before blaming the peer.
+func (n *Network) sendFailed(l *link, err error) error {
+	select {
+	case <-l.readerDone:
+	case <-time.After(time.Second):
+	}
+	if e := n.Err(); e != nil {
+		return e
+	}
+	n.fail(l.peer, err)
+	return n.Err()
 }
 
 // Recv returns the next verified message from peer from. Once any link
@@ -611,8 +633,7 @@ func (n *Network) Checkpoint() error {
 		c.recvData, c.recvChain = l.recvData, l.recvDataChain
 		n.mu.Unlock()
 		if err := n.sendFrame(l, frameCheckpoint, c.marshal()); err != nil {
-			n.fail(q, err)
-			return err
+			return n.sendFailed(l, err)
 		}
 	}
 	for _, q := range peers {
