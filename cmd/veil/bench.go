@@ -50,6 +50,7 @@ type benchResult struct {
 	MACs           int64      `json:"macs"`
 	CompileS       float64    `json:"compile_s"`
 	VerifyProblem  string     `json:"verify_problem,omitempty"`
+	Malicious      bool       `json:"malicious"`
 }
 
 func benchCmd() *cobra.Command {
@@ -61,6 +62,7 @@ func benchCmd() *cobra.Command {
 		repeat   int
 		chart    string
 		mf       modelFlags
+		mal      maliciousFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [NETWORK|MODEL...]",
@@ -72,6 +74,8 @@ time, each party's CPU time, bytes and peak memory, rounds, the ReLU and
 comparison counts, and whether the secure output matched the cleartext
 fixed-point executor (same top-1, every logit within the propagated
 truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet.
+With --malicious the parties run Aramis (attested evidence, every message
+authenticated, numbered and chained; see veil party --malicious).
 
 Zoo networks (seeded random weights; their cost does not depend on them):
 ` + strings.Join(zoo.Names(), ", ") + `.
@@ -85,7 +89,7 @@ The ResNet scaling run (the paper's Figure 10):
 			w := cmd.OutOrStdout()
 			var results []benchResult
 			for _, name := range args {
-				r, err := benchOne(cmd.ErrOrStderr(), &mf, name, seed, scale, repeat)
+				r, err := benchOne(cmd.ErrOrStderr(), &mf, &mal, name, seed, scale, repeat)
 				if err != nil {
 					return fmt.Errorf("bench %s: %w", name, err)
 				}
@@ -118,6 +122,7 @@ The ResNet scaling run (the paper's Figure 10):
 		},
 	}
 	mf.register(cmd)
+	mal.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per network")
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a markdown table")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights (zoo networks) and the random input")
@@ -136,7 +141,7 @@ func benchNetwork(mf *modelFlags, name string, seed uint64) (*ir.Graph, error) {
 	return buildZoo(name, seed)
 }
 
-func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scale, repeat int) (*benchResult, error) {
+func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name string, seed uint64, scale, repeat int) (*benchResult, error) {
 	repeat = max(repeat, 1)
 	t0 := time.Now()
 	g, err := benchNetwork(mf, name, seed)
@@ -150,7 +155,7 @@ func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scal
 	if err != nil {
 		return nil, err
 	}
-	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Compare: porthos.DefaultCompare.String(), Scale: scale,
+	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Compare: porthos.DefaultCompare.String(), Scale: scale, Malicious: mal.on,
 		ReluCount: p.Stats.ReluElems, Params: p.Stats.Params, MACs: p.Stats.MACs, CompileS: time.Since(t0).Seconds()}
 	res.Comparisons = comparisons(p)
 
@@ -191,6 +196,18 @@ func benchOne(progress io.Writer, mf *modelFlags, name string, seed uint64, scal
 		{"party", cmp, "--role", "client", "--config", cfg, "--input-raw", inPath, "--repeat", fmt.Sprint(repeat), "--json"},
 		{"party", cmp, "--role", "server", "--config", cfg, "--program", progPath, "--json"},
 		{"party", cmp, "--role", "helper", "--config", cfg, "--json"},
+	}
+	if mal.on {
+		section, err := mal.loopbackSettings(dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := addAttestation(cfg, section); err != nil {
+			return nil, err
+		}
+		for i := range args {
+			args[i] = append(args[i], "--malicious")
+		}
 	}
 	var outs [3]bytes.Buffer
 	var procs [3]*exec.Cmd

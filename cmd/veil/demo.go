@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type secureSummary struct {
 	Rounds          int      `json:"rounds"`
 	RoundsPerInfer  int      `json:"rounds_per_inference"`
 	SecureAgreement float64  `json:"agreement_with_cleartext"`
+	Malicious       bool     `json:"malicious,omitempty"`
 }
 
 func summarize(res *session.Result, wall time.Duration, n int) secureSummary {
@@ -63,6 +65,7 @@ func demoCmd() *cobra.Command {
 		scale  int
 		n      int
 		asJSON bool
+		mal    maliciousFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -97,7 +100,7 @@ bytes each party sent and the rounds.`,
 				inputs[i] = xs[i].Input
 			}
 			start := time.Now()
-			res, err := session.RunLoopback(context.Background(), prog, inputs, session.DefaultTimeout)
+			res, err := runLoopback(prog, inputs, &mal)
 			if err != nil {
 				return err
 			}
@@ -126,6 +129,7 @@ bytes each party sent and the rounds.`,
 				rows[i] = r
 			}
 			sum := summarize(res, wall, len(xs))
+			sum.Malicious = mal.on
 			sum.SecureAgreement = float64(agree) / float64(len(xs))
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -165,6 +169,7 @@ bytes each party sent and the rounds.`,
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
 	cmd.Flags().IntVarP(&n, "n", "n", 20, "number of test images")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	mal.register(cmd.Flags())
 	return cmd
 }
 
@@ -172,3 +177,23 @@ const (
 	lenetDefault       = "testdata/models/fashion_lenet.onnx"
 	fashionTestDefault = "testdata/data/fashion-mnist/test"
 )
+
+// runLoopback runs inputs through the three parties on loopback, with
+// malicious security if mf says so.
+func runLoopback(prog *fixed.Program, inputs [][]float32, mf *maliciousFlags) (*session.Result, error) {
+	var commits [3][]byte
+	if mf.on {
+		commits[mpc.P0] = commitFloats(inputs)
+		h := sha256.New()
+		if err := prog.Write(h); err != nil {
+			return nil, err
+		}
+		commits[mpc.P1] = h.Sum(nil)
+	}
+	wrap, cleanup, err := mf.loopbackWrap(commits, session.DefaultTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	return session.RunLoopbackWith(context.Background(), prog, inputs, session.LoopbackOptions{Timeout: session.DefaultTimeout, Wrap: wrap})
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -10,7 +9,6 @@ import (
 
 	"veil/fixed"
 	"veil/model"
-	"veil/mpc/session"
 )
 
 // evalResult is what `veil eval --json` prints.
@@ -39,6 +37,7 @@ func evalCmd() *cobra.Command {
 		scale   string
 		scales  string
 		asJSON  bool
+		mal     maliciousFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "eval MODEL|PROGRAM --data D",
@@ -82,7 +81,7 @@ float accuracy and how often the two agree.`,
 				}
 				res.N, res.Accuracy = len(xs), fixed.Accuracy(outs, xs)
 				if backend == "3pc" {
-					if err := evalSecure(&res, p, xs, outs); err != nil {
+					if err := evalSecure(&res, p, xs, outs, &mal); err != nil {
 						return err
 					}
 				}
@@ -130,7 +129,7 @@ float accuracy and how often the two agree.`,
 					res.FloatAccuracy = fixed.Accuracy(floatOuts, xs)
 					res.Agreement, _ = fixed.Compare(outs, floatOuts)
 					if backend == "3pc" {
-						if err := evalSecure(&res, p, xs, outs); err != nil {
+						if err := evalSecure(&res, p, xs, outs, &mal); err != nil {
 							return err
 						}
 					}
@@ -167,22 +166,24 @@ float accuracy and how often the two agree.`,
 	cmd.Flags().StringVar(&scale, "scale", "auto", "fixed-point scale for --backend fixed, or auto (sweep on --val)")
 	cmd.Flags().StringVar(&scales, "scales", "6:20", "the range of scales an auto sweep tries")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	mal.register(cmd.Flags())
 	return cmd
 }
 
 // evalSecure runs every example through the three parties on loopback and
 // replaces res's accuracy with the secure one.
-func evalSecure(res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64) error {
+func evalSecure(res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64, mf *maliciousFlags) error {
 	inputs := make([][]float32, len(xs))
 	for i := range xs {
 		inputs[i] = xs[i].Input
 	}
 	start := time.Now()
-	sr, err := session.RunLoopback(context.Background(), p, inputs, session.DefaultTimeout)
+	sr, err := runLoopback(p, inputs, mf)
 	if err != nil {
 		return err
 	}
 	sum := summarize(sr, time.Since(start), len(xs))
+	sum.Malicious = mf.on
 	sum.SecureAgreement, _ = fixed.Compare(sr.Outputs, clear)
 	res.Accuracy = fixed.Accuracy(sr.Outputs, xs)
 	res.Secure = &sum

@@ -16,6 +16,7 @@ func keygenCmd() *cobra.Command {
 		dir      string
 		roles    []string
 		loopback bool
+		mf       maliciousFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "keygen --dir DIR [--role client|server|helper]...",
@@ -27,7 +28,14 @@ are never overwritten.
 
 With --loopback it also writes DIR/parties.json, a configuration for running
 all three parties on this machine (server and helper on free 127.0.0.1
-ports), as used by: veil party --config DIR/parties.json --role ...`,
+ports), as used by: veil party --config DIR/parties.json --role ...
+
+With --loopback --malicious --insecure-simulated-attestation, parties.json
+also gets an "attestation" section for veil party --malicious: a simulated
+platform key per party (DIR/<role>.platform.pem) and a policy that accepts
+exactly those keys and this veil binary's measurement. Simulated evidence
+proves nothing about the code a party runs; on SEV-SNP or TDX machines write
+the policy with your build's measurements instead (mpc/aramis.Settings).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -56,7 +64,18 @@ ports), as used by: veil party --config DIR/parties.json --role ...`,
 				if err != nil {
 					return err
 				}
+				if mf.on {
+					section, err := mf.loopbackSettings(dir)
+					if err != nil {
+						return err
+					}
+					if err := addAttestation(path, section); err != nil {
+						return err
+					}
+				}
 				fmt.Fprintf(w, "wrote %s\n", path)
+			} else if mf.on {
+				return fmt.Errorf("--malicious needs --loopback (it writes the attestation section of DIR/parties.json)")
 			}
 			return nil
 		},
@@ -64,5 +83,6 @@ ports), as used by: veil party --config DIR/parties.json --role ...`,
 	cmd.Flags().StringVar(&dir, "dir", "keys", "directory for the key and certificate files")
 	cmd.Flags().StringSliceVar(&roles, "role", nil, "roles to create (default: all three)")
 	cmd.Flags().BoolVar(&loopback, "loopback", false, "also write DIR/parties.json for three parties on this machine")
+	mf.register(cmd.Flags())
 	return cmd
 }

@@ -35,6 +35,9 @@ type partyResult struct {
 	MsMedian    float64      `json:"ms_per_inference"` // median over the inferences
 	CPUSeconds  float64      `json:"cpu_s"`            // user + system CPU time of this process
 	PeakRSS     int64        `json:"peak_rss_bytes"`   // largest resident set of this process
+	Malicious   bool         `json:"malicious,omitempty"`
+	// Attested is what each peer's evidence established (malicious only).
+	Attested map[string]string `json:"attested_peers,omitempty"`
 }
 
 func partyCmd() *cobra.Command {
@@ -47,6 +50,7 @@ func partyCmd() *cobra.Command {
 		asJSON  bool
 		rawIn   string
 		repeat  int
+		mal     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "party --role client|server|helper --config FILE [IMAGE...]",
@@ -113,13 +117,39 @@ it and no output is released.`,
 				return err
 			}
 			defer nw.Close()
-			res := partyResult{Role: me.Role()}
+			var net mpc.Network = nw
+			res := partyResult{Role: me.Role(), Malicious: mal}
+			if mal {
+				var commitment []byte
+				switch {
+				case me == mpc.P1:
+					commitment, err = commitFile(progArg)
+				case me == mpc.P0 && rawIn != "":
+					commitment, err = commitFile(rawIn)
+				case me == mpc.P0:
+					xs := make([][]float32, len(samples))
+					for i := range samples {
+						xs[i] = samples[i].Pixels
+					}
+					commitment = commitFloats(xs)
+				}
+				if err != nil {
+					return err
+				}
+				an, err := secureNetwork(nw, cfg, me, commitment)
+				if err != nil {
+					return err
+				}
+				defer an.Close()
+				net = an
+				res.Attested = attestedPeers(an)
+			}
 			var rep *session.Report
 			switch me {
 			case mpc.P0:
 				var outs [][]float64
 				var pub *fixed.Program
-				pub, outs, rep, err = session.Client(ctx, nw, func(p *fixed.Program) ([][]float32, error) {
+				pub, outs, rep, err = session.Client(ctx, net, func(p *fixed.Program) ([][]float32, error) {
 					if rawIn != "" {
 						x, err := readFloat32s(rawIn, p.Tensors[p.Inputs[0]].Shape.Size())
 						xs := make([][]float32, max(repeat, 1))
@@ -147,9 +177,9 @@ it and no output is released.`,
 				}
 				res.Program = pub.Name
 			case mpc.P1:
-				rep, err = session.Server(ctx, nw, prog)
+				rep, err = session.Server(ctx, net, prog)
 			case mpc.P2:
-				rep, err = session.Helper(ctx, nw)
+				rep, err = session.Helper(ctx, net)
 			}
 			if err != nil {
 				return err
@@ -181,6 +211,7 @@ it and no output is released.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().StringVar(&rawIn, "input-raw", "", "the client's one input as little-endian float32 values in the program's input layout (used by veil bench)")
 	cmd.Flags().MarkHidden("input-raw")
+	cmd.Flags().BoolVar(&mal, "malicious", false, "malicious security (Aramis): check the peers' attestation evidence against the parties file's \"attestation\" policy, and authenticate, number and chain every message; any deviation stops all parties")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "with --input-raw: run that input this many times")
 	cmd.Flags().MarkHidden("repeat")
 	cmd.MarkFlagRequired("role")

@@ -85,6 +85,7 @@ type link struct {
 	inbox         [][]byte
 	recvData      uint64   // data frames verified from the peer
 	recvDataChain [32]byte // the chain value after the last of them
+	consumed      uint64   // data messages Recv returned
 	ckpts         []checkpoint
 	commitment    []byte
 	hello         bool      // the peer's hello frame verified
@@ -610,6 +611,7 @@ func (n *Network) Recv(from mpc.Party) ([]byte, error) {
 	msg := l.inbox[0]
 	l.inbox[0] = nil
 	l.inbox = l.inbox[1:]
+	l.consumed++
 	return msg, nil
 }
 
@@ -649,8 +651,8 @@ func (n *Network) Checkpoint() error {
 		}
 		if err == nil {
 			c, l.ckpts = l.ckpts[0], l.ckpts[1:]
-			if len(l.inbox) > 0 {
-				err = &mpc.PeerError{Peer: q, Err: fmt.Errorf("%d messages left unread at the checkpoint", len(l.inbox))}
+			if l.consumed != c.sentData {
+				err = &mpc.PeerError{Peer: q, Err: fmt.Errorf("it sent %d messages before the checkpoint, the protocol read %d", c.sentData, l.consumed)}
 			}
 		}
 		n.mu.Unlock()

@@ -75,6 +75,22 @@ type Result struct {
 // directory), and every input through the secure protocol. prog is the
 // server's full program.
 func RunLoopback(ctx context.Context, prog *fixed.Program, inputs [][]float32, timeout time.Duration) (*Result, error) {
+	return RunLoopbackWith(ctx, prog, inputs, LoopbackOptions{Timeout: timeout})
+}
+
+// LoopbackOptions are the settings of RunLoopbackWith.
+type LoopbackOptions struct {
+	// Timeout is the parties' stall timeout.
+	Timeout time.Duration
+	// Wrap, if set, turns each party's connected network into the one the
+	// session runs over (for example mpc/aramis.Secure, for malicious
+	// security); the session closes what it returns.
+	Wrap func(p mpc.Party, nw mpc.Network) (mpc.Network, error)
+}
+
+// RunLoopbackWith is RunLoopback with options.
+func RunLoopbackWith(ctx context.Context, prog *fixed.Program, inputs [][]float32, opts LoopbackOptions) (*Result, error) {
+	timeout := opts.Timeout
 	dir, err := os.MkdirTemp("", "veil-loopback-")
 	if err != nil {
 		return nil, err
@@ -102,7 +118,7 @@ func RunLoopback(ctx context.Context, prog *fixed.Program, inputs [][]float32, t
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[p] = runParty(ctx, cfg, p, prog, inputs, res)
+			errs[p] = runParty(ctx, cfg, p, prog, inputs, res, opts.Wrap)
 			if errs[p] != nil {
 				cancel()
 			}
@@ -115,16 +131,24 @@ func RunLoopback(ctx context.Context, prog *fixed.Program, inputs [][]float32, t
 	return res, nil
 }
 
-func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fixed.Program, inputs [][]float32, res *Result) error {
+func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fixed.Program, inputs [][]float32, res *Result,
+	wrap func(mpc.Party, mpc.Network) (mpc.Network, error)) error {
 	id, err := cfg.Identity(p, "")
 	if err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	nw, err := transport.Connect(cctx, cfg, p, id)
+	tn, err := transport.Connect(cctx, cfg, p, id)
 	cancel()
 	if err != nil {
 		return err
+	}
+	var nw mpc.Network = tn
+	if wrap != nil {
+		if nw, err = wrap(p, tn); err != nil {
+			tn.Close()
+			return err
+		}
 	}
 	defer nw.Close()
 	switch p {

@@ -72,6 +72,11 @@ const MaxMessageLimit = 1<<31 - 1
 // largest message a party accepts; a peer announcing a longer one is cut
 // off with an error.
 //
+// "attestation" (optional) holds the settings of maliciously secure
+// sessions (veil party --malicious): which attester a party uses and the
+// policy it applies to its peers' evidence. This package keeps it
+// unparsed; see mpc/aramis.ParseSettings.
+//
 // Unknown fields are an error, so that a misspelt setting does not pass
 // unnoticed.
 type Config struct {
@@ -82,6 +87,12 @@ type Config struct {
 	// MaxMessage is the largest message accepted, in bytes; zero means
 	// DefaultMaxMessage.
 	MaxMessage int64
+	// Attestation is the file's "attestation" section, unparsed: the
+	// settings of maliciously secure sessions (see mpc/aramis.Settings).
+	Attestation json.RawMessage
+	// Dir is the directory of the configuration file, against which
+	// relative paths resolve.
+	Dir string
 }
 
 // PartyConfig is one party's entry of a Config.
@@ -95,9 +106,10 @@ type PartyConfig struct {
 }
 
 type fileConfig struct {
-	Parties    []fileParty     `json:"parties"`
-	Timeout    string          `json:"timeout"`
-	MaxMessage json.RawMessage `json:"max_message"`
+	Parties     []fileParty     `json:"parties"`
+	Timeout     string          `json:"timeout"`
+	MaxMessage  json.RawMessage `json:"max_message"`
+	Attestation json.RawMessage `json:"attestation"`
 }
 
 type fileParty struct {
@@ -134,7 +146,10 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 	if dec.More() {
 		return nil, errors.New("trailing data after the JSON object")
 	}
-	cfg := &Config{Timeout: DefaultTimeout, MaxMessage: DefaultMaxMessage}
+	cfg := &Config{Timeout: DefaultTimeout, MaxMessage: DefaultMaxMessage, Dir: dir}
+	if len(fc.Attestation) > 0 && string(fc.Attestation) != "null" {
+		cfg.Attestation = fc.Attestation
+	}
 	if fc.Timeout != "" {
 		d, err := time.ParseDuration(fc.Timeout)
 		if err != nil {
