@@ -21,6 +21,11 @@ import (
 	"veil/mpc/transport"
 )
 
+// testInterpose, set only by this package's tests (never by the
+// command), puts a misbehaving host between a malicious-mode party's
+// attested protocol code and its network.
+var testInterpose func(me mpc.Party, nw mpc.Network) mpc.Network
+
 // partyResult is what `veil party --json` prints.
 type partyResult struct {
 	Role        string       `json:"role"`
@@ -119,6 +124,9 @@ it and no output is released.`,
 			defer nw.Close()
 			var net mpc.Network = nw
 			res := partyResult{Role: me.Role(), Malicious: mal}
+			if mal && testInterpose != nil {
+				net = testInterpose(me, nw)
+			}
 			if mal {
 				var commitment []byte
 				switch {
@@ -136,7 +144,7 @@ it and no output is released.`,
 				if err != nil {
 					return err
 				}
-				an, err := secureNetwork(nw, cfg, me, commitment)
+				an, err := secureNetwork(net, cfg, me, commitment)
 				if err != nil {
 					return err
 				}

@@ -20,6 +20,9 @@ import (
 // can start parties as separate OS processes without building anything.
 func TestMain(m *testing.M) {
 	if os.Getenv("VEIL_TEST_AS_COMMAND") == "1" {
+		if spec := os.Getenv("VEIL_TEST_TAMPER"); spec != "" {
+			testInterpose = tamperer(spec)
+		}
 		main()
 		os.Exit(0)
 	}
@@ -39,13 +42,13 @@ func veilProcess(t *testing.T, stdout *bytes.Buffer, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// partySetup makes keys, a loopback config and a program compiled from
-// model at the default scale.
-func partySetup(t *testing.T, model string) (cfg, prog string) {
+// partySetup makes keys, a loopback config (keygen with keygenFlags) and
+// a program compiled from model at the default scale.
+func partySetup(t *testing.T, model string, keygenFlags ...string) (cfg, prog string) {
 	t.Helper()
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
-	if out, err := veil(t, "keygen", "--dir", keys, "--loopback"); err != nil {
+	if out, err := veil(t, append([]string{"keygen", "--dir", keys, "--loopback"}, keygenFlags...)...); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
 	}
 	prog = filepath.Join(dir, "model.vp")
@@ -71,13 +74,20 @@ func TestPartiesAsProcesses(t *testing.T) {
 		{"fashion_lenet.onnx", "fashion-mnist/test", "255", 500, "porthos"},
 		{"digits_mlp.onnx", "digits/test.csv", "16", 397, "fast"},
 		{"mnist_resnet.onnx", "mnist/test", "255", 500, "fast"},
+		{"fashion_lenet.onnx", "fashion-mnist/test", "255", 500, "malicious"},
 	}
 	for _, c := range cases {
 		t.Run(c.model+"/"+c.compare, func(t *testing.T) {
-			cfg, prog := partySetup(t, "../../testdata/models/"+c.model)
+			var cfg, prog string
+			cmp := "--compare=" + c.compare
+			if c.compare == "malicious" {
+				cfg, prog = partySetup(t, "../../testdata/models/"+c.model, "--malicious", "--insecure-simulated-attestation")
+				cmp = "--malicious"
+			} else {
+				cfg, prog = partySetup(t, "../../testdata/models/"+c.model)
+			}
 			data := "../../testdata/data/" + c.data
 			var sout, hout, cout bytes.Buffer
-			cmp := "--compare=" + c.compare
 			server := veilProcess(t, &sout, "party", cmp, "--role", "server", "--config", cfg, "--program", prog, "--json")
 			helper := veilProcess(t, &hout, "party", cmp, "--role", "helper", "--config", cfg, "--json")
 			client := veilProcess(t, &cout, "party", cmp, "--role", "client", "--config", cfg, "--data", data,
@@ -109,7 +119,7 @@ func TestPartiesAsProcesses(t *testing.T) {
 				outs[i] = pr.Output
 			}
 			maxDev, maxBound := checkSecureOutputs(t, p, xs, outs)
-			t.Logf("%s (%s comparison): %d images through three processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f); client sent %d bytes in %d rounds",
+			t.Logf("%s (%s): %d images through three processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f); client sent %d bytes in %d rounds",
 				c.model, c.compare, len(xs), maxDev, maxBound, res.BytesSent, res.Rounds)
 			for name, out := range map[string]*bytes.Buffer{"server": &sout, "helper": &hout} {
 				var r partyResult
