@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
 )
 
 // Device is the untrusted worker D: it holds the public weights and
@@ -17,13 +18,20 @@ type Device struct {
 	Tamper func(layer int, seq uint64, y []uint32) []uint32
 	// Received, if set, sees the values of every compute request.
 	Received func(layer int, x []uint32)
+	// frameHook, if set, rewrites each result frame (tests).
+	frameHook func(body []byte) (byte, []byte)
 	// CPUSeconds reports the device process's CPU time (for stats).
 	CPUSeconds func() float64
 }
 
 // Serve answers T on conn until T closes it.
 func (d *Device) Serve(c *Conn) error {
+	d.layers = nil
 	fail := func(err error) error {
+		// T may be blocked sending: do not wait long for it to read.
+		if dl, ok := c.rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
+			dl.SetWriteDeadline(time.Now().Add(time.Second))
+		}
 		c.Send(msgFailure, []byte(err.Error()))
 		return err
 	}
@@ -81,7 +89,11 @@ func (d *Device) Serve(c *Conn) error {
 			binary.LittleEndian.PutUint64(hdr, seq)
 			binary.LittleEndian.PutUint32(hdr[8:], uint32(li))
 			binary.LittleEndian.PutUint32(hdr[12:], uint32(len(y)))
-			if err := c.Send(msgResult, hdr, u32Bytes(y)); err != nil {
+			typ, body := msgResult, append(hdr, u32Bytes(y)...)
+			if d.frameHook != nil {
+				typ, body = d.frameHook(body)
+			}
+			if err := c.Send(typ, body); err != nil {
 				return err
 			}
 		case msgStats:

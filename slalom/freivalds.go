@@ -32,6 +32,9 @@ func (m CheckMode) String() string {
 // the soundness error is (1/p)^2 ≈ 2^-48 per layer.
 const Reps = 2
 
+// maxReps bounds Verifier.reps.
+const maxReps = Reps
+
 // CheckError is a failed check: the inference aborts and no output is
 // released.
 type CheckError struct {
@@ -45,8 +48,8 @@ func (e *CheckError) Error() string {
 }
 
 type layerSecret struct {
-	s, st [Reps][]uint32 // s over the output, s̃ = f^T(s) over the input
-	beta  [Reps]uint64
+	s, st [maxReps][]uint32 // s over the output, s̃ = f^T(s) over the input
+	beta  [maxReps]uint64
 }
 
 // Verifier holds T's secret Freivalds state for one program. It never
@@ -57,8 +60,17 @@ type Verifier struct {
 	prg      *PRG
 	secrets  []*layerSecret
 	prepared bool
-	// limit restricts random vectors to {0..limit−1} (tests only).
+	// limit restricts random vectors to {0..limit−1} and reps sets k
+	// (tests only; 0 means Reps).
 	limit uint64
+	reps  int
+}
+
+func (v *Verifier) k() int {
+	if v.reps > 0 {
+		return v.reps
+	}
+	return Reps
 }
 
 // NewVerifier returns a verifier with a fresh CSPRNG seeded by crypto/rand.
@@ -72,30 +84,35 @@ func NewVerifier(p *Program, mode CheckMode) *Verifier {
 func (v *Verifier) Prepare() {
 	v.prg.limit = v.limit
 	v.secrets = make([]*layerSecret, len(v.Prog.Layers))
-	for i, l := range v.Prog.Layers {
-		if v.Mode == OnTheFly && l.Kind == Conv {
-			continue
-		}
-		sec := &layerSecret{}
-		plane := l.OutLen() / l.Channels()
-		for r := 0; r < Reps; r++ {
-			s := make([]uint64, l.OutLen())
-			v.prg.Fill(s)
-			sec.s[r] = toU32(s)
-			sec.st[r] = toU32(Transpose(l, s))
-			var beta uint64
-			for o := 0; o < l.Channels(); o++ {
-				var sum uint64
-				for _, x := range s[o*plane : (o+1)*plane] {
-					sum += x
-				}
-				beta = (beta + (sum%P)*l.B[o]) % P
-			}
-			sec.beta[r] = beta
-		}
-		v.secrets[i] = sec
+	for i := range v.Prog.Layers {
+		v.prepareLayer(i)
 	}
 	v.prepared = true
+}
+
+func (v *Verifier) prepareLayer(i int) {
+	l := v.Prog.Layers[i]
+	if v.Mode == OnTheFly && l.Kind == Conv {
+		return
+	}
+	sec := &layerSecret{}
+	plane := l.OutLen() / l.Channels()
+	for r := 0; r < v.k(); r++ {
+		s := make([]uint64, l.OutLen())
+		v.prg.Fill(s)
+		sec.s[r] = toU32(s)
+		sec.st[r] = toU32(Transpose(l, s))
+		var beta uint64
+		for o := 0; o < l.Channels(); o++ {
+			var sum uint64
+			for _, x := range s[o*plane : (o+1)*plane] {
+				sum += x
+			}
+			beta = (beta + (sum%P)*l.B[o]) % P
+		}
+		sec.beta[r] = beta
+	}
+	v.secrets[i] = sec
 }
 
 // Invalidate discards the secret vectors (after a rejection: a restart
@@ -127,7 +144,7 @@ func (v *Verifier) Check(l *Layer, x, y []uint32) error {
 
 func (v *Verifier) checkPre(l *Layer, x, y []uint32) bool {
 	sec := v.secrets[l.Index]
-	for r := 0; r < Reps; r++ {
+	for r := 0; r < v.k(); r++ {
 		lhs := dotU32(y, sec.s[r])
 		rhs := (dotU32(x, sec.st[r]) + sec.beta[r]) % P
 		if lhs != rhs {
@@ -148,7 +165,7 @@ func (v *Verifier) checkFly(l *Layer, x, y []uint32) bool {
 	wr := make([]uint64, k)
 	yr := make([]uint64, plane)
 	cr := make([]uint64, plane)
-	for rep := 0; rep < Reps; rep++ {
+	for rep := 0; rep < v.k(); rep++ {
 		v.prg.Fill(r)
 		// W·r: [k] = Σ_o r_o W[o, :]   (O ≤ 2^16 products per entry)
 		clear(wr)
@@ -209,7 +226,7 @@ func (v *Verifier) CheckBatch(l *Layer, xs, ys [][]uint32) error {
 	}
 	s := make([]uint64, len(xs))
 	r := make([]uint64, ch)
-	for rep := 0; rep < Reps; rep++ {
+	for rep := 0; rep < v.k(); rep++ {
 		v.prg.Fill(s)
 		v.prg.Fill(r)
 		var ssum uint64

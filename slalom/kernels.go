@@ -125,6 +125,9 @@ func convTranspose(l *Layer, s []uint64) []uint64 {
 			copy(sb[o*np:(o+1)*np], s[o*oh*ow+r0*ow:o*oh*ow+r1*ow])
 		}
 		tensor.MatMul(cols[:k*np], wT, sb[:c.O*np], k, c.O, np)
+		for i := range cols[:k*np] {
+			cols[i] %= P
+		}
 		for ci := 0; ci < c.C; ci++ {
 			for kh := 0; kh < c.KH; kh++ {
 				for kw := 0; kw < c.KW; kw++ {
@@ -139,13 +142,17 @@ func convTranspose(l *Layer, s []uint64) []uint64 {
 						for x := 0; x < ow; x++ {
 							iw := x*c.SW - c.PadL + kw
 							if iw >= 0 && iw < c.W {
-								dst[iw] = (dst[iw] + src[x]%P) % P
+								dst[iw] += src[x] // < 2^24 each, at most C·KH·KW ≤ 2^16 terms
+
 							}
 						}
 					}
 				}
 			}
 		}
+	}
+	for i := range out {
+		out[i] %= P
 	}
 	return out
 }

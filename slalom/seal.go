@@ -13,8 +13,9 @@ import (
 	"sync"
 )
 
-// ChunkElems is the largest number of elements sealed under one nonce.
-const ChunkElems = 1 << 16
+// ChunkElems is the largest number of elements sealed under one nonce
+// (2^16; tests lower it to exercise many chunks).
+var ChunkElems = 1 << 16
 
 // Record is one sealed chunk of an unblinding factor U_{j,ℓ}, as kept by
 // the untrusted store. Its header fields are informational only: T opens
@@ -78,6 +79,7 @@ type Blinder struct {
 	Prog     *Program
 	Store    Store
 	kBlind   []byte
+	kSeal    []byte
 	aead     cipher.AEAD
 	epoch    [16]byte
 	nonce    uint64 // low 64 bits of the 96-bit nonce counter (high 32 bits stay 0: 2^64 chunks never wrap)
@@ -88,8 +90,8 @@ type Blinder struct {
 
 // NewBlinder makes fresh keys and a fresh epoch.
 func NewBlinder(p *Program, store Store) *Blinder {
-	b := &Blinder{Prog: p, Store: store, kBlind: RandomKey(), sealed: map[[12]byte]bool{}}
-	blk, err := aes.NewCipher(RandomKey())
+	b := &Blinder{Prog: p, Store: store, kBlind: RandomKey(), kSeal: RandomKey(), sealed: map[[12]byte]bool{}}
+	blk, err := aes.NewCipher(b.kSeal)
 	if err != nil {
 		panic(err)
 	}
@@ -117,6 +119,15 @@ func (b *Blinder) rPRG(j uint64, l int) *PRG {
 func (b *Blinder) R(j uint64, l *Layer) []uint32 {
 	r := make([]uint32, l.InLen())
 	b.rPRG(j, l.Index).FillU32(r)
+	return r
+}
+
+// Blind returns X̃ = X + R_{j,ℓ} mod P: what the device sees of x.
+func (b *Blinder) Blind(j uint64, l *Layer, x []int64) []uint32 {
+	r := b.R(j, l)
+	for i, v := range x {
+		r[i] = uint32((toField(v) + uint64(r[i])) % P)
+	}
 	return r
 }
 

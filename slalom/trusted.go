@@ -101,16 +101,14 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 		}
 	}
 	out, err := t.Prog.Run(input, func(l *Layer, x []int64) ([]int64, error) {
-		send := make([]uint32, len(x))
-		for i, v := range x {
-			send[i] = uint32(toField(v))
-		}
+		var send []uint32
 		if t.Blinder != nil {
-			r := t.Blinder.R(j, l)
-			for i := range send {
-				send[i] = uint32((uint64(send[i]) + uint64(r[i])) % P)
+			send = t.Blinder.Blind(j, l, x)
+		} else {
+			send = make([]uint32, len(x))
+			for i, v := range x {
+				send[i] = uint32(toField(v))
 			}
-			clear(r)
 		}
 		y, err := t.Dev.Compute(l, send)
 		if err != nil {
