@@ -1,0 +1,182 @@
+package slalom
+
+import (
+	"strings"
+	"testing"
+)
+
+// tamperStore is a malicious store: it keeps a copy of every record ever
+// sealed (all) and lets a test choose what T gets back.
+type tamperStore struct {
+	*MemStore
+	all *MemStore
+	get func(all *MemStore, pair uint64, layer uint32) []Record
+}
+
+func (s *tamperStore) Put(r Record) {
+	s.MemStore.Put(r)
+	s.all.Put(r)
+}
+
+func (s *tamperStore) Get(pair uint64, layer uint32) []Record {
+	if s.get != nil {
+		return s.get(s.all, pair, layer)
+	}
+	return s.MemStore.Get(pair, layer)
+}
+
+func cloneRecs(rs []Record) []Record {
+	out := make([]Record, len(rs))
+	for i, r := range rs {
+		r.Ciphertext = append([]byte(nil), r.Ciphertext...)
+		out[i] = r
+	}
+	return out
+}
+
+// TestSealedFactorsRefused: a flipped ciphertext, tag or header bit, a
+// record of another layer, pair j offered as j+1, reordered, dropped or
+// duplicated chunks, records from before a restart, and a second use of
+// a pair (even after an abort) are all refused, and no output is
+// released. All nonces are unique.
+func TestSealedFactorsRefused(t *testing.T) {
+	old := ChunkElems
+	ChunkElems = 1000 // many chunks per layer
+	defer func() { ChunkElems = old }()
+	l := loadBundled(t, 2) // MNIST ResNet: 16×28×28 outputs = 13 chunks
+	x := l.test[0].x
+	want, _ := l.p.Oracle(x)
+	cases := []struct {
+		name string
+		get  func(s *MemStore, pair uint64, layer uint32) []Record
+	}{
+		{"flipped ciphertext bit", func(s *MemStore, j uint64, ly uint32) []Record {
+			r := cloneRecs(s.Get(j, ly))
+			r[0].Ciphertext[5] ^= 1
+			return r
+		}},
+		{"flipped tag bit", func(s *MemStore, j uint64, ly uint32) []Record {
+			r := cloneRecs(s.Get(j, ly))
+			r[1].Ciphertext[len(r[1].Ciphertext)-1] ^= 0x80
+			return r
+		}},
+		{"flipped nonce bit", func(s *MemStore, j uint64, ly uint32) []Record {
+			r := cloneRecs(s.Get(j, ly))
+			r[0].Nonce[11] ^= 1
+			return r
+		}},
+		{"flipped chunk header", func(s *MemStore, j uint64, ly uint32) []Record {
+			r := cloneRecs(s.Get(j, ly))
+			r[0].Chunk ^= 1
+			r[1].Chunk ^= 1 // keeps the set of indices, swaps positions
+			return r
+		}},
+		{"other layer's records", func(s *MemStore, j uint64, ly uint32) []Record {
+			if ly == 1 {
+				return cloneRecs(s.Get(j, 2)) // same size, other layer
+			}
+			return s.Get(j, ly)
+		}},
+		{"pair j offered as j+1", func(s *MemStore, j uint64, ly uint32) []Record {
+			if j > 0 {
+				return cloneRecs(s.Get(j-1, ly))
+			}
+			return s.Get(j, ly)
+		}},
+		{"dropped chunk", func(s *MemStore, j uint64, ly uint32) []Record {
+			return cloneRecs(s.Get(j, ly))[1:]
+		}},
+		{"duplicated chunk", func(s *MemStore, j uint64, ly uint32) []Record {
+			r := cloneRecs(s.Get(j, ly))
+			r[1] = r[0]
+			return r
+		}},
+		{"reordered chunks", func(s *MemStore, j uint64, ly uint32) []Record {
+			r := cloneRecs(s.Get(j, ly))
+			r[0].Chunk, r[2].Chunk = r[2].Chunk, r[0].Chunk
+			return r
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st := &tamperStore{MemStore: NewMemStore(), all: NewMemStore()}
+			tr, err := NewTrusted(l.p, Mode{Verify: true, Blind: true}, pipeDevice(t, &Device{}), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.Offline(3)
+			// Pair 0 runs honestly; the tampering starts with pair 1.
+			got, err := tr.Infer(x)
+			if err != nil || !equal64(got, want) {
+				t.Fatalf("honest run: %v", err)
+			}
+			st.get = c.get
+			out, err := tr.Infer(x)
+			if err == nil || out != nil || !strings.Contains(err.Error(), "sealed unblinding factor rejected") {
+				t.Fatalf("tampered store: got err %v", err)
+			}
+		})
+	}
+	t.Run("records from before a restart", func(t *testing.T) {
+		st := NewMemStore()
+		tr, _ := NewTrusted(l.p, Mode{Blind: true}, pipeDevice(t, &Device{}), st)
+		tr.Offline(2)
+		// T restarts: new keys and epoch, the counters start again at 0, the
+		// store still holds the old records.
+		tr2, _ := NewTrusted(l.p, Mode{Blind: true}, pipeDevice(t, &Device{}), st)
+		tr2.Blinder.nextSeal = 2 // pretend the new T believes it sealed them
+		if _, err := tr2.Infer(x); err == nil || !strings.Contains(err.Error(), "sealed") {
+			t.Fatalf("old records accepted after restart: %v", err)
+		}
+	})
+	t.Run("second use of a pair", func(t *testing.T) {
+		st := NewMemStore()
+		tr, _ := NewTrusted(l.p, Mode{Blind: true}, pipeDevice(t, &Device{}), st)
+		tr.Offline(1)
+		// Keep a copy of pair 0 in the store as an attacker would.
+		saved := map[[2]uint64][]Record{}
+		for k, v := range st.m {
+			saved[k] = cloneRecs(v)
+		}
+		if _, err := tr.Infer(x); err != nil {
+			t.Fatal(err)
+		}
+		// Re-offer pair 0 for the next inference: T asks for pair 1 and
+		// refuses pair 0's records.
+		for k, v := range saved {
+			st.m[[2]uint64{1, k[1]}] = v
+		}
+		tr.Blinder.nextSeal = 2
+		if _, err := tr.Infer(x); err == nil {
+			t.Fatal("pair 0 was used twice")
+		}
+		// An aborted inference burns its pair too.
+		if tr.Blinder.nextUse != 2 {
+			t.Fatalf("next use %d after an aborted inference, want 2", tr.Blinder.nextUse)
+		}
+		// And T never goes back: after a restart the next inference uses pair 2.
+		tr.Restart()
+		tr.Offline(1)
+		if _, err := tr.Infer(x); err != nil {
+			t.Fatalf("fresh pair after an abort: %v", err)
+		}
+	})
+	t.Run("nonces unique", func(t *testing.T) {
+		tr, _ := NewTrusted(l.p, Mode{Blind: true}, pipeDevice(t, &Device{}), NewMemStore())
+		tr.Offline(5)
+		seen := map[[12]byte]bool{}
+		n := 0
+		for _, rs := range tr.Blinder.Store.(*MemStore).m {
+			for _, r := range rs {
+				if seen[r.Nonce] {
+					t.Fatal("nonce reused")
+				}
+				seen[r.Nonce] = true
+				n++
+			}
+		}
+		if n != len(tr.Blinder.sealed) || n < 5*len(l.p.Layers) {
+			t.Fatalf("%d records, %d nonces", n, len(tr.Blinder.sealed))
+		}
+	})
+}
