@@ -69,7 +69,7 @@ func loadBundled(t testing.TB, i int) *loaded {
 		return xs
 	}
 	var val [][]float32
-	for _, e := range read(m.val, 300) {
+	for _, e := range read(m.val, 100) {
 		val = append(val, e.x)
 	}
 	opt, _, err := SelectScales(g, val)

@@ -1,0 +1,242 @@
+package slalom
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"testing"
+)
+
+// chiSquareP returns the upper-tail p-value of a chi-square statistic with
+// k degrees of freedom (Wilson–Hilferty; accurate to a few percent of the
+// p-value for k ≥ 100 down to 1e-10).
+func chiSquareP(x float64, k int) float64 {
+	kf := float64(k)
+	z := (math.Cbrt(x/kf) - (1 - 2/(9*kf))) / math.Sqrt(2/(9*kf))
+	return 0.5 * math.Erfc(z/math.Sqrt2)
+}
+
+const bins = 256
+
+// binOf returns bin i = [ceil(i·p/256), ceil((i+1)·p/256)).
+func binOf(v uint32) int {
+	i := int(uint64(v) * bins / P)
+	for i+1 < bins && uint64(v) >= binStart(i+1) {
+		i++
+	}
+	for uint64(v) < binStart(i) {
+		i--
+	}
+	return i
+}
+
+func binStart(i int) uint64 { return (uint64(i)*P + bins - 1) / bins }
+
+func histogram(vals []uint32) []float64 {
+	h := make([]float64, bins)
+	for _, v := range vals {
+		h[binOf(v)]++
+	}
+	return h
+}
+
+// gofP is the goodness-of-fit p-value against uniform over Z_p, with the
+// exact bin probabilities.
+func gofP(h []float64) float64 {
+	var n, chi float64
+	for _, c := range h {
+		n += c
+	}
+	for i, c := range h {
+		e := n * float64(binStart(i+1)-binStart(i)) / P
+		if i == bins-1 {
+			e = n * float64(P-binStart(i)) / P
+		}
+		chi += (c - e) * (c - e) / e
+	}
+	return chiSquareP(chi, bins-1)
+}
+
+// twoSampleP is the chi-square test of homogeneity of two histograms.
+func twoSampleP(a, b []float64) float64 {
+	var na, nb float64
+	for i := range a {
+		na += a[i]
+		nb += b[i]
+	}
+	var chi float64
+	for i := range a {
+		t := a[i] + b[i]
+		ea, eb := t*na/(na+nb), t*nb/(na+nb)
+		chi += (a[i]-ea)*(a[i]-ea)/ea + (b[i]-eb)*(b[i]-eb)/eb
+	}
+	return chiSquareP(chi, bins-1)
+}
+
+// TestDeviceViewUniform: what D receives, X̃ = X + R mod p, is uniform
+// over Z_p whatever X is: all 0, all +H, all −H and a real image each pass
+// a 256-bin chi-square test (N = 400,000, p-value > 1e-4), and two very
+// different inputs are indistinguishable (two-sample test). A negative
+// control with R uniform on [0, 2^23) fails (p-value < 1e-6).
+func TestDeviceViewUniform(t *testing.T) {
+	l := loadBundled(t, 2)
+	layer := l.p.Layers[1] // 16×28×28 = 12,544 inputs
+	var img []int64
+	_, err := l.p.Run(l.test[0].x, func(ly *Layer, x []int64) ([]int64, error) {
+		if ly.Index == layer.Index {
+			img = append([]int64(nil), x...)
+		}
+		return forwardInt(ly, x), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const N = 400000
+	n := len(img)
+	fill := func(v int64) []int64 {
+		x := make([]int64, n)
+		for i := range x {
+			x[i] = v
+		}
+		return x
+	}
+	inputs := []struct {
+		name string
+		x    []int64
+	}{{"all 0", fill(0)}, {"all +H", fill(H)}, {"all -H", fill(-H)}, {"real image", img}}
+	// One Blinder with a fixed pair sequence per input (T's own code path).
+	hs := make([][]float64, len(inputs))
+	for k, in := range inputs {
+		b := NewBlinder(l.p, NewMemStore())
+		var got []uint32
+		for j := uint64(0); len(got) < N; j++ {
+			got = append(got, b.Blind(j, layer, in.x)...)
+		}
+		hs[k] = histogram(got[:N])
+		pv := gofP(hs[k])
+		t.Logf("%s: chi-square p-value %.4f", in.name, pv)
+		if pv <= 1e-4 {
+			t.Errorf("%s: D's view is not uniform (p-value %.2g)", in.name, pv)
+		}
+	}
+	if pv := twoSampleP(hs[0], hs[3]); pv <= 1e-4 {
+		t.Errorf("all-zero and real-image views differ (p-value %.2g)", pv)
+	} else {
+		t.Logf("two-sample all 0 vs real image: p-value %.4f", pv)
+	}
+	if pv := twoSampleP(hs[1], hs[2]); pv <= 1e-4 {
+		t.Errorf("+H and -H views differ (p-value %.2g)", pv)
+	}
+	// Negative control: R uniform on [0, 2^23) is not a one-time pad mod p.
+	g := NewRandomPRG()
+	bad := make([]uint32, N)
+	for i := range bad {
+		r := g.Elem() & (1<<23 - 1)
+		bad[i] = uint32((toField(img[i%n]) + r) % P)
+	}
+	pv := gofP(histogram(bad))
+	t.Logf("negative control (R on [0, 2^23)): p-value %.3g", pv)
+	if pv >= 1e-6 {
+		t.Errorf("negative control passed the test (p-value %.3g): the test has no power", pv)
+	}
+}
+
+// TestNothingSecretSent inspects every message T sends to D in every
+// mode: only setup (public weights, bias, shapes, the model hash) and
+// compute requests; in private mode no compute request carries the
+// plaintext activation, and no message holds any of T's keys, the check
+// vectors s and s̃, or an unblinding factor U.
+func TestNothingSecretSent(t *testing.T) {
+	l := loadBundled(t, 2)
+	for _, mode := range []Mode{{Verify: true}, {Blind: true}, {Verify: true, Blind: true}} {
+		var frames [][]byte
+		dev := pipeDevice(t, &Device{})
+		dev.C.Sent = func(f []byte) { frames = append(frames, append([]byte(nil), f...)) }
+		tr, err := NewTrusted(l.p, mode, dev, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Prepare()
+		tr.Offline(3)
+		// Secrets to look for, captured before they are used.
+		var secrets [][]byte
+		if tr.Blinder != nil {
+			secrets = append(secrets, tr.Blinder.kBlind, tr.Blinder.kSeal, tr.Blinder.epoch[:])
+			for j := uint64(0); j < 3; j++ {
+				for _, ly := range l.p.Layers {
+					u := Forward(ly, toU64(tr.Blinder.R(j, ly)), false)
+					secrets = append(secrets, head(u64sAsU32Bytes(u)))
+				}
+			}
+		}
+		if tr.Ver != nil {
+			for _, sec := range tr.Ver.secrets {
+				if sec != nil {
+					for r := 0; r < Reps; r++ {
+						secrets = append(secrets, head(u32Bytes(sec.s[r])), head(u32Bytes(sec.st[r])))
+					}
+				}
+			}
+		}
+		// Plain activations T computes, layer by layer.
+		var plain [][]int64
+		for k := 0; k < 3; k++ {
+			l.p.Run(l.test[k].x, func(ly *Layer, x []int64) ([]int64, error) {
+				plain = append(plain, append([]int64(nil), x...))
+				return forwardInt(ly, x), nil
+			})
+			if _, err := tr.Infer(l.test[k].x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ci := 0
+		for _, f := range frames {
+			for _, s := range secrets {
+				if bytes.Contains(f, s) {
+					t.Fatalf("%v: a message to D contains a secret", mode)
+				}
+			}
+			switch f[0] {
+			case msgSetupLayer:
+				ly, err := parseSetupLayer(f[1:])
+				if err != nil {
+					t.Fatal(err)
+				}
+				pl := l.p.Layers[ly.Index]
+				if !bytes.Equal(u64sAsU32Bytes(ly.W), u64sAsU32Bytes(pl.W)) || !bytes.Equal(u64sAsU32Bytes(ly.B), u64sAsU32Bytes(pl.B)) {
+					t.Fatal("setup carries something other than the public weights")
+				}
+			case msgSetupDone:
+				if !bytes.Equal(f[1:], l.p.Hash[:]) {
+					t.Fatal("setup done carries something other than the model hash")
+				}
+			case msgCompute:
+				vals := f[17:]
+				x := plain[ci]
+				ci++
+				same, nonzero := 0, 0
+				for i, v := range x {
+					if v != 0 {
+						nonzero++
+						if binary.LittleEndian.Uint32(vals[4*i:]) == uint32(toField(v)) {
+							same++
+						}
+					}
+				}
+				if mode.Blind && same > 0 {
+					t.Fatalf("%v: a compute request reveals %d of %d plaintext values", mode, same, nonzero)
+				}
+				if !mode.Blind && same != nonzero {
+					t.Fatalf("integrity mode should send X itself")
+				}
+			default:
+				t.Fatalf("%v: unexpected message type %d to D", mode, f[0])
+			}
+		}
+		if ci != len(plain) {
+			t.Fatalf("%d compute requests, want %d", ci, len(plain))
+		}
+	}
+}
+
+func head(b []byte) []byte { return b[:min(64, len(b))] }
