@@ -46,6 +46,6 @@ models and programs in the clear for accuracy measurement.`,
 		porthos.DefaultCompare = c
 		return nil
 	}
-	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd(), attestCmd())
+	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd(), attestCmd(), slalomCmd())
 	return root
 }
