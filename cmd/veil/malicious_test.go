@@ -100,3 +100,24 @@ func TestMaliciousPartyIsCaught(t *testing.T) {
 		t.Errorf("the client released predictions:\n%s", cout.String())
 	}
 }
+
+// TestMaliciousFlags: --malicious refuses to fall back to the simulated
+// attester on its own, and with --insecure-simulated-attestation demo and
+// eval --backend 3pc run and say so in their JSON.
+func TestMaliciousFlags(t *testing.T) {
+	out, err := veil(t, "demo", "-n", "2", "--model", lenet, "--data", fashionT, "--malicious")
+	if err == nil || !strings.Contains(out+err.Error(), "--insecure-simulated-attestation") {
+		t.Errorf("demo --malicious without a TEE: %v\n%s", err, out)
+	}
+	out, err = veil(t, "demo", "-n", "3", "--model", lenet, "--data", fashionT, "--json", "--malicious", "--insecure-simulated-attestation")
+	if err != nil || !strings.Contains(out, `"malicious":true`) || !strings.Contains(out, `"agreement_with_cleartext":1`) {
+		t.Errorf("demo --malicious: %v\n%s", err, out)
+	}
+	out, err = veil(t, "eval", lenet, "--backend", "3pc", "--scale", "12", "--data", fashionT, "--limit", "3", "--json", "--malicious", "--insecure-simulated-attestation")
+	if err != nil || !strings.Contains(out, `"malicious":true`) {
+		t.Errorf("eval --backend 3pc --malicious: %v\n%s", err, out)
+	}
+	if _, err := veil(t, "keygen", "--dir", t.TempDir(), "--malicious", "--insecure-simulated-attestation"); err == nil {
+		t.Error("keygen --malicious without --loopback succeeded")
+	}
+}
