@@ -19,7 +19,6 @@ import (
 	"veil/attest"
 	"veil/mpc"
 	"veil/mpc/aramis"
-	"veil/mpc/transport"
 )
 
 // maliciousFlags select Aramis's malicious security for the commands that
@@ -93,16 +92,6 @@ func addAttestation(path string, section json.RawMessage) error {
 		return err
 	}
 	return os.WriteFile(path, append(out, '\n'), 0o644)
-}
-
-// secureNetwork runs the Aramis handshake for party me over nw with the
-// parties file's attestation settings, committing to commitment.
-func secureNetwork(nw mpc.Network, cfg *transport.Config, me mpc.Party, commitment []byte) (*aramis.Network, error) {
-	s, err := aramis.ParseSettings(cfg.Attestation, cfg.Dir)
-	if err != nil {
-		return nil, err
-	}
-	return secureWith(nw, s, me, commitment, cfg.Timeout)
 }
 
 func secureWith(nw mpc.Network, s *aramis.Settings, me mpc.Party, commitment []byte, timeout time.Duration) (*aramis.Network, error) {

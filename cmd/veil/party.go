@@ -12,11 +12,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"veil/attest"
 	"veil/data"
 	"veil/fixed"
 	"veil/ir"
 	"veil/model"
 	"veil/mpc"
+	"veil/mpc/aramis"
 	"veil/mpc/session"
 	"veil/mpc/transport"
 )
@@ -112,6 +114,16 @@ it and no output is released.`,
 			} else if len(args) > 0 || df.spec != "" || rawIn != "" {
 				return fmt.Errorf("only the client takes images")
 			}
+			var settings *aramis.Settings
+			var attester attest.Attester
+			if mal { // configuration errors before connecting
+				if settings, err = aramis.ParseSettings(cfg.Attestation, cfg.Dir); err != nil {
+					return err
+				}
+				if attester, err = settings.NewAttester(me); err != nil {
+					return err
+				}
+			}
 			setMemoryLimit(prog)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
@@ -144,7 +156,7 @@ it and no output is released.`,
 				if err != nil {
 					return err
 				}
-				an, err := secureNetwork(net, cfg, me, commitment)
+				an, err := aramis.Secure(net, aramis.Config{Attester: attester, Policy: settings.Policy, Commitment: commitment, Timeout: cfg.Timeout})
 				if err != nil {
 					return err
 				}
