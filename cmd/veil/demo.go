@@ -55,6 +55,9 @@ func (s secureSummary) print(w io.Writer, n int) {
 		fmt.Fprintf(w, "  %-12s sent %s\n", p, ir.FormatBytes(s.BytesSent[p]))
 	}
 	fmt.Fprintf(w, "  total        %s (%s per inference), %d rounds per inference\n", ir.FormatBytes(s.BytesTotal), ir.FormatBytes(s.BytesPerInfer), s.RoundsPerInfer)
+	if s.Malicious {
+		fmt.Fprintln(w, "  malicious security (Aramis): every party's evidence verified, every message authenticated, numbered and chained, transcripts checked before each output")
+	}
 }
 
 func demoCmd() *cobra.Command {
