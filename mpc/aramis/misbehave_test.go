@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"veil/data"
 	"veil/fixed"
-	"veil/ir"
-	"veil/model"
+	"veil/internal/testmodel"
 	"veil/mpc"
 	"veil/mpc/porthos"
 )
@@ -144,27 +142,9 @@ func (m *interposer) Send(to mpc.Party, msg []byte) error {
 // test image.
 func lenet(t testing.TB) (*fixed.Program, []uint64) {
 	t.Helper()
-	g, err := model.Load("../../testdata/models/fashion_lenet.onnx", model.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ir.Optimize(g); err != nil {
-		t.Fatal(err)
-	}
-	prog, err := fixed.Compile(g, 12)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := data.Load("../../testdata/data/fashion-mnist/test", data.Options{Limit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape := prog.Tensors[prog.Inputs[0]].Shape
-	in, err := model.Input(ds.Samples[0], shape, ir.NCHW)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prog, prog.EncodeInput(in.F)
+	prog := testmodel.Program(t, "fashion_lenet", 12)
+	xs, _ := testmodel.Images(t, prog, "data/fashion-mnist/test", 0, 1)
+	return prog, prog.EncodeInput(xs[0])
 }
 
 // secureInference runs prog on x with the three parties over nets,

@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"veil/data"
 	"veil/fixed"
-	"veil/ir"
-	"veil/model"
+	"veil/internal/testmodel"
 	"veil/mpc"
 )
 
@@ -116,40 +114,16 @@ func checkSteps(t testing.TB, prog *fixed.Program, input []uint64, secure [][]ui
 // loadProgram imports, optimizes and compiles a bundled model at scale s.
 func loadProgram(t testing.TB, name string, s int) *fixed.Program {
 	t.Helper()
-	g, err := model.Load("../../testdata/models/"+name+".onnx", model.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ir.Optimize(g); err != nil {
-		t.Fatal(err)
-	}
-	p, err := fixed.Compile(g, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testmodel.Program(t, name, s)
 }
 
 // loadInputs reads limit labelled images and encodes them for prog.
 func loadInputs(t testing.TB, prog *fixed.Program, spec string, pixelMax float64, limit int) ([][]uint64, []int) {
 	t.Helper()
-	ds, err := data.Load("../../"+spec, data.Options{PixelMax: pixelMax, Limit: limit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout := ir.NCHW
-	if prog.Layout == "NHWC" {
-		layout = ir.NHWC
-	}
-	shape := prog.Tensors[prog.Inputs[0]].Shape
-	var xs [][]uint64
-	var labels []int
-	for i, s := range ds.Samples {
-		in, err := model.Input(s, shape, layout)
-		if err != nil {
-			t.Fatalf("image %d: %v", i, err)
-		}
-		xs, labels = append(xs, prog.EncodeInput(in.F)), append(labels, s.Label)
+	fs, labels := testmodel.Images(t, prog, strings.TrimPrefix(spec, "testdata/"), pixelMax, limit)
+	xs := make([][]uint64, len(fs))
+	for i, f := range fs {
+		xs[i] = prog.EncodeInput(f)
 	}
 	return xs, labels
 }

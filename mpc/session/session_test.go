@@ -6,37 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"veil/data"
 	"veil/fixed"
-	"veil/ir"
-	"veil/model"
+	"veil/internal/testmodel"
 )
 
 func lenetProgram(t *testing.T) (*fixed.Program, [][]float32) {
 	t.Helper()
-	g, err := model.Load("../../testdata/models/fashion_lenet.onnx", model.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ir.Optimize(g); err != nil {
-		t.Fatal(err)
-	}
-	p, err := fixed.Compile(g, 12)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := data.Load("../../testdata/data/fashion-mnist/test", data.Options{Limit: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var xs [][]float32
-	for _, s := range ds.Samples {
-		x, err := model.Input(s, g.Values[g.Inputs[0]].Shape, g.Layout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		xs = append(xs, x.F)
-	}
+	p := testmodel.Program(t, "fashion_lenet", 12)
+	xs, _ := testmodel.Images(t, p, "data/fashion-mnist/test", 0, 8)
 	return p, xs
 }
 
