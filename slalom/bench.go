@@ -42,6 +42,9 @@ type BenchResult struct {
 	Verified bool `json:"verified"`
 }
 
+// OnlineHook, if set, is called before and after the online runs (profiling).
+var OnlineHook func(start bool)
+
 func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
@@ -79,11 +82,12 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 	runtime.GC()
 	// Baseline.
 	var cpus, walls []float64
+	mem := &arena{}
 	for i := 0; i <= runs; i++ {
 		var out []int64
 		c, w, err := measure(func() error {
 			var err error
-			out, err = p.Local(input)
+			out, err = p.local(input, mem)
 			return err
 		})
 		if err != nil {
@@ -118,6 +122,10 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 	d0, _ := dev.DeviceCPU()
 	in0, out0 := dev.C.BytesIn, dev.C.BytesOut
 	cpus, walls = cpus[:0], walls[:0]
+	if OnlineHook != nil {
+		OnlineHook(true)
+		defer OnlineHook(false)
+	}
 	for i := 0; i <= runs; i++ {
 		var out []int64
 		c, w, err := measure(func() error {

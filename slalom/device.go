@@ -114,8 +114,9 @@ func (d *Device) Serve(c *Conn) error {
 // type, sequence number (no stale answers), layer, shape, and that every
 // value is a canonical residue.
 type Remote struct {
-	C   *Conn
-	seq uint64
+	C    *Conn
+	seq  uint64
+	sbuf []byte
 }
 
 // Setup sends the public layers (weights and bias in the clear, as in the
@@ -144,21 +145,51 @@ func (r *Remote) Setup(p *Program) error {
 
 // Compute sends x (residues) for layer l and returns D's validated answer.
 func (r *Remote) Compute(l *Layer, x []uint32) ([]uint32, error) {
+	f := r.Frame(len(x))
+	putU32s(f[computeHeader:], x)
+	raw, err := r.Exchange(l, f)
+	if err != nil {
+		return nil, err
+	}
+	y, err := decodeResidues(raw, l.OutLen())
+	if err != nil {
+		return nil, &CheckError{l.Index, l.Name, "device answer refused: " + err.Error()}
+	}
+	return y, nil
+}
+
+// computeHeader is the room Frame reserves before the values: frame
+// length, type, sequence number, layer, count.
+const computeHeader = 5 + 16
+
+// Frame returns a reusable buffer for a compute request of n values; the
+// values go at [computeHeader:].
+func (r *Remote) Frame(n int) []byte {
+	need := computeHeader + 4*n
+	if cap(r.sbuf) < need {
+		r.sbuf = make([]byte, need)
+	}
+	return r.sbuf[:need]
+}
+
+// Exchange sends a compute request built in f (from Frame) for layer l
+// and returns the raw values of D's answer, after checking its type,
+// sequence number (no stale or replayed answers), layer and shape. The
+// caller must still refuse any value ≥ P. The result is valid until the
+// next exchange.
+func (r *Remote) Exchange(l *Layer, f []byte) ([]byte, error) {
 	r.seq++
-	hdr := make([]byte, 16)
-	binary.LittleEndian.PutUint64(hdr, r.seq)
-	binary.LittleEndian.PutUint32(hdr[8:], uint32(l.Index))
-	binary.LittleEndian.PutUint32(hdr[12:], uint32(len(x)))
-	if err := r.C.Send(msgCompute, hdr, u32Bytes(x)); err != nil {
+	binary.LittleEndian.PutUint64(f[5:], r.seq)
+	binary.LittleEndian.PutUint32(f[13:], uint32(l.Index))
+	binary.LittleEndian.PutUint32(f[17:], uint32((len(f)-computeHeader)/4))
+	if err := r.C.SendFrame(msgCompute, f); err != nil {
 		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
 	}
 	typ, body, err := r.C.Recv()
 	if err != nil {
 		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
 	}
-	bad := func(why string, a ...any) error {
-		return &CheckError{l.Index, l.Name, "device answer refused: " + fmt.Sprintf(why, a...)}
-	}
+	bad := func(why string, a ...any) error { return &CheckError{l.Index, l.Name, "device answer refused: " + fmt.Sprintf(why, a...)} }
 	switch {
 	case typ == msgFailure:
 		return nil, bad("device failed: %q", body)
@@ -174,14 +205,10 @@ func (r *Remote) Compute(l *Layer, x []uint32) ([]uint32, error) {
 		return nil, bad("answer for layer %d", li)
 	}
 	n := int(binary.LittleEndian.Uint32(body[12:]))
-	if n != l.OutLen() {
-		return nil, bad("%d outputs, want %d (wrong shape)", n, l.OutLen())
+	if n != l.OutLen() || len(body) != 16+4*n {
+		return nil, bad("%d outputs in %d bytes, want %d (wrong shape)", n, len(body)-16, l.OutLen())
 	}
-	y, err := decodeResidues(body[16:], n)
-	if err != nil {
-		return nil, bad("%v", err)
-	}
-	return y, nil
+	return body[16:], nil
 }
 
 // DeviceCPU asks D for its process CPU time.

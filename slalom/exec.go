@@ -14,32 +14,88 @@ type LinearFunc func(l *Layer, x []int64) ([]int64, error)
 // linear layers is computed here (in T); the linear layers go to lin.
 // It returns the output as integers at scale OutScale.
 func (p *Program) Run(input []float32, lin LinearFunc) ([]int64, error) {
+	return p.run(input, lin, nil)
+}
+
+// arena recycles activation buffers between steps and inferences, so that
+// T does not pay for zeroing and faulting in fresh memory at every layer.
+type arena struct{ free map[int][][]int64 }
+
+func (a *arena) get(n int) []int64 {
+	if a != nil {
+		if l := a.free[n]; len(l) > 0 {
+			b := l[len(l)-1]
+			a.free[n] = l[:len(l)-1]
+			return b
+		}
+	}
+	return make([]int64, n)
+}
+
+func (a *arena) put(b []int64) {
+	if a != nil && b != nil {
+		if a.free == nil {
+			a.free = map[int][][]int64{}
+		}
+		a.free[len(b)] = append(a.free[len(b)], b)
+	}
+}
+
+func (p *Program) lastUses() []int {
+	p.luOnce.Do(func() {
+		p.lastUse = make([]int, p.Slots)
+		for i := range p.lastUse {
+			p.lastUse[i] = -1
+		}
+		for si, st := range p.Steps {
+			for _, in := range st.In {
+				p.lastUse[in] = si
+			}
+		}
+		p.lastUse[p.Output] = len(p.Steps) // never recycled
+	})
+	return p.lastUse
+}
+
+func (p *Program) run(input []float32, lin LinearFunc, mem *arena) ([]int64, error) {
 	if len(input) != p.Input.Size() {
 		return nil, fmt.Errorf("slalom: input of %d values, want %d", len(input), p.Input.Size())
 	}
+	last := p.lastUses()
 	vals := make([][]int64, p.Slots)
 	sc := math.Exp2(float64(p.Lx))
-	for _, st := range p.Steps {
+	for si, st := range p.Steps {
 		var x []int64
+		dying := false // x is not read after this step: it may be overwritten
 		if st.Op != StepQuantize {
 			x = vals[st.In[0]]
+			dying = last[st.In[0]] == si
+			for _, in := range st.In[1:] {
+				dying = dying && in != st.In[0]
+			}
 		}
 		var y []int64
 		switch st.Op {
 		case StepQuantize:
-			y = make([]int64, len(input))
+			y = mem.get(len(input))
 			for i, v := range input {
 				y[i] = clamp(int64(math.Round(float64(v)*sc)), p.InClamp)
 			}
 		case StepLinear:
 			l := p.Layers[st.Layer]
-			xc := make([]int64, len(x))
+			xc := x
+			if !dying {
+				xc = mem.get(len(x))
+			}
 			for i, v := range x {
 				xc[i] = clamp(v, l.Clamp)
 			}
 			z, err := lin(l, xc)
 			if err != nil {
 				return nil, err
+			}
+			if !dying {
+				mem.put(xc)
 			}
 			if len(z) != l.OutLen() {
 				return nil, fmt.Errorf("slalom: layer %d (%s): %d outputs, want %d", l.Index, l.Name, len(z), l.OutLen())
@@ -49,50 +105,88 @@ func (p *Program) Run(input []float32, lin LinearFunc) ([]int64, error) {
 			}
 			y = z
 		case StepRelu:
-			y = make([]int64, len(x))
+			y = x
+			if !dying {
+				y = mem.get(len(x))
+			}
 			for i, v := range x {
 				y[i] = max(v, 0)
 			}
 		case StepClip:
-			y = make([]int64, len(x))
+			y = x
+			if !dying {
+				y = mem.get(len(x))
+			}
 			for i, v := range x {
 				y[i] = min(max(v, st.Lo), st.Hi)
 			}
 		case StepMaxPool, StepAvgPool:
 			pp := st.Pool
 			plane, oplane := pp.H*pp.W, pp.OutH()*pp.OutW()
-			y = make([]int64, pp.NC*oplane)
+			y = mem.get(pp.NC * oplane)
 			avg := st.Op == StepAvgPool
-			pp.Windows(func(o int, idx []int) {
-				for nc := 0; nc < pp.NC; nc++ {
-					in := x[nc*plane : (nc+1)*plane]
-					if avg {
-						var s int64
-						for _, i := range idx {
-							s += in[i]
+			if !avg && pp.KH == 2 && pp.KW == 2 && pp.SH == 2 && pp.SW == 2 && pp.PadT+pp.PadL+pp.PadB+pp.PadR == 0 && pp.H%2 == 0 && pp.W%2 == 0 {
+				maxPool2x2(y, x, pp.NC, pp.H, pp.W)
+			} else {
+				pp.Windows(func(o int, idx []int) {
+					for nc := 0; nc < pp.NC; nc++ {
+						in := x[nc*plane : (nc+1)*plane]
+						if avg {
+							var s int64
+							for _, i := range idx {
+								s += in[i]
+							}
+							y[nc*oplane+o] = roundDiv(s, st.Divs[o])
+						} else {
+							m := in[idx[0]]
+							for _, i := range idx[1:] {
+								m = max(m, in[i])
+							}
+							y[nc*oplane+o] = m
 						}
-						y[nc*oplane+o] = roundDiv(s, st.Divs[o])
-					} else {
-						m := in[idx[0]]
-						for _, i := range idx[1:] {
-							m = max(m, in[i])
-						}
-						y[nc*oplane+o] = m
 					}
-				}
-			})
+				})
+			}
 		case StepAdd:
 			b := vals[st.In[1]]
-			y = make([]int64, len(x))
+			y = x
+			if !dying {
+				y = mem.get(len(x))
+			}
 			for i := range x {
 				y[i] = x[i] + b[i]
 			}
 		default:
 			return nil, fmt.Errorf("slalom: unknown step %d", st.Op)
 		}
+		// Recycle inputs that die here (unless y reuses them).
+		for _, in := range st.In {
+			if in < len(vals) && last[in] == si && vals[in] != nil {
+				if len(vals[in]) == 0 || len(y) == 0 || &vals[in][0] != &y[0] {
+					mem.put(vals[in])
+				}
+				vals[in] = nil
+			}
+		}
 		vals[st.Out] = y
 	}
 	return vals[p.Output], nil
+}
+
+// maxPool2x2 is the common 2×2 stride-2 max pool without padding.
+func maxPool2x2(y, x []int64, nc, h, w int) {
+	oh, ow := h/2, w/2
+	for c := 0; c < nc; c++ {
+		in := x[c*h*w:]
+		out := y[c*oh*ow:]
+		for i := 0; i < oh; i++ {
+			r0, r1 := in[2*i*w:][:w], in[(2*i+1)*w:][:w]
+			o := out[i*ow:][:ow]
+			for j := range o {
+				o[j] = max(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1])
+			}
+		}
+	}
 }
 
 func clamp(v, a int64) int64 { return min(max(v, -a), a) }
@@ -125,18 +219,22 @@ func (p *Program) Oracle(input []float32) ([]int64, error) {
 // Local runs the whole program in T with the device's field kernels: the
 // baseline T_base of the measurements.
 func (p *Program) Local(input []float32) ([]int64, error) {
-	return p.Run(input, func(l *Layer, x []int64) ([]int64, error) {
+	return p.local(input, nil)
+}
+
+func (p *Program) local(input []float32, mem *arena) ([]int64, error) {
+	return p.run(input, func(l *Layer, x []int64) ([]int64, error) {
 		xr := make([]uint64, len(x))
 		for i, v := range x {
 			xr[i] = toField(v)
 		}
 		y := Forward(l, xr, true)
-		z := make([]int64, len(y))
+		z := mem.get(len(y))
 		for i, v := range y {
 			z[i] = lift(v)
 		}
 		return z, nil
-	})
+	}, mem)
 }
 
 // Floats converts an output at scale s to floats.

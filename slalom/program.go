@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 
 	"veil/ir"
 	"veil/tensor"
@@ -126,6 +127,9 @@ type Program struct {
 	OutLen   int
 	// Hash is M = SHA-256 of the quantized model.
 	Hash [32]byte
+
+	luOnce  sync.Once
+	lastUse []int
 }
 
 // Options sets the fixed-point scales.

@@ -42,6 +42,7 @@ type Conn struct {
 	Sent func(frame []byte)
 	// BytesIn and BytesOut count payload bytes.
 	BytesIn, BytesOut int64
+	rbuf              []byte // reused by Recv
 }
 
 func NewConn(rw io.ReadWriter) *Conn {
@@ -79,7 +80,27 @@ func (c *Conn) Send(typ byte, parts ...[]byte) error {
 	return c.w.Flush()
 }
 
-// Recv reads one frame and returns its type and body.
+// SendFrame sends a frame built in place: f[0:5] is reserved for the
+// length and type, the body follows.
+func (c *Conn) SendFrame(typ byte, f []byte) error {
+	n := len(f) - 4
+	if n > MaxFrame {
+		return fmt.Errorf("slalom: frame of %d bytes exceeds %d", n, MaxFrame)
+	}
+	binary.BigEndian.PutUint32(f, uint32(n))
+	f[4] = typ
+	if c.Sent != nil {
+		c.Sent(append([]byte(nil), f[4:]...))
+	}
+	c.BytesOut += int64(len(f))
+	if _, err := c.w.Write(f); err != nil {
+		return err
+	}
+	return c.w.Flush()
+}
+
+// Recv reads one frame and returns its type and body. The body is valid
+// until the next Recv.
 func (c *Conn) Recv() (byte, []byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
@@ -89,7 +110,10 @@ func (c *Conn) Recv() (byte, []byte, error) {
 	if n == 0 || n > MaxFrame {
 		return 0, nil, fmt.Errorf("slalom: frame of %d bytes refused (limit %d)", n, MaxFrame)
 	}
-	buf := make([]byte, n)
+	if cap(c.rbuf) < int(n) {
+		c.rbuf = make([]byte, n)
+	}
+	buf := c.rbuf[:n]
 	if _, err := io.ReadFull(c.r, buf); err != nil {
 		return 0, nil, err
 	}

@@ -1,6 +1,7 @@
 package slalom
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -36,6 +37,7 @@ type Trusted struct {
 	// Broken is set after any rejection: T then refuses to run until
 	// Restart (new secrets), and never releases the failed output.
 	Broken error
+	mem    *arena
 }
 
 // NewTrusted sets D up with the program and prepares T's secrets.
@@ -100,7 +102,13 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 			return nil, err
 		}
 	}
-	out, err := t.Prog.Run(input, func(l *Layer, x []int64) ([]int64, error) {
+	if t.mem == nil {
+		t.mem = &arena{}
+	}
+	out, err := t.Prog.run(input, func(l *Layer, x []int64) ([]int64, error) {
+		if t.Mode.Check == Preprocessed && (t.Ver == nil || t.Ver.k() == 2) {
+			return t.linearFast(j, l, x)
+		}
 		var send []uint32
 		if t.Blinder != nil {
 			send = t.Blinder.Blind(j, l, x)
@@ -135,7 +143,7 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 			}
 		}
 		return z, nil
-	})
+	}, t.mem)
 	if err != nil {
 		var ce *CheckError
 		if errors.As(err, &ce) {
@@ -144,4 +152,103 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// linearFast is one outsourced layer with preprocessed checks (k = 2),
+// fused into two passes over the data: encoding X (or X̃ = X + R) into the
+// request while accumulating ⟨X, s̃⟩, and decoding Y while refusing values
+// ≥ P and accumulating ⟨Y, s⟩; then, only if the check passed, unblinding.
+func (t *Trusted) linearFast(j uint64, l *Layer, x []int64) ([]int64, error) {
+	n, m := len(x), l.OutLen()
+	f := t.Dev.Frame(n)
+	vals := f[computeHeader:]
+	var r []uint32
+	if t.Blinder != nil {
+		r = t.Blinder.R(j, l)
+	}
+	var sec *layerSecret
+	if t.Ver != nil {
+		sec = t.Ver.secrets[l.Index]
+	}
+	var ax0, ax1 uint64
+	for lo := 0; lo < n; lo += lazyTerms {
+		hi := min(n, lo+lazyTerms)
+		var a0, a1 uint64
+		xs := x[lo:hi]
+		out := vals[4*lo : 4*hi]
+		for i, v := range xs {
+			if v < 0 {
+				v += P // |v| ≤ Clamp < H
+			}
+			a := uint64(v)
+			if r != nil {
+				a += uint64(r[lo+i])
+				if a >= P {
+					a -= P
+				}
+			}
+			binary.LittleEndian.PutUint32(out[4*i:], uint32(a))
+			if sec != nil {
+				a0 += a * uint64(sec.st[0][lo+i])
+				a1 += a * uint64(sec.st[1][lo+i])
+			}
+		}
+		ax0, ax1 = (ax0+a0%P)%P, (ax1+a1%P)%P
+	}
+	clear(r)
+	raw, err := t.Dev.Exchange(l, f)
+	if err != nil {
+		return nil, err
+	}
+	z := t.mem.get(m)
+	var ay0, ay1 uint64
+	bad := -1
+	for lo := 0; lo < m; lo += lazyTerms {
+		hi := min(m, lo+lazyTerms)
+		var a0, a1 uint64
+		in := raw[4*lo : 4*hi]
+		zs := z[lo:hi]
+		for i := range zs {
+			v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
+			if v >= P {
+				bad = lo + i
+				v = 0
+			}
+			zs[i] = int64(v)
+			if sec != nil {
+				a0 += v * uint64(sec.s[0][lo+i])
+				a1 += v * uint64(sec.s[1][lo+i])
+			}
+		}
+		ay0, ay1 = (ay0+a0%P)%P, (ay1+a1%P)%P
+	}
+	if bad >= 0 {
+		t.mem.put(z)
+		return nil, &CheckError{l.Index, l.Name, fmt.Sprintf("device answer refused: value at %d is not a residue mod p", bad)}
+	}
+	if sec != nil && (ay0 != (ax0+sec.beta[0])%P || ay1 != (ax1+sec.beta[1])%P) {
+		t.Ver.Invalidate()
+		t.mem.put(z)
+		return nil, &CheckError{l.Index, l.Name, "Freivalds check failed: the device's output is wrong"}
+	}
+	if t.Blinder != nil {
+		u, err := t.Blinder.Open(j, l)
+		if err != nil {
+			t.mem.put(z)
+			return nil, err
+		}
+		for i, v := range z {
+			d := v - int64(u[i])
+			if d < 0 {
+				d += P
+			}
+			z[i] = lift(uint64(d))
+		}
+		clear(u)
+	} else {
+		for i, v := range z {
+			z[i] = lift(uint64(v))
+		}
+	}
+	return z, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -392,6 +393,7 @@ func slalomBenchCmd() *cobra.Command {
 	var f slalomFlags
 	var runs, threads int
 	var asJSON, quiet bool
+	var profile string
 	c := &cobra.Command{
 		Use:   "bench MODEL [--verify] [--blind] [--device ADDR] [--json]",
 		Short: "T's CPU time with outsourcing against T computing every layer itself, in one run",
@@ -438,6 +440,20 @@ mobilenetv2, ...). The input is a seeded random image.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), s+"\n", a...)
 				}
 			}
+			if profile != "" {
+				pf, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				slalom.OnlineHook = func(start bool) {
+					if start {
+						pprof.StartCPUProfile(pf)
+					} else {
+						pprof.StopCPUProfile()
+						pf.Close()
+					}
+				}
+			}
 			r, err := slalom.Bench(p, mode, dev, x, runs, logf)
 			if err != nil {
 				return err
@@ -470,5 +486,6 @@ mobilenetv2, ...). The input is a seeded random image.`,
 	c.Flags().IntVar(&threads, "threads", 1, "T's threads (GOMAXPROCS); the paper's T is single-threaded")
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
+	c.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of T's online phase to this file")
 	return c
 }
