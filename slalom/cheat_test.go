@@ -23,7 +23,8 @@ func TestCheatingDeviceCaught(t *testing.T) {
 		trials int
 	}
 	cfgs := []cfg{
-		{0, Mode{Verify: true}, 6000},
+		{0, Mode{Verify: true}, 5000},
+		{0, Mode{Verify: true, PerLayer: true}, 1000},
 		{0, Mode{Verify: true, Check: OnTheFly}, 1500},
 		{0, Mode{Verify: true, Blind: true}, 2500},
 		{2, Mode{Verify: true}, 500},
@@ -245,6 +246,8 @@ func TestDeviceAnswersRefused(t *testing.T) {
 	l := loadBundled(t, 2)
 	x := l.test[0].x
 	var last []byte
+	armed := false
+	saved := map[uint32][]byte{}
 	cases := []struct {
 		name  string
 		frame func(body []byte) (byte, []byte)
@@ -267,11 +270,13 @@ func TestDeviceAnswersRefused(t *testing.T) {
 			return msgResult, b
 		}, "not a residue"},
 		{"stale", func(b []byte) (byte, []byte) {
-			if last == nil {
-				last = append([]byte(nil), b...)
-				return msgResult, b
+			// Replay the same layer's answer from the previous inference.
+			li := binary.LittleEndian.Uint32(b[8:])
+			if old := saved[li]; old != nil {
+				return msgResult, old
 			}
-			return msgResult, last
+			saved[li] = append([]byte(nil), b...)
+			return msgResult, b
 		}, "stale"},
 		{"wrong type", func(b []byte) (byte, []byte) { return msgReady, b }, "message type"},
 		{"swapped layers", func(b []byte) (byte, []byte) {
@@ -289,10 +294,24 @@ func TestDeviceAnswersRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			last = nil
-			d := &Device{frameHook: c.frame}
-			for _, mode := range []Mode{{Verify: true}, {Verify: true, Blind: true}} {
+			d := &Device{frameHook: func(b []byte) (byte, []byte) {
+				if !armed {
+					return msgResult, b
+				}
+				return c.frame(b)
+			}}
+			for _, mode := range []Mode{{Verify: true}, {Verify: true, PerLayer: true}, {Verify: true, Blind: true}} {
+				clear(saved)
 				tr := newTrusted(t, l.p, mode, d)
+				if c.name == "stale" {
+					armed = true
+					if _, err := tr.Infer(x); err != nil {
+						t.Fatal(err)
+					}
+				}
+				armed = true
 				out, err := tr.Infer(x)
+				armed = false
 				if err == nil || out != nil || !strings.Contains(err.Error(), c.want) {
 					t.Fatalf("%v: got %v, want an error containing %q", mode, err, c.want)
 				}

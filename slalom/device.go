@@ -13,6 +13,7 @@ import (
 // computes linear layers exactly mod P on whatever T sends.
 type Device struct {
 	layers []*Layer
+	prog   *Program
 	// Tamper, if set, may change an output before it is sent (tests
 	// model a cheating device with it).
 	Tamper func(layer int, seq uint64, y []uint32) []uint32
@@ -26,7 +27,7 @@ type Device struct {
 
 // Serve answers T on conn until T closes it.
 func (d *Device) Serve(c *Conn) error {
-	d.layers = nil
+	d.layers, d.prog = nil, nil
 	fail := func(err error) error {
 		// T may be blocked sending: do not wait long for it to read.
 		if dl, ok := c.rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
@@ -85,16 +86,57 @@ func (d *Device) Serve(c *Conn) error {
 			if d.Tamper != nil {
 				y = d.Tamper(li, seq, y)
 			}
-			hdr := make([]byte, 16)
-			binary.LittleEndian.PutUint64(hdr, seq)
-			binary.LittleEndian.PutUint32(hdr[8:], uint32(li))
-			binary.LittleEndian.PutUint32(hdr[12:], uint32(len(y)))
-			typ, body := msgResult, append(hdr, u32Bytes(y)...)
-			if d.frameHook != nil {
-				typ, body = d.frameHook(body)
-			}
-			if err := c.Send(typ, body); err != nil {
+			if err := d.sendResult(c, seq, li, y); err != nil {
 				return err
+			}
+		case msgSetupProgram:
+			p, err := parseProgram(body, d.layers)
+			if err != nil {
+				return fail(err)
+			}
+			d.prog = p
+		case msgRunAll:
+			if d.prog == nil || len(body) < 12 {
+				return fail(fmt.Errorf("%w: run without a program", errProto))
+			}
+			seq := binary.LittleEndian.Uint64(body)
+			n := int(binary.LittleEndian.Uint32(body[8:]))
+			x, err := decodeResidues(body[12:], n)
+			if err != nil {
+				return fail(err)
+			}
+			q := make([]int64, n)
+			for i, v := range x {
+				q[i] = lift(uint64(v))
+			}
+			var sendErr error
+			_, err = d.prog.runFrom(nil, q, func(l *Layer, x []int64) ([]int64, error) {
+				xr := make([]uint64, len(x))
+				for i, v := range x {
+					xr[i] = toField(v)
+				}
+				y := toU32(Forward(l, xr, true))
+				if d.Tamper != nil {
+					y = d.Tamper(l.Index, seq, y)
+				}
+				if err := d.sendResult(c, seq, l.Index, y); err != nil {
+					sendErr = err
+					return nil, err
+				}
+				// D continues from its own (honest or not) outputs, as T will not.
+				z := make([]int64, l.OutLen())
+				for i := range z {
+					if i < len(y) {
+						z[i] = lift(uint64(y[i] % P))
+					}
+				}
+				return z, nil
+			}, nil)
+			if sendErr != nil {
+				return sendErr
+			}
+			if err != nil {
+				return fail(err)
 			}
 		case msgStats:
 			var s float64
@@ -110,6 +152,18 @@ func (d *Device) Serve(c *Conn) error {
 	}
 }
 
+func (d *Device) sendResult(c *Conn, seq uint64, li int, y []uint32) error {
+	hdr := make([]byte, 16)
+	binary.LittleEndian.PutUint64(hdr, seq)
+	binary.LittleEndian.PutUint32(hdr[8:], uint32(li))
+	binary.LittleEndian.PutUint32(hdr[12:], uint32(len(y)))
+	typ, body := msgResult, append(hdr, u32Bytes(y)...)
+	if d.frameHook != nil {
+		typ, body = d.frameHook(body)
+	}
+	return c.Send(typ, body)
+}
+
 // Remote is T's end of the connection to D. Every answer is validated:
 // type, sequence number (no stale answers), layer, shape, and that every
 // value is a canonical residue.
@@ -117,6 +171,64 @@ type Remote struct {
 	C    *Conn
 	seq  uint64
 	sbuf []byte
+	// pending is the number of streamed results of an aborted run still
+	// to be discarded before the next request.
+	pending int
+	program bool // D holds the program (one-round-trip mode available)
+}
+
+// SetupProgram sends the public program structure, so that D can run the
+// whole network from X_0 (integrity mode without blinding).
+func (r *Remote) SetupProgram(p *Program) error {
+	if err := r.C.Send(msgSetupProgram, p.wire()); err != nil {
+		return err
+	}
+	r.program = true
+	return nil
+}
+
+// drain discards the rest of an aborted streamed run.
+func (r *Remote) drain() error {
+	for ; r.pending > 0; r.pending-- {
+		typ, _, err := r.C.Recv()
+		if err != nil {
+			return err
+		}
+		if typ == msgFailure {
+			r.pending = 0
+			return nil
+		}
+	}
+	return nil
+}
+
+// RunAll sends X_0 (residues) and tells D to run the whole network; the
+// results then come one per linear layer through Next.
+func (r *Remote) RunAll(x0 []uint32, layers int) error {
+	if err := r.drain(); err != nil {
+		return err
+	}
+	r.seq++
+	hdr := make([]byte, 12)
+	binary.LittleEndian.PutUint64(hdr, r.seq)
+	binary.LittleEndian.PutUint32(hdr[8:], uint32(len(x0)))
+	r.pending = layers
+	return r.C.Send(msgRunAll, hdr, u32Bytes(x0))
+}
+
+// Next receives the streamed result of layer l of the current run and
+// validates it like Exchange does.
+func (r *Remote) Next(l *Layer) ([]byte, error) {
+	raw, err := r.receive(l)
+	if err == nil {
+		r.pending--
+	} else {
+		r.pending-- // this frame was consumed
+		if r.pending < 0 {
+			r.pending = 0
+		}
+	}
+	return raw, err
 }
 
 // Setup sends the public layers (weights and bias in the clear, as in the
@@ -182,9 +294,16 @@ func (r *Remote) Exchange(l *Layer, f []byte) ([]byte, error) {
 	binary.LittleEndian.PutUint64(f[5:], r.seq)
 	binary.LittleEndian.PutUint32(f[13:], uint32(l.Index))
 	binary.LittleEndian.PutUint32(f[17:], uint32((len(f)-computeHeader)/4))
+	if err := r.drain(); err != nil {
+		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
+	}
 	if err := r.C.SendFrame(msgCompute, f); err != nil {
 		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
 	}
+	return r.receive(l)
+}
+
+func (r *Remote) receive(l *Layer) ([]byte, error) {
 	typ, body, err := r.C.Recv()
 	if err != nil {
 		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
@@ -192,6 +311,7 @@ func (r *Remote) Exchange(l *Layer, f []byte) ([]byte, error) {
 	bad := func(why string, a ...any) error { return &CheckError{l.Index, l.Name, "device answer refused: " + fmt.Sprintf(why, a...)} }
 	switch {
 	case typ == msgFailure:
+		r.pending = 0
 		return nil, bad("device failed: %q", body)
 	case typ != msgResult:
 		return nil, bad("message type %d", typ)
@@ -213,6 +333,9 @@ func (r *Remote) Exchange(l *Layer, f []byte) ([]byte, error) {
 
 // DeviceCPU asks D for its process CPU time.
 func (r *Remote) DeviceCPU() (float64, error) {
+	if err := r.drain(); err != nil {
+		return 0, err
+	}
 	if err := r.C.Send(msgStats); err != nil {
 		return 0, err
 	}

@@ -17,6 +17,19 @@ func (p *Program) Run(input []float32, lin LinearFunc) ([]int64, error) {
 	return p.run(input, lin, nil)
 }
 
+// Quantize returns X_0 = clamp(FP(x; l_x)), the program's quantized input.
+func (p *Program) Quantize(input []float32) ([]int64, error) {
+	if len(input) != p.Input.Size() {
+		return nil, fmt.Errorf("slalom: input of %d values, want %d", len(input), p.Input.Size())
+	}
+	sc := math.Exp2(float64(p.Lx))
+	q := make([]int64, len(input))
+	for i, v := range input {
+		q[i] = clamp(int64(math.Round(float64(v)*sc)), p.InClamp)
+	}
+	return q, nil
+}
+
 // arena recycles activation buffers between steps and inferences, so that
 // T does not pay for zeroing and faulting in fresh memory at every layer.
 type arena struct{ free map[int][][]int64 }
@@ -58,7 +71,17 @@ func (p *Program) lastUses() []int {
 }
 
 func (p *Program) run(input []float32, lin LinearFunc, mem *arena) ([]int64, error) {
-	if len(input) != p.Input.Size() {
+	return p.runFrom(input, nil, lin, mem)
+}
+
+// runFrom runs the program on a float input, or on an already quantized
+// input q0 (the device in the one-round-trip integrity mode).
+func (p *Program) runFrom(input []float32, q0 []int64, lin LinearFunc, mem *arena) ([]int64, error) {
+	if q0 != nil {
+		if len(q0) != p.Input.Size() {
+			return nil, fmt.Errorf("slalom: quantized input of %d values, want %d", len(q0), p.Input.Size())
+		}
+	} else if len(input) != p.Input.Size() {
 		return nil, fmt.Errorf("slalom: input of %d values, want %d", len(input), p.Input.Size())
 	}
 	last := p.lastUses()
@@ -77,6 +100,13 @@ func (p *Program) run(input []float32, lin LinearFunc, mem *arena) ([]int64, err
 		var y []int64
 		switch st.Op {
 		case StepQuantize:
+			if q0 != nil {
+				y = mem.get(len(q0))
+				for i, v := range q0 {
+					y[i] = clamp(v, p.InClamp)
+				}
+				break
+			}
 			y = mem.get(len(input))
 			for i, v := range input {
 				y[i] = clamp(int64(math.Round(float64(v)*sc)), p.InClamp)

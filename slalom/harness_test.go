@@ -36,6 +36,7 @@ func newTrusted(t testing.TB, p *Program, mode Mode, d *Device) *Trusted {
 var allModes = []Mode{
 	{},
 	{Verify: true},
+	{Verify: true, PerLayer: true},
 	{Verify: true, Check: OnTheFly},
 	{Blind: true},
 	{Verify: true, Blind: true},

@@ -148,7 +148,7 @@ func TestDeviceViewUniform(t *testing.T) {
 // vectors s and s̃, or an unblinding factor U.
 func TestNothingSecretSent(t *testing.T) {
 	l := loadBundled(t, 2)
-	for _, mode := range []Mode{{Verify: true}, {Blind: true}, {Verify: true, Blind: true}} {
+	for _, mode := range []Mode{{Verify: true}, {Verify: true, PerLayer: true}, {Blind: true}, {Verify: true, Blind: true}} {
 		var frames [][]byte
 		dev := pipeDevice(t, &Device{})
 		dev.C.Sent = func(f []byte) { frames = append(frames, append([]byte(nil), f...)) }
@@ -179,8 +179,10 @@ func TestNothingSecretSent(t *testing.T) {
 			}
 		}
 		// Plain activations T computes, layer by layer.
-		var plain [][]int64
+		var plain, inputs [][]int64
 		for k := 0; k < 3; k++ {
+			q, _ := l.p.Quantize(l.test[k].x)
+			inputs = append(inputs, q)
 			l.p.Run(l.test[k].x, func(ly *Layer, x []int64) ([]int64, error) {
 				plain = append(plain, append([]int64(nil), x...))
 				return forwardInt(ly, x), nil
@@ -189,7 +191,7 @@ func TestNothingSecretSent(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ci := 0
+		ci, ri := 0, 0
 		for _, f := range frames {
 			for _, s := range secrets {
 				if bytes.Contains(f, s) {
@@ -206,6 +208,24 @@ func TestNothingSecretSent(t *testing.T) {
 				if !bytes.Equal(u64sAsU32Bytes(ly.W), u64sAsU32Bytes(pl.W)) || !bytes.Equal(u64sAsU32Bytes(ly.B), u64sAsU32Bytes(pl.B)) {
 					t.Fatal("setup carries something other than the public weights")
 				}
+			case msgSetupProgram:
+				if !bytes.Equal(f[1:], l.p.wire()) {
+					t.Fatal("program message carries something other than the public steps")
+				}
+			case msgRunAll:
+				if mode.Blind {
+					t.Fatalf("%v: the whole network was sent to D in private mode", mode)
+				}
+				vals := f[13:]
+				for i, v := range inputs[ri] {
+					if binary.LittleEndian.Uint32(vals[4*i:]) != uint32(toField(v)) {
+						t.Fatal("run request carries something other than X_0")
+					}
+				}
+				if len(vals) != 4*len(inputs[ri]) {
+					t.Fatal("run request size")
+				}
+				ri++
 			case msgSetupDone:
 				if !bytes.Equal(f[1:], l.p.Hash[:]) {
 					t.Fatal("setup done carries something other than the model hash")
@@ -233,8 +253,8 @@ func TestNothingSecretSent(t *testing.T) {
 				t.Fatalf("%v: unexpected message type %d to D", mode, f[0])
 			}
 		}
-		if ci != len(plain) {
-			t.Fatalf("%d compute requests, want %d", ci, len(plain))
+		if ci+ri*len(l.p.Layers) != len(plain) {
+			t.Fatalf("%d compute and %d run requests for %d layer inputs", ci, ri, len(plain))
 		}
 	}
 }

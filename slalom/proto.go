@@ -2,6 +2,8 @@ package slalom
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/gob"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,6 +21,9 @@ import (
 //	D→T result      seq u64, layer u32, count u32, values
 //	D→T failure     message
 //	T→D stats       (empty)          D→T statsReply  cpu seconds (float64 bits)
+//	T→D program     gob of the public steps (integrity mode without blinding)
+//	T→D runAll      seq u64, count u32, X_0; D answers with one result per
+//	                linear layer, in program order, all with this seq
 const (
 	msgSetupLayer byte = iota + 1
 	msgSetupDone
@@ -28,6 +33,8 @@ const (
 	msgFailure
 	msgStats
 	msgStatsReply
+	msgSetupProgram // T→D: the public program structure (gob), for the one-round-trip integrity mode
+	msgRunAll       // T→D: seq u64, count u32, X_0: D runs the whole network and streams every layer's result
 )
 
 // MaxFrame bounds a frame (the largest is VGG-16's fc6 weights, 411 MB).
@@ -163,11 +170,18 @@ func (l *Layer) setupFrame() [][]byte {
 	c := l.Conv
 	h := []uint32{uint32(l.Index), uint32(l.Kind), uint32(c.N), uint32(c.C), uint32(c.H), uint32(c.W), uint32(c.O), uint32(c.KH), uint32(c.KW),
 		uint32(c.SH), uint32(c.SW), uint32(c.PadT), uint32(c.PadL), uint32(c.PadB), uint32(c.PadR), uint32(c.Group),
-		uint32(l.N), uint32(l.M), uint32(len(l.W)), uint32(len(l.B))}
+		uint32(l.N), uint32(l.M), uint32(len(l.W)), uint32(len(l.B)), uint32(l.Clamp), b2u(l.Requant)}
 	return [][]byte{u32Bytes(h), u64sAsU32Bytes(l.W), u64sAsU32Bytes(l.B)}
 }
 
-const setupHeader = 20
+const setupHeader = 22
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func parseSetupLayer(b []byte) (*Layer, error) {
 	if len(b) < 4*setupHeader {
@@ -177,7 +191,10 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 	for i := range h {
 		h[i] = int(binary.LittleEndian.Uint32(b[4*i:]))
 	}
-	l := &Layer{Index: h[0], Kind: LayerKind(h[1]), N: h[16], M: h[17]}
+	l := &Layer{Index: h[0], Kind: LayerKind(h[1]), N: h[16], M: h[17], Clamp: int64(h[20]), Requant: h[21] == 1}
+	if l.Clamp > H {
+		return nil, fmt.Errorf("%w: layer %d: clamp %d", errProto, l.Index, l.Clamp)
+	}
 	l.Conv.N, l.Conv.C, l.Conv.H, l.Conv.W, l.Conv.O, l.Conv.KH, l.Conv.KW = h[2], h[3], h[4], h[5], h[6], h[7], h[8]
 	l.Conv.SH, l.Conv.SW, l.Conv.PadT, l.Conv.PadL, l.Conv.PadB, l.Conv.PadR, l.Conv.Group = h[9], h[10], h[11], h[12], h[13], h[14], h[15]
 	nw, nb := h[18], h[19]
@@ -210,4 +227,93 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 		return nil, fmt.Errorf("%w: layer kind %d", errProto, l.Kind)
 	}
 	return l, nil
+}
+
+// programWire is the public structure of a program (no weights: those go
+// in the layer frames) that D needs to run the whole network itself.
+type programWire struct {
+	Name     string
+	Lx, Lw   int
+	Input    []int
+	InClamp  int64
+	Steps    []Step
+	Slots    int
+	Output   int
+	OutScale int
+	OutLen   int
+}
+
+func (p *Program) wire() []byte {
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(programWire{p.Name, p.Lx, p.Lw, p.Input, p.InClamp, p.Steps, p.Slots, p.Output, p.OutScale, p.OutLen}); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// parseProgram rebuilds the program on D and checks that its steps are
+// well formed against the layers D holds (so that a bad message cannot
+// crash the device).
+func parseProgram(b []byte, layers []*Layer) (*Program, error) {
+	var w programWire
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&w); err != nil {
+		return nil, fmt.Errorf("%w: program: %v", errProto, err)
+	}
+	p := &Program{Name: w.Name, Lx: w.Lx, Lw: w.Lw, Input: w.Input, InClamp: w.InClamp, Layers: layers, Steps: w.Steps,
+		Slots: w.Slots, Output: w.Output, OutScale: w.OutScale, OutLen: w.OutLen}
+	if p.Lw < 1 || p.Lw > 30 || p.Lx < 0 || p.Lx > 30 || p.Slots < 1 || p.Output < 0 || p.Output >= p.Slots || p.Input.Size() <= 0 {
+		return nil, fmt.Errorf("%w: program header", errProto)
+	}
+	size := make([]int, p.Slots)
+	for i := range size {
+		size[i] = -1
+	}
+	for _, st := range p.Steps {
+		if st.Out < 0 || st.Out >= p.Slots {
+			return nil, fmt.Errorf("%w: step output slot", errProto)
+		}
+		for _, in := range st.In {
+			if st.Op != StepQuantize && (in < 0 || in >= p.Slots || size[in] < 0) {
+				return nil, fmt.Errorf("%w: step input slot", errProto)
+			}
+		}
+		n := 0
+		switch st.Op {
+		case StepQuantize:
+			n = p.Input.Size()
+		case StepLinear:
+			if len(st.In) != 1 || st.Layer < 0 || st.Layer >= len(layers) || size[st.In[0]] != layers[st.Layer].InLen() {
+				return nil, fmt.Errorf("%w: linear step", errProto)
+			}
+			n = layers[st.Layer].OutLen()
+		case StepRelu, StepClip:
+			if len(st.In) != 1 {
+				return nil, errProto
+			}
+			n = size[st.In[0]]
+		case StepAdd:
+			if len(st.In) != 2 || size[st.In[0]] != size[st.In[1]] {
+				return nil, errProto
+			}
+			n = size[st.In[0]]
+		case StepMaxPool, StepAvgPool:
+			pp := st.Pool
+			if len(st.In) != 1 || pp.NC <= 0 || pp.H <= 0 || pp.W <= 0 || pp.KH <= 0 || pp.KW <= 0 || pp.SH <= 0 || pp.SW <= 0 ||
+				pp.PadT < 0 || pp.PadL < 0 || pp.PadB < 0 || pp.PadR < 0 || pp.PadT >= pp.KH || pp.PadL >= pp.KW || pp.PadB >= pp.KH || pp.PadR >= pp.KW ||
+				pp.OutH() <= 0 || pp.OutW() <= 0 || size[st.In[0]] != pp.NC*pp.H*pp.W ||
+				(st.Op == StepAvgPool && len(st.Divs) != pp.OutH()*pp.OutW()) {
+				return nil, fmt.Errorf("%w: pooling step", errProto)
+			}
+			for _, d := range st.Divs {
+				if d <= 0 {
+					return nil, errProto
+				}
+			}
+			n = pp.NC * pp.OutH() * pp.OutW()
+		default:
+			return nil, fmt.Errorf("%w: step %d", errProto, st.Op)
+		}
+		size[st.Out] = n
+	}
+	return p, nil
 }

@@ -11,12 +11,18 @@ type Mode struct {
 	Verify bool // Freivalds checks on every layer
 	Blind  bool // one-time additive blinding of every layer's input
 	Check  CheckMode
+	// PerLayer makes the integrity mode send every layer's input to D and
+	// wait for its output, instead of the default single round trip (X_0
+	// to D, every Y_ℓ back, D running the network itself).
+	PerLayer bool
 }
 
 func (m Mode) String() string {
 	switch {
 	case m.Verify && m.Blind:
 		return "private+verified"
+	case m.Verify && m.PerLayer:
+		return "verified-per-layer"
 	case m.Verify:
 		return "verified"
 	case m.Blind:
@@ -38,6 +44,7 @@ type Trusted struct {
 	// Restart (new secrets), and never releases the failed output.
 	Broken error
 	mem    *arena
+	stream bool // one round trip per inference (integrity without blinding)
 }
 
 // NewTrusted sets D up with the program and prepares T's secrets.
@@ -55,6 +62,12 @@ func NewTrusted(p *Program, mode Mode, dev *Remote, store Store) (*Trusted, erro
 	}
 	if err := dev.Setup(p); err != nil {
 		return nil, err
+	}
+	if mode.Verify && !mode.Blind && !mode.PerLayer {
+		if err := dev.SetupProgram(p); err != nil {
+			return nil, err
+		}
+		t.stream = true
 	}
 	return t, nil
 }
@@ -105,7 +118,46 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 	if t.mem == nil {
 		t.mem = &arena{}
 	}
-	out, err := t.Prog.run(input, func(l *Layer, x []int64) ([]int64, error) {
+	var q0 []int64
+	if t.stream {
+		var err error
+		if q0, err = t.Prog.Quantize(input); err != nil {
+			return nil, err
+		}
+		x0 := make([]uint32, len(q0))
+		for i, v := range q0 {
+			x0[i] = uint32(toField(v))
+		}
+		if err := t.Dev.RunAll(x0, len(t.Prog.Layers)); err != nil {
+			return nil, err
+		}
+	}
+	out, err := t.Prog.runFrom(input, q0, func(l *Layer, x []int64) ([]int64, error) {
+		if t.stream {
+			if t.Mode.Check == Preprocessed && t.Ver.k() == 2 {
+				return t.streamLinear(l, x)
+			}
+			send := make([]uint32, len(x))
+			for i, v := range x {
+				send[i] = uint32(toField(v))
+			}
+			raw, err := t.Dev.Next(l)
+			if err != nil {
+				return nil, err
+			}
+			y, err := decodeResidues(raw, l.OutLen())
+			if err != nil {
+				return nil, &CheckError{l.Index, l.Name, "device answer refused: " + err.Error()}
+			}
+			if err := t.Ver.Check(l, send, y); err != nil {
+				return nil, err
+			}
+			z := make([]int64, len(y))
+			for i, v := range y {
+				z[i] = lift(uint64(v))
+			}
+			return z, nil
+		}
 		if t.Mode.Check == Preprocessed && (t.Ver == nil || t.Ver.k() == 2) {
 			return t.linearFast(j, l, x)
 		}
@@ -159,7 +211,7 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 // request while accumulating ⟨X, s̃⟩, and decoding Y while refusing values
 // ≥ P and accumulating ⟨Y, s⟩; then, only if the check passed, unblinding.
 func (t *Trusted) linearFast(j uint64, l *Layer, x []int64) ([]int64, error) {
-	n, m := len(x), l.OutLen()
+	n := len(x)
 	f := t.Dev.Frame(n)
 	vals := f[computeHeader:]
 	var r []uint32
@@ -200,6 +252,43 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.finish(j, l, raw, sec, ax0, ax1)
+}
+
+// streamLinear is a layer of the one-round-trip integrity mode: D already
+// ran the whole network on X_0; T computes ⟨X_ℓ, s̃⟩ on its own X_ℓ and
+// checks D's streamed Y_ℓ against it.
+func (t *Trusted) streamLinear(l *Layer, x []int64) ([]int64, error) {
+	sec := t.Ver.secrets[l.Index]
+	var ax0, ax1 uint64
+	n := len(x)
+	for lo := 0; lo < n; lo += lazyTerms {
+		hi := min(n, lo+lazyTerms)
+		var a0, a1 uint64
+		xs := x[lo:hi]
+		s0, s1 := sec.st[0][lo:hi], sec.st[1][lo:hi]
+		s0, s1 = s0[:len(xs)], s1[:len(xs)]
+		for i, v := range xs {
+			if v < 0 {
+				v += P
+			}
+			a := uint64(v)
+			a0 += a * uint64(s0[i])
+			a1 += a * uint64(s1[i])
+		}
+		ax0, ax1 = (ax0+a0%P)%P, (ax1+a1%P)%P
+	}
+	raw, err := t.Dev.Next(l)
+	if err != nil {
+		return nil, err
+	}
+	return t.finish(0, l, raw, sec, ax0, ax1)
+}
+
+// finish decodes D's answer (refusing values ≥ P) while accumulating
+// ⟨Y, s⟩, compares with ⟨X, s̃⟩ + β, and only then unblinds and lifts.
+func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, ax1 uint64) ([]int64, error) {
+	m := l.OutLen()
 	z := t.mem.get(m)
 	var ay0, ay1 uint64
 	bad := -1
@@ -208,16 +297,27 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64) ([]int64, error) {
 		var a0, a1 uint64
 		in := raw[4*lo : 4*hi]
 		zs := z[lo:hi]
-		for i := range zs {
-			v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
-			if v >= P {
-				bad = lo + i
-				v = 0
+		if sec != nil {
+			s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
+			s0, s1 = s0[:len(zs)], s1[:len(zs)]
+			for i := range zs {
+				v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
+				if v >= P {
+					bad = lo + i
+					v = 0
+				}
+				zs[i] = int64(v)
+				a0 += v * uint64(s0[i])
+				a1 += v * uint64(s1[i])
 			}
-			zs[i] = int64(v)
-			if sec != nil {
-				a0 += v * uint64(sec.s[0][lo+i])
-				a1 += v * uint64(sec.s[1][lo+i])
+		} else {
+			for i := range zs {
+				v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
+				if v >= P {
+					bad = lo + i
+					v = 0
+				}
+				zs[i] = int64(v)
 			}
 		}
 		ay0, ay1 = (ay0+a0%P)%P, (ay1+a1%P)%P
