@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -308,4 +309,56 @@ func TestFrameChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// relaying is P2's host presenting to P0, as P2's evidence, the evidence
+// P1 sent it (same session, same nonces, a genuine platform signature).
+type relaying struct {
+	mpc.Network
+	mu          sync.Mutex
+	sent, recvd int
+}
+
+func (r *relaying) Send(to mpc.Party, msg []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if to == mpc.P0 {
+		r.sent++
+		if r.sent == 2 { // P2's own evidence: held back, replaced below
+			return nil
+		}
+	}
+	return r.Network.Send(to, msg)
+}
+
+func (r *relaying) Recv(from mpc.Party) ([]byte, error) {
+	b, err := r.Network.Recv(from)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil && from == mpc.P1 {
+		r.recvd++
+		if r.recvd == 2 { // P1's evidence
+			if err := r.Network.Send(mpc.P0, bytes.Clone(b)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return b, err
+}
+
+// TestEvidenceForAnotherRole: evidence binds its party's role, so P1's
+// genuine evidence relayed by P2 is refused by P0, blaming P2.
+func TestEvidenceForAnotherRole(t *testing.T) {
+	ats, pol := testAttesters(t)
+	nets := mpc.NewLocal(30 * time.Second)
+	nets[mpc.P2] = &relaying{Network: nets[mpc.P2]}
+	_, errs := secure3(nets, configs(simulated(ats), pol))
+	var pe *mpc.PeerError
+	if !errors.As(errs[mpc.P0], &pe) || pe.Peer != mpc.P2 || !strings.Contains(errs[mpc.P0].Error(), "report data") {
+		t.Errorf("P0: %v: want P2's evidence refused for its report data", errs[mpc.P0])
+	}
+	if !errors.As(errs[mpc.P1], &pe) || pe.Peer != mpc.P2 {
+		t.Errorf("P1: %v: does not blame P2", errs[mpc.P1])
+	}
+	t.Logf("P0: %v", errs[mpc.P0])
 }

@@ -17,9 +17,10 @@
 //
 // The three parties exchange fresh nonces; the session id is their hash.
 // Each party draws an X25519 key pair inside its process and presents
-// evidence whose report data binds the public key, the session id and all
-// three nonces (attest.Bind), so that evidence cannot be replayed from
-// another session or made before the nonces existed. Each party verifies
+// evidence whose report data binds the public key, the session id, its
+// role and all three nonces (attest.Bind), so that evidence cannot be
+// replayed from another session, made before the nonces existed, or
+// presented for another role. Each party verifies
 // both peers' evidence against its policy (platform signature, measurement
 // in the allowed set, debug off, TCB, report data) before it sends a
 // protocol message. Pairwise X25519 secrets, through HKDF salted with the

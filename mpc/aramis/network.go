@@ -138,7 +138,8 @@ const (
 //     SHA-256 of the three nonces in party order.
 //  2. Each draws an X25519 key pair in this process and sends evidence
 //     from cfg.Attester whose report data is attest.Bind(public key,
-//     session id, the three nonces): fresh, and bound to this session.
+//     session id ‖ its party number, the three nonces): fresh, and bound
+//     to this session and this party's role.
 //  3. Each checks both peers' evidence against cfg.Policy (platform
 //     signature, measurement, debug, TCB, report data). A peer whose
 //     evidence is refused is the culprit: the session stops, and the
@@ -197,7 +198,7 @@ func Secure(inner mpc.Network, cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aramis: %s: %w", n.me, err)
 	}
-	ev, err := attest.AttestKey(cfg.Attester, priv.PublicKey().Bytes(), n.sid[:], nonces[0], nonces[1], nonces[2])
+	ev, err := attest.AttestKey(cfg.Attester, priv.PublicKey().Bytes(), n.bound(n.me), nonces[0], nonces[1], nonces[2])
 	if err != nil {
 		return nil, fmt.Errorf("aramis: %s: attesting: %w", n.me, err)
 	}
@@ -302,6 +303,13 @@ func (n *Network) monitor() {
 	}
 }
 
+// bound is what party p's evidence binds besides its key and the nonces:
+// the session id and p's role, so that evidence of a process acting as
+// one party cannot stand for another.
+func (n *Network) bound(p mpc.Party) []byte {
+	return append(n.sid[:len(n.sid):len(n.sid)], byte(p))
+}
+
 // verifyPeer receives and checks peer q's evidence and derives the link.
 func (n *Network) verifyPeer(q mpc.Party, priv *ecdh.PrivateKey, pol attest.Policy, nonces [3][]byte) (*link, error) {
 	blame := func(err error) error { return &mpc.PeerError{Peer: q, Err: err} }
@@ -313,7 +321,7 @@ func (n *Network) verifyPeer(q mpc.Party, priv *ecdh.PrivateKey, pol attest.Poli
 	if err := ev.UnmarshalBinary(b); err != nil {
 		return nil, blame(fmt.Errorf("evidence: %w", err))
 	}
-	claims, err := pol.CheckBinding(&ev, n.sid[:], nonces[0], nonces[1], nonces[2])
+	claims, err := pol.CheckBinding(&ev, n.bound(q), nonces[0], nonces[1], nonces[2])
 	if err != nil {
 		return nil, blame(fmt.Errorf("evidence refused: %w", err))
 	}
