@@ -110,7 +110,7 @@ func (d *Device) Serve(c *Conn) error {
 				q[i] = lift(uint64(v))
 			}
 			var sendErr error
-			_, err = d.prog.runFrom(nil, q, func(l *Layer, x []int64) ([]int64, error) {
+			_, err = d.prog.runFrom(nil, q, adapt(func(l *Layer, x []int64) ([]int64, error) {
 				xr := make([]uint64, len(x))
 				for i, v := range x {
 					xr[i] = toField(v)
@@ -131,7 +131,7 @@ func (d *Device) Serve(c *Conn) error {
 					}
 				}
 				return z, nil
-			}, nil)
+			}, nil), nil)
 			if sendErr != nil {
 				return sendErr
 			}
@@ -308,7 +308,9 @@ func (r *Remote) receive(l *Layer) ([]byte, error) {
 	if err != nil {
 		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
 	}
-	bad := func(why string, a ...any) error { return &CheckError{l.Index, l.Name, "device answer refused: " + fmt.Sprintf(why, a...)} }
+	bad := func(why string, a ...any) error {
+		return &CheckError{l.Index, l.Name, "device answer refused: " + fmt.Sprintf(why, a...)}
+	}
 	switch {
 	case typ == msgFailure:
 		r.pending = 0

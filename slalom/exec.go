@@ -17,6 +17,65 @@ func (p *Program) Run(input []float32, lin LinearFunc) ([]int64, error) {
 	return p.run(input, lin, nil)
 }
 
+// post is what follows a linear layer, fused into its last pass over the
+// output: requantization by k bits (0: none) and a ReLU.
+type post struct {
+	k    int
+	relu bool
+}
+
+func (q post) apply(z []int64) {
+	switch {
+	case q.k > 0 && q.relu:
+		half := int64(1) << (q.k - 1)
+		for i, v := range z {
+			z[i] = max((v+half)>>q.k, 0)
+		}
+	case q.k > 0:
+		requant(z, q.k)
+	case q.relu:
+		for i, v := range z {
+			z[i] = max(v, 0)
+		}
+	}
+}
+
+// one applies the post-processing to a single value.
+func (q post) one(v int64) int64 {
+	if q.k > 0 {
+		v = (v + int64(1)<<(q.k-1)) >> q.k
+	}
+	if q.relu {
+		v = max(v, 0)
+	}
+	return v
+}
+
+// fusedLinear is the interpreter's internal form of a linear layer: x is
+// not yet clamped (the implementation clamps it to l.Clamp as it reads
+// it), and the result must have q applied.
+type fusedLinear func(l *Layer, x []int64, q post) ([]int64, error)
+
+// adapt turns a LinearFunc into a fusedLinear.
+func adapt(lin LinearFunc, mem *arena) fusedLinear {
+	return func(l *Layer, x []int64, q post) ([]int64, error) {
+		xc := mem.get(len(x))
+		for i, v := range x {
+			xc[i] = clamp(v, l.Clamp)
+		}
+		z, err := lin(l, xc)
+		mem.put(xc)
+		if err != nil {
+			return nil, err
+		}
+		if len(z) != l.OutLen() {
+			return nil, fmt.Errorf("slalom: layer %d (%s): %d outputs, want %d", l.Index, l.Name, len(z), l.OutLen())
+		}
+		q.apply(z)
+		return z, nil
+	}
+}
+
 // Quantize returns X_0 = clamp(FP(x; l_x)), the program's quantized input.
 func (p *Program) Quantize(input []float32) ([]int64, error) {
 	if len(input) != p.Input.Size() {
@@ -71,12 +130,12 @@ func (p *Program) lastUses() []int {
 }
 
 func (p *Program) run(input []float32, lin LinearFunc, mem *arena) ([]int64, error) {
-	return p.runFrom(input, nil, lin, mem)
+	return p.runFrom(input, nil, adapt(lin, mem), mem)
 }
 
 // runFrom runs the program on a float input, or on an already quantized
 // input q0 (the device in the one-round-trip integrity mode).
-func (p *Program) runFrom(input []float32, q0 []int64, lin LinearFunc, mem *arena) ([]int64, error) {
+func (p *Program) runFrom(input []float32, q0 []int64, lin fusedLinear, mem *arena) ([]int64, error) {
 	if q0 != nil {
 		if len(q0) != p.Input.Size() {
 			return nil, fmt.Errorf("slalom: quantized input of %d values, want %d", len(q0), p.Input.Size())
@@ -87,7 +146,12 @@ func (p *Program) runFrom(input []float32, q0 []int64, lin LinearFunc, mem *aren
 	last := p.lastUses()
 	vals := make([][]int64, p.Slots)
 	sc := math.Exp2(float64(p.Lx))
+	skip := -1 // a ReLU fused into the linear layer before it
 	for si, st := range p.Steps {
+		if si == skip {
+			vals[st.Out] = vals[st.In[0]]
+			continue
+		}
 		var x []int64
 		dying := false // x is not read after this step: it may be overwritten
 		if st.Op != StepQuantize {
@@ -113,25 +177,20 @@ func (p *Program) runFrom(input []float32, q0 []int64, lin LinearFunc, mem *aren
 			}
 		case StepLinear:
 			l := p.Layers[st.Layer]
-			xc := x
-			if !dying {
-				xc = mem.get(len(x))
+			q := post{}
+			if l.Requant {
+				q.k = p.Lw
 			}
-			for i, v := range x {
-				xc[i] = clamp(v, l.Clamp)
+			if n := si + 1; n < len(p.Steps) && p.Steps[n].Op == StepRelu && p.Steps[n].In[0] == st.Out && last[st.Out] == n {
+				q.relu = true
+				skip = n
 			}
-			z, err := lin(l, xc)
+			z, err := lin(l, x, q)
 			if err != nil {
 				return nil, err
 			}
-			if !dying {
-				mem.put(xc)
-			}
 			if len(z) != l.OutLen() {
 				return nil, fmt.Errorf("slalom: layer %d (%s): %d outputs, want %d", l.Index, l.Name, len(z), l.OutLen())
-			}
-			if l.Requant {
-				requant(z, p.Lw)
 			}
 			y = z
 		case StepRelu:

@@ -175,10 +175,33 @@ func dotU32(a, b []uint32) uint64 {
 	return acc
 }
 
-// FillU32 fills dst with field elements.
+// FillU32 fills dst with field elements (the same sequence as Elem).
 func (g *PRG) FillU32(dst []uint32) {
-	for i := range dst {
-		dst[i] = uint32(g.Elem())
+	if g.limit != 0 {
+		for i := range dst {
+			dst[i] = uint32(g.Elem())
+		}
+		return
+	}
+	i := 0
+	for i < len(dst) {
+		if g.pos+3 > len(g.buf) {
+			g.refill()
+		}
+		b := g.buf[g.pos:]
+		n := min(len(b)/3, len(dst)-i)
+		b = b[:3*n]
+		d := dst[i:]
+		k := 0
+		for j := 0; j+2 < len(b); j += 3 {
+			v := uint32(b[j]) | uint32(b[j+1])<<8 | uint32(b[j+2])<<16
+			if v < P {
+				d[k] = v
+				k++
+			}
+		}
+		i += k
+		g.pos += 3 * n
 	}
 }
 

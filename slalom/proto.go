@@ -3,8 +3,8 @@ package slalom
 import (
 	"bufio"
 	"bytes"
-	"encoding/gob"
 	"encoding/binary"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"

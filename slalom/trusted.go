@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Mode is what T asks of the outsourcing.
@@ -132,11 +133,9 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 			return nil, err
 		}
 	}
-	out, err := t.Prog.runFrom(input, q0, func(l *Layer, x []int64) ([]int64, error) {
+	fast := t.Mode.Check == Preprocessed && (t.Ver == nil || t.Ver.k() == 2)
+	generic := adapt(func(l *Layer, x []int64) ([]int64, error) {
 		if t.stream {
-			if t.Mode.Check == Preprocessed && t.Ver.k() == 2 {
-				return t.streamLinear(l, x)
-			}
 			send := make([]uint32, len(x))
 			for i, v := range x {
 				send[i] = uint32(toField(v))
@@ -157,9 +156,6 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 				z[i] = lift(uint64(v))
 			}
 			return z, nil
-		}
-		if t.Mode.Check == Preprocessed && (t.Ver == nil || t.Ver.k() == 2) {
-			return t.linearFast(j, l, x)
 		}
 		var send []uint32
 		if t.Blinder != nil {
@@ -196,6 +192,15 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 		}
 		return z, nil
 	}, t.mem)
+	out, err := t.Prog.runFrom(input, q0, func(l *Layer, x []int64, q post) ([]int64, error) {
+		switch {
+		case fast && t.stream:
+			return t.streamLinear(l, x, q)
+		case fast:
+			return t.linearFast(j, l, x, q)
+		}
+		return generic(l, x, q)
+	}, t.mem)
 	if err != nil {
 		var ce *CheckError
 		if errors.As(err, &ce) {
@@ -210,7 +215,7 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 // fused into two passes over the data: encoding X (or X̃ = X + R) into the
 // request while accumulating ⟨X, s̃⟩, and decoding Y while refusing values
 // ≥ P and accumulating ⟨Y, s⟩; then, only if the check passed, unblinding.
-func (t *Trusted) linearFast(j uint64, l *Layer, x []int64) ([]int64, error) {
+func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, error) {
 	n := len(x)
 	f := t.Dev.Frame(n)
 	vals := f[computeHeader:]
@@ -223,12 +228,14 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64) ([]int64, error) {
 		sec = t.Ver.secrets[l.Index]
 	}
 	var ax0, ax1 uint64
+	c := l.Clamp
 	for lo := 0; lo < n; lo += lazyTerms {
 		hi := min(n, lo+lazyTerms)
 		var a0, a1 uint64
 		xs := x[lo:hi]
 		out := vals[4*lo : 4*hi]
 		for i, v := range xs {
+			v = min(max(v, -c), c)
 			if v < 0 {
 				v += P // |v| ≤ Clamp < H
 			}
@@ -252,14 +259,15 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.finish(j, l, raw, sec, ax0, ax1)
+	return t.finish(j, l, raw, sec, ax0, ax1, q)
 }
 
 // streamLinear is a layer of the one-round-trip integrity mode: D already
 // ran the whole network on X_0; T computes ⟨X_ℓ, s̃⟩ on its own X_ℓ and
 // checks D's streamed Y_ℓ against it.
-func (t *Trusted) streamLinear(l *Layer, x []int64) ([]int64, error) {
+func (t *Trusted) streamLinear(l *Layer, x []int64, q post) ([]int64, error) {
 	sec := t.Ver.secrets[l.Index]
+	c := l.Clamp
 	var ax0, ax1 uint64
 	n := len(x)
 	for lo := 0; lo < n; lo += lazyTerms {
@@ -269,6 +277,7 @@ func (t *Trusted) streamLinear(l *Layer, x []int64) ([]int64, error) {
 		s0, s1 := sec.st[0][lo:hi], sec.st[1][lo:hi]
 		s0, s1 = s0[:len(xs)], s1[:len(xs)]
 		for i, v := range xs {
+			v = min(max(v, -c), c)
 			if v < 0 {
 				v += P
 			}
@@ -282,12 +291,12 @@ func (t *Trusted) streamLinear(l *Layer, x []int64) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.finish(0, l, raw, sec, ax0, ax1)
+	return t.finish(0, l, raw, sec, ax0, ax1, q)
 }
 
 // finish decodes D's answer (refusing values ≥ P) while accumulating
 // ⟨Y, s⟩, compares with ⟨X, s̃⟩ + β, and only then unblinds and lifts.
-func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, ax1 uint64) ([]int64, error) {
+func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, ax1 uint64, q post) ([]int64, error) {
 	m := l.OutLen()
 	z := t.mem.get(m)
 	var ay0, ay1 uint64
@@ -297,7 +306,16 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 		var a0, a1 uint64
 		in := raw[4*lo : 4*hi]
 		zs := z[lo:hi]
-		if sec != nil {
+		if sec != nil && t.Blinder == nil {
+			// Decode, check, lift and post-process in one pass (nothing is
+			// released if the check then fails).
+			s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
+			var b int
+			a0, a1, b = decodeCheckPost(zs, in, s0, s1, q)
+			if b >= 0 {
+				bad = lo + b
+			}
+		} else if sec != nil {
 			s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
 			s0, s1 = s0[:len(zs)], s1[:len(zs)]
 			for i := range zs {
@@ -342,13 +360,46 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 			if d < 0 {
 				d += P
 			}
-			z[i] = lift(uint64(d))
+			z[i] = q.one(lift(uint64(d)))
 		}
 		clear(u)
-	} else {
+	} else if sec == nil {
 		for i, v := range z {
-			z[i] = lift(uint64(v))
+			z[i] = q.one(lift(uint64(v)))
 		}
 	}
 	return z, nil
+}
+
+// decodeCheckPost decodes little-endian residues from in into z (lifted
+// and post-processed), accumulating Σ y_i·s0_i and Σ y_i·s1_i (at most
+// lazyTerms terms). It returns the index of a value ≥ P, or −1.
+func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint64, bad int) {
+	n := len(z)
+	in, s0, s1 = in[:4*n], s0[:n], s1[:n]
+	bad = -1
+	var half int64
+	k := uint(q.k)
+	if k > 0 {
+		half = 1 << (k - 1)
+	}
+	var lo int64 = math.MinInt64
+	if q.relu {
+		lo = 0
+	}
+	for i := 0; i < n; i++ {
+		w := in[4*i : 4*i+4]
+		v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24
+		if v >= P {
+			bad = i
+		}
+		a0 += v * uint64(s0[i])
+		a1 += v * uint64(s1[i])
+		sv := int64(v)
+		if v > H {
+			sv -= P
+		}
+		z[i] = max((sv+half)>>k, lo)
+	}
+	return a0, a1, bad
 }
