@@ -23,12 +23,14 @@ func TestCheatingDeviceCaught(t *testing.T) {
 		trials int
 	}
 	cfgs := []cfg{
-		{0, Mode{Verify: true}, 5000},
+		{0, Mode{Verify: true}, 4000},
+		{0, Mode{Verify: true, Check: Structured}, 1000},
 		{0, Mode{Verify: true, PerLayer: true}, 1000},
 		{0, Mode{Verify: true, Check: OnTheFly}, 1500},
 		{0, Mode{Verify: true, Blind: true}, 2500},
 		{2, Mode{Verify: true}, 500},
-		{2, Mode{Verify: true, Blind: true}, 500},
+		{2, Mode{Verify: true, Blind: true}, 300},
+		{2, Mode{Verify: true, Blind: true, Check: Structured}, 200},
 	}
 	if testing.Short() {
 		for i := range cfgs {
@@ -107,6 +109,7 @@ func TestFreivaldsMissRates(t *testing.T) {
 		{"preprocessed k=1", Preprocessed, 1, false, 1.0 / 8},
 		{"preprocessed k=2", Preprocessed, 2, false, 1.0 / 64},
 		{"on-the-fly k=1", OnTheFly, 1, false, 1.0 / 8},
+		{"structured k=1", Structured, 1, false, 15.0 / 64},
 		{"batched k=1", Preprocessed, 1, true, 15.0 / 64},
 	}
 	rng := rand.New(rand.NewPCG(7, 7))

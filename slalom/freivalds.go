@@ -19,11 +19,19 @@ const (
 	// test Y·r ≡ Conv(X, W·r) + b·r; dense and depthwise layers, where
 	// mixing outputs saves nothing, use the preprocessed check.
 	OnTheFly
+	// Structured is Preprocessed with s = r_ch ⊗ r_sp (a channel vector
+	// times a spatial vector) per repetition: T keeps only s̃ in full, and
+	// ⟨Y, s⟩ = Σ_o r_ch[o]·Σ_pix r_sp[pix]·Y[o,pix] reads no big secret
+	// array. Soundness error 2/p per repetition, (2/p)^2 = 2^-46 for k = 2.
+	Structured
 )
 
 func (m CheckMode) String() string {
-	if m == OnTheFly {
+	switch m {
+	case OnTheFly:
 		return "on-the-fly"
+	case Structured:
+		return "structured"
 	}
 	return "preprocessed"
 }
@@ -48,8 +56,23 @@ func (e *CheckError) Error() string {
 }
 
 type layerSecret struct {
-	s, st [maxReps][]uint32 // s over the output, s̃ = f^T(s) over the input
-	beta  [maxReps]uint64
+	s, st    [maxReps][]uint32 // s over the output (nil when structured), s̃ = f^T(s) over the input
+	rch, rsp [maxReps][]uint32 // structured s = r_ch ⊗ r_sp
+	beta     [maxReps]uint64
+}
+
+// ydot returns ⟨y, s_r⟩ mod P.
+func (sec *layerSecret) ydot(r int, y []uint32) uint64 {
+	if sec.s[r] != nil {
+		return dotU32(y, sec.s[r])
+	}
+	rch, rsp := sec.rch[r], sec.rsp[r]
+	plane := len(rsp)
+	var acc uint64
+	for o, c := range rch {
+		acc = (acc + dotU32(y[o*plane:(o+1)*plane], rsp)*uint64(c)) % P
+	}
+	return acc
 }
 
 // Verifier holds T's secret Freivalds state for one program. It never
@@ -99,8 +122,20 @@ func (v *Verifier) prepareLayer(i int) {
 	plane := l.OutLen() / l.Channels()
 	for r := 0; r < v.k(); r++ {
 		s := make([]uint64, l.OutLen())
-		v.prg.Fill(s)
-		sec.s[r] = toU32(s)
+		if v.Mode == Structured {
+			rch, rsp := make([]uint64, l.Channels()), make([]uint64, plane)
+			v.prg.Fill(rch)
+			v.prg.Fill(rsp)
+			for o, c := range rch {
+				for p, sp := range rsp {
+					s[o*plane+p] = c * sp % P
+				}
+			}
+			sec.rch[r], sec.rsp[r] = toU32(rch), toU32(rsp)
+		} else {
+			v.prg.Fill(s)
+			sec.s[r] = toU32(s)
+		}
 		sec.st[r] = toU32(Transpose(l, s))
 		var beta uint64
 		for o := 0; o < l.Channels(); o++ {
@@ -145,7 +180,7 @@ func (v *Verifier) Check(l *Layer, x, y []uint32) error {
 func (v *Verifier) checkPre(l *Layer, x, y []uint32) bool {
 	sec := v.secrets[l.Index]
 	for r := 0; r < v.k(); r++ {
-		lhs := dotU32(y, sec.s[r])
+		lhs := sec.ydot(r, y)
 		rhs := (dotU32(x, sec.st[r]) + sec.beta[r]) % P
 		if lhs != rhs {
 			return false

@@ -38,6 +38,8 @@ var allModes = []Mode{
 	{Verify: true},
 	{Verify: true, PerLayer: true},
 	{Verify: true, Check: OnTheFly},
+	{Verify: true, Check: Structured},
+	{Verify: true, Blind: true, Check: Structured},
 	{Blind: true},
 	{Verify: true, Blind: true},
 }

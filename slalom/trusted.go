@@ -133,7 +133,7 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 			return nil, err
 		}
 	}
-	fast := t.Mode.Check == Preprocessed && (t.Ver == nil || t.Ver.k() == 2)
+	fast := t.Mode.Check != OnTheFly && (t.Ver == nil || t.Ver.k() == 2)
 	generic := adapt(func(l *Layer, x []int64) ([]int64, error) {
 		if t.stream {
 			send := make([]uint32, len(x))
@@ -301,44 +301,48 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 	z := t.mem.get(m)
 	var ay0, ay1 uint64
 	bad := -1
-	for lo := 0; lo < m; lo += lazyTerms {
-		hi := min(m, lo+lazyTerms)
-		var a0, a1 uint64
-		in := raw[4*lo : 4*hi]
-		zs := z[lo:hi]
-		if sec != nil && t.Blinder == nil {
-			// Decode, check, lift and post-process in one pass (nothing is
-			// released if the check then fails).
-			s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
-			var b int
-			a0, a1, b = decodeCheckPost(zs, in, s0, s1, q)
-			if b >= 0 {
-				bad = lo + b
-			}
-		} else if sec != nil {
-			s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
-			s0, s1 = s0[:len(zs)], s1[:len(zs)]
-			for i := range zs {
-				v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
-				if v >= P {
-					bad = lo + i
-					v = 0
+	if sec != nil && sec.s[0] == nil {
+		ay0, ay1, bad = decodeStructured(z, raw, sec, q, t.Blinder != nil)
+	} else {
+		for lo := 0; lo < m; lo += lazyTerms {
+			hi := min(m, lo+lazyTerms)
+			var a0, a1 uint64
+			in := raw[4*lo : 4*hi]
+			zs := z[lo:hi]
+			if sec != nil && t.Blinder == nil {
+				// Decode, check, lift and post-process in one pass (nothing is
+				// released if the check then fails).
+				s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
+				var b int
+				a0, a1, b = decodeCheckPost(zs, in, s0, s1, q)
+				if b >= 0 {
+					bad = lo + b
 				}
-				zs[i] = int64(v)
-				a0 += v * uint64(s0[i])
-				a1 += v * uint64(s1[i])
-			}
-		} else {
-			for i := range zs {
-				v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
-				if v >= P {
-					bad = lo + i
-					v = 0
+			} else if sec != nil {
+				s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
+				s0, s1 = s0[:len(zs)], s1[:len(zs)]
+				for i := range zs {
+					v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
+					if v >= P {
+						bad = lo + i
+						v = 0
+					}
+					zs[i] = int64(v)
+					a0 += v * uint64(s0[i])
+					a1 += v * uint64(s1[i])
 				}
-				zs[i] = int64(v)
+			} else {
+				for i := range zs {
+					v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
+					if v >= P {
+						bad = lo + i
+						v = 0
+					}
+					zs[i] = int64(v)
+				}
 			}
+			ay0, ay1 = (ay0+a0%P)%P, (ay1+a1%P)%P
 		}
-		ay0, ay1 = (ay0+a0%P)%P, (ay1+a1%P)%P
 	}
 	if bad >= 0 {
 		t.mem.put(z)
@@ -402,4 +406,57 @@ func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint
 		z[i] = max((sv+half)>>k, lo)
 	}
 	return a0, a1, bad
+}
+
+// decodeStructured is the decode pass for structured secrets: per output
+// channel o, Σ_pix r_sp[pix]·Y[o,pix], then times r_ch[o]. With raw set it
+// stores the residues (to unblind later), else the lifted, post-processed
+// values.
+func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, raw bool) (ay0, ay1 uint64, bad int) {
+	bad = -1
+	rsp0, rsp1 := sec.rsp[0], sec.rsp[1]
+	plane := len(rsp0)
+	var half int64
+	k := uint(q.k)
+	if k > 0 {
+		half = 1 << (k - 1)
+	}
+	var floor int64 = math.MinInt64
+	if q.relu {
+		floor = 0
+	}
+	for o := range sec.rch[0] {
+		var c0, c1 uint64
+		for lo := 0; lo < plane; lo += lazyTerms {
+			hi := min(plane, lo+lazyTerms)
+			n := hi - lo
+			zs := z[o*plane+lo : o*plane+hi]
+			b := in[4*(o*plane+lo) : 4*(o*plane+hi)]
+			r0, r1 := rsp0[lo:hi], rsp1[lo:hi]
+			zs, b, r0, r1 = zs[:n], b[:4*n], r0[:n], r1[:n]
+			var a0, a1 uint64
+			for i := 0; i < n; i++ {
+				w := b[4*i : 4*i+4]
+				v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24
+				if v >= P {
+					bad = o*plane + lo + i
+				}
+				a0 += v * uint64(r0[i])
+				a1 += v * uint64(r1[i])
+				if raw {
+					zs[i] = int64(v)
+					continue
+				}
+				sv := int64(v)
+				if v > H {
+					sv -= P
+				}
+				zs[i] = max((sv+half)>>k, floor)
+			}
+			c0, c1 = (c0+a0%P)%P, (c1+a1%P)%P
+		}
+		ay0 = (ay0 + c0*uint64(sec.rch[0][o])) % P
+		ay1 = (ay1 + c1*uint64(sec.rch[1][o])) % P
+	}
+	return ay0, ay1, bad
 }
