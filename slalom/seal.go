@@ -86,6 +86,7 @@ type Blinder struct {
 	nextSeal uint64
 	nextUse  uint64
 	sealed   map[[12]byte]bool // nonces used (tests check uniqueness)
+	ptbuf    []byte
 }
 
 // NewBlinder makes fresh keys and a fresh epoch.
@@ -117,7 +118,12 @@ func (b *Blinder) rPRG(j uint64, l int) *PRG {
 
 // R returns the blinding factor of pair j at layer ℓ (the layer's input size).
 func (b *Blinder) R(j uint64, l *Layer) []uint32 {
-	r := make([]uint32, l.InLen())
+	return b.RInto(j, l, make([]uint32, l.InLen()))
+}
+
+// RInto is R writing into r.
+func (b *Blinder) RInto(j uint64, l *Layer, r []uint32) []uint32 {
+	r = r[:l.InLen()]
 	b.rPRG(j, l.Index).FillU32(r)
 	return r
 }
@@ -192,6 +198,11 @@ var ErrSealed = errors.New("sealed unblinding factor rejected")
 // Open authenticates and decrypts U_{j,ℓ} (n elements) with associated
 // data computed from T's own state, never from the record.
 func (b *Blinder) Open(j uint64, l *Layer) ([]uint32, error) {
+	return b.OpenInto(j, l, make([]uint32, l.OutLen()))
+}
+
+// OpenInto is Open writing into u (of the layer's output size).
+func (b *Blinder) OpenInto(j uint64, l *Layer, u []uint32) ([]uint32, error) {
 	n := l.OutLen()
 	count := uint32((n + ChunkElems - 1) / ChunkElems)
 	recs := b.Store.Get(j, uint32(l.Index))
@@ -201,7 +212,7 @@ func (b *Blinder) Open(j uint64, l *Layer) ([]uint32, error) {
 	if len(recs) != int(count) {
 		return nil, fail("%d records for pair %d, want %d", len(recs), j, count)
 	}
-	u := make([]uint32, n)
+	u = u[:n]
 	seen := make([]bool, count)
 	for _, r := range recs {
 		c := r.Chunk // position claimed by the store; authenticated through the AAD below
@@ -209,7 +220,8 @@ func (b *Blinder) Open(j uint64, l *Layer) ([]uint32, error) {
 			return nil, fail("chunk index %d out of place", c)
 		}
 		lo, hi := int(c)*ChunkElems, min(n, int(c+1)*ChunkElems)
-		pt, err := b.aead.Open(nil, r.Nonce[:], r.Ciphertext, b.aad(j, uint32(l.Index), c, count, uint64(n)))
+		pt, err := b.aead.Open(b.ptbuf[:0], r.Nonce[:], r.Ciphertext, b.aad(j, uint32(l.Index), c, count, uint64(n)))
+		b.ptbuf = pt[:0]
 		if err != nil {
 			return nil, fail("authentication failed for pair %d chunk %d", j, c)
 		}

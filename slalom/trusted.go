@@ -46,6 +46,8 @@ type Trusted struct {
 	Broken error
 	mem    *arena
 	stream bool // one round trip per inference (integrity without blinding)
+	rbuf   []uint32
+	ubuf   []uint32
 }
 
 // NewTrusted sets D up with the program and prepares T's secrets.
@@ -221,7 +223,10 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, er
 	vals := f[computeHeader:]
 	var r []uint32
 	if t.Blinder != nil {
-		r = t.Blinder.R(j, l)
+		if cap(t.rbuf) < n {
+			t.rbuf = make([]uint32, n)
+		}
+		r = t.Blinder.RInto(j, l, t.rbuf[:n])
 	}
 	var sec *layerSecret
 	if t.Ver != nil {
@@ -301,8 +306,23 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 	z := t.mem.get(m)
 	var ay0, ay1 uint64
 	bad := -1
+	var u []uint32
+	if t.Blinder != nil {
+		// Authenticate and decrypt U now; nothing derived from it is
+		// released unless the check below passes.
+		if cap(t.ubuf) < m {
+			t.ubuf = make([]uint32, m)
+		}
+		var err error
+		if u, err = t.Blinder.OpenInto(j, l, t.ubuf[:m]); err != nil {
+			t.mem.put(z)
+			return nil, err
+		}
+	}
+	unblinded := false
 	if sec != nil && sec.s[0] == nil {
-		ay0, ay1, bad = decodeStructured(z, raw, sec, q, t.Blinder != nil)
+		ay0, ay1, bad = decodeStructured(z, raw, sec, q, u)
+		unblinded = u != nil
 	} else {
 		for lo := 0; lo < m; lo += lazyTerms {
 			hi := min(m, lo+lazyTerms)
@@ -353,12 +373,7 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 		t.mem.put(z)
 		return nil, &CheckError{l.Index, l.Name, "Freivalds check failed: the device's output is wrong"}
 	}
-	if t.Blinder != nil {
-		u, err := t.Blinder.Open(j, l)
-		if err != nil {
-			t.mem.put(z)
-			return nil, err
-		}
+	if t.Blinder != nil && !unblinded {
 		for i, v := range z {
 			d := v - int64(u[i])
 			if d < 0 {
@@ -372,6 +387,7 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 			z[i] = q.one(lift(uint64(v)))
 		}
 	}
+	clear(u) // U is used once
 	return z, nil
 }
 
@@ -409,10 +425,10 @@ func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint
 }
 
 // decodeStructured is the decode pass for structured secrets: per output
-// channel o, Σ_pix r_sp[pix]·Y[o,pix], then times r_ch[o]. With raw set it
-// stores the residues (to unblind later), else the lifted, post-processed
-// values.
-func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, raw bool) (ay0, ay1 uint64, bad int) {
+// channel o, Σ_pix r_sp[pix]·Y[o,pix], then times r_ch[o]. It stores the
+// lifted, post-processed values of Y − U (U = nil: of Y); the caller
+// releases them only if the check passes.
+func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32) (ay0, ay1 uint64, bad int) {
 	bad = -1
 	rsp0, rsp1 := sec.rsp[0], sec.rsp[1]
 	plane := len(rsp0)
@@ -434,6 +450,11 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, raw bool) 
 			b := in[4*(o*plane+lo) : 4*(o*plane+hi)]
 			r0, r1 := rsp0[lo:hi], rsp1[lo:hi]
 			zs, b, r0, r1 = zs[:n], b[:4*n], r0[:n], r1[:n]
+			var us []uint32
+			if u != nil {
+				us = u[o*plane+lo : o*plane+hi]
+				us = us[:n]
+			}
 			var a0, a1 uint64
 			for i := 0; i < n; i++ {
 				w := b[4*i : 4*i+4]
@@ -443,12 +464,14 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, raw bool) 
 				}
 				a0 += v * uint64(r0[i])
 				a1 += v * uint64(r1[i])
-				if raw {
-					zs[i] = int64(v)
-					continue
-				}
 				sv := int64(v)
-				if v > H {
+				if us != nil {
+					sv -= int64(us[i])
+					if sv < 0 {
+						sv += P
+					}
+				}
+				if sv > H {
 					sv -= P
 				}
 				zs[i] = max((sv+half)>>k, floor)

@@ -106,7 +106,7 @@ func (f *slalomFlags) register(c *cobra.Command) {
 	fl := c.Flags()
 	fl.BoolVar(&f.verify, "verify", false, "check every linear layer with Freivalds' algorithm")
 	fl.BoolVar(&f.blind, "blind", false, "blind every linear layer's input (X + R mod p; U = f(R) sealed offline)")
-	fl.StringVar(&f.check, "check", "preprocessed", "Freivalds variant: preprocessed (secret s, s̃ = f^T(s) per epoch) or fly (fresh r per convolution)")
+	fl.StringVar(&f.check, "check", "preprocessed", "Freivalds variant: preprocessed (secret s, s̃ = f^T(s) per epoch), structured (s = r_ch⊗r_sp) or fly (fresh r per convolution)")
 	fl.StringVar(&f.device, "device", "", "address of a running device (veil slalom device); default: start one as a child process")
 	fl.StringVar(&f.keys, "keys", "slalom-keys", "with --device: directory with trusted.key and device.pub")
 	fl.IntVar(&f.lx, "lx", 0, "activation scale l_x (0: automatic)")
@@ -122,8 +122,10 @@ func (f *slalomFlags) mode() (slalom.Mode, error) {
 	case "preprocessed", "pre":
 	case "fly", "on-the-fly":
 		m.Check = slalom.OnTheFly
+	case "structured":
+		m.Check = slalom.Structured
 	default:
-		return m, fmt.Errorf("--check %q: want preprocessed or fly", f.check)
+		return m, fmt.Errorf("--check %q: want preprocessed, structured or fly", f.check)
 	}
 	return m, nil
 }
