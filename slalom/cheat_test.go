@@ -258,18 +258,18 @@ func TestDeviceAnswersRefused(t *testing.T) {
 	}{
 		{"wrong shape", func(b []byte) (byte, []byte) {
 			binary.LittleEndian.PutUint32(b[12:], binary.LittleEndian.Uint32(b[12:])-1)
-			return msgResult, b[:len(b)-4]
+			return msgResult, b[:len(b)-rb]
 		}, "wrong shape"},
 		{"wrong layer", func(b []byte) (byte, []byte) {
 			binary.LittleEndian.PutUint32(b[8:], binary.LittleEndian.Uint32(b[8:])+1)
 			return msgResult, b
 		}, "answer for layer"},
 		{"out of range", func(b []byte) (byte, []byte) {
-			binary.LittleEndian.PutUint32(b[16+4*3:], P+5)
+			put24(b[16+rb*3:], P+1)
 			return msgResult, b
 		}, "not a residue"},
-		{"max uint32", func(b []byte) (byte, []byte) {
-			binary.LittleEndian.PutUint32(b[16:], math.MaxUint32)
+		{"max 24-bit value", func(b []byte) (byte, []byte) {
+			put24(b[16:], 1<<24-1)
 			return msgResult, b
 		}, "not a residue"},
 		{"stale", func(b []byte) (byte, []byte) {

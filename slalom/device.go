@@ -277,7 +277,7 @@ const computeHeader = 5 + 16
 // Frame returns a reusable buffer for a compute request of n values; the
 // values go at [computeHeader:].
 func (r *Remote) Frame(n int) []byte {
-	need := computeHeader + 4*n
+	need := computeHeader + rb*n
 	if cap(r.sbuf) < need {
 		r.sbuf = make([]byte, need)
 	}
@@ -293,7 +293,7 @@ func (r *Remote) Exchange(l *Layer, f []byte) ([]byte, error) {
 	r.seq++
 	binary.LittleEndian.PutUint64(f[5:], r.seq)
 	binary.LittleEndian.PutUint32(f[13:], uint32(l.Index))
-	binary.LittleEndian.PutUint32(f[17:], uint32((len(f)-computeHeader)/4))
+	binary.LittleEndian.PutUint32(f[17:], uint32((len(f)-computeHeader)/rb))
 	if err := r.drain(); err != nil {
 		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
 	}
@@ -327,7 +327,7 @@ func (r *Remote) receive(l *Layer) ([]byte, error) {
 		return nil, bad("answer for layer %d", li)
 	}
 	n := int(binary.LittleEndian.Uint32(body[12:]))
-	if n != l.OutLen() || len(body) != 16+4*n {
+	if n != l.OutLen() || len(body) != 16+rb*n {
 		return nil, bad("%d outputs in %d bytes, want %d (wrong shape)", n, len(body)-16, l.OutLen())
 	}
 	return body[16:], nil

@@ -2,7 +2,6 @@ package slalom
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
 	"testing"
 )
@@ -218,11 +217,11 @@ func TestNothingSecretSent(t *testing.T) {
 				}
 				vals := f[13:]
 				for i, v := range inputs[ri] {
-					if binary.LittleEndian.Uint32(vals[4*i:]) != uint32(toField(v)) {
+					if get24(vals[rb*i:]) != uint32(toField(v)) {
 						t.Fatal("run request carries something other than X_0")
 					}
 				}
-				if len(vals) != 4*len(inputs[ri]) {
+				if len(vals) != rb*len(inputs[ri]) {
 					t.Fatal("run request size")
 				}
 				ri++
@@ -238,7 +237,7 @@ func TestNothingSecretSent(t *testing.T) {
 				for i, v := range x {
 					if v != 0 {
 						nonzero++
-						if binary.LittleEndian.Uint32(vals[4*i:]) == uint32(toField(v)) {
+						if get24(vals[rb*i:]) == uint32(toField(v)) {
 							same++
 						}
 					}

@@ -12,7 +12,7 @@ import (
 
 // The T↔D protocol: length-framed messages (4-byte big-endian length,
 // then a type byte and the body) over an authenticated connection.
-// Residues travel as uint32 little-endian.
+// Residues travel as 3 little-endian bytes each (the spec's optional packing).
 //
 //	T→D setupLayer  index u32, kind u8, conv params 15×u32, n u32, m u32, |W| u32, |B| u32, W, B
 //	T→D setupDone   model hash (32 bytes)
@@ -128,34 +128,48 @@ func (c *Conn) Recv() (byte, []byte, error) {
 	return buf[0], buf[1:], nil
 }
 
+// rb is the size of a residue on the wire and in sealed records: three
+// little-endian bytes (every residue is below 2^24).
+const rb = 3
+
+func put24(b []byte, v uint32) {
+	b = b[:3]
+	b[0], b[1], b[2] = byte(v), byte(v>>8), byte(v>>16)
+}
+
+func get24(b []byte) uint32 {
+	b = b[:3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
+}
+
 func putU32s(dst []byte, v []uint32) {
 	for i, x := range v {
-		binary.LittleEndian.PutUint32(dst[4*i:], x)
+		put24(dst[rb*i:], x)
 	}
 }
 
 func u32Bytes(v []uint32) []byte {
-	b := make([]byte, 4*len(v))
+	b := make([]byte, rb*len(v))
 	putU32s(b, v)
 	return b
 }
 
 func u64sAsU32Bytes(v []uint64) []byte {
-	b := make([]byte, 4*len(v))
+	b := make([]byte, rb*len(v))
 	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+		put24(b[rb*i:], uint32(x))
 	}
 	return b
 }
 
 // decodeResidues parses count uint32 values, refusing any ≥ P.
 func decodeResidues(b []byte, count int) ([]uint32, error) {
-	if len(b) != 4*count {
+	if len(b) != rb*count {
 		return nil, fmt.Errorf("%d bytes for %d values", len(b), count)
 	}
 	v := make([]uint32, count)
 	for i := range v {
-		x := binary.LittleEndian.Uint32(b[4*i:])
+		x := get24(b[rb*i:])
 		if x >= P {
 			return nil, fmt.Errorf("value %d at %d is not a residue mod p", x, i)
 		}
@@ -171,7 +185,11 @@ func (l *Layer) setupFrame() [][]byte {
 	h := []uint32{uint32(l.Index), uint32(l.Kind), uint32(c.N), uint32(c.C), uint32(c.H), uint32(c.W), uint32(c.O), uint32(c.KH), uint32(c.KW),
 		uint32(c.SH), uint32(c.SW), uint32(c.PadT), uint32(c.PadL), uint32(c.PadB), uint32(c.PadR), uint32(c.Group),
 		uint32(l.N), uint32(l.M), uint32(len(l.W)), uint32(len(l.B)), uint32(l.Clamp), b2u(l.Requant)}
-	return [][]byte{u32Bytes(h), u64sAsU32Bytes(l.W), u64sAsU32Bytes(l.B)}
+	hb := make([]byte, 4*len(h))
+	for i, v := range h {
+		binary.LittleEndian.PutUint32(hb[4*i:], v)
+	}
+	return [][]byte{hb, u64sAsU32Bytes(l.W), u64sAsU32Bytes(l.B)}
 }
 
 const setupHeader = 22
@@ -199,14 +217,14 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 	l.Conv.SH, l.Conv.SW, l.Conv.PadT, l.Conv.PadL, l.Conv.PadB, l.Conv.PadR, l.Conv.Group = h[9], h[10], h[11], h[12], h[13], h[14], h[15]
 	nw, nb := h[18], h[19]
 	body := b[4*setupHeader:]
-	if len(body) != 4*(nw+nb) {
+	if len(body) != rb*(nw+nb) {
 		return nil, fmt.Errorf("%w: layer %d: %d bytes for %d+%d values", errProto, l.Index, len(body), nw, nb)
 	}
-	w, err := decodeResidues(body[:4*nw], nw)
+	w, err := decodeResidues(body[:rb*nw], nw)
 	if err != nil {
 		return nil, err
 	}
-	bias, err := decodeResidues(body[4*nw:], nb)
+	bias, err := decodeResidues(body[rb*nw:], nb)
 	if err != nil {
 		return nil, err
 	}

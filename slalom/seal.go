@@ -157,12 +157,12 @@ func (b *Blinder) Offline(n int) {
 
 func (b *Blinder) seal(j uint64, layer uint32, u []uint64) {
 	count := uint32((len(u) + ChunkElems - 1) / ChunkElems)
-	buf := make([]byte, 4*min(len(u), ChunkElems))
+	buf := make([]byte, rb*min(len(u), ChunkElems))
 	for c := uint32(0); c < count; c++ {
 		part := u[int(c)*ChunkElems : min(len(u), int(c+1)*ChunkElems)]
-		pt := buf[:4*len(part)]
+		pt := buf[:rb*len(part)]
 		for i, v := range part {
-			binary.LittleEndian.PutUint32(pt[4*i:], uint32(v))
+			put24(pt[rb*i:], uint32(v))
 		}
 		var nonce [12]byte
 		b.nonce++
@@ -225,11 +225,11 @@ func (b *Blinder) OpenInto(j uint64, l *Layer, u []uint32) ([]uint32, error) {
 		if err != nil {
 			return nil, fail("authentication failed for pair %d chunk %d", j, c)
 		}
-		if len(pt) != 4*(hi-lo) {
-			return nil, fail("chunk %d holds %d bytes, want %d", c, len(pt), 4*(hi-lo))
+		if len(pt) != rb*(hi-lo) {
+			return nil, fail("chunk %d holds %d bytes, want %d", c, len(pt), rb*(hi-lo))
 		}
 		for i := lo; i < hi; i++ {
-			v := binary.LittleEndian.Uint32(pt[4*(i-lo):])
+			v := get24(pt[rb*(i-lo):])
 			if v >= P {
 				return nil, fail("value out of range")
 			}

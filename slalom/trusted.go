@@ -1,7 +1,6 @@
 package slalom
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -238,23 +237,34 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, er
 		hi := min(n, lo+lazyTerms)
 		var a0, a1 uint64
 		xs := x[lo:hi]
-		out := vals[4*lo : 4*hi]
+		out := vals[rb*lo : rb*hi]
+		out = out[:rb*len(xs)]
+		var rs, s0, s1 []uint32
+		if r != nil {
+			rs = r[lo:hi]
+			rs = rs[:len(xs)]
+		}
+		if sec != nil {
+			s0, s1 = sec.st[0][lo:hi], sec.st[1][lo:hi]
+			s0, s1 = s0[:len(xs)], s1[:len(xs)]
+		}
 		for i, v := range xs {
 			v = min(max(v, -c), c)
 			if v < 0 {
 				v += P // |v| ≤ Clamp < H
 			}
 			a := uint64(v)
-			if r != nil {
-				a += uint64(r[lo+i])
+			if rs != nil {
+				a += uint64(rs[i])
 				if a >= P {
 					a -= P
 				}
 			}
-			binary.LittleEndian.PutUint32(out[4*i:], uint32(a))
-			if sec != nil {
-				a0 += a * uint64(sec.st[0][lo+i])
-				a1 += a * uint64(sec.st[1][lo+i])
+			w := out[rb*i : rb*i+3]
+			w[0], w[1], w[2] = byte(a), byte(a>>8), byte(a>>16)
+			if s0 != nil {
+				a0 += a * uint64(s0[i])
+				a1 += a * uint64(s1[i])
 			}
 		}
 		ax0, ax1 = (ax0+a0%P)%P, (ax1+a1%P)%P
@@ -327,7 +337,7 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 		for lo := 0; lo < m; lo += lazyTerms {
 			hi := min(m, lo+lazyTerms)
 			var a0, a1 uint64
-			in := raw[4*lo : 4*hi]
+			in := raw[rb*lo : rb*hi]
 			zs := z[lo:hi]
 			if sec != nil && t.Blinder == nil {
 				// Decode, check, lift and post-process in one pass (nothing is
@@ -342,7 +352,7 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 				s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
 				s0, s1 = s0[:len(zs)], s1[:len(zs)]
 				for i := range zs {
-					v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
+					v := uint64(get24(in[rb*i:]))
 					if v >= P {
 						bad = lo + i
 						v = 0
@@ -353,7 +363,7 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 				}
 			} else {
 				for i := range zs {
-					v := uint64(binary.LittleEndian.Uint32(in[4*i:]))
+					v := uint64(get24(in[rb*i:]))
 					if v >= P {
 						bad = lo + i
 						v = 0
@@ -396,7 +406,7 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 // lazyTerms terms). It returns the index of a value ≥ P, or −1.
 func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint64, bad int) {
 	n := len(z)
-	in, s0, s1 = in[:4*n], s0[:n], s1[:n]
+	in, s0, s1 = in[:rb*n], s0[:n], s1[:n]
 	bad = -1
 	var half int64
 	k := uint(q.k)
@@ -408,8 +418,8 @@ func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint
 		lo = 0
 	}
 	for i := 0; i < n; i++ {
-		w := in[4*i : 4*i+4]
-		v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24
+		w := in[rb*i : rb*i+3]
+		v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16
 		if v >= P {
 			bad = i
 		}
@@ -447,9 +457,9 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 			hi := min(plane, lo+lazyTerms)
 			n := hi - lo
 			zs := z[o*plane+lo : o*plane+hi]
-			b := in[4*(o*plane+lo) : 4*(o*plane+hi)]
+			b := in[rb*(o*plane+lo) : rb*(o*plane+hi)]
 			r0, r1 := rsp0[lo:hi], rsp1[lo:hi]
-			zs, b, r0, r1 = zs[:n], b[:4*n], r0[:n], r1[:n]
+			zs, b, r0, r1 = zs[:n], b[:rb*n], r0[:n], r1[:n]
 			var us []uint32
 			if u != nil {
 				us = u[o*plane+lo : o*plane+hi]
@@ -457,8 +467,8 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 			}
 			var a0, a1 uint64
 			for i := 0; i < n; i++ {
-				w := b[4*i : 4*i+4]
-				v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24
+				w := b[rb*i : rb*i+3]
+				v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16
 				if v >= P {
 					bad = o*plane + lo + i
 				}
