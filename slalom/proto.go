@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 )
 
 // The T↔D protocol: length-framed messages (4-byte big-endian length,
@@ -136,6 +137,10 @@ func put24(b []byte, v uint32) {
 	b = b[:3]
 	b[0], b[1], b[2] = byte(v), byte(v>>8), byte(v>>16)
 }
+
+// nativeLE reports a little-endian machine with cheap unaligned loads,
+// where T's decode loops read a residue as 4 bytes, masked.
+var nativeLE = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" || runtime.GOARCH == "386" || runtime.GOARCH == "riscv64"
 
 func get24(b []byte) uint32 {
 	b = b[:3]

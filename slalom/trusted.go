@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // Mode is what T asks of the outsourcing.
@@ -417,18 +418,21 @@ func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint
 	if q.relu {
 		lo = 0
 	}
+	bp := unsafe.Pointer(unsafe.SliceData(in))
 	for i := 0; i < n; i++ {
-		w := in[rb*i : rb*i+3]
-		v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16
+		var v uint64
+		if nativeLE && i < n-1 {
+			v = uint64(*(*uint32)(unsafe.Add(bp, 3*i))) & 0xFFFFFF // in bounds: element i+1 follows
+		} else {
+			v = uint64(get24(in[rb*i:]))
+		}
 		if v >= P {
 			bad = i
 		}
 		a0 += v * uint64(s0[i])
 		a1 += v * uint64(s1[i])
 		sv := int64(v)
-		if v > H {
-			sv -= P
-		}
+		sv -= P & ((H - sv) >> 63) // lift, branch-free
 		z[i] = max((sv+half)>>k, lo)
 	}
 	return a0, a1, bad
@@ -465,26 +469,9 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 				us = u[o*plane+lo : o*plane+hi]
 				us = us[:n]
 			}
-			var a0, a1 uint64
-			for i := 0; i < n; i++ {
-				w := b[rb*i : rb*i+3]
-				v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16
-				if v >= P {
-					bad = o*plane + lo + i
-				}
-				a0 += v * uint64(r0[i])
-				a1 += v * uint64(r1[i])
-				sv := int64(v)
-				if us != nil {
-					sv -= int64(us[i])
-					if sv < 0 {
-						sv += P
-					}
-				}
-				if sv > H {
-					sv -= P
-				}
-				zs[i] = max((sv+half)>>k, floor)
+			a0, a1, bi := decodeRow(zs, b, r0, r1, us, half, k, floor)
+			if bi >= 0 {
+				bad = o*plane + lo + bi
 			}
 			c0, c1 = (c0+a0%P)%P, (c1+a1%P)%P
 		}
@@ -492,4 +479,73 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 		ay1 = (ay1 + c1*uint64(sec.rch[1][o])) % P
 	}
 	return ay0, ay1, bad
+}
+
+// decodeRow decodes n = len(z) residues of b (3 bytes each), accumulates
+// Σ v_i·r0_i and Σ v_i·r1_i (n ≤ lazyTerms), and stores
+// max((lift(v − u) + half) >> k, floor). It returns the index of a value
+// ≥ P, or −1.
+func decodeRow(z []int64, b []byte, r0, r1, u []uint32, half int64, k uint, floor int64) (a0, a1 uint64, bad int) {
+	n := len(z)
+	bad = -1
+	if n == 0 {
+		return
+	}
+	b, r0, r1 = b[:rb*n], r0[:n], r1[:n]
+	var neg int64
+	if floor == 0 {
+		neg = -1
+	}
+	m := 0
+	if nativeLE {
+		m = n - 1
+		bp := unsafe.Pointer(unsafe.SliceData(b))
+		if u == nil {
+			for i := 0; i < m; i++ {
+				v := uint64(*(*uint32)(unsafe.Add(bp, 3*i))) & 0xFFFFFF // element i+1 follows: in bounds
+				if v >= P {
+					bad = i
+				}
+				a0 += v * uint64(r0[i])
+				a1 += v * uint64(r1[i])
+				sv := int64(v)
+				sv -= P & ((H - sv) >> 63) // lift, branch-free
+				t := (sv + half) >> k
+				z[i] = t &^ (t >> 63 & neg) // ReLU when neg = −1, branch-free
+			}
+		} else {
+			u = u[:n]
+			for i := 0; i < m; i++ {
+				v := uint64(*(*uint32)(unsafe.Add(bp, 3*i))) & 0xFFFFFF
+				if v >= P {
+					bad = i
+				}
+				a0 += v * uint64(r0[i])
+				a1 += v * uint64(r1[i])
+				sv := int64(v) - int64(u[i])
+				sv += P & (sv >> 63)       // mod P, branch-free
+				sv -= P & ((H - sv) >> 63) // lift
+				t := (sv + half) >> k
+				z[i] = t &^ (t >> 63 & neg) // ReLU when neg = −1, branch-free
+			}
+		}
+	}
+	// The last element (and all of them on other machines), byte by byte.
+	for i := m; i < n; i++ {
+		v := uint64(get24(b[rb*i:]))
+		if v >= P {
+			bad = i
+		}
+		a0 += v * uint64(r0[i])
+		a1 += v * uint64(r1[i])
+		sv := int64(v)
+		if u != nil {
+			sv -= int64(u[i])
+			sv += P & (sv >> 63)
+		}
+		sv -= P & ((H - sv) >> 63)
+		t := (sv + half) >> k
+		z[i] = t &^ (t >> 63 & neg)
+	}
+	return a0, a1, bad
 }
