@@ -496,56 +496,52 @@ func decodeRow(z []int64, b []byte, r0, r1, u []uint32, half int64, k uint, floo
 	if floor == 0 {
 		neg = -1
 	}
+	// Pass 1 (few live registers): decode, accumulate, remember the
+	// largest value; the raw residues go to z.
+	var maxv uint64
 	m := 0
 	if nativeLE {
 		m = n - 1
 		bp := unsafe.Pointer(unsafe.SliceData(b))
-		if u == nil {
-			for i := 0; i < m; i++ {
-				v := uint64(*(*uint32)(unsafe.Add(bp, 3*i))) & 0xFFFFFF // element i+1 follows: in bounds
-				if v >= P {
-					bad = i
-				}
-				a0 += v * uint64(r0[i])
-				a1 += v * uint64(r1[i])
-				sv := int64(v)
-				sv -= P & ((H - sv) >> 63) // lift, branch-free
-				t := (sv + half) >> k
-				z[i] = t &^ (t >> 63 & neg) // ReLU when neg = −1, branch-free
-			}
-		} else {
-			u = u[:n]
-			for i := 0; i < m; i++ {
-				v := uint64(*(*uint32)(unsafe.Add(bp, 3*i))) & 0xFFFFFF
-				if v >= P {
-					bad = i
-				}
-				a0 += v * uint64(r0[i])
-				a1 += v * uint64(r1[i])
-				sv := int64(v) - int64(u[i])
-				sv += P & (sv >> 63)       // mod P, branch-free
-				sv -= P & ((H - sv) >> 63) // lift
-				t := (sv + half) >> k
-				z[i] = t &^ (t >> 63 & neg) // ReLU when neg = −1, branch-free
-			}
+		zz := z[:m]
+		for i := range zz {
+			v := uint64(*(*uint32)(unsafe.Add(bp, 3*i))) & 0xFFFFFF // element i+1 follows: in bounds
+			maxv = max(maxv, v)
+			a0 += v * uint64(r0[i])
+			a1 += v * uint64(r1[i])
+			zz[i] = int64(v)
 		}
 	}
-	// The last element (and all of them on other machines), byte by byte.
 	for i := m; i < n; i++ {
 		v := uint64(get24(b[rb*i:]))
-		if v >= P {
-			bad = i
-		}
+		maxv = max(maxv, v)
 		a0 += v * uint64(r0[i])
 		a1 += v * uint64(r1[i])
-		sv := int64(v)
-		if u != nil {
-			sv -= int64(u[i])
-			sv += P & (sv >> 63)
-		}
-		sv -= P & ((H - sv) >> 63)
-		t := (sv + half) >> k
-		z[i] = t &^ (t >> 63 & neg)
+		z[i] = int64(v)
 	}
-	return a0, a1, bad
+	if maxv >= P {
+		for i := range z {
+			if z[i] >= P {
+				return a0, a1, i
+			}
+		}
+	}
+	// Pass 2, over the row while it is in cache: unblind, lift, requantize, ReLU.
+	if u != nil {
+		u = u[:n]
+		for i, sv := range z {
+			sv -= int64(u[i])
+			sv += P & (sv >> 63)       // mod P, branch-free
+			sv -= P & ((H - sv) >> 63) // lift
+			t := (sv + half) >> k
+			z[i] = t &^ (t >> 63 & neg)
+		}
+	} else {
+		for i, sv := range z {
+			sv -= P & ((H - sv) >> 63)
+			t := (sv + half) >> k
+			z[i] = t &^ (t >> 63 & neg)
+		}
+	}
+	return a0, a1, -1
 }
