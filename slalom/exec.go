@@ -18,25 +18,18 @@ func (p *Program) Run(input []float32, lin LinearFunc) ([]int64, error) {
 }
 
 // post is what follows a linear layer, fused into its last pass over the
-// output: requantization by k bits (0: none) and a ReLU.
+// output: requantization by k bits (0: none), then a clamp to [lo, hi]
+// (a ReLU: [0, ∞); ReLU6: [0, 6·2^l_x]; none: the whole int64 range).
 type post struct {
-	k    int
-	relu bool
+	k      int
+	lo, hi int64
 }
 
+func noPost() post { return post{lo: math.MinInt64, hi: math.MaxInt64} }
+
 func (q post) apply(z []int64) {
-	switch {
-	case q.k > 0 && q.relu:
-		half := int64(1) << (q.k - 1)
-		for i, v := range z {
-			z[i] = max((v+half)>>q.k, 0)
-		}
-	case q.k > 0:
-		requant(z, q.k)
-	case q.relu:
-		for i, v := range z {
-			z[i] = max(v, 0)
-		}
+	for i, v := range z {
+		z[i] = q.one(v)
 	}
 }
 
@@ -45,10 +38,7 @@ func (q post) one(v int64) int64 {
 	if q.k > 0 {
 		v = (v + int64(1)<<(q.k-1)) >> q.k
 	}
-	if q.relu {
-		v = max(v, 0)
-	}
-	return v
+	return min(max(v, q.lo), q.hi)
 }
 
 // fusedLinear is the interpreter's internal form of a linear layer: x is
@@ -177,13 +167,20 @@ func (p *Program) runFrom(input []float32, q0 []int64, lin fusedLinear, mem *are
 			}
 		case StepLinear:
 			l := p.Layers[st.Layer]
-			q := post{}
+			q := noPost()
 			if l.Requant {
 				q.k = p.Lw
 			}
-			if n := si + 1; n < len(p.Steps) && p.Steps[n].Op == StepRelu && p.Steps[n].In[0] == st.Out && last[st.Out] == n {
-				q.relu = true
-				skip = n
+			// Fuse a ReLU or ReLU6 that only this layer's output feeds.
+			if n := si + 1; n < len(p.Steps) && p.Steps[n].In[0] == st.Out && last[st.Out] == n {
+				switch p.Steps[n].Op {
+				case StepRelu:
+					q.lo = 0
+					skip = n
+				case StepClip:
+					q.lo, q.hi = p.Steps[n].Lo, p.Steps[n].Hi
+					skip = n
+				}
 			}
 			z, err := lin(l, x, q)
 			if err != nil {

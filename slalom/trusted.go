@@ -3,7 +3,6 @@ package slalom
 import (
 	"errors"
 	"fmt"
-	"math"
 	"unsafe"
 )
 
@@ -414,10 +413,7 @@ func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint
 	if k > 0 {
 		half = 1 << (k - 1)
 	}
-	var lo int64 = math.MinInt64
-	if q.relu {
-		lo = 0
-	}
+	lo, hi := q.lo, q.hi
 	bp := unsafe.Pointer(unsafe.SliceData(in))
 	for i := 0; i < n; i++ {
 		var v uint64
@@ -433,7 +429,7 @@ func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint
 		a1 += v * uint64(s1[i])
 		sv := int64(v)
 		sv -= P & ((H - sv) >> 63) // lift, branch-free
-		z[i] = max((sv+half)>>k, lo)
+		z[i] = min(max((sv+half)>>k, lo), hi)
 	}
 	return a0, a1, bad
 }
@@ -451,10 +447,7 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 	if k > 0 {
 		half = 1 << (k - 1)
 	}
-	var floor int64 = math.MinInt64
-	if q.relu {
-		floor = 0
-	}
+	clo, chi := q.lo, q.hi
 	for o := range sec.rch[0] {
 		var c0, c1 uint64
 		for lo := 0; lo < plane; lo += lazyTerms {
@@ -469,7 +462,7 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 				us = u[o*plane+lo : o*plane+hi]
 				us = us[:n]
 			}
-			a0, a1, bi := decodeRow(zs, b, r0, r1, us, half, k, floor)
+			a0, a1, bi := decodeRow(zs, b, r0, r1, us, half, k, clo, chi)
 			if bi >= 0 {
 				bad = o*plane + lo + bi
 			}
@@ -485,17 +478,13 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 // Σ v_i·r0_i and Σ v_i·r1_i (n ≤ lazyTerms), and stores
 // max((lift(v − u) + half) >> k, floor). It returns the index of a value
 // ≥ P, or −1.
-func decodeRow(z []int64, b []byte, r0, r1, u []uint32, half int64, k uint, floor int64) (a0, a1 uint64, bad int) {
+func decodeRow(z []int64, b []byte, r0, r1, u []uint32, half int64, k uint, lo, hi int64) (a0, a1 uint64, bad int) {
 	n := len(z)
 	bad = -1
 	if n == 0 {
 		return
 	}
 	b, r0, r1 = b[:rb*n], r0[:n], r1[:n]
-	var neg int64
-	if floor == 0 {
-		neg = -1
-	}
 	// Pass 1 (few live registers): decode, accumulate, remember the
 	// largest value; the raw residues go to z.
 	var maxv uint64
@@ -534,13 +523,13 @@ func decodeRow(z []int64, b []byte, r0, r1, u []uint32, half int64, k uint, floo
 			sv += P & (sv >> 63)       // mod P, branch-free
 			sv -= P & ((H - sv) >> 63) // lift
 			t := (sv + half) >> k
-			z[i] = t &^ (t >> 63 & neg)
+			z[i] = min(max(t, lo), hi)
 		}
 	} else {
 		for i, sv := range z {
 			sv -= P & ((H - sv) >> 63)
 			t := (sv + half) >> k
-			z[i] = t &^ (t >> 63 & neg)
+			z[i] = min(max(t, lo), hi)
 		}
 	}
 	return a0, a1, -1
