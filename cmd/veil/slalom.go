@@ -311,7 +311,7 @@ func slalomRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dev, closeDev, err := connectDevice(&f, cmd.ErrOrStderr())
+			dev, closeDev, err := connectDevice(&f, os.Stderr)
 			if err != nil {
 				return err
 			}
@@ -412,7 +412,7 @@ mobilenetv2, ...). The input is a seeded random image.`,
 			if err != nil {
 				return err
 			}
-			runtime.GOMAXPROCS(threads)
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
 			g, variant, err := slalomModel(&f, args[0])
 			if err != nil {
 				return err
@@ -432,7 +432,7 @@ mobilenetv2, ...). The input is a seeded random image.`,
 			for i := range x {
 				x[i] = rng.Float32()
 			}
-			dev, closeDev, err := connectDevice(&f, cmd.ErrOrStderr())
+			dev, closeDev, err := connectDevice(&f, os.Stderr)
 			if err != nil {
 				return err
 			}
