@@ -227,6 +227,12 @@ func testLayers() []*Layer {
 		g.Fill(l.B)
 		return l
 	}
+	sep := mk("separable", Separable, 8, 10, 10, 8, 3, 2, 1, 8)
+	sep.M = 12
+	sep.PW = make([]uint64, 12*8)
+	sep.B = make([]uint64, 12)
+	g.Fill(sep.PW)
+	g.Fill(sep.B)
 	d := &Layer{Name: "dense", Kind: Dense, N: 300, M: 70}
 	d.W, d.B = make([]uint64, 300*70), make([]uint64, 70)
 	g.Fill(d.W)
@@ -237,6 +243,7 @@ func testLayers() []*Layer {
 		mk("pointwise", Conv, 16, 7, 7, 24, 1, 1, 0, 1),
 		mk("depthwise", Depthwise, 8, 10, 10, 8, 3, 1, 1, 8),
 		mk("depthwise-s2", Depthwise, 8, 10, 10, 16, 3, 2, 1, 8),
+		sep,
 		d,
 	}
 }

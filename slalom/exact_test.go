@@ -2,7 +2,11 @@ package slalom
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
+
+	"veil/ir"
+	"veil/zoo"
 )
 
 // TestExactOnBundledModels: in every mode, the outsourced output equals
@@ -72,6 +76,58 @@ func TestExactRandomAndClamped(t *testing.T) {
 			if !equal64(got, want) || !equal64(loc, want) {
 				t.Fatalf("%s input %d: secure %v, local %v, oracle %v", bundled[i].name, k, got, loc, want)
 			}
+		}
+	}
+}
+
+// TestSeparableFused: in MobileNet-sep every depthwise + pointwise pair is
+// compiled into one Separable layer, whose outsourced output equals the
+// oracle in integrity and private modes, and whose corruption is caught.
+func TestSeparableFused(t *testing.T) {
+	g, err := zoo.MobileNetV1Sep(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ir.Optimize(g); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(g, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sep := -1
+	n := 0
+	for _, l := range p.Layers {
+		if l.Kind == Separable {
+			n++
+			sep = l.Index
+		}
+	}
+	if n != 13 {
+		t.Fatalf("%d separable layers, want 13", n)
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	x := make([]float32, p.Input.Size())
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	want, _ := p.Oracle(x)
+	for _, mode := range []Mode{{Verify: true, Check: Structured}, {Verify: true, Blind: true}} {
+		cheat := false
+		d := &Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
+			if cheat && layer == sep {
+				y[len(y)/2] = (y[len(y)/2] + 1) % P
+			}
+			return y
+		}}
+		tr := newTrusted(t, p, mode, d)
+		got, err := tr.Infer(x)
+		if err != nil || !equal64(got, want) {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		cheat = true
+		if _, err := tr.Infer(x); err == nil || !strings.Contains(err.Error(), p.Layers[sep].Name) {
+			t.Fatalf("%v: corrupted separable layer not caught: %v", mode, err)
 		}
 	}
 }

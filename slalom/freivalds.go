@@ -244,7 +244,7 @@ func (v *Verifier) CheckBatch(l *Layer, xs, ys [][]uint32) error {
 	if len(xs) != len(ys) || len(xs) == 0 {
 		return &CheckError{l.Index, l.Name, "batch size mismatch"}
 	}
-	if l.Kind == Depthwise {
+	if l.Kind == Depthwise || l.Kind == Separable {
 		for b := range xs {
 			if err := v.Check(l, xs[b], ys[b]); err != nil {
 				return err

@@ -19,6 +19,10 @@ func Forward(l *Layer, x []uint64, bias bool) []uint64 {
 	switch l.Kind {
 	case Dense:
 		tensor.MatMul(y, x, l.W, 1, l.N, l.M)
+	case Separable:
+		dw, pw := l.parts()
+		d := Forward(dw, x, false)
+		tensor.Conv2D(y, d, pw.W, pw.Conv)
 	default:
 		tensor.Conv2D(y, x, l.W, l.Conv)
 	}
@@ -46,10 +50,12 @@ func (l *Layer) weightsInt() []uint64 {
 }
 
 type layerCache struct {
-	once  sync.Once
-	wInt  []uint64
-	tOnce sync.Once
-	wT    []uint64 // [C·KH·KW, O]: the transposed weights of a Conv
+	sepOnce        sync.Once
+	dwPart, pwPart *Layer
+	once           sync.Once
+	wInt           []uint64
+	tOnce          sync.Once
+	wT             []uint64 // [C·KH·KW, O]: the transposed weights of a Conv
 }
 
 // forwardInt is the oracle's linear layer: exact signed integer
@@ -60,6 +66,11 @@ func forwardInt(l *Layer, x []int64) []int64 {
 		xu[i] = uint64(v)
 	}
 	y := make([]uint64, l.OutLen())
+	if l.Kind == Separable {
+		dw, pw := l.parts()
+		d := forwardInt(dw, x) // exact: |DW(x)| stays far below 2^63
+		return addBias(l, forwardIntNoBias(pw, d))
+	}
 	if l.Kind == Dense {
 		tensor.MatMul(y, xu, l.weightsInt(), 1, l.N, l.M)
 	} else {
@@ -87,6 +98,9 @@ func Transpose(l *Layer, s []uint64) []uint64 {
 		return out
 	case Conv:
 		return convTranspose(l, s)
+	case Separable:
+		dw, pw := l.parts()
+		return depthwiseTranspose(dw, convTranspose(pw, s))
 	default:
 		return depthwiseTranspose(l, s)
 	}
@@ -195,4 +209,16 @@ func depthwiseTranspose(l *Layer, s []uint64) []uint64 {
 		}
 	}
 	return acc
+}
+
+// forwardIntNoBias is forwardInt of a layer whose bias is zero.
+func forwardIntNoBias(l *Layer, x []int64) []int64 { return forwardInt(l, x) }
+
+// addBias adds l's bias (signed) per output channel.
+func addBias(l *Layer, z []int64) []int64 {
+	plane := len(z) / l.Channels()
+	for i := range z {
+		z[i] += lift(l.B[i/plane])
+	}
+	return z
 }

@@ -18,6 +18,10 @@ const (
 	Dense     LayerKind = iota + 1 // Y = X·W + b, X of 1×n, W of n×m
 	Conv                           // any k×k convolution with groups = 1 (pointwise when k = 1)
 	Depthwise                      // grouped convolution with one input channel per group
+	// Separable is a depthwise convolution followed by a pointwise one
+	// with nothing between them (the paper's MobileNet-sep): one linear
+	// map, outsourced and checked once.
+	Separable
 )
 
 func (k LayerKind) String() string {
@@ -28,6 +32,8 @@ func (k LayerKind) String() string {
 		return "conv"
 	case Depthwise:
 		return "depthwise"
+	case Separable:
+		return "separable"
 	}
 	return "?"
 }
@@ -41,8 +47,11 @@ type Layer struct {
 	Conv  tensor.ConvParams // Conv, Depthwise (N = 1)
 	N, M  int               // Dense: input and output features
 	// W holds the quantized weights FP(W; l_w) as residues mod P, in the
-	// layout of tensor.Conv2D ([O, C/G, KH, KW]) or tensor.MatMul ([n, m]).
-	W []uint64
+	// layout of tensor.Conv2D ([O, C/G, KH, KW]) or tensor.MatMul ([n, m]);
+	// for Separable the depthwise weights at scale l_dw, with PW the
+	// pointwise ones [M, Conv.O] at scale l_w − l_dw (M output channels).
+	W  []uint64
+	PW []uint64
 	// B holds the bias FP(b; l_x + l_w) as residues mod P, per output channel.
 	B []uint64
 	// Clamp is A_ℓ: T clamps the layer's input to [−Clamp, Clamp] so that
@@ -67,12 +76,15 @@ func (l *Layer) OutLen() int {
 	if l.Kind == Dense {
 		return l.M
 	}
+	if l.Kind == Separable {
+		return l.M * l.Conv.OutH() * l.Conv.OutW()
+	}
 	return l.Conv.O * l.Conv.OutH() * l.Conv.OutW()
 }
 
 // Channels is the number of output channels (bias entries).
 func (l *Layer) Channels() int {
-	if l.Kind == Dense {
+	if l.Kind == Dense || l.Kind == Separable {
 		return l.M
 	}
 	return l.Conv.O
@@ -84,7 +96,11 @@ func (l *Layer) MACs() int64 {
 		return int64(l.N) * int64(l.M)
 	}
 	c := l.Conv
-	return int64(c.O) * int64(c.OutH()*c.OutW()) * int64(c.C/c.Group*c.KH*c.KW)
+	m := int64(c.O) * int64(c.OutH()*c.OutW()) * int64(c.C/c.Group*c.KH*c.KW)
+	if l.Kind == Separable {
+		m += int64(l.M) * int64(c.O) * int64(c.OutH()*c.OutW())
+	}
+	return m
 }
 
 // StepOp is a step T runs.
@@ -312,6 +328,11 @@ func (p *Program) linear(g *ir.Graph, n *ir.Node, cons map[string][]*ir.Node, fu
 			}
 			bf = b.Floats()
 		}
+		if l.Kind == Depthwise && w.Shape[0] == xs[1] {
+			if pw := pointwiseAfter(g, n, cons); pw != nil {
+				return p.separable(g, l, n, pw, wf, bf, fused)
+			}
+		}
 	case ir.OpMatMul:
 		xs := g.Values[n.Inputs[0]].Shape
 		w := g.Const(n.Inputs[1])
@@ -385,6 +406,9 @@ func (l *Layer) depth() int {
 	if l.Kind == Dense {
 		return l.N
 	}
+	if l.Kind == Separable {
+		return max(l.Conv.KH*l.Conv.KW, l.Conv.O)
+	}
 	return l.Conv.C / l.Conv.Group * l.Conv.KH * l.Conv.KW
 }
 
@@ -435,6 +459,7 @@ func (p *Program) hash() [32]byte {
 		w(int64(l.Kind), int64(l.N), int64(l.M), int64(c.C), int64(c.H), int64(c.W), int64(c.O), int64(c.KH), int64(c.KW), int64(c.SH), int64(c.SW),
 			int64(c.PadT), int64(c.PadL), int64(c.PadB), int64(c.PadR), int64(c.Group), l.Clamp)
 		binary.Write(h, binary.LittleEndian, l.W)
+		binary.Write(h, binary.LittleEndian, l.PW)
 		binary.Write(h, binary.LittleEndian, l.B)
 	}
 	for _, s := range p.Steps {
@@ -457,4 +482,103 @@ func (p *Program) MACs() int64 {
 		s += l.MACs()
 	}
 	return s
+}
+
+// pointwiseAfter returns the 1×1 convolution that is the only consumer of
+// a depthwise convolution's output, if there is one.
+func pointwiseAfter(g *ir.Graph, n *ir.Node, cons map[string][]*ir.Node) *ir.Node {
+	cs := cons[n.Output]
+	if len(cs) != 1 || cs[0].Op != ir.OpConv || cs[0].Inputs[0] != n.Output {
+		return nil
+	}
+	for _, o := range g.Outputs {
+		if o == n.Output {
+			return nil
+		}
+	}
+	pw := cs[0]
+	w := g.Const(pw.Inputs[1])
+	a := pw.Attrs
+	if w == nil || len(w.Shape) != 4 || w.Shape[2] != 1 || w.Shape[3] != 1 || max(a.Group, 1) != 1 ||
+		a.Strides[0] != 1 || a.Strides[1] != 1 || a.Pads[0]+a.Pads[1]+a.Pads[2]+a.Pads[3] != 0 {
+		return nil
+	}
+	if len(pw.Inputs) > 2 && g.Const(pw.Inputs[2]) == nil {
+		return nil
+	}
+	return pw
+}
+
+// separable builds a fused depthwise + pointwise layer: weights at
+// l_dw = ⌊l_w/2⌋ and l_pw = l_w − l_dw, the depthwise bias folded through
+// the pointwise weights, and the range bound over the composed kernel,
+// ‖K_o‖_1 = Σ_c |W̃_pw[o,c]|·Σ_ij |W̃_dw[c,i,j]|.
+func (p *Program) separable(g *ir.Graph, l *Layer, dw, pw *ir.Node, wdw, bdw []float32, fused map[string]bool) (*Layer, string, error) {
+	ldw := p.Lw / 2
+	lpw := p.Lw - ldw
+	wpw := g.Const(pw.Inputs[1])
+	M, C := wpw.Shape[0], wpw.Shape[1]
+	var bpw []float32
+	if len(pw.Inputs) > 2 {
+		bpw = g.Const(pw.Inputs[2]).Floats()
+	}
+	l.Kind, l.M, l.Name = Separable, M, dw.Name+"+"+pw.Name
+	if k := l.depth(); k > lazyTerms {
+		return nil, "", dw.Errorf("slalom: dot products of %d terms exceed %d", k, lazyTerms)
+	}
+	kk := l.Conv.KH * l.Conv.KW
+	dwNorm := make([]int64, C)
+	l.W = make([]uint64, len(wdw))
+	for i, v := range wdw {
+		q := int64(math.Round(float64(v) * math.Exp2(float64(ldw))))
+		l.W[i] = toField(q)
+		dwNorm[i/kk] += abs64(q)
+	}
+	wf := wpw.Floats()
+	l.PW = make([]uint64, len(wf))
+	l.B = make([]uint64, M)
+	var maxN, maxB int64 = 1, 0
+	sb := math.Exp2(float64(p.Lx + p.Lw))
+	for o := 0; o < M; o++ {
+		var norm int64
+		bias := 0.0
+		for c := 0; c < C; c++ {
+			v := float64(wf[o*C+c])
+			q := int64(math.Round(v * math.Exp2(float64(lpw))))
+			l.PW[o*C+c] = toField(q)
+			norm += abs64(q) * dwNorm[c]
+			if bdw != nil {
+				bias += v * float64(bdw[c])
+			}
+		}
+		if bpw != nil {
+			bias += float64(bpw[o])
+		}
+		b := int64(math.Round(bias * sb))
+		l.B[o] = toField(b)
+		maxN, maxB = max(maxN, norm), max(maxB, abs64(b))
+	}
+	if maxB >= H {
+		return nil, "", dw.Errorf("slalom: layer %s: bias %d exceeds the field's range", l.Name, maxB)
+	}
+	l.Clamp = (H - maxB) / maxN
+	if l.Clamp < 1 {
+		return nil, "", dw.Errorf("slalom: layer %s: ‖K‖_1 = %d leaves no input range below H", l.Name, maxN)
+	}
+	l.Bound = l.Clamp*maxN + maxB
+	fused[pw.Name] = true
+	p.Layers = append(p.Layers, l)
+	return l, pw.Output, nil
+}
+
+// parts returns a Separable layer's depthwise and pointwise halves as
+// layers of their own (no bias).
+func (l *Layer) parts() (dw, pw *Layer) {
+	l.sepOnce.Do(func() {
+		c := l.Conv
+		l.dwPart = &Layer{Index: l.Index, Name: l.Name, Kind: Depthwise, Conv: c, W: l.W, B: make([]uint64, c.O)}
+		l.pwPart = &Layer{Index: l.Index, Name: l.Name, Kind: Conv, W: l.PW, B: make([]uint64, l.M),
+			Conv: tensor.ConvParams{N: 1, C: c.O, H: c.OutH(), W: c.OutW(), O: l.M, KH: 1, KW: 1, SH: 1, SW: 1, Group: 1}}
+	})
+	return l.dwPart, l.pwPart
 }

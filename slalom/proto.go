@@ -189,12 +189,12 @@ func (l *Layer) setupFrame() [][]byte {
 	c := l.Conv
 	h := []uint32{uint32(l.Index), uint32(l.Kind), uint32(c.N), uint32(c.C), uint32(c.H), uint32(c.W), uint32(c.O), uint32(c.KH), uint32(c.KW),
 		uint32(c.SH), uint32(c.SW), uint32(c.PadT), uint32(c.PadL), uint32(c.PadB), uint32(c.PadR), uint32(c.Group),
-		uint32(l.N), uint32(l.M), uint32(len(l.W)), uint32(len(l.B)), uint32(l.Clamp), b2u(l.Requant)}
+		uint32(l.N), uint32(l.M), uint32(len(l.W) + len(l.PW)), uint32(len(l.B)), uint32(l.Clamp), b2u(l.Requant)}
 	hb := make([]byte, 4*len(h))
 	for i, v := range h {
 		binary.LittleEndian.PutUint32(hb[4*i:], v)
 	}
-	return [][]byte{hb, u64sAsU32Bytes(l.W), u64sAsU32Bytes(l.B)}
+	return [][]byte{hb, u64sAsU32Bytes(append(append([]uint64(nil), l.W...), l.PW...)), u64sAsU32Bytes(l.B)}
 }
 
 const setupHeader = 22
@@ -240,6 +240,14 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 		if l.N <= 0 || l.M <= 0 || nw != l.N*l.M || nb != l.M || l.N > lazyTerms {
 			return nil, fmt.Errorf("%w: bad dense layer %d", errProto, l.Index)
 		}
+	case Separable:
+		c := l.Conv
+		dwLen := c.O * c.KH * c.KW
+		if c.N != 1 || c.C <= 0 || c.Group != c.C || c.O != c.C || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
+			c.OutH() <= 0 || c.OutW() <= 0 || l.M <= 0 || nw != dwLen+l.M*c.O || nb != l.M || max(c.KH*c.KW, c.O) > lazyTerms {
+			return nil, fmt.Errorf("%w: bad separable layer %d", errProto, l.Index)
+		}
+		l.W, l.PW = l.W[:dwLen:dwLen], l.W[dwLen:]
 	case Conv, Depthwise:
 		c := l.Conv
 		if c.N != 1 || c.C <= 0 || c.O <= 0 || c.Group <= 0 || c.C%c.Group != 0 || c.O%c.Group != 0 || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||

@@ -48,3 +48,24 @@ func TestMobileNetV1(t *testing.T) {
 		t.Error("no 1000-way head")
 	}
 }
+
+// TestMobileNetV1Sep: the separable variant has the same convolutions,
+// with nothing between each depthwise and pointwise pair.
+func TestMobileNetV1Sep(t *testing.T) {
+	g, err := MobileNetV1Sep(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons := g.Consumers()
+	pairs := 0
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpConv && n.Attrs.Group > 1 {
+			if c := cons[n.Output]; len(c) == 1 && c[0].Op == ir.OpConv && c[0].Attrs.Group == 1 {
+				pairs++
+			}
+		}
+	}
+	if pairs != 13 {
+		t.Errorf("%d depthwise→pointwise pairs, want 13", pairs)
+	}
+}

@@ -138,9 +138,12 @@ func slalomModel(f *slalomFlags, name string) (*ir.Graph, string, error) {
 		return g, "", err
 	}
 	var nw zoo.Network
-	if strings.EqualFold(name, "mobilenetv1") || strings.EqualFold(name, "mobilenet") {
+	switch {
+	case strings.EqualFold(name, "mobilenetv1") || strings.EqualFold(name, "mobilenet"):
 		nw = zoo.MobileNetV1Network
-	} else {
+	case strings.EqualFold(name, "mobilenetv1-sep"):
+		nw = zoo.MobileNetV1SepNetwork
+	default:
 		var err error
 		if nw, err = zoo.Lookup(name); err != nil {
 			return nil, "", fmt.Errorf("%s is neither a model file nor a zoo network: %w", name, err)
