@@ -228,12 +228,15 @@ func (b *Blinder) OpenInto(j uint64, l *Layer, u []uint32) ([]uint32, error) {
 		if len(pt) != rb*(hi-lo) {
 			return nil, fail("chunk %d holds %d bytes, want %d", c, len(pt), rb*(hi-lo))
 		}
-		for i := lo; i < hi; i++ {
-			v := get24(pt[rb*(i-lo):])
-			if v >= P {
-				return nil, fail("value out of range")
-			}
-			u[i] = v
+		var mx uint32
+		us := u[lo:hi]
+		for i := range us {
+			v := get24(pt[rb*i:])
+			mx = max(mx, v)
+			us[i] = v
+		}
+		if mx >= P {
+			return nil, fail("value out of range")
 		}
 		clear(pt)
 		seen[c] = true

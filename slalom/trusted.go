@@ -248,23 +248,34 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, er
 			s0, s1 = sec.st[0][lo:hi], sec.st[1][lo:hi]
 			s0, s1 = s0[:len(xs)], s1[:len(xs)]
 		}
-		for i, v := range xs {
-			v = min(max(v, -c), c)
-			if v < 0 {
-				v += P // |v| ≤ Clamp < H
-			}
-			a := uint64(v)
-			if rs != nil {
-				a += uint64(rs[i])
-				if a >= P {
-					a -= P
-				}
-			}
-			w := out[rb*i : rb*i+3]
-			w[0], w[1], w[2] = byte(a), byte(a>>8), byte(a>>16)
-			if s0 != nil {
+		switch {
+		case rs != nil && s0 != nil: // private + verified: the hot loop, branch-free
+			for i, v := range xs {
+				v = min(max(v, -c), c)
+				v += P & (v >> 63) // residue of |v| ≤ Clamp < H
+				v += int64(rs[i])
+				v -= P & ((P - 1 - v) >> 63) // mod P
+				a := uint64(v)
+				w := out[rb*i : rb*i+3]
+				w[0], w[1], w[2] = byte(a), byte(a>>8), byte(a>>16)
 				a0 += a * uint64(s0[i])
 				a1 += a * uint64(s1[i])
+			}
+		default:
+			for i, v := range xs {
+				v = min(max(v, -c), c)
+				v += P & (v >> 63)
+				if rs != nil {
+					v += int64(rs[i])
+					v -= P & ((P - 1 - v) >> 63)
+				}
+				a := uint64(v)
+				w := out[rb*i : rb*i+3]
+				w[0], w[1], w[2] = byte(a), byte(a>>8), byte(a>>16)
+				if s0 != nil {
+					a0 += a * uint64(s0[i])
+					a1 += a * uint64(s1[i])
+				}
 			}
 		}
 		ax0, ax1 = (ax0+a0%P)%P, (ax1+a1%P)%P
