@@ -1,6 +1,7 @@
 package slalom
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -132,36 +133,90 @@ func tlsConfig(id *Identity, peer ed25519.PublicKey) *tls.Config {
 	}
 }
 
+// coalescing buffers TLS's 16 KB records into large socket writes,
+// flushed at the end of every frame (fewer system calls). During the
+// handshake it writes through.
+type coalescing struct {
+	net.Conn
+	w      *bufio.Writer
+	direct bool
+}
+
+func (c *coalescing) Write(b []byte) (int, error) {
+	if c.direct {
+		return c.Conn.Write(b)
+	}
+	return c.w.Write(b)
+}
+
+func (c *coalescing) Flush() error { return c.w.Flush() }
+
+// tlsConn wraps a connection in TLS over a coalescing writer, completes
+// the handshake (with the pin check) and returns the framed connection.
+func tlsConn(raw net.Conn, cfg *tls.Config, client bool) (*Conn, *tls.Conn, error) {
+	cc := &coalescing{Conn: raw, w: bufio.NewWriterSize(raw, 1<<20), direct: true}
+	var tc *tls.Conn
+	if client {
+		tc = tls.Client(cc, cfg)
+	} else {
+		tc = tls.Server(cc, cfg)
+	}
+	raw.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		return nil, nil, err
+	}
+	raw.SetDeadline(time.Time{})
+	cc.direct = false
+	c := NewConn(tc)
+	c.lower = cc
+	return c, tc, nil
+}
+
 // Dial connects T to the device at addr, both sides authenticated.
 func Dial(addr string, id *Identity, device ed25519.PublicKey) (*Conn, net.Conn, error) {
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, tlsConfig(id, device))
+	raw, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, nil, fmt.Errorf("slalom: connecting to the device at %s: %w", addr, err)
 	}
-	return NewConn(c), c, nil
+	c, tc, err := tlsConn(raw, tlsConfig(id, device), true)
+	if err != nil {
+		raw.Close()
+		return nil, nil, fmt.Errorf("slalom: connecting to the device at %s: %w", addr, err)
+	}
+	return c, tc, nil
+}
+
+// Listener is the device's listener: TLS that accepts only T.
+type Listener struct {
+	net.Listener
+	cfg *tls.Config
 }
 
 // Listen returns a TLS listener for the device that accepts only T.
-func Listen(addr string, id *Identity, trusted ed25519.PublicKey) (net.Listener, error) {
-	return tls.Listen("tcp", addr, tlsConfig(id, trusted))
+func Listen(addr string, id *Identity, trusted ed25519.PublicKey) (*Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Listener{ln, tlsConfig(id, trusted)}, nil
 }
 
 // ServeListener serves connections one at a time (T is a single client);
 // a connection that fails the handshake is dropped.
-func (d *Device) ServeListener(ln net.Listener, logf func(string, ...any)) error {
+func (d *Device) ServeListener(ln *Listener, logf func(string, ...any)) error {
 	for {
-		c, err := ln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			return err
 		}
-		tc := c.(*tls.Conn)
-		if err := tc.Handshake(); err != nil {
-			logf("refused connection from %s: %v", c.RemoteAddr(), err)
-			c.Close()
+		c, _, err := tlsConn(raw, ln.cfg, false)
+		if err != nil {
+			logf("refused connection from %s: %v", raw.RemoteAddr(), err)
+			raw.Close()
 			continue
 		}
-		err = d.Serve(NewConn(tc))
-		c.Close()
+		err = d.Serve(c)
+		raw.Close()
 		if err != nil {
 			logf("session ended: %v", err)
 		}

@@ -51,6 +51,17 @@ type Conn struct {
 	// BytesIn and BytesOut count payload bytes.
 	BytesIn, BytesOut int64
 	rbuf              []byte // reused by Recv
+	lower             interface{ Flush() error }
+}
+
+func (c *Conn) flush() error {
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	if c.lower != nil {
+		return c.lower.Flush()
+	}
+	return nil
 }
 
 func NewConn(rw io.ReadWriter) *Conn {
@@ -85,7 +96,7 @@ func (c *Conn) Send(typ byte, parts ...[]byte) error {
 		}
 	}
 	c.BytesOut += int64(n + 4)
-	return c.w.Flush()
+	return c.flush()
 }
 
 // SendFrame sends a frame built in place: f[0:5] is reserved for the
@@ -104,7 +115,7 @@ func (c *Conn) SendFrame(typ byte, f []byte) error {
 	if _, err := c.w.Write(f); err != nil {
 		return err
 	}
-	return c.w.Flush()
+	return c.flush()
 }
 
 // Recv reads one frame and returns its type and body. The body is valid
