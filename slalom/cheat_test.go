@@ -112,44 +112,47 @@ func TestFreivaldsMissRates(t *testing.T) {
 		{"structured k=1", Structured, 1, false, 15.0 / 64},
 		{"batched k=1", Preprocessed, 1, true, 15.0 / 64},
 	}
-	rng := rand.New(rand.NewPCG(7, 7))
-	for _, c := range cases {
-		v := NewVerifier(p, c.mode)
-		v.limit, v.reps = 8, c.reps
-		miss := 0
-		for i := 0; i < trials; i++ {
-			li := i % len(p.Layers)
-			if c.mode == OnTheFly {
-				li = i % 2 // the two convolutions
+	for ci, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(7, uint64(ci)))
+			v := NewVerifier(p, c.mode)
+			v.limit, v.reps = 8, c.reps
+			miss := 0
+			for i := 0; i < trials; i++ {
+				li := i % len(p.Layers)
+				if c.mode == OnTheFly {
+					li = i % 2 // the two convolutions
+				}
+				if c.batch {
+					li = []int{0, 1, 2}[i%3]
+				}
+				ly := p.Layers[li]
+				bad := append([]uint32(nil), ys[li]...)
+				e := rng.IntN(len(bad))
+				bad[e] = uint32((uint64(bad[e]) + 1 + uint64(rng.IntN(P-1))) % P)
+				var err error
+				if c.batch {
+					err = v.CheckBatch(ly, [][]uint32{xs[li], xs[li]}, [][]uint32{ys[li], bad})
+				} else {
+					// Fresh secrets for the layer under test (Prepare does all layers).
+					v.secrets = make([]*layerSecret, len(p.Layers))
+					v.prg.limit = v.limit
+					v.prepareLayer(li)
+					v.prepared = true
+					err = v.Check(ly, xs[li], bad)
+				}
+				if err == nil {
+					miss++
+				}
 			}
-			if c.batch {
-				li = []int{0, 1, 2}[i%3]
+			rate := float64(miss) / float64(trials)
+			sigma := math.Sqrt(c.expect * (1 - c.expect) / float64(trials))
+			t.Logf("%s: miss rate %.4f, expected %.4f (σ %.4f)", c.name, rate, c.expect, sigma)
+			if math.Abs(rate-c.expect) > 4*sigma {
+				t.Errorf("%s: miss rate %.4f is not within 4σ of %.4f", c.name, rate, c.expect)
 			}
-			ly := p.Layers[li]
-			bad := append([]uint32(nil), ys[li]...)
-			e := rng.IntN(len(bad))
-			bad[e] = uint32((uint64(bad[e]) + 1 + uint64(rng.IntN(P-1))) % P)
-			var err error
-			if c.batch {
-				err = v.CheckBatch(ly, [][]uint32{xs[li], xs[li]}, [][]uint32{ys[li], bad})
-			} else {
-				// Fresh secrets for the layer under test (Prepare does all layers).
-				v.secrets = make([]*layerSecret, len(p.Layers))
-				v.prg.limit = v.limit
-				v.prepareLayer(li)
-				v.prepared = true
-				err = v.Check(ly, xs[li], bad)
-			}
-			if err == nil {
-				miss++
-			}
-		}
-		rate := float64(miss) / float64(trials)
-		sigma := math.Sqrt(c.expect * (1 - c.expect) / float64(trials))
-		t.Logf("%s: miss rate %.4f, expected %.4f (σ %.4f)", c.name, rate, c.expect, sigma)
-		if math.Abs(rate-c.expect) > 4*sigma {
-			t.Errorf("%s: miss rate %.4f is not within 4σ of %.4f", c.name, rate, c.expect)
-		}
+		})
 	}
 }
 

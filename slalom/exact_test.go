@@ -29,6 +29,7 @@ func TestExactOnBundledModels(t *testing.T) {
 		})
 		for _, mode := range allModes {
 			t.Run(bundled[i].name+"/"+mode.String()+"/"+mode.Check.String(), func(t *testing.T) {
+				t.Parallel()
 				tr := newTrusted(t, l.p, mode, nil)
 				if mode.Blind {
 					tr.Offline(len(want))
