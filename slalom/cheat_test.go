@@ -328,29 +328,45 @@ func TestDeviceAnswersRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			// The hook state is shared with the device goroutine, which may
+			// still be streaming an aborted run: guard it.
+			var mu sync.Mutex
+			set := func(a bool) {
+				mu.Lock()
+				armed = a
+				mu.Unlock()
+			}
+			mu.Lock()
 			last = nil
+			mu.Unlock()
 			d := &Device{frameHook: func(b []byte) (byte, []byte) {
+				mu.Lock()
+				defer mu.Unlock()
 				if !armed {
 					return msgResult, b
 				}
 				return c.frame(b)
 			}}
 			for _, mode := range []Mode{{Verify: true}, {Verify: true, PerLayer: true}, {Verify: true, Blind: true}} {
+				mu.Lock()
 				clear(saved)
+				last = nil
+				mu.Unlock()
+				// A fresh device per mode, so no leftover of the previous
+				// mode's aborted run reaches this one.
 				tr := newTrusted(t, l.p, mode, d)
 				if c.name == "stale" {
-					armed = true
+					set(true)
 					if _, err := tr.Infer(x); err != nil {
 						t.Fatal(err)
 					}
 				}
-				armed = true
+				set(true)
 				out, err := tr.Infer(x)
-				armed = false
+				set(false)
 				if err == nil || out != nil || !strings.Contains(err.Error(), c.want) {
 					t.Fatalf("%v: got %v, want an error containing %q", mode, err, c.want)
 				}
-				last = nil
 			}
 		})
 	}

@@ -12,8 +12,6 @@ import (
 // Device is the untrusted worker D: it holds the public weights and
 // computes linear layers exactly mod P on whatever T sends.
 type Device struct {
-	layers []*Layer
-	prog   *Program
 	// Tamper, if set, may change an output before it is sent (tests
 	// model a cheating device with it).
 	Tamper func(layer int, seq uint64, y []uint32) []uint32
@@ -27,7 +25,8 @@ type Device struct {
 
 // Serve answers T on conn until T closes it.
 func (d *Device) Serve(c *Conn) error {
-	d.layers, d.prog = nil, nil
+	var layers []*Layer // per connection: one Device may serve several T sessions
+	var prog *Program
 	fail := func(err error) error {
 		// T may be blocked sending: do not wait long for it to read.
 		if dl, ok := c.rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
@@ -50,10 +49,10 @@ func (d *Device) Serve(c *Conn) error {
 			if err != nil {
 				return fail(err)
 			}
-			if l.Index != len(d.layers) {
+			if l.Index != len(layers) {
 				return fail(fmt.Errorf("%w: layer %d out of order", errProto, l.Index))
 			}
-			d.layers = append(d.layers, l)
+			layers = append(layers, l)
 		case msgSetupDone:
 			if len(body) != 32 {
 				return fail(errProto)
@@ -68,10 +67,10 @@ func (d *Device) Serve(c *Conn) error {
 			seq := binary.LittleEndian.Uint64(body)
 			li := int(binary.LittleEndian.Uint32(body[8:]))
 			n := int(binary.LittleEndian.Uint32(body[12:]))
-			if li >= len(d.layers) {
+			if li >= len(layers) {
 				return fail(fmt.Errorf("%w: no layer %d", errProto, li))
 			}
-			l := d.layers[li]
+			l := layers[li]
 			if n != l.InLen() {
 				return fail(fmt.Errorf("%w: layer %d: %d inputs, want %d", errProto, li, n, l.InLen()))
 			}
@@ -90,13 +89,13 @@ func (d *Device) Serve(c *Conn) error {
 				return err
 			}
 		case msgSetupProgram:
-			p, err := parseProgram(body, d.layers)
+			p, err := parseProgram(body, layers)
 			if err != nil {
 				return fail(err)
 			}
-			d.prog = p
+			prog = p
 		case msgRunAll:
-			if d.prog == nil || len(body) < 12 {
+			if prog == nil || len(body) < 12 {
 				return fail(fmt.Errorf("%w: run without a program", errProto))
 			}
 			seq := binary.LittleEndian.Uint64(body)
@@ -110,7 +109,7 @@ func (d *Device) Serve(c *Conn) error {
 				q[i] = lift(uint64(v))
 			}
 			var sendErr error
-			_, err = d.prog.runFrom(nil, q, adapt(func(l *Layer, x []int64) ([]int64, error) {
+			_, err = prog.runFrom(nil, q, adapt(func(l *Layer, x []int64) ([]int64, error) {
 				xr := make([]uint64, len(x))
 				for i, v := range x {
 					xr[i] = toField(v)
