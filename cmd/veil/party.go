@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -58,6 +59,7 @@ func partyCmd() *cobra.Command {
 		rawIn   string
 		repeat  int
 		mal     bool
+		profile string
 	)
 	cmd := &cobra.Command{
 		Use:   "party --role client|server|helper --config FILE [IMAGE...]",
@@ -123,6 +125,16 @@ it and no output is released.`,
 				if attester, err = settings.NewAttester(me); err != nil {
 					return err
 				}
+			}
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
 			setMemoryLimit(prog)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -233,6 +245,7 @@ it and no output is released.`,
 	cmd.Flags().MarkHidden("input-raw")
 	cmd.Flags().BoolVar(&mal, "malicious", false, "malicious security (Aramis): check the peers' attestation evidence against the parties file's \"attestation\" policy, and authenticate, number and chain every message; any deviation stops all parties")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "with --input-raw: run that input this many times")
+	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write this party's CPU profile to the file")
 	cmd.Flags().MarkHidden("repeat")
 	cmd.MarkFlagRequired("role")
 	cmd.MarkFlagRequired("config")

@@ -67,7 +67,7 @@ func (m *interposer) Send(to mpc.Party, msg []byte) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.raw < 2 { // the handshake's nonce and evidence
+	if m.raw < 3 { // the handshake's nonce, evidence and verdict
 		m.raw++
 		return m.Network.Send(to, msg)
 	}

@@ -148,8 +148,10 @@ const (
 //  4. Pairwise X25519 secrets give, through HKDF with the session id,
 //     one AES-GCM key per directed link and the pairwise PRF key that
 //     PairKey returns; every later frame is authenticated under them.
-//  5. Each sends a hello frame carrying cfg.Commitment on both links and
-//     verifies the peers' (key confirmation).
+//  5. Each tells each peer whether it accepted its evidence (a refused
+//     party stops, blaming itself), then sends a hello frame carrying
+//     cfg.Commitment on both links and verifies the peers' (key
+//     confirmation).
 //
 // Errors name the culprit as an *mpc.PeerError.
 func Secure(inner mpc.Network, cfg Config) (*Network, error) {
@@ -224,25 +226,51 @@ func Secure(inner mpc.Network, cfg Config) (*Network, error) {
 		}
 		n.links[q] = l
 	}
+	// 4. Verdicts: each tells each peer whether it accepted its evidence
+	// (unauthenticated: a forged verdict can only stop the session), so
+	// that a refused party stops blaming itself rather than the peer
+	// that hung up on it.
+	for _, q := range peers {
+		verdict := []byte{0}
+		if n.links[q] != nil {
+			verdict[0] = 1
+		}
+		// Best effort: a peer that has hung up has said why in what it
+		// sent before, which the receives below and the readers deliver.
+		inner.Send(q, verdict)
+	}
+	if refused == nil {
+		for _, q := range peers {
+			b, err := inner.Recv(q)
+			switch {
+			case err != nil:
+				refused = err
+			case len(b) != 1 || b[0] > 1:
+				refused = &mpc.PeerError{Peer: q, Err: fmt.Errorf("verdict of %d bytes", len(b))}
+			case b[0] == 0:
+				refused = &mpc.PeerError{Peer: n.me, Err: fmt.Errorf("%s refused this party's evidence", q)}
+			}
+			if refused != nil {
+				break
+			}
+		}
+	}
 	if refused != nil {
 		var pe *mpc.PeerError
-		errors.As(refused, &pe)
+		culprit := n.me
+		if errors.As(refused, &pe) {
+			culprit = pe.Peer
+		}
 		for _, q := range peers {
 			if l := n.links[q]; l != nil {
-				n.sendFrame(l, frameAbort, abortPayload(pe.Peer, refused))
+				n.sendFrame(l, frameAbort, abortPayload(culprit, refused))
 			}
 		}
 		n.err = refused
 		return nil, fmt.Errorf("aramis: %s: %w", n.me, refused)
 	}
 
-	// 5. Hello frames, then the readers.
-	for _, q := range peers {
-		if err := n.sendFrame(n.links[q], frameHello, cfg.Commitment); err != nil {
-			n.fail(q, err)
-			return nil, fmt.Errorf("aramis: %s: handshake: %w", n.me, err)
-		}
-	}
+	// 5. The readers, hello frames, the monitor.
 	now := time.Now()
 	for _, q := range peers {
 		l := n.links[q]
@@ -250,7 +278,16 @@ func Secure(inner mpc.Network, cfg Config) (*Network, error) {
 		l.lastRecv = now
 		go n.read(l)
 	}
-	go n.monitor()
+	var sendErr error
+	for _, q := range peers {
+		if err := n.sendFrame(n.links[q], frameHello, cfg.Commitment); err != nil {
+			sendErr = n.sendFailed(n.links[q], err)
+			break
+		}
+	}
+	if sendErr == nil {
+		go n.monitor()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, q := range peers {

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // Stream is a deterministic stream of pseudo-random values. It is not
@@ -106,12 +107,34 @@ func (s *Stream) Uint64() uint64 {
 	return v
 }
 
-// Uint64s fills dst with uniform elements of Z_2^64.
+// Uint64s fills dst with uniform elements of Z_2^64: the same values as
+// that many calls of Uint64. Past what is buffered, the key stream is
+// written straight into dst (on little-endian machines), without going
+// through the buffer.
 func (s *Stream) Uint64s(dst []uint64) {
-	for i := range dst {
-		dst[i] = s.Uint64()
+	i := 0
+	for ; i < len(dst) && len(s.buf)-s.pos >= 8; i++ {
+		dst[i] = binary.LittleEndian.Uint64(s.buf[s.pos:])
+		s.pos += 8
 	}
+	rest := dst[i:]
+	if len(rest) < 64 || !littleEndian {
+		for j := range rest {
+			rest[j] = s.Uint64()
+		}
+		return
+	}
+	// The buffer holds fewer than 8 bytes, which Uint64 would skip too;
+	// the next key-stream bytes go to rest, as Uint64 would read them.
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&rest[0])), 8*len(rest))
+	clear(b)
+	s.ctr.XORKeyStream(b, b)
+	s.pos = len(s.buf)
 }
+
+// littleEndian is whether uint64s are stored least significant byte
+// first, as the stream's bytes are read.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // OddRing returns a uniform element of Z_{2^64−1} (rejecting 2^64−1).
 func (s *Stream) OddRing() uint64 {

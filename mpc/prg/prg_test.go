@@ -101,3 +101,31 @@ func TestSamplersUniform(t *testing.T) {
 		}
 	}
 }
+
+// TestUint64sMatchesUint64 checks that bulk draws give the values of
+// element-by-element draws, whatever the chunking and whatever bytes were
+// drawn before.
+func TestUint64sMatchesUint64(t *testing.T) {
+	key := make([]byte, 32)
+	for _, pre := range []int{0, 3, 8, 5000, bufSize - 4, bufSize} {
+		for _, chunks := range [][]int{{1}, {63, 64, 65}, {1000, 7, bufSize, 3 * bufSize / 8}, {100000}} {
+			a, b := MustNew(key, "x"), MustNew(key, "x")
+			for i := 0; i < pre; i++ {
+				a.Byte()
+				b.Byte()
+			}
+			for _, n := range chunks {
+				got := make([]uint64, n)
+				a.Uint64s(got)
+				for i := range got {
+					if want := b.Uint64(); got[i] != want {
+						t.Fatalf("after %d bytes, chunks %v: element %d of %d: %#x, want %#x", pre, chunks, i, n, got[i], want)
+					}
+				}
+			}
+			if a.Byte() != b.Byte() {
+				t.Fatalf("after %d bytes, chunks %v: the streams diverge afterwards", pre, chunks)
+			}
+		}
+	}
+}
