@@ -3,6 +3,7 @@ package slalom
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 )
@@ -93,7 +94,7 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 		if err != nil {
 			return nil, err
 		}
-		if !equal(out, want) {
+		if !slices.Equal(out, want) {
 			return nil, fmt.Errorf("slalom: baseline output differs from the oracle")
 		}
 		if i > 0 {
@@ -136,7 +137,7 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 		if err != nil {
 			return nil, err
 		}
-		if !equal(out, want) {
+		if !slices.Equal(out, want) {
 			r.Verified = false
 		}
 		if i > 0 {
@@ -153,16 +154,4 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 		r.Ratio = r.BaselineCPU / r.TrustedCPU
 	}
 	return r, nil
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package slalom
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestExactOnBundledModels(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if !equal64(got, want[k]) {
+					if !slices.Equal(got, want[k]) {
 						t.Fatalf("image %d: output %v, oracle %v", k, got, want[k])
 					}
 				}
@@ -74,7 +75,7 @@ func TestExactRandomAndClamped(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equal64(got, want) || !equal64(loc, want) {
+			if !slices.Equal(got, want) || !slices.Equal(loc, want) {
 				t.Fatalf("%s input %d: secure %v, local %v, oracle %v", bundled[i].name, k, got, loc, want)
 			}
 		}
@@ -123,7 +124,7 @@ func TestSeparableFused(t *testing.T) {
 		}}
 		tr := newTrusted(t, p, mode, d)
 		got, err := tr.Infer(x)
-		if err != nil || !equal64(got, want) {
+		if err != nil || !slices.Equal(got, want) {
 			t.Fatalf("%v: %v", mode, err)
 		}
 		cheat = true

@@ -43,15 +43,3 @@ var allModes = []Mode{
 	{Blind: true},
 	{Verify: true, Blind: true},
 }
-
-func equal64(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -1,6 +1,7 @@
 package slalom
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -107,7 +108,7 @@ func TestSealedFactorsRefused(t *testing.T) {
 			tr.Offline(3)
 			// Pair 0 runs honestly; the tampering starts with pair 1.
 			got, err := tr.Infer(x)
-			if err != nil || !equal64(got, want) {
+			if err != nil || !slices.Equal(got, want) {
 				t.Fatalf("honest run: %v", err)
 			}
 			st.get = c.get

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -336,7 +337,7 @@ func slalomRunCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if slices64Equal(out, want) {
+				if slices.Equal(out, want) {
 					same++
 				}
 				if labels[i] >= 0 {
@@ -346,7 +347,7 @@ func slalomRunCmd() *cobra.Command {
 					}
 				}
 				if !asJSON && len(xs) <= 20 {
-					fmt.Fprintf(cmd.OutOrStdout(), "image %d: class %d (label %d), equals the quantized reference: %v\n", i, slalom.ArgMax(out), labels[i], slices64Equal(out, want))
+					fmt.Fprintf(cmd.OutOrStdout(), "image %d: class %d (label %d), equals the quantized reference: %v\n", i, slalom.ArgMax(out), labels[i], slices.Equal(out, want))
 				}
 			}
 			res := map[string]any{"model": p.Name, "mode": mode.String(), "n": len(xs), "equal_to_reference": same,
@@ -380,18 +381,6 @@ func slalomRunCmd() *cobra.Command {
 	c.Flags().IntVarP(&n, "n", "n", 20, "number of images")
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return c
-}
-
-func slices64Equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func slalomBenchCmd() *cobra.Command {
