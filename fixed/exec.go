@@ -52,7 +52,7 @@ func (p *Program) execute(inputs [][]uint64, keepAll bool) ([][]uint64, error) {
 			vals[id] = t.Data
 		}
 	}
-	last := p.lastUse()
+	last := p.LastUse()
 	for k := range p.Instrs {
 		in := &p.Instrs[k]
 		args := make([][]uint64, len(in.In))
@@ -76,9 +76,10 @@ func (p *Program) execute(inputs [][]uint64, keepAll bool) ([][]uint64, error) {
 	return vals, nil
 }
 
-// lastUse returns, for every tensor, the index of the last instruction
-// reading it (len(Instrs) for outputs, −1 if never read).
-func (p *Program) lastUse() []int {
+// LastUse returns, for every tensor, the index of the last instruction
+// reading it (len(Instrs) for outputs, −1 if never read): after that
+// instruction an executor may free it.
+func (p *Program) LastUse() []int {
 	last := make([]int, len(p.Tensors))
 	for i := range last {
 		last[i] = -1

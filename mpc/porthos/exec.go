@@ -97,7 +97,7 @@ func (e *Engine) run(ctx context.Context, prog *fixed.Program, inputs [][]uint64
 		}
 		vals[id], shared[id] = v, true
 	}
-	last := lastUse(prog)
+	last := prog.LastUse()
 	for k := range prog.Instrs {
 		in := &prog.Instrs[k]
 		if err := ctx.Err(); err != nil {
@@ -247,20 +247,3 @@ func weightOperand(prog *fixed.Program, in *fixed.Instr) int {
 	return -1
 }
 
-// lastUse returns, for every tensor, the last instruction reading it
-// (len(Instrs) for outputs, −1 if none).
-func lastUse(p *fixed.Program) []int {
-	last := make([]int, len(p.Tensors))
-	for i := range last {
-		last[i] = -1
-	}
-	for k, in := range p.Instrs {
-		for _, id := range in.In {
-			last[id] = k
-		}
-	}
-	for _, id := range p.Outputs {
-		last[id] = len(p.Instrs)
-	}
-	return last
-}
