@@ -246,4 +246,3 @@ func weightOperand(prog *fixed.Program, in *fixed.Instr) int {
 	}
 	return -1
 }
-
