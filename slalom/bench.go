@@ -3,6 +3,7 @@ package slalom
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"time"
@@ -46,6 +47,11 @@ type BenchResult struct {
 // OnlineHook, if set, is called before and after the online runs (profiling).
 var OnlineHook func(start bool)
 
+// settle collects garbage and returns freed memory to the OS before a
+// measured phase, so that the runtime's background scavenger does not
+// charge the earlier phases' garbage to it.
+func settle() { debug.FreeOSMemory() }
+
 func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
@@ -80,7 +86,7 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 	if err != nil {
 		return nil, err
 	}
-	runtime.GC()
+	settle()
 	// Baseline.
 	var cpus, walls []float64
 	mem := &arena{}
@@ -103,7 +109,7 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 		logf("baseline run %d: cpu %.3f s, wall %.3f s", i, c, w)
 	}
 	r.BaselineCPU, r.BaseWall = median(cpus), median(walls)
-	runtime.GC()
+	settle()
 
 	t, err := NewTrusted(p, mode, dev, nil)
 	if err != nil {
@@ -119,7 +125,7 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 		r.OfflineCPU = c / float64(runs+1)
 		logf("offline (R, U = f(R), sealing) for %d pairs: cpu %.3f s per pair", runs+1, r.OfflineCPU)
 	}
-	runtime.GC()
+	settle()
 	d0, _ := dev.DeviceCPU()
 	in0, out0 := dev.C.BytesIn, dev.C.BytesOut
 	cpus, walls = cpus[:0], walls[:0]

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"os"
 )
 
 // P is the prime of the field: 2^24 − 3.
@@ -220,3 +221,7 @@ func toU32(a []uint64) []uint32 {
 	}
 	return r
 }
+
+// useSIMD selects T's AVX2 decode and check kernels where the CPU has
+// them; VEIL_NOSIMD=1 forces the portable Go path (tests compare both).
+var useSIMD = cpuSIMD && os.Getenv("VEIL_NOSIMD") == ""

@@ -298,19 +298,10 @@ func (t *Trusted) streamLinear(l *Layer, x []int64, q post) ([]int64, error) {
 	n := len(x)
 	for lo := 0; lo < n; lo += lazyTerms {
 		hi := min(n, lo+lazyTerms)
-		var a0, a1 uint64
 		xs := x[lo:hi]
 		s0, s1 := sec.st[0][lo:hi], sec.st[1][lo:hi]
 		s0, s1 = s0[:len(xs)], s1[:len(xs)]
-		for i, v := range xs {
-			v = min(max(v, -c), c)
-			if v < 0 {
-				v += P
-			}
-			a := uint64(v)
-			a0 += a * uint64(s0[i])
-			a1 += a * uint64(s1[i])
-		}
+		a0, a1 := dotClamp(xs, s0, s1, c)
 		ax0, ax1 = (ax0+a0%P)%P, (ax1+a1%P)%P
 	}
 	raw, err := t.Dev.Next(l)
@@ -461,8 +452,8 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 	clo, chi := q.lo, q.hi
 	for o := range sec.rch[0] {
 		var c0, c1 uint64
-		for lo := 0; lo < plane; lo += lazyTerms {
-			hi := min(plane, lo+lazyTerms)
+		for lo := 0; lo < plane; lo += decodeBlock {
+			hi := min(plane, lo+decodeBlock)
 			n := hi - lo
 			zs := z[o*plane+lo : o*plane+hi]
 			b := in[rb*(o*plane+lo) : rb*(o*plane+hi)]
@@ -490,6 +481,31 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 // max((lift(v − u) + half) >> k, floor). It returns the index of a value
 // ≥ P, or −1.
 func decodeRow(z []int64, b []byte, r0, r1, u []uint32, half int64, k uint, lo, hi int64) (a0, a1 uint64, bad int) {
+	a0, a1, maxv, m := decodeRowSIMD(z, b, r0, r1, u, half, k, lo, hi)
+	if m > 0 && maxv >= P {
+		for i := range m {
+			if get24(b[rb*i:]) >= P {
+				return a0, a1, i
+			}
+		}
+	}
+	if m == len(z) {
+		return a0, a1, -1
+	}
+	var us []uint32
+	if u != nil {
+		us = u[m:]
+	}
+	// At most lazyTerms products in all: the sums cannot overflow.
+	t0, t1, bad := decodeRowGo(z[m:], b[rb*m:], r0[m:], r1[m:], us, half, k, lo, hi)
+	if bad >= 0 {
+		bad += m
+	}
+	return a0 + t0, a1 + t1, bad
+}
+
+// decodeRowGo is decodeRow in portable Go.
+func decodeRowGo(z []int64, b []byte, r0, r1, u []uint32, half int64, k uint, lo, hi int64) (a0, a1 uint64, bad int) {
 	n := len(z)
 	bad = -1
 	if n == 0 {
@@ -544,4 +560,29 @@ func decodeRow(z []int64, b []byte, r0, r1, u []uint32, half int64, k uint, lo, 
 		}
 	}
 	return a0, a1, -1
+}
+
+// decodeBlock is the number of values decodeRow handles at a time: few
+// enough that its second pass finds them in the L1 cache.
+const decodeBlock = 2048
+
+// dotClamp returns Σ a_i·s0_i and Σ a_i·s1_i (at most lazyTerms terms) for
+// a_i the residue of x_i clamped to [−c, c].
+func dotClamp(x []int64, s0, s1 []uint32, c int64) (a0, a1 uint64) {
+	a0, a1, m := dotClampSIMD(x, s0, s1, c)
+	t0, t1 := dotClampGo(x[m:], s0[m:], s1[m:], c)
+	return a0 + t0, a1 + t1
+}
+
+// dotClampGo is dotClamp in portable Go.
+func dotClampGo(x []int64, s0, s1 []uint32, c int64) (a0, a1 uint64) {
+	s0, s1 = s0[:len(x)], s1[:len(x)]
+	for i, v := range x {
+		v = min(max(v, -c), c)
+		v += P & (v >> 63)
+		a := uint64(v)
+		a0 += a * uint64(s0[i])
+		a1 += a * uint64(s1[i])
+	}
+	return a0, a1
 }
