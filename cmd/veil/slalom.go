@@ -35,7 +35,7 @@ pinned Ed25519 keys). --verify checks every answer with Freivalds' algorithm
 (k = 2, soundness 2^-48 per layer); --blind sends only X + R mod p, with
 U = f(R) precomputed by T and sealed with AES-GCM. See slalom/README.md.`,
 	}
-	c.AddCommand(slalomKeygenCmd(), slalomDeviceCmd(), slalomRunCmd(), slalomBenchCmd())
+	c.AddCommand(slalomKeygenCmd(), slalomDeviceCmd(), slalomRunCmd(), slalomBenchCmd(), slalomServeCmd(), slalomClientCmd())
 	return c
 }
 
