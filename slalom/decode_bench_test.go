@@ -23,6 +23,6 @@ func BenchmarkDecodeStructured(b *testing.B) {
 	z := make([]int64, n)
 	b.SetBytes(int64(n))
 	for i := 0; i < b.N; i++ {
-		decodeStructured(z, in, sec, post{k: 8, lo: 0, hi: math.MaxInt64}, nil)
+		decodeStructured(z, in, sec, post{k: 8, lo: 0, hi: math.MaxInt64}, nil, nil)
 	}
 }

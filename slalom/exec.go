@@ -119,6 +119,33 @@ func (p *Program) lastUses() []int {
 	return p.lastUse
 }
 
+// feeds returns, per layer ℓ, the layer whose input is exactly ℓ's
+// output as runFrom computes it (after a ReLU or ReLU6 it fuses), or −1.
+func (p *Program) feeds() []int {
+	last := p.lastUses()
+	f := make([]int, len(p.Layers))
+	for i := range f {
+		f[i] = -1
+	}
+	for si, st := range p.Steps {
+		if st.Op != StepLinear {
+			continue
+		}
+		out := st.Out
+		if n := si + 1; n < len(p.Steps) && p.Steps[n].In[0] == out && last[out] == n &&
+			(p.Steps[n].Op == StepRelu || p.Steps[n].Op == StepClip) {
+			out = p.Steps[n].Out
+		}
+		for _, nx := range p.Steps[si+1:] {
+			if nx.Op == StepLinear && nx.In[0] == out {
+				f[st.Layer] = nx.Layer
+				break
+			}
+		}
+	}
+	return f
+}
+
 func (p *Program) run(input []float32, lin LinearFunc, mem *arena) ([]int64, error) {
 	return p.runFrom(input, nil, adapt(lin, mem), mem)
 }

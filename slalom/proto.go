@@ -133,7 +133,13 @@ func (c *Conn) Recv() (byte, []byte, error) {
 		c.rbuf = make([]byte, n)
 	}
 	buf := c.rbuf[:n]
-	if _, err := io.ReadFull(c.r, buf); err != nil {
+	// What the reader holds comes from it; the rest straight from the
+	// connection into buf (one copy fewer for large frames).
+	k := min(c.r.Buffered(), len(buf))
+	if _, err := io.ReadFull(c.r, buf[:k]); err != nil {
+		return 0, nil, err
+	}
+	if _, err := io.ReadFull(c.rw, buf[k:]); err != nil {
 		return 0, nil, err
 	}
 	c.BytesIn += int64(n + 4)

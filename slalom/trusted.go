@@ -47,6 +47,19 @@ type Trusted struct {
 	stream bool // one round trip per inference (integrity without blinding)
 	rbuf   []uint32
 	ubuf   []uint32
+	// feeds[ℓ] is the linear layer whose input is exactly layer ℓ's
+	// output (after a fused ReLU), or −1: in the one-round-trip mode T
+	// computes that layer's ⟨X, s̃⟩ while decoding layer ℓ, from values
+	// still in cache, and keeps it in ahead until the layer runs.
+	feeds []int
+	ahead aheadDot
+}
+
+// aheadDot is ⟨X, s̃⟩ of a layer computed before the layer runs.
+type aheadDot struct {
+	valid  bool
+	layer  int
+	a0, a1 uint64
 }
 
 // NewTrusted sets D up with the program and prepares T's secrets.
@@ -70,6 +83,7 @@ func NewTrusted(p *Program, mode Mode, dev *Remote, store Store) (*Trusted, erro
 			return nil, err
 		}
 		t.stream = true
+		t.feeds = p.feeds()
 	}
 	return t, nil
 }
@@ -120,6 +134,7 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 	if t.mem == nil {
 		t.mem = &arena{}
 	}
+	t.ahead = aheadDot{}
 	var q0 []int64
 	if t.stream {
 		var err error
@@ -296,6 +311,10 @@ func (t *Trusted) streamLinear(l *Layer, x []int64, q post) ([]int64, error) {
 	c := l.Clamp
 	var ax0, ax1 uint64
 	n := len(x)
+	if t.ahead.valid && t.ahead.layer == l.Index {
+		ax0, ax1, n = t.ahead.a0, t.ahead.a1, 0
+	}
+	t.ahead.valid = false
 	for lo := 0; lo < n; lo += lazyTerms {
 		hi := min(n, lo+lazyTerms)
 		xs := x[lo:hi]
@@ -333,8 +352,18 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 	}
 	unblinded := false
 	if sec != nil && sec.s[0] == nil {
-		ay0, ay1, bad = decodeStructured(z, raw, sec, q, u)
+		var next *nextDot
+		if t.stream && t.feeds[l.Index] >= 0 {
+			m := t.Prog.Layers[t.feeds[l.Index]]
+			if ms := t.Ver.secrets[m.Index]; ms != nil && len(ms.st[0]) == len(z) {
+				next = &nextDot{st0: ms.st[0], st1: ms.st[1], c: m.Clamp}
+			}
+		}
+		ay0, ay1, bad = decodeStructured(z, raw, sec, q, u, next)
 		unblinded = u != nil
+		if next != nil {
+			t.ahead = aheadDot{valid: true, layer: t.feeds[l.Index], a0: next.a0, a1: next.a1}
+		}
 	} else {
 		for lo := 0; lo < m; lo += lazyTerms {
 			hi := min(m, lo+lazyTerms)
@@ -440,7 +469,11 @@ func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint
 // channel o, Σ_pix r_sp[pix]·Y[o,pix], then times r_ch[o]. It stores the
 // lifted, post-processed values of Y − U (U = nil: of Y); the caller
 // releases them only if the check passes.
-func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32) (ay0, ay1 uint64, bad int) {
+//
+// With next ≠ nil it also accumulates next.a0, next.a1 = ⟨z, s̃⟩ mod P of
+// the layer that takes z as its input, block by block while the block is
+// in cache.
+func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32, next *nextDot) (ay0, ay1 uint64, bad int) {
 	bad = -1
 	rsp0, rsp1 := sec.rsp[0], sec.rsp[1]
 	plane := len(rsp0)
@@ -467,6 +500,11 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 			a0, a1, bi := decodeRow(zs, b, r0, r1, us, half, k, clo, chi)
 			if bi >= 0 {
 				bad = o*plane + lo + bi
+			}
+			if next != nil {
+				at := o*plane + lo
+				d0, d1 := dotClamp(zs, next.st0[at:at+n], next.st1[at:at+n], next.c)
+				next.a0, next.a1 = (next.a0+d0%P)%P, (next.a1+d1%P)%P
 			}
 			c0, c1 = (c0+a0%P)%P, (c1+a1%P)%P
 		}
@@ -585,4 +623,11 @@ func dotClampGo(x []int64, s0, s1 []uint32, c int64) (a0, a1 uint64) {
 		a1 += a * uint64(s1[i])
 	}
 	return a0, a1
+}
+
+// nextDot asks decodeStructured for ⟨z, s̃⟩ of the layer that reads z.
+type nextDot struct {
+	st0, st1 []uint32
+	c        int64
+	a0, a1   uint64
 }
