@@ -54,13 +54,16 @@ func TestSlalomServeClient(t *testing.T) {
 	policy := writePolicy("policy.json", attest.Policy{Measurements: [][]byte{m}, InsecureAllowSimulated: true, SimulatedPlatformKeys: [][]byte{pub}})
 	strict := writePolicy("strict.json", attest.Policy{Measurements: [][]byte{m}, SimulatedPlatformKeys: [][]byte{pub}})
 
-	// The serve refusals come first: they must not start anything.
-	out, err := veil(t, "slalom", "serve", lenet, "--verify", "--attester", "simulated-insecure", "--platform-key-file", keyFile)
+	// The serve refusals come first. They must happen before anything
+	// starts (an unusable --listen makes a serve that got further fail
+	// with another error instead of serving).
+	noListen := "256.0.0.1:1"
+	out, err := veil(t, "slalom", "serve", lenet, "--verify", "--listen", noListen, "--attester", "simulated-insecure", "--platform-key-file", keyFile)
 	if err == nil || !strings.Contains(err.Error(), "--insecure-simulated-attestation") {
 		t.Fatalf("serve accepted the simulated attester without the insecure flag (err %v):\n%s", err, out)
 	}
 	if _, derr := attest.Detect(); derr != nil {
-		out, err := veil(t, "slalom", "serve", lenet, "--verify")
+		out, err := veil(t, "slalom", "serve", lenet, "--verify", "--listen", noListen)
 		if err == nil || !errors.Is(err, attest.ErrNoTEE) || !strings.Contains(err.Error(), "/dev/sev-guest") {
 			t.Fatalf("serve --attester tee without a TEE: got %v\n%s", err, out)
 		}
