@@ -193,6 +193,11 @@ func (g *PRG) FillU32(dst []uint32) {
 		n := min(len(b)/3, len(dst)-i)
 		b = b[:3*n]
 		d := dst[i:]
+		if unpack24(d[:n], b) < P { // no rejection in this stretch (the usual case)
+			i += n
+			g.pos += 3 * n
+			continue
+		}
 		k := 0
 		for j := 0; j+2 < len(b); j += 3 {
 			v := uint32(b[j]) | uint32(b[j+1])<<8 | uint32(b[j+2])<<16

@@ -228,14 +228,7 @@ func (b *Blinder) OpenInto(j uint64, l *Layer, u []uint32) ([]uint32, error) {
 		if len(pt) != rb*(hi-lo) {
 			return nil, fail("chunk %d holds %d bytes, want %d", c, len(pt), rb*(hi-lo))
 		}
-		var mx uint32
-		us := u[lo:hi]
-		for i := range us {
-			v := get24(pt[rb*i:])
-			mx = max(mx, v)
-			us[i] = v
-		}
-		if mx >= P {
+		if unpack24(u[lo:hi], pt) >= P {
 			return nil, fail("value out of range")
 		}
 		clear(pt)

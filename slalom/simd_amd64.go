@@ -62,3 +62,38 @@ func dotClampSIMD(x []int64, s0, s1 []uint32, c int64) (a0, a1 uint64, done int)
 }
 
 func sat32(v int64) int32 { return int32(min(max(v, -1<<31), 1<<31-1)) }
+
+//go:noescape
+func unpack24AVX2(dst *uint32, src *byte, n int) uint32
+
+//go:noescape
+func encodeAVX2(out *byte, x *int64, r, s0, s1 *uint32, n int, c int64, acc *[8]uint64)
+
+// unpack24SIMD is unpack24's AVX2 path for the first len(dst) &^ 7 values.
+func unpack24SIMD(dst []uint32, src []byte) (maxv uint32, done int) {
+	m := len(dst) &^ 7
+	if !useSIMD || m == 0 {
+		return 0, 0
+	}
+	_ = src[rb*m-1]
+	return unpack24AVX2(&dst[0], &src[0], m), m
+}
+
+// encodeSIMD is encode's AVX2 path for the first len(x) &^ 3 values.
+func encodeSIMD(out []byte, x []int64, r, s0, s1 []uint32, c int64) (a0, a1 uint64, done int) {
+	m := len(x) &^ 3
+	if !useSIMD || m == 0 || c < 0 || c >= P {
+		return 0, 0, 0
+	}
+	_ = out[rb*m-1]
+	var rp, p0, p1 *uint32
+	if r != nil {
+		rp = &r[:m][0]
+	}
+	if s0 != nil {
+		p0, p1 = &s0[:m][0], &s1[:m][0]
+	}
+	var acc [8]uint64
+	encodeAVX2(&out[0], &x[0], rp, p0, p1, m, c, &acc)
+	return acc[0] + acc[1] + acc[2] + acc[3], acc[4] + acc[5] + acc[6] + acc[7], m
+}

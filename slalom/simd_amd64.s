@@ -188,3 +188,125 @@ dotdone:
 	VMOVDQU Y6, 32(DX)
 	VZEROUPPER
 	RET
+
+// func unpack24AVX2(dst *uint32, src *byte, n int) uint32
+//
+// dst[i] = the 24-bit little-endian value at src[3i:3i+3] for i < n (a
+// multiple of 8); returns the largest.
+TEXT ·unpack24AVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VMOVDQU decodeShuf<>(SB), Y15
+	VPXOR Y8, Y8, Y8
+
+unpackloop:
+	CMPQ CX, $0
+	JLE unpackdone
+	VMOVDQU (SI), X0
+	VINSERTI128 $1, 8(SI), Y0, Y0
+	VPSHUFB Y15, Y0, Y0
+	VPMAXUD Y0, Y8, Y8
+	VMOVDQU Y0, (DI)
+	ADDQ $24, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP unpackloop
+
+unpackdone:
+	VEXTRACTI128 $1, Y8, X1
+	VPMAXUD X1, X8, X8
+	VPSHUFD $0x4E, X8, X1
+	VPMAXUD X1, X8, X8
+	VPSHUFD $0xB1, X8, X1
+	VPMAXUD X1, X8, X8
+	VMOVD X8, AX
+	MOVL AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// VPSHUFB mask packing four dwords (each < 2^24) into 12 bytes.
+DATA pack24<>+0(SB)/8, $0x0908060504020100
+DATA pack24<>+8(SB)/8, $0x808080800e0d0c0a
+GLOBL pack24<>(SB), RODATA|NOPTR, $16
+
+// func encodeAVX2(out *byte, x *int64, r, s0, s1 *uint32, n int, c int64, acc *[8]uint64)
+//
+// For i < n (a multiple of 4): a = clamp(x[i], −c, c) mod P, plus r[i]
+// mod P if r ≠ nil; out[3i:3i+3] = a (little endian); if s0 ≠ nil,
+// acc[0:4] += lanes of a·s0[i] and acc[4:8] += lanes of a·s1[i].
+//
+// Y15 zero, Y14 P, Y13 c, Y12 −c, Y11 P−1, X10 pack mask,
+// Y7 Σa·s0, Y6 Σa·s1.
+TEXT ·encodeAVX2(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ r+16(FP), R8
+	MOVQ s0+24(FP), R9
+	MOVQ s1+32(FP), R10
+	MOVQ n+40(FP), CX
+	MOVQ c+48(FP), AX
+	MOVQ acc+56(FP), DX
+
+	VPXOR Y15, Y15, Y15
+	MOVQ $16777213, BX
+	VMOVQ BX, X14
+	VPBROADCASTQ X14, Y14
+	MOVQ $16777212, BX
+	VMOVQ BX, X11
+	VPBROADCASTQ X11, Y11
+	VMOVQ AX, X13
+	VPBROADCASTQ X13, Y13
+	VPSUBQ Y13, Y15, Y12
+	VMOVDQU pack24<>(SB), X10
+	VMOVDQU 0(DX), Y7
+	VMOVDQU 32(DX), Y6
+
+encloop:
+	CMPQ CX, $0
+	JLE encdone
+	VMOVDQU (SI), Y0
+	VPCMPGTQ Y13, Y0, Y1
+	VPBLENDVB Y1, Y13, Y0, Y0
+	VPCMPGTQ Y0, Y12, Y1
+	VPBLENDVB Y1, Y12, Y0, Y0
+	VPCMPGTQ Y0, Y15, Y1
+	VPAND Y14, Y1, Y1
+	VPADDQ Y1, Y0, Y0
+	TESTQ R8, R8
+	JZ encnor
+	VPMOVZXDQ (R8), Y1
+	VPADDQ Y1, Y0, Y0
+	VPCMPGTQ Y11, Y0, Y1
+	VPAND Y14, Y1, Y1
+	VPSUBQ Y1, Y0, Y0
+	ADDQ $16, R8
+
+encnor:
+	TESTQ R9, R9
+	JZ encnos
+	VPMOVZXDQ (R9), Y2
+	VPMULUDQ Y0, Y2, Y2
+	VPADDQ Y2, Y7, Y7
+	VPMOVZXDQ (R10), Y3
+	VPMULUDQ Y0, Y3, Y3
+	VPADDQ Y3, Y6, Y6
+	ADDQ $16, R9
+	ADDQ $16, R10
+
+encnos:
+	VPSHUFD $0x08, Y0, Y0
+	VPERMQ $0x08, Y0, Y0
+	VPSHUFB X10, X0, X0
+	VMOVQ X0, (DI)
+	VPEXTRD $2, X0, 8(DI)
+	ADDQ $32, SI
+	ADDQ $12, DI
+	SUBQ $4, CX
+	JMP encloop
+
+encdone:
+	VMOVDQU Y7, 0(DX)
+	VMOVDQU Y6, 32(DX)
+	VZEROUPPER
+	RET

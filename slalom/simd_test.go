@@ -104,3 +104,103 @@ func TestDotClampSIMDMatchesGo(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeSIMDMatchesGo compares encode with encodeGo for every
+// combination of blinding and checking, on clamped and wild inputs.
+func TestEncodeSIMDMatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 3, 4, 5, 9, 100, 4096, lazyTerms} {
+		for _, c := range []int64{0, 1, 255, 1 << 20, H} {
+			for _, mode := range []struct{ blind, check bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+				x := make([]int64, n)
+				var r, s0, s1 []uint32
+				if mode.blind {
+					r = make([]uint32, n)
+				}
+				if mode.check {
+					s0, s1 = make([]uint32, n), make([]uint32, n)
+				}
+				for i := range n {
+					switch rng.IntN(4) {
+					case 0:
+						x[i] = rng.Int64N(2*c+1) - c
+					case 1:
+						x[i] = math.MinInt64 + rng.Int64N(4)
+					case 2:
+						x[i] = math.MaxInt64 - rng.Int64N(4)
+					default:
+						x[i] = rng.Int64N(1<<40) - 1<<39
+					}
+					if r != nil {
+						r[i] = uint32(rng.IntN(P))
+					}
+					if s0 != nil {
+						s0[i], s1[i] = uint32(rng.IntN(P)), uint32(rng.IntN(P))
+					}
+				}
+				got, want := make([]byte, rb*n+8), make([]byte, rb*n+8)
+				g0, g1 := encode(got[:rb*n], x, r, s0, s1, c)
+				w0, w1 := encodeGo(want[:rb*n], x, r, s0, s1, c)
+				if g0 != w0 || g1 != w1 || !slices.Equal(got, want) {
+					t.Fatalf("n=%d c=%d blind=%v check=%v: sums %d,%d vs Go %d,%d; bytes equal %v",
+						n, c, mode.blind, mode.check, g0, g1, w0, w1, slices.Equal(got, want))
+				}
+			}
+		}
+	}
+}
+
+// TestUnpack24MatchesGo compares unpack24 with get24 value by value.
+func TestUnpack24MatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 7, 8, 9, 1000, ChunkElems} {
+		src := make([]byte, rb*n)
+		for i := range src {
+			src[i] = byte(rng.Uint32())
+		}
+		dst := make([]uint32, n)
+		mx := unpack24(dst, src)
+		var want uint32
+		for i := range n {
+			v := get24(src[rb*i:])
+			want = max(want, v)
+			if dst[i] != v {
+				t.Fatalf("n=%d: value %d is %d, want %d", n, i, dst[i], v)
+			}
+		}
+		if mx != want {
+			t.Fatalf("n=%d: max %d, want %d", n, mx, want)
+		}
+	}
+}
+
+// TestFillU32MatchesElem checks that the bulk draw (with its fast path for
+// stretches without rejections) yields exactly the Elem sequence, on a key
+// stream that contains rejected values.
+func TestFillU32MatchesElem(t *testing.T) {
+	const n = 1_000_000
+	key := make([]byte, 32)
+	rejected := 0
+	for key[0] = 0; key[0] < 50 && rejected == 0; key[0]++ {
+		raw := make([]byte, 3*n)
+		NewPRG(key).Bytes(raw)
+		for i := 0; i < n; i++ {
+			if get24(raw[3*i:]) >= P {
+				rejected++
+			}
+		}
+	}
+	key[0]--
+	if rejected == 0 {
+		t.Fatal("no key among 50 gives a rejection in 10^6 draws")
+	}
+	a, b := NewPRG(key), NewPRG(key)
+	got := make([]uint32, n)
+	a.FillU32(got[:12345])
+	a.FillU32(got[12345:])
+	for i, v := range got {
+		if w := uint32(b.Elem()); v != w {
+			t.Fatalf("key %d (%d rejections): draw %d: %d, want %d", key[0], rejected, i, v, w)
+		}
+	}
+}

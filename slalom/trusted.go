@@ -263,36 +263,7 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, er
 			s0, s1 = sec.st[0][lo:hi], sec.st[1][lo:hi]
 			s0, s1 = s0[:len(xs)], s1[:len(xs)]
 		}
-		switch {
-		case rs != nil && s0 != nil: // private + verified: the hot loop, branch-free
-			for i, v := range xs {
-				v = min(max(v, -c), c)
-				v += P & (v >> 63) // residue of |v| ≤ Clamp < H
-				v += int64(rs[i])
-				v -= P & ((P - 1 - v) >> 63) // mod P
-				a := uint64(v)
-				w := out[rb*i : rb*i+3]
-				w[0], w[1], w[2] = byte(a), byte(a>>8), byte(a>>16)
-				a0 += a * uint64(s0[i])
-				a1 += a * uint64(s1[i])
-			}
-		default:
-			for i, v := range xs {
-				v = min(max(v, -c), c)
-				v += P & (v >> 63)
-				if rs != nil {
-					v += int64(rs[i])
-					v -= P & ((P - 1 - v) >> 63)
-				}
-				a := uint64(v)
-				w := out[rb*i : rb*i+3]
-				w[0], w[1], w[2] = byte(a), byte(a>>8), byte(a>>16)
-				if s0 != nil {
-					a0 += a * uint64(s0[i])
-					a1 += a * uint64(s1[i])
-				}
-			}
-		}
+		a0, a1 = encode(out, xs, rs, s0, s1, c)
 		ax0, ax1 = (ax0+a0%P)%P, (ax1+a1%P)%P
 	}
 	clear(r)
@@ -630,4 +601,72 @@ type nextDot struct {
 	st0, st1 []uint32
 	c        int64
 	a0, a1   uint64
+}
+
+// encode writes the residues a_i of x_i clamped to [−c, c], plus r_i mod
+// P if r ≠ nil, to out (3 bytes each), and returns Σ a_i·s0_i and
+// Σ a_i·s1_i if s0 ≠ nil (at most lazyTerms terms).
+func encode(out []byte, x []int64, r, s0, s1 []uint32, c int64) (a0, a1 uint64) {
+	a0, a1, m := encodeSIMD(out, x, r, s0, s1, c)
+	if m == len(x) {
+		return a0, a1
+	}
+	var rs, t0, t1 []uint32
+	if r != nil {
+		rs = r[m:]
+	}
+	if s0 != nil {
+		t0, t1 = s0[m:], s1[m:]
+	}
+	b0, b1 := encodeGo(out[rb*m:], x[m:], rs, t0, t1, c)
+	return a0 + b0, a1 + b1
+}
+
+// encodeGo is encode in portable Go.
+func encodeGo(out []byte, x []int64, r, s0, s1 []uint32, c int64) (a0, a1 uint64) {
+	out = out[:rb*len(x)]
+	if r != nil && s0 != nil { // private + verified: the hot loop, branch-free
+		r, s0, s1 = r[:len(x)], s0[:len(x)], s1[:len(x)]
+		for i, v := range x {
+			v = min(max(v, -c), c)
+			v += P & (v >> 63) // residue of |v| ≤ c < H
+			v += int64(r[i])
+			v -= P & ((P - 1 - v) >> 63) // mod P
+			a := uint64(v)
+			w := out[rb*i : rb*i+3]
+			w[0], w[1], w[2] = byte(a), byte(a>>8), byte(a>>16)
+			a0 += a * uint64(s0[i])
+			a1 += a * uint64(s1[i])
+		}
+		return a0, a1
+	}
+	for i, v := range x {
+		v = min(max(v, -c), c)
+		v += P & (v >> 63)
+		if r != nil {
+			v += int64(r[i])
+			v -= P & ((P - 1 - v) >> 63)
+		}
+		a := uint64(v)
+		w := out[rb*i : rb*i+3]
+		w[0], w[1], w[2] = byte(a), byte(a>>8), byte(a>>16)
+		if s0 != nil {
+			a0 += a * uint64(s0[i])
+			a1 += a * uint64(s1[i])
+		}
+	}
+	return a0, a1
+}
+
+// unpack24 sets dst[i] to the 3-byte little-endian value at src[3i:] and
+// returns the largest.
+func unpack24(dst []uint32, src []byte) uint32 {
+	mx, m := unpack24SIMD(dst, src)
+	src = src[:rb*len(dst)]
+	for i := m; i < len(dst); i++ {
+		v := get24(src[rb*i:])
+		mx = max(mx, v)
+		dst[i] = v
+	}
+	return mx
 }
