@@ -322,59 +322,37 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 		}
 	}
 	unblinded := false
-	if sec != nil && sec.s[0] == nil {
-		var next *nextDot
-		if t.stream && t.feeds[l.Index] >= 0 {
-			m := t.Prog.Layers[t.feeds[l.Index]]
-			if ms := t.Ver.secrets[m.Index]; ms != nil && len(ms.st[0]) == len(z) {
-				next = &nextDot{st0: ms.st[0], st1: ms.st[1], c: m.Clamp}
-			}
+	var next *nextDot
+	if sec != nil && t.stream && t.feeds[l.Index] >= 0 {
+		m := t.Prog.Layers[t.feeds[l.Index]]
+		if ms := t.Ver.secrets[m.Index]; ms != nil && len(ms.st[0]) == len(z) {
+			next = &nextDot{st0: ms.st[0], st1: ms.st[1], c: m.Clamp}
 		}
+	}
+	switch {
+	case sec != nil && sec.s[0] == nil:
 		ay0, ay1, bad = decodeStructured(z, raw, sec, q, u, next)
 		unblinded = u != nil
-		if next != nil {
-			t.ahead = aheadDot{valid: true, layer: t.feeds[l.Index], a0: next.a0, a1: next.a1}
-		}
-	} else {
+	case sec != nil:
+		ay0, ay1, bad = decodeFull(z, raw, sec, q, u, next)
+		unblinded = u != nil
+	default:
 		for lo := 0; lo < m; lo += lazyTerms {
 			hi := min(m, lo+lazyTerms)
-			var a0, a1 uint64
 			in := raw[rb*lo : rb*hi]
 			zs := z[lo:hi]
-			if sec != nil && t.Blinder == nil {
-				// Decode, check, lift and post-process in one pass (nothing is
-				// released if the check then fails).
-				s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
-				var b int
-				a0, a1, b = decodeCheckPost(zs, in, s0, s1, q)
-				if b >= 0 {
-					bad = lo + b
+			for i := range zs {
+				v := uint64(get24(in[rb*i:]))
+				if v >= P {
+					bad = lo + i
+					v = 0
 				}
-			} else if sec != nil {
-				s0, s1 := sec.s[0][lo:hi], sec.s[1][lo:hi]
-				s0, s1 = s0[:len(zs)], s1[:len(zs)]
-				for i := range zs {
-					v := uint64(get24(in[rb*i:]))
-					if v >= P {
-						bad = lo + i
-						v = 0
-					}
-					zs[i] = int64(v)
-					a0 += v * uint64(s0[i])
-					a1 += v * uint64(s1[i])
-				}
-			} else {
-				for i := range zs {
-					v := uint64(get24(in[rb*i:]))
-					if v >= P {
-						bad = lo + i
-						v = 0
-					}
-					zs[i] = int64(v)
-				}
+				zs[i] = int64(v)
 			}
-			ay0, ay1 = (ay0+a0%P)%P, (ay1+a1%P)%P
 		}
+	}
+	if next != nil {
+		t.ahead = aheadDot{valid: true, layer: t.feeds[l.Index], a0: next.a0, a1: next.a1}
 	}
 	if bad >= 0 {
 		t.mem.put(z)
@@ -403,37 +381,36 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 	return z, nil
 }
 
-// decodeCheckPost decodes little-endian residues from in into z (lifted
-// and post-processed), accumulating Σ y_i·s0_i and Σ y_i·s1_i (at most
-// lazyTerms terms). It returns the index of a value ≥ P, or −1.
-func decodeCheckPost(z []int64, in []byte, s0, s1 []uint32, q post) (a0, a1 uint64, bad int) {
-	n := len(z)
-	in, s0, s1 = in[:rb*n], s0[:n], s1[:n]
+// decodeFull is the decode pass for preprocessed secrets (s over the
+// whole output): block by block, Σ y_i·s_i while storing the lifted,
+// post-processed values of Y − U (U = nil: of Y), which the caller
+// releases only if the check passes; with next ≠ nil also the next
+// layer's ⟨z, s̃⟩ as decodeStructured does.
+func decodeFull(z []int64, in []byte, sec *layerSecret, q post, u []uint32, next *nextDot) (ay0, ay1 uint64, bad int) {
 	bad = -1
 	var half int64
 	k := uint(q.k)
 	if k > 0 {
 		half = 1 << (k - 1)
 	}
-	lo, hi := q.lo, q.hi
-	bp := unsafe.Pointer(unsafe.SliceData(in))
-	for i := 0; i < n; i++ {
-		var v uint64
-		if nativeLE && i < n-1 {
-			v = uint64(*(*uint32)(unsafe.Add(bp, 3*i))) & 0xFFFFFF // in bounds: element i+1 follows
-		} else {
-			v = uint64(get24(in[rb*i:]))
+	for lo := 0; lo < len(z); lo += decodeBlock {
+		hi := min(len(z), lo+decodeBlock)
+		zs := z[lo:hi]
+		var us []uint32
+		if u != nil {
+			us = u[lo:hi]
 		}
-		if v >= P {
-			bad = i
+		a0, a1, bi := decodeRow(zs, in[rb*lo:rb*hi], sec.s[0][lo:hi], sec.s[1][lo:hi], us, half, k, q.lo, q.hi)
+		if bi >= 0 {
+			bad = lo + bi
 		}
-		a0 += v * uint64(s0[i])
-		a1 += v * uint64(s1[i])
-		sv := int64(v)
-		sv -= P & ((H - sv) >> 63) // lift, branch-free
-		z[i] = min(max((sv+half)>>k, lo), hi)
+		ay0, ay1 = (ay0+a0%P)%P, (ay1+a1%P)%P
+		if next != nil {
+			d0, d1 := dotClamp(zs, next.st0[lo:hi], next.st1[lo:hi], next.c)
+			next.a0, next.a1 = (next.a0+d0%P)%P, (next.a1+d1%P)%P
+		}
 	}
-	return a0, a1, bad
+	return ay0, ay1, bad
 }
 
 // decodeStructured is the decode pass for structured secrets: per output
