@@ -204,15 +204,36 @@ func (r *Remote) drain() error {
 // RunAll sends X_0 (residues) and tells D to run the whole network; the
 // results then come one per linear layer through Next.
 func (r *Remote) RunAll(x0 []uint32, layers int) error {
+	f := r.RunAllFrame(len(x0))
+	putU32s(f[runAllHeader:], x0)
+	return r.RunAllSend(f, layers)
+}
+
+// runAllHeader is the room RunAllFrame reserves before the values: frame
+// length, type, sequence number, count.
+const runAllHeader = 5 + 12
+
+// RunAllFrame returns a reusable buffer for X_0 as n residues; the values
+// (3 bytes each) go at [runAllHeader:].
+func (r *Remote) RunAllFrame(n int) []byte {
+	need := runAllHeader + rb*n
+	if cap(r.sbuf) < need {
+		r.sbuf = make([]byte, need)
+	}
+	return r.sbuf[:need]
+}
+
+// RunAllSend sends X_0 built in f (from RunAllFrame) and tells D to run
+// the whole network, as RunAll does.
+func (r *Remote) RunAllSend(f []byte, layers int) error {
 	if err := r.drain(); err != nil {
 		return err
 	}
 	r.seq++
-	hdr := make([]byte, 12)
-	binary.LittleEndian.PutUint64(hdr, r.seq)
-	binary.LittleEndian.PutUint32(hdr[8:], uint32(len(x0)))
+	binary.LittleEndian.PutUint64(f[5:], r.seq)
+	binary.LittleEndian.PutUint32(f[13:], uint32((len(f)-runAllHeader)/rb))
 	r.pending = layers
-	return r.C.Send(msgRunAll, hdr, u32Bytes(x0))
+	return r.C.SendFrame(msgRunAll, f)
 }
 
 // Next receives the streamed result of layer l of the current run and

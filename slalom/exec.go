@@ -68,15 +68,21 @@ func adapt(lin LinearFunc, mem *arena) fusedLinear {
 
 // Quantize returns X_0 = clamp(FP(x; l_x)), the program's quantized input.
 func (p *Program) Quantize(input []float32) ([]int64, error) {
+	q := make([]int64, len(input))
+	return q, p.QuantizeInto(q, input)
+}
+
+// QuantizeInto is Quantize into q (of the input's length).
+func (p *Program) QuantizeInto(q []int64, input []float32) error {
 	if len(input) != p.Input.Size() {
-		return nil, fmt.Errorf("slalom: input of %d values, want %d", len(input), p.Input.Size())
+		return fmt.Errorf("slalom: input of %d values, want %d", len(input), p.Input.Size())
 	}
 	sc := math.Exp2(float64(p.Lx))
-	q := make([]int64, len(input))
+	q = q[:len(input)]
 	for i, v := range input {
 		q[i] = clamp(int64(math.Round(float64(v)*sc)), p.InClamp)
 	}
-	return q, nil
+	return nil
 }
 
 // arena recycles activation buffers between steps and inferences, so that

@@ -47,6 +47,7 @@ type Trusted struct {
 	stream bool // one round trip per inference (integrity without blinding)
 	rbuf   []uint32
 	ubuf   []uint32
+	qbuf   []int64
 	// feeds[ℓ] is the linear layer whose input is exactly layer ℓ's
 	// output (after a fused ReLU), or −1: in the one-round-trip mode T
 	// computes that layer's ⟨X, s̃⟩ while decoding layer ℓ, from values
@@ -138,14 +139,16 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 	var q0 []int64
 	if t.stream {
 		var err error
-		if q0, err = t.Prog.Quantize(input); err != nil {
+		if cap(t.qbuf) < len(input) {
+			t.qbuf = make([]int64, len(input))
+		}
+		q0 = t.qbuf[:len(input)]
+		if err = t.Prog.QuantizeInto(q0, input); err != nil {
 			return nil, err
 		}
-		x0 := make([]uint32, len(q0))
-		for i, v := range q0 {
-			x0[i] = uint32(toField(v))
-		}
-		if err := t.Dev.RunAll(x0, len(t.Prog.Layers)); err != nil {
+		f := t.Dev.RunAllFrame(len(q0))
+		encode(f[runAllHeader:], q0, nil, nil, nil, t.Prog.InClamp)
+		if err := t.Dev.RunAllSend(f, len(t.Prog.Layers)); err != nil {
 			return nil, err
 		}
 	}
