@@ -133,3 +133,87 @@ func TestSeparableFused(t *testing.T) {
 		}
 	}
 }
+
+// TestRankOnePointwise covers the structured checks of MobileNet v1's
+// pointwise convolutions, whose s̃ T keeps in rank-one form: ⟨x, s̃⟩ from
+// wt and r_sp equals the dot product with the full f^T(s); outputs are
+// exact in the three structured modes; and a corrupted pointwise layer
+// (the first, a middle and the last) is caught and named.
+func TestRankOnePointwise(t *testing.T) {
+	g, err := zoo.MobileNetV1(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ir.Optimize(g); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(g, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pw []int
+	for _, l := range p.Layers {
+		if rankOne(l) {
+			pw = append(pw, l.Index)
+		}
+	}
+	if len(pw) != 13 {
+		t.Fatalf("%d rank-one layers, want MobileNet v1's 13 pointwise convolutions", len(pw))
+	}
+	v := NewVerifier(p, Structured)
+	v.Prepare()
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, li := range pw {
+		l, sec := p.Layers[li], v.secrets[li]
+		if sec.st[0] != nil || sec.wt[0] == nil {
+			t.Fatalf("layer %d (%s): s̃ kept in full", li, l.Name)
+		}
+		x := make([]uint32, l.InLen())
+		for i := range x {
+			x[i] = uint32(rng.IntN(P))
+		}
+		for r := range Reps {
+			s := make([]uint64, l.OutLen())
+			plane := len(sec.rsp[r])
+			for o, c := range sec.rch[r] {
+				for q, sp := range sec.rsp[r] {
+					s[o*plane+q] = uint64(c) * uint64(sp) % P
+				}
+			}
+			if got, want := sec.xdot(r, x), dotU32(x, toU32(Transpose(l, s))); got != want {
+				t.Fatalf("layer %d (%s) rep %d: rank-one <x, s~> %d, full %d", li, l.Name, r, got, want)
+			}
+		}
+	}
+	x := make([]float32, p.Input.Size())
+	for i := range x {
+		x[i] = rng.Float32()
+	}
+	want, _ := p.Oracle(x)
+	for _, mode := range []Mode{
+		{Verify: true, Check: Structured},
+		{Verify: true, Check: Structured, PerLayer: true},
+		{Verify: true, Blind: true, Check: Structured},
+	} {
+		cheat := -1
+		d := &Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
+			if layer == cheat {
+				i := rng.IntN(len(y))
+				y[i] = (y[i] + 1 + uint32(rng.IntN(P-1))) % P
+			}
+			return y
+		}}
+		tr := newTrusted(t, p, mode, d)
+		got, err := tr.Infer(x)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("%v: %v (output equal: %v)", mode, err, slices.Equal(got, want))
+		}
+		for _, li := range []int{pw[0], pw[len(pw)/2], pw[len(pw)-1]} {
+			cheat = li
+			if _, err := tr.Infer(x); err == nil || !strings.Contains(err.Error(), p.Layers[li].Name+")") {
+				t.Fatalf("%v: corrupted pointwise layer %d (%s) not caught: %v", mode, li, p.Layers[li].Name, err)
+			}
+			tr.Restart()
+		}
+	}
+}

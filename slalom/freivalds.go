@@ -59,6 +59,52 @@ type layerSecret struct {
 	s, st    [maxReps][]uint32 // s over the output (nil when structured), s̃ = f^T(s) over the input
 	rch, rsp [maxReps][]uint32 // structured s = r_ch ⊗ r_sp
 	beta     [maxReps]uint64
+	// wt is set for a structured check of a pointwise convolution with
+	// stride 1, whose s̃ has rank one: s̃[c, pix] = wt[c]·r_sp[pix] with
+	// wt = W^T r_ch. T then keeps no s̃ array (st is nil) and ⟨X, s̃⟩
+	// reads only X and the small r_sp.
+	wt      [maxReps][]uint32
+	inPlane int
+}
+
+// span returns the end of the stretch [lo, end) of input positions, end
+// ≤ hi, over which inputVec describes s̃ (a channel's plane when s̃ has
+// rank one).
+func (sec *layerSecret) span(lo, hi int) int {
+	if sec.wt[0] == nil {
+		return hi
+	}
+	return min(hi, (lo/sec.inPlane+1)*sec.inPlane)
+}
+
+// inputVec returns v and f with s̃_r[lo+i] = f·v[i] for i < hi − lo, where
+// hi ≤ span(lo, hi).
+func (sec *layerSecret) inputVec(r, lo, hi int) (v []uint32, f uint64) {
+	if sec.wt[r] == nil {
+		return sec.st[r][lo:hi], 1
+	}
+	off := lo % sec.inPlane
+	return sec.rsp[r][off : off+hi-lo], uint64(sec.wt[r][lo/sec.inPlane])
+}
+
+// xdot returns ⟨x, s̃_r⟩ mod P.
+func (sec *layerSecret) xdot(r int, x []uint32) uint64 {
+	var acc uint64
+	for lo := 0; lo < len(x); {
+		hi := sec.span(lo, len(x))
+		v, f := sec.inputVec(r, lo, hi)
+		acc = (acc + dotU32(x[lo:hi], v)*f) % P
+		lo = hi
+	}
+	return acc
+}
+
+// rankOne reports whether a structured check of l has a rank-one s̃: a
+// 1×1 convolution with stride 1, no padding and no groups.
+func rankOne(l *Layer) bool {
+	c := l.Conv
+	return l.Kind == Conv && c.N == 1 && c.KH == 1 && c.KW == 1 && c.SH == 1 && c.SW == 1 &&
+		c.PadT+c.PadL+c.PadB+c.PadR == 0 && c.Group <= 1
 }
 
 // ydot returns ⟨y, s_r⟩ mod P.
@@ -136,7 +182,22 @@ func (v *Verifier) prepareLayer(i int) {
 			v.prg.Fill(s)
 			sec.s[r] = toU32(s)
 		}
-		sec.st[r] = toU32(Transpose(l, s))
+		if v.Mode == Structured && rankOne(l) {
+			// wt[c] = Σ_o r_ch[o]·W[o, c] (O ≤ 2^16 products per entry).
+			c := l.Conv.C
+			wt := make([]uint64, c)
+			for o, ro := range sec.rch[r] {
+				for ci, w := range l.W[o*c : (o+1)*c] {
+					wt[ci] += w * uint64(ro)
+				}
+			}
+			for ci := range wt {
+				wt[ci] %= P
+			}
+			sec.wt[r], sec.inPlane = toU32(wt), l.Conv.H*l.Conv.W
+		} else {
+			sec.st[r] = toU32(Transpose(l, s))
+		}
 		var beta uint64
 		for o := 0; o < l.Channels(); o++ {
 			var sum uint64
@@ -181,7 +242,7 @@ func (v *Verifier) checkPre(l *Layer, x, y []uint32) bool {
 	sec := v.secrets[l.Index]
 	for r := 0; r < v.k(); r++ {
 		lhs := sec.ydot(r, y)
-		rhs := (dotU32(x, sec.st[r]) + sec.beta[r]) % P
+		rhs := (sec.xdot(r, x) + sec.beta[r]) % P
 		if lhs != rhs {
 			return false
 		}

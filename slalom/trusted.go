@@ -251,9 +251,13 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, er
 	}
 	var ax0, ax1 uint64
 	c := l.Clamp
-	for lo := 0; lo < n; lo += lazyTerms {
-		hi := min(n, lo+lazyTerms)
+	for lo, hi := 0, 0; lo < n; lo = hi {
+		hi = min(n, lo+lazyTerms)
+		if sec != nil {
+			hi = sec.span(lo, hi)
+		}
 		var a0, a1 uint64
+		var f0, f1 uint64
 		xs := x[lo:hi]
 		out := vals[rb*lo : rb*hi]
 		out = out[:rb*len(xs)]
@@ -263,11 +267,11 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, er
 			rs = rs[:len(xs)]
 		}
 		if sec != nil {
-			s0, s1 = sec.st[0][lo:hi], sec.st[1][lo:hi]
-			s0, s1 = s0[:len(xs)], s1[:len(xs)]
+			s0, f0 = sec.inputVec(0, lo, hi)
+			s1, f1 = sec.inputVec(1, lo, hi)
 		}
 		a0, a1 = encode(out, xs, rs, s0, s1, c)
-		ax0, ax1 = (ax0+a0%P)%P, (ax1+a1%P)%P
+		ax0, ax1 = (ax0+a0%P*f0)%P, (ax1+a1%P*f1)%P
 	}
 	clear(r)
 	raw, err := t.Dev.Exchange(l, f)
@@ -289,13 +293,12 @@ func (t *Trusted) streamLinear(l *Layer, x []int64, q post) ([]int64, error) {
 		ax0, ax1, n = t.ahead.a0, t.ahead.a1, 0
 	}
 	t.ahead.valid = false
-	for lo := 0; lo < n; lo += lazyTerms {
-		hi := min(n, lo+lazyTerms)
-		xs := x[lo:hi]
-		s0, s1 := sec.st[0][lo:hi], sec.st[1][lo:hi]
-		s0, s1 = s0[:len(xs)], s1[:len(xs)]
-		a0, a1 := dotClamp(xs, s0, s1, c)
-		ax0, ax1 = (ax0+a0%P)%P, (ax1+a1%P)%P
+	for lo, hi := 0, 0; lo < n; lo = hi {
+		hi = sec.span(lo, min(n, lo+lazyTerms))
+		s0, f0 := sec.inputVec(0, lo, hi)
+		s1, f1 := sec.inputVec(1, lo, hi)
+		a0, a1 := dotClamp(x[lo:hi], s0, s1, c)
+		ax0, ax1 = (ax0+a0%P*f0)%P, (ax1+a1%P*f1)%P
 	}
 	raw, err := t.Dev.Next(l)
 	if err != nil {
@@ -328,8 +331,8 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 	var next *nextDot
 	if sec != nil && t.stream && t.feeds[l.Index] >= 0 {
 		m := t.Prog.Layers[t.feeds[l.Index]]
-		if ms := t.Ver.secrets[m.Index]; ms != nil && len(ms.st[0]) == len(z) {
-			next = &nextDot{st0: ms.st[0], st1: ms.st[1], c: m.Clamp}
+		if ms := t.Ver.secrets[m.Index]; ms != nil && m.InLen() == len(z) {
+			next = &nextDot{sec: ms, c: m.Clamp}
 		}
 	}
 	switch {
@@ -409,8 +412,7 @@ func decodeFull(z []int64, in []byte, sec *layerSecret, q post, u []uint32, next
 		}
 		ay0, ay1 = (ay0+a0%P)%P, (ay1+a1%P)%P
 		if next != nil {
-			d0, d1 := dotClamp(zs, next.st0[lo:hi], next.st1[lo:hi], next.c)
-			next.a0, next.a1 = (next.a0+d0%P)%P, (next.a1+d1%P)%P
+			next.add(zs, lo)
 		}
 	}
 	return ay0, ay1, bad
@@ -453,9 +455,7 @@ func decodeStructured(z []int64, in []byte, sec *layerSecret, q post, u []uint32
 				bad = o*plane + lo + bi
 			}
 			if next != nil {
-				at := o*plane + lo
-				d0, d1 := dotClamp(zs, next.st0[at:at+n], next.st1[at:at+n], next.c)
-				next.a0, next.a1 = (next.a0+d0%P)%P, (next.a1+d1%P)%P
+				next.add(zs, o*plane+lo)
 			}
 			c0, c1 = (c0+a0%P)%P, (c1+a1%P)%P
 		}
@@ -576,11 +576,22 @@ func dotClampGo(x []int64, s0, s1 []uint32, c int64) (a0, a1 uint64) {
 	return a0, a1
 }
 
-// nextDot asks decodeStructured for ⟨z, s̃⟩ of the layer that reads z.
+// nextDot asks the decode passes for ⟨z, s̃⟩ of the layer that reads z.
 type nextDot struct {
-	st0, st1 []uint32
-	c        int64
-	a0, a1   uint64
+	sec    *layerSecret
+	c      int64
+	a0, a1 uint64
+}
+
+// add accumulates the stretch z of the next layer's input at offset at.
+func (d *nextDot) add(z []int64, at int) {
+	for lo, hi := 0, 0; lo < len(z); lo = hi {
+		hi = d.sec.span(at+lo, at+len(z)) - at
+		s0, f0 := d.sec.inputVec(0, at+lo, at+hi)
+		s1, f1 := d.sec.inputVec(1, at+lo, at+hi)
+		a0, a1 := dotClamp(z[lo:hi], s0, s1, d.c)
+		d.a0, d.a1 = (d.a0+a0%P*f0)%P, (d.a1+a1%P*f1)%P
+	}
 }
 
 // encode writes the residues a_i of x_i clamped to [−c, c], plus r_i mod
