@@ -1,7 +1,6 @@
 package slalom
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -130,46 +129,52 @@ func tlsConfig(id *Identity, peer ed25519.PublicKey) *tls.Config {
 		InsecureSkipVerify: true, // replaced by the pin check
 		ClientAuth:         tls.RequireAnyClientCert,
 		VerifyConnection:   pinned(peer),
+		// Nothing may follow the handshake on the TLS layer: the frames
+		// are sealed by this package (seal_channel.go).
+		SessionTicketsDisabled: true,
 	}
 }
 
-// coalescing buffers TLS's 16 KB records into large socket writes,
-// flushed at the end of every frame (fewer system calls). During the
-// handshake it writes through.
-type coalescing struct {
-	net.Conn
-	w      *bufio.Writer
-	direct bool
-}
+// DeviceTimeout bounds how long T waits for each answer of the device
+// before giving up on it (VGG-16's slowest layer takes well under a second
+// on one CPU core).
+var DeviceTimeout = 60 * time.Second
 
-func (c *coalescing) Write(b []byte) (int, error) {
-	if c.direct {
-		return c.Conn.Write(b)
-	}
-	return c.w.Write(b)
-}
+// helloText is the body of msgFramesHello.
+const helloText = "veil slalom frames v1"
 
-func (c *coalescing) Flush() error { return c.w.Flush() }
-
-// tlsConn wraps a connection in TLS over a coalescing writer, completes
-// the handshake (with the pin check) and returns the framed connection.
-func tlsConn(raw net.Conn, cfg *tls.Config, client bool) (*Conn, *tls.Conn, error) {
-	cc := &coalescing{Conn: raw, w: bufio.NewWriterSize(raw, 1<<20), direct: true}
+// tlsConn completes the TLS 1.3 handshake on raw (with the pin check),
+// then switches to frames sealed under keys exported from it: the server
+// sends msgFramesHello first, the client waits for it (seal_channel.go).
+func tlsConn(raw net.Conn, cfg *tls.Config, client bool) (*Conn, error) {
 	var tc *tls.Conn
 	if client {
-		tc = tls.Client(cc, cfg)
+		tc = tls.Client(raw, cfg)
 	} else {
-		tc = tls.Server(cc, cfg)
+		tc = tls.Server(raw, cfg)
 	}
 	raw.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	sc, err := newSealedConn(raw, tc.ConnectionState(), client)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{rw: raw, sealed: sc}
+	if client {
+		typ, body, err := c.Recv()
+		if err != nil {
+			return nil, fmt.Errorf("slalom: no sealed hello from the peer (did it refuse this end's key?): %w", err)
+		}
+		if typ != msgFramesHello || string(body) != helloText {
+			return nil, fmt.Errorf("slalom: unexpected first frame (type %d)", typ)
+		}
+	} else if err := c.Send(msgFramesHello, []byte(helloText)); err != nil {
+		return nil, err
 	}
 	raw.SetDeadline(time.Time{})
-	cc.direct = false
-	c := NewConn(tc)
-	c.lower = cc
-	return c, tc, nil
+	return c, nil
 }
 
 // Dial connects T to the device at addr, both sides authenticated.
@@ -178,12 +183,13 @@ func Dial(addr string, id *Identity, device ed25519.PublicKey) (*Conn, net.Conn,
 	if err != nil {
 		return nil, nil, fmt.Errorf("slalom: connecting to the device at %s: %w", addr, err)
 	}
-	c, tc, err := tlsConn(raw, tlsConfig(id, device), true)
+	c, err := tlsConn(raw, tlsConfig(id, device), true)
 	if err != nil {
 		raw.Close()
 		return nil, nil, fmt.Errorf("slalom: connecting to the device at %s: %w", addr, err)
 	}
-	return c, tc, nil
+	c.Timeout = DeviceTimeout
+	return c, raw, nil
 }
 
 // Listener is the device's listener: TLS that accepts only T.
@@ -209,7 +215,7 @@ func (d *Device) ServeListener(ln *Listener, logf func(string, ...any)) error {
 		if err != nil {
 			return err
 		}
-		c, _, err := tlsConn(raw, ln.cfg, false)
+		c, err := tlsConn(raw, ln.cfg, false)
 		if err != nil {
 			logf("refused connection from %s: %v", raw.RemoteAddr(), err)
 			raw.Close()

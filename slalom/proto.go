@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"time"
 )
 
 // The T↔D protocol: length-framed messages (4-byte big-endian length,
@@ -36,6 +38,7 @@ const (
 	msgStatsReply
 	msgSetupProgram // T→D: the public program structure (gob), for the one-round-trip integrity mode
 	msgRunAll       // T→D: seq u64, count u32, X_0: D runs the whole network and streams every layer's result
+	msgFramesHello  // D→T, first sealed frame: the TLS handshake is over on both sides
 )
 
 // MaxFrame bounds a frame (the largest is VGG-16's fc6 weights, 411 MB).
@@ -52,6 +55,13 @@ type Conn struct {
 	BytesIn, BytesOut int64
 	rbuf              []byte // reused by Recv
 	lower             interface{ Flush() error }
+	// sealed, when set, carries the frames (see seal_channel.go) instead
+	// of rw.
+	sealed *sealedConn
+	// Timeout, if positive, bounds the wait for each received frame (when
+	// the connection supports deadlines): a stalled peer is an error, not
+	// a hang.
+	Timeout time.Duration
 }
 
 func (c *Conn) flush() error {
@@ -87,6 +97,10 @@ func (c *Conn) Send(typ byte, parts ...[]byte) error {
 		}
 		c.Sent(f)
 	}
+	if c.sealed != nil {
+		c.BytesOut += int64(n + 4)
+		return c.sealed.writeFrame(append([][]byte{hdr[4:]}, parts...)...)
+	}
 	if _, err := c.w.Write(hdr[:]); err != nil {
 		return err
 	}
@@ -112,6 +126,9 @@ func (c *Conn) SendFrame(typ byte, f []byte) error {
 		c.Sent(append([]byte(nil), f[4:]...))
 	}
 	c.BytesOut += int64(len(f))
+	if c.sealed != nil {
+		return c.sealed.writeFrame(f[4:])
+	}
 	if _, err := c.w.Write(f); err != nil {
 		return err
 	}
@@ -121,6 +138,30 @@ func (c *Conn) SendFrame(typ byte, f []byte) error {
 // Recv reads one frame and returns its type and body. The body is valid
 // until the next Recv.
 func (c *Conn) Recv() (byte, []byte, error) {
+	if dl, ok := c.rw.(interface{ SetReadDeadline(time.Time) error }); ok && c.Timeout > 0 {
+		dl.SetReadDeadline(time.Now().Add(c.Timeout))
+		defer dl.SetReadDeadline(time.Time{})
+	}
+	typ, body, err := c.recv()
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("slalom: peer sent nothing for %v: %w", c.Timeout, err)
+	}
+	return typ, body, err
+}
+
+func (c *Conn) recv() (byte, []byte, error) {
+	if c.sealed != nil {
+		buf, err := c.sealed.readFrame(c.rbuf, MaxFrame)
+		if err != nil {
+			return 0, nil, err
+		}
+		c.rbuf = buf
+		if len(buf) == 0 {
+			return 0, nil, errors.New("slalom: empty frame refused")
+		}
+		c.BytesIn += int64(len(buf) + 4)
+		return buf[0], buf[1:], nil
+	}
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		return 0, nil, err
