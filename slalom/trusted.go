@@ -327,7 +327,8 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 			return nil, err
 		}
 	}
-	unblinded := false
+	// Every pass below stores the lifted, post-processed values of Y − U
+	// (Y without blinding); they are released only if the checks pass.
 	var next *nextDot
 	if sec != nil && t.stream && t.feeds[l.Index] >= 0 {
 		m := t.Prog.Layers[t.feeds[l.Index]]
@@ -338,24 +339,10 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 	switch {
 	case sec != nil && sec.s[0] == nil:
 		ay0, ay1, bad = decodeStructured(z, raw, sec, q, u, next)
-		unblinded = u != nil
 	case sec != nil:
 		ay0, ay1, bad = decodeFull(z, raw, sec, q, u, next)
-		unblinded = u != nil
-	default:
-		for lo := 0; lo < m; lo += lazyTerms {
-			hi := min(m, lo+lazyTerms)
-			in := raw[rb*lo : rb*hi]
-			zs := z[lo:hi]
-			for i := range zs {
-				v := uint64(get24(in[rb*i:]))
-				if v >= P {
-					bad = lo + i
-					v = 0
-				}
-				zs[i] = int64(v)
-			}
-		}
+	default: // no checks: the same row pass with all-zero secrets
+		_, _, bad = decodeFull(z, raw, nil, q, u, nil)
 	}
 	if next != nil {
 		t.ahead = aheadDot{valid: true, layer: t.feeds[l.Index], a0: next.a0, a1: next.a1}
@@ -369,26 +356,15 @@ func (t *Trusted) finish(j uint64, l *Layer, raw []byte, sec *layerSecret, ax0, 
 		t.mem.put(z)
 		return nil, &CheckError{l.Index, l.Name, "Freivalds check failed: the device's output is wrong"}
 	}
-	if t.Blinder != nil && !unblinded {
-		for i, v := range z {
-			d := v - int64(u[i])
-			if d < 0 {
-				d += P
-			}
-			z[i] = q.one(lift(uint64(d)))
-		}
-		clear(u)
-	} else if sec == nil {
-		for i, v := range z {
-			z[i] = q.one(lift(uint64(v)))
-		}
-	}
 	clear(u) // U is used once
 	return z, nil
 }
 
+// zeroSecret stands for s in decodeFull's pass without checks.
+var zeroSecret [decodeBlock]uint32
+
 // decodeFull is the decode pass for preprocessed secrets (s over the
-// whole output): block by block, Σ y_i·s_i while storing the lifted,
+// whole output; sec = nil: no checks): block by block, Σ y_i·s_i while storing the lifted,
 // post-processed values of Y − U (U = nil: of Y), which the caller
 // releases only if the check passes; with next ≠ nil also the next
 // layer's ⟨z, s̃⟩ as decodeStructured does.
@@ -406,7 +382,11 @@ func decodeFull(z []int64, in []byte, sec *layerSecret, q post, u []uint32, next
 		if u != nil {
 			us = u[lo:hi]
 		}
-		a0, a1, bi := decodeRow(zs, in[rb*lo:rb*hi], sec.s[0][lo:hi], sec.s[1][lo:hi], us, half, k, q.lo, q.hi)
+		s0, s1 := zeroSecret[:hi-lo], zeroSecret[:hi-lo]
+		if sec != nil {
+			s0, s1 = sec.s[0][lo:hi], sec.s[1][lo:hi]
+		}
+		a0, a1, bi := decodeRow(zs, in[rb*lo:rb*hi], s0, s1, us, half, k, q.lo, q.hi)
 		if bi >= 0 {
 			bad = lo + bi
 		}
