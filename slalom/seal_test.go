@@ -113,8 +113,18 @@ func TestSealedFactorsRefused(t *testing.T) {
 			}
 			st.get = c.get
 			out, err := tr.Infer(x)
-			if err == nil || out != nil || !strings.Contains(err.Error(), "sealed unblinding factor rejected") {
-				t.Fatalf("tampered store: got err %v", err)
+			// Each is refused by the check meant for it: the AEAD for
+			// anything altered or misplaced, the count and position checks
+			// for dropped and duplicated chunks.
+			why := "authentication failed"
+			switch c.name {
+			case "dropped chunk":
+				why = "records for pair"
+			case "duplicated chunk":
+				why = "out of place"
+			}
+			if err == nil || out != nil || !strings.Contains(err.Error(), "sealed unblinding factor rejected") || !strings.Contains(err.Error(), why) {
+				t.Fatalf("tampered store: got err %v, want one saying %q", err, why)
 			}
 		})
 	}
