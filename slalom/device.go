@@ -215,13 +215,7 @@ const runAllHeader = 5 + 12
 
 // RunAllFrame returns a reusable buffer for X_0 as n residues; the values
 // (3 bytes each) go at [runAllHeader:].
-func (r *Remote) RunAllFrame(n int) []byte {
-	need := runAllHeader + rb*n
-	if cap(r.sbuf) < need {
-		r.sbuf = make([]byte, need)
-	}
-	return r.sbuf[:need]
-}
+func (r *Remote) RunAllFrame(n int) []byte { return r.frame(runAllHeader, n) }
 
 // RunAllSend sends X_0 built in f (from RunAllFrame) and tells D to run
 // the whole network, as RunAll does.
@@ -296,8 +290,11 @@ const computeHeader = 5 + 16
 
 // Frame returns a reusable buffer for a compute request of n values; the
 // values go at [computeHeader:].
-func (r *Remote) Frame(n int) []byte {
-	need := computeHeader + rb*n
+func (r *Remote) Frame(n int) []byte { return r.frame(computeHeader, n) }
+
+// frame returns the reusable send buffer sized for a header and n residues.
+func (r *Remote) frame(header, n int) []byte {
+	need := header + rb*n
 	if cap(r.sbuf) < need {
 		r.sbuf = make([]byte, need)
 	}

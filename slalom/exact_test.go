@@ -86,17 +86,7 @@ func TestExactRandomAndClamped(t *testing.T) {
 // compiled into one Separable layer, whose outsourced output equals the
 // oracle in integrity and private modes, and whose corruption is caught.
 func TestSeparableFused(t *testing.T) {
-	g, err := zoo.MobileNetV1Sep(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ir.Optimize(g); err != nil {
-		t.Fatal(err)
-	}
-	p, err := Compile(g, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := zooProgram(t, zoo.MobileNetV1Sep)
 	sep := -1
 	n := 0
 	for _, l := range p.Layers {
@@ -140,17 +130,7 @@ func TestSeparableFused(t *testing.T) {
 // exact in the three structured modes; and a corrupted pointwise layer
 // (the first, a middle and the last) is caught and named.
 func TestRankOnePointwise(t *testing.T) {
-	g, err := zoo.MobileNetV1(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ir.Optimize(g); err != nil {
-		t.Fatal(err)
-	}
-	p, err := Compile(g, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := zooProgram(t, zoo.MobileNetV1)
 	var pw []int
 	for _, l := range p.Layers {
 		if rankOne(l) {
@@ -216,4 +196,22 @@ func TestRankOnePointwise(t *testing.T) {
 			tr.Restart()
 		}
 	}
+}
+
+// zooProgram builds a zoo network (seed 1), optimizes and compiles it with
+// the default scales.
+func zooProgram(t *testing.T, build func(seed uint64) (*ir.Graph, error)) *Program {
+	t.Helper()
+	g, err := build(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ir.Optimize(g); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(g, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -84,16 +84,7 @@ func TestDotClampSIMDMatchesGo(t *testing.T) {
 			x := make([]int64, n)
 			s0, s1 := make([]uint32, n), make([]uint32, n)
 			for i := range n {
-				switch rng.IntN(5) {
-				case 0:
-					x[i] = rng.Int64N(2*c+1) - c
-				case 1:
-					x[i] = math.MinInt64 + rng.Int64N(4)
-				case 2:
-					x[i] = math.MaxInt64 - rng.Int64N(4)
-				default:
-					x[i] = rng.Int64N(1<<40) - 1<<39
-				}
+				x[i] = wildInput(rng, c)
 				s0[i], s1[i] = uint32(rng.IntN(P)), uint32(rng.IntN(P))
 			}
 			g0, g1 := dotClamp(x, s0, s1, c)
@@ -121,16 +112,7 @@ func TestEncodeSIMDMatchesGo(t *testing.T) {
 					s0, s1 = make([]uint32, n), make([]uint32, n)
 				}
 				for i := range n {
-					switch rng.IntN(4) {
-					case 0:
-						x[i] = rng.Int64N(2*c+1) - c
-					case 1:
-						x[i] = math.MinInt64 + rng.Int64N(4)
-					case 2:
-						x[i] = math.MaxInt64 - rng.Int64N(4)
-					default:
-						x[i] = rng.Int64N(1<<40) - 1<<39
-					}
+					x[i] = wildInput(rng, c)
 					if r != nil {
 						r[i] = uint32(rng.IntN(P))
 					}
@@ -203,4 +185,18 @@ func TestFillU32MatchesElem(t *testing.T) {
 			t.Fatalf("key %d (%d rejections): draw %d: %d, want %d", key[0], rejected, i, v, w)
 		}
 	}
+}
+
+// wildInput is an activation for the kernel tests: within the clamp c,
+// near either end of int64, or far outside the field.
+func wildInput(rng *rand.Rand, c int64) int64 {
+	switch rng.IntN(5) {
+	case 0, 1:
+		return rng.Int64N(2*c+1) - c
+	case 2:
+		return math.MinInt64 + rng.Int64N(4)
+	case 3:
+		return math.MaxInt64 - rng.Int64N(4)
+	}
+	return rng.Int64N(1<<40) - 1<<39
 }

@@ -184,6 +184,27 @@ func slalomCompile(f *slalomFlags, g *ir.Graph, val [][]float32) (*slalom.Progra
 	return nil, last
 }
 
+// valInputs loads up to 100 validation inputs from val (none if val is
+// empty) for choosing the scales.
+func valInputs(df dataFlags, val string, g *ir.Graph) ([][]float32, error) {
+	if val == "" {
+		return nil, nil
+	}
+	shape, err := inputOf(g)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := df.loadExamples(val, 100, shape, g.Layout)
+	if err != nil {
+		return nil, err
+	}
+	var vx [][]float32
+	for _, e := range ex {
+		vx = append(vx, e.Input)
+	}
+	return vx, nil
+}
+
 // connectDevice dials --device, or starts a device child process with
 // fresh keys and dials it. close ends the connection (and the child).
 func connectDevice(f *slalomFlags, stderr io.Writer) (*slalom.Remote, func(), error) {
@@ -301,15 +322,9 @@ func slalomRunCmd() *cobra.Command {
 					xs, labels = append(xs, x), append(labels, -1)
 				}
 			}
-			var vx [][]float32
-			if val != "" {
-				ex, err := df.loadExamples(val, 100, shape, g.Layout)
-				if err != nil {
-					return err
-				}
-				for _, e := range ex {
-					vx = append(vx, e.Input)
-				}
+			vx, err := valInputs(df, val, g)
+			if err != nil {
+				return err
 			}
 			p, err := slalomCompile(&f, g, vx)
 			if err != nil {

@@ -114,20 +114,9 @@ The first line on stdout is "slalom service listening on ADDR".`,
 			if err != nil {
 				return err
 			}
-			var vx [][]float32
-			if val != "" {
-				shape, err := inputOf(g)
-				if err != nil {
-					return err
-				}
-				df := dataFlags{pixelMax: pixelMax}
-				ex, err := df.loadExamples(val, 100, shape, g.Layout)
-				if err != nil {
-					return err
-				}
-				for _, e := range ex {
-					vx = append(vx, e.Input)
-				}
+			vx, err := valInputs(dataFlags{pixelMax: pixelMax}, val, g)
+			if err != nil {
+				return err
 			}
 			p, err := slalomCompile(&f, g, vx)
 			if err != nil {
