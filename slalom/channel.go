@@ -20,7 +20,9 @@ import (
 // The T↔D channel is TLS 1.3 with mutual authentication by pinned Ed25519
 // keys: each side holds its own key and the other's public key, and a
 // peer is accepted only if its certificate carries exactly that key (no
-// CA; the handshake proves possession of the private key).
+// CA; the handshake proves possession of the private key). The frames
+// that follow are sealed under keys exported from that handshake
+// (seal_channel.go).
 
 // Identity is an Ed25519 key with a self-signed certificate.
 type Identity struct {

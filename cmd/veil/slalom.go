@@ -30,8 +30,9 @@ func slalomCmd() *cobra.Command {
 		Short: "Slalom: a trusted executor outsourcing linear layers to a verified, blinded device",
 		Long: `Slalom (Tramèr & Boneh, ICLR 2019): the trusted executor T quantizes the network
 into Z_p (p = 2^24 − 3), runs every non-linear step itself and sends each
-linear layer to an untrusted device D (a separate process, over TLS 1.3 with
-pinned Ed25519 keys). --verify checks every answer with Freivalds' algorithm
+linear layer to an untrusted device D (a separate process; a TLS 1.3
+handshake with pinned Ed25519 keys, then frames sealed with AES-256-GCM under
+keys exported from it). --verify checks every answer with Freivalds' algorithm
 (k = 2, soundness 2^-48 per layer); --blind sends only X + R mod p, with
 U = f(R) precomputed by T and sealed with AES-GCM. See slalom/README.md.`,
 	}
