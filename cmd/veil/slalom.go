@@ -185,6 +185,23 @@ func slalomCompile(f *slalomFlags, g *ir.Graph, val [][]float32) (*slalom.Progra
 	return nil, last
 }
 
+// startTrusted connects to (or starts) the device and sets T up on it,
+// with the check secrets prepared and pairs sealed for offline inferences.
+func startTrusted(f *slalomFlags, p *slalom.Program, mode slalom.Mode, stderr io.Writer, offline int) (*slalom.Trusted, func(), error) {
+	dev, closeDev, err := connectDevice(f, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := slalom.NewTrusted(p, mode, dev, nil)
+	if err != nil {
+		closeDev()
+		return nil, nil, err
+	}
+	t.Prepare()
+	t.Offline(offline)
+	return t, closeDev, nil
+}
+
 // valInputs loads up to 100 validation inputs from val (none if val is
 // empty) for choosing the scales.
 func valInputs(df dataFlags, val string, g *ir.Graph) ([][]float32, error) {
@@ -331,17 +348,11 @@ func slalomRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dev, closeDev, err := connectDevice(&f, os.Stderr)
+			t, closeDev, err := startTrusted(&f, p, mode, os.Stderr, len(xs))
 			if err != nil {
 				return err
 			}
 			defer closeDev()
-			t, err := slalom.NewTrusted(p, mode, dev, nil)
-			if err != nil {
-				return err
-			}
-			t.Prepare()
-			t.Offline(len(xs))
 			start := time.Now()
 			var correct, labelled, same int
 			for i, x := range xs {

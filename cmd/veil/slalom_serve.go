@@ -127,17 +127,11 @@ The first line on stdout is "slalom service listening on ADDR".`,
 				return fmt.Errorf("--listen: %w", err)
 			}
 			defer ln.Close()
-			dev, closeDev, err := connectDevice(&f, cmd.ErrOrStderr())
+			t, closeDev, err := startTrusted(&f, p, mode, cmd.ErrOrStderr(), offline)
 			if err != nil {
 				return err
 			}
 			defer closeDev()
-			t, err := slalom.NewTrusted(p, mode, dev, nil)
-			if err != nil {
-				return err
-			}
-			t.Prepare()
-			t.Offline(offline)
 			srv := &slalom.Server{T: t, Attester: a, Layout: g.Layout, Logf: logf}
 			st, err := srv.Statement()
 			if err != nil {
