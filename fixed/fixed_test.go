@@ -23,7 +23,7 @@ func randT(r *rand.Rand, shape ir.Shape, scale float64) *ir.Tensor {
 // max and average pooling with padding, concat, transpose, reshape,
 // matmul, add, sub, mul, div by a constant, reduce mean, pad, slice, and a
 // softmax at the end.
-func testGraph(t *testing.T, r *rand.Rand, l ir.Layout) *ir.Graph {
+func testGraph(t testing.TB, r *rand.Rand, l ir.Layout) *ir.Graph {
 	t.Helper()
 	g := ir.NewGraph("mix")
 	g.Layout = l

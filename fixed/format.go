@@ -161,9 +161,9 @@ func Read(r io.Reader) (*Program, error) {
 		if t.Kind != KindWeight || h.Public {
 			continue
 		}
-		n := t.Shape.Size()
-		if n < 0 || n > 1<<30 {
-			return nil, fmt.Errorf("corrupt program: weight %q has shape %v", t.Name, t.Shape)
+		n, err := t.Shape.CheckedSize(MaxTensorElements)
+		if err != nil {
+			return nil, fmt.Errorf("corrupt program: weight %q: %w", t.Name, err)
 		}
 		t.Data = make([]uint64, 0, min(n, 1<<16))
 		for len(t.Data) < n {

@@ -21,13 +21,11 @@ func (p *Program) Validate() error {
 		if t == nil {
 			return fmt.Errorf("tensor %d is missing", id)
 		}
-		for _, d := range t.Shape {
-			if d < 0 || d > 1<<28 {
-				return fmt.Errorf("tensor %d (%q) has bad shape %v", id, t.Name, t.Shape)
-			}
+		if len(t.Shape) > maxRank {
+			return fmt.Errorf("tensor %d (%q) has rank %d, more than %d", id, t.Name, len(t.Shape), maxRank)
 		}
-		if t.Shape.Size() > 1<<30 {
-			return fmt.Errorf("tensor %d (%q) shape %v is too large", id, t.Name, t.Shape)
+		if err := checkShape(t.Shape); err != nil {
+			return fmt.Errorf("tensor %d (%q): %w", id, t.Name, err)
 		}
 		switch t.Kind {
 		case KindWeight:
@@ -66,8 +64,11 @@ func (p *Program) Validate() error {
 	default:
 		return fmt.Errorf("unknown output post-processing %q", p.Post)
 	}
-	return nil
+	return p.checkResources()
 }
+
+// maxRank bounds the rank of every tensor of a program.
+const maxRank = 64
 
 func (p *Program) checkInstr(in *Instr, defined []bool) error {
 	n := len(p.Tensors)
@@ -141,12 +142,18 @@ func (p *Program) checkInstr(in *Instr, defined []bool) error {
 			return fmt.Errorf("shift %d out of range", in.Shift)
 		}
 	case AddPublic, MulPublic:
+		if err := checkShape(in.PublicShape); err != nil {
+			return fmt.Errorf("public constant: %w", err)
+		}
 		if len(in.Public) != in.PublicShape.Size() {
 			return fmt.Errorf("%d public values for shape %v", len(in.Public), in.PublicShape)
 		}
 		got, err = ir.BroadcastShapes(vals[0].Shape, in.PublicShape)
 	case Reshape:
 		got = in.Shape
+		if err := checkShape(in.Shape); err != nil {
+			return fmt.Errorf("reshape target: %w", err)
+		}
 		if in.Shape.Size() != vals[0].Shape.Size() {
 			return fmt.Errorf("cannot reshape %v to %v", vals[0].Shape, in.Shape)
 		}
@@ -156,8 +163,10 @@ func (p *Program) checkInstr(in *Instr, defined []bool) error {
 			return fmt.Errorf("slice starts %v steps %v do not match rank %d", in.Starts, in.Steps, len(x))
 		}
 		for d := range x {
-			if in.Steps[d] == 0 {
-				return fmt.Errorf("slice step 0")
+			// |step| and the count are both at most MaxTensorElements, so
+			// the last index below cannot overflow.
+			if in.Steps[d] == 0 || in.Steps[d] < -MaxTensorElements || in.Steps[d] > MaxTensorElements {
+				return fmt.Errorf("slice step %d on axis %d", in.Steps[d], d)
 			}
 			if want[d] == 0 {
 				continue

@@ -176,6 +176,9 @@ func (g *Graph) AddInput(name string, shape Shape) error {
 			return fmt.Errorf("input %q: shape %v has a dimension that is not positive (give --input-shape)", name, shape)
 		}
 	}
+	if _, err := shape.CheckedSize(MaxElements); err != nil {
+		return fmt.Errorf("input %q: %w", name, err)
+	}
 	g.Values[name] = &Value{Name: name, Shape: shape.Clone(), DType: Float32}
 	g.Inputs = append(g.Inputs, name)
 	return nil

@@ -106,22 +106,45 @@ const MaxElements = 1 << 28
 // inferShape returns the output shape and type of n given its inputs, and
 // rejects shapes with negative dimensions or more than MaxElements elements.
 func inferShape(n *Node, ins []*Value) (Shape, DType, error) {
+	if err := checkAttrInts(n); err != nil {
+		return nil, 0, err
+	}
 	s, dt, err := inferOpShape(n, ins)
 	if err != nil {
 		return nil, 0, err
 	}
-	size := 1
-	for _, d := range s {
-		if d < 0 {
-			return nil, 0, n.Errorf("output shape %v has a negative dimension", s)
-		}
-		if d > 0 && size > MaxElements/d {
-			return nil, 0, n.Errorf("output shape %v has more than %d elements", s, MaxElements)
-		}
-		size *= d
+	if _, err := s.CheckedSize(MaxElements); err != nil {
+		return nil, 0, n.Errorf("output %v", err)
 	}
 	return s, dt, nil
 }
+
+// checkAttrInts refuses integer attributes beyond ±MaxElements (or a
+// group beyond it), so that the arithmetic of shape inference on them
+// (input plus pads, window positions) cannot overflow.
+func checkAttrInts(n *Node) error {
+	a := &n.Attrs
+	for _, f := range []struct {
+		name string
+		xs   []int
+	}{{"kernel", a.Kernel}, {"strides", a.Strides}, {"pads", a.Pads}, {"axes", a.Axes}, {"perm", a.Perm}} {
+		if len(f.xs) > 2*maxAttrLen {
+			return n.Errorf("%s has %d values", f.name, len(f.xs))
+		}
+		for _, x := range f.xs {
+			if x < -MaxElements || x > MaxElements {
+				return n.Errorf("%s %v: value %d out of range", f.name, f.xs, x)
+			}
+		}
+	}
+	if a.Group < 0 || a.Group > MaxElements || a.Axis < -MaxElements || a.Axis > MaxElements {
+		return n.Errorf("group %d or axis %d out of range", a.Group, a.Axis)
+	}
+	return nil
+}
+
+// maxAttrLen bounds the rank attributes describe.
+const maxAttrLen = 64
 
 // inferOpShape is inferShape's op-by-op part.
 func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {

@@ -10,13 +10,33 @@ import (
 // scalar has an empty shape.
 type Shape []int
 
-// Size is the number of elements a tensor of this shape holds.
+// Size is the number of elements a tensor of this shape holds. It does
+// not check for overflow: a shape read from a file or a peer is checked
+// with CheckedSize first.
 func (s Shape) Size() int {
 	n := 1
 	for _, d := range s {
 		n *= d
 	}
 	return n
+}
+
+// CheckedSize returns the number of elements of s, or an error if a
+// dimension is negative or the count exceeds limit. The product is
+// checked before every multiplication, so it never wraps around: a shape
+// whose true size is 10·2^64 + 784 is refused, not taken for 784.
+func (s Shape) CheckedSize(limit int) (int, error) {
+	n := 1
+	for i, d := range s {
+		if d < 0 {
+			return 0, fmt.Errorf("shape %v: dimension %d is negative", s, i)
+		}
+		if d > 0 && n > limit/d {
+			return 0, fmt.Errorf("shape %v holds more than %d elements", s, limit)
+		}
+		n *= d
+	}
+	return n, nil
 }
 
 // Equal reports whether s and t have the same rank and dimensions.

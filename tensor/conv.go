@@ -96,6 +96,9 @@ func im2colGroup(dst, x []uint64, p ConvParams, g int) {
 						clear(out[:lo])
 						clear(out[hi:])
 						in := plane[ih*p.W:][:p.W]
+						if lo == hi { // the window lies wholly in the padding
+							continue
+						}
 						if p.SW == 1 {
 							copy(out[lo:hi], in[lo-p.PadL+kw:])
 							continue

@@ -119,6 +119,7 @@ func validRange(outN, n, k, s, p int) (int, int) {
 	} else if m/s+1 < hi {
 		hi = m/s + 1
 	}
+	lo = min(lo, outN) // a window wholly in the leading padding
 	return lo, max(lo, hi)
 }
 

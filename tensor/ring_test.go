@@ -62,6 +62,13 @@ func TestConv2DMatchesDefinition(t *testing.T) {
 		{N: 1, C: 4, H: 8, W: 8, O: 8, KH: 3, KW: 3, SH: 2, SW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Group: 4}, // depthwise ×2
 		{N: 1, C: 6, H: 5, W: 5, O: 4, KH: 1, KW: 1, SH: 1, SW: 1, Group: 2},
 		{N: 1, C: 2, H: 3, W: 3, O: 2, KH: 5, KW: 5, SH: 3, SW: 3, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Group: 1},
+		// Padding wider than the window, so that some windows lie wholly
+		// in it (found by fuzzing the program format: the unrolling
+		// sliced past the row's end): on the right, on the left, strided.
+		{N: 1, C: 8, H: 13, W: 1, O: 22, KH: 3, KW: 3, SH: 4, SW: 1, PadT: 1, PadL: 0, PadB: 1, PadR: 66, Group: 1},
+		{N: 1, C: 8, H: 5, W: 2, O: 8, KH: 2, KW: 2, SH: 1, SW: 1, PadT: 0, PadL: 9, PadB: 0, PadR: 0, Group: 1},
+		{N: 2, C: 4, H: 4, W: 3, O: 4, KH: 2, KW: 2, SH: 1, SW: 3, PadT: 3, PadL: 7, PadB: 3, PadR: 7, Group: 1},
+		{N: 1, C: 4, H: 4, W: 3, O: 4, KH: 2, KW: 2, SH: 1, SW: 1, PadT: 0, PadL: 5, PadB: 0, PadR: 5, Group: 4},
 	}
 	for i, p := range cases {
 		x := randRing(r, p.N*p.C*p.H*p.W)
