@@ -100,14 +100,51 @@ func (s Stats) TotalSent() int64 { return s.BytesSent[0] + s.BytesSent[1] + s.By
 // TotalRecv is the number of bytes received from all peers.
 func (s Stats) TotalRecv() int64 { return s.BytesRecv[0] + s.BytesRecv[1] + s.BytesRecv[2] }
 
+// A Link is a directed link between two parties: what From's code sends
+// to To's code.
+type Link struct{ From, To Party }
+
+func (l Link) String() string { return fmt.Sprintf("P%d→P%d", uint8(l.From), uint8(l.To)) }
+
 // PeerError reports that a peer failed: it closed the connection, sent
 // something malformed or oversized, or was silent past the timeout.
+//
+// Where the failure is a link's (bytes altered, dropped, reordered,
+// forged or cut between two parties' code, which the host at either end
+// or the network between them can do, and nothing that arrives tells
+// which), Link names it. The party reporting never names itself: at an
+// end of the link, Peer is the other end ("P1 (server) or the network");
+// at the third party, which cannot tell the two ends apart, Either is set
+// and Peer is Link.From. Suspects lists the parties the error names.
 type PeerError struct {
 	Peer Party
 	Err  error
+	// Link, when not nil, is the link the failure was seen on.
+	Link *Link
+	// Either says that the failure is Link.From's or Link.To's (or the
+	// network's between them), and nothing tells which.
+	Either bool
 }
 
-func (e *PeerError) Error() string { return fmt.Sprintf("%s: %v", e.Peer, e.Err) }
+func (e *PeerError) Error() string {
+	switch {
+	case e.Link != nil && e.Either:
+		s := e.Suspects()
+		return fmt.Sprintf("%s or %s, on link %s: %v", s[0], s[1], e.Link, e.Err)
+	case e.Link != nil:
+		return fmt.Sprintf("%s or the network, on link %s: %v", e.Peer, e.Link, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Peer, e.Err)
+}
+
+// Suspects returns the parties the error names, in order: both ends of
+// Link when Either is set, else Peer.
+func (e *PeerError) Suspects() []Party {
+	if e.Link != nil && e.Either {
+		return []Party{min(e.Link.From, e.Link.To), max(e.Link.From, e.Link.To)}
+	}
+	return []Party{e.Peer}
+}
 
 func (e *PeerError) Unwrap() error { return e.Err }
 
