@@ -162,9 +162,40 @@ type Claims struct {
 	// Signer names what signed the report (e.g. "VCEK", "PCK", "simulated
 	// platform key").
 	Signer string
+	// SEVSNP and TDX hold the format's own fields that Policy checks
+	// (nil for other formats).
+	SEVSNP *SEVSNPClaims
+	TDX    *TDXClaims
 	// Extra holds other fields, hex-encoded (e.g. SEV-SNP "host_data",
-	// "vmpl", "policy"; TDX "mr_seam", "rtmr0".."rtmr3", "td_attributes").
+	// "vmpl", "policy"; TDX "mr_seam", "rtmr0".."rtmr3", "td_attributes"),
+	// for display.
 	Extra map[string]string
+}
+
+// SEVSNPClaims are the SEV-SNP report fields Policy.SEVSNP checks.
+type SEVSNPClaims struct {
+	// VMPL is the VM privilege level that requested the report (0 is the
+	// most privileged; a guest at level n can only ask for reports of
+	// levels n and above).
+	VMPL uint32
+	// GuestPolicy is the guest policy the VM was launched with.
+	GuestPolicy uint64
+	// MigrationAgent is guest policy bit MIGRATE_MA.
+	MigrationAgent bool
+	// HostData is the 32 bytes the host supplied at launch (unmeasured).
+	HostData []byte
+}
+
+// TDXClaims are the TD quote body fields Policy.TDX checks, as the quote
+// carries them (byte strings in quote order).
+type TDXClaims struct {
+	MRSeam        []byte    // SHA-384 of the TDX module
+	MRConfigID    []byte    // software-defined configuration id, set by the host at launch
+	MROwner       []byte    // software-defined owner id, set by the host at launch
+	MROwnerConfig []byte    // software-defined owner configuration, set by the host at launch
+	RTMRs         [4][]byte // runtime measurement registers, extended by the TD itself
+	TDAttributes  []byte    // 8 bytes; bit 0 DEBUG, bit 28 SEPT_VE_DISABLE, bit 30 PKS, ...
+	XFAM          []byte    // 8 bytes: the extended CPU features (XSAVE) the TD may use
 }
 
 // Attester produces evidence on the platform it runs on.

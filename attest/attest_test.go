@@ -357,7 +357,7 @@ type lyingVerifier struct{ format, claims string }
 
 func (v lyingVerifier) Format() string { return v.format }
 func (v lyingVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
-	return &Claims{Format: v.claims, Measurement: []byte{1}, ReportData: want}, nil
+	return &Claims{Format: v.claims, Measurement: []byte{1}, ReportData: want, TDX: &TDXClaims{}}, nil
 }
 
 func TestPolicyVerifierMismatch(t *testing.T) {

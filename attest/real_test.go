@@ -50,7 +50,7 @@ const (
 // depend on the day they run.
 var verifyAt = time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -59,7 +59,7 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-func mustHex(t *testing.T, s string) []byte {
+func mustHex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
 	if err != nil {
@@ -69,7 +69,7 @@ func mustHex(t *testing.T, s string) []byte {
 }
 
 // realSEV returns the recorded SEV-SNP evidence and its report data.
-func realSEV(t *testing.T) (*Evidence, ReportData) {
+func realSEV(t testing.TB) (*Evidence, ReportData) {
 	raw := mustRead(t, sevReportFile)
 	certs, err := SEVSNPCertTable(mustRead(t, sevVCEKFile), nil, nil)
 	if err != nil {
@@ -81,7 +81,7 @@ func realSEV(t *testing.T) (*Evidence, ReportData) {
 }
 
 // realTDX returns the recorded TDX evidence and its report data.
-func realTDX(t *testing.T) (*Evidence, ReportData) {
+func realTDX(t testing.TB) (*Evidence, ReportData) {
 	raw := mustRead(t, tdxQuoteFile)
 	var rd ReportData
 	copy(rd[:], raw[tdxReportDataOff:])

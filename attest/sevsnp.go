@@ -15,9 +15,16 @@ import (
 	"github.com/google/go-sev-guest/verify/trust"
 )
 
-// snpDebugBit is the SEV-SNP guest policy's DEBUG bit: set, the hypervisor
-// may read and write the guest's memory through the firmware's debug API.
-const snpDebugBit = 19
+// Bits of the SEV-SNP guest policy (AMD SEV-SNP ABI, table 9).
+const (
+	// snpMigrateMABit, MIGRATE_MA: set, the guest may be associated with
+	// a migration agent, which can export its memory and state to another
+	// machine.
+	snpMigrateMABit = 18
+	// snpDebugBit, DEBUG: set, the hypervisor may read and write the
+	// guest's memory through the firmware's debug API.
+	snpDebugBit = 19
+)
 
 // SEVSNPVerifier verifies AMD SEV-SNP attestation reports offline with
 // github.com/google/go-sev-guest: the report's ECDSA P-384 signature under
@@ -53,32 +60,22 @@ func (offlineGetter) Get(url string) ([]byte, error) {
 	return nil, fmt.Errorf("attest: offline verification refuses to fetch %s", url)
 }
 
-// Verify checks an SEV-SNP report and returns its claims.
+// Verify checks an SEV-SNP report and returns its claims. Every length in
+// the evidence is validated before go-sev-guest reads it, and every call
+// into the library is guarded (a panic in it is an error).
 func (v *SEVSNPVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 	if ev == nil || ev.Format != FormatSEVSNP {
 		return nil, fmt.Errorf("attest: sev-snp verifier given %q evidence", evFormat(ev))
 	}
-	if len(ev.Raw) != abi.ReportSize {
-		return nil, fmt.Errorf("attest: sev-snp report of %d bytes, want %d", len(ev.Raw), abi.ReportSize)
-	}
-	report, err := abi.ReportToProto(ev.Raw)
+	report, err := parseSEVReport(ev.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("attest: sev-snp report: %v", err)
+		return nil, err
 	}
-	// The library verifies the signature over the report re-encoded from
-	// its parsed form; insist that is exactly the bytes we were given, so
-	// no byte escapes the signature.
-	if re, err := abi.ReportToAbiBytes(report); err != nil || !bytes.Equal(re, ev.Raw) {
-		return nil, errors.New("attest: sev-snp report is not in canonical form")
+	chain, err := parseSEVCertTable(ev.Certs)
+	if err != nil {
+		return nil, err
 	}
-	if len(ev.Certs) == 0 {
-		return nil, errors.New("attest: sev-snp evidence carries no certificate table (the VCEK/VLEK is needed to verify offline)")
-	}
-	table := new(abi.CertTable)
-	if err := table.Unmarshal(ev.Certs); err != nil {
-		return nil, fmt.Errorf("attest: sev-snp certificate table: %v", err)
-	}
-	att := &spb.Attestation{Report: report, CertificateChain: table.Proto()}
+	att := &spb.Attestation{Report: report, CertificateChain: chain}
 	info, err := abi.ParseSignerInfo(report.GetSignerInfo())
 	if err != nil {
 		return nil, fmt.Errorf("attest: sev-snp signer info: %v", err)
@@ -96,7 +93,8 @@ func (v *SEVSNPVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) 
 			TrustedRoots:        v.TrustedRoots,
 			Product:             v.Product,
 		}
-		if err := verify.SnpAttestation(att, opts); err != nil {
+		err := guard("sev-snp signature check", func() error { return verify.SnpAttestation(att, opts) })
+		if err != nil {
 			return nil, fmt.Errorf("attest: sev-snp signature or certificate chain invalid: %v", err)
 		}
 	}
@@ -115,16 +113,23 @@ func (v *SEVSNPVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) 
 		TCBComponents: le64(report.GetReportedTcb()),
 		PlatformID:    bytes.Clone(report.GetChipId()),
 		Signer:        info.SigningKey.String(),
+		SEVSNP: &SEVSNPClaims{
+			VMPL:           report.GetVmpl(),
+			GuestPolicy:    pol,
+			MigrationAgent: pol&(1<<snpMigrateMABit) != 0,
+			HostData:       bytes.Clone(report.GetHostData()),
+		},
 		Extra: map[string]string{
-			"version":       strconv.FormatUint(uint64(report.GetVersion()), 10),
-			"policy":        fmt.Sprintf("%#x", pol),
-			"vmpl":          strconv.FormatUint(uint64(report.GetVmpl()), 10),
-			"guest_svn":     strconv.FormatUint(uint64(report.GetGuestSvn()), 10),
-			"host_data":     hexOr(report.GetHostData()),
-			"id_key_digest": hexOr(report.GetIdKeyDigest()),
-			"current_tcb":   fmt.Sprintf("%#016x", report.GetCurrentTcb()),
-			"committed_tcb": fmt.Sprintf("%#016x", report.GetCommittedTcb()),
-			"launch_tcb":    fmt.Sprintf("%#016x", report.GetLaunchTcb()),
+			"version":         strconv.FormatUint(uint64(report.GetVersion()), 10),
+			"policy":          fmt.Sprintf("%#x", pol),
+			"vmpl":            strconv.FormatUint(uint64(report.GetVmpl()), 10),
+			"migration_agent": strconv.FormatBool(pol&(1<<snpMigrateMABit) != 0),
+			"guest_svn":       strconv.FormatUint(uint64(report.GetGuestSvn()), 10),
+			"host_data":       hexOr(report.GetHostData()),
+			"id_key_digest":   hexOr(report.GetIdKeyDigest()),
+			"current_tcb":     fmt.Sprintf("%#016x", report.GetCurrentTcb()),
+			"committed_tcb":   fmt.Sprintf("%#016x", report.GetCommittedTcb()),
+			"launch_tcb":      fmt.Sprintf("%#016x", report.GetLaunchTcb()),
 		},
 	}
 	copy(c.ReportData[:], report.GetReportData())
@@ -144,11 +149,14 @@ func snpCertTCBMatches(att *spb.Attestation, key abi.ReportSigner, reported uint
 		return fmt.Errorf("attest: sev-snp %v certificate: %v", key, err)
 	}
 	var exts *kds.Extensions
-	if key == abi.VlekReportSigner {
-		exts, err = kds.VlekCertificateExtensions(cert)
-	} else {
-		exts, err = kds.VcekCertificateExtensions(cert)
-	}
+	err = guard("sev-snp certificate extensions", func() (err error) {
+		if key == abi.VlekReportSigner {
+			exts, err = kds.VlekCertificateExtensions(cert)
+		} else {
+			exts, err = kds.VcekCertificateExtensions(cert)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("attest: sev-snp %v certificate extensions: %v", key, err)
 	}

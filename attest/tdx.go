@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-tdx-guest/abi"
 	"github.com/google/go-tdx-guest/pcs"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
 	"github.com/google/go-tdx-guest/verify"
@@ -28,14 +27,17 @@ const tdxDebugBit = 0
 // the attestation key, the QE report's signature under the PCK certificate,
 // the binding of the attestation key to the QE report, and the PCK chain
 // (carried inside the quote) to Intel's SGX root CA embedded in the library
-// (or TrustedRoots). It does not fetch Intel PCS collateral (TCB info, QE
-// identity, CRLs): the platform TCB is instead checked against Policy.MinTCB
-// from the quote's TEE_TCB_SVN.
+// (or TrustedRoots). Intel PCS collateral (TCB info, QE identity, CRLs) is
+// checked only when given (Collateral); it is never fetched. Without it
+// the platform TCB is checked only against Policy.MinTCB from the quote's
+// TEE_TCB_SVN.
 type TDXVerifier struct {
 	// Now is the time certificates are checked at; zero means time.Now().
 	Now time.Time
 	// TrustedRoots replaces the embedded Intel root.
 	TrustedRoots *x509.CertPool
+	// Collateral, when set, is checked too (see TDXCollateral).
+	Collateral *TDXCollateral
 
 	skipSignature bool // tests only, as in SEVSNPVerifier
 }
@@ -58,39 +60,26 @@ var intelRoots = sync.OnceValue(func() *x509.CertPool {
 // Format is "tdx".
 func (*TDXVerifier) Format() string { return FormatTDX }
 
-// Verify checks a TDX quote and returns its claims.
+// Verify checks a TDX quote and returns its claims. The quote's layout is
+// validated before go-tdx-guest reads it, and every call into the library
+// is guarded (a panic in it is an error).
 func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 	if ev == nil || ev.Format != FormatTDX {
 		return nil, fmt.Errorf("attest: tdx verifier given %q evidence", evFormat(ev))
 	}
-	q, err := abi.QuoteToProto(ev.Raw)
+	quote, err := parseTDXQuote(ev.Raw)
 	if err != nil {
-		return nil, fmt.Errorf("attest: tdx quote: %v", err)
-	}
-	quote, ok := q.(*pb.QuoteV4)
-	if !ok {
-		return nil, fmt.Errorf("attest: tdx quote of unsupported type %T", q)
-	}
-	if re, err := abi.QuoteToAbiBytes(quote); err != nil || !bytes.Equal(re, ev.Raw) {
-		return nil, errors.New("attest: tdx quote is not in canonical form")
+		return nil, err
 	}
 	if !v.skipSignature {
-		now := v.Now
-		if now.IsZero() {
-			now = time.Now()
-		}
-		roots := v.TrustedRoots
-		if roots == nil {
-			roots = intelRoots()
-		}
-		opts := &verify.Options{CheckRevocations: false, GetCollateral: false, Now: now, TrustedRoots: roots}
-		if err := verify.TdxQuote(quote, opts); err != nil {
-			return nil, fmt.Errorf("attest: tdx signature or certificate chain invalid: %v", err)
+		if err := v.verifySignature(quote); err != nil {
+			return nil, err
 		}
 	}
 	body := quote.GetTdQuoteBody()
 	attrs := body.GetTdAttributes()
-	if len(attrs) != 8 || len(body.GetTeeTcbSvn()) != 16 || len(body.GetReportData()) != 64 {
+	rtmrs := body.GetRtmrs()
+	if len(attrs) != 8 || len(body.GetTeeTcbSvn()) != 16 || len(body.GetReportData()) != 64 || len(rtmrs) != 4 {
 		return nil, errors.New("attest: tdx quote body has malformed fields")
 	}
 	svn := body.GetTeeTcbSvn()
@@ -101,6 +90,14 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 		TCB:           binary.LittleEndian.Uint64(svn[:8]),
 		TCBComponents: bytes.Clone(svn),
 		Signer:        "PCK",
+		TDX: &TDXClaims{
+			MRSeam:        bytes.Clone(body.GetMrSeam()),
+			MRConfigID:    bytes.Clone(body.GetMrConfigId()),
+			MROwner:       bytes.Clone(body.GetMrOwner()),
+			MROwnerConfig: bytes.Clone(body.GetMrOwnerConfig()),
+			TDAttributes:  bytes.Clone(attrs),
+			XFAM:          bytes.Clone(body.GetXfam()),
+		},
 		Extra: map[string]string{
 			"version":         strconv.FormatUint(uint64(quote.GetHeader().GetVersion()), 10),
 			"td_attributes":   hex.EncodeToString(attrs),
@@ -112,6 +109,7 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 			"tee_tcb_svn":     hex.EncodeToString(svn),
 			"qe_svn":          hexOr(quote.GetHeader().GetQeSvn()),
 			"pce_svn":         hexOr(quote.GetHeader().GetPceSvn()),
+			"collateral":      strconv.FormatBool(v.Collateral != nil && !v.skipSignature),
 		},
 	}
 	// Bytes after the quote's signed data (the recorded test quote ends
@@ -120,19 +118,61 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 	if n := len(quote.GetExtraBytes()); n != 0 {
 		c.Extra["unsigned_trailing_bytes"] = strconv.Itoa(n)
 	}
-	for i, r := range body.GetRtmrs() {
+	for i, r := range rtmrs {
+		c.TDX.RTMRs[i] = bytes.Clone(r)
 		c.Extra["rtmr"+strconv.Itoa(i)] = hexOr(r)
 	}
-	if pck := pckCert(quote); pck != nil {
-		if exts, err := pcs.PckCertificateExtensions(pck); err == nil {
-			c.Extra["fmspc"] = exts.FMSPC
-			if id, err := hex.DecodeString(exts.PPID); err == nil {
-				c.PlatformID = id
-			}
+	if exts := pckExtensions(quote); exts != nil {
+		c.Extra["fmspc"] = exts.FMSPC
+		if id, err := hex.DecodeString(exts.PPID); err == nil {
+			c.PlatformID = id
 		}
 	}
 	copy(c.ReportData[:], body.GetReportData())
 	return checkReportData(c, want)
+}
+
+// verifySignature runs go-tdx-guest's verification of quote (guarded),
+// with the collateral if there is any.
+func (v *TDXVerifier) verifySignature(quote *pb.QuoteV4) error {
+	now := v.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	roots := v.TrustedRoots
+	if roots == nil {
+		roots = intelRoots()
+	}
+	opts := &verify.Options{CheckRevocations: false, GetCollateral: false, Getter: collateralGetter{&TDXCollateral{}}, Now: now, TrustedRoots: roots}
+	what := "signature or certificate chain"
+	if c := v.Collateral; c != nil {
+		if err := c.check(); err != nil {
+			return err
+		}
+		opts.GetCollateral, opts.CheckRevocations, opts.Getter = true, c.revocation(), collateralGetter{c}
+		what = "signature, certificate chain or collateral"
+	}
+	if err := guard("tdx signature check", func() error { return verify.TdxQuote(quote, opts) }); err != nil {
+		return fmt.Errorf("attest: tdx %s invalid: %v", what, err)
+	}
+	return nil
+}
+
+// pckExtensions returns the SGX extensions of the PCK leaf certificate
+// carried in the quote, or nil.
+func pckExtensions(q *pb.QuoteV4) *pcs.PckExtensions {
+	cert := pckCert(q)
+	if cert == nil {
+		return nil
+	}
+	var exts *pcs.PckExtensions
+	if guard("tdx PCK certificate extensions", func() (err error) {
+		exts, err = pcs.PckCertificateExtensions(cert)
+		return err
+	}) != nil {
+		return nil
+	}
+	return exts
 }
 
 // pckCert returns the PCK leaf certificate carried in the quote, or nil.
