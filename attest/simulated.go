@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"veil/internal/keyfile"
 )
 
 // The simulated report, Evidence.Raw of format "simulated-insecure":
@@ -210,9 +212,11 @@ func SelfMeasurement() ([]byte, error) {
 
 // LoadOrCreateSimulatedKey reads a simulated platform's private key (PKCS#8
 // PEM) from path, or, if there is no such file, generates one and writes it
-// (mode 0600). created says which.
+// (mode 0600, created exclusively). created says which. A key behind a
+// symbolic link, or (on Unix) readable or writable by group or others, is
+// refused (see internal/keyfile).
 func LoadOrCreateSimulatedKey(path string) (key ed25519.PrivateKey, created bool, err error) {
-	b, err := os.ReadFile(path)
+	b, err := keyfile.ReadPrivate(path)
 	if errors.Is(err, os.ErrNotExist) {
 		_, key, err = ed25519.GenerateKey(rand.Reader)
 		if err != nil {
@@ -222,15 +226,10 @@ func LoadOrCreateSimulatedKey(path string) (key ed25519.PrivateKey, created bool
 		if err != nil {
 			return nil, false, err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
+		if err := keyfile.WritePrivate(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
 			return nil, false, err
 		}
-		if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-			f.Close()
-			return nil, false, err
-		}
-		return key, true, f.Close()
+		return key, true, nil
 	}
 	if err != nil {
 		return nil, false, err

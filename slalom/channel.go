@@ -10,11 +10,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"veil/internal/keyfile"
 )
 
 // The T↔D channel is TLS 1.3 with mutual authentication by pinned Ed25519
@@ -50,11 +53,10 @@ func identityFrom(name string, pub ed25519.PublicKey, priv ed25519.PrivateKey) (
 }
 
 // Save writes NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (the public
-// key, PEM) in dir.
+// key, PEM, mode 0644) in dir (created with mode 0700 if missing). It
+// never replaces a file nor writes through a symbolic link: if either
+// file exists the error wraps fs.ErrExist and nothing is written.
 func (id *Identity) Save(dir, name string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
 	k, err := x509.MarshalPKCS8PrivateKey(id.Cert.PrivateKey)
 	if err != nil {
 		return err
@@ -63,17 +65,31 @@ func (id *Identity) Save(dir, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k}), 0o600); err != nil {
-		return err
+	keyPath, pubPath := filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
+	for _, path := range []string{keyPath, pubPath} {
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("slalom: %s already exists; remove it to make a new key: %w", path, fs.ErrExist)
+		}
 	}
-	return os.WriteFile(filepath.Join(dir, name+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: p}), 0o644)
+	if err := keyfile.MkdirPrivate(dir); err != nil {
+		return fmt.Errorf("slalom: %w", err)
+	}
+	if err := keyfile.WritePrivate(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})); err != nil {
+		return fmt.Errorf("slalom: %w", err)
+	}
+	if err := keyfile.WritePublic(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: p})); err != nil {
+		os.Remove(keyPath)
+		return fmt.Errorf("slalom: %w", err)
+	}
+	return nil
 }
 
-// LoadIdentity reads NAME.key from dir.
+// LoadIdentity reads NAME.key from dir. The key must not be a symbolic
+// link nor, on Unix, readable or writable by group or others.
 func LoadIdentity(dir, name string) (*Identity, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name+".key"))
+	b, err := keyfile.ReadPrivate(filepath.Join(dir, name+".key"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("slalom: %w", err)
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil {

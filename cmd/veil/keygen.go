@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"veil/internal/keyfile"
 	"veil/mpc"
 	"veil/mpc/session"
 	"veil/mpc/transport"
@@ -22,9 +22,10 @@ func keygenCmd() *cobra.Command {
 		Use:   "keygen --dir DIR [--role client|server|helper]...",
 		Short: "Create a party's TLS identity (Ed25519 key and self-signed certificate)",
 		Long: `keygen writes DIR/<role>.key (private, mode 0600) and DIR/<role>.crt for each
-role (all three by default). Certificates go to the other parties, whose
-configuration file pins them; keys never leave their party. Existing files
-are never overwritten.
+role (all three by default), creating DIR with mode 0700 if missing.
+Certificates go to the other parties, whose configuration file pins them;
+keys never leave their party. Existing files (or symbolic links in their
+place) are never overwritten.
 
 With --loopback it also writes DIR/parties.json, a configuration for running
 all three parties on this machine (server and helper on free 127.0.0.1
@@ -38,7 +39,7 @@ proves nothing about the code a party runs; on SEV-SNP or TDX machines write
 the policy with your build's measurements instead (mpc/aramis.Settings).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := keyfile.MkdirPrivate(dir); err != nil {
 				return err
 			}
 			ps := mpc.Parties[:]

@@ -44,9 +44,15 @@ func slalomKeygenCmd() *cobra.Command {
 	var dir string
 	c := &cobra.Command{
 		Use:   "keygen --dir DIR",
-		Short: "make Ed25519 identities for T and D (DIR/{trusted,device}.{key,pub})",
+		Short: "make Ed25519 identities for T and D (DIR/{trusted,device}.{key,pub}); never replaces keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Nothing is written if any of the four files is there.
+			for _, f := range []string{"trusted.key", "trusted.pub", "device.key", "device.pub"} {
+				if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
+					return fmt.Errorf("%s already exists: keys are never replaced (remove the old ones first)", filepath.Join(dir, f))
+				}
+			}
 			for _, name := range []string{"trusted", "device"} {
 				id, err := slalom.NewIdentity(name)
 				if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -197,5 +198,45 @@ func TestSlalomServeClient(t *testing.T) {
 	stop()
 	if !strings.Contains(serveErr.String(), "stopped") {
 		t.Errorf("serve did not stop cleanly:\n%s", serveErr.String())
+	}
+}
+
+// TestSlalomPlatformKeyFile: the simulated platform key that serve
+// creates is 0600; one behind a symbolic link, or readable by others, is
+// refused (attest.LoadOrCreateSimulatedKey).
+func TestSlalomPlatformKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	logf := func(string, ...any) {}
+	key := filepath.Join(dir, "platform.pem")
+	if _, err := slalomAttester(attest.FormatSimulated, true, key, logf); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(key); err != nil || (runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600) {
+		t.Fatalf("created key: %v, %v", fi.Mode(), err)
+	}
+	if _, err := slalomAttester(attest.FormatSimulated, true, key, logf); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	link := filepath.Join(dir, "link.pem")
+	if err := os.Symlink(key, link); err != nil {
+		t.Skipf("no symbolic links: %v", err)
+	}
+	if _, err := slalomAttester(attest.FormatSimulated, true, link, logf); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("key through a symbolic link: %v", err)
+	}
+	dangling := filepath.Join(dir, "dangling.pem")
+	os.Symlink(filepath.Join(dir, "nowhere.pem"), dangling)
+	if _, err := slalomAttester(attest.FormatSimulated, true, dangling, logf); err == nil {
+		t.Error("a key was created through a dangling symbolic link")
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "nowhere.pem")); err == nil {
+		t.Error("the dangling link's target was created")
+	}
+	if runtime.GOOS == "windows" {
+		return
+	}
+	os.Chmod(key, 0o644)
+	if _, err := slalomAttester(attest.FormatSimulated, true, key, logf); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("key readable by others: %v", err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -102,5 +104,61 @@ func TestSlalomBenchJSON(t *testing.T) {
 	}
 	if m["verified"] != true || m["mode"] != "private+verified" {
 		t.Errorf("bench: %s", out)
+	}
+}
+
+// TestSlalomKeygenFiles: veil slalom keygen refuses to replace keys
+// (leaving every file as it was, mode included), refuses to write
+// through a symbolic link, and makes the keys 0600 in a 0700 directory.
+func TestSlalomKeygenFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	if out, err := veil(t, "slalom", "keygen", "--dir", dir); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if runtime.GOOS != "windows" {
+		for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "trusted.key"): 0o600, filepath.Join(dir, "device.key"): 0o600} {
+			if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+				t.Errorf("%s: mode %v, want %v (%v)", path, fi.Mode().Perm(), want, err)
+			}
+		}
+	}
+	read := func(d string) map[string]string {
+		m := map[string]string{}
+		for _, f := range []string{"trusted.key", "trusted.pub", "device.key", "device.pub"} {
+			b, _ := os.ReadFile(filepath.Join(d, f))
+			m[f] = string(b)
+		}
+		return m
+	}
+	before := read(dir)
+	if out, err := veil(t, "slalom", "keygen", "--dir", dir); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("keygen over existing keys: %v\n%s", err, out)
+	}
+	if after := read(dir); !maps.Equal(before, after) {
+		t.Fatal("existing keys were replaced")
+	}
+
+	// Only the device's key is there, world-readable: nothing is written
+	// and its mode stays.
+	partial := t.TempDir()
+	os.WriteFile(filepath.Join(partial, "device.key"), []byte("old"), 0o644)
+	if _, err := veil(t, "slalom", "keygen", "--dir", partial); err == nil {
+		t.Fatal("keygen replaced a 0644 key")
+	}
+	if _, err := os.Lstat(filepath.Join(partial, "trusted.key")); err == nil {
+		t.Error("keygen wrote T's key although it refused the device's")
+	}
+
+	// A symbolic link where a key goes is not written through.
+	linked := t.TempDir()
+	target := filepath.Join(t.TempDir(), "stolen.key")
+	if err := os.Symlink(target, filepath.Join(linked, "trusted.key")); err != nil {
+		t.Skipf("no symbolic links: %v", err)
+	}
+	if _, err := veil(t, "slalom", "keygen", "--dir", linked); err == nil {
+		t.Fatal("keygen wrote through a symbolic link")
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Fatal("keygen created the link's target")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"veil/internal/keyfile"
 	"veil/mpc"
 )
 
@@ -30,7 +31,9 @@ func KeyFile(role mpc.Party, dir string) string { return filepath.Join(dir, role
 func CertFile(role mpc.Party, dir string) string { return filepath.Join(dir, role.Role()+".crt") }
 
 // GenerateIdentity creates a fresh Ed25519 key pair for role and writes it
-// to dir (created with mode 0700 if missing) as two PEM files:
+// to dir (created with mode 0700 if missing) as two PEM files, each
+// created exclusively (an existing file or symbolic link is never
+// replaced or followed):
 //
 //   - <role>.key: the private key, PKCS#8 ("PRIVATE KEY"), mode 0600;
 //   - <role>.crt: a self-signed X.509 certificate for the key ("CERTIFICATE"),
@@ -48,8 +51,10 @@ func GenerateIdentity(role mpc.Party, dir string) error {
 	}
 	keyPath, certPath := KeyFile(role, dir), CertFile(role, dir)
 	for _, p := range []string{keyPath, certPath} {
+		// Checked before anything is written (the writes below are
+		// exclusive too), so that a half-made identity is never left.
 		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("transport: generate identity for %s: %s already exists; remove it to make a new identity", name, p)
+			return fmt.Errorf("transport: generate identity for %s: %s already exists; remove it to make a new identity: %w", name, p, fs.ErrExist)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("transport: generate identity for %s: %w", name, err)
 		}
@@ -82,34 +87,15 @@ func GenerateIdentity(role mpc.Party, dir string) error {
 		return fmt.Errorf("transport: generate identity for %s: %w", name, err)
 	}
 
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := keyfile.MkdirPrivate(dir); err != nil {
 		return fmt.Errorf("transport: generate identity for %s: %w", name, err)
 	}
-	if err := writeNew(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := keyfile.WritePrivate(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})); err != nil {
 		return fmt.Errorf("transport: generate identity for %s: %w", name, err)
 	}
-	if err := writeNew(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o644); err != nil {
+	if err := keyfile.WritePublic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})); err != nil {
 		os.Remove(keyPath)
 		return fmt.Errorf("transport: generate identity for %s: %w", name, err)
-	}
-	return nil
-}
-
-// writeNew creates path, which must not exist, with the given mode and
-// contents.
-func writeNew(path string, data []byte, mode fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
 	}
 	return nil
 }
@@ -117,9 +103,10 @@ func writeNew(path string, data []byte, mode fs.FileMode) error {
 // LoadIdentity reads a party's private key (PEM, PKCS#8 as GenerateIdentity
 // writes it; PKCS#1 and SEC 1 keys are accepted too) and its certificate
 // (PEM), checks that they belong together, and returns them ready for TLS,
-// with Leaf set.
+// with Leaf set. The key must not be a symbolic link nor, on Unix,
+// readable or writable by group or others (see internal/keyfile).
 func LoadIdentity(keyPath, certPath string) (tls.Certificate, error) {
-	keyPEM, err := os.ReadFile(keyPath)
+	keyPEM, err := keyfile.ReadPrivate(keyPath)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("transport: reading key: %w", err)
 	}

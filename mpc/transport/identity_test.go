@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,35 @@ func TestGenerateIdentity(t *testing.T) {
 	}
 	if err := GenerateIdentity(mpc.Party(7), dir); err == nil {
 		t.Error("GenerateIdentity accepted an unknown party")
+	}
+}
+
+// TestLoadIdentityRefusesUnsafeKeys: a private key reached through a
+// symbolic link, or one that group or others may read, is refused.
+func TestLoadIdentityRefusesUnsafeKeys(t *testing.T) {
+	dir := t.TempDir()
+	if err := GenerateIdentity(mpc.P0, dir); err != nil {
+		t.Fatal(err)
+	}
+	key, cert := KeyFile(mpc.P0, dir), CertFile(mpc.P0, dir)
+	link := filepath.Join(dir, "link.key")
+	if err := os.Symlink(key, link); err != nil {
+		t.Skipf("no symbolic links: %v", err)
+	}
+	if _, err := LoadIdentity(link, cert); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("key through a symbolic link: %v", err)
+	}
+	if runtime.GOOS == "windows" {
+		return
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadIdentity(key, cert); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("key readable by others: %v", err)
+	}
+	os.Chmod(key, 0o600)
+	if _, err := LoadIdentity(key, cert); err != nil {
+		t.Error(err)
 	}
 }
