@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"veil/internal/netutil"
 	"veil/mpc"
 )
 
@@ -374,51 +375,56 @@ type acceptState struct {
 	last     string // the last rejection, for the error if a peer never comes
 }
 
+// Bounds on the connections a listening party holds before they have
+// authenticated (see internal/netutil): at most maxPending in all and
+// maxPendingPerHost from one address; more are closed at once, and each
+// must finish its handshake within the configured timeout.
+const (
+	maxPending        = 32
+	maxPendingPerHost = 8
+)
+
 // accept accepts the parties below me on ln and sends one result for each:
 // its connection, or why it never came. A connection that fails the
 // handshake, presents a certificate pinned for nobody who dials me, or
 // sends a bad first frame is answered with an alert or a reject frame and
-// dropped; the loop goes on waiting for the real peer.
+// dropped; the loop goes on waiting for the real peer. Accept errors that
+// are temporary (out of file descriptors) are retried; connections beyond
+// the bounds above are closed at once.
 func (c *connector) accept(ctx context.Context, ln net.Listener, results chan<- result) {
 	defer ln.Close()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var st acceptState
-	var handlers sync.WaitGroup
-	var acceptErr error
-	for {
-		raw, err := ln.Accept()
+	g := &netutil.Guard{MaxPending: maxPending, MaxPerHost: maxPendingPerHost, HandshakeTimeout: c.timeout}
+	acceptErr := g.Serve(ln, func(p *netutil.Pending) {
+		raw := p.Conn
+		who, conn, err := c.handshakeIn(ctx, raw, &st)
+		if err == nil && !p.Authenticated() {
+			st.untake(who)
+			err = fmt.Errorf("handshake not finished within %v", c.timeout)
+		}
 		if err != nil {
 			st.mu.Lock()
-			if ctx.Err() == nil && st.accepted < int(c.me) {
-				acceptErr = err
-			}
+			st.rejected++
+			st.last = fmt.Sprintf("%s: %v", raw.RemoteAddr(), err)
 			st.mu.Unlock()
-			break
+			return
 		}
-		handlers.Add(1)
-		go func() {
-			defer handlers.Done()
-			who, conn, err := c.handshakeIn(ctx, raw, &st)
-			if err != nil {
-				st.mu.Lock()
-				st.rejected++
-				st.last = fmt.Sprintf("%s: %v", raw.RemoteAddr(), err)
-				st.mu.Unlock()
-				return
-			}
-			st.mu.Lock()
-			st.accepted++
-			if st.accepted == int(c.me) {
-				ln.Close()
-			}
-			st.mu.Unlock()
-			results <- result{who: who, conn: conn, raw: raw}
-		}()
-	}
-	handlers.Wait()
+		st.mu.Lock()
+		st.accepted++
+		if st.accepted == int(c.me) {
+			ln.Close()
+		}
+		st.mu.Unlock()
+		results <- result{who: who, conn: conn, raw: raw}
+	})
+	g.Wait()
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if ctx.Err() != nil || st.accepted >= int(c.me) {
+		acceptErr = nil
+	}
 	cause := acceptErr
 	if cause == nil {
 		cause = ctx.Err()
@@ -435,6 +441,12 @@ func (c *connector) accept(ctx context.Context, ln net.Listener, results chan<- 
 			results <- result{who: p, err: &mpc.PeerError{Peer: p, Err: fmt.Errorf("no connection on %s: %w%s", ln.Addr(), cause, note)}}
 		}
 	}
+}
+
+func (st *acceptState) untake(who mpc.Party) {
+	st.mu.Lock()
+	st.taken[who] = false
+	st.mu.Unlock()
 }
 
 // handshakeIn authenticates one incoming connection: TLS with a pinned
@@ -481,11 +493,7 @@ func (c *connector) handshakeIn(ctx context.Context, raw net.Conn, st *acceptSta
 	}
 	st.taken[who] = true
 	st.mu.Unlock()
-	untake := func() {
-		st.mu.Lock()
-		st.taken[who] = false
-		st.mu.Unlock()
-	}
+	untake := func() { st.untake(who) }
 	if err := writeControl(conn, ctlHello, helloPayload(c.me)); err != nil {
 		untake()
 		raw.Close()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"veil/internal/netutil"
 	"veil/mpc"
 )
 
@@ -84,6 +85,48 @@ func readControl(r io.Reader) (byte, []byte, error) {
 		return 0, nil, err
 	}
 	return typ, p, nil
+}
+
+// frameError is a frame that breaks the format or the size limit after
+// the handshake; anything else readFrame returns is an I/O error.
+type frameError struct{ err error }
+
+func (e *frameError) Error() string { return e.err.Error() }
+func (e *frameError) Unwrap() error { return e.err }
+
+// readFrame reads one frame of an established connection: a data frame
+// (typ 0) and its message, or an empty heartbeat or goodbye (msg nil).
+// A data frame over max bytes, or any other control frame, is a
+// *frameError. The message buffer grows as its bytes arrive
+// (netutil.AppendFull), so a peer that announces a long message and
+// sends little of it costs about what it sent plus 1 MiB, not what it
+// announced.
+func readFrame(r io.Reader, max int64) (typ byte, msg []byte, err error) {
+	var h [4]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	typ, n := parseHeader(h)
+	if typ != 0 {
+		if (typ == ctlHeartbeat || typ == ctlGoodbye) && n == 0 {
+			return typ, nil, nil
+		}
+		return 0, nil, &frameError{fmt.Errorf("%w: unexpected control frame type %d of %d bytes", errMalformed, typ, n)}
+	}
+	if n > max {
+		return 0, nil, &frameError{fmt.Errorf("message of %d bytes exceeds the limit of %d bytes", n, max)}
+	}
+	msg, err = netutil.AppendFull(nil, r, int(n))
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, nil, err
+	}
+	if msg == nil {
+		msg = []byte{}
+	}
+	return 0, msg, nil
 }
 
 func helloPayload(p mpc.Party) []byte { return []byte(helloMagic + p.Role()) }

@@ -181,32 +181,20 @@ func (r deadlineReader) Read(b []byte) (int, error) {
 func (p *peer) readLoop() {
 	defer close(p.readerDone)
 	br := bufio.NewReaderSize(deadlineReader{p.conn, p.timeout}, readBuffer)
-	var h [4]byte
 	for {
-		if _, err := io.ReadFull(br, h[:]); err != nil {
+		typ, msg, err := readFrame(br, p.max)
+		var fe *frameError
+		switch {
+		case errors.As(err, &fe):
+			p.kill(err)
+			return
+		case err != nil:
 			p.kill(p.ioErr("read", err))
 			return
-		}
-		typ, n := parseHeader(h)
-		if typ != 0 {
-			switch {
-			case typ == ctlHeartbeat && n == 0:
-				continue
-			case typ == ctlGoodbye && n == 0:
-				p.kill(ErrPeerClosed)
-				return
-			default:
-				p.kill(fmt.Errorf("%w: unexpected control frame type %d of %d bytes", errMalformed, typ, n))
-				return
-			}
-		}
-		if n > p.max {
-			p.kill(fmt.Errorf("message of %d bytes exceeds the limit of %d bytes", n, p.max))
-			return
-		}
-		msg := make([]byte, n)
-		if _, err := io.ReadFull(br, msg); err != nil {
-			p.kill(p.ioErr("read", err))
+		case typ == ctlHeartbeat:
+			continue
+		case typ == ctlGoodbye:
+			p.kill(ErrPeerClosed)
 			return
 		}
 		p.mu.Lock()
