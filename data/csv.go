@@ -94,7 +94,9 @@ func decodeCSV(path string, b []byte, c checked) (*Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		ds.Samples = append(ds.Samples, s)
+		if err := ds.add(s); err != nil {
+			return nil, err
+		}
 	}
 	if len(ds.Samples) == 0 {
 		return nil, fmt.Errorf("data: %s: no samples", path)

@@ -34,6 +34,8 @@ type Sample struct {
 type Dataset struct {
 	Samples []Sample
 	Source  string
+
+	values int // in all samples, kept below MaxValues by add
 }
 
 // Options control how raw pixel values become Sample.Pixels.
@@ -59,6 +61,9 @@ type Options struct {
 	BGR bool
 	// Limit keeps only the first Limit samples (0 = all).
 	Limit int
+	// MaxPixels bounds the width × height of each decoded image and of
+	// the Resize target; 0 means DefaultMaxPixels.
+	MaxPixels int
 }
 
 // Count returns how many samples there are.
@@ -234,6 +239,15 @@ func (o Options) check(defaultMax float64) (checked, error) {
 	}
 	if o.Limit < 0 {
 		return c, fmt.Errorf("data: Limit %d: must not be negative", o.Limit)
+	}
+	switch {
+	case o.MaxPixels < 0:
+		return c, fmt.Errorf("data: MaxPixels %d: must not be negative", o.MaxPixels)
+	case o.MaxPixels == 0:
+		c.MaxPixels = DefaultMaxPixels
+	}
+	if h, w := o.Resize[0], o.Resize[1]; h > 0 && w > c.MaxPixels/h {
+		return c, fmt.Errorf("data: Resize %dx%d: more than %d pixels (raise the pixel limit to allow it)", h, w, c.MaxPixels)
 	}
 	for _, s := range o.Std {
 		if s == 0 || math.IsNaN(s) {

@@ -109,7 +109,7 @@ func TestLoadErrors(t *testing.T) {
 		{"huge dims", func() error {
 			_, err := LoadIDX(w("huge", idxBytes([]uint32{0xffffffff, 0xffffffff, 0xffffffff}, nil)), "", Options{})
 			return err
-		}, []string{"huge", "truncated IDX data"}},
+		}, []string{"huge", "declare more data than the loader's limit"}},
 		{"trailing data", func() error { _, err := LoadIDX(w("trail", append(good, 0)), lbls, Options{}); return err },
 			[]string{"trail", "trailing data"}},
 		{"count mismatch", func() error {

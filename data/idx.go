@@ -1,13 +1,9 @@
 package data
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
-	"os"
 )
 
 // IDX element types (the third byte of the magic number).
@@ -57,31 +53,6 @@ func (a *idxArray) at(i int) float64 {
 	default:
 		return math.Float64frombits(binary.BigEndian.Uint64(a.body[8*i:]))
 	}
-}
-
-// readMaybeGzip returns the contents of path, decompressed if it starts with
-// the gzip magic.
-func readMaybeGzip(path string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
-	return gunzipIfNeeded(path, raw)
-}
-
-func gunzipIfNeeded(path string, raw []byte) ([]byte, error) {
-	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
-		return raw, nil
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("data: %s: bad gzip data: %v", path, err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("data: %s: bad or truncated gzip data: %v", path, err)
-	}
-	return out, nil
 }
 
 // parseIDX checks the magic and the sizes of an IDX file's contents.
@@ -138,13 +109,13 @@ func LoadIDX(imagesPath, labelsPath string, opt Options) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := readMaybeGzip(imagesPath)
+	b, err := readIDXFile(imagesPath)
 	if err != nil {
 		return nil, err
 	}
 	var lb []byte
 	if labelsPath != "" {
-		if lb, err = readMaybeGzip(labelsPath); err != nil {
+		if lb, err = readIDXFile(labelsPath); err != nil {
 			return nil, err
 		}
 	}
@@ -189,6 +160,9 @@ func decodeIDX(imagesPath string, b []byte, labelsPath string, lb []byte, src st
 		}
 	}
 	per := h * w * ch
+	if per*c.take(n) > MaxValues {
+		return nil, fmt.Errorf("data: %s: %d images of %dx%dx%d hold more than %d values, the loader's limit (load fewer with a limit)", imagesPath, c.take(n), h, w, ch, MaxValues)
+	}
 	ds := &Dataset{Source: src, Samples: make([]Sample, 0, c.take(n))}
 	for i := 0; i < c.take(n); i++ {
 		raw := make([]float32, per)
@@ -206,7 +180,9 @@ func decodeIDX(imagesPath string, b []byte, labelsPath string, lb []byte, src st
 		if err != nil {
 			return nil, err
 		}
-		ds.Samples = append(ds.Samples, s)
+		if err := ds.add(s); err != nil {
+			return nil, err
+		}
 	}
 	return ds, nil
 }

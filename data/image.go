@@ -16,9 +16,10 @@ import (
 	"golang.org/x/image/draw"
 )
 
-// maxImageSide bounds the width and height of decoded images, so a corrupt
+// maxImageSide bounds each side of a decoded image (the pixel count is
+// bounded by Options.MaxPixels), so a corrupt
 // header cannot make the decoder allocate gigabytes.
-const maxImageSide = 1 << 14
+const maxImageSide = 1 << 16
 
 // LoadImage reads one PNG or JPEG image. Grayscale images (8 or 16 bit) have
 // 1 channel, all others 3 (R,G,B; alpha is ignored). Raw values are on the
@@ -33,9 +34,14 @@ func LoadImage(path string, opt Options) (Sample, error) {
 }
 
 func loadImage(path string, label int, c checked) (Sample, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return Sample{}, fmt.Errorf("data: %w", err)
+	}
+	b, err := readAtMost(f, MaxFileBytes)
+	f.Close()
+	if err != nil {
+		return Sample{}, fmt.Errorf("data: %s: %w", path, err)
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
@@ -43,6 +49,9 @@ func loadImage(path string, label int, c checked) (Sample, error) {
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxImageSide || cfg.Height > maxImageSide {
 		return Sample{}, fmt.Errorf("data: %s: image size %dx%d out of range (1..%d per side)", path, cfg.Width, cfg.Height, maxImageSide)
+	}
+	if cfg.Width > c.MaxPixels/cfg.Height {
+		return Sample{}, fmt.Errorf("data: %s: image of %dx%d has more than %d pixels (raise the pixel limit to load it)", path, cfg.Width, cfg.Height, c.MaxPixels)
 	}
 	img, format, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
@@ -166,7 +175,9 @@ func LoadImageFolder(dir string, opt Options) (*Dataset, error) {
 					dir, it.path, s.H, s.W, s.C, items[0].path, f.H, f.W, f.C)
 			}
 		}
-		ds.Samples = append(ds.Samples, s)
+		if err := ds.add(s); err != nil {
+			return nil, err
+		}
 	}
 	return ds, nil
 }

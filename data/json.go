@@ -74,7 +74,9 @@ func LoadMNISTJSON(path string, opt Options) (*Dataset, error) {
 			if err != nil {
 				return nil, err
 			}
-			ds.Samples = append(ds.Samples, s)
+			if err := ds.add(s); err != nil {
+			return nil, err
+		}
 		}
 	case '{':
 		var file struct {
@@ -102,7 +104,9 @@ func LoadMNISTJSON(path string, opt Options) (*Dataset, error) {
 			if err != nil {
 				return nil, err
 			}
-			ds.Samples = append(ds.Samples, s)
+			if err := ds.add(s); err != nil {
+			return nil, err
+		}
 		}
 	default:
 		return nil, fmt.Errorf("data: %s: not mnist JSON (want an array of {\"input\",\"output\"} or an object {\"data\"})", path)

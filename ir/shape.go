@@ -185,6 +185,11 @@ func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {
 		if a.Pads != nil && len(a.Pads) == 4 && (a.Pads[0] >= a.Kernel[0] || a.Pads[2] >= a.Kernel[0] || a.Pads[1] >= a.Kernel[1] || a.Pads[3] >= a.Kernel[1]) {
 			return nil, 0, n.Errorf("pads %v must be smaller than the kernel %v", a.Pads, a.Kernel)
 		}
+		// With pads below the kernel, every window holds a real element,
+		// unless the plane is empty.
+		if hAx, wAx := a.Layout.SpatialAxes(); s(0)[hAx] == 0 || s(0)[wAx] == 0 {
+			return nil, 0, n.Errorf("input %v has an empty spatial dimension", s(0))
+		}
 		out, err := window4(n, s(0), a.Kernel[0], a.Kernel[1], s(0)[a.Layout.ChannelAxis()])
 		return out, Float32, err
 	case OpMatMul:

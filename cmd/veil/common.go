@@ -16,14 +16,15 @@ import (
 // dataFlags are the preprocessing flags shared by commands that read
 // images.
 type dataFlags struct {
-	spec     string
-	pixelMax float64
-	mean     string
-	std      string
-	resize   string
-	channels int
-	bgr      bool
-	limit    int
+	spec      string
+	pixelMax  float64
+	mean      string
+	std       string
+	resize    string
+	channels  int
+	bgr       bool
+	limit     int
+	maxPixels int
 }
 
 func (f *dataFlags) register(cmd *cobra.Command, dataUsage string) {
@@ -36,6 +37,7 @@ func (f *dataFlags) register(cmd *cobra.Command, dataUsage string) {
 	fl.IntVar(&f.channels, "channels", 0, "convert images to 1 (gray) or 3 (RGB) channels")
 	fl.BoolVar(&f.bgr, "bgr", false, "reverse the channel order to BGR")
 	fl.IntVar(&f.limit, "limit", 0, "use only the first N images (0 = all)")
+	fl.IntVar(&f.maxPixels, "max-pixels", data.DefaultMaxPixels, "refuse images (and resize targets) of more than this many pixels, width × height")
 }
 
 func parseFloats(s, flag string) ([]float64, error) {
@@ -66,7 +68,10 @@ func parseInts(s, sep, flag string) ([]int, error) {
 }
 
 func (f *dataFlags) options(limit int) (data.Options, error) {
-	o := data.Options{PixelMax: f.pixelMax, Channels: f.channels, BGR: f.bgr, Limit: limit}
+	if f.maxPixels < 0 {
+		return data.Options{}, fmt.Errorf("--max-pixels %d: must be positive", f.maxPixels)
+	}
+	o := data.Options{PixelMax: f.pixelMax, Channels: f.channels, BGR: f.bgr, Limit: limit, MaxPixels: f.maxPixels}
 	var err error
 	if o.Mean, err = parseFloats(f.mean, "mean"); err != nil {
 		return o, err
