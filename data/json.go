@@ -75,8 +75,8 @@ func LoadMNISTJSON(path string, opt Options) (*Dataset, error) {
 				return nil, err
 			}
 			if err := ds.add(s); err != nil {
-			return nil, err
-		}
+				return nil, err
+			}
 		}
 	case '{':
 		var file struct {
@@ -105,8 +105,8 @@ func LoadMNISTJSON(path string, opt Options) (*Dataset, error) {
 				return nil, err
 			}
 			if err := ds.add(s); err != nil {
-			return nil, err
-		}
+				return nil, err
+			}
 		}
 	default:
 		return nil, fmt.Errorf("data: %s: not mnist JSON (want an array of {\"input\",\"output\"} or an object {\"data\"})", path)
