@@ -102,6 +102,8 @@ func simSigned(body []byte, pub ed25519.PublicKey) []byte {
 // pinned platform keys.
 type SimulatedVerifier struct {
 	keys []ed25519.PublicKey
+
+	skipSignature bool // tests only, as in SEVSNPVerifier
 }
 
 // NewSimulatedVerifier returns a verifier accepting simulated reports
@@ -146,7 +148,7 @@ func (v *SimulatedVerifier) Verify(ev *Evidence, want ReportData) (*Claims, erro
 		return nil, fmt.Errorf("attest: simulated report of %d bytes, want %d", len(r), bodyLen+ed25519.SignatureSize)
 	}
 	body, sig := r[:bodyLen], r[bodyLen:]
-	if !ed25519.Verify(pub, simSigned(body, pub), sig) {
+	if !v.skipSignature && !ed25519.Verify(pub, simSigned(body, pub), sig) {
 		return nil, errors.New("attest: simulated report signature invalid")
 	}
 	off := len(simMagic) + 1
