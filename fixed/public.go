@@ -8,10 +8,16 @@ import (
 // Public returns a copy of p whose weight tensors carry no data: the
 // program as the parties of a secure execution that must not see the
 // model's parameters (the client and the helper) hold it. Shapes, scales,
-// instructions and public constants are kept; the copy shares the
-// instruction slices with p, which neither must modify afterwards.
+// instructions and public constants (the architecture's own: a clip's
+// bounds, an average's reciprocals) are kept; nothing derived from the
+// weights or from where the server keeps them is: not the weight data,
+// not the model file's path and hash (Source, SourceHash), not the scale
+// sweep's accuracies on the server's validation data (ScaleTable). The
+// copy shares the instruction slices with p, which neither must modify
+// afterwards.
 func (p *Program) Public() *Program {
 	q := *p
+	q.Source, q.SourceHash, q.ScaleTable = "", "", nil
 	q.Tensors = make([]*Tensor, len(p.Tensors))
 	for i, t := range p.Tensors {
 		c := *t

@@ -1,6 +1,8 @@
 package fixed
 
 import (
+	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -78,5 +80,35 @@ func TestApplyMatchesRun(t *testing.T) {
 	}
 	if !slices.Equal(got, outs[0]) {
 		t.Fatalf("Apply %v, Run %v", got, outs[0])
+	}
+}
+
+// The public program is a function of the architecture and the scale
+// alone: two programs that differ in their weights, the path and hash of
+// their model file and their scale sweep have byte-identical public
+// parts (issue 11, finding 7: Source and SourceHash used to be copied).
+func TestPublicHoldsNothingFromTheWeights(t *testing.T) {
+	public := func(seed uint64, source string) []byte {
+		p, err := Compile(testGraph(t, rand.New(rand.NewPCG(seed, seed)), ir.NCHW), 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Source, p.SourceHash = source, fmt.Sprintf("%064x", seed)
+		p.ScaleTable = []ScaleRow{{Scale: 12, FloatAccuracy: float64(seed) / 100, FixedAccuracy: 0.5, N: 10, TruncBits: int(seed)}}
+		var b bytes.Buffer
+		if err := p.Public().Write(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	a := public(1, "/srv/vendor/secret-model-v1.onnx")
+	b := public(2, "/home/other/model.onnx")
+	if !bytes.Equal(a, b) {
+		t.Errorf("public programs of the same architecture differ (%d and %d bytes)", len(a), len(b))
+	}
+	for _, leak := range []string{"secret-model", "/srv/vendor", "source", "scale_table"} {
+		if bytes.Contains(a, []byte(leak)) {
+			t.Errorf("public program contains %q", leak)
+		}
 	}
 }
