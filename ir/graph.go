@@ -189,6 +189,13 @@ func (g *Graph) AddConst(name string, t *Tensor) error {
 	if _, dup := g.Values[name]; dup {
 		return fmt.Errorf("constant %q: name already used", name)
 	}
+	n, err := t.Shape.CheckedSize(MaxElements)
+	if err != nil {
+		return fmt.Errorf("constant %q: %w", name, err)
+	}
+	if held := max(len(t.F), len(t.I)); held != n || (t.F != nil && t.I != nil) {
+		return fmt.Errorf("constant %q: %d values for shape %v", name, held, t.Shape)
+	}
 	g.Values[name] = &Value{Name: name, Shape: t.Shape.Clone(), DType: t.DType, Const: t}
 	return nil
 }

@@ -567,11 +567,15 @@ func (b *builder) constant(n *NodeDef) error {
 	for i, d := range t.Shape {
 		shape[i] = int(d)
 	}
+	size, err := shape.CheckedSize(ir.MaxElements)
+	if err != nil {
+		return fmt.Errorf("constant: %w", err)
+	}
 	var v *ir.Tensor
 	switch {
-	case t.DType.isFloat() && len(t.Floats) == shape.Size():
+	case t.DType.isFloat() && len(t.Floats) == size:
 		v = ir.FloatTensor(shape, t.Floats)
-	case t.DType.isInt() && len(t.Ints) == shape.Size():
+	case t.DType.isInt() && len(t.Ints) == size:
 		v = ir.IntTensor(shape, t.Ints)
 	default:
 		return fmt.Errorf("constant of type %v is not supported", t.DType)

@@ -231,6 +231,10 @@ func TestCorruptGraphDef(t *testing.T) {
 		{"values in the wrong field", node(tensor(msg(nil).varint(fTensorDType, uint64(DTFloat)).sub(fTensorShape, shapeMsg(1)).varint(fTensorInt, 1))), "field"},
 		{"negative dimension", node(tensor(msg(nil).varint(fTensorDType, uint64(DTFloat)).sub(fTensorShape, shapeMsg(uint64ToInt(1<<64-2))))), "negative"},
 		{"huge tensor", node(tensor(msg(nil).varint(fTensorDType, uint64(DTFloat)).sub(fTensorShape, shapeMsg(1<<40, 1<<40)))), "elements"},
+		// 215866984·20552254·41579 = 10·2^64 + 784: a product that wraps
+		// to the number of values present.
+		{"wrapping shape", node(tensor(msg(nil).varint(fTensorDType, uint64(DTFloat)).sub(fTensorShape, shapeMsg(215866984, 20552254, 41579)).
+			sub(fTensorContent, make(msg, 4*784)))), "elements"},
 		{"unsupported dtype", node(tensor(msg(nil).varint(fTensorDType, uint64(DTComplex64)).sub(fTensorShape, shapeMsg(1)))), "DT_COMPLEX64"},
 		{"packed floats not a multiple of 4", node(tensor(msg(nil).varint(fTensorDType, uint64(DTFloat)).sub(fTensorShape, shapeMsg(1)).sub(fTensorFloat, msg{1, 2}))), "packed fixed32"},
 		{"const without value", node(), "no tensor value"},
