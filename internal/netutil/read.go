@@ -23,10 +23,7 @@ func AppendFull(buf []byte, r io.Reader, n int) ([]byte, error) {
 	got := 0
 	for len(buf) < want {
 		if len(buf) == cap(buf) {
-			c := min(want, max(2*len(buf), len(buf)+ReadStep))
-			nb := make([]byte, len(buf), c)
-			copy(nb, buf)
-			buf = nb
+			buf = Grow(buf, min(want-len(buf), ReadStep), want)
 		}
 		k, err := io.ReadFull(r, buf[len(buf):min(cap(buf), want)])
 		buf = buf[:len(buf)+k]
@@ -39,4 +36,22 @@ func AppendFull(buf []byte, r io.Reader, n int) ([]byte, error) {
 		}
 	}
 	return buf, nil
+}
+
+// Grow returns buf, or a copy of it, with room for at least n more bytes.
+// A new buffer has capacity max(2·len(buf), len(buf)+n), but not more
+// than limit if limit leaves room for the n bytes: growing by doubling
+// copies each byte at most once on average, and limit (the most the
+// caller will ever need) keeps the last step from overshooting.
+func Grow(buf []byte, n, limit int) []byte {
+	if cap(buf)-len(buf) >= n {
+		return buf
+	}
+	c := max(2*len(buf), len(buf)+n)
+	if limit >= len(buf)+n {
+		c = min(c, limit)
+	}
+	nb := make([]byte, len(buf), c)
+	copy(nb, buf)
+	return nb
 }

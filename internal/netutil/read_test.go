@@ -75,3 +75,39 @@ func TestAppendFullAnnounceThenStall(t *testing.T) {
 		t.Errorf("%d received, buffer of %d bytes", len(got), cap(got))
 	}
 }
+
+func TestGrow(t *testing.T) {
+	buf := []byte("abc")
+	if g := Grow(buf, 0, 0); &g[0] != &buf[0] {
+		t.Error("Grow copied a buffer with room")
+	}
+	g := Grow(buf, 10, 100)
+	if string(g) != "abc" || cap(g) != 13 {
+		t.Errorf("Grow(3 bytes, 10): %q, capacity %d", g, cap(g))
+	}
+	g = Grow(make([]byte, 100), 10, 1000)
+	if cap(g) != 200 {
+		t.Errorf("Grow doubles: capacity %d, want 200", cap(g))
+	}
+	if g = Grow(make([]byte, 100), 10, 150); cap(g) != 150 {
+		t.Errorf("Grow stops at the limit: capacity %d, want 150", cap(g))
+	}
+	if g = Grow(make([]byte, 100), 10, 105); cap(g) != 200 {
+		t.Errorf("a limit without room is ignored: capacity %d", cap(g))
+	}
+	// Growing a frame record by record copies less than the frame twice.
+	var b []byte
+	copied := 0
+	const rec, total = 64 << 10, 100 * 64 << 10
+	for range 100 {
+		old := cap(b)
+		b = Grow(b, rec, total)
+		if cap(b) != old {
+			copied += len(b)
+		}
+		b = b[:len(b)+rec]
+	}
+	if copied > 2*total || cap(b) != total {
+		t.Errorf("copied %d KiB growing to %d KiB (capacity %d)", copied>>10, total>>10, cap(b))
+	}
+}
