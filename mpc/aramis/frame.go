@@ -13,14 +13,15 @@ import (
 // Frame types.
 const (
 	frameData       byte = 0 // a protocol message
-	frameHello      byte = 1 // first frame of a link: the sender's input commitment
+	frameHello      byte = 1 // the sender's session id and input commitment
 	frameCheckpoint byte = 2 // what the sender has sent and verified so far
-	frameAbort      byte = 3 // the sender stops: culprit and reason
+	frameAbort      byte = 3 // the sender stops: its account of why
 	frameEnd        byte = 4 // the sender closes the session in order
 	frameHeartbeat  byte = 5 // the sender is alive (sent on idle links)
+	frameVerdict    byte = 6 // first frame of a link: whether the sender accepted the receiver's evidence
 )
 
-var frameNames = [...]string{"data", "hello", "checkpoint", "abort", "end", "heartbeat"}
+var frameNames = [...]string{"data", "hello", "checkpoint", "abort", "end", "heartbeat", "verdict"}
 
 func frameName(t byte) string {
 	if int(t) < len(frameNames) {
@@ -85,11 +86,12 @@ type direction struct {
 	dataChain [32]byte
 }
 
-// initChain is a link's chain value before its first frame.
-func initChain(sid [32]byte, from, to mpc.Party) [32]byte {
+// initChain is a link's chain value before its first frame; salt is the
+// pair's (pairSalt).
+func initChain(salt [32]byte, from, to mpc.Party) [32]byte {
 	h := sha256.New()
-	h.Write([]byte("veil aramis chain v1"))
-	h.Write(sid[:])
+	h.Write([]byte("veil aramis chain v2"))
+	h.Write(salt[:])
 	h.Write([]byte{byte(from), byte(to)})
 	var c [32]byte
 	h.Sum(c[:0])

@@ -2,12 +2,6 @@ package aramis
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/ecdh"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,11 +21,11 @@ type Config struct {
 	Policy attest.Policy
 	// Commitment is this party's commitment to its input (a hash: the
 	// client's inputs, the server's program with its weights), sent in
-	// the first frame of each of its links. It may be empty.
+	// the hello frame of each of its links. It may be empty.
 	Commitment []byte
 	// Timeout is how long a peer may stay silent: without a single
 	// authenticated frame from it for this long, the session fails,
-	// blaming it. Each party sends an authenticated heartbeat on a link
+	// naming the link from it. Each party sends an authenticated heartbeat on a link
 	// idle for Timeout/8 (at most 250 ms), so only a dead or cut-off peer
 	// goes silent, and a host that drops an attested party's last message
 	// is caught by the next heartbeat's sequence number. Zero means
@@ -123,188 +117,6 @@ func parseCheckpoint(b []byte) (checkpoint, error) {
 	return c, nil
 }
 
-// Limits of the handshake's unauthenticated messages.
-const (
-	nonceLen        = 32
-	maxCommitment   = 1 << 10
-	maxAbortMessage = 1 << 10
-)
-
-// Secure runs the attested handshake over inner with both peers and
-// returns the authenticated network. The three parties call it at the
-// same time:
-//
-//  1. Each sends a fresh 32-byte nonce to both peers. The session id is
-//     SHA-256 of the three nonces in party order.
-//  2. Each draws an X25519 key pair in this process and sends evidence
-//     from cfg.Attester whose report data is attest.Bind(public key,
-//     session id ‖ its party number, the three nonces): fresh, and bound
-//     to this session and this party's role.
-//  3. Each checks both peers' evidence against cfg.Policy (platform
-//     signature, measurement, debug, TCB, report data). A peer whose
-//     evidence is refused is the culprit: the session stops, and the
-//     other peer, if its evidence verified, is told with an
-//     authenticated abort.
-//  4. Pairwise X25519 secrets give, through HKDF with the session id,
-//     one AES-GCM key per directed link and the pairwise PRF key that
-//     PairKey returns; every later frame is authenticated under them.
-//  5. Each tells each peer whether it accepted its evidence (a refused
-//     party stops, blaming itself), then sends a hello frame carrying
-//     cfg.Commitment on both links and verifies the peers' (key
-//     confirmation).
-//
-// Errors name the culprit as an *mpc.PeerError.
-func Secure(inner mpc.Network, cfg Config) (*Network, error) {
-	n := &Network{inner: inner, me: inner.Me(), timeout: cfg.Timeout, stop: make(chan struct{})}
-	if n.timeout <= 0 {
-		n.timeout = DefaultTimeout
-	}
-	n.heartbeat = min(n.timeout/8, 250*time.Millisecond)
-	n.cond.L = &n.mu
-	if n.me > mpc.P2 {
-		return nil, fmt.Errorf("aramis: unknown party %d", n.me)
-	}
-	if cfg.Attester == nil {
-		return nil, fmt.Errorf("aramis: %s: no attester", n.me)
-	}
-	if len(cfg.Commitment) > maxCommitment {
-		return nil, fmt.Errorf("aramis: %s: commitment of %d bytes exceeds %d", n.me, len(cfg.Commitment), maxCommitment)
-	}
-	peers := n.peers()
-
-	// 1. Nonces and the session id.
-	var nonces [3][]byte
-	nonces[n.me] = make([]byte, nonceLen)
-	if _, err := rand.Read(nonces[n.me]); err != nil {
-		return nil, fmt.Errorf("aramis: %s: %w", n.me, err)
-	}
-	for _, q := range peers {
-		if err := inner.Send(q, bytes.Clone(nonces[n.me])); err != nil {
-			return nil, fmt.Errorf("aramis: %s: handshake: %w", n.me, err)
-		}
-	}
-	for _, q := range peers {
-		b, err := inner.Recv(q)
-		if err != nil {
-			return nil, fmt.Errorf("aramis: %s: handshake: %w", n.me, err)
-		}
-		if len(b) != nonceLen {
-			return nil, fmt.Errorf("aramis: %s: handshake: %w", n.me, &mpc.PeerError{Peer: q, Err: fmt.Errorf("nonce of %d bytes, want %d", len(b), nonceLen)})
-		}
-		nonces[q] = b
-	}
-	n.sid = sha256.Sum256(bytes.Join([][]byte{[]byte("veil aramis session v1"), nonces[0], nonces[1], nonces[2]}, nil))
-
-	// 2. A key pair born here, and evidence binding it.
-	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("aramis: %s: %w", n.me, err)
-	}
-	ev, err := attest.AttestKey(cfg.Attester, priv.PublicKey().Bytes(), n.bound(n.me), nonces[0], nonces[1], nonces[2])
-	if err != nil {
-		return nil, fmt.Errorf("aramis: %s: attesting: %w", n.me, err)
-	}
-	evb, err := ev.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("aramis: %s: %w", n.me, err)
-	}
-	for _, q := range peers {
-		if err := inner.Send(q, bytes.Clone(evb)); err != nil {
-			return nil, fmt.Errorf("aramis: %s: handshake: %w", n.me, err)
-		}
-	}
-
-	// 3. The peers' evidence.
-	var refused error
-	for _, q := range peers {
-		l, err := n.verifyPeer(q, priv, cfg.Policy, nonces)
-		if err != nil {
-			if refused == nil {
-				refused = err
-			}
-			continue
-		}
-		n.links[q] = l
-	}
-	// 4. Verdicts: each tells each peer whether it accepted its evidence
-	// (unauthenticated: a forged verdict can only stop the session), so
-	// that a refused party stops blaming itself rather than the peer
-	// that hung up on it.
-	for _, q := range peers {
-		verdict := []byte{0}
-		if n.links[q] != nil {
-			verdict[0] = 1
-		}
-		// Best effort: a peer that has hung up has said why in what it
-		// sent before, which the receives below and the readers deliver.
-		inner.Send(q, verdict)
-	}
-	if refused == nil {
-		for _, q := range peers {
-			b, err := inner.Recv(q)
-			switch {
-			case err != nil:
-				refused = err
-			case len(b) != 1 || b[0] > 1:
-				refused = &mpc.PeerError{Peer: q, Err: fmt.Errorf("verdict of %d bytes", len(b))}
-			case b[0] == 0:
-				refused = &mpc.PeerError{Peer: n.me, Err: fmt.Errorf("%s refused this party's evidence", q)}
-			}
-			if refused != nil {
-				break
-			}
-		}
-	}
-	if refused != nil {
-		var pe *mpc.PeerError
-		culprit := n.me
-		if errors.As(refused, &pe) {
-			culprit = pe.Peer
-		}
-		for _, q := range peers {
-			if l := n.links[q]; l != nil {
-				n.sendFrame(l, frameAbort, abortPayload(culprit, refused))
-			}
-		}
-		n.err = refused
-		return nil, fmt.Errorf("aramis: %s: %w", n.me, refused)
-	}
-
-	// 5. The readers, hello frames, the monitor.
-	now := time.Now()
-	for _, q := range peers {
-		l := n.links[q]
-		l.readerDone = make(chan struct{})
-		l.lastRecv = now
-		go n.read(l)
-	}
-	var sendErr error
-	for _, q := range peers {
-		if err := n.sendFrame(n.links[q], frameHello, cfg.Commitment); err != nil {
-			sendErr = n.sendFailed(n.links[q], err)
-			break
-		}
-	}
-	if sendErr == nil {
-		go n.monitor()
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, q := range peers {
-		for !n.links[q].hello && n.err == nil {
-			n.cond.Wait()
-		}
-	}
-	if n.err != nil {
-		err := n.err
-		n.mu.Unlock()
-		n.Close()
-		n.mu.Lock()
-		return nil, fmt.Errorf("aramis: %s: handshake: %w", n.me, err)
-	}
-	return n, nil
-}
-
 // monitor sends heartbeats on idle links and fails the session when a
 // peer has been silent past the timeout.
 func (n *Network) monitor() {
@@ -332,70 +144,12 @@ func (n *Network) monitor() {
 				silent, ended := now.Sub(l.lastRecv), l.ended
 				n.mu.Unlock()
 				if !ended && silent > n.timeout {
-					n.fail(l.peer, fmt.Errorf("no authenticated frame for %v: %w", silent.Round(time.Millisecond), mpc.ErrTimeout))
+					n.failLink(l.peer, n.me, fmt.Errorf("no authenticated frame for %v: %w", silent.Round(time.Millisecond), mpc.ErrTimeout))
 					return
 				}
 			}
 		}
 	}
-}
-
-// bound is what party p's evidence binds besides its key and the nonces:
-// the session id and p's role, so that evidence of a process acting as
-// one party cannot stand for another.
-func (n *Network) bound(p mpc.Party) []byte {
-	return append(n.sid[:len(n.sid):len(n.sid)], byte(p))
-}
-
-// verifyPeer receives and checks peer q's evidence and derives the link.
-func (n *Network) verifyPeer(q mpc.Party, priv *ecdh.PrivateKey, pol attest.Policy, nonces [3][]byte) (*link, error) {
-	blame := func(err error) error { return &mpc.PeerError{Peer: q, Err: err} }
-	b, err := n.inner.Recv(q)
-	if err != nil {
-		return nil, err
-	}
-	var ev attest.Evidence
-	if err := ev.UnmarshalBinary(b); err != nil {
-		return nil, blame(fmt.Errorf("evidence: %w", err))
-	}
-	claims, err := pol.CheckBinding(&ev, n.bound(q), nonces[0], nonces[1], nonces[2])
-	if err != nil {
-		return nil, blame(fmt.Errorf("evidence refused: %w", err))
-	}
-	pub, err := ecdh.X25519().NewPublicKey(ev.PubKey)
-	if err != nil {
-		return nil, blame(fmt.Errorf("evidence binds an invalid X25519 key: %w", err))
-	}
-	secret, err := priv.ECDH(pub)
-	if err != nil {
-		return nil, blame(fmt.Errorf("key agreement: %w", err))
-	}
-	derive := func(info string, size int) []byte {
-		k, err := hkdf.Key(sha256.New, secret, n.sid[:], info, size)
-		if err != nil {
-			panic("aramis: hkdf: " + err.Error()) // only for sizes HKDF refuses
-		}
-		return k
-	}
-	l := &link{peer: q, claims: claims}
-	lo, hi := min(n.me, q), max(n.me, q)
-	l.prf = derive(fmt.Sprintf("veil aramis prf key %d%d", lo, hi), 32)
-	for _, d := range []struct {
-		dir      *direction
-		from, to mpc.Party
-	}{{&l.send, n.me, q}, {&l.recv, q, n.me}} {
-		block, err := aes.NewCipher(derive(fmt.Sprintf("veil aramis link %d→%d", d.from, d.to), 16))
-		if err != nil {
-			return nil, err
-		}
-		if d.dir.aead, err = cipher.NewGCM(block); err != nil {
-			return nil, err
-		}
-		d.dir.chain = initChain(n.sid, d.from, d.to)
-		d.dir.dataChain = d.dir.chain
-	}
-	l.recvDataChain = l.recv.dataChain
-	return l, nil
 }
 
 func (n *Network) peers() []mpc.Party {
@@ -430,21 +184,21 @@ func (n *Network) read(l *link) {
 			ended, closed := l.ended, n.closed
 			n.mu.Unlock()
 			if !ended && !closed {
-				n.fail(l.peer, err)
+				n.failLink(l.peer, n.me, peerCause(err, l.peer))
 			}
 			return
 		}
-		before := l.recv
 		h, payload, err := l.recv.open(frame, l.peer, n.me)
 		if err != nil {
-			n.fail(l.peer, &mpc.PeerError{Peer: l.peer, Err: err})
+			n.failLink(l.peer, n.me, err)
 			return
 		}
 		n.mu.Lock()
 		l.lastRecv = time.Now()
+		hello := l.hello
 		n.mu.Unlock()
-		if !before.hello() && h.typ != frameHello && h.typ != frameAbort {
-			n.fail(l.peer, &mpc.PeerError{Peer: l.peer, Err: fmt.Errorf("frame 0 is a %s frame, want hello", frameName(h.typ))})
+		if !hello && h.typ != frameHello && h.typ != frameAbort {
+			n.failParty(l.peer, fmt.Errorf("frame %d is a %s frame, want hello", h.seq, frameName(h.typ)))
 			return
 		}
 		switch h.typ {
@@ -455,25 +209,22 @@ func (n *Network) read(l *link) {
 			n.mu.Unlock()
 			n.cond.Broadcast()
 		case frameHello:
-			if before.hello() {
-				n.fail(l.peer, &mpc.PeerError{Peer: l.peer, Err: fmt.Errorf("frame %d: a second hello", h.seq)})
-				return
-			}
-			if len(payload) > maxCommitment {
-				n.fail(l.peer, &mpc.PeerError{Peer: l.peer, Err: fmt.Errorf("commitment of %d bytes", len(payload))})
+			if err := n.checkHello(hello, payload); err != nil {
+				n.failParty(l.peer, fmt.Errorf("frame %d: %w", h.seq, err))
 				return
 			}
 			n.mu.Lock()
-			l.commitment, l.hello = payload, true
+			l.commitment, l.hello = payload[len(n.sid):], true
 			n.mu.Unlock()
 			n.cond.Broadcast()
 		case frameCheckpoint:
 			c, err := parseCheckpoint(payload)
-			if err == nil && (c.sentData != before.data || c.sentChain != before.dataChain) {
-				err = fmt.Errorf("%w: it sent %d messages, %d arrived intact and in order", ErrChain, c.sentData, before.data)
-			}
 			if err != nil {
-				n.fail(l.peer, &mpc.PeerError{Peer: l.peer, Err: fmt.Errorf("checkpoint: %w", err)})
+				n.failParty(l.peer, fmt.Errorf("frame %d: %w", h.seq, err))
+				return
+			}
+			if c.sentData != l.recv.data || c.sentChain != l.recv.dataChain {
+				n.failLink(l.peer, n.me, fmt.Errorf("checkpoint: %w: %s sent %d messages, %d arrived intact and in order", ErrChain, l.peer, c.sentData, l.recv.data))
 				return
 			}
 			n.mu.Lock()
@@ -481,14 +232,15 @@ func (n *Network) read(l *link) {
 			n.mu.Unlock()
 			n.cond.Broadcast()
 		case frameAbort:
-			culprit, reason := parseAbort(payload, l.peer)
-			n.mu.Lock()
-			if n.err == nil {
-				n.err = &mpc.PeerError{Peer: culprit, Err: fmt.Errorf("%s stopped the session: %s", l.peer, reason)}
+			acc, err := parseAccount(payload)
+			if err != nil {
+				n.failParty(l.peer, fmt.Errorf("frame %d: abort: %w", h.seq, err))
+				return
 			}
-			l.ended = true
+			n.fail(acc.blame(n.me, l.peer, nil), acc, l.peer)
+			n.mu.Lock()
+			l.ended = true // after the failure: Recv must not take this for an orderly end
 			n.mu.Unlock()
-			n.cond.Broadcast()
 			return
 		case frameHeartbeat:
 		case frameEnd:
@@ -498,49 +250,63 @@ func (n *Network) read(l *link) {
 			n.cond.Broadcast()
 			return
 		default:
-			n.fail(l.peer, &mpc.PeerError{Peer: l.peer, Err: fmt.Errorf("frame %d: unknown type %d", h.seq, h.typ)})
+			n.failParty(l.peer, fmt.Errorf("frame %d: unknown type %d", h.seq, h.typ))
 			return
 		}
 	}
 }
 
-// hello reports whether a direction is past its hello frame.
-func (d *direction) hello() bool { return d.seq > 0 }
-
-func abortPayload(culprit mpc.Party, err error) []byte {
-	msg := err.Error()
-	if len(msg) > maxAbortMessage {
-		msg = msg[:maxAbortMessage]
+// checkHello checks a hello frame's payload: the session id, then the
+// sender's commitment. Every party's session id is the same once all
+// three accepted the others' evidence, for each checked that both peers
+// saw its nonce and that it saw each peer's.
+func (n *Network) checkHello(before bool, payload []byte) error {
+	switch {
+	case before:
+		return errors.New("a second hello")
+	case len(payload) < len(n.sid) || !bytes.Equal(payload[:len(n.sid)], n.sid[:]):
+		return errors.New("hello names another session")
+	case len(payload)-len(n.sid) > maxCommitment:
+		return fmt.Errorf("commitment of %d bytes", len(payload)-len(n.sid))
 	}
-	return append([]byte{byte(culprit)}, msg...)
+	return nil
 }
 
-func parseAbort(b []byte, from mpc.Party) (mpc.Party, string) {
-	if len(b) == 0 || b[0] > byte(mpc.P2) {
-		return from, "(no reason given)"
-	}
-	return mpc.Party(b[0]), string(bytes.ToValidUTF8(b[1:], []byte("?")))
+// failLink stops the session after this party saw the link from→to fail
+// (it is one end): it blames the other end, or the network.
+func (n *Network) failLink(from, to mpc.Party, err error) {
+	acc := linkAccount(from, to, n.me, err)
+	n.fail(acc.blame(n.me, n.me, err), acc, n.me)
 }
 
-// fail stops the session after err, blaming culprit: the first failure is
-// kept, and both peers get an authenticated abort naming the culprit.
-func (n *Network) fail(culprit mpc.Party, err error) {
-	var pe *mpc.PeerError
-	if !errors.As(err, &pe) {
-		err = &mpc.PeerError{Peer: culprit, Err: err}
-	}
+// failParty stops the session after peer q's code sent an authenticated
+// frame the honest code never sends.
+func (n *Network) failParty(q mpc.Party, err error) {
+	acc := partyAccount(q, n.me, err)
+	n.fail(acc.blame(n.me, n.me, err), acc, n.me)
+}
+
+// fail stops the session after err, which the account acc explains,
+// told by peer from (this party, if it saw it): the first failure is
+// kept, and every other peer gets an authenticated abort carrying acc,
+// so that a peer that did not see the failure learns what happened from
+// whoever did (a corrupt host may suppress its own party's aborts, but
+// not an honest party's relay).
+func (n *Network) fail(err error, acc account, from mpc.Party) {
 	n.mu.Lock()
 	first := n.err == nil && !n.failing
 	n.failing = true
 	n.mu.Unlock()
 	if !first {
+		n.cond.Broadcast()
 		return
 	}
 	// The aborts are queued before the failure is published: once it is,
 	// the protocol returns and its caller may close the network.
+	payload := acc.marshal()
 	for _, l := range n.links {
-		if l != nil {
-			n.sendFrame(l, frameAbort, abortPayload(culprit, err)) // best effort
+		if l != nil && l.peer != from {
+			n.sendFrame(l, frameAbort, payload) // best effort
 		}
 	}
 	n.mu.Lock()
@@ -552,15 +318,11 @@ func (n *Network) fail(culprit mpc.Party, err error) {
 }
 
 // Abort stops the session after err and tells both peers with an
-// authenticated abort frame naming the culprit: the peer an
-// *mpc.PeerError names, else this party. Every later call fails.
+// authenticated abort: the failure of a link or of a peer, as an
+// *mpc.PeerError says, or else this party's own stop. Every later call
+// fails.
 func (n *Network) Abort(err error) {
-	culprit := n.me
-	var pe *mpc.PeerError
-	if errors.As(err, &pe) {
-		culprit = pe.Peer
-	}
-	n.fail(culprit, err)
+	n.fail(err, accountOf(n.me, err), n.me)
 }
 
 // Err is the failure that stopped the session, if any.
@@ -621,7 +383,7 @@ func (n *Network) Send(to mpc.Party, msg []byte) error {
 // have stopped after an authenticated abort that is still on its way in:
 // the reader delivers what arrived before the connection ended, so wait
 // (briefly) for it to finish and report what it found, if anything,
-// before blaming the peer.
+// before naming the link to the peer.
 func (n *Network) sendFailed(l *link, err error) error {
 	select {
 	case <-l.readerDone:
@@ -630,13 +392,14 @@ func (n *Network) sendFailed(l *link, err error) error {
 	if e := n.Err(); e != nil {
 		return e
 	}
-	n.fail(l.peer, err)
+	n.failLink(n.me, l.peer, peerCause(err, l.peer))
 	return n.Err()
 }
 
 // Recv returns the next verified message from peer from. Once any link
 // failed or a peer aborted, it returns that failure (an *mpc.PeerError
-// naming the culprit), whichever peer it waits for.
+// naming a link or a party, see the package documentation), whichever
+// peer it waits for.
 func (n *Network) Recv(from mpc.Party) ([]byte, error) {
 	l := n.link(from)
 	if l == nil {
@@ -691,16 +454,22 @@ func (n *Network) Checkpoint() error {
 		}
 		err := n.err
 		var c checkpoint
-		if err == nil && len(l.ckpts) == 0 {
-			err = &mpc.PeerError{Peer: q, Err: errors.New("ended the session before the checkpoint")}
-		}
-		if err == nil {
+		var deviation error
+		switch {
+		case err != nil:
+		case len(l.ckpts) == 0:
+			deviation = errors.New("ended the session before the checkpoint")
+		default:
 			c, l.ckpts = l.ckpts[0], l.ckpts[1:]
 			if l.consumed != c.sentData {
-				err = &mpc.PeerError{Peer: q, Err: fmt.Errorf("it sent %d messages before the checkpoint, the protocol read %d", c.sentData, l.consumed)}
+				deviation = fmt.Errorf("it sent %d messages before the checkpoint, the protocol read %d", c.sentData, l.consumed)
 			}
 		}
 		n.mu.Unlock()
+		if deviation != nil {
+			n.failParty(q, deviation)
+			return n.Err()
+		}
 		if err != nil {
 			return err
 		}
@@ -708,9 +477,8 @@ func (n *Network) Checkpoint() error {
 		sent, chain := l.send.data, l.send.dataChain
 		l.sendMu.Unlock()
 		if c.recvData != sent || c.recvChain != chain {
-			err := &mpc.PeerError{Peer: q, Err: fmt.Errorf("checkpoint: %w: this party sent %d messages, the peer verified %d", ErrChain, sent, c.recvData)}
-			n.fail(q, err)
-			return err
+			n.failLink(n.me, q, fmt.Errorf("checkpoint: %w: this party sent %d messages, %s verified %d", ErrChain, sent, q, c.recvData))
+			return n.Err()
 		}
 	}
 	return nil

@@ -1,0 +1,618 @@
+package aramis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"veil/fixed"
+	"veil/mpc"
+	"veil/mpc/porthos"
+)
+
+// Tests of who gets blamed, by whom, for every place a corrupt host or
+// the network can tamper with what passes between two parties' attested
+// code. The rules (see the package documentation): a failure on a link
+// is named as the link's; at an end of it the error names the other end
+// (or the network), at the third party both ends; no honest party ever
+// names itself; no output is released.
+
+// hostNet is a party's host, or the network at that party: out sees
+// every message the party's code sends (and returns what is sent
+// instead), in every message before the code reads it. Close waits for
+// hold, when set, so that a corrupt host can keep its connections open.
+type hostNet struct {
+	mpc.Network
+	out  func(to mpc.Party, msg []byte) [][]byte
+	in   func(from mpc.Party, msg []byte) ([]byte, error)
+	hold chan struct{}
+}
+
+func (h *hostNet) Send(to mpc.Party, msg []byte) error {
+	if h.out == nil {
+		return h.Network.Send(to, msg)
+	}
+	for _, m := range h.out(to, msg) {
+		if err := h.Network.Send(to, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *hostNet) Recv(from mpc.Party) ([]byte, error) {
+	b, err := h.Network.Recv(from)
+	if err != nil || h.in == nil {
+		return b, err
+	}
+	return h.in(from, b)
+}
+
+func (h *hostNet) Close() error {
+	if h.hold != nil {
+		select {
+		case <-h.hold:
+		case <-time.After(20 * time.Second):
+		}
+	}
+	return h.Network.Close()
+}
+
+// isData reports whether msg is a data frame (a protocol message).
+func isData(msg []byte) bool {
+	return len(msg) > Overhead && msg[0] == version && msg[1] == frameData
+}
+
+// tamperData returns a hook that flips a payload byte of the at-th data
+// frame (from 0) it sees, and records that it did.
+func tamperData(at int, did *sync.Once, when *time.Time) func([]byte) []byte {
+	var mu sync.Mutex
+	n := 0
+	return func(msg []byte) []byte {
+		if !isData(msg) {
+			return msg
+		}
+		mu.Lock()
+		k := n
+		n++
+		mu.Unlock()
+		if k == at {
+			did.Do(func() { *when = time.Now() })
+			msg[headerLen+(len(msg)-Overhead)/2] ^= 0x20
+		}
+		return msg
+	}
+}
+
+// inference3 runs prog on x with the three parties over nets and returns
+// each party's outputs and error; done(p) is called when party p has
+// finished (its network closed or, for a held one, closing).
+func inference3(nets [3]mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uint64, done func(mpc.Party)) ([3][][]uint64, [3]error) {
+	var outs [3][][]uint64
+	var errs [3]error
+	pub := prog.Public()
+	var wg sync.WaitGroup
+	for p := range nets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			me := mpc.Party(p)
+			n, err := Secure(nets[p], cfgs[p])
+			if err != nil {
+				errs[p] = err
+				done(me)
+				nets[p].Close()
+				return
+			}
+			switch me {
+			case mpc.P0:
+				outs[p], _, errs[p] = porthos.Run(context.Background(), n, pub, x)
+			case mpc.P1:
+				outs[p], _, errs[p] = porthos.Run(context.Background(), n, prog)
+			default:
+				outs[p], _, errs[p] = porthos.Run(context.Background(), n, pub)
+			}
+			done(me)
+			n.Close()
+		}()
+	}
+	wg.Wait()
+	return outs, errs
+}
+
+// blame is what an honest party's error must say.
+type blame struct {
+	link mpc.Link // the link named
+	// either: the error names both ends; otherwise it names the end that
+	// is not the party itself.
+	either bool
+	// anyDirection accepts the link either way round (a cut connection is
+	// seen first by whichever end reads or writes first).
+	anyDirection bool
+	is           error // the error wraps this, if set
+}
+
+// checkBlame checks honest party p's error: it is a PeerError that does
+// not name p, did not come from a timeout, and says one of wants.
+func checkBlame(t *testing.T, p mpc.Party, err error, wants ...blame) {
+	t.Helper()
+	var pe *mpc.PeerError
+	switch {
+	case err == nil:
+		t.Errorf("%s finished without noticing", p)
+		return
+	case !errors.As(err, &pe):
+		t.Errorf("%s: %v: not a PeerError", p, err)
+		return
+	case errors.Is(err, mpc.ErrTimeout):
+		t.Errorf("%s stopped only by timing out: %v", p, err)
+	}
+	if slices.Contains(pe.Suspects(), p) || pe.Peer == p {
+		t.Errorf("%s names itself: %v", p, err)
+	}
+	var problems []string
+	for _, want := range wants {
+		pr := mismatch(p, err, pe, want)
+		if len(pr) == 0 {
+			return
+		}
+		problems = append(problems, strings.Join(pr, "; "))
+	}
+	t.Errorf("%s: %v:\n\t%s", p, err, strings.Join(problems, "\n\tor: "))
+}
+
+// mismatch lists how error err (pe) of party p differs from want.
+func mismatch(p mpc.Party, err error, pe *mpc.PeerError, want blame) []string {
+	var pr []string
+	if want.is != nil && !errors.Is(err, want.is) {
+		pr = append(pr, fmt.Sprintf("not caught by the %q check", want.is))
+	}
+	if pe.Link == nil {
+		return append(pr, fmt.Sprintf("names no link, want %s", want.link))
+	}
+	got := *pe.Link
+	if got != want.link && !(want.anyDirection && got == mpc.Link{From: want.link.To, To: want.link.From}) {
+		pr = append(pr, fmt.Sprintf("names link %s, want %s", got, want.link))
+	}
+	if pe.Either != want.either {
+		pr = append(pr, fmt.Sprintf("Either = %v, want %v", pe.Either, want.either))
+	}
+	if !strings.Contains(err.Error(), got.String()) {
+		pr = append(pr, "the text does not name the link")
+	}
+	if !want.either {
+		other := got.From
+		if other == p {
+			other = got.To
+		}
+		if pe.Peer != other {
+			pr = append(pr, fmt.Sprintf("Peer = %s, want %s", pe.Peer, other))
+		}
+		if !strings.Contains(err.Error(), other.String()+" or the network") {
+			pr = append(pr, fmt.Sprintf("does not say %q", other.String()+" or the network"))
+		}
+	} else if s := pe.Suspects(); len(s) != 2 || !strings.Contains(err.Error(), s[0].String()+" or "+s[1].String()) {
+		pr = append(pr, "does not name both ends")
+	}
+	return pr
+}
+
+// expect returns what honest party p must say about a failure on link l:
+// the other end at an end of it, both ends at the third party.
+func expect(p mpc.Party, l mpc.Link, is error) blame {
+	if p != l.From && p != l.To {
+		return blame{link: l, either: true}
+	}
+	b := blame{link: l}
+	if p == l.To {
+		b.is = is
+	}
+	return b
+}
+
+// Tamper positions on a link S→R.
+const (
+	atSender   = "the sender's host (outbound)"
+	atReceiver = "the receiver's host (inbound)"
+	onWire     = "the network"
+)
+
+// honest returns the parties that are honest when the tampering happens
+// at pos on link l.
+func honest(pos string, l mpc.Link) []mpc.Party {
+	var ps []mpc.Party
+	for _, p := range mpc.Parties {
+		if (pos == atSender && p == l.From) || (pos == atReceiver && p == l.To) {
+			continue
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+var allLinks = []mpc.Link{{From: 0, To: 1}, {From: 1, To: 0}, {From: 0, To: 2}, {From: 2, To: 0}, {From: 1, To: 2}, {From: 2, To: 1}}
+
+// countData counts, in an honest run, the data frames on every link.
+func countData(t *testing.T, cfgs [3]Config, prog *fixed.Program, x []uint64) [3][3]int {
+	t.Helper()
+	var mu sync.Mutex
+	var counts [3][3]int
+	nets := mpc.NewLocal(30 * time.Second)
+	for p := range nets {
+		nets[p] = &hostNet{Network: nets[p], out: func(to mpc.Party, msg []byte) [][]byte {
+			if isData(msg) {
+				mu.Lock()
+				counts[p][to]++
+				mu.Unlock()
+			}
+			return [][]byte{msg}
+		}}
+	}
+	if _, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {}); errs != [3]error{} {
+		t.Fatalf("honest run: %v", errs)
+	}
+	return counts
+}
+
+// TestAttributionAlteredFrame: a payload byte of a data frame on each
+// link is flipped by the sender's host after its code sent it, by the
+// receiver's host before its code reads it, or by the network. The
+// receiver catches it by the tag and names the sender or the network,
+// the sender names the receiver or the network, the third party names
+// both; no honest party names itself, and P0 releases no output. (A
+// corrupt receiving host used to make every party blame the sender.)
+func TestAttributionAlteredFrame(t *testing.T) {
+	prog, x := lenet(t)
+	ats, pol := testAttesters(t)
+	cfgs := configs(simulated(ats), pol)
+	counts := countData(t, cfgs, prog, x)
+	for _, l := range allLinks {
+		for _, pos := range []string{atSender, atReceiver, onWire} {
+			t.Run(fmt.Sprintf("%s/%s", l, pos), func(t *testing.T) {
+				at := counts[l.From][l.To] / 2
+				var did sync.Once
+				var when time.Time
+				alter := tamperData(at, &did, &when)
+				nets := mpc.NewLocal(30 * time.Second)
+				if pos == atSender {
+					nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
+						if to == l.To {
+							msg = alter(msg)
+						}
+						return [][]byte{msg}
+					}}
+				} else {
+					nets[l.To] = &hostNet{Network: nets[l.To], in: func(from mpc.Party, msg []byte) ([]byte, error) {
+						if from == l.From {
+							msg = alter(msg)
+						}
+						return msg, nil
+					}}
+				}
+				outs, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {})
+				if when.IsZero() {
+					t.Fatalf("no data frame %d on %s", at, l)
+				}
+				for _, p := range honest(pos, l) {
+					checkBlame(t, p, errs[p], expect(p, l, ErrTag))
+				}
+				if outs[0] != nil {
+					t.Error("P0 released an output")
+				}
+				logErrs(t, errs)
+			})
+		}
+	}
+}
+
+func logErrs(t *testing.T, errs [3]error) {
+	t.Helper()
+	for p, err := range errs {
+		t.Logf("P%d: %v", p, err)
+	}
+}
+
+// TestAttributionAbortRelayed: P1's host flips a byte of a frame P0
+// sent before P1's code reads it, then suppresses P1's abort to P2 and
+// keeps its connections open. P0 relays P1's authenticated account, so
+// P2 names the link P0→P1 (both ends) promptly instead of blaming
+// whoever closed first; P0 names P1 or the network.
+func TestAttributionAbortRelayed(t *testing.T) {
+	prog, x := lenet(t)
+	ats, pol := testAttesters(t)
+	cfgs := configs(simulated(ats), pol)
+	counts := countData(t, cfgs, prog, x)
+	l := mpc.Link{From: mpc.P0, To: mpc.P1}
+	var did sync.Once
+	var when time.Time
+	alter := tamperData(counts[0][1]/2, &did, &when)
+	nets := mpc.NewLocal(30 * time.Second)
+	hold := make(chan struct{})
+	nets[mpc.P1] = &hostNet{
+		Network: nets[mpc.P1],
+		in: func(from mpc.Party, msg []byte) ([]byte, error) {
+			if from == mpc.P0 {
+				msg = alter(msg)
+			}
+			return msg, nil
+		},
+		out: func(to mpc.Party, msg []byte) [][]byte {
+			if to == mpc.P2 && !when.IsZero() && len(msg) >= Overhead && msg[1] != frameData {
+				return nil // the abort, and anything else after the tampering
+			}
+			return [][]byte{msg}
+		},
+		hold: hold,
+	}
+	var mu sync.Mutex
+	left := 2
+	outs, errs := inference3(nets, cfgs, prog, x, func(p mpc.Party) {
+		if p == mpc.P1 {
+			return
+		}
+		mu.Lock()
+		if left--; left == 0 {
+			close(hold)
+		}
+		mu.Unlock()
+	})
+	if when.IsZero() {
+		t.Fatal("the corrupt host never tampered")
+	}
+	for _, p := range []mpc.Party{mpc.P0, mpc.P2} {
+		checkBlame(t, p, errs[p], expect(p, l, ErrTag))
+	}
+	if outs[0] != nil {
+		t.Error("P0 released an output")
+	}
+	logErrs(t, errs)
+}
+
+// TestAttributionForgedVerdict: the handshake verdict P1 sends P0 is
+// replaced by a refusal (by P1's host, or by the network). A verdict
+// that does not verify under the link's key says nothing about who sent
+// it: P0 names P1 or the network, never itself, and P2 names both ends.
+func TestAttributionForgedVerdict(t *testing.T) {
+	ats, pol := testAttesters(t)
+	cfgs := configs(simulated(ats), pol)
+	l := mpc.Link{From: mpc.P1, To: mpc.P0}
+	for _, pos := range []string{atSender, onWire} {
+		for _, forged := range [][]byte{{0}, make([]byte, 60)} {
+			t.Run(fmt.Sprintf("%s/%d_bytes", pos, len(forged)), func(t *testing.T) {
+				nets := mpc.NewLocal(30 * time.Second)
+				n := 0
+				nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
+					if to == l.To {
+						if n++; n == 3 { // nonce, evidence, verdict
+							return [][]byte{forged}
+						}
+					}
+					return [][]byte{msg}
+				}}
+				_, errs := secure3(nets, cfgs)
+				for _, p := range honest(pos, l) {
+					checkBlame(t, p, errs[p], expect(p, l, nil))
+				}
+				logErrs(t, errs)
+			})
+		}
+	}
+}
+
+// TestAttributionHandshakeTampered: a byte of a nonce or of evidence is
+// flipped on a link during the handshake, when nothing is authenticated
+// yet. The receiver refuses it, naming the sender or the network, and
+// still tells the third party (whose link with it is sound) and the
+// sender, authenticated, what it saw: the third party names both ends,
+// the sender names the receiver or the network.
+func TestAttributionHandshakeTampered(t *testing.T) {
+	ats, pol := testAttesters(t)
+	cfgs := configs(simulated(ats), pol)
+	for _, l := range []mpc.Link{{From: 1, To: 0}, {From: 0, To: 2}, {From: 2, To: 1}} {
+		for _, what := range []string{"nonce", "evidence"} {
+			for _, pos := range []string{atSender, atReceiver} {
+				t.Run(fmt.Sprintf("%s/%s/%s", l, what, pos), func(t *testing.T) {
+					index := 0 // nonce
+					if what == "evidence" {
+						index = 1
+					}
+					var mu sync.Mutex
+					n := 0
+					alter := func(msg []byte) []byte {
+						mu.Lock()
+						defer mu.Unlock()
+						if n++; n-1 == index {
+							msg[len(msg)/2] ^= 0x04
+						}
+						return msg
+					}
+					nets := mpc.NewLocal(30 * time.Second)
+					if pos == atSender {
+						nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
+							if to == l.To {
+								msg = alter(msg)
+							}
+							return [][]byte{msg}
+						}}
+					} else {
+						nets[l.To] = &hostNet{Network: nets[l.To], in: func(from mpc.Party, msg []byte) ([]byte, error) {
+							if from == l.From {
+								msg = alter(msg)
+							}
+							return msg, nil
+						}}
+					}
+					_, errs := secure3(nets, cfgs)
+					for _, p := range honest(pos, l) {
+						checkBlame(t, p, errs[p], expect(p, l, nil))
+					}
+					logErrs(t, errs)
+				})
+			}
+		}
+	}
+}
+
+// cutNet is one end of a link the network cuts: once cut is closed,
+// sends to the other end fail and receives from it fail.
+type cutNet struct {
+	mpc.Network
+	other mpc.Party
+	cut   chan struct{}
+	after func(msg []byte) // sees every message sent to other
+	pump  chan recvd
+	once  sync.Once
+}
+
+type recvd struct {
+	b   []byte
+	err error
+}
+
+var errCut = errors.New("connection reset by the network")
+
+func (c *cutNet) Send(to mpc.Party, msg []byte) error {
+	if to == c.other {
+		select {
+		case <-c.cut:
+			return errCut
+		default:
+		}
+		c.after(msg)
+	}
+	return c.Network.Send(to, msg)
+}
+
+func (c *cutNet) Recv(from mpc.Party) ([]byte, error) {
+	if from != c.other {
+		return c.Network.Recv(from)
+	}
+	c.once.Do(func() {
+		c.pump = make(chan recvd, 1)
+		go func() {
+			for {
+				b, err := c.Network.Recv(from)
+				c.pump <- recvd{b, err}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	})
+	select {
+	case <-c.cut:
+		return nil, errCut
+	case r := <-c.pump:
+		select {
+		case <-c.cut:
+			return nil, errCut
+		default:
+		}
+		return r.b, r.err
+	}
+}
+
+// TestAttributionCutConnection: the network cuts the connection between
+// P0 and P1 in the middle of an inference. Each end names the other (or
+// the network), and P2, whose links are sound, learns of it from the
+// ends' authenticated accounts and names both, without timing out.
+func TestAttributionCutConnection(t *testing.T) {
+	prog, x := lenet(t)
+	ats, pol := testAttesters(t)
+	cfgs := configs(simulated(ats), pol)
+	counts := countData(t, cfgs, prog, x)
+	nets := mpc.NewLocal(30 * time.Second)
+	cut := make(chan struct{})
+	var once sync.Once
+	n, at := 0, counts[0][1]/2
+	var mu sync.Mutex
+	after := func(msg []byte) {
+		if !isData(msg) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n == at {
+			once.Do(func() { close(cut) })
+		}
+	}
+	nets[0] = &cutNet{Network: nets[0], other: mpc.P1, cut: cut, after: after}
+	nets[1] = &cutNet{Network: nets[1], other: mpc.P0, cut: cut, after: func([]byte) {}}
+	outs, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {})
+	l := mpc.Link{From: mpc.P0, To: mpc.P1}
+	for _, p := range mpc.Parties {
+		want := expect(p, l, nil)
+		want.anyDirection = true
+		checkBlame(t, p, errs[p], want)
+	}
+	if outs[0] != nil {
+		t.Error("P0 released an output")
+	}
+	logErrs(t, errs)
+}
+
+// killNet is a party's host that kills the party's process after its
+// code has sent at data frames to victim: every connection closes, and
+// the code sends nothing more.
+type killNet struct {
+	mpc.Network
+	victim mpc.Party
+	at     int
+	mu     sync.Mutex
+	n      int
+	dead   bool
+}
+
+func (k *killNet) Send(to mpc.Party, msg []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.dead {
+		return errCut
+	}
+	if to == k.victim && (isData(msg) || k.at < 0) {
+		if k.n == k.at || k.at < 0 && k.n == -k.at {
+			k.dead = true
+			k.Network.Close()
+			return errCut
+		}
+		k.n++
+	}
+	return k.Network.Send(to, msg)
+}
+
+// TestAttributionKilledParty: P1's process dies in the middle of the
+// inference, or in the handshake after sending its nonce: its
+// connections close without an abort. P0 and P2 name P1 (or the network),
+// or, if an end's authenticated account arrives first, the link between
+// P1 and that end; never themselves.
+func TestAttributionKilledParty(t *testing.T) {
+	prog, x := lenet(t)
+	ats, pol := testAttesters(t)
+	cfgs := configs(simulated(ats), pol)
+	counts := countData(t, cfgs, prog, x)
+	for _, c := range []struct {
+		name string
+		at   int
+	}{{"inference", counts[1][0] / 2}, {"handshake", -1}} {
+		t.Run(c.name, func(t *testing.T) {
+			nets := mpc.NewLocal(30 * time.Second)
+			nets[1] = &killNet{Network: nets[1], victim: mpc.P0, at: c.at}
+			outs, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {})
+			for _, p := range []mpc.Party{mpc.P0, mpc.P2} {
+				other := 2 - p // P2 for P0, P0 for P2
+				checkBlame(t, p, errs[p],
+					blame{link: mpc.Link{From: mpc.P1, To: p}, anyDirection: true},
+					blame{link: mpc.Link{From: mpc.P1, To: other}, either: true, anyDirection: true})
+			}
+			if outs[0] != nil {
+				t.Error("P0 released an output")
+			}
+			logErrs(t, errs)
+		})
+	}
+}
