@@ -35,7 +35,7 @@ import (
 const (
 	Magic         = "VEILPROG"
 	FormatVersion = 1
-	maxHeader     = 64 << 20
+	maxHeader     = 16 << 20
 )
 
 type fileHeader struct {
@@ -148,6 +148,7 @@ func Read(r io.Reader) (*Program, error) {
 	h.Program = &Program{}
 	dec := json.NewDecoder(bytes.NewReader(hdr))
 	dec.DisallowUnknownFields()
+	hdr = nil // the decoder holds its own copy
 	if err := dec.Decode(&h); err != nil {
 		return nil, fmt.Errorf("corrupt program header: %w", err)
 	}

@@ -2,6 +2,7 @@ package fixed
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -117,5 +118,40 @@ func TestValidateLiveElementsBound(t *testing.T) {
 	}
 	if err := mk(MaxLiveElements/2 + 1).Validate(); err == nil || !strings.Contains(err.Error(), "live elements") {
 		t.Errorf("working set above MaxLiveElements: %v", err)
+	}
+}
+
+// The largest legal header (16 MiB of JSON, almost all of it one public
+// constant) decodes within the documented 16 times its size.
+func TestLargestHeaderAllocation(t *testing.T) {
+	n := 1<<20 + 400<<10
+	pub := make([]int64, n)
+	for i := range pub {
+		pub[i] = 1234567890
+	}
+	p := &Program{Name: "big", Scale: 8, PublicShift: 16,
+		Tensors: []*Tensor{{Name: "x", Shape: ir.Shape{n}, Kind: KindInput, Scale: 8}, {Name: "y", Shape: ir.Shape{n}, Kind: KindValue, Scale: 8}},
+		Instrs:  []Instr{{Op: AddPublic, In: []int{0}, Out: 1, Public: pub, PublicShape: ir.Shape{n}}},
+		Inputs:  []int{0}, Outputs: []int{1}}
+	p.ComputeStats()
+	var b bytes.Buffer
+	if err := p.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	if hl := b.Len() - 16; hl > maxHeader || hl < maxHeader*9/10 {
+		t.Fatalf("header of %d bytes, want just under %d", hl, maxHeader)
+	}
+	var a, c runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	_, err := Parse(b.Bytes())
+	runtime.ReadMemStats(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TotalAlloc - a.TotalAlloc; got > 16*maxHeader {
+		t.Errorf("decoding a %d-byte header allocated %d bytes, more than 16 times its size", b.Len(), got)
+	} else {
+		t.Logf("decoding a %d-byte header allocated %d bytes", b.Len(), got)
 	}
 }
