@@ -16,10 +16,13 @@ import (
 
 // tamperer returns the test hook of a corrupt host (VEIL_TEST_TAMPER =
 // "ROLE:N": flip a payload byte of the N-th message this party's attested
-// code sends to ROLE).
+// code sends to ROLE; "in:ROLE:N": of the N-th message from ROLE, before
+// this party's code reads it).
 func tamperer(spec string) func(mpc.Party, mpc.Network) mpc.Network {
+	inbound := strings.HasPrefix(spec, "in:")
+	spec = strings.TrimPrefix(spec, "in:")
 	role, n, _ := strings.Cut(spec, ":")
-	victim, err := mpc.ParseRole(role)
+	peer, err := mpc.ParseRole(role)
 	if err != nil {
 		panic("VEIL_TEST_TAMPER: " + err.Error())
 	}
@@ -28,29 +31,47 @@ func tamperer(spec string) func(mpc.Party, mpc.Network) mpc.Network {
 		panic("VEIL_TEST_TAMPER: " + err.Error())
 	}
 	return func(_ mpc.Party, nw mpc.Network) mpc.Network {
-		return &tamperingNet{Network: nw, victim: victim, at: at}
+		return &tamperingNet{Network: nw, peer: peer, inbound: inbound, at: at}
 	}
 }
 
 type tamperingNet struct {
 	mpc.Network
-	victim mpc.Party
-	at     int
-	mu     sync.Mutex
-	n      int
+	peer    mpc.Party
+	inbound bool
+	at      int
+	mu      sync.Mutex
+	n       int
+}
+
+// tamper flips a byte of msg if it is the at-th message on the link.
+func (t *tamperingNet) tamper(msg []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == t.at && len(msg) > 64 {
+		msg[len(msg)/2] ^= 1
+		dir := "to"
+		if t.inbound {
+			dir = "from"
+		}
+		fmt.Fprintf(os.Stderr, "tampered with message %d %s %s\n", t.n, dir, t.peer)
+	}
+	t.n++
 }
 
 func (t *tamperingNet) Send(to mpc.Party, msg []byte) error {
-	if to == t.victim {
-		t.mu.Lock()
-		if t.n == t.at && len(msg) > 64 {
-			msg[len(msg)/2] ^= 1
-			fmt.Fprintf(os.Stderr, "tampered with message %d to %s\n", t.n, to)
-		}
-		t.n++
-		t.mu.Unlock()
+	if to == t.peer && !t.inbound {
+		t.tamper(msg)
 	}
 	return t.Network.Send(to, msg)
+}
+
+func (t *tamperingNet) Recv(from mpc.Party) ([]byte, error) {
+	msg, err := t.Network.Recv(from)
+	if err == nil && from == t.peer && t.inbound {
+		t.tamper(msg)
+	}
+	return msg, err
 }
 
 // veilProcessEnv is veilProcess with extra environment variables.
@@ -69,35 +90,76 @@ func veilProcessEnv(t *testing.T, stdout *bytes.Buffer, env []string, args ...st
 // TestMaliciousPartyIsCaught runs the three parties as processes over
 // TLS with --malicious, the server's host flipping one byte of a message
 // its attested code sends the client in the middle of the inferences:
-// the client and the helper stop with errors naming the server, promptly,
-// and the client releases no prediction.
+// the client and the helper stop promptly, and the client releases no
+// prediction. The client catches the byte by its tag and names the
+// server or the network; the helper cannot tell which end of the link
+// between them cheated, and names both.
 func TestMaliciousPartyIsCaught(t *testing.T) {
+	outs := runTampered(t, "VEIL_TEST_TAMPER=client:300", "tampered with message 300 to P0 (client)")
+	wantSays(t, "client", outs["client"], "P1 (server) or the network, on link P1→P0", "authentication tag does not verify")
+	wantSays(t, "helper", outs["helper"], "P0 (client) or P1 (server), on link P1→P0")
+}
+
+// TestMaliciousHostCorruptsInbound: the server's host flips a byte of a
+// message the client sent before the server's attested code reads it.
+// The server's code sees a frame from the client fail its tag, and says
+// so, authenticated; the client, whose frame left it intact, names the
+// server or the network, never itself; the helper names both ends of the
+// link. (The client used to blame itself, and the helper the client.)
+func TestMaliciousHostCorruptsInbound(t *testing.T) {
+	outs := runTampered(t, "VEIL_TEST_TAMPER=in:client:300", "tampered with message 300 from P0 (client)")
+	wantSays(t, "client", outs["client"], "P1 (server) or the network, on link P0→P1", "P1 (server) reports", "authentication tag does not verify")
+	wantSays(t, "helper", outs["helper"], "P0 (client) or P1 (server), on link P0→P1")
+}
+
+// runTampered runs the three parties, the server with the tampering
+// environment variable env, waits for the client and the helper to fail
+// and returns their output. The server's output must say tampered.
+func runTampered(t *testing.T, env, tampered string) map[string]string {
+	t.Helper()
 	cfg, prog := partySetup(t, lenet, "--malicious", "--insecure-simulated-attestation")
 	var sout, hout, cout bytes.Buffer
-	server := veilProcessEnv(t, &sout, []string{"VEIL_TEST_TAMPER=client:300"}, "party", "--malicious", "--role", "server", "--config", cfg, "--program", prog)
+	server := veilProcessEnv(t, &sout, []string{env}, "party", "--malicious", "--role", "server", "--config", cfg, "--program", prog)
 	helper := veilProcess(t, &hout, "party", "--malicious", "--role", "helper", "--config", cfg)
 	client := veilProcess(t, &cout, "party", "--malicious", "--role", "client", "--config", cfg, "--data", fashionT, "--limit", "50")
 	start := time.Now()
+	outs := map[string]string{}
 	for name, p := range map[string]*exec.Cmd{"client": client, "helper": helper} {
 		err := p.Wait()
 		out := map[string]*bytes.Buffer{"client": &cout, "helper": &hout}[name].String()
 		if err == nil {
 			t.Fatalf("%s finished despite the tampering:\n%s", name, out)
 		}
-		if !strings.Contains(out, "P1 (server)") {
-			t.Errorf("%s's error does not name the server:\n%s", name, out)
-		}
+		outs[name] = out
 		t.Logf("%s stopped %v after the start: %s", name, time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
 	}
 	server.Wait()
-	if !strings.Contains(sout.String(), "tampered with message 300") {
+	if !strings.Contains(sout.String(), tampered) {
 		t.Fatalf("the server's host never tampered:\n%s", sout.String())
-	}
-	if !strings.Contains(cout.String(), "authentication tag does not verify") {
-		t.Errorf("the client did not catch the altered byte by its tag:\n%s", cout.String())
 	}
 	if strings.Contains(cout.String(), "top-1") {
 		t.Errorf("the client released predictions:\n%s", cout.String())
+	}
+	return outs
+}
+
+// wantSays checks that a party's output says each of wants and does not
+// name the party itself as a suspect.
+func wantSays(t *testing.T, role, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s's error does not say %q:\n%s", role, w, out)
+		}
+	}
+	p, err := mpc.ParseRole(role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, self := range []string{p.String() + " or ", "or " + p.String()} {
+		if strings.Contains(out, self) {
+			t.Errorf("%s names itself (%q):\n%s", role, self, out)
+		}
 	}
 }
 
