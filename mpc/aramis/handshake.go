@@ -262,12 +262,14 @@ func (hs *handshake) verify(q mpc.Party) {
 		return
 	}
 	l.claims = claims
-	if !bytes.Equal(view[me], hs.view[me]) {
-		hs.linkFault(me, q, fmt.Errorf("%s's evidence binds another nonce from this party than the one sent (altered on the way)", q))
-		return
-	}
 	if !bytes.Equal(view[q], hs.view[q]) {
 		hs.linkFault(q, me, fmt.Errorf("the nonce that arrived differs from the one %s's evidence binds (altered on the way)", q))
+		return
+	}
+	if !bytes.Equal(view[me], hs.view[me]) {
+		// Either this party's nonce was altered on its way to q, or this
+		// evidence is stale (replayed): the link between them, either way.
+		hs.linkFault(q, me, fmt.Errorf("%s's evidence does not bind the nonce this party sent it (the nonce was altered on its way there, or the evidence is stale)", q))
 		return
 	}
 	if hs.peer[q].refusal == nil {
