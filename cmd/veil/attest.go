@@ -30,10 +30,28 @@ verifies such evidence against a policy file, and packages recorded
 platform reports as evidence.
 
 Report data = SHA-512(domain ‖ len ‖ public key ‖ len ‖ session ‖ count ‖
-(len ‖ nonce)...). A policy file is JSON:
+(len ‖ nonce)...). A policy file is JSON (every field optional; an empty
+"measurements" refuses everything):
 
-  {"measurements":["hex",...],"allow_debug":false,"min_tcb":0,
-   "insecure_allow_simulated":false,"simulated_platform_keys":["hex",...]}`,
+  {"formats":["sev-snp","tdx"],
+   "measurements":["hex",...],"allow_debug":false,"min_tcb":0,
+   "platform_ids":["hex",...],
+   "roles":{"server":{"platform_ids":["hex"]},"client":{},"helper":{}},
+   "sev_snp":{"vmpl":0,"allow_migration_agent":false},
+   "tdx":{"mr_seam":["hex"],"mr_config_id":["hex"],"mr_owner":["hex"],
+          "mr_owner_config":["hex"],"rtmr0":["hex"],...,"rtmr3":["hex"],
+          "td_attributes":{"value":"hex","mask":"hex"},"xfam":{"value":"hex","mask":"hex"},
+          "collateral":{"tcb_info":"...","tcb_signing_chain":"PEM","qe_identity":"...",
+                        "pck_crl":"hex","pck_crl_issuer_chain":"PEM","root_crl":"hex"}},
+   "insecure_allow_simulated":false,"simulated_platform_keys":["hex",...]}
+
+"formats" (default: sev-snp and tdx, plus simulated-insecure when allowed)
+refuses other formats before their bytes are parsed; "platform_ids" pins
+machines (SEV-SNP CHIP_ID, TDX PPID, simulated key); "roles" pins them per
+role (verify --role); "sev_snp" requires the report's VMPL and refuses
+MIGRATE_MA; "tdx" pins TD registers (sets: one of the values) and
+attribute bits (mask), and checks Intel PCS collateral given offline. See
+attest/README.md for what is verified and what is not.`,
 	}
 	cmd.AddCommand(attestProduceCmd(), attestVerifyCmd(), attestPackCmd())
 	return cmd
@@ -218,16 +236,22 @@ func attestVerifyCmd() *cobra.Command {
 		allowSimulated bool
 		at             string
 		reportData     string
+		role           string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify EVIDENCE --policy POLICY.json --session HEX [--nonce HEX]...",
 		Short: "Verify evidence against a policy and show what it binds",
 		Long: `verify checks EVIDENCE (as produce or pack wrote it): the platform's
 signature and certificate chain (offline, against the vendor roots built
-into veil), then the policy: measurement in the allowed set, debug off
-unless allowed, TCB at least min_tcb, and report data binding the
-evidence's public key to --session and the --nonce values (in order). It
-prints what the evidence claims and exits 1 naming the first failed check.
+into veil), then the policy: format allowed, measurement in the allowed
+set, debug off unless allowed, TCB at least min_tcb, platform pinned,
+the format's own fields (SEV-SNP VMPL and migration agent; TDX registers,
+attributes, collateral), and report data binding the evidence's public
+key to --session and the --nonce values (in order). It prints what the
+evidence claims and exits 1 naming the first failed check.
+
+--role NAME applies the policy's pins for that role (a policy with
+"roles" needs it).
 
 --report-data HEX demands that exact report data instead (for recorded
 reports), --at checks certificates at a given time (RFC 3339) instead of
@@ -253,6 +277,13 @@ the policy's insecure_allow_simulated) and its platform key is pinned
 			}
 			if allowSimulated {
 				pol.InsecureAllowSimulated = true
+			}
+			if role != "" {
+				if pol, err = pol.ForRole(role); err != nil {
+					return fmt.Errorf("--role: %w", err)
+				}
+			} else if len(pol.Roles) != 0 {
+				return fmt.Errorf("%s pins platforms per role: give --role", policyFile)
 			}
 			keys, err := hexList("platform-key", platformKeys)
 			if err != nil {
@@ -312,6 +343,7 @@ the policy's insecure_allow_simulated) and its platform key is pinned
 	f.BoolVar(&allowSimulated, "insecure-allow-simulated", false, "accept simulated evidence (INSECURE: it proves nothing)")
 	f.StringVar(&at, "at", "", "check certificates at this time (RFC 3339) instead of now")
 	f.StringVar(&reportData, "report-data", "", "demand this report data (hex, 64 bytes) instead of binding --session/--nonce")
+	f.StringVar(&role, "role", "", "role that presents the evidence (applies the policy's per-role pins)")
 	return cmd
 }
 

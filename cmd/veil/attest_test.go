@@ -191,3 +191,72 @@ func mustDecode(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// TestAttestVerifyHardening: veil attest verify on crafted evidence and
+// under the new policy fields. The crafted TDX quote (the recorded one
+// with a QE auth data length of 0xffff, 4,980 bytes) used to crash the
+// command with a panic inside go-tdx-guest; it is now refused with the
+// bad length named.
+func TestAttestVerifyHardening(t *testing.T) {
+	dir := t.TempDir()
+	quote, err := os.ReadFile(tdxQuote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crafted := append(bytes.Clone(quote), make([]byte, 6)...)
+	crafted[1218], crafted[1219] = 0xff, 0xff // QE auth data length
+	craftedFile := filepath.Join(dir, "crafted.dat")
+	if err := os.WriteFile(craftedFile, crafted, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sev, tdx, bad := filepath.Join(dir, "sev.ev"), filepath.Join(dir, "tdx.ev"), filepath.Join(dir, "crafted.ev")
+	for _, args := range [][]string{
+		{"--format", "sev-snp", "--report", sevReport, "--vcek", sevVCEK, "-o", sev},
+		{"--format", "tdx", "--report", tdxQuote, "-o", tdx},
+		{"--format", "tdx", "--report", craftedFile, "-o", bad},
+	} {
+		if out, err := veil(t, append([]string{"attest", "pack"}, args...)...); err != nil {
+			t.Fatal(err, out)
+		}
+	}
+	chip := "3ac3fe21e13fb0990eb28a802e3fb6a29483a6b0753590c951bdd3b8e53786184ca39e359669a2b76a1936776b564ea464cdce40c05f63c9b610c5068b006b5d"
+	both := `"measurements":["` + sevMeasurement + `","` + tdxMRTD + `"],"allow_debug":true`
+	policy := func(name, extra string) string {
+		return writeFile(t, filepath.Join(dir, name+".json"), `{`+both+extra+`}`)
+	}
+	plain := policy("plain", "")
+	sevOnly := policy("sev-only", `,"formats":["sev-snp"]`)
+	roles := policy("roles", `,"roles":{"server":{"platform_ids":["`+chip+`"]},"client":{},"helper":{"platform_ids":["01"]}}`)
+	vmpl := policy("vmpl", `,"sev_snp":{"vmpl":1}`)
+	seam := policy("seam", `,"tdx":{"mr_seam":["`+strings.Repeat("77", 48)+`"]}`)
+	sevArgs := []string{sev, "--report-data", sevReportData, "--at", recordedAt}
+	tdxArgs := []string{tdx, "--report-data", tdxReportData, "--at", recordedAt}
+	badArgs := []string{bad, "--report-data", tdxReportData, "--at", recordedAt}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"crafted quote", append(badArgs, "--policy", plain), "attest: tdx quote: QE auth data of 65535 bytes at offset 1220 points past the end of its structure"},
+		{"crafted quote, sev-snp only", append(badArgs, "--policy", sevOnly), `attest: format not allowed: "tdx" evidence (the policy accepts sev-snp)`},
+		{"tdx, sev-snp only", append(tdxArgs, "--policy", sevOnly), `format not allowed: "tdx"`},
+		{"sev-snp, sev-snp only", append(sevArgs, "--policy", sevOnly), ""},
+		{"role server pinned", append(sevArgs, "--policy", roles, "--role", "server"), ""},
+		{"role client unpinned", append(sevArgs, "--policy", roles, "--role", "client"), ""},
+		{"role helper elsewhere", append(sevArgs, "--policy", roles, "--role", "helper"), "attest: platform 3ac3fe21e13fb099… not pinned by the role helper"},
+		{"role missing", append(sevArgs, "--policy", roles), "pins platforms per role: give --role"},
+		{"role unknown", append(sevArgs, "--policy", roles, "--role", "sever"), `--role: attest: policy pins roles client, helper, server but not "sever"`},
+		{"vmpl", append(sevArgs, "--policy", vmpl), "attest: sev-snp vmpl 0, the policy requires 1"},
+		{"mr_seam", append(tdxArgs, "--policy", seam), "attest: tdx mr_seam 2fd279c16164a93d… not in the allowed set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := veil(t, append([]string{"attest", "verify"}, tc.args...)...)
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("error %v, want %q\n%s", err, tc.wantErr, out)
+			}
+		})
+	}
+}
