@@ -232,23 +232,34 @@ func flipRD(rd ReportData) ReportData {
 	return rd
 }
 
-// TestSEVCertTCBMatches checks the VCEK names the report's TCB.
-func TestSEVCertTCBMatches(t *testing.T) {
+// TestSEVCertMatches checks the VCEK names the report's TCB and chip.
+func TestSEVCertMatches(t *testing.T) {
 	sev, _ := realSEV(t)
-	report, err := abi.ReportToProto(sev.Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
 	table := new(abi.CertTable)
 	if err := table.Unmarshal(sev.Certs); err != nil {
 		t.Fatal(err)
 	}
-	att := &spb.Attestation{Report: report, CertificateChain: table.Proto()}
-	if err := snpCertTCBMatches(att, abi.VcekReportSigner, sevTCB); err != nil {
-		t.Fatal(err)
-	}
-	if err := snpCertTCBMatches(att, abi.VcekReportSigner, sevTCB+1); err == nil || !strings.Contains(err.Error(), "certificate is for TCB 0x4405000000000002, report claims 0x4405000000000003") {
-		t.Fatalf("error %v", err)
+	for _, tc := range []struct {
+		name string
+		edit func(*spb.Report)
+		want string
+	}{
+		{"recorded", func(*spb.Report) {}, ""},
+		{"other TCB", func(r *spb.Report) { r.ReportedTcb++ }, "certificate is for TCB 0x4405000000000002, report claims 0x4405000000000003"},
+		{"other chip", func(r *spb.Report) { r.ChipId[0] ^= 1 }, "attest: sev-snp VCEK certificate is for chip 3ac3fe21e13fb099…, report claims 3bc3fe21e13fb099…"},
+		{"chip masked", func(r *spb.Report) { clear(r.ChipId) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			report, err := abi.ReportToProto(sev.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(report)
+			err = snpCertMatches(&spb.Attestation{Report: report, CertificateChain: table.Proto()}, abi.VcekReportSigner)
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
 

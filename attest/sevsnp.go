@@ -98,7 +98,7 @@ func (v *SEVSNPVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) 
 			return nil, fmt.Errorf("attest: sev-snp signature or certificate chain invalid: %v", err)
 		}
 	}
-	if err := snpCertTCBMatches(att, info.SigningKey, report.GetReportedTcb()); err != nil {
+	if err := snpCertMatches(att, info.SigningKey); err != nil {
 		return nil, err
 	}
 	pol := report.GetPolicy()
@@ -136,10 +136,14 @@ func (v *SEVSNPVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) 
 	return checkReportData(c, want)
 }
 
-// snpCertTCBMatches checks that the endorsement key's certificate names the
-// TCB the report claims: the key is derived for one TCB, so a mismatch means
-// the host replays an older key's certificate or misreports the TCB.
-func snpCertTCBMatches(att *spb.Attestation, key abi.ReportSigner, reported uint64) error {
+// snpCertMatches checks that the endorsement key's certificate names the
+// TCB the report claims (the key is derived for one TCB, so a mismatch
+// means the host replays an older key's certificate or misreports the
+// TCB) and, for a VCEK, the chip (its HWID must be the report's CHIP_ID,
+// unless the guest masked that to zeros), so that a pinned CHIP_ID is
+// backed by AMD's certificate as well as by the signature.
+func snpCertMatches(att *spb.Attestation, key abi.ReportSigner) error {
+	reported := att.GetReport().GetReportedTcb()
 	ek := att.GetCertificateChain().GetVcekCert()
 	if key == abi.VlekReportSigner {
 		ek = att.GetCertificateChain().GetVlekCert()
@@ -162,6 +166,9 @@ func snpCertTCBMatches(att *spb.Attestation, key abi.ReportSigner, reported uint
 	}
 	if uint64(exts.TCBVersion) != reported {
 		return fmt.Errorf("attest: sev-snp %v certificate is for TCB %#016x, report claims %#016x", key, uint64(exts.TCBVersion), reported)
+	}
+	if chip := att.GetReport().GetChipId(); key == abi.VcekReportSigner && !allZero(chip) && !bytes.Equal(exts.HWID, chip) {
+		return fmt.Errorf("attest: sev-snp VCEK certificate is for chip %s, report claims %s", short(exts.HWID), short(chip))
 	}
 	return nil
 }
