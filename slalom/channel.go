@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"veil/internal/keyfile"
+	"veil/internal/netutil"
 )
 
 // The T↔D channel is TLS 1.3 with mutual authentication by pinned Ed25519
@@ -153,9 +154,21 @@ func tlsConfig(id *Identity, peer ed25519.PublicKey) *tls.Config {
 	}
 }
 
-// DeviceTimeout bounds how long T waits for each answer of the device
-// before giving up on it (VGG-16's slowest layer takes well under a second
-// on one CPU core).
+// Liveness of the T↔D link. T waits at most DeviceTimeout for D to move
+// a byte of an answer; D waits at most Device.IdleTimeout (default
+// DefaultDeviceIdleTimeout) for T's next frame, and T, idle between
+// inferences, sends a heartbeat every HeartbeatInterval so that it is not
+// mistaken for a dead peer. Both handshakes (TLS and the sealed hello)
+// must end within HandshakeTimeout.
+const (
+	HeartbeatInterval        = 5 * time.Second
+	DefaultDeviceIdleTimeout = 60 * time.Second
+	HandshakeTimeout         = 30 * time.Second
+)
+
+// DeviceTimeout bounds how long T waits for the device to move a byte of
+// each answer before giving up on it (VGG-16's slowest layer takes well
+// under a second on one CPU core).
 var DeviceTimeout = 60 * time.Second
 
 // helloText is the body of msgFramesHello.
@@ -164,22 +177,25 @@ const helloText = "veil slalom frames v1"
 // tlsConn completes the TLS 1.3 handshake on raw (with the pin check),
 // then switches to frames sealed under keys exported from it: the server
 // sends msgFramesHello first, the client waits for it (seal_channel.go).
-func tlsConn(raw net.Conn, cfg *tls.Config, client bool) (*Conn, error) {
+// Both must be done within timeout.
+func tlsConn(raw net.Conn, cfg *tls.Config, client bool, timeout time.Duration) (*Conn, error) {
 	var tc *tls.Conn
 	if client {
 		tc = tls.Client(raw, cfg)
 	} else {
 		tc = tls.Server(raw, cfg)
 	}
-	raw.SetDeadline(time.Now().Add(30 * time.Second))
+	raw.SetDeadline(time.Now().Add(timeout))
 	if err := tc.Handshake(); err != nil {
 		return nil, err
 	}
-	sc, err := newSealedConn(raw, tc.ConnectionState(), client)
+	c := &Conn{rw: raw}
+	c.tm = timed{c}
+	sc, err := newSealedConn(c.tm, tc.ConnectionState(), client)
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{rw: raw, sealed: sc}
+	c.sealed = sc
 	if client {
 		typ, body, err := c.Recv()
 		if err != nil {
@@ -195,18 +211,23 @@ func tlsConn(raw net.Conn, cfg *tls.Config, client bool) (*Conn, error) {
 	return c, nil
 }
 
-// Dial connects T to the device at addr, both sides authenticated.
+// Dial connects T to the device at addr, both sides authenticated. The
+// connection gives up on a device that moves no byte of an answer for
+// DeviceTimeout, and sends heartbeats while T is idle (HeartbeatInterval)
+// until raw is closed.
 func Dial(addr string, id *Identity, device ed25519.PublicKey) (*Conn, net.Conn, error) {
 	raw, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, nil, fmt.Errorf("slalom: connecting to the device at %s: %w", addr, err)
 	}
-	c, err := tlsConn(raw, tlsConfig(id, device), true)
+	c, err := tlsConn(raw, tlsConfig(id, device), true, HandshakeTimeout)
 	if err != nil {
 		raw.Close()
 		return nil, nil, fmt.Errorf("slalom: connecting to the device at %s: %w", addr, err)
 	}
+	c.Peer = "the device at " + addr
 	c.Timeout = DeviceTimeout
+	c.KeepAlive(HeartbeatInterval)
 	return c, raw, nil
 }
 
@@ -225,24 +246,42 @@ func Listen(addr string, id *Identity, trusted ed25519.PublicKey) (*Listener, er
 	return &Listener{ln, tlsConfig(id, trusted)}, nil
 }
 
-// ServeListener serves connections one at a time (T is a single client);
-// a connection that fails the handshake is dropped.
+func (d *Device) idleTimeout() time.Duration {
+	if d.IdleTimeout > 0 {
+		return d.IdleTimeout
+	}
+	return DefaultDeviceIdleTimeout
+}
+
+// ServeListener serves T's connections until ln is closed. Accept errors
+// that are temporary (out of file descriptors) are retried; handshakes
+// run concurrently, at most netutil.DefaultMaxPending at once and
+// netutil.DefaultMaxPerHost from one address (more are closed at once),
+// each within HandshakeTimeout, so strangers cannot keep T out. A
+// connection that fails the handshake is dropped; each authenticated one
+// is served until T closes it or sends nothing, not even a heartbeat,
+// for the idle timeout.
 func (d *Device) ServeListener(ln *Listener, logf func(string, ...any)) error {
-	for {
-		raw, err := ln.Accept()
-		if err != nil {
-			return err
+	g := &netutil.Guard{HandshakeTimeout: HandshakeTimeout, Logf: logf}
+	err := g.Serve(ln.Listener, func(p *netutil.Pending) {
+		raw := p.Conn
+		c, err := tlsConn(raw, ln.cfg, false, HandshakeTimeout)
+		if err == nil && !p.Authenticated() {
+			err = fmt.Errorf("handshake not finished within %v", HandshakeTimeout)
 		}
-		c, err := tlsConn(raw, ln.cfg, false)
 		if err != nil {
 			logf("refused connection from %s: %v", raw.RemoteAddr(), err)
 			raw.Close()
-			continue
+			return
 		}
+		c.Peer = "T at " + raw.RemoteAddr().String()
+		c.Timeout = d.idleTimeout()
 		err = d.Serve(c)
 		raw.Close()
 		if err != nil {
 			logf("session ended: %v", err)
 		}
-	}
+	})
+	g.Wait()
+	return err
 }

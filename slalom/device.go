@@ -21,17 +21,20 @@ type Device struct {
 	frameHook func(body []byte) (byte, []byte)
 	// CPUSeconds reports the device process's CPU time (for stats).
 	CPUSeconds func() float64
+	// IdleTimeout is how long ServeListener's sessions wait for T to
+	// send anything (a heartbeat will do) before giving up on it (zero:
+	// DefaultDeviceIdleTimeout).
+	IdleTimeout time.Duration
 }
 
-// Serve answers T on conn until T closes it.
+// Serve answers T on conn until T closes it, or until a receive fails
+// (c.Timeout bounds T's silence; see ServeListener).
 func (d *Device) Serve(c *Conn) error {
 	var layers []*Layer // per connection: one Device may serve several T sessions
 	var prog *Program
 	fail := func(err error) error {
 		// T may be blocked sending: do not wait long for it to read.
-		if dl, ok := c.rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
-			dl.SetWriteDeadline(time.Now().Add(time.Second))
-		}
+		c.Timeout = time.Second
 		c.Send(msgFailure, []byte(err.Error()))
 		return err
 	}

@@ -10,7 +10,11 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"veil/internal/netutil"
 )
 
 // The T↔D protocol: length-framed messages (4-byte big-endian length,
@@ -27,6 +31,7 @@ import (
 //	T→D program     gob of the public steps (integrity mode without blinding)
 //	T→D runAll      seq u64, count u32, X_0; D answers with one result per
 //	                linear layer, in program order, all with this seq
+//	T→D heartbeat   (empty): T is alive (Conn.KeepAlive); never returned by Recv
 const (
 	msgSetupLayer byte = iota + 1
 	msgSetupDone
@@ -39,16 +44,23 @@ const (
 	msgSetupProgram // T→D: the public program structure (gob), for the one-round-trip integrity mode
 	msgRunAll       // T→D: seq u64, count u32, X_0: D runs the whole network and streams every layer's result
 	msgFramesHello  // D→T, first sealed frame: the TLS handshake is over on both sides
+	msgHeartbeat    // T→D: nothing to do but alive (Conn.KeepAlive); Recv skips it
 )
 
 // MaxFrame bounds a frame (the largest is VGG-16's fc6 weights, 411 MB).
 const MaxFrame = 1 << 30
 
-// Conn is a framed message connection.
+// Conn is a framed message connection. Send may be called from one
+// goroutine while KeepAlive sends heartbeats from another; Recv from one
+// goroutine at a time.
 type Conn struct {
-	rw io.ReadWriter
+	rw io.ReadWriter // the connection
+	tm timed         // rw with Timeout applied to every read and write
 	r  *bufio.Reader
 	w  *bufio.Writer
+	// Peer names the other end in errors ("the device at 10.0.0.2:7000");
+	// "" says "the peer".
+	Peer string
 	// Sent, if set, sees every frame this end sends (tests inspect them).
 	Sent func(frame []byte)
 	// BytesIn and BytesOut count payload bytes.
@@ -58,10 +70,48 @@ type Conn struct {
 	// sealed, when set, carries the frames (see seal_channel.go) instead
 	// of rw.
 	sealed *sealedConn
-	// Timeout, if positive, bounds the wait for each received frame (when
-	// the connection supports deadlines): a stalled peer is an error, not
-	// a hang.
+	// Timeout, if positive, bounds how long the peer may move no byte
+	// (when the connection supports deadlines): every read and write
+	// must make progress within it, so a stalled peer is an error naming
+	// it, not a hang. Set it before the connection is used.
 	Timeout time.Duration
+
+	wmu      sync.Mutex   // one frame at a time
+	lastSend atomic.Int64 // UnixNano of the last frame sent
+}
+
+// timed applies its Conn's Timeout to every read and write: a deadline
+// that moves forward with each call, so only a peer that moves no byte
+// for that long fails.
+type timed struct{ c *Conn }
+
+func (t timed) Read(b []byte) (int, error) {
+	if d, ok := t.c.rw.(interface{ SetReadDeadline(time.Time) error }); ok && t.c.Timeout > 0 {
+		d.SetReadDeadline(time.Now().Add(t.c.Timeout))
+	}
+	return t.c.rw.Read(b)
+}
+
+func (t timed) Write(b []byte) (int, error) {
+	if d, ok := t.c.rw.(interface{ SetWriteDeadline(time.Time) error }); ok && t.c.Timeout > 0 {
+		d.SetWriteDeadline(time.Now().Add(t.c.Timeout))
+	}
+	return t.c.rw.Write(b)
+}
+
+func (c *Conn) peer() string {
+	if c.Peer != "" {
+		return c.Peer
+	}
+	return "the peer"
+}
+
+// stalled names the peer when err is a passed deadline.
+func (c *Conn) stalled(err error, what string) error {
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("slalom: %s %s for %v (stalled or unreachable): %w", c.peer(), what, c.Timeout, err)
+	}
+	return err
 }
 
 func (c *Conn) flush() error {
@@ -74,12 +124,50 @@ func (c *Conn) flush() error {
 	return nil
 }
 
+// NewConn frames messages over rw (unsealed: tests use it over pipes).
 func NewConn(rw io.ReadWriter) *Conn {
-	return &Conn{rw: rw, r: bufio.NewReaderSize(rw, 1<<20), w: bufio.NewWriterSize(rw, 1<<20)}
+	c := &Conn{rw: rw}
+	c.tm = timed{c}
+	c.r, c.w = bufio.NewReaderSize(c.tm, 1<<20), bufio.NewWriterSize(c.tm, 1<<20)
+	return c
+}
+
+// KeepAlive sends an empty heartbeat frame whenever this end has sent
+// nothing for about every, so that the peer, waiting with its idle
+// timeout (Device.IdleTimeout), can tell an idle T from a dead one. It
+// stops when stop is called or a send fails (the connection closed).
+func (c *Conn) KeepAlive(every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		tick := time.NewTicker(max(every/2, time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if time.Since(time.Unix(0, c.lastSend.Load())) < every/2 {
+					continue
+				}
+				if c.Send(msgHeartbeat) != nil {
+					return
+				}
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // Send writes one frame: typ followed by the body parts.
 func (c *Conn) Send(typ byte, parts ...[]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.stalled(c.send(typ, parts...), "read nothing")
+}
+
+func (c *Conn) send(typ byte, parts ...[]byte) error {
+	c.lastSend.Store(time.Now().UnixNano())
 	n := 1
 	for _, p := range parts {
 		n += len(p)
@@ -97,8 +185,10 @@ func (c *Conn) Send(typ byte, parts ...[]byte) error {
 		}
 		c.Sent(f)
 	}
-	if c.sealed != nil {
+	if typ != msgHeartbeat {
 		c.BytesOut += int64(n + 4)
+	}
+	if c.sealed != nil {
 		return c.sealed.writeFrame(append([][]byte{hdr[4:]}, parts...)...)
 	}
 	if _, err := c.w.Write(hdr[:]); err != nil {
@@ -109,13 +199,19 @@ func (c *Conn) Send(typ byte, parts ...[]byte) error {
 			return err
 		}
 	}
-	c.BytesOut += int64(n + 4)
 	return c.flush()
 }
 
 // SendFrame sends a frame built in place: f[0:5] is reserved for the
 // length and type, the body follows.
 func (c *Conn) SendFrame(typ byte, f []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.stalled(c.sendFrame(typ, f), "read nothing")
+}
+
+func (c *Conn) sendFrame(typ byte, f []byte) error {
+	c.lastSend.Store(time.Now().UnixNano())
 	n := len(f) - 4
 	if n > MaxFrame {
 		return fmt.Errorf("slalom: frame of %d bytes exceeds %d", n, MaxFrame)
@@ -136,17 +232,20 @@ func (c *Conn) SendFrame(typ byte, f []byte) error {
 }
 
 // Recv reads one frame and returns its type and body. The body is valid
-// until the next Recv.
+// until the next Recv. Heartbeats are skipped (they only keep the
+// connection's Timeout from passing). A frame's buffer grows as its
+// bytes arrive (by at most a record of 4 MiB ahead on a sealed
+// connection), not as its header announces.
 func (c *Conn) Recv() (byte, []byte, error) {
-	if dl, ok := c.rw.(interface{ SetReadDeadline(time.Time) error }); ok && c.Timeout > 0 {
-		dl.SetReadDeadline(time.Now().Add(c.Timeout))
-		defer dl.SetReadDeadline(time.Time{})
+	for {
+		typ, body, err := c.recv()
+		if err != nil {
+			return 0, nil, c.stalled(err, "sent nothing")
+		}
+		if typ != msgHeartbeat || len(body) != 0 {
+			return typ, body, nil
+		}
 	}
-	typ, body, err := c.recv()
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = fmt.Errorf("slalom: peer sent nothing for %v: %w", c.Timeout, err)
-	}
-	return typ, body, err
 }
 
 func (c *Conn) recv() (byte, []byte, error) {
@@ -159,31 +258,36 @@ func (c *Conn) recv() (byte, []byte, error) {
 		if len(buf) == 0 {
 			return 0, nil, errors.New("slalom: empty frame refused")
 		}
-		c.BytesIn += int64(len(buf) + 4)
+		if buf[0] != msgHeartbeat {
+			c.BytesIn += int64(len(buf) + 4)
+		}
 		return buf[0], buf[1:], nil
 	}
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		return 0, nil, err
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
+	n := int(binary.BigEndian.Uint32(hdr[:]))
 	if n == 0 || n > MaxFrame {
 		return 0, nil, fmt.Errorf("slalom: frame of %d bytes refused (limit %d)", n, MaxFrame)
 	}
-	if cap(c.rbuf) < int(n) {
-		c.rbuf = make([]byte, n)
-	}
-	buf := c.rbuf[:n]
 	// What the reader holds comes from it; the rest straight from the
-	// connection into buf (one copy fewer for large frames).
-	k := min(c.r.Buffered(), len(buf))
-	if _, err := io.ReadFull(c.r, buf[:k]); err != nil {
+	// connection into the buffer (one copy fewer for large frames).
+	k := min(c.r.Buffered(), n)
+	buf, err := netutil.AppendFull(c.rbuf[:0], c.r, k)
+	if err == nil {
+		buf, err = netutil.AppendFull(buf, c.tm, n-k)
+	}
+	c.rbuf = buf[:0]
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return 0, nil, err
 	}
-	if _, err := io.ReadFull(c.rw, buf[k:]); err != nil {
-		return 0, nil, err
+	if buf[0] != msgHeartbeat {
+		c.BytesIn += int64(n + 4)
 	}
-	c.BytesIn += int64(n + 4)
 	return buf[0], buf[1:], nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -76,22 +77,26 @@ func (s *MemStore) Len() int {
 // Blinder holds T's blinding state: the keys (from crypto/rand, only in
 // T's memory, new at every start), the epoch, and the pair counters.
 type Blinder struct {
-	Prog     *Program
-	Store    Store
-	kBlind   []byte
-	kSeal    []byte
-	aead     cipher.AEAD
-	epoch    [16]byte
-	nonce    uint64 // low 64 bits of the 96-bit nonce counter (high 32 bits stay 0: 2^64 chunks never wrap)
+	Prog   *Program
+	Store  Store
+	kBlind []byte
+	kSeal  []byte
+	aead   cipher.AEAD
+	epoch  [16]byte
+	// nonce is the low 64 bits of the last 96-bit nonce used (the high
+	// 32 bits stay 0). It only grows, so no nonce repeats under K_seal
+	// and T keeps no record of the nonces it used: its state stays the
+	// same size however many records it seals. (2^64 chunks are never
+	// reached; seal refuses to wrap.)
+	nonce    uint64
 	nextSeal uint64
 	nextUse  uint64
-	sealed   map[[12]byte]bool // nonces used (tests check uniqueness)
 	ptbuf    []byte
 }
 
 // NewBlinder makes fresh keys and a fresh epoch.
 func NewBlinder(p *Program, store Store) *Blinder {
-	b := &Blinder{Prog: p, Store: store, kBlind: RandomKey(), kSeal: RandomKey(), sealed: map[[12]byte]bool{}}
+	b := &Blinder{Prog: p, Store: store, kBlind: RandomKey(), kSeal: RandomKey()}
 	blk, err := aes.NewCipher(b.kSeal)
 	if err != nil {
 		panic(err)
@@ -165,12 +170,11 @@ func (b *Blinder) seal(j uint64, layer uint32, u []uint64) {
 			put24(pt[rb*i:], uint32(v))
 		}
 		var nonce [12]byte
+		if b.nonce == math.MaxUint64 {
+			panic("slalom: sealing nonces exhausted")
+		}
 		b.nonce++
 		binary.BigEndian.PutUint64(nonce[4:], b.nonce)
-		if b.sealed[nonce] {
-			panic("slalom: nonce reuse")
-		}
-		b.sealed[nonce] = true
 		ct := b.aead.Seal(nil, nonce[:], pt, b.aad(j, layer, c, count, uint64(len(u))))
 		clear(pt)
 		b.Store.Put(Record{Pair: j, Layer: layer, Chunk: c, Count: count, Elems: uint64(len(u)), Nonce: nonce, Ciphertext: ct})
@@ -189,6 +193,16 @@ func (b *Blinder) Next() (uint64, error) {
 	}
 	b.nextUse++
 	return j, nil
+}
+
+// Forget deletes every record of pair j from the store: T calls it when
+// an inference that claimed j aborts, so that the records of the layers
+// it never reached do not stay in a long-running T's store (j is burnt
+// and will never be opened).
+func (b *Blinder) Forget(j uint64) {
+	for _, l := range b.Prog.Layers {
+		b.Store.Delete(j, uint32(l.Index))
+	}
 }
 
 // ErrSealed reports a sealed record that is missing, tampered with,

@@ -9,7 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+
+	"veil/internal/netutil"
 )
 
 // After the TLS 1.3 handshake (mutual authentication by pinned keys), T
@@ -81,8 +82,9 @@ type sealedConn struct {
 }
 
 // newSealedConn derives the two directions' keys from the finished TLS
-// session; client is the TLS client's side.
-func newSealedConn(raw net.Conn, cs tls.ConnectionState, client bool) (*sealedConn, error) {
+// session; client is the TLS client's side. Frames travel over rw (the
+// raw connection, through its Conn's deadlines).
+func newSealedConn(rw io.ReadWriter, cs tls.ConnectionState, client bool) (*sealedConn, error) {
 	km, err := cs.ExportKeyingMaterial(sealLabel, nil, 64)
 	if err != nil {
 		return nil, fmt.Errorf("slalom: exporting frame keys: %w", err)
@@ -100,7 +102,7 @@ func newSealedConn(raw net.Conn, cs tls.ConnectionState, client bool) (*sealedCo
 		return nil, err
 	}
 	clear(km)
-	return &sealedConn{r: bufio.NewReaderSize(raw, 64<<10), w: bufio.NewWriterSize(raw, 1<<20), out: out, in: in}, nil
+	return &sealedConn{r: bufio.NewReaderSize(rw, 64<<10), w: bufio.NewWriterSize(rw, 1<<20), out: out, in: in}, nil
 }
 
 // writeFrame seals the frame whose plaintext is the concatenation of parts.
@@ -144,8 +146,11 @@ func (c *sealedConn) writeFrame(parts ...[]byte) error {
 	}
 }
 
-// readFrame reads and opens one frame into buf (grown as needed, at most
-// limit bytes of plaintext) and returns the plaintext.
+// readFrame reads and opens one frame into buf (reused if large enough,
+// at most limit bytes of plaintext) and returns the plaintext. The buffer
+// grows record by record as the records arrive (netutil.Grow: at most
+// twice what arrived plus one record), not to the length the header
+// announces, which nothing has authenticated yet.
 func (c *sealedConn) readFrame(buf []byte, limit int) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
@@ -155,17 +160,21 @@ func (c *sealedConn) readFrame(buf []byte, limit int) ([]byte, error) {
 	if n > limit {
 		return nil, fmt.Errorf("slalom: frame of %d bytes refused (limit %d)", n, limit)
 	}
-	if cap(buf) < n+tagSize {
-		buf = make([]byte, n+tagSize)
-	}
-	buf = buf[:n+tagSize]
-	off := 0
+	buf = buf[:0]
 	for i := 0; ; i++ {
+		off := len(buf)
 		m := min(n-off, recordMax)
-		rec := buf[off : off+m+tagSize]
-		if _, err := io.ReadFull(c.r, rec); err != nil {
+		// Each record is read where its plaintext goes; its tag is then
+		// overwritten by the next record.
+		var err error
+		buf, err = netutil.AppendFull(netutil.Grow(buf, m+tagSize, n+tagSize), c.r, m+tagSize)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return nil, err
 		}
+		rec := buf[off:]
 		nonce, err := c.in.next()
 		if err != nil {
 			return nil, err
@@ -173,8 +182,8 @@ func (c *sealedConn) readFrame(buf []byte, limit int) ([]byte, error) {
 		if _, err := c.in.aead.Open(rec[:0], nonce[:], rec, frameRecordAAD(c.aad[:], uint32(n), i)); err != nil {
 			return nil, errors.New("slalom: frame failed authentication (modified, replayed, reordered or injected)")
 		}
-		if off += m; off == n {
-			return buf[:n], nil
+		if buf = buf[:off+m]; len(buf) == n {
+			return buf, nil
 		}
 	}
 }

@@ -60,12 +60,12 @@ func sealedPair(t *testing.T, dKnowsT bool) (tc, dc *Conn, tw *tamperConn, terr,
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		dc, derr = tlsConn(b, tlsConfig(did, pinT), false)
+		dc, derr = tlsConn(b, tlsConfig(did, pinT), false, HandshakeTimeout)
 		if derr != nil {
 			b.Close()
 		}
 	}()
-	tc, terr = tlsConn(tw, tlsConfig(tid, did.Pub), true)
+	tc, terr = tlsConn(tw, tlsConfig(tid, did.Pub), true, HandshakeTimeout)
 	wg.Wait()
 	return tc, dc, tw, terr, derr
 }

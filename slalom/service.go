@@ -14,10 +14,12 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
 	"sync"
 	"time"
 
 	"veil/attest"
+	"veil/internal/netutil"
 	"veil/ir"
 )
 
@@ -71,8 +73,19 @@ import (
 // BE32(scale) ‖ BE32(count) ‖ count int64 logits, little-endian, at
 // 2^-scale; kind 3 (T → client) an error message, UTF-8 (T refused this
 // input: e.g. a failed Freivalds check naming the layer; no output is
-// released). T answers inputs in order; a client may send several before
-// reading the answers.
+// released); kind 4 (T → client) a heartbeat, empty, sent every
+// Server.HeartbeatInterval while T works on an input or waits for its
+// turn, so that a client can tell a busy T from a dead one. T answers
+// inputs in order; a client may send several before reading the answers.
+//
+// # Resources
+//
+// Before the handshake T reads only a hello's worth of bytes (a longer
+// first frame is refused unread), and every frame's buffer grows as its
+// bytes arrive, never to the announced length at once. At most
+// MaxPending connections (DefaultMaxPendingPerHost from one address) may
+// be in the handshake at a time, each for HandshakeTimeout; at most
+// MaxClients connections are open at a time. More are closed at once.
 
 // ServiceVersion is the version byte of every frame.
 const ServiceVersion = 1
@@ -94,10 +107,31 @@ const (
 
 // Kinds of sealed messages.
 const (
-	recInput  byte = 1
-	recOutput byte = 2
-	recError  byte = 3
+	recInput     byte = 1
+	recOutput    byte = 2
+	recError     byte = 3
+	recHeartbeat byte = 4
 )
+
+// Defaults of the Server's and the Client's zero settings.
+const (
+	DefaultHandshakeTimeout  = 30 * time.Second
+	DefaultIdleTimeout       = 10 * time.Minute
+	DefaultHeartbeatInterval = 5 * time.Second
+	// DefaultClientTimeout is how long a client waits for T to send
+	// anything (an answer or a heartbeat): six heartbeats.
+	DefaultClientTimeout     = 30 * time.Second
+	DefaultMaxPending        = 64
+	DefaultMaxPendingPerHost = 8
+	DefaultMaxClients        = 256
+	// clientHandshakeTimeout bounds the client's side of the handshake
+	// (T may wait for its attester).
+	clientHandshakeTimeout = 2 * time.Minute
+)
+
+// helloFrame is the length field of the hello frame: version, type,
+// nonce and key.
+const helloFrame = 2 + NonceSize + 32
 
 // Directions, in the AAD.
 const (
@@ -127,9 +161,11 @@ func writeFrame(w io.Writer, typ byte, body []byte) error {
 	return err
 }
 
-// readFrame reads one frame. It returns io.EOF only when the peer closed
-// the connection at a frame boundary.
-func readFrame(r io.Reader) (typ byte, body []byte, err error) {
+// readFrame reads one frame whose length field is at most max (at most
+// MaxServiceFrame). It returns io.EOF only when the peer closed the
+// connection at a frame boundary. The buffer grows as the bytes arrive
+// (netutil.AppendFull), not to the announced length.
+func readFrame(r io.Reader, max int) (typ byte, body []byte, err error) {
 	var h [4]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
@@ -138,11 +174,11 @@ func readFrame(r io.Reader) (typ byte, body []byte, err error) {
 		return 0, nil, err
 	}
 	n := binary.BigEndian.Uint32(h[:])
-	if n < 2 || n > MaxServiceFrame {
-		return 0, nil, fmt.Errorf("frame length %d outside [2, %d]", n, MaxServiceFrame)
+	if n < 2 || int64(n) > int64(min(max, MaxServiceFrame)) {
+		return 0, nil, fmt.Errorf("frame length %d outside [2, %d]", n, min(max, MaxServiceFrame))
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
+	buf, err := netutil.AppendFull(nil, r, int(n))
+	if err != nil {
 		return 0, nil, fmt.Errorf("truncated frame of %d bytes: %w", n, err)
 	}
 	if buf[0] != ServiceVersion {
@@ -456,7 +492,7 @@ func (s *session) send(kind byte, msg []byte) error {
 // recv reads, authenticates and decrypts the next frame of the other
 // direction. io.EOF means the peer closed cleanly between frames.
 func (s *session) recv() (kind byte, msg []byte, err error) {
-	typ, body, err := readFrame(s.rw)
+	typ, body, err := readFrame(s.rw, MaxServiceFrame)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -559,8 +595,18 @@ type Server struct {
 	// Logf, if set, reports connections, refusals and restarts.
 	Logf func(format string, args ...any)
 	// HandshakeTimeout bounds the handshake, IdleTimeout the wait for a
-	// client's next input (zero: 30 s and 10 min).
+	// client's next input (zero: DefaultHandshakeTimeout, 30 s, and
+	// DefaultIdleTimeout, 10 min).
 	HandshakeTimeout, IdleTimeout time.Duration
+	// HeartbeatInterval is how often T tells a client that it is still
+	// working on (or waiting to run) its input (zero:
+	// DefaultHeartbeatInterval, 5 s).
+	HeartbeatInterval time.Duration
+	// MaxPending bounds the connections in the handshake at once,
+	// MaxPendingPerHost those from one address, and MaxClients all open
+	// connections; more are closed at once (zero: DefaultMaxPending,
+	// DefaultMaxPendingPerHost, DefaultMaxClients).
+	MaxPending, MaxPendingPerHost, MaxClients int
 
 	once  sync.Once
 	st    Statement
@@ -590,40 +636,55 @@ func (s *Server) Statement() (Statement, error) {
 	return s.st, err
 }
 
-// Serve accepts clients on ln until it fails, serving each in its own
-// goroutine (inferences are serialized).
-func (s *Server) Serve(ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return fmt.Errorf("slalom service: accepting: %w", err)
-		}
-		go func() {
-			defer c.Close()
-			if err := s.ServeConn(c); err != nil {
-				s.logf("client %s: %v", c.RemoteAddr(), err)
-			}
-		}()
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
 	}
+	return v
+}
+
+// Serve accepts clients on ln until ln is closed, serving each in its own
+// goroutine (inferences are serialized). Temporary Accept errors (out of
+// file descriptors) are retried; connections beyond the bounds
+// (MaxPending, MaxPendingPerHost, MaxClients) are closed at once, and a
+// connection that has not finished the handshake within HandshakeTimeout
+// is closed (see internal/netutil).
+func (s *Server) Serve(ln net.Listener) error {
+	g := &netutil.Guard{MaxPending: or(s.MaxPending, DefaultMaxPending), MaxPerHost: or(s.MaxPendingPerHost, DefaultMaxPendingPerHost),
+		HandshakeTimeout: or(s.HandshakeTimeout, DefaultHandshakeTimeout), Logf: s.Logf}
+	open := &netutil.Limit{Total: or(s.MaxClients, DefaultMaxClients)}
+	err := g.Serve(ln, func(p *netutil.Pending) {
+		release, ok := open.Acquire(p.RemoteAddr())
+		if !ok {
+			return // the guard closes it
+		}
+		defer release()
+		defer p.Close()
+		if err := s.serveConn(p.Conn, p.Authenticated); err != nil {
+			s.logf("client %s: %v", p.RemoteAddr(), err)
+		}
+	})
+	return fmt.Errorf("slalom service: accepting: %w", err)
 }
 
 // ServeConn runs the handshake with one client and answers its inputs
 // until it closes the connection (nil) or a frame is refused (an error
 // naming the problem; the connection should then be closed).
-func (s *Server) ServeConn(conn net.Conn) error {
-	ht, it := s.HandshakeTimeout, s.IdleTimeout
-	if ht == 0 {
-		ht = 30 * time.Second
-	}
-	if it == 0 {
-		it = 10 * time.Minute
-	}
+func (s *Server) ServeConn(conn net.Conn) error { return s.serveConn(conn, nil) }
+
+// serveConn is ServeConn; once the session keys exist it calls
+// handshaken, if set, and stops if that says the connection timed out.
+func (s *Server) serveConn(conn net.Conn, handshaken func() bool) error {
+	ht, it := or(s.HandshakeTimeout, DefaultHandshakeTimeout), or(s.IdleTimeout, DefaultIdleTimeout)
 	conn.SetDeadline(time.Now().Add(ht))
 	abort := func(err error) error {
 		writeFrame(conn, msgAbort, clip(err.Error()))
 		return err
 	}
-	typ, hello, err := readFrame(conn)
+	// Nothing longer than a hello is read (nor allocated) before the
+	// handshake.
+	typ, hello, err := readFrame(conn, helloFrame)
 	if err != nil {
 		return fmt.Errorf("slalom service: reading the client's hello: %w", err)
 	}
@@ -668,6 +729,9 @@ func (s *Server) ServeConn(conn net.Conn) error {
 	if err != nil {
 		return fmt.Errorf("slalom service: deriving keys: %w", err)
 	}
+	if handshaken != nil && !handshaken() {
+		return fmt.Errorf("slalom service: handshake not finished within %v", ht)
+	}
 	size := s.T.Prog.Input.Size()
 	for {
 		conn.SetDeadline(time.Now().Add(it))
@@ -684,7 +748,9 @@ func (s *Server) ServeConn(conn net.Conn) error {
 		x, err := decodeInput(msg, size)
 		var out []int64
 		if err == nil {
+			stop := s.heartbeats(sess)
 			out, err = s.infer(x)
+			stop()
 		}
 		if err != nil {
 			s.logf("input %d refused: %v", sess.inSeq-1, err)
@@ -695,6 +761,31 @@ func (s *Server) ServeConn(conn net.Conn) error {
 		if err != nil {
 			return fmt.Errorf("slalom service: sending an answer: %w", err)
 		}
+	}
+}
+
+// heartbeats sends the client a heartbeat every HeartbeatInterval until
+// stop is called (and returns).
+func (s *Server) heartbeats(sess *session) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(or(s.HeartbeatInterval, DefaultHeartbeatInterval))
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if sess.send(recHeartbeat, nil) != nil {
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
 	}
 }
 
@@ -759,6 +850,10 @@ type Client struct {
 	Claims    *attest.Claims
 	// Key is T's channel key for this session.
 	Key []byte
+	// Timeout is how long InferAll waits for T to send anything, an
+	// answer or a heartbeat, before it gives up on T (NewClient sets
+	// DefaultClientTimeout; zero waits without limit).
+	Timeout time.Duration
 
 	conn net.Conn
 	s    *session
@@ -783,7 +878,7 @@ func DialService(addr string, pol attest.Policy, req Requirements) (*Client, err
 // T's key, the statement and that nonce, checks the statement against req
 // and derives the channel keys. Any failure is an error naming it.
 func NewClient(conn net.Conn, pol attest.Policy, req Requirements) (*Client, error) {
-	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	conn.SetDeadline(time.Now().Add(clientHandshakeTimeout))
 	defer conn.SetDeadline(time.Time{})
 	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
@@ -798,7 +893,7 @@ func NewClient(conn net.Conn, pol attest.Policy, req Requirements) (*Client, err
 	if err := writeFrame(conn, msgHello, hello); err != nil {
 		return nil, fmt.Errorf("slalom client: sending the hello: %w", err)
 	}
-	typ, body, err := readFrame(conn)
+	typ, body, err := readFrame(conn, MaxServiceFrame)
 	if err != nil {
 		return nil, fmt.Errorf("slalom client: reading T's evidence: %w", err)
 	}
@@ -845,7 +940,7 @@ func NewClient(conn net.Conn, pol attest.Policy, req Requirements) (*Client, err
 	if err != nil {
 		return nil, fmt.Errorf("slalom client: deriving keys: %w", err)
 	}
-	return &Client{Statement: st, Claims: claims, Key: ev.PubKey, conn: conn, s: s}, nil
+	return &Client{Statement: st, Claims: claims, Key: ev.PubKey, Timeout: DefaultClientTimeout, conn: conn, s: s}, nil
 }
 
 // Close closes the connection.
@@ -888,13 +983,22 @@ func (c *Client) InferAll(xs [][]float32) ([]Result, error) {
 		<-werr
 		return nil, err
 	}
-	for i := range xs {
+	for i := 0; i < len(xs); {
+		if c.Timeout > 0 {
+			c.conn.SetReadDeadline(time.Now().Add(c.Timeout))
+		}
 		kind, msg, err := c.s.recv()
-		if err == io.EOF {
+		switch {
+		case err == io.EOF:
 			err = errors.New("T closed the connection")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			err = fmt.Errorf("T at %s sent nothing, not even a heartbeat, for %v (stalled or unreachable): %w", c.conn.RemoteAddr(), c.Timeout, err)
 		}
 		if err != nil {
 			return fail(fmt.Errorf("slalom client: answer %d: %w", i, err))
+		}
+		if kind == recHeartbeat && len(msg) == 0 {
+			continue // T is alive, still working
 		}
 		switch kind {
 		case recOutput:
@@ -908,6 +1012,7 @@ func (c *Client) InferAll(xs [][]float32) ([]Result, error) {
 		default:
 			return fail(fmt.Errorf("slalom client: answer %d: message of kind %d", i, kind))
 		}
+		i++
 	}
 	if err := <-werr; err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func (e *svcEnv) conn(t testing.TB, hook svcHook) (net.Conn, <-chan error) {
 	client, relayC := net.Pipe()
 	relay := func(toT bool, from, to net.Conn) {
 		for i := 0; ; i++ {
-			typ, body, err := readFrame(from)
+			typ, body, err := readFrame(from, MaxServiceFrame)
 			if err != nil {
 				from.Close()
 				to.Close()
@@ -634,7 +634,7 @@ func TestServiceBadInput(t *testing.T) {
 	for n := 0; n < len(genuine); n += 1 + n/8 {
 		a, b := net.Pipe()
 		go func() {
-			readFrame(b)
+			readFrame(b, MaxServiceFrame)
 			writeFrame(b, msgAttest, genuine[:n])
 			io.Copy(io.Discard, b)
 		}()

@@ -225,6 +225,9 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 		if errors.As(err, &ce) {
 			t.Broken = err
 		}
+		if t.Blinder != nil {
+			t.Blinder.Forget(j) // burnt: its unused records are garbage
+		}
 		return nil, err
 	}
 	return out, nil

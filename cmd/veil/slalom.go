@@ -72,6 +72,7 @@ func slalomKeygenCmd() *cobra.Command {
 
 func slalomDeviceCmd() *cobra.Command {
 	var listen, keys string
+	var idle time.Duration
 	c := &cobra.Command{
 		Use:   "device --listen ADDR --keys DIR",
 		Short: "run the untrusted device worker D (accepts only T's pinned key)",
@@ -90,12 +91,13 @@ func slalomDeviceCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "slalom device listening on %s\n", ln.Addr())
-			d := &slalom.Device{CPUSeconds: slalom.ProcessCPU}
+			d := &slalom.Device{CPUSeconds: slalom.ProcessCPU, IdleTimeout: idle}
 			return d.ServeListener(ln, func(f string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), "slalom device: "+f+"\n", a...) })
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to listen on")
 	c.Flags().StringVar(&keys, "keys", "slalom-keys", "directory with device.key and trusted.pub")
+	c.Flags().DurationVar(&idle, "idle-timeout", slalom.DefaultDeviceIdleTimeout, "give up on a T that sends nothing, not even a heartbeat (every "+slalom.HeartbeatInterval.String()+"), for this long")
 	return c
 }
 
@@ -276,10 +278,28 @@ func connectDevice(f *slalomFlags, stderr io.Writer) (*slalom.Remote, func(), er
 			child.Wait()
 			os.RemoveAll(dir)
 		}
-		line, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil {
+		// The child prints its address first; one that hangs before it
+		// is given up on (and killed) rather than waited for forever.
+		type lineErr struct {
+			line string
+			err  error
+		}
+		first := make(chan lineErr, 1)
+		go func() {
+			line, err := bufio.NewReader(out).ReadString('\n')
+			first <- lineErr{line, err}
+		}()
+		var line string
+		select {
+		case r := <-first:
+			if r.err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("device process: %v", r.err)
+			}
+			line = r.line
+		case <-time.After(slalom.HandshakeTimeout):
 			cleanup()
-			return nil, nil, fmt.Errorf("device process: %v", err)
+			return nil, nil, fmt.Errorf("device process: no address printed within %v", slalom.HandshakeTimeout)
 		}
 		go io.Copy(io.Discard, out)
 		i := strings.LastIndex(line, " ")

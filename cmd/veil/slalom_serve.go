@@ -174,6 +174,7 @@ func slalomClientCmd() *cobra.Command {
 	var policyFile, modelHash string
 	var reqVerify, reqBlind, asJSON bool
 	var n int
+	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "client ADDR --policy FILE --data PATH [--model-hash HEX] [--require-verify] [--require-blind] [-n N] [--json]",
 		Short: "attest T (veil slalom serve), send it images over the encrypted channel and print its predictions",
@@ -211,6 +212,7 @@ with labels, the top-1 accuracy.`,
 				return err
 			}
 			defer cl.Close()
+			cl.Timeout = timeout
 			st := cl.Statement
 			info := cmd.OutOrStdout()
 			if asJSON {
@@ -302,5 +304,6 @@ with labels, the top-1 accuracy.`,
 	fl.BoolVar(&reqBlind, "require-blind", false, "refuse T unless it blinds every layer's input")
 	fl.IntVarP(&n, "n", "n", 20, "number of images")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object (with every output's logits)")
+	fl.DurationVar(&timeout, "timeout", slalom.DefaultClientTimeout, "give up on T when it sends nothing, neither an answer nor a heartbeat, for this long (0: wait forever)")
 	return c
 }
