@@ -196,6 +196,7 @@ type TDXClaims struct {
 	RTMRs         [4][]byte // runtime measurement registers, extended by the TD itself
 	TDAttributes  []byte    // 8 bytes; bit 0 DEBUG, bit 28 SEPT_VE_DISABLE, bit 30 PKS, ...
 	XFAM          []byte    // 8 bytes: the extended CPU features (XSAVE) the TD may use
+	QESVN         uint16    // the quoting enclave's ISVSVN (its security version)
 }
 
 // Attester produces evidence on the platform it runs on.

@@ -93,6 +93,10 @@ type TDXPolicy struct {
 	// their Value (8 bytes each, in quote order).
 	TDAttributes *Masked
 	XFAM         *Masked
+	// MinQESVN is the lowest quoting enclave ISVSVN accepted (the QE
+	// identity's TCB levels say which are current; offline, this is
+	// the relying party's to set).
+	MinQESVN uint16
 	// Collateral, when set, is Intel PCS collateral checked by the
 	// default TDX verifier (see TDXCollateral).
 	Collateral *TDXCollateral
@@ -341,6 +345,9 @@ func (tp TDXPolicy) apply(c *TDXClaims) error {
 	}
 	if tp.XFAM != nil && !tp.XFAM.matches(c.XFAM) {
 		return fmt.Errorf("attest: tdx xfam %x does not match %x under mask %x", c.XFAM, tp.XFAM.Value, tp.XFAM.Mask)
+	}
+	if c.QESVN < tp.MinQESVN {
+		return fmt.Errorf("attest: tdx quoting enclave ISVSVN %d below the minimum %d", c.QESVN, tp.MinQESVN)
 	}
 	return nil
 }

@@ -231,6 +231,31 @@ func TestTDXPolicyFields(t *testing.T) {
 	runPolicyCases(t, cases)
 }
 
+// TestTDXQuotingEnclave: the QE report must be from Intel's TD quoting
+// enclave (checked offline against Intel's QE identity values), and its
+// ISVSVN at least Policy.TDX.MinQESVN. A report from another enclave is
+// shown with the signature check skipped; with it on, the change breaks
+// the PCK's signature over the QE report.
+func TestTDXQuotingEnclave(t *testing.T) {
+	tdx, rd := realTDX(t)
+	const qe = tdxSignedStart + 128 + 6 // the QE report
+	ok := Policy{Measurements: [][]byte{mustHex(t, tdxMRTD)}}
+	v := &TDXVerifier{Now: verifyAt}
+	noSig := &TDXVerifier{Now: verifyAt, skipSignature: true}
+	minSVN := func(n uint16) Policy { p := ok; p.TDX.MinQESVN = n; return p }
+	const notQE = "attest: tdx QE report is not from Intel's TD quoting enclave"
+	runPolicyCases(t, []policyCase{
+		{"recorded", tdx, rd, v, minSVN(4), ""},
+		{"QE ISVSVN below the minimum", tdx, rd, v, minSVN(5), "attest: tdx quoting enclave ISVSVN 4 below the minimum 5"},
+		{"other signer unsigned", flip(tdx, qe+0x80, 1), rd, noSig, ok, notQE + " (MRSIGNER dd9e2a7c6f948f17…, ISVPRODID 2"},
+		{"other signer", flip(tdx, qe+0x80, 1), rd, v, ok, "tdx signature or certificate chain invalid"},
+		{"other product unsigned", flip(tdx, qe+0x100, 1), rd, noSig, ok, notQE},
+		{"debug QE unsigned", flip(tdx, qe+0x30, 0x02), rd, noSig, ok, notQE},
+		{"MISCSELECT unsigned", flip(tdx, qe+0x10, 0x01), rd, noSig, ok, notQE},
+		{"masked attribute bit unsigned", flip(tdx, qe+0x30, 0x04), rd, noSig, ok, ""}, // bit 2 is outside the mask
+	})
+}
+
 // tdxCollateral returns the sample Intel PCS collateral recorded in
 // testdata (see its README), with or without the CRLs.
 func tdxCollateral(t testing.TB, crls bool) *TDXCollateral {
@@ -303,6 +328,7 @@ func TestPolicyJSONFields(t *testing.T) {
 			RTMRs:        [4][][]byte{{other48(4)}, {other48(5)}, {other48(6)}, {other48(7), other48(8)}},
 			TDAttributes: &Masked{mustHex(t, tdxAttrs), mustHex(t, "ffffffffffffffff")},
 			XFAM:         &Masked{mustHex(t, tdxXFAM), mustHex(t, "00000000ffffffff")},
+			MinQESVN:     4,
 			Collateral:   c,
 		},
 	}
@@ -320,7 +346,7 @@ func TestPolicyJSONFields(t *testing.T) {
 	}
 	if q.SEVSNP != p.SEVSNP || !bytes.Equal(q.TDX.RTMRs[3][1], other48(8)) || !bytes.Equal(q.TDX.Collateral.TCBInfo, c.TCBInfo) ||
 		!bytes.Equal(q.TDX.Collateral.RootCRL, c.RootCRL) || len(q.Roles["client"].PlatformIDs) != 0 || !bytes.Equal(q.Roles["server"].PlatformIDs[0], []byte{2}) ||
-		!bytes.Equal(q.TDX.XFAM.Mask, p.TDX.XFAM.Mask) || len(q.Formats) != 2 {
+		!bytes.Equal(q.TDX.XFAM.Mask, p.TDX.XFAM.Mask) || len(q.Formats) != 2 || q.TDX.MinQESVN != 4 {
 		t.Fatalf("parsed %+v", q)
 	}
 	for _, bad := range []struct{ in, want string }{
@@ -336,6 +362,7 @@ func TestPolicyJSONFields(t *testing.T) {
 		{`{"sev_snp":{"migration_agent":true}}`, "unknown field"},
 		{`{"tdx":{"mr_seam":["00"]}}`, "tdx.mr_seam[0] is 1 bytes, want 48"},
 		{`{"tdx":{"rtmr4":[]}}`, "unknown field"},
+		{`{"tdx":{"min_qe_svn":65536}}`, "min_qe_svn"},
 		{`{"tdx":{"xfam":{"value":"00","mask":"00"}}}`, "tdx.xfam wants an 8-byte hex value and mask"},
 		{`{"tdx":{"td_attributes":{"value":"0000000000000000"}}}`, "tdx.td_attributes wants"},
 		{`{"tdx":{"collateral":{"tcb_info":"{}"}}}`, "tdx collateral lacks tcb_signing_chain"},

@@ -46,6 +46,7 @@ type tdxJSON struct {
 	RTMR3         []string        `json:"rtmr3,omitempty"`
 	TDAttributes  *maskedJSON     `json:"td_attributes,omitempty"`
 	XFAM          *maskedJSON     `json:"xfam,omitempty"`
+	MinQESVN      uint16          `json:"min_qe_svn,omitempty"`
 	Collateral    *collateralJSON `json:"collateral,omitempty"`
 }
 
@@ -97,6 +98,7 @@ func (p Policy) MarshalJSON() ([]byte, error) {
 	tj := tdxJSON{
 		MRSeam: hexAll(t.MRSeam), MRConfigID: hexAll(t.MRConfigID), MROwner: hexAll(t.MROwner), MROwnerConfig: hexAll(t.MROwnerConfig),
 		RTMR0: hexAll(t.RTMRs[0]), RTMR1: hexAll(t.RTMRs[1]), RTMR2: hexAll(t.RTMRs[2]), RTMR3: hexAll(t.RTMRs[3]),
+		MinQESVN: t.MinQESVN,
 	}
 	for _, m := range []struct {
 		from *Masked
@@ -142,7 +144,7 @@ const maxPolicySize = 1 << 20
 //	 "sev_snp":{"vmpl":0,"allow_migration_agent":false},
 //	 "tdx":{"mr_seam":["hex"],"mr_config_id":[...],"mr_owner":[...],"mr_owner_config":[...],
 //	        "rtmr0":[...],"rtmr1":[...],"rtmr2":[...],"rtmr3":[...],
-//	        "td_attributes":{"value":"hex8","mask":"hex8"},"xfam":{"value":"hex8","mask":"hex8"},
+//	        "td_attributes":{"value":"hex8","mask":"hex8"},"xfam":{"value":"hex8","mask":"hex8"},"min_qe_svn":0,
 //	        "collateral":{"tcb_info":"<PCS body>","tcb_signing_chain":"<PEM>","qe_identity":"<PCS body>",
 //	                      "pck_crl":"hex DER","pck_crl_issuer_chain":"<PEM>","root_crl":"hex DER"}},
 //	 "insecure_allow_simulated":false,"simulated_platform_keys":["hex",...]}
@@ -239,7 +241,7 @@ func platformSet(name string, ss []string) ([][]byte, error) {
 }
 
 func parseTDXPolicy(j *tdxJSON) (TDXPolicy, error) {
-	var t TDXPolicy
+	t := TDXPolicy{MinQESVN: j.MinQESVN}
 	sets := []struct {
 		name string
 		in   []string

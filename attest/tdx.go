@@ -76,6 +76,10 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 			return nil, err
 		}
 	}
+	qe := quote.GetSignedData().GetCertificationData().GetQeReportCertificationData().GetQeReport()
+	if err := checkTDQE(qe); err != nil {
+		return nil, err
+	}
 	body := quote.GetTdQuoteBody()
 	attrs := body.GetTdAttributes()
 	rtmrs := body.GetRtmrs()
@@ -97,6 +101,7 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 			MROwnerConfig: bytes.Clone(body.GetMrOwnerConfig()),
 			TDAttributes:  bytes.Clone(attrs),
 			XFAM:          bytes.Clone(body.GetXfam()),
+			QESVN:         uint16(qe.GetIsvSvn()),
 		},
 		Extra: map[string]string{
 			"version":         strconv.FormatUint(uint64(quote.GetHeader().GetVersion()), 10),
@@ -109,6 +114,7 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 			"tee_tcb_svn":     hex.EncodeToString(svn),
 			"qe_svn":          hexOr(quote.GetHeader().GetQeSvn()),
 			"pce_svn":         hexOr(quote.GetHeader().GetPceSvn()),
+			"qe_isvsvn":       strconv.FormatUint(uint64(qe.GetIsvSvn()), 10),
 			"collateral":      strconv.FormatBool(v.Collateral != nil && !v.skipSignature),
 		},
 	}
@@ -130,6 +136,44 @@ func (v *TDXVerifier) Verify(ev *Evidence, want ReportData) (*Claims, error) {
 	}
 	copy(c.ReportData[:], body.GetReportData())
 	return checkReportData(c, want)
+}
+
+// Intel's TD quoting enclave, as Intel PCS's QE identity for TDX
+// ("id":"TD_QE") describes it: the enclave signer (MRSIGNER, the hash of
+// Intel's enclave signing key), the product id, and MISCSELECT and
+// ATTRIBUTES under their masks (INIT, MODE64BIT and PROVISIONKEY set,
+// DEBUG clear). The PCK signs reports of any enclave that may use the
+// provisioning key, so without this check an enclave other than Intel's
+// QE, run by whoever controls the platform, could certify an attestation
+// key and sign quotes with any content.
+var (
+	tdQESigner, _     = hex.DecodeString("dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5")
+	tdQEAttributes, _ = hex.DecodeString("11000000000000000000000000000000")
+	tdQEAttrMask, _   = hex.DecodeString("fbffffffffffffff0000000000000000")
+)
+
+const (
+	tdQEProductID = 2
+	tdQEMiscMask  = 0xffffffff
+	tdQEMisc      = 0
+)
+
+// checkTDQE checks the QE report names Intel's TD quoting enclave
+// (offline: the values are those of Intel's QE identity; its TCB levels,
+// i.e. whether the QE's ISVSVN is current, need the collateral or
+// Policy.TDX.MinQESVN).
+func checkTDQE(qe *pb.EnclaveReport) error {
+	attrs := qe.GetAttributes()
+	ok := bytes.Equal(qe.GetMrSigner(), tdQESigner) && qe.GetIsvProdId() == tdQEProductID &&
+		qe.GetMiscSelect()&tdQEMiscMask == tdQEMisc && len(attrs) == len(tdQEAttrMask)
+	for i := 0; ok && i < len(attrs); i++ {
+		ok = attrs[i]&tdQEAttrMask[i] == tdQEAttributes[i]
+	}
+	if !ok {
+		return fmt.Errorf("attest: tdx QE report is not from Intel's TD quoting enclave (MRSIGNER %s, ISVPRODID %d, MISCSELECT %#x, ATTRIBUTES %x)",
+			short(qe.GetMrSigner()), qe.GetIsvProdId(), qe.GetMiscSelect(), attrs)
+	}
+	return nil
 }
 
 // verifySignature runs go-tdx-guest's verification of quote (guarded),
