@@ -41,6 +41,7 @@ Report data = SHA-512(domain ‖ len ‖ public key ‖ len ‖ session ‖ coun
    "tdx":{"mr_seam":["hex"],"mr_config_id":["hex"],"mr_owner":["hex"],
           "mr_owner_config":["hex"],"rtmr0":["hex"],...,"rtmr3":["hex"],
           "td_attributes":{"value":"hex","mask":"hex"},"xfam":{"value":"hex","mask":"hex"},
+          "min_qe_svn":0,
           "collateral":{"tcb_info":"...","tcb_signing_chain":"PEM","qe_identity":"...",
                         "pck_crl":"hex","pck_crl_issuer_chain":"PEM","root_crl":"hex"}},
    "insecure_allow_simulated":false,"simulated_platform_keys":["hex",...]}
@@ -49,9 +50,10 @@ Report data = SHA-512(domain ‖ len ‖ public key ‖ len ‖ session ‖ coun
 refuses other formats before their bytes are parsed; "platform_ids" pins
 machines (SEV-SNP CHIP_ID, TDX PPID, simulated key); "roles" pins them per
 role (verify --role); "sev_snp" requires the report's VMPL and refuses
-MIGRATE_MA; "tdx" pins TD registers (sets: one of the values) and
-attribute bits (mask), and checks Intel PCS collateral given offline. See
-attest/README.md for what is verified and what is not.`,
+MIGRATE_MA; "tdx" pins TD registers (sets: one of the values), attribute
+bits (mask) and the quoting enclave's minimum ISVSVN, and checks Intel PCS
+collateral given offline. See attest/README.md for what is verified and
+what is not.`,
 	}
 	cmd.AddCommand(attestProduceCmd(), attestVerifyCmd(), attestPackCmd())
 	return cmd
