@@ -32,25 +32,38 @@
 // # Verification
 //
 // A Verifier authenticates one format and extracts Claims; Policy.Check
-// then applies the same checks to every format: the measurement is in the
-// allowed set (an empty set refuses everything), debug is off unless
-// allowed (a debuggable guest's memory is open to the host's writes, so
-// integrity is gone), the TCB is at least MinTCB component by component
-// (old firmware with known flaws may sign anything), and the report data
-// binds this key and session.
+// then applies the same checks to every format: the format is one the
+// policy allows (checked before any of the evidence's format-specific
+// bytes are parsed), the measurement is in the allowed set (an empty set
+// refuses everything), debug is off unless allowed (a debuggable guest's
+// memory is open to the host's writes, so integrity is gone), the TCB is
+// at least MinTCB component by component (old firmware with known flaws
+// may sign anything), the platform is pinned when the policy pins
+// platforms (per role through Policy.ForRole), and the report data binds
+// this key and session; then the format's own checks (SEVSNPPolicy,
+// TDXPolicy).
 //
 //   - SEV-SNP (github.com/google/go-sev-guest): the report's ECDSA P-384
 //     signature under the VCEK/VLEK, whose certificate travels in the
 //     evidence (the GET_EXT_REPORT certificate table) and must chain to
-//     AMD's ARK/ASK embedded in the library, and name the report's TCB.
+//     AMD's ARK/ASK embedded in the library, and name the report's TCB and
+//     chip; the VMPL, and no migration agent unless allowed.
 //   - TDX (github.com/google/go-tdx-guest): the quote's signature under the
 //     attestation key, the QE report binding that key, signed by the PCK,
-//     whose chain inside the quote must reach Intel's SGX root CA.
+//     whose chain inside the quote must reach Intel's SGX root CA; the QE
+//     is Intel's TD quoting enclave; optionally pinned TD registers,
+//     attributes and XFAM, and Intel PCS collateral supplied offline.
 //
-// Both verify offline: nothing is fetched, revocation lists and Intel's
-// TCB-info collateral are not consulted (the TCB is instead compared with
-// MinTCB), and the verification time can be fixed (Policy.Now) to check
-// recorded evidence.
+// Both verify offline: nothing is fetched. Without supplied collateral,
+// revocation lists and Intel's TCB-info and QE-identity TCB levels are not
+// consulted (the TCB is instead compared with MinTCB), and the
+// verification time can be fixed (Policy.Now) to check recorded evidence.
+// attest/README.md lists exactly what is and is not verified.
+//
+// Evidence reaches the verifiers before anything authenticated it, so
+// every length in it is validated before the libraries parse it
+// (tdxquote.go, sevreport.go), and every library call is guarded: a panic
+// inside one becomes an error, that is, a refusal.
 //
 // # Simulated evidence
 //
