@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"veil/ir"
 )
@@ -13,10 +14,14 @@ import (
 // milliseconds.
 const fuzzRunLimit = 1 << 18
 
+// fuzzHang is the time one input may take before the target fails.
+const fuzzHang = 10 * time.Second
+
 // checkProgram is the property the fuzz targets check: Parse never
 // panics, and a program it accepts (full or public) is consistent and,
 // when small, runs in the cleartext executor without panicking.
 func checkProgram(t *testing.T, data []byte) {
+	defer time.AfterFunc(fuzzHang, func() { panic("one input took more than " + fuzzHang.String()) }).Stop()
 	p, err := Parse(data)
 	if err != nil {
 		if err.Error() == "" {
