@@ -1,6 +1,7 @@
 package aramis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -373,33 +374,36 @@ func TestAttributionAbortRelayed(t *testing.T) {
 	logErrs(t, errs)
 }
 
-// TestAttributionForgedVerdict: the handshake verdict P1 sends P0 is
-// replaced by a refusal (by P1's host, or by the network). A verdict
-// that does not verify under the link's key says nothing about who sent
-// it: P0 names P1 or the network, never itself, and P2 names both ends.
+// TestAttributionForgedVerdict: the handshake verdict the sender of a
+// link sends its receiver is replaced by a refusal (by the sender's host,
+// or by the network), on each link. A verdict that does not verify under
+// the link's key says nothing about who sent it: the receiver names the
+// sender or the network, never itself, the sender names the receiver or
+// the network, and the third party names both ends.
 func TestAttributionForgedVerdict(t *testing.T) {
 	ats, pol := testAttesters(t)
 	cfgs := configs(simulated(ats), pol)
-	l := mpc.Link{From: mpc.P1, To: mpc.P0}
-	for _, pos := range []string{atSender, onWire} {
-		for _, forged := range [][]byte{{0}, make([]byte, 60)} {
-			t.Run(fmt.Sprintf("%s/%d_bytes", pos, len(forged)), func(t *testing.T) {
-				nets := mpc.NewLocal(30 * time.Second)
-				n := 0
-				nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
-					if to == l.To {
-						if n++; n == 3 { // nonce, evidence, verdict
-							return [][]byte{forged}
+	for _, l := range allLinks {
+		for _, pos := range []string{atSender, onWire} {
+			for _, forged := range [][]byte{{0}, make([]byte, 60)} {
+				t.Run(fmt.Sprintf("%s/%s/%d_bytes", l, pos, len(forged)), func(t *testing.T) {
+					nets := mpc.NewLocal(30 * time.Second)
+					n := 0
+					nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
+						if to == l.To {
+							if n++; n == 3 { // nonce, evidence, verdict
+								return [][]byte{forged}
+							}
 						}
+						return [][]byte{msg}
+					}}
+					_, errs := secure3(nets, cfgs)
+					for _, p := range honest(pos, l) {
+						checkBlame(t, p, errs[p], expect(p, l, nil))
 					}
-					return [][]byte{msg}
-				}}
-				_, errs := secure3(nets, cfgs)
-				for _, p := range honest(pos, l) {
-					checkBlame(t, p, errs[p], expect(p, l, nil))
-				}
-				logErrs(t, errs)
-			})
+					logErrs(t, errs)
+				})
+			}
 		}
 	}
 }
@@ -462,6 +466,59 @@ func TestAttributionHandshakeTampered(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAttributionStaleEvidence: P1's host presents to P0, as P1's
+// evidence, P1's evidence message from an earlier session (genuine,
+// self-consistent, signed by P1's platform, but binding other nonces and
+// another key). P0 finds that its view does not hold the nonces of this
+// session, which is also what a nonce altered on its way looks like: it
+// names P1 or the network on the link it arrived on, and P2 names both
+// ends. (Found by FuzzHandshake: P0 used to name the link P0→P1 for a
+// stale view of its own nonce.)
+func TestAttributionStaleEvidence(t *testing.T) {
+	ats, pol := testAttesters(t)
+	cfgs := configs(simulated(ats), pol)
+	var old []byte
+	{
+		nets := mpc.NewLocal(30 * time.Second)
+		n := 0
+		nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, msg []byte) [][]byte {
+			if to == mpc.P0 {
+				if n++; n == 2 {
+					old = bytes.Clone(msg)
+				}
+			}
+			return [][]byte{msg}
+		}}
+		ns, errs := secure3(nets, cfgs)
+		if errs != [3]error{} {
+			t.Fatal(errs)
+		}
+		for _, n := range ns {
+			n.Close()
+		}
+	}
+	nets := mpc.NewLocal(30 * time.Second)
+	n := 0
+	nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, msg []byte) [][]byte {
+		if to == mpc.P0 {
+			if n++; n == 2 {
+				return [][]byte{old}
+			}
+		}
+		return [][]byte{msg}
+	}}
+	_, errs := secure3(nets, cfgs)
+	l := mpc.Link{From: mpc.P1, To: mpc.P0}
+	checkBlame(t, mpc.P0, errs[mpc.P0], blame{link: l})
+	if !strings.Contains(errs[mpc.P0].Error(), "or the evidence is stale") {
+		t.Errorf("P0: %v: not refused for its stale view", errs[mpc.P0])
+	}
+	// P2 hears from P0, or from P1 (which cannot verify P0's verdict,
+	// sealed under the key of the stale evidence).
+	checkBlame(t, mpc.P2, errs[mpc.P2], blame{link: l, either: true, anyDirection: true})
+	logErrs(t, errs)
 }
 
 // cutNet is one end of a link the network cuts: once cut is closed,

@@ -263,7 +263,7 @@ func (hs *handshake) verify(q mpc.Party) {
 	}
 	l.claims = claims
 	if !bytes.Equal(view[q], hs.view[q]) {
-		hs.linkFault(q, me, fmt.Errorf("the nonce that arrived differs from the one %s's evidence binds (altered on the way)", q))
+		hs.linkFault(q, me, fmt.Errorf("the nonce that arrived differs from the one %s's evidence binds (the nonce was altered on the way, or the evidence is stale)", q))
 		return
 	}
 	if !bytes.Equal(view[me], hs.view[me]) {
