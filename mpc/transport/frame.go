@@ -39,14 +39,21 @@ func controlHeader(typ byte, n int) [4]byte {
 	return h
 }
 
+// ctlZero stands for a control frame of type 0, which is no type: a
+// header with the control flag must not read as a data frame.
+const ctlZero byte = 0x80
+
 // parseHeader splits a frame header into control type (0 for a data
-// frame) and length.
+// frame, ctlZero for a control frame of type 0) and length.
 func parseHeader(h [4]byte) (typ byte, n int64) {
 	v := binary.BigEndian.Uint32(h[:])
 	if v&controlFlag == 0 {
 		return 0, int64(v)
 	}
-	return byte(v>>24) & 0x7f, int64(v & controlLen)
+	if typ = byte(v>>24) & 0x7f; typ == 0 {
+		typ = ctlZero
+	}
+	return typ, int64(v & controlLen)
 }
 
 // writeControl writes one control frame.

@@ -597,6 +597,7 @@ func TestRawPeers(t *testing.T) {
 		{"oversized", header(2 << 20), "message of 2097152 bytes exceeds the limit of 1048576 bytes", false},
 		{"huge", header(1<<31 - 1), "message of 2147483647 bytes exceeds the limit", false},
 		{"unknown control frame", header(controlFlag | 9<<24), "malformed frame", false},
+		{"control frame of type 0", header(controlFlag), "malformed frame", false}, // found by FuzzReadFrame
 		{"heartbeat with payload", append(header(controlFlag|uint32(ctlHeartbeat)<<24|3), 1, 2, 3), "malformed frame", false},
 		{"second hello", append(header(controlFlag|uint32(ctlHello)<<24|uint32(len(helloPayload(mpc.P0)))), helloPayload(mpc.P0)...), "malformed frame", false},
 		{"truncated", append(header(100), 1, 2, 3), "timed out", true},
