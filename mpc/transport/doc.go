@@ -26,6 +26,14 @@
 // connection from a stranger, with a wrong key or with a malformed first
 // frame is refused without disturbing the wait for the real peer.
 //
+// A listening party survives whoever can reach its port: an Accept error
+// that is temporary (out of file descriptors, an aborted connection) is
+// retried after a pause doubling from 5 ms to 1 s; at most 32 connections
+// that have not finished the handshake are held at a time, at most 8 from
+// one address, and any beyond are closed at once; each must finish its
+// handshake (TLS and hello) within the configured timeout or is closed
+// (internal/netutil, shared with the Slalom service).
+//
 // Each pair's PairKey is 32 bytes of TLS keying material exported from
 // that pair's session (RFC 8446 section 7.5, label "veil pairwise prf
 // key"): both ends compute the same key, and the third party, who does not
@@ -43,15 +51,18 @@
 // bytes on the wire (before TLS's own overhead), the same as mpc.NewLocal
 // counts. Data frames longer than the configured max_message (at most
 // 2³¹-1 bytes) make the receiver drop the connection with the error
-// "message of N bytes exceeds the limit of M bytes". Control frames carry
-// at most 1024 bytes and are of four types:
+// "message of N bytes exceeds the limit of M bytes". A message's buffer
+// grows as its bytes arrive, not to the announced length: a peer that
+// announces L bytes and sends k of them costs at most 2k + 1 MiB until it
+// sends the rest. Control frames carry at most 1024 bytes and are of four
+// types:
 //
 //	1 hello      "veil-transport/1 <role>": the first frame each way
 //	2 heartbeat  empty: sent about once a second (see below)
 //	3 goodbye    empty: the last frame of a party that closes cleanly
 //	4 reject     a reason: sent by a listener instead of its hello
 //
-// Any other control frame is an error. Control frames are not messages:
+// Any other control frame (type 0 included) is an error. Control frames are not messages:
 // Stats does not count them.
 //
 // # Liveness
