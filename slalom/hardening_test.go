@@ -423,3 +423,63 @@ func TestBlinderStateBounded(t *testing.T) {
 		t.Fatalf("%d (pair, layer) entries left in the store after 20 aborted inferences", n)
 	}
 }
+
+// TestSetupLayerBounded: a convolution whose sizes overflow (found by
+// FuzzSetupLayer: H = W = 808464432 with large paddings gave a negative
+// output length, and D would panic allocating it) or whose input or
+// output does not fit a frame is refused at setup.
+func TestSetupLayerBounded(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(l *Layer)
+	}{
+		{"overflowing", func(l *Layer) {
+			l.Conv.H, l.Conv.W = 808464432, 808464432
+			l.Conv.PadT, l.Conv.PadL, l.Conv.PadB, l.Conv.PadR = 808464432, 808464432, 4147130416, 808464432
+		}},
+		{"over a frame", func(l *Layer) { l.Conv.H, l.Conv.W = 1<<15, 1<<15 }},
+		{"huge stride", func(l *Layer) { l.Conv.SH = 1 << 20 }},
+	} {
+		l := smallLayers()[1]
+		c.change(l)
+		if got, err := parseSetupLayer(setupBytes(l)); err == nil {
+			t.Errorf("%s: layer accepted with %d inputs, %d outputs", c.name, got.InLen(), got.OutLen())
+		}
+	}
+	if _, err := parseSetupLayer(setupBytes(smallLayers()[1])); err != nil {
+		t.Fatalf("a proper layer refused: %v", err)
+	}
+}
+
+// TestStatementFitsFrames: a statement whose input or output message
+// cannot fit a frame is refused (found by FuzzStatement: 2^22 input
+// values passed the check, but their message is 31 bytes over
+// MaxServiceFrame once sealed).
+func TestStatementFitsFrames(t *testing.T) {
+	ok := Statement{P: P, OutLen: 10, Input: []int{maxInLen}, Layout: "NCHW"}
+	for _, c := range []struct {
+		st   Statement
+		want bool
+	}{
+		{ok, true},
+		{Statement{P: P, OutLen: 10, Input: []int{1 << 22}, Layout: "NCHW"}, false},
+		{Statement{P: P, OutLen: maxOutLen, Input: []int{1}, Layout: "NCHW"}, true},
+		{Statement{P: P, OutLen: maxOutLen + 1, Input: []int{1}, Layout: "NCHW"}, false},
+	} {
+		b, err := c.st.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Statement
+		if err := got.UnmarshalBinary(b); (err == nil) != c.want {
+			t.Errorf("input %v, output %d: accepted %v, want %v (%v)", c.st.Input, c.st.OutLen, err == nil, c.want, err)
+		}
+		if c.want {
+			in := encodeInput(make([]float32, got.inputSize()))
+			out := encodeOutput(make([]int64, got.OutLen), 0)
+			if sealedOverhead+len(in) > MaxServiceFrame || sealedOverhead+len(out) > MaxServiceFrame {
+				t.Errorf("accepted statement's messages of %d and %d bytes do not fit a frame", len(in), len(out))
+			}
+		}
+	}
+}

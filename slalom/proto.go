@@ -361,6 +361,16 @@ func (l *Layer) setupFrame() [][]byte {
 
 const setupHeader = 22
 
+// Bounds of a layer D accepts, so that no setup can make its sizes
+// overflow or its buffers outgrow what frames carry: every dimension of a
+// convolution (channels, size, kernel, stride, padding, groups, output
+// features) at most maxDim, and inputs and outputs of at most
+// maxLayerLen values (what one frame holds at 3 bytes a residue).
+const (
+	maxDim      = 1 << 16
+	maxLayerLen = MaxFrame / rb
+)
+
 func b2u(b bool) uint32 {
 	if b {
 		return 1
@@ -382,6 +392,13 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 	}
 	l.Conv.N, l.Conv.C, l.Conv.H, l.Conv.W, l.Conv.O, l.Conv.KH, l.Conv.KW = h[2], h[3], h[4], h[5], h[6], h[7], h[8]
 	l.Conv.SH, l.Conv.SW, l.Conv.PadT, l.Conv.PadL, l.Conv.PadB, l.Conv.PadR, l.Conv.Group = h[9], h[10], h[11], h[12], h[13], h[14], h[15]
+	if l.Kind != Dense {
+		for _, v := range append(h[2:16], l.M) {
+			if v < 0 || v > maxDim {
+				return nil, fmt.Errorf("%w: layer %d: dimension %d over %d", errProto, l.Index, v, maxDim)
+			}
+		}
+	}
 	nw, nb := h[18], h[19]
 	body := b[4*setupHeader:]
 	if len(body) != rb*(nw+nb) {
@@ -418,6 +435,9 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 		}
 	default:
 		return nil, fmt.Errorf("%w: layer kind %d", errProto, l.Kind)
+	}
+	if in, out := l.InLen(), l.OutLen(); in > maxLayerLen || out > maxLayerLen {
+		return nil, fmt.Errorf("%w: layer %d of %d inputs and %d outputs does not fit a frame", errProto, l.Index, in, out)
 	}
 	return l, nil
 }

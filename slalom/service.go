@@ -146,7 +146,15 @@ const (
 	maxMessageText   = 4096
 	maxNameLen       = 1024
 	maxDims          = 8
-	maxOutLen        = 1 << 24
+	// sealedOverhead is what a sealed frame adds to its message: the
+	// length field's version and type, the sequence number, the tag and
+	// the kind.
+	sealedOverhead = 2 + 8 + 16 + 1
+	// maxInLen and maxOutLen are the most values an input (BE32 count,
+	// float32s) and an output (BE32 scale, BE32 count, int64s) message
+	// can carry in one frame.
+	maxInLen  = (MaxServiceFrame - sealedOverhead - 4) / 4
+	maxOutLen = (MaxServiceFrame - sealedOverhead - 8) / 8
 )
 
 func writeFrame(w io.Writer, typ byte, body []byte) error {
@@ -383,7 +391,7 @@ func (s *Statement) UnmarshalBinary(b []byte) error {
 		if d < 1 || d > MaxServiceFrame {
 			return fmt.Errorf("slalom: statement: input dimension %d", d)
 		}
-		if size *= int64(d); size > MaxServiceFrame/4 {
+		if size *= int64(d); size > maxInLen {
 			return errors.New("slalom: statement: input too large for a frame")
 		}
 		st.Input = append(st.Input, int(d))

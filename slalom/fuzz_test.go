@@ -1,0 +1,556 @@
+package slalom
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"veil/internal/netutil"
+	"veil/ir"
+)
+
+// FuzzStatement: T's statement as a client decodes it. No panic; a
+// statement accepted is canonical (encoding it again gives the same
+// bytes) and describes an input that fits a frame.
+func FuzzStatement(f *testing.F) {
+	for _, st := range []Statement{
+		{Name: "lenet", Verify: true, Blind: true, Check: Structured, P: P, K: Reps, Lx: 8, Lw: 7, OutScale: 15, OutLen: 10, Input: []int{1, 1, 28, 28}, Layout: "NCHW"},
+		{Name: "", P: P, OutLen: 1, Input: []int{64}, Layout: "NHWC"},
+		{Name: "mlp", Verify: true, PerLayer: true, Check: OnTheFly, P: P, K: Reps, OutLen: 10, Input: []int{1, 64}, Layout: "NCHW"},
+	} {
+		b, err := st.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var st Statement
+		if err := st.UnmarshalBinary(b); err != nil {
+			return
+		}
+		again, err := st.MarshalBinary()
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("statement %+v accepted from %x re-encodes to %x (%v)", st, b, again, err)
+		}
+		// Its input and output messages fit a sealed frame.
+		if n := st.inputSize(); n < 1 || sealedOverhead+4+4*n > MaxServiceFrame || st.OutLen < 1 || sealedOverhead+8+8*st.OutLen > MaxServiceFrame {
+			t.Fatalf("statement of %d inputs, %d outputs accepted", n, st.OutLen)
+		}
+	})
+}
+
+// setupBytes is a layer's setup frame body, as D receives it.
+func setupBytes(l *Layer) []byte { return bytes.Join(l.setupFrame(), nil) }
+
+// smallLayers are layers of every kind, small enough to run per input.
+func smallLayers() []*Layer {
+	w := func(n int) []uint64 {
+		v := make([]uint64, n)
+		for i := range v {
+			v[i] = uint64(i*7919) % P
+		}
+		return v
+	}
+	dense := &Layer{Index: 0, Kind: Dense, N: 4, M: 3, W: w(12), B: w(3), Clamp: 100, Requant: true}
+	conv := &Layer{Index: 1, Kind: Conv, W: w(2 * 3 * 3 * 3), B: w(2), Clamp: 50}
+	conv.Conv.N, conv.Conv.C, conv.Conv.H, conv.Conv.W, conv.Conv.O, conv.Conv.KH, conv.Conv.KW = 1, 3, 5, 5, 2, 3, 3
+	conv.Conv.SH, conv.Conv.SW, conv.Conv.PadT, conv.Conv.PadL, conv.Conv.PadB, conv.Conv.PadR, conv.Conv.Group = 1, 1, 1, 1, 1, 1, 1
+	dw := &Layer{Index: 2, Kind: Depthwise, W: w(4 * 3 * 3), B: w(4)}
+	dw.Conv.N, dw.Conv.C, dw.Conv.H, dw.Conv.W, dw.Conv.O, dw.Conv.KH, dw.Conv.KW = 1, 4, 4, 4, 4, 3, 3
+	dw.Conv.SH, dw.Conv.SW, dw.Conv.Group = 2, 2, 4
+	sep := &Layer{Index: 3, Kind: Separable, M: 2, W: w(3 * 3 * 3), PW: w(2 * 3), B: w(2)}
+	sep.Conv.N, sep.Conv.C, sep.Conv.H, sep.Conv.W, sep.Conv.O, sep.Conv.KH, sep.Conv.KW = 1, 3, 4, 4, 3, 3, 3
+	sep.Conv.SH, sep.Conv.SW, sep.Conv.PadT, sep.Conv.PadL, sep.Conv.PadB, sep.Conv.PadR, sep.Conv.Group = 1, 1, 1, 1, 1, 1, 3
+	return []*Layer{dense, conv, dw, sep}
+}
+
+// maxRun bounds the layers the fuzz targets run: D refuses a compute
+// request whose values do not fit a frame, so larger layers are only
+// parsed.
+const maxRun = 1 << 12
+
+// FuzzSetupLayer: a layer as D receives it from T. No panic; a layer
+// accepted has consistent sizes, encodes back to a frame that parses to
+// the same layer, and (when small) D computes it without panicking.
+func FuzzSetupLayer(f *testing.F) {
+	for _, l := range smallLayers() {
+		f.Add(setupBytes(l))
+	}
+	f.Add(make([]byte, 4*setupHeader))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := parseSetupLayer(b)
+		if err != nil {
+			return
+		}
+		in, out := l.InLen(), l.OutLen()
+		if in <= 0 || out <= 0 || len(l.B) != l.Channels() {
+			t.Fatalf("layer %+v accepted with %d inputs, %d outputs, %d biases", l.Conv, in, out, len(l.B))
+		}
+		again, err := parseSetupLayer(setupBytes(l))
+		if err != nil || again.Kind != l.Kind || again.Conv != l.Conv || again.N != l.N || again.M != l.M ||
+			!slices.Equal(again.W, l.W) || !slices.Equal(again.PW, l.PW) || !slices.Equal(again.B, l.B) || again.Clamp != l.Clamp {
+			t.Fatalf("layer does not round-trip: %v", err)
+		}
+		if in <= maxRun && out <= maxRun {
+			x := make([]uint64, in)
+			for i := range x {
+				x[i] = uint64(i) % P
+			}
+			for _, y := range Forward(l, x, true) {
+				if y >= P {
+					t.Fatalf("D computed a non-residue %d", y)
+				}
+			}
+		}
+	})
+}
+
+// scripted is a connection that reads a fixed byte stream and discards
+// what is written.
+type scripted struct{ r io.Reader }
+
+func (s scripted) Read(b []byte) (int, error)  { return s.r.Read(b) }
+func (s scripted) Write(b []byte) (int, error) { return len(b), nil }
+
+// frameBytes is one unsealed frame.
+func frameBytes(typ byte, body []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(1+len(body)))
+	return append(append(b, typ), body...)
+}
+
+// FuzzDevice: D serving an arbitrary stream of frames from T (setup,
+// program, compute, run-all, heartbeats, anything). No panic, and D
+// stops at the end of the stream.
+func FuzzDevice(f *testing.F) {
+	ls := smallLayers()
+	var setup []byte
+	for _, l := range ls[:1] {
+		setup = append(setup, frameBytes(msgSetupLayer, setupBytes(l))...)
+	}
+	compute := binary.LittleEndian.AppendUint64(nil, 1)
+	compute = binary.LittleEndian.AppendUint32(compute, 0)
+	compute = binary.LittleEndian.AppendUint32(compute, 4)
+	compute = append(compute, u32Bytes([]uint32{1, 2, 3, P - 1})...)
+	f.Add(append(slices.Clone(setup), frameBytes(msgCompute, compute)...))
+	f.Add(append(slices.Clone(setup), frameBytes(msgSetupDone, make([]byte, 32))...))
+	f.Add(append(frameBytes(msgHeartbeat, nil), frameBytes(msgStats, nil)...))
+	prog := &Program{Name: "fuzz", Lx: 8, Lw: 8, Input: ir.Shape{1, 4}, InClamp: 100, Layers: ls[:1],
+		Steps: []Step{{Op: StepQuantize, Out: 0}, {Op: StepLinear, In: []int{0}, Out: 1, Layer: 0}, {Op: StepRelu, In: []int{1}, Out: 2}},
+		Slots: 3, Output: 2}
+	runAll := binary.LittleEndian.AppendUint64(nil, 1)
+	runAll = binary.LittleEndian.AppendUint32(runAll, 4)
+	runAll = append(runAll, u32Bytes([]uint32{1, 2, 3, 4})...)
+	f.Add(append(append(slices.Clone(setup), frameBytes(msgSetupProgram, prog.wire())...), frameBytes(msgRunAll, runAll)...))
+	f.Add([]byte{0, 0, 0, 1, msgCompute})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		if len(stream) > 1<<16 || !smallWork(stream) {
+			return
+		}
+		d := &Device{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.Serve(NewConn(scripted{bytes.NewReader(stream)}))
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("D still serving after the end of its input")
+		}
+	})
+}
+
+// smallWork reports whether the layers and programs a stream of frames
+// sets up are small enough to run per input: T, trusted, decides how
+// much work D does (up to frames of 1 GiB), which is no finding.
+func smallWork(stream []byte) bool {
+	for len(stream) >= 5 {
+		n := int(binary.BigEndian.Uint32(stream))
+		if n < 1 || n > len(stream)-4 {
+			return true
+		}
+		typ, body := stream[4], stream[5:4+n]
+		stream = stream[4+n:]
+		switch typ {
+		case msgSetupLayer:
+			if l, err := parseSetupLayer(body); err == nil && (l.InLen() > maxRun || l.OutLen() > maxRun) {
+				return false
+			}
+		case msgSetupProgram:
+			var w programWire
+			if gob.NewDecoder(bytes.NewReader(body)).Decode(&w) == nil {
+				if !smallProduct(w.Input...) || w.Slots > maxRun {
+					return false
+				}
+				for _, st := range w.Steps {
+					if !smallProduct(st.Pool.NC, st.Pool.H, st.Pool.W) {
+						return false
+					}
+				}
+			}
+		}
+	}
+	return true
+}
+
+// smallProduct reports whether the product of ds is at most maxRun.
+func smallProduct(ds ...int) bool {
+	p := 1
+	for _, d := range ds {
+		if d < 0 || d > maxRun {
+			return false
+		}
+		if p *= d; p > maxRun {
+			return false
+		}
+	}
+	return true
+}
+
+// sealedWire seals frames one after the other under a fixed key and
+// returns the bytes on the wire.
+func sealedWire(t testing.TB, frames ...[]byte) []byte {
+	var wire bytes.Buffer
+	out, err := newSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &sealedConn{w: bufio.NewWriter(&wire), out: out}
+	for _, fr := range frames {
+		if err := w.writeFrame(fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return wire.Bytes()
+}
+
+// FuzzSealedFrames: the T↔D record layer. Two frames are sealed, then
+// the wire is changed (a byte flipped, cut short, bytes appended). The
+// receiver opens only a prefix of the frames sent, each exactly as sent:
+// a changed record never opens. Its buffer stays within twice what
+// arrived plus a record.
+func FuzzSealedFrames(f *testing.F) {
+	f.Add([]byte("activation"), uint32(0), byte(0), uint32(0), []byte(nil))
+	f.Add([]byte("activation"), uint32(3), byte(1), uint32(0), []byte(nil))
+	f.Add([]byte{}, uint32(20), byte(0x80), uint32(0), []byte(nil))
+	f.Add(bytes.Repeat([]byte{1}, 1000), uint32(0), byte(0), uint32(7), []byte{0, 0, 0, 9})
+	f.Add([]byte("x"), uint32(0), byte(0), uint32(0), []byte{0x40, 0, 0, 0, 1, 2, 3})
+	f.Fuzz(func(t *testing.T, payload []byte, pos uint32, flip byte, cut uint32, extra []byte) {
+		sent := [][]byte{payload, []byte("second frame")}
+		wire := sealedWire(t, sent...)
+		orig := len(wire)
+		if flip != 0 {
+			wire[int(pos)%len(wire)] ^= flip
+		}
+		if cut > 0 {
+			wire = wire[:len(wire)-int(cut)%len(wire)]
+		}
+		wire = append(wire, extra...)
+		in, _ := newSealer(bytes.Repeat([]byte{7}, 32))
+		r := &sealedConn{r: bufio.NewReader(bytes.NewReader(wire)), in: in}
+		var buf []byte
+		for i := 0; ; i++ {
+			got, err := r.readFrame(buf, 1<<20)
+			if err != nil {
+				if i < len(sent) && flip == 0 && cut == 0 {
+					t.Fatalf("frame %d of an unchanged wire refused: %v", i, err)
+				}
+				return
+			}
+			if cap(got) > 2*len(wire)+recordMax+tagSize {
+				t.Fatalf("buffer of %d bytes for a wire of %d", cap(got), len(wire))
+			}
+			if i >= len(sent) || !bytes.Equal(got, sent[i]) {
+				t.Fatalf("opened frame %d %q, which was not sent there (wire of %d bytes, %d sent)", i, got, len(wire), orig)
+			}
+			buf = got
+		}
+	})
+}
+
+// FuzzServiceFrame: a frame of the client protocol read from arbitrary
+// bytes, under the hello limit or the full one. No panic; a frame read
+// is written back to the same bytes; its buffer is at most twice what
+// arrived plus a read step.
+func FuzzServiceFrame(f *testing.F) {
+	var b bytes.Buffer
+	writeFrame(&b, msgHello, make([]byte, NonceSize+32))
+	f.Add(b.Bytes(), true)
+	f.Add(b.Bytes(), false)
+	f.Add([]byte{0, 0, 0, 2, ServiceVersion, msgSealed}, false)
+	f.Add([]byte{1, 0, 0, 0, ServiceVersion, msgHello, 1, 2}, false)
+	f.Add([]byte{0, 0, 0, 3, 2, msgAbort, 'x'}, true)
+	f.Fuzz(func(t *testing.T, in []byte, hello bool) {
+		max := MaxServiceFrame
+		if hello {
+			max = helloFrame
+		}
+		typ, body, err := readFrame(bytes.NewReader(in), max)
+		if err != nil {
+			return
+		}
+		if len(body)+2 > max || cap(body) > 2*len(in)+netutil.ReadStep {
+			t.Fatalf("body of %d bytes (buffer %d) from %d bytes, limit %d", len(body), cap(body), len(in), max)
+		}
+		var again bytes.Buffer
+		writeFrame(&again, typ, body)
+		if !bytes.HasPrefix(in, again.Bytes()) {
+			t.Fatalf("frame %x read from %x", again.Bytes(), in)
+		}
+	})
+}
+
+// sessionPair derives T's and the client's sessions from fixed keys.
+func sessionPair(t testing.TB, tw, cr io.ReadWriter) (tSide, cSide *session) {
+	shared := bytes.Repeat([]byte{3}, 32)
+	hello, att := []byte("hello"), []byte("attest")
+	tSide, err := newSession(tw, shared, hello, att, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cSide, err = newSession(cr, shared, hello, att, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tSide, cSide
+}
+
+// FuzzServiceRecords: the client's view of T's sealed records. T sends an
+// output and a heartbeat; the wire is changed (a byte flipped, cut short,
+// bytes appended, or replaced by the input altogether). The client
+// accepts only a prefix of what T sent, each record exactly as sent.
+func FuzzServiceRecords(f *testing.F) {
+	f.Add([]byte("logits"), uint32(0), byte(0), uint32(0), []byte(nil), false)
+	f.Add([]byte("logits"), uint32(9), byte(4), uint32(0), []byte(nil), false)
+	f.Add([]byte{}, uint32(0), byte(0), uint32(3), []byte(nil), false)
+	f.Add([]byte{}, uint32(0), byte(0), uint32(0), []byte{0, 0, 0, 27, ServiceVersion, msgSealed, 0, 0, 0, 0, 0, 0, 0, 0}, true)
+	f.Fuzz(func(t *testing.T, msg []byte, pos uint32, flip byte, cut uint32, extra []byte, raw bool) {
+		var wire bytes.Buffer
+		tSide, _ := sessionPair(t, &wire, nil)
+		type rec struct {
+			kind byte
+			msg  []byte
+		}
+		sent := []rec{{recOutput, msg}, {recHeartbeat, []byte{}}}
+		for _, r := range sent {
+			if err := tSide.send(r.kind, r.msg); err != nil {
+				return // too long for a frame
+			}
+		}
+		w := wire.Bytes()
+		if raw {
+			w, sent = nil, nil
+		}
+		changed := raw
+		if flip != 0 && len(w) > 0 {
+			w[int(pos)%len(w)] ^= flip
+			changed = true
+		}
+		if cut > 0 && len(w) > 0 {
+			w = w[:len(w)-int(cut)%len(w)]
+			changed = true
+		}
+		w = append(w, extra...)
+		_, cSide := sessionPair(t, nil, bytes.NewBuffer(w))
+		for i := 0; ; i++ {
+			kind, got, err := cSide.recv()
+			if err != nil {
+				if !changed && i < len(sent) {
+					t.Fatalf("record %d of an unchanged wire refused: %v", i, err)
+				}
+				return
+			}
+			if i >= len(sent) || kind != sent[i].kind || !bytes.Equal(got, sent[i].msg) {
+				t.Fatalf("accepted record %d (kind %d, %q) that T did not send there", i, kind, got)
+			}
+		}
+	})
+}
+
+// FuzzMessages: the bodies of inputs and outputs. No panic; a message
+// accepted encodes back to the same bytes.
+func FuzzMessages(f *testing.F) {
+	f.Add(encodeInput([]float32{0, 1, -2.5, float32(math.Inf(1))}), uint8(4))
+	f.Add(encodeInput([]float32{1, 2, 3}), uint8(3))
+	f.Add(encodeOutput([]int64{-1, 0, math.MaxInt64}, 15), uint8(3))
+	f.Add([]byte{0, 0, 0, 1}, uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, n uint8) {
+		if x, err := decodeInput(b, int(n)); err == nil {
+			if !bytes.Equal(encodeInput(x), b) {
+				t.Fatalf("input %v from %x re-encodes differently", x, b)
+			}
+			for _, v := range x {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("non-finite input %v accepted", v)
+				}
+			}
+		}
+		st := &Statement{OutScale: 15, OutLen: int(n)}
+		if z, err := decodeOutput(b, st); err == nil && !bytes.Equal(encodeOutput(z, 15), b) {
+			t.Fatalf("output %v from %x re-encodes differently", z, b)
+		}
+	})
+}
+
+// FuzzServiceHandshake: T's side of the handshake fed arbitrary client
+// bytes. No panic, T stops once the client's bytes end, and no input
+// reaches the device (nothing can be sealed without T's fresh key).
+func FuzzServiceHandshake(f *testing.F) {
+	var reached atomic.Int32
+	e := newSvc(f, Mode{Verify: true}, &Device{Received: func(int, []uint32) { reached.Add(1) }})
+	var hello bytes.Buffer
+	writeFrame(&hello, msgHello, make([]byte, NonceSize+32))
+	f.Add(hello.Bytes())
+	f.Add(append(slices.Clone(hello.Bytes()), 0, 0, 0, 30, ServiceVersion, msgSealed, 1, 2, 3))
+	f.Add([]byte{0, 0, 0, 66, ServiceVersion, msgHello})
+	f.Add([]byte{0, 0x10, 0, 0, ServiceVersion, msgHello})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, s := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			e.srv.ServeConn(s)
+			s.Close()
+		}()
+		go io.Copy(io.Discard, c)
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.Write(in)
+		c.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("T still serving after the client's bytes ended")
+		}
+		if reached.Load() != 0 {
+			t.Fatal("an input reached the device")
+		}
+	})
+}
+
+// FuzzClientHandshake: the client's side of the handshake fed an
+// arbitrary answer to its hello. No panic, and nothing is accepted (the
+// evidence cannot be signed by the pinned platform key).
+func FuzzClientHandshake(f *testing.F) {
+	e := newSvc(f, Mode{Verify: true}, nil)
+	// A genuine attest frame (for another nonce) as a seed.
+	var recorded []byte
+	cl, _, err := e.dial(f, func(toT bool, i int, fr svcFrame) []svcFrame {
+		if !toT && fr.typ == msgAttest {
+			var b bytes.Buffer
+			writeFrame(&b, fr.typ, fr.body)
+			recorded = b.Bytes()
+		}
+		return []svcFrame{fr}
+	}, Requirements{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	cl.Close()
+	f.Add(recorded)
+	f.Add([]byte{0, 0, 0, 4, ServiceVersion, msgAbort, 'n', 'o'})
+	f.Add([]byte{0, 0, 0, 10, ServiceVersion, msgAttest, 0, 0, 0, 1, 9, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		a, b := net.Pipe()
+		go func() {
+			readFrame(b, helloFrame)
+			b.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			b.Write(answer)
+			b.Close()
+		}()
+		cl, err := NewClient(a, e.pol, Requirements{})
+		a.Close()
+		if err == nil {
+			cl.Close()
+			t.Fatal("the client accepted a forged answer")
+		}
+		if !errors.Is(err, io.EOF) && err.Error() == "" {
+			t.Fatal("an empty error")
+		}
+	})
+}
+
+// FuzzSealedRecords: T's sealed unblinding factors in the untrusted
+// store. One record (of a layer sealed in three) is changed: a ciphertext
+// or nonce byte, its chunk index, or dropped or duplicated; T refuses to
+// open the layer. The informational header fields (pair, layer, count,
+// elements) do not matter: T opens with associated data of its own.
+func FuzzSealedRecords(f *testing.F) {
+	l := &Layer{Index: 0, Kind: Dense, N: 2, M: 2*ChunkElems + 5}
+	l.W, l.B = make([]uint64, l.N*l.M), make([]uint64, l.M)
+	for i := range l.W {
+		l.W[i] = uint64(i) % P
+	}
+	p := &Program{Name: "sealed", Layers: []*Layer{l}}
+	p.Hash[0] = 1
+	b := NewBlinder(p, NewMemStore())
+	b.Offline(1)
+	sealed := b.Store.Get(0, 0)
+	want, err := b.OpenInto(0, l, make([]uint32, l.OutLen()))
+	if err != nil || len(sealed) != 3 {
+		f.Fatal(len(sealed), err)
+	}
+	want = slices.Clone(want)
+	for op := range 8 {
+		f.Add(uint8(op), uint8(1), uint32(5), byte(1), uint64(2))
+	}
+	f.Fuzz(func(t *testing.T, op, which uint8, at uint32, flip byte, v uint64) {
+		recs := cloneRecs(sealed)
+		r := &recs[int(which)%len(recs)]
+		refused := true
+		switch op % 8 {
+		case 0:
+			if flip == 0 {
+				return
+			}
+			r.Ciphertext[int(at)%len(r.Ciphertext)] ^= flip
+		case 1:
+			if flip == 0 {
+				return
+			}
+			r.Nonce[int(at)%len(r.Nonce)] ^= flip
+		case 2:
+			if uint32(v) == r.Chunk {
+				return
+			}
+			r.Chunk = uint32(v)
+		case 3:
+			recs = slices.Delete(recs, int(which)%len(recs), int(which)%len(recs)+1)
+		case 4:
+			recs = append(recs, *r)
+		case 5:
+			r.Pair, r.Layer = v, uint32(v>>32)
+			refused = false
+		case 6:
+			r.Count, r.Elems = uint32(v), v>>7
+			refused = false
+		case 7:
+			slices.Reverse(recs)
+			refused = false
+		}
+		st := NewMemStore()
+		for _, rec := range recs {
+			st.Put(Record{Pair: 0, Layer: 0, Chunk: rec.Chunk, Count: rec.Count, Elems: rec.Elems, Nonce: rec.Nonce, Ciphertext: rec.Ciphertext})
+		}
+		b.Store = st
+		got, err := b.OpenInto(0, l, make([]uint32, l.OutLen()))
+		switch {
+		case refused && err == nil:
+			t.Fatalf("change %d to record %d opened", op%8, int(which)%3)
+		case refused && !errors.Is(err, ErrSealed) && !bytes.Contains([]byte(err.Error()), []byte(ErrSealed.Error())):
+			t.Fatalf("refused without naming the sealed factor: %v", err)
+		case !refused && (err != nil || !slices.Equal(got, want)):
+			t.Fatalf("an informational change %d broke opening: %v", op%8, err)
+		}
+	})
+}
