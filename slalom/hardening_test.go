@@ -483,3 +483,44 @@ func TestStatementFitsFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceMaxClients: beyond MaxClients open connections, a new one
+// is closed at once; when a client leaves, the next one gets in.
+func TestServiceMaxClients(t *testing.T) {
+	l := loadBundled(t, 0)
+	e := newSvc(t, Mode{Verify: true}, nil)
+	e.srv.MaxClients = 2
+	addr := e.serveTCP(t, nil)
+	var cls []*Client
+	for range 2 {
+		cl, err := DialService(addr, e.pol, Requirements{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		cls = append(cls, cl)
+	}
+	if !closedWithin(dialIdle(t, "127.0.0.1", addr), 2*time.Second) {
+		t.Fatal("a third connection was held")
+	}
+	cls[0].Close()
+	want, _ := l.p.Oracle(l.test[5].x)
+	var got []int64
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		cl, err := DialService(addr, e.pol, Requirements{})
+		if err == nil {
+			got, err = cl.Infer(l.test[5].x)
+			cl.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("no room after a client left: %v", err)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
