@@ -85,9 +85,11 @@
 // before its code reads it, look the same. So:
 //
 //   - A failure on a link (a frame that fails a check, a connection cut,
-//     a peer silent past the timeout, a handshake message or verdict that
+//     a peer silent past the timeout, a nonce, evidence or verdict that
 //     does not verify, a checkpoint that disagrees) names the link: the
-//     error is an *mpc.PeerError with Link set.
+//     error is an [mpc.PeerError] with Link set. Evidence refused by the
+//     policy is reported so too, since it crossed the link; a party whose
+//     evidence both peers refuse is named by both.
 //   - A party never names itself. Its conclusion is read by its own
 //     operator, for whom its own host is honest; so at an end of the link
 //     the error names the other end or the network ("P1 (server) or the

@@ -76,7 +76,10 @@ func Secure(inner mpc.Network, cfg Config) (*Network, error) {
 	for _, q := range hs.peers {
 		n.links[q] = hs.peer[q].l
 	}
-	return n, n.start(cfg.Commitment)
+	if err := n.start(cfg.Commitment); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // handshake is one party's state in Secure.
