@@ -161,9 +161,9 @@ type Checkpointer interface {
 }
 
 // Aborter is implemented by networks that can tell the peers, in a way
-// they can verify, that this party stops after err (blaming the peer an
-// *PeerError names, or this party). Protocols use it, where present,
-// instead of a plain message.
+// they can verify, that this party stops after err (reporting the failure
+// of the link or the peer an *PeerError names, or else this party's own
+// stop). Protocols use it, where present, instead of a plain message.
 type Aborter interface {
 	Abort(err error)
 }

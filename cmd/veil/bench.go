@@ -198,7 +198,7 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name stri
 		{"party", cmp, "--role", "helper", "--config", cfg, "--json"},
 	}
 	if mal.on {
-		section, err := mal.loopbackSettings(dir)
+		section, err := mal.loopbackSettings(progress, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +206,7 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name stri
 			return nil, err
 		}
 		for i := range args {
-			args[i] = append(args[i], "--malicious")
+			args[i] = append(args[i], "--malicious", "--insecure-simulated-attestation")
 		}
 	}
 	var outs [3]bytes.Buffer

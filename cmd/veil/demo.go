@@ -103,7 +103,7 @@ bytes each party sent and the rounds.`,
 				inputs[i] = xs[i].Input
 			}
 			start := time.Now()
-			res, err := runLoopback(prog, inputs, &mal)
+			res, err := runLoopback(cmd.ErrOrStderr(), prog, inputs, &mal)
 			if err != nil {
 				return err
 			}
@@ -183,7 +183,7 @@ const (
 
 // runLoopback runs inputs through the three parties on loopback, with
 // malicious security if mf says so.
-func runLoopback(prog *fixed.Program, inputs [][]float32, mf *maliciousFlags) (*session.Result, error) {
+func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, mf *maliciousFlags) (*session.Result, error) {
 	var commits [3][]byte
 	if mf.on {
 		commits[mpc.P0] = commitFloats(inputs)
@@ -193,7 +193,7 @@ func runLoopback(prog *fixed.Program, inputs [][]float32, mf *maliciousFlags) (*
 		}
 		commits[mpc.P1] = h.Sum(nil)
 	}
-	wrap, cleanup, err := mf.loopbackWrap(commits, session.DefaultTimeout)
+	wrap, cleanup, err := mf.loopbackWrap(warn, commits, session.DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -81,7 +82,7 @@ float accuracy and how often the two agree.`,
 				}
 				res.N, res.Accuracy = len(xs), fixed.Accuracy(outs, xs)
 				if backend == "3pc" {
-					if err := evalSecure(&res, p, xs, outs, &mal); err != nil {
+					if err := evalSecure(cmd.ErrOrStderr(), &res, p, xs, outs, &mal); err != nil {
 						return err
 					}
 				}
@@ -129,7 +130,7 @@ float accuracy and how often the two agree.`,
 					res.FloatAccuracy = fixed.Accuracy(floatOuts, xs)
 					res.Agreement, _ = fixed.Compare(outs, floatOuts)
 					if backend == "3pc" {
-						if err := evalSecure(&res, p, xs, outs, &mal); err != nil {
+						if err := evalSecure(cmd.ErrOrStderr(), &res, p, xs, outs, &mal); err != nil {
 							return err
 						}
 					}
@@ -172,13 +173,13 @@ float accuracy and how often the two agree.`,
 
 // evalSecure runs every example through the three parties on loopback and
 // replaces res's accuracy with the secure one.
-func evalSecure(res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64, mf *maliciousFlags) error {
+func evalSecure(warn io.Writer, res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64, mf *maliciousFlags) error {
 	inputs := make([][]float32, len(xs))
 	for i := range xs {
 		inputs[i] = xs[i].Input
 	}
 	start := time.Now()
-	sr, err := runLoopback(p, inputs, mf)
+	sr, err := runLoopback(warn, p, inputs, mf)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ the policy with your build's measurements instead (mpc/aramis.Settings).`,
 					return err
 				}
 				if mf.on {
-					section, err := mf.loopbackSettings(dir)
+					section, err := mf.loopbackSettings(w, dir)
 					if err != nil {
 						return err
 					}

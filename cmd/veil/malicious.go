@@ -33,16 +33,41 @@ func (f *maliciousFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.insecureSim, "insecure-simulated-attestation", false, "with --malicious on a machine without SEV-SNP or TDX: let a software key sign the parties' evidence. INSECURE: it proves nothing about the code the parties run; for tests and demos only")
 }
 
+// simulatedWarning is printed by every process that runs with simulated
+// attestation.
+const simulatedWarning = "veil: WARNING: simulated attestation (--insecure-simulated-attestation): the parties' evidence is signed by a software key and proves nothing about the code they run; malicious security does not hold. For tests and demos only."
+
+// usesSimulated reports whether settings would run with simulated
+// attestation: this party's attester or its peers' evidence.
+func usesSimulated(s *aramis.Settings) bool {
+	return s.Attester == aramis.AttesterSimulated || s.Policy.InsecureAllowSimulated
+}
+
+// checkSimulated refuses settings that use simulated attestation unless
+// the insecure flag was given, and prints the warning when it was: a
+// parties file alone never turns simulated attestation on.
+func checkSimulated(w io.Writer, s *aramis.Settings, insecureSim bool, cfgPath string) error {
+	if !usesSimulated(s) {
+		return nil
+	}
+	if !insecureSim {
+		return fmt.Errorf("%s: the attestation section uses the simulated attester or allows simulated evidence, which proves nothing about the code the parties run; pass --insecure-simulated-attestation to run it anyway (tests and demos only)", cfgPath)
+	}
+	fmt.Fprintln(w, simulatedWarning)
+	return nil
+}
+
 // loopbackSettings returns the attestation section for three parties of
 // this binary on this machine, with their simulated platform keys
-// written to dir.
-func (f *maliciousFlags) loopbackSettings(dir string) (json.RawMessage, error) {
+// written to dir, and prints the simulated-attestation warning to w.
+func (f *maliciousFlags) loopbackSettings(w io.Writer, dir string) (json.RawMessage, error) {
 	if !f.insecureSim {
 		if _, err := attest.Detect(); err != nil {
 			return nil, fmt.Errorf("--malicious: %w; pass --insecure-simulated-attestation to use the simulated attester (which proves nothing), or run veil party --malicious with a parties file that has an attestation policy", err)
 		}
 		return nil, errors.New("--malicious: on a TEE, write the parties file's attestation policy (the allowed measurements of your build) and run veil party --malicious; the loopback commands only support --insecure-simulated-attestation")
 	}
+	fmt.Fprintln(w, simulatedWarning)
 	return simulatedSettings(dir)
 }
 
@@ -54,7 +79,9 @@ func simulatedSettings(dir string) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol := attest.Policy{Measurements: [][]byte{m}, InsecureAllowSimulated: true}
+	// Only simulated evidence is expected: no TDX or SEV-SNP parser ever
+	// sees a peer's bytes.
+	pol := attest.Policy{Measurements: [][]byte{m}, InsecureAllowSimulated: true, Formats: []string{attest.FormatSimulated}}
 	files := map[string]string{}
 	for _, p := range mpc.Parties {
 		name := p.Role() + ".platform.pem"
@@ -105,7 +132,7 @@ func secureWith(nw mpc.Network, s *aramis.Settings, me mpc.Party, commitment []b
 // loopbackWrap returns the network wrapper of an in-process loopback run
 // with malicious security (nil without it): the simulated attestation
 // settings live in a temporary directory.
-func (f *maliciousFlags) loopbackWrap(commitments [3][]byte, timeout time.Duration) (func(mpc.Party, mpc.Network) (mpc.Network, error), func(), error) {
+func (f *maliciousFlags) loopbackWrap(w io.Writer, commitments [3][]byte, timeout time.Duration) (func(mpc.Party, mpc.Network) (mpc.Network, error), func(), error) {
 	if !f.on {
 		return nil, func() {}, nil
 	}
@@ -114,7 +141,7 @@ func (f *maliciousFlags) loopbackWrap(commitments [3][]byte, timeout time.Durati
 		return nil, nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	raw, err := f.loopbackSettings(dir)
+	raw, err := f.loopbackSettings(w, dir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,9 +120,9 @@ func runTampered(t *testing.T, env, tampered string) map[string]string {
 	t.Helper()
 	cfg, prog := partySetup(t, lenet, "--malicious", "--insecure-simulated-attestation")
 	var sout, hout, cout bytes.Buffer
-	server := veilProcessEnv(t, &sout, []string{env}, "party", "--malicious", "--role", "server", "--config", cfg, "--program", prog)
-	helper := veilProcess(t, &hout, "party", "--malicious", "--role", "helper", "--config", cfg)
-	client := veilProcess(t, &cout, "party", "--malicious", "--role", "client", "--config", cfg, "--data", fashionT, "--limit", "50")
+	server := veilProcessEnv(t, &sout, []string{env}, "party", "--malicious", "--insecure-simulated-attestation", "--role", "server", "--config", cfg, "--program", prog)
+	helper := veilProcess(t, &hout, "party", "--malicious", "--insecure-simulated-attestation", "--role", "helper", "--config", cfg)
+	client := veilProcess(t, &cout, "party", "--malicious", "--insecure-simulated-attestation", "--role", "client", "--config", cfg, "--data", fashionT, "--limit", "50")
 	start := time.Now()
 	outs := map[string]string{}
 	for name, p := range map[string]*exec.Cmd{"client": client, "helper": helper} {
@@ -139,6 +140,11 @@ func runTampered(t *testing.T, env, tampered string) map[string]string {
 	}
 	if strings.Contains(cout.String(), "top-1") {
 		t.Errorf("the client released predictions:\n%s", cout.String())
+	}
+	for role, out := range map[string]string{"server": sout.String(), "helper": hout.String(), "client": cout.String()} {
+		if !strings.Contains(out, "WARNING: simulated attestation") {
+			t.Errorf("the %s ran simulated attestation without the warning:\n%s", role, out)
+		}
 	}
 	return outs
 }
@@ -181,5 +187,39 @@ func TestMaliciousFlags(t *testing.T) {
 	}
 	if _, err := veil(t, "keygen", "--dir", t.TempDir(), "--malicious", "--insecure-simulated-attestation"); err == nil {
 		t.Error("keygen --malicious without --loopback succeeded")
+	}
+	for _, c := range [][]string{
+		{"demo", "-n", "1", "--model", lenet, "--data", fashionT, "--malicious", "--insecure-simulated-attestation"},
+		{"keygen", "--dir", filepath.Join(t.TempDir(), "k"), "--loopback", "--malicious", "--insecure-simulated-attestation"},
+	} {
+		if out, err := veil(t, c...); err != nil || !strings.Contains(out, "WARNING: simulated attestation") {
+			t.Errorf("veil %s: %v; want the simulated-attestation warning:\n%s", c[0], err, out)
+		}
+	}
+}
+
+// TestSimulatedAttestationNeedsTheFlag: a parties file whose attestation
+// section uses the simulated attester (as keygen --loopback --malicious
+// --insecure-simulated-attestation writes it) is not enough to run with
+// simulated evidence: every role refuses it, before connecting, unless
+// its own command line says --insecure-simulated-attestation (issue 11,
+// finding 8).
+func TestSimulatedAttestationNeedsTheFlag(t *testing.T) {
+	cfg, prog := partySetup(t, lenet, "--malicious", "--insecure-simulated-attestation")
+	for _, role := range []string{"client", "server", "helper"} {
+		args := []string{"party", "--malicious", "--role", role, "--config", cfg}
+		switch role {
+		case "server":
+			args = append(args, "--program", prog)
+		case "client":
+			args = append(args, "--data", fashionT, "--limit", "1")
+		}
+		out, err := veil(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "--insecure-simulated-attestation") || !strings.Contains(err.Error(), cfg) {
+			t.Errorf("%s without the flag: %v\n%s", role, err, out)
+		}
+	}
+	if _, err := veil(t, "party", "--insecure-simulated-attestation", "--role", "helper", "--config", cfg); err == nil {
+		t.Error("--insecure-simulated-attestation without --malicious accepted")
 	}
 }

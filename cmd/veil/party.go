@@ -60,6 +60,8 @@ func partyCmd() *cobra.Command {
 		repeat  int
 		mal     bool
 		profile string
+
+		insecureSim bool
 	)
 	cmd := &cobra.Command{
 		Use:   "party --role client|server|helper --config FILE [IMAGE...]",
@@ -118,8 +120,14 @@ it and no output is released.`,
 			}
 			var settings *aramis.Settings
 			var attester attest.Attester
+			if insecureSim && !mal {
+				return fmt.Errorf("--insecure-simulated-attestation is only meaningful with --malicious")
+			}
 			if mal { // configuration errors before connecting
 				if settings, err = aramis.ParseSettings(cfg.Attestation, cfg.Dir); err != nil {
+					return err
+				}
+				if err := checkSimulated(cmd.ErrOrStderr(), settings, insecureSim, cfgPath); err != nil {
 					return err
 				}
 				if attester, err = settings.NewAttester(me); err != nil {
@@ -244,6 +252,7 @@ it and no output is released.`,
 	cmd.Flags().StringVar(&rawIn, "input-raw", "", "the client's one input as little-endian float32 values in the program's input layout (used by veil bench)")
 	cmd.Flags().MarkHidden("input-raw")
 	cmd.Flags().BoolVar(&mal, "malicious", false, "malicious security (Aramis): check the peers' attestation evidence against the parties file's \"attestation\" policy, and authenticate, number and chain every message; any deviation stops all parties")
+	cmd.Flags().BoolVar(&insecureSim, "insecure-simulated-attestation", false, "with --malicious: accept a parties file whose attestation uses the simulated attester or allows simulated evidence. INSECURE: simulated evidence proves nothing about the code the parties run; for tests and demos only")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "with --input-raw: run that input this many times")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write this party's CPU profile to the file")
 	cmd.Flags().MarkHidden("repeat")

@@ -79,19 +79,19 @@ func TestPartiesAsProcesses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.model+"/"+c.compare, func(t *testing.T) {
 			var cfg, prog string
-			cmp := "--compare=" + c.compare
+			mode := []string{"party", "--compare=" + c.compare}
 			if c.compare == "malicious" {
 				cfg, prog = partySetup(t, "../../testdata/models/"+c.model, "--malicious", "--insecure-simulated-attestation")
-				cmp = "--malicious"
+				mode = []string{"party", "--malicious", "--insecure-simulated-attestation"}
 			} else {
 				cfg, prog = partySetup(t, "../../testdata/models/"+c.model)
 			}
 			data := "../../testdata/data/" + c.data
 			var sout, hout, cout bytes.Buffer
-			server := veilProcess(t, &sout, "party", cmp, "--role", "server", "--config", cfg, "--program", prog, "--json")
-			helper := veilProcess(t, &hout, "party", cmp, "--role", "helper", "--config", cfg, "--json")
-			client := veilProcess(t, &cout, "party", cmp, "--role", "client", "--config", cfg, "--data", data,
-				"--pixel-max", c.pixelMax, "--limit", fmt.Sprint(c.n), "--json")
+			server := veilProcess(t, &sout, append(mode, "--role", "server", "--config", cfg, "--program", prog, "--json")...)
+			helper := veilProcess(t, &hout, append(mode, "--role", "helper", "--config", cfg, "--json")...)
+			client := veilProcess(t, &cout, append(mode, "--role", "client", "--config", cfg, "--data", data,
+				"--pixel-max", c.pixelMax, "--limit", fmt.Sprint(c.n), "--json")...)
 			for name, p := range map[string]*exec.Cmd{"client": client, "server": server, "helper": helper} {
 				if err := p.Wait(); err != nil {
 					t.Fatalf("%s: %v\nclient: %s\nserver: %s\nhelper: %s", name, err, cout.String(), sout.String(), hout.String())

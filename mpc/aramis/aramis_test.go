@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -364,4 +365,35 @@ func TestEvidenceForAnotherRole(t *testing.T) {
 	// link between them failed.
 	checkBlame(t, mpc.P1, errs[mpc.P1], blame{link: l, either: true, anyDirection: true})
 	logErrs(t, errs)
+}
+
+// TestRolePlatformPins: a policy that pins each role's platform (the
+// simulated platform key standing for a chip id) admits the parties on
+// their own platforms and refuses a party presenting evidence from
+// another role's platform, naming the link it arrived on.
+func TestRolePlatformPins(t *testing.T) {
+	ats, pol := testAttesters(t)
+	pol.Roles = map[string]attest.RolePolicy{}
+	for _, p := range mpc.Parties {
+		pol.Roles[p.Role()] = attest.RolePolicy{PlatformIDs: [][]byte{[]byte(ats[p].PlatformKey())}}
+	}
+	nets, errs := secure3(mpc.NewLocal(10*time.Second), configs(simulated(ats), pol))
+	for p, err := range errs {
+		if err != nil {
+			t.Fatalf("P%d on its pinned platform: %v", p, err)
+		}
+	}
+	for _, n := range nets {
+		n.Close()
+	}
+	// The helper runs on the server's platform.
+	a := simulated(ats)
+	a[mpc.P2] = ats[mpc.P1]
+	_, errs = secure3(mpc.NewLocal(10*time.Second), configs(a, pol))
+	for _, q := range []mpc.Party{mpc.P0, mpc.P1} {
+		var pe *mpc.PeerError
+		if err := errs[q]; err == nil || !errors.As(err, &pe) || !slices.Contains(pe.Suspects(), mpc.P2) || !strings.Contains(err.Error(), "platform") {
+			t.Errorf("%s admitted the helper on the server's platform or did not say why: %v", q, err)
+		}
+	}
 }

@@ -259,7 +259,12 @@ func (hs *handshake) verify(q mpc.Party) {
 		return
 	}
 	hs.peer[q].l = l
-	claims, err := hs.cfg.Policy.CheckBinding(ev, bound(q), view[0], view[1], view[2])
+	pol, err := hs.cfg.Policy.ForRole(q.Role()) // the role's platform pins
+	if err != nil {
+		hs.linkFault(q, me, fmt.Errorf("evidence refused: %w", err))
+		return
+	}
+	claims, err := pol.CheckBinding(ev, bound(q), view[0], view[1], view[2])
 	if err != nil {
 		hs.linkFault(q, me, fmt.Errorf("evidence refused: %w", err))
 		return
