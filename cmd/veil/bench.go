@@ -209,12 +209,12 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name stri
 			args[i] = append(args[i], "--malicious", "--insecure-simulated-attestation")
 		}
 	}
-	var outs [3]bytes.Buffer
+	var outs, stderrs [3]bytes.Buffer // the JSON report; errors and warnings
 	var procs [3]*exec.Cmd
 	for i := range procs {
 		c := exec.Command(exe, args[i]...)
 		c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
-		c.Stdout, c.Stderr = &outs[i], &outs[i]
+		c.Stdout, c.Stderr = &outs[i], &stderrs[i]
 		if err := c.Start(); err != nil {
 			return nil, err
 		}
@@ -224,7 +224,7 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name stri
 	var errs []string
 	for i, c := range procs {
 		if err := c.Wait(); err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v: %s", mpc.Parties[i], err, strings.TrimSpace(outs[i].String())))
+			errs = append(errs, fmt.Sprintf("%s: %v: %s", mpc.Parties[i], err, strings.TrimSpace(stderrs[i].String()+outs[i].String())))
 		}
 	}
 	stop()

@@ -42,6 +42,20 @@ func veilProcess(t *testing.T, stdout *bytes.Buffer, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// partyJSON returns a party's JSON output; with simulated attestation the
+// party must first have printed the warning (on stderr, merged here).
+func partyJSON(t *testing.T, role string, out []byte, simulated bool) []byte {
+	t.Helper()
+	if !simulated {
+		return out
+	}
+	warn, rest, _ := bytes.Cut(out, []byte("\n"))
+	if !bytes.Contains(warn, []byte("WARNING: simulated attestation")) {
+		t.Fatalf("the %s ran simulated attestation without the warning: %.200s", role, out)
+	}
+	return rest
+}
+
 // partySetup makes keys, a loopback config (keygen with keygenFlags) and
 // a program compiled from model at the default scale.
 func partySetup(t *testing.T, model string, keygenFlags ...string) (cfg, prog string) {
@@ -98,7 +112,7 @@ func TestPartiesAsProcesses(t *testing.T) {
 				}
 			}
 			var res partyResult
-			if err := json.Unmarshal(cout.Bytes(), &res); err != nil {
+			if err := json.Unmarshal(partyJSON(t, "client", cout.Bytes(), c.compare == "malicious"), &res); err != nil {
 				t.Fatalf("client output %q: %v", cout.String(), err)
 			}
 			p, err := fixed.ReadFile(prog)
@@ -123,7 +137,7 @@ func TestPartiesAsProcesses(t *testing.T) {
 				c.model, c.compare, len(xs), maxDev, maxBound, res.BytesSent, res.Rounds)
 			for name, out := range map[string]*bytes.Buffer{"server": &sout, "helper": &hout} {
 				var r partyResult
-				if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.N != c.n || len(r.Predictions) != 0 || r.BytesSent == 0 {
+				if err := json.Unmarshal(partyJSON(t, name, out.Bytes(), c.compare == "malicious"), &r); err != nil || r.N != c.n || len(r.Predictions) != 0 || r.BytesSent == 0 {
 					t.Errorf("%s reported %q (%v)", name, out.String(), err)
 				}
 			}
