@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -441,16 +440,6 @@ func TestFastMismatchFails(t *testing.T) {
 	if _, err := ParseCompare("nope"); err == nil {
 		t.Error("ParseCompare accepted nope")
 	}
-}
-
-// cpuTime is the process's user and system CPU time in nanoseconds (all
-// three parties run in this process).
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // TestFastReLUChunked checks a batch larger than one chunk of the
