@@ -2,46 +2,16 @@ package slalom
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+	"veil/internal/netutil/netutiltest"
 )
-
-// flakyListener fails its first Accepts with the given errors, then
-// behaves as the listener it wraps.
-type flakyListener struct {
-	net.Listener
-	mu   sync.Mutex
-	errs []error
-}
-
-func (l *flakyListener) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	if len(l.errs) > 0 {
-		err := l.errs[0]
-		l.errs = l.errs[1:]
-		l.mu.Unlock()
-		return nil, err
-	}
-	l.mu.Unlock()
-	return l.Listener.Accept()
-}
-
-func outOfFiles() []error {
-	return []error{
-		&net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)},
-		&net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.ENFILE)},
-		&net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.ECONNABORTED)},
-	}
-}
 
 // within runs f and fails the test if it takes longer than d.
 func within(t *testing.T, d time.Duration, what string, f func()) {
@@ -104,37 +74,12 @@ func (e *svcEnv) inferOnce(t *testing.T, addr string, x []float32) []int64 {
 func TestServiceSurvivesAcceptErrors(t *testing.T) {
 	l := loadBundled(t, 0)
 	e := newSvc(t, Mode{Verify: true}, nil)
-	addr := e.serveTCP(t, func(ln net.Listener) net.Listener { return &flakyListener{Listener: ln, errs: outOfFiles()} })
+	addr := e.serveTCP(t, func(ln net.Listener) net.Listener {
+		return &netutiltest.FlakyListener{Listener: ln, Errs: netutiltest.OutOfFiles()}
+	})
 	want, _ := l.p.Oracle(l.test[0].x)
 	if got := e.inferOnce(t, addr, l.test[0].x); !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
-	}
-}
-
-// dialIdle opens a TCP connection to addr from the loopback address ip
-// and never says anything on it.
-func dialIdle(t *testing.T, ip, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot dial from %s: %v", ip, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// closedWithin reports whether the far end closed c within d.
-func closedWithin(c net.Conn, d time.Duration) bool {
-	c.SetReadDeadline(time.Now().Add(d))
-	buf := make([]byte, 4096)
-	for {
-		_, err := c.Read(buf)
-		if err == nil {
-			continue
-		}
-		var ne net.Error
-		return !(errors.As(err, &ne) && ne.Timeout())
 	}
 }
 
@@ -149,11 +94,11 @@ func TestServiceFloodBounded(t *testing.T) {
 	addr := e.serveTCP(t, nil)
 	var idle []net.Conn
 	for range 100 {
-		idle = append(idle, dialIdle(t, "127.0.0.2", addr))
+		idle = append(idle, netutiltest.DialIdleFrom(t, "127.0.0.2", addr))
 	}
 	closed := 0
 	for _, c := range idle {
-		if closedWithin(c, 20*time.Millisecond) {
+		if netutiltest.ClosedWithin(c, 20*time.Millisecond) {
 			closed++
 		}
 	}
@@ -169,7 +114,7 @@ func TestServiceFloodBounded(t *testing.T) {
 		t.Errorf("the real client waited %v", d)
 	}
 	for _, c := range idle {
-		if !closedWithin(c, 5*time.Second) {
+		if !netutiltest.ClosedWithin(c, 5*time.Second) {
 			t.Fatal("an idle connection outlived the handshake timeout")
 		}
 	}
@@ -289,7 +234,7 @@ func TestDeviceLinkLiveness(t *testing.T) {
 		<-done
 	})
 	addr := ln.Addr().String()
-	idle := dialIdle(t, "127.0.0.1", addr) // a stranger that never speaks
+	idle := netutiltest.DialIdleFrom(t, "127.0.0.1", addr) // a stranger that never speaks
 	dial := func() (*Conn, net.Conn) {
 		t.Helper()
 		var c *Conn
@@ -308,14 +253,14 @@ func TestDeviceLinkLiveness(t *testing.T) {
 	}
 	// A silent T is dropped after the idle timeout.
 	_, raw := dial()
-	if !closedWithin(raw, 5*time.Second) {
+	if !netutiltest.ClosedWithin(raw, 5*time.Second) {
 		t.Fatal("the device kept a silent T's connection")
 	}
 	// A T that sends heartbeats stays connected.
 	c, raw2 := dial()
 	stop := c.KeepAlive(50 * time.Millisecond)
 	defer stop()
-	if closedWithin(raw2, time.Second) {
+	if netutiltest.ClosedWithin(raw2, time.Second) {
 		t.Fatal("the device dropped a T that sends heartbeats")
 	}
 	mu.Lock()
@@ -325,7 +270,7 @@ func TestDeviceLinkLiveness(t *testing.T) {
 		t.Errorf("the device's log does not name the silent T:\n%s", joined)
 	}
 	// The stranger was left alone meanwhile, not served.
-	if closedWithin(idle, 10*time.Millisecond) {
+	if netutiltest.ClosedWithin(idle, 10*time.Millisecond) {
 		t.Error("the stranger's connection was closed before the handshake timeout")
 	}
 }
@@ -500,7 +445,7 @@ func TestServiceMaxClients(t *testing.T) {
 		defer cl.Close()
 		cls = append(cls, cl)
 	}
-	if !closedWithin(dialIdle(t, "127.0.0.1", addr), 2*time.Second) {
+	if !netutiltest.ClosedWithin(netutiltest.DialIdleFrom(t, "127.0.0.1", addr), 2*time.Second) {
 		t.Fatal("a third connection was held")
 	}
 	cls[0].Close()

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"veil/internal/netutil/netutiltest"
 )
 
 // fakeListener returns the errors and connections queued in it, then
@@ -119,27 +120,6 @@ func TestRetryBackoffCapped(t *testing.T) {
 	}
 }
 
-// dialFrom connects to addr from the local IP ip (127.0.0.x: every
-// loopback address is local on Linux).
-func dialFrom(t *testing.T, ip, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot dial from %s: %v", ip, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// closedSoon reports whether the server closed c within d.
-func closedSoon(c net.Conn, d time.Duration) bool {
-	c.SetReadDeadline(time.Now().Add(d))
-	_, err := c.Read(make([]byte, 1))
-	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
-}
-
 // echoAuth is a handler that authenticates a peer sending "auth\n" and
 // then echoes one line back.
 func echoAuth(p *Pending) {
@@ -208,12 +188,12 @@ func TestGuardBounds(t *testing.T) {
 		addr := serveGuard(t, g)
 		var idle []net.Conn
 		for range 40 {
-			idle = append(idle, dialFrom(t, "127.0.0.2", addr))
+			idle = append(idle, netutiltest.DialIdleFrom(t, "127.0.0.2", addr))
 		}
 		waitStats(t, g, 4, 36)
 		closed := 0
 		for _, c := range idle {
-			if closedSoon(c, 50*time.Millisecond) {
+			if netutiltest.ClosedWithin(c, 50*time.Millisecond) {
 				closed++
 			}
 		}
@@ -221,12 +201,12 @@ func TestGuardBounds(t *testing.T) {
 			t.Fatalf("%d idle connections closed, %d refused; want 36 of 40", closed, refused)
 		}
 		// The real peer comes from another address.
-		real := dialFrom(t, "127.0.0.1", addr)
+		real := netutiltest.DialIdleFrom(t, "127.0.0.1", addr)
 		authenticate(t, real)
 		// Authenticated connections leave the pending count: four more
 		// from this host may start a handshake.
 		for range 4 {
-			authenticate(t, dialFrom(t, "127.0.0.1", addr))
+			authenticate(t, netutiltest.DialIdleFrom(t, "127.0.0.1", addr))
 		}
 		if n, _, _ := g.Stats(); n != 4 {
 			t.Fatalf("%d pending, want the 4 idle ones", n)
@@ -237,23 +217,23 @@ func TestGuardBounds(t *testing.T) {
 		addr := serveGuard(t, g)
 		var idle []net.Conn
 		for i := range 12 {
-			idle = append(idle, dialFrom(t, fmt.Sprintf("127.0.0.%d", 2+i%4), addr))
+			idle = append(idle, netutiltest.DialIdleFrom(t, fmt.Sprintf("127.0.0.%d", 2+i%4), addr))
 		}
 		waitStats(t, g, 6, 6)
 		// Full: a newcomer is refused at once …
-		if c := dialFrom(t, "127.0.0.1", addr); !closedSoon(c, time.Second) {
+		if c := netutiltest.DialIdleFrom(t, "127.0.0.1", addr); !netutiltest.ClosedWithin(c, time.Second) {
 			t.Fatal("a connection beyond the total was not closed at once")
 		}
 		// … until the idle ones time out; then the real peer gets in.
 		start := time.Now()
 		for _, c := range idle {
-			closedSoon(c, 5*time.Second)
+			netutiltest.ClosedWithin(c, 5*time.Second)
 		}
 		waitPending(t, g, 0)
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("idle connections closed after %v, want about 300 ms", d)
 		}
-		authenticate(t, dialFrom(t, "127.0.0.1", addr))
+		authenticate(t, netutiltest.DialIdleFrom(t, "127.0.0.1", addr))
 	})
 }
 
@@ -263,11 +243,11 @@ func TestGuardBounds(t *testing.T) {
 func TestGuardHandshakeTimeout(t *testing.T) {
 	g := &Guard{HandshakeTimeout: 200 * time.Millisecond}
 	addr := serveGuard(t, g)
-	idle := dialFrom(t, "127.0.0.1", addr)
-	real := dialFrom(t, "127.0.0.1", addr)
+	idle := netutiltest.DialIdleFrom(t, "127.0.0.1", addr)
+	real := netutiltest.DialIdleFrom(t, "127.0.0.1", addr)
 	authenticate(t, real)
 	start := time.Now()
-	if !closedSoon(idle, 5*time.Second) {
+	if !netutiltest.ClosedWithin(idle, 5*time.Second) {
 		t.Fatal("idle connection not closed")
 	}
 	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
@@ -278,7 +258,7 @@ func TestGuardHandshakeTimeout(t *testing.T) {
 		t.Errorf("%d expired, want 1", expired)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if closedSoon(real, 50*time.Millisecond) {
+	if netutiltest.ClosedWithin(real, 50*time.Millisecond) {
 		t.Fatal("the authenticated connection was closed")
 	}
 }

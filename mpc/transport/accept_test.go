@@ -2,37 +2,16 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"net"
 	"os"
 	"runtime"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"veil/internal/netutil/netutiltest"
 
 	"veil/mpc"
 )
-
-// flakyListener fails its first Accepts with the given errors, then
-// behaves as the listener it wraps.
-type flakyListener struct {
-	net.Listener
-	mu   sync.Mutex
-	errs []error
-}
-
-func (l *flakyListener) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	if len(l.errs) > 0 {
-		err := l.errs[0]
-		l.errs = l.errs[1:]
-		l.mu.Unlock()
-		return nil, err
-	}
-	l.mu.Unlock()
-	return l.Listener.Accept()
-}
 
 // TestAcceptSurvivesTemporaryErrors: a listener that runs out of file
 // descriptors (EMFILE, ENFILE) or sees an aborted connection does not end
@@ -40,7 +19,7 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 func TestAcceptSurvivesTemporaryErrors(t *testing.T) {
 	f := newFixture(t, `"timeout": "5s"`)
 	for _, p := range []mpc.Party{mpc.P1, mpc.P2} {
-		f.lns[p] = &flakyListener{Listener: f.lns[p], errs: []error{
+		f.lns[p] = &netutiltest.FlakyListener{Listener: f.lns[p], Errs: []error{
 			&net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)},
 			&net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.ENFILE)},
 			&net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.ECONNABORTED)},
@@ -60,33 +39,6 @@ func TestAcceptSurvivesTemporaryErrors(t *testing.T) {
 	}
 	if m, err, _ := recvWithin(t, nets[2], mpc.P0, 5*time.Second); err != nil || string(m) != "x" {
 		t.Fatalf("%q, %v", m, err)
-	}
-}
-
-// dialIdleFrom opens a TCP connection to addr from the loopback address
-// ip and never says anything on it.
-func dialIdleFrom(t *testing.T, ip, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot dial from %s: %v", ip, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// closedWithin reports whether the far end closed c within d.
-func closedWithin(c net.Conn, d time.Duration) bool {
-	c.SetReadDeadline(time.Now().Add(d))
-	buf := make([]byte, 64)
-	for {
-		_, err := c.Read(buf)
-		if err == nil {
-			continue
-		}
-		var ne net.Error
-		return !(errors.As(err, &ne) && ne.Timeout())
 	}
 }
 
@@ -116,11 +68,11 @@ func TestAcceptFloodBounded(t *testing.T) {
 	serverAddr := f.cfg.Parties[mpc.P1].Addr
 	var idle []net.Conn
 	for range 60 {
-		idle = append(idle, dialIdleFrom(t, "127.0.0.2", serverAddr))
+		idle = append(idle, netutiltest.DialIdleFrom(t, "127.0.0.2", serverAddr))
 	}
 	closed := 0
 	for _, c := range idle {
-		if closedWithin(c, 20*time.Millisecond) {
+		if netutiltest.ClosedWithin(c, 20*time.Millisecond) {
 			closed++
 		}
 	}
@@ -149,7 +101,7 @@ func TestAcceptFloodBounded(t *testing.T) {
 	}
 	// And the held idle connections are gone after the handshake timeout.
 	for _, c := range idle {
-		if !closedWithin(c, 3*timeout) {
+		if !netutiltest.ClosedWithin(c, 3*timeout) {
 			t.Fatal("an idle connection outlived the handshake timeout")
 		}
 	}
