@@ -5,7 +5,9 @@ import (
 	"crypto/ecdh"
 	"encoding/binary"
 	"errors"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -354,6 +356,34 @@ func FuzzHandshake(f *testing.F) {
 			}
 			if p == 0 && (pe.Peer != mpc.P1 || pe.Either || pe.Link == nil || *pe.Link != (mpc.Link{From: mpc.P1, To: mpc.P0})) {
 				t.Fatalf("P0: %v: does not name P1 on the link P1→P0", err)
+			}
+		}
+	})
+}
+
+// FuzzParseSettings: the "attestation" section of a parties file (a
+// daemon's configuration) never panics, and settings it accepts name a
+// known attester and resolve every key file path against the directory.
+func FuzzParseSettings(f *testing.F) {
+	f.Add([]byte(`{"attester":"tee","policy":{"measurements":["` + strings.Repeat("ab", 48) + `"]}}`))
+	f.Add([]byte(`{"attester":"simulated-insecure","policy":{"measurements":["` + strings.Repeat("cd", 48) + `"],"insecure_allow_simulated":true},"simulated_platform_key_files":{"client":"client.platform.pem","server":"/abs/server.pem","helper":""}}`))
+	f.Add([]byte(`{"policy":{"measurements":[],"roles":{"client":{"platform_ids":["00"]}}}}`))
+	f.Add([]byte(`{"attester":"nope","policy":{}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseSettings(b, "/cfg")
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if s.Attester != AttesterTEE && s.Attester != AttesterSimulated {
+			t.Fatalf("accepted attester %q", s.Attester)
+		}
+		for p, path := range s.SimulatedKeyFiles {
+			if path != "" && !filepath.IsAbs(path) {
+				t.Fatalf("%s's key file %q is not resolved", mpc.Party(p), path)
 			}
 		}
 	})
