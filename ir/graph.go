@@ -141,6 +141,8 @@ type Graph struct {
 	Inputs  []string // graph inputs, in order
 	Outputs []string // graph outputs, in order
 	Layout  Layout   // layout of the model's image input
+
+	folded int // elements of the constants AddNode has folded so far
 }
 
 // NewGraph returns an empty graph.
@@ -235,10 +237,7 @@ func (g *Graph) AddNode(n *Node) error {
 	}
 	// Shape depends only on the input's static shape.
 	if allConst || n.Op == OpShape {
-		if w := foldWork(n, ins, shape); w > MaxFoldWork {
-			return n.Errorf("folding this constant expression would take about %d operations (limit %d)", w, int64(MaxFoldWork))
-		}
-		t, err := evalNode(n, constsOf(ins, n.Op == OpShape))
+		t, err := g.fold(n, ins, constsOf(ins, n.Op == OpShape), shape)
 		if err != nil {
 			return err
 		}
@@ -250,9 +249,33 @@ func (g *Graph) AddNode(n *Node) error {
 	return nil
 }
 
+// fold evaluates n on constant inputs (values ins, tensors consts) to a
+// constant of shape out, within MaxFoldWork operations and the graph's
+// MaxFoldedElements.
+func (g *Graph) fold(n *Node, ins []*Value, consts []*Tensor, out Shape) (*Tensor, error) {
+	if w := foldWork(n, ins, out); w > MaxFoldWork {
+		return nil, n.Errorf("folding this constant expression would take about %d operations (limit %d)", w, int64(MaxFoldWork))
+	}
+	// out holds at most MaxElements (inferShape checked it), so the sum
+	// cannot overflow.
+	if g.folded+out.Size() > MaxFoldedElements {
+		return nil, n.Errorf("folding this constant expression would bring the model's folded constants to more than %d elements", MaxFoldedElements)
+	}
+	g.folded += out.Size()
+	return evalNode(n, consts)
+}
+
 // MaxFoldWork bounds the multiply-adds spent folding one constant node at
 // import, so that a small malicious model cannot make import run for hours.
 const MaxFoldWork = 1 << 32
+
+// MaxFoldedElements bounds the elements of all the constants that folding
+// creates in one graph (512 MiB as float32), so that a model of a few
+// hundred bytes cannot make import allocate gigabytes (six
+// ConstantOfShape nodes of 2^26 elements used to allocate 1.5 GiB). Real
+// models fold shape arithmetic and, at most, a transpose of their largest
+// weight (VGG-16: 103 Mi elements).
+const MaxFoldedElements = 1 << 27
 
 // foldWork estimates the arithmetic of evaluating n once.
 func foldWork(n *Node, ins []*Value, out Shape) int64 {

@@ -95,18 +95,20 @@ func FoldConstants(g *Graph) (int, error) {
 	kept := g.Nodes[:0]
 	for _, n := range g.Nodes {
 		ins := make([]*Tensor, len(n.Inputs))
+		vals := make([]*Value, len(n.Inputs))
 		all := true
 		for i, in := range n.Inputs {
 			if ins[i] = g.Const(in); ins[i] == nil {
 				all = false
 				break
 			}
+			vals[i] = g.Values[in]
 		}
 		if !all {
 			kept = append(kept, n)
 			continue
 		}
-		t, err := evalNode(n, ins)
+		t, err := g.fold(n, vals, ins, g.Values[n.Output].Shape)
 		if err != nil {
 			return folded, err
 		}
