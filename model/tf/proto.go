@@ -191,6 +191,7 @@ func (f field) fixed64s() ([]uint64, error) {
 // ParseGraphDef decodes a binary tensorflow.GraphDef (a frozen .pb file).
 func ParseGraphDef(data []byte) (*GraphDef, error) {
 	gd := &GraphDef{}
+	pad := newPadBudget()
 	err := eachField(data, func(f field) error {
 		switch f.num {
 		case fGraphNode:
@@ -198,7 +199,7 @@ func ParseGraphDef(data []byte) (*GraphDef, error) {
 			if err != nil {
 				return err
 			}
-			n, err := parseNodeDef(b)
+			n, err := parseNodeDef(b, pad)
 			if err != nil {
 				return fmt.Errorf("node %d%s: %w", len(gd.Nodes), quoteName(n), err)
 			}
@@ -242,7 +243,7 @@ func quoteName(n *NodeDef) string {
 	return fmt.Sprintf(" %q", n.Name)
 }
 
-func parseNodeDef(b []byte) (*NodeDef, error) {
+func parseNodeDef(b []byte, pad *padBudget) (*NodeDef, error) {
 	n := &NodeDef{Attrs: map[string]*AttrValue{}}
 	err := eachField(b, func(f field) error {
 		var err error
@@ -272,7 +273,7 @@ func parseNodeDef(b []byte) (*NodeDef, error) {
 				case fMapValue:
 					var b []byte
 					if b, err = f.bytes(); err == nil {
-						val, err = parseAttrValue(b)
+						val, err = parseAttrValue(b, pad)
 					}
 				}
 				return err
@@ -290,7 +291,7 @@ func parseNodeDef(b []byte) (*NodeDef, error) {
 	return n, err
 }
 
-func parseAttrValue(b []byte) (*AttrValue, error) {
+func parseAttrValue(b []byte, pad *padBudget) (*AttrValue, error) {
 	a := &AttrValue{}
 	err := eachField(b, func(f field) error {
 		var err error
@@ -300,7 +301,7 @@ func parseAttrValue(b []byte) (*AttrValue, error) {
 		case fAttrList:
 			if bs, err = f.bytes(); err == nil {
 				a.Kind = AttrList
-				a.List, err = parseListValue(bs)
+				a.List, err = parseListValue(bs, pad)
 			}
 		case fAttrS:
 			if bs, err = f.bytes(); err == nil {
@@ -331,7 +332,7 @@ func parseAttrValue(b []byte) (*AttrValue, error) {
 		case fAttrTensor:
 			if bs, err = f.bytes(); err == nil {
 				a.Kind = AttrTensor
-				a.Tensor, err = parseTensor(bs)
+				a.Tensor, err = parseTensor(bs, pad)
 			}
 		case fAttrPlaceholder:
 			if bs, err = f.bytes(); err == nil {
@@ -360,7 +361,7 @@ func parseFuncName(b []byte) (string, error) {
 	return name, err
 }
 
-func parseListValue(b []byte) (*AttrListValue, error) {
+func parseListValue(b []byte, pad *padBudget) (*AttrListValue, error) {
 	l := &AttrListValue{}
 	err := eachField(b, func(f field) error {
 		switch f.num {
@@ -405,7 +406,7 @@ func parseListValue(b []byte) (*AttrListValue, error) {
 			if err != nil {
 				return err
 			}
-			t, err := parseTensor(bs)
+			t, err := parseTensor(bs, pad)
 			l.Tensor = append(l.Tensor, t)
 			return err
 		case fListFunc:
@@ -469,7 +470,7 @@ type tensorFields struct {
 	valField protowire.Number
 }
 
-func parseTensor(b []byte) (*Tensor, error) {
+func parseTensor(b []byte, pad *padBudget) (*Tensor, error) {
 	var tf tensorFields
 	addVal := func(num protowire.Number) error {
 		if tf.valField != 0 && tf.valField != num {
@@ -542,7 +543,7 @@ func parseTensor(b []byte) (*Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tensor: %w", err)
 	}
-	t, err := tf.build()
+	t, err := tf.build(pad)
 	if err != nil {
 		return nil, fmt.Errorf("tensor: %w", err)
 	}
@@ -589,10 +590,32 @@ func elemSize(d DataType) int {
 	return 0
 }
 
+// padBudget bounds the memory that padding short tensors creates in one
+// model: a few bytes of protobuf (a shape and no values) would otherwise
+// expand to gigabytes, tensor after tensor.
+type padBudget struct{ left int }
+
+// maxPadBytes is the padBudget of one model: 256 MiB of elements that no
+// byte of the file holds (TensorFlow stores tf.zeros and tf.fill results
+// this way; real models' padded constants are far smaller).
+const maxPadBytes = 256 << 20
+
+func newPadBudget() *padBudget { return &padBudget{left: maxPadBytes} }
+
+// take charges n padded elements of size bytes each.
+func (b *padBudget) take(n, size int) error {
+	if n > 0 && (size > b.left/n) {
+		return fmt.Errorf("padding %d elements would take the model's padded constants past %d bytes", n, maxPadBytes)
+	}
+	b.left -= n * size
+	return nil
+}
+
 // build checks the gathered fields against the dtype and shape and expands
 // them into a Tensor. As in TensorFlow, a repeated-value field shorter than
-// the shape is padded with its last value (all zeros when empty).
-func (tf *tensorFields) build() (*Tensor, error) {
+// the shape is padded with its last value (all zeros when empty); the
+// padding is charged to pad.
+func (tf *tensorFields) build(pad *padBudget) (*Tensor, error) {
 	t := &Tensor{DType: tf.dtype, Shape: []int64{}}
 	if tf.shape != nil {
 		if tf.shape.UnknownRank {
@@ -615,6 +638,9 @@ func (tf *tensorFields) build() (*Tensor, error) {
 	if d == DTString {
 		if len(tf.strings) > n {
 			return nil, fmt.Errorf("%d strings for shape %v", len(tf.strings), t.Shape)
+		}
+		if err := pad.take(n-len(tf.strings), 24); err != nil { // a slice header each
+			return nil, err
 		}
 		t.Strings = tf.strings
 		for len(t.Strings) < n {
@@ -639,6 +665,13 @@ func (tf *tensorFields) build() (*Tensor, error) {
 	count := len(tf.floats) + len(tf.doubles) + len(tf.ints)
 	if count > n {
 		return nil, fmt.Errorf("%d values for shape %v", count, t.Shape)
+	}
+	size := 8
+	if d.isFloat() {
+		size = 4
+	}
+	if err := pad.take(n-count, size); err != nil {
+		return nil, err
 	}
 	if d.isFloat() {
 		t.Floats = make([]float32, n)

@@ -95,7 +95,7 @@ func TestTensorProtoForms(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseTensor(tc.tensor)
+			got, err := parseTensor(tc.tensor, newPadBudget())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +107,7 @@ func TestTensorProtoForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := parseTensor(b)
+			again, err := parseTensor(b, newPadBudget())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -111,7 +111,7 @@ func parseTFJSModel(data []byte) (*GraphDef, []jsonGroup, map[string]bool, error
 	if !present(m.ModelTopology) {
 		return nil, nil, nil, errors.New("model.json has no modelTopology")
 	}
-	p := &jsonParser{inline: map[string]bool{}}
+	p := &jsonParser{inline: map[string]bool{}, pad: newPadBudget()}
 	gd, err := p.graph(m.ModelTopology)
 	if err != nil {
 		return nil, nil, nil, err
@@ -170,6 +170,7 @@ func signatureOutputs(raw json.RawMessage) ([]string, error) {
 type jsonParser struct {
 	inline map[string]bool // Const nodes whose tensor holds its own values
 	values bool            // the last tensor parsed held values
+	pad    *padBudget      // padding of short tensors, for the whole model
 }
 
 // objFields decodes a JSON object, normalizing field names (lower case,
@@ -608,7 +609,7 @@ func (p *jsonParser) tensor(raw json.RawMessage) (*Tensor, error) {
 		}
 	}
 	p.values = len(tf.content) > 0 || tf.valField != 0
-	return tf.build()
+	return tf.build(p.pad)
 }
 
 // loadWeights reads the manifest's shards and puts every weight into the
