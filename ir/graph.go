@@ -383,6 +383,21 @@ func (g *Graph) Validate() error {
 	return nil
 }
 
+// MaxLiveElements bounds the activation elements live at once when the
+// graph runs (the peak of its memory plan): 512 MiB as float32, 1 GiB as
+// ring elements once compiled. Real models stay far below it (VGG-16:
+// 6.4 Mi); a model that asks for more is refused at import, so that a
+// small file cannot make the interpreters allocate without bound.
+const MaxLiveElements = 1 << 27
+
+// CheckLive refuses a graph whose memory plan peaks above MaxLiveElements.
+func (g *Graph) CheckLive() error {
+	if p := PlanMemory(g); p.PeakElems > MaxLiveElements {
+		return fmt.Errorf("running the model would hold %d activation elements at once, more than %d", p.PeakElems, MaxLiveElements)
+	}
+	return nil
+}
+
 // OpCounts returns how many nodes of each op the graph has.
 func (g *Graph) OpCounts() map[Op]int {
 	m := map[Op]int{}

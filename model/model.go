@@ -72,6 +72,9 @@ func Load(path string, opt Options) (*ir.Graph, error) {
 	case TFJS:
 		g, err = tf.LoadTFJS(path, tf.Options{InputShape: opt.InputShape})
 	}
+	if err == nil {
+		err = g.CheckLive()
+	}
 	if err != nil {
 		if !strings.Contains(err.Error(), path) {
 			err = fmt.Errorf("%s: %w", path, err)
