@@ -384,6 +384,10 @@ func TestSetupLayerBounded(t *testing.T) {
 		}},
 		{"over a frame", func(l *Layer) { l.Conv.H, l.Conv.W = 1<<15, 1<<15 }},
 		{"huge stride", func(l *Layer) { l.Conv.SH = 1 << 20 }},
+		// An empty input whose padding still makes windows (found by
+		// FuzzSetupLayer: a separable layer with H = 0 was accepted).
+		{"empty input", func(l *Layer) { l.Conv.H, l.Conv.PadT, l.Conv.PadB = 0, 3, 3 }},
+		{"empty input width", func(l *Layer) { l.Conv.W, l.Conv.PadL, l.Conv.PadR = 0, 3, 3 }},
 	} {
 		l := smallLayers()[1]
 		c.change(l)
@@ -393,6 +397,11 @@ func TestSetupLayerBounded(t *testing.T) {
 	}
 	if _, err := parseSetupLayer(setupBytes(smallLayers()[1])); err != nil {
 		t.Fatalf("a proper layer refused: %v", err)
+	}
+	sep := smallLayers()[3]
+	sep.Conv.H, sep.Conv.PadT, sep.Conv.PadB = 0, 3, 3
+	if got, err := parseSetupLayer(setupBytes(sep)); err == nil {
+		t.Errorf("separable layer with an empty input accepted with %d inputs, %d outputs", got.InLen(), got.OutLen())
 	}
 }
 

@@ -422,14 +422,14 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 	case Separable:
 		c := l.Conv
 		dwLen := c.O * c.KH * c.KW
-		if c.N != 1 || c.C <= 0 || c.Group != c.C || c.O != c.C || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
+		if c.N != 1 || c.C <= 0 || c.H <= 0 || c.W <= 0 || c.Group != c.C || c.O != c.C || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
 			c.OutH() <= 0 || c.OutW() <= 0 || l.M <= 0 || nw != dwLen+l.M*c.O || nb != l.M || max(c.KH*c.KW, c.O) > lazyTerms {
 			return nil, fmt.Errorf("%w: bad separable layer %d", errProto, l.Index)
 		}
 		l.W, l.PW = l.W[:dwLen:dwLen], l.W[dwLen:]
 	case Conv, Depthwise:
 		c := l.Conv
-		if c.N != 1 || c.C <= 0 || c.O <= 0 || c.Group <= 0 || c.C%c.Group != 0 || c.O%c.Group != 0 || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
+		if c.N != 1 || c.C <= 0 || c.H <= 0 || c.W <= 0 || c.O <= 0 || c.Group <= 0 || c.C%c.Group != 0 || c.O%c.Group != 0 || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
 			c.OutH() <= 0 || c.OutW() <= 0 || nw != c.O*c.C/c.Group*c.KH*c.KW || nb != c.O || c.C/c.Group*c.KH*c.KW > lazyTerms {
 			return nil, fmt.Errorf("%w: bad convolution layer %d", errProto, l.Index)
 		}
