@@ -473,23 +473,6 @@ func (g *Graph) Prune() {
 	}
 }
 
-// Rename replaces every use of value from by value to (in node inputs and
-// graph outputs).
-func (g *Graph) Rename(from, to string) {
-	for _, n := range g.Nodes {
-		for i, in := range n.Inputs {
-			if in == from {
-				n.Inputs[i] = to
-			}
-		}
-	}
-	for i, o := range g.Outputs {
-		if o == from {
-			g.Outputs[i] = to
-		}
-	}
-}
-
 // UniqueName returns a value name based on base that is not yet used.
 func (g *Graph) UniqueName(base string) string {
 	if _, ok := g.Values[base]; !ok {

@@ -310,15 +310,6 @@ func maxPool2x2(y, x []int64, nc, h, w int) {
 
 func clamp(v, a int64) int64 { return min(max(v, -a), a) }
 
-// requant rescales Z at scale l_x + l_w to l_x: q = (Z + 2^(k−1)) >> k,
-// rounding half up.
-func requant(z []int64, k int) {
-	half := int64(1) << (k - 1)
-	for i, v := range z {
-		z[i] = (v + half) >> k
-	}
-}
-
 // roundDiv is floor((2a + n) / (2n)) for n > 0.
 func roundDiv(a, n int64) int64 {
 	num, den := 2*a+n, 2*n

@@ -59,21 +59,6 @@ func dot(a, b []uint64) uint64 {
 	return acc
 }
 
-// dot32 is dot with the second operand stored as uint32 residues.
-func dot32(a []uint64, b []uint32) uint64 {
-	var acc uint64
-	for lo := 0; lo < len(a); lo += lazyTerms {
-		hi := min(lo+lazyTerms, len(a))
-		var s uint64
-		aa, bb := a[lo:hi], b[lo:hi]
-		for i := range aa {
-			s += aa[i] * uint64(bb[i])
-		}
-		acc = (acc + s%P) % P
-	}
-	return acc
-}
-
 // PRG is a CSPRNG: AES-256 in counter mode. Field elements are drawn by
 // rejection sampling of 3-byte values (a value ≥ P is rejected, probability
 // 3·2^-24), so they are uniform over Z_P.
