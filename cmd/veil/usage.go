@@ -3,28 +3,22 @@ package main
 import (
 	"os"
 	"runtime/debug"
-	"strconv"
-	"strings"
 
 	"veil/fixed"
+	"veil/internal/rusage"
 )
 
-// vmHWM reads the peak resident set size from /proc/self/status.
-func vmHWM() (int64, bool) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, false
+// processUsage returns this process's CPU time (user + system) in seconds
+// and its peak resident set size in bytes (see rusage.PeakRSS: VmHWM
+// where it exists, so that a party started by veil bench does not report
+// the bench process's memory). Where getrusage does not exist veil bench
+// reports zero for both.
+func processUsage() (cpuSeconds float64, peakRSS int64) {
+	u, ok := rusage.Self()
+	if !ok {
+		return 0, 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 2 && f[1] == "kB" {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				return kb * 1024, err == nil
-			}
-		}
-	}
-	return 0, false
+	return u.CPU().Seconds(), rusage.PeakRSS()
 }
 
 // workingSetAllowance is the memory a party is expected to need besides
