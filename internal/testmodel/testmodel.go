@@ -3,24 +3,19 @@
 package testmodel
 
 import (
-	"path/filepath"
-	"runtime"
 	"testing"
 
 	"veil/data"
 	"veil/fixed"
+	"veil/internal/testmodel/testfile"
 	"veil/ir"
 	"veil/model"
 )
 
-// Path is rel under the repository's testdata directory.
-func Path(rel string) string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		panic("testmodel: no caller information")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", rel)
-}
+// Path is rel (slash-separated) under the repository's testdata
+// directory; it is [testfile.Path], which the tests of packages that
+// testmodel imports use instead.
+func Path(rel string) string { return testfile.Path(rel) }
 
 // Program imports testdata/models/NAME.onnx, optimizes it and compiles it
 // at scale s.

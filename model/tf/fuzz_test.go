@@ -4,6 +4,8 @@ import (
 	"os"
 	"testing"
 	"testing/fstest"
+
+	"veil/internal/testmodel/testfile"
 )
 
 // limitSizes lowers the tensor and folding limits for the length of a
@@ -34,7 +36,7 @@ func FuzzDecodeGraphDef(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	small, err := os.ReadFile("../../testdata/tf/small.pb")
+	small, err := os.ReadFile(testfile.Path("tf/small.pb"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -9,12 +9,13 @@ import (
 	"slices"
 	"testing"
 
+	"veil/internal/testmodel/testfile"
 	"veil/ir"
 )
 
-const (
-	nsfwModel = "../../testdata/models/tfjs-nsfw-mobilenet_v2_mid"
-	nsfwRef   = "../../testdata/tf/nsfw_mobilenet_v2_mid.ref.json"
+var (
+	nsfwModel = testfile.Path("models/tfjs-nsfw-mobilenet_v2_mid")
+	nsfwRef   = testfile.Path("tf/nsfw_mobilenet_v2_mid.ref.json")
 )
 
 // reference is testdata/tf/<model>.ref.json, written by make_ref.js.
@@ -209,7 +210,7 @@ func sameGraph(t *testing.T, a, b *ir.Graph) {
 // in repeated values and as a single value filling the shape, and checks
 // its outputs against numpy's.
 func TestPythonGraphDef(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/tf/small.ref.json")
+	data, err := os.ReadFile(testfile.Path("tf/small.ref.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestPythonGraphDef(t *testing.T) {
 	if err := json.Unmarshal(data, &ref); err != nil {
 		t.Fatal(err)
 	}
-	g, err := LoadGraphDef("../../testdata/tf/small.pb", Options{Outputs: []string{"probs", "logits"}})
+	g, err := LoadGraphDef(testfile.Path("tf/small.pb"), Options{Outputs: []string{"probs", "logits"}})
 	if err != nil {
 		t.Fatal(err)
 	}
