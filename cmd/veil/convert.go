@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -33,16 +32,7 @@ standard TensorFlow ops so that TensorFlow itself can load the file.`,
 			} else if f != model.TFJS {
 				return fmt.Errorf("%s is a %s model; convert reads TF.js graph models", args[0], f)
 			}
-			gd, err := tf.ReadTFJS(args[0])
-			if err != nil {
-				return err
-			}
-			if unfuse {
-				if err := tf.Unfuse(gd); err != nil {
-					return err
-				}
-			}
-			if err := writeGraphDef(out, gd); err != nil {
+			if err := tf.ConvertTFJS(args[0], out, unfuse); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out)
@@ -52,16 +42,4 @@ standard TensorFlow ops so that TensorFlow itself can load the file.`,
 	cmd.Flags().StringVarP(&out, "output", "o", "", "GraphDef file to write")
 	cmd.Flags().BoolVar(&unfuse, "unfuse", false, "rewrite fused TF.js ops as standard TensorFlow ops")
 	return cmd
-}
-
-func writeGraphDef(path string, gd *tf.GraphDef) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := tf.WriteGraphDef(f, gd); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return f.Close()
 }

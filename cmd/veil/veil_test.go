@@ -190,6 +190,15 @@ func TestConvertTFJSToGraphDef(t *testing.T) {
 	if last(a) != last(b) || !strings.Contains(last(a), "Conv×52") {
 		t.Errorf("TF.js and GraphDef import differ:\n%s\n---\n%s", last(a), last(b))
 	}
+	if _, err := veil(t, "convert", nsfwModel, "-o", pb, "--unfuse"); err != nil {
+		t.Fatal(err)
+	}
+	// Unfused, the biases are Adds of their own; the parameters are the same.
+	if u, err := veil(t, "info", pb); err != nil {
+		t.Fatal(err)
+	} else if params := strings.Split(last(a), "\n")[1]; !strings.Contains(u, params) || !strings.Contains(u, "Conv×52") {
+		t.Errorf("unfused GraphDef import differs from TF.js (%s):\n%s", params, last(u))
+	}
 	if _, err := veil(t, "convert", lenet, "-o", pb); err == nil || !strings.Contains(err.Error(), "TF.js") {
 		t.Errorf("convert of an ONNX model: %v", err)
 	}

@@ -7,8 +7,8 @@
 // are transposed to the IR's [O, I/group, KH, KW], Grappler's fused ops
 // (_FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul) are split back
 // into their parts, and constant subgraphs fold away. WriteGraphDef writes
-// a GraphDef back out, so a TF.js model can be turned into a frozen .pb
-// with its weights dequantized to float32.
+// a GraphDef back out; ConvertTFJS uses it to turn a TF.js model into a
+// frozen .pb with its weights dequantized to float32.
 //
 // The binary decoder is written against the protobuf wire format with
 // google.golang.org/protobuf/encoding/protowire; no generated code.
@@ -72,14 +72,20 @@ func LoadTFJS(path string, opt Options) (*ir.Graph, error) {
 
 // ConvertTFJS reads the TF.js graph model at src (model.json or its
 // directory) and writes it to dst as a binary frozen GraphDef, every
-// weight a float32 Const (dequantized). The ops stay as the TF.js
-// converter wrote them, fused ones included, so the .pb imports to exactly
-// the same graph; call Unfuse between ReadTFJS and WriteGraphDef for a
-// file that TensorFlow itself can read.
-func ConvertTFJS(src, dst string) error {
+// weight a float32 Const (dequantized). Without unfuse the ops stay as the
+// TF.js converter wrote them, fused ones included, so the .pb imports to
+// exactly the same graph; with unfuse they are rewritten by Unfuse into
+// standard TensorFlow ops, so that TensorFlow itself can read the file
+// (FusedDepthwiseConv2dNative exists only in TF.js).
+func ConvertTFJS(src, dst string, unfuse bool) error {
 	gd, err := ReadTFJS(src)
 	if err != nil {
 		return err
+	}
+	if unfuse {
+		if err := Unfuse(gd); err != nil {
+			return fmt.Errorf("%s: %w", src, err)
+		}
 	}
 	f, err := os.Create(dst)
 	if err != nil {

@@ -161,7 +161,7 @@ func TestSmallTFJSModel(t *testing.T) {
 		t.Errorf("int32 weight k = %v %v, want DT_INT32 [1 6]", k.DType, k.Ints)
 	}
 	pb := filepath.Join(t.TempDir(), "small.pb")
-	if err := ConvertTFJS(dir, pb); err != nil {
+	if err := ConvertTFJS(dir, pb, false); err != nil {
 		t.Fatal(err)
 	}
 	back, err := LoadGraphDef(pb, Options{InputShape: []int{2, 2}})
