@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"veil/internal/testmodel/testfile"
 )
 
 // td is the repository's committed test data.
-var td = filepath.Join("..", "testdata", "data")
+var td = testfile.Path("data")
 
 func tdPath(parts ...string) string { return filepath.Join(append([]string{td}, parts...)...) }
 
@@ -241,7 +243,7 @@ func TestMNISTJSONDigitFile(t *testing.T) {
 // The models' reference inputs were computed by the training script from the
 // same committed files; the Go loader must reproduce them bit for bit.
 func TestModelReferenceInputs(t *testing.T) {
-	refs, _ := filepath.Glob(filepath.Join("..", "testdata", "models", "*.ref.json"))
+	refs, _ := filepath.Glob(testfile.Path("models/*.ref.json"))
 	if len(refs) != 3 {
 		t.Fatalf("found %d model reference files, want 3", len(refs))
 	}
@@ -260,7 +262,11 @@ func TestModelReferenceInputs(t *testing.T) {
 			if err := json.Unmarshal(b, &r); err != nil {
 				t.Fatal(err)
 			}
-			ds, err := Load(filepath.Join("..", filepath.FromSlash(r.TestSet)), Options{PixelMax: r.PixelMax, Limit: len(r.Inputs)})
+			set, ok := strings.CutPrefix(r.TestSet, "testdata/")
+			if !ok {
+				t.Fatalf("test_set %q is not under testdata/", r.TestSet)
+			}
+			ds, err := Load(testfile.Path(set), Options{PixelMax: r.PixelMax, Limit: len(r.Inputs)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"veil/internal/testmodel/testfile"
 )
 
 // allocated returns the bytes f allocates.
@@ -200,7 +202,7 @@ func FuzzLoadImage(f *testing.F) {
 	png.Encode(&b, image.NewRGBA64(image.Rect(0, 0, 2, 2)))
 	f.Add(b.Bytes())
 	f.Add(pngHeader(f, 9000, 9000))
-	if img, err := os.ReadFile("../testdata/data/fashion-png/0/19.png"); err == nil {
+	if img, err := os.ReadFile(testfile.Path("data/fashion-png/0/19.png")); err == nil {
 		f.Add(img)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

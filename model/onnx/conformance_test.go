@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"veil/internal/testmodel/testfile"
 	"veil/ir"
 )
 
@@ -28,7 +29,7 @@ import (
 
 var writeConformance = flag.Bool("conformance.write", false, "write model/onnx/CONFORMANCE.md from the conformance run")
 
-const nodeTestDir = "../../testdata/onnx-node"
+var nodeTestDir = testfile.Path("onnx-node")
 
 // Tolerances, as ONNX's backend tests use (rtol 1e-3), with a slightly
 // looser atol for float32 against numpy's float64 references.

@@ -6,20 +6,21 @@ import (
 	"strings"
 	"testing"
 
+	"veil/internal/testmodel/testfile"
 	"veil/ir"
 )
 
 // seedModels are small valid models for the fuzz corpus and the
 // truncation test.
 var seedModels = []string{
-	"../../testdata/onnx-node/test_conv_with_strides_padding/model.onnx",
-	"../../testdata/onnx-node/test_gemm_all_attributes/model.onnx",
-	"../../testdata/onnx-node/test_reshape_negative_dim/model.onnx",
-	"../../testdata/onnx-node/test_slice/model.onnx",
-	"../../testdata/onnx-node/test_constantofshape_float_ones/model.onnx",
-	"../../testdata/onnx-node/test_maxpool_2d_pads/model.onnx",
-	"../../testdata/onnx-node/test_batchnorm_epsilon/model.onnx",
-	"../../testdata/onnx-node/test_softmax_axis_1/model.onnx",
+	testfile.Path("onnx-node/test_conv_with_strides_padding/model.onnx"),
+	testfile.Path("onnx-node/test_gemm_all_attributes/model.onnx"),
+	testfile.Path("onnx-node/test_reshape_negative_dim/model.onnx"),
+	testfile.Path("onnx-node/test_slice/model.onnx"),
+	testfile.Path("onnx-node/test_constantofshape_float_ones/model.onnx"),
+	testfile.Path("onnx-node/test_maxpool_2d_pads/model.onnx"),
+	testfile.Path("onnx-node/test_batchnorm_epsilon/model.onnx"),
+	testfile.Path("onnx-node/test_softmax_axis_1/model.onnx"),
 }
 
 func readSeeds(tb testing.TB) [][]byte {

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
+	"veil/internal/testmodel/testfile"
 	"veil/ir"
 )
 
@@ -22,8 +22,8 @@ type refFile struct {
 func TestRealModels(t *testing.T) {
 	for _, name := range []string{"fashion_lenet", "digits_mlp", "mnist_resnet"} {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join("../../testdata/models", name+".onnx")
-			refPath := filepath.Join("../../testdata/models", name+".ref.json")
+			path := testfile.Path("models/" + name + ".onnx")
+			refPath := testfile.Path("models/" + name + ".ref.json")
 			b, err := os.ReadFile(refPath)
 			if err != nil {
 				t.Fatal(err)
