@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"veil/internal/pinned"
 	"veil/mpc"
 )
 
@@ -204,7 +205,7 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 		if fp.Cert == "" {
 			return nil, fmt.Errorf("%s: missing cert", role.Role())
 		}
-		if pc.Cert, err = readCert(pc.CertFile); err != nil {
+		if pc.Cert, err = pinned.ReadCertificate(pc.CertFile); err != nil {
 			return nil, fmt.Errorf("%s: %w", role.Role(), err)
 		}
 		cfg.Parties[role] = pc

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"veil/internal/netutil"
+	"veil/internal/pinned"
 	"veil/mpc"
 )
 
@@ -53,13 +53,13 @@ type connector struct {
 	me      mpc.Party
 	id      tls.Certificate
 	timeout time.Duration
-	pins    [3][]byte // the parties' SubjectPublicKeyInfo, DER
+	pins    [3]pinned.Pin // the parties' keys
 }
 
 func newConnector(cfg *Config, me mpc.Party, id tls.Certificate) *connector {
 	c := &connector{cfg: cfg, me: me, id: id, timeout: cfg.timeout()}
 	for _, p := range mpc.Parties {
-		c.pins[p] = cfg.Parties[p].Cert.RawSubjectPublicKeyInfo
+		c.pins[p] = pinned.PinOf(cfg.Parties[p].Cert)
 	}
 	return c
 }
@@ -98,7 +98,7 @@ func connect(parent context.Context, cfg *Config, me mpc.Party, id tls.Certifica
 	if leaf == nil || id.PrivateKey == nil {
 		return fail(errors.New("no identity (key and certificate) given"))
 	}
-	if !bytes.Equal(leaf.RawSubjectPublicKeyInfo, c.pins[me]) {
+	if !c.pins[me].Matches(leaf) {
 		return fail(fmt.Errorf("this party's key is not the one the config pins for %s (%s)", me.Role(), cfg.Parties[me].CertFile))
 	}
 	if me > mpc.P0 && ln == nil {
@@ -184,16 +184,6 @@ func (j joinedError) Error() string {
 
 func (j joinedError) Unwrap() []error { return j }
 
-// pinError reports a peer certificate that is not the pinned one.
-type pinError struct {
-	role mpc.Party
-	cn   string
-}
-
-func (e *pinError) Error() string {
-	return fmt.Sprintf("the certificate presented (CN %q) is not the one the config pins for %s", e.cn, e.role.Role())
-}
-
 // permanentError marks a dial error that retrying cannot cure.
 type permanentError struct{ err error }
 
@@ -207,63 +197,28 @@ func isRemoteAlert(err error) bool {
 	return errors.As(err, &op) && op.Op == "remote error"
 }
 
-func peerCert(cs tls.ConnectionState) (*x509.Certificate, error) {
-	if len(cs.PeerCertificates) == 0 {
-		return nil, errors.New("the peer presented no certificate")
-	}
-	return cs.PeerCertificates[0], nil
-}
-
-// clientTLS is the configuration for dialling peer to. Certificates here
-// are self-signed and pinned, not issued by a CA, so chain verification
-// (InsecureSkipVerify) is replaced by VerifyConnection, which requires the
-// peer's public key to be exactly the one the config pins for to.
-// Possession of the matching private key is what the TLS 1.3 handshake
-// proves.
+// clientTLS is the configuration for dialling peer to: the peer must
+// present exactly the key the config pins for to (see internal/pinned:
+// certificates are self-signed and pinned, not issued by a CA, and the
+// TLS 1.3 handshake proves possession of the matching private key).
 func (c *connector) clientTLS(to mpc.Party) *tls.Config {
-	return &tls.Config{
-		Certificates:       []tls.Certificate{c.id},
-		MinVersion:         tls.VersionTLS13,
-		ServerName:         to.Role(),
-		InsecureSkipVerify: true, // replaced by the pin check below
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			cert, err := peerCert(cs)
-			if err != nil {
-				return err
-			}
-			if !bytes.Equal(cert.RawSubjectPublicKeyInfo, c.pins[to]) {
-				return &pinError{role: to, cn: cert.Subject.CommonName}
-			}
-			return nil
-		},
-	}
+	return pinned.Config(c.id, to.Role(), pinned.Only(c.pins[to], to.Role(), "the config"))
 }
 
 // serverTLS is the configuration for accepting the parties that dial me:
-// a client certificate is required (RequireAnyClientCert skips CA chains)
-// and VerifyConnection accepts only the pinned key of one of them.
+// a client certificate is required, and only the pinned key of one of
+// them is accepted.
 func (c *connector) serverTLS() *tls.Config {
-	return &tls.Config{
-		Certificates:           []tls.Certificate{c.id},
-		MinVersion:             tls.VersionTLS13,
-		ClientAuth:             tls.RequireAnyClientCert,
-		SessionTicketsDisabled: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			_, err := c.identify(cs)
-			return err
-		},
-	}
+	return pinned.Config(c.id, "", func(cert *x509.Certificate) error {
+		_, err := c.identify(cert)
+		return err
+	})
 }
 
-// identify returns the dialling party whose pinned key the peer's
-// certificate carries.
-func (c *connector) identify(cs tls.ConnectionState) (mpc.Party, error) {
-	cert, err := peerCert(cs)
-	if err != nil {
-		return 0, err
-	}
+// identify returns the dialling party whose pinned key cert carries.
+func (c *connector) identify(cert *x509.Certificate) (mpc.Party, error) {
 	for p := mpc.P0; p < c.me; p++ {
-		if bytes.Equal(cert.RawSubjectPublicKeyInfo, c.pins[p]) {
+		if c.pins[p].Matches(cert) {
 			return p, nil
 		}
 	}
@@ -321,7 +276,7 @@ func (c *connector) dialOnce(ctx context.Context, to mpc.Party, addr string) (*t
 	raw.SetDeadline(time.Now().Add(c.timeout))
 	conn := tls.Client(raw, c.clientTLS(to))
 	if err := conn.HandshakeContext(ctx); err != nil {
-		var pe *pinError
+		var pe *pinned.MismatchError
 		switch {
 		case errors.As(err, &pe):
 			return fail(&permanentError{pe})
@@ -471,7 +426,11 @@ func (c *connector) handshakeIn(ctx context.Context, raw net.Conn, st *acceptSta
 		c.lingerClose(raw)
 		return 0, nil, err
 	}
-	who, err := c.identify(conn.ConnectionState())
+	cert, err := pinned.PeerCertificate(conn.ConnectionState())
+	if err != nil {
+		return reject(err)
+	}
+	who, err := c.identify(cert)
 	if err != nil {
 		return reject(err)
 	}

@@ -15,7 +15,9 @@
 // replaced by that pin check in tls.Config.VerifyConnection; the TLS 1.3
 // handshake proves that the peer holds the matching private key. Host
 // names are not checked: the pinned key is the identity, whatever the
-// address.
+// address. The identities, key files and TLS configurations are veil's
+// one pinned-key TLS set-up, internal/pinned, which Slalom's link to its
+// device uses too.
 //
 // # Connections
 //

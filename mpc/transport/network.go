@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"veil/internal/pinned"
 	"veil/mpc"
 )
 
@@ -85,8 +86,7 @@ func heartbeatInterval(timeout time.Duration) time.Duration {
 
 // newPeer starts the goroutines of an established connection.
 func newPeer(who mpc.Party, conn *tls.Conn, raw net.Conn, max int64, timeout time.Duration) (*peer, error) {
-	cs := conn.ConnectionState()
-	key, err := cs.ExportKeyingMaterial(exporterLabel, nil, 32)
+	key, err := pinned.ExportKey(conn.ConnectionState(), exporterLabel, 32)
 	if err != nil {
 		raw.Close()
 		return nil, &mpc.PeerError{Peer: who, Err: fmt.Errorf("deriving the pairwise key: %w", err)}
