@@ -1,32 +1,24 @@
 package slalom
 
 import (
-	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"time"
 
-	"veil/internal/keyfile"
 	"veil/internal/netutil"
+	"veil/internal/pinned"
 )
 
 // The T↔D channel is TLS 1.3 with mutual authentication by pinned Ed25519
-// keys: each side holds its own key and the other's public key, and a
-// peer is accepted only if its certificate carries exactly that key (no
-// CA; the handshake proves possession of the private key). The frames
-// that follow are sealed under keys exported from that handshake
-// (seal_channel.go).
+// keys (internal/pinned, as between the MPC parties): each side holds its
+// own key and the other's public key, and a peer is accepted only if its
+// certificate carries exactly that key (no CA; the handshake proves
+// possession of the private key). The frames that follow are sealed
+// under keys exported from that handshake (seal_channel.go).
 
 // Identity is an Ed25519 key with a self-signed certificate.
 type Identity struct {
@@ -34,52 +26,29 @@ type Identity struct {
 	Pub  ed25519.PublicKey
 }
 
+// certName is the common name of the certificate of the key named name.
+func certName(name string) string { return "veil slalom " + name }
+
 // NewIdentity makes a fresh identity.
 func NewIdentity(name string) (*Identity, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	c, err := pinned.Generate(certName(name))
 	if err != nil {
 		return nil, err
 	}
-	return identityFrom(name, pub, priv)
+	return identityOf(c), nil
 }
 
-func identityFrom(name string, pub ed25519.PublicKey, priv ed25519.PrivateKey) (*Identity, error) {
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "veil slalom " + name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
-	if err != nil {
-		return nil, err
-	}
-	return &Identity{Cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}, Pub: pub}, nil
+func identityOf(c tls.Certificate) *Identity {
+	return &Identity{Cert: c, Pub: c.PrivateKey.(ed25519.PrivateKey).Public().(ed25519.PublicKey)}
 }
 
 // Save writes NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (the public
-// key, PEM, mode 0644) in dir (created with mode 0700 if missing). It
-// never replaces a file nor writes through a symbolic link: if either
-// file exists the error wraps fs.ErrExist and nothing is written.
+// key, PEM, mode 0644) in dir (created with mode 0700 if missing): veil's
+// one key file format (internal/pinned). It never replaces a file nor
+// writes through a symbolic link: if either file exists the error wraps
+// fs.ErrExist and nothing is written.
 func (id *Identity) Save(dir, name string) error {
-	k, err := x509.MarshalPKCS8PrivateKey(id.Cert.PrivateKey)
-	if err != nil {
-		return err
-	}
-	p, err := x509.MarshalPKIXPublicKey(id.Pub)
-	if err != nil {
-		return err
-	}
-	keyPath, pubPath := filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub")
-	for _, path := range []string{keyPath, pubPath} {
-		if _, err := os.Lstat(path); err == nil {
-			return fmt.Errorf("slalom: %s already exists; remove it to make a new key: %w", path, fs.ErrExist)
-		}
-	}
-	if err := keyfile.MkdirPrivate(dir); err != nil {
-		return fmt.Errorf("slalom: %w", err)
-	}
-	if err := keyfile.WritePrivate(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k})); err != nil {
-		return fmt.Errorf("slalom: %w", err)
-	}
-	if err := keyfile.WritePublic(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: p})); err != nil {
-		os.Remove(keyPath)
+	if err := pinned.Save(id.Cert, filepath.Join(dir, name+".key"), filepath.Join(dir, name+".pub"), pinned.AsPublicKey); err != nil {
 		return fmt.Errorf("slalom: %w", err)
 	}
 	return nil
@@ -88,70 +57,40 @@ func (id *Identity) Save(dir, name string) error {
 // LoadIdentity reads NAME.key from dir. The key must not be a symbolic
 // link nor, on Unix, readable or writable by group or others.
 func LoadIdentity(dir, name string) (*Identity, error) {
-	b, err := keyfile.ReadPrivate(filepath.Join(dir, name+".key"))
+	c, err := pinned.LoadKey(filepath.Join(dir, name+".key"), certName(name))
 	if err != nil {
 		return nil, fmt.Errorf("slalom: %w", err)
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s.key: not PEM", name)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("%s.key: not an Ed25519 key", name)
-	}
-	return identityFrom(name, priv.Public().(ed25519.PublicKey), priv)
+	return identityOf(c), nil
 }
 
-// LoadPublic reads NAME.pub from dir.
+// LoadPublic reads NAME.pub from dir (a PEM public key, or a
+// certificate carrying one).
 func LoadPublic(dir, name string) (ed25519.PublicKey, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name+".pub"))
+	k, err := pinned.ReadPublic(filepath.Join(dir, name+".pub"))
 	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s.pub: not PEM", name)
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("slalom: %w", err)
 	}
 	pub, ok := k.(ed25519.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("%s.pub: not an Ed25519 key", name)
+		return nil, fmt.Errorf("slalom: %s.pub: not an Ed25519 key (%T)", name, k)
 	}
 	return pub, nil
 }
 
-func pinned(peer ed25519.PublicKey) func(tls.ConnectionState) error {
-	return func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("slalom: peer sent no certificate")
-		}
-		k, ok := cs.PeerCertificates[0].PublicKey.(ed25519.PublicKey)
-		if !ok || !bytes.Equal(k, peer) {
-			return errors.New("slalom: peer key is not the pinned one")
+// tlsConfig is the configuration of either end of the T↔D channel: id
+// presented, only the key peer accepted.
+func tlsConfig(id *Identity, peer ed25519.PublicKey) *tls.Config {
+	pin, err := pinned.PinKey(peer)
+	if err != nil {
+		pin = nil // matches nothing: every peer is refused
+	}
+	return pinned.Config(id.Cert, "", func(c *x509.Certificate) error {
+		if err := pinned.Only(pin, "the peer", "")(c); err != nil {
+			return fmt.Errorf("slalom: %w", err)
 		}
 		return nil
-	}
-}
-
-func tlsConfig(id *Identity, peer ed25519.PublicKey) *tls.Config {
-	return &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		Certificates:       []tls.Certificate{id.Cert},
-		InsecureSkipVerify: true, // replaced by the pin check
-		ClientAuth:         tls.RequireAnyClientCert,
-		VerifyConnection:   pinned(peer),
-		// Nothing may follow the handshake on the TLS layer: the frames
-		// are sealed by this package (seal_channel.go).
-		SessionTicketsDisabled: true,
-	}
+	})
 }
 
 // Liveness of the T↔D link. T waits at most DeviceTimeout for D to move

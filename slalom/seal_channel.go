@@ -11,6 +11,7 @@ import (
 	"io"
 
 	"veil/internal/netutil"
+	"veil/internal/pinned"
 )
 
 // After the TLS 1.3 handshake (mutual authentication by pinned keys), T
@@ -85,7 +86,7 @@ type sealedConn struct {
 // session; client is the TLS client's side. Frames travel over rw (the
 // raw connection, through its Conn's deadlines).
 func newSealedConn(rw io.ReadWriter, cs tls.ConnectionState, client bool) (*sealedConn, error) {
-	km, err := cs.ExportKeyingMaterial(sealLabel, nil, 64)
+	km, err := pinned.ExportKey(cs, sealLabel, 64)
 	if err != nil {
 		return nil, fmt.Errorf("slalom: exporting frame keys: %w", err)
 	}
