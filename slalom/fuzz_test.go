@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"veil/internal/netutil"
+	"veil/internal/record"
 	"veil/ir"
 )
 
@@ -222,7 +223,7 @@ func smallProduct(ds ...int) bool {
 // returns the bytes on the wire.
 func sealedWire(t testing.TB, frames ...[]byte) []byte {
 	var wire bytes.Buffer
-	out, err := newSealer(bytes.Repeat([]byte{7}, 32))
+	out, err := record.NewSealer(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func FuzzSealedFrames(f *testing.F) {
 			wire = wire[:len(wire)-int(cut)%len(wire)]
 		}
 		wire = append(wire, extra...)
-		in, _ := newSealer(bytes.Repeat([]byte{7}, 32))
+		in, _ := record.NewOpener(bytes.Repeat([]byte{7}, 32))
 		r := &sealedConn{r: bufio.NewReader(bytes.NewReader(wire)), in: in}
 		var buf []byte
 		for i := 0; ; i++ {

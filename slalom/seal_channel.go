@@ -2,8 +2,6 @@ package slalom
 
 import (
 	"bufio"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -12,6 +10,7 @@ import (
 
 	"veil/internal/netutil"
 	"veil/internal/pinned"
+	"veil/internal/record"
 )
 
 // After the TLS 1.3 handshake (mutual authentication by pinned keys), T
@@ -19,7 +18,9 @@ import (
 // records: every frame is sealed with AES-256-GCM under a key per
 // direction exported from the TLS session (RFC 8446 §7.5, label
 // "veil slalom frames v1"), in records of at most recordMax bytes, each
-// with a 96-bit counter nonce that never repeats within the direction.
+// with a 96-bit counter nonce that never repeats within the direction
+// (veil's record layer, internal/record, numbering the records
+// implicitly: the counter is not sent).
 // On the wire a frame is its plaintext length n (4 bytes, big endian,
 // authenticated as associated data together with the record index) and
 // ⌈n/recordMax⌉ records, each ciphertext ‖ 16-byte tag. A receiver reads
@@ -37,34 +38,8 @@ import (
 const (
 	sealLabel = "veil slalom frames v1"
 	recordMax = 1 << 22
-	tagSize   = 16
+	tagSize   = record.TagSize
 )
-
-type sealer struct {
-	aead cipher.AEAD
-	seq  uint64 // records sealed or opened so far in this direction
-}
-
-func newSealer(key []byte) (*sealer, error) {
-	blk, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	a, err := cipher.NewGCM(blk)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: a}, nil
-}
-
-func (s *sealer) next() (nonce [12]byte, err error) {
-	if s.seq == 1<<63 {
-		return nonce, errors.New("slalom: record counter exhausted")
-	}
-	binary.BigEndian.PutUint64(nonce[4:], s.seq)
-	s.seq++
-	return nonce, nil
-}
 
 // frameRecordAAD is the frame length and the record's index in the frame.
 func frameRecordAAD(dst []byte, n uint32, i int) []byte {
@@ -73,13 +48,16 @@ func frameRecordAAD(dst []byte, n uint32, i int) []byte {
 }
 
 // sealedConn carries frames over the raw connection under the exported
-// keys.
+// keys: one direction of veil's record layer (internal/record) each way,
+// its records numbered implicitly (the counter is the nonce and is not
+// sent).
 type sealedConn struct {
-	r       *bufio.Reader
-	w       *bufio.Writer
-	out, in *sealer
-	wbuf    []byte
-	aad     [8]byte
+	r    *bufio.Reader
+	w    *bufio.Writer
+	out  record.Sealer
+	in   record.Opener
+	wbuf []byte
+	aad  [8]byte
 }
 
 // newSealedConn derives the two directions' keys from the finished TLS
@@ -90,20 +68,16 @@ func newSealedConn(rw io.ReadWriter, cs tls.ConnectionState, client bool) (*seal
 	if err != nil {
 		return nil, fmt.Errorf("slalom: exporting frame keys: %w", err)
 	}
+	defer clear(km)
 	toServer, toClient := km[:32], km[32:]
 	if !client {
 		toServer, toClient = toClient, toServer
 	}
-	out, err := newSealer(toServer)
+	p, err := record.NewPair(toServer, toClient)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("slalom: frame keys: %w", err)
 	}
-	in, err := newSealer(toClient)
-	if err != nil {
-		return nil, err
-	}
-	clear(km)
-	return &sealedConn{r: bufio.NewReaderSize(rw, 64<<10), w: bufio.NewWriterSize(rw, 1<<20), out: out, in: in}, nil
+	return &sealedConn{r: bufio.NewReaderSize(rw, 64<<10), w: bufio.NewWriterSize(rw, 1<<20), out: p.Out, in: p.In}, nil
 }
 
 // writeFrame seals the frame whose plaintext is the concatenation of parts.
@@ -133,11 +107,10 @@ func (c *sealedConn) writeFrame(parts ...[]byte) error {
 			pt = append(pt, parts[pi][po:po+k]...)
 			po += k
 		}
-		nonce, err := c.out.next()
+		ct, err := c.out.Seal(pt[:0], pt, frameRecordAAD(c.aad[:], uint32(total), i))
 		if err != nil {
-			return err
+			return fmt.Errorf("slalom: %w", err)
 		}
-		ct := c.out.aead.Seal(pt[:0], nonce[:], pt, frameRecordAAD(c.aad[:], uint32(total), i))
 		if _, err := c.w.Write(ct); err != nil {
 			return err
 		}
@@ -176,12 +149,11 @@ func (c *sealedConn) readFrame(buf []byte, limit int) ([]byte, error) {
 			return nil, err
 		}
 		rec := buf[off:]
-		nonce, err := c.in.next()
-		if err != nil {
-			return nil, err
-		}
-		if _, err := c.in.aead.Open(rec[:0], nonce[:], rec, frameRecordAAD(c.aad[:], uint32(n), i)); err != nil {
-			return nil, errors.New("slalom: frame failed authentication (modified, replayed, reordered or injected)")
+		if _, err := c.in.Open(rec[:0], rec, frameRecordAAD(c.aad[:], uint32(n), i)); err != nil {
+			if errors.Is(err, record.ErrAuth) {
+				return nil, errors.New("slalom: frame failed authentication (modified, replayed, reordered or injected)")
+			}
+			return nil, fmt.Errorf("slalom: %w", err)
 		}
 		if buf = buf[:off+m]; len(buf) == n {
 			return buf, nil
