@@ -17,11 +17,36 @@ import (
 	"veil/ir"
 )
 
-// Op is an instruction of the fixed-point program. The set is the
-// interface every secure backend implements: linear ops on shares
-// (Conv, MatMul, Mul need multiplication of two secrets; Add, Sub,
-// AddPublic, MulPublic, SumPool, ReduceSum are local), ScaleDown, the
-// comparison-based Relu, MaxPool and ArgMax, and data movement.
+// Op is an instruction of the fixed-point program.
+//
+// The ops are of two sorts. The primitive ops are the interface every
+// backend implements (see Backend): each has one exact semantics over
+// Z_2^64, given by the cleartext executor (Cleartext), which is the
+// oracle of every backend. The composite ops are defined by their
+// lowering onto primitives (see Lower): a backend runs that lowering
+// unless it implements the op natively (see Fuser), and a native
+// implementation must compute exactly what the lowering computes.
+//
+// Values are signed 64-bit integers in two's complement; "x ≥ 0" means
+// the signed reading. The comparison primitive DReLU and everything
+// built on it (Relu, MaxPool, ArgMax) require their operands to lie in
+// [−2^61, 2^61), so that differences of two operands do not wrap; every
+// value a program computes at a sensible scale lies far inside it.
+//
+// Primitive ops:
+//
+//   - products of two secret values or of a value and a weight: Conv,
+//     MatMul, Mul;
+//   - local linear ops: Add, Sub, SumPool, ReduceSum, and the ops with a
+//     public constant: AddPublic, MulPublic, Const;
+//   - ScaleDown, the truncation that follows every product;
+//   - DReLU, the comparison: a 0/1 bit [x ≥ 0] for every element (a
+//     shared bit in a secure backend); less-than is DReLU of a
+//     difference;
+//   - Mux, the multiplexer: b ? x : y for a 0/1 bit b;
+//   - data movement: Reshape, Transpose, Concat, Pad, Slice.
+//
+// Composite ops: Relu, MaxPool, ArgMax.
 type Op string
 
 // The instructions.
@@ -33,18 +58,39 @@ const (
 	Sub       Op = "Sub"       // In: a, b with broadcasting
 	AddPublic Op = "AddPublic" // In: x; adds Public (broadcast per PublicShape)
 	MulPublic Op = "MulPublic" // In: x; multiplies by Public (broadcast per PublicShape)
+	Const     Op = "Const"     // In: none; the public Public (of PublicShape) broadcast to the output shape
 	ScaleDown Op = "ScaleDown" // In: x; arithmetic shift right by Shift
-	Relu      Op = "Relu"      // In: x
-	MaxPool   Op = "MaxPool"   // In: x; Kernel, Strides, Pads, Layout
+	DReLU     Op = "DReLU"     // In: x; 1 where x ≥ 0, else 0 (scale 0)
+	Mux       Op = "Mux"       // In: b, x, y of one shape; x where b = 1, y where b = 0 (b must be 0 or 1)
 	SumPool   Op = "SumPool"   // In: x; sum over each window's real elements
 	ReduceSum Op = "ReduceSum" // In: x; Axes, KeepDims
-	ArgMax    Op = "ArgMax"    // In: x; Axis, KeepDims; output is an index (scale 0)
 	Reshape   Op = "Reshape"   // In: x; Shape
 	Transpose Op = "Transpose" // In: x; Perm
 	Concat    Op = "Concat"    // In: xs…; Axis
-	Pad       Op = "Pad"       // In: x; Pads (begin…, end…), PadValue
+	Pad       Op = "Pad"       // In: x; Pads (begin…, end…); Mode "" (constant PadValue) or "edge" (nearest element)
 	Slice     Op = "Slice"     // In: x; Starts, Steps per axis (output shape gives the counts)
+
+	Relu    Op = "Relu"    // composite. In: x; max(x, 0)
+	MaxPool Op = "MaxPool" // composite. In: x; Kernel, Strides, Pads, Layout; max over each window's real elements
+	ArgMax  Op = "ArgMax"  // composite. In: x; Axis, KeepDims, SelectLast; output is an index (scale 0)
 )
+
+// Primitive reports whether op is a primitive op, which every backend
+// implements; the other ops are composite (see Lower).
+func (op Op) Primitive() bool {
+	_, ok := lowerings[op]
+	return !ok && op.known()
+}
+
+// known reports whether op is an op of the instruction set.
+func (op Op) known() bool {
+	switch op {
+	case Conv, MatMul, Mul, Add, Sub, AddPublic, MulPublic, Const, ScaleDown, DReLU, Mux,
+		SumPool, ReduceSum, Reshape, Transpose, Concat, Pad, Slice, Relu, MaxPool, ArgMax:
+		return true
+	}
+	return false
+}
 
 // Kind says who provides a tensor.
 type Kind string
@@ -88,6 +134,7 @@ type Instr struct {
 	Public      []int64  `json:"public,omitempty"`
 	PublicShape ir.Shape `json:"public_shape,omitempty"`
 	PadValue    int64    `json:"pad_value,omitempty"`
+	Mode        string   `json:"mode,omitempty"` // Pad: "" (constant) or "edge"
 }
 
 // ScaleRow is one line of a scale sweep.

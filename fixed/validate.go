@@ -75,13 +75,10 @@ func (p *Program) checkInstr(in *Instr, defined []bool) error {
 	if in.Out < 0 || in.Out >= n || p.Tensors[in.Out].Kind != KindValue || defined[in.Out] {
 		return fmt.Errorf("output %d is not a fresh value tensor", in.Out)
 	}
-	switch in.Op {
-	case Conv, MatMul, Mul, Add, Sub, AddPublic, MulPublic, ScaleDown, Relu, MaxPool, SumPool,
-		ReduceSum, ArgMax, Reshape, Transpose, Concat, Pad, Slice:
-	default:
+	if !in.Op.known() {
 		return fmt.Errorf("unknown op")
 	}
-	arity := map[Op][2]int{Conv: {2, 3}, MatMul: {2, 2}, Mul: {2, 2}, Add: {2, 2}, Sub: {2, 2}, Concat: {1, 1 << 20}}
+	arity := map[Op][2]int{Conv: {2, 3}, MatMul: {2, 2}, Mul: {2, 2}, Add: {2, 2}, Sub: {2, 2}, Concat: {1, 1 << 20}, Const: {0, 0}, Mux: {3, 3}}
 	lo, hi := 1, 1
 	if a, ok := arity[in.Op]; ok {
 		lo, hi = a[0], a[1]
@@ -135,8 +132,36 @@ func (p *Program) checkInstr(in *Instr, defined []bool) error {
 	case Concat:
 		infer(ir.OpConcat)
 	case Pad:
+		if in.Mode != "" && in.Mode != "edge" {
+			return fmt.Errorf("unknown pad mode %q", in.Mode)
+		}
 		infer(ir.OpPad)
-	case ScaleDown, Relu:
+		if err == nil && in.Mode == "edge" {
+			for d, n := range vals[0].Shape {
+				if n == 0 && (in.Pads[d] > 0 || in.Pads[d+len(vals[0].Shape)] > 0) {
+					return fmt.Errorf("edge padding of the empty axis %d", d)
+				}
+			}
+		}
+	case Mux:
+		for i, v := range vals[1:] {
+			if !v.Shape.Equal(vals[0].Shape) {
+				return fmt.Errorf("operand %d has shape %v, the selector %v", i+1, v.Shape, vals[0].Shape)
+			}
+		}
+		got = vals[0].Shape
+	case Const:
+		if err := checkShape(in.PublicShape); err != nil {
+			return fmt.Errorf("public constant: %w", err)
+		}
+		if len(in.Public) != in.PublicShape.Size() {
+			return fmt.Errorf("%d public values for shape %v", len(in.Public), in.PublicShape)
+		}
+		if b, err := ir.BroadcastShapes(want, in.PublicShape); err != nil || !b.Equal(want) {
+			return fmt.Errorf("public constant of shape %v does not broadcast to %v", in.PublicShape, want)
+		}
+		got = want
+	case ScaleDown, Relu, DReLU:
 		got = vals[0].Shape
 		if in.Op == ScaleDown && (in.Shift < 1 || in.Shift > 62) {
 			return fmt.Errorf("shift %d out of range", in.Shift)

@@ -155,7 +155,7 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name stri
 	if err != nil {
 		return nil, err
 	}
-	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Compare: porthos.DefaultCompare.String(), Scale: scale, Malicious: mal.on,
+	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Compare: secureOpts.Porthos.Compare.String(), Scale: scale, Malicious: mal.on,
 		ReluCount: p.Stats.ReluElems, Params: p.Stats.Params, MACs: p.Stats.MACs, CompileS: time.Since(t0).Seconds()}
 	res.Comparisons = comparisons(p)
 
@@ -191,7 +191,7 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name stri
 	if err != nil {
 		return nil, err
 	}
-	cmp := "--compare=" + porthos.DefaultCompare.String()
+	cmp := "--compare=" + secureOpts.Porthos.Compare.String()
 	args := [3][]string{
 		{"party", cmp, "--role", "client", "--config", cfg, "--input-raw", inPath, "--repeat", fmt.Sprint(repeat), "--json"},
 		{"party", cmp, "--role", "server", "--config", cfg, "--program", progPath, "--json"},

@@ -198,5 +198,5 @@ func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, mf *ma
 		return nil, err
 	}
 	defer cleanup()
-	return session.RunLoopbackWith(context.Background(), prog, inputs, session.LoopbackOptions{Timeout: session.DefaultTimeout, Wrap: wrap})
+	return session.RunLoopbackWith(context.Background(), prog, inputs, session.LoopbackOptions{Timeout: session.DefaultTimeout, Wrap: wrap, Session: secureOpts})
 }

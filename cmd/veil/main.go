@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"veil/mpc/porthos"
+	"veil/mpc/session"
 )
 
 func main() {
@@ -25,6 +26,10 @@ func main() {
 }
 
 // newRoot builds the command tree.
+// secureOpts are the options of the secure backend, from the root
+// command's flags (--compare); every party of a session must use the same.
+var secureOpts session.Options
+
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "veil",
@@ -43,7 +48,7 @@ models and programs in the clear for accuracy measurement.`,
 		if err != nil {
 			return err
 		}
-		porthos.DefaultCompare = c
+		secureOpts.Porthos.Compare = c
 		return nil
 	}
 	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd(), attestCmd(), slalomCmd())

@@ -189,7 +189,7 @@ it and no output is released.`,
 			case mpc.P0:
 				var outs [][]float64
 				var pub *fixed.Program
-				pub, outs, rep, err = session.Client(ctx, net, func(p *fixed.Program) ([][]float32, error) {
+				pub, outs, rep, err = session.Client(ctx, net, secureOpts, func(p *fixed.Program) ([][]float32, error) {
 					if rawIn != "" {
 						x, err := readFloat32s(rawIn, p.Tensors[p.Inputs[0]].Shape.Size())
 						xs := make([][]float32, max(repeat, 1))
@@ -217,9 +217,9 @@ it and no output is released.`,
 				}
 				res.Program = pub.Name
 			case mpc.P1:
-				rep, err = session.Server(ctx, net, prog)
+				rep, err = session.Server(ctx, net, prog, secureOpts)
 			case mpc.P2:
-				rep, err = session.Helper(ctx, net)
+				rep, err = session.Helper(ctx, net, secureOpts)
 			}
 			if err != nil {
 				return err

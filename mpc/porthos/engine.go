@@ -34,6 +34,7 @@ type Engine struct {
 	err     error   // sticky: once a call failed the engine refuses more work
 	aborted bool    // the peers have been told
 	cmp     Compare // comparison protocol (see SetCompare)
+	opt     Options
 
 	// weight masks kept for the session (see byWeight)
 	masks     map[weightKey]*weightMask
@@ -54,14 +55,29 @@ type streamID struct {
 
 const nonceLen = 16
 
+// Options select how an Engine computes. They belong to the engine, so
+// sessions in one process may use different options; the three parties
+// of a session must use the same ones (a mismatch fails: the programs'
+// digests or the messages' lengths differ).
+type Options struct {
+	// Compare is the comparison protocol behind Relu, MaxPool, ArgMax
+	// and DReLU; the zero value is CompareFast.
+	Compare Compare
+	// Lower runs the composite ops Relu, MaxPool and ArgMax as their
+	// lowering onto primitives (fixed.Lower) instead of the fused
+	// protocols: slower, for testing the fused protocols against the
+	// lowering and for measuring what fusion saves.
+	Lower bool
+}
+
 // New starts a session for this party over net. The three parties call
 // New at the same time: each sends a fresh random nonce to both peers
 // (one round, 16 bytes per link and direction), and every pairwise stream
 // is then keyed by the pair's secret, the two holders' nonces and its
 // label, so a network used for several sessions never reuses randomness.
-func New(net mpc.Network) (*Engine, error) {
+func New(net mpc.Network, opt Options) (*Engine, error) {
 	e := &Engine{net: net, me: net.Me(), streams: map[streamID]*prg.Stream{}, byteStreams: map[streamID]*byteStream{},
-		priv: prg.NewRandom("porthos private"), acct: newAccounting(), cmp: DefaultCompare,
+		priv: prg.NewRandom("porthos private"), acct: newAccounting(), cmp: opt.Compare, opt: opt,
 		masks: map[weightKey]*weightMask{}, maskSeen: map[weightKey]bool{}, maskLimit: MaskCacheElems}
 	if e.me > mpc.P2 {
 		return nil, fmt.Errorf("porthos: unknown party %d", e.me)

@@ -15,9 +15,9 @@ import (
 // with this party's traffic. P0 passes the encoded inputs
 // (prog.EncodeInput), P1 and P2 pass none; P1's prog must carry the
 // weights, while P0 and P2 should hold prog.Public(): they never read
-// weight data. See (*Engine).Run.
+// weight data. It uses the default Options; see (*Engine).Run.
 func Run(ctx context.Context, net mpc.Network, prog *fixed.Program, inputs ...[]uint64) ([][]uint64, Stats, error) {
-	e, err := New(net)
+	e, err := New(net, Options{})
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -27,23 +27,26 @@ func Run(ctx context.Context, net mpc.Network, prog *fixed.Program, inputs ...[]
 
 // Run executes prog once in this engine's session.
 //
-// The parties first compare the digests of their programs (32 bytes to
-// each peer, one round), so that mismatched programs fail at once. P0
-// shares its inputs and P1 each weight when an instruction first reads
-// it (Share: no traffic). Each instruction then runs on shares:
+// The program runs through fixed's walker ((*fixed.Program).Execute),
+// with Relu, MaxPool and ArgMax fused (or lowered onto primitives, with
+// Options.Lower). The parties first compare the digests of their programs
+// (32 bytes to each peer, one round), so that mismatched programs fail at
+// once. P0 shares its inputs and P1 each weight when an instruction first
+// reads it (Share: no traffic). Each instruction then runs on shares:
 //
 //   - Conv, MatMul, Mul: products with a weight take the server's weight
 //     in the clear and mask each weight once per session (see byWeight);
 //     products of two shared values are Beaver products; a Conv masks
 //     the image or its im2col matrix, whichever is smaller; a Conv bias
 //     is added locally;
-//   - Relu, MaxPool, ArgMax: the comparison protocols (Porthos's or the
-//     fast one, as selected by SetCompare);
+//   - Relu, MaxPool, ArgMax, DReLU: the comparison protocols (Porthos's
+//     or the fast one, as selected by Options.Compare);
+//   - Mux: SelectShare, one Beaver product;
 //   - ScaleDown: local truncation (see ScaleDown for its error);
 //   - Add, Sub, MulPublic, SumPool, ReduceSum and the copy-only Reshape,
 //     Transpose, Concat, Slice: applied to each share locally, exactly as
 //     the cleartext executor applies them (fixed.Program.Apply);
-//   - AddPublic and Pad: the public constant is added by P0 only.
+//   - AddPublic, Const and Pad: the public constant is added by P0 only.
 //
 // Finally all outputs are revealed to P0 in one round; P1 and P2 learn
 // nothing. On a network that authenticates the transcript
@@ -75,76 +78,139 @@ func (e *Engine) run(ctx context.Context, prog *fixed.Program, inputs [][]uint64
 	if err := prog.ValidatePublic(); err != nil {
 		return nil, fmt.Errorf("%s: program %q: %w", e.me, prog.Name, err)
 	}
+	opt := &fixed.ExecOptions{Lower: e.opt.Lower}
+	if e.testHookInstr != nil {
+		opt.Observe = func(k int, _ *fixed.Instr, v fixed.Value) { e.testHookInstr(k, v.([]uint64)) }
+	}
+	out, err := prog.Execute(ctx, &backend{e: e}, inputs, opt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.me, err)
+	}
+	return out, nil
+}
+
+// backend runs a program for one party of the engine's session: the
+// fixed.Backend of Porthos. Values are this party's shares ([]uint64;
+// nil at P2, which holds no shares) and, for weights, a *weight until an
+// instruction needs it shared.
+type backend struct {
+	e      *Engine
+	prog   *fixed.Program
+	inputs [][]uint64
+}
+
+// weight is a weight tensor before and after it is shared: P1 uses data
+// in the clear where a product takes it as its weight operand (see
+// byWeight), and shares it (Share from P1: no traffic) when an
+// instruction first needs it shared.
+type weight struct {
+	id     int
+	shared []uint64
+	done   bool
+}
+
+func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint64) error {
+	e := b.e
 	if err := e.checkRole(prog, inputs); err != nil {
-		return nil, err
+		return err
 	}
 	if err := e.agree(prog); err != nil {
-		return nil, err
+		return err
 	}
 	e.digest = prog.PublicDigest()
-	vals := make([][]uint64, len(prog.Tensors))
-	shared := make([]bool, len(prog.Tensors))
-	for i, id := range prog.Inputs {
-		var x []uint64
-		if e.me == mpc.P0 {
-			x = inputs[i]
-		}
-		done := e.begin("Share", prog.Tensors[id].Shape.Size())
-		v, err := e.Share(mpc.P0, prog.Tensors[id].Shape.Size(), x)
-		done()
-		if err != nil {
-			return nil, err
-		}
-		vals[id], shared[id] = v, true
+	b.prog, b.inputs = prog, inputs
+	return nil
+}
+
+// Input shares P0's input.
+func (b *backend) Input(i int) (fixed.Value, error) {
+	e := b.e
+	var x []uint64
+	if e.me == mpc.P0 {
+		x = b.inputs[i]
 	}
-	last := prog.LastUse()
-	for k := range prog.Instrs {
-		in := &prog.Instrs[k]
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("%s: before instruction %d (%s, node %q): %w", e.me, k, in.Op, in.Node, err)
-		}
-		args := make([][]uint64, len(in.In))
-		wi := weightOperand(prog, in)
-		for i, id := range in.In {
+	n := b.prog.Tensors[b.prog.Inputs[i]].Shape.Size()
+	done := e.begin("Share", n)
+	defer done()
+	return e.Share(mpc.P0, n, x)
+}
+
+func (b *backend) Weight(id int) (fixed.Value, error) { return &weight{id: id}, nil }
+
+// share returns the shares of a weight, sharing it on first use.
+func (b *backend) share(w *weight) ([]uint64, error) {
+	if w.done {
+		return w.shared, nil
+	}
+	e := b.e
+	t := b.prog.Tensors[w.id]
+	var data []uint64
+	if e.me == mpc.P1 {
+		data = t.Data
+	}
+	done := e.begin("Share", t.Shape.Size())
+	v, err := e.Share(mpc.P1, t.Shape.Size(), data)
+	done()
+	if err != nil {
+		return nil, fmt.Errorf("sharing weight %q: %w", t.Name, err)
+	}
+	w.shared, w.done = v, true
+	return v, nil
+}
+
+func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value, error) {
+	e := b.e
+	wi := weightOperand(b.prog, in)
+	args := make([][]uint64, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case []uint64:
+			args[i] = v
+		case *weight:
 			if i == wi { // used in the clear by P1 (see byWeight)
 				if e.me == mpc.P1 {
-					args[i] = prog.Tensors[id].Data
+					args[i] = b.prog.Tensors[v.id].Data
 				}
 				continue
 			}
-			if !shared[id] {
-				t := prog.Tensors[id]
-				var data []uint64
-				if e.me == mpc.P1 {
-					data = t.Data
-				}
-				done := e.begin("Share", t.Shape.Size())
-				v, err := e.Share(mpc.P1, t.Shape.Size(), data)
-				done()
-				if err != nil {
-					return nil, fmt.Errorf("%s: sharing weight %q: %w", e.me, t.Name, err)
-				}
-				vals[id], shared[id] = v, true
+			sh, err := b.share(v)
+			if err != nil {
+				return nil, err
 			}
-			args[i] = vals[id]
-		}
-		done := e.begin(string(in.Op), prog.Tensors[in.Out].Shape.Size())
-		out, err := e.instr(prog, in, args, wi)
-		done()
-		if err != nil {
-			return nil, fmt.Errorf("%s: instruction %d (%s, node %q): %w", e.me, k, in.Op, in.Node, err)
-		}
-		vals[in.Out], shared[in.Out] = out, true
-		if e.testHookInstr != nil {
-			e.testHookInstr(k, out)
-		}
-		for _, id := range in.In {
-			if last[id] == k {
-				vals[id] = nil
-			}
+			args[i] = sh
 		}
 	}
-	return e.revealOutputs(prog, vals)
+	done := e.begin(string(in.Op), b.prog.Tensors[in.Out].Shape.Size())
+	defer done()
+	out, err := e.instr(b.prog, in, args, wi)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Fuses reports the composite ops Porthos runs as one protocol: Relu
+// (DReLU and the product in one pass), MaxPool and ArgMax (a tree of
+// comparisons with the selection folded in).
+func (b *backend) Fuses(op fixed.Op) bool {
+	return op == fixed.Relu || op == fixed.MaxPool || op == fixed.ArgMax
+}
+
+func (b *backend) End(outs []fixed.Value) ([][]uint64, error) {
+	vals := make([][]uint64, len(outs))
+	for i, v := range outs {
+		switch v := v.(type) {
+		case []uint64:
+			vals[i] = v
+		case *weight: // an output that is a weight: shared like any other
+			sh, err := b.share(v)
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = sh
+		}
+	}
+	return b.e.revealOutputs(b.prog, vals)
 }
 
 // checkRole checks what this party brings: P0 the inputs, P1 the weights.
@@ -152,25 +218,25 @@ func (e *Engine) checkRole(prog *fixed.Program, inputs [][]uint64) error {
 	switch e.me {
 	case mpc.P0:
 		if len(inputs) != len(prog.Inputs) {
-			return fmt.Errorf("%s: program %q takes %d inputs, got %d", e.me, prog.Name, len(prog.Inputs), len(inputs))
+			return fmt.Errorf("program %q takes %d inputs, got %d", prog.Name, len(prog.Inputs), len(inputs))
 		}
 		for i, id := range prog.Inputs {
 			if t := prog.Tensors[id]; len(inputs[i]) != t.Shape.Size() {
-				return fmt.Errorf("%s: input %q has %d values, the program expects %d (shape %v)", e.me, t.Name, len(inputs[i]), t.Shape.Size(), t.Shape)
+				return fmt.Errorf("input %q has %d values, the program expects %d (shape %v)", t.Name, len(inputs[i]), t.Shape.Size(), t.Shape)
 			}
 		}
 	case mpc.P1:
 		if len(inputs) != 0 {
-			return fmt.Errorf("%s: the server supplies weights, not inputs", e.me)
+			return errors.New("the server supplies weights, not inputs")
 		}
 		for _, t := range prog.Tensors {
 			if t.Kind == fixed.KindWeight && len(t.Data) != t.Shape.Size() {
-				return fmt.Errorf("%s: weight %q has %d values, shape %v needs %d (the server needs the full program, not its public part)", e.me, t.Name, len(t.Data), t.Shape, t.Shape.Size())
+				return fmt.Errorf("weight %q has %d values, shape %v needs %d (the server needs the full program, not its public part)", t.Name, len(t.Data), t.Shape, t.Shape.Size())
 			}
 		}
 	default:
 		if len(inputs) != 0 {
-			return fmt.Errorf("%s: the helper takes no inputs", e.me)
+			return errors.New("the helper takes no inputs")
 		}
 	}
 	return nil
@@ -183,16 +249,16 @@ func (e *Engine) agree(prog *fixed.Program) error {
 	e.round()
 	for _, p := range e.peers() {
 		if err := e.send(p, append([]byte(nil), d[:]...)); err != nil {
-			return fmt.Errorf("%s: program check: %w", e.me, err)
+			return fmt.Errorf("program check: %w", err)
 		}
 	}
 	for _, p := range e.peers() {
 		b, err := e.recv(p, len(d))
 		if err != nil {
-			return fmt.Errorf("%s: program check: %w", e.me, err)
+			return fmt.Errorf("program check: %w", err)
 		}
 		if !bytes.Equal(b, d[:]) {
-			return fmt.Errorf("%s: program check: %w", e.me, &mpc.PeerError{Peer: p, Err: errOtherProgram})
+			return fmt.Errorf("program check: %w", &mpc.PeerError{Peer: p, Err: errOtherProgram})
 		}
 	}
 	return nil
@@ -204,15 +270,15 @@ var errOtherProgram = errors.New("runs a different program")
 func (e *Engine) revealOutputs(prog *fixed.Program, vals [][]uint64) ([][]uint64, error) {
 	n := 0
 	var all []uint64
-	for _, id := range prog.Outputs {
+	for i, id := range prog.Outputs {
 		n += prog.Tensors[id].Shape.Size()
-		all = append(all, vals[id]...)
+		all = append(all, vals[i]...)
 	}
 	done := e.begin("Reveal", n)
 	v, err := e.Reveal(mpc.P0, n, all)
 	done()
 	if err != nil {
-		return nil, fmt.Errorf("%s: revealing the outputs: %w", e.me, err)
+		return nil, fmt.Errorf("revealing the outputs: %w", err)
 	}
 	if e.me != mpc.P0 {
 		return nil, nil

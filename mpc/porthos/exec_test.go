@@ -32,7 +32,7 @@ func run3PC(t testing.TB, prog *fixed.Program, input []uint64, steps bool) ([][]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e, err := New(nets[p])
+			e, err := New(nets[p], testOptions)
 			if err != nil {
 				errs[p] = err
 				return
@@ -173,8 +173,8 @@ func TestModels(t *testing.T) {
 	for _, c := range cases {
 		for _, cmp := range []Compare{ComparePorthos, CompareFast} {
 			t.Run(c.model+"/"+cmp.String(), func(t *testing.T) {
-				defer func(old Compare) { DefaultCompare = old }(DefaultCompare)
-				DefaultCompare = cmp
+				defer func(old Options) { testOptions = old }(testOptions)
+				testOptions.Compare = cmp
 				prog := loadProgram(t, c.model, 12)
 				xs, labels := loadInputs(t, prog, c.data, c.pixelMax, n)
 				r := rand.New(rand.NewPCG(40, 40))

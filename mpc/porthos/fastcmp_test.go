@@ -11,12 +11,11 @@ import (
 	"veil/mpc"
 )
 
-// withCompare runs f with DefaultCompare set to c (tests of this package
-// do not run in parallel).
+// withCompare runs f with the harnesses' engines using c.
 func withCompare(c Compare, f func()) {
-	old := DefaultCompare
-	DefaultCompare = c
-	defer func() { DefaultCompare = old }()
+	old := testOptions
+	testOptions.Compare = c
+	defer func() { testOptions = old }()
 	f()
 }
 

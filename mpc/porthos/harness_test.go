@@ -9,6 +9,10 @@ import (
 	"veil/mpc"
 )
 
+// testOptions are the options the harnesses of this package's tests
+// pass to New (tests of this package do not run in parallel).
+var testOptions Options
+
 // run3 runs f for the three parties, each in its own goroutine over a
 // fresh in-process network, and fails the test if any party fails.
 func run3(t testing.TB, f func(e *Engine) error) [3]*Engine {
@@ -32,7 +36,7 @@ func run3nets(nets [3]mpc.Network, f func(e *Engine) error) ([3]*Engine, [3]erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e, err := New(nets[p])
+			e, err := New(nets[p], testOptions)
 			if err != nil {
 				errs[p] = err
 				return

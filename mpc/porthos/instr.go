@@ -75,20 +75,24 @@ func (e *Engine) instr(prog *fixed.Program, in *fixed.Instr, args [][]uint64, wi
 		return z, nil
 	case fixed.ArgMax:
 		return e.ArgMax(args[0], shape(0), in.Axis, in.SelectLast)
+	case fixed.DReLU:
+		return e.DReLU(out.Size(), args[0])
+	case fixed.Mux: // SelectShare picks its first operand where the bit is 0
+		return e.SelectShare(out.Size(), args[0], args[2], args[1])
 	case fixed.Add, fixed.Sub, fixed.MulPublic, fixed.SumPool, fixed.ReduceSum,
 		fixed.Reshape, fixed.Transpose, fixed.Concat, fixed.Slice:
 		if p2 {
 			return nil, nil
 		}
 		return prog.Apply(in, args)
-	case fixed.AddPublic, fixed.Pad:
+	case fixed.AddPublic, fixed.Const, fixed.Pad:
 		if p2 {
 			return nil, nil
 		}
 		if e.me == mpc.P1 { // the public constant is P0's alone
 			c := *in
 			c.PadValue = 0
-			if in.Op == fixed.AddPublic {
+			if in.Op != fixed.Pad {
 				c.Public = make([]int64, len(in.Public))
 			}
 			in = &c

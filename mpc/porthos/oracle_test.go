@@ -1,6 +1,7 @@
 package porthos
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -28,43 +29,37 @@ func trace(t testing.TB, prog *fixed.Program, inputs ...[]uint64) [][]uint64 {
 // draws from the distribution of the secure execution's outputs.
 func simulate(t testing.TB, prog *fixed.Program, r *rand.Rand, input []uint64) []uint64 {
 	t.Helper()
-	vals := make([][]uint64, len(prog.Tensors))
-	vals[prog.Inputs[0]] = input
-	for id, tt := range prog.Tensors {
-		if tt.Kind == fixed.KindWeight {
-			vals[id] = tt.Data
-		}
+	out, err := prog.Execute(context.Background(), &simulated{r: r}, [][]uint64{input}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for k := range prog.Instrs {
-		in := &prog.Instrs[k]
-		args := make([][]uint64, len(in.In))
-		for i, id := range in.In {
-			args[i] = vals[id]
-		}
-		if in.Op == fixed.ScaleDown {
-			x := args[0]
-			x0 := make([]uint64, len(x))
-			for i := range x0 {
-				x0[i] = r.Uint64()
-			}
-			x1 := make([]uint64, len(x))
-			for i := range x1 {
-				x1[i] = x[i] - x0[i]
-			}
-			y0, y1 := truncate(mpc.P0, x0, in.Shift), truncate(mpc.P1, x1, in.Shift)
-			for i := range y0 {
-				y0[i] += y1[i]
-			}
-			vals[in.Out] = y0
-			continue
-		}
-		out, err := prog.Apply(in, args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vals[in.Out] = out
+	return out[0]
+}
+
+// simulated is the cleartext backend with the protocol's ScaleDown.
+type simulated struct {
+	fixed.Cleartext
+	r *rand.Rand
+}
+
+func (s *simulated) Exec(k int, in *fixed.Instr, args []fixed.Value) (fixed.Value, error) {
+	if in.Op != fixed.ScaleDown {
+		return s.Cleartext.Exec(k, in, args)
 	}
-	return vals[prog.Outputs[0]]
+	x := args[0].([]uint64)
+	x0 := make([]uint64, len(x))
+	for i := range x0 {
+		x0[i] = s.r.Uint64()
+	}
+	x1 := make([]uint64, len(x))
+	for i := range x1 {
+		x1[i] = x[i] - x0[i]
+	}
+	y0, y1 := truncate(mpc.P0, x0, in.Shift), truncate(mpc.P1, x1, in.Shift)
+	for i := range y0 {
+		y0[i] += y1[i]
+	}
+	return y0, nil
 }
 
 // deviation is the largest |secure − clear| over two encoded vectors.

@@ -86,6 +86,8 @@ type LoopbackOptions struct {
 	// session runs over (for example mpc/aramis.Secure, for malicious
 	// security); the session closes what it returns.
 	Wrap func(p mpc.Party, nw mpc.Network) (mpc.Network, error)
+	// Session are the options of the session every party runs.
+	Session Options
 }
 
 // RunLoopbackWith is RunLoopback with options.
@@ -118,7 +120,7 @@ func RunLoopbackWith(ctx context.Context, prog *fixed.Program, inputs [][]float3
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[p] = runParty(ctx, cfg, p, prog, inputs, res, opts.Wrap)
+			errs[p] = runParty(ctx, cfg, p, prog, inputs, res, opts)
 			if errs[p] != nil {
 				cancel()
 			}
@@ -131,8 +133,7 @@ func RunLoopbackWith(ctx context.Context, prog *fixed.Program, inputs [][]float3
 	return res, nil
 }
 
-func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fixed.Program, inputs [][]float32, res *Result,
-	wrap func(mpc.Party, mpc.Network) (mpc.Network, error)) error {
+func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fixed.Program, inputs [][]float32, res *Result, opts LoopbackOptions) error {
 	id, err := cfg.Identity(p, "")
 	if err != nil {
 		return err
@@ -144,8 +145,8 @@ func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fix
 		return err
 	}
 	var nw mpc.Network = tn
-	if wrap != nil {
-		if nw, err = wrap(p, tn); err != nil {
+	if opts.Wrap != nil {
+		if nw, err = opts.Wrap(p, tn); err != nil {
 			tn.Close()
 			return err
 		}
@@ -153,19 +154,19 @@ func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fix
 	defer nw.Close()
 	switch p {
 	case mpc.P0:
-		q, outs, rep, err := Client(ctx, nw, func(*fixed.Program) ([][]float32, error) { return inputs, nil })
+		q, outs, rep, err := Client(ctx, nw, opts.Session, func(*fixed.Program) ([][]float32, error) { return inputs, nil })
 		if err != nil {
 			return err
 		}
 		res.Program, res.Outputs, res.Reports[p] = q, outs, rep
 	case mpc.P1:
-		rep, err := Server(ctx, nw, prog)
+		rep, err := Server(ctx, nw, prog, opts.Session)
 		if err != nil {
 			return err
 		}
 		res.Reports[p] = rep
 	case mpc.P2:
-		rep, err := Helper(ctx, nw)
+		rep, err := Helper(ctx, nw, opts.Session)
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,14 @@ import (
 // MaxInferences bounds the count a client may announce.
 const MaxInferences = 1 << 24
 
+// Options configure the secure backend of a session; the three parties
+// must use the same.
+type Options struct {
+	// Porthos are the options of the three-party backend (the comparison
+	// protocol).
+	Porthos porthos.Options
+}
+
 // Report is one party's account of a session.
 type Report struct {
 	Party    mpc.Party
@@ -40,7 +48,7 @@ type Report struct {
 }
 
 // Server runs the server's side: prog must carry the weights.
-func Server(ctx context.Context, net mpc.Network, prog *fixed.Program) (*Report, error) {
+func Server(ctx context.Context, net mpc.Network, prog *fixed.Program, opt Options) (*Report, error) {
 	if net.Me() != mpc.P1 {
 		return nil, fmt.Errorf("session: the server must be %s, not %s", mpc.P1, net.Me())
 	}
@@ -61,11 +69,11 @@ func Server(ctx context.Context, net mpc.Network, prog *fixed.Program) (*Report,
 	if err != nil {
 		return nil, err
 	}
-	return run(ctx, net, prog, n, nil, start)
+	return run(ctx, net, prog, opt, n, nil, start)
 }
 
 // Helper runs the helper's side.
-func Helper(ctx context.Context, net mpc.Network) (*Report, error) {
+func Helper(ctx context.Context, net mpc.Network, opt Options) (*Report, error) {
 	if net.Me() != mpc.P2 {
 		return nil, fmt.Errorf("session: the helper must be %s, not %s", mpc.P2, net.Me())
 	}
@@ -78,7 +86,7 @@ func Helper(ctx context.Context, net mpc.Network) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return run(ctx, net, prog, n, nil, start)
+	return run(ctx, net, prog, opt, n, nil, start)
 }
 
 // Client runs the client's side. Once the server's public program has
@@ -87,7 +95,7 @@ func Helper(ctx context.Context, net mpc.Network) (*Report, error) {
 // checked before the count is announced. Client returns the program and,
 // for each input, the decoded first output with the program's Post
 // applied.
-func Client(ctx context.Context, net mpc.Network, prepare func(*fixed.Program) ([][]float32, error)) (*fixed.Program, [][]float64, *Report, error) {
+func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fixed.Program) ([][]float32, error)) (*fixed.Program, [][]float64, *Report, error) {
 	if net.Me() != mpc.P0 {
 		return nil, nil, nil, fmt.Errorf("session: the client must be %s, not %s", mpc.P0, net.Me())
 	}
@@ -124,7 +132,7 @@ func Client(ctx context.Context, net mpc.Network, prepare func(*fixed.Program) (
 		encoded[i] = prog.EncodeInput(x)
 	}
 	var outs [][]float64
-	rep, err := run(ctx, net, prog, len(inputs), func(i int, out [][]uint64) {
+	rep, err := run(ctx, net, prog, opt, len(inputs), func(i int, out [][]uint64) {
 		outs = append(outs, prog.ApplyPost(prog.DecodeOutput(0, out[0])))
 	}, start, encoded...)
 	if err != nil {
@@ -133,10 +141,10 @@ func Client(ctx context.Context, net mpc.Network, prepare func(*fixed.Program) (
 	return prog, outs, rep, nil
 }
 
-func run(ctx context.Context, net mpc.Network, prog *fixed.Program, n int, got func(int, [][]uint64), start time.Time, inputs ...[]uint64) (*Report, error) {
+func run(ctx context.Context, net mpc.Network, prog *fixed.Program, opt Options, n int, got func(int, [][]uint64), start time.Time, inputs ...[]uint64) (*Report, error) {
 	me := net.Me()
 	rep := &Report{Party: me, Program: prog.Name, N: n}
-	e, err := porthos.New(net)
+	e, err := porthos.New(net, opt.Porthos)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}

@@ -1,6 +1,7 @@
 package fixed
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -11,70 +12,87 @@ import (
 // Run executes p in the clear on encoded inputs (one per program input,
 // in order) and returns the encoded outputs. The arithmetic is exactly the
 // ring arithmetic the secure backends compute on shares, with ScaleDown as
-// an arithmetic shift; it is their test oracle.
+// an arithmetic shift; it is their test oracle (see Cleartext).
 func (p *Program) Run(inputs ...[]uint64) ([][]uint64, error) {
-	vals, err := p.execute(inputs, false)
-	if err != nil {
-		return nil, err
-	}
-	outs := make([][]uint64, len(p.Outputs))
-	for i, id := range p.Outputs {
-		outs[i] = vals[id]
-	}
-	return outs, nil
+	return p.Execute(context.Background(), &Cleartext{}, inputs, nil)
 }
 
 // Trace runs p in the clear like Run but keeps and returns the value of
 // every tensor (indexed like p.Tensors), for checking a secure execution
 // against the cleartext one instruction by instruction.
 func (p *Program) Trace(inputs ...[]uint64) ([][]uint64, error) {
-	return p.execute(inputs, true)
-}
-
-// execute runs every instruction and returns the tensor values; unless
-// keepAll, a computed value is dropped after its last reader.
-func (p *Program) execute(inputs [][]uint64, keepAll bool) ([][]uint64, error) {
-	if len(inputs) != len(p.Inputs) {
-		return nil, fmt.Errorf("program %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(inputs))
-	}
 	vals := make([][]uint64, len(p.Tensors))
+	observe := func(k int, in *Instr, out Value) { vals[in.Out] = out.([]uint64) }
+	if _, err := p.Execute(context.Background(), &Cleartext{}, inputs, &ExecOptions{Observe: observe}); err != nil {
+		return nil, err
+	}
 	for i, id := range p.Inputs {
-		if want := p.Tensors[id].Shape.Size(); len(inputs[i]) != want {
-			return nil, fmt.Errorf("input %q has %d values, the program expects %d (shape %v)", p.Tensors[id].Name, len(inputs[i]), want, p.Tensors[id].Shape)
-		}
 		vals[id] = inputs[i]
 	}
 	for id, t := range p.Tensors {
 		if t.Kind == KindWeight {
-			if len(t.Data) != t.Shape.Size() {
-				return nil, fmt.Errorf("program %q: weight %q has no data (a public program runs only in a secure backend)", p.Name, t.Name)
-			}
 			vals[id] = t.Data
-		}
-	}
-	last := p.LastUse()
-	for k := range p.Instrs {
-		in := &p.Instrs[k]
-		args := make([][]uint64, len(in.In))
-		for i, id := range in.In {
-			args[i] = vals[id]
-		}
-		out, err := p.exec(in, args)
-		if err != nil {
-			return nil, fmt.Errorf("instruction %d (%s from node %q): %w", k, in.Op, in.Node, err)
-		}
-		vals[in.Out] = out
-		if keepAll {
-			continue
-		}
-		for _, id := range in.In {
-			if last[id] == k && p.Tensors[id].Kind == KindValue {
-				vals[id] = nil
-			}
 		}
 	}
 	return vals, nil
 }
+
+// Cleartext is the oracle backend: it executes a program in the clear,
+// with the exact semantics of every op (see Op) over Z_2^64. It
+// implements the composite ops natively (see Fuser), and its tests check
+// each against its lowering. Run and Trace use it.
+type Cleartext struct {
+	p      *Program
+	inputs [][]uint64
+}
+
+// Begin checks the inputs and the weights.
+func (c *Cleartext) Begin(_ context.Context, p *Program, inputs [][]uint64) error {
+	if len(inputs) != len(p.Inputs) {
+		return fmt.Errorf("program %q takes %d inputs, got %d", p.Name, len(p.Inputs), len(inputs))
+	}
+	for i, id := range p.Inputs {
+		if want := p.Tensors[id].Shape.Size(); len(inputs[i]) != want {
+			return fmt.Errorf("input %q has %d values, the program expects %d (shape %v)", p.Tensors[id].Name, len(inputs[i]), want, p.Tensors[id].Shape)
+		}
+	}
+	c.p, c.inputs = p, inputs
+	return nil
+}
+
+// Input returns the i-th input as given to Begin.
+func (c *Cleartext) Input(i int) (Value, error) { return c.inputs[i], nil }
+
+// Weight returns the weight's data.
+func (c *Cleartext) Weight(id int) (Value, error) {
+	t := c.p.Tensors[id]
+	if len(t.Data) != t.Shape.Size() {
+		return nil, fmt.Errorf("program %q: weight %q has no data (a public program runs only in a secure backend)", c.p.Name, t.Name)
+	}
+	return t.Data, nil
+}
+
+// Exec applies the instruction in the clear.
+func (c *Cleartext) Exec(_ int, in *Instr, args []Value) (Value, error) {
+	a := make([][]uint64, len(args))
+	for i, v := range args {
+		a[i] = v.([]uint64)
+	}
+	return c.p.exec(in, a)
+}
+
+// End returns the outputs.
+func (c *Cleartext) End(outs []Value) ([][]uint64, error) {
+	res := make([][]uint64, len(outs))
+	for i, v := range outs {
+		res[i] = v.([]uint64)
+	}
+	return res, nil
+}
+
+// Fuses reports true for every composite op: the oracle computes each
+// directly.
+func (c *Cleartext) Fuses(Op) bool { return true }
 
 // LastUse returns, for every tensor, the index of the last instruction
 // reading it (len(Instrs) for outputs, −1 if never read): after that
@@ -202,8 +220,21 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 			f = func(x, y uint64) uint64 { return x * y }
 		}
 		res = broadcast(args[0], pub, shape(0), in.PublicShape, out, f)
+	case Const:
+		res = broadcast(make([]uint64, out.Size()), fromInts(in.Public), out, in.PublicShape, out, func(_, y uint64) uint64 { return y })
 	case ScaleDown:
 		tensor.ScaleDown(res, args[0], in.Shift)
+	case DReLU:
+		for i, v := range args[0] {
+			if int64(v) >= 0 {
+				res[i] = 1
+			}
+		}
+	case Mux:
+		b, x, y := args[0], args[1], args[2]
+		for i := range res {
+			res[i] = y[i] + b[i]*(x[i]-y[i])
+		}
 	case Relu:
 		tensor.Relu(res, args[0])
 	case MaxPool, SumPool:
@@ -279,6 +310,10 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 		}
 		res = fromInts(t.I)
 	case Pad:
+		if in.Mode == "edge" {
+			res = padEdge(args[0], shape(0), in.Pads, out)
+			break
+		}
 		res = fromInts(ir.PadInt(ringTensor(args[0], shape(0)), in.Pads, in.PadValue).I)
 	case Slice:
 		res = fromInts(ir.SliceTensor(ringTensor(args[0], shape(0)), in.Starts, in.Steps, out).I)
@@ -286,6 +321,29 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("unknown op %q", in.Op)
 	}
 	return res, nil
+}
+
+// padEdge pads x (of shape s) to out by repeating its nearest element:
+// every output coordinate reads the input coordinate clamped into range.
+func padEdge(x []uint64, s ir.Shape, pads []int, out ir.Shape) []uint64 {
+	res := make([]uint64, out.Size())
+	r := len(s)
+	strides := s.Strides()
+	coord := make([]int, r)
+	for i := range res {
+		off := 0
+		for d := 0; d < r; d++ {
+			off += min(max(coord[d]-pads[d], 0), s[d]-1) * strides[d]
+		}
+		res[i] = x[off]
+		for d := r - 1; d >= 0; d-- {
+			if coord[d]++; coord[d] < out[d] {
+				break
+			}
+			coord[d] = 0
+		}
+	}
+	return res
 }
 
 func matmul(a, b []uint64, as, bs, out ir.Shape) []uint64 {

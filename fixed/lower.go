@@ -1,0 +1,242 @@
+package fixed
+
+import (
+	"fmt"
+	"slices"
+
+	"veil/ir"
+)
+
+// lowerings holds the lowering of every composite op onto primitive ops.
+// A lowering appends instructions to l that compute in's output into
+// in.Out from in's inputs; the intermediate tensors it needs are new
+// value tensors of l's program.
+var lowerings = map[Op]func(l *lowerer, in *Instr) error{
+	Relu:    lowerRelu,
+	MaxPool: lowerMaxPool,
+	ArgMax:  lowerArgMax,
+}
+
+// Lower returns p with every composite op for which native reports false
+// replaced by its lowering onto primitive ops: the program a backend that
+// implements only the primitives (and the composite ops it fuses) runs.
+// The lowered instructions keep the node of the instruction they replace,
+// and their intermediate tensors are new value tensors appended to the
+// program's. Lower returns p itself when it has nothing to lower; the
+// copy it returns otherwise shares p's tensors, which neither may modify
+// afterwards.
+//
+// The lowerings:
+//
+//   - Relu(x) = Mux(DReLU(x), x, 0);
+//   - ArgMax along an axis of length d: a tree of ⌈log2 d⌉ levels; each
+//     compares the elements at even positions with their odd neighbours
+//     (Slice, Sub, DReLU) and keeps the larger and its index (Mux), the
+//     earlier on ties (the later with SelectLast); an odd last element is
+//     carried up (Concat). The indices start as a public Const.
+//   - MaxPool: the input padded by repeating its edge (Pad, mode edge),
+//     which leaves every window's maximum as it is, since with pads
+//     smaller than the kernel every padded position repeats a real
+//     element of the same window; then one strided Slice per kernel
+//     position, stacked (Reshape, Concat) and reduced by the same tree.
+func (p *Program) Lower(native func(Op) bool) (*Program, error) {
+	todo := false
+	for i := range p.Instrs {
+		if _, ok := lowerings[p.Instrs[i].Op]; ok && !native(p.Instrs[i].Op) {
+			todo = true
+			break
+		}
+	}
+	if !todo {
+		return p, nil
+	}
+	q := *p
+	q.Tensors = slices.Clip(p.Tensors)
+	q.Instrs = make([]Instr, 0, len(p.Instrs))
+	l := &lowerer{p: &q}
+	for k := range p.Instrs {
+		in := &p.Instrs[k]
+		lower, ok := lowerings[in.Op]
+		if !ok || native(in.Op) {
+			q.Instrs = append(q.Instrs, *in)
+			continue
+		}
+		l.in = in
+		if err := lower(l, in); err != nil {
+			return nil, fmt.Errorf("lowering instruction %d (%s from node %q): %w", k, in.Op, in.Node, err)
+		}
+	}
+	return &q, nil
+}
+
+// lowerer appends the lowering of one instruction to a program.
+type lowerer struct {
+	p  *Program
+	in *Instr // the instruction being lowered
+	n  int    // intermediate tensors made so far
+}
+
+// value adds a new value tensor and returns its id.
+func (l *lowerer) value(shape ir.Shape, scale int) int {
+	l.n++
+	name := l.p.Tensors[l.in.Out].Name
+	l.p.Tensors = append(l.p.Tensors, &Tensor{Name: fmt.Sprintf("%s/%s.%d", name, l.in.Op, l.n), Shape: shape, Kind: KindValue, Scale: scale, Node: l.in.Node})
+	return len(l.p.Tensors) - 1
+}
+
+// emit appends in, writing to a new tensor of the given shape and scale
+// (or to out ≥ 0), and returns the tensor it writes.
+func (l *lowerer) emit(in Instr, out int, shape ir.Shape, scale int) int {
+	if out < 0 {
+		out = l.value(shape, scale)
+	}
+	in.Out, in.Node = out, l.in.Node
+	l.p.Instrs = append(l.p.Instrs, in)
+	return out
+}
+
+func (l *lowerer) shape(id int) ir.Shape { return l.p.Tensors[id].Shape }
+func (l *lowerer) scale(id int) int      { return l.p.Tensors[id].Scale }
+
+// slice returns count elements of x along axis, from start by step.
+func (l *lowerer) slice(x, axis, start, step, count int) int {
+	s := l.shape(x)
+	starts, steps := make([]int, len(s)), make([]int, len(s))
+	for d := range steps {
+		steps[d] = 1
+	}
+	starts[axis], steps[axis] = start, step
+	out := s.Clone()
+	out[axis] = count
+	return l.emit(Instr{Op: Slice, In: []int{x}, Starts: starts, Steps: steps}, -1, out, l.scale(x))
+}
+
+func (l *lowerer) binary(op Op, a, b int) int {
+	return l.emit(Instr{Op: op, In: []int{a, b}}, -1, l.shape(a), l.scale(a))
+}
+
+func (l *lowerer) drelu(x int) int {
+	return l.emit(Instr{Op: DReLU, In: []int{x}}, -1, l.shape(x), 0)
+}
+
+func (l *lowerer) mux(b, x, y, out int) int {
+	return l.emit(Instr{Op: Mux, In: []int{b, x, y}}, out, l.shape(x), l.scale(x))
+}
+
+func (l *lowerer) concat(axis int, xs ...int) int {
+	out := l.shape(xs[0]).Clone()
+	for _, x := range xs[1:] {
+		out[axis] += l.shape(x)[axis]
+	}
+	return l.emit(Instr{Op: Concat, In: xs, Axis: axis}, -1, out, l.scale(xs[0]))
+}
+
+func (l *lowerer) reshape(x int, shape ir.Shape, out int) int {
+	return l.emit(Instr{Op: Reshape, In: []int{x}, Shape: shape}, out, shape, l.scale(x))
+}
+
+func lowerRelu(l *lowerer, in *Instr) error {
+	x := in.In[0]
+	zero := l.emit(Instr{Op: Const, Public: []int64{0}, PublicShape: ir.Shape{}}, -1, l.shape(x), l.scale(x))
+	l.mux(l.drelu(x), x, zero, in.Out)
+	return nil
+}
+
+func lowerArgMax(l *lowerer, in *Instr) error {
+	x := in.In[0]
+	s := l.shape(x)
+	axis := in.Axis
+	if axis < 0 {
+		axis += len(s)
+	}
+	if axis < 0 || axis >= len(s) || s[axis] < 1 {
+		return fmt.Errorf("axis %d of shape %v", in.Axis, s)
+	}
+	_, idx := l.maxTree(x, axis, true, in.SelectLast)
+	l.reshape(idx, l.shape(in.Out), in.Out)
+	return nil
+}
+
+func lowerMaxPool(l *lowerer, in *Instr) error {
+	x := in.In[0]
+	s := l.shape(x)
+	hAx, wAx := 2, 3
+	if in.Layout == "NHWC" {
+		hAx, wAx = 1, 2
+	}
+	if len(s) != 4 || len(in.Kernel) != 2 || len(in.Strides) != 2 || len(in.Pads) != 4 {
+		return fmt.Errorf("MaxPool of %v with kernel %v, strides %v, pads %v", s, in.Kernel, in.Strides, in.Pads)
+	}
+	if slices.ContainsFunc(in.Pads, func(v int) bool { return v != 0 }) {
+		pads := make([]int, 8)
+		pads[hAx], pads[wAx], pads[4+hAx], pads[4+wAx] = in.Pads[0], in.Pads[1], in.Pads[2], in.Pads[3]
+		ps := s.Clone()
+		ps[hAx] += in.Pads[0] + in.Pads[2]
+		ps[wAx] += in.Pads[1] + in.Pads[3]
+		x = l.emit(Instr{Op: Pad, In: []int{x}, Pads: pads, Mode: "edge"}, -1, ps, l.scale(x))
+	}
+	out := l.shape(in.Out)
+	row := ir.Shape{1, out.Size()}
+	var rows []int
+	for kh := 0; kh < in.Kernel[0]; kh++ {
+		for kw := 0; kw < in.Kernel[1]; kw++ {
+			starts, steps := make([]int, 4), []int{1, 1, 1, 1}
+			starts[hAx], starts[wAx] = kh, kw
+			steps[hAx], steps[wAx] = in.Strides[0], in.Strides[1]
+			w := l.emit(Instr{Op: Slice, In: []int{x}, Starts: starts, Steps: steps}, -1, out, l.scale(x))
+			rows = append(rows, l.reshape(w, row, -1))
+		}
+	}
+	stack := rows[0]
+	if len(rows) > 1 {
+		stack = l.concat(0, rows...)
+	}
+	m, _ := l.maxTree(stack, 0, false, false)
+	l.reshape(m, out, in.Out)
+	return nil
+}
+
+// maxTree reduces x along axis to length 1: the maximum and, if
+// withIndex, its index along the axis (the first of equal maxima, or the
+// last if selectLast).
+func (l *lowerer) maxTree(x, axis int, withIndex, selectLast bool) (max, index int) {
+	index = -1
+	if withIndex {
+		d := l.shape(x)[axis]
+		ps := make(ir.Shape, len(l.shape(x)))
+		for i := range ps {
+			ps[i] = 1
+		}
+		ps[axis] = d
+		iota := make([]int64, d)
+		for i := range iota {
+			iota[i] = int64(i)
+		}
+		index = l.emit(Instr{Op: Const, Public: iota, PublicShape: ps}, -1, l.shape(x), 0)
+	}
+	for d := l.shape(x)[axis]; d > 1; d = d/2 + d%2 {
+		h := d / 2
+		first, second := l.slice(x, axis, 0, 2, h), l.slice(x, axis, 1, 2, h)
+		if selectLast {
+			first, second = second, first
+		}
+		b := l.drelu(l.binary(Sub, first, second)) // 1: keep first
+		m := l.mux(b, first, second, -1)
+		mi := -1
+		if withIndex {
+			fi, si := l.slice(index, axis, 0, 2, h), l.slice(index, axis, 1, 2, h)
+			if selectLast {
+				fi, si = si, fi
+			}
+			mi = l.mux(b, fi, si, -1)
+		}
+		if d%2 == 1 {
+			m = l.concat(axis, m, l.slice(x, axis, d-1, 1, 1))
+			if withIndex {
+				mi = l.concat(axis, mi, l.slice(index, axis, d-1, 1, 1))
+			}
+		}
+		x, index = m, mi
+	}
+	return x, index
+}
