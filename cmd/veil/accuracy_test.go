@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"veil/fixed"
+	"veil/internal/testmodel"
 )
 
 // bundled lists the real models with labelled data: the validation set
@@ -29,7 +30,7 @@ func TestBundledModelAccuracy(t *testing.T) {
 	for _, m := range bundled {
 		t.Run(m.model, func(t *testing.T) {
 			var mf modelFlags
-			g, _, err := mf.load("../../testdata/models/" + m.model)
+			g, _, err := mf.load(testmodel.Path("models/" + m.model))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,11 +39,11 @@ func TestBundledModelAccuracy(t *testing.T) {
 				t.Fatal(err)
 			}
 			df := dataFlags{pixelMax: m.pixelMax}
-			val, err := df.loadExamples("../../testdata/data/"+m.val, 0, shape, g.Layout)
+			val, err := df.loadExamples(testmodel.Path("data/"+m.val), 0, shape, g.Layout)
 			if err != nil {
 				t.Fatal(err)
 			}
-			test, err := df.loadExamples("../../testdata/data/"+m.test, 0, shape, g.Layout)
+			test, err := df.loadExamples(testmodel.Path("data/"+m.test), 0, shape, g.Layout)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"veil/fixed"
+	"veil/internal/testmodel"
 )
 
 // TestMain lets the test binary act as the veil command, so that tests
@@ -93,12 +94,12 @@ func TestPartiesAsProcesses(t *testing.T) {
 			var cfg, prog string
 			mode := []string{"party", "--compare=" + c.compare}
 			if c.compare == "malicious" {
-				cfg, prog = partySetup(t, "../../testdata/models/"+c.model, "--malicious", "--insecure-simulated-attestation")
+				cfg, prog = partySetup(t, testmodel.Path("models/"+c.model), "--malicious", "--insecure-simulated-attestation")
 				mode = []string{"party", "--malicious", "--insecure-simulated-attestation"}
 			} else {
-				cfg, prog = partySetup(t, "../../testdata/models/"+c.model)
+				cfg, prog = partySetup(t, testmodel.Path("models/"+c.model))
 			}
-			data := "../../testdata/data/" + c.data
+			data := testmodel.Path("data/" + c.data)
 			var sout, hout, cout bytes.Buffer
 			server := veilProcess(t, &sout, append(mode, "--role", "server", "--config", cfg, "--program", prog, "--json")...)
 			helper := veilProcess(t, &hout, append(mode, "--role", "helper", "--config", cfg, "--json")...)

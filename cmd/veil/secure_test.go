@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"veil/fixed"
+	"veil/internal/testmodel"
 	"veil/mpc/porthos"
 	"veil/mpc/session"
 )
@@ -32,7 +33,7 @@ func TestSecureAgreesWithCleartext(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.model, func(t *testing.T) {
 			var mf modelFlags
-			g, _, err := mf.load("../../testdata/models/" + c.model)
+			g, _, err := mf.load(testmodel.Path("models/" + c.model))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,7 +45,7 @@ func TestSecureAgreesWithCleartext(t *testing.T) {
 			df := dataFlags{pixelMax: c.pixelMax}
 			var xs []fixed.Example
 			for _, d := range c.data {
-				more, err := df.loadExamples("../../testdata/data/"+d, c.n-len(xs), shape, g.Layout)
+				more, err := df.loadExamples(testmodel.Path("data/"+d), c.n-len(xs), shape, g.Layout)
 				if err != nil {
 					t.Fatal(err)
 				}

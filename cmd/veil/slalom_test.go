@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"veil/internal/testmodel"
 )
 
 // TestSlalomDeviceProcess runs T here and D as a separate OS process (the
@@ -18,8 +20,8 @@ import (
 // TLS with pinned keys, on 397 real test images in private + verified mode:
 // every output equals the cleartext quantized reference.
 func TestSlalomDeviceProcess(t *testing.T) {
-	out, err := veil(t, "slalom", "run", "../../testdata/models/digits_mlp.onnx", "--verify", "--blind",
-		"--data", "../../testdata/data/digits/test.csv", "--pixel-max", "16", "-n", "1000", "--json")
+	out, err := veil(t, "slalom", "run", testmodel.Path("models/digits_mlp.onnx"), "--verify", "--blind",
+		"--data", testmodel.Path("data/digits/test.csv"), "--pixel-max", "16", "-n", "1000", "--json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -73,14 +75,14 @@ func TestSlalomPinnedDevice(t *testing.T) {
 		return f[len(f)-1]
 	}
 	addr := start(keys)
-	out, err := veil(t, "slalom", "run", "../../testdata/models/fashion_lenet.onnx", "--verify",
-		"--data", "../../testdata/data/fashion-mnist/test", "-n", "30", "--device", addr, "--keys", keys)
+	out, err := veil(t, "slalom", "run", testmodel.Path("models/fashion_lenet.onnx"), "--verify",
+		"--data", testmodel.Path("data/fashion-mnist/test"), "-n", "30", "--device", addr, "--keys", keys)
 	if err != nil || !strings.Contains(out, "30/30 outputs equal the cleartext quantized reference") {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	// A device holding another key is refused by T's pin check.
 	bad := start(other)
-	out, err = veil(t, "slalom", "run", "../../testdata/models/fashion_lenet.onnx", "--verify", "-n", "1", "--device", bad, "--keys", keys)
+	out, err = veil(t, "slalom", "run", testmodel.Path("models/fashion_lenet.onnx"), "--verify", "-n", "1", "--device", bad, "--keys", keys)
 	if err == nil || !strings.Contains(err.Error(), "pinned") {
 		t.Fatalf("T accepted a device with an unpinned key (err %v):\n%s", err, out)
 	}
@@ -89,7 +91,7 @@ func TestSlalomPinnedDevice(t *testing.T) {
 // TestSlalomBenchJSON: bench --json prints one object with the fields the
 // issue names.
 func TestSlalomBenchJSON(t *testing.T) {
-	out, err := veil(t, "slalom", "bench", "../../testdata/models/fashion_lenet.onnx", "--verify", "--blind", "--runs", "1", "--json", "-q")
+	out, err := veil(t, "slalom", "bench", testmodel.Path("models/fashion_lenet.onnx"), "--verify", "--blind", "--runs", "1", "--json", "-q")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -7,16 +7,17 @@ import (
 	"testing"
 
 	"veil/fixed"
+	"veil/internal/testmodel"
 	"veil/ir"
 )
 
-const nsfwModel = "../../testdata/models/tfjs-nsfw-mobilenet_v2_mid"
+var nsfwModel = testmodel.Path("models/tfjs-nsfw-mobilenet_v2_mid")
 
 // TestTFModelFixedPoint runs the real TF.js MobileNetV2 in fixed point on
 // the real photos of its reference file and checks that the fixed-point
 // probabilities agree with the float graph's and with tfjs's top-1.
 func TestTFModelFixedPoint(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/tf/nsfw_mobilenet_v2_mid.ref.json")
+	raw, err := os.ReadFile(testmodel.Path("tf/nsfw_mobilenet_v2_mid.ref.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

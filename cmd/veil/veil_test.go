@@ -7,15 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"veil/internal/testmodel"
 )
 
-const (
-	lenet     = "../../testdata/models/fashion_lenet.onnx"
-	fashionV  = "../../testdata/data/fashion-mnist/val"
-	fashionT  = "../../testdata/data/fashion-mnist/test"
-	fashionPN = "../../testdata/data/fashion-png"
-	digitsMLP = "../../testdata/models/digits_mlp.onnx"
-	digitsT   = "../../testdata/data/digits/test.csv"
+var (
+	lenet     = testmodel.Path("models/fashion_lenet.onnx")
+	fashionV  = testmodel.Path("data/fashion-mnist/val")
+	fashionT  = testmodel.Path("data/fashion-mnist/test")
+	fashionPN = testmodel.Path("data/fashion-png")
+	digitsMLP = testmodel.Path("models/digits_mlp.onnx")
+	digitsT   = testmodel.Path("data/digits/test.csv")
 )
 
 // veil runs the CLI in-process and returns what it printed.
