@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/internal/attestkex"
 	"veil/internal/netutil"
 	"veil/internal/record"
 	"veil/ir"
@@ -316,11 +317,12 @@ func FuzzServiceFrame(f *testing.F) {
 func sessionPair(t testing.TB, tw, cr io.ReadWriter) (tSide, cSide *session) {
 	shared := bytes.Repeat([]byte{3}, 32)
 	hello, att := []byte("hello"), []byte("attest")
-	tSide, err := newSession(tw, shared, hello, att, true)
+	sec := attestkex.NewSecret(shared, transcriptSalt(hello, att))
+	tSide, err := newSession(tw, sec, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cSide, err = newSession(cr, shared, hello, att, false)
+	cSide, err = newSession(cr, sec, false)
 	if err != nil {
 		t.Fatal(err)
 	}
