@@ -262,7 +262,7 @@ func TestFrameChecks(t *testing.T) {
 	send := nets[0].links[1].send // not advanced: every case seals from here
 	recv := nets[1].links[0].recv
 	g := send
-	good := g.seal(frameData, mpc.P0, mpc.P1, []byte("payload"))
+	good := sealed(&g, frameData, mpc.P0, mpc.P1, []byte("payload"))
 	otherLink := nets[0].links[2].send
 	cases := []struct {
 		name  string
@@ -275,22 +275,22 @@ func TestFrameChecks(t *testing.T) {
 		{"altered tag", func() []byte { f := bytes.Clone(good); f[len(f)-1] ^= 1; return f }, ErrTag},
 		{"wrong key", func() []byte {
 			d := send
-			d.aead = otherLink.aead
-			return d.seal(frameData, mpc.P0, mpc.P1, []byte("payload"))
+			d.rec = otherLink.rec
+			return sealed(&d, frameData, mpc.P0, mpc.P1, []byte("payload"))
 		}, ErrTag},
 		{"another link's header", func() []byte {
 			d := otherLink
-			return d.seal(frameData, mpc.P0, mpc.P2, []byte("payload"))
+			return sealed(&d, frameData, mpc.P0, mpc.P2, []byte("payload"))
 		}, ErrIdentity},
 		{"skipped sequence number", func() []byte {
 			d := send
-			d.seal(frameData, mpc.P0, mpc.P1, []byte("lost"))
-			return d.seal(frameData, mpc.P0, mpc.P1, []byte("payload"))
+			sealed(&d, frameData, mpc.P0, mpc.P1, []byte("lost"))
+			return sealed(&d, frameData, mpc.P0, mpc.P1, []byte("payload"))
 		}, ErrSequence},
 		{"forked chain", func() []byte {
 			d := send
 			d.chain[0] ^= 1
-			return d.seal(frameData, mpc.P0, mpc.P1, []byte("payload"))
+			return sealed(&d, frameData, mpc.P0, mpc.P1, []byte("payload"))
 		}, ErrChain},
 		{"truncated", func() []byte { return good[:20] }, ErrMalformed},
 	}
@@ -305,7 +305,7 @@ func TestFrameChecks(t *testing.T) {
 			if !errors.Is(err, c.want) {
 				t.Errorf("got %v, want %v", err, c.want)
 			}
-			if r.seq != recv.seq || r.chain != recv.chain {
+			if r.rec.Seq() != recv.rec.Seq() || r.chain != recv.chain {
 				t.Error("a refused frame advanced the receiver's state")
 			}
 		})

@@ -1,12 +1,12 @@
 package aramis
 
 import (
-	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 
+	"veil/internal/record"
 	"veil/mpc"
 )
 
@@ -33,7 +33,7 @@ func frameName(t byte) string {
 const (
 	version   = 1
 	headerLen = 32 // version, type, sender, receiver, seq(8), length(4), chain(16)
-	tagLen    = 16
+	tagLen    = record.TagSize
 	// Overhead is what authentication adds to every message on the wire.
 	Overhead = headerLen + tagLen
 )
@@ -74,16 +74,33 @@ func parseHeader(b []byte) (header, error) {
 	return h, nil
 }
 
-// direction is one directed link's state: its key, the next sequence
-// number and the chain value over every frame so far.
-type direction struct {
-	aead  cipher.AEAD
-	seq   uint64
+// transcript is one directed link's chain state: the chain value over
+// every frame so far, and the data frames among them.
+type transcript struct {
 	chain [32]byte
 	data  uint64 // data frames so far
 	// dataChain is the chain value right after the last data frame
 	// (what checkpoints compare: control frames may cross in flight).
 	dataChain [32]byte
+}
+
+// sender is the sending end of a directed link: its record layer
+// (internal/record: the key, and the sequence number that is the nonce)
+// and its transcript.
+type sender struct {
+	rec record.Sealer
+	transcript
+}
+
+// receiver is the receiving end of a directed link.
+type receiver struct {
+	rec record.Opener
+	transcript
+}
+
+// newTranscript is a directed link's transcript before its first frame.
+func newTranscript(chain [32]byte) transcript {
+	return transcript{chain: chain, dataChain: chain}
 }
 
 // initChain is a link's chain value before its first frame; salt is the
@@ -100,38 +117,34 @@ func initChain(salt [32]byte, from, to mpc.Party) [32]byte {
 
 // advance extends the chain over a frame's header and tag (the tag
 // authenticates the payload, so the chain commits to every frame).
-func (d *direction) advance(hdr, tag []byte) {
+func (t *transcript) advance(typ byte, hdr, tag []byte) {
 	h := sha256.New()
-	h.Write(d.chain[:])
+	h.Write(t.chain[:])
 	h.Write(hdr)
 	h.Write(tag)
-	h.Sum(d.chain[:0])
-	d.seq++
-}
-
-func nonce(seq uint64) []byte {
-	var n [12]byte
-	binary.BigEndian.PutUint64(n[4:], seq)
-	return n[:]
+	h.Sum(t.chain[:0])
+	if typ == frameData {
+		t.data++
+		t.dataChain = t.chain
+	}
 }
 
 // seal builds the next frame of type typ on this direction. The tag is
 // AES-GCM's over header ‖ payload as associated data (nothing is
 // encrypted: the transport below already is), with the sequence number as
-// the nonce, so a key never sees a nonce twice.
-func (d *direction) seal(typ byte, from, to mpc.Party, payload []byte) []byte {
-	h := header{typ: typ, from: from, to: to, seq: d.seq, length: uint32(len(payload))}
+// the nonce (internal/record), so a key never sees a nonce twice.
+func (d *sender) seal(typ byte, from, to mpc.Party, payload []byte) ([]byte, error) {
+	h := header{typ: typ, from: from, to: to, seq: d.rec.Seq(), length: uint32(len(payload))}
 	copy(h.chain[:], d.chain[:16])
 	frame := make([]byte, headerLen+len(payload), headerLen+len(payload)+tagLen)
 	h.put(frame)
 	copy(frame[headerLen:], payload)
-	frame = d.aead.Seal(frame, nonce(d.seq), nil, frame)
-	d.advance(frame[:headerLen], frame[len(frame)-tagLen:])
-	if typ == frameData {
-		d.data++
-		d.dataChain = d.chain
+	frame, err := d.rec.Seal(frame, nil, frame)
+	if err != nil {
+		return nil, fmt.Errorf("frame %d: %w", h.seq, err)
 	}
-	return frame
+	d.advance(typ, frame[:headerLen], frame[len(frame)-tagLen:])
+	return frame, nil
 }
 
 // Errors of frame verification, wrapped with the frame's details. Each
@@ -158,29 +171,28 @@ var (
 // header and payload (a slice of frame). The checks, in order: the
 // header's shape, the link it names, the tag (under this direction's key,
 // with the header's sequence number as the nonce), the sequence number,
-// the chain value.
-func (d *direction) open(frame []byte, from, to mpc.Party) (header, []byte, error) {
+// the chain value. A frame that fails any of them changes nothing.
+func (d *receiver) open(frame []byte, from, to mpc.Party) (header, []byte, error) {
+	next := d.rec.Seq()
 	h, err := parseHeader(frame)
 	if err != nil {
-		return h, nil, fmt.Errorf("frame %d: %w: %v", d.seq, ErrMalformed, err)
+		return h, nil, fmt.Errorf("frame %d: %w: %v", next, ErrMalformed, err)
 	}
 	if h.from != from || h.to != to {
-		return h, nil, fmt.Errorf("frame %d: %s→%s in the header on the %s→%s link: %w", d.seq, h.from, h.to, from, to, ErrIdentity)
+		return h, nil, fmt.Errorf("frame %d: %s→%s in the header on the %s→%s link: %w", next, h.from, h.to, from, to, ErrIdentity)
 	}
-	body := frame[:len(frame)-tagLen]
-	if _, err := d.aead.Open(nil, nonce(h.seq), frame[len(frame)-tagLen:], body); err != nil {
-		return h, nil, fmt.Errorf("frame %d (%s, %d bytes): %w", d.seq, frameName(h.typ), h.length, ErrTag)
-	}
-	if h.seq != d.seq {
-		return h, nil, fmt.Errorf("frame %d: an authentic %s frame numbered %d: %w", d.seq, frameName(h.typ), h.seq, ErrSequence)
+	body, tag := frame[:len(frame)-tagLen], frame[len(frame)-tagLen:]
+	rec := d.rec // advanced only once every check passed
+	if _, err := rec.OpenNumbered(h.seq, nil, tag, body); err != nil {
+		if errors.Is(err, record.ErrSequence) {
+			return h, nil, fmt.Errorf("frame %d: an authentic %s frame numbered %d: %w", next, frameName(h.typ), h.seq, ErrSequence)
+		}
+		return h, nil, fmt.Errorf("frame %d (%s, %d bytes): %w", next, frameName(h.typ), h.length, ErrTag)
 	}
 	if [16]byte(d.chain[:16]) != h.chain {
-		return h, nil, fmt.Errorf("frame %d: %w", d.seq, ErrChain)
+		return h, nil, fmt.Errorf("frame %d: %w", next, ErrChain)
 	}
-	d.advance(frame[:headerLen], frame[len(frame)-tagLen:])
-	if h.typ == frameData {
-		d.data++
-		d.dataChain = d.chain
-	}
+	d.rec = rec
+	d.advance(h.typ, frame[:headerLen], tag)
 	return h, body[headerLen:], nil
 }

@@ -2,23 +2,20 @@ package aramis
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdh"
-	"crypto/hkdf"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
 
 	"veil/attest"
+	"veil/internal/attestkex"
 	"veil/mpc"
 )
 
 // Limits of the handshake's messages.
 const (
-	nonceLen      = 32
+	nonceLen      = attestkex.NonceSize
 	viewLen       = 3 * nonceLen // the three nonces, as a party saw them
 	maxCommitment = 1 << 10
 )
@@ -113,8 +110,8 @@ type peerState struct {
 func (hs *handshake) keys() error {
 	n := hs.n
 	me := n.me
-	hs.view[me] = make([]byte, nonceLen)
-	if _, err := rand.Read(hs.view[me]); err != nil {
+	var err error
+	if hs.view[me], err = attestkex.NewNonce(); err != nil {
 		return fmt.Errorf("aramis: %s: %w", me, err)
 	}
 	for _, q := range hs.peers {
@@ -132,8 +129,7 @@ func (hs *handshake) keys() error {
 		hs.view[q] = b
 	}
 
-	var err error
-	if hs.priv, err = ecdh.X25519().GenerateKey(rand.Reader); err != nil {
+	if hs.priv, err = attestkex.NewKey(); err != nil {
 		return fmt.Errorf("aramis: %s: %w", me, err)
 	}
 	view := hs.view
@@ -142,7 +138,7 @@ func (hs *handshake) keys() error {
 			view[p] = make([]byte, nonceLen)
 		}
 	}
-	ev, err := attest.AttestKey(hs.cfg.Attester, hs.priv.PublicKey().Bytes(), bound(me), view[0], view[1], view[2])
+	ev, err := attestkex.Attest(hs.cfg.Attester, hs.priv, bound(me), view[0], view[1], view[2])
 	if err != nil {
 		return fmt.Errorf("aramis: %s: attesting: %w", me, err)
 	}
@@ -264,7 +260,7 @@ func (hs *handshake) verify(q mpc.Party) {
 		hs.linkFault(q, me, fmt.Errorf("evidence refused: %w", err))
 		return
 	}
-	claims, err := pol.CheckBinding(ev, bound(q), view[0], view[1], view[2])
+	claims, err := attestkex.Verify(pol, ev, bound(q), view[0], view[1], view[2])
 	if err != nil {
 		hs.linkFault(q, me, fmt.Errorf("evidence refused: %w", err))
 		return
@@ -406,41 +402,25 @@ func sessionID(view [3][]byte) [32]byte {
 	return sha256.Sum256(bytes.Join([][]byte{[]byte("veil aramis session v2"), view[0], view[1], view[2]}, nil))
 }
 
-// newLink agrees on keys with q's public key peerPub: one AES-GCM key per
-// direction and the pairwise PRF key, through HKDF salted with salt.
+// newLink agrees on keys with q's public key peerPub (internal/attestkex):
+// one AES-128-GCM key per direction (internal/record) and the pairwise
+// PRF key, through HKDF salted with salt.
 func (n *Network) newLink(q mpc.Party, priv *ecdh.PrivateKey, peerPub []byte, salt [32]byte) (*link, error) {
-	pub, err := ecdh.X25519().NewPublicKey(peerPub)
+	sec, err := attestkex.Agree(priv, peerPub, salt[:])
 	if err != nil {
 		return nil, err
-	}
-	secret, err := priv.ECDH(pub)
-	if err != nil {
-		return nil, err
-	}
-	derive := func(info string, size int) []byte {
-		k, err := hkdf.Key(sha256.New, secret, salt[:], info, size)
-		if err != nil {
-			panic("aramis: hkdf: " + err.Error()) // only for sizes HKDF refuses
-		}
-		return k
 	}
 	l := &link{peer: q}
 	lo, hi := min(n.me, q), max(n.me, q)
-	l.prf = derive(fmt.Sprintf("veil aramis v2 prf key %d%d", lo, hi), 32)
-	for _, d := range []struct {
-		dir      *direction
-		from, to mpc.Party
-	}{{&l.send, n.me, q}, {&l.recv, q, n.me}} {
-		block, err := aes.NewCipher(derive(fmt.Sprintf("veil aramis v2 link %d→%d", d.from, d.to), 16))
-		if err != nil {
-			return nil, err
-		}
-		if d.dir.aead, err = cipher.NewGCM(block); err != nil {
-			return nil, err
-		}
-		d.dir.chain = initChain(salt, d.from, d.to)
-		d.dir.dataChain = d.dir.chain
+	if l.prf, err = sec.Key(fmt.Sprintf("veil aramis v2 prf key %d%d", lo, hi), 32); err != nil {
+		return nil, err
 	}
+	rec, err := sec.Pair(fmt.Sprintf("veil aramis v2 link %d→%d", n.me, q), fmt.Sprintf("veil aramis v2 link %d→%d", q, n.me), 16)
+	if err != nil {
+		return nil, err
+	}
+	l.send = sender{rec: rec.Out, transcript: newTranscript(initChain(salt, n.me, q))}
+	l.recv = receiver{rec: rec.In, transcript: newTranscript(initChain(salt, q, n.me))}
 	l.recvDataChain = l.recv.dataChain
 	return l, nil
 }

@@ -70,10 +70,10 @@ type link struct {
 	claims *attest.Claims
 
 	sendMu   sync.Mutex
-	send     direction
+	send     sender
 	lastSent time.Time
 
-	recv direction // owned by the reader goroutine
+	recv receiver // owned by the reader goroutine
 
 	// guarded by Network.mu
 	inbox         [][]byte
@@ -166,10 +166,13 @@ func (n *Network) peers() []mpc.Party {
 // peer and queues it.
 func (n *Network) sendFrame(l *link, typ byte, payload []byte) error {
 	l.sendMu.Lock()
-	frame := l.send.seal(typ, n.me, l.peer, payload)
-	err := n.inner.Send(l.peer, frame)
+	defer l.sendMu.Unlock()
+	frame, err := l.send.seal(typ, n.me, l.peer, payload)
+	if err != nil {
+		return err
+	}
+	err = n.inner.Send(l.peer, frame)
 	l.lastSent = time.Now()
-	l.sendMu.Unlock()
 	return err
 }
 
