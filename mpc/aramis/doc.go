@@ -140,4 +140,14 @@
 // SHA-256 of 64 bytes per frame. The paper measured about 3× over
 // semi-honest, mostly SGX paging; here the protocol's own messages are
 // unchanged.
+//
+// # Files
+//
+// handshake.go runs [Secure] (its messages in handshake_messages.go),
+// built on veil's attested key exchange (internal/attestkex); frame.go
+// seals and opens frames on veil's record layer (internal/record);
+// message.go is the per-message path (sending, the reader, receiving,
+// heartbeats); checkpoint.go and abort.go are the checkpoints and the
+// aborts, account.go the accounts an abort carries; network.go holds the
+// [Network]'s state.
 package aramis

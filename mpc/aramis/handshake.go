@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"veil/attest"
 	"veil/internal/attestkex"
 	"veil/mpc"
 )
@@ -223,16 +222,6 @@ func (hs *handshake) recv(q mpc.Party, what string) ([]byte, bool) {
 	return b, true
 }
 
-// peerCause strips the network's *mpc.PeerError naming q (the error that
-// wraps it names the link).
-func peerCause(err error, q mpc.Party) error {
-	var pe *mpc.PeerError
-	if errors.As(err, &pe) && pe.Peer == q && pe.Link == nil && pe.Err != nil {
-		return pe.Err
-	}
-	return err
-}
-
 // verify receives q's view and evidence, agrees on the link's keys with
 // the key it carries (so that even a refusal can be authenticated), and
 // checks the evidence and the view.
@@ -425,57 +414,18 @@ func (n *Network) newLink(q mpc.Party, priv *ecdh.PrivateKey, peerPub []byte, sa
 	return l, nil
 }
 
-// checkNonce checks a peer's nonce message.
-func checkNonce(b []byte) error {
-	if len(b) != nonceLen {
-		return fmt.Errorf("nonce of %d bytes, want %d", len(b), nonceLen)
+// checkHello checks a hello frame's payload: the session id, then the
+// sender's commitment. Every party's session id is the same once all
+// three accepted the others' evidence, for each checked that both peers
+// saw its nonce and that it saw each peer's.
+func (n *Network) checkHello(before bool, payload []byte) error {
+	switch {
+	case before:
+		return errors.New("a second hello")
+	case len(payload) < len(n.sid) || !bytes.Equal(payload[:len(n.sid)], n.sid[:]):
+		return errors.New("hello names another session")
+	case len(payload)-len(n.sid) > maxCommitment:
+		return fmt.Errorf("commitment of %d bytes", len(payload)-len(n.sid))
 	}
 	return nil
-}
-
-// marshalEvidence is the evidence message: the sender's view, then its
-// evidence.
-func marshalEvidence(view [3][]byte, ev []byte) []byte {
-	return bytes.Join([][]byte{view[0], view[1], view[2], ev}, nil)
-}
-
-// parseEvidence decodes an evidence message.
-func parseEvidence(b []byte) ([3][]byte, *attest.Evidence, error) {
-	var view [3][]byte
-	if len(b) < viewLen {
-		return view, nil, fmt.Errorf("message of %d bytes, shorter than the %d-byte view", len(b), viewLen)
-	}
-	for p := range view {
-		view[p] = bytes.Clone(b[p*nonceLen : (p+1)*nonceLen])
-	}
-	var ev attest.Evidence
-	if err := ev.UnmarshalBinary(b[viewLen:]); err != nil {
-		return view, nil, err
-	}
-	return view, &ev, nil
-}
-
-// marshalVerdict is a verdict frame's payload: 1 (accepted), or 0 and
-// the account of why not.
-func marshalVerdict(refusal *account) []byte {
-	if refusal == nil {
-		return []byte{1}
-	}
-	return append([]byte{0}, refusal.marshal()...)
-}
-
-// parseVerdict decodes a verdict: nil for acceptance, else the account
-// of the refusal.
-func parseVerdict(b []byte) (*account, error) {
-	switch {
-	case len(b) == 1 && b[0] == 1:
-		return nil, nil
-	case len(b) > 1 && b[0] == 0:
-		acc, err := parseAccount(b[1:])
-		if err != nil {
-			return nil, err
-		}
-		return &acc, nil
-	}
-	return nil, fmt.Errorf("verdict of %d bytes", len(b))
 }
