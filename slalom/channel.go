@@ -79,14 +79,15 @@ func LoadPublic(dir, name string) (ed25519.PublicKey, error) {
 }
 
 // tlsConfig is the configuration of either end of the T↔D channel: id
-// presented, only the key peer accepted.
-func tlsConfig(id *Identity, peer ed25519.PublicKey) *tls.Config {
+// presented, only the key peer accepted (peerName names it in a
+// refusal: "the device" or "T").
+func tlsConfig(id *Identity, peer ed25519.PublicKey, peerName string) *tls.Config {
 	pin, err := pinned.PinKey(peer)
 	if err != nil {
 		pin = nil // matches nothing: every peer is refused
 	}
 	return pinned.Config(id.Cert, "", func(c *x509.Certificate) error {
-		if err := pinned.Only(pin, "the peer", "")(c); err != nil {
+		if err := pinned.Only(pin, peerName, "")(c); err != nil {
 			return fmt.Errorf("slalom: %w", err)
 		}
 		return nil
@@ -159,7 +160,7 @@ func Dial(addr string, id *Identity, device ed25519.PublicKey) (*Conn, net.Conn,
 	if err != nil {
 		return nil, nil, fmt.Errorf("slalom: connecting to the device at %s: %w", addr, err)
 	}
-	c, err := tlsConn(raw, tlsConfig(id, device), true, HandshakeTimeout)
+	c, err := tlsConn(raw, tlsConfig(id, device, "the device"), true, HandshakeTimeout)
 	if err != nil {
 		raw.Close()
 		return nil, nil, fmt.Errorf("slalom: connecting to the device at %s: %w", addr, err)
@@ -182,7 +183,7 @@ func Listen(addr string, id *Identity, trusted ed25519.PublicKey) (*Listener, er
 	if err != nil {
 		return nil, err
 	}
-	return &Listener{ln, tlsConfig(id, trusted)}, nil
+	return &Listener{ln, tlsConfig(id, trusted, "T")}, nil
 }
 
 func (d *Device) idleTimeout() time.Duration {

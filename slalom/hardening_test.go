@@ -242,7 +242,7 @@ func TestDeviceLinkLiveness(t *testing.T) {
 		within(t, 5*time.Second, "dial", func() {
 			raw, err = net.Dial("tcp", addr)
 			if err == nil {
-				c, err = tlsConn(raw, tlsConfig(tid, did.Pub), true, time.Minute)
+				c, err = tlsConn(raw, tlsConfig(tid, did.Pub, "the device"), true, time.Minute)
 			}
 		})
 		if err != nil {

@@ -60,12 +60,12 @@ func sealedPair(t *testing.T, dKnowsT bool) (tc, dc *Conn, tw *tamperConn, terr,
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		dc, derr = tlsConn(b, tlsConfig(did, pinT), false, HandshakeTimeout)
+		dc, derr = tlsConn(b, tlsConfig(did, pinT, "T"), false, HandshakeTimeout)
 		if derr != nil {
 			b.Close()
 		}
 	}()
-	tc, terr = tlsConn(tw, tlsConfig(tid, did.Pub), true, HandshakeTimeout)
+	tc, terr = tlsConn(tw, tlsConfig(tid, did.Pub, "the device"), true, HandshakeTimeout)
 	wg.Wait()
 	return tc, dc, tw, terr, derr
 }
@@ -188,6 +188,9 @@ func TestSealedFrames(t *testing.T) {
 		}
 		if !strings.Contains(terr.Error(), "refuse") {
 			t.Fatalf("T's error does not say why: %v", terr)
+		}
+		if !strings.Contains(derr.Error(), "not the one this end pins for T") {
+			t.Fatalf("D's error does not name T's pin: %v", derr)
 		}
 	})
 }
