@@ -30,8 +30,9 @@
 //     ([Opener.OpenNumbered]) it is authentic but out of turn
 //     ([ErrSequence]).
 //
-// A record that is refused leaves the Opener as it was; the callers end
-// the connection on the first one.
+// A record that is refused leaves the Opener as it was (though a record
+// opened in place may have been overwritten); the callers end the
+// connection on the first one.
 //
 // A Sealer or Opener is a value: a copy goes on from the same sequence
 // number independently of the original (tests seal alternative records
@@ -185,8 +186,8 @@ func (o *Opener) open(seq uint64, dst, record, aad []byte) ([]byte, error) {
 
 // Pair is one end's two directions of a channel.
 type Pair struct {
-	Out Sealer
-	In  Opener
+	Out Sealer // what this end sends
+	In  Opener // what it receives
 }
 
 // NewPair returns the end of a channel that seals under out and opens
