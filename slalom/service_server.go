@@ -121,8 +121,8 @@ func (s *Server) serveConn(conn net.Conn, handshaken func() bool) error {
 	if err != nil {
 		return fmt.Errorf("slalom service: reading the client's hello: %w", err)
 	}
-	if typ != msgHello || len(hello) != NonceSize+32 {
-		return abort(fmt.Errorf("slalom service: expected a hello frame (type %d, %d bytes), got type %d of %d bytes", msgHello, NonceSize+32, typ, len(hello)))
+	if typ != msgHello || len(hello) != NonceSize+attestkex.KeySize {
+		return abort(fmt.Errorf("slalom service: expected a hello frame (type %d, %d bytes), got type %d of %d bytes", msgHello, NonceSize+attestkex.KeySize, typ, len(hello)))
 	}
 	nonce, peer := hello[:NonceSize], hello[NonceSize:]
 	if _, err := attestkex.PeerKey(peer); err != nil {
