@@ -1,8 +1,10 @@
-package fixed
+package fixed_test
 
 import (
 	"math/rand/v2"
 	"testing"
+	"veil/fixed"
+	"veil/fixed/fixedtest"
 
 	"veil/ir"
 )
@@ -12,12 +14,12 @@ import (
 func BenchmarkMixedGraph(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 9))
 	t := &testing.T{}
-	g := testGraph(t, r, ir.NCHW)
-	p, err := Compile(g, 12)
+	g := fixedtest.MixedGraph(t, r, ir.NCHW, "softmax")
+	p, err := fixed.Compile(g, 12)
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := randT(r, g.Values["x"].Shape, 1)
+	x := fixedtest.RandTensor(r, g.Values["x"].Shape, 1)
 	b.Run("fixed", func(b *testing.B) {
 		in := p.EncodeInput(x.F)
 		for i := 0; i < b.N; i++ {

@@ -1,10 +1,12 @@
-package fixed
+package fixed_test
 
 import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
 	"time"
+	"veil/fixed"
+	"veil/fixed/fixedtest"
 
 	"veil/ir"
 )
@@ -17,12 +19,12 @@ const fuzzRunLimit = 1 << 18
 // fuzzHang is the time one input may take before the target fails.
 const fuzzHang = 10 * time.Second
 
-// checkProgram is the property the fuzz targets check: Parse never
+// checkProgram is the property the fuzz targets check: fixed.Parse never
 // panics, and a program it accepts (full or public) is consistent and,
 // when small, runs in the cleartext executor without panicking.
 func checkProgram(t *testing.T, data []byte) {
 	defer time.AfterFunc(fuzzHang, func() { panic("one input took more than " + fuzzHang.String()) }).Stop()
-	p, err := Parse(data)
+	p, err := fixed.Parse(data)
 	if err != nil {
 		if err.Error() == "" {
 			t.Fatal("empty error message")
@@ -31,10 +33,10 @@ func checkProgram(t *testing.T, data []byte) {
 	}
 	if p.HasWeightData() {
 		if err := p.Validate(); err != nil {
-			t.Fatalf("Parse returned a program that does not validate: %v", err)
+			t.Fatalf("fixed.Parse returned a program that does not validate: %v", err)
 		}
 	} else if err := p.ValidatePublic(); err != nil {
-		t.Fatalf("Parse returned a public program that does not validate: %v", err)
+		t.Fatalf("fixed.Parse returned a public program that does not validate: %v", err)
 	}
 	p.ComputeStats()
 	live := 0
@@ -70,11 +72,11 @@ func checkProgram(t *testing.T, data []byte) {
 func seedPrograms(tb testing.TB) [][]byte {
 	var seeds [][]byte
 	for _, l := range []ir.Layout{ir.NCHW, ir.NHWC} {
-		p, err := Compile(testGraph(tb, rand.New(rand.NewPCG(7, 8)), l), 10)
+		p, err := fixed.Compile(fixedtest.MixedGraph(tb, rand.New(rand.NewPCG(7, 8)), l, "softmax"), 10)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		for _, q := range []*Program{p, p.Public()} {
+		for _, q := range []*fixed.Program{p, p.Public()} {
 			var b bytes.Buffer
 			if err := q.Write(&b); err != nil {
 				tb.Fatal(err)
@@ -108,13 +110,13 @@ func FuzzInstr(f *testing.F) {
 		if _, err := in.CheckedSize(fuzzRunLimit); err != nil {
 			return
 		}
-		p := &Program{Name: "fuzz", Scale: 8, PublicShift: 16, Inputs: []int{0}, Outputs: []int{1}}
-		x := &Tensor{Name: "x", Shape: in, Kind: KindInput, Scale: 8}
-		ins := Instr{In: []int{0}, Out: 1}
-		var extra []*Tensor
+		p := &fixed.Program{Name: "fuzz", Scale: 8, PublicShift: 16, Inputs: []int{0}, Outputs: []int{1}}
+		x := &fixed.Tensor{Name: "x", Shape: in, Kind: fixed.KindInput, Scale: 8}
+		ins := fixed.Instr{In: []int{0}, Out: 1}
+		var extra []*fixed.Tensor
 		var out ir.Shape
 		switch op % 8 {
-		case 0, 1: // Conv, depthwise when op is 1
+		case 0, 1: // fixed.Conv, depthwise when op is 1
 			ws := ir.Shape{int(o), int(c), int(k), int(k)}
 			ins.Group = 1
 			if op%8 == 1 {
@@ -123,29 +125,29 @@ func FuzzInstr(f *testing.F) {
 			if _, err := ws.CheckedSize(fuzzRunLimit); err != nil {
 				return
 			}
-			extra = append(extra, &Tensor{Name: "w", Shape: ws, Kind: KindWeight, Scale: 8, Data: make([]uint64, ws.Size())})
-			ins.Op, ins.In = Conv, []int{0, 2}
+			extra = append(extra, &fixed.Tensor{Name: "w", Shape: ws, Kind: fixed.KindWeight, Scale: 8, Data: make([]uint64, ws.Size())})
+			ins.Op, ins.In = fixed.Conv, []int{0, 2}
 			ins.Strides, ins.Pads = []int{int(s0), int(s1)}, []int{int(p0), int(p1), int(a0), int(a1)}
 			out = ir.Shape{int(n), int(o), poolOut(h, k, s0, p0, a0), poolOut(w, k, s1, p1, a1)}
 		case 2, 3:
-			ins.Op = MaxPool
+			ins.Op = fixed.MaxPool
 			if op%8 == 3 {
-				ins.Op = SumPool
+				ins.Op = fixed.SumPool
 			}
 			ins.Kernel, ins.Strides, ins.Pads = []int{int(k), int(o)}, []int{int(s0), int(s1)}, []int{int(p0), int(p1), int(a0), int(a1)}
 			out = ir.Shape{int(n), int(c), poolOut(h, k, s0, p0, a0), poolOut(w, o, s1, p1, a1)}
 		case 4:
-			ins.Op, ins.Pads = Pad, []int{int(p0), int(p1), int(a0), int(a1), int(s0), int(s1), int(k), int(o)}
+			ins.Op, ins.Pads = fixed.Pad, []int{int(p0), int(p1), int(a0), int(a1), int(s0), int(s1), int(k), int(o)}
 			out = ir.Shape{int(n + p0 + s0), int(c + p1 + s1), int(h + a0 + k), int(w + a1 + o)}
 		case 5:
-			ins.Op, ins.Shape = Reshape, ir.Shape{int(p0), int(p1), int(a0)}
+			ins.Op, ins.Shape = fixed.Reshape, ir.Shape{int(p0), int(p1), int(a0)}
 			out = ins.Shape
 		case 6:
-			ins.Op = Slice
+			ins.Op = fixed.Slice
 			ins.Starts, ins.Steps = []int{0, int(p0), int(p1), 0}, []int{1, int(a0), int(a1), 1}
 			out = ir.Shape{int(n), int(s0), int(s1), int(w)}
 		case 7:
-			ins.Op, ins.Axes, ins.KeepDims = ReduceSum, []int{int(a0), int(a1)}, a2 != 0
+			ins.Op, ins.Axes, ins.KeepDims = fixed.ReduceSum, []int{int(a0), int(a1)}, a2 != 0
 			out = ir.Shape{int(n), int(c), int(h), int(w)}
 			for _, ax := range ins.Axes {
 				if ax >= 0 && ax < 4 {
@@ -156,8 +158,8 @@ func FuzzInstr(f *testing.F) {
 				out = out[:2]
 			}
 		}
-		p.Tensors = append([]*Tensor{x, {Name: "y", Shape: out, Kind: KindValue, Scale: 8}}, extra...)
-		p.Instrs = []Instr{ins}
+		p.Tensors = append([]*fixed.Tensor{x, {Name: "y", Shape: out, Kind: fixed.KindValue, Scale: 8}}, extra...)
+		p.Instrs = []fixed.Instr{ins}
 		if err := p.Validate(); err != nil {
 			return
 		}

@@ -1,26 +1,27 @@
-package fixed
+package fixed_test
 
 import (
 	"bytes"
 	"runtime"
 	"strings"
 	"testing"
+	"veil/fixed"
 
 	"veil/ir"
 )
 
-// reshapeProgram is a minimal valid program: input [1,784], one Reshape
-// to target, one Relu. Tests vary the target.
-func reshapeProgram(target ir.Shape) *Program {
-	p := &Program{Name: "reshape", Scale: 8, PublicShift: 16,
-		Tensors: []*Tensor{
-			{Name: "x", Shape: ir.Shape{1, 784}, Kind: KindInput, Scale: 8},
-			{Name: "r", Shape: target, Kind: KindValue, Scale: 8},
-			{Name: "y", Shape: target, Kind: KindValue, Scale: 8},
+// reshapeProgram is a minimal valid program: input [1,784], one fixed.Reshape
+// to target, one fixed.Relu. Tests vary the target.
+func reshapeProgram(target ir.Shape) *fixed.Program {
+	p := &fixed.Program{Name: "reshape", Scale: 8, PublicShift: 16,
+		Tensors: []*fixed.Tensor{
+			{Name: "x", Shape: ir.Shape{1, 784}, Kind: fixed.KindInput, Scale: 8},
+			{Name: "r", Shape: target, Kind: fixed.KindValue, Scale: 8},
+			{Name: "y", Shape: target, Kind: fixed.KindValue, Scale: 8},
 		},
-		Instrs: []Instr{
-			{Op: Reshape, In: []int{0}, Out: 1, Shape: target},
-			{Op: Relu, In: []int{1}, Out: 2},
+		Instrs: []fixed.Instr{
+			{Op: fixed.Reshape, In: []int{0}, Out: 1, Shape: target},
+			{Op: fixed.Relu, In: []int{1}, Out: 2},
 		},
 		Inputs: []int{0}, Outputs: []int{2},
 	}
@@ -50,20 +51,20 @@ func TestValidateRefusesWrappingShape(t *testing.T) {
 	if err := p.Public().Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Parse(buf.Bytes()); err == nil {
-		t.Error("Parse accepted a public program with a wrapping shape")
+	if _, err := fixed.Parse(buf.Bytes()); err == nil {
+		t.Error("fixed.Parse accepted a public program with a wrapping shape")
 	}
 }
 
 func TestValidateEnforcesResourceLimits(t *testing.T) {
-	conv := func(inShape, wShape, outShape ir.Shape, pads []int) *Program {
-		p := &Program{Name: "conv", Scale: 8, PublicShift: 16,
-			Tensors: []*Tensor{
-				{Name: "x", Shape: inShape, Kind: KindInput, Scale: 8},
-				{Name: "w", Shape: wShape, Kind: KindWeight, Scale: 8, Data: make([]uint64, wShape.Size())},
-				{Name: "y", Shape: outShape, Kind: KindValue, Scale: 8},
+	conv := func(inShape, wShape, outShape ir.Shape, pads []int) *fixed.Program {
+		p := &fixed.Program{Name: "conv", Scale: 8, PublicShift: 16,
+			Tensors: []*fixed.Tensor{
+				{Name: "x", Shape: inShape, Kind: fixed.KindInput, Scale: 8},
+				{Name: "w", Shape: wShape, Kind: fixed.KindWeight, Scale: 8, Data: make([]uint64, wShape.Size())},
+				{Name: "y", Shape: outShape, Kind: fixed.KindValue, Scale: 8},
 			},
-			Instrs: []Instr{{Op: Conv, In: []int{0, 1}, Out: 2, Strides: []int{1, 1}, Pads: pads, Group: 1}},
+			Instrs: []fixed.Instr{{Op: fixed.Conv, In: []int{0, 1}, Out: 2, Strides: []int{1, 1}, Pads: pads, Group: 1}},
 			Inputs: []int{0}, Outputs: []int{2},
 		}
 		p.ComputeStats()
@@ -71,7 +72,7 @@ func TestValidateEnforcesResourceLimits(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		p    *Program
+		p    *fixed.Program
 		want string // "" for valid
 	}{
 		{"small conv", conv(ir.Shape{1, 3, 8, 8}, ir.Shape{4, 3, 3, 3}, ir.Shape{1, 4, 6, 6}, []int{0, 0, 0, 0}), ""},
@@ -98,25 +99,25 @@ func TestValidateEnforcesResourceLimits(t *testing.T) {
 }
 
 // The largest legal program: a reshape chain whose working set is just
-// under MaxLiveElements passes, one element more is refused.
+// under fixed.MaxLiveElements passes, one element more is refused.
 func TestValidateLiveElementsBound(t *testing.T) {
-	// Input of n elements, Relu to a value of n: live = 2n at the Relu.
-	mk := func(n int) *Program {
-		p := &Program{Name: "live", Scale: 8, PublicShift: 16,
-			Tensors: []*Tensor{
-				{Name: "x", Shape: ir.Shape{n}, Kind: KindInput, Scale: 8},
-				{Name: "y", Shape: ir.Shape{n}, Kind: KindValue, Scale: 8},
+	// Input of n elements, fixed.Relu to a value of n: live = 2n at the fixed.Relu.
+	mk := func(n int) *fixed.Program {
+		p := &fixed.Program{Name: "live", Scale: 8, PublicShift: 16,
+			Tensors: []*fixed.Tensor{
+				{Name: "x", Shape: ir.Shape{n}, Kind: fixed.KindInput, Scale: 8},
+				{Name: "y", Shape: ir.Shape{n}, Kind: fixed.KindValue, Scale: 8},
 			},
-			Instrs: []Instr{{Op: Relu, In: []int{0}, Out: 1}},
+			Instrs: []fixed.Instr{{Op: fixed.Relu, In: []int{0}, Out: 1}},
 			Inputs: []int{0}, Outputs: []int{1},
 		}
 		p.ComputeStats()
 		return p
 	}
-	if err := mk(MaxLiveElements / 2).Validate(); err != nil {
-		t.Errorf("working set of exactly MaxLiveElements refused: %v", err)
+	if err := mk(fixed.MaxLiveElements / 2).Validate(); err != nil {
+		t.Errorf("working set of exactly fixed.MaxLiveElements refused: %v", err)
 	}
-	if err := mk(MaxLiveElements/2 + 1).Validate(); err == nil || !strings.Contains(err.Error(), "live elements") {
+	if err := mk(fixed.MaxLiveElements/2 + 1).Validate(); err == nil || !strings.Contains(err.Error(), "live elements") {
 		t.Errorf("working set above MaxLiveElements: %v", err)
 	}
 }
@@ -129,27 +130,27 @@ func TestLargestHeaderAllocation(t *testing.T) {
 	for i := range pub {
 		pub[i] = 1234567890
 	}
-	p := &Program{Name: "big", Scale: 8, PublicShift: 16,
-		Tensors: []*Tensor{{Name: "x", Shape: ir.Shape{n}, Kind: KindInput, Scale: 8}, {Name: "y", Shape: ir.Shape{n}, Kind: KindValue, Scale: 8}},
-		Instrs:  []Instr{{Op: AddPublic, In: []int{0}, Out: 1, Public: pub, PublicShape: ir.Shape{n}}},
+	p := &fixed.Program{Name: "big", Scale: 8, PublicShift: 16,
+		Tensors: []*fixed.Tensor{{Name: "x", Shape: ir.Shape{n}, Kind: fixed.KindInput, Scale: 8}, {Name: "y", Shape: ir.Shape{n}, Kind: fixed.KindValue, Scale: 8}},
+		Instrs:  []fixed.Instr{{Op: fixed.AddPublic, In: []int{0}, Out: 1, Public: pub, PublicShape: ir.Shape{n}}},
 		Inputs:  []int{0}, Outputs: []int{1}}
 	p.ComputeStats()
 	var b bytes.Buffer
 	if err := p.Write(&b); err != nil {
 		t.Fatal(err)
 	}
-	if hl := b.Len() - 16; hl > maxHeader || hl < maxHeader*9/10 {
-		t.Fatalf("header of %d bytes, want just under %d", hl, maxHeader)
+	if hl := b.Len() - 16; hl > fixed.MaxHeader || hl < fixed.MaxHeader*9/10 {
+		t.Fatalf("header of %d bytes, want just under %d", hl, fixed.MaxHeader)
 	}
 	var a, c runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&a)
-	_, err := Parse(b.Bytes())
+	_, err := fixed.Parse(b.Bytes())
 	runtime.ReadMemStats(&c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.TotalAlloc - a.TotalAlloc; got > 16*maxHeader {
+	if got := c.TotalAlloc - a.TotalAlloc; got > 16*fixed.MaxHeader {
 		t.Errorf("decoding a %d-byte header allocated %d bytes, more than 16 times its size", b.Len(), got)
 	} else {
 		t.Logf("decoding a %d-byte header allocated %d bytes", b.Len(), got)

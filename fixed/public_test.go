@@ -1,4 +1,4 @@
-package fixed
+package fixed_test
 
 import (
 	"bytes"
@@ -6,13 +6,15 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"veil/fixed"
+	"veil/fixed/fixedtest"
 
 	"veil/ir"
 )
 
 func TestPublicStripsWeights(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	p, err := Compile(testGraph(t, r, ir.NCHW), 12)
+	p, err := fixed.Compile(fixedtest.MixedGraph(t, r, ir.NCHW, "softmax"), 12)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,10 +26,10 @@ func TestPublicStripsWeights(t *testing.T) {
 		t.Fatal("Public() kept weight data")
 	}
 	for i, tt := range pub.Tensors {
-		if tt.Kind == KindWeight && tt.Data != nil {
+		if tt.Kind == fixed.KindWeight && tt.Data != nil {
 			t.Errorf("tensor %d (%s) still has data", i, tt.Name)
 		}
-		if orig := p.Tensors[i]; orig.Kind == KindWeight && len(orig.Data) != orig.Shape.Size() {
+		if orig := p.Tensors[i]; orig.Kind == fixed.KindWeight && len(orig.Data) != orig.Shape.Size() {
 			t.Errorf("Public() changed the original's tensor %d", i)
 		}
 		if !tt.Shape.Equal(p.Tensors[i].Shape) || tt.Kind != p.Tensors[i].Kind || tt.Scale != p.Tensors[i].Scale {
@@ -64,11 +66,11 @@ func TestPublicStripsWeights(t *testing.T) {
 }
 
 func TestApplyMatchesRun(t *testing.T) {
-	p := &Program{Name: "mul", Scale: 8, Tensors: []*Tensor{
-		{Name: "x", Shape: ir.Shape{2, 3}, Kind: KindInput, Scale: 8},
-		{Name: "w", Shape: ir.Shape{3}, Kind: KindWeight, Scale: 8, Data: []uint64{1, 2, ^uint64(0)}},
-		{Name: "y", Shape: ir.Shape{2, 3}, Kind: KindValue, Scale: 16},
-	}, Instrs: []Instr{{Op: Mul, In: []int{0, 1}, Out: 2}}, Inputs: []int{0}, Outputs: []int{2}}
+	p := &fixed.Program{Name: "mul", Scale: 8, Tensors: []*fixed.Tensor{
+		{Name: "x", Shape: ir.Shape{2, 3}, Kind: fixed.KindInput, Scale: 8},
+		{Name: "w", Shape: ir.Shape{3}, Kind: fixed.KindWeight, Scale: 8, Data: []uint64{1, 2, ^uint64(0)}},
+		{Name: "y", Shape: ir.Shape{2, 3}, Kind: fixed.KindValue, Scale: 16},
+	}, Instrs: []fixed.Instr{{Op: fixed.Mul, In: []int{0, 1}, Out: 2}}, Inputs: []int{0}, Outputs: []int{2}}
 	x := []uint64{1, 2, 3, 4, 5, 6}
 	outs, err := p.Run(x)
 	if err != nil {
@@ -89,12 +91,12 @@ func TestApplyMatchesRun(t *testing.T) {
 // parts (issue 11, finding 7: Source and SourceHash used to be copied).
 func TestPublicHoldsNothingFromTheWeights(t *testing.T) {
 	public := func(seed uint64, source string) []byte {
-		p, err := Compile(testGraph(t, rand.New(rand.NewPCG(seed, seed)), ir.NCHW), 12)
+		p, err := fixed.Compile(fixedtest.MixedGraph(t, rand.New(rand.NewPCG(seed, seed)), ir.NCHW, "softmax"), 12)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.Source, p.SourceHash = source, fmt.Sprintf("%064x", seed)
-		p.ScaleTable = []ScaleRow{{Scale: 12, FloatAccuracy: float64(seed) / 100, FixedAccuracy: 0.5, N: 10, TruncBits: int(seed)}}
+		p.ScaleTable = []fixed.ScaleRow{{Scale: 12, FloatAccuracy: float64(seed) / 100, FixedAccuracy: 0.5, N: 10, TruncBits: int(seed)}}
 		var b bytes.Buffer
 		if err := p.Public().Write(&b); err != nil {
 			t.Fatal(err)

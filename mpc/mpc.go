@@ -22,6 +22,9 @@ const (
 	P2              // the helper: correlated randomness
 )
 
+// MaxParties is the most parties a session runs between.
+const MaxParties = 3
+
 // Parties lists every party in order.
 var Parties = [3]Party{P0, P1, P2}
 

@@ -21,7 +21,6 @@ import (
 	"veil/fixed"
 	"veil/ir"
 	"veil/mpc"
-	"veil/mpc/porthos"
 	"veil/mpc/session"
 	"veil/mpc/transport"
 	"veil/zoo"
@@ -30,6 +29,7 @@ import (
 // benchResult is one network's line of `veil bench --json`.
 type benchResult struct {
 	Network        string     `json:"network"`
+	Backend        string     `json:"backend"`
 	Compare        string     `json:"compare"` // the comparison protocol
 	Scale          int        `json:"scale"`
 	WallS          float64    `json:"wall_s"` // the whole session, setup included
@@ -63,6 +63,7 @@ func benchCmd() *cobra.Command {
 		chart    string
 		mf       modelFlags
 		mal      maliciousFlags
+		backend  string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [NETWORK|MODEL...]",
@@ -89,7 +90,7 @@ The ResNet scaling run (the paper's Figure 10):
 			w := cmd.OutOrStdout()
 			var results []benchResult
 			for _, name := range args {
-				r, err := benchOne(cmd.ErrOrStderr(), &mf, &mal, name, seed, scale, repeat)
+				r, err := benchOne(cmd.ErrOrStderr(), &mf, &mal, backend, name, seed, scale, repeat)
 				if err != nil {
 					return fmt.Errorf("bench %s: %w", name, err)
 				}
@@ -123,6 +124,7 @@ The ResNet scaling run (the paper's Figure 10):
 	}
 	mf.register(cmd)
 	mal.register(cmd.Flags())
+	backendFlag(cmd, &backend)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per network")
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a markdown table")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights (zoo networks) and the random input")
@@ -141,7 +143,7 @@ func benchNetwork(mf *modelFlags, name string, seed uint64) (*ir.Graph, error) {
 	return buildZoo(name, seed)
 }
 
-func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name string, seed uint64, scale, repeat int) (*benchResult, error) {
+func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, name string, seed uint64, scale, repeat int) (*benchResult, error) {
 	repeat = max(repeat, 1)
 	t0 := time.Now()
 	g, err := benchNetwork(mf, name, seed)
@@ -155,7 +157,7 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name stri
 	if err != nil {
 		return nil, err
 	}
-	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Compare: secureOpts.Porthos.Compare.String(), Scale: scale, Malicious: mal.on,
+	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Backend: backend, Compare: compareFlag, Scale: scale, Malicious: mal.on,
 		ReluCount: p.Stats.ReluElems, Params: p.Stats.Params, MACs: p.Stats.MACs, CompileS: time.Since(t0).Seconds()}
 	res.Comparisons = comparisons(p)
 
@@ -191,11 +193,11 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, name stri
 	if err != nil {
 		return nil, err
 	}
-	cmp := "--compare=" + secureOpts.Porthos.Compare.String()
+	cmp := "--compare=" + compareFlag
 	args := [3][]string{
-		{"party", cmp, "--role", "client", "--config", cfg, "--input-raw", inPath, "--repeat", fmt.Sprint(repeat), "--json"},
-		{"party", cmp, "--role", "server", "--config", cfg, "--program", progPath, "--json"},
-		{"party", cmp, "--role", "helper", "--config", cfg, "--json"},
+		{"party", cmp, "--backend", backend, "--role", "client", "--config", cfg, "--input-raw", inPath, "--repeat", fmt.Sprint(repeat), "--json"},
+		{"party", cmp, "--backend", backend, "--role", "server", "--config", cfg, "--program", progPath, "--json"},
+		{"party", cmp, "--backend", backend, "--role", "helper", "--config", cfg, "--json"},
 	}
 	if mal.on {
 		section, err := mal.loopbackSettings(progress, dir)
@@ -280,7 +282,7 @@ func verifySecure(p *fixed.Program, x []float32, secure []float64) (bool, float6
 	if p.Post != "" {
 		return true, 0, ""
 	}
-	bound := porthos.ErrorBounds(p, vals)[out]
+	bound := p.ErrorBounds(vals)[out]
 	unit := math.Ldexp(1, -p.Scale)
 	dev := 0.0
 	for i := range clear {

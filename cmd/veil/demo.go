@@ -38,7 +38,7 @@ func summarize(res *session.Result, wall time.Duration, n int) secureSummary {
 		s.BytesSent[p] = res.Reports[p].Net.TotalSent()
 		s.BytesTotal += s.BytesSent[p]
 	}
-	s.Rounds = res.Reports[mpc.P0].Stats.Rounds
+	s.Rounds = res.Reports[mpc.P0].Cost.Rounds
 	if n > 0 {
 		s.BytesPerInfer = s.BytesTotal / int64(n)
 		s.RoundsPerInfer = s.Rounds / n
@@ -62,13 +62,14 @@ func (s secureSummary) print(w io.Writer, n int) {
 
 func demoCmd() *cobra.Command {
 	var (
-		df     dataFlags
-		mf     modelFlags
-		modelP string
-		scale  int
-		n      int
-		asJSON bool
-		mal    maliciousFlags
+		df      dataFlags
+		mf      modelFlags
+		modelP  string
+		scale   int
+		n       int
+		asJSON  bool
+		mal     maliciousFlags
+		backend string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -103,7 +104,7 @@ bytes each party sent and the rounds.`,
 				inputs[i] = xs[i].Input
 			}
 			start := time.Now()
-			res, err := runLoopback(cmd.ErrOrStderr(), prog, inputs, &mal)
+			res, err := runLoopback(cmd.ErrOrStderr(), prog, inputs, backend, &mal)
 			if err != nil {
 				return err
 			}
@@ -170,6 +171,7 @@ bytes each party sent and the rounds.`,
 	mf.register(cmd)
 	cmd.Flags().StringVar(&modelP, "model", lenetDefault, "the model to run securely")
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
+	backendFlag(cmd, &backend)
 	cmd.Flags().IntVarP(&n, "n", "n", 20, "number of test images")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	mal.register(cmd.Flags())
@@ -183,7 +185,11 @@ const (
 
 // runLoopback runs inputs through the three parties on loopback, with
 // malicious security if mf says so.
-func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, mf *maliciousFlags) (*session.Result, error) {
+func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, backend string, mf *maliciousFlags) (*session.Result, error) {
+	opt, err := secureOptions(backend)
+	if err != nil {
+		return nil, err
+	}
 	var commits [3][]byte
 	if mf.on {
 		commits[mpc.P0] = commitFloats(inputs)
@@ -198,5 +204,5 @@ func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, mf *ma
 		return nil, err
 	}
 	defer cleanup()
-	return session.RunLoopbackWith(context.Background(), prog, inputs, session.LoopbackOptions{Timeout: session.DefaultTimeout, Wrap: wrap, Session: secureOpts})
+	return session.RunLoopbackWith(context.Background(), prog, inputs, session.LoopbackOptions{Timeout: session.DefaultTimeout, Wrap: wrap, Session: opt})
 }

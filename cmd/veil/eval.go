@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"veil/fixed"
 	"veil/model"
+	"veil/mpc"
 )
 
 // evalResult is what `veil eval --json` prints.
@@ -59,16 +61,23 @@ float accuracy and how often the two agree.`,
 			}
 			w := cmd.OutOrStdout()
 			res := evalResult{Model: args[0], Backend: backend, Data: df.spec}
+			secure := false
+			if backend != "float" && backend != "fixed" {
+				if _, err := mpc.Lookup(backend); err != nil {
+					return fmt.Errorf("--backend %q: want float, fixed or a secure backend (%s)", backend, strings.Join(mpc.Backends(), ", "))
+				}
+				secure = true
+			}
 			start := time.Now()
 			if model.IsProgramFile(args[0]) {
-				if cmd.Flags().Changed("backend") && backend != "fixed" && backend != "3pc" {
-					return fmt.Errorf("%s is a compiled program: it runs only with --backend fixed or 3pc", args[0])
+				if cmd.Flags().Changed("backend") && backend == "float" {
+					return fmt.Errorf("%s is a compiled program: it runs only with --backend fixed or a secure backend", args[0])
 				}
 				p, err := fixed.ReadFile(args[0])
 				if err != nil {
 					return err
 				}
-				if backend != "3pc" {
+				if !secure {
 					res.Backend = "fixed"
 				}
 				res.Scale = p.Scale
@@ -81,7 +90,7 @@ float accuracy and how often the two agree.`,
 					return err
 				}
 				res.N, res.Accuracy = len(xs), fixed.Accuracy(outs, xs)
-				if backend == "3pc" {
+				if secure {
 					if err := evalSecure(cmd.ErrOrStderr(), &res, p, xs, outs, &mal); err != nil {
 						return err
 					}
@@ -104,10 +113,10 @@ float accuracy and how often the two agree.`,
 					return err
 				}
 				res.N = len(xs)
-				switch backend {
-				case "float":
+				switch {
+				case backend == "float":
 					res.Accuracy = fixed.Accuracy(floatOuts, xs)
-				case "fixed", "3pc":
+				default: // fixed or secure
 					quiet := w
 					if asJSON {
 						quiet = cmd.ErrOrStderr()
@@ -129,13 +138,11 @@ float accuracy and how often the two agree.`,
 					res.Accuracy = fixed.Accuracy(outs, xs)
 					res.FloatAccuracy = fixed.Accuracy(floatOuts, xs)
 					res.Agreement, _ = fixed.Compare(outs, floatOuts)
-					if backend == "3pc" {
+					if secure {
 						if err := evalSecure(cmd.ErrOrStderr(), &res, p, xs, outs, &mal); err != nil {
 							return err
 						}
 					}
-				default:
-					return fmt.Errorf("--backend %q: want float, fixed or 3pc", backend)
 				}
 			}
 			res.Correct = int(res.Accuracy*float64(res.N) + 0.5)
@@ -163,7 +170,7 @@ float accuracy and how often the two agree.`,
 	df.register(cmd, "labelled images to evaluate (image folder, IDX pair or directory, CSV, JSON)")
 	mf.register(cmd)
 	cmd.Flags().StringVar(&vf.spec, "val", "", "labelled validation images for --scale auto (same preprocessing flags as --data)")
-	cmd.Flags().StringVar(&backend, "backend", "float", "float, fixed (cleartext fixed point) or 3pc (secure 3-party Porthos, all parties on loopback)")
+	cmd.Flags().StringVar(&backend, "backend", "float", "float, fixed (cleartext fixed point) or a secure backend, all parties on loopback: "+strings.Join(mpc.Backends(), ", "))
 	cmd.Flags().StringVar(&scale, "scale", "auto", "fixed-point scale for --backend fixed, or auto (sweep on --val)")
 	cmd.Flags().StringVar(&scales, "scales", "6:20", "the range of scales an auto sweep tries")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
@@ -179,7 +186,7 @@ func evalSecure(warn io.Writer, res *evalResult, p *fixed.Program, xs []fixed.Ex
 		inputs[i] = xs[i].Input
 	}
 	start := time.Now()
-	sr, err := runLoopback(warn, p, inputs, mf)
+	sr, err := runLoopback(warn, p, inputs, res.Backend, mf)
 	if err != nil {
 		return err
 	}

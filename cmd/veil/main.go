@@ -11,10 +11,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
-	"veil/mpc/porthos"
+	"veil/mpc"
+	"veil/mpc/porthos" // registers the 3pc backend
 	"veil/mpc/session"
 )
 
@@ -26,9 +28,29 @@ func main() {
 }
 
 // newRoot builds the command tree.
-// secureOpts are the options of the secure backend, from the root
-// command's flags (--compare); every party of a session must use the same.
-var secureOpts session.Options
+// compareFlag is the root's --compare: the comparison protocol of the
+// secure backends that have one.
+var compareFlag string
+
+// secureOptions returns the session options for the secure backend
+// registered as name, with the root's --compare where the backend takes
+// a comparison protocol; every party of a session must use the same.
+func secureOptions(name string) (session.Options, error) {
+	b, err := mpc.Lookup(name)
+	if err != nil {
+		return session.Options{}, err
+	}
+	opt := session.Options{Backend: name, BackendOptions: mpc.Options{}}
+	if _, ok := b.Options["compare"]; ok {
+		opt.BackendOptions["compare"] = compareFlag
+	}
+	return opt, nil
+}
+
+// backendFlag registers --backend, the secure backend, on cmd.
+func backendFlag(cmd *cobra.Command, name *string) {
+	cmd.Flags().StringVar(name, "backend", session.DefaultBackend, "the secure backend: "+strings.Join(mpc.Backends(), ", ")+" (every party must use the same)")
+}
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -40,16 +62,11 @@ models and programs in the clear for accuracy measurement.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	var compare string
-	root.PersistentFlags().StringVar(&compare, "compare", "fast",
+	root.PersistentFlags().StringVar(&compareFlag, "compare", "fast",
 		"secure comparison protocol for ReLU and MaxPool: fast (bit-sliced carry circuit, 833 bits per ReLU) or porthos (the paper's, 4288 bits); all parties must agree")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		c, err := porthos.ParseCompare(compare)
-		if err != nil {
-			return err
-		}
-		secureOpts.Porthos.Compare = c
-		return nil
+		_, err := porthos.ParseCompare(compareFlag)
+		return err
 	}
 	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd(), attestCmd(), slalomCmd())
 	return root

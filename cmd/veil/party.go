@@ -52,6 +52,7 @@ func partyCmd() *cobra.Command {
 	var (
 		df      dataFlags
 		role    string
+		backend string
 		cfgPath string
 		keyPath string
 		progArg string
@@ -80,6 +81,10 @@ If any party dies, stalls or misbehaves, the others stop with an error naming
 it and no output is released.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			me, err := mpc.ParseRole(role)
+			if err != nil {
+				return err
+			}
+			opt, err := secureOptions(backend)
 			if err != nil {
 				return err
 			}
@@ -189,7 +194,7 @@ it and no output is released.`,
 			case mpc.P0:
 				var outs [][]float64
 				var pub *fixed.Program
-				pub, outs, rep, err = session.Client(ctx, net, secureOpts, func(p *fixed.Program) ([][]float32, error) {
+				pub, outs, rep, err = session.Client(ctx, net, opt, func(p *fixed.Program) ([][]float32, error) {
 					if rawIn != "" {
 						x, err := readFloat32s(rawIn, p.Tensors[p.Inputs[0]].Shape.Size())
 						xs := make([][]float32, max(repeat, 1))
@@ -217,9 +222,9 @@ it and no output is released.`,
 				}
 				res.Program = pub.Name
 			case mpc.P1:
-				rep, err = session.Server(ctx, net, prog, secureOpts)
+				rep, err = session.Server(ctx, net, prog, opt)
 			case mpc.P2:
-				rep, err = session.Helper(ctx, net, secureOpts)
+				rep, err = session.Helper(ctx, net, opt)
 			}
 			if err != nil {
 				return err
@@ -228,7 +233,7 @@ it and no output is released.`,
 				res.Program = rep.Program
 			}
 			res.N, res.WallS = rep.N, rep.Wall.Seconds()
-			res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Stats.Rounds
+			res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Cost.Rounds
 			res.CPUSeconds, res.PeakRSS = processUsage()
 			if len(rep.PerInfer) > 0 {
 				ts := append([]time.Duration(nil), rep.PerInfer...)
@@ -245,6 +250,7 @@ it and no output is released.`,
 	}
 	df.register(cmd, "the client's labelled images (image folder, IDX pair, CSV, JSON)")
 	cmd.Flags().StringVar(&role, "role", "", "client, server or helper")
+	backendFlag(cmd, &backend)
 	cmd.Flags().StringVar(&cfgPath, "config", "", "the parties' configuration file (see veil keygen --loopback)")
 	cmd.Flags().StringVar(&keyPath, "key", "", "this party's private key (default: the config's \"key\" for the role)")
 	cmd.Flags().StringVar(&progArg, "program", "", "the server's compiled program")

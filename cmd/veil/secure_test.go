@@ -8,7 +8,6 @@ import (
 
 	"veil/fixed"
 	"veil/internal/testmodel"
-	"veil/mpc/porthos"
 	"veil/mpc/session"
 )
 
@@ -17,7 +16,7 @@ import (
 // with its own TLS connections on 127.0.0.1; TestPartiesAsProcesses does
 // every model with the parties as processes) and checks, image by image, that the secure
 // top-1 equals the cleartext fixed-point executor's and that every logit
-// is within the worst-case truncation bound porthos.ErrorBounds
+// is within the worst-case truncation bound fixed.Program.ErrorBounds
 // propagates from the one-unit error of each secure ScaleDown. (The
 // digits set has 397 test images; its validation images make up 697.)
 func TestSecureAgreesWithCleartext(t *testing.T) {
@@ -66,7 +65,7 @@ func TestSecureAgreesWithCleartext(t *testing.T) {
 			rep := res.Reports[0]
 			t.Logf("%s: %d images, all top-1 agree; max logit deviation %.0f units of 2^-%d (worst-case bound up to %.0f); %.1f ms/inference, %s and %d rounds per inference",
 				c.model, len(xs), maxDev, p.Scale, maxBound, 1000*rep.Wall.Seconds()/float64(len(xs)),
-				fmtPerInference(res, len(xs)), rep.Stats.Rounds/len(xs))
+				fmtPerInference(res, len(xs)), rep.Cost.Rounds/len(xs))
 		})
 	}
 }
@@ -85,7 +84,7 @@ func fmtMiB(b int64) string {
 
 // checkSecureOutputs checks secure outputs image by image against the
 // cleartext fixed-point executor: equal top-1, and every logit within the
-// worst-case truncation bound porthos.ErrorBounds propagates. It returns
+// worst-case truncation bound fixed.Program.ErrorBounds propagates. It returns
 // the largest deviation and bound seen, in units of 2^-scale.
 func checkSecureOutputs(t *testing.T, p *fixed.Program, xs []fixed.Example, outs [][]float64) (maxDev, maxBound float64) {
 	t.Helper()
@@ -100,7 +99,7 @@ func checkSecureOutputs(t *testing.T, p *fixed.Program, xs []fixed.Example, outs
 		}
 		out := p.Outputs[0]
 		clear := p.DecodeOutput(0, vals[out])
-		bound := porthos.ErrorBounds(p, vals)[out]
+		bound := p.ErrorBounds(vals)[out]
 		if got, want := fixed.Top1(outs[i]), fixed.Top1(clear); got != want {
 			t.Errorf("image %d: secure top-1 %d, cleartext %d", i, got, want)
 		}

@@ -4,6 +4,7 @@ package fixedtest
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -114,4 +115,105 @@ func CompositeCases(tb testing.TB, short bool) []CompositeCase {
 
 func fmtName(parts ...any) string {
 	return strings.TrimSpace(fmt.Sprintln(parts...))
+}
+
+// RandTensor returns a float tensor of the shape with normal entries of
+// the given standard deviation.
+func RandTensor(r *rand.Rand, shape ir.Shape, scale float64) *ir.Tensor {
+	t := ir.NewFloat(shape)
+	for i := range t.F {
+		t.F[i] = float32(r.NormFloat64() * scale)
+	}
+	return t
+}
+
+// MixedGraph builds a graph that lowers to every fixed-point instruction:
+// Conv with bias and stride, depthwise Conv, batch norm (folded), ReLU6
+// (Relu, AddPublic, Sub), leaky ReLU (MulPublic, Add), MaxPool and
+// average pooling (SumPool, MulPublic) with padding, Div by a constant,
+// Concat, Reshape, MatMul, Add, ReduceMean (ReduceSum), Sub, a secret ×
+// secret Mul, Pad with a non-zero value, Slice, Transpose, and as output
+// either a Softmax (revealed logits, out "softmax") or an ArgMax (out
+// "first" or "last": which of equal maxima it picks). Its input is "x".
+func MixedGraph(t testing.TB, r *rand.Rand, l ir.Layout, out string) *ir.Graph {
+	t.Helper()
+	g := ir.NewGraph("mixed")
+	g.Layout = l
+	nchw := func(n, c, h, w int) ir.Shape {
+		if l == ir.NHWC {
+			return ir.Shape{n, h, w, c}
+		}
+		return ir.Shape{n, c, h, w}
+	}
+	cshape := func(c int) ir.Shape {
+		if l == ir.NHWC {
+			return ir.Shape{c}
+		}
+		return ir.Shape{c, 1, 1}
+	}
+	ax := l.ChannelAxis()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(g.AddInput("x", nchw(1, 3, 11, 11)))
+	consts := map[string]*ir.Tensor{
+		"w1": RandTensor(r, ir.Shape{8, 3, 3, 3}, 0.3), "b1": RandTensor(r, ir.Shape{8}, 0.1),
+		"w2": RandTensor(r, ir.Shape{8, 1, 3, 3}, 0.3),
+		"k":  RandTensor(r, cshape(8), 0.5), "sh": RandTensor(r, cshape(8), 0.2),
+		"fc": RandTensor(r, ir.Shape{8 * 3 * 3 * 2, 10}, 0.1), "fb": RandTensor(r, ir.Shape{10}, 0.1),
+		"two": ir.FloatTensor(ir.Shape{}, []float32{2}),
+		"s":   RandTensor(r, ir.Shape{8}, 0.3), "beta": RandTensor(r, ir.Shape{8}, 0.3), "m": RandTensor(r, ir.Shape{8}, 0.3),
+	}
+	v := RandTensor(r, ir.Shape{8}, 0.3)
+	for i := range v.F {
+		v.F[i] = float32(math.Abs(float64(v.F[i]))) + 0.5
+	}
+	consts["v"] = v
+	for name, c := range consts {
+		must(g.AddConst(name, c))
+	}
+	must(g.AddConst("shape", ir.IntTensor(ir.Shape{2}, []int64{1, -1})))
+	must(g.AddConst("st", ir.IntTensor(ir.Shape{1}, []int64{1})))
+	must(g.AddConst("en", ir.IntTensor(ir.Shape{1}, []int64{11})))
+	must(g.AddConst("axs", ir.IntTensor(ir.Shape{1}, []int64{1})))
+	add := func(name string, op ir.Op, a ir.Attrs, ins ...string) {
+		t.Helper()
+		must(g.AddNode(&ir.Node{Name: name, Op: op, Inputs: ins, Output: name, Attrs: a}))
+	}
+	add("conv", ir.OpConv, ir.Attrs{Strides: []int{2, 2}, Pads: []int{1, 1, 1, 1}, Group: 1, Layout: l}, "x", "w1", "b1")
+	add("bn", ir.OpBatchNorm, ir.Attrs{Epsilon: 1e-5, Axis: ax}, "conv", "s", "beta", "m", "v")
+	add("relu6", ir.OpClip, ir.Attrs{Min: 0, Max: 6}, "bn")
+	add("dw", ir.OpConv, ir.Attrs{Strides: []int{1, 1}, Pads: []int{1, 1, 1, 1}, Group: 8, Layout: l}, "relu6", "w2")
+	add("scale", ir.OpMul, ir.Attrs{}, "dw", "k")
+	add("shift", ir.OpSub, ir.Attrs{}, "scale", "sh")
+	add("leaky", ir.OpLeakyRelu, ir.Attrs{Alpha: 0.1}, "shift")
+	add("max", ir.OpMaxPool, ir.Attrs{Kernel: []int{3, 3}, Strides: []int{2, 2}, Pads: []int{1, 1, 1, 1}, Layout: l}, "leaky")
+	add("avg", ir.OpAvgPool, ir.Attrs{Kernel: []int{3, 3}, Strides: []int{2, 2}, Pads: []int{1, 1, 1, 1}, Layout: l}, "relu6")
+	add("half", ir.OpDiv, ir.Attrs{}, "avg", "two")
+	add("cat", ir.OpConcat, ir.Attrs{Axis: ax}, "max", "half")
+	add("flat", ir.OpReshape, ir.Attrs{}, "cat", "shape")
+	add("fcm", ir.OpMatMul, ir.Attrs{}, "flat", "fc")
+	add("logits", ir.OpAdd, ir.Attrs{}, "fcm", "fb")
+	add("mean", ir.OpReduceMean, ir.Attrs{Axes: []int{1}, KeepDims: true}, "logits")
+	add("centred", ir.OpSub, ir.Attrs{}, "logits", "mean")
+	add("sq", ir.OpMul, ir.Attrs{}, "centred", "centred")
+	add("sum", ir.OpAdd, ir.Attrs{}, "centred", "sq")
+	add("padded", ir.OpPad, ir.Attrs{Pads: []int{0, 1, 0, 1}, PadValue: -3}, "sum")
+	add("sl", ir.OpSlice, ir.Attrs{}, "padded", "st", "en", "axs")
+	add("tr", ir.OpTranspose, ir.Attrs{Perm: []int{1, 0}}, "sl")
+	add("tr2", ir.OpTranspose, ir.Attrs{Perm: []int{1, 0}}, "tr")
+	switch out {
+	case "first", "last":
+		add("out", ir.OpArgMax, ir.Attrs{Axis: 1, KeepDims: true, SelectLast: out == "last"}, "tr2")
+	default:
+		add("out", ir.OpSoftmax, ir.Attrs{Axis: -1}, "tr2")
+	}
+	must(g.SetOutputs("out"))
+	if _, err := ir.Optimize(g); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }

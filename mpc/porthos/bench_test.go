@@ -32,7 +32,7 @@ func bench3PC(b *testing.B, model, data string, pixelMax float64) {
 	prog := loadProgram(b, model, 12)
 	xs, _ := loadInputs(b, prog, data, pixelMax, 8)
 	pub := prog.Public()
-	var st [3]Stats
+	var st [3]mpc.Cost
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		nets := mpc.NewLocal(30 * time.Second)
@@ -47,7 +47,7 @@ func bench3PC(b *testing.B, model, data string, pixelMax float64) {
 			default:
 				_, err = e.Run(context.Background(), pub)
 			}
-			st[e.me] = e.Stats()
+			st[e.me] = e.Cost()
 			return err
 		})
 		for _, err := range errs {

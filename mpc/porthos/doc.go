@@ -42,7 +42,7 @@
 //	MaxGroups, MaxPool, ArgMax               comparison trees
 //
 // Their communication and rounds equal PORTHOS.md section 10 exactly
-// (the tests measure both); Stats reports them per operation.
+// (the tests measure both); Cost reports them per operation.
 //
 // All three parties run the same code; functions branch on the party and
 // take the vector length explicitly, since P2 holds no shares (its share

@@ -165,12 +165,35 @@ func (e *Engine) send(to mpc.Party, msg []byte) error {
 		return nil
 	}
 	if err := e.net.Send(to, msg); err != nil {
-		return err
+		return e.whyGone(to, err)
 	}
 	e.sent[to] += int64(len(msg))
 	e.msgs++
 	return nil
 }
+
+// whyGone explains a failed send to peer: a peer that stopped because a
+// third party failed told this one so before it hung up (see Abort), and
+// that notice is still to be read; the error then names the culprit
+// rather than the messenger. Otherwise it returns err.
+func (e *Engine) whyGone(peer mpc.Party, err error) error {
+	for range maxDrain {
+		b, rerr := e.net.Recv(peer)
+		if rerr != nil {
+			return err
+		}
+		if len(b) == 1 {
+			if culprit := mpc.Party(b[0]); culprit != e.me && culprit != peer && culprit <= mpc.P2 {
+				return &mpc.PeerError{Peer: culprit, Err: fmt.Errorf("failure reported by %s", peer)}
+			}
+			return err
+		}
+	}
+	return err
+}
+
+// maxDrain bounds the messages whyGone reads past.
+const maxDrain = 64
 
 // recv returns the next message from peer, which must be exactly want
 // bytes long (nothing is received when want is 0). A one-byte message is
@@ -263,10 +286,10 @@ func (e *Engine) fail(proto string, err error) error {
 // accounting of traffic, rounds and time by top-level operation.
 type accounting struct {
 	order []string
-	ops   map[string]*OpStats
+	ops   map[string]*mpc.OpCost
 }
 
-func newAccounting() *accounting { return &accounting{ops: map[string]*OpStats{}} }
+func newAccounting() *accounting { return &accounting{ops: map[string]*mpc.OpCost{}} }
 
 // begin starts accounting an operation on n elements; the returned
 // function ends it. Nested operations are charged to the outermost.
@@ -280,7 +303,7 @@ func (e *Engine) begin(op string, n int) func() {
 		e.depth--
 		st := e.acct.ops[op]
 		if st == nil {
-			st = &OpStats{Op: op}
+			st = &mpc.OpCost{Op: op, Sent: make([]int64, len(e.sent))}
 			e.acct.ops[op] = st
 			e.acct.order = append(e.acct.order, op)
 		}

@@ -16,13 +16,13 @@ import (
 // (prog.EncodeInput), P1 and P2 pass none; P1's prog must carry the
 // weights, while P0 and P2 should hold prog.Public(): they never read
 // weight data. It uses the default Options; see (*Engine).Run.
-func Run(ctx context.Context, net mpc.Network, prog *fixed.Program, inputs ...[]uint64) ([][]uint64, Stats, error) {
+func Run(ctx context.Context, net mpc.Network, prog *fixed.Program, inputs ...[]uint64) ([][]uint64, mpc.Cost, error) {
 	e, err := New(net, Options{})
 	if err != nil {
-		return nil, Stats{}, err
+		return nil, mpc.Cost{}, err
 	}
 	out, err := e.Run(ctx, prog, inputs...)
-	return out, e.Stats(), err
+	return out, e.Cost(), err
 }
 
 // Run executes prog once in this engine's session.

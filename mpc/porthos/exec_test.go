@@ -6,53 +6,47 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"veil/fixed"
 	"veil/internal/testmodel"
 	"veil/mpc"
+	"veil/mpc/mpctest"
 )
 
 // run3PC runs prog on input with the three parties in goroutines over a
 // fresh in-process network: P1 holds prog, P0 and P2 prog.Public(). It
 // returns P0's outputs, the parties' stats and, if steps, every
 // instruction's output reconstructed from P0's and P1's shares.
-func run3PC(t testing.TB, prog *fixed.Program, input []uint64, steps bool) ([][]uint64, [3]Stats, [][]uint64) {
+func run3PC(t testing.TB, prog *fixed.Program, input []uint64, steps bool) ([][]uint64, [3]mpc.Cost, [][]uint64) {
 	t.Helper()
 	nets := mpc.NewLocal(30 * time.Second)
 	pub := prog.Public()
 	var outs [3][][]uint64
-	var stats [3]Stats
-	var errs [3]error
+	var stats [3]mpc.Cost
 	var shares [2][][]uint64
-	var wg sync.WaitGroup
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, err := New(nets[p], testOptions)
-			if err != nil {
-				errs[p] = err
-				return
-			}
-			if steps && p < 2 {
-				shares[p] = make([][]uint64, len(prog.Instrs))
-				e.testHookInstr = func(k int, sh []uint64) { shares[p][k] = slices.Clone(sh) }
-			}
-			switch mpc.Party(p) {
-			case mpc.P0:
-				outs[p], errs[p] = e.Run(context.Background(), pub, input)
-			case mpc.P1:
-				outs[p], errs[p] = e.Run(context.Background(), prog)
-			default:
-				outs[p], errs[p] = e.Run(context.Background(), pub)
-			}
-			stats[p] = e.Stats()
-		}()
-	}
-	wg.Wait()
+	errs := mpctest.Parties(len(nets), func(party mpc.Party) error {
+		p := int(party)
+		e, err := New(nets[p], testOptions)
+		if err != nil {
+			return err
+		}
+		if steps && p < 2 {
+			shares[p] = make([][]uint64, len(prog.Instrs))
+			e.testHookInstr = func(k int, sh []uint64) { shares[p][k] = slices.Clone(sh) }
+		}
+		switch mpc.Party(p) {
+		case mpc.P0:
+			outs[p], err = e.Run(context.Background(), pub, input)
+		case mpc.P1:
+			outs[p], err = e.Run(context.Background(), prog)
+		default:
+			outs[p], err = e.Run(context.Background(), pub)
+		}
+		stats[p] = e.Cost()
+		return err
+	})
 	for p, err := range errs {
 		if err != nil {
 			t.Fatalf("%s: %v", mpc.Party(p), err)
@@ -193,12 +187,12 @@ func TestModels(t *testing.T) {
 				agree, correct, correctClear := 0, 0, 0
 				truncOnes, truncTotal := 0, 0
 				var elapsed time.Duration
-				var st [3]Stats
+				var st [3]mpc.Cost
 				for i, x := range xs {
 					vals := trace(t, prog, x)
 					out := prog.Outputs[0]
 					clear := vals[out]
-					bound := ErrorBounds(prog, vals)[out]
+					bound := prog.ErrorBounds(vals)[out]
 					start := time.Now()
 					got, stats, steps := run3PC(t, prog, x, true)
 					elapsed += time.Since(start)
@@ -255,19 +249,15 @@ func TestPublicProgramAtP0AndP2(t *testing.T) {
 	// others stop with an error naming P1.
 	nets := mpc.NewLocal(5 * time.Second)
 	var errs [3]error
-	var wg sync.WaitGroup
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var in [][]uint64
-			if p == 0 {
-				in = [][]uint64{xs[0]}
-			}
-			_, _, errs[p] = Run(context.Background(), nets[p], pub, in...)
-		}()
-	}
-	wg.Wait()
+	mpctest.Parties(len(nets), func(party mpc.Party) error {
+		p := int(party)
+		var in [][]uint64
+		if p == 0 {
+			in = [][]uint64{xs[0]}
+		}
+		_, _, errs[p] = Run(context.Background(), nets[p], pub, in...)
+		return nil
+	})
 	if errs[1] == nil || !strings.Contains(errs[1].Error(), "needs the full program") {
 		t.Errorf("P1 without weights: %v", errs[1])
 	}
@@ -284,22 +274,18 @@ func TestMismatchedPrograms(t *testing.T) {
 	xs, _ := loadInputs(t, prog, "testdata/data/digits/test.csv", 16, 1)
 	nets := mpc.NewLocal(5 * time.Second)
 	var errs [3]error
-	var wg sync.WaitGroup
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			switch p {
-			case 0:
-				_, _, errs[p] = Run(context.Background(), nets[p], prog.Public(), xs[0])
-			case 1:
-				_, _, errs[p] = Run(context.Background(), nets[p], prog)
-			default:
-				_, _, errs[p] = Run(context.Background(), nets[p], other.Public())
-			}
-		}()
-	}
-	wg.Wait()
+	mpctest.Parties(len(nets), func(party mpc.Party) error {
+		p := int(party)
+		switch p {
+		case 0:
+			_, _, errs[p] = Run(context.Background(), nets[p], prog.Public(), xs[0])
+		case 1:
+			_, _, errs[p] = Run(context.Background(), nets[p], prog)
+		default:
+			_, _, errs[p] = Run(context.Background(), nets[p], other.Public())
+		}
+		return nil
+	})
 	for p, err := range errs {
 		if err == nil || !strings.Contains(err.Error(), "different program") {
 			t.Errorf("%s: %v", mpc.Party(p), err)

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"veil/mpc"
+	"veil/mpc/mpctest"
 )
 
 // cutNet closes its party's network after it has received n messages.
@@ -41,24 +41,20 @@ func TestPeerFailure(t *testing.T) {
 		var outs [3][][]uint64
 		var errs [3]error
 		var took [3]time.Duration
-		var wg sync.WaitGroup
 		start := time.Now()
-		for p := range nets {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				switch p {
-				case 0:
-					outs[p], _, errs[p] = Run(context.Background(), nets[p], pub, xs[0])
-				case 1:
-					outs[p], _, errs[p] = Run(context.Background(), nets[p], prog)
-				default:
-					outs[p], _, errs[p] = Run(context.Background(), nets[p], pub)
-				}
-				took[p] = time.Since(start)
-			}()
-		}
-		wg.Wait()
+		mpctest.Parties(len(nets), func(party mpc.Party) error {
+			p := int(party)
+			switch p {
+			case 0:
+				outs[p], _, errs[p] = Run(context.Background(), nets[p], pub, xs[0])
+			case 1:
+				outs[p], _, errs[p] = Run(context.Background(), nets[p], prog)
+			default:
+				outs[p], _, errs[p] = Run(context.Background(), nets[p], pub)
+			}
+			took[p] = time.Since(start)
+			return nil
+		})
 		if errs[1] == nil {
 			t.Errorf("cut after %d: P1 finished without error", cut)
 		}
@@ -93,23 +89,19 @@ func TestContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var errs [3]error
-	var wg sync.WaitGroup
 	start := time.Now()
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			switch p {
-			case 0:
-				_, _, errs[p] = Run(ctx, nets[p], prog.Public(), xs[0])
-			case 1:
-				_, _, errs[p] = Run(context.Background(), nets[p], prog)
-			default:
-				_, _, errs[p] = Run(context.Background(), nets[p], prog.Public())
-			}
-		}()
-	}
-	wg.Wait()
+	mpctest.Parties(len(nets), func(party mpc.Party) error {
+		p := int(party)
+		switch p {
+		case 0:
+			_, _, errs[p] = Run(ctx, nets[p], prog.Public(), xs[0])
+		case 1:
+			_, _, errs[p] = Run(context.Background(), nets[p], prog)
+		default:
+			_, _, errs[p] = Run(context.Background(), nets[p], prog.Public())
+		}
+		return nil
+	})
 	if !errors.Is(errs[0], context.Canceled) {
 		t.Errorf("P0: %v", errs[0])
 	}

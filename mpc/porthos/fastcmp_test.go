@@ -315,13 +315,13 @@ func TestFastLeNetAgainstCleartext(t *testing.T) {
 			xs, _ := loadInputs(t, prog, c.data, c.pixelMax, c.n)
 			for i, x := range xs {
 				var got [][]uint64
-				var st [3]Stats
+				var st [3]mpc.Cost
 				var steps [][]uint64
 				withCompare(CompareFast, func() { got, st, steps = run3PC(t, prog, x, true) })
 				checkSteps(t, prog, x, steps)
 				vals := trace(t, prog, x)
 				clear := vals[prog.Outputs[0]]
-				bound := ErrorBounds(prog, vals)[prog.Outputs[0]]
+				bound := prog.ErrorBounds(vals)[prog.Outputs[0]]
 				if dev := deviation(got[0], clear); dev > bound {
 					t.Errorf("image %d: logits deviate by %g units, bound %g", i, dev, bound)
 				}

@@ -2,11 +2,11 @@ package porthos
 
 import (
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
 	"veil/mpc"
+	"veil/mpc/mpctest"
 )
 
 // testOptions are the options the harnesses of this package's tests
@@ -30,23 +30,15 @@ func run3(t testing.TB, f func(e *Engine) error) [3]*Engine {
 // party's engine (nil if New failed) and error.
 func run3nets(nets [3]mpc.Network, f func(e *Engine) error) ([3]*Engine, [3]error) {
 	var engines [3]*Engine
-	var errs [3]error
-	var wg sync.WaitGroup
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, err := New(nets[p], testOptions)
-			if err != nil {
-				errs[p] = err
-				return
-			}
-			engines[p] = e
-			errs[p] = f(e)
-		}()
-	}
-	wg.Wait()
-	return engines, errs
+	errs := mpctest.Parties(len(nets), func(p mpc.Party) error {
+		e, err := New(nets[p], testOptions)
+		if err != nil {
+			return err
+		}
+		engines[p] = e
+		return f(e)
+	})
+	return engines, [3]error(errs)
 }
 
 // split returns random additive shares of x over Z_L (trivial (x, 0)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"veil/fixed"
+	"veil/fixed/fixedtest"
 	"veil/ir"
 	"veil/mpc"
 )
@@ -34,7 +35,7 @@ func weightElems(prog *fixed.Program) int {
 // they are cached, in every inference when they are not.
 func TestWeightMasksPerSession(t *testing.T) {
 	r := rand.New(rand.NewPCG(50, 50))
-	mixed, err := fixed.Compile(mixedGraph(t, r, ir.NHWC, "first"), 12)
+	mixed, err := fixed.Compile(fixedtest.MixedGraph(t, r, ir.NHWC, "first"), 12)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestWeightMasksPerSession(t *testing.T) {
 				const runs = 3
 				inputs := make([][]uint64, runs)
 				for i := range inputs {
-					inputs[i] = prog.EncodeInput(randTensor(r, prog.Tensors[prog.Inputs[0]].Shape, 1).F)
+					inputs[i] = prog.EncodeInput(fixedtest.RandTensor(r, prog.Tensors[prog.Inputs[0]].Shape, 1).F)
 				}
 				pub := prog.Public()
 				var sent [runs][3]int64 // P1's bytes to P0 and P2 per inference, and P0's to P1

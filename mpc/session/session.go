@@ -1,39 +1,75 @@
-// Package session runs secure inferences between the three parties over
-// an established network: the server hands the client and the helper the
-// public part of its compiled program (the architecture, never the
-// weights), the client says how many inputs it has, and then every input
-// goes through the Porthos protocol, with the output revealed to the
-// client only.
+// Package session runs secure inferences between the parties of a
+// registered secure backend (see mpc.Register) over an established
+// network: the server (P1, the weight owner) hands every other party the
+// backend's settings and the public part of its compiled program (the
+// architecture, never the weights), the client (P0, the input owner) says
+// how many inputs it has, and then every input goes through the backend,
+// with the output revealed to the client only. Other parties (P2…) are
+// helpers. A backend package registers itself when imported (the 3PC
+// backend: veil/mpc/porthos).
 //
 // Messages before the protocol, in order:
 //
-//	P1 → P0, P1 → P2   the public program (fixed program file format, "public": true)
-//	P0 → P1, P0 → P2   the number of inferences n (uint64, little endian)
+//	every → every other   its settings: backend name and options (JSON); all must agree
+//	P1 → every other      the public program (fixed program file format, "public": true)
+//	P0 → every other      the number of inferences n (uint64, little endian)
 //
-// then n runs of porthos.(*Engine).Run in one Porthos session.
+// then n runs of the backend's Engine.Run in one backend session.
 package session
 
 import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	"veil/fixed"
 	"veil/mpc"
-	"veil/mpc/porthos"
 )
 
 // MaxInferences bounds the count a client may announce.
 const MaxInferences = 1 << 24
 
-// Options configure the secure backend of a session; the three parties
-// must use the same.
+// Options configure the secure backend of a session. Every party must use
+// the same: the parties exchange them first, and each stops with an error
+// naming the parties whose options differ from its own.
 type Options struct {
-	// Porthos are the options of the three-party backend (the comparison
-	// protocol).
-	Porthos porthos.Options
+	// Backend is the registered name of the secure backend; "" is
+	// DefaultBackend.
+	Backend string `json:"backend"`
+	// BackendOptions are the backend's options (such as compare=fast for
+	// 3pc); see mpc.Backend.Options.
+	BackendOptions mpc.Options `json:"options,omitempty"`
+}
+
+// DefaultBackend is the backend of a session whose Options name none.
+const DefaultBackend = "3pc"
+
+// backend returns the options' backend, with the options checked.
+func (o *Options) backend() (*mpc.Backend, error) {
+	if o.Backend == "" {
+		o.Backend = DefaultBackend
+	}
+	b, err := mpc.Lookup(o.Backend)
+	if err != nil {
+		return nil, err
+	}
+	return b, o.BackendOptions.Check(b)
+}
+
+// peers returns every party of an n-party session but me.
+func peers(n int, me mpc.Party) []mpc.Party {
+	var ps []mpc.Party
+	for p := range mpc.Party(n) {
+		if p != me {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 // Report is one party's account of a session.
@@ -43,8 +79,9 @@ type Report struct {
 	N        int           // inferences run
 	Wall     time.Duration // from the first message to the last inference
 	PerInfer []time.Duration
-	Stats    porthos.Stats // protocol traffic, rounds and per-op costs
-	Net      mpc.Stats     // everything on the wire, framing and setup included
+	Backend  string
+	Cost     mpc.Cost  // protocol traffic, rounds and per-op costs
+	Net      mpc.Stats // everything on the wire, framing and setup included
 }
 
 // Server runs the server's side: prog must carry the weights.
@@ -56,11 +93,15 @@ func Server(ctx context.Context, net mpc.Network, prog *fixed.Program, opt Optio
 		return nil, fmt.Errorf("session: %s: program %q has no weights (give the server the full compiled program)", mpc.P1, prog.Name)
 	}
 	start := time.Now()
+	b, err := agree(net, &opt)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	if err := prog.Public().Write(&buf); err != nil {
 		return nil, fmt.Errorf("session: %s: %w", mpc.P1, err)
 	}
-	for _, p := range []mpc.Party{mpc.P0, mpc.P2} {
+	for _, p := range peers(b.Parties, mpc.P1) {
 		if err := net.Send(p, buf.Bytes()); err != nil {
 			return nil, fmt.Errorf("session: %s: sending the public program: %w", mpc.P1, err)
 		}
@@ -69,15 +110,19 @@ func Server(ctx context.Context, net mpc.Network, prog *fixed.Program, opt Optio
 	if err != nil {
 		return nil, err
 	}
-	return run(ctx, net, prog, opt, n, nil, start)
+	return run(ctx, net, prog, b, opt, n, nil, start)
 }
 
 // Helper runs the helper's side.
 func Helper(ctx context.Context, net mpc.Network, opt Options) (*Report, error) {
-	if net.Me() != mpc.P2 {
-		return nil, fmt.Errorf("session: the helper must be %s, not %s", mpc.P2, net.Me())
+	if net.Me() < mpc.P2 {
+		return nil, fmt.Errorf("session: a helper is P2 or later, not %s", net.Me())
 	}
 	start := time.Now()
+	b, err := agree(net, &opt)
+	if err != nil {
+		return nil, err
+	}
 	prog, err := recvProgram(net)
 	if err != nil {
 		return nil, err
@@ -86,7 +131,7 @@ func Helper(ctx context.Context, net mpc.Network, opt Options) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	return run(ctx, net, prog, opt, n, nil, start)
+	return run(ctx, net, prog, b, opt, n, nil, start)
 }
 
 // Client runs the client's side. Once the server's public program has
@@ -100,6 +145,10 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 		return nil, nil, nil, fmt.Errorf("session: the client must be %s, not %s", mpc.P0, net.Me())
 	}
 	start := time.Now()
+	b, err := agree(net, &opt)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	prog, err := recvProgram(net)
 	if err != nil {
 		return nil, nil, nil, err
@@ -122,7 +171,7 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 	}
 	var cnt [8]byte
 	binary.LittleEndian.PutUint64(cnt[:], uint64(len(inputs)))
-	for _, p := range []mpc.Party{mpc.P1, mpc.P2} {
+	for _, p := range peers(b.Parties, mpc.P0) {
 		if err := net.Send(p, cnt[:]); err != nil {
 			return nil, nil, nil, fmt.Errorf("session: %s: %w", mpc.P0, err)
 		}
@@ -132,7 +181,7 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 		encoded[i] = prog.EncodeInput(x)
 	}
 	var outs [][]float64
-	rep, err := run(ctx, net, prog, opt, len(inputs), func(i int, out [][]uint64) {
+	rep, err := run(ctx, net, prog, b, opt, len(inputs), func(i int, out [][]uint64) {
 		outs = append(outs, prog.ApplyPost(prog.DecodeOutput(0, out[0])))
 	}, start, encoded...)
 	if err != nil {
@@ -141,12 +190,12 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 	return prog, outs, rep, nil
 }
 
-func run(ctx context.Context, net mpc.Network, prog *fixed.Program, opt Options, n int, got func(int, [][]uint64), start time.Time, inputs ...[]uint64) (*Report, error) {
+func run(ctx context.Context, net mpc.Network, prog *fixed.Program, b *mpc.Backend, opt Options, n int, got func(int, [][]uint64), start time.Time, inputs ...[]uint64) (*Report, error) {
 	me := net.Me()
-	rep := &Report{Party: me, Program: prog.Name, N: n}
-	e, err := porthos.New(net, opt.Porthos)
+	rep := &Report{Party: me, Program: prog.Name, Backend: b.Name, N: n}
+	e, err := b.New(net, opt.BackendOptions)
 	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
+		return nil, fmt.Errorf("session: %s: backend %s: %w", me, b.Name, err)
 	}
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
@@ -168,11 +217,52 @@ func run(ctx context.Context, net mpc.Network, prog *fixed.Program, opt Options,
 		}
 	}
 	rep.Wall = time.Since(start)
-	rep.Stats = e.Stats()
+	rep.Cost = e.Cost()
 	rep.Net = net.Stats()
 	return rep, nil
 }
 
+// agree checks opt, sends it to every peer and compares theirs with it
+// (one round): it returns opt's backend, or an error naming every party
+// whose settings differ. A party whose own settings are invalid stops at
+// once, and its peers see it stop.
+func agree(net mpc.Network, opt *Options) (*mpc.Backend, error) {
+	me := net.Me()
+	b, err := opt.backend()
+	if err != nil {
+		return nil, fmt.Errorf("session: %s: %w", me, err)
+	}
+	msg, err := json.Marshal(opt)
+	if err != nil {
+		return nil, fmt.Errorf("session: %s: %w", me, err)
+	}
+	for _, p := range peers(b.Parties, me) {
+		if err := net.Send(p, msg); err != nil {
+			return nil, fmt.Errorf("session: %s: sending the settings: %w", me, err)
+		}
+	}
+	var differ []string
+	for _, p := range peers(b.Parties, me) {
+		m, err := net.Recv(p)
+		if err != nil {
+			return nil, fmt.Errorf("session: %s: waiting for the settings: %w", me, err)
+		}
+		var theirs Options
+		if err := json.Unmarshal(m, &theirs); err != nil {
+			return nil, fmt.Errorf("session: %s: %w", me, &mpc.PeerError{Peer: p, Err: fmt.Errorf("malformed settings: %v", err)})
+		}
+		if theirs.Backend != opt.Backend || !maps.Equal(theirs.BackendOptions, opt.BackendOptions) {
+			differ = append(differ, fmt.Sprintf("%s runs backend %s with options %v", p, theirs.Backend, theirs.BackendOptions))
+		}
+	}
+	if len(differ) > 0 {
+		return nil, fmt.Errorf("session: %s: %s, this party backend %s with options %v: every party must use the same",
+			me, strings.Join(differ, "; "), opt.Backend, opt.BackendOptions)
+	}
+	return b, nil
+}
+
+// recvProgram receives the server's public program.
 func recvProgram(net mpc.Network) (*fixed.Program, error) {
 	me := net.Me()
 	b, err := net.Recv(mpc.P1)

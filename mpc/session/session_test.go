@@ -3,11 +3,14 @@ package session
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"veil/fixed"
 	"veil/internal/testmodel"
+	"veil/mpc"
+	_ "veil/mpc/porthos" // the 3pc backend
 )
 
 func lenetProgram(t *testing.T) (*fixed.Program, [][]float32) {
@@ -39,7 +42,7 @@ func TestLoopbackMatchesCleartext(t *testing.T) {
 		}
 	}
 	for _, r := range res.Reports {
-		if r == nil || r.N != len(xs) || r.Stats.Rounds == 0 || r.Net.TotalSent() == 0 {
+		if r == nil || r.N != len(xs) || r.Cost.Rounds == 0 || r.Net.TotalSent() == 0 {
 			t.Fatalf("report %+v", r)
 		}
 	}
@@ -92,5 +95,59 @@ func BenchmarkLoopbackLeNet(b *testing.B) {
 		sent += r.Net.TotalSent()
 	}
 	b.ReportMetric(float64(sent)/float64(b.N)/(1<<20), "MiB/op")
-	b.ReportMetric(float64(res.Reports[0].Stats.Rounds)/float64(b.N), "rounds/op")
+	b.ReportMetric(float64(res.Reports[0].Cost.Rounds)/float64(b.N), "rounds/op")
+}
+
+// TestSettingsMustAgree runs a session whose parties pick different
+// backend settings, or settings no backend takes: every party stops with
+// an error that says what differs, before any protocol message.
+func TestSettingsMustAgree(t *testing.T) {
+	p, xs := lenetProgram(t)
+	fast := Options{BackendOptions: mpc.Options{"compare": "fast"}}
+	paper := Options{BackendOptions: mpc.Options{"compare": "porthos"}}
+	cases := []struct {
+		name string
+		opt  [3]Options
+		want [3]string // "" where the party must succeed
+	}{
+		{"same", [3]Options{fast, fast, fast}, [3]string{}},
+		{"client differs", [3]Options{paper, fast, fast}, [3]string{"P1 (server) runs backend 3pc with options map[compare:fast]; P2", "P0 (client) runs backend 3pc with options map[compare:porthos], this party", "P0 (client) runs"}},
+		{"helper differs", [3]Options{fast, fast, paper}, [3]string{"P2 (helper) runs", "P2 (helper) runs", "P0 (client) runs backend 3pc with options map[compare:fast]; P1"}},
+		{"unknown backend", [3]Options{{Backend: "9pc"}, fast, fast}, [3]string{`unknown secure backend "9pc"`, "P0", "P0"}},
+		{"unknown option", [3]Options{fast, {BackendOptions: mpc.Options{"speed": "max"}}, fast}, [3]string{"P1", `no option "speed"`, "P1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			nets := mpc.NewLocal(2 * time.Second)
+			var errs [3]error
+			var wg sync.WaitGroup
+			for i := range nets {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer nets[i].Close()
+					switch mpc.Party(i) {
+					case mpc.P0:
+						_, _, _, errs[i] = Client(context.Background(), nets[i], c.opt[i], func(*fixed.Program) ([][]float32, error) { return xs[:1], nil })
+					case mpc.P1:
+						_, errs[i] = Server(context.Background(), nets[i], p, c.opt[i])
+					default:
+						_, errs[i] = Helper(context.Background(), nets[i], c.opt[i])
+					}
+					if errs[i] != nil {
+						nets[i].Close() // a party that stops hangs up
+					}
+				}()
+			}
+			wg.Wait()
+			for i, want := range c.want {
+				switch {
+				case want == "" && errs[i] != nil:
+					t.Errorf("%s: %v", mpc.Party(i), errs[i])
+				case want != "" && (errs[i] == nil || !strings.Contains(errs[i].Error(), want)):
+					t.Errorf("%s: error %v, want one containing %q", mpc.Party(i), errs[i], want)
+				}
+			}
+		})
+	}
 }

@@ -1,28 +1,30 @@
-package porthos
+package fixed
 
-import (
-	"math"
-
-	"veil/fixed"
-)
+import "math"
 
 // ErrorBounds propagates a worst-case bound on |secure − cleartext| (in
-// units of each tensor's own scale, over all its elements) through prog,
-// given the cleartext values of every tensor (fixed.Program.Trace):
+// units of each tensor's own scale, over all its elements) through p,
+// for a backend whose every ScaleDown may exceed the exact one by 1 (the
+// local truncation of secret shares: see mpc/porthos's ScaleDown) and
+// whose other ops are exact on their operands, given the cleartext
+// values of every tensor (Trace):
 //
 //   - ScaleDown by s turns an input error E into at most ⌈E/2^s⌉ + 1: the
 //     floor of values at most E apart differs by at most ⌈E/2^s⌉, and the
-//     protocol's truncation adds 0 or 1 (see ScaleDown), barring its
-//     failure event of probability |x|/2^64;
+//     truncation adds 0 or 1, barring its failure event of probability
+//     |x|/2^64;
 //   - a product adds |b|·E_a + |a|·E_b + E_a·E_b per term, summed over the
 //     terms of one output (the filter window, the inner dimension);
 //   - Add and Sub add the errors; AddPublic, ReLU, MaxPool and the copies
 //     keep them (ReLU and max are 1-Lipschitz and computed exactly on the
 //     shares); MulPublic multiplies by the largest |constant|; SumPool and
 //     ReduceSum by the number of summed elements;
-//   - ArgMax outputs an index: its bound is 0 when its input is exact and
-//     +Inf otherwise (a near tie may then flip it).
-func ErrorBounds(prog *fixed.Program, vals [][]uint64) []float64 {
+//   - ArgMax and DReLU output an index or a bit: the bound is 0 when the
+//     input is exact and +Inf otherwise (a near tie may then flip it); Mux
+//     keeps the larger of its operands' bounds when its selector is exact
+//     and is unbounded otherwise; Const is exact.
+func (p *Program) ErrorBounds(vals [][]uint64) []float64 {
+	prog := p
 	eb := make([]float64, len(prog.Tensors))
 	maxAbs := func(id int) float64 {
 		m := 0.0
@@ -36,11 +38,11 @@ func ErrorBounds(prog *fixed.Program, vals [][]uint64) []float64 {
 		e := func(i int) float64 { return eb[in.In[i]] }
 		var b float64
 		switch in.Op {
-		case fixed.Conv, fixed.MatMul:
+		case Conv, MatMul:
 			x, w := in.In[0], in.In[1]
 			var terms int
 			var w1, x1 float64 // largest Σ|w| over one output's terms; Σ|x| likewise
-			if in.Op == fixed.Conv {
+			if in.Op == Conv {
 				ws := prog.Tensors[w].Shape
 				terms = ws[1] * ws[2] * ws[3]
 				for o := 0; o < ws[0]; o++ {
@@ -69,27 +71,34 @@ func ErrorBounds(prog *fixed.Program, vals [][]uint64) []float64 {
 				x1 = float64(terms) * maxAbs(x)
 			}
 			b = e(0)*(w1+float64(terms)*eb[w]) + eb[w]*x1
-		case fixed.Mul:
+		case Mul:
 			b = e(0)*maxAbs(in.In[1]) + e(1)*maxAbs(in.In[0]) + e(0)*e(1)
-		case fixed.Add, fixed.Sub:
+		case Add, Sub:
 			b = e(0) + e(1)
-		case fixed.MulPublic:
+		case MulPublic:
 			m := 0.0
 			for _, c := range in.Public {
 				m = math.Max(m, math.Abs(float64(c)))
 			}
 			b = e(0) * m
-		case fixed.ScaleDown:
+		case ScaleDown:
 			b = math.Ceil(e(0)/math.Ldexp(1, in.Shift)) + 1
-		case fixed.SumPool:
+		case SumPool:
 			b = e(0) * float64(in.Kernel[0]*in.Kernel[1])
-		case fixed.ReduceSum:
+		case ReduceSum:
 			b = e(0) * float64(prog.Tensors[in.In[0]].Shape.Size()/prog.Tensors[in.Out].Shape.Size())
-		case fixed.ArgMax:
+		case ArgMax, DReLU:
 			if e(0) > 0 {
 				b = math.Inf(1)
 			}
-		case fixed.Concat:
+		case Mux:
+			b = math.Max(e(1), e(2))
+			if e(0) > 0 {
+				b = math.Inf(1)
+			}
+		case Const:
+			b = 0
+		case Concat:
 			for i := range in.In {
 				b = math.Max(b, e(i))
 			}

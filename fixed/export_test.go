@@ -1,0 +1,4 @@
+package fixed
+
+// MaxHeader exposes maxHeader to the external tests.
+const MaxHeader = maxHeader
