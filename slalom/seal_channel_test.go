@@ -189,7 +189,7 @@ func TestSealedFrames(t *testing.T) {
 		if !strings.Contains(terr.Error(), "refuse") {
 			t.Fatalf("T's error does not say why: %v", terr)
 		}
-		if !strings.Contains(derr.Error(), "not the one this end pins for T") {
+		if !strings.Contains(derr.Error(), "key pinned for T") {
 			t.Fatalf("D's error does not name T's pin: %v", derr)
 		}
 	})

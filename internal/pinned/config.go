@@ -42,7 +42,7 @@ type Verify func(peer *x509.Certificate) error
 type MismatchError struct {
 	// Peer names whom the pin is for ("server", "the device").
 	Peer string
-	// Pinner names who pins it ("the config"; empty: "this end").
+	// Pinner names who pins it ("the config"), if not this end.
 	Pinner string
 	// CN is the common name of the certificate presented (which carries
 	// no weight: it only helps the reader tell which key came).
@@ -50,11 +50,10 @@ type MismatchError struct {
 }
 
 func (e *MismatchError) Error() string {
-	by := e.Pinner
-	if by == "" {
-		by = "this end"
+	if e.Pinner == "" {
+		return fmt.Sprintf("the certificate presented (CN %q) does not carry the key pinned for %s", e.CN, e.Peer)
 	}
-	return fmt.Sprintf("the certificate presented (CN %q) is not the one %s pins for %s", e.CN, by, e.Peer)
+	return fmt.Sprintf("the certificate presented (CN %q) is not the one %s pins for %s", e.CN, e.Pinner, e.Peer)
 }
 
 // Only returns a [Verify] that accepts exactly the key pin, pinned by

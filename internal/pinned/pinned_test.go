@@ -271,7 +271,7 @@ func TestConfig(t *testing.T) {
 		{"server not the pinned one", Config(ida, "b", Only(pb, "b", "the config")), Config(idx, "", Only(pa, "a", "")),
 			`the certificate presented (CN "intruder") is not the one the config pins for b`, "*"},
 		{"client not the pinned one", Config(idx, "b", Only(pb, "b", "")), Config(idb, "", Only(pa, "a", "")),
-			"bad certificate", `the certificate presented (CN "intruder") is not the one this end pins for a`},
+			"bad certificate", `the certificate presented (CN "intruder") does not carry the key pinned for a`},
 		{"client without a certificate", noCert, Config(idb, "", Only(pa, "a", "")),
 			"certificate required", "client didn't provide a certificate"},
 		{"TLS 1.2 client", tls12, Config(idb, "", Only(pa, "a", "")), "protocol version", "unsupported versions"},
