@@ -83,7 +83,7 @@ func TestSlalomPinnedDevice(t *testing.T) {
 	// A device holding another key is refused by T's pin check.
 	bad := start(other)
 	out, err = veil(t, "slalom", "run", testmodel.Path("models/fashion_lenet.onnx"), "--verify", "-n", "1", "--device", bad, "--keys", keys)
-	if err == nil || !strings.Contains(err.Error(), "pinned") {
+	if err == nil || !strings.Contains(err.Error(), "the key pinned for the device") {
 		t.Fatalf("T accepted a device with an unpinned key (err %v):\n%s", err, out)
 	}
 }
