@@ -1,6 +1,9 @@
 package fixed
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // ErrorBounds propagates a worst-case bound on |secure − cleartext| (in
 // units of each tensor's own scale, over all its elements) through p,
@@ -108,4 +111,37 @@ func (p *Program) ErrorBounds(vals [][]uint64) []float64 {
 		eb[in.Out] = b
 	}
 	return eb
+}
+
+// VerifyOutput checks the decoded first output (Post applied) that a
+// backend whose ScaleDowns may be off by one (see ErrorBounds) computed
+// for input x against the cleartext executor's: the same top-1 and,
+// without Post, every value within the propagated bound. It returns the
+// largest deviation in units of the output's scale.
+func (p *Program) VerifyOutput(x []float32, secure []float64) (float64, error) {
+	vals, err := p.Trace(p.EncodeInput(x))
+	if err != nil {
+		return 0, err
+	}
+	out := p.Outputs[0]
+	clear := p.ApplyPost(p.DecodeOutput(0, vals[out]))
+	if len(clear) != len(secure) {
+		return 0, fmt.Errorf("%d secure outputs, %d cleartext", len(secure), len(clear))
+	}
+	if Top1(clear) != Top1(secure) {
+		return 0, fmt.Errorf("top-1 %d, cleartext %d", Top1(secure), Top1(clear))
+	}
+	if p.Post != "" {
+		return 0, nil
+	}
+	bound := p.ErrorBounds(vals)[out]
+	unit := math.Ldexp(1, -p.Tensors[out].Scale)
+	dev := 0.0
+	for i := range clear {
+		dev = math.Max(dev, math.Abs(secure[i]-clear[i])/unit)
+	}
+	if dev > bound {
+		return dev, fmt.Errorf("outputs %g units from cleartext, bound %g", dev, bound)
+	}
+	return dev, nil
 }

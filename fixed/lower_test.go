@@ -101,3 +101,23 @@ func TestPrimitiveSemantics(t *testing.T) {
 		}
 	}
 }
+
+// TestComparisonCount checks Stats.Comparisons against the lowering: a
+// program makes as many comparisons as its lowered form has DReLU
+// elements.
+func TestComparisonCount(t *testing.T) {
+	for _, out := range []string{"softmax", "first"} {
+		p, err := fixed.Compile(fixedtest.MixedGraph(t, rand.New(rand.NewPCG(1, 1)), ir.NCHW, out), 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := p.Lower(func(fixed.Op) bool { return false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.ComputeStats()
+		if p.Stats.Comparisons == 0 || p.Stats.Comparisons != q.Stats.Comparisons {
+			t.Errorf("%s: %d comparisons, the lowered program makes %d", out, p.Stats.Comparisons, q.Stats.Comparisons)
+		}
+	}
+}

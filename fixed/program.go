@@ -178,6 +178,10 @@ type Stats struct {
 	ScaleDowns int            `json:"scale_downs"`
 	Params     int            `json:"params"`
 	ReluElems  int            `json:"relu_elems"` // comparisons a secure backend makes for ReLU
+	// Comparisons is the number of secure comparisons (DReLU elements)
+	// the program makes: one per ReLU element, window − 1 per MaxPool
+	// output, axis − 1 per ArgMax output, one per DReLU element.
+	Comparisons int `json:"comparisons"`
 	MACs       int64          `json:"macs"`       // multiply-adds of Conv, MatMul, Mul
 }
 
@@ -193,6 +197,18 @@ func (p *Program) ComputeStats() {
 			st.ScaleDowns++
 		case Relu:
 			st.ReluElems += out.Size()
+			st.Comparisons += out.Size()
+		case DReLU:
+			st.Comparisons += out.Size()
+		case MaxPool:
+			st.Comparisons += out.Size() * (in.Kernel[0]*in.Kernel[1] - 1)
+		case ArgMax:
+			x := p.Tensors[in.In[0]].Shape
+			ax := in.Axis
+			if ax < 0 {
+				ax += len(x)
+			}
+			st.Comparisons += out.Size() * (x[ax] - 1)
 		case Conv:
 			w := p.Tensors[in.In[1]].Shape
 			st.MACs += int64(out.Size()) * int64(w[1]*w[2]*w[3])

@@ -159,7 +159,7 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, 
 	}
 	res := &benchResult{Network: strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), Backend: backend, Compare: compareFlag, Scale: scale, Malicious: mal.on,
 		ReluCount: p.Stats.ReluElems, Params: p.Stats.Params, MACs: p.Stats.MACs, CompileS: time.Since(t0).Seconds()}
-	res.Comparisons = comparisons(p)
+	res.Comparisons = p.Stats.Comparisons
 
 	dir, err := os.MkdirTemp("", "veil-bench-")
 	if err != nil {
@@ -259,62 +259,12 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, 
 	if len(reports[0].Predictions) != repeat {
 		return nil, fmt.Errorf("the client returned %d outputs for %d inferences", len(reports[0].Predictions), repeat)
 	}
-	res.Verified, res.MaxDeviation, res.VerifyProblem = verifySecure(p, x, reports[0].Predictions[0].Output)
-	return res, nil
-}
-
-// verifySecure compares a secure output (decoded, Post applied) with the
-// cleartext executor: same top-1 and, without Post, every value within
-// the worst-case truncation bound.
-func verifySecure(p *fixed.Program, x []float32, secure []float64) (bool, float64, string) {
-	vals, err := p.Trace(p.EncodeInput(x))
+	res.MaxDeviation, err = p.VerifyOutput(x, reports[0].Predictions[0].Output)
+	res.Verified = err == nil
 	if err != nil {
-		return false, 0, err.Error()
+		res.VerifyProblem = err.Error()
 	}
-	out := p.Outputs[0]
-	clear := p.ApplyPost(p.DecodeOutput(0, vals[out]))
-	if len(clear) != len(secure) {
-		return false, 0, fmt.Sprintf("%d secure outputs, %d cleartext", len(secure), len(clear))
-	}
-	if fixed.Top1(clear) != fixed.Top1(secure) {
-		return false, 0, fmt.Sprintf("top-1 %d, cleartext %d", fixed.Top1(secure), fixed.Top1(clear))
-	}
-	if p.Post != "" {
-		return true, 0, ""
-	}
-	bound := p.ErrorBounds(vals)[out]
-	unit := math.Ldexp(1, -p.Scale)
-	dev := 0.0
-	for i := range clear {
-		dev = math.Max(dev, math.Abs(secure[i]-clear[i])/unit)
-	}
-	if dev > bound {
-		return false, dev, fmt.Sprintf("logits %g units from cleartext, bound %g", dev, bound)
-	}
-	return true, dev, ""
-}
-
-// comparisons counts the secure comparisons a program makes: one per ReLU
-// element, window−1 per MaxPool output, axis−1 per ArgMax output.
-func comparisons(p *fixed.Program) int {
-	n := 0
-	for _, in := range p.Instrs {
-		out := p.Tensors[in.Out].Shape.Size()
-		switch in.Op {
-		case fixed.Relu:
-			n += out
-		case fixed.MaxPool:
-			n += out * (in.Kernel[0]*in.Kernel[1] - 1)
-		case fixed.ArgMax:
-			x := p.Tensors[in.In[0]].Shape
-			ax := in.Axis
-			if ax < 0 {
-				ax += len(x)
-			}
-			n += out * (x[ax] - 1)
-		}
-	}
-	return n
+	return res, nil
 }
 
 func writeFloat32s(path string, x []float32) error {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -42,9 +41,7 @@ func summarize(res *session.Result, wall time.Duration, n int) secureSummary {
 	if n > 0 {
 		s.BytesPerInfer = s.BytesTotal / int64(n)
 		s.RoundsPerInfer = s.Rounds / n
-		ts := append([]time.Duration(nil), res.Reports[mpc.P0].PerInfer...)
-		sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
-		s.MsPerInference = float64(ts[len(ts)/2].Microseconds()) / 1000
+		s.MsPerInference = float64(res.Reports[mpc.P0].Median().Microseconds()) / 1000
 	}
 	return s
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -235,11 +234,7 @@ it and no output is released.`,
 			res.N, res.WallS = rep.N, rep.Wall.Seconds()
 			res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Cost.Rounds
 			res.CPUSeconds, res.PeakRSS = processUsage()
-			if len(rep.PerInfer) > 0 {
-				ts := append([]time.Duration(nil), rep.PerInfer...)
-				slices.Sort(ts)
-				res.MsMedian = float64(ts[len(ts)/2].Microseconds()) / 1000
-			}
+			res.MsMedian = float64(rep.Median().Microseconds()) / 1000
 			w := cmd.OutOrStdout()
 			if asJSON {
 				return json.NewEncoder(w).Encode(res)

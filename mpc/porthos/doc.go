@@ -31,7 +31,7 @@
 // as 0/1 with no truncation, the r = 0 ShareConvert fix), and each
 // documents its cost and security argument:
 //
-//	Share, SharePublic, Reveal, RevealBoth   input sharing, output opening
+//	Share, Reveal, RevealBoth                input sharing, output opening
 //	Add, Sub, AddPublic, MulPublic,
 //	SumPool, ReduceSum                       local linear maps
 //	MulElem, Mul, MatMul, Conv               Beaver products of a bilinear map

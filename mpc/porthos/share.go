@@ -39,18 +39,6 @@ func (e *Engine) Share(owner mpc.Party, n int, x []uint64) ([]uint64, error) {
 	return out, nil
 }
 
-// SharePublic returns shares of a public vector: P0 holds c, P1 holds 0.
-// It is local; P2 gets nil.
-func (e *Engine) SharePublic(c []uint64) []uint64 {
-	switch e.me {
-	case mpc.P0:
-		return append([]uint64(nil), c...)
-	case mpc.P1:
-		return make([]uint64, len(c))
-	}
-	return nil
-}
-
 // Reveal opens the shared vector x of n elements to party to (P0 or P1):
 // the other primary party sends its shares and to adds them. It returns
 // the values at to and nil elsewhere.

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,16 @@ type Report struct {
 	Backend  string
 	Cost     mpc.Cost  // protocol traffic, rounds and per-op costs
 	Net      mpc.Stats // everything on the wire, framing and setup included
+}
+
+// Median is the median time of one inference (0 if none ran).
+func (r *Report) Median() time.Duration {
+	if len(r.PerInfer) == 0 {
+		return 0
+	}
+	ts := slices.Clone(r.PerInfer)
+	slices.Sort(ts)
+	return ts[len(ts)/2]
 }
 
 // Server runs the server's side: prog must carry the weights.
