@@ -67,23 +67,6 @@ func (o Options) Check(b *Backend) error {
 	return nil
 }
 
-// ParseOptions reads options written as key=value pairs, separated by
-// commas ("compare=porthos,lower=true"); an empty string gives none.
-func ParseOptions(s string) (Options, error) {
-	o := Options{}
-	if s == "" {
-		return o, nil
-	}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("backend option %q: want key=value", kv)
-		}
-		o[k] = v
-	}
-	return o, nil
-}
-
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]*Backend{}
