@@ -181,8 +181,8 @@ type Stats struct {
 	// Comparisons is the number of secure comparisons (DReLU elements)
 	// the program makes: one per ReLU element, window − 1 per MaxPool
 	// output, axis − 1 per ArgMax output, one per DReLU element.
-	Comparisons int `json:"comparisons"`
-	MACs       int64          `json:"macs"`       // multiply-adds of Conv, MatMul, Mul
+	Comparisons int   `json:"comparisons"`
+	MACs        int64 `json:"macs"` // multiply-adds of Conv, MatMul, Mul
 }
 
 // ComputeStats fills p.Stats from the instructions.
