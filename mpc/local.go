@@ -3,44 +3,47 @@ package mpc
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
 
-// NewLocal returns three connected in-process networks, one per party, for
-// tests and for running all parties in one process. Pairwise keys come
-// from crypto/rand. Recv gives up after timeout with a *PeerError; closing
-// one party's network makes the others' Recv from it fail at once.
-func NewLocal(timeout time.Duration) [3]Network {
-	var keys [3][3][]byte
-	for a := 0; a < 3; a++ {
-		for b := a + 1; b < 3; b++ {
+// NewLocal returns n connected in-process networks, one per party (P0 …
+// P(n−1)), for tests and for running all parties in one process. Pairwise
+// keys come from crypto/rand. Recv gives up after timeout with a
+// *PeerError; closing one party's network makes the others' Recv from it
+// fail once its queued messages are read.
+func NewLocal(n int, timeout time.Duration) []Network {
+	if n < 2 || n > MaxParties {
+		panic(fmt.Sprintf("mpc: NewLocal(%d): a session has 2 to %d parties", n, MaxParties))
+	}
+	keys := make([][][]byte, n)
+	q := make([][]*queue, n) // q[from][to]
+	for a := range n {
+		keys[a] = make([][]byte, n)
+		q[a] = make([]*queue, n)
+	}
+	for a := range n {
+		for b := a + 1; b < n; b++ {
 			k := make([]byte, 32)
 			if _, err := rand.Read(k); err != nil {
 				panic("mpc: crypto/rand failed: " + err.Error())
 			}
 			keys[a][b], keys[b][a] = k, k
+			q[a][b], q[b][a] = newQueue(), newQueue()
 		}
 	}
-	var q [3][3]*queue // q[from][to]
-	for a := range q {
-		for b := range q[a] {
-			if a != b {
-				q[a][b] = newQueue()
-			}
-		}
-	}
-	var nets [3]Network
+	nets := make([]Network, n)
 	for i := range nets {
-		nets[i] = &localNet{me: Party(i), keys: keys[i], q: &q, timeout: timeout}
+		nets[i] = &localNet{me: Party(i), keys: keys[i], q: q, timeout: timeout, st: NewStats(n)}
 	}
 	return nets
 }
 
 type localNet struct {
 	me      Party
-	keys    [3][]byte
-	q       *[3][3]*queue
+	keys    [][]byte
+	q       [][]*queue
 	timeout time.Duration
 	mu      sync.Mutex
 	st      Stats
@@ -48,10 +51,11 @@ type localNet struct {
 }
 
 func (n *localNet) Me() Party                 { return n.me }
+func (n *localNet) Parties() int              { return len(n.q) }
 func (n *localNet) PairKey(peer Party) []byte { return n.keys[peer] }
 
 func (n *localNet) Send(to Party, msg []byte) error {
-	if to == n.me || to > P2 {
+	if to == n.me || int(to) >= len(n.q) {
 		return errors.New("mpc: send to self or unknown party")
 	}
 	if err := n.q[n.me][to].push(msg); err != nil {
@@ -65,7 +69,7 @@ func (n *localNet) Send(to Party, msg []byte) error {
 }
 
 func (n *localNet) Recv(from Party) ([]byte, error) {
-	if from == n.me || from > P2 {
+	if from == n.me || int(from) >= len(n.q) {
 		return nil, errors.New("mpc: receive from self or unknown party")
 	}
 	msg, err := n.q[from][n.me].pop(n.timeout)
@@ -82,7 +86,7 @@ func (n *localNet) Recv(from Party) ([]byte, error) {
 func (n *localNet) Stats() Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.st
+	return n.st.Clone()
 }
 
 func (n *localNet) Close() error {

@@ -1,19 +1,21 @@
 // Package mpc holds what every secure-computation backend shares: the
-// parties, the network a party talks through, and the accounting of bytes
-// and rounds.
+// parties, the network a party talks through, the accounting of bytes and
+// rounds, and the registry of backends (see Register).
 //
-// Roles follow the CrypTFlow paper: P0 is the client (holds the input and,
-// by default, is the only one to learn the output), P1 the server (holds
-// the model's weights), P2 the helper (supplies correlated randomness and
-// learns nothing).
+// A session runs between two or more parties (at most MaxParties). Roles
+// follow the CrypTFlow paper: P0 is the client (holds the input and, by
+// default, is the only one to learn the output), P1 the server (holds the
+// model's weights), P2 the helper of a three-party backend (supplies
+// correlated randomness and learns nothing).
 package mpc
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
-// Party identifies one of the three parties.
+// Party identifies one party of a session.
 type Party uint8
 
 const (
@@ -25,8 +27,14 @@ const (
 // MaxParties is the most parties a session runs between.
 const MaxParties = 3
 
-// Parties lists every party in order.
-var Parties = [3]Party{P0, P1, P2}
+// PartiesOf lists the parties of an n-party session in order: P0, P1, …
+func PartiesOf(n int) []Party {
+	ps := make([]Party, n)
+	for i := range ps {
+		ps[i] = Party(i)
+	}
+	return ps
+}
 
 func (p Party) String() string {
 	switch p {
@@ -67,7 +75,8 @@ func ParseRole(s string) (Party, error) {
 	return 0, fmt.Errorf("unknown role %q (want client, server or helper)", s)
 }
 
-// Network is one party's authenticated connections to the two others.
+// Network is one party's authenticated connections to the other parties
+// of its session.
 //
 // Send never blocks on the peer: messages are queued and written in the
 // background, so two parties may send to each other and then receive
@@ -77,6 +86,9 @@ func ParseRole(s string) (Party, error) {
 type Network interface {
 	// Me is this party.
 	Me() Party
+	// Parties is the number of parties of the session, this one
+	// included: the peers are P0 … P(Parties()−1) but Me.
+	Parties() int
 	// Send queues msg (which the caller must not modify afterwards) for
 	// peer to.
 	Send(to Party, msg []byte) error
@@ -91,17 +103,28 @@ type Network interface {
 	Close() error
 }
 
-// Stats counts traffic per peer.
+// Stats counts traffic per peer (indexed by Party, one entry per party of
+// the session).
 type Stats struct {
-	BytesSent, BytesRecv [3]int64 // by peer; payload plus framing
-	MsgsSent, MsgsRecv   [3]int64
+	BytesSent, BytesRecv []int64 // by peer; payload plus framing
+	MsgsSent, MsgsRecv   []int64
+}
+
+// NewStats returns zero counts for an n-party session.
+func NewStats(n int) Stats {
+	return Stats{BytesSent: make([]int64, n), BytesRecv: make([]int64, n), MsgsSent: make([]int64, n), MsgsRecv: make([]int64, n)}
+}
+
+// Clone returns a copy of s that shares no memory with it.
+func (s Stats) Clone() Stats {
+	return Stats{BytesSent: slices.Clone(s.BytesSent), BytesRecv: slices.Clone(s.BytesRecv), MsgsSent: slices.Clone(s.MsgsSent), MsgsRecv: slices.Clone(s.MsgsRecv)}
 }
 
 // TotalSent is the number of bytes sent to all peers.
-func (s Stats) TotalSent() int64 { return s.BytesSent[0] + s.BytesSent[1] + s.BytesSent[2] }
+func (s Stats) TotalSent() int64 { return sum(s.BytesSent) }
 
 // TotalRecv is the number of bytes received from all peers.
-func (s Stats) TotalRecv() int64 { return s.BytesRecv[0] + s.BytesRecv[1] + s.BytesRecv[2] }
+func (s Stats) TotalRecv() int64 { return sum(s.BytesRecv) }
 
 // A Link is a directed link between two parties: what From's code sends
 // to To's code.

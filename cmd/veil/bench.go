@@ -28,29 +28,29 @@ import (
 
 // benchResult is one network's line of `veil bench --json`.
 type benchResult struct {
-	Network        string     `json:"network"`
-	Backend        string     `json:"backend"`
-	Compare        string     `json:"compare"` // the comparison protocol
-	Scale          int        `json:"scale"`
-	WallS          float64    `json:"wall_s"` // the whole session, setup included
-	Inferences     int        `json:"inferences"`
-	MsPerInference float64    `json:"ms_per_inference"` // median; setup excluded
-	CPUS           [3]float64 `json:"cpu_s_per_party"`
-	BytesSent      [3]int64   `json:"bytes_sent_per_party"`
-	BytesTotal     int64      `json:"bytes_total"`
-	Rounds         int        `json:"rounds"`
-	PeakRSS        int64      `json:"peak_rss_bytes"` // the largest of the parties
-	PeakRSSParty   [3]int64   `json:"peak_rss_bytes_per_party"`
-	ReluCount      int        `json:"relu_count"`
-	Comparisons    int        `json:"comparisons"` // ReLUs plus MaxPool/ArgMax comparisons
-	BytesPerRelu   float64    `json:"bytes_per_comparison"`
-	Verified       bool       `json:"verified"`
-	MaxDeviation   float64    `json:"max_logit_deviation_units"`
-	Params         int        `json:"params"`
-	MACs           int64      `json:"macs"`
-	CompileS       float64    `json:"compile_s"`
-	VerifyProblem  string     `json:"verify_problem,omitempty"`
-	Malicious      bool       `json:"malicious"`
+	Network        string    `json:"network"`
+	Backend        string    `json:"backend"`
+	Compare        string    `json:"compare"` // the comparison protocol
+	Scale          int       `json:"scale"`
+	WallS          float64   `json:"wall_s"` // the whole session, setup included
+	Inferences     int       `json:"inferences"`
+	MsPerInference float64   `json:"ms_per_inference"` // median; setup excluded
+	CPUS           []float64 `json:"cpu_s_per_party"`
+	BytesSent      []int64   `json:"bytes_sent_per_party"`
+	BytesTotal     int64     `json:"bytes_total"`
+	Rounds         int       `json:"rounds"`
+	PeakRSS        int64     `json:"peak_rss_bytes"` // the largest of the parties
+	PeakRSSParty   []int64   `json:"peak_rss_bytes_per_party"`
+	ReluCount      int       `json:"relu_count"`
+	Comparisons    int       `json:"comparisons"` // ReLUs plus MaxPool/ArgMax comparisons
+	BytesPerRelu   float64   `json:"bytes_per_comparison"`
+	Verified       bool      `json:"verified"`
+	MaxDeviation   float64   `json:"max_logit_deviation_units"`
+	Params         int       `json:"params"`
+	MACs           int64     `json:"macs"`
+	CompileS       float64   `json:"compile_s"`
+	VerifyProblem  string    `json:"verify_problem,omitempty"`
+	Malicious      bool      `json:"malicious"`
 }
 
 func benchCmd() *cobra.Command {
@@ -180,12 +180,17 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, 
 	if err := writeFloat32s(inPath, x); err != nil {
 		return nil, err
 	}
-	for _, pt := range mpc.Parties {
+	b, err := mpc.Lookup(backend)
+	if err != nil {
+		return nil, err
+	}
+	parties := mpc.PartiesOf(b.Parties)
+	for _, pt := range parties {
 		if err := transport.GenerateIdentity(pt, dir); err != nil {
 			return nil, err
 		}
 	}
-	cfg, err := session.WriteLoopbackConfig(dir, session.DefaultTimeout)
+	cfg, err := session.WriteLoopbackConfig(dir, b.Parties, session.DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -194,13 +199,18 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, 
 		return nil, err
 	}
 	cmp := "--compare=" + compareFlag
-	args := [3][]string{
-		{"party", cmp, "--backend", backend, "--role", "client", "--config", cfg, "--input-raw", inPath, "--repeat", fmt.Sprint(repeat), "--json"},
-		{"party", cmp, "--backend", backend, "--role", "server", "--config", cfg, "--program", progPath, "--json"},
-		{"party", cmp, "--backend", backend, "--role", "helper", "--config", cfg, "--json"},
+	args := make([][]string, len(parties))
+	for i, pt := range parties {
+		args[i] = []string{"party", cmp, "--backend", backend, "--role", pt.Role(), "--config", cfg, "--json"}
+		switch pt {
+		case mpc.P0:
+			args[i] = append(args[i], "--input-raw", inPath, "--repeat", fmt.Sprint(repeat))
+		case mpc.P1:
+			args[i] = append(args[i], "--program", progPath)
+		}
 	}
 	if mal.on {
-		section, err := mal.loopbackSettings(progress, dir)
+		section, err := mal.loopbackSettings(progress, dir, b.Parties)
 		if err != nil {
 			return nil, err
 		}
@@ -211,8 +221,8 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, 
 			args[i] = append(args[i], "--malicious", "--insecure-simulated-attestation")
 		}
 	}
-	var outs, stderrs [3]bytes.Buffer // the JSON report; errors and warnings
-	var procs [3]*exec.Cmd
+	outs, stderrs := make([]bytes.Buffer, len(parties)), make([]bytes.Buffer, len(parties)) // the JSON report; errors and warnings
+	procs := make([]*exec.Cmd, len(parties))
 	for i := range procs {
 		c := exec.Command(exe, args[i]...)
 		c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
@@ -226,17 +236,18 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, 
 	var errs []string
 	for i, c := range procs {
 		if err := c.Wait(); err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v: %s", mpc.Parties[i], err, strings.TrimSpace(stderrs[i].String()+outs[i].String())))
+			errs = append(errs, fmt.Sprintf("%s: %v: %s", parties[i], err, strings.TrimSpace(stderrs[i].String()+outs[i].String())))
 		}
 	}
 	stop()
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
-	var reports [3]partyResult
+	reports := make([]partyResult, len(parties))
+	res.CPUS, res.BytesSent, res.PeakRSSParty = make([]float64, len(parties)), make([]int64, len(parties)), make([]int64, len(parties))
 	for i := range reports {
 		if err := json.Unmarshal(outs[i].Bytes(), &reports[i]); err != nil {
-			return nil, fmt.Errorf("%s printed %q: %v", mpc.Parties[i], outs[i].String(), err)
+			return nil, fmt.Errorf("%s printed %q: %v", parties[i], outs[i].String(), err)
 		}
 		res.CPUS[i] = reports[i].CPUSeconds
 		res.BytesSent[i] = reports[i].BytesSent
@@ -320,20 +331,20 @@ func showProgress(w io.Writer, name string) func() {
 
 func printBenchTable(w io.Writer, rs []benchResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "network\tms/inference\tCPU s P0/P1/P2\tsent P0/P1/P2\ttotal\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
+	fmt.Fprintln(tw, "network\tms/inference\tCPU s P0/P1/…\tsent P0/P1/…\ttotal\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%.1f\t%.2f/%.2f/%.2f\t%s/%s/%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.MsPerInference,
-			r.CPUS[0], r.CPUS[1], r.CPUS[2], ir.FormatBytes(r.BytesSent[0]), ir.FormatBytes(r.BytesSent[1]), ir.FormatBytes(r.BytesSent[2]),
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.MsPerInference,
+			perParty(r.CPUS, "/", func(v float64) string { return fmt.Sprintf("%.2f", v) }), perParty(r.BytesSent, "/", ir.FormatBytes),
 			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
 	tw.Flush()
 }
 
 func printBenchMarkdown(w io.Writer, rs []benchResult) {
-	fmt.Fprintln(w, "| network | time per inference | CPU s P0 / P1 / P2 | total bytes | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
+	fmt.Fprintln(w, "| network | time per inference | CPU s P0 / P1 / … | total bytes | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s | %.2f / %.2f / %.2f | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, fmtMs(r.MsPerInference), r.CPUS[0], r.CPUS[1], r.CPUS[2],
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, fmtMs(r.MsPerInference), perParty(r.CPUS, " / ", func(v float64) string { return fmt.Sprintf("%.2f", v) }),
 			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
 }
@@ -343,4 +354,13 @@ func fmtMs(ms float64) string {
 		return fmt.Sprintf("%.2f s", ms/1000)
 	}
 	return fmt.Sprintf("%.1f ms", ms)
+}
+
+// perParty formats one value per party, joined by sep.
+func perParty[T any](vs []T, sep string, f func(T) string) string {
+	ss := make([]string, len(vs))
+	for i, v := range vs {
+		ss[i] = f(v)
+	}
+	return strings.Join(ss, sep)
 }

@@ -20,21 +20,21 @@ import (
 // secureSummary is the traffic and timing of a loopback run, for text
 // and JSON output.
 type secureSummary struct {
-	WallS           float64  `json:"wall_s"`
-	MsPerInference  float64  `json:"ms_per_inference"` // median
-	BytesSent       [3]int64 `json:"bytes_sent_per_party"`
-	BytesTotal      int64    `json:"bytes_total"`
-	BytesPerInfer   int64    `json:"bytes_per_inference"`
-	Rounds          int      `json:"rounds"`
-	RoundsPerInfer  int      `json:"rounds_per_inference"`
-	SecureAgreement float64  `json:"agreement_with_cleartext"`
-	Malicious       bool     `json:"malicious,omitempty"`
+	WallS           float64 `json:"wall_s"`
+	MsPerInference  float64 `json:"ms_per_inference"` // median
+	BytesSent       []int64 `json:"bytes_sent_per_party"`
+	BytesTotal      int64   `json:"bytes_total"`
+	BytesPerInfer   int64   `json:"bytes_per_inference"`
+	Rounds          int     `json:"rounds"`
+	RoundsPerInfer  int     `json:"rounds_per_inference"`
+	SecureAgreement float64 `json:"agreement_with_cleartext"`
+	Malicious       bool    `json:"malicious,omitempty"`
 }
 
 func summarize(res *session.Result, wall time.Duration, n int) secureSummary {
-	s := secureSummary{WallS: wall.Seconds()}
-	for _, p := range mpc.Parties {
-		s.BytesSent[p] = res.Reports[p].Net.TotalSent()
+	s := secureSummary{WallS: wall.Seconds(), BytesSent: make([]int64, len(res.Reports))}
+	for p, r := range res.Reports {
+		s.BytesSent[p] = r.Net.TotalSent()
 		s.BytesTotal += s.BytesSent[p]
 	}
 	s.Rounds = res.Reports[mpc.P0].Cost.Rounds
@@ -47,9 +47,9 @@ func summarize(res *session.Result, wall time.Duration, n int) secureSummary {
 }
 
 func (s secureSummary) print(w io.Writer, n int) {
-	fmt.Fprintf(w, "%d secure inferences in %.2f s (median %.1f ms each, all three parties on this machine)\n", n, s.WallS, s.MsPerInference)
-	for _, p := range mpc.Parties {
-		fmt.Fprintf(w, "  %-12s sent %s\n", p, ir.FormatBytes(s.BytesSent[p]))
+	fmt.Fprintf(w, "%d secure inferences in %.2f s (median %.1f ms each, all %d parties on this machine)\n", n, s.WallS, s.MsPerInference, len(s.BytesSent))
+	for p, sent := range s.BytesSent {
+		fmt.Fprintf(w, "  %-12s sent %s\n", mpc.Party(p), ir.FormatBytes(sent))
 	}
 	fmt.Fprintf(w, "  total        %s (%s per inference), %d rounds per inference\n", ir.FormatBytes(s.BytesTotal), ir.FormatBytes(s.BytesPerInfer), s.RoundsPerInfer)
 	if s.Malicious {
@@ -187,7 +187,11 @@ func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, backen
 	if err != nil {
 		return nil, err
 	}
-	var commits [3][]byte
+	b, err := mpc.Lookup(opt.Backend)
+	if err != nil {
+		return nil, err
+	}
+	commits := make([][]byte, b.Parties)
 	if mf.on {
 		commits[mpc.P0] = commitFloats(inputs)
 		h := sha256.New()

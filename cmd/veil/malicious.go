@@ -60,7 +60,7 @@ func checkSimulated(w io.Writer, s *aramis.Settings, insecureSim bool, cfgPath s
 // loopbackSettings returns the attestation section for three parties of
 // this binary on this machine, with their simulated platform keys
 // written to dir, and prints the simulated-attestation warning to w.
-func (f *maliciousFlags) loopbackSettings(w io.Writer, dir string) (json.RawMessage, error) {
+func (f *maliciousFlags) loopbackSettings(w io.Writer, dir string, parties int) (json.RawMessage, error) {
 	if !f.insecureSim {
 		if _, err := attest.Detect(); err != nil {
 			return nil, fmt.Errorf("--malicious: %w; pass --insecure-simulated-attestation to use the simulated attester (which proves nothing), or run veil party --malicious with a parties file that has an attestation policy", err)
@@ -68,13 +68,13 @@ func (f *maliciousFlags) loopbackSettings(w io.Writer, dir string) (json.RawMess
 		return nil, errors.New("--malicious: on a TEE, write the parties file's attestation policy (the allowed measurements of your build) and run veil party --malicious; the loopback commands only support --insecure-simulated-attestation")
 	}
 	fmt.Fprintln(w, simulatedWarning)
-	return simulatedSettings(dir)
+	return simulatedSettings(dir, parties)
 }
 
 // simulatedSettings writes a simulated platform key per party into dir
 // and returns an attestation section that accepts exactly those keys
 // and this executable's measurement, with insecure_allow_simulated set.
-func simulatedSettings(dir string) (json.RawMessage, error) {
+func simulatedSettings(dir string, parties int) (json.RawMessage, error) {
 	m, err := attest.SelfMeasurement()
 	if err != nil {
 		return nil, err
@@ -83,7 +83,7 @@ func simulatedSettings(dir string) (json.RawMessage, error) {
 	// sees a peer's bytes.
 	pol := attest.Policy{Measurements: [][]byte{m}, InsecureAllowSimulated: true, Formats: []string{attest.FormatSimulated}}
 	files := map[string]string{}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(parties) {
 		name := p.Role() + ".platform.pem"
 		key, _, err := attest.LoadOrCreateSimulatedKey(filepath.Join(dir, name))
 		if err != nil {
@@ -132,7 +132,7 @@ func secureWith(nw mpc.Network, s *aramis.Settings, me mpc.Party, commitment []b
 // loopbackWrap returns the network wrapper of an in-process loopback run
 // with malicious security (nil without it): the simulated attestation
 // settings live in a temporary directory.
-func (f *maliciousFlags) loopbackWrap(w io.Writer, commitments [3][]byte, timeout time.Duration) (func(mpc.Party, mpc.Network) (mpc.Network, error), func(), error) {
+func (f *maliciousFlags) loopbackWrap(w io.Writer, commitments [][]byte, timeout time.Duration) (func(mpc.Party, mpc.Network) (mpc.Network, error), func(), error) {
 	if !f.on {
 		return nil, func() {}, nil
 	}
@@ -141,7 +141,7 @@ func (f *maliciousFlags) loopbackWrap(w io.Writer, commitments [3][]byte, timeou
 		return nil, nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	raw, err := f.loopbackSettings(w, dir)
+	raw, err := f.loopbackSettings(w, dir, len(commitments))
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -189,7 +189,7 @@ func commitFile(path string) ([]byte, error) {
 // JSON output.
 func attestedPeers(n *aramis.Network) map[string]string {
 	out := map[string]string{}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(n.Parties()) {
 		if c := n.Claims(p); c != nil {
 			out[p.Role()] = fmt.Sprintf("%s measurement %s…", c.Format, hex.EncodeToString(c.Measurement)[:16])
 		}

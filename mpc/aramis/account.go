@@ -79,7 +79,7 @@ func parseAccount(b []byte) (account, error) {
 		return c, fmt.Errorf("account of %d bytes, shorter than its %d-byte header", len(b), accountHeaderLen)
 	}
 	c.kind, c.a, c.b, c.reporter = b[0], mpc.Party(b[1]), mpc.Party(b[2]), mpc.Party(b[3])
-	if c.a > mpc.P2 || c.b > mpc.P2 || c.reporter > mpc.P2 {
+	if c.a >= mpc.MaxParties || c.b >= mpc.MaxParties || c.reporter >= mpc.MaxParties {
 		return c, fmt.Errorf("account names party %d, %d, %d", b[1], b[2], b[3])
 	}
 	switch c.kind {
@@ -159,9 +159,9 @@ func accountOf(me mpc.Party, err error) account {
 			inner = errors.New("(no reason given)")
 		}
 		switch {
-		case pe.Link != nil && pe.Link.From != pe.Link.To && pe.Link.From <= mpc.P2 && pe.Link.To <= mpc.P2 && (me == pe.Link.From || me == pe.Link.To):
+		case pe.Link != nil && pe.Link.From != pe.Link.To && pe.Link.From < mpc.MaxParties && pe.Link.To < mpc.MaxParties && (me == pe.Link.From || me == pe.Link.To):
 			return linkAccount(pe.Link.From, pe.Link.To, me, inner)
-		case pe.Link == nil && pe.Peer != me && pe.Peer <= mpc.P2:
+		case pe.Link == nil && pe.Peer != me && pe.Peer < mpc.MaxParties:
 			return partyAccount(pe.Peer, me, inner)
 		}
 	}

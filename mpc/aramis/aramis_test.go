@@ -50,7 +50,7 @@ func simulated(ats [3]*attest.Simulated) [3]attest.Attester {
 
 // secure3 runs the handshake for the three parties over nets; a party
 // that fails closes its network.
-func secure3(nets [3]mpc.Network, cfgs [3]Config) ([3]*Network, [3]error) {
+func secure3(nets []mpc.Network, cfgs [3]Config) ([3]*Network, [3]error) {
 	var out [3]*Network
 	var errs [3]error
 	var wg sync.WaitGroup
@@ -70,7 +70,7 @@ func secure3(nets [3]mpc.Network, cfgs [3]Config) ([3]*Network, [3]error) {
 
 func TestHandshakeAndMessages(t *testing.T) {
 	ats, pol := testAttesters(t)
-	nets, errs := secure3(mpc.NewLocal(10*time.Second), configs(simulated(ats), pol))
+	nets, errs := secure3(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
 	for p, err := range errs {
 		if err != nil {
 			t.Fatalf("P%d: %v", p, err)
@@ -158,7 +158,7 @@ func TestEvidenceRefused(t *testing.T) {
 	// Evidence from an earlier session, for the stale case.
 	var stale *attest.Evidence
 	{
-		nets, errs := secure3(mpc.NewLocal(10*time.Second), configs(simulated(ats), pol))
+		nets, errs := secure3(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
 		for p, err := range errs {
 			if err != nil {
 				t.Fatalf("P%d: %v", p, err)
@@ -213,7 +213,7 @@ func TestEvidenceRefused(t *testing.T) {
 				cfgs = configs(a, p) // every party refuses simulated evidence
 			}
 			start := time.Now()
-			_, errs := secure3(mpc.NewLocal(30*time.Second), cfgs)
+			_, errs := secure3(mpc.NewLocal(3, 30*time.Second), cfgs)
 			for q, err := range errs {
 				if !p.InsecureAllowSimulated {
 					if err == nil {
@@ -246,7 +246,7 @@ func TestEvidenceRefused(t *testing.T) {
 // TestWrongKeyFails: a frame sealed under another key does not verify.
 func TestFrameChecks(t *testing.T) {
 	ats, pol := testAttesters(t)
-	nets, errs := secure3(mpc.NewLocal(10*time.Second), configs(simulated(ats), pol))
+	nets, errs := secure3(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
 	for p, err := range errs {
 		if err != nil {
 			t.Fatalf("P%d: %v", p, err)
@@ -352,7 +352,7 @@ func (r *relaying) Recv(from mpc.Party) ([]byte, error) {
 // network); P1 names the link between P0 and P2.
 func TestEvidenceForAnotherRole(t *testing.T) {
 	ats, pol := testAttesters(t)
-	nets := mpc.NewLocal(30 * time.Second)
+	nets := mpc.NewLocal(3, 30*time.Second)
 	nets[mpc.P2] = &relaying{Network: nets[mpc.P2]}
 	_, errs := secure3(nets, configs(simulated(ats), pol))
 	l := mpc.Link{From: mpc.P2, To: mpc.P0}
@@ -374,10 +374,10 @@ func TestEvidenceForAnotherRole(t *testing.T) {
 func TestRolePlatformPins(t *testing.T) {
 	ats, pol := testAttesters(t)
 	pol.Roles = map[string]attest.RolePolicy{}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		pol.Roles[p.Role()] = attest.RolePolicy{PlatformIDs: [][]byte{[]byte(ats[p].PlatformKey())}}
 	}
-	nets, errs := secure3(mpc.NewLocal(10*time.Second), configs(simulated(ats), pol))
+	nets, errs := secure3(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
 	for p, err := range errs {
 		if err != nil {
 			t.Fatalf("P%d on its pinned platform: %v", p, err)
@@ -389,11 +389,64 @@ func TestRolePlatformPins(t *testing.T) {
 	// The helper runs on the server's platform.
 	a := simulated(ats)
 	a[mpc.P2] = ats[mpc.P1]
-	_, errs = secure3(mpc.NewLocal(10*time.Second), configs(a, pol))
+	_, errs = secure3(mpc.NewLocal(3, 10*time.Second), configs(a, pol))
 	for _, q := range []mpc.Party{mpc.P0, mpc.P1} {
 		var pe *mpc.PeerError
 		if err := errs[q]; err == nil || !errors.As(err, &pe) || !slices.Contains(pe.Suspects(), mpc.P2) || !strings.Contains(err.Error(), "platform") {
 			t.Errorf("%s admitted the helper on the server's platform or did not say why: %v", q, err)
+		}
+	}
+}
+
+// TestTwoParties runs the handshake and authenticated messages between
+// two parties: the client and the server, with no helper.
+func TestTwoParties(t *testing.T) {
+	ats, pol := testAttesters(t)
+	cfgs := configs(simulated(ats), pol)
+	local := mpc.NewLocal(2, 10*time.Second)
+	var nets [2]*Network
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for p := range local {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if nets[p], errs[p] = Secure(local[p], cfgs[p]); errs[p] != nil {
+				local[p].Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for p, err := range errs {
+		if err != nil {
+			t.Fatalf("P%d: %v", p, err)
+		}
+	}
+	defer nets[0].Close()
+	defer nets[1].Close()
+	if nets[0].Parties() != 2 || !bytes.Equal(nets[0].PairKey(mpc.P1), nets[1].PairKey(mpc.P0)) {
+		t.Fatal("no shared pair key")
+	}
+	if err := nets[0].Send(mpc.P1, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := nets[1].Recv(mpc.P0); err != nil || string(m) != "hello" {
+		t.Fatalf("P1 got %q, %v", m, err)
+	}
+	if err := nets[1].Send(mpc.P2, []byte("x")); err == nil {
+		t.Error("sent to P2 in a two-party session")
+	}
+	for p := range nets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[p] = nets[p].Checkpoint()
+		}()
+	}
+	wg.Wait()
+	for p, err := range errs {
+		if err != nil {
+			t.Fatalf("P%d checkpoint: %v", p, err)
 		}
 	}
 }

@@ -93,7 +93,7 @@ func tamperData(at int, did *sync.Once, when *time.Time) func([]byte) []byte {
 // inference3 runs prog on x with the three parties over nets and returns
 // each party's outputs and error; done(p) is called when party p has
 // finished (its network closed or, for a held one, closing).
-func inference3(nets [3]mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uint64, done func(mpc.Party)) ([3][][]uint64, [3]error) {
+func inference3(nets []mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uint64, done func(mpc.Party)) ([3][][]uint64, [3]error) {
 	var outs [3][][]uint64
 	var errs [3]error
 	pub := prog.Public()
@@ -227,7 +227,7 @@ const (
 // at pos on link l.
 func honest(pos string, l mpc.Link) []mpc.Party {
 	var ps []mpc.Party
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		if (pos == atSender && p == l.From) || (pos == atReceiver && p == l.To) {
 			continue
 		}
@@ -243,7 +243,7 @@ func countData(t *testing.T, cfgs [3]Config, prog *fixed.Program, x []uint64) [3
 	t.Helper()
 	var mu sync.Mutex
 	var counts [3][3]int
-	nets := mpc.NewLocal(30 * time.Second)
+	nets := mpc.NewLocal(3, 30*time.Second)
 	for p := range nets {
 		nets[p] = &hostNet{Network: nets[p], out: func(to mpc.Party, msg []byte) [][]byte {
 			if isData(msg) {
@@ -279,7 +279,7 @@ func TestAttributionAlteredFrame(t *testing.T) {
 				var did sync.Once
 				var when time.Time
 				alter := tamperData(at, &did, &when)
-				nets := mpc.NewLocal(30 * time.Second)
+				nets := mpc.NewLocal(3, 30*time.Second)
 				if pos == atSender {
 					nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
 						if to == l.To {
@@ -332,7 +332,7 @@ func TestAttributionAbortRelayed(t *testing.T) {
 	var did sync.Once
 	var when time.Time
 	alter := tamperData(counts[0][1]/2, &did, &when)
-	nets := mpc.NewLocal(30 * time.Second)
+	nets := mpc.NewLocal(3, 30*time.Second)
 	hold := make(chan struct{})
 	nets[mpc.P1] = &hostNet{
 		Network: nets[mpc.P1],
@@ -387,7 +387,7 @@ func TestAttributionForgedVerdict(t *testing.T) {
 		for _, pos := range []string{atSender, onWire} {
 			for _, forged := range [][]byte{{0}, make([]byte, 60)} {
 				t.Run(fmt.Sprintf("%s/%s/%d_bytes", l, pos, len(forged)), func(t *testing.T) {
-					nets := mpc.NewLocal(30 * time.Second)
+					nets := mpc.NewLocal(3, 30*time.Second)
 					n := 0
 					nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
 						if to == l.To {
@@ -435,7 +435,7 @@ func TestAttributionHandshakeTampered(t *testing.T) {
 						}
 						return msg
 					}
-					nets := mpc.NewLocal(30 * time.Second)
+					nets := mpc.NewLocal(3, 30*time.Second)
 					if pos == atSender {
 						nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
 							if to == l.To {
@@ -481,7 +481,7 @@ func TestAttributionStaleEvidence(t *testing.T) {
 	cfgs := configs(simulated(ats), pol)
 	var old []byte
 	{
-		nets := mpc.NewLocal(30 * time.Second)
+		nets := mpc.NewLocal(3, 30*time.Second)
 		n := 0
 		nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, msg []byte) [][]byte {
 			if to == mpc.P0 {
@@ -499,7 +499,7 @@ func TestAttributionStaleEvidence(t *testing.T) {
 			n.Close()
 		}
 	}
-	nets := mpc.NewLocal(30 * time.Second)
+	nets := mpc.NewLocal(3, 30*time.Second)
 	n := 0
 	nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, msg []byte) [][]byte {
 		if to == mpc.P0 {
@@ -589,7 +589,7 @@ func TestAttributionCutConnection(t *testing.T) {
 	ats, pol := testAttesters(t)
 	cfgs := configs(simulated(ats), pol)
 	counts := countData(t, cfgs, prog, x)
-	nets := mpc.NewLocal(30 * time.Second)
+	nets := mpc.NewLocal(3, 30*time.Second)
 	cut := make(chan struct{})
 	var once sync.Once
 	n, at := 0, counts[0][1]/2
@@ -608,7 +608,7 @@ func TestAttributionCutConnection(t *testing.T) {
 	nets[1] = &cutNet{Network: nets[1], other: mpc.P0, cut: cut, after: func([]byte) {}}
 	outs, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {})
 	l := mpc.Link{From: mpc.P0, To: mpc.P1}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		want := expect(p, l, nil)
 		want.anyDirection = true
 		checkBlame(t, p, errs[p], want)
@@ -663,7 +663,7 @@ func TestAttributionKilledParty(t *testing.T) {
 		at   int
 	}{{"inference", counts[1][0] / 2}, {"handshake", -1}} {
 		t.Run(c.name, func(t *testing.T) {
-			nets := mpc.NewLocal(30 * time.Second)
+			nets := mpc.NewLocal(3, 30*time.Second)
 			nets[1] = &killNet{Network: nets[1], victim: mpc.P0, at: c.at}
 			outs, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {})
 			for _, p := range []mpc.Party{mpc.P0, mpc.P2} {

@@ -30,7 +30,7 @@ func fixedLinks(t testing.TB) (l01, l10 *link) {
 		return k
 	}
 	k0, k1 := key(1), key(2)
-	var own [3][]byte
+	own := make([][]byte, 3)
 	own[0], own[1] = bytes.Repeat([]byte{10}, nonceLen), bytes.Repeat([]byte{11}, nonceLen)
 	salt := pairSalt(own)
 	n0, n1 := &Network{me: mpc.P0}, &Network{me: mpc.P1}
@@ -144,9 +144,10 @@ type scriptedNet struct {
 }
 
 func (s *scriptedNet) Me() mpc.Party                { return mpc.P0 }
+func (s *scriptedNet) Parties() int                 { return 3 }
 func (s *scriptedNet) Send(mpc.Party, []byte) error { return nil }
 func (s *scriptedNet) PairKey(mpc.Party) []byte     { return nil }
-func (s *scriptedNet) Stats() mpc.Stats             { return mpc.Stats{} }
+func (s *scriptedNet) Stats() mpc.Stats             { return mpc.NewStats(3) }
 func (s *scriptedNet) Close() error                 { return nil }
 func (s *scriptedNet) Recv(mpc.Party) ([]byte, error) {
 	s.mu.Lock()
@@ -199,7 +200,7 @@ func FuzzReceiver(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		msgs := splitMessages(data)
 		inner := &scriptedNet{msgs: slices.Clone(msgs)}
-		n := &Network{inner: inner, me: mpc.P0, sid: fuzzSID, stop: make(chan struct{})}
+		n := &Network{inner: inner, me: mpc.P0, sid: fuzzSID, links: make([]*link, 3), stop: make(chan struct{})}
 		n.cond.L = &n.mu
 		l := &link{peer: mpc.P1, send: l01.send, recv: l01.recv, recvDataChain: l01.recvDataChain, readerDone: make(chan struct{})}
 		n.links[mpc.P1] = l
@@ -279,8 +280,8 @@ func FuzzParseAbort(f *testing.F) {
 		if got := c.marshal(); !bytes.Equal(got, b) {
 			t.Fatalf("round trip: %x → %x", b, got)
 		}
-		for _, me := range mpc.Parties {
-			for _, from := range mpc.Parties {
+		for _, me := range mpc.PartiesOf(3) {
+			for _, from := range mpc.PartiesOf(3) {
 				if from == me {
 					continue // a party's own observations are not told
 				}
@@ -315,7 +316,7 @@ func FuzzHandshake(f *testing.F) {
 	hsFixtureOnce.Do(func() {
 		ats, pol := testAttesters(f)
 		hsFixture.cfgs = configs(simulated(ats), pol)
-		nets := mpc.NewLocal(10 * time.Second)
+		nets := mpc.NewLocal(3, 10*time.Second)
 		var mu sync.Mutex
 		var sent [][]byte
 		nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, msg []byte) [][]byte {
@@ -343,7 +344,7 @@ func FuzzHandshake(f *testing.F) {
 	f.Add(uint8(2), []byte{1})
 	f.Fuzz(func(t *testing.T, which uint8, msg []byte) {
 		which %= 3
-		nets := mpc.NewLocal(10 * time.Second)
+		nets := mpc.NewLocal(3, 10*time.Second)
 		n := 0
 		nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, m []byte) [][]byte {
 			if to == mpc.P0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"veil/internal/attestkex"
@@ -15,7 +16,6 @@ import (
 // Limits of the handshake's messages.
 const (
 	nonceLen      = attestkex.NonceSize
-	viewLen       = 3 * nonceLen // the three nonces, as a party saw them
 	maxCommitment = 1 << 10
 )
 
@@ -47,14 +47,15 @@ const (
 // A failure on a link names the link (see the package documentation);
 // errors are *mpc.PeerError.
 func Secure(inner mpc.Network, cfg Config) (*Network, error) {
-	n := &Network{inner: inner, me: inner.Me(), timeout: cfg.Timeout, stop: make(chan struct{})}
+	parties := inner.Parties()
+	n := &Network{inner: inner, me: inner.Me(), links: make([]*link, parties), timeout: cfg.Timeout, stop: make(chan struct{})}
 	if n.timeout <= 0 {
 		n.timeout = DefaultTimeout
 	}
 	n.heartbeat = min(n.timeout/8, 250*time.Millisecond)
 	n.cond.L = &n.mu
-	if n.me > mpc.P2 {
-		return nil, fmt.Errorf("aramis: unknown party %d", n.me)
+	if parties < 2 || parties > mpc.MaxParties || int(n.me) >= parties {
+		return nil, fmt.Errorf("aramis: %s in a network of %d parties", n.me, parties)
 	}
 	if cfg.Attester == nil {
 		return nil, fmt.Errorf("aramis: %s: no attester", n.me)
@@ -62,7 +63,7 @@ func Secure(inner mpc.Network, cfg Config) (*Network, error) {
 	if len(cfg.Commitment) > maxCommitment {
 		return nil, fmt.Errorf("aramis: %s: commitment of %d bytes exceeds %d", n.me, len(cfg.Commitment), maxCommitment)
 	}
-	hs := &handshake{n: n, cfg: cfg, peers: n.peers()}
+	hs := &handshake{n: n, cfg: cfg, peers: n.peers(), view: make([][]byte, parties), peer: make([]peerState, parties)}
 	if err := hs.keys(); err != nil {
 		return nil, err
 	}
@@ -85,9 +86,9 @@ type handshake struct {
 	peers []mpc.Party
 	// view is the nonces as this party saw them: its own, and each
 	// peer's as it arrived (nil if none did).
-	view [3][]byte
+	view [][]byte // by party
 	priv *ecdh.PrivateKey
-	peer [3]peerState
+	peer []peerState // by party
 
 	// The first failure: what this party concludes, its account, and
 	// the peer that told it (this party, if it saw it).
@@ -131,13 +132,13 @@ func (hs *handshake) keys() error {
 	if hs.priv, err = attestkex.NewKey(); err != nil {
 		return fmt.Errorf("aramis: %s: %w", me, err)
 	}
-	view := hs.view
+	view := slices.Clone(hs.view) // absent nonces as zeros; hs.view keeps them nil
 	for p := range view {
 		if view[p] == nil {
 			view[p] = make([]byte, nonceLen)
 		}
 	}
-	ev, err := attestkex.Attest(hs.cfg.Attester, hs.priv, bound(me), view[0], view[1], view[2])
+	ev, err := attestkex.Attest(hs.cfg.Attester, hs.priv, bound(me), view...)
 	if err != nil {
 		return fmt.Errorf("aramis: %s: attesting: %w", me, err)
 	}
@@ -231,12 +232,12 @@ func (hs *handshake) verify(q mpc.Party) {
 	if !ok {
 		return
 	}
-	view, ev, err := parseEvidence(b)
+	view, ev, err := parseEvidence(b, len(hs.view))
 	if err != nil {
 		hs.linkFault(q, me, fmt.Errorf("evidence: %w", err))
 		return
 	}
-	var own [3][]byte
+	own := make([][]byte, len(hs.view))
 	own[me], own[q] = hs.view[me], view[q] // each nonce as its party drew it
 	l, err := hs.n.newLink(q, hs.priv, ev.PubKey, pairSalt(own))
 	if err != nil {
@@ -249,7 +250,7 @@ func (hs *handshake) verify(q mpc.Party) {
 		hs.linkFault(q, me, fmt.Errorf("evidence refused: %w", err))
 		return
 	}
-	claims, err := attestkex.Verify(pol, ev, bound(q), view[0], view[1], view[2])
+	claims, err := attestkex.Verify(pol, ev, bound(q), view...)
 	if err != nil {
 		hs.linkFault(q, me, fmt.Errorf("evidence refused: %w", err))
 		return
@@ -372,7 +373,7 @@ func bound(p mpc.Party) []byte {
 // pairSalt is the HKDF salt of a pair's keys: the pair's nonces (nil for
 // the third party), each as its party drew it. Both ends compute it
 // alike even when a nonce was altered on its way to the other.
-func pairSalt(own [3][]byte) [32]byte {
+func pairSalt(own [][]byte) [32]byte {
 	h := sha256.New()
 	h.Write([]byte("veil aramis pair v2"))
 	for p, nc := range own {
@@ -386,9 +387,9 @@ func pairSalt(own [3][]byte) [32]byte {
 	return s
 }
 
-// sessionID is the session's id: SHA-256 of the three nonces.
-func sessionID(view [3][]byte) [32]byte {
-	return sha256.Sum256(bytes.Join([][]byte{[]byte("veil aramis session v2"), view[0], view[1], view[2]}, nil))
+// sessionID is the session's id: SHA-256 of the parties' nonces.
+func sessionID(view [][]byte) [32]byte {
+	return sha256.Sum256(bytes.Join(append([][]byte{[]byte("veil aramis session v2")}, view...), nil))
 }
 
 // newLink agrees on keys with q's public key peerPub (internal/attestkex):

@@ -3,6 +3,7 @@ package aramis
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"veil/attest"
 )
@@ -17,13 +18,14 @@ func checkNonce(b []byte) error {
 
 // marshalEvidence is the evidence message: the sender's view, then its
 // evidence.
-func marshalEvidence(view [3][]byte, ev []byte) []byte {
-	return bytes.Join([][]byte{view[0], view[1], view[2], ev}, nil)
+func marshalEvidence(view [][]byte, ev []byte) []byte {
+	return bytes.Join(append(slices.Clone(view), ev), nil)
 }
 
-// parseEvidence decodes an evidence message.
-func parseEvidence(b []byte) ([3][]byte, *attest.Evidence, error) {
-	var view [3][]byte
+// parseEvidence decodes an evidence message of an n-party session.
+func parseEvidence(b []byte, n int) ([][]byte, *attest.Evidence, error) {
+	view := make([][]byte, n)
+	viewLen := n * nonceLen
 	if len(b) < viewLen {
 		return view, nil, fmt.Errorf("message of %d bytes, shorter than the %d-byte view", len(b), viewLen)
 	}

@@ -148,7 +148,7 @@ func lenet(t testing.TB) (*fixed.Program, []uint64) {
 
 // secureInference runs prog on x with the three parties over nets,
 // maliciously secure, and returns each party's outputs and error.
-func secureInference(t testing.TB, nets [3]mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uint64) ([3][][]uint64, [3]error) {
+func secureInference(t testing.TB, nets []mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uint64) ([3][][]uint64, [3]error) {
 	var outs [3][][]uint64
 	var errs [3]error
 	pub := prog.Public()
@@ -191,7 +191,7 @@ func TestMisbehaviour(t *testing.T) {
 	cfgs := configs(simulated(ats), pol)
 
 	// The honest run.
-	outs, errs := secureInference(t, mpc.NewLocal(30*time.Second), cfgs, prog, x)
+	outs, errs := secureInference(t, mpc.NewLocal(3, 30*time.Second), cfgs, prog, x)
 	for p, err := range errs {
 		if err != nil {
 			t.Fatalf("honest run: P%d: %v", p, err)
@@ -226,7 +226,7 @@ func TestMisbehaviour(t *testing.T) {
 				// An honest run shows how many frames the link carries
 				// before the checkpoint: misbehave halfway, or on the last
 				// message.
-				counter := mpc.NewLocal(30 * time.Second)
+				counter := mpc.NewLocal(3, 30*time.Second)
 				count := &interposer{Network: counter[bad], victim: victim, third: third, at: 1 << 30, firstCkpt: -1}
 				counter[bad] = count
 				if _, errs := secureInference(t, counter, cfgs, prog, x); errs != [3]error{} {
@@ -236,7 +236,7 @@ func TestMisbehaviour(t *testing.T) {
 				if m.mode == dropLast {
 					at = count.firstCkpt - 1
 				}
-				nets := mpc.NewLocal(30 * time.Second)
+				nets := mpc.NewLocal(3, 30*time.Second)
 				ip := &interposer{Network: nets[bad], victim: victim, third: third, mode: m.mode, at: at, firstCkpt: -1}
 				nets[bad] = ip
 				outs, errs := secureInference(t, nets, cfgs, prog, x)

@@ -42,7 +42,7 @@ type Network struct {
 	inner mpc.Network
 	me    mpc.Party
 	sid   [32]byte
-	links [3]*link // nil for me
+	links []*link // by party; nil for me
 
 	timeout   time.Duration
 	heartbeat time.Duration
@@ -86,9 +86,12 @@ type link struct {
 	readerDone    chan struct{}
 }
 
+// Parties is the number of parties of the session.
+func (n *Network) Parties() int { return len(n.links) }
+
 func (n *Network) peers() []mpc.Party {
 	var ps []mpc.Party
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(len(n.links)) {
 		if p != n.me {
 			ps = append(ps, p)
 		}
@@ -129,7 +132,7 @@ func (n *Network) Commitment(peer mpc.Party) []byte {
 }
 
 func (n *Network) link(q mpc.Party) *link {
-	if q > mpc.P2 {
+	if int(q) >= len(n.links) {
 		return nil
 	}
 	return n.links[q]

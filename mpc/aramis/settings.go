@@ -42,7 +42,7 @@ type Settings struct {
 	Policy   attest.Policy
 	// SimulatedKeyFiles are the simulated platforms' private keys by
 	// party, resolved.
-	SimulatedKeyFiles [3]string
+	SimulatedKeyFiles [mpc.MaxParties]string
 }
 
 type fileSettings struct {

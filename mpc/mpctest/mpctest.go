@@ -81,10 +81,10 @@ func MPC(name string, opts mpc.Options, wrap func(p mpc.Party, net mpc.Network) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Parties != len(mpc.Parties) {
-			t.Fatalf("backend %s has %d parties; mpc.NewLocal makes %d", name, b.Parties, len(mpc.Parties))
+		if b.Parties != len(mpc.PartiesOf(3)) {
+			t.Fatalf("backend %s has %d parties; mpc.NewLocal makes %d", name, b.Parties, len(mpc.PartiesOf(3)))
 		}
-		local := mpc.NewLocal(Timeout)
+		local := mpc.NewLocal(3, Timeout)
 		pub := prog.Public()
 		var outs [][][]uint64
 		errs := Parties(len(local), func(p mpc.Party) error {

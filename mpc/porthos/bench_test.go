@@ -35,7 +35,7 @@ func bench3PC(b *testing.B, model, data string, pixelMax float64) {
 	var st [3]mpc.Cost
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		nets := mpc.NewLocal(30 * time.Second)
+		nets := mpc.NewLocal(3, 30*time.Second)
 		x := xs[i%len(xs)]
 		_, errs := run3nets(nets, func(e *Engine) error {
 			var err error
@@ -69,7 +69,7 @@ func BenchmarkReLU(b *testing.B) {
 	const n = 4096
 	r := rand.New(rand.NewPCG(1, 2))
 	sh := split(r, randRange(r, n, 40), false)
-	nets := mpc.NewLocal(30 * time.Second)
+	nets := mpc.NewLocal(3, 30*time.Second)
 	var engines [3]*Engine
 	_, errs := run3nets(nets, func(e *Engine) error { engines[e.me] = e; return nil })
 	for _, err := range errs {

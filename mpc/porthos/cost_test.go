@@ -64,8 +64,8 @@ type measured struct {
 // measure runs f for the three parties and returns its cost.
 func measure(t *testing.T, f func(e *Engine) error) measured {
 	t.Helper()
-	local := mpc.NewLocal(10 * time.Second)
-	var nets [3]mpc.Network
+	local := mpc.NewLocal(3, 10*time.Second)
+	nets := make([]mpc.Network, 3)
 	var dn [3]*depthNet
 	for p := range local {
 		dn[p] = &depthNet{Network: local[p]}

@@ -79,10 +79,13 @@ func New(net mpc.Network, opt Options) (*Engine, error) {
 	e := &Engine{net: net, me: net.Me(), streams: map[streamID]*prg.Stream{}, byteStreams: map[streamID]*byteStream{},
 		priv: prg.NewRandom("porthos private"), acct: newAccounting(), cmp: opt.Compare, opt: opt,
 		masks: map[weightKey]*weightMask{}, maskSeen: map[weightKey]bool{}, maskLimit: MaskCacheElems}
+	if n := net.Parties(); n != 3 {
+		return nil, fmt.Errorf("porthos: runs between three parties (client, server, helper); this network has %d", n)
+	}
 	if e.me > mpc.P2 {
 		return nil, fmt.Errorf("porthos: unknown party %d", e.me)
 	}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		if p != e.me && len(net.PairKey(p)) < 16 {
 			return nil, fmt.Errorf("porthos: %s: no pairwise key with %s", e.me, p)
 		}

@@ -29,11 +29,11 @@ func ExampleRun() {
 		{Op: fixed.Relu, In: []int{2}, Out: 3},
 	}, Inputs: []int{0}, Outputs: []int{3}}
 
-	nets := mpc.NewLocal(10 * time.Second)
+	nets := mpc.NewLocal(3, 10*time.Second)
 	x := prog.EncodeInput([]float32{2, 1, -4, 0.5})
 	var result [][]uint64
 	var wg sync.WaitGroup
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -21,7 +21,7 @@ import (
 // instruction's output reconstructed from P0's and P1's shares.
 func run3PC(t testing.TB, prog *fixed.Program, input []uint64, steps bool) ([][]uint64, [3]mpc.Cost, [][]uint64) {
 	t.Helper()
-	nets := mpc.NewLocal(30 * time.Second)
+	nets := mpc.NewLocal(3, 30*time.Second)
 	pub := prog.Public()
 	var outs [3][][]uint64
 	var stats [3]mpc.Cost
@@ -247,7 +247,7 @@ func TestPublicProgramAtP0AndP2(t *testing.T) {
 	}
 	// P1 with the public program: an error naming the weight, and the
 	// others stop with an error naming P1.
-	nets := mpc.NewLocal(5 * time.Second)
+	nets := mpc.NewLocal(3, 5*time.Second)
 	var errs [3]error
 	mpctest.Parties(len(nets), func(party mpc.Party) error {
 		p := int(party)
@@ -272,7 +272,7 @@ func TestMismatchedPrograms(t *testing.T) {
 	prog := loadProgram(t, "digits_mlp", 12)
 	other := loadProgram(t, "digits_mlp", 10)
 	xs, _ := loadInputs(t, prog, "testdata/data/digits/test.csv", 16, 1)
-	nets := mpc.NewLocal(5 * time.Second)
+	nets := mpc.NewLocal(3, 5*time.Second)
 	var errs [3]error
 	mpctest.Parties(len(nets), func(party mpc.Party) error {
 		p := int(party)

@@ -35,7 +35,7 @@ func TestPeerFailure(t *testing.T) {
 	xs, _ := loadInputs(t, prog, "testdata/data/fashion-mnist/test", 0, 1)
 	pub := prog.Public()
 	for _, cut := range []int64{2, 3, 5, 10, 20, 40, 57} {
-		local := mpc.NewLocal(20 * time.Second)
+		local := mpc.NewLocal(3, 20*time.Second)
 		nets := local
 		nets[1] = &cutNet{Network: local[1], n: cut}
 		var outs [3][][]uint64
@@ -85,7 +85,7 @@ func TestPeerFailure(t *testing.T) {
 func TestContextCancel(t *testing.T) {
 	prog := loadProgram(t, "fashion_lenet", 12)
 	xs, _ := loadInputs(t, prog, "testdata/data/fashion-mnist/test", 0, 1)
-	nets := mpc.NewLocal(20 * time.Second)
+	nets := mpc.NewLocal(3, 20*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var errs [3]error

@@ -268,9 +268,9 @@ func TestFastViewsIndependentOfInput(t *testing.T) {
 	// A ReLU layer alone: all-negative inputs against all-positive ones.
 	const n = 8192
 	reluView := func(x []uint64) [3]*recordNet {
-		local := mpc.NewLocal(30 * time.Second)
+		local := mpc.NewLocal(3, 30*time.Second)
 		var rec [3]*recordNet
-		var nets [3]mpc.Network
+		nets := make([]mpc.Network, 3)
 		for p := range local {
 			rec[p] = &recordNet{Network: local[p]}
 			nets[p] = rec[p]
@@ -355,7 +355,7 @@ func benchReLU(b *testing.B, c Compare) {
 	const n = 4096
 	r := rand.New(rand.NewPCG(1, 2))
 	sh := split(r, randRange(r, n, 40), false)
-	nets := mpc.NewLocal(30 * time.Second)
+	nets := mpc.NewLocal(3, 30*time.Second)
 	var engines [3]*Engine
 	_, errs := run3nets(nets, func(e *Engine) error { e.SetCompare(c); engines[e.me] = e; return nil })
 	for _, err := range errs {
@@ -405,7 +405,7 @@ func TestFastMismatchFails(t *testing.T) {
 		sh := split(r, randRange(r, n, 40), false)
 		done := make(chan [3]error, 1)
 		go func() {
-			_, errs := run3nets(mpc.NewLocal(2*time.Second), func(e *Engine) error {
+			_, errs := run3nets(mpc.NewLocal(3, 2*time.Second), func(e *Engine) error {
 				e.SetCompare(ComparePorthos)
 				if e.me == fastAt {
 					e.SetCompare(CompareFast)

@@ -17,7 +17,7 @@ var testOptions Options
 // fresh in-process network, and fails the test if any party fails.
 func run3(t testing.TB, f func(e *Engine) error) [3]*Engine {
 	t.Helper()
-	engines, errs := run3nets(mpc.NewLocal(10*time.Second), f)
+	engines, errs := run3nets(mpc.NewLocal(3, 10*time.Second), f)
 	for p, err := range errs {
 		if err != nil {
 			t.Fatalf("%s: %v", mpc.Party(p), err)
@@ -28,7 +28,7 @@ func run3(t testing.TB, f func(e *Engine) error) [3]*Engine {
 
 // run3nets runs f for the three parties over nets and returns each
 // party's engine (nil if New failed) and error.
-func run3nets(nets [3]mpc.Network, f func(e *Engine) error) ([3]*Engine, [3]error) {
+func run3nets(nets []mpc.Network, f func(e *Engine) error) ([3]*Engine, [3]error) {
 	var engines [3]*Engine
 	errs := mpctest.Parties(len(nets), func(p mpc.Party) error {
 		e, err := New(nets[p], testOptions)

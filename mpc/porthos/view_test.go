@@ -33,9 +33,9 @@ func (r *recordNet) Recv(from mpc.Party) ([]byte, error) {
 // returns every party's received messages.
 func views(t *testing.T, prog *fixed.Program, input []uint64) [3]*recordNet {
 	t.Helper()
-	local := mpc.NewLocal(30 * time.Second)
+	local := mpc.NewLocal(3, 30*time.Second)
 	var rec [3]*recordNet
-	var nets [3]mpc.Network
+	nets := make([]mpc.Network, 3)
 	for p := range local {
 		rec[p] = &recordNet{Network: local[p]}
 		nets[p] = rec[p]

@@ -21,10 +21,11 @@ import (
 // stalled party is reported within ten seconds of its last message.
 const DefaultTimeout = 8 * time.Second
 
-// WriteLoopbackConfig writes dir/parties.json for the identities in dir
-// (see transport.GenerateIdentity), with the server and the helper
-// listening on free loopback ports, and returns the file's path.
-func WriteLoopbackConfig(dir string, timeout time.Duration) (string, error) {
+// WriteLoopbackConfig writes dir/parties.json for the first n parties'
+// identities in dir (see transport.GenerateIdentity): the client, the
+// server and, for n = 3, the helper, every party but the client listening
+// on a free loopback port. It returns the file's path.
+func WriteLoopbackConfig(dir string, n int, timeout time.Duration) (string, error) {
 	type party struct {
 		Role string `json:"role"`
 		Addr string `json:"addr,omitempty"`
@@ -35,7 +36,7 @@ func WriteLoopbackConfig(dir string, timeout time.Duration) (string, error) {
 		Parties []party `json:"parties"`
 		Timeout string  `json:"timeout"`
 	}{Timeout: timeout.String()}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(n) {
 		pc := party{Role: p.Role(), Cert: filepath.Base(transport.CertFile(p, dir)), Key: filepath.Base(transport.KeyFile(p, dir))}
 		if p != mpc.P0 {
 			port, err := freePort()
@@ -67,10 +68,10 @@ func freePort() (int, error) {
 type Result struct {
 	Program *fixed.Program // the public program the client received
 	Outputs [][]float64    // the client's decoded outputs, one per input
-	Reports [3]*Report     // one per party
+	Reports []*Report      // one per party
 }
 
-// RunLoopback runs the three parties in this process, each with its own
+// RunLoopback runs the backend's parties in this process, each with its own
 // TLS connections to the others over 127.0.0.1 (fresh keys in a temporary
 // directory), and every input through the secure protocol. prog is the
 // server's full program.
@@ -93,17 +94,22 @@ type LoopbackOptions struct {
 // RunLoopbackWith is RunLoopback with options.
 func RunLoopbackWith(ctx context.Context, prog *fixed.Program, inputs [][]float32, opts LoopbackOptions) (*Result, error) {
 	timeout := opts.Timeout
+	b, err := opts.Session.backend()
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
 	dir, err := os.MkdirTemp("", "veil-loopback-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	for _, p := range mpc.Parties {
+	parties := mpc.PartiesOf(b.Parties)
+	for _, p := range parties {
 		if err := transport.GenerateIdentity(p, dir); err != nil {
 			return nil, err
 		}
 	}
-	path, err := WriteLoopbackConfig(dir, timeout)
+	path, err := WriteLoopbackConfig(dir, b.Parties, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -113,10 +119,10 @@ func RunLoopbackWith(ctx context.Context, prog *fixed.Program, inputs [][]float3
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res := &Result{}
-	var errs [3]error
+	res := &Result{Reports: make([]*Report, b.Parties)}
+	errs := make([]error, b.Parties)
 	var wg sync.WaitGroup
-	for _, p := range mpc.Parties {
+	for _, p := range parties {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -127,7 +133,7 @@ func RunLoopbackWith(ctx context.Context, prog *fixed.Program, inputs [][]float3
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -165,7 +171,7 @@ func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fix
 			return err
 		}
 		res.Reports[p] = rep
-	case mpc.P2:
+	default:
 		rep, err := Helper(ctx, nw, opts.Session)
 		if err != nil {
 			return err

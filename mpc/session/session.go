@@ -243,6 +243,9 @@ func agree(net mpc.Network, opt *Options) (*mpc.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: %s: %w", me, err)
 	}
+	if net.Parties() != b.Parties {
+		return nil, fmt.Errorf("session: %s: backend %s runs between %d parties; the network connects %d", me, b.Name, b.Parties, net.Parties())
+	}
 	msg, err := json.Marshal(opt)
 	if err != nil {
 		return nil, fmt.Errorf("session: %s: %w", me, err)

@@ -118,7 +118,7 @@ func TestSettingsMustAgree(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			nets := mpc.NewLocal(2 * time.Second)
+			nets := mpc.NewLocal(3, 2*time.Second)
 			var errs [3]error
 			var wg sync.WaitGroup
 			for i := range nets {

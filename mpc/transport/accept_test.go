@@ -88,7 +88,7 @@ func TestAcceptFloodBounded(t *testing.T) {
 		chans[0] <- res{n, err}
 	}()
 	var nets [3]*network
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		r := <-chans[p]
 		if r.err != nil {
 			t.Fatal(r.err)

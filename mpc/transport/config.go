@@ -28,9 +28,10 @@ const (
 // data frame's length has 31 bits (see the package documentation).
 const MaxMessageLimit = 1<<31 - 1
 
-// Config describes the three parties of a deployment: where each one
-// listens and which certificate it must present. All three parties use the
-// same file (each may add its own private key path); it is a JSON object:
+// Config describes the parties of a deployment (two, client and server,
+// or three, with the helper): where each one listens and which
+// certificate it must present. All parties use the same file (each may
+// add its own private key path); it is a JSON object:
 //
 //	{
 //	  "parties": [
@@ -42,7 +43,8 @@ const MaxMessageLimit = 1<<31 - 1
 //	  "max_message": "1GiB"
 //	}
 //
-// "parties" lists each role exactly once, in any order. Per party:
+// "parties" lists each role of the deployment exactly once, in any order:
+// client and server, and the helper for a three-party backend. Per party:
 //
 //   - "role": "client" (P0), "server" (P1) or "helper" (P2); "P0", "P1"
 //     and "P2" are accepted too.
@@ -81,8 +83,9 @@ const MaxMessageLimit = 1<<31 - 1
 // Unknown fields are an error, so that a misspelt setting does not pass
 // unnoticed.
 type Config struct {
-	// Parties holds the parties' settings, indexed by mpc.Party.
-	Parties [3]PartyConfig
+	// Parties holds the parties' settings, indexed by mpc.Party: P0 …
+	// P(len−1), two or three of them.
+	Parties []PartyConfig
 	// Timeout is how long a peer may be silent; zero means DefaultTimeout.
 	Timeout time.Duration
 	// MaxMessage is the largest message accepted, in bytes; zero means
@@ -169,7 +172,12 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 		cfg.MaxMessage = n
 	}
 
-	var seen [3]bool
+	n := len(fc.Parties)
+	if n < 2 || n > mpc.MaxParties {
+		return nil, fmt.Errorf("%d parties; a deployment has 2 (client and server) or 3 (and the helper)", n)
+	}
+	cfg.Parties = make([]PartyConfig, n)
+	seen := make([]bool, n)
 	resolve := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p
@@ -183,6 +191,9 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 		role, err := mpc.ParseRole(fp.Role)
 		if err != nil {
 			return nil, fmt.Errorf("party %d: %w", i+1, err)
+		}
+		if int(role) >= n {
+			return nil, fmt.Errorf("party %d: role %s, but a %d-party deployment has roles %s", i+1, role.Role(), n, roleList(n))
 		}
 		if seen[role] {
 			return nil, fmt.Errorf("role %s appears more than once", role.Role())
@@ -210,7 +221,7 @@ func parseConfig(data []byte, dir string) (*Config, error) {
 		}
 		cfg.Parties[role] = pc
 	}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(n) {
 		if !seen[p] {
 			return nil, fmt.Errorf("no party with role %s", p.Role())
 		}
@@ -232,7 +243,10 @@ func (c *Config) check() error {
 	if c.MaxMessage < 0 || c.MaxMessage > MaxMessageLimit {
 		return fmt.Errorf("max_message %d outside 0..%d", c.MaxMessage, int64(MaxMessageLimit))
 	}
-	for _, p := range mpc.Parties {
+	if n := len(c.Parties); n < 2 || n > mpc.MaxParties {
+		return fmt.Errorf("%d parties; a deployment has 2 or 3", n)
+	}
+	for _, p := range mpc.PartiesOf(len(c.Parties)) {
 		pc := &c.Parties[p]
 		if pc.Role != p {
 			return fmt.Errorf("Parties[%d] has role %s", p, pc.Role.Role())
@@ -243,7 +257,7 @@ func (c *Config) check() error {
 		if p != mpc.P0 && pc.Addr == "" {
 			return fmt.Errorf("%s: missing addr", p.Role())
 		}
-		for _, q := range mpc.Parties[:p] {
+		for _, q := range mpc.PartiesOf(int(p)) {
 			if bytes.Equal(c.Parties[q].Cert.RawSubjectPublicKeyInfo, pc.Cert.RawSubjectPublicKeyInfo) {
 				return fmt.Errorf("%s and %s have the same public key; each role needs its own identity", q.Role(), p.Role())
 			}
@@ -270,8 +284,8 @@ func (c *Config) maxMessage() int64 {
 // configuration pins for it. keyPath is the key given on the command line;
 // if it is empty, the party's "key" entry is used.
 func (c *Config) Identity(me mpc.Party, keyPath string) (tls.Certificate, error) {
-	if me > mpc.P2 {
-		return tls.Certificate{}, fmt.Errorf("transport: unknown party %d", uint8(me))
+	if int(me) >= len(c.Parties) {
+		return tls.Certificate{}, fmt.Errorf("transport: %s is not a party of this %d-party deployment", me, len(c.Parties))
 	}
 	pc := c.Parties[me]
 	if keyPath == "" {
@@ -285,6 +299,15 @@ func (c *Config) Identity(me mpc.Party, keyPath string) (tls.Certificate, error)
 		return tls.Certificate{}, fmt.Errorf("transport: %s: %w", me, err)
 	}
 	return id, nil
+}
+
+// roleList names the roles of an n-party deployment.
+func roleList(n int) string {
+	names := make([]string, n)
+	for i, p := range mpc.PartiesOf(n) {
+		names[i] = p.Role()
+	}
+	return strings.Join(names, ", ")
 }
 
 // checkAddr checks a host:port; dial addresses need a host.

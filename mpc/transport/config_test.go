@@ -14,7 +14,7 @@ import (
 // writeKeys generates the three identities under dir/keys.
 func writeKeys(t testing.TB, dir string) {
 	t.Helper()
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		if err := GenerateIdentity(p, filepath.Join(dir, "keys")); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestLoadConfig(t *testing.T) {
 				if c.Timeout != DefaultTimeout || c.MaxMessage != DefaultMaxMessage {
 					t.Errorf("timeout %v, max %d", c.Timeout, c.MaxMessage)
 				}
-				for _, p := range mpc.Parties {
+				for _, p := range mpc.PartiesOf(3) {
 					pc := c.Parties[p]
 					if pc.Role != p || pc.Cert == nil || pc.Cert.Subject.CommonName != p.Role() {
 						t.Errorf("party %s: %+v", p, pc)
@@ -93,10 +93,18 @@ func TestLoadConfig(t *testing.T) {
 				}
 			},
 		},
-		{name: "missing role", json: parties(pClient, pServer) + `}`, wantErr: "no party with role helper"},
+		{name: "two parties", json: parties(pClient, pServer) + `}`, check: func(t *testing.T, c *Config) {
+			if len(c.Parties) != 2 || c.Parties[1].Role != mpc.P1 {
+				t.Errorf("parties %+v", c.Parties)
+			}
+		}},
+		{name: "one party", json: parties(pClient) + `}`, wantErr: "1 parties; a deployment has 2"},
+		{name: "missing role", json: parties(pClient, pHelper) + `}`, wantErr: "role helper, but a 2-party deployment has roles client, server"},
+		{name: "missing role of three", json: parties(pClient, pHelper, pHelper) + `}`, wantErr: "role helper appears more than once"},
 		{name: "role left out", json: parties(pClient, pServer, `{"addr": "127.0.0.1:1", "cert": "keys/helper.crt"}`) + `}`, wantErr: "party 3: missing role"},
 		{name: "unknown role", json: parties(pClient, pServer, `{"role": "judge", "addr": "127.0.0.1:1", "cert": "keys/helper.crt"}`) + `}`, wantErr: `unknown role "judge"`},
-		{name: "duplicate role", json: parties(pClient, pServer, pHelper, pServer) + `}`, wantErr: "role server appears more than once"},
+		{name: "duplicate role", json: parties(pClient, pServer, pServer) + `}`, wantErr: "role server appears more than once"},
+		{name: "four parties", json: parties(pClient, pServer, pHelper, pServer) + `}`, wantErr: "4 parties; a deployment has 2"},
 		{name: "address without port", json: parties(pClient, `{"role": "server", "addr": "127.0.0.1", "cert": "keys/server.crt"}`, pHelper) + `}`, wantErr: "server: addr"},
 		{name: "address without host", json: parties(pClient, `{"role": "server", "addr": ":7001", "cert": "keys/server.crt"}`, pHelper) + `}`, wantErr: "has no host"},
 		{name: "port out of range", json: parties(pClient, pServer, `{"role": "helper", "addr": "127.0.0.1:70000", "cert": "keys/helper.crt"}`) + `}`, wantErr: "helper: addr"},

@@ -53,12 +53,12 @@ type connector struct {
 	me      mpc.Party
 	id      tls.Certificate
 	timeout time.Duration
-	pins    [3]pinned.Pin // the parties' keys
+	pins    []pinned.Pin // the parties' keys
 }
 
 func newConnector(cfg *Config, me mpc.Party, id tls.Certificate) *connector {
-	c := &connector{cfg: cfg, me: me, id: id, timeout: cfg.timeout()}
-	for _, p := range mpc.Parties {
+	c := &connector{cfg: cfg, me: me, id: id, timeout: cfg.timeout(), pins: make([]pinned.Pin, len(cfg.Parties))}
+	for p := range cfg.Parties {
 		c.pins[p] = pinned.PinOf(cfg.Parties[p].Cert)
 	}
 	return c
@@ -81,11 +81,12 @@ func connect(parent context.Context, cfg *Config, me mpc.Party, id tls.Certifica
 		}
 		return nil, fmt.Errorf("transport: %s: %w", me.Role(), err)
 	}
-	if me > mpc.P2 {
-		return fail(fmt.Errorf("unknown party %d", uint8(me)))
-	}
 	if err := cfg.check(); err != nil {
 		return fail(fmt.Errorf("config: %w", err))
+	}
+	parties := len(cfg.Parties)
+	if int(me) >= parties {
+		return fail(fmt.Errorf("%s is not a party of this %d-party deployment", me, parties))
 	}
 	c := newConnector(cfg, me, id)
 	leaf := id.Leaf
@@ -114,7 +115,7 @@ func connect(parent context.Context, cfg *Config, me mpc.Party, id tls.Certifica
 
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	results := make(chan result, 3)
+	results := make(chan result, parties)
 	var wg sync.WaitGroup
 	if me > mpc.P0 {
 		wg.Add(1)
@@ -125,7 +126,7 @@ func connect(parent context.Context, cfg *Config, me mpc.Party, id tls.Certifica
 	} else if ln != nil {
 		ln.Close()
 	}
-	for to := me + 1; to <= mpc.P2; to++ {
+	for to := me + 1; int(to) < parties; to++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -134,9 +135,9 @@ func connect(parent context.Context, cfg *Config, me mpc.Party, id tls.Certifica
 		}()
 	}
 
-	n := &network{me: me, max: cfg.maxMessage(), timeout: c.timeout}
+	n := &network{me: me, max: cfg.maxMessage(), timeout: c.timeout, peers: make([]*peer, parties), st: mpc.NewStats(parties)}
 	var errs []error
-	for range 2 {
+	for range parties - 1 {
 		r := <-results
 		if r.err != nil {
 			// Errors caused by our own cancel below say nothing new.
@@ -324,7 +325,7 @@ func (c *connector) dialOnce(ctx context.Context, to mpc.Party, addr string) (*t
 // acceptState tracks the parties accepted by one listener.
 type acceptState struct {
 	mu       sync.Mutex
-	taken    [3]bool
+	taken    [mpc.MaxParties]bool
 	accepted int
 	rejected int
 	last     string // the last rejection, for the error if a peer never comes

@@ -75,7 +75,7 @@ func FuzzReadFrame(f *testing.F) {
 // exceeds 1024 bytes; a hello accepted is exactly the hello of the role
 // it names.
 func FuzzHandshakeFrame(f *testing.F) {
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		var b bytes.Buffer
 		writeControl(&b, ctlHello, helloPayload(p))
 		f.Add(b.Bytes())
@@ -125,7 +125,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(parties(pClient, pServer, pHelper) + `, "max_message": "3GiB"}`))
 	f.Add([]byte(`{"parties": [], "nope": 1}`))
 	allowed := map[string]bool{"": true}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		allowed["keys/"+p.Role()+".crt"] = true
 		allowed["keys/"+p.Role()+".key"] = true
 	}
@@ -157,7 +157,10 @@ func FuzzParseConfig(f *testing.F) {
 		if again.Timeout != cfg.Timeout || again.MaxMessage != cfg.MaxMessage || !bytes.Equal(compact(again.Attestation), compact(cfg.Attestation)) {
 			t.Fatalf("round trip changed the settings: %+v vs %+v", again, cfg)
 		}
-		for _, p := range mpc.Parties {
+		if len(again.Parties) != len(cfg.Parties) {
+			t.Fatalf("round trip changed the number of parties: %d, was %d", len(again.Parties), len(cfg.Parties))
+		}
+		for _, p := range mpc.PartiesOf(len(cfg.Parties)) {
 			a, b := again.Parties[p], cfg.Parties[p]
 			if a.Role != b.Role || a.Addr != b.Addr || a.Listen != b.Listen || a.CertFile != b.CertFile || a.KeyFile != b.KeyFile ||
 				!bytes.Equal(a.Cert.Raw, b.Cert.Raw) {

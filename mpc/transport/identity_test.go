@@ -15,12 +15,12 @@ import (
 
 func TestGenerateIdentity(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		if err := GenerateIdentity(p, dir); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		keyPath, certPath := KeyFile(p, dir), CertFile(p, dir)
 		if want := filepath.Join(dir, p.Role()+".key"); keyPath != want {
 			t.Errorf("KeyFile(%s) = %s, want %s", p, keyPath, want)

@@ -43,7 +43,7 @@ type network struct {
 	me        mpc.Party
 	max       int64
 	timeout   time.Duration
-	peers     [3]*peer // nil for me
+	peers     []*peer // by party; nil for me
 	mu        sync.Mutex
 	st        mpc.Stats
 	closeOnce sync.Once
@@ -280,8 +280,10 @@ func (p *peer) writeLoop() {
 
 func (n *network) Me() mpc.Party { return n.me }
 
+func (n *network) Parties() int { return len(n.peers) }
+
 func (n *network) peer(q mpc.Party) *peer {
-	if q > mpc.P2 {
+	if int(q) >= len(n.peers) {
 		return nil
 	}
 	return n.peers[q]
@@ -357,7 +359,7 @@ func (n *network) PairKey(q mpc.Party) []byte {
 func (n *network) Stats() mpc.Stats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.st
+	return n.st.Clone()
 }
 
 // Close sends each peer what is still queued and a goodbye, waits briefly
@@ -366,7 +368,7 @@ func (n *network) Stats() mpc.Stats {
 // received). Closing again does nothing.
 func (n *network) Close() error {
 	n.closeOnce.Do(func() {
-		live := make([]*peer, 0, 2)
+		live := make([]*peer, 0, len(n.peers))
 		for _, p := range n.peers {
 			if p != nil {
 				live = append(live, p)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func newFixture(t testing.TB, settings string) *fixture {
 	f := &fixture{dir: t.TempDir()}
 	writeKeys(t, f.dir)
 	var entries []string
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		addr := "127.0.0.1:1" // unused: the client never listens
 		if p != mpc.P0 {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,7 +58,7 @@ func newFixture(t testing.TB, settings string) *fixture {
 	if f.cfg, err = LoadConfig(path); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		if f.ids[p], err = f.cfg.Identity(p, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -85,6 +86,7 @@ func (f *fixture) otherIdentity(t testing.TB, role mpc.Party) (tls.Certificate, 
 		t.Fatal(err)
 	}
 	cfg := *f.cfg
+	cfg.Parties = slices.Clone(f.cfg.Parties)
 	cfg.Parties[role].Cert, cfg.Parties[role].CertFile = id.Leaf, CertFile(role, dir)
 	return id, &cfg
 }
@@ -95,7 +97,7 @@ func (f *fixture) connectAll(ctx context.Context, cfgs [3]*Config, ids [3]tls.Ce
 	var nets [3]*network
 	var errs [3]error
 	var wg sync.WaitGroup
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		cfg := cfgs[p]
 		if cfg == nil {
 			cfg = f.cfg
@@ -193,11 +195,11 @@ func TestExchange(t *testing.T) {
 	}
 
 	// Pairwise keys: equal on both ends, different across pairs.
-	for _, a := range mpc.Parties {
+	for _, a := range mpc.PartiesOf(3) {
 		if k := nets[a].PairKey(a); k != nil {
 			t.Errorf("%s: PairKey(self) = %x, want nil", a, k)
 		}
-		for _, b := range mpc.Parties {
+		for _, b := range mpc.PartiesOf(3) {
 			if a == b {
 				continue
 			}
@@ -216,8 +218,8 @@ func TestExchange(t *testing.T) {
 	// before anything is received (so nobody may block in Send).
 	sizes := []int{0, 1, 1000, 300 << 10, 64 << 20}
 	var want [3][3]int64 // bytes from -> to
-	for _, from := range mpc.Parties {
-		for _, to := range mpc.Parties {
+	for _, from := range mpc.PartiesOf(3) {
+		for _, to := range mpc.PartiesOf(3) {
 			if from == to {
 				continue
 			}
@@ -230,8 +232,8 @@ func TestExchange(t *testing.T) {
 		}
 	}
 	var wg sync.WaitGroup
-	for _, to := range mpc.Parties {
-		for _, from := range mpc.Parties {
+	for _, to := range mpc.PartiesOf(3) {
+		for _, from := range mpc.PartiesOf(3) {
 			if from == to {
 				continue
 			}
@@ -254,9 +256,9 @@ func TestExchange(t *testing.T) {
 	wg.Wait()
 
 	// Stats are exact on both ends.
-	for _, a := range mpc.Parties {
+	for _, a := range mpc.PartiesOf(3) {
 		s := nets[a].Stats()
-		for _, b := range mpc.Parties {
+		for _, b := range mpc.PartiesOf(3) {
 			if a == b {
 				if s.BytesSent[b] != 0 || s.MsgsRecv[b] != 0 {
 					t.Errorf("%s counts traffic with itself: %+v", a, s)
@@ -278,13 +280,13 @@ func TestSendThenReceiveBothWays(t *testing.T) {
 	// with blocking sends this deadlocks once TCP buffers fill.
 	const rounds, size = 5, 4 << 20
 	var wg sync.WaitGroup
-	for _, me := range mpc.Parties {
+	for _, me := range mpc.PartiesOf(3) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			n := nets[me]
 			for r := range rounds {
-				for _, q := range mpc.Parties {
+				for _, q := range mpc.PartiesOf(3) {
 					if q != me {
 						if err := n.Send(q, pattern(size, byte(r))); err != nil {
 							t.Error(err)
@@ -292,7 +294,7 @@ func TestSendThenReceiveBothWays(t *testing.T) {
 						}
 					}
 				}
-				for _, q := range mpc.Parties {
+				for _, q := range mpc.PartiesOf(3) {
 					if q == me {
 						continue
 					}
@@ -730,7 +732,7 @@ func TestStrayConnections(t *testing.T) {
 		chans[0] <- res{n, err}
 	}()
 	var nets [3]*network
-	for _, p := range mpc.Parties {
+	for _, p := range mpc.PartiesOf(3) {
 		r := <-chans[p]
 		if r.err != nil {
 			t.Fatal(r.err)
@@ -807,8 +809,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, from := range mpc.Parties {
-			for _, to := range mpc.Parties {
+		for _, from := range mpc.PartiesOf(3) {
+			for _, to := range mpc.PartiesOf(3) {
 				if from != to {
 					nets[from].Send(to, pattern(100<<10, 1))
 				}
@@ -860,5 +862,67 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 	if err := <-errc; err != nil {
 		b.Fatal(err)
+	}
+}
+
+// TestTwoParties connects a two-party deployment (client and server, no
+// helper) and exchanges a message each way.
+func TestTwoParties(t *testing.T) {
+	dir := t.TempDir()
+	writeKeys(t, dir)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "veil.json")
+	writeFile(t, path, parties(
+		`{"role": "client", "cert": "keys/client.crt", "key": "keys/client.key"}`,
+		fmt.Sprintf(`{"role": "server", "addr": %q, "cert": "keys/server.crt", "key": "keys/server.key"}`, ln.Addr()))+"}")
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var nets [2]*network
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for _, p := range mpc.PartiesOf(2) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, err := cfg.Identity(p, "")
+			if err != nil {
+				errs[p] = err
+				return
+			}
+			var l net.Listener
+			if p == mpc.P1 {
+				l = ln
+			}
+			nets[p], errs[p] = connect(ctx, cfg, p, id, l)
+		}()
+	}
+	wg.Wait()
+	for p, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v", mpc.Party(p), err)
+		}
+	}
+	defer nets[0].Close()
+	defer nets[1].Close()
+	if nets[0].Parties() != 2 || !bytes.Equal(nets[0].PairKey(mpc.P1), nets[1].PairKey(mpc.P0)) {
+		t.Fatal("no shared pair key")
+	}
+	nets[0].Send(mpc.P1, []byte("ping"))
+	nets[1].Send(mpc.P0, []byte("pong"))
+	if m, err := nets[1].Recv(mpc.P0); err != nil || string(m) != "ping" {
+		t.Fatalf("server got %q, %v", m, err)
+	}
+	if m, err := nets[0].Recv(mpc.P1); err != nil || string(m) != "pong" {
+		t.Fatalf("client got %q, %v", m, err)
+	}
+	if _, err := cfg.Identity(mpc.P2, ""); err == nil {
+		t.Error("a helper identity in a two-party deployment")
 	}
 }
