@@ -12,6 +12,7 @@ import (
 
 	"veil/attest"
 	"veil/mpc"
+	"veil/mpc/mpctest"
 )
 
 // testAttesters returns three simulated attesters (one platform key each)
@@ -52,20 +53,16 @@ func simulated(ats [3]*attest.Simulated) [3]attest.Attester {
 // that fails closes its network.
 func secure3(nets []mpc.Network, cfgs [3]Config) ([3]*Network, [3]error) {
 	var out [3]*Network
-	var errs [3]error
-	var wg sync.WaitGroup
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[p], errs[p] = Secure(nets[p], cfgs[p])
-			if errs[p] != nil {
-				nets[p].Close() // as a party process does when it exits
-			}
-		}()
-	}
-	wg.Wait()
-	return out, errs
+	errs := mpctest.Parties(len(nets), func(p mpc.Party) error {
+		n, err := Secure(nets[p], cfgs[p])
+		if err != nil {
+			nets[p].Close() // as a party process does when it exits
+			return err
+		}
+		out[p] = n
+		return nil
+	})
+	return out, [3]error(errs)
 }
 
 func TestHandshakeAndMessages(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"veil/fixed"
 	"veil/mpc"
+	"veil/mpc/mpctest"
 	"veil/mpc/porthos"
 )
 
@@ -95,35 +96,27 @@ func tamperData(at int, did *sync.Once, when *time.Time) func([]byte) []byte {
 // finished (its network closed or, for a held one, closing).
 func inference3(nets []mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uint64, done func(mpc.Party)) ([3][][]uint64, [3]error) {
 	var outs [3][][]uint64
-	var errs [3]error
 	pub := prog.Public()
-	var wg sync.WaitGroup
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			me := mpc.Party(p)
-			n, err := Secure(nets[p], cfgs[p])
-			if err != nil {
-				errs[p] = err
-				done(me)
-				nets[p].Close()
-				return
-			}
-			switch me {
-			case mpc.P0:
-				outs[p], _, errs[p] = porthos.Run(context.Background(), n, pub, x)
-			case mpc.P1:
-				outs[p], _, errs[p] = porthos.Run(context.Background(), n, prog)
-			default:
-				outs[p], _, errs[p] = porthos.Run(context.Background(), n, pub)
-			}
+	errs := mpctest.Parties(len(nets), func(me mpc.Party) error {
+		n, err := Secure(nets[me], cfgs[me])
+		if err != nil {
 			done(me)
-			n.Close()
-		}()
-	}
-	wg.Wait()
-	return outs, errs
+			nets[me].Close()
+			return err
+		}
+		defer n.Close()
+		defer done(me)
+		switch me {
+		case mpc.P0:
+			outs[me], _, err = porthos.Run(context.Background(), n, pub, x)
+		case mpc.P1:
+			outs[me], _, err = porthos.Run(context.Background(), n, prog)
+		default:
+			outs[me], _, err = porthos.Run(context.Background(), n, pub)
+		}
+		return err
+	})
+	return outs, [3]error(errs)
 }
 
 // blame is what an honest party's error must say.

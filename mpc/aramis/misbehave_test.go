@@ -2,7 +2,6 @@ package aramis
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"veil/fixed"
 	"veil/internal/testmodel"
 	"veil/mpc"
-	"veil/mpc/porthos"
 )
 
 // Misbehaviours of a party's host: it sits between the party's attested
@@ -149,33 +147,7 @@ func lenet(t testing.TB) (*fixed.Program, []uint64) {
 // secureInference runs prog on x with the three parties over nets,
 // maliciously secure, and returns each party's outputs and error.
 func secureInference(t testing.TB, nets []mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uint64) ([3][][]uint64, [3]error) {
-	var outs [3][][]uint64
-	var errs [3]error
-	pub := prog.Public()
-	var wg sync.WaitGroup
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n, err := Secure(nets[p], cfgs[p])
-			if err != nil {
-				errs[p] = err
-				nets[p].Close()
-				return
-			}
-			defer n.Close()
-			switch mpc.Party(p) {
-			case mpc.P0:
-				outs[p], _, errs[p] = porthos.Run(context.Background(), n, pub, x)
-			case mpc.P1:
-				outs[p], _, errs[p] = porthos.Run(context.Background(), n, prog)
-			default:
-				outs[p], _, errs[p] = porthos.Run(context.Background(), n, pub)
-			}
-		}()
-	}
-	wg.Wait()
-	return outs, errs
+	return inference3(nets, cfgs, prog, x, func(mpc.Party) {})
 }
 
 // TestMisbehaviour runs real 3-party inferences of the bundled LeNet on a

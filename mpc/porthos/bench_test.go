@@ -2,8 +2,6 @@ package porthos
 
 import (
 	"context"
-	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,35 +59,4 @@ func bench3PC(b *testing.B, model, data string, pixelMax float64) {
 		b.ReportMetric(float64(s.TotalSent()), "B/"+[]string{"P0", "P1", "P2"}[p])
 	}
 	b.ReportMetric(float64(st[0].Rounds), "rounds")
-}
-
-// BenchmarkReLU measures one batched ReLU of 4096 elements (all three
-// parties in this process).
-func BenchmarkReLU(b *testing.B) {
-	const n = 4096
-	r := rand.New(rand.NewPCG(1, 2))
-	sh := split(r, randRange(r, n, 40), false)
-	nets := mpc.NewLocal(3, 30*time.Second)
-	var engines [3]*Engine
-	_, errs := run3nets(nets, func(e *Engine) error { engines[e.me] = e; return nil })
-	for _, err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		var wg sync.WaitGroup
-		for p := range engines {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := engines[p].ReLU(n, share(engines[p], sh)); err != nil {
-					b.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
 }

@@ -396,30 +396,40 @@ func TestDReLUAndReLU(t *testing.T) {
 	for _, n := range []int{1, 2, 15, 400} {
 		x := append(append([]uint64(nil), dreluEdges...), randRange(r, n, 62)...)[:n]
 		for _, trivial := range []bool{false, true} {
-			sh := split(r, x, trivial)
-			var dres, rres [3][]uint64
-			run3(t, func(e *Engine) error {
-				d, err := e.DReLU(n, share(e, sh))
-				if err != nil {
-					return err
-				}
-				y, err := e.ReLU(n, share(e, sh))
-				dres[e.me], rres[e.me] = d, y
-				return err
-			})
-			d, y := open(dres), open(rres)
-			for i, v := range x {
-				want := uint64(0)
-				if int64(v) >= 0 {
-					want = 1
-				}
-				if d[i] != want {
-					t.Fatalf("n=%d trivial=%v: DReLU(%d) = %d", n, trivial, int64(v), d[i])
-				}
-				if y[i] != want*v {
-					t.Fatalf("n=%d trivial=%v: ReLU(%d) = %d", n, trivial, int64(v), int64(y[i]))
-				}
-			}
+			checkDReLUAndReLU(t, x, split(r, x, trivial), trivial, nil)
+		}
+	}
+}
+
+// checkDReLUAndReLU runs DReLU and ReLU on the shares sh of x (after
+// setup, on every engine, where set) and checks both against x.
+func checkDReLUAndReLU(t *testing.T, x []uint64, sh [2][]uint64, trivial bool, setup func(*Engine)) {
+	t.Helper()
+	n := len(x)
+	var dres, rres [3][]uint64
+	run3(t, func(e *Engine) error {
+		if setup != nil {
+			setup(e)
+		}
+		d, err := e.DReLU(n, share(e, sh))
+		if err != nil {
+			return err
+		}
+		y, err := e.ReLU(n, share(e, sh))
+		dres[e.me], rres[e.me] = d, y
+		return err
+	})
+	d, y := open(dres), open(rres)
+	for i, v := range x {
+		want := uint64(0)
+		if int64(v) >= 0 {
+			want = 1
+		}
+		if d[i] != want {
+			t.Fatalf("n=%d trivial=%v: DReLU(%d) = %d", n, trivial, int64(v), d[i])
+		}
+		if y[i] != want*v {
+			t.Fatalf("n=%d trivial=%v: ReLU(%d) = %d", n, trivial, int64(v), int64(y[i]))
 		}
 	}
 }
