@@ -1,12 +1,19 @@
 package porthos
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"veil/fixed"
 	"veil/fixed/fixedtest"
+	"veil/ir"
+	"veil/mpc"
+	"veil/mpc/mpctest"
 )
 
 // TestFusedMatchesLowering runs every composite op in 3PC with both
@@ -50,5 +57,54 @@ func TestFusedMatchesLowering(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestSessionsWithOtherOptions runs two sessions in one process at the
+// same time, one with each comparison protocol: each computes the
+// oracle's output with its own protocol's cost (options belong to the
+// engine, not to the process).
+func TestSessionsWithOtherOptions(t *testing.T) {
+	p := fixedtest.SingleOp(t, ir.Shape{4, 64}, ir.NCHW, ir.OpRelu, ir.Attrs{})
+	x := fixedtest.DomainValues(rand.New(rand.NewPCG(9, 9)), 4*64)
+	want, err := p.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmps := []Compare{CompareFast, ComparePorthos}
+	rounds := make([]int, len(cmps))
+	errs := mpctest.Parties(len(cmps), func(s mpc.Party) error {
+		nets := mpc.NewLocal(3, 10*time.Second)
+		var out [][]uint64
+		errs := mpctest.Parties(3, func(me mpc.Party) error {
+			e, err := New(nets[me], Options{Compare: cmps[s]})
+			if err != nil {
+				return err
+			}
+			switch me {
+			case mpc.P0:
+				out, err = e.Run(context.Background(), p.Public(), x)
+				rounds[s] = e.Cost().Rounds
+			case mpc.P1:
+				_, err = e.Run(context.Background(), p)
+			default:
+				_, err = e.Run(context.Background(), p.Public())
+			}
+			return err
+		})
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		if !slices.Equal(out[0], want[0]) {
+			return fmt.Errorf("%s: output differs from the oracle's", cmps[s])
+		}
+		return nil
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	// ReLU: 7 rounds with the fast comparison, 9 with the paper's.
+	if rounds[1]-rounds[0] != 2 {
+		t.Errorf("rounds %v: the sessions did not use their own protocols", rounds)
 	}
 }
