@@ -34,7 +34,7 @@ func TestBundledModelAccuracy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			shape, err := inputOf(g)
+			shape, err := g.InputShape()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func TestScaleSweepRejectsTinyScales(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shape, _ := inputOf(g)
+	shape, _ := g.InputShape()
 	df := dataFlags{}
 	val, err := df.loadExamples(fashionV, 400, shape, g.Layout)
 	if err != nil {

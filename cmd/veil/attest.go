@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto"
 	"crypto/ed25519"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"veil/attest"
+	"veil/internal/pinned"
 )
 
 func attestCmd() *cobra.Command {
@@ -72,41 +70,6 @@ func hexList(name string, vals []string) ([][]byte, error) {
 	return out, nil
 }
 
-// publicKeyFromFile reads a PEM private key (PKCS#8, as veil keygen
-// writes) or certificate and returns the public key's bytes for binding.
-func publicKeyFromFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
-	}
-	var pub crypto.PublicKey
-	switch blk.Type {
-	case "CERTIFICATE":
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		pub = c.PublicKey
-	case "PRIVATE KEY":
-		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("%s: unsupported key type %T", path, k)
-		}
-		pub = s.Public()
-	default:
-		return nil, fmt.Errorf("%s: PEM block %q is neither a PRIVATE KEY nor a CERTIFICATE", path, blk.Type)
-	}
-	return attest.PublicKeyBytes(pub)
-}
-
 func attestProduceCmd() *cobra.Command {
 	var (
 		insecure    bool
@@ -144,7 +107,11 @@ and verifiers refuse it unless told --insecure-allow-simulated.`,
 			var pub []byte
 			var err error
 			if keyFile != "" {
-				if pub, err = publicKeyFromFile(keyFile); err != nil {
+				k, err := pinned.PublicOf(keyFile)
+				if err != nil {
+					return err
+				}
+				if pub, err = attest.PublicKeyBytes(k); err != nil {
 					return err
 				}
 			} else if pub, err = hex.DecodeString(pubHex); err != nil || len(pub) == 0 {

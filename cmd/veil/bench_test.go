@@ -15,7 +15,7 @@ func BenchmarkLeNet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	shape, _ := inputOf(g)
+	shape, _ := g.InputShape()
 	xs, err := (&dataFlags{}).loadExamples(fashionT, 1, shape, g.Layout)
 	if err != nil {
 		b.Fatal(err)

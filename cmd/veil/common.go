@@ -103,13 +103,13 @@ func (f *dataFlags) loadExamples(spec string, limit int, shape ir.Shape, layout 
 	if len(ds.Samples) == 0 {
 		return nil, fmt.Errorf("%s: no images", spec)
 	}
-	xs := make([]fixed.Example, len(ds.Samples))
-	for i, s := range ds.Samples {
-		t, err := model.Input(s, shape, layout)
-		if err != nil {
-			return nil, fmt.Errorf("%s: image %d: %w", spec, i, err)
-		}
-		xs[i] = fixed.Example{Input: t.F, Label: s.Label}
+	inputs, err := model.Inputs(ds.Samples, shape, layout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec, err)
+	}
+	xs := make([]fixed.Example, len(inputs))
+	for i, x := range inputs {
+		xs[i] = fixed.Example{Input: x, Label: ds.Samples[i].Label}
 	}
 	return xs, nil
 }
@@ -144,19 +144,8 @@ func (m *modelFlags) load(path string) (*ir.Graph, ir.PassStats, error) {
 	return g, st, nil
 }
 
-func inputOf(g *ir.Graph) (ir.Shape, error) {
-	if len(g.Inputs) != 1 {
-		return nil, fmt.Errorf("model %q has %d inputs; veil feeds one image input", g.Name, len(g.Inputs))
-	}
-	return g.Values[g.Inputs[0]].Shape, nil
-}
-
-func programLayout(p *fixed.Program) ir.Layout {
-	if p.Layout == "NHWC" {
-		return ir.NHWC
-	}
-	return ir.NCHW
-}
+// inputOf is ir.Graph.InputShape, kept for the slalom commands' callers.
+func inputOf(g *ir.Graph) (ir.Shape, error) { return g.InputShape() }
 
 // parseScales parses "auto", "N" or a range "A:B".
 func parseScales(s string) (scales []int, auto bool, err error) {

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +13,7 @@ import (
 
 	"veil/fixed"
 	"veil/ir"
+	"veil/model"
 )
 
 func compileCmd() *cobra.Command {
@@ -63,7 +61,7 @@ most accurate is kept; the sweep is printed and stored in the program.`,
 			p.ScaleTable = rows
 			p.Name = strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0]))
 			p.Source = args[0]
-			if h, err := hashPath(args[0]); err == nil {
+			if h, err := model.SourceHash(args[0]); err == nil {
 				p.SourceHash = h
 			}
 			if err := p.WriteFile(out); err != nil {
@@ -103,7 +101,7 @@ func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scal
 	if err != nil {
 		return 0, nil, err
 	}
-	shape, err := inputOf(g)
+	shape, err := g.InputShape()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -158,22 +156,4 @@ func printProgram(w io.Writer, p *fixed.Program) {
 		post = fmt.Sprintf(", then %s in the clear", p.Post)
 	}
 	fmt.Fprintf(w, "  input %q %v (%s) → output %v%s; scale %d\n", in.Name, in.Shape, p.Layout, out.Shape, post, p.Scale)
-}
-
-// hashPath returns the SHA-256 of a file, or of model.json for a TF.js
-// directory.
-func hashPath(path string) (string, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path += "/model.json"
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

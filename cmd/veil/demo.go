@@ -84,7 +84,7 @@ bytes each party sent and the rounds.`,
 			if err != nil {
 				return err
 			}
-			shape, err := inputOf(g)
+			shape, err := g.InputShape()
 			if err != nil {
 				return err
 			}

@@ -81,7 +81,7 @@ float accuracy and how often the two agree.`,
 					res.Backend = "fixed"
 				}
 				res.Scale = p.Scale
-				xs, err := df.loadExamples(df.spec, df.limit, p.Tensors[p.Inputs[0]].Shape, programLayout(p))
+				xs, err := df.loadExamples(df.spec, df.limit, p.InputShape(), p.InputLayout())
 				if err != nil {
 					return err
 				}
@@ -100,7 +100,7 @@ float accuracy and how often the two agree.`,
 				if err != nil {
 					return err
 				}
-				shape, err := inputOf(g)
+				shape, err := g.InputShape()
 				if err != nil {
 					return err
 				}

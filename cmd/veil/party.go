@@ -302,7 +302,7 @@ func programInputs(p *fixed.Program, samples []data.Sample) ([][]float32, error)
 	shape := p.Tensors[p.Inputs[0]].Shape
 	xs := make([][]float32, len(samples))
 	for i, s := range samples {
-		t, err := model.Input(s, shape, programLayout(p))
+		t, err := model.Input(s, shape, p.InputLayout())
 		if err != nil {
 			return nil, fmt.Errorf("image %d: %w", i, err)
 		}

@@ -43,7 +43,7 @@ func predictCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				shape, layout = p.Tensors[p.Inputs[0]].Shape, programLayout(p)
+				shape, layout = p.InputShape(), p.InputLayout()
 				run = func(x []float32) ([]float64, error) {
 					y, err := p.Predict(x)
 					return p.ApplyPost(y), err
@@ -53,7 +53,7 @@ func predictCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if shape, err = inputOf(g); err != nil {
+				if shape, err = g.InputShape(); err != nil {
 					return err
 				}
 				layout = g.Layout

@@ -120,7 +120,7 @@ func TestPartiesAsProcesses(t *testing.T) {
 			}
 			pm, _ := strconv.ParseFloat(c.pixelMax, 64)
 			df := dataFlags{pixelMax: pm}
-			xs, err := df.loadExamples(data, c.n, p.Tensors[p.Inputs[0]].Shape, programLayout(p))
+			xs, err := df.loadExamples(data, c.n, p.InputShape(), p.InputLayout())
 			if err != nil {
 				t.Fatal(err)
 			}

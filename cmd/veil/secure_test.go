@@ -40,7 +40,7 @@ func TestSecureAgreesWithCleartext(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			shape, _ := inputOf(g)
+			shape, _ := g.InputShape()
 			df := dataFlags{pixelMax: c.pixelMax}
 			var xs []fixed.Example
 			for _, d := range c.data {

@@ -122,7 +122,7 @@ func TestSlalomServeClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shape, err := inputOf(g)
+	shape, err := g.InputShape()
 	if err != nil {
 		t.Fatal(err)
 	}
