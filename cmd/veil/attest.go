@@ -131,22 +131,19 @@ and verifiers refuse it unless told --insecure-allow-simulated.`,
 				return errors.New("--platform-key-file, --measurement, --debug and --tcb apply only with --insecure-simulated")
 			}
 			w := cmd.OutOrStdout()
-			var a attest.Attester
+			kind := attest.KindTEE
 			if insecure {
-				var key ed25519.PrivateKey
-				if platformKey != "" {
-					k, created, err := attest.LoadOrCreateSimulatedKey(platformKey)
-					if err != nil {
-						return err
-					}
-					if created {
-						fmt.Fprintf(w, "wrote simulated platform key %s\n", platformKey)
-					}
-					key = k
-				}
-				s, err := attest.NewSimulated(key)
-				if err != nil {
-					return err
+				kind = attest.FormatSimulated
+			}
+			a, created, err := attest.Choose(kind, platformKey)
+			if err != nil && !insecure {
+				return fmt.Errorf("%w (use --insecure-simulated for a simulated, insecure attester)", err)
+			} else if err != nil {
+				return err
+			}
+			if s, ok := a.(*attest.Simulated); ok {
+				if created {
+					fmt.Fprintf(w, "wrote simulated platform key %s\n", platformKey)
 				}
 				if measurement != "" {
 					if s.Measurement, err = hex.DecodeString(measurement); err != nil || len(s.Measurement) == 0 {
@@ -156,13 +153,6 @@ and verifiers refuse it unless told --insecure-allow-simulated.`,
 				s.Debug, s.TCB = debug, tcb
 				fmt.Fprintln(w, "WARNING: simulated evidence is insecure: it proves nothing about the code that runs")
 				fmt.Fprintf(w, "simulated platform key: %x\n", s.PlatformKey())
-				a = s
-			} else {
-				d, err := attest.Detect()
-				if err != nil {
-					return fmt.Errorf("%w (use --insecure-simulated for a simulated, insecure attester)", err)
-				}
-				a = d
 			}
 			ev, err := attest.AttestKey(a, pub, sid, ns...)
 			if err != nil {

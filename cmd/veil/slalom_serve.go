@@ -18,20 +18,16 @@ import (
 	"veil/slalom"
 )
 
-// slalomAttester returns T's attester: the platform's (SEV-SNP or TDX)
-// for "tee"; the simulated one only with the explicit insecure flag and a
-// platform key file (created if missing, as veil attest produce does).
+// slalomAttester returns T's attester (attest.Choose): the platform's
+// (SEV-SNP or TDX) for "tee"; the simulated one only with the explicit
+// insecure flag and a platform key file (created if missing, as veil
+// attest produce does).
 func slalomAttester(kind string, insecure bool, keyFile string, logf func(string, ...any)) (attest.Attester, error) {
 	switch kind {
-	case "tee":
+	case attest.KindTEE:
 		if insecure || keyFile != "" {
 			return nil, fmt.Errorf("--insecure-simulated-attestation and --platform-key-file apply only with --attester %s", attest.FormatSimulated)
 		}
-		a, err := attest.Detect()
-		if err != nil {
-			return nil, fmt.Errorf("--attester tee: %w (for tests and demos on such a machine: --attester %s --insecure-simulated-attestation --platform-key-file FILE)", err, attest.FormatSimulated)
-		}
-		return a, nil
 	case attest.FormatSimulated:
 		if !insecure {
 			return nil, fmt.Errorf("--attester %s refused: simulated evidence proves nothing about the code T runs (whoever reads the platform key can sign any claim); pass --insecure-simulated-attestation to use it anyway, for tests and demos only", attest.FormatSimulated)
@@ -39,23 +35,24 @@ func slalomAttester(kind string, insecure bool, keyFile string, logf func(string
 		if keyFile == "" {
 			return nil, fmt.Errorf("--attester %s needs --platform-key-file (the simulated platform's key, created if missing; clients pin its public key)", attest.FormatSimulated)
 		}
-		key, created, err := attest.LoadOrCreateSimulatedKey(keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("simulated platform key: %w", err)
-		}
-		s, err := attest.NewSimulated(key)
-		if err != nil {
-			return nil, err
-		}
+	default:
+		return nil, fmt.Errorf("--attester %q: want tee or %s", kind, attest.FormatSimulated)
+	}
+	a, created, err := attest.Choose(kind, keyFile)
+	if err != nil && kind == attest.KindTEE {
+		return nil, fmt.Errorf("--attester tee: %w (for tests and demos on such a machine: --attester %s --insecure-simulated-attestation --platform-key-file FILE)", err, attest.FormatSimulated)
+	} else if err != nil {
+		return nil, err
+	}
+	if s, ok := a.(*attest.Simulated); ok {
 		logf("WARNING: simulated attestation is insecure: it proves nothing about the code T runs")
 		if created {
 			logf("wrote simulated platform key %s", keyFile)
 		}
 		logf("simulated platform key: %x", s.PlatformKey())
 		logf("measurement (SHA-384 of this executable): %x", s.Measurement)
-		return s, nil
 	}
-	return nil, fmt.Errorf("--attester %q: want tee or %s", kind, attest.FormatSimulated)
+	return a, nil
 }
 
 func slalomServeCmd() *cobra.Command {
