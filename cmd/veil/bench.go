@@ -21,6 +21,7 @@ import (
 	"veil/fixed"
 	"veil/ir"
 	"veil/mpc"
+	"veil/mpc/aramis"
 	"veil/mpc/session"
 	"veil/mpc/transport"
 	"veil/zoo"
@@ -210,11 +211,14 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, 
 		}
 	}
 	if mal.on {
-		section, err := mal.loopbackSettings(progress, dir, b.Parties)
+		if err := mal.loopback(progress); err != nil {
+			return nil, err
+		}
+		section, err := aramis.WriteSimulated(dir, b.Parties)
 		if err != nil {
 			return nil, err
 		}
-		if err := addAttestation(cfg, section); err != nil {
+		if err := aramis.AddSection(cfg, section); err != nil {
 			return nil, err
 		}
 		for i := range args {

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,36 +15,9 @@ import (
 	"veil/mpc/session"
 )
 
-// secureSummary is the traffic and timing of a loopback run, for text
-// and JSON output.
-type secureSummary struct {
-	WallS           float64 `json:"wall_s"`
-	MsPerInference  float64 `json:"ms_per_inference"` // median
-	BytesSent       []int64 `json:"bytes_sent_per_party"`
-	BytesTotal      int64   `json:"bytes_total"`
-	BytesPerInfer   int64   `json:"bytes_per_inference"`
-	Rounds          int     `json:"rounds"`
-	RoundsPerInfer  int     `json:"rounds_per_inference"`
-	SecureAgreement float64 `json:"agreement_with_cleartext"`
-	Malicious       bool    `json:"malicious,omitempty"`
-}
-
-func summarize(res *session.Result, wall time.Duration, n int) secureSummary {
-	s := secureSummary{WallS: wall.Seconds(), BytesSent: make([]int64, len(res.Reports))}
-	for p, r := range res.Reports {
-		s.BytesSent[p] = r.Net.TotalSent()
-		s.BytesTotal += s.BytesSent[p]
-	}
-	s.Rounds = res.Reports[mpc.P0].Cost.Rounds
-	if n > 0 {
-		s.BytesPerInfer = s.BytesTotal / int64(n)
-		s.RoundsPerInfer = s.Rounds / n
-		s.MsPerInference = float64(res.Reports[mpc.P0].Median().Microseconds()) / 1000
-	}
-	return s
-}
-
-func (s secureSummary) print(w io.Writer, n int) {
+// printSummary prints the traffic and timing of a loopback run of n
+// inferences.
+func printSummary(w io.Writer, s session.Summary, n int) {
 	fmt.Fprintf(w, "%d secure inferences in %.2f s (median %.1f ms each, all %d parties on this machine)\n", n, s.WallS, s.MsPerInference, len(s.BytesSent))
 	for p, sent := range s.BytesSent {
 		fmt.Fprintf(w, "  %-12s sent %s\n", mpc.Party(p), ir.FormatBytes(sent))
@@ -96,16 +67,10 @@ bytes each party sent and the rounds.`,
 			if err != nil {
 				return err
 			}
-			inputs := make([][]float32, len(xs))
-			for i := range xs {
-				inputs[i] = xs[i].Input
-			}
-			start := time.Now()
-			res, err := runLoopback(cmd.ErrOrStderr(), prog, inputs, backend, &mal)
+			res, err := runLoopback(cmd.ErrOrStderr(), prog, exampleInputs(xs), backend, &mal)
 			if err != nil {
 				return err
 			}
-			wall := time.Since(start)
 			clear, err := fixed.FixedOutputs(prog, xs)
 			if err != nil {
 				return err
@@ -129,9 +94,7 @@ bytes each party sent and the rounds.`,
 				}
 				rows[i] = r
 			}
-			sum := summarize(res, wall, len(xs))
-			sum.Malicious = mal.on
-			sum.SecureAgreement = float64(agree) / float64(len(xs))
+			sum := res.Summary(clear)
 			w := cmd.OutOrStdout()
 			if asJSON {
 				return json.NewEncoder(w).Encode(struct {
@@ -140,7 +103,7 @@ bytes each party sent and the rounds.`,
 					N        int     `json:"n"`
 					Accuracy float64 `json:"accuracy"`
 					Images   []row   `json:"images"`
-					secureSummary
+					session.Summary
 				}{modelP, scale, len(xs), float64(right) / float64(len(xs)), rows, sum})
 			}
 			fmt.Fprintf(w, "model %s (scale %d), %d images of %s\n", modelP, scale, len(xs), df.spec)
@@ -155,7 +118,7 @@ bytes each party sent and the rounds.`,
 			}
 			tw.Flush()
 			fmt.Fprintf(w, "secure and cleartext agree on %d of %d images; secure accuracy %.1f%%\n", agree, len(xs), 100*float64(right)/float64(len(xs)))
-			sum.print(w, len(xs))
+			printSummary(w, sum, len(xs))
 			if agree != len(xs) {
 				return fmt.Errorf("secure and cleartext predictions differ on %d images", len(xs)-agree)
 			}
@@ -180,30 +143,28 @@ const (
 	fashionTestDefault = "testdata/data/fashion-mnist/test"
 )
 
-// runLoopback runs inputs through the three parties on loopback, with
-// malicious security if mf says so.
-func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, backend string, mf *maliciousFlags) (*session.Result, error) {
+// runLoopback runs inputs through the backend's parties on loopback,
+// under Aramis if mal says so.
+func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, backend string, mal *maliciousFlags) (*session.Result, error) {
 	opt, err := secureOptions(backend)
 	if err != nil {
 		return nil, err
 	}
-	b, err := mpc.Lookup(opt.Backend)
-	if err != nil {
+	lo := session.LoopbackOptions{Timeout: session.DefaultTimeout, Session: opt}
+	if !mal.on {
+		return session.RunLoopbackWith(context.Background(), prog, inputs, lo)
+	}
+	if err := mal.loopback(warn); err != nil {
 		return nil, err
 	}
-	commits := make([][]byte, b.Parties)
-	if mf.on {
-		commits[mpc.P0] = commitFloats(inputs)
-		h := sha256.New()
-		if err := prog.Write(h); err != nil {
-			return nil, err
-		}
-		commits[mpc.P1] = h.Sum(nil)
+	return session.RunLoopbackAramis(context.Background(), prog, inputs, lo)
+}
+
+// exampleInputs returns the examples' inputs.
+func exampleInputs(xs []fixed.Example) [][]float32 {
+	inputs := make([][]float32, len(xs))
+	for i := range xs {
+		inputs[i] = xs[i].Input
 	}
-	wrap, cleanup, err := mf.loopbackWrap(warn, commits, session.DefaultTimeout)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	return session.RunLoopbackWith(context.Background(), prog, inputs, session.LoopbackOptions{Timeout: session.DefaultTimeout, Wrap: wrap, Session: opt})
+	return inputs
 }

@@ -12,6 +12,7 @@ import (
 	"veil/fixed"
 	"veil/model"
 	"veil/mpc"
+	"veil/mpc/session"
 )
 
 // evalResult is what `veil eval --json` prints.
@@ -28,7 +29,7 @@ type evalResult struct {
 	Seconds       float64 `json:"seconds"`
 	// Secure is set for --backend 3pc: time, traffic and agreement of the
 	// secure predictions with the cleartext fixed-point executor.
-	Secure *secureSummary `json:"secure,omitempty"`
+	Secure *session.Summary `json:"secure,omitempty"`
 }
 
 func evalCmd() *cobra.Command {
@@ -158,7 +159,7 @@ float accuracy and how often the two agree.`,
 			fmt.Fprintf(w, ":\n  accuracy %.2f%% (%d/%d) in %.1f s\n", 100*res.Accuracy, res.Correct, res.N, res.Seconds)
 			if res.Secure != nil {
 				fmt.Fprintf(w, "  secure top-1 agrees with the cleartext fixed-point executor on %.2f%% of the images\n", 100*res.Secure.SecureAgreement)
-				res.Secure.print(w, res.N)
+				printSummary(w, *res.Secure, res.N)
 			}
 			if res.Backend != "float" && res.FloatAccuracy > 0 {
 				fmt.Fprintf(w, "  float accuracy %.2f%%, fixed − float %+.2f points, top-1 agreement with float %.2f%%\n",
@@ -178,21 +179,14 @@ float accuracy and how often the two agree.`,
 	return cmd
 }
 
-// evalSecure runs every example through the three parties on loopback and
+// evalSecure runs every example through the parties on loopback and
 // replaces res's accuracy with the secure one.
-func evalSecure(warn io.Writer, res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64, mf *maliciousFlags) error {
-	inputs := make([][]float32, len(xs))
-	for i := range xs {
-		inputs[i] = xs[i].Input
-	}
-	start := time.Now()
-	sr, err := runLoopback(warn, p, inputs, res.Backend, mf)
+func evalSecure(warn io.Writer, res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64, mal *maliciousFlags) error {
+	sr, err := runLoopback(warn, p, exampleInputs(xs), res.Backend, mal)
 	if err != nil {
 		return err
 	}
-	sum := summarize(sr, time.Since(start), len(xs))
-	sum.Malicious = mf.on
-	sum.SecureAgreement, _ = fixed.Compare(sr.Outputs, clear)
+	sum := sr.Summary(clear)
 	res.Accuracy = fixed.Accuracy(sr.Outputs, xs)
 	res.Secure = &sum
 	return nil

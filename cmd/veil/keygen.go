@@ -7,6 +7,7 @@ import (
 
 	"veil/internal/keyfile"
 	"veil/mpc"
+	"veil/mpc/aramis"
 	"veil/mpc/session"
 	"veil/mpc/transport"
 )
@@ -74,11 +75,14 @@ the policy with your build's measurements instead (mpc/aramis.Settings).`,
 					return err
 				}
 				if mf.on {
-					section, err := mf.loopbackSettings(w, dir, parties)
+					if err := mf.loopback(w); err != nil {
+						return err
+					}
+					section, err := aramis.WriteSimulated(dir, parties)
 					if err != nil {
 						return err
 					}
-					if err := addAttestation(path, section); err != nil {
+					if err := aramis.AddSection(path, section); err != nil {
 						return err
 					}
 				}

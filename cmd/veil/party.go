@@ -131,8 +131,11 @@ it and no output is released.`,
 				if settings, err = aramis.ParseSettings(cfg.Attestation, cfg.Dir); err != nil {
 					return err
 				}
-				if err := checkSimulated(cmd.ErrOrStderr(), settings, insecureSim, cfgPath); err != nil {
+				if err := settings.CheckSimulated(insecureSim, cfgPath); err != nil {
 					return err
+				}
+				if settings.UsesSimulated() {
+					fmt.Fprintln(cmd.ErrOrStderr(), aramis.SimulatedWarning)
 				}
 				if attester, err = settings.NewAttester(me); err != nil {
 					return err
@@ -164,19 +167,22 @@ it and no output is released.`,
 				net = testInterpose(me, nw)
 			}
 			if mal {
-				var commitment []byte
+				var xs [][]float32
 				switch {
-				case me == mpc.P1:
-					commitment, err = commitFile(progArg)
 				case me == mpc.P0 && rawIn != "":
-					commitment, err = commitFile(rawIn)
-				case me == mpc.P0:
-					xs := make([][]float32, len(samples))
-					for i := range samples {
-						xs[i] = samples[i].Pixels
+					x, err := data.ReadFloat32s(rawIn)
+					if err != nil {
+						return err
 					}
-					commitment = commitFloats(xs)
+					for range max(repeat, 1) {
+						xs = append(xs, x)
+					}
+				case me == mpc.P0:
+					for i := range samples {
+						xs = append(xs, samples[i].Pixels)
+					}
 				}
+				commitment, err := session.Commitment(me, prog, xs)
 				if err != nil {
 					return err
 				}
@@ -186,7 +192,7 @@ it and no output is released.`,
 				}
 				defer an.Close()
 				net = an
-				res.Attested = attestedPeers(an)
+				res.Attested = an.AttestedPeers()
 			}
 			var rep *session.Report
 			switch me {

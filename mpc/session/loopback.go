@@ -69,6 +69,12 @@ type Result struct {
 	Program *fixed.Program // the public program the client received
 	Outputs [][]float64    // the client's decoded outputs, one per input
 	Reports []*Report      // one per party
+	// Wall is the whole run's time: keys, connections and every
+	// inference.
+	Wall time.Duration
+	// Malicious says that the parties ran under Aramis
+	// (RunLoopbackAramis).
+	Malicious bool
 }
 
 // RunLoopback runs the backend's parties in this process, each with its own
@@ -93,6 +99,7 @@ type LoopbackOptions struct {
 
 // RunLoopbackWith is RunLoopback with options.
 func RunLoopbackWith(ctx context.Context, prog *fixed.Program, inputs [][]float32, opts LoopbackOptions) (*Result, error) {
+	start := time.Now()
 	timeout := opts.Timeout
 	b, err := opts.Session.backend()
 	if err != nil {
@@ -136,6 +143,7 @@ func RunLoopbackWith(ctx context.Context, prog *fixed.Program, inputs [][]float3
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	res.Wall = time.Since(start)
 	return res, nil
 }
 
