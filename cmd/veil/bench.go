@@ -247,7 +247,7 @@ func benchOne(progress io.Writer, mf *modelFlags, mal *maliciousFlags, backend, 
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
-	reports := make([]partyResult, len(parties))
+	reports := make([]session.PartyReport, len(parties))
 	res.CPUS, res.BytesSent, res.PeakRSSParty = make([]float64, len(parties)), make([]int64, len(parties)), make([]int64, len(parties))
 	for i := range reports {
 		if err := json.Unmarshal(outs[i].Bytes(), &reports[i]); err != nil {

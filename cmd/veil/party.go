@@ -8,11 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"veil/attest"
 	"veil/data"
 	"veil/fixed"
 	"veil/ir"
@@ -24,28 +22,10 @@ import (
 )
 
 // testInterpose, set only by this package's tests (never by the
-// command), puts a misbehaving host between a malicious-mode party's
-// attested protocol code and its network.
+// command), puts a misbehaving host between a party's protocol code
+// (its Aramis layer, with --malicious) and its network
+// (session.PartyConfig.Host).
 var testInterpose func(me mpc.Party, nw mpc.Network) mpc.Network
-
-// partyResult is what `veil party --json` prints.
-type partyResult struct {
-	Role        string       `json:"role"`
-	Program     string       `json:"program"`
-	N           int          `json:"n"`
-	Predictions []prediction `json:"predictions,omitempty"`
-	Accuracy    *float64     `json:"accuracy,omitempty"`
-	WallS       float64      `json:"wall_s"`
-	BytesSent   int64        `json:"bytes_sent"`
-	BytesRecv   int64        `json:"bytes_recv"`
-	Rounds      int          `json:"rounds"`
-	MsMedian    float64      `json:"ms_per_inference"` // median over the inferences
-	CPUSeconds  float64      `json:"cpu_s"`            // user + system CPU time of this process
-	PeakRSS     int64        `json:"peak_rss_bytes"`   // largest resident set of this process
-	Malicious   bool         `json:"malicious,omitempty"`
-	// Attested is what each peer's evidence established (malicious only).
-	Attested map[string]string `json:"attested_peers,omitempty"`
-}
 
 func partyCmd() *cobra.Command {
 	var (
@@ -95,50 +75,53 @@ it and no output is released.`,
 			if err != nil {
 				return err
 			}
-			var prog *fixed.Program
-			switch me {
-			case mpc.P1:
-				if progArg == "" {
-					return fmt.Errorf("the server needs --program (a program made by veil compile)")
-				}
-				if prog, err = fixed.ReadFile(progArg); err != nil {
+			pc := session.PartyConfig{Me: me, Transport: cfg, Identity: id, Options: opt, Host: testInterpose}
+			switch {
+			case me == mpc.P1 && progArg == "":
+				return fmt.Errorf("the server needs --program (a program made by veil compile)")
+			case me == mpc.P1:
+				if pc.Program, err = fixed.ReadFile(progArg); err != nil {
 					return err
 				}
-			default:
-				if progArg != "" {
-					return fmt.Errorf("only the server takes --program; the %s receives the public program from the server", me.Role())
-				}
+			case progArg != "":
+				return fmt.Errorf("only the server takes --program; the %s receives the public program from the server", me.Role())
 			}
-			var samples []data.Sample
-			var names []string
-			if me == mpc.P0 && rawIn == "" {
-				if samples, names, err = clientSamples(&df, args); err != nil {
+			switch {
+			case me == mpc.P0 && rawIn != "":
+				x, err := data.ReadFloat32s(rawIn)
+				if err != nil {
 					return err
 				}
-			} else if me == mpc.P0 {
-				for i := 0; i < max(repeat, 1); i++ {
-					names = append(names, rawIn)
+				for range max(repeat, 1) {
+					pc.Data, pc.Names = append(pc.Data, x), append(pc.Names, rawIn)
 				}
-			} else if len(args) > 0 || df.spec != "" || rawIn != "" {
+			case me == mpc.P0:
+				samples, names, err := clientSamples(&df, args)
+				if err != nil {
+					return err
+				}
+				for _, s := range samples {
+					pc.Data, pc.Labels = append(pc.Data, s.Pixels), append(pc.Labels, s.Label)
+				}
+				pc.Names = names
+				pc.Inputs = func(p *fixed.Program) ([][]float32, error) {
+					return model.Inputs(samples, p.InputShape(), p.InputLayout())
+				}
+			case len(args) > 0 || df.spec != "" || rawIn != "":
 				return fmt.Errorf("only the client takes images")
 			}
-			var settings *aramis.Settings
-			var attester attest.Attester
 			if insecureSim && !mal {
 				return fmt.Errorf("--insecure-simulated-attestation is only meaningful with --malicious")
 			}
 			if mal { // configuration errors before connecting
-				if settings, err = aramis.ParseSettings(cfg.Attestation, cfg.Dir); err != nil {
+				if pc.Aramis, err = aramis.ParseSettings(cfg.Attestation, cfg.Dir); err != nil {
 					return err
 				}
-				if err := settings.CheckSimulated(insecureSim, cfgPath); err != nil {
+				if err := pc.Aramis.CheckSimulated(insecureSim, cfgPath); err != nil {
 					return err
 				}
-				if settings.UsesSimulated() {
+				if pc.Aramis.UsesSimulated() {
 					fmt.Fprintln(cmd.ErrOrStderr(), aramis.SimulatedWarning)
-				}
-				if attester, err = settings.NewAttester(me); err != nil {
-					return err
 				}
 			}
 			if profile != "" {
@@ -151,101 +134,18 @@ it and no output is released.`,
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
-			setMemoryLimit(prog)
+			session.SetMemoryLimit(pc.Program)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
-			cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			nw, err := transport.Connect(cctx, cfg, me, id)
-			cancel()
+			rep, err := session.RunParty(ctx, pc)
 			if err != nil {
 				return err
 			}
-			defer nw.Close()
-			var net mpc.Network = nw
-			res := partyResult{Role: me.Role(), Malicious: mal}
-			if mal && testInterpose != nil {
-				net = testInterpose(me, nw)
-			}
-			if mal {
-				var xs [][]float32
-				switch {
-				case me == mpc.P0 && rawIn != "":
-					x, err := data.ReadFloat32s(rawIn)
-					if err != nil {
-						return err
-					}
-					for range max(repeat, 1) {
-						xs = append(xs, x)
-					}
-				case me == mpc.P0:
-					for i := range samples {
-						xs = append(xs, samples[i].Pixels)
-					}
-				}
-				commitment, err := session.Commitment(me, prog, xs)
-				if err != nil {
-					return err
-				}
-				an, err := aramis.Secure(net, aramis.Config{Attester: attester, Policy: settings.Policy, Commitment: commitment, Timeout: cfg.Timeout})
-				if err != nil {
-					return err
-				}
-				defer an.Close()
-				net = an
-				res.Attested = an.AttestedPeers()
-			}
-			var rep *session.Report
-			switch me {
-			case mpc.P0:
-				var outs [][]float64
-				var pub *fixed.Program
-				pub, outs, rep, err = session.Client(ctx, net, opt, func(p *fixed.Program) ([][]float32, error) {
-					if rawIn != "" {
-						x, err := readFloat32s(rawIn, p.Tensors[p.Inputs[0]].Shape.Size())
-						xs := make([][]float32, max(repeat, 1))
-						for i := range xs {
-							xs[i] = x
-						}
-						return xs, err
-					}
-					return programInputs(p, samples)
-				})
-				if err != nil {
-					return err
-				}
-				right := 0
-				for i, y := range outs {
-					pr := prediction{Image: names[i], Output: y, Top1: fixed.Top1(y)}
-					if i < len(samples) && samples[i].Label >= 0 && pr.Top1 == samples[i].Label {
-						right++
-					}
-					res.Predictions = append(res.Predictions, pr)
-				}
-				if len(samples) > 0 && samples[0].Label >= 0 {
-					acc := float64(right) / float64(len(samples))
-					res.Accuracy = &acc
-				}
-				res.Program = pub.Name
-			case mpc.P1:
-				rep, err = session.Server(ctx, net, prog, opt)
-			case mpc.P2:
-				rep, err = session.Helper(ctx, net, opt)
-			}
-			if err != nil {
-				return err
-			}
-			if res.Program == "" {
-				res.Program = rep.Program
-			}
-			res.N, res.WallS = rep.N, rep.Wall.Seconds()
-			res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Cost.Rounds
-			res.CPUSeconds, res.PeakRSS = processUsage()
-			res.MsMedian = float64(rep.Median().Microseconds()) / 1000
 			w := cmd.OutOrStdout()
 			if asJSON {
-				return json.NewEncoder(w).Encode(res)
+				return json.NewEncoder(w).Encode(rep)
 			}
-			printParty(w, me, res)
+			printParty(w, me, rep)
 			return nil
 		},
 	}
@@ -300,24 +200,7 @@ func clientSamples(df *dataFlags, args []string) ([]data.Sample, []string, error
 	return samples, names, nil
 }
 
-// programInputs converts samples into inputs of p's (single) input.
-func programInputs(p *fixed.Program, samples []data.Sample) ([][]float32, error) {
-	if len(p.Inputs) != 1 {
-		return nil, fmt.Errorf("program %q has %d inputs; veil feeds one image input", p.Name, len(p.Inputs))
-	}
-	shape := p.Tensors[p.Inputs[0]].Shape
-	xs := make([][]float32, len(samples))
-	for i, s := range samples {
-		t, err := model.Input(s, shape, p.InputLayout())
-		if err != nil {
-			return nil, fmt.Errorf("image %d: %w", i, err)
-		}
-		xs[i] = t.F
-	}
-	return xs, nil
-}
-
-func printParty(w io.Writer, me mpc.Party, r partyResult) {
+func printParty(w io.Writer, me mpc.Party, r *session.PartyReport) {
 	for _, p := range r.Predictions {
 		fmt.Fprintf(w, "%s: top-1 %d\n", p.Image, p.Top1)
 	}

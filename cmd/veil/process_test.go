@@ -13,6 +13,7 @@ import (
 
 	"veil/fixed"
 	"veil/internal/testmodel"
+	"veil/mpc/session"
 )
 
 // TestMain lets the test binary act as the veil command, so that tests
@@ -110,7 +111,7 @@ func TestPartiesAsProcesses(t *testing.T) {
 					t.Fatalf("%s: %v\nclient: %s\nserver: %s\nhelper: %s", name, err, cout.String(), sout.String(), hout.String())
 				}
 			}
-			var res partyResult
+			var res session.PartyReport
 			if err := json.Unmarshal(partyJSON(t, "client", cout.Bytes(), c.compare == "malicious"), &res); err != nil {
 				t.Fatalf("client output %q: %v", cout.String(), err)
 			}
@@ -135,7 +136,7 @@ func TestPartiesAsProcesses(t *testing.T) {
 			t.Logf("%s (%s): %d images through three processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f); client sent %d bytes in %d rounds",
 				c.model, c.compare, len(xs), maxDev, maxBound, res.BytesSent, res.Rounds)
 			for name, out := range map[string]*bytes.Buffer{"server": &sout, "helper": &hout} {
-				var r partyResult
+				var r session.PartyReport
 				if err := json.Unmarshal(partyJSON(t, name, out.Bytes(), c.compare == "malicious"), &r); err != nil || r.N != c.n || len(r.Predictions) != 0 || r.BytesSent == 0 {
 					t.Errorf("%s reported %q (%v)", name, out.String(), err)
 				}

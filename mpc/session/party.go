@@ -1,0 +1,230 @@
+package session
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"veil/fixed"
+	"veil/internal/rusage"
+	"veil/mpc"
+	"veil/mpc/aramis"
+	"veil/mpc/transport"
+)
+
+// PartyConfig is one party of a session run by this process (veil
+// party): it connects to its peers as the parties file says, secures
+// the connections with Aramis if asked, and runs its role.
+type PartyConfig struct {
+	// Me is this party's role.
+	Me mpc.Party
+	// Transport is the parties file: addresses, pinned certificates,
+	// timeout. Identity is this party's TLS identity
+	// (transport.Config.Identity).
+	Transport *transport.Config
+	Identity  tls.Certificate
+	// Options are the session's backend and its options; every party
+	// must use the same.
+	Options Options
+	// Program is the server's compiled program, with its weights. Only
+	// the server has one: the others receive its public part.
+	Program *fixed.Program
+	// Data is the client's data as it holds them, one slice per input:
+	// image pixels, or inputs already in the program's shape. Only the
+	// client has data; under Aramis it commits to them (Commitment).
+	Data [][]float32
+	// Inputs turns the client's data into inputs of the public program
+	// once the server has sent it; nil means that Data are the inputs.
+	Inputs func(*fixed.Program) ([][]float32, error)
+	// Names and Labels name each of the client's inputs and give its
+	// class (-1 if unknown), for the report's predictions and accuracy.
+	Names  []string
+	Labels []int
+	// Aramis, if set, makes the session maliciously secure under these
+	// settings (mpc/aramis): the peers' evidence checked against the
+	// policy, every message authenticated, numbered and chained. The
+	// caller has refused simulated attestation without the user's word
+	// (aramis.Settings.CheckSimulated).
+	Aramis *aramis.Settings
+	// Host, if set, stands between the connected network and everything
+	// that runs over it, Aramis included: what this party's host may do
+	// to its messages (tests inject faults here).
+	Host func(mpc.Party, mpc.Network) mpc.Network
+	// ConnectTimeout bounds connecting to the peers; zero means 60 s.
+	ConnectTimeout time.Duration
+}
+
+// PartyReport is one party's account of a session run by RunParty, with
+// the JSON names veil party --json prints and veil bench reads.
+type PartyReport struct {
+	Role        string       `json:"role"`
+	Program     string       `json:"program"`
+	N           int          `json:"n"`
+	Predictions []Prediction `json:"predictions,omitempty"` // the client's
+	Accuracy    *float64     `json:"accuracy,omitempty"`    // the client's, where its inputs have labels
+	WallS       float64      `json:"wall_s"`
+	BytesSent   int64        `json:"bytes_sent"`
+	BytesRecv   int64        `json:"bytes_recv"`
+	Rounds      int          `json:"rounds"`
+	MsMedian    float64      `json:"ms_per_inference"` // median over the inferences
+	CPUSeconds  float64      `json:"cpu_s"`            // user + system CPU time of this process
+	PeakRSS     int64        `json:"peak_rss_bytes"`   // largest resident set of this process
+	Malicious   bool         `json:"malicious,omitempty"`
+	// Attested is what each peer's evidence established (under Aramis).
+	Attested map[string]string `json:"attested_peers,omitempty"`
+}
+
+// Prediction is the client's output for one input.
+type Prediction struct {
+	Image  string    `json:"image"`
+	Output []float64 `json:"output"` // the decoded first output, Post applied
+	Top1   int       `json:"top1"`
+}
+
+// check refuses a configuration whose inputs do not fit its role.
+func (c *PartyConfig) check() error {
+	switch {
+	case c.Transport == nil:
+		return errors.New("no parties file")
+	case c.Me == mpc.P1 && c.Program == nil:
+		return errors.New("the server needs its compiled program")
+	case c.Me != mpc.P1 && c.Program != nil:
+		return fmt.Errorf("only the server holds the program; the %s receives the public program from the server", c.Me.Role())
+	case c.Me == mpc.P0 && len(c.Data) == 0:
+		return errors.New("the client needs inputs")
+	case c.Me != mpc.P0 && (len(c.Data) > 0 || c.Inputs != nil):
+		return fmt.Errorf("only the client has inputs, not the %s", c.Me.Role())
+	}
+	return nil
+}
+
+// RunParty runs party c.Me of a session: it checks the configuration
+// (and, under Aramis, makes its attester and input commitment) before
+// connecting, connects to the peers, runs its role, and reports. Only
+// the client's report holds predictions; an error stops the party
+// without releasing any.
+func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
+	me := c.Me
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("session: %s: %w", me, err)
+	}
+	var secure aramis.Config
+	if c.Aramis != nil {
+		commitment, err := Commitment(me, c.Program, c.Data)
+		if err != nil {
+			return nil, fmt.Errorf("session: %s: commitment: %w", me, err)
+		}
+		if secure, err = c.Aramis.Config(me, commitment, c.Transport.Timeout); err != nil {
+			return nil, err
+		}
+	}
+	timeout := c.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	tn, err := transport.Connect(cctx, c.Transport, me, c.Identity)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	defer tn.Close()
+	net := tn
+	if c.Host != nil {
+		net = c.Host(me, net)
+	}
+	res := &PartyReport{Role: me.Role(), Malicious: c.Aramis != nil}
+	if c.Aramis != nil {
+		an, err := aramis.Secure(net, secure)
+		if err != nil {
+			return nil, err
+		}
+		defer an.Close()
+		net = an
+		res.Attested = an.AttestedPeers()
+	}
+	var rep *Report
+	switch {
+	case me == mpc.P0:
+		var pub *fixed.Program
+		var outs [][]float64
+		prepare := c.Inputs
+		if prepare == nil {
+			prepare = func(*fixed.Program) ([][]float32, error) { return c.Data, nil }
+		}
+		if pub, outs, rep, err = Client(ctx, net, c.Options, prepare); err != nil {
+			return nil, err
+		}
+		res.Program = pub.Name
+		res.predictions(outs, c.Names, c.Labels)
+	case me == mpc.P1:
+		rep, err = Server(ctx, net, c.Program, c.Options)
+	default:
+		rep, err = Helper(ctx, net, c.Options)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res.Program == "" {
+		res.Program = rep.Program
+	}
+	res.N, res.WallS = rep.N, rep.Wall.Seconds()
+	res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Cost.Rounds
+	res.MsMedian = float64(rep.Median().Microseconds()) / 1000
+	if u, ok := rusage.Self(); ok {
+		res.CPUSeconds, res.PeakRSS = u.CPU().Seconds(), rusage.PeakRSS()
+	}
+	return res, nil
+}
+
+// predictions fills the client's predictions and, where its inputs have
+// labels, its accuracy.
+func (r *PartyReport) predictions(outs [][]float64, names []string, labels []int) {
+	right := 0
+	for i, y := range outs {
+		p := Prediction{Output: y, Top1: fixed.Top1(y)}
+		if i < len(names) {
+			p.Image = names[i]
+		}
+		if i < len(labels) && labels[i] >= 0 && p.Top1 == labels[i] {
+			right++
+		}
+		r.Predictions = append(r.Predictions, p)
+	}
+	if len(labels) > 0 && labels[0] >= 0 {
+		acc := float64(right) / float64(len(labels))
+		r.Accuracy = &acc
+	}
+}
+
+// WorkingSetAllowance is the memory a party is expected to need besides
+// the model's weights: activations and the comparison protocol's
+// temporaries of the largest layer.
+const WorkingSetAllowance = 192 << 20
+
+// SetMemoryLimit gives the Go runtime of a party's process a soft memory
+// limit of WorkingSetAllowance plus prog's weights (the server's; nil for
+// the others), so that the garbage collector works harder near it
+// instead of letting the heap grow to twice the live data; a party that
+// really needs more still gets it. An explicit GOMEMLIMIT in the
+// environment wins.
+func SetMemoryLimit(prog *fixed.Program) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(memoryLimit(prog))
+}
+
+func memoryLimit(prog *fixed.Program) int64 {
+	limit := int64(WorkingSetAllowance)
+	if prog != nil {
+		for _, t := range prog.Tensors {
+			limit += int64(8 * len(t.Data))
+		}
+	}
+	return limit
+}
