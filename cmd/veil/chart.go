@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"veil/internal/bench"
 )
 
 var depthRE = regexp.MustCompile(`(\d+)$`)
@@ -27,7 +29,7 @@ func depth(name string) (float64, bool) {
 // writeScalingChart plots wall time and communication against network
 // depth (the number each name ends with, e.g. ResNet-n), as the paper's
 // Figure 10, into a PNG file.
-func writeScalingChart(path string, rs []benchResult) error {
+func writeScalingChart(path string, rs []bench.Result) error {
 	times, gbs := make(plotter.XYs, 0, len(rs)), make(plotter.XYs, 0, len(rs))
 	for _, r := range rs {
 		d, ok := depth(r.Network)

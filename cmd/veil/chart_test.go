@@ -5,11 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"veil/internal/bench"
 )
 
 func TestScalingChart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "scaling.png")
-	rs := []benchResult{{Network: "resnet18", WallS: 1, BytesTotal: 1e9}, {Network: "resnet50", WallS: 3, BytesTotal: 3e9}}
+	rs := []bench.Result{{Network: "resnet18", WallS: 1, BytesTotal: 1e9}, {Network: "resnet50", WallS: 3, BytesTotal: 3e9}}
 	if err := writeScalingChart(path, rs); err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestScalingChart(t *testing.T) {
 	if b := img.Bounds(); b.Dx() < 600 || b.Dy() < 200 {
 		t.Errorf("chart is %v", b)
 	}
-	if err := writeScalingChart(path, []benchResult{{Network: "lenet"}}); err == nil {
+	if err := writeScalingChart(path, []bench.Result{{Network: "lenet"}}); err == nil {
 		t.Error("a network without a depth in its name was charted")
 	}
 }

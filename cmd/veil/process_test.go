@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"veil/fixed"
+	"veil/internal/bench"
 	"veil/internal/testmodel"
 	"veil/mpc/session"
 )
@@ -153,9 +154,9 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
 	dec := json.NewDecoder(strings.NewReader(out))
-	var rs []benchResult
+	var rs []bench.Result
 	for dec.More() {
-		var r benchResult
+		var r bench.Result
 		if err := dec.Decode(&r); err != nil {
 			t.Fatalf("bench printed %q: %v", out, err)
 		}
