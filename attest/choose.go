@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"fmt"
 )
@@ -49,4 +50,17 @@ func OpenSimulated(keyFile string) (s *Simulated, created bool, err error) {
 		return nil, false, err
 	}
 	return s, created, nil
+}
+
+// SimulatedPolicy returns the policy that accepts exactly the simulated
+// platforms of keys running measurement: only simulated evidence
+// (insecure_allow_simulated, formats ["simulated-insecure"]), so that no
+// TDX or SEV-SNP parser ever sees a peer's bytes. Such a policy proves
+// nothing either: for tests and demos.
+func SimulatedPolicy(measurement []byte, keys ...ed25519.PublicKey) Policy {
+	p := Policy{Measurements: [][]byte{bytes.Clone(measurement)}, InsecureAllowSimulated: true, Formats: []string{FormatSimulated}}
+	for _, k := range keys {
+		p.SimulatedPlatformKeys = append(p.SimulatedPlatformKeys, bytes.Clone(k))
+	}
+	return p
 }

@@ -77,3 +77,49 @@ func TestChoose(t *testing.T) {
 		t.Errorf("Choose(tee) = %v, %v, %v; Detect: %v", a, created, err, derr)
 	}
 }
+
+// TestSimulatedPolicy: the policy accepts the evidence of its simulated
+// platforms claiming its measurement, and refuses another key, another
+// measurement and evidence of another format.
+func TestSimulatedPolicy(t *testing.T) {
+	a, _, err := OpenSimulated("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := OpenSimulated("")
+	other, _, _ := OpenSimulated("")
+	pol := SimulatedPolicy(a.Measurement, a.PlatformKey(), b.PlatformKey())
+	rd := Bind([]byte("key"), []byte("session"))
+	liar, _, _ := OpenSimulated("")
+	liar.Measurement = bytes.Repeat([]byte{7}, 48)
+	pol.SimulatedPlatformKeys = append(pol.SimulatedPlatformKeys, liar.PlatformKey())
+	for _, c := range []struct {
+		name    string
+		a       *Simulated
+		format  string
+		wantErr string
+	}{
+		{"first platform", a, "", ""},
+		{"second platform", b, "", ""},
+		{"platform not pinned", other, "", "is not pinned"},
+		{"other measurement", liar, "", "not in the allowed set"},
+		{"other format", a, FormatTDX, "format not allowed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ev, err := c.a.Attest(rd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.format != "" {
+				ev.Format = c.format
+			}
+			_, err = pol.Check(ev, rd)
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("Check: %v, want %q", err, c.wantErr)
+			}
+		})
+	}
+	if len(pol.Formats) != 1 || pol.Formats[0] != FormatSimulated || !pol.InsecureAllowSimulated {
+		t.Errorf("policy %+v", pol)
+	}
+}

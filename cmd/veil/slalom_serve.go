@@ -96,9 +96,7 @@ The first line on stdout is "slalom service listening on ADDR".`,
 				if !ok {
 					return errors.New("--write-policy applies only to the simulated attester (on a TEE, write the policy with your build's launch measurement)")
 				}
-				pol := attest.Policy{Measurements: [][]byte{sim.Measurement}, InsecureAllowSimulated: true,
-					SimulatedPlatformKeys: [][]byte{sim.PlatformKey()}}
-				b, err := pol.MarshalJSON()
+				b, err := attest.SimulatedPolicy(sim.Measurement, sim.PlatformKey()).MarshalJSON()
 				if err != nil {
 					return err
 				}

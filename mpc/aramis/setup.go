@@ -1,6 +1,7 @@
 package aramis
 
 import (
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -93,9 +94,7 @@ func WriteSimulated(dir string, n int) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Only simulated evidence is expected: no TDX or SEV-SNP parser ever
-	// sees a peer's bytes.
-	pol := attest.Policy{Measurements: [][]byte{m}, InsecureAllowSimulated: true, Formats: []string{attest.FormatSimulated}}
+	var keys []ed25519.PublicKey
 	files := map[string]string{}
 	for _, p := range mpc.PartiesOf(n) {
 		name := p.Role() + ".platform.pem"
@@ -103,10 +102,10 @@ func WriteSimulated(dir string, n int) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		pol.SimulatedPlatformKeys = append(pol.SimulatedPlatformKeys, []byte(s.PlatformKey()))
+		keys = append(keys, s.PlatformKey())
 		files[p.Role()] = name
 	}
-	polJSON, err := pol.MarshalJSON()
+	polJSON, err := attest.SimulatedPolicy(m, keys...).MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
