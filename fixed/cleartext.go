@@ -237,6 +237,14 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 		}
 	case Relu:
 		tensor.Relu(res, args[0])
+	case Clip:
+		for i, v := range args[0] {
+			res[i] = uint64(min(max(int64(v), in.Min), in.Max))
+		}
+	case DivPublic:
+		res = broadcast(args[0], fromInts(in.Public), shape(0), in.PublicShape, out, func(x, d uint64) uint64 {
+			return uint64(roundDiv(int64(x), int64(d)))
+		})
 	case MaxPool, SumPool:
 		pp := p.PoolParams(in)
 		x := args[0]
@@ -321,6 +329,19 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("unknown op %q", in.Op)
 	}
 	return res, nil
+}
+
+// roundDiv returns ⌊x/d + 1/2⌋ for d ≥ 1 (x/d rounded to the nearest
+// integer, a half up), exactly for every x: DivPublic's semantics.
+func roundDiv(x, d int64) int64 {
+	q, r := x/d, x%d
+	if r < 0 { // floor division: 0 ≤ r < d
+		q, r = q-1, r+d
+	}
+	if r >= d-r { // r/d ≥ 1/2, without overflow
+		q++
+	}
+	return q
 }
 
 // padEdge pads x (of shape s) to out by repeating its nearest element:

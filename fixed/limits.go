@@ -118,7 +118,7 @@ func (p *Program) instrCost(in *Instr) (scratch int, macs uint64, err error) {
 		if macs, ok = mul(out.Size(), a[len(a)-1]); !ok {
 			return 0, 0, fmt.Errorf("more than %d multiply-adds", uint64(MaxMACs))
 		}
-	case Mul, Mux, DReLU:
+	case Mul, Mux, DReLU, Clip, DivPublic:
 		macs = uint64(out.Size())
 	case MaxPool, SumPool:
 		var ok bool

@@ -12,9 +12,11 @@ import (
 // in.Out from in's inputs; the intermediate tensors it needs are new
 // value tensors of l's program.
 var lowerings = map[Op]func(l *lowerer, in *Instr) error{
-	Relu:    lowerRelu,
-	MaxPool: lowerMaxPool,
-	ArgMax:  lowerArgMax,
+	Relu:      lowerRelu,
+	MaxPool:   lowerMaxPool,
+	ArgMax:    lowerArgMax,
+	Clip:      lowerClip,
+	DivPublic: lowerDivPublic,
 }
 
 // Lower returns p with every composite op for which native reports false
@@ -39,6 +41,20 @@ var lowerings = map[Op]func(l *lowerer, in *Instr) error{
 //     smaller than the kernel every padded position repeats a real
 //     element of the same window; then one strided Slice per kernel
 //     position, stacked (Reshape, Concat) and reduced by the same tree.
+//   - Clip(x) = Mux(DReLU(Max − y), y, Max) for y = Mux(DReLU(x − Min),
+//     x, Min), the bounds as public Consts.
+//   - DivPublic(x) by d: with a = 2x + d (MulPublic, AddPublic), the
+//     quotient wanted is q = ⌊a/(2d)⌋. An estimate
+//     q0 = ScaleDown(a·m − 2^(S−1), S) with S = DivPublicBits + 2 and
+//     m = round(2^S/(2d)) (MulPublic, AddPublic, ScaleDown) lies in
+//     {q − 1, q}: a·m/2^S is within |a|/2^(S+1) < 1/2 of a/(2d), so
+//     a·m/2^S − 1/2 lies in (a/(2d) − 1, a/(2d)). A ScaleDown that adds
+//     one (Porthos') moves it into {q − 1, q, q + 1}. Then with the
+//     remainder r = a − 2d·q0 (MulPublic, Sub), which lies in [−2d, 4d),
+//     q = q0 − 1 + DReLU(r) + DReLU(r − 2d) (AddPublic, Add): each
+//     comparison adds one where q0 is too small. Exact for
+//     |x| < 2^DivPublicBits and 1 ≤ d ≤ 2^DivPublicBits, where |a| < 2^S and
+//     |a·m| < 2^(2·DivPublicBits+3).
 func (p *Program) Lower(native func(Op) bool) (*Program, error) {
 	todo := false
 	for i := range p.Instrs {
@@ -239,4 +255,44 @@ func (l *lowerer) maxTree(x, axis int, withIndex, selectLast bool) (max, index i
 		x, index = m, mi
 	}
 	return x, index
+}
+
+func lowerClip(l *lowerer, in *Instr) error {
+	x := in.In[0]
+	s, sc := l.shape(x), l.scale(x)
+	lo := l.emit(Instr{Op: Const, Public: []int64{in.Min}, PublicShape: ir.Shape{}}, -1, s, sc)
+	hi := l.emit(Instr{Op: Const, Public: []int64{in.Max}, PublicShape: ir.Shape{}}, -1, s, sc)
+	y := l.mux(l.drelu(l.binary(Sub, x, lo)), x, lo, -1)
+	l.mux(l.drelu(l.binary(Sub, hi, y)), y, hi, in.Out)
+	return nil
+}
+
+func lowerDivPublic(l *lowerer, in *Instr) error {
+	const S = DivPublicBits + 2
+	x := in.In[0]
+	out, sc := l.shape(in.Out), l.scale(in.Out)
+	n := len(in.Public)
+	m, d2, negD2 := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, d := range in.Public {
+		if d < 1 || d > 1<<DivPublicBits {
+			return fmt.Errorf("divisor %d out of [1, 2^%d]", d, DivPublicBits)
+		}
+		m[i] = (1<<S + d) / (2 * d) // round(2^S/(2d)), a half up
+		d2[i], negD2[i] = 2*d, -2*d
+	}
+	// public applies op with the constants c of shape cs to x, writing a
+	// new tensor or dst ≥ 0.
+	public := func(op Op, x int, c []int64, cs ir.Shape, dst int) int {
+		s, _ := ir.BroadcastShapes(l.shape(x), cs)
+		return l.emit(Instr{Op: op, In: []int{x}, Public: c, PublicShape: cs}, dst, s, sc)
+	}
+	ds := in.PublicShape
+	a := public(AddPublic, public(MulPublic, x, []int64{2}, ir.Shape{}, -1), in.Public, ds, -1) // 2x + d
+	est := public(AddPublic, public(MulPublic, a, m, ds, -1), []int64{-(1 << (S - 1))}, ir.Shape{}, -1)
+	q0 := l.emit(Instr{Op: ScaleDown, In: []int{est}, Shift: S}, -1, out, sc)
+	r := l.binary(Sub, a, public(MulPublic, q0, d2, ds, -1))
+	b1 := l.drelu(r)
+	b2 := l.drelu(public(AddPublic, r, negD2, ds, -1))
+	public(AddPublic, l.binary(Add, l.binary(Add, q0, b1), b2), []int64{-1}, ir.Shape{}, in.Out)
+	return nil
 }

@@ -29,9 +29,9 @@ import (
 //
 // Values are signed 64-bit integers in two's complement; "x ≥ 0" means
 // the signed reading. The comparison primitive DReLU and everything
-// built on it (Relu, MaxPool, ArgMax) require their operands to lie in
-// [−2^61, 2^61), so that differences of two operands do not wrap; every
-// value a program computes at a sensible scale lies far inside it.
+// built on it (Relu, MaxPool, ArgMax, Clip) require their operands to lie
+// in [−2^61, 2^61), so that differences of two operands do not wrap;
+// every value a program computes at a sensible scale lies far inside it.
 //
 // Primitive ops:
 //
@@ -46,7 +46,17 @@ import (
 //   - Mux, the multiplexer: b ? x : y for a 0/1 bit b;
 //   - data movement: Reshape, Transpose, Concat, Pad, Slice.
 //
-// Composite ops: Relu, MaxPool, ArgMax.
+// Composite ops: Relu, MaxPool, ArgMax, Clip, DivPublic.
+//
+// Clip and DivPublic carry their public parameters in the instruction:
+// Clip(x) = min(max(x, Min), Max) for Min ≤ Max, both in the comparison
+// domain; DivPublic(x) = ⌊x/d + 1/2⌋ (the nearest integer to x/d, a half
+// rounded up) for the public divisors d ≥ 1 of Public, broadcast per
+// PublicShape like MulPublic's factors. The oracle computes DivPublic
+// exactly for every x; its lowering is exact for |x| < 2^DivPublicBits and
+// d ≤ 2^DivPublicBits (see Lower), also under a ScaleDown that may add
+// one, as Porthos' does (whose ScaleDown of the lowering's products,
+// below 2^(2·DivPublicBits+3), fails with probability below 2^−21).
 type Op string
 
 // The instructions.
@@ -73,7 +83,17 @@ const (
 	Relu    Op = "Relu"    // composite. In: x; max(x, 0)
 	MaxPool Op = "MaxPool" // composite. In: x; Kernel, Strides, Pads, Layout; max over each window's real elements
 	ArgMax  Op = "ArgMax"  // composite. In: x; Axis, KeepDims, SelectLast; output is an index (scale 0)
+	// Clip is composite. In: x; min(max(x, Min), Max).
+	Clip Op = "Clip"
+	// DivPublic is composite. In: x; ⌊x/d + 1/2⌋ for the divisors d ≥ 1
+	// of Public (broadcast per PublicShape): an average pool's exact
+	// rounded division by its window counts.
+	DivPublic Op = "DivPublic"
 )
+
+// DivPublicBits bounds the domain on which DivPublic's lowering is exact:
+// |x| < 2^DivPublicBits and 1 ≤ d ≤ 2^DivPublicBits.
+const DivPublicBits = 20
 
 // Primitive reports whether op is a primitive op, which every backend
 // implements; the other ops are composite (see Lower).
@@ -86,7 +106,7 @@ func (op Op) Primitive() bool {
 func (op Op) known() bool {
 	switch op {
 	case Conv, MatMul, Mul, Add, Sub, AddPublic, MulPublic, Const, ScaleDown, DReLU, Mux,
-		SumPool, ReduceSum, Reshape, Transpose, Concat, Pad, Slice, Relu, MaxPool, ArgMax:
+		SumPool, ReduceSum, Reshape, Transpose, Concat, Pad, Slice, Relu, MaxPool, ArgMax, Clip, DivPublic:
 		return true
 	}
 	return false
@@ -135,6 +155,8 @@ type Instr struct {
 	PublicShape ir.Shape `json:"public_shape,omitempty"`
 	PadValue    int64    `json:"pad_value,omitempty"`
 	Mode        string   `json:"mode,omitempty"` // Pad: "" (constant) or "edge"
+	Min         int64    `json:"min,omitempty"`  // Clip: the lower bound
+	Max         int64    `json:"max,omitempty"`  // Clip: the upper bound
 }
 
 // ScaleRow is one line of a scale sweep.
@@ -200,6 +222,8 @@ func (p *Program) ComputeStats() {
 			st.Comparisons += out.Size()
 		case DReLU:
 			st.Comparisons += out.Size()
+		case Clip, DivPublic: // two DReLUs per element (see Lower)
+			st.Comparisons += 2 * out.Size()
 		case MaxPool:
 			st.Comparisons += out.Size() * (in.Kernel[0]*in.Kernel[1] - 1)
 		case ArgMax:

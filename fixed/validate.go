@@ -70,6 +70,10 @@ func (p *Program) Validate() error {
 // maxRank bounds the rank of every tensor of a program.
 const maxRank = 64
 
+// compareDomain is 2^61: the comparison ops' operands lie in
+// [−compareDomain, compareDomain) (see Op).
+const compareDomain = 1 << 61
+
 func (p *Program) checkInstr(in *Instr, defined []bool) error {
 	n := len(p.Tensors)
 	if in.Out < 0 || in.Out >= n || p.Tensors[in.Out].Kind != KindValue || defined[in.Out] {
@@ -166,6 +170,18 @@ func (p *Program) checkInstr(in *Instr, defined []bool) error {
 		if in.Op == ScaleDown && (in.Shift < 1 || in.Shift > 62) {
 			return fmt.Errorf("shift %d out of range", in.Shift)
 		}
+	case Clip:
+		if in.Min > in.Max || in.Min < -compareDomain || in.Max >= compareDomain {
+			return fmt.Errorf("clip bounds [%d, %d] are not an interval of the comparison domain", in.Min, in.Max)
+		}
+		got = vals[0].Shape
+	case DivPublic:
+		for _, d := range in.Public {
+			if d < 1 || d > 1<<DivPublicBits {
+				return fmt.Errorf("divisor %d out of [1, 2^%d]", d, DivPublicBits)
+			}
+		}
+		fallthrough
 	case AddPublic, MulPublic:
 		if err := checkShape(in.PublicShape); err != nil {
 			return fmt.Errorf("public constant: %w", err)

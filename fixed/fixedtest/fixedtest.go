@@ -62,18 +62,29 @@ type CompositeCase struct {
 	Name  string
 	Shape ir.Shape
 	Prog  *fixed.Program
+	// Op is the composite op the case tests: the program's last
+	// instruction. The instructions before it (DivPublic's cases) are
+	// exact in every backend and bring the domain's values into the
+	// op's own.
+	Op fixed.Op
 }
 
 // CompositeCases returns programs of every composite op over a range of
 // shapes and attributes: Relu; MaxPool in both layouts with square,
 // oblong, unit and larger-than-stride kernels and symmetric, asymmetric
 // and no padding; ArgMax over every axis of several shapes, with and
-// without SelectLast and KeepDims. With short, it returns a few of each.
+// without SelectLast and KeepDims; Clip with bounds around zero, above
+// it, equal and at the domain's ends; DivPublic by one divisor and by
+// divisors broadcast per element, axis and batch (up to
+// 2^DivPublicBits), on values spread over its domain (Clip, then
+// MulPublic by public factors: exact in every backend). With short, it
+// returns a few of each.
 func CompositeCases(tb testing.TB, short bool) []CompositeCase {
 	tb.Helper()
 	var cs []CompositeCase
 	add := func(name string, shape ir.Shape, l ir.Layout, op ir.Op, a ir.Attrs) {
-		cs = append(cs, CompositeCase{name, shape, SingleOp(tb, shape, l, op, a)})
+		p := SingleOp(tb, shape, l, op, a)
+		cs = append(cs, CompositeCase{name, shape, p, p.Instrs[len(p.Instrs)-1].Op})
 	}
 	add("relu", ir.Shape{3, 17}, ir.NCHW, ir.OpRelu, ir.Attrs{})
 	pools := []struct{ k, s, p []int }{
@@ -110,7 +121,76 @@ func CompositeCases(tb testing.TB, short bool) []CompositeCase {
 			}
 		}
 	}
+	lim := int64(1) << 61
+	clips := [][2]int64{{-2, 3}, {0, 0}, {5, 1 << 40}, {-lim, lim - 1}, {-(1 << 50), -7}}
+	if short {
+		clips = clips[:2]
+	}
+	for _, b := range clips {
+		cs = append(cs, clipCase(tb, ir.Shape{3, 17}, b[0], b[1]))
+	}
+	big := int64(1) << fixed.DivPublicBits
+	divs := []struct {
+		x, d ir.Shape
+		ds   []int64
+	}{
+		{ir.Shape{2, 3, 5}, ir.Shape{}, []int64{2}},
+		{ir.Shape{2, 3, 5}, ir.Shape{1, 3, 5}, []int64{1, 2, 3, 4, 5, 6, 7, 9, 16, 25, 49, 64, 1000, big - 1, big}},
+		{ir.Shape{2, 3, 5}, ir.Shape{2, 1, 1}, []int64{3, 196}},
+		{ir.Shape{3}, ir.Shape{2, 3}, []int64{1, 7, 8, 12, 1 << 19, 3}},
+		{ir.Shape{2, 3, 5}, ir.Shape{}, []int64{1}},
+	}
+	if short {
+		divs = divs[:3]
+	}
+	for _, c := range divs {
+		cs = append(cs, divCase(tb, c.x, c.d, c.ds))
+	}
 	return cs
+}
+
+// clipCase is a program of one Clip.
+func clipCase(tb testing.TB, shape ir.Shape, lo, hi int64) CompositeCase {
+	p := &fixed.Program{Name: "clip", Scale: 8, Tensors: []*fixed.Tensor{
+		{Name: "x", Shape: shape, Kind: fixed.KindInput, Scale: 8},
+		{Name: "y", Shape: shape, Kind: fixed.KindValue, Scale: 8},
+	}, Inputs: []int{0}, Outputs: []int{1}, Instrs: []fixed.Instr{{Op: fixed.Clip, In: []int{0}, Out: 1, Min: lo, Max: hi, Node: "n"}}}
+	if err := p.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	p.ComputeStats()
+	return CompositeCase{fmtName("clip", lo, hi), shape, p, fixed.Clip}
+}
+
+// divCase is a program of one DivPublic by the divisors ds (of shape
+// dshape) on x of the given shape. The domain's values are first clipped
+// to ±2^6 and multiplied by public factors below 2^14: the small ones
+// become values across DivPublic's domain, with many ties, and the
+// domain's ends its ends.
+func divCase(tb testing.TB, shape, dshape ir.Shape, ds []int64) CompositeCase {
+	out, err := ir.BroadcastShapes(shape, dshape)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := make([]int64, shape.Size())
+	for i := range f {
+		f[i] = []int64{1, 3, 1000, 1<<14 - 1, 7777, 2, 4096, 5}[i%8]
+	}
+	p := &fixed.Program{Name: "divpublic", Scale: 8, Tensors: []*fixed.Tensor{
+		{Name: "x", Shape: shape, Kind: fixed.KindInput, Scale: 8},
+		{Name: "c", Shape: shape, Kind: fixed.KindValue, Scale: 8},
+		{Name: "f", Shape: shape, Kind: fixed.KindValue, Scale: 8},
+		{Name: "y", Shape: out, Kind: fixed.KindValue, Scale: 8},
+	}, Inputs: []int{0}, Outputs: []int{3}, Instrs: []fixed.Instr{
+		{Op: fixed.Clip, In: []int{0}, Out: 1, Min: -1 << 6, Max: 1 << 6, Node: "n"},
+		{Op: fixed.MulPublic, In: []int{1}, Out: 2, Public: f, PublicShape: shape, Node: "n"},
+		{Op: fixed.DivPublic, In: []int{2}, Out: 3, Public: ds, PublicShape: dshape, Node: "n"},
+	}}
+	if err := p.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	p.ComputeStats()
+	return CompositeCase{fmtName("divpublic", shape, "by", dshape, ds), shape, p, fixed.DivPublic}
 }
 
 func fmtName(parts ...any) string {
