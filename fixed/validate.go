@@ -11,7 +11,17 @@ import (
 // op computes from its input shapes; weights hold as many values as their
 // shape says; public constants broadcast. A program read from a file is
 // validated before it runs, so a corrupt file is an error, not a panic.
-func (p *Program) Validate() error {
+func (p *Program) Validate() error { return p.validate(true) }
+
+// ValidateStructure checks p as Validate does, except that weight tensors
+// need not carry data: the check of a party that runs the program with
+// the weights kept elsewhere (Slalom's device, whose linear layers have
+// weights of their own). As in Validate, and unlike ValidatePublic, which
+// counts weights as inputs live from the start, weights count against
+// MaxParams only.
+func (p *Program) ValidateStructure() error { return p.validate(false) }
+
+func (p *Program) validate(needData bool) error {
 	if p.Scale < 1 || p.Scale > 30 {
 		return fmt.Errorf("scale %d out of range [1, 30]", p.Scale)
 	}
@@ -29,7 +39,7 @@ func (p *Program) Validate() error {
 		}
 		switch t.Kind {
 		case KindWeight:
-			if len(t.Data) != t.Shape.Size() {
+			if len(t.Data) != t.Shape.Size() && (needData || t.Data != nil) {
 				return fmt.Errorf("weight %q has %d values for shape %v", t.Name, len(t.Data), t.Shape)
 			}
 			defined[id] = true
