@@ -1,12 +1,16 @@
 package slalom
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"time"
+
+	"veil/fixed"
 )
 
 // Device is the untrusted worker D: it holds the public weights and
@@ -112,7 +116,7 @@ func (d *Device) Serve(c *Conn) error {
 				q[i] = lift(uint64(v))
 			}
 			var sendErr error
-			_, err = prog.runFrom(nil, q, adapt(func(l *Layer, x []int64) ([]int64, error) {
+			_, err = prog.execute(q, adapt(func(l *Layer, x []int64) ([]int64, error) {
 				xr := make([]uint64, len(x))
 				for i, v := range x {
 					xr[i] = toField(v)
@@ -369,4 +373,61 @@ func (r *Remote) DeviceCPU() (float64, error) {
 		return 0, errProto
 	}
 	return math.Float64frombits(binary.LittleEndian.Uint64(body)), nil
+}
+
+// wire is the public program D needs to run the network itself in the
+// one-round-trip integrity mode (the layers' weights went in their setup
+// frames): the layer count (u32), each layer's ClipAt and LinAt (u32
+// each), then Fixed without weight data (fixed.Program.Public) as JSON.
+func (p *Program) wire() []byte {
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(p.Layers)))
+	for _, l := range p.Layers {
+		b = binary.LittleEndian.AppendUint32(b, uint32(l.ClipAt))
+		b = binary.LittleEndian.AppendUint32(b, uint32(l.LinAt))
+	}
+	j, err := json.Marshal(p.Fixed.Public())
+	if err != nil {
+		panic(err) // a program always marshals
+	}
+	return append(b, j...)
+}
+
+// parseProgram rebuilds the program on D from its wire form and the
+// layers D holds, and checks it: a valid fixed program without weight
+// data (fixed.Program.ValidateStructure: D's linear layers use the
+// weights of their setup) with one input and one output, in which every
+// layer sits where the message says (see newPlan), so that a bad message
+// cannot crash D.
+func parseProgram(b []byte, layers []*Layer) (*Program, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("%w: short program", errProto)
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if n != len(layers) || len(b)-4 < 8*n {
+		return nil, fmt.Errorf("%w: program of %d layers, D holds %d", errProto, n, len(layers))
+	}
+	spans := b[4 : 4+8*n]
+	fp := &fixed.Program{}
+	dec := json.NewDecoder(bytes.NewReader(b[4+8*n:]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(fp); err != nil || dec.More() {
+		return nil, fmt.Errorf("%w: program: %v", errProto, err)
+	}
+	if err := fp.ValidateStructure(); err != nil {
+		return nil, fmt.Errorf("%w: program: %v", errProto, err)
+	}
+	if len(fp.Inputs) != 1 || len(fp.Outputs) != 1 {
+		return nil, fmt.Errorf("%w: program of %d inputs and %d outputs", errProto, len(fp.Inputs), len(fp.Outputs))
+	}
+	for i, l := range layers {
+		l.ClipAt = int(binary.LittleEndian.Uint32(spans[8*i:]))
+		l.LinAt = int(binary.LittleEndian.Uint32(spans[8*i+4:]))
+	}
+	in := fp.Tensors[fp.Inputs[0]]
+	p := &Program{Name: fp.Name, Lx: fp.Scale, Input: in.Shape, InClamp: H, Layers: layers, Fixed: fp,
+		OutScale: fp.Tensors[fp.Outputs[0]].Scale, OutLen: fp.Tensors[fp.Outputs[0]].Shape.Size()}
+	if _, err := p.plans(); err != nil {
+		return nil, fmt.Errorf("%w: program: %v", errProto, err)
+	}
+	return p, nil
 }

@@ -37,51 +37,11 @@ func Forward(l *Layer, x []uint64, bias bool) []uint64 {
 	return y
 }
 
-// weightsInt returns the weights as two's-complement uint64 (signed
-// integers wrapping mod 2^64), for the cleartext oracle.
-func (l *Layer) weightsInt() []uint64 {
-	l.once.Do(func() {
-		l.wInt = make([]uint64, len(l.W))
-		for i, v := range l.W {
-			l.wInt[i] = uint64(lift(v))
-		}
-	})
-	return l.wInt
-}
-
 type layerCache struct {
 	sepOnce        sync.Once
 	dwPart, pwPart *Layer
-	once           sync.Once
-	wInt           []uint64
 	tOnce          sync.Once
 	wT             []uint64 // [C·KH·KW, O]: the transposed weights of a Conv
-}
-
-// forwardInt is the oracle's linear layer: exact signed integer
-// arithmetic (|Z| < 2^63 always holds for clamped inputs), no field.
-func forwardInt(l *Layer, x []int64) []int64 {
-	xu := make([]uint64, len(x))
-	for i, v := range x {
-		xu[i] = uint64(v)
-	}
-	y := make([]uint64, l.OutLen())
-	if l.Kind == Separable {
-		dw, pw := l.parts()
-		d := forwardInt(dw, x) // exact: |DW(x)| stays far below 2^63
-		return addBias(l, forwardIntNoBias(pw, d))
-	}
-	if l.Kind == Dense {
-		tensor.MatMul(y, xu, l.weightsInt(), 1, l.N, l.M)
-	} else {
-		tensor.Conv2D(y, xu, l.weightsInt(), l.Conv)
-	}
-	z := make([]int64, len(y))
-	plane := len(y) / l.Channels()
-	for i, v := range y {
-		z[i] = int64(v) + lift(l.B[i/plane])
-	}
-	return z
 }
 
 // Transpose computes f^T(s) mod P (no bias): the adjoint of the layer, so
@@ -209,16 +169,4 @@ func depthwiseTranspose(l *Layer, s []uint64) []uint64 {
 		}
 	}
 	return acc
-}
-
-// forwardIntNoBias is forwardInt of a layer whose bias is zero.
-func forwardIntNoBias(l *Layer, x []int64) []int64 { return forwardInt(l, x) }
-
-// addBias adds l's bias (signed) per output channel.
-func addBias(l *Layer, z []int64) []int64 {
-	plane := len(z) / l.Channels()
-	for i := range z {
-		z[i] += lift(l.B[i/plane])
-	}
-	return z
 }

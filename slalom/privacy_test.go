@@ -85,7 +85,7 @@ func TestDeviceViewUniform(t *testing.T) {
 		if ly.Index == layer.Index {
 			img = append([]int64(nil), x...)
 		}
-		return forwardInt(ly, x), nil
+		return fieldLinear(ly, x), nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestNothingSecretSent(t *testing.T) {
 			inputs = append(inputs, q)
 			l.p.Run(l.test[k].x, func(ly *Layer, x []int64) ([]int64, error) {
 				plain = append(plain, append([]int64(nil), x...))
-				return forwardInt(ly, x), nil
+				return fieldLinear(ly, x), nil
 			})
 			if _, err := tr.Infer(l.test[k].x); err != nil {
 				t.Fatal(err)

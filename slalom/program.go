@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 
+	"veil/fixed"
 	"veil/ir"
 	"veil/tensor"
 )
@@ -38,8 +39,9 @@ func (k LayerKind) String() string {
 	return "?"
 }
 
-// Layer is one linear layer: its public shape, quantized weights and bias,
-// and the range bound the compiler proved for it.
+// Layer is one linear layer: its public shape, quantized weights and bias
+// as field elements, the range bound the compiler proved for it, and
+// where it sits in the program's fixed-point instructions.
 type Layer struct {
 	Index int
 	Name  string
@@ -60,6 +62,12 @@ type Layer struct {
 	// Requant says T rescales the output to scale l_x (all but a final
 	// logits layer).
 	Requant bool
+	// ClipAt and LinAt place the layer in Program.Fixed: instruction
+	// ClipAt clamps its input to [−Clamp, Clamp] and instructions
+	// ClipAt+1 … LinAt compute Z = f(x) + b over the integers (Conv with
+	// its bias; MatMul, then Add of the bias; Separable's depthwise Conv,
+	// then its pointwise Conv with the bias).
+	ClipAt, LinAt int
 
 	layerCache
 }
@@ -103,49 +111,49 @@ func (l *Layer) MACs() int64 {
 	return m
 }
 
-// StepOp is a step T runs.
-type StepOp uint8
-
-const (
-	StepQuantize StepOp = iota + 1 // input float → FP(x; l_x)
-	StepLinear                     // a Layer: clamp input, outsource, lift, requant
-	StepRelu
-	StepClip // Lo ≤ x ≤ Hi (ReLU6)
-	StepMaxPool
-	StepAvgPool // RoundDiv by the window count
-	StepAdd     // residual add
-	StepAlias   // reshape, flatten, identity, a trailing softmax: same data
-)
-
-// Step is one operation of the quantized program over value slots.
-type Step struct {
-	Op     StepOp
-	In     []int
-	Out    int
-	Layer  int // StepLinear
-	Pool   tensor.PoolParams
-	Divs   []int64 // StepAvgPool: divisor of every output element
-	Lo, Hi int64   // StepClip
-	Name   string
-}
-
 // Program is a network quantized for Slalom.
+//
+// Its semantics is Fixed, a program of veil's fixed-point instruction set
+// (package fixed) over the integers in Z_2^64: the cleartext execution of
+// Fixed (Fixed.Run, the oracle of every veil backend) on the encoded input
+// (Fixed.EncodeInput, scale l_x) is the reference output, bit for bit.
+// The field Z_p appears only in how T computes the linear layers (on D,
+// checked and blinded): every linear layer's input is clamped (a Clip
+// instruction) so that its output is proven to satisfy |Z| ≤ H, where Z_p
+// and the integers agree. The quantizer's steps are fixed instructions:
+//
+//   - the input: Clip to [−InClamp, InClamp];
+//   - a linear layer: Clip to [−Clamp, Clamp], then Conv (weight W̃ and
+//     bias b̃ as weight tensors), or MatMul and Add of the bias, or (a
+//     Separable layer) the depthwise Conv and the pointwise Conv; then,
+//     but for a final logits layer, the requantization
+//     q = (Z + 2^(l_w−1)) >> l_w: AddPublic, ScaleDown;
+//   - ReLU: Relu; ReLU6 and other clips: Clip at the scaled bounds;
+//   - max pooling: MaxPool; average pooling: SumPool, then DivPublic by
+//     the window counts (exact rounding, a half up); global average
+//     pooling: ReduceSum, then DivPublic;
+//   - residual Add: Add; flatten and reshape: Reshape (Identity and a
+//     trailing Softmax, which is monotone, are the same tensor).
+//
+// Layers describe the linear layers as the device computes them and as
+// T checks them: field weights, proven bounds, kind, and where each sits
+// in Fixed.
 type Program struct {
-	Name     string
-	Lx, Lw   int
-	Input    ir.Shape
-	InClamp  int64 // clamp of the quantized input (the range the first layers accept)
-	Layers   []*Layer
-	Steps    []Step
-	Slots    int
-	Output   int // slot of the output
+	Name    string
+	Lx, Lw  int
+	Input   ir.Shape
+	InClamp int64 // clamp of the quantized input (the range the first layers accept)
+	Layers  []*Layer
+	// Fixed is the program whose cleartext execution is the reference.
+	Fixed    *fixed.Program
 	OutScale int // l_x, or l_x + l_w when the output is a linear layer's
 	OutLen   int
 	// Hash is M = SHA-256 of the quantized model.
 	Hash [32]byte
 
-	luOnce  sync.Once
-	lastUse []int
+	planOnce sync.Once
+	plan     *plan
+	planErr  error
 }
 
 // Options sets the fixed-point scales.
@@ -153,9 +161,37 @@ type Options struct {
 	Lx, Lw int // defaults 8 and 8 (the paper's)
 }
 
+// builder assembles Program.Fixed.
+type builder struct {
+	p  *Program
+	fp *fixed.Program
+}
+
+// tensor adds a tensor and returns its id.
+func (b *builder) tensor(name string, shape ir.Shape, kind fixed.Kind, scale int, data []uint64) int {
+	b.fp.Tensors = append(b.fp.Tensors, &fixed.Tensor{Name: name, Shape: shape.Clone(), Kind: kind, Scale: scale, Data: data})
+	return len(b.fp.Tensors) - 1
+}
+
+// emit appends in writing a new value tensor of the given shape and
+// scale, and returns the tensor.
+func (b *builder) emit(in fixed.Instr, name string, shape ir.Shape, scale int) int {
+	in.Out = b.tensor(name, shape, fixed.KindValue, scale, nil)
+	b.fp.Instrs = append(b.fp.Instrs, in)
+	return in.Out
+}
+
+func (b *builder) shape(id int) ir.Shape { return b.fp.Tensors[id].Shape }
+func (b *builder) scale(id int) int      { return b.fp.Tensors[id].Scale }
+
+// clip emits Clip(x) to [lo, hi] into a new tensor called name.
+func (b *builder) clip(x int, lo, hi int64, node, name string) int {
+	return b.emit(fixed.Instr{Op: fixed.Clip, In: []int{x}, Min: lo, Max: hi, Node: node}, name, b.shape(x), b.scale(x))
+}
+
 // Compile quantizes an optimized float graph (ir.Optimize: BatchNorm
 // folded) into a Slalom program: every linear layer with its proven
-// range bound, every other step for T.
+// range bound, every other step for T, all as one fixed-point program.
 func Compile(g *ir.Graph, opt Options) (*Program, error) {
 	if opt.Lx == 0 {
 		opt.Lx = 8
@@ -173,24 +209,19 @@ func Compile(g *ir.Graph, opt Options) (*Program, error) {
 	if len(in.Shape) == 4 && g.Layout != ir.NCHW {
 		return nil, fmt.Errorf("slalom: layout %v; only NCHW models are supported", g.Layout)
 	}
-	p := &Program{Name: g.Name, Lx: opt.Lx, Lw: opt.Lw, Input: in.Shape.Clone()}
-	slot := map[string]int{}
-	scale := map[string]int{} // scale of each slot's values
-	newSlot := func(name string) int {
-		slot[name] = p.Slots
-		p.Slots++
-		return p.Slots - 1
+	if opt.Lx < 1 || opt.Lx > 30 || opt.Lw < 1 || opt.Lw > 30 {
+		return nil, fmt.Errorf("slalom: scales l_x = %d, l_w = %d out of [1, 30]", opt.Lx, opt.Lw)
 	}
-	newSlot(g.Inputs[0])
-	q := newSlot(g.Inputs[0] + "#q")
-	p.Steps = append(p.Steps, Step{Op: StepQuantize, In: []int{0}, Out: q, Name: "quantize"})
-	slot[g.Inputs[0]] = q
-	scale[g.Inputs[0]] = opt.Lx
+	p := &Program{Name: g.Name, Lx: opt.Lx, Lw: opt.Lw, Input: in.Shape.Clone(), InClamp: H}
+	b := &builder{p: p, fp: &fixed.Program{Name: g.Name, Scale: opt.Lx, Layout: ir.NCHW.String()}}
+	x := b.tensor(g.Inputs[0], in.Shape, fixed.KindInput, opt.Lx, nil)
+	b.fp.Inputs = []int{x}
+	tid := map[string]int{g.Inputs[0]: b.clip(x, -p.InClamp, p.InClamp, "quantize", g.Inputs[0]+"/q")}
 	cons := g.Consumers()
 	out := g.Outputs[0]
 	fused := map[string]bool{}
 	get := func(n *ir.Node, i int) (int, error) {
-		s, ok := slot[n.Inputs[i]]
+		s, ok := tid[n.Inputs[i]]
 		if !ok {
 			return 0, n.Errorf("slalom: input %q is not a computed value", n.Inputs[i])
 		}
@@ -201,96 +232,162 @@ func Compile(g *ir.Graph, opt Options) (*Program, error) {
 			continue
 		}
 		x, err := get(n, 0)
-		if err != nil && n.Op != ir.OpMatMul {
+		if err != nil {
 			return nil, err
 		}
 		xs := g.Values[n.Inputs[0]].Shape
+		os := g.Values[n.Output].Shape
+		s := b.scale(x)
 		switch n.Op {
 		case ir.OpConv, ir.OpMatMul:
+			if s != opt.Lx {
+				return nil, n.Errorf("slalom: linear layer on a value at scale %d", s)
+			}
 			l, outName, err := p.linear(g, n, cons, fused)
 			if err != nil {
 				return nil, err
 			}
-			if x, err = get(n, 0); err != nil {
-				return nil, err
-			}
-			if scale[n.Inputs[0]] != opt.Lx {
-				return nil, n.Errorf("slalom: linear layer on a value at scale %d", scale[n.Inputs[0]])
-			}
 			l.Requant = outName != out
-			o := newSlot(outName)
-			p.Steps = append(p.Steps, Step{Op: StepLinear, In: []int{x}, Out: o, Layer: l.Index, Name: l.Name})
-			scale[outName] = opt.Lx
-			if !l.Requant {
-				scale[outName] = opt.Lx + opt.Lw
-			}
+			tid[outName] = b.layer(l, x, n, g.Values[outName].Shape)
 		case ir.OpRelu:
-			p.Steps = append(p.Steps, Step{Op: StepRelu, In: []int{x}, Out: newSlot(n.Output), Name: n.Name})
-			scale[n.Output] = scale[n.Inputs[0]]
+			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.Relu, In: []int{x}, Node: n.Name}, n.Output, os, s)
 		case ir.OpClip:
-			s := scale[n.Inputs[0]]
-			lo, hi := math.Round(float64(n.Attrs.Min)*math.Exp2(float64(s))), math.Round(float64(n.Attrs.Max)*math.Exp2(float64(s)))
-			p.Steps = append(p.Steps, Step{Op: StepClip, In: []int{x}, Out: newSlot(n.Output), Lo: int64(lo), Hi: int64(hi), Name: n.Name})
-			scale[n.Output] = s
+			sc := math.Exp2(float64(s))
+			lo, hi := clipBound(float64(n.Attrs.Min)*sc), clipBound(float64(n.Attrs.Max)*sc)
+			if lo > hi {
+				return nil, n.Errorf("slalom: Clip to [%g, %g] is empty", n.Attrs.Min, n.Attrs.Max)
+			}
+			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.Clip, In: []int{x}, Min: lo, Max: hi, Node: n.Name}, n.Output, os, s)
 		case ir.OpMaxPool, ir.OpAvgPool:
 			a := n.Attrs
 			if len(xs) != 4 {
 				return nil, n.Errorf("slalom: pooling needs a 4-D input")
 			}
+			pool := fixed.Instr{Op: fixed.MaxPool, In: []int{x}, Kernel: a.Kernel, Strides: a.Strides, Pads: a.Pads, Layout: ir.NCHW.String(), Node: n.Name}
+			if n.Op == ir.OpMaxPool {
+				tid[n.Output] = b.emit(pool, n.Output, os, s)
+				break
+			}
+			pool.Op = fixed.SumPool
+			sum := b.emit(pool, n.Output+"/sum", os, s)
 			pp := tensor.PoolParams{NC: xs[0] * xs[1], H: xs[2], W: xs[3], KH: a.Kernel[0], KW: a.Kernel[1], SH: a.Strides[0], SW: a.Strides[1],
 				PadT: a.Pads[0], PadL: a.Pads[1], PadB: a.Pads[2], PadR: a.Pads[3]}
-			st := Step{Op: StepMaxPool, In: []int{x}, Pool: pp, Name: n.Name}
-			if n.Op == ir.OpAvgPool {
-				st.Op = StepAvgPool
-				st.Divs = poolDivisors(pp, a.CountIncludePad)
-			}
-			st.Out = newSlot(n.Output)
-			p.Steps = append(p.Steps, st)
-			scale[n.Output] = scale[n.Inputs[0]]
+			divs := poolDivisors(pp, a.CountIncludePad)
+			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.DivPublic, In: []int{sum}, Public: divs, PublicShape: ir.Shape{1, 1, pp.OutH(), pp.OutW()}, Node: n.Name}, n.Output, os, s)
 		case ir.OpReduceMean:
 			if len(xs) != 4 || len(n.Attrs.Axes) != 2 || n.Attrs.Axes[0] != 2 || n.Attrs.Axes[1] != 3 {
 				return nil, n.Errorf("slalom: only ReduceMean over H and W (global average pooling) is supported")
 			}
-			pp := tensor.PoolParams{NC: xs[0] * xs[1], H: xs[2], W: xs[3], KH: xs[2], KW: xs[3], SH: 1, SW: 1}
-			p.Steps = append(p.Steps, Step{Op: StepAvgPool, In: []int{x}, Out: newSlot(n.Output), Pool: pp, Divs: poolDivisors(pp, true), Name: n.Name})
-			scale[n.Output] = scale[n.Inputs[0]]
+			sum := b.emit(fixed.Instr{Op: fixed.ReduceSum, In: []int{x}, Axes: []int{2, 3}, KeepDims: n.Attrs.KeepDims, Node: n.Name}, n.Output+"/sum", os, s)
+			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.DivPublic, In: []int{sum}, Public: []int64{int64(max(xs[2]*xs[3], 1))}, PublicShape: ir.Shape{}, Node: n.Name}, n.Output, os, s)
 		case ir.OpAdd:
 			y, err := get(n, 1)
 			if err != nil {
 				return nil, err
 			}
-			if !g.Values[n.Inputs[0]].Shape.Equal(g.Values[n.Inputs[1]].Shape) {
+			if !xs.Equal(g.Values[n.Inputs[1]].Shape) {
 				return nil, n.Errorf("slalom: broadcasting Add is not supported")
 			}
-			if scale[n.Inputs[0]] != scale[n.Inputs[1]] {
-				return nil, n.Errorf("slalom: Add of values at scales %d and %d", scale[n.Inputs[0]], scale[n.Inputs[1]])
+			if s != b.scale(y) {
+				return nil, n.Errorf("slalom: Add of values at scales %d and %d", s, b.scale(y))
 			}
-			p.Steps = append(p.Steps, Step{Op: StepAdd, In: []int{x, y}, Out: newSlot(n.Output), Name: n.Name})
-			scale[n.Output] = scale[n.Inputs[0]]
-		case ir.OpReshape, ir.OpIdentity, ir.OpSoftmax:
+			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.Add, In: []int{x, y}, Node: n.Name}, n.Output, os, s)
+		case ir.OpReshape:
+			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.Reshape, In: []int{x}, Shape: os.Clone(), Node: n.Name}, n.Output, os, s)
+		case ir.OpIdentity, ir.OpSoftmax:
 			if n.Op == ir.OpSoftmax && n.Output != out {
 				return nil, n.Errorf("slalom: Softmax is supported only as the output (it is monotone)")
 			}
-			if n.Op == ir.OpReshape && len(xs) == 4 && xs[2]*xs[3] != 1 && g.Layout != ir.NCHW {
-				return nil, n.Errorf("slalom: flatten of an NHWC tensor")
-			}
-			slot[n.Output] = x
-			scale[n.Output] = scale[n.Inputs[0]]
+			tid[n.Output] = x
 		default:
 			return nil, n.Errorf("slalom: op %s is not supported", n.Op)
 		}
 	}
-	o, ok := slot[out]
+	o, ok := tid[out]
 	if !ok {
 		return nil, fmt.Errorf("slalom: output %q is not computed", out)
 	}
-	p.Output, p.OutScale, p.OutLen = o, scale[out], g.Values[out].Shape.Size()
 	if len(p.Layers) == 0 {
 		return nil, fmt.Errorf("slalom: model %q has no linear layer", g.Name)
 	}
-	p.InClamp = H
+	b.fp.Outputs = []int{o}
+	p.OutScale, p.OutLen = b.scale(o), b.shape(o).Size()
+	if err := b.fp.Validate(); err != nil {
+		return nil, fmt.Errorf("slalom: model %q: %w", g.Name, err)
+	}
+	b.fp.ComputeStats()
+	p.Fixed = b.fp
+	if _, err := p.plans(); err != nil {
+		return nil, fmt.Errorf("slalom: model %q: %w", g.Name, err)
+	}
 	p.Hash = p.hash()
 	return p, nil
+}
+
+// clipBound rounds a scaled clip bound into the comparison domain of
+// fixed's ops (far beyond any value a Slalom program computes).
+func clipBound(v float64) int64 {
+	const lim = 1 << 61
+	return int64(max(min(math.Round(v), lim-1), -lim))
+}
+
+// layer emits linear layer l on x: the input clamp, the linear
+// instructions, and the requantization. It returns the output tensor.
+func (b *builder) layer(l *Layer, x int, n *ir.Node, outShape ir.Shape) int {
+	lx, lw := b.p.Lx, b.p.Lw
+	signed := func(w []uint64) []uint64 {
+		s := make([]uint64, len(w))
+		for i, v := range w {
+			s[i] = uint64(lift(v))
+		}
+		return s
+	}
+	weight := func(suffix string, shape ir.Shape, scale int, w []uint64) int {
+		return b.tensor(l.Name+"/"+suffix, shape, fixed.KindWeight, scale, signed(w))
+	}
+	l.ClipAt = len(b.fp.Instrs)
+	c := b.clip(x, -l.Clamp, l.Clamp, l.Name, l.Name+"/x")
+	zs := lx + lw
+	bias := weight("b", ir.Shape{l.Channels()}, zs, l.B)
+	var z int
+	conv := func(in int, cp tensor.ConvParams, w int, extra []int, scale int, name string) int {
+		return b.emit(fixed.Instr{Op: fixed.Conv, In: append([]int{in, w}, extra...), Strides: []int{cp.SH, cp.SW},
+			Pads: []int{cp.PadT, cp.PadL, cp.PadB, cp.PadR}, Group: cp.Group, Layout: ir.NCHW.String(), Node: l.Name},
+			name, ir.Shape{1, cp.O, cp.OutH(), cp.OutW()}, scale)
+	}
+	switch l.Kind {
+	case Dense:
+		w := weight("w", ir.Shape{l.N, l.M}, lw, l.W)
+		prod := b.emit(fixed.Instr{Op: fixed.MatMul, In: []int{c, w}, Node: l.Name}, l.Name+"/matmul", ir.Shape{1, l.M}, zs)
+		z = b.emit(fixed.Instr{Op: fixed.Add, In: []int{prod, bias}, Node: l.Name}, l.Name+"/z", ir.Shape{1, l.M}, zs)
+	case Separable:
+		dw, pw := l.parts()
+		ldw := lw / 2
+		wd := weight("dw", ir.Shape{dw.Conv.O, 1, dw.Conv.KH, dw.Conv.KW}, ldw, l.W)
+		d := conv(c, dw.Conv, wd, nil, lx+ldw, l.Name+"/dw")
+		wp := weight("pw", ir.Shape{l.M, dw.Conv.O, 1, 1}, lw-ldw, l.PW)
+		z = conv(d, pw.Conv, wp, []int{bias}, zs, l.Name+"/z")
+	default:
+		cp := l.Conv
+		w := weight("w", ir.Shape{cp.O, cp.C / cp.Group, cp.KH, cp.KW}, lw, l.W)
+		z = conv(c, cp, w, []int{bias}, zs, l.Name+"/z")
+	}
+	l.LinAt = len(b.fp.Instrs) - 1
+	if !l.Requant {
+		return b.reshape(z, outShape, n)
+	}
+	t := b.emit(fixed.Instr{Op: fixed.AddPublic, In: []int{z}, Public: []int64{1 << (lw - 1)}, PublicShape: ir.Shape{}, Node: l.Name}, l.Name+"/round", b.shape(z), zs)
+	q := b.emit(fixed.Instr{Op: fixed.ScaleDown, In: []int{t}, Shift: lw, Node: l.Name}, l.Name+"/q", b.shape(z), lx)
+	return b.reshape(q, outShape, n)
+}
+
+// reshape returns x, or x reshaped when the graph's value has another
+// shape than the layer computes (it has none so far: kept for safety).
+func (b *builder) reshape(x int, shape ir.Shape, n *ir.Node) int {
+	if b.shape(x).Equal(shape) {
+		return x
+	}
+	return b.emit(fixed.Instr{Op: fixed.Reshape, In: []int{x}, Shape: shape.Clone(), Node: n.Name}, n.Output, shape, b.scale(x))
 }
 
 // linear builds the Layer of a Conv, or of a MatMul with its following
@@ -441,7 +538,9 @@ func poolDivisors(pp tensor.PoolParams, includePad bool) []int64 {
 }
 
 // hash is M = SHA-256 over the quantized model: scales, every layer's
-// shape, weights and bias, and every step.
+// shape, weights, bias and place in the program, and the fixed program's
+// public digest (every instruction with its public constants, every
+// tensor's shape; its weights are the layers' own, signed).
 func (p *Program) hash() [32]byte {
 	h := sha256.New()
 	w := func(vs ...int64) {
@@ -449,27 +548,22 @@ func (p *Program) hash() [32]byte {
 			binary.Write(h, binary.LittleEndian, v)
 		}
 	}
-	h.Write([]byte("veil/slalom/model/v1"))
+	h.Write([]byte("veil/slalom/model/v2"))
 	w(int64(p.Lx), int64(p.Lw), int64(len(p.Input)))
 	for _, d := range p.Input {
 		w(int64(d))
 	}
+	w(p.InClamp, int64(len(p.Layers)))
 	for _, l := range p.Layers {
 		c := l.Conv
 		w(int64(l.Kind), int64(l.N), int64(l.M), int64(c.C), int64(c.H), int64(c.W), int64(c.O), int64(c.KH), int64(c.KW), int64(c.SH), int64(c.SW),
-			int64(c.PadT), int64(c.PadL), int64(c.PadB), int64(c.PadR), int64(c.Group), l.Clamp)
+			int64(c.PadT), int64(c.PadL), int64(c.PadB), int64(c.PadR), int64(c.Group), l.Clamp, int64(l.ClipAt), int64(l.LinAt))
 		binary.Write(h, binary.LittleEndian, l.W)
 		binary.Write(h, binary.LittleEndian, l.PW)
 		binary.Write(h, binary.LittleEndian, l.B)
 	}
-	for _, s := range p.Steps {
-		w(int64(s.Op), int64(s.Out), int64(s.Layer), s.Lo, s.Hi, int64(len(s.In)))
-		for _, i := range s.In {
-			w(int64(i))
-		}
-		pp := s.Pool
-		w(int64(pp.NC), int64(pp.H), int64(pp.W), int64(pp.KH), int64(pp.KW), int64(pp.SH), int64(pp.SW), int64(pp.PadT), int64(pp.PadL), int64(pp.PadB), int64(pp.PadR))
-	}
+	d := p.Fixed.PublicDigest()
+	h.Write(d[:])
 	var out [32]byte
 	copy(out[:], h.Sum(nil))
 	return out

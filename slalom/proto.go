@@ -2,9 +2,7 @@ package slalom
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +26,7 @@ import (
 //	D→T result      seq u64, layer u32, count u32, values
 //	D→T failure     message
 //	T→D stats       (empty)          D→T statsReply  cpu seconds (float64 bits)
-//	T→D program     gob of the public steps (integrity mode without blinding)
+//	T→D program     the public program (integrity mode without blinding; see Program.wire)
 //	T→D runAll      seq u64, count u32, X_0; D answers with one result per
 //	                linear layer, in program order, all with this seq
 //	T→D heartbeat   (empty): T is alive (Conn.KeepAlive); never returned by Recv
@@ -41,7 +39,7 @@ const (
 	msgFailure
 	msgStats
 	msgStatsReply
-	msgSetupProgram // T→D: the public program structure (gob), for the one-round-trip integrity mode
+	msgSetupProgram // T→D: the public program (Program.wire), for the one-round-trip integrity mode
 	msgRunAll       // T→D: seq u64, count u32, X_0: D runs the whole network and streams every layer's result
 	msgFramesHello  // D→T, first sealed frame: the TLS handshake is over on both sides
 	msgHeartbeat    // T→D: nothing to do but alive (Conn.KeepAlive); Recv skips it
@@ -440,93 +438,4 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 		return nil, fmt.Errorf("%w: layer %d of %d inputs and %d outputs does not fit a frame", errProto, l.Index, in, out)
 	}
 	return l, nil
-}
-
-// programWire is the public structure of a program (no weights: those go
-// in the layer frames) that D needs to run the whole network itself.
-type programWire struct {
-	Name     string
-	Lx, Lw   int
-	Input    []int
-	InClamp  int64
-	Steps    []Step
-	Slots    int
-	Output   int
-	OutScale int
-	OutLen   int
-}
-
-func (p *Program) wire() []byte {
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(programWire{p.Name, p.Lx, p.Lw, p.Input, p.InClamp, p.Steps, p.Slots, p.Output, p.OutScale, p.OutLen}); err != nil {
-		panic(err)
-	}
-	return b.Bytes()
-}
-
-// parseProgram rebuilds the program on D and checks that its steps are
-// well formed against the layers D holds (so that a bad message cannot
-// crash the device).
-func parseProgram(b []byte, layers []*Layer) (*Program, error) {
-	var w programWire
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&w); err != nil {
-		return nil, fmt.Errorf("%w: program: %v", errProto, err)
-	}
-	p := &Program{Name: w.Name, Lx: w.Lx, Lw: w.Lw, Input: w.Input, InClamp: w.InClamp, Layers: layers, Steps: w.Steps,
-		Slots: w.Slots, Output: w.Output, OutScale: w.OutScale, OutLen: w.OutLen}
-	if p.Lw < 1 || p.Lw > 30 || p.Lx < 0 || p.Lx > 30 || p.Slots < 1 || p.Output < 0 || p.Output >= p.Slots || p.Input.Size() <= 0 {
-		return nil, fmt.Errorf("%w: program header", errProto)
-	}
-	size := make([]int, p.Slots)
-	for i := range size {
-		size[i] = -1
-	}
-	for _, st := range p.Steps {
-		if st.Out < 0 || st.Out >= p.Slots {
-			return nil, fmt.Errorf("%w: step output slot", errProto)
-		}
-		for _, in := range st.In {
-			if st.Op != StepQuantize && (in < 0 || in >= p.Slots || size[in] < 0) {
-				return nil, fmt.Errorf("%w: step input slot", errProto)
-			}
-		}
-		n := 0
-		switch st.Op {
-		case StepQuantize:
-			n = p.Input.Size()
-		case StepLinear:
-			if len(st.In) != 1 || st.Layer < 0 || st.Layer >= len(layers) || size[st.In[0]] != layers[st.Layer].InLen() {
-				return nil, fmt.Errorf("%w: linear step", errProto)
-			}
-			n = layers[st.Layer].OutLen()
-		case StepRelu, StepClip:
-			if len(st.In) != 1 {
-				return nil, errProto
-			}
-			n = size[st.In[0]]
-		case StepAdd:
-			if len(st.In) != 2 || size[st.In[0]] != size[st.In[1]] {
-				return nil, errProto
-			}
-			n = size[st.In[0]]
-		case StepMaxPool, StepAvgPool:
-			pp := st.Pool
-			if len(st.In) != 1 || pp.NC <= 0 || pp.H <= 0 || pp.W <= 0 || pp.KH <= 0 || pp.KW <= 0 || pp.SH <= 0 || pp.SW <= 0 ||
-				pp.PadT < 0 || pp.PadL < 0 || pp.PadB < 0 || pp.PadR < 0 || pp.PadT >= pp.KH || pp.PadL >= pp.KW || pp.PadB >= pp.KH || pp.PadR >= pp.KW ||
-				pp.OutH() <= 0 || pp.OutW() <= 0 || size[st.In[0]] != pp.NC*pp.H*pp.W ||
-				(st.Op == StepAvgPool && len(st.Divs) != pp.OutH()*pp.OutW()) {
-				return nil, fmt.Errorf("%w: pooling step", errProto)
-			}
-			for _, d := range st.Divs {
-				if d <= 0 {
-					return nil, errProto
-				}
-			}
-			n = pp.NC * pp.OutH() * pp.OutW()
-		default:
-			return nil, fmt.Errorf("%w: step %d", errProto, st.Op)
-		}
-		size[st.Out] = n
-	}
-	return p, nil
 }

@@ -84,7 +84,11 @@ func NewTrusted(p *Program, mode Mode, dev *Remote, store Store) (*Trusted, erro
 			return nil, err
 		}
 		t.stream = true
-		t.feeds = p.feeds()
+		pl, err := p.plans()
+		if err != nil {
+			return nil, err
+		}
+		t.feeds = pl.feeds
 	}
 	return t, nil
 }
@@ -136,16 +140,17 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 		t.mem = &arena{}
 	}
 	t.ahead = aheadDot{}
-	var q0 []int64
+	if cap(t.qbuf) < len(input) {
+		t.qbuf = make([]int64, len(input))
+	}
+	q0 := t.qbuf[:len(input)]
+	if err := t.Prog.QuantizeInto(q0, input); err != nil {
+		if t.Blinder != nil {
+			t.Blinder.Forget(j)
+		}
+		return nil, err
+	}
 	if t.stream {
-		var err error
-		if cap(t.qbuf) < len(input) {
-			t.qbuf = make([]int64, len(input))
-		}
-		q0 = t.qbuf[:len(input)]
-		if err = t.Prog.QuantizeInto(q0, input); err != nil {
-			return nil, err
-		}
 		f := t.Dev.RunAllFrame(len(q0))
 		encode(f[runAllHeader:], q0, nil, nil, nil, t.Prog.InClamp)
 		if err := t.Dev.RunAllSend(f, len(t.Prog.Layers)); err != nil {
@@ -211,7 +216,7 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 		}
 		return z, nil
 	}, t.mem)
-	out, err := t.Prog.runFrom(input, q0, func(l *Layer, x []int64, q post) ([]int64, error) {
+	out, err := t.Prog.execute(q0, func(l *Layer, x []int64, q post) ([]int64, error) {
 		switch {
 		case fast && t.stream:
 			return t.streamLinear(l, x, q)
