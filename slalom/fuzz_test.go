@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"io"
 	"math"
@@ -17,7 +16,6 @@ import (
 	"veil/internal/attestkex"
 	"veil/internal/netutil"
 	"veil/internal/record"
-	"veil/ir"
 )
 
 // FuzzStatement: T's statement as a client decodes it. No panic; a
@@ -147,13 +145,11 @@ func FuzzDevice(f *testing.F) {
 	f.Add(append(slices.Clone(setup), frameBytes(msgCompute, compute)...))
 	f.Add(append(slices.Clone(setup), frameBytes(msgSetupDone, make([]byte, 32))...))
 	f.Add(append(frameBytes(msgHeartbeat, nil), frameBytes(msgStats, nil)...))
-	prog := &Program{Name: "fuzz", Lx: 8, Lw: 8, Input: ir.Shape{1, 4}, InClamp: 100, Layers: ls[:1],
-		Steps: []Step{{Op: StepQuantize, Out: 0}, {Op: StepLinear, In: []int{0}, Out: 1, Layer: 0}, {Op: StepRelu, In: []int{1}, Out: 2}},
-		Slots: 3, Output: 2}
+	prog := tinyProgram(f)
 	runAll := binary.LittleEndian.AppendUint64(nil, 1)
 	runAll = binary.LittleEndian.AppendUint32(runAll, 4)
 	runAll = append(runAll, u32Bytes([]uint32{1, 2, 3, 4})...)
-	f.Add(append(append(slices.Clone(setup), frameBytes(msgSetupProgram, prog.wire())...), frameBytes(msgRunAll, runAll)...))
+	f.Add(append(append(frameBytes(msgSetupLayer, setupBytes(prog.Layers[0])), frameBytes(msgSetupProgram, prog.wire())...), frameBytes(msgRunAll, runAll)...))
 	f.Add([]byte{0, 0, 0, 1, msgCompute})
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		if len(stream) > 1<<16 || !smallWork(stream) {
@@ -190,31 +186,9 @@ func smallWork(stream []byte) bool {
 				return false
 			}
 		case msgSetupProgram:
-			var w programWire
-			if gob.NewDecoder(bytes.NewReader(body)).Decode(&w) == nil {
-				if !smallProduct(w.Input...) || w.Slots > maxRun {
-					return false
-				}
-				for _, st := range w.Steps {
-					if !smallProduct(st.Pool.NC, st.Pool.H, st.Pool.W) {
-						return false
-					}
-				}
+			if !smallProgram(body) {
+				return false
 			}
-		}
-	}
-	return true
-}
-
-// smallProduct reports whether the product of ds is at most maxRun.
-func smallProduct(ds ...int) bool {
-	p := 1
-	for _, d := range ds {
-		if d < 0 || d > maxRun {
-			return false
-		}
-		if p *= d; p > maxRun {
-			return false
 		}
 	}
 	return true
