@@ -15,22 +15,22 @@ import (
 // parties of a loopback run (RunLoopbackAramis) alike.
 
 // Commitment returns party me's input commitment: the client's to its
-// data (CommitInputs), the server's to its program with the weights
-// (CommitProgram), none for a helper, which has no input.
+// data (commitInputs), the server's to its program with the weights
+// (commitProgram), none for a helper, which has no input.
 func Commitment(me mpc.Party, prog *fixed.Program, data [][]float32) ([]byte, error) {
 	switch me {
 	case mpc.P0:
-		return CommitInputs(data), nil
+		return commitInputs(data), nil
 	case mpc.P1:
-		return CommitProgram(prog)
+		return commitProgram(prog)
 	}
 	return nil, nil
 }
 
-// CommitProgram is the server's commitment: SHA-256 of the program's
+// commitProgram is the server's commitment: SHA-256 of the program's
 // canonical serialization (fixed.Program.Write, the program file format,
 // weights included).
-func CommitProgram(p *fixed.Program) ([]byte, error) {
+func commitProgram(p *fixed.Program) ([]byte, error) {
 	h := sha256.New()
 	if err := p.Write(h); err != nil {
 		return nil, err
@@ -38,10 +38,10 @@ func CommitProgram(p *fixed.Program) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-// CommitInputs is the client's commitment: SHA-256 of its data's float32
+// commitInputs is the client's commitment: SHA-256 of its data's float32
 // values, little endian, one input after another (the raw input format of
 // package data, concatenated).
-func CommitInputs(xs [][]float32) []byte {
+func commitInputs(xs [][]float32) []byte {
 	h := sha256.New()
 	var b [4]byte
 	for _, x := range xs {

@@ -29,11 +29,11 @@ func TestCommitInputs(t *testing.T) {
 		{"two values in one input", [][]float32{{1, 2}}, oneTwo},
 		{"two inputs", [][]float32{{1}, {2}}, oneTwo},
 	} {
-		if got := CommitInputs(c.xs); !bytes.Equal(got, c.want[:]) {
+		if got := commitInputs(c.xs); !bytes.Equal(got, c.want[:]) {
 			t.Errorf("%s: %x, want %x", c.name, got, c.want)
 		}
 	}
-	if bytes.Equal(CommitInputs([][]float32{{1, 2}}), CommitInputs([][]float32{{2, 1}})) {
+	if bytes.Equal(commitInputs([][]float32{{1, 2}}), commitInputs([][]float32{{2, 1}})) {
 		t.Error("the order of the values does not count")
 	}
 }
@@ -51,15 +51,15 @@ func TestCommitProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sha256.Sum256(file)
-	got, err := CommitProgram(p)
+	got, err := commitProgram(p)
 	if err != nil || !bytes.Equal(got, want[:]) {
-		t.Fatalf("CommitProgram = %x, %v; want the file's SHA-256 %x", got, err, want)
+		t.Fatalf("commitProgram = %x, %v; want the file's SHA-256 %x", got, err, want)
 	}
 	read, err := fixed.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := CommitProgram(read); !bytes.Equal(again, got) {
+	if again, _ := commitProgram(read); !bytes.Equal(again, got) {
 		t.Errorf("the program read back commits to %x, the program written to %x", again, got)
 	}
 	for _, w := range read.Tensors {
@@ -68,7 +68,7 @@ func TestCommitProgram(t *testing.T) {
 			break
 		}
 	}
-	if other, _ := CommitProgram(read); bytes.Equal(other, got) {
+	if other, _ := commitProgram(read); bytes.Equal(other, got) {
 		t.Error("changing a weight leaves the commitment")
 	}
 }
@@ -76,12 +76,12 @@ func TestCommitProgram(t *testing.T) {
 // TestCommitment: one rule per role.
 func TestCommitment(t *testing.T) {
 	p, xs := lenetProgram(t)
-	prog, _ := CommitProgram(p)
+	prog, _ := commitProgram(p)
 	for _, c := range []struct {
 		me   mpc.Party
 		want []byte
 	}{
-		{mpc.P0, CommitInputs(xs)},
+		{mpc.P0, commitInputs(xs)},
 		{mpc.P1, prog},
 		{mpc.P2, nil},
 	} {

@@ -201,13 +201,13 @@ func (r *PartyReport) predictions(outs [][]float64, names []string, labels []int
 	}
 }
 
-// WorkingSetAllowance is the memory a party is expected to need besides
+// workingSetAllowance is the memory a party is expected to need besides
 // the model's weights: activations and the comparison protocol's
 // temporaries of the largest layer.
-const WorkingSetAllowance = 192 << 20
+const workingSetAllowance = 192 << 20
 
 // SetMemoryLimit gives the Go runtime of a party's process a soft memory
-// limit of WorkingSetAllowance plus prog's weights (the server's; nil for
+// limit of workingSetAllowance plus prog's weights (the server's; nil for
 // the others), so that the garbage collector works harder near it
 // instead of letting the heap grow to twice the live data; a party that
 // really needs more still gets it. An explicit GOMEMLIMIT in the
@@ -220,7 +220,7 @@ func SetMemoryLimit(prog *fixed.Program) {
 }
 
 func memoryLimit(prog *fixed.Program) int64 {
-	limit := int64(WorkingSetAllowance)
+	limit := int64(workingSetAllowance)
 	if prog != nil {
 		for _, t := range prog.Tensors {
 			limit += int64(8 * len(t.Data))

@@ -164,9 +164,9 @@ func TestMemoryLimit(t *testing.T) {
 		prog *fixed.Program
 		want int64
 	}{
-		{"no program", nil, WorkingSetAllowance},
-		{"public program", p.Public(), WorkingSetAllowance},
-		{"server's program", p, WorkingSetAllowance + 8*int64(weights)},
+		{"no program", nil, workingSetAllowance},
+		{"public program", p.Public(), workingSetAllowance},
+		{"server's program", p, workingSetAllowance + 8*int64(weights)},
 	} {
 		if got := memoryLimit(c.prog); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
