@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"veil/data"
+	"veil/internal/testmodel"
 	"veil/ir"
 	"veil/model"
 )
@@ -45,7 +46,7 @@ func loadBundled(t testing.TB, i int) *loaded {
 	if l := loadCache[m.name]; l != nil {
 		return l
 	}
-	g, err := model.Load("../testdata/models/"+m.file, model.Options{})
+	g, err := model.Load(testmodel.Path("models/"+m.file), model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func loadBundled(t testing.TB, i int) *loaded {
 	}
 	shape := g.Values[g.Inputs[0]].Shape
 	read := func(spec string, limit int) []example {
-		ds, err := data.Load("../testdata/data/"+spec, data.Options{PixelMax: m.pixelMax, Limit: limit})
+		ds, err := data.Load(testmodel.Path("data/"+spec), data.Options{PixelMax: m.pixelMax, Limit: limit})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"veil/mpc"
+	"veil/mpc/mpctest"
 	"veil/mpc/prg"
 )
 
@@ -95,22 +96,17 @@ func (f *fixture) otherIdentity(t testing.TB, role mpc.Party) (tls.Certificate, 
 // fixture's) and ids[p], and returns their networks and errors.
 func (f *fixture) connectAll(ctx context.Context, cfgs [3]*Config, ids [3]tls.Certificate) ([3]*network, [3]error) {
 	var nets [3]*network
-	var errs [3]error
-	var wg sync.WaitGroup
-	for _, p := range mpc.PartiesOf(3) {
+	errs := mpctest.Parties(3, func(p mpc.Party) error {
 		cfg := cfgs[p]
 		if cfg == nil {
 			cfg = f.cfg
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nets[p], errs[p] = connect(ctx, cfg, p, ids[p], f.lns[p])
-		}()
-	}
-	wg.Wait()
+		var err error
+		nets[p], err = connect(ctx, cfg, p, ids[p], f.lns[p])
+		return err
+	})
 	f.lns = [3]net.Listener{} // connect owns and closes them
-	return nets, errs
+	return nets, [3]error(errs)
 }
 
 // connect connects the three parties properly and closes them at cleanup.
