@@ -99,7 +99,7 @@ func (p *Program) Execute(ctx context.Context, b Backend, inputs [][]uint64, opt
 		}
 		vals[id], ready[id] = v, true
 	}
-	last := q.lastUse()
+	last := q.LastUse()
 	args := make([]Value, 0, 4)
 	for k := range q.Instrs {
 		in := &q.Instrs[k]

@@ -94,10 +94,10 @@ func (c *Cleartext) End(outs []Value) ([][]uint64, error) {
 // directly.
 func (c *Cleartext) Fuses(Op) bool { return true }
 
-// lastUse returns, for every tensor, the index of the last instruction
+// LastUse returns, for every tensor, the index of the last instruction
 // reading it (len(Instrs) for outputs, −1 if never read): after that
 // instruction an executor may free it.
-func (p *Program) lastUse() []int {
+func (p *Program) LastUse() []int {
 	last := make([]int, len(p.Tensors))
 	for i := range last {
 		last[i] = -1

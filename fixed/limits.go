@@ -47,7 +47,7 @@ func (p *Program) checkResources() error {
 			}
 		}
 	}
-	last := p.lastUse()
+	last := p.LastUse()
 	live := 0
 	for _, id := range p.Inputs {
 		live += p.Tensors[id].Shape.Size()
