@@ -85,9 +85,9 @@ func evalNode(n *Node, ins []*Tensor) (*Tensor, error) {
 	case OpIdentity:
 		return ins[0], nil
 	case OpReshape:
-		return ins[0].Reshaped(outShape), nil
+		return ins[0].reshaped(outShape), nil
 	case OpCast:
-		return ins[0].AsType(a.To).Reshaped(outShape), nil
+		return ins[0].asType(a.To).reshaped(outShape), nil
 	}
 	// The output type picks the kernel: int64 shape arithmetic, or float
 	// kernels, which read integer operands (indices, shapes, an integer
@@ -97,7 +97,7 @@ func evalNode(n *Node, ins []*Tensor) (*Tensor, error) {
 	}
 	for i, t := range ins {
 		if t.DType == Int64 {
-			ins[i] = t.AsType(Float32)
+			ins[i] = t.asType(Float32)
 		}
 	}
 	x := ins[0]
@@ -107,13 +107,13 @@ func evalNode(n *Node, ins []*Tensor) (*Tensor, error) {
 		if len(ins) == 3 {
 			bias = ins[2].F
 		}
-		return ConvFloat(x, ins[1], bias, a.Strides, a.Pads, a.Group, a.Layout, outShape), nil
+		return convFloat(x, ins[1], bias, a.Strides, a.Pads, a.Group, a.Layout, outShape), nil
 	case OpMaxPool:
-		return PoolFloat(x, a, true, outShape), nil
+		return poolFloat(x, a, true, outShape), nil
 	case OpAvgPool:
-		return PoolFloat(x, a, false, outShape), nil
+		return poolFloat(x, a, false, outShape), nil
 	case OpMatMul:
-		return MatMulFloat(x, ins[1], outShape), nil
+		return matMulFloat(x, ins[1], outShape), nil
 	case OpAdd:
 		return broadcastF(x, ins[1], outShape, func(p, q float32) float32 { return p + q }), nil
 	case OpSub:
@@ -687,8 +687,8 @@ func evalInt(n *Node, ins []*Tensor, out Shape) (*Tensor, error) {
 		}
 		return t, nil
 	case OpReduceSum, OpReduceMean:
-		f := reduceF(ins[0].AsType(Float32), n.Attrs.Axes, n.Op == OpReduceMean, out)
-		return f.AsType(Int64), nil
+		f := reduceF(ins[0].asType(Float32), n.Attrs.Axes, n.Op == OpReduceMean, out)
+		return f.asType(Int64), nil
 	}
 	return nil, n.Errorf("op has no int64 kernel")
 }

@@ -6,14 +6,14 @@ import (
 	"veil/tensor"
 )
 
-// ConvFloat computes a 2-D grouped convolution (cross-correlation, as in
+// convFloat computes a 2-D grouped convolution (cross-correlation, as in
 // every framework) of x in layout l with weights w [O, I/group, KH, KW],
 // adding bias if non-nil. pads are [top, left, bottom, right].
-func ConvFloat(x, w *Tensor, bias []float32, strides, pads []int, group int, l Layout, out Shape) *Tensor {
+func convFloat(x, w *Tensor, bias []float32, strides, pads []int, group int, l Layout, out Shape) *Tensor {
 	if l == NHWC {
 		xc := Transpose(x, []int{0, 3, 1, 2})
 		oc := Shape{out[0], out[3], out[1], out[2]}
-		r := ConvFloat(xc, w, bias, strides, pads, group, NCHW, oc)
+		r := convFloat(xc, w, bias, strides, pads, group, NCHW, oc)
 		return Transpose(r, []int{0, 2, 3, 1})
 	}
 	w4 := w.Shape
@@ -30,15 +30,15 @@ func ConvFloat(x, w *Tensor, bias []float32, strides, pads []int, group int, l L
 	return y
 }
 
-// PoolFloat computes max or average pooling of x as the node's attributes
+// poolFloat computes max or average pooling of x as the node's attributes
 // say. Padding never wins a max; average pooling divides by the window
 // size when CountIncludePad, else by the number of real elements.
-func PoolFloat(x *Tensor, a Attrs, isMax bool, out Shape) *Tensor {
+func poolFloat(x *Tensor, a Attrs, isMax bool, out Shape) *Tensor {
 	if a.Layout == NHWC {
 		xc := Transpose(x, []int{0, 3, 1, 2})
 		b := a
 		b.Layout = NCHW
-		r := PoolFloat(xc, b, isMax, Shape{out[0], out[3], out[1], out[2]})
+		r := poolFloat(xc, b, isMax, Shape{out[0], out[3], out[1], out[2]})
 		return Transpose(r, []int{0, 2, 3, 1})
 	}
 	N, C, H, W := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
@@ -87,8 +87,8 @@ func PoolFloat(x *Tensor, a Attrs, isMax bool, out Shape) *Tensor {
 	return y
 }
 
-// MatMulFloat multiplies a and b with numpy matmul semantics.
-func MatMulFloat(a, b *Tensor, out Shape) *Tensor {
+// matMulFloat multiplies a and b with numpy matmul semantics.
+func matMulFloat(a, b *Tensor, out Shape) *Tensor {
 	as, bs := a.Shape, b.Shape
 	if len(as) == 1 {
 		as = Shape{1, as[0]}

@@ -25,20 +25,20 @@ func (s PassStats) ReLUsSaved() int { return s.ReluElemsBefore - s.ReluElemsAfte
 // ReLU/MaxPool swap, and pruning of dead nodes.
 func Optimize(g *Graph) (PassStats, error) {
 	var st PassStats
-	st.IdentitiesRemoved = RemoveIdentities(g)
-	n, err := FoldConstants(g)
+	st.IdentitiesRemoved = removeIdentities(g)
+	n, err := foldConstants(g)
 	if err != nil {
 		return st, err
 	}
 	st.ConstantsFolded = n
-	if st.BatchNormsFolded, err = FoldBatchNorm(g); err != nil {
+	if st.BatchNormsFolded, err = foldBatchNorm(g); err != nil {
 		return st, err
 	}
-	if st.BatchNormsLowered, err = LowerBatchNorm(g); err != nil {
+	if st.BatchNormsLowered, err = lowerBatchNorm(g); err != nil {
 		return st, err
 	}
 	st.ReluElemsBefore = reluElems(g)
-	st.ReluPoolSwaps = SwapReluMaxPool(g)
+	st.ReluPoolSwaps = swapReluMaxPool(g)
 	st.ReluElemsAfter = reluElems(g)
 	g.Prune()
 	return st, g.Validate()
@@ -54,9 +54,9 @@ func reluElems(g *Graph) int {
 	return n
 }
 
-// RemoveIdentities deletes Identity nodes, rewiring their readers to the
+// removeIdentities deletes Identity nodes, rewiring their readers to the
 // Identity's input. It returns how many it removed.
-func RemoveIdentities(g *Graph) int {
+func removeIdentities(g *Graph) int {
 	removed := 0
 	kept := g.Nodes[:0]
 	isInput := map[string]bool{}
@@ -88,9 +88,9 @@ func RemoveIdentities(g *Graph) int {
 	return removed
 }
 
-// FoldConstants evaluates every node whose inputs are all constants and
+// foldConstants evaluates every node whose inputs are all constants and
 // replaces it by its value. It returns how many nodes it folded.
-func FoldConstants(g *Graph) (int, error) {
+func foldConstants(g *Graph) (int, error) {
 	folded := 0
 	kept := g.Nodes[:0]
 	for _, n := range g.Nodes {
@@ -119,11 +119,11 @@ func FoldConstants(g *Graph) (int, error) {
 	return folded, nil
 }
 
-// FoldBatchNorm folds each inference BatchNorm whose input is a
+// foldBatchNorm folds each inference BatchNorm whose input is a
 // convolution (read by nothing else) into that convolution's weights and
 // bias: w' = w·k, b' = (b − mean)·k + beta with k = scale/√(var+ε). It
 // returns how many it folded.
-func FoldBatchNorm(g *Graph) (int, error) {
+func foldBatchNorm(g *Graph) (int, error) {
 	readers := g.Consumers()
 	isOut := map[string]bool{}
 	for _, o := range g.Outputs {
@@ -160,7 +160,7 @@ func FoldBatchNorm(g *Graph) (int, error) {
 		w := g.Const(conv.Inputs[1])
 		O := w.Shape[0]
 		per := w.Len() / O
-		nw := w.Clone()
+		nw := w.clone()
 		nb := make([]float32, O)
 		if len(conv.Inputs) == 3 {
 			copy(nb, g.Const(conv.Inputs[2]).F)
@@ -194,9 +194,9 @@ func FoldBatchNorm(g *Graph) (int, error) {
 	return folded, nil
 }
 
-// LowerBatchNorm rewrites every remaining BatchNorm with constant
+// lowerBatchNorm rewrites every remaining BatchNorm with constant
 // parameters as x·k + (beta − mean·k). It returns how many it lowered.
-func LowerBatchNorm(g *Graph) (int, error) {
+func lowerBatchNorm(g *Graph) (int, error) {
 	var out []*Node
 	lowered := 0
 	for _, bn := range g.Nodes {
@@ -241,13 +241,13 @@ func LowerBatchNorm(g *Graph) (int, error) {
 	return lowered, nil
 }
 
-// SwapReluMaxPool rewrites Relu→MaxPool (and Relu6/Clip→MaxPool) as
+// swapReluMaxPool rewrites Relu→MaxPool (and Relu6/Clip→MaxPool) as
 // MaxPool→Relu when the activation's output feeds only the pool. Both
 // orders compute the same function because the activation is monotone and
 // every pooling window holds at least one real element, but after the
 // swap the activation runs on the pooled, smaller tensor (the paper's
 // Section III-D). It returns how many pairs it swapped.
-func SwapReluMaxPool(g *Graph) int {
+func swapReluMaxPool(g *Graph) int {
 	readers := g.Consumers()
 	isOut := map[string]bool{}
 	for _, o := range g.Outputs {
@@ -297,8 +297,8 @@ type MemoryPlan struct {
 	UnplannedElem int            // every activation in its own buffer
 }
 
-// PeakBytes is the peak of live activation memory at bytesPerElem.
-func (p *MemoryPlan) PeakBytes(bytesPerElem int) int64 {
+// peakBytes is the peak of live activation memory at bytesPerElem.
+func (p *MemoryPlan) peakBytes(bytesPerElem int) int64 {
 	return int64(p.PeakElems) * int64(bytesPerElem)
 }
 
@@ -386,7 +386,7 @@ func dedup(xs []string) []string {
 // Summary is a one-line description of the plan.
 func (p *MemoryPlan) Summary(bytesPerElem int) string {
 	return fmt.Sprintf("peak live activations %s, %d buffers totalling %s with reuse (%s without)",
-		FormatBytes(p.PeakBytes(bytesPerElem)), len(p.BufferElems),
+		FormatBytes(p.peakBytes(bytesPerElem)), len(p.BufferElems),
 		FormatBytes(int64(p.PlannedElems)*int64(bytesPerElem)), FormatBytes(int64(p.UnplannedElem)*int64(bytesPerElem)))
 }
 

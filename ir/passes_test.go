@@ -118,7 +118,7 @@ func TestSwapKeepsSharedRelu(t *testing.T) {
 	g.AddNode(&Node{Name: "sum", Op: OpReduceSum, Inputs: []string{"r"}, Output: "s", Attrs: Attrs{Axes: []int{2, 3}, KeepDims: true}})
 	g.AddNode(&Node{Name: "add", Op: OpAdd, Inputs: []string{"p", "s"}, Output: "y"})
 	g.SetOutputs("y")
-	if n := SwapReluMaxPool(g); n != 0 {
+	if n := swapReluMaxPool(g); n != 0 {
 		t.Fatalf("swapped %d pairs, want 0", n)
 	}
 }
@@ -147,15 +147,15 @@ func TestFoldConstantsAndShapeArithmetic(t *testing.T) {
 	if s := g.Values["y"].Shape; !s.Equal(Shape{2, 12}) {
 		t.Fatalf("reshape to %v, want [2 12]", s)
 	}
-	// FoldConstants folds a node whose inputs became constant later.
+	// foldConstants folds a node whose inputs became constant later.
 	g2 := NewGraph("t2")
 	g2.AddInput("x", Shape{2})
 	g2.AddNode(&Node{Name: "neg", Op: OpNeg, Inputs: []string{"x"}, Output: "y"})
 	g2.SetOutputs("y")
 	g2.Values["x"].Const = FloatTensor(Shape{2}, []float32{1, -2})
-	n, err := FoldConstants(g2)
+	n, err := foldConstants(g2)
 	if err != nil || n != 1 || len(g2.Nodes) != 0 {
-		t.Fatalf("FoldConstants = %d, %v; %d nodes left", n, err, len(g2.Nodes))
+		t.Fatalf("foldConstants = %d, %v; %d nodes left", n, err, len(g2.Nodes))
 	}
 	if c := g2.Const("y"); c == nil || c.F[0] != -1 || c.F[1] != 2 {
 		t.Fatalf("folded value %v", c)

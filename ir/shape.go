@@ -39,9 +39,9 @@ func BroadcastShapes(a, b Shape) (Shape, error) {
 	return out, nil
 }
 
-// PoolOutput returns the output size of a window of size k with stride s
+// poolOutput returns the output size of a window of size k with stride s
 // over n elements padded by p0 before and p1 after.
-func PoolOutput(n, k, s, p0, p1 int) int {
+func poolOutput(n, k, s, p0, p1 int) int {
 	return (n+p0+p1-k)/s + 1
 }
 
@@ -89,8 +89,8 @@ func window4(n *Node, x Shape, kh, kw, oc int) (Shape, error) {
 	if h+a.Pads[0]+a.Pads[2] < kh || w+a.Pads[1]+a.Pads[3] < kw {
 		return nil, n.Errorf("window %dx%d larger than padded input %v", kh, kw, x)
 	}
-	oh := PoolOutput(h, kh, a.Strides[0], a.Pads[0], a.Pads[2])
-	ow := PoolOutput(w, kw, a.Strides[1], a.Pads[1], a.Pads[3])
+	oh := poolOutput(h, kh, a.Strides[0], a.Pads[0], a.Pads[2])
+	ow := poolOutput(w, kw, a.Strides[1], a.Pads[1], a.Pads[3])
 	out := x.Clone()
 	out[hAx], out[wAx] = oh, ow
 	out[a.Layout.ChannelAxis()] = oc
@@ -261,7 +261,7 @@ func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		out, err := ReshapeTarget(s(0), spec, a.AllowZero)
+		out, err := reshapeTarget(s(0), spec, a.AllowZero)
 		if err != nil {
 			return nil, 0, n.Errorf("%v", err)
 		}
@@ -440,9 +440,9 @@ func toShape(xs []int64) Shape {
 	return s
 }
 
-// ReshapeTarget resolves an ONNX-style reshape spec (0 copies the input
+// reshapeTarget resolves an ONNX-style reshape spec (0 copies the input
 // dimension unless allowZero, -1 is inferred) against input shape x.
-func ReshapeTarget(x Shape, spec []int64, allowZero bool) (Shape, error) {
+func reshapeTarget(x Shape, spec []int64, allowZero bool) (Shape, error) {
 	out := make(Shape, len(spec))
 	infer := -1
 	known := 1

@@ -133,8 +133,8 @@ func (t *Tensor) Len() int {
 	return len(t.F)
 }
 
-// Clone returns a deep copy of t.
-func (t *Tensor) Clone() *Tensor {
+// clone returns a deep copy of t.
+func (t *Tensor) clone() *Tensor {
 	c := &Tensor{DType: t.DType, Shape: t.Shape.Clone()}
 	if t.F != nil {
 		c.F = append([]float32(nil), t.F...)
@@ -172,9 +172,9 @@ func (t *Tensor) Ints() ([]int64, error) {
 	return out, nil
 }
 
-// AsType converts t to dtype d (float to int truncates toward zero, as
+// asType converts t to dtype d (float to int truncates toward zero, as
 // ONNX Cast does).
-func (t *Tensor) AsType(d DType) *Tensor {
+func (t *Tensor) asType(d DType) *Tensor {
 	if t.DType == d {
 		return t
 	}
@@ -188,9 +188,9 @@ func (t *Tensor) AsType(d DType) *Tensor {
 	return IntTensor(t.Shape, out)
 }
 
-// Reshaped returns a tensor sharing t's elements with a new shape of the
+// reshaped returns a tensor sharing t's elements with a new shape of the
 // same size.
-func (t *Tensor) Reshaped(s Shape) *Tensor {
+func (t *Tensor) reshaped(s Shape) *Tensor {
 	c := *t
 	c.Shape = s.Clone()
 	return &c
