@@ -19,7 +19,7 @@ func limitSizes(f *testing.F) {
 func FuzzDecodeGraphDef(f *testing.F) {
 	limitSizes(f)
 	for _, c := range opCases() {
-		data, err := MarshalGraphDef(&GraphDef{Nodes: c.nodes, Producer: 175})
+		data, err := marshalGraphDef(&GraphDef{Nodes: c.nodes, Producer: 175})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func FuzzDecodeGraphDef(f *testing.F) {
 		convNodes("Conv2D", map[string]*AttrValue{"dilations": aInts(1, 2, 2, 1)}),
 		{nd("n", "NoOp", nil, nil), nd("y", "Relu", []string{"n"}, nil)},
 	} {
-		data, err := MarshalGraphDef(&GraphDef{Nodes: nodes})
+		data, err := marshalGraphDef(&GraphDef{Nodes: nodes})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func FuzzDecodeGraphDef(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := MarshalGraphDef(gd)
+		out, err := marshalGraphDef(gd)
 		if err != nil {
 			return // e.g. a tensor with a dtype the writer does not store
 		}
@@ -88,7 +88,7 @@ func FuzzReadTFJS(f *testing.F) {
 			"group1-shard2of2.bin": {Data: b},
 			"group2-shard1of1.bin": {Data: c},
 		}
-		gd, err := ReadTFJSFS(fsys, "model.json")
+		gd, err := readTFJS(fsys, "model.json", "")
 		if err != nil {
 			return
 		}

@@ -179,12 +179,6 @@ type Tensor struct {
 	Strings [][]byte
 }
 
-// NumElements is the product of t's dimensions.
-func (t *Tensor) NumElements() int {
-	n, _ := numElements(t.Shape)
-	return n
-}
-
 // maxTensorElements bounds the element count of any decoded tensor, so a
 // hostile file cannot ask for an absurd allocation (a VGG-16 fc layer has
 // about 1e8). Tests lower it.

@@ -1,6 +1,7 @@
 package tf
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -62,11 +63,18 @@ func randFloats(seed uint64, n int) []float32 {
 	return out
 }
 
+// marshalGraphDef returns gd in the binary format WriteGraphDef writes.
+func marshalGraphDef(gd *GraphDef) ([]byte, error) {
+	var b bytes.Buffer
+	err := WriteGraphDef(&b, gd)
+	return b.Bytes(), err
+}
+
 // importBinary writes nodes as a binary GraphDef, decodes and imports it:
 // every op test also exercises the protobuf encoder and decoder.
 func importBinary(t *testing.T, nodes []*NodeDef, opt Options) (*ir.Graph, error) {
 	t.Helper()
-	data, err := MarshalGraphDef(&GraphDef{Nodes: nodes, Producer: 175})
+	data, err := marshalGraphDef(&GraphDef{Nodes: nodes, Producer: 175})
 	if err != nil {
 		t.Fatal(err)
 	}

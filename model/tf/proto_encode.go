@@ -53,20 +53,6 @@ func WriteGraphDef(w io.Writer, gd *GraphDef) error {
 	return bw.Flush()
 }
 
-// MarshalGraphDef returns gd in the binary format WriteGraphDef writes.
-func MarshalGraphDef(gd *GraphDef) ([]byte, error) {
-	var w sliceWriter
-	err := WriteGraphDef(&w, gd)
-	return w, err
-}
-
-type sliceWriter []byte
-
-func (w *sliceWriter) Write(p []byte) (int, error) {
-	*w = append(*w, p...)
-	return len(p), nil
-}
-
 func appendString(b []byte, num protowire.Number, s string) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, s)

@@ -185,7 +185,7 @@ func TestGraphDefRoundTrip(t *testing.T) {
 			{Name: "b", Op: "Const", Attrs: map[string]*AttrValue{}},
 		},
 	}
-	data, err := MarshalGraphDef(gd)
+	data, err := marshalGraphDef(gd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestGraphDefRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, gd) {
 		t.Fatalf("round trip:\ngot  %+v\nwant %+v", got.Nodes[0].Attrs, gd.Nodes[0].Attrs)
 	}
-	again, err := MarshalGraphDef(got)
+	again, err := marshalGraphDef(got)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func uint64ToInt(v uint64) int64 { return int64(v) }
 // cut inside the last node must be an error.
 func TestTruncatedGraphDef(t *testing.T) {
 	c := opCases()[0]
-	data, err := MarshalGraphDef(&GraphDef{Nodes: c.nodes})
+	data, err := marshalGraphDef(&GraphDef{Nodes: c.nodes})
 	if err != nil {
 		t.Fatal(err)
 	}

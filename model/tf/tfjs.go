@@ -37,14 +37,10 @@ func ReadTFJS(path string) (*GraphDef, error) {
 	return readTFJS(os.DirFS(dir), name, dir)
 }
 
-// ReadTFJSFS is ReadTFJS on a file system: name is the model.json's path
-// in fsys, and the weight shards are read from the same directory.
-func ReadTFJSFS(fsys fs.FS, name string) (*GraphDef, error) {
-	return readTFJS(fsys, name, "")
-}
-
-// readTFJS does the work of ReadTFJS; root, when set, prefixes file names
-// in error messages so they name the files on disk.
+// readTFJS does the work of ReadTFJS on a file system: name is the
+// model.json's path in fsys, and the weight shards are read from the same
+// directory. root, when set, prefixes file names in error messages so they
+// name the files on disk.
 func readTFJS(fsys fs.FS, name, root string) (*GraphDef, error) {
 	show := func(p string) string {
 		if root == "" {
@@ -677,7 +673,10 @@ func loadWeights(gd *GraphDef, manifest []jsonGroup, inline map[string]bool, fsy
 		}
 	}
 	for _, n := range gd.Nodes {
-		if n.Op == "Const" && !loaded[n.Name] && !inline[n.Name] && n.Attrs["value"].Tensor.NumElements() > 0 {
+		if n.Op != "Const" || loaded[n.Name] || inline[n.Name] {
+			continue
+		}
+		if k, _ := numElements(n.Attrs["value"].Tensor.Shape); k > 0 {
 			return fmt.Errorf("Const %q has no weights in the manifest and no values of its own", n.Name)
 		}
 	}

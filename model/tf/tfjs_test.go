@@ -234,7 +234,7 @@ func TestTFJSErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			gd, err := ReadTFJSFS(tc.files, "m/model.json")
+			gd, err := readTFJS(tc.files, "m/model.json", "")
 			if err == nil {
 				_, err = Import(gd, "m", Options{})
 			}
@@ -259,7 +259,7 @@ func TestTFJSMissingWeight(t *testing.T) {
 		"model.json": {Data: []byte(model)}, "group1-shard1of2.bin": {Data: a},
 		"group1-shard2of2.bin": {Data: b}, "group2-shard1of1.bin": {Data: c},
 	}
-	_, err := ReadTFJSFS(fsys, "model.json")
+	_, err := readTFJS(fsys, "model.json", "")
 	if err == nil || !strings.Contains(err.Error(), `Const "s" has no weights`) {
 		t.Fatalf("error %v, want one about Const \"s\"", err)
 	}
