@@ -31,30 +31,30 @@ func Detect() (Attester, error) {
 		return nil, ErrNoTEE
 	}
 	if qp, err := sevclient.GetQuoteProvider(); err == nil && qp.IsSupported() {
-		return &SEVSNPAttester{qp: qp}, nil
+		return &sevSNPAttester{qp: qp}, nil
 	}
 	if exists(tdxGuestDevice) || exists(tsmReportDir) {
 		if qp, err := tdxclient.GetQuoteProvider(); err == nil && qp.IsSupported() == nil {
-			return &TDXAttester{qp: qp}, nil
+			return &tdxAttester{qp: qp}, nil
 		}
 		if exists(tdxGuestDevice) {
 			if d, err := tdxclient.OpenDevice(); err == nil {
-				return &TDXAttester{qp: d}, nil
+				return &tdxAttester{qp: d}, nil
 			}
 		}
 	}
 	return nil, fmt.Errorf("%w (a TEE interface exists but neither SEV-SNP nor TDX answered)", ErrNoTEE)
 }
 
-// SEVSNPAttester asks the AMD secure processor for an extended report.
-type SEVSNPAttester struct{ qp sevclient.QuoteProvider }
+// sevSNPAttester asks the AMD secure processor for an extended report.
+type sevSNPAttester struct{ qp sevclient.QuoteProvider }
 
 // Format is "sev-snp".
-func (*SEVSNPAttester) Format() string { return FormatSEVSNP }
+func (*sevSNPAttester) Format() string { return FormatSEVSNP }
 
 // Attest returns the report carrying rd and the host-provided certificate
 // table (which must include the VCEK or VLEK for offline verification).
-func (a *SEVSNPAttester) Attest(rd ReportData) (*Evidence, error) {
+func (a *sevSNPAttester) Attest(rd ReportData) (*Evidence, error) {
 	raw, err := a.qp.GetRawQuote(rd)
 	if err != nil {
 		return nil, fmt.Errorf("attest: sev-snp report: %w", err)
@@ -69,14 +69,14 @@ func (a *SEVSNPAttester) Attest(rd ReportData) (*Evidence, error) {
 	return ev, nil
 }
 
-// TDXAttester asks the TDX module (through the quoting enclave) for a quote.
-type TDXAttester struct{ qp any }
+// tdxAttester asks the TDX module (through the quoting enclave) for a quote.
+type tdxAttester struct{ qp any }
 
 // Format is "tdx".
-func (*TDXAttester) Format() string { return FormatTDX }
+func (*tdxAttester) Format() string { return FormatTDX }
 
 // Attest returns a quote carrying rd; its PCK chain is inside.
-func (a *TDXAttester) Attest(rd ReportData) (*Evidence, error) {
+func (a *tdxAttester) Attest(rd ReportData) (*Evidence, error) {
 	raw, err := tdxclient.GetRawQuote(a.qp, rd)
 	if err != nil {
 		return nil, fmt.Errorf("attest: tdx quote: %w", err)

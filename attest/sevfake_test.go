@@ -46,7 +46,7 @@ func TestSEVSNPAttesterRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &SEVSNPAttester{qp: qp}
+	a := &sevSNPAttester{qp: qp}
 	ev, err := AttestKey(a, pub, sid, nonces...)
 	if err != nil {
 		t.Fatal(err)
