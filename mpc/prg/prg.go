@@ -86,8 +86,8 @@ func (s *Stream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Byte returns the next byte.
-func (s *Stream) Byte() byte {
+// nextByte returns the next byte.
+func (s *Stream) nextByte() byte {
 	if s.pos == len(s.buf) {
 		s.refill()
 	}
@@ -150,7 +150,7 @@ func (s *Stream) OddRing() uint64 {
 func (s *Stream) Mod(p byte) byte {
 	lim := 256 / int(p) * int(p)
 	for {
-		if b := s.Byte(); int(b) < lim {
+		if b := s.nextByte(); int(b) < lim {
 			return b % p
 		}
 	}
@@ -168,19 +168,19 @@ func (s *Stream) ModNonZero(p byte) byte {
 // Bit returns the next stream bit (bits of each byte MSB first).
 func (s *Stream) Bit() uint64 {
 	if s.nb == 0 {
-		s.bits = uint64(s.Byte())
+		s.bits = uint64(s.nextByte())
 		s.nb = 8
 	}
 	s.nb--
 	return (s.bits >> s.nb) & 1
 }
 
-// Intn returns a uniform integer in [0, n) for 1 ≤ n ≤ 256, from one byte
+// intn returns a uniform integer in [0, n) for 1 ≤ n ≤ 256, from one byte
 // with rejection.
-func (s *Stream) Intn(n int) int {
+func (s *Stream) intn(n int) int {
 	lim := 256 / n * n
 	for {
-		if b := int(s.Byte()); b < lim {
+		if b := int(s.nextByte()); b < lim {
 			return b % n
 		}
 	}
@@ -193,7 +193,7 @@ func (s *Stream) Perm(perm []int) {
 		perm[i] = i
 	}
 	for i := len(perm) - 1; i > 0; i-- {
-		j := s.Intn(i + 1)
+		j := s.intn(i + 1)
 		perm[i], perm[j] = perm[j], perm[i]
 	}
 }
