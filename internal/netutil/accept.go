@@ -44,11 +44,11 @@ const (
 	maxRetry = time.Second
 )
 
-// Temporary reports whether an Accept error is worth retrying: the
+// temporary reports whether an Accept error is worth retrying: the
 // process or system ran out of descriptors or buffers, a connection was
 // aborted before it was accepted, or the error says it is temporary or a
 // timeout. A closed listener is never temporary.
-func Temporary(err error) bool {
+func temporary(err error) bool {
 	if err == nil || errors.Is(err, net.ErrClosed) {
 		return false
 	}
@@ -78,9 +78,9 @@ type Limit struct {
 	hosts map[string]int
 }
 
-// Host is the key a Limit counts addr under: its IP address, or the whole
+// hostOf is the key a Limit counts addr under: its IP address, or the whole
 // address when it has no port.
-func Host(addr net.Addr) string {
+func hostOf(addr net.Addr) string {
 	if addr == nil {
 		return ""
 	}
@@ -95,7 +95,7 @@ func Host(addr net.Addr) string {
 // the total or addr's host is at its bound; otherwise release frees the
 // slot (calling it again does nothing).
 func (l *Limit) Acquire(addr net.Addr) (release func(), ok bool) {
-	host := Host(addr)
+	host := hostOf(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if (l.Total > 0 && l.n >= l.Total) || (l.PerHost > 0 && l.hosts[host] >= l.PerHost) {
@@ -119,8 +119,8 @@ func (l *Limit) Acquire(addr net.Addr) (release func(), ok bool) {
 	}, true
 }
 
-// Count returns the number of slots taken.
-func (l *Limit) Count() int {
+// count returns the number of slots taken.
+func (l *Limit) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.n
@@ -225,7 +225,7 @@ func (g *Guard) Serve(ln net.Listener, handle func(*Pending)) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if !Temporary(err) {
+			if !temporary(err) {
 				return err
 			}
 			delay = min(max(2*delay, minRetry), maxRetry)
@@ -267,9 +267,9 @@ func (g *Guard) Serve(ln net.Listener, handle func(*Pending)) error {
 // Wait waits for the handlers Serve started.
 func (g *Guard) Wait() { g.handlers.Wait() }
 
-// Stats returns the number of connections pending now, refused at once
+// stats returns the number of connections pending now, refused at once
 // for being over a bound, and closed for not authenticating in time.
-func (g *Guard) Stats() (pending int, refused, expired int64) {
+func (g *Guard) stats() (pending int, refused, expired int64) {
 	g.init()
-	return g.pending.Count(), g.refused.Load(), g.expired.Load()
+	return g.pending.count(), g.refused.Load(), g.expired.Load()
 }

@@ -65,8 +65,8 @@ func TestTemporary(t *testing.T) {
 		{errors.New("other"), false},
 		{nil, false},
 	} {
-		if got := Temporary(c.err); got != c.want {
-			t.Errorf("Temporary(%v) = %v, want %v", c.err, got, c.want)
+		if got := temporary(c.err); got != c.want {
+			t.Errorf("temporary(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }
@@ -171,11 +171,11 @@ func waitPending(t *testing.T, g *Guard, want int) {
 func waitStats(t *testing.T, g *Guard, want int, refused int64) {
 	t.Helper()
 	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(5 * time.Millisecond) {
-		if n, r, _ := g.Stats(); n == want && (refused < 0 || r == refused) {
+		if n, r, _ := g.stats(); n == want && (refused < 0 || r == refused) {
 			return
 		}
 	}
-	n, r, _ := g.Stats()
+	n, r, _ := g.stats()
 	t.Fatalf("%d pending and %d refused, want %d and %d", n, r, want, refused)
 }
 
@@ -197,7 +197,7 @@ func TestGuardBounds(t *testing.T) {
 				closed++
 			}
 		}
-		if _, refused, _ := g.Stats(); closed != 36 || refused != 36 {
+		if _, refused, _ := g.stats(); closed != 36 || refused != 36 {
 			t.Fatalf("%d idle connections closed, %d refused; want 36 of 40", closed, refused)
 		}
 		// The real peer comes from another address.
@@ -208,7 +208,7 @@ func TestGuardBounds(t *testing.T) {
 		for range 4 {
 			authenticate(t, netutiltest.DialIdleFrom(t, "127.0.0.1", addr))
 		}
-		if n, _, _ := g.Stats(); n != 4 {
+		if n, _, _ := g.stats(); n != 4 {
 			t.Fatalf("%d pending, want the 4 idle ones", n)
 		}
 	})
@@ -254,7 +254,7 @@ func TestGuardHandshakeTimeout(t *testing.T) {
 		t.Errorf("idle connection closed after %v, want about 200 ms", d)
 	}
 	waitPending(t, g, 0)
-	if _, _, expired := g.Stats(); expired != 1 {
+	if _, _, expired := g.stats(); expired != 1 {
 		t.Errorf("%d expired, want 1", expired)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -278,8 +278,8 @@ func TestLimit(t *testing.T) {
 	}
 	r1()
 	r1()
-	if l.Count() != 2 {
-		t.Fatalf("count %d after a double release, want 2", l.Count())
+	if l.count() != 2 {
+		t.Fatalf("count %d after a double release, want 2", l.count())
 	}
 	r4()
 	if len(l.hosts) != 1 {
