@@ -23,22 +23,22 @@ import (
 
 // Modes of what this package creates.
 const (
-	PrivateMode fs.FileMode = 0o600
-	PublicMode  fs.FileMode = 0o644
-	DirMode     fs.FileMode = 0o700
+	privateMode fs.FileMode = 0o600
+	publicMode  fs.FileMode = 0o644
+	dirMode     fs.FileMode = 0o700
 )
 
-// MaxSize bounds the size of a key file ReadPrivate reads: 1 MiB.
-const MaxSize = 1 << 20
+// maxSize bounds the size of a key file ReadPrivate reads: 1 MiB.
+const maxSize = 1 << 20
 
 // WritePrivate creates path, which must not exist, with mode 0600 and
 // the given contents. If it exists (even as a dangling symbolic link) the
 // error wraps fs.ErrExist.
-func WritePrivate(path string, data []byte) error { return writeNew(path, data, PrivateMode) }
+func WritePrivate(path string, data []byte) error { return writeNew(path, data, privateMode) }
 
 // WritePublic creates path, which must not exist, with mode 0644 and the
 // given contents.
-func WritePublic(path string, data []byte) error { return writeNew(path, data, PublicMode) }
+func WritePublic(path string, data []byte) error { return writeNew(path, data, publicMode) }
 
 func writeNew(path string, data []byte, mode fs.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, mode)
@@ -64,7 +64,7 @@ func writeNew(path string, data []byte, mode fs.FileMode) error {
 // existing directory is left as it is; an existing path that is not a
 // directory is an error.
 func MkdirPrivate(dir string) error {
-	if err := os.MkdirAll(dir, DirMode); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return err
 	}
 	fi, err := os.Stat(dir)
@@ -78,7 +78,7 @@ func MkdirPrivate(dir string) error {
 }
 
 // ReadPrivate reads a private key file, refusing a symbolic link, a file
-// that is not a regular file, one larger than MaxSize and, on Unix, one
+// that is not a regular file, one larger than maxSize and, on Unix, one
 // that group or others may read or write.
 func ReadPrivate(path string) ([]byte, error) {
 	f, err := openPrivate(path)
@@ -99,12 +99,12 @@ func ReadPrivate(path string) ([]byte, error) {
 	if err := checkMode(path, fi.Mode()); err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, maxSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxSize {
-		return nil, fmt.Errorf("private key %s is larger than %d bytes", path, MaxSize)
+	if len(b) > maxSize {
+		return nil, fmt.Errorf("private key %s is larger than %d bytes", path, maxSize)
 	}
 	return b, nil
 }

@@ -127,7 +127,7 @@ func TestReadPrivateRefuses(t *testing.T) {
 		}
 	}
 	big := filepath.Join(dir, "big.key")
-	if err := os.WriteFile(big, make([]byte, MaxSize+1), 0o600); err != nil {
+	if err := os.WriteFile(big, make([]byte, maxSize+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ReadPrivate(big); err == nil {
