@@ -52,8 +52,8 @@ import (
 // TagSize is what sealing adds to a record: the AES-GCM tag.
 const TagSize = 16
 
-// NonceSize is the size of a record's nonce.
-const NonceSize = 12
+// nonceSize is the size of a record's nonce.
+const nonceSize = 12
 
 // Errors of opening and sealing. Callers wrap them with what the record
 // was and which peer sent it.
@@ -70,9 +70,9 @@ var (
 	ErrExhausted = errors.New("record sequence numbers exhausted")
 )
 
-// Nonce returns the nonce of record seq: 0^32 ‖ BE64(seq).
-func Nonce(seq uint64) [NonceSize]byte {
-	var n [NonceSize]byte
+// nonce returns the nonce of record seq: 0^32 ‖ BE64(seq).
+func nonce(seq uint64) [nonceSize]byte {
+	var n [nonceSize]byte
 	binary.BigEndian.PutUint64(n[4:], seq)
 	return n
 }
@@ -121,7 +121,7 @@ func (s *Sealer) Seal(dst, plaintext, aad []byte) ([]byte, error) {
 	if s.seq == math.MaxUint64 {
 		return nil, ErrExhausted
 	}
-	n := Nonce(s.seq)
+	n := nonce(s.seq)
 	s.seq++
 	return s.aead.Seal(dst, n[:], plaintext, aad), nil
 }
@@ -172,7 +172,7 @@ func (o *Opener) open(seq uint64, dst, record, aad []byte) ([]byte, error) {
 	if o.seq == math.MaxUint64 {
 		return nil, ErrExhausted
 	}
-	n := Nonce(seq)
+	n := nonce(seq)
 	pt, err := o.aead.Open(dst, n[:], record, aad)
 	if err != nil {
 		return nil, ErrAuth

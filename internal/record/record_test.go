@@ -231,8 +231,8 @@ func TestExhausted(t *testing.T) {
 
 // TestNonce: the nonce layout every wire format relies on.
 func TestNonce(t *testing.T) {
-	n := Nonce(0x0102030405060708)
-	if want := [NonceSize]byte{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}; n != want {
+	n := nonce(0x0102030405060708)
+	if want := [nonceSize]byte{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}; n != want {
 		t.Fatalf("nonce %x, want %x", n, want)
 	}
 }
