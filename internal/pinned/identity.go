@@ -19,10 +19,10 @@ import (
 	"veil/internal/keyfile"
 )
 
-// Validity is how long a generated certificate is valid: about ten
+// validity is how long a generated certificate is valid: about ten
 // years (validity carries no weight for a pinned key; it only has to
 // outlive the key's use).
-const Validity = 10 * 365 * 24 * time.Hour
+const validity = 10 * 365 * 24 * time.Hour
 
 // PEM block types of the key files.
 const (
@@ -32,20 +32,20 @@ const (
 )
 
 // Generate makes a fresh Ed25519 identity: the key and a self-signed
-// certificate for it (see [SelfSign]), with Leaf set.
+// certificate for it, with Leaf set.
 func Generate(name string) (tls.Certificate, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	return SelfSign(name, priv)
+	return selfSign(name, priv)
 }
 
-// SelfSign returns the identity of an existing Ed25519 key: a
+// selfSign returns the identity of an existing Ed25519 key: a
 // self-signed X.509 certificate with common name name, a random serial
 // number, valid from an hour ago (to tolerate clock skew) for
-// [Validity], for TLS server and client authentication. Leaf is set.
-func SelfSign(name string, priv ed25519.PrivateKey) (tls.Certificate, error) {
+// validity, for TLS server and client authentication. Leaf is set.
+func selfSign(name string, priv ed25519.PrivateKey) (tls.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return tls.Certificate{}, err
@@ -55,7 +55,7 @@ func SelfSign(name string, priv ed25519.PrivateKey) (tls.Certificate, error) {
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(Validity),
+		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
@@ -168,7 +168,7 @@ func Load(keyPath, certPath string) (tls.Certificate, error) {
 // LoadKey reads an Ed25519 private key file (PEM PKCS#8, as [Save]
 // writes it, under the same rules as [Load]) whose public half was saved
 // without a certificate, and returns its identity with a fresh
-// self-signed certificate named name ([SelfSign]).
+// self-signed certificate named name, as [Generate] makes.
 func LoadKey(keyPath, name string) (tls.Certificate, error) {
 	b, err := keyfile.ReadPrivate(keyPath)
 	if err != nil {
@@ -186,7 +186,7 @@ func LoadKey(keyPath, name string) (tls.Certificate, error) {
 	if !ok {
 		return tls.Certificate{}, fmt.Errorf("%s: not an Ed25519 key (%T)", keyPath, k)
 	}
-	return SelfSign(name, priv)
+	return selfSign(name, priv)
 }
 
 // ReadCertificate reads the first certificate of a PEM file (blocks of
