@@ -70,10 +70,20 @@ func measure(f func() error) (cpu, wall float64, err error) {
 	return ProcessCPU() - c0, time.Since(t0).Seconds(), err
 }
 
+// MeteredLink is a Link that also reports D's CPU time and the payload
+// bytes it carried (slalom/device's Remote does).
+type MeteredLink interface {
+	Link
+	// DeviceCPU asks D for its process CPU time in seconds.
+	DeviceCPU() (float64, error)
+	// Traffic is the payload bytes sent to D and received from it so far.
+	Traffic() (sent, received int64)
+}
+
 // Bench measures T on input: the baseline (T computes every layer
 // itself), the offline phases, and online inference through dev in the
 // given mode, runs times each after a warm-up. logf reports progress.
-func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf func(string, ...any)) (*BenchResult, error) {
+func Bench(p *Program, mode Mode, dev MeteredLink, input []float32, runs int, logf func(string, ...any)) (*BenchResult, error) {
 	if runs < 1 {
 		runs = 1
 	}
@@ -127,7 +137,7 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 	}
 	settle()
 	d0, _ := dev.DeviceCPU()
-	in0, out0 := dev.C.BytesIn, dev.C.BytesOut
+	out0, in0 := dev.Traffic()
 	cpus, walls = cpus[:0], walls[:0]
 	if OnlineHook != nil {
 		OnlineHook(true)
@@ -153,8 +163,9 @@ func Bench(p *Program, mode Mode, dev *Remote, input []float32, runs int, logf f
 	}
 	d1, _ := dev.DeviceCPU()
 	r.DeviceCPU = (d1 - d0) / float64(runs+1)
-	r.BytesToD = (dev.C.BytesOut - out0) / int64(runs+1)
-	r.BytesFrom = (dev.C.BytesIn - in0) / int64(runs+1)
+	out1, in1 := dev.Traffic()
+	r.BytesToD = (out1 - out0) / int64(runs+1)
+	r.BytesFrom = (in1 - in0) / int64(runs+1)
 	r.TrustedCPU, r.TrustedWall = median(cpus), median(walls)
 	if r.TrustedCPU > 0 {
 		r.Ratio = r.BaselineCPU / r.TrustedCPU

@@ -82,7 +82,7 @@ func TestCheatingDeviceCaught(t *testing.T) {
 				}
 				mu.Unlock()
 				out, err := tr.Infer(x)
-				seqNext = tr.Dev.seq
+				seqNext = tr.Dev.(*Remote).seq
 				var ce *CheckError
 				if !errors.As(err, &ce) || out != nil {
 					t.Fatalf("%s %v trial %d: corruption of layer %d entry %d by %d not caught (err %v)", bundled[c.model].name, c.mode, trial, target, entry, delta, err)

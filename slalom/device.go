@@ -81,14 +81,14 @@ func (d *Device) Serve(c *Conn) error {
 			if n != l.InLen() {
 				return fail(fmt.Errorf("%w: layer %d: %d inputs, want %d", errProto, li, n, l.InLen()))
 			}
-			x, err := decodeResidues(body[16:], n)
+			x, err := DecodeResidues(body[16:], n)
 			if err != nil {
 				return fail(err)
 			}
 			if d.Received != nil {
 				d.Received(li, x)
 			}
-			y := toU32(Forward(l, toU64(x), true))
+			y := l.Compute(x)
 			if d.Tamper != nil {
 				y = d.Tamper(li, seq, y)
 			}
@@ -107,21 +107,12 @@ func (d *Device) Serve(c *Conn) error {
 			}
 			seq := binary.LittleEndian.Uint64(body)
 			n := int(binary.LittleEndian.Uint32(body[8:]))
-			x, err := decodeResidues(body[12:], n)
+			x, err := DecodeResidues(body[12:], n)
 			if err != nil {
 				return fail(err)
 			}
-			q := make([]int64, n)
-			for i, v := range x {
-				q[i] = lift(uint64(v))
-			}
 			var sendErr error
-			_, err = prog.execute(q, adapt(func(l *Layer, x []int64) ([]int64, error) {
-				xr := make([]uint64, len(x))
-				for i, v := range x {
-					xr[i] = toField(v)
-				}
-				y := toU32(Forward(l, xr, true))
+			err = prog.Stream(x, func(l *Layer, y []uint32) ([]uint32, error) {
 				if d.Tamper != nil {
 					y = d.Tamper(l.Index, seq, y)
 				}
@@ -129,15 +120,8 @@ func (d *Device) Serve(c *Conn) error {
 					sendErr = err
 					return nil, err
 				}
-				// D continues from its own (honest or not) outputs, as T will not.
-				z := make([]int64, l.OutLen())
-				for i := range z {
-					if i < len(y) {
-						z[i] = lift(uint64(y[i] % P))
-					}
-				}
-				return z, nil
-			}, nil), nil)
+				return y, nil
+			})
 			if sendErr != nil {
 				return sendErr
 			}
@@ -163,16 +147,17 @@ func (d *Device) sendResult(c *Conn, seq uint64, li int, y []uint32) error {
 	binary.LittleEndian.PutUint64(hdr, seq)
 	binary.LittleEndian.PutUint32(hdr[8:], uint32(li))
 	binary.LittleEndian.PutUint32(hdr[12:], uint32(len(y)))
-	typ, body := msgResult, append(hdr, u32Bytes(y)...)
+	typ, body := msgResult, AppendResidues(hdr, y)
 	if d.frameHook != nil {
 		typ, body = d.frameHook(body)
 	}
 	return c.Send(typ, body)
 }
 
-// Remote is T's end of the connection to D. Every answer is validated:
-// type, sequence number (no stale answers), layer, shape, and that every
-// value is a canonical residue.
+// Remote is T's end of the connection to D: the slalom.Link T runs
+// over a Conn. Every answer is validated: type, sequence number (no
+// stale answers), layer and shape; T refuses values that are not
+// canonical residues as it decodes them.
 type Remote struct {
 	C    *Conn
 	seq  uint64
@@ -180,17 +165,12 @@ type Remote struct {
 	// pending is the number of streamed results of an aborted run still
 	// to be discarded before the next request.
 	pending int
-	program bool // D holds the program (one-round-trip mode available)
 }
 
 // SetupProgram sends the public program structure, so that D can run the
 // whole network from X_0 (integrity mode without blinding).
 func (r *Remote) SetupProgram(p *Program) error {
-	if err := r.C.Send(msgSetupProgram, p.wire()); err != nil {
-		return err
-	}
-	r.program = true
-	return nil
+	return r.C.Send(msgSetupProgram, programWire(p))
 }
 
 // drain discards the rest of an aborted streamed run.
@@ -208,31 +188,23 @@ func (r *Remote) drain() error {
 	return nil
 }
 
-// RunAll sends X_0 (residues) and tells D to run the whole network; the
-// results then come one per linear layer through Next.
-func (r *Remote) RunAll(x0 []uint32, layers int) error {
-	f := r.RunAllFrame(len(x0))
-	putU32s(f[runAllHeader:], x0)
-	return r.RunAllSend(f, layers)
-}
-
 // runAllHeader is the room RunAllFrame reserves before the values: frame
 // length, type, sequence number, count.
 const runAllHeader = 5 + 12
 
-// RunAllFrame returns a reusable buffer for X_0 as n residues; the values
-// (3 bytes each) go at [runAllHeader:].
-func (r *Remote) RunAllFrame(n int) []byte { return r.frame(runAllHeader, n) }
+// RunAllFrame returns a reusable buffer for X_0 as n residues.
+func (r *Remote) RunAllFrame(n int) []byte { return r.frame(runAllHeader, n)[runAllHeader:] }
 
-// RunAllSend sends X_0 built in f (from RunAllFrame) and tells D to run
-// the whole network, as RunAll does.
-func (r *Remote) RunAllSend(f []byte, layers int) error {
+// RunAllSend sends X_0 from buf (from RunAllFrame) and tells D to run the
+// whole network, whose results come one per linear layer through Next.
+func (r *Remote) RunAllSend(buf []byte, layers int) error {
 	if err := r.drain(); err != nil {
 		return err
 	}
+	f := r.framed(runAllHeader, buf)
 	r.seq++
 	binary.LittleEndian.PutUint64(f[5:], r.seq)
-	binary.LittleEndian.PutUint32(f[13:], uint32((len(f)-runAllHeader)/rb))
+	binary.LittleEndian.PutUint32(f[13:], uint32((len(f)-runAllHeader)/ResidueSize))
 	r.pending = layers
 	return r.C.SendFrame(msgRunAll, f)
 }
@@ -256,7 +228,7 @@ func (r *Remote) Next(l *Layer) ([]byte, error) {
 // paper: no model privacy towards the device) and waits for D.
 func (r *Remote) Setup(p *Program) error {
 	for _, l := range p.Layers {
-		if err := r.C.Send(msgSetupLayer, l.setupFrame()...); err != nil {
+		if err := r.C.Send(msgSetupLayer, setupFrame(l)...); err != nil {
 			return err
 		}
 	}
@@ -276,48 +248,44 @@ func (r *Remote) Setup(p *Program) error {
 	return nil
 }
 
-// Compute sends x (residues) for layer l and returns D's validated answer.
-func (r *Remote) Compute(l *Layer, x []uint32) ([]uint32, error) {
-	f := r.Frame(len(x))
-	putU32s(f[computeHeader:], x)
-	raw, err := r.Exchange(l, f)
-	if err != nil {
-		return nil, err
-	}
-	y, err := decodeResidues(raw, l.OutLen())
-	if err != nil {
-		return nil, &CheckError{l.Index, l.Name, "device answer refused: " + err.Error()}
-	}
-	return y, nil
-}
-
 // computeHeader is the room Frame reserves before the values: frame
 // length, type, sequence number, layer, count.
 const computeHeader = 5 + 16
 
-// Frame returns a reusable buffer for a compute request of n values; the
-// values go at [computeHeader:].
-func (r *Remote) Frame(n int) []byte { return r.frame(computeHeader, n) }
+// Frame returns a reusable buffer for a compute request of n residues.
+func (r *Remote) Frame(n int) []byte { return r.frame(computeHeader, n)[computeHeader:] }
 
 // frame returns the reusable send buffer sized for a header and n residues.
 func (r *Remote) frame(header, n int) []byte {
-	need := header + rb*n
+	need := header + ResidueSize*n
 	if cap(r.sbuf) < need {
 		r.sbuf = make([]byte, need)
 	}
 	return r.sbuf[:need]
 }
 
-// Exchange sends a compute request built in f (from Frame) for layer l
-// and returns the raw values of D's answer, after checking its type,
-// sequence number (no stale or replayed answers), layer and shape. The
-// caller must still refuse any value ≥ P. The result is valid until the
-// next exchange.
-func (r *Remote) Exchange(l *Layer, f []byte) ([]byte, error) {
+// framed returns the frame, with room for header, whose values are buf:
+// buf is normally the send buffer's own values (from Frame or
+// RunAllFrame), else it is copied there.
+func (r *Remote) framed(header int, buf []byte) []byte {
+	f := r.frame(header, len(buf)/ResidueSize)
+	if v := f[header:]; len(v) > 0 && &v[0] != &buf[0] {
+		copy(v, buf)
+	}
+	return f
+}
+
+// Exchange sends a compute request whose values are buf (from Frame) for
+// layer l and returns the raw values of D's answer, after checking its
+// type, sequence number (no stale or replayed answers), layer and shape.
+// The caller must still refuse any value ≥ P. The result is valid until
+// the next exchange.
+func (r *Remote) Exchange(l *Layer, buf []byte) ([]byte, error) {
+	f := r.framed(computeHeader, buf)
 	r.seq++
 	binary.LittleEndian.PutUint64(f[5:], r.seq)
 	binary.LittleEndian.PutUint32(f[13:], uint32(l.Index))
-	binary.LittleEndian.PutUint32(f[17:], uint32((len(f)-computeHeader)/rb))
+	binary.LittleEndian.PutUint32(f[17:], uint32((len(f)-computeHeader)/ResidueSize))
 	if err := r.drain(); err != nil {
 		return nil, &CheckError{l.Index, l.Name, "device connection: " + err.Error()}
 	}
@@ -351,7 +319,7 @@ func (r *Remote) receive(l *Layer) ([]byte, error) {
 		return nil, bad("answer for layer %d", li)
 	}
 	n := int(binary.LittleEndian.Uint32(body[12:]))
-	if n != l.OutLen() || len(body) != 16+rb*n {
+	if n != l.OutLen() || len(body) != 16+ResidueSize*n {
 		return nil, bad("%d outputs in %d bytes, want %d (wrong shape)", n, len(body)-16, l.OutLen())
 	}
 	return body[16:], nil
@@ -375,11 +343,15 @@ func (r *Remote) DeviceCPU() (float64, error) {
 	return math.Float64frombits(binary.LittleEndian.Uint64(body)), nil
 }
 
-// wire is the public program D needs to run the network itself in the
-// one-round-trip integrity mode (the layers' weights went in their setup
-// frames): the layer count (u32), each layer's ClipAt and LinAt (u32
-// each), then Fixed without weight data (fixed.Program.Public) as JSON.
-func (p *Program) wire() []byte {
+// Traffic is the payload bytes sent to D and received from it so far.
+func (r *Remote) Traffic() (sent, received int64) { return r.C.BytesOut, r.C.BytesIn }
+
+// programWire is the public program D needs to run the network itself in
+// the one-round-trip integrity mode (the layers' weights went in their
+// setup frames): the layer count (u32), each layer's ClipAt and LinAt
+// (u32 each), then Fixed without weight data (fixed.Program.Public) as
+// JSON.
+func programWire(p *Program) []byte {
 	b := binary.LittleEndian.AppendUint32(nil, uint32(len(p.Layers)))
 	for _, l := range p.Layers {
 		b = binary.LittleEndian.AppendUint32(b, uint32(l.ClipAt))
@@ -393,10 +365,7 @@ func (p *Program) wire() []byte {
 }
 
 // parseProgram rebuilds the program on D from its wire form and the
-// layers D holds, and checks it: a valid fixed program without weight
-// data (fixed.Program.ValidateStructure: D's linear layers use the
-// weights of their setup) with one input and one output, in which every
-// layer sits where the message says (see newPlan), so that a bad message
+// layers D holds, and checks it (PublicProgram), so that a bad message
 // cannot crash D.
 func parseProgram(b []byte, layers []*Layer) (*Program, error) {
 	if len(b) < 4 {
@@ -413,20 +382,12 @@ func parseProgram(b []byte, layers []*Layer) (*Program, error) {
 	if err := dec.Decode(fp); err != nil || dec.More() {
 		return nil, fmt.Errorf("%w: program: %v", errProto, err)
 	}
-	if err := fp.ValidateStructure(); err != nil {
-		return nil, fmt.Errorf("%w: program: %v", errProto, err)
-	}
-	if len(fp.Inputs) != 1 || len(fp.Outputs) != 1 {
-		return nil, fmt.Errorf("%w: program of %d inputs and %d outputs", errProto, len(fp.Inputs), len(fp.Outputs))
-	}
 	for i, l := range layers {
 		l.ClipAt = int(binary.LittleEndian.Uint32(spans[8*i:]))
 		l.LinAt = int(binary.LittleEndian.Uint32(spans[8*i+4:]))
 	}
-	in := fp.Tensors[fp.Inputs[0]]
-	p := &Program{Name: fp.Name, Lx: fp.Scale, Input: in.Shape, InClamp: H, Layers: layers, Fixed: fp,
-		OutScale: fp.Tensors[fp.Outputs[0]].Scale, OutLen: fp.Tensors[fp.Outputs[0]].Shape.Size()}
-	if _, err := p.plans(); err != nil {
+	p, err := PublicProgram(fp, layers)
+	if err != nil {
 		return nil, fmt.Errorf("%w: program: %v", errProto, err)
 	}
 	return p, nil

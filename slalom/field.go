@@ -27,6 +27,12 @@ const H = (P - 1) / 2
 // holds exactly: 2^16·(p−1)^2 < 2^64.
 const lazyTerms = 1 << 16
 
+// MaxDepth is the most products one output of a linear layer may sum,
+// 2^16: that many products of two residues fit a uint64 exactly, so the
+// kernels reduce once per output. The compiler refuses a deeper layer,
+// and D a setup that asks for one.
+const MaxDepth = lazyTerms
+
 // toField maps a signed value |v| ≤ H (or any int64) to its residue.
 func toField(v int64) uint64 {
 	r := v % P

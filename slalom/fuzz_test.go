@@ -51,7 +51,7 @@ func FuzzStatement(f *testing.F) {
 }
 
 // setupBytes is a layer's setup frame body, as D receives it.
-func setupBytes(l *Layer) []byte { return bytes.Join(l.setupFrame(), nil) }
+func setupBytes(l *Layer) []byte { return bytes.Join(setupFrame(l), nil) }
 
 // smallLayers are layers of every kind, small enough to run per input.
 func smallLayers() []*Layer {
@@ -141,15 +141,15 @@ func FuzzDevice(f *testing.F) {
 	compute := binary.LittleEndian.AppendUint64(nil, 1)
 	compute = binary.LittleEndian.AppendUint32(compute, 0)
 	compute = binary.LittleEndian.AppendUint32(compute, 4)
-	compute = append(compute, u32Bytes([]uint32{1, 2, 3, P - 1})...)
+	compute = AppendResidues(compute, []uint32{1, 2, 3, P - 1})
 	f.Add(append(slices.Clone(setup), frameBytes(msgCompute, compute)...))
 	f.Add(append(slices.Clone(setup), frameBytes(msgSetupDone, make([]byte, 32))...))
 	f.Add(append(frameBytes(msgHeartbeat, nil), frameBytes(msgStats, nil)...))
 	prog := tinyProgram(f)
 	runAll := binary.LittleEndian.AppendUint64(nil, 1)
 	runAll = binary.LittleEndian.AppendUint32(runAll, 4)
-	runAll = append(runAll, u32Bytes([]uint32{1, 2, 3, 4})...)
-	f.Add(append(append(frameBytes(msgSetupLayer, setupBytes(prog.Layers[0])), frameBytes(msgSetupProgram, prog.wire())...), frameBytes(msgRunAll, runAll)...))
+	runAll = AppendResidues(runAll, []uint32{1, 2, 3, 4})
+	f.Add(append(append(frameBytes(msgSetupLayer, setupBytes(prog.Layers[0])), frameBytes(msgSetupProgram, programWire(prog))...), frameBytes(msgRunAll, runAll)...))
 	f.Add([]byte{0, 0, 0, 1, msgCompute})
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		if len(stream) > 1<<16 || !smallWork(stream) {

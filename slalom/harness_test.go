@@ -93,7 +93,7 @@ func tinyProgram(tb testing.TB) *Program {
 	return p
 }
 
-// smallProgram reports whether a program message (Program.wire) asks D
+// smallProgram reports whether a program message (programWire) asks D
 // for little work per input: every tensor and the multiply-adds of the
 // instructions D runs in the clear within maxRun (or the message does
 // not parse).

@@ -164,7 +164,7 @@ func TestNothingSecretSent(t *testing.T) {
 			for j := uint64(0); j < 3; j++ {
 				for _, ly := range l.p.Layers {
 					u := Forward(ly, toU64(tr.Blinder.R(j, ly)), false)
-					secrets = append(secrets, head(u64sAsU32Bytes(u)))
+					secrets = append(secrets, head(AppendResidues(nil, u)))
 				}
 			}
 		}
@@ -172,7 +172,7 @@ func TestNothingSecretSent(t *testing.T) {
 			for _, sec := range tr.Ver.secrets {
 				if sec != nil {
 					for r := 0; r < Reps; r++ {
-						secrets = append(secrets, head(u32Bytes(sec.s[r])), head(u32Bytes(sec.st[r])))
+						secrets = append(secrets, head(AppendResidues(nil, sec.s[r])), head(AppendResidues(nil, sec.st[r])))
 					}
 				}
 			}
@@ -204,11 +204,11 @@ func TestNothingSecretSent(t *testing.T) {
 					t.Fatal(err)
 				}
 				pl := l.p.Layers[ly.Index]
-				if !bytes.Equal(u64sAsU32Bytes(ly.W), u64sAsU32Bytes(pl.W)) || !bytes.Equal(u64sAsU32Bytes(ly.B), u64sAsU32Bytes(pl.B)) {
+				if !bytes.Equal(AppendResidues(nil, ly.W), AppendResidues(nil, pl.W)) || !bytes.Equal(AppendResidues(nil, ly.B), AppendResidues(nil, pl.B)) {
 					t.Fatal("setup carries something other than the public weights")
 				}
 			case msgSetupProgram:
-				if !bytes.Equal(f[1:], l.p.wire()) {
+				if !bytes.Equal(f[1:], programWire(l.p)) {
 					t.Fatal("program message carries something other than the public steps")
 				}
 			case msgRunAll:

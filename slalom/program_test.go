@@ -232,7 +232,7 @@ func TestExecutorEveryOp(t *testing.T) {
 func TestDeviceRefusesBadProgram(t *testing.T) {
 	p := tinyProgram(t)
 	layers := func(clamp int64) []*Layer {
-		l, err := parseSetupLayer(bytes.Join(p.Layers[0].setupFrame(), nil))
+		l, err := parseSetupLayer(bytes.Join(setupFrame(p.Layers[0]), nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +241,7 @@ func TestDeviceRefusesBadProgram(t *testing.T) {
 		}
 		return []*Layer{l}
 	}
-	good := p.wire()
+	good := programWire(p)
 	if _, err := parseProgram(good, layers(0)); err != nil {
 		t.Fatalf("the program itself: %v", err)
 	}

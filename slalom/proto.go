@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +25,7 @@ import (
 //	D→T result      seq u64, layer u32, count u32, values
 //	D→T failure     message
 //	T→D stats       (empty)          D→T statsReply  cpu seconds (float64 bits)
-//	T→D program     the public program (integrity mode without blinding; see Program.wire)
+//	T→D program     the public program (integrity mode without blinding; see programWire)
 //	T→D runAll      seq u64, count u32, X_0; D answers with one result per
 //	                linear layer, in program order, all with this seq
 //	T→D heartbeat   (empty): T is alive (Conn.KeepAlive); never returned by Recv
@@ -39,7 +38,7 @@ const (
 	msgFailure
 	msgStats
 	msgStatsReply
-	msgSetupProgram // T→D: the public program (Program.wire), for the one-round-trip integrity mode
+	msgSetupProgram // T→D: the public program (programWire), for the one-round-trip integrity mode
 	msgRunAll       // T→D: seq u64, count u32, X_0: D runs the whole network and streams every layer's result
 	msgFramesHello  // D→T, first sealed frame: the TLS handshake is over on both sides
 	msgHeartbeat    // T→D: nothing to do but alive (Conn.KeepAlive); Recv skips it
@@ -289,63 +288,10 @@ func (c *Conn) recv() (byte, []byte, error) {
 	return buf[0], buf[1:], nil
 }
 
-// rb is the size of a residue on the wire and in sealed records: three
-// little-endian bytes (every residue is below 2^24).
-const rb = 3
-
-func put24(b []byte, v uint32) {
-	b = b[:3]
-	b[0], b[1], b[2] = byte(v), byte(v>>8), byte(v>>16)
-}
-
-// nativeLE reports a little-endian machine with cheap unaligned loads,
-// where T's decode loops read a residue as 4 bytes, masked.
-var nativeLE = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" || runtime.GOARCH == "386" || runtime.GOARCH == "riscv64"
-
-func get24(b []byte) uint32 {
-	b = b[:3]
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
-}
-
-func putU32s(dst []byte, v []uint32) {
-	for i, x := range v {
-		put24(dst[rb*i:], x)
-	}
-}
-
-func u32Bytes(v []uint32) []byte {
-	b := make([]byte, rb*len(v))
-	putU32s(b, v)
-	return b
-}
-
-func u64sAsU32Bytes(v []uint64) []byte {
-	b := make([]byte, rb*len(v))
-	for i, x := range v {
-		put24(b[rb*i:], uint32(x))
-	}
-	return b
-}
-
-// decodeResidues parses count uint32 values, refusing any ≥ P.
-func decodeResidues(b []byte, count int) ([]uint32, error) {
-	if len(b) != rb*count {
-		return nil, fmt.Errorf("%d bytes for %d values", len(b), count)
-	}
-	v := make([]uint32, count)
-	for i := range v {
-		x := get24(b[rb*i:])
-		if x >= P {
-			return nil, fmt.Errorf("value %d at %d is not a residue mod p", x, i)
-		}
-		v[i] = x
-	}
-	return v, nil
-}
-
 var errProto = errors.New("slalom: protocol error")
 
-func (l *Layer) setupFrame() [][]byte {
+// setupFrame is the body of l's setup message, in parts.
+func setupFrame(l *Layer) [][]byte {
 	c := l.Conv
 	h := []uint32{uint32(l.Index), uint32(l.Kind), uint32(c.N), uint32(c.C), uint32(c.H), uint32(c.W), uint32(c.O), uint32(c.KH), uint32(c.KW),
 		uint32(c.SH), uint32(c.SW), uint32(c.PadT), uint32(c.PadL), uint32(c.PadB), uint32(c.PadR), uint32(c.Group),
@@ -354,7 +300,8 @@ func (l *Layer) setupFrame() [][]byte {
 	for i, v := range h {
 		binary.LittleEndian.PutUint32(hb[4*i:], v)
 	}
-	return [][]byte{hb, u64sAsU32Bytes(append(append([]uint64(nil), l.W...), l.PW...)), u64sAsU32Bytes(l.B)}
+	w := AppendResidues(AppendResidues(make([]byte, 0, ResidueSize*(len(l.W)+len(l.PW))), l.W), l.PW)
+	return [][]byte{hb, w, AppendResidues(nil, l.B)}
 }
 
 const setupHeader = 22
@@ -366,7 +313,7 @@ const setupHeader = 22
 // maxLayerLen values (what one frame holds at 3 bytes a residue).
 const (
 	maxDim      = 1 << 16
-	maxLayerLen = MaxFrame / rb
+	maxLayerLen = MaxFrame / ResidueSize
 )
 
 func b2u(b bool) uint32 {
@@ -399,36 +346,42 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 	}
 	nw, nb := h[18], h[19]
 	body := b[4*setupHeader:]
-	if len(body) != rb*(nw+nb) {
+	if len(body) != ResidueSize*(nw+nb) {
 		return nil, fmt.Errorf("%w: layer %d: %d bytes for %d+%d values", errProto, l.Index, len(body), nw, nb)
 	}
-	w, err := decodeResidues(body[:rb*nw], nw)
+	w, err := DecodeResidues(body[:ResidueSize*nw], nw)
 	if err != nil {
 		return nil, err
 	}
-	bias, err := decodeResidues(body[rb*nw:], nb)
+	bias, err := DecodeResidues(body[ResidueSize*nw:], nb)
 	if err != nil {
 		return nil, err
 	}
-	l.W, l.B = toU64(w), toU64(bias)
+	l.W, l.B = make([]uint64, nw), make([]uint64, nb)
+	for i, v := range w {
+		l.W[i] = uint64(v)
+	}
+	for i, v := range bias {
+		l.B[i] = uint64(v)
+	}
 	// Sanity of the shape, so that a bad setup cannot crash the device.
 	switch l.Kind {
 	case Dense:
-		if l.N <= 0 || l.M <= 0 || nw != l.N*l.M || nb != l.M || l.N > lazyTerms {
+		if l.N <= 0 || l.M <= 0 || nw != l.N*l.M || nb != l.M || l.N > MaxDepth {
 			return nil, fmt.Errorf("%w: bad dense layer %d", errProto, l.Index)
 		}
 	case Separable:
 		c := l.Conv
 		dwLen := c.O * c.KH * c.KW
 		if c.N != 1 || c.C <= 0 || c.H <= 0 || c.W <= 0 || c.Group != c.C || c.O != c.C || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
-			c.OutH() <= 0 || c.OutW() <= 0 || l.M <= 0 || nw != dwLen+l.M*c.O || nb != l.M || max(c.KH*c.KW, c.O) > lazyTerms {
+			c.OutH() <= 0 || c.OutW() <= 0 || l.M <= 0 || nw != dwLen+l.M*c.O || nb != l.M || max(c.KH*c.KW, c.O) > MaxDepth {
 			return nil, fmt.Errorf("%w: bad separable layer %d", errProto, l.Index)
 		}
 		l.W, l.PW = l.W[:dwLen:dwLen], l.W[dwLen:]
 	case Conv, Depthwise:
 		c := l.Conv
 		if c.N != 1 || c.C <= 0 || c.H <= 0 || c.W <= 0 || c.O <= 0 || c.Group <= 0 || c.C%c.Group != 0 || c.O%c.Group != 0 || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
-			c.OutH() <= 0 || c.OutW() <= 0 || nw != c.O*c.C/c.Group*c.KH*c.KW || nb != c.O || c.C/c.Group*c.KH*c.KW > lazyTerms {
+			c.OutH() <= 0 || c.OutW() <= 0 || nw != c.O*c.C/c.Group*c.KH*c.KW || nb != c.O || c.C/c.Group*c.KH*c.KW > MaxDepth {
 			return nil, fmt.Errorf("%w: bad convolution layer %d", errProto, l.Index)
 		}
 	default:

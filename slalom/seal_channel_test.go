@@ -209,7 +209,7 @@ func TestStalledDeviceTimesOut(t *testing.T) {
 			return y
 		}}
 		tr := newTrusted(t, l.p, mode, d)
-		tr.Dev.C.Timeout = 200 * time.Millisecond
+		tr.Dev.(*Remote).C.Timeout = 200 * time.Millisecond
 		start := time.Now()
 		out, err := tr.Infer(l.test[0].x)
 		close(stall)

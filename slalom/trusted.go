@@ -37,7 +37,7 @@ func (m Mode) String() string {
 type Trusted struct {
 	Prog    *Program
 	Mode    Mode
-	Dev     *Remote
+	Dev     Link
 	Ver     *Verifier
 	Blinder *Blinder
 	// Broken is set after any rejection: T then refuses to run until
@@ -63,9 +63,10 @@ type aheadDot struct {
 	a0, a1 uint64
 }
 
-// NewTrusted sets D up with the program and prepares T's secrets.
+// NewTrusted sets D up with the program through dev and prepares T's
+// secrets (store keeps the sealed unblinding factors; nil: a MemStore).
 // Offline work (s̃, U) is done separately by Prepare and Offline.
-func NewTrusted(p *Program, mode Mode, dev *Remote, store Store) (*Trusted, error) {
+func NewTrusted(p *Program, mode Mode, dev Link, store Store) (*Trusted, error) {
 	t := &Trusted{Prog: p, Mode: mode, Dev: dev}
 	if mode.Verify {
 		t.Ver = NewVerifier(p, mode.Check)
@@ -152,7 +153,7 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 	}
 	if t.stream {
 		f := t.Dev.RunAllFrame(len(q0))
-		encode(f[runAllHeader:], q0, nil, nil, nil, t.Prog.InClamp)
+		encode(f, q0, nil, nil, nil, t.Prog.InClamp)
 		if err := t.Dev.RunAllSend(f, len(t.Prog.Layers)); err != nil {
 			return nil, err
 		}
@@ -168,9 +169,9 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 			if err != nil {
 				return nil, err
 			}
-			y, err := decodeResidues(raw, l.OutLen())
+			y, err := answer(l, raw)
 			if err != nil {
-				return nil, &CheckError{l.Index, l.Name, "device answer refused: " + err.Error()}
+				return nil, err
 			}
 			if err := t.Ver.Check(l, send, y); err != nil {
 				return nil, err
@@ -190,7 +191,11 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 				send[i] = uint32(toField(v))
 			}
 		}
-		y, err := t.Dev.Compute(l, send)
+		raw, err := t.Dev.Exchange(l, AppendResidues(t.Dev.Frame(len(send))[:0], send))
+		if err != nil {
+			return nil, err
+		}
+		y, err := answer(l, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -238,14 +243,22 @@ func (t *Trusted) Infer(input []float32) ([]int64, error) {
 	return out, nil
 }
 
+// answer decodes D's raw answer for l, refusing any value ≥ P.
+func answer(l *Layer, raw []byte) ([]uint32, error) {
+	y, err := DecodeResidues(raw, l.OutLen())
+	if err != nil {
+		return nil, &CheckError{l.Index, l.Name, "device answer refused: " + err.Error()}
+	}
+	return y, nil
+}
+
 // linearFast is one outsourced layer with preprocessed checks (k = 2),
 // fused into two passes over the data: encoding X (or X̃ = X + R) into the
 // request while accumulating ⟨X, s̃⟩, and decoding Y while refusing values
 // ≥ P and accumulating ⟨Y, s⟩; then, only if the check passed, unblinding.
 func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, error) {
 	n := len(x)
-	f := t.Dev.Frame(n)
-	vals := f[computeHeader:]
+	vals := t.Dev.Frame(n)
 	var r []uint32
 	if t.Blinder != nil {
 		if cap(t.rbuf) < n {
@@ -282,7 +295,7 @@ func (t *Trusted) linearFast(j uint64, l *Layer, x []int64, q post) ([]int64, er
 		ax0, ax1 = (ax0+a0%P*f0)%P, (ax1+a1%P*f1)%P
 	}
 	clear(r)
-	raw, err := t.Dev.Exchange(l, f)
+	raw, err := t.Dev.Exchange(l, vals)
 	if err != nil {
 		return nil, err
 	}
