@@ -33,11 +33,11 @@ const (
 // pack B but streams it (packing costs as much as several rows).
 var rowwiseRows = 16
 
-// UseSIMD reports whether the uint64 kernels use the SIMD micro-kernel.
+// useSIMD reports whether the uint64 kernels use the SIMD micro-kernel.
 // It is set at start-up from the CPU's features (AVX2 on amd64) and the
 // environment (VEIL_NOSIMD=1 forces the portable Go path); tests flip it to
 // compare the two paths.
-var UseSIMD = hasSIMD && os.Getenv("VEIL_NOSIMD") == ""
+var useSIMD = hasSIMD && os.Getenv("VEIL_NOSIMD") == ""
 
 // microKernel computes C[0:mr, 0:nr] += Apanel · Bpanel over k steps, where
 // Apanel holds mr values per step and Bpanel bw values per step; c has
@@ -53,7 +53,7 @@ type microKernel struct {
 var goKernel = microKernel{mr: 1, nr: 8, bw: 8, run: kernelGo1x8}
 
 func kernelFor() *microKernel {
-	if UseSIMD && hasSIMD {
+	if useSIMD && hasSIMD {
 		return &simdKernel
 	}
 	return &goKernel

@@ -27,7 +27,7 @@ func gemm6x4AVX2(k int, a, b, c *uint64, ldc int)
 func axpyU64(dst, x []uint64, w uint64) {
 	x = x[:len(dst)]
 	n := len(dst) &^ 3
-	if UseSIMD && hasSIMD && n > 0 {
+	if useSIMD && hasSIMD && n > 0 {
 		axpyAVX2(&dst[0], &x[0], n, w)
 		dst, x = dst[n:], x[n:]
 	}

@@ -22,9 +22,9 @@ func naiveMatMul(a, b []uint64, m, k, n int) []uint64 {
 
 // withSIMD runs f with the SIMD path forced on or off.
 func withSIMD(on bool, f func()) {
-	old := UseSIMD
-	UseSIMD = on
-	defer func() { UseSIMD = old }()
+	old := useSIMD
+	useSIMD = on
+	defer func() { useSIMD = old }()
 	f()
 }
 
