@@ -74,11 +74,8 @@ var networks = []Network{
 		Paper: "VGG-16 (Simonyan & Zisserman 2015, configuration D) as torchvision vgg16, without BatchNorm"},
 }
 
-// Networks returns every network, in a stable order (MNIST networks
-// first, then the ImageNet ones).
-func Networks() []Network { return append([]Network(nil), networks...) }
-
-// Names returns the names of every network, in the order of Networks.
+// Names returns the names of every network, in a stable order (MNIST
+// networks first, then the ImageNet ones).
 func Names() []string {
 	names := make([]string, len(networks))
 	for i, n := range networks {
@@ -95,41 +92,4 @@ func Lookup(name string) (Network, error) {
 		}
 	}
 	return Network{}, fmt.Errorf("zoo: no network %q (have %s)", name, strings.Join(Names(), ", "))
-}
-
-// Summary counts a graph's layers and parameters.
-type Summary struct {
-	Conv   int // Conv nodes
-	FC     int // MatMul nodes (fully connected layers)
-	Params int // learnable parameters, counted as torchvision counts them
-}
-
-// Summarize counts the Conv and MatMul nodes of g and its parameters as
-// PyTorch's sum(p.numel() for p in model.parameters()) does: every float
-// constant a node reads, except the running mean and variance of a
-// BatchNorm (which are buffers, not parameters). Call it before
-// ir.Optimize, which folds BatchNorms away.
-func Summarize(g *ir.Graph) Summary {
-	var s Summary
-	seen := map[string]bool{}
-	for _, n := range g.Nodes {
-		switch n.Op {
-		case ir.OpConv:
-			s.Conv++
-		case ir.OpMatMul:
-			s.FC++
-		}
-		for i, in := range n.Inputs {
-			if n.Op == ir.OpBatchNorm && i >= 3 {
-				continue
-			}
-			c := g.Const(in)
-			if c == nil || c.DType != ir.Float32 || seen[in] {
-				continue
-			}
-			seen[in] = true
-			s.Params += c.Len()
-		}
-	}
-	return s
 }

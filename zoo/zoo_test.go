@@ -40,7 +40,7 @@ var want = map[string]struct {
 var heavy = map[string]bool{"vgg16": true, "resnet200": true}
 
 func TestNetworks(t *testing.T) {
-	nets := Networks()
+	nets := networks
 	if len(nets) != len(want) {
 		t.Fatalf("%d networks, want %d", len(nets), len(want))
 	}
@@ -70,7 +70,7 @@ func TestNetworks(t *testing.T) {
 			if out := g.Values[g.Outputs[0]].Shape; !out.Equal(ir.Shape{1, w.classes}) {
 				t.Errorf("output shape %v, want [1 %d]", out, w.classes)
 			}
-			s := Summarize(g)
+			s := summarize(g)
 			if s.Conv != w.conv || s.FC != w.fc {
 				t.Errorf("%d conv + %d FC layers, want %d + %d", s.Conv, s.FC, w.conv, w.fc)
 			}
@@ -180,7 +180,7 @@ func checkNumerics(t *testing.T, g *ir.Graph) {
 // (about five minutes on two cores).
 func TestNumerics(t *testing.T) {
 	full := os.Getenv("VEIL_ZOO_FULL") != ""
-	for _, n := range Networks() {
+	for _, n := range networks {
 		t.Run(n.Name, func(t *testing.T) {
 			var g *ir.Graph
 			var err error
@@ -234,7 +234,7 @@ func TestSeeds(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	seen := map[string]bool{}
-	for _, n := range Networks() {
+	for _, n := range networks {
 		if seen[n.Name] {
 			t.Errorf("duplicate name %q", n.Name)
 		}
@@ -256,7 +256,7 @@ func TestLookup(t *testing.T) {
 }
 
 func BenchmarkBuild(b *testing.B) {
-	for _, n := range Networks() {
+	for _, n := range networks {
 		b.Run(n.Name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := n.Build(1); err != nil {
@@ -265,4 +265,41 @@ func BenchmarkBuild(b *testing.B) {
 			}
 		})
 	}
+}
+
+// summary counts a graph's layers and parameters.
+type summary struct {
+	Conv   int // Conv nodes
+	FC     int // MatMul nodes (fully connected layers)
+	Params int // learnable parameters, counted as torchvision counts them
+}
+
+// summarize counts the Conv and MatMul nodes of g and its parameters as
+// PyTorch's sum(p.numel() for p in model.parameters()) does: every float
+// constant a node reads, except the running mean and variance of a
+// BatchNorm (which are buffers, not parameters). Call it before
+// ir.Optimize, which folds BatchNorms away.
+func summarize(g *ir.Graph) summary {
+	var s summary
+	seen := map[string]bool{}
+	for _, n := range g.Nodes {
+		switch n.Op {
+		case ir.OpConv:
+			s.Conv++
+		case ir.OpMatMul:
+			s.FC++
+		}
+		for i, in := range n.Inputs {
+			if n.Op == ir.OpBatchNorm && i >= 3 {
+				continue
+			}
+			c := g.Const(in)
+			if c == nil || c.DType != ir.Float32 || seen[in] {
+				continue
+			}
+			seen[in] = true
+			s.Params += c.Len()
+		}
+	}
+	return s
 }
