@@ -216,7 +216,20 @@ func ReadCertificate(path string) (*x509.Certificate, error) {
 // ReadPublic reads the public half of a key file, in either form [Save]
 // writes: the key of the first CERTIFICATE or PUBLIC KEY block of a PEM
 // file.
-func ReadPublic(path string) (crypto.PublicKey, error) {
+func ReadPublic(path string) (crypto.PublicKey, error) { return readPublic(path, false) }
+
+// PublicOf returns the public key of a key file of either half: the
+// private key ("PRIVATE KEY", PKCS#8, as [Save] writes it) or its public
+// half ("CERTIFICATE" or "PUBLIC KEY", as [ReadPublic] reads them),
+// whichever block comes first. It is for binding a key (veil attest
+// produce --key), not for using it: a private key file is read without
+// the checks of [Load], and its private half is dropped.
+func PublicOf(path string) (crypto.PublicKey, error) { return readPublic(path, true) }
+
+// readPublic returns the key of the first PEM block of the file at path
+// that carries one: a PUBLIC KEY or a CERTIFICATE block, and with private
+// also a PRIVATE KEY block (its public half).
+func readPublic(path string, private bool) (crypto.PublicKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -224,22 +237,33 @@ func ReadPublic(path string) (crypto.PublicKey, error) {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
-		if b == nil {
+		switch {
+		case b == nil && private:
+			return nil, fmt.Errorf("%s: no PEM %s, %s or %s block", path, privateKeyBlock, certificateBlock, publicKeyBlock)
+		case b == nil:
 			return nil, fmt.Errorf("%s: no PEM %s or %s block", path, publicKeyBlock, certificateBlock)
-		}
-		switch b.Type {
-		case publicKeyBlock:
+		case b.Type == publicKeyBlock:
 			k, err := x509.ParsePKIXPublicKey(b.Bytes)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 			return k, nil
-		case certificateBlock:
+		case b.Type == certificateBlock:
 			c, err := x509.ParseCertificate(b.Bytes)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 			return c.PublicKey, nil
+		case b.Type == privateKeyBlock && private:
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			s, ok := k.(crypto.Signer)
+			if !ok {
+				return nil, fmt.Errorf("%s: unsupported key type %T", path, k)
+			}
+			return s.Public(), nil
 		}
 	}
 }
