@@ -16,6 +16,7 @@ import (
 
 	"veil/attest"
 	"veil/slalom"
+	"veil/slalom/service"
 )
 
 // slalomAttester returns T's attester (attest.Choose): the platform's
@@ -127,7 +128,7 @@ The first line on stdout is "slalom service listening on ADDR".`,
 				return err
 			}
 			defer closeDev()
-			srv := &slalom.Server{T: t, Attester: a, Layout: g.Layout, Logf: logf}
+			srv := &service.Server{T: t, Attester: a, Layout: g.Layout, Logf: logf}
 			st, err := srv.Statement()
 			if err != nil {
 				return err
@@ -194,7 +195,7 @@ with labels, the top-1 accuracy.`,
 			if err != nil {
 				return err
 			}
-			req := slalom.Requirements{Verify: reqVerify, Blind: reqBlind}
+			req := service.Requirements{Verify: reqVerify, Blind: reqBlind}
 			if modelHash != "" {
 				h, err := hex.DecodeString(modelHash)
 				if err != nil || len(h) != 32 {
@@ -202,7 +203,7 @@ with labels, the top-1 accuracy.`,
 				}
 				req.ModelHash = h
 			}
-			cl, err := slalom.DialService(args[0], pol, req)
+			cl, err := service.DialService(args[0], pol, req)
 			if err != nil {
 				return err
 			}
@@ -299,6 +300,6 @@ with labels, the top-1 accuracy.`,
 	fl.BoolVar(&reqBlind, "require-blind", false, "refuse T unless it blinds every layer's input")
 	fl.IntVarP(&n, "n", "n", 20, "number of images")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object (with every output's logits)")
-	fl.DurationVar(&timeout, "timeout", slalom.DefaultClientTimeout, "give up on T when it sends nothing, neither an answer nor a heartbeat, for this long (0: wait forever)")
+	fl.DurationVar(&timeout, "timeout", service.DefaultClientTimeout, "give up on T when it sends nothing, neither an answer nor a heartbeat, for this long (0: wait forever)")
 	return c
 }

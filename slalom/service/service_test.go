@@ -1,4 +1,4 @@
-package slalom
+package service
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 
 	"veil/attest"
 	"veil/ir"
+	"veil/slalom"
+	"veil/slalom/slalomtest"
 )
 
 var svcMeasurement = func() []byte { h := sha512.Sum384([]byte("veil slalom service test T")); return h[:] }()
@@ -40,7 +42,7 @@ type svcEnv struct {
 	srv  *Server
 	sim  *attest.Simulated
 	pol  attest.Policy
-	prog *Program
+	prog *slalom.Program
 }
 
 func newSimulated(t testing.TB) *attest.Simulated {
@@ -56,14 +58,14 @@ func newSimulated(t testing.TB) *attest.Simulated {
 // newSvc serves the Fashion-MNIST LeNet in mode with device d (nil: an
 // honest one), attested by a fresh simulated platform that the returned
 // policy pins.
-func newSvc(t testing.TB, mode Mode, d *Device) *svcEnv {
+func newSvc(t testing.TB, mode slalom.Mode, d *slalom.Device) *svcEnv {
 	t.Helper()
-	l := loadBundled(t, 0)
-	tr := newTrusted(t, l.p, mode, d)
+	l := slalomtest.Load(t, 0)
+	tr := slalomtest.Trusted(t, l.P, mode, d)
 	sim := newSimulated(t)
 	pol := attest.Policy{Measurements: [][]byte{svcMeasurement}, InsecureAllowSimulated: true,
 		SimulatedPlatformKeys: [][]byte{sim.PlatformKey()}}
-	return &svcEnv{srv: &Server{T: tr, Attester: sim, Layout: l.g.Layout}, sim: sim, pol: pol, prog: l.p}
+	return &svcEnv{srv: &Server{T: tr, Attester: sim, Layout: l.G.Layout}, sim: sim, pol: pol, prog: l.P}
 }
 
 // conn starts one server connection and returns the client's end and a
@@ -85,7 +87,7 @@ func (e *svcEnv) conn(t testing.TB, hook svcHook) (net.Conn, <-chan error) {
 	client, relayC := net.Pipe()
 	relay := func(toT bool, from, to net.Conn) {
 		for i := 0; ; i++ {
-			typ, body, err := readFrame(from, MaxServiceFrame)
+			typ, body, err := readFrame(from, maxFrame)
 			if err != nil {
 				from.Close()
 				to.Close()
@@ -131,7 +133,7 @@ func serverResult(t testing.TB, done <-chan error) error {
 func splitAttest(t testing.TB, body []byte) ([]byte, *attest.Evidence) {
 	t.Helper()
 	r := &reader{b: body}
-	stb, evb := r.lp(MaxServiceFrame), r.lp(attest.MaxEvidenceSize)
+	stb, evb := r.lp(maxFrame), r.lp(attest.MaxEvidenceSize)
 	var ev attest.Evidence
 	if r.err != nil || ev.UnmarshalBinary(evb) != nil {
 		t.Fatalf("bad attest frame: %v", r.err)
@@ -173,25 +175,25 @@ func rewriteStatement(t testing.TB, change func(*Statement)) svcHook {
 // over the channel and gets, in every mode, exactly the oracle's output;
 // the statement says what T runs.
 func TestServiceGenuine(t *testing.T) {
-	l := loadBundled(t, 0)
+	l := slalomtest.Load(t, 0)
 	xs := make([][]float32, 6)
 	for i := range xs {
-		xs[i] = l.test[i*37].x
+		xs[i] = l.Test[i*37].X
 	}
-	for _, mode := range []Mode{{Verify: true}, {Verify: true, Blind: true, Check: Structured}, {Blind: true}, {}} {
+	for _, mode := range []slalom.Mode{{Verify: true}, {Verify: true, Blind: true, Check: slalom.Structured}, {Blind: true}, {}} {
 		t.Run(mode.String(), func(t *testing.T) {
 			e := newSvc(t, mode, nil)
-			cl, done, err := e.dial(t, nil, Requirements{ModelHash: l.p.Hash[:], Verify: mode.Verify, Blind: mode.Blind})
+			cl, done, err := e.dial(t, nil, Requirements{ModelHash: l.P.Hash[:], Verify: mode.Verify, Blind: mode.Blind})
 			if err != nil {
 				t.Fatal(err)
 			}
 			st := cl.Statement
-			want := Statement{Model: l.p.Hash, Name: l.p.Name, Verify: mode.Verify, Blind: mode.Blind, Check: mode.Check,
-				P: P, Lx: l.p.Lx, Lw: l.p.Lw, OutScale: l.p.OutScale, OutLen: l.p.OutLen, Input: l.p.Input, Layout: "NCHW"}
+			want := Statement{Model: l.P.Hash, Name: l.P.Name, Verify: mode.Verify, Blind: mode.Blind, Check: mode.Check,
+				P: slalom.P, Lx: l.P.Lx, Lw: l.P.Lw, OutScale: l.P.OutScale, OutLen: l.P.OutLen, Input: l.P.Input, Layout: "NCHW"}
 			if mode.Verify {
-				want.K = Reps
+				want.K = slalom.Reps
 			}
-			if st.Model != want.Model || st.Name != want.Name || st.Mode() != want.Mode() || st.P != P || st.K != want.K ||
+			if st.Model != want.Model || st.Name != want.Name || st.Mode() != want.Mode() || st.P != slalom.P || st.K != want.K ||
 				st.Lx != want.Lx || st.Lw != want.Lw || st.OutScale != want.OutScale || st.OutLen != want.OutLen ||
 				!slices.Equal(st.Input, want.Input) || st.Layout != want.Layout {
 				t.Fatalf("statement %+v, want %+v", st, want)
@@ -207,14 +209,14 @@ func TestServiceGenuine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rs = append(rs, Result{Logits: one, Scale: l.p.OutScale})
+			rs = append(rs, Result{Logits: one, Scale: l.P.OutScale})
 			for i, r := range rs {
 				x := xs[i%len(xs)]
-				want, err := l.p.Oracle(x)
+				want, err := l.P.Oracle(x)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.Err != nil || r.Scale != l.p.OutScale || !slices.Equal(r.Logits, want) {
+				if r.Err != nil || r.Scale != l.P.OutScale || !slices.Equal(r.Logits, want) {
 					t.Fatalf("input %d: got %v (scale %d, err %v), oracle %v", i, r.Logits, r.Scale, r.Err, want)
 				}
 			}
@@ -233,7 +235,7 @@ func TestServiceGenuine(t *testing.T) {
 // replayed), another key, or a statement altered after signing.
 func TestServiceEvidenceRefused(t *testing.T) {
 	// Evidence recorded from an earlier, genuine handshake.
-	base := newSvc(t, Mode{Verify: true}, nil)
+	base := newSvc(t, slalom.Mode{Verify: true}, nil)
 	var recorded svcFrame
 	var once sync.Once
 	cl, _, err := base.dial(t, func(toT bool, i int, f svcFrame) []svcFrame {
@@ -279,15 +281,15 @@ func TestServiceEvidenceRefused(t *testing.T) {
 		}, reject: "report data"},
 		{name: "statement: other model hash", hook: rewriteStatement(t, func(s *Statement) { s.Model[0] ^= 1 }), reject: "report data"},
 		{name: "statement: verification claimed", setup: func(e *svcEnv) {
-			*e = *newSvc(t, Mode{}, nil)
-		}, hook: rewriteStatement(t, func(s *Statement) { s.Verify, s.K = true, Reps }), reject: "report data"},
+			*e = *newSvc(t, slalom.Mode{}, nil)
+		}, hook: rewriteStatement(t, func(s *Statement) { s.Verify, s.K = true, slalom.Reps }), reject: "report data"},
 		{name: "statement: blinding claimed", hook: rewriteStatement(t, func(s *Statement) { s.Blind = true }), reject: "report data"},
 		{name: "statement: other k", hook: rewriteStatement(t, func(s *Statement) { s.K = 3 }), reject: "report data"},
 		{name: "statement: other scales", hook: rewriteStatement(t, func(s *Statement) { s.Lw-- }), reject: "report data"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newSvc(t, Mode{Verify: true}, nil)
+			e := newSvc(t, slalom.Mode{Verify: true}, nil)
 			if c.setup != nil {
 				c.setup(e)
 			}
@@ -307,7 +309,7 @@ func TestServiceEvidenceRefused(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := cl.Infer(loadBundled(t, 0).test[0].x); err != nil {
+				if _, err := cl.Infer(slalomtest.Load(t, 0).Test[0].X); err != nil {
 					t.Fatal(err)
 				}
 				return
@@ -325,22 +327,22 @@ func TestServiceEvidenceRefused(t *testing.T) {
 // TestServiceRequirements: a genuine T whose statement does not meet the
 // client's demands (pinned model hash, verification, blinding) is refused.
 func TestServiceRequirements(t *testing.T) {
-	l := loadBundled(t, 0)
-	other := l.p.Hash
+	l := slalomtest.Load(t, 0)
+	other := l.P.Hash
 	other[31] ^= 0x80
 	cases := []struct {
 		name   string
-		mode   Mode
+		mode   slalom.Mode
 		req    Requirements
 		reject string
 	}{
-		{"pinned hash", Mode{Verify: true}, Requirements{ModelHash: l.p.Hash[:]}, ""},
-		{"other model hash", Mode{Verify: true}, Requirements{ModelHash: other[:]}, "not the pinned"},
-		{"short model hash", Mode{Verify: true}, Requirements{ModelHash: l.p.Hash[:16]}, "not the pinned"},
-		{"verify required, outsourced", Mode{}, Requirements{Verify: true}, "verification required"},
-		{"verify required, private only", Mode{Blind: true}, Requirements{Verify: true}, "verification required"},
-		{"blind required, verified only", Mode{Verify: true}, Requirements{Blind: true}, "blinding required"},
-		{"both required, both run", Mode{Verify: true, Blind: true}, Requirements{Verify: true, Blind: true, ModelHash: l.p.Hash[:]}, ""},
+		{"pinned hash", slalom.Mode{Verify: true}, Requirements{ModelHash: l.P.Hash[:]}, ""},
+		{"other model hash", slalom.Mode{Verify: true}, Requirements{ModelHash: other[:]}, "not the pinned"},
+		{"short model hash", slalom.Mode{Verify: true}, Requirements{ModelHash: l.P.Hash[:16]}, "not the pinned"},
+		{"verify required, outsourced", slalom.Mode{}, Requirements{Verify: true}, "verification required"},
+		{"verify required, private only", slalom.Mode{Blind: true}, Requirements{Verify: true}, "verification required"},
+		{"blind required, verified only", slalom.Mode{Verify: true}, Requirements{Blind: true}, "blinding required"},
+		{"both required, both run", slalom.Mode{Verify: true, Blind: true}, Requirements{Verify: true, Blind: true, ModelHash: l.P.Hash[:]}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -364,12 +366,12 @@ func TestServiceRequirements(t *testing.T) {
 // unauthenticated one, is refused by its receiver, T or the client, with
 // an error naming the problem; nothing is answered to it.
 func TestServiceFramesRefused(t *testing.T) {
-	l := loadBundled(t, 0)
-	xs := [][]float32{l.test[1].x, l.test[2].x}
+	l := slalomtest.Load(t, 0)
+	xs := [][]float32{l.Test[1].X, l.Test[2].X}
 	// A client frame from an earlier session.
 	var earlier svcFrame
 	{
-		e := newSvc(t, Mode{Verify: true}, nil)
+		e := newSvc(t, slalom.Mode{Verify: true}, nil)
 		cl, _, err := e.dial(t, func(toT bool, i int, f svcFrame) []svcFrame {
 			if toT && i == 1 {
 				earlier = f
@@ -491,7 +493,7 @@ func TestServiceFramesRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newSvc(t, Mode{Verify: true}, nil)
+			e := newSvc(t, slalom.Mode{Verify: true}, nil)
 			var mu sync.Mutex
 			s := &state{}
 			cl, done, err := e.dial(t, func(toT bool, i int, f svcFrame) []svcFrame {
@@ -524,15 +526,15 @@ func TestServiceFramesRefused(t *testing.T) {
 // output; T restarts with new check secrets and answers the next input
 // correctly.
 func TestServiceCheatingDevice(t *testing.T) {
-	l := loadBundled(t, 0)
-	for _, mode := range []Mode{{Verify: true}, {Verify: true, Blind: true}, {Verify: true, Check: Structured, PerLayer: true}} {
-		for _, target := range []int{0, len(l.p.Layers) - 1} {
-			t.Run(mode.String()+"/"+l.p.Layers[target].Name, func(t *testing.T) {
+	l := slalomtest.Load(t, 0)
+	for _, mode := range []slalom.Mode{{Verify: true}, {Verify: true, Blind: true}, {Verify: true, Check: slalom.Structured, PerLayer: true}} {
+		for _, target := range []int{0, len(l.P.Layers) - 1} {
+			t.Run(mode.String()+"/"+l.P.Layers[target].Name, func(t *testing.T) {
 				var armed atomic.Bool
 				armed.Store(true)
-				d := &Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
+				d := &slalom.Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
 					if layer == target && armed.CompareAndSwap(true, false) {
-						y[len(y)/2] = uint32((uint64(y[len(y)/2]) + 12345) % P)
+						y[len(y)/2] = uint32((uint64(y[len(y)/2]) + 12345) % slalom.P)
 					}
 					return y
 				}}
@@ -541,17 +543,17 @@ func TestServiceCheatingDevice(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				xs := [][]float32{l.test[3].x, l.test[4].x}
+				xs := [][]float32{l.Test[3].X, l.Test[4].X}
 				rs, err := cl.InferAll(xs)
 				if err != nil {
 					t.Fatal(err)
 				}
-				var se *ServiceError
-				name := l.p.Layers[target].Name
+				var se *RefusedError
+				name := l.P.Layers[target].Name
 				if rs[0].Logits != nil || !errors.As(rs[0].Err, &se) || !strings.Contains(se.Msg, name) {
 					t.Fatalf("cheating D: got %v, %v; want an error naming layer %s and no output", rs[0].Logits, rs[0].Err, name)
 				}
-				want, _ := l.p.Oracle(xs[1])
+				want, _ := l.P.Oracle(xs[1])
 				if rs[1].Err != nil || !slices.Equal(rs[1].Logits, want) {
 					t.Fatalf("after the restart: got %v, %v; want %v", rs[1].Logits, rs[1].Err, want)
 				}
@@ -568,22 +570,22 @@ func TestServiceCheatingDevice(t *testing.T) {
 // an error and keeps serving; malformed handshakes end with an error, on
 // both sides, never a panic.
 func TestServiceBadInput(t *testing.T) {
-	l := loadBundled(t, 0)
-	e := newSvc(t, Mode{Verify: true}, nil)
+	l := slalomtest.Load(t, 0)
+	e := newSvc(t, slalom.Mode{Verify: true}, nil)
 	cl, done, err := e.dial(t, nil, Requirements{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nan := slices.Clone(l.test[0].x)
+	nan := slices.Clone(l.Test[0].X)
 	nan[5] = float32(math.NaN())
 	for _, c := range []struct {
 		msg  []byte
 		want string
 	}{
-		{encodeInput(l.test[0].x[:3]), "input of 3 values"},
+		{encodeInput(l.Test[0].X[:3]), "input of 3 values"},
 		{encodeInput(nan), "not finite"},
 		{[]byte{1}, "too short"},
-		{append(encodeInput(l.test[0].x), 0), "bytes"},
+		{append(encodeInput(l.Test[0].X), 0), "bytes"},
 	} {
 		if err := cl.s.send(recInput, c.msg); err != nil {
 			t.Fatal(err)
@@ -593,10 +595,10 @@ func TestServiceBadInput(t *testing.T) {
 			t.Fatalf("got %d %q %v, want an error naming %q", kind, msg, err, c.want)
 		}
 	}
-	if _, err := cl.InferAll([][]float32{l.test[0].x[:5]}); err == nil {
+	if _, err := cl.InferAll([][]float32{l.Test[0].X[:5]}); err == nil {
 		t.Fatal("the client sent an input of the wrong size")
 	}
-	if out, err := cl.Infer(l.test[0].x); err != nil || out == nil {
+	if out, err := cl.Infer(l.Test[0].X); err != nil || out == nil {
 		t.Fatalf("T stopped serving after bad inputs: %v", err)
 	}
 	cl.Close()
@@ -634,7 +636,7 @@ func TestServiceBadInput(t *testing.T) {
 	for n := 0; n < len(genuine); n += 1 + n/8 {
 		a, b := net.Pipe()
 		go func() {
-			readFrame(b, MaxServiceFrame)
+			readFrame(b, maxFrame)
 			writeFrame(b, msgAttest, genuine[:n])
 			io.Copy(io.Discard, b)
 		}()
@@ -649,7 +651,7 @@ func TestServiceBadInput(t *testing.T) {
 // TestStatementEncoding: round trip, and every truncation, trailing byte
 // or unknown flag refused.
 func TestStatementEncoding(t *testing.T) {
-	st := Statement{Name: "lenet", Verify: true, Blind: true, Check: Structured, P: P, K: Reps, Lx: 8, Lw: 7,
+	st := Statement{Name: "lenet", Verify: true, Blind: true, Check: slalom.Structured, P: slalom.P, K: slalom.Reps, Lx: 8, Lw: 7,
 		OutScale: 15, OutLen: 10, Input: []int{1, 1, 28, 28}, Layout: ir.NCHW.String()}
 	st.Model[3] = 9
 	b, err := st.MarshalBinary()
@@ -682,7 +684,7 @@ func TestStatementEncoding(t *testing.T) {
 	if err := got.UnmarshalBinary(bad); err == nil {
 		t.Fatal("accepted 99 input dimensions")
 	}
-	if SessionID(b) == SessionID(b[:len(b)-1]) {
+	if sessionID(b) == sessionID(b[:len(b)-1]) {
 		t.Fatal("session ids collide")
 	}
 }

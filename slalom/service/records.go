@@ -1,4 +1,4 @@
-package slalom
+package service
 
 import (
 	"encoding/binary"
@@ -49,7 +49,7 @@ func newSession(rw io.ReadWriter, sec *attestkex.Secret, isT bool) (*session, er
 // recordAAD is a sealed frame's associated data: the service domain,
 // the version and type bytes, the direction and the sequence number.
 func recordAAD(dir byte, seq uint64) []byte {
-	a := append([]byte(serviceDomain), ServiceVersion, msgSealed, dir)
+	a := append([]byte(serviceDomain), version, msgSealed, dir)
 	return binary.BigEndian.AppendUint64(a, seq)
 }
 
@@ -71,7 +71,7 @@ func (s *session) send(kind byte, msg []byte) error {
 // recv reads, authenticates and decrypts the next frame of the other
 // direction. io.EOF means the peer closed cleanly between frames.
 func (s *session) recv() (kind byte, msg []byte, err error) {
-	typ, body, err := readFrame(s.rw, MaxServiceFrame)
+	typ, body, err := readFrame(s.rw, maxFrame)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -1,4 +1,4 @@
-package slalom
+package service
 
 import (
 	"encoding/binary"
@@ -8,6 +8,7 @@ import (
 
 	"veil/internal/attestkex"
 	"veil/ir"
+	"veil/slalom"
 )
 
 // Statement is what T runs, as bound into its evidence (through the
@@ -21,7 +22,7 @@ type Statement struct {
 	// Mode: Verify (Freivalds checks on every layer), Blind (one-time
 	// additive blinding), the check variant and PerLayer.
 	Verify, Blind, PerLayer bool
-	Check                   CheckMode
+	Check                   slalom.CheckMode
 	// P is the field's prime, K the number of Freivalds repetitions per
 	// layer (Reps; 0 without Verify).
 	P uint64
@@ -37,22 +38,22 @@ type Statement struct {
 	Layout string
 }
 
-// StatementOf describes T running t's program in t's mode, with inputs in
+// statementOf describes T running t's program in t's mode, with inputs in
 // the given layout.
-func StatementOf(t *Trusted, layout ir.Layout) Statement {
+func statementOf(t *slalom.Trusted, layout ir.Layout) Statement {
 	p := t.Prog
 	st := Statement{Model: p.Hash, Name: p.Name, Verify: t.Mode.Verify, Blind: t.Mode.Blind,
-		PerLayer: t.Mode.PerLayer, P: P, Lx: p.Lx, Lw: p.Lw,
+		PerLayer: t.Mode.PerLayer, P: slalom.P, Lx: p.Lx, Lw: p.Lw,
 		OutScale: p.OutScale, OutLen: p.OutLen, Input: append([]int(nil), p.Input...), Layout: layout.String()}
 	if t.Mode.Verify {
-		st.Check, st.K = t.Mode.Check, Reps
+		st.Check, st.K = t.Mode.Check, slalom.Reps
 	}
 	return st
 }
 
 // Mode returns the statement's mode.
-func (s *Statement) Mode() Mode {
-	return Mode{Verify: s.Verify, Blind: s.Blind, Check: s.Check, PerLayer: s.PerLayer}
+func (s *Statement) Mode() slalom.Mode {
+	return slalom.Mode{Verify: s.Verify, Blind: s.Blind, Check: s.Check, PerLayer: s.PerLayer}
 }
 
 // ModeString describes the mode, with the check variant when verifying
@@ -140,10 +141,10 @@ func (s *Statement) UnmarshalBinary(b []byte) error {
 	if fc[0]&^7 != 0 {
 		return fmt.Errorf("slalom: statement: unknown mode flags %#x", fc[0])
 	}
-	if fc[1] > byte(Structured) {
+	if fc[1] > byte(slalom.Structured) {
 		return fmt.Errorf("slalom: statement: unknown check variant %d", fc[1])
 	}
-	st.Verify, st.Blind, st.PerLayer, st.Check = fc[0]&1 != 0, fc[0]&2 != 0, fc[0]&4 != 0, CheckMode(fc[1])
+	st.Verify, st.Blind, st.PerLayer, st.Check = fc[0]&1 != 0, fc[0]&2 != 0, fc[0]&4 != 0, slalom.CheckMode(fc[1])
 	st.P = binary.BigEndian.Uint64(pb)
 	for i, v := range ints[:5] {
 		if v > math.MaxInt32 {
@@ -163,7 +164,7 @@ func (s *Statement) UnmarshalBinary(b []byte) error {
 		if r.err != nil {
 			return fmt.Errorf("slalom: statement: %w", r.err)
 		}
-		if d < 1 || d > MaxServiceFrame {
+		if d < 1 || d > maxFrame {
 			return fmt.Errorf("slalom: statement: input dimension %d", d)
 		}
 		if size *= int64(d); size > maxInLen {
@@ -186,9 +187,9 @@ func (s *Statement) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// SessionID is SHA-256("veil/slalom/session/v1" ‖ BE32 length ‖
+// sessionID is SHA-256("veil/slalom/session/v1" ‖ BE32 length ‖
 // statement): the session id T's evidence binds, so that the evidence
 // vouches for the statement.
-func SessionID(statement []byte) [32]byte {
+func sessionID(statement []byte) [32]byte {
 	return attestkex.Transcript(sessionDomain, statement)
 }

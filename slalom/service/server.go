@@ -1,4 +1,4 @@
-package slalom
+package service
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"veil/internal/attestkex"
 	"veil/internal/netutil"
 	"veil/ir"
+	"veil/slalom"
 )
 
 // Server serves clients with T: per connection, an attested handshake
@@ -19,7 +20,7 @@ import (
 // inference at a time.
 type Server struct {
 	// T is the trusted executor, set up with its device.
-	T *Trusted
+	T *slalom.Trusted
 	// Attester produces T's evidence (attest.Detect on a TEE; a simulated
 	// one proves nothing).
 	Attester attest.Attester
@@ -57,7 +58,7 @@ func (s *Server) logf(f string, a ...any) {
 
 func (s *Server) statement() ([]byte, error) {
 	s.once.Do(func() {
-		s.st = StatementOf(s.T, s.Layout)
+		s.st = statementOf(s.T, s.Layout)
 		s.stb, s.sterr = s.st.MarshalBinary()
 	})
 	return s.stb, s.sterr
@@ -121,10 +122,10 @@ func (s *Server) serveConn(conn net.Conn, handshaken func() bool) error {
 	if err != nil {
 		return fmt.Errorf("slalom service: reading the client's hello: %w", err)
 	}
-	if typ != msgHello || len(hello) != NonceSize+attestkex.KeySize {
-		return abort(fmt.Errorf("slalom service: expected a hello frame (type %d, %d bytes), got type %d of %d bytes", msgHello, NonceSize+attestkex.KeySize, typ, len(hello)))
+	if typ != msgHello || len(hello) != nonceSize+attestkex.KeySize {
+		return abort(fmt.Errorf("slalom service: expected a hello frame (type %d, %d bytes), got type %d of %d bytes", msgHello, nonceSize+attestkex.KeySize, typ, len(hello)))
 	}
-	nonce, peer := hello[:NonceSize], hello[NonceSize:]
+	nonce, peer := hello[:nonceSize], hello[nonceSize:]
 	if _, err := attestkex.PeerKey(peer); err != nil {
 		return abort(fmt.Errorf("slalom service: the client's key: %w", err))
 	}
@@ -139,7 +140,7 @@ func (s *Server) serveConn(conn net.Conn, handshaken func() bool) error {
 	if err != nil {
 		return abort(fmt.Errorf("slalom service: generating the channel key: %w", err))
 	}
-	sid := SessionID(stb)
+	sid := sessionID(stb)
 	s.amu.Lock()
 	ev, err := attestkex.Attest(s.Attester, priv, sid[:], nonce)
 	s.amu.Unlock()

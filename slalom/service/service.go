@@ -1,23 +1,17 @@
-package slalom
-
-import (
-	"time"
-
-	"veil/internal/attestkex"
-	"veil/internal/record"
-)
-
-// T as a service: a client (say, a hospital with an X-ray) attests T
-// before it hands over its input, T runs the inference with D and returns
-// the result to that client only.
+// Package service runs Slalom's trusted executor T (package slalom) as
+// an attested service for clients: a client (say, a hospital with an
+// X-ray) attests T before it hands over its input, T runs the inference
+// with D and returns the result to that client only. [Server] is T's
+// side, [DialService] and [NewClient] the client's; a [Statement] says
+// what T runs, [Requirements] what a client demands of it.
 //
 // # Wire format (version 1)
 //
 // Every message is a frame:
 //
-//	BE32(n) ‖ version (1 byte, = ServiceVersion) ‖ type (1 byte) ‖ body (n − 2 bytes)
+//	BE32(n) ‖ version (1 byte, = 1) ‖ type (1 byte) ‖ body (n − 2 bytes)
 //
-// with 2 ≤ n ≤ MaxServiceFrame; a frame of another version, length or type
+// with 2 ≤ n ≤ 16 MiB; a frame of another version, length or type
 // stops the connection. The handshake, per connection:
 //
 //  1. client → T, type 1 (hello): a fresh 32-byte nonce ‖ the client's
@@ -73,22 +67,30 @@ import (
 //
 // # Files
 //
-// This file holds the protocol's constants; service_wire.go the frames
-// and the messages' encodings; service_statement.go the statement and
-// the session id; service_records.go the sealed records; service_server.go
-// T's side and service_client.go the client's. The key exchange is
+// service.go holds the protocol's constants; wire.go the frames and the
+// messages' encodings; statement.go the statement and the session id;
+// records.go the sealed records; server.go T's side and client.go the
+// client's. The key exchange is
 // veil's attested key exchange (internal/attestkex) and the sealed
 // records its record layer (internal/record), the same as Aramis'.
+package service
 
-// ServiceVersion is the version byte of every frame.
-const ServiceVersion = 1
+import (
+	"time"
 
-// MaxServiceFrame bounds a frame of the client protocol (the length field's
+	"veil/internal/attestkex"
+	"veil/internal/record"
+)
+
+// version is the version byte of every frame.
+const version = 1
+
+// maxFrame bounds a frame of the client protocol (the length field's
 // value: version, type and body).
-const MaxServiceFrame = 16 << 20
+const maxFrame = 16 << 20
 
-// NonceSize is the size of the client's fresh nonce.
-const NonceSize = attestkex.NonceSize
+// nonceSize is the size of the client's fresh nonce.
+const nonceSize = attestkex.NonceSize
 
 // Frame types.
 const (
@@ -124,7 +126,7 @@ const (
 
 // helloFrame is the length field of the hello frame: version, type,
 // nonce and key.
-const helloFrame = 2 + NonceSize + attestkex.KeySize
+const helloFrame = 2 + nonceSize + attestkex.KeySize
 
 // Directions, in the AAD.
 const (
@@ -146,6 +148,6 @@ const (
 	// maxInLen and maxOutLen are the most values an input (BE32 count,
 	// float32s) and an output (BE32 scale, BE32 count, int64s) message
 	// can carry in one frame.
-	maxInLen  = (MaxServiceFrame - sealedOverhead - 4) / 4
-	maxOutLen = (MaxServiceFrame - sealedOverhead - 8) / 8
+	maxInLen  = (maxFrame - sealedOverhead - 4) / 4
+	maxOutLen = (maxFrame - sealedOverhead - 8) / 8
 )

@@ -1,4 +1,4 @@
-package slalom
+package service
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"veil/attest"
 	"veil/internal/attestkex"
+	"veil/slalom"
 )
 
 // Requirements are what a client demands of T's statement.
@@ -24,13 +25,13 @@ type Requirements struct {
 
 // Check returns an error naming the first demand st does not meet.
 func (r Requirements) Check(st *Statement) error {
-	if st.P != P {
-		return fmt.Errorf("slalom client: T computes mod %d, this client knows only p = %d", st.P, uint64(P))
+	if st.P != slalom.P {
+		return fmt.Errorf("slalom client: T computes mod %d, this client knows only p = %d", st.P, uint64(slalom.P))
 	}
 	if r.ModelHash != nil && !bytes.Equal(r.ModelHash, st.Model[:]) {
 		return fmt.Errorf("slalom client: T runs model hash %x, not the pinned %x", st.Model[:], r.ModelHash)
 	}
-	if r.Verify && (!st.Verify || st.K < Reps) {
+	if r.Verify && (!st.Verify || st.K < slalom.Reps) {
 		return fmt.Errorf("slalom client: verification required, but T runs mode %s with k = %d", st.Mode(), st.K)
 	}
 	if r.Blind && !st.Blind {
@@ -39,14 +40,14 @@ func (r Requirements) Check(st *Statement) error {
 	return nil
 }
 
-// ServiceError is T's refusal of one input (for example a failed Freivalds
+// RefusedError is T's refusal of one input (for example a failed Freivalds
 // check naming the layer): authenticated, with no output.
-type ServiceError struct{ Msg string }
+type RefusedError struct{ Msg string }
 
-func (e *ServiceError) Error() string { return "T refused the input: " + e.Msg }
+func (e *RefusedError) Error() string { return "T refused the input: " + e.Msg }
 
 // Result is T's answer to one input: the logits at 2^-Scale, or Err
-// (a *ServiceError).
+// (a *RefusedError).
 type Result struct {
 	Logits []int64
 	Scale  int
@@ -103,7 +104,7 @@ func NewClient(conn net.Conn, pol attest.Policy, req Requirements) (*Client, err
 	if err := writeFrame(conn, msgHello, hello); err != nil {
 		return nil, fmt.Errorf("slalom client: sending the hello: %w", err)
 	}
-	typ, body, err := readFrame(conn, MaxServiceFrame)
+	typ, body, err := readFrame(conn, maxFrame)
 	if err != nil {
 		return nil, fmt.Errorf("slalom client: reading T's evidence: %w", err)
 	}
@@ -114,7 +115,7 @@ func NewClient(conn net.Conn, pol attest.Policy, req Requirements) (*Client, err
 		return nil, fmt.Errorf("slalom client: expected T's evidence (frame type %d), got type %d", msgAttest, typ)
 	}
 	r := &reader{b: body}
-	stb := r.lp(MaxServiceFrame)
+	stb := r.lp(maxFrame)
 	evb := r.lp(attest.MaxEvidenceSize)
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%d trailing bytes", len(r.b))
@@ -133,7 +134,7 @@ func NewClient(conn net.Conn, pol attest.Policy, req Requirements) (*Client, err
 	if _, err := attestkex.PeerKey(ev.PubKey); err != nil {
 		return nil, fmt.Errorf("slalom client: the key T's evidence names is not an X25519 key: %w", err)
 	}
-	sid := SessionID(stb)
+	sid := sessionID(stb)
 	claims, err := attestkex.Verify(pol, &ev, sid[:], nonce)
 	if err != nil {
 		return nil, fmt.Errorf("slalom client: T's evidence refused (it must bind T's key, this statement and this client's nonce): %w", err)
@@ -156,7 +157,7 @@ func NewClient(conn net.Conn, pol attest.Policy, req Requirements) (*Client, err
 func (c *Client) Close() error { return c.conn.Close() }
 
 // Infer sends one input and returns T's output logits at scale
-// Statement.OutScale, or T's refusal (*ServiceError) or a channel error.
+// Statement.OutScale, or T's refusal (*RefusedError) or a channel error.
 func (c *Client) Infer(x []float32) ([]int64, error) {
 	rs, err := c.InferAll([][]float32{x})
 	if err != nil {
@@ -217,7 +218,7 @@ func (c *Client) InferAll(xs [][]float32) ([]Result, error) {
 			}
 			out[i] = Result{Logits: z, Scale: c.Statement.OutScale}
 		case recError:
-			out[i] = Result{Err: &ServiceError{Msg: string(clip(string(msg)))}}
+			out[i] = Result{Err: &RefusedError{Msg: string(clip(string(msg)))}}
 		default:
 			return fail(fmt.Errorf("slalom client: answer %d: message of kind %d", i, kind))
 		}

@@ -1,4 +1,4 @@
-package slalom
+package service
 
 import (
 	"encoding/binary"
@@ -12,19 +12,19 @@ import (
 
 // writeFrame writes one frame: BE32(2 + len(body)) ‖ version ‖ typ ‖ body.
 func writeFrame(w io.Writer, typ byte, body []byte) error {
-	if len(body)+2 > MaxServiceFrame {
-		return fmt.Errorf("frame of %d bytes exceeds the maximum of %d", len(body)+2, MaxServiceFrame)
+	if len(body)+2 > maxFrame {
+		return fmt.Errorf("frame of %d bytes exceeds the maximum of %d", len(body)+2, maxFrame)
 	}
 	b := make([]byte, 6+len(body))
 	binary.BigEndian.PutUint32(b, uint32(2+len(body)))
-	b[4], b[5] = ServiceVersion, typ
+	b[4], b[5] = version, typ
 	copy(b[6:], body)
 	_, err := w.Write(b)
 	return err
 }
 
 // readFrame reads one frame whose length field is at most max (at most
-// MaxServiceFrame). It returns io.EOF only when the peer closed the
+// maxFrame). It returns io.EOF only when the peer closed the
 // connection at a frame boundary. The buffer grows as the bytes arrive
 // (netutil.AppendFull), not to the announced length.
 func readFrame(r io.Reader, max int) (typ byte, body []byte, err error) {
@@ -36,15 +36,15 @@ func readFrame(r io.Reader, max int) (typ byte, body []byte, err error) {
 		return 0, nil, err
 	}
 	n := binary.BigEndian.Uint32(h[:])
-	if n < 2 || int64(n) > int64(min(max, MaxServiceFrame)) {
-		return 0, nil, fmt.Errorf("frame length %d outside [2, %d]", n, min(max, MaxServiceFrame))
+	if n < 2 || int64(n) > int64(min(max, maxFrame)) {
+		return 0, nil, fmt.Errorf("frame length %d outside [2, %d]", n, min(max, maxFrame))
 	}
 	buf, err := netutil.AppendFull(nil, r, int(n))
 	if err != nil {
 		return 0, nil, fmt.Errorf("truncated frame of %d bytes: %w", n, err)
 	}
-	if buf[0] != ServiceVersion {
-		return 0, nil, fmt.Errorf("frame of protocol version %d, want %d", buf[0], ServiceVersion)
+	if buf[0] != version {
+		return 0, nil, fmt.Errorf("frame of protocol version %d, want %d", buf[0], version)
 	}
 	return buf[1], buf[2:], nil
 }
