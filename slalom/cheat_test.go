@@ -1,15 +1,18 @@
-package slalom
+package slalom_test
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
-
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
+
+	"veil/slalom"
+	"veil/slalom/device"
+	"veil/slalom/device/devicetest"
+	"veil/slalom/slalomtest"
 )
 
 // TestCheatingDeviceCaught: a device that adds δ ≢ 0 to one random entry
@@ -20,18 +23,18 @@ import (
 func TestCheatingDeviceCaught(t *testing.T) {
 	type cfg struct {
 		model  int
-		mode   Mode
+		mode   slalom.Mode
 		trials int
 	}
 	cfgs := []cfg{
-		{0, Mode{Verify: true}, 4000},
-		{0, Mode{Verify: true, Check: Structured}, 1000},
-		{0, Mode{Verify: true, PerLayer: true}, 1000},
-		{0, Mode{Verify: true, Check: OnTheFly}, 1500},
-		{0, Mode{Verify: true, Blind: true}, 2500},
-		{2, Mode{Verify: true}, 500},
-		{2, Mode{Verify: true, Blind: true}, 300},
-		{2, Mode{Verify: true, Blind: true, Check: Structured}, 200},
+		{0, slalom.Mode{Verify: true}, 4000},
+		{0, slalom.Mode{Verify: true, Check: slalom.Structured}, 1000},
+		{0, slalom.Mode{Verify: true, PerLayer: true}, 1000},
+		{0, slalom.Mode{Verify: true, Check: slalom.OnTheFly}, 1500},
+		{0, slalom.Mode{Verify: true, Blind: true}, 2500},
+		{2, slalom.Mode{Verify: true}, 500},
+		{2, slalom.Mode{Verify: true, Blind: true}, 300},
+		{2, slalom.Mode{Verify: true, Blind: true, Check: slalom.Structured}, 200},
 	}
 	if testing.Short() {
 		for i := range cfgs {
@@ -39,12 +42,12 @@ func TestCheatingDeviceCaught(t *testing.T) {
 		}
 	}
 	for _, c := range cfgs {
-		loadBundled(t, c.model)
+		slalomtest.Load(t, c.model)
 	}
 	for _, c := range cfgs {
-		t.Run(fmt.Sprintf("%s/%v/%v", bundled[c.model].name, c.mode, c.mode.Check), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%v/%v", slalomtest.Bundled[c.model].Name, c.mode, c.mode.Check), func(t *testing.T) {
 			t.Parallel()
-			l := loadBundled(t, c.model)
+			l := slalomtest.Load(t, c.model)
 			rng := rand.New(rand.NewPCG(uint64(c.model), uint64(c.trials)))
 			// The trial's corruption, keyed by the request's sequence number:
 			// in streaming mode D may still be finishing the previous
@@ -55,39 +58,44 @@ func TestCheatingDeviceCaught(t *testing.T) {
 			}
 			var mu sync.Mutex
 			plan := map[uint64]corruption{}
-			var seqNext uint64
+			// seen is the last sequence number D saw: T's last request,
+			// once T refused an answer to it.
+			var seqNext, seen uint64
 			target, entry, delta := -1, 0, uint32(0)
-			d := &Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
+			d := &device.Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
 				mu.Lock()
+				seen = max(seen, seq)
 				c, ok := plan[seq]
 				mu.Unlock()
 				if ok && layer == c.target {
 					e := c.entry % len(y)
-					y[e] = uint32((uint64(y[e]) + uint64(c.delta)) % P)
+					y[e] = uint32((uint64(y[e]) + uint64(c.delta)) % slalom.P)
 				}
 				return y
 			}}
-			tr := newTrusted(t, l.p, c.mode, d)
-			hit := make([]int, len(l.p.Layers))
+			tr := devicetest.Trusted(t, l.P, c.mode, d)
+			hit := make([]int, len(l.P.Layers))
 			for trial := 0; trial < c.trials; trial++ {
-				target = rng.IntN(len(l.p.Layers))
+				target = rng.IntN(len(l.P.Layers))
 				entry = rng.IntN(1 << 30)
-				delta = 1 + uint32(rng.IntN(P-1))
-				x := l.test[rng.IntN(len(l.test))].x
+				delta = 1 + uint32(rng.IntN(slalom.P-1))
+				x := l.Test[rng.IntN(len(l.Test))].X
 				// Every request of this trial carries sequence numbers above
 				// seqNext: streaming sends one, per-layer mode one per layer.
 				mu.Lock()
-				for k := uint64(1); k <= uint64(len(l.p.Layers)); k++ {
+				for k := uint64(1); k <= uint64(len(l.P.Layers)); k++ {
 					plan[seqNext+k] = corruption{target, entry, delta}
 				}
 				mu.Unlock()
 				out, err := tr.Infer(x)
-				seqNext = tr.Dev.(*Remote).seq
-				var ce *CheckError
+				mu.Lock()
+				seqNext = seen
+				mu.Unlock()
+				var ce *slalom.CheckError
 				if !errors.As(err, &ce) || out != nil {
-					t.Fatalf("%s %v trial %d: corruption of layer %d entry %d by %d not caught (err %v)", bundled[c.model].name, c.mode, trial, target, entry, delta, err)
+					t.Fatalf("%s %v trial %d: corruption of layer %d entry %d by %d not caught (err %v)", slalomtest.Bundled[c.model].Name, c.mode, trial, target, entry, delta, err)
 				}
-				if ce.Layer != target || !strings.Contains(err.Error(), l.p.Layers[target].Name) {
+				if ce.Layer != target || !strings.Contains(err.Error(), l.P.Layers[target].Name) {
 					t.Fatalf("error %q does not name layer %d", err, target)
 				}
 				if _, err := tr.Infer(x); err == nil {
@@ -111,39 +119,39 @@ func TestCheatingDeviceCaught(t *testing.T) {
 // so the miss rate is 1/8 for k = 1, 1/64 for k = 2 and 15/64 for the
 // batched check (two vectors); each within 4σ over 20,000 trials.
 func TestFreivaldsMissRates(t *testing.T) {
-	l := loadBundled(t, 0) // LeNet: conv, conv, dense ×3
-	p := l.p
-	x0, _ := p.Oracle(l.test[0].x)
+	l := slalomtest.Load(t, 0) // LeNet: conv, conv, dense ×3
+	p := l.P
+	x0, _ := p.Oracle(l.Test[0].X)
 	_ = x0
 	// Inputs and honest outputs of every layer on one image.
-	xs, ys := layerIO(t, p, l.test[0].x)
+	xs, ys := layerIO(t, p, l.Test[0].X)
 	trials := 20000
 	if testing.Short() {
 		trials = 2000
 	}
 	cases := []struct {
 		name   string
-		mode   CheckMode
+		mode   slalom.CheckMode
 		reps   int
 		batch  bool
 		expect float64
 	}{
-		{"preprocessed k=1", Preprocessed, 1, false, 1.0 / 8},
-		{"preprocessed k=2", Preprocessed, 2, false, 1.0 / 64},
-		{"on-the-fly k=1", OnTheFly, 1, false, 1.0 / 8},
-		{"structured k=1", Structured, 1, false, 15.0 / 64},
-		{"batched k=1", Preprocessed, 1, true, 15.0 / 64},
+		{"preprocessed k=1", slalom.Preprocessed, 1, false, 1.0 / 8},
+		{"preprocessed k=2", slalom.Preprocessed, 2, false, 1.0 / 64},
+		{"on-the-fly k=1", slalom.OnTheFly, 1, false, 1.0 / 8},
+		{"structured k=1", slalom.Structured, 1, false, 15.0 / 64},
+		{"batched k=1", slalom.Preprocessed, 1, true, 15.0 / 64},
 	}
 	for ci, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(7, uint64(ci)))
-			v := NewVerifier(p, c.mode)
-			v.limit, v.reps = 8, c.reps
+			v := slalom.NewVerifier(p, c.mode)
+			v.TestSet(8, c.reps)
 			miss := 0
 			for i := 0; i < trials; i++ {
 				li := i % len(p.Layers)
-				if c.mode == OnTheFly {
+				if c.mode == slalom.OnTheFly {
 					li = i % 2 // the two convolutions
 				}
 				if c.batch {
@@ -152,16 +160,13 @@ func TestFreivaldsMissRates(t *testing.T) {
 				ly := p.Layers[li]
 				bad := append([]uint32(nil), ys[li]...)
 				e := rng.IntN(len(bad))
-				bad[e] = uint32((uint64(bad[e]) + 1 + uint64(rng.IntN(P-1))) % P)
+				bad[e] = uint32((uint64(bad[e]) + 1 + uint64(rng.IntN(slalom.P-1))) % slalom.P)
 				var err error
 				if c.batch {
 					err = v.CheckBatch(ly, [][]uint32{xs[li], xs[li]}, [][]uint32{ys[li], bad})
 				} else {
 					// Fresh secrets for the layer under test (Prepare does all layers).
-					v.secrets = make([]*layerSecret, len(p.Layers))
-					v.prg.limit = v.limit
-					v.prepareLayer(li)
-					v.prepared = true
+					v.PrepareLayer(li)
 					err = v.Check(ly, xs[li], bad)
 				}
 				if err == nil {
@@ -179,21 +184,16 @@ func TestFreivaldsMissRates(t *testing.T) {
 }
 
 // layerIO returns each layer's (clamped input, honest output) residues on x.
-func layerIO(t testing.TB, p *Program, x []float32) (xs, ys [][]uint32) {
+func layerIO(t testing.TB, p *slalom.Program, x []float32) (xs, ys [][]uint32) {
 	xs = make([][]uint32, len(p.Layers))
 	ys = make([][]uint32, len(p.Layers))
-	_, err := p.Run(x, func(l *Layer, in []int64) ([]int64, error) {
-		r := make([]uint64, len(in))
+	_, err := p.Run(x, func(l *slalom.Layer, in []int64) ([]int64, error) {
+		r := make([]uint32, len(in))
 		for i, v := range in {
-			r[i] = toField(v)
+			r[i] = slalomtest.Residue(v)
 		}
-		y := Forward(l, r, true)
-		xs[l.Index], ys[l.Index] = toU32(r), toU32(y)
-		z := make([]int64, len(y))
-		for i, v := range y {
-			z[i] = lift(v)
-		}
-		return z, nil
+		xs[l.Index], ys[l.Index] = r, l.Compute(r)
+		return slalomtest.FieldLinear(l, in), nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -204,14 +204,14 @@ func layerIO(t testing.TB, p *Program, x []float32) (xs, ys [][]uint32) {
 // TestHonestChecksPass: no false rejections for honest outputs, in every
 // check variant including the batched one.
 func TestHonestChecksPass(t *testing.T) {
-	l := loadBundled(t, 2)
-	for _, m := range []CheckMode{Preprocessed, OnTheFly} {
-		v := NewVerifier(l.p, m)
+	l := slalomtest.Load(t, 2)
+	for _, m := range []slalom.CheckMode{slalom.Preprocessed, slalom.OnTheFly} {
+		v := slalom.NewVerifier(l.P, m)
 		v.Prepare()
 		for k := 0; k < 5; k++ {
-			xs, ys := layerIO(t, l.p, l.test[k].x)
-			xs2, ys2 := layerIO(t, l.p, l.test[k+5].x)
-			for i, ly := range l.p.Layers {
+			xs, ys := layerIO(t, l.P, l.Test[k].X)
+			xs2, ys2 := layerIO(t, l.P, l.Test[k+5].X)
+			for i, ly := range l.P.Layers {
 				if err := v.Check(ly, xs[i], ys[i]); err != nil {
 					t.Fatal(err)
 				}
@@ -221,154 +221,4 @@ func TestHonestChecksPass(t *testing.T) {
 			}
 		}
 	}
-}
-
-// TestTransposeIsAdjoint: ⟨f(x), s⟩ = ⟨x, f^T(s)⟩ for every layer kind
-// (conv with stride and padding, depthwise, dense).
-func TestTransposeIsAdjoint(t *testing.T) {
-	g := NewRandomPRG()
-	layers := testLayers()
-	for _, l := range layers {
-		x := make([]uint64, l.InLen())
-		s := make([]uint64, l.OutLen())
-		g.Fill(x)
-		g.Fill(s)
-		if a, b := dot(Forward(l, x, false), s), dot(x, Transpose(l, s)); a != b {
-			t.Errorf("%s: ⟨f(x),s⟩ = %d, ⟨x,f^T(s)⟩ = %d", l.Name, a, b)
-		}
-	}
-}
-
-// testLayers are synthetic layers of every kind with random weights.
-func testLayers() []*Layer {
-	g := NewRandomPRG()
-	mk := func(name string, kind LayerKind, c, h, w, o, k, s, pad, grp int) *Layer {
-		l := &Layer{Name: name, Kind: kind}
-		l.Conv.N, l.Conv.C, l.Conv.H, l.Conv.W, l.Conv.O, l.Conv.KH, l.Conv.KW = 1, c, h, w, o, k, k
-		l.Conv.SH, l.Conv.SW, l.Conv.PadT, l.Conv.PadL, l.Conv.PadB, l.Conv.PadR, l.Conv.Group = s, s, pad, pad, pad+s-1, pad, grp
-		l.W = make([]uint64, o*c/grp*k*k)
-		l.B = make([]uint64, o)
-		g.Fill(l.W)
-		g.Fill(l.B)
-		return l
-	}
-	sep := mk("separable", Separable, 8, 10, 10, 8, 3, 2, 1, 8)
-	sep.M = 12
-	sep.PW = make([]uint64, 12*8)
-	sep.B = make([]uint64, 12)
-	g.Fill(sep.PW)
-	g.Fill(sep.B)
-	d := &Layer{Name: "dense", Kind: Dense, N: 300, M: 70}
-	d.W, d.B = make([]uint64, 300*70), make([]uint64, 70)
-	g.Fill(d.W)
-	g.Fill(d.B)
-	return []*Layer{
-		mk("conv3x3s1", Conv, 5, 11, 9, 7, 3, 1, 1, 1),
-		mk("conv3x3s2", Conv, 4, 12, 13, 6, 3, 2, 1, 1),
-		mk("pointwise", Conv, 16, 7, 7, 24, 1, 1, 0, 1),
-		mk("depthwise", Depthwise, 8, 10, 10, 8, 3, 1, 1, 8),
-		mk("depthwise-s2", Depthwise, 8, 10, 10, 16, 3, 2, 1, 8),
-		sep,
-		d,
-	}
-}
-
-// TestDeviceAnswersRefused: answers with the wrong shape, for the wrong
-// layer, stale (replayed), with a value ≥ p, or of the wrong type are
-// refused before any check; a layer swapped for another of the same size
-// fails the Freivalds check.
-func TestDeviceAnswersRefused(t *testing.T) {
-	l := loadBundled(t, 2)
-	x := l.test[0].x
-	var last []byte
-	armed := false
-	saved := map[uint32][]byte{}
-	cases := []struct {
-		name  string
-		frame func(body []byte) (byte, []byte)
-		want  string
-	}{
-		{"wrong shape", func(b []byte) (byte, []byte) {
-			binary.LittleEndian.PutUint32(b[12:], binary.LittleEndian.Uint32(b[12:])-1)
-			return msgResult, b[:len(b)-rb]
-		}, "wrong shape"},
-		{"wrong layer", func(b []byte) (byte, []byte) {
-			binary.LittleEndian.PutUint32(b[8:], binary.LittleEndian.Uint32(b[8:])+1)
-			return msgResult, b
-		}, "answer for layer"},
-		{"out of range", func(b []byte) (byte, []byte) {
-			put24(b[16+rb*3:], P+1)
-			return msgResult, b
-		}, "not a residue"},
-		{"max 24-bit value", func(b []byte) (byte, []byte) {
-			put24(b[16:], 1<<24-1)
-			return msgResult, b
-		}, "not a residue"},
-		{"stale", func(b []byte) (byte, []byte) {
-			// Replay the same layer's answer from the previous inference.
-			li := binary.LittleEndian.Uint32(b[8:])
-			if old := saved[li]; old != nil {
-				return msgResult, old
-			}
-			saved[li] = append([]byte(nil), b...)
-			return msgResult, b
-		}, "stale"},
-		{"wrong type", func(b []byte) (byte, []byte) { return msgReady, b }, "message type"},
-		{"swapped layers", func(b []byte) (byte, []byte) {
-			// Layers 1 and 2 (two 16×28×28 convolutions): answer layer 2's
-			// request with layer 1's output under the right header.
-			if binary.LittleEndian.Uint32(b[8:]) == 1 {
-				last = append([]byte(nil), b...)
-			}
-			if binary.LittleEndian.Uint32(b[8:]) == 2 {
-				copy(b[16:], last[16:])
-			}
-			return msgResult, b
-		}, "Freivalds"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			// The hook state is shared with the device goroutine, which may
-			// still be streaming an aborted run: guard it.
-			var mu sync.Mutex
-			set := func(a bool) {
-				mu.Lock()
-				armed = a
-				mu.Unlock()
-			}
-			mu.Lock()
-			last = nil
-			mu.Unlock()
-			d := &Device{frameHook: func(b []byte) (byte, []byte) {
-				mu.Lock()
-				defer mu.Unlock()
-				if !armed {
-					return msgResult, b
-				}
-				return c.frame(b)
-			}}
-			for _, mode := range []Mode{{Verify: true}, {Verify: true, PerLayer: true}, {Verify: true, Blind: true}} {
-				mu.Lock()
-				clear(saved)
-				last = nil
-				mu.Unlock()
-				// A fresh device per mode, so no leftover of the previous
-				// mode's aborted run reaches this one.
-				tr := newTrusted(t, l.p, mode, d)
-				if c.name == "stale" {
-					set(true)
-					if _, err := tr.Infer(x); err != nil {
-						t.Fatal(err)
-					}
-				}
-				set(true)
-				out, err := tr.Infer(x)
-				set(false)
-				if err == nil || out != nil || !strings.Contains(err.Error(), c.want) {
-					t.Fatalf("%v: got %v, want an error containing %q", mode, err, c.want)
-				}
-			}
-		})
-	}
-
 }

@@ -1,9 +1,13 @@
-package slalom
+package slalom_test
 
 import (
 	"bytes"
 	"math"
 	"testing"
+
+	"veil/slalom"
+	"veil/slalom/device/devicetest"
+	"veil/slalom/slalomtest"
 )
 
 // chiSquareP returns the upper-tail p-value of a chi-square statistic with
@@ -19,7 +23,7 @@ const bins = 256
 
 // binOf returns bin i = [ceil(i·p/256), ceil((i+1)·p/256)).
 func binOf(v uint32) int {
-	i := int(uint64(v) * bins / P)
+	i := int(uint64(v) * bins / slalom.P)
 	for i+1 < bins && uint64(v) >= binStart(i+1) {
 		i++
 	}
@@ -29,7 +33,7 @@ func binOf(v uint32) int {
 	return i
 }
 
-func binStart(i int) uint64 { return (uint64(i)*P + bins - 1) / bins }
+func binStart(i int) uint64 { return (uint64(i)*slalom.P + bins - 1) / bins }
 
 func histogram(vals []uint32) []float64 {
 	h := make([]float64, bins)
@@ -47,9 +51,9 @@ func gofP(h []float64) float64 {
 		n += c
 	}
 	for i, c := range h {
-		e := n * float64(binStart(i+1)-binStart(i)) / P
+		e := n * float64(binStart(i+1)-binStart(i)) / slalom.P
 		if i == bins-1 {
-			e = n * float64(P-binStart(i)) / P
+			e = n * float64(slalom.P-binStart(i)) / slalom.P
 		}
 		chi += (c - e) * (c - e) / e
 	}
@@ -78,14 +82,14 @@ func twoSampleP(a, b []float64) float64 {
 // different inputs are indistinguishable (two-sample test). A negative
 // control with R uniform on [0, 2^23) fails (p-value < 1e-6).
 func TestDeviceViewUniform(t *testing.T) {
-	l := loadBundled(t, 2)
-	layer := l.p.Layers[1] // 16×28×28 = 12,544 inputs
+	l := slalomtest.Load(t, 2)
+	layer := l.P.Layers[1] // 16×28×28 = 12,544 inputs
 	var img []int64
-	_, err := l.p.Run(l.test[0].x, func(ly *Layer, x []int64) ([]int64, error) {
+	_, err := l.P.Run(l.Test[0].X, func(ly *slalom.Layer, x []int64) ([]int64, error) {
 		if ly.Index == layer.Index {
 			img = append([]int64(nil), x...)
 		}
-		return fieldLinear(ly, x), nil
+		return slalomtest.FieldLinear(ly, x), nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,11 +106,11 @@ func TestDeviceViewUniform(t *testing.T) {
 	inputs := []struct {
 		name string
 		x    []int64
-	}{{"all 0", fill(0)}, {"all +H", fill(H)}, {"all -H", fill(-H)}, {"real image", img}}
+	}{{"all 0", fill(0)}, {"all +H", fill(slalom.H)}, {"all -H", fill(-slalom.H)}, {"real image", img}}
 	// One Blinder with a fixed pair sequence per input (T's own code path).
 	hs := make([][]float64, len(inputs))
 	for k, in := range inputs {
-		b := NewBlinder(l.p, NewMemStore())
+		b := slalom.NewBlinder(l.P, slalom.NewMemStore())
 		var got []uint32
 		for j := uint64(0); len(got) < N; j++ {
 			got = append(got, b.Blind(j, layer, in.x)...)
@@ -127,11 +131,11 @@ func TestDeviceViewUniform(t *testing.T) {
 		t.Errorf("+H and -H views differ (p-value %.2g)", pv)
 	}
 	// Negative control: R uniform on [0, 2^23) is not a one-time pad mod p.
-	g := NewRandomPRG()
+	g := slalom.NewRandomPRG()
 	bad := make([]uint32, N)
 	for i := range bad {
 		r := g.Elem() & (1<<23 - 1)
-		bad[i] = uint32((toField(img[i%n]) + r) % P)
+		bad[i] = uint32((uint64(slalomtest.Residue(img[i%n])) + r) % slalom.P)
 	}
 	pv := gofP(histogram(bad))
 	t.Logf("negative control (R on [0, 2^23)): p-value %.3g", pv)
@@ -141,119 +145,47 @@ func TestDeviceViewUniform(t *testing.T) {
 }
 
 // TestNothingSecretSent inspects every message T sends to D in every
-// mode: only setup (public weights, bias, shapes, the model hash) and
-// compute requests; in private mode no compute request carries the
-// plaintext activation, and no message holds any of T's keys, the check
-// vectors s and s̃, or an unblinding factor U.
+// mode: none holds any of T's keys, the check vectors s and s̃, or an
+// unblinding factor U. (What the messages do hold, public setup and
+// blinded or plain activations, slalom/device's TestFramesToDevicePublic
+// checks.)
 func TestNothingSecretSent(t *testing.T) {
-	l := loadBundled(t, 2)
-	for _, mode := range []Mode{{Verify: true}, {Verify: true, PerLayer: true}, {Blind: true}, {Verify: true, Blind: true}} {
+	l := slalomtest.Load(t, 2)
+	for _, mode := range []slalom.Mode{{Verify: true}, {Verify: true, PerLayer: true}, {Blind: true}, {Verify: true, Blind: true}} {
 		var frames [][]byte
-		dev := pipeDevice(t, &Device{})
-		dev.C.Sent = func(f []byte) { frames = append(frames, append([]byte(nil), f...)) }
-		tr, err := NewTrusted(l.p, mode, dev, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.Prepare()
+		tr := devicetest.Recording(t, l.P, mode, &frames)
 		tr.Offline(3)
 		// Secrets to look for, captured before they are used.
 		var secrets [][]byte
+		for _, s := range slalom.Secrets(tr) {
+			secrets = append(secrets, head(s))
+		}
 		if tr.Blinder != nil {
-			secrets = append(secrets, tr.Blinder.kBlind, tr.Blinder.kSeal, tr.Blinder.epoch[:])
 			for j := uint64(0); j < 3; j++ {
-				for _, ly := range l.p.Layers {
-					u := Forward(ly, toU64(tr.Blinder.R(j, ly)), false)
-					secrets = append(secrets, head(AppendResidues(nil, u)))
-				}
-			}
-		}
-		if tr.Ver != nil {
-			for _, sec := range tr.Ver.secrets {
-				if sec != nil {
-					for r := 0; r < Reps; r++ {
-						secrets = append(secrets, head(AppendResidues(nil, sec.s[r])), head(AppendResidues(nil, sec.st[r])))
+				for _, ly := range l.P.Layers {
+					r := tr.Blinder.R(j, ly)
+					x := make([]uint64, len(r))
+					for i, v := range r {
+						x[i] = uint64(v)
 					}
+					secrets = append(secrets, head(slalom.AppendResidues(nil, slalom.Forward(ly, x, false))))
 				}
 			}
 		}
-		// Plain activations T computes, layer by layer.
-		var plain, inputs [][]int64
 		for k := 0; k < 3; k++ {
-			q, _ := l.p.Quantize(l.test[k].x)
-			inputs = append(inputs, q)
-			l.p.Run(l.test[k].x, func(ly *Layer, x []int64) ([]int64, error) {
-				plain = append(plain, append([]int64(nil), x...))
-				return fieldLinear(ly, x), nil
-			})
-			if _, err := tr.Infer(l.test[k].x); err != nil {
+			if _, err := tr.Infer(l.Test[k].X); err != nil {
 				t.Fatal(err)
 			}
 		}
-		ci, ri := 0, 0
 		for _, f := range frames {
 			for _, s := range secrets {
 				if bytes.Contains(f, s) {
 					t.Fatalf("%v: a message to D contains a secret", mode)
 				}
 			}
-			switch f[0] {
-			case msgSetupLayer:
-				ly, err := parseSetupLayer(f[1:])
-				if err != nil {
-					t.Fatal(err)
-				}
-				pl := l.p.Layers[ly.Index]
-				if !bytes.Equal(AppendResidues(nil, ly.W), AppendResidues(nil, pl.W)) || !bytes.Equal(AppendResidues(nil, ly.B), AppendResidues(nil, pl.B)) {
-					t.Fatal("setup carries something other than the public weights")
-				}
-			case msgSetupProgram:
-				if !bytes.Equal(f[1:], programWire(l.p)) {
-					t.Fatal("program message carries something other than the public steps")
-				}
-			case msgRunAll:
-				if mode.Blind {
-					t.Fatalf("%v: the whole network was sent to D in private mode", mode)
-				}
-				vals := f[13:]
-				for i, v := range inputs[ri] {
-					if get24(vals[rb*i:]) != uint32(toField(v)) {
-						t.Fatal("run request carries something other than X_0")
-					}
-				}
-				if len(vals) != rb*len(inputs[ri]) {
-					t.Fatal("run request size")
-				}
-				ri++
-			case msgSetupDone:
-				if !bytes.Equal(f[1:], l.p.Hash[:]) {
-					t.Fatal("setup done carries something other than the model hash")
-				}
-			case msgCompute:
-				vals := f[17:]
-				x := plain[ci]
-				ci++
-				same, nonzero := 0, 0
-				for i, v := range x {
-					if v != 0 {
-						nonzero++
-						if get24(vals[rb*i:]) == uint32(toField(v)) {
-							same++
-						}
-					}
-				}
-				if mode.Blind && same > 0 {
-					t.Fatalf("%v: a compute request reveals %d of %d plaintext values", mode, same, nonzero)
-				}
-				if !mode.Blind && same != nonzero {
-					t.Fatalf("integrity mode should send X itself")
-				}
-			default:
-				t.Fatalf("%v: unexpected message type %d to D", mode, f[0])
-			}
 		}
-		if ci+ri*len(l.p.Layers) != len(plain) {
-			t.Fatalf("%d compute and %d run requests for %d layer inputs", ci, ri, len(plain))
+		if len(frames) == 0 {
+			t.Fatalf("%v: no message to D", mode)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"veil/ir"
 	"veil/slalom"
+	"veil/slalom/device"
 	"veil/zoo"
 )
 
@@ -54,7 +55,7 @@ func slalomKeygenCmd() *cobra.Command {
 				}
 			}
 			for _, name := range []string{"trusted", "device"} {
-				id, err := slalom.NewIdentity(name)
+				id, err := device.NewIdentity(name)
 				if err != nil {
 					return err
 				}
@@ -78,26 +79,26 @@ func slalomDeviceCmd() *cobra.Command {
 		Short: "run the untrusted device worker D (accepts only T's pinned key)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := slalom.LoadIdentity(keys, "device")
+			id, err := device.LoadIdentity(keys, "device")
 			if err != nil {
 				return err
 			}
-			peer, err := slalom.LoadPublic(keys, "trusted")
+			peer, err := device.LoadPublic(keys, "trusted")
 			if err != nil {
 				return err
 			}
-			ln, err := slalom.Listen(listen, id, peer)
+			ln, err := device.Listen(listen, id, peer)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "slalom device listening on %s\n", ln.Addr())
-			d := &slalom.Device{CPUSeconds: slalom.ProcessCPU, IdleTimeout: idle}
+			d := &device.Device{CPUSeconds: slalom.ProcessCPU, IdleTimeout: idle}
 			return d.ServeListener(ln, func(f string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), "slalom device: "+f+"\n", a...) })
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to listen on")
 	c.Flags().StringVar(&keys, "keys", "slalom-keys", "directory with device.key and trusted.pub")
-	c.Flags().DurationVar(&idle, "idle-timeout", slalom.DefaultDeviceIdleTimeout, "give up on a T that sends nothing, not even a heartbeat (every "+slalom.HeartbeatInterval.String()+"), for this long")
+	c.Flags().DurationVar(&idle, "idle-timeout", device.DefaultDeviceIdleTimeout, "give up on a T that sends nothing, not even a heartbeat (every "+device.HeartbeatInterval.String()+"), for this long")
 	return c
 }
 
@@ -233,7 +234,7 @@ func valInputs(df dataFlags, val string, g *ir.Graph) ([][]float32, error) {
 
 // connectDevice dials --device, or starts a device child process with
 // fresh keys and dials it. close ends the connection (and the child).
-func connectDevice(f *slalomFlags, stderr io.Writer) (*slalom.Remote, func(), error) {
+func connectDevice(f *slalomFlags, stderr io.Writer) (*device.Remote, func(), error) {
 	keys := f.keys
 	var child *exec.Cmd
 	addr := f.device
@@ -244,7 +245,7 @@ func connectDevice(f *slalomFlags, stderr io.Writer) (*slalom.Remote, func(), er
 			return nil, nil, err
 		}
 		for _, name := range []string{"trusted", "device"} {
-			id, err := slalom.NewIdentity(name)
+			id, err := device.NewIdentity(name)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -297,30 +298,30 @@ func connectDevice(f *slalomFlags, stderr io.Writer) (*slalom.Remote, func(), er
 				return nil, nil, fmt.Errorf("device process: %v", r.err)
 			}
 			line = r.line
-		case <-time.After(slalom.HandshakeTimeout):
+		case <-time.After(device.HandshakeTimeout):
 			cleanup()
-			return nil, nil, fmt.Errorf("device process: no address printed within %v", slalom.HandshakeTimeout)
+			return nil, nil, fmt.Errorf("device process: no address printed within %v", device.HandshakeTimeout)
 		}
 		go io.Copy(io.Discard, out)
 		i := strings.LastIndex(line, " ")
 		addr = strings.TrimSpace(line[i+1:])
 	}
-	id, err := slalom.LoadIdentity(keys, "trusted")
+	id, err := device.LoadIdentity(keys, "trusted")
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	peer, err := slalom.LoadPublic(keys, "device")
+	peer, err := device.LoadPublic(keys, "device")
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	c, nc, err := slalom.Dial(addr, id, peer)
+	c, nc, err := device.Dial(addr, id, peer)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	return &slalom.Remote{C: c}, func() { nc.Close(); cleanup() }, nil
+	return &device.Remote{C: c}, func() { nc.Close(); cleanup() }, nil
 }
 
 func slalomRunCmd() *cobra.Command {

@@ -14,6 +14,7 @@ import (
 	"veil/internal/attestkex"
 	"veil/internal/netutil"
 	"veil/slalom"
+	"veil/slalom/device"
 )
 
 // FuzzStatement: T's statement as a client decodes it. No panic; a
@@ -178,7 +179,7 @@ func FuzzMessages(f *testing.F) {
 // reaches the device (nothing can be sealed without T's fresh key).
 func FuzzServiceHandshake(f *testing.F) {
 	var reached atomic.Int32
-	e := newSvc(f, slalom.Mode{Verify: true}, &slalom.Device{Received: func(int, []uint32) { reached.Add(1) }})
+	e := newSvc(f, slalom.Mode{Verify: true}, &device.Device{Received: func(int, []uint32) { reached.Add(1) }})
 	var hello bytes.Buffer
 	writeFrame(&hello, msgHello, make([]byte, nonceSize+32))
 	f.Add(hello.Bytes())

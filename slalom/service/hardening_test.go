@@ -12,6 +12,7 @@ import (
 
 	"veil/internal/netutil/netutiltest"
 	"veil/slalom"
+	"veil/slalom/device"
 	"veil/slalom/slalomtest"
 )
 
@@ -189,7 +190,7 @@ func TestClientTimesOutOnSilentT(t *testing.T) {
 	t.Run("busy", func(t *testing.T) {
 		release := make(chan struct{})
 		var once sync.Once
-		d := &slalom.Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
+		d := &device.Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
 			once.Do(func() { <-release })
 			return y
 		}}

@@ -21,6 +21,8 @@ import (
 	"veil/attest"
 	"veil/ir"
 	"veil/slalom"
+	"veil/slalom/device"
+	"veil/slalom/device/devicetest"
 	"veil/slalom/slalomtest"
 )
 
@@ -58,10 +60,10 @@ func newSimulated(t testing.TB) *attest.Simulated {
 // newSvc serves the Fashion-MNIST LeNet in mode with device d (nil: an
 // honest one), attested by a fresh simulated platform that the returned
 // policy pins.
-func newSvc(t testing.TB, mode slalom.Mode, d *slalom.Device) *svcEnv {
+func newSvc(t testing.TB, mode slalom.Mode, d *device.Device) *svcEnv {
 	t.Helper()
 	l := slalomtest.Load(t, 0)
-	tr := slalomtest.Trusted(t, l.P, mode, d)
+	tr := devicetest.Trusted(t, l.P, mode, d)
 	sim := newSimulated(t)
 	pol := attest.Policy{Measurements: [][]byte{svcMeasurement}, InsecureAllowSimulated: true,
 		SimulatedPlatformKeys: [][]byte{sim.PlatformKey()}}
@@ -532,7 +534,7 @@ func TestServiceCheatingDevice(t *testing.T) {
 			t.Run(mode.String()+"/"+l.P.Layers[target].Name, func(t *testing.T) {
 				var armed atomic.Bool
 				armed.Store(true)
-				d := &slalom.Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
+				d := &device.Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
 					if layer == target && armed.CompareAndSwap(true, false) {
 						y[len(y)/2] = uint32((uint64(y[len(y)/2]) + 12345) % slalom.P)
 					}

@@ -1,11 +1,11 @@
 // Package slalomtest holds what the tests of slalom and its packages
 // share: the bundled real models compiled for Slalom with their test
-// sets, a tiny program, every mode, and T set up with an in-process
-// device.
+// sets, a tiny program, every mode, and an honest device's layer
+// outside the wire. (T with an in-process device is
+// slalom/device/devicetest's.)
 package slalomtest
 
 import (
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -141,37 +141,6 @@ var Modes = []slalom.Mode{
 	{Verify: true, Blind: true},
 }
 
-// Pipe starts the device d in this process on one end of a net.Pipe and
-// returns T's end; the test's cleanup stops it. (The device in its own
-// process is tested in cmd/veil.)
-func Pipe(t testing.TB, d *slalom.Device) *slalom.Remote {
-	t.Helper()
-	a, b := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		d.Serve(slalom.NewConn(b))
-		b.Close()
-	}()
-	t.Cleanup(func() { a.Close(); <-done })
-	return &slalom.Remote{C: slalom.NewConn(a)}
-}
-
-// Trusted is T running p in mode with the in-process device d (nil: an
-// honest one), its check secrets prepared.
-func Trusted(t testing.TB, p *slalom.Program, mode slalom.Mode, d *slalom.Device) *slalom.Trusted {
-	t.Helper()
-	if d == nil {
-		d = &slalom.Device{}
-	}
-	tr, err := slalom.NewTrusted(p, mode, Pipe(t, d), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.Prepare()
-	return tr
-}
-
 // Parallel runs f(0), …, f(n−1) on GOMAXPROCS goroutines.
 func Parallel(n int, f func(i int)) {
 	var next atomic.Int64
@@ -190,4 +159,36 @@ func Parallel(n int, f func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Residue is v mod P, for |v| ≤ H (or any int64).
+func Residue(v int64) uint32 {
+	r := v % slalom.P
+	if r < 0 {
+		r += slalom.P
+	}
+	return uint32(r)
+}
+
+// Signed is the value in [−H, H] whose residue is a.
+func Signed(a uint32) int64 {
+	if a <= slalom.H {
+		return int64(a)
+	}
+	return int64(a) - slalom.P
+}
+
+// FieldLinear is an honest device's layer on a clamped signed input: Z =
+// Signed(f(x) + b mod P), which is f(x) + b over the integers.
+func FieldLinear(l *slalom.Layer, x []int64) []int64 {
+	r := make([]uint32, len(x))
+	for i, v := range x {
+		r[i] = Residue(v)
+	}
+	y := l.Compute(r)
+	z := make([]int64, len(y))
+	for i, v := range y {
+		z[i] = Signed(v)
+	}
+	return z
 }

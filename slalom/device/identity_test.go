@@ -1,4 +1,4 @@
-package slalom
+package device
 
 import (
 	"errors"

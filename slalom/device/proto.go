@@ -1,8 +1,10 @@
-package slalom
+package device
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"veil/fixed"
 	"veil/internal/netutil"
+	"veil/slalom"
 )
 
 // The T↔D protocol: length-framed messages (4-byte big-endian length,
@@ -28,7 +32,7 @@ import (
 //	T→D program     the public program (integrity mode without blinding; see programWire)
 //	T→D runAll      seq u64, count u32, X_0; D answers with one result per
 //	                linear layer, in program order, all with this seq
-//	T→D heartbeat   (empty): T is alive (Conn.KeepAlive); never returned by Recv
+//	T→D heartbeat   (empty): T is alive (Conn.keepAlive); never returned by recv
 const (
 	msgSetupLayer byte = iota + 1
 	msgSetupDone
@@ -41,14 +45,14 @@ const (
 	msgSetupProgram // T→D: the public program (programWire), for the one-round-trip integrity mode
 	msgRunAll       // T→D: seq u64, count u32, X_0: D runs the whole network and streams every layer's result
 	msgFramesHello  // D→T, first sealed frame: the TLS handshake is over on both sides
-	msgHeartbeat    // T→D: nothing to do but alive (Conn.KeepAlive); Recv skips it
+	msgHeartbeat    // T→D: nothing to do but alive (Conn.keepAlive); recv skips it
 )
 
-// MaxFrame bounds a frame (the largest is VGG-16's fc6 weights, 411 MB).
-const MaxFrame = 1 << 30
+// maxFrame bounds a frame (the largest is VGG-16's fc6 weights, 411 MB).
+const maxFrame = 1 << 30
 
-// Conn is a framed message connection. Send may be called from one
-// goroutine while KeepAlive sends heartbeats from another; Recv from one
+// Conn is a framed message connection. send may be called from one
+// goroutine while keepAlive sends heartbeats from another; recv from one
 // goroutine at a time.
 type Conn struct {
 	rw io.ReadWriter // the connection
@@ -62,7 +66,7 @@ type Conn struct {
 	Sent func(frame []byte)
 	// BytesIn and BytesOut count payload bytes.
 	BytesIn, BytesOut int64
-	rbuf              []byte // reused by Recv
+	rbuf              []byte // reused by recv
 	lower             interface{ Flush() error }
 	// sealed, when set, carries the frames (see seal_channel.go) instead
 	// of rw.
@@ -129,11 +133,11 @@ func NewConn(rw io.ReadWriter) *Conn {
 	return c
 }
 
-// KeepAlive sends an empty heartbeat frame whenever this end has sent
+// keepAlive sends an empty heartbeat frame whenever this end has sent
 // nothing for about every, so that the peer, waiting with its idle
 // timeout (Device.IdleTimeout), can tell an idle T from a dead one. It
 // stops when stop is called or a send fails (the connection closed).
-func (c *Conn) KeepAlive(every time.Duration) (stop func()) {
+func (c *Conn) keepAlive(every time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var once sync.Once
 	go func() {
@@ -147,7 +151,7 @@ func (c *Conn) KeepAlive(every time.Duration) (stop func()) {
 				if time.Since(time.Unix(0, c.lastSend.Load())) < every/2 {
 					continue
 				}
-				if c.Send(msgHeartbeat) != nil {
+				if c.send(msgHeartbeat) != nil {
 					return
 				}
 			}
@@ -156,21 +160,21 @@ func (c *Conn) KeepAlive(every time.Duration) (stop func()) {
 	return func() { once.Do(func() { close(done) }) }
 }
 
-// Send writes one frame: typ followed by the body parts.
-func (c *Conn) Send(typ byte, parts ...[]byte) error {
+// send writes one frame: typ followed by the body parts.
+func (c *Conn) send(typ byte, parts ...[]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.stalled(c.send(typ, parts...), "read nothing")
+	return c.stalled(c.writeParts(typ, parts...), "read nothing")
 }
 
-func (c *Conn) send(typ byte, parts ...[]byte) error {
+func (c *Conn) writeParts(typ byte, parts ...[]byte) error {
 	c.lastSend.Store(time.Now().UnixNano())
 	n := 1
 	for _, p := range parts {
 		n += len(p)
 	}
-	if n > MaxFrame {
-		return fmt.Errorf("slalom: frame of %d bytes exceeds %d", n, MaxFrame)
+	if n > maxFrame {
+		return fmt.Errorf("slalom: frame of %d bytes exceeds %d", n, maxFrame)
 	}
 	var hdr [5]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(n))
@@ -199,19 +203,19 @@ func (c *Conn) send(typ byte, parts ...[]byte) error {
 	return c.flush()
 }
 
-// SendFrame sends a frame built in place: f[0:5] is reserved for the
+// sendFrame sends a frame built in place: f[0:5] is reserved for the
 // length and type, the body follows.
-func (c *Conn) SendFrame(typ byte, f []byte) error {
+func (c *Conn) sendFrame(typ byte, f []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.stalled(c.sendFrame(typ, f), "read nothing")
+	return c.stalled(c.writeBuilt(typ, f), "read nothing")
 }
 
-func (c *Conn) sendFrame(typ byte, f []byte) error {
+func (c *Conn) writeBuilt(typ byte, f []byte) error {
 	c.lastSend.Store(time.Now().UnixNano())
 	n := len(f) - 4
-	if n > MaxFrame {
-		return fmt.Errorf("slalom: frame of %d bytes exceeds %d", n, MaxFrame)
+	if n > maxFrame {
+		return fmt.Errorf("slalom: frame of %d bytes exceeds %d", n, maxFrame)
 	}
 	binary.BigEndian.PutUint32(f, uint32(n))
 	f[4] = typ
@@ -228,14 +232,14 @@ func (c *Conn) sendFrame(typ byte, f []byte) error {
 	return c.flush()
 }
 
-// Recv reads one frame and returns its type and body. The body is valid
-// until the next Recv. Heartbeats are skipped (they only keep the
+// recv reads one frame and returns its type and body. The body is valid
+// until the next recv. Heartbeats are skipped (they only keep the
 // connection's Timeout from passing). A frame's buffer grows as its
 // bytes arrive (by at most a record of 4 MiB ahead on a sealed
 // connection), not as its header announces.
-func (c *Conn) Recv() (byte, []byte, error) {
+func (c *Conn) recv() (byte, []byte, error) {
 	for {
-		typ, body, err := c.recv()
+		typ, body, err := c.readOne()
 		if err != nil {
 			return 0, nil, c.stalled(err, "sent nothing")
 		}
@@ -245,9 +249,9 @@ func (c *Conn) Recv() (byte, []byte, error) {
 	}
 }
 
-func (c *Conn) recv() (byte, []byte, error) {
+func (c *Conn) readOne() (byte, []byte, error) {
 	if c.sealed != nil {
-		buf, err := c.sealed.readFrame(c.rbuf, MaxFrame)
+		buf, err := c.sealed.readFrame(c.rbuf, maxFrame)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -265,8 +269,8 @@ func (c *Conn) recv() (byte, []byte, error) {
 		return 0, nil, err
 	}
 	n := int(binary.BigEndian.Uint32(hdr[:]))
-	if n == 0 || n > MaxFrame {
-		return 0, nil, fmt.Errorf("slalom: frame of %d bytes refused (limit %d)", n, MaxFrame)
+	if n == 0 || n > maxFrame {
+		return 0, nil, fmt.Errorf("slalom: frame of %d bytes refused (limit %d)", n, maxFrame)
 	}
 	// What the reader holds comes from it; the rest straight from the
 	// connection into the buffer (one copy fewer for large frames).
@@ -291,7 +295,7 @@ func (c *Conn) recv() (byte, []byte, error) {
 var errProto = errors.New("slalom: protocol error")
 
 // setupFrame is the body of l's setup message, in parts.
-func setupFrame(l *Layer) [][]byte {
+func setupFrame(l *slalom.Layer) [][]byte {
 	c := l.Conv
 	h := []uint32{uint32(l.Index), uint32(l.Kind), uint32(c.N), uint32(c.C), uint32(c.H), uint32(c.W), uint32(c.O), uint32(c.KH), uint32(c.KW),
 		uint32(c.SH), uint32(c.SW), uint32(c.PadT), uint32(c.PadL), uint32(c.PadB), uint32(c.PadR), uint32(c.Group),
@@ -300,8 +304,8 @@ func setupFrame(l *Layer) [][]byte {
 	for i, v := range h {
 		binary.LittleEndian.PutUint32(hb[4*i:], v)
 	}
-	w := AppendResidues(AppendResidues(make([]byte, 0, ResidueSize*(len(l.W)+len(l.PW))), l.W), l.PW)
-	return [][]byte{hb, w, AppendResidues(nil, l.B)}
+	w := slalom.AppendResidues(slalom.AppendResidues(make([]byte, 0, slalom.ResidueSize*(len(l.W)+len(l.PW))), l.W), l.PW)
+	return [][]byte{hb, w, slalom.AppendResidues(nil, l.B)}
 }
 
 const setupHeader = 22
@@ -313,7 +317,7 @@ const setupHeader = 22
 // maxLayerLen values (what one frame holds at 3 bytes a residue).
 const (
 	maxDim      = 1 << 16
-	maxLayerLen = MaxFrame / ResidueSize
+	maxLayerLen = maxFrame / slalom.ResidueSize
 )
 
 func b2u(b bool) uint32 {
@@ -323,7 +327,7 @@ func b2u(b bool) uint32 {
 	return 0
 }
 
-func parseSetupLayer(b []byte) (*Layer, error) {
+func parseSetupLayer(b []byte) (*slalom.Layer, error) {
 	if len(b) < 4*setupHeader {
 		return nil, errProto
 	}
@@ -331,13 +335,13 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 	for i := range h {
 		h[i] = int(binary.LittleEndian.Uint32(b[4*i:]))
 	}
-	l := &Layer{Index: h[0], Kind: LayerKind(h[1]), N: h[16], M: h[17], Clamp: int64(h[20]), Requant: h[21] == 1}
-	if l.Clamp > H {
+	l := &slalom.Layer{Index: h[0], Kind: slalom.LayerKind(h[1]), N: h[16], M: h[17], Clamp: int64(h[20]), Requant: h[21] == 1}
+	if l.Clamp > slalom.H {
 		return nil, fmt.Errorf("%w: layer %d: clamp %d", errProto, l.Index, l.Clamp)
 	}
 	l.Conv.N, l.Conv.C, l.Conv.H, l.Conv.W, l.Conv.O, l.Conv.KH, l.Conv.KW = h[2], h[3], h[4], h[5], h[6], h[7], h[8]
 	l.Conv.SH, l.Conv.SW, l.Conv.PadT, l.Conv.PadL, l.Conv.PadB, l.Conv.PadR, l.Conv.Group = h[9], h[10], h[11], h[12], h[13], h[14], h[15]
-	if l.Kind != Dense {
+	if l.Kind != slalom.Dense {
 		for _, v := range append(h[2:16], l.M) {
 			if v < 0 || v > maxDim {
 				return nil, fmt.Errorf("%w: layer %d: dimension %d over %d", errProto, l.Index, v, maxDim)
@@ -346,14 +350,14 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 	}
 	nw, nb := h[18], h[19]
 	body := b[4*setupHeader:]
-	if len(body) != ResidueSize*(nw+nb) {
+	if len(body) != slalom.ResidueSize*(nw+nb) {
 		return nil, fmt.Errorf("%w: layer %d: %d bytes for %d+%d values", errProto, l.Index, len(body), nw, nb)
 	}
-	w, err := DecodeResidues(body[:ResidueSize*nw], nw)
+	w, err := slalom.DecodeResidues(body[:slalom.ResidueSize*nw], nw)
 	if err != nil {
 		return nil, err
 	}
-	bias, err := DecodeResidues(body[ResidueSize*nw:], nb)
+	bias, err := slalom.DecodeResidues(body[slalom.ResidueSize*nw:], nb)
 	if err != nil {
 		return nil, err
 	}
@@ -366,22 +370,22 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 	}
 	// Sanity of the shape, so that a bad setup cannot crash the device.
 	switch l.Kind {
-	case Dense:
-		if l.N <= 0 || l.M <= 0 || nw != l.N*l.M || nb != l.M || l.N > MaxDepth {
+	case slalom.Dense:
+		if l.N <= 0 || l.M <= 0 || nw != l.N*l.M || nb != l.M || l.N > slalom.MaxDepth {
 			return nil, fmt.Errorf("%w: bad dense layer %d", errProto, l.Index)
 		}
-	case Separable:
+	case slalom.Separable:
 		c := l.Conv
 		dwLen := c.O * c.KH * c.KW
 		if c.N != 1 || c.C <= 0 || c.H <= 0 || c.W <= 0 || c.Group != c.C || c.O != c.C || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
-			c.OutH() <= 0 || c.OutW() <= 0 || l.M <= 0 || nw != dwLen+l.M*c.O || nb != l.M || max(c.KH*c.KW, c.O) > MaxDepth {
+			c.OutH() <= 0 || c.OutW() <= 0 || l.M <= 0 || nw != dwLen+l.M*c.O || nb != l.M || max(c.KH*c.KW, c.O) > slalom.MaxDepth {
 			return nil, fmt.Errorf("%w: bad separable layer %d", errProto, l.Index)
 		}
 		l.W, l.PW = l.W[:dwLen:dwLen], l.W[dwLen:]
-	case Conv, Depthwise:
+	case slalom.Conv, slalom.Depthwise:
 		c := l.Conv
 		if c.N != 1 || c.C <= 0 || c.H <= 0 || c.W <= 0 || c.O <= 0 || c.Group <= 0 || c.C%c.Group != 0 || c.O%c.Group != 0 || c.KH <= 0 || c.KW <= 0 || c.SH <= 0 || c.SW <= 0 ||
-			c.OutH() <= 0 || c.OutW() <= 0 || nw != c.O*c.C/c.Group*c.KH*c.KW || nb != c.O || c.C/c.Group*c.KH*c.KW > MaxDepth {
+			c.OutH() <= 0 || c.OutW() <= 0 || nw != c.O*c.C/c.Group*c.KH*c.KW || nb != c.O || c.C/c.Group*c.KH*c.KW > slalom.MaxDepth {
 			return nil, fmt.Errorf("%w: bad convolution layer %d", errProto, l.Index)
 		}
 	default:
@@ -391,4 +395,51 @@ func parseSetupLayer(b []byte) (*Layer, error) {
 		return nil, fmt.Errorf("%w: layer %d of %d inputs and %d outputs does not fit a frame", errProto, l.Index, in, out)
 	}
 	return l, nil
+}
+
+// programWire is the public program D needs to run the network itself in
+// the one-round-trip integrity mode (the layers' weights went in their
+// setup frames): the layer count (u32), each layer's ClipAt and LinAt
+// (u32 each), then Fixed without weight data (fixed.Program.Public) as
+// JSON.
+func programWire(p *slalom.Program) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(p.Layers)))
+	for _, l := range p.Layers {
+		b = binary.LittleEndian.AppendUint32(b, uint32(l.ClipAt))
+		b = binary.LittleEndian.AppendUint32(b, uint32(l.LinAt))
+	}
+	j, err := json.Marshal(p.Fixed.Public())
+	if err != nil {
+		panic(err) // a program always marshals
+	}
+	return append(b, j...)
+}
+
+// parseProgram rebuilds the program on D from its wire form and the
+// layers D holds, and checks it (PublicProgram), so that a bad message
+// cannot crash D.
+func parseProgram(b []byte, layers []*slalom.Layer) (*slalom.Program, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("%w: short program", errProto)
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if n != len(layers) || len(b)-4 < 8*n {
+		return nil, fmt.Errorf("%w: program of %d layers, D holds %d", errProto, n, len(layers))
+	}
+	spans := b[4 : 4+8*n]
+	fp := &fixed.Program{}
+	dec := json.NewDecoder(bytes.NewReader(b[4+8*n:]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(fp); err != nil || dec.More() {
+		return nil, fmt.Errorf("%w: program: %v", errProto, err)
+	}
+	for i, l := range layers {
+		l.ClipAt = int(binary.LittleEndian.Uint32(spans[8*i:]))
+		l.LinAt = int(binary.LittleEndian.Uint32(spans[8*i+4:]))
+	}
+	p, err := slalom.PublicProgram(fp, layers)
+	if err != nil {
+		return nil, fmt.Errorf("%w: program: %v", errProto, err)
+	}
+	return p, nil
 }

@@ -1,4 +1,4 @@
-package slalom
+package device
 
 import (
 	"crypto/ed25519"
@@ -137,14 +137,14 @@ func tlsConn(raw net.Conn, cfg *tls.Config, client bool, timeout time.Duration) 
 	}
 	c.sealed = sc
 	if client {
-		typ, body, err := c.Recv()
+		typ, body, err := c.recv()
 		if err != nil {
 			return nil, fmt.Errorf("slalom: no sealed hello from the peer (did it refuse this end's key?): %w", err)
 		}
 		if typ != msgFramesHello || string(body) != helloText {
 			return nil, fmt.Errorf("slalom: unexpected first frame (type %d)", typ)
 		}
-	} else if err := c.Send(msgFramesHello, []byte(helloText)); err != nil {
+	} else if err := c.send(msgFramesHello, []byte(helloText)); err != nil {
 		return nil, err
 	}
 	raw.SetDeadline(time.Time{})
@@ -167,7 +167,7 @@ func Dial(addr string, id *Identity, device ed25519.PublicKey) (*Conn, net.Conn,
 	}
 	c.Peer = "the device at " + addr
 	c.Timeout = DeviceTimeout
-	c.KeepAlive(HeartbeatInterval)
+	c.keepAlive(HeartbeatInterval)
 	return c, raw, nil
 }
 

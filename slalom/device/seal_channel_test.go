@@ -1,8 +1,10 @@
-package slalom
+package device
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -87,14 +89,14 @@ func TestSealedFrames(t *testing.T) {
 		go func() {
 			for _, n := range sizes {
 				body := bytes.Repeat(secret, n/len(secret)+1)[:n]
-				if err := tc.Send(msgCompute, body); err != nil {
+				if err := tc.send(msgCompute, body); err != nil {
 					t.Error(err)
 					return
 				}
 			}
 		}()
 		for _, n := range sizes {
-			typ, body, err := dc.Recv()
+			typ, body, err := dc.recv()
 			if err != nil || typ != msgCompute || len(body) != n || !bytes.Equal(body, bytes.Repeat(secret, n/len(secret)+1)[:n]) {
 				t.Fatalf("frame of %d bytes: type %d, %d bytes, %v", n, typ, len(body), err)
 			}
@@ -134,12 +136,12 @@ func TestSealedFrames(t *testing.T) {
 			tw.on, tw.f = true, a.f(0)
 			tw.mu.Unlock()
 			go func() {
-				tc.Send(msgCompute, secret)
-				tc.Send(msgCompute, secret)
+				tc.send(msgCompute, secret)
+				tc.send(msgCompute, secret)
 			}()
 			var err error
 			for i := 0; i < 2 && err == nil; i++ {
-				_, _, err = dc.Recv()
+				_, _, err = dc.recv()
 			}
 			if err == nil {
 				t.Fatal("tampered stream accepted")
@@ -169,10 +171,10 @@ func TestSealedFrames(t *testing.T) {
 			}
 			tw.mu.Unlock()
 			go func() {
-				tc.Send(msgCompute, []byte("first"))
-				tc.Send(msgCompute, []byte("second"))
+				tc.send(msgCompute, []byte("first"))
+				tc.send(msgCompute, []byte("second"))
 			}()
-			_, body, err := dc.Recv()
+			_, body, err := dc.recv()
 			if err == nil {
 				t.Fatalf("%s frame accepted: %q", name, body)
 			}
@@ -195,29 +197,38 @@ func TestSealedFrames(t *testing.T) {
 	})
 }
 
-// TestStalledDeviceTimesOut: a device that stops answering in the middle
-// of an inference makes T stop with an error naming the layer and the
-// wait, instead of hanging; no output is released.
-func TestStalledDeviceTimesOut(t *testing.T) {
-	l := loadBundled(t, 0)
-	for _, mode := range []Mode{{Verify: true}, {Verify: true, Blind: true}} {
-		stall := make(chan struct{})
-		d := &Device{Tamper: func(layer int, seq uint64, y []uint32) []uint32 {
-			if layer == 1 {
-				<-stall
-			}
-			return y
-		}}
-		tr := newTrusted(t, l.p, mode, d)
-		tr.Dev.(*Remote).C.Timeout = 200 * time.Millisecond
-		start := time.Now()
-		out, err := tr.Infer(l.test[0].x)
-		close(stall)
-		if err == nil || out != nil || !strings.Contains(err.Error(), l.p.Layers[1].Name+")") || !strings.Contains(err.Error(), "sent nothing") {
-			t.Fatalf("%v: stalled device: output %v, error %v", mode, out != nil, err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Fatalf("%v: took %v to give up", mode, d)
+// TestAnnouncedFrameNotAllocated: on the T↔D link, a peer announcing a
+// 1 GiB frame and sending 10 bytes costs the receiver about a record
+// (4 MiB), not the gigabyte; likewise on an unsealed connection.
+func TestAnnouncedFrameNotAllocated(t *testing.T) {
+	measure := func(t *testing.T, write func([]byte), recv func()) {
+		t.Helper()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		go recv()
+		var h [14]byte
+		binary.BigEndian.PutUint32(h[:], maxFrame)
+		write(h[:])
+		time.Sleep(300 * time.Millisecond)
+		runtime.ReadMemStats(&after)
+		if d := after.TotalAlloc - before.TotalAlloc; d > 16<<20 {
+			t.Fatalf("10 bytes of an announced 1 GiB frame cost %d MiB", d>>20)
 		}
 	}
+	t.Run("sealed", func(t *testing.T) {
+		_, dc, tw, terr, derr := sealedPair(t, true)
+		if terr != nil || derr != nil {
+			t.Fatal(terr, derr)
+		}
+		defer tw.Close()
+		measure(t, func(b []byte) { tw.Conn.Write(b) }, func() { dc.recv() })
+	})
+	t.Run("unsealed", func(t *testing.T) {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		c := NewConn(b)
+		measure(t, func(p []byte) { a.Write(p) }, func() { c.recv() })
+	})
 }
