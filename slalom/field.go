@@ -6,6 +6,13 @@
 // additive blinding whose unblinding factors it precomputes and seals
 // with AES-GCM (privacy). The specification is ../../shared/SLALOM.md;
 // README.md beside this file describes the design and the measurements.
+//
+// This package is the executor and its checks: the quantized program,
+// the field and kernels, Freivalds checks, blinding and sealed factors,
+// and T ([Trusted]), which reaches D through a [Link]. D's worker and the
+// T↔D wire are package slalom/device (whose Remote is the Link over the
+// network); T as an attested service for clients is package
+// slalom/service. Both import this package, never the other way round.
 package slalom
 
 import (
