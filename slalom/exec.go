@@ -173,7 +173,7 @@ func (p *Program) plans() (*plan, error) {
 func newPlan(fp *fixed.Program, layers []*Layer) (*plan, error) {
 	n := len(fp.Instrs)
 	pl := &plan{act: make([]action, n), layer: make([]int, n), post: make([]post, len(layers)), final: make([]int, len(layers)),
-		feeds: make([]int, len(layers)), last: lastUse(fp), owns: make([]bool, len(fp.Tensors))}
+		feeds: make([]int, len(layers)), last: fp.LastUse(), owns: make([]bool, len(fp.Tensors))}
 	for k := range pl.layer {
 		pl.layer[k] = -1
 	}
@@ -269,24 +269,6 @@ func newPlan(fp *fixed.Program, layers []*Layer) (*plan, error) {
 		}
 	}
 	return pl, nil
-}
-
-// lastUse returns, for every tensor of fp, the last instruction reading
-// it: len(fp.Instrs) for the outputs, −1 for a tensor never read.
-func lastUse(fp *fixed.Program) []int {
-	last := make([]int, len(fp.Tensors))
-	for i := range last {
-		last[i] = -1
-	}
-	for k, in := range fp.Instrs {
-		for _, id := range in.In {
-			last[id] = k
-		}
-	}
-	for _, id := range fp.Outputs {
-		last[id] = len(fp.Instrs)
-	}
-	return last
 }
 
 // run executes the program on a float input.
