@@ -518,7 +518,8 @@ func (p *Program) Oracle(input []float32) ([]int64, error) {
 	if len(input) != p.Input.Size() {
 		return nil, fmt.Errorf("slalom: input of %d values, want %d", len(input), p.Input.Size())
 	}
-	outs, err := p.Fixed.Run(p.Fixed.EncodeInput(input))
+	ref := p.Reference()
+	outs, err := ref.Run(ref.EncodeInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("slalom: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"veil/fixed"
@@ -144,7 +145,10 @@ type Program struct {
 	Input   ir.Shape
 	InClamp int64 // clamp of the quantized input (the range the first layers accept)
 	Layers  []*Layer
-	// Fixed is the program whose cleartext execution is the reference.
+	// Fixed is the quantized program T executes. Its weight tensors carry
+	// no data: T's linear layers use the layers' field weights, and
+	// Reference fills them in for the cleartext reference, so that T does
+	// not hold every weight twice.
 	Fixed    *fixed.Program
 	OutScale int // l_x, or l_x + l_w when the output is a linear layer's
 	OutLen   int
@@ -154,6 +158,42 @@ type Program struct {
 	planOnce sync.Once
 	plan     *plan
 	planErr  error
+
+	// weights are the sources of Fixed's weight tensors, for Reference.
+	weights []weightSource
+	refMu   sync.Mutex
+	ref     *fixed.Program // Reference's copy, for refOf
+	refOf   *fixed.Program
+}
+
+// weightSource is where a weight tensor of Program.Fixed takes its data
+// from: field residues of a layer, as signed integers.
+type weightSource struct {
+	tensor  int
+	residue []uint64
+}
+
+// Reference returns Fixed with its weights: the program whose cleartext
+// execution (fixed.Cleartext, Run) is Slalom's reference output. It is
+// built on first use and kept.
+func (p *Program) Reference() *fixed.Program {
+	p.refMu.Lock()
+	defer p.refMu.Unlock()
+	if p.ref != nil && p.refOf == p.Fixed {
+		return p.ref
+	}
+	q := *p.Fixed
+	q.Tensors = slices.Clone(p.Fixed.Tensors)
+	for _, w := range p.weights {
+		t := *q.Tensors[w.tensor]
+		t.Data = make([]uint64, len(w.residue))
+		for i, v := range w.residue {
+			t.Data[i] = uint64(lift(v))
+		}
+		q.Tensors[w.tensor] = &t
+	}
+	p.ref, p.refOf = &q, p.Fixed
+	return p.ref
 }
 
 // Options sets the fixed-point scales.
@@ -312,7 +352,7 @@ func Compile(g *ir.Graph, opt Options) (*Program, error) {
 	}
 	b.fp.Outputs = []int{o}
 	p.OutScale, p.OutLen = b.scale(o), b.shape(o).Size()
-	if err := b.fp.Validate(); err != nil {
+	if err := b.fp.ValidateStructure(); err != nil {
 		return nil, fmt.Errorf("slalom: model %q: %w", g.Name, err)
 	}
 	b.fp.ComputeStats()
@@ -335,15 +375,10 @@ func clipBound(v float64) int64 {
 // instructions, and the requantization. It returns the output tensor.
 func (b *builder) layer(l *Layer, x int, n *ir.Node, outShape ir.Shape) int {
 	lx, lw := b.p.Lx, b.p.Lw
-	signed := func(w []uint64) []uint64 {
-		s := make([]uint64, len(w))
-		for i, v := range w {
-			s[i] = uint64(lift(v))
-		}
-		return s
-	}
 	weight := func(suffix string, shape ir.Shape, scale int, w []uint64) int {
-		return b.tensor(l.Name+"/"+suffix, shape, fixed.KindWeight, scale, signed(w))
+		id := b.tensor(l.Name+"/"+suffix, shape, fixed.KindWeight, scale, nil)
+		b.p.weights = append(b.p.weights, weightSource{tensor: id, residue: w})
+		return id
 	}
 	l.ClipAt = len(b.fp.Instrs)
 	c := b.clip(x, -l.Clamp, l.Clamp, l.Name, l.Name+"/x")
