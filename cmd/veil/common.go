@@ -144,9 +144,6 @@ func (m *modelFlags) load(path string) (*ir.Graph, ir.PassStats, error) {
 	return g, st, nil
 }
 
-// inputOf is ir.Graph.InputShape, kept for the slalom commands' callers.
-func inputOf(g *ir.Graph) (ir.Shape, error) { return g.InputShape() }
-
 // parseScales parses "auto", "N" or a range "A:B".
 func parseScales(s string) (scales []int, auto bool, err error) {
 	switch {

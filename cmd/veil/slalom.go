@@ -217,7 +217,7 @@ func valInputs(df dataFlags, val string, g *ir.Graph) ([][]float32, error) {
 	if val == "" {
 		return nil, nil
 	}
-	shape, err := inputOf(g)
+	shape, err := g.InputShape()
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +343,7 @@ func slalomRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			shape, err := inputOf(g)
+			shape, err := g.InputShape()
 			if err != nil {
 				return err
 			}
@@ -463,7 +463,7 @@ mobilenetv2, ...). The input is a seeded random image.`,
 			if err != nil {
 				return err
 			}
-			shape, err := inputOf(g)
+			shape, err := g.InputShape()
 			if err != nil {
 				return err
 			}
