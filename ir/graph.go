@@ -58,6 +58,25 @@ const (
 	OpWhere        Op = "Where"
 	OpExpand       Op = "Expand"
 	OpReciprocal   Op = "Reciprocal"
+
+	// Element-wise functions that a secure backend computes from
+	// comparisons (exactly) or from piecewise polynomials and Newton
+	// iterations (see fixed's Compile).
+	OpMax         Op = "Max"         // broadcasting max of two inputs
+	OpMin         Op = "Min"         // broadcasting min of two inputs
+	OpAbs         Op = "Abs"         //
+	OpPRelu       Op = "PRelu"       // inputs x, slope (broadcast to x): x ≥ 0 ? x : slope·x
+	OpHardSigmoid Op = "HardSigmoid" // Attrs.Alpha, Attrs.Beta: max(0, min(1, α·x + β))
+	OpHardSwish   Op = "HardSwish"   // x · max(0, min(1, x/6 + 1/2))
+	OpExp         Op = "Exp"         //
+	OpErf         Op = "Erf"         //
+	OpGelu        Op = "Gelu"        // x·Φ(x); Attrs.Approximate: tanh form (ONNX approximate="tanh")
+	OpSoftplus    Op = "Softplus"    // log(1 + e^x)
+	OpSilu        Op = "Silu"        // x·sigmoid(x) (Swish)
+	OpRsqrt       Op = "Rsqrt"       // 1/sqrt(x)
+	OpLog         Op = "Log"         // constant folding only
+	OpReduceMax   Op = "ReduceMax"   // Axes, KeepDims
+	OpReduceMin   Op = "ReduceMin"   // Axes, KeepDims
 )
 
 // Layout is the order of a 4-D activation's dimensions.
@@ -112,6 +131,8 @@ type Attrs struct {
 	PadValue        float32
 	To              DType
 	Value           *Tensor // ConstantOfShape fill value
+	Beta            float32 // HardSigmoid's offset
+	Approximate     bool    // Gelu: the tanh approximation
 }
 
 // Value is a named tensor in the graph: a graph input, a constant
