@@ -153,6 +153,17 @@ func evalNode(n *Node, ins []*Tensor) (*Tensor, error) {
 		return mapF(x, func(v float32) float32 { return -v }), nil
 	case OpFloor:
 		return mapF(x, func(v float32) float32 { return float32(math.Floor(float64(v))) }), nil
+	case OpMax:
+		return broadcastF(x, ins[1], outShape, func(p, q float32) float32 { return max(p, q) }), nil
+	case OpMin:
+		return broadcastF(x, ins[1], outShape, func(p, q float32) float32 { return min(p, q) }), nil
+	case OpPRelu:
+		return broadcastF(x, ins[1], outShape, prelu), nil
+	case OpAbs, OpHardSigmoid, OpHardSwish, OpExp, OpErf, OpGelu, OpSoftplus, OpSilu, OpRsqrt, OpLog:
+		f := unaryFunc(n.Op, a)
+		return mapF(x, func(v float32) float32 { return float32(f(float64(v))) }), nil
+	case OpReduceMax, OpReduceMin:
+		return reduceExtremeF(x, a.Axes, n.Op == OpReduceMax, outShape), nil
 	case OpSoftmax:
 		return softmaxF(x, a.Axis), nil
 	case OpBatchNorm:
@@ -601,12 +612,21 @@ func evalInt(n *Node, ins []*Tensor, out Shape) (*Tensor, error) {
 			}
 			return 0, nil
 		})
-	case OpNeg:
+	case OpMax:
+		return bin(func(p, q int64) (int64, error) { return max(p, q), nil })
+	case OpMin:
+		return bin(func(p, q int64) (int64, error) { return min(p, q), nil })
+	case OpNeg, OpAbs:
 		t := IntTensor(out, make([]int64, out.Size()))
 		for i, v := range ins[0].I {
-			t.I[i] = -v
+			if n.Op == OpNeg || v < 0 {
+				v = -v
+			}
+			t.I[i] = v
 		}
 		return t, nil
+	case OpReduceMax, OpReduceMin:
+		return reduceExtremeI(ins[0], n.Attrs.Axes, n.Op == OpReduceMax, out), nil
 	case OpConcat:
 		return concat(ins, n.Attrs.Axis, out), nil
 	case OpGather:

@@ -201,7 +201,7 @@ func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {
 			return nil, 0, n.Errorf("%v", err)
 		}
 		return out, Float32, nil
-	case OpAdd, OpSub, OpMul, OpDiv, OpEqual:
+	case OpAdd, OpSub, OpMul, OpDiv, OpEqual, OpMax, OpMin:
 		if err := need(n, ins, 2, 2); err != nil {
 			return nil, 0, err
 		}
@@ -225,9 +225,19 @@ func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {
 			return nil, 0, n.Errorf("%v", err)
 		}
 		return out, ins[1].DType, nil
-	case OpRelu, OpClip, OpLeakyRelu, OpSigmoid, OpTanh, OpIdentity, OpSqrt, OpNeg, OpFloor, OpReciprocal:
+	case OpRelu, OpClip, OpLeakyRelu, OpSigmoid, OpTanh, OpIdentity, OpSqrt, OpNeg, OpFloor, OpReciprocal,
+		OpAbs, OpHardSigmoid, OpHardSwish, OpExp, OpErf, OpGelu, OpSoftplus, OpSilu, OpRsqrt, OpLog:
 		if err := need(n, ins, 1, 1); err != nil {
 			return nil, 0, err
+		}
+		return s(0).Clone(), ins[0].DType, nil
+	case OpPRelu:
+		if err := need(n, ins, 2, 2); err != nil {
+			return nil, 0, err
+		}
+		// The slope broadcasts to x (ONNX: unidirectionally).
+		if out, err := BroadcastShapes(s(0), s(1)); err != nil || !out.Equal(s(0)) {
+			return nil, 0, n.Errorf("slope shape %v does not broadcast to input shape %v", s(1), s(0))
 		}
 		return s(0).Clone(), ins[0].DType, nil
 	case OpSoftmax:
@@ -356,7 +366,7 @@ func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {
 			return nil, 0, n.Errorf("%v", err)
 		}
 		return out, Int64, nil
-	case OpReduceMean, OpReduceSum:
+	case OpReduceMean, OpReduceSum, OpReduceMax, OpReduceMin:
 		if err := need(n, ins, 1, 1); err != nil {
 			return nil, 0, err
 		}
