@@ -19,9 +19,10 @@ import (
 
 // builder adds the nodes of one lowering.
 type builder struct {
-	g    *Graph
-	node string // the user's node
-	op   Op     // the operation lowered, for errors
+	g     *Graph
+	node  string // the user's node
+	op    Op     // the operation lowered, for errors
+	final string // the value the node computes; its producer is named node
 }
 
 func (b *builder) errorf(format string, args ...any) error {
@@ -31,10 +32,13 @@ func (b *builder) errorf(format string, args ...any) error {
 // add appends a node computing out, or a fresh value named after suffix
 // when out is "", and returns the value's name.
 func (b *builder) add(op Op, suffix, out string, a Attrs, ins ...string) (string, error) {
-	name := b.node
-	if out == "" {
+	name := out
+	switch out {
+	case "":
 		out = b.g.UniqueName(b.node + "/" + suffix)
 		name = out
+	case b.final:
+		name = b.node
 	}
 	return out, b.g.AddNode(&Node{Name: name, Op: op, Inputs: ins, Output: out, Attrs: a})
 }
@@ -120,7 +124,7 @@ type ResizeSpec struct {
 // Nearest mode is an exact 0/1 selection; linear mode clamps to the edge
 // as ONNX's reference does.
 func (g *Graph) AddResize(node, x, out string, layout Layout, spec ResizeSpec) error {
-	b := &builder{g: g, node: node, op: "Resize"}
+	b := &builder{g: g, node: node, op: "Resize", final: out}
 	xs, err := b.shape(x)
 	if err != nil {
 		return err
@@ -321,7 +325,10 @@ func isIdentity(m *Tensor) bool {
 // (ONNX ConvTranspose, TensorFlow Conv2DBackpropInput), dilation 1.
 //
 // The output size along each spatial axis is
-// Strides·(in−1) + OutputPadding + K − Pads[begin] − Pads[end].
+// Strides·(in−1) + OutputPadding + K − Pads[begin] − Pads[end]. A
+// negative pad widens the output on its side with elements that no input
+// reaches (ONNX's reference gives such pads for an output_shape larger
+// than the natural one).
 //
 // TensorFlow's Conv2DBackpropInput(input_sizes, filter, out_backprop)
 // maps onto it as: x = out_backprop, WeightsHWOI set (the filter is
@@ -331,7 +338,7 @@ func isIdentity(m *Tensor) bool {
 // without it.
 type ConvTransposeSpec struct {
 	Strides       []int // [SH, SW]; nil means 1
-	Pads          []int // [top, left, bottom, right]; nil means 0
+	Pads          []int // [top, left, bottom, right]; nil means 0; may be negative
 	OutputPadding []int // [H, W], added at the bottom and right; nil means 0
 	Group         int   // 0 or 1: dense
 	Layout        Layout
@@ -348,7 +355,7 @@ type ConvTransposeSpec struct {
 // back (a Slice trims what the padding does not absorb), and Conv with
 // padding K−1−Pads.
 func (g *Graph) AddConvTranspose(node, x, w, bias, out string, a ConvTransposeSpec) error {
-	b := &builder{g: g, node: node, op: "ConvTranspose"}
+	b := &builder{g: g, node: node, op: "ConvTranspose", final: out}
 	xs, err := b.shape(x)
 	if err != nil {
 		return err
@@ -382,7 +389,7 @@ func (g *Graph) AddConvTranspose(node, x, w, bias, out string, a ConvTransposeSp
 		v    []int
 		dst  []int
 		lo   int
-	}{{"strides", a.Strides, strides, 1}, {"pads", a.Pads, pads, 0}, {"output_padding", a.OutputPadding, opad, 0}} {
+	}{{"strides", a.Strides, strides, 1}, {"pads", a.Pads, pads, -MaxElements}, {"output_padding", a.OutputPadding, opad, 0}} {
 		if f.v == nil {
 			continue
 		}
@@ -395,12 +402,6 @@ func (g *Graph) AddConvTranspose(node, x, w, bias, out string, a ConvTransposeSp
 			}
 		}
 		copy(f.dst, f.v)
-	}
-	for i := range opad {
-		if opad[i] >= strides[i] {
-			// ONNX requires output_padding < stride (or dilation).
-			return b.errorf("output_padding %v must be smaller than strides %v", opad, strides)
-		}
 	}
 	// The Conv weights: [C_out, C_in/group, KH, KW], flipped spatially.
 	cog, cig := ws[1], cin/group
@@ -485,7 +486,15 @@ func (g *Graph) AddConvTranspose(node, x, w, bias, out string, a ConvTransposeSp
 // scale and bias broadcast to x ("" for none). It is the chain ReduceMean,
 // Sub, Mul, ReduceMean, Add(eps), Rsqrt, Mul, Mul(scale), Add(bias).
 func (g *Graph) AddLayerNorm(node, x, scale, bias, out string, axis int, eps float32) error {
-	b := &builder{g: g, node: node, op: "LayerNorm"}
+	return g.AddLayerNormStats(node, x, scale, bias, out, "", "", axis, eps)
+}
+
+// AddLayerNormStats is AddLayerNorm that also names the mean and
+// rsqrt(var + eps) it computes (shaped as x with the normalized axes of
+// size 1) mean and invStdDev, as ONNX LayerNormalization's optional
+// outputs; "" leaves either unnamed.
+func (g *Graph) AddLayerNormStats(node, x, scale, bias, out, mean, invStdDev string, axis int, eps float32) error {
+	b := &builder{g: g, node: node, op: "LayerNorm", final: out}
 	xs, err := b.shape(x)
 	if err != nil {
 		return err
@@ -498,7 +507,7 @@ func (g *Graph) AddLayerNorm(node, x, scale, bias, out string, axis int, eps flo
 	for i := ax; i < len(xs); i++ {
 		axes = append(axes, i)
 	}
-	return b.normalize(x, scale, bias, out, axes, eps)
+	return b.normalize(x, scale, bias, out, mean, invStdDev, axes, eps)
 }
 
 // AddInstanceNorm adds instance normalization of x (channels at the
@@ -506,7 +515,7 @@ func (g *Graph) AddLayerNorm(node, x, scale, bias, out string, axis int, eps flo
 // computing out, with per-channel scale and bias ([C]; "" for none). It is
 // the decomposition AddLayerNorm uses.
 func (g *Graph) AddInstanceNorm(node, x, scale, bias, out string, layout Layout, eps float32) error {
-	b := &builder{g: g, node: node, op: "InstanceNorm"}
+	b := &builder{g: g, node: node, op: "InstanceNorm", final: out}
 	xs, err := b.shape(x)
 	if err != nil {
 		return err
@@ -552,13 +561,14 @@ func (g *Graph) AddInstanceNorm(node, x, scale, bias, out string, layout Layout,
 	if bias, err = param(bias, "bias"); err != nil {
 		return err
 	}
-	return b.normalize(x, scale, bias, out, axes, eps)
+	return b.normalize(x, scale, bias, out, "", "", axes, eps)
 }
 
-// normalize adds (x − mean)·rsqrt(var + eps)·scale + bias over axes.
-func (b *builder) normalize(x, scale, bias, out string, axes []int, eps float32) error {
+// normalize adds (x − mean)·rsqrt(var + eps)·scale + bias over axes,
+// naming the mean meanOut and the rsqrt invOut when they are not "".
+func (b *builder) normalize(x, scale, bias, out, meanOut, invOut string, axes []int, eps float32) error {
 	red := Attrs{Axes: axes, KeepDims: true}
-	mean, err := b.add(OpReduceMean, "mean", "", red, x)
+	mean, err := b.add(OpReduceMean, "mean", meanOut, red, x)
 	if err != nil {
 		return err
 	}
@@ -581,7 +591,7 @@ func (b *builder) normalize(x, scale, bias, out string, axes []int, eps float32)
 	if v, err = b.add(OpAdd, "variance_eps", "", Attrs{}, v, e); err != nil {
 		return err
 	}
-	r, err := b.add(OpRsqrt, "rsqrt", "", Attrs{}, v)
+	r, err := b.add(OpRsqrt, "rsqrt", invOut, Attrs{}, v)
 	if err != nil {
 		return err
 	}
@@ -604,7 +614,7 @@ func (b *builder) normalize(x, scale, bias, out string, axes []int, eps float32)
 // exponents that are cheap in fixed point: 1 (Identity), 2 and 3 (Mul),
 // 0.5 (Sqrt), −1 (Reciprocal) and −0.5 (Rsqrt).
 func (g *Graph) AddPow(node, x, out string, exponent float32) error {
-	b := &builder{g: g, node: node, op: "Pow"}
+	b := &builder{g: g, node: node, op: "Pow", final: out}
 	var err error
 	switch exponent {
 	case 1:
@@ -633,7 +643,7 @@ func (g *Graph) AddPow(node, x, out string, exponent float32) error {
 // order: the channel index is (i·block + j)·C′ + c for output pixel offset
 // (i, j) and output channel c) or "CRD" (c·block² + i·block + j).
 func (g *Graph) AddDepthToSpace(node, x, out string, layout Layout, block int, mode string) error {
-	b := &builder{g: g, node: node, op: "DepthToSpace"}
+	b := &builder{g: g, node: node, op: "DepthToSpace", final: out}
 	xs, err := b.blockShape(x, block)
 	if err != nil {
 		return err
@@ -668,7 +678,7 @@ func (g *Graph) AddDepthToSpace(node, x, out string, layout Layout, block int, m
 // AddSpaceToDepth adds SpaceToDepth, the inverse of AddDepthToSpace in the
 // same mode (ONNX's SpaceToDepth and TensorFlow's are "DCR").
 func (g *Graph) AddSpaceToDepth(node, x, out string, layout Layout, block int, mode string) error {
-	b := &builder{g: g, node: node, op: "SpaceToDepth"}
+	b := &builder{g: g, node: node, op: "SpaceToDepth", final: out}
 	xs, err := b.blockShape(x, block)
 	if err != nil {
 		return err
@@ -728,7 +738,7 @@ func (b *builder) shuffle(x, out string, six Shape, perm []int, res Shape) error
 // AddTile adds x repeated repeats[i] times along each axis i, computing
 // out, as a Concat of copies per repeated axis.
 func (g *Graph) AddTile(node, x, out string, repeats []int) error {
-	b := &builder{g: g, node: node, op: "Tile"}
+	b := &builder{g: g, node: node, op: "Tile", final: out}
 	xs, err := b.shape(x)
 	if err != nil {
 		return err
@@ -769,9 +779,13 @@ func (g *Graph) AddTile(node, x, out string, repeats []int) error {
 }
 
 // AddSplit adds the parts of x along axis with the given sizes (which
-// must add up to the axis), computing outs[i] as a Slice each.
+// must add up to the axis), computing outs[i] as a Slice each (named
+// after outs[i] when there are several; an empty name skips a part).
 func (g *Graph) AddSplit(node, x string, outs []string, axis int, sizes []int) error {
 	b := &builder{g: g, node: node, op: "Split"}
+	if len(outs) == 1 {
+		b.final = outs[0]
+	}
 	xs, err := b.shape(x)
 	if err != nil {
 		return err
@@ -799,11 +813,7 @@ func (g *Graph) AddSplit(node, x string, outs []string, axis int, sizes []int) e
 			start += s
 			continue
 		}
-		sub := &builder{g: g, node: outs[i], op: "Split"}
-		if len(outs) == 1 {
-			sub.node = node
-		}
-		if _, err := sub.slice(x, "split", outs[i], ax, start, start+s); err != nil {
+		if _, err := b.slice(x, "split", outs[i], ax, start, start+s); err != nil {
 			return err
 		}
 		start += s

@@ -313,6 +313,8 @@ func TestAddConvTranspose(t *testing.T) {
 		{Shape{1, 1, 4, 4}, Shape{1, 2, 2, 2}, ConvTransposeSpec{Strides: []int{1, 1}, Pads: []int{2, 1, 1, 2}}, false, Shape{1, 2, 0, 0}, "pads beyond the kernel"},
 		{Shape{1, 2, 2, 3}, Shape{2, 1, 1, 1}, ConvTransposeSpec{Strides: []int{3, 2}, Pads: []int{0, 0, 0, 0}, OutputPadding: []int{2, 1}}, true, Shape{1, 1, 6, 6}, "1×1 kernel, output_padding"},
 		{Shape{1, 1, 1, 1}, Shape{1, 1, 3, 3}, ConvTransposeSpec{Strides: []int{2, 2}, Pads: []int{0, 0, 0, 0}}, false, Shape{1, 1, 3, 3}, "one pixel"},
+		{Shape{1, 1, 3, 3}, Shape{1, 2, 3, 3}, ConvTransposeSpec{Strides: []int{3, 2}, Pads: []int{-1, 0, 0, -1}}, true, Shape{1, 2, 0, 0}, "negative pads: a larger output_shape"},
+		{Shape{1, 2, 3, 3}, Shape{2, 1, 2, 2}, ConvTransposeSpec{Strides: []int{2, 2}, Pads: []int{0, 0, 0, 0}, OutputPadding: []int{3, 2}}, false, Shape{1, 1, 0, 0}, "output_padding beyond the stride"},
 	}
 	for _, tt := range tests {
 		// Fix the expected size from ONNX's formula.
@@ -367,7 +369,7 @@ func TestAddConvTransposeErrors(t *testing.T) {
 		a    ConvTransposeSpec
 		want string
 	}{
-		{ConvTransposeSpec{Strides: []int{2, 2}, OutputPadding: []int{2, 0}}, "output_padding"},
+		{ConvTransposeSpec{OutputPadding: []int{-1, 0}}, "output_padding"},
 		{ConvTransposeSpec{Strides: []int{0, 1}}, "strides"},
 		{ConvTransposeSpec{Group: 3}, "inconsistent"},
 		{ConvTransposeSpec{Pads: []int{3, 0, 3, 0}}, "not positive"},
@@ -485,6 +487,23 @@ func TestNormDecomposition(t *testing.T) {
 	}
 	if last := g.Nodes[len(g.Nodes)-1]; last.Name != "ln" || last.Output != "y" {
 		t.Errorf("last node %q computes %q, want ln computing y", last.Name, last.Output)
+	}
+	// With the statistics named, they are the mean and the rsqrt.
+	if err := g.AddLayerNormStats("ln2", "x", "s", "", "y2", "mean", "inv", -1, 1e-5); err != nil {
+		t.Fatal(err)
+	}
+	if p := g.Producer("mean"); p == nil || p.Op != OpReduceMean || !g.Values["mean"].Shape.Equal(Shape{1, 4, 1}) {
+		t.Errorf("mean is computed by %v", p)
+	}
+	if p := g.Producer("inv"); p == nil || p.Op != OpRsqrt {
+		t.Errorf("inv is computed by %v", p)
+	}
+	names := map[string]bool{}
+	for _, n := range g.Nodes {
+		if names[n.Name] {
+			t.Errorf("two nodes are named %q", n.Name)
+		}
+		names[n.Name] = true
 	}
 }
 

@@ -135,3 +135,30 @@ func reduceIndex(x Shape, axes []int) []int {
 	}
 	return broadcastIndex(keep, x)
 }
+
+// logSoftmaxF computes x − max − log Σ e^(x − max) along axis in float64.
+func logSoftmaxF(x *Tensor, axis int) *Tensor {
+	ax, _ := normAxis(axis, len(x.Shape))
+	out := NewFloat(x.Shape)
+	inner := x.Shape[ax+1:].Size()
+	dim := x.Shape[ax]
+	outer := x.Len() / max(1, dim*inner)
+	for o := 0; o < outer; o++ {
+		for in := 0; in < inner; in++ {
+			base := o*dim*inner + in
+			m := math.Inf(-1)
+			for k := 0; k < dim; k++ {
+				m = max(m, float64(x.F[base+k*inner]))
+			}
+			var sum float64
+			for k := 0; k < dim; k++ {
+				sum += math.Exp(float64(x.F[base+k*inner]) - m)
+			}
+			lse := m + math.Log(sum)
+			for k := 0; k < dim; k++ {
+				out.F[base+k*inner] = float32(float64(x.F[base+k*inner]) - lse)
+			}
+		}
+	}
+	return out
+}

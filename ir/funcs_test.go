@@ -240,3 +240,30 @@ func TestNewOpsFold(t *testing.T) {
 		}
 	}
 }
+
+func TestLogSoftmax(t *testing.T) {
+	x := FloatTensor(Shape{2, 3}, []float32{1, 2, 3, -1000, 0, 1000})
+	for _, axis := range []int{-1, 0} {
+		got := evalOne(t, OpLogSoftmax, Attrs{Axis: axis}, x)
+		for i := range got.F {
+			r, c := i/3, i%3
+			var xs []float64
+			if axis == 0 {
+				xs = []float64{float64(x.F[c]), float64(x.F[3+c])}
+			} else {
+				xs = []float64{float64(x.F[3*r]), float64(x.F[3*r+1]), float64(x.F[3*r+2])}
+			}
+			m := math.Inf(-1)
+			for _, v := range xs {
+				m = math.Max(m, v)
+			}
+			var sum float64
+			for _, v := range xs {
+				sum += math.Exp(v - m)
+			}
+			if want := float64(x.F[i]) - m - math.Log(sum); !sameFloat(got.F[i], want) {
+				t.Errorf("axis %d: element %d = %v, want %v", axis, i, got.F[i], want)
+			}
+		}
+	}
+}

@@ -77,6 +77,7 @@ const (
 	OpLog         Op = "Log"         // constant folding only
 	OpReduceMax   Op = "ReduceMax"   // Axes, KeepDims
 	OpReduceMin   Op = "ReduceMin"   // Axes, KeepDims
+	OpLogSoftmax  Op = "LogSoftmax"  // Axis: x − log Σ e^x along it
 )
 
 // Layout is the order of a 4-D activation's dimensions.

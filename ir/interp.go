@@ -166,6 +166,8 @@ func evalNode(n *Node, ins []*Tensor) (*Tensor, error) {
 		return reduceExtremeF(x, a.Axes, n.Op == OpReduceMax, outShape), nil
 	case OpSoftmax:
 		return softmaxF(x, a.Axis), nil
+	case OpLogSoftmax:
+		return logSoftmaxF(x, a.Axis), nil
 	case OpBatchNorm:
 		return batchNormF(x, ins[1].F, ins[2].F, ins[3].F, ins[4].F, a.Epsilon, a.Axis), nil
 	case OpTranspose:

@@ -240,7 +240,7 @@ func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {
 			return nil, 0, n.Errorf("slope shape %v does not broadcast to input shape %v", s(1), s(0))
 		}
 		return s(0).Clone(), ins[0].DType, nil
-	case OpSoftmax:
+	case OpSoftmax, OpLogSoftmax:
 		if err := need(n, ins, 1, 1); err != nil {
 			return nil, 0, err
 		}
