@@ -33,6 +33,7 @@ func Import(gd *GraphDef, name string, opt Options) (*ir.Graph, error) {
 		g:     ir.NewGraph(name),
 		nodes: map[string]*NodeDef{},
 		vals:  map[string]string{},
+		prod:  map[string]*ir.Node{},
 		opt:   opt,
 	}
 	b.g.Layout = ir.NHWC
@@ -85,7 +86,8 @@ func Import(gd *GraphDef, name string, opt Options) (*ir.Graph, error) {
 type builder struct {
 	g            *ir.Graph
 	nodes        map[string]*NodeDef
-	vals         map[string]string // TF tensor ("node" or "node:i") → IR value
+	vals         map[string]string   // TF tensor ("node" or "node:i") → IR value
+	prod         map[string]*ir.Node // IR value → the node computing it (not folded)
 	opt          Options
 	placeholders int
 	fresh        int
@@ -299,7 +301,14 @@ func (b *builder) add(op ir.Op, out string, ins []string, a ir.Attrs) error {
 	if err := b.checkFold(op, ins, a); err != nil {
 		return err
 	}
-	return b.g.AddNode(&ir.Node{Name: out, Op: op, Inputs: ins, Output: out, Attrs: a})
+	nd := &ir.Node{Name: out, Op: op, Inputs: ins, Output: out, Attrs: a}
+	if err := b.g.AddNode(nd); err != nil {
+		return err
+	}
+	if b.g.Values[out].Const == nil {
+		b.prod[out] = nd
+	}
+	return nil
 }
 
 // maxFoldWork bounds the multiply-adds of one constant-folded node.

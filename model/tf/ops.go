@@ -13,13 +13,24 @@ import (
 var converters map[string]func(*builder, *NodeDef) error
 
 func init() {
+	identity := (*builder).identity
 	converters = map[string]func(*builder, *NodeDef) error{
 		"Placeholder": (*builder).placeholder,
 		"Const":       (*builder).constant,
-		"Identity":    (*builder).identity,
 		"NoOp": func(*builder, *NodeDef) error {
 			return errors.New("NoOp has no outputs; it can only be a control input")
 		},
+
+		// Ops that pass their input through at inference.
+		"Identity":        identity,
+		"StopGradient":    identity,
+		"PreventGradient": identity,
+		"Snapshot":        identity,
+		"CheckNumerics":   identity,
+		"EnsureShape":     identity,
+		"IdentityN":       (*builder).identityN,
+
+		// Convolutions and products (ops.go, fused.go, image.go).
 		"Conv2D":                     func(b *builder, n *NodeDef) error { return b.conv(n, false, false) },
 		"_FusedConv2D":               func(b *builder, n *NodeDef) error { return b.conv(n, false, true) },
 		"DepthwiseConv2dNative":      func(b *builder, n *NodeDef) error { return b.conv(n, true, false) },
@@ -28,31 +39,94 @@ func init() {
 		"_FusedDepthwiseConv2dNative": func(b *builder, n *NodeDef) error { return b.conv(n, true, true) },
 		"MatMul":                      func(b *builder, n *NodeDef) error { return b.matmul(n, false) },
 		"_FusedMatMul":                func(b *builder, n *NodeDef) error { return b.matmul(n, true) },
+		"BatchMatMul":                 (*builder).batchMatMul,
+		"BatchMatMulV2":               (*builder).batchMatMul,
+		"BatchMatMulV3":               (*builder).batchMatMul,
 		"BiasAdd":                     (*builder).biasAdd,
-		"Add":                         binaryOp(ir.OpAdd),
-		"AddV2":                       binaryOp(ir.OpAdd),
-		"Sub":                         binaryOp(ir.OpSub),
-		"Mul":                         binaryOp(ir.OpMul),
-		"RealDiv":                     binaryOp(ir.OpDiv),
-		"Relu":                        unaryOp(ir.OpRelu),
-		"Relu6":                       unaryOp(ir.OpClip),
-		"LeakyRelu":                   unaryOp(ir.OpLeakyRelu),
-		"Sigmoid":                     unaryOp(ir.OpSigmoid),
-		"Tanh":                        unaryOp(ir.OpTanh),
 		"MaxPool":                     func(b *builder, n *NodeDef) error { return b.pool(n, ir.OpMaxPool) },
 		"AvgPool":                     func(b *builder, n *NodeDef) error { return b.pool(n, ir.OpAvgPool) },
-		"Mean":                        (*builder).mean,
-		"Reshape":                     (*builder).reshape,
-		"Squeeze":                     (*builder).squeeze,
-		"ConcatV2":                    (*builder).concat,
-		"Concat":                      (*builder).concat,
-		"Pad":                         (*builder).pad,
-		"PadV2":                       (*builder).pad,
 		"FusedBatchNorm":              (*builder).batchNorm,
 		"FusedBatchNormV2":            (*builder).batchNorm,
 		"FusedBatchNormV3":            (*builder).batchNorm,
-		"Softmax":                     (*builder).softmax,
-		"ArgMax":                      (*builder).argMax,
+
+		// Element-wise arithmetic and activations (elementwise.go).
+		"Add":               binaryOp(ir.OpAdd),
+		"AddV2":             binaryOp(ir.OpAdd),
+		"AddN":              (*builder).addN,
+		"Sub":               binaryOp(ir.OpSub),
+		"Mul":               (*builder).mul,
+		"RealDiv":           (*builder).div,
+		"Div":               (*builder).div,
+		"FloorDiv":          (*builder).floorDiv,
+		"Maximum":           (*builder).minMax,
+		"Minimum":           (*builder).minMax,
+		"Pow":               (*builder).pow,
+		"Square":            (*builder).square,
+		"SquaredDifference": (*builder).square,
+		"Sqrt":              unaryOp(ir.OpSqrt),
+		"Rsqrt":             unaryOp(ir.OpRsqrt),
+		"Exp":               unaryOp(ir.OpExp),
+		"Log":               unaryOp(ir.OpLog),
+		"Abs":               unaryOp(ir.OpAbs),
+		"Neg":               unaryOp(ir.OpNeg),
+		"Reciprocal":        unaryOp(ir.OpReciprocal),
+		"Inv":               unaryOp(ir.OpReciprocal),
+		"Floor":             unaryOp(ir.OpFloor),
+		"Erf":               unaryOp(ir.OpErf),
+		"Softplus":          unaryOp(ir.OpSoftplus),
+		"Relu":              unaryOp(ir.OpRelu),
+		"Relu6":             unaryOp(ir.OpClip),
+		"LeakyRelu":         unaryOp(ir.OpLeakyRelu),
+		"Prelu":             (*builder).prelu,
+		"Sigmoid":           unaryOp(ir.OpSigmoid),
+		"Tanh":              unaryOp(ir.OpTanh),
+		"Elu":               unsupported("Elu is not supported (no exponential-linear unit in the IR)"),
+		"Selu":              unsupported("Selu is not supported (no exponential-linear unit in the IR)"),
+		"Softmax":           (*builder).softmax,
+		"LogSoftmax":        (*builder).logSoftmax,
+		"Cast":              (*builder).cast,
+
+		// Reductions (reduce.go).
+		"Mean":   (*builder).reduce,
+		"Sum":    (*builder).reduce,
+		"Max":    (*builder).reduce,
+		"Min":    (*builder).reduce,
+		"Prod":   (*builder).reduce,
+		"ArgMax": (*builder).argMax,
+
+		// Data movement and shape arithmetic (shapes.go, stridedslice.go).
+		"Reshape":      (*builder).reshape,
+		"Squeeze":      (*builder).squeeze,
+		"ExpandDims":   (*builder).expandDims,
+		"ConcatV2":     (*builder).concat,
+		"Concat":       (*builder).concat,
+		"Pack":         (*builder).pack,
+		"Unpack":       (*builder).unpack,
+		"Pad":          (*builder).pad,
+		"PadV2":        (*builder).pad,
+		"MirrorPad":    unsupported("MirrorPad is not supported (only constant padding)"),
+		"Slice":        (*builder).sliceOp,
+		"StridedSlice": (*builder).stridedSlice,
+		"Transpose":    (*builder).transpose,
+		"Tile":         (*builder).tile,
+		"Split":        (*builder).split,
+		"SplitV":       (*builder).split,
+		"GatherV2":     (*builder).gather,
+		"Gather":       (*builder).gather,
+		"Shape":        (*builder).shapeOf,
+		"Size":         (*builder).sizeOrRank,
+		"Rank":         (*builder).sizeOrRank,
+		"Fill":         (*builder).fill,
+		"Range":        (*builder).rangeOp,
+		"ZerosLike":    (*builder).likeOp,
+		"OnesLike":     (*builder).likeOp,
+
+		// Image ops (image.go).
+		"ResizeBilinear":        (*builder).resize,
+		"ResizeNearestNeighbor": (*builder).resize,
+		"DepthToSpace":          (*builder).blockShuffle,
+		"SpaceToDepth":          (*builder).blockShuffle,
+		"Conv2DBackpropInput":   (*builder).convBackpropInput,
 	}
 }
 
@@ -145,35 +219,6 @@ func (b *builder) identity(n *NodeDef) error {
 	}
 	b.vals[n.Name] = ins[0]
 	return nil
-}
-
-func binaryOp(op ir.Op) func(*builder, *NodeDef) error {
-	return func(b *builder, n *NodeDef) error {
-		ins, err := b.ins(n, 2, 2)
-		if err != nil {
-			return err
-		}
-		return b.emit(n, op, ins, ir.Attrs{})
-	}
-}
-
-func unaryOp(op ir.Op) func(*builder, *NodeDef) error {
-	return func(b *builder, n *NodeDef) error {
-		ins, err := b.ins(n, 1, 1)
-		if err != nil {
-			return err
-		}
-		var a ir.Attrs
-		switch n.Op {
-		case "Relu6":
-			a.Min, a.Max = 0, 6
-		case "LeakyRelu":
-			if a.Alpha, err = attrFloat(n, "alpha", 0.2); err != nil {
-				return err
-			}
-		}
-		return b.emit(n, op, ins, a)
-	}
 }
 
 // padding returns IR pads [top, left, bottom, right] for a window of kh×kw
@@ -319,110 +364,6 @@ func (b *builder) conv(n *NodeDef, depthwise, fused bool) error {
 	return b.chain(n, ir.OpConv, convIns, a, after)
 }
 
-// step is one IR op applied after a fused op's main computation.
-type step struct {
-	op    ir.Op
-	extra []string // inputs after the running value
-	attrs ir.Attrs
-}
-
-// chain adds the main IR node and then each step, the last one producing
-// TF node n's output.
-func (b *builder) chain(n *NodeDef, op ir.Op, ins []string, a ir.Attrs, steps []step) error {
-	if len(steps) == 0 {
-		return b.emit(n, op, ins, a)
-	}
-	cur := b.newName(n.Name)
-	if err := b.add(op, cur, ins, a); err != nil {
-		return err
-	}
-	for i, s := range steps {
-		out := n.Name
-		if i < len(steps)-1 {
-			out = b.newName(n.Name)
-		}
-		if err := b.add(s.op, out, append([]string{cur}, s.extra...), s.attrs); err != nil {
-			return err
-		}
-		cur = out
-	}
-	b.vals[n.Name] = n.Name
-	return nil
-}
-
-// fusedOps interprets the fused_ops and num_args of a _FusedConv2D,
-// FusedDepthwiseConv2dNative or _FusedMatMul whose extra inputs are args.
-// The first fused op is BiasAdd (or, for convolutions, FusedBatchNorm); an
-// activation may follow. When the bias can be the convolution's own bias
-// input (convBias), it is returned rather than made a step.
-func (b *builder) fusedOps(n *NodeDef, args []string, convBias bool) (bias string, steps []step, err error) {
-	ops, err := attrStrings(n, "fused_ops")
-	if err != nil {
-		return "", nil, err
-	}
-	numArgs, err := attrInt(n, "num_args", int64(len(args)))
-	if err != nil {
-		return "", nil, err
-	}
-	if numArgs != int64(len(args)) {
-		return "", nil, fmt.Errorf("num_args is %d but the node has %d extra inputs", numArgs, len(args))
-	}
-	if len(ops) == 0 || len(ops) > 2 {
-		return "", nil, fmt.Errorf("fused_ops %q: want BiasAdd or FusedBatchNorm and at most one activation", ops)
-	}
-	switch ops[0] {
-	case "BiasAdd":
-		if len(args) != 1 {
-			return "", nil, fmt.Errorf("fused BiasAdd takes 1 argument, node has %d", len(args))
-		}
-		if convBias {
-			bias = args[0]
-		} else {
-			steps = append(steps, step{op: ir.OpAdd, extra: args})
-		}
-	case "FusedBatchNorm":
-		if !convBias {
-			return "", nil, fmt.Errorf("fused_ops %q: FusedBatchNorm fused into %s is not supported", ops, n.Op)
-		}
-		if len(args) != 4 {
-			return "", nil, fmt.Errorf("fused FusedBatchNorm takes 4 arguments (scale, offset, mean, variance), node has %d", len(args))
-		}
-		eps, err := attrFloat(n, "epsilon", 0.0001)
-		if err != nil {
-			return "", nil, err
-		}
-		steps = append(steps, step{op: ir.OpBatchNorm, extra: args, attrs: ir.Attrs{Epsilon: eps, Axis: -1}})
-	default:
-		return "", nil, fmt.Errorf("fused_ops %q: fused op %q is not supported", ops, ops[0])
-	}
-	if len(ops) == 2 {
-		act, err := activation(n, ops[1])
-		if err != nil {
-			return "", nil, fmt.Errorf("fused_ops %q: %w", ops, err)
-		}
-		steps = append(steps, act)
-	}
-	return bias, steps, nil
-}
-
-// activation maps a fused activation name onto an IR step.
-func activation(n *NodeDef, name string) (step, error) {
-	switch name {
-	case "Relu":
-		return step{op: ir.OpRelu}, nil
-	case "Relu6":
-		return step{op: ir.OpClip, attrs: ir.Attrs{Min: 0, Max: 6}}, nil
-	case "Sigmoid":
-		return step{op: ir.OpSigmoid}, nil
-	case "Tanh":
-		return step{op: ir.OpTanh}, nil
-	case "LeakyRelu":
-		alpha, err := attrFloat(n, "leakyrelu_alpha", 0.2)
-		return step{op: ir.OpLeakyRelu, attrs: ir.Attrs{Alpha: alpha}}, err
-	}
-	return step{}, fmt.Errorf("fused activation %q is not supported", name)
-}
-
 // matmul lowers MatMul and _FusedMatMul (2-D, optional transposes).
 func (b *builder) matmul(n *NodeDef, fused bool) error {
 	lo, hi := 2, 2
@@ -464,6 +405,39 @@ func (b *builder) matmul(n *NodeDef, fused bool) error {
 		}
 	}
 	return b.chain(n, ir.OpMatMul, operands, ir.Attrs{}, steps)
+}
+
+// batchMatMul lowers BatchMatMul, BatchMatMulV2 and BatchMatMulV3: the
+// IR's MatMul, which broadcasts batch dimensions as V2 does, after
+// transposing the last two dimensions of an operand marked adj_x or adj_y.
+func (b *builder) batchMatMul(n *NodeDef) error {
+	ins, err := b.ins(n, 2, 2)
+	if err != nil {
+		return err
+	}
+	for i, key := range []string{"adj_x", "adj_y"} {
+		r := len(b.shape(ins[i]))
+		if r < 2 {
+			return fmt.Errorf("operand %d has shape %v; BatchMatMul needs rank 2 or more", i, b.shape(ins[i]))
+		}
+		t, err := attrBool(n, key, false)
+		if err != nil {
+			return err
+		}
+		if t {
+			perm := make([]int, r)
+			for j := range perm {
+				perm[j] = j
+			}
+			perm[r-2], perm[r-1] = r-1, r-2
+			name := b.newName(n.Name + "/" + key)
+			if err := b.add(ir.OpTranspose, name, []string{ins[i]}, ir.Attrs{Perm: perm}); err != nil {
+				return err
+			}
+			ins[i] = name
+		}
+	}
+	return b.emit(n, ir.OpMatMul, ins, ir.Attrs{})
 }
 
 func (b *builder) biasAdd(n *NodeDef) error {
@@ -528,28 +502,6 @@ func (b *builder) axes(v string, r int, what string) ([]int, error) {
 		out[i] = int(a)
 	}
 	return out, nil
-}
-
-func (b *builder) mean(n *NodeDef) error {
-	ins, err := b.ins(n, 2, 2)
-	if err != nil {
-		return err
-	}
-	axes, err := b.axes(ins[1], len(b.shape(ins[0])), "reduction_indices")
-	if err != nil {
-		return err
-	}
-	keep, err := attrBool(n, "keep_dims", false)
-	if err != nil {
-		return err
-	}
-	if len(axes) == 0 {
-		// TensorFlow reduces over no axes: the value is unchanged (the IR's
-		// empty Axes would mean all axes instead).
-		b.vals[n.Name] = ins[0]
-		return nil
-	}
-	return b.emit(n, ir.OpReduceMean, ins[:1], ir.Attrs{Axes: axes, KeepDims: keep})
 }
 
 func (b *builder) reshape(n *NodeDef) error {

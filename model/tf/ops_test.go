@@ -17,6 +17,8 @@ type opCase struct {
 	want  *ir.Tensor
 	check func(t *testing.T, g *ir.Graph)
 	tol   float64
+	// outputs, when set, names the graph's outputs (Options.Outputs).
+	outputs []string
 }
 
 // convCase builds a (possibly fused, possibly depthwise) convolution test
@@ -404,40 +406,45 @@ func opCases() []opCase {
 
 func TestOps(t *testing.T) {
 	for _, c := range opCases() {
-		t.Run(c.name, func(t *testing.T) {
-			g, err := importBinary(t, c.nodes, Options{InputShape: c.x.Shape})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g.Layout != ir.NHWC {
-				t.Errorf("layout %v, want NHWC", g.Layout)
-			}
-			if c.check != nil {
-				c.check(t, g)
-			}
-			outs, err := ir.Run(g, map[string]*ir.Tensor{g.Inputs[0]: c.x})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := outs[0]
-			if !got.Shape.Equal(c.want.Shape) || got.DType != c.want.DType {
-				t.Fatalf("output %v %v, want %v %v", got.DType, got.Shape, c.want.DType, c.want.Shape)
-			}
-			if c.want.DType == ir.Int64 {
-				if !slices.Equal(got.I, c.want.I) {
-					t.Fatalf("output %v, want %v", got.I, c.want.I)
-				}
-				return
-			}
-			tol := c.tol
-			if tol == 0 {
-				tol = 1e-5
-			}
-			for i := range c.want.F {
-				if relErr(got.F[i], c.want.F[i]) > tol {
-					t.Fatalf("output[%d] = %v, want %v", i, got.F[i], c.want.F[i])
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { runOpCase(t, c) })
+	}
+}
+
+// runOpCase imports c's graph from its binary form, runs it on c.x and
+// compares the first output with c.want.
+func runOpCase(t *testing.T, c opCase) {
+	t.Helper()
+	g, err := importBinary(t, c.nodes, Options{InputShape: c.x.Shape, Outputs: c.outputs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Layout != ir.NHWC {
+		t.Errorf("layout %v, want NHWC", g.Layout)
+	}
+	if c.check != nil {
+		c.check(t, g)
+	}
+	outs, err := ir.Run(g, map[string]*ir.Tensor{g.Inputs[0]: c.x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := outs[0]
+	if !got.Shape.Equal(c.want.Shape) || got.DType != c.want.DType {
+		t.Fatalf("output %v %v, want %v %v", got.DType, got.Shape, c.want.DType, c.want.Shape)
+	}
+	if c.want.DType == ir.Int64 {
+		if !slices.Equal(got.I, c.want.I) {
+			t.Fatalf("output %v, want %v", got.I, c.want.I)
+		}
+		return
+	}
+	tol := c.tol
+	if tol == 0 {
+		tol = 1e-5
+	}
+	for i := range c.want.F {
+		if relErr(got.F[i], c.want.F[i]) > tol {
+			t.Fatalf("output[%d] = %v, want %v", i, got.F[i], c.want.F[i])
+		}
 	}
 }
