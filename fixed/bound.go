@@ -101,6 +101,10 @@ func (p *Program) ErrorBounds(vals [][]uint64) []float64 {
 			}
 		case Const:
 			b = 0
+		case Max, Min:
+			b = max(e(0), e(1))
+		case Piecewise:
+			b = piecewiseBound(in, vals[in.In[0]], e(0))
 		case Concat:
 			for i := range in.In {
 				b = math.Max(b, e(i))

@@ -237,6 +237,19 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 		}
 	case Relu:
 		tensor.Relu(res, args[0])
+	case Max, Min:
+		for i := range res {
+			a, b := int64(args[0][i]), int64(args[1][i])
+			if (in.Op == Max) == (a-b >= 0) {
+				res[i] = uint64(a)
+			} else {
+				res[i] = uint64(b)
+			}
+		}
+	case Piecewise:
+		if err := execPiecewise(in, in.Node, args[0], res); err != nil {
+			return nil, err
+		}
 	case Clip:
 		for i, v := range args[0] {
 			res[i] = uint64(min(max(int64(v), in.Min), in.Max))
@@ -259,7 +272,7 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 		if in.Layout == "NHWC" {
 			res = FromNCHW(res, out)
 		}
-	case ReduceSum:
+	case ReduceSum, ReduceMax:
 		x := shape(0)
 		keep := make(ir.Shape, len(x))
 		red := map[int]bool{}
@@ -276,6 +289,15 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 			}
 		}
 		idx := ir.BroadcastIndex(keep, x)
+		if in.Op == ReduceMax {
+			seen := make([]bool, len(res))
+			for i, v := range args[0] {
+				if j := idx[i]; !seen[j] || int64(v) > int64(res[j]) {
+					res[j], seen[j] = v, true
+				}
+			}
+			break
+		}
 		for i, v := range args[0] {
 			res[idx[i]] += v
 		}

@@ -18,10 +18,24 @@ const PublicShift = 16
 // so the program outputs its input and records it in Post for the output's
 // receiver to apply in the clear.
 func Compile(g *ir.Graph, s int) (*Program, error) {
+	return CompileWith(g, s, Options{})
+}
+
+// Options are the choices of CompileWith beyond the scale.
+type Options struct {
+	// Ranges holds, for float values of the graph, the interval [min, max]
+	// their elements reached on calibration data (see TraceRanges): the
+	// domain of the reciprocals, square roots and exponentials of secret
+	// values, whose approximations hold on a bounded range only.
+	Ranges map[string][2]float64
+}
+
+// CompileWith is Compile with options.
+func CompileWith(g *ir.Graph, s int, opt Options) (*Program, error) {
 	if s < 1 || s > 30 {
 		return nil, fmt.Errorf("scale %d out of range [1, 30]", s)
 	}
-	c := &compiler{g: g, s: s, ids: map[string]int{}, weights: map[string]int{},
+	c := &compiler{g: g, s: s, ids: map[string]int{}, weights: map[string]int{}, ranges: opt.Ranges,
 		p: &Program{Name: g.Name, Scale: s, PublicShift: PublicShift, Layout: g.Layout.String()}}
 	for _, in := range g.Inputs {
 		id := c.add(&Tensor{Name: in, Shape: g.Values[in].Shape.Clone(), Kind: KindInput, Scale: s, Node: in})
@@ -77,6 +91,8 @@ type compiler struct {
 	ids     map[string]int // float value → program tensor (scale s)
 	weights map[string]int // "name@scale" → weight tensor
 	post    *ir.Node
+	ranges  map[string][2]float64
+	tables  map[string]Instr // Piecewise tables by function name
 }
 
 func (c *compiler) add(t *Tensor) int {
@@ -173,14 +189,23 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 		prod := c.value(out, 2*s, n.Output)
 		c.emit(Instr{Op: Conv, In: in, Out: prod, Strides: n.Attrs.Strides, Pads: n.Attrs.Pads, Group: n.Attrs.Group, Layout: layout, Node: n.Name})
 		res = c.scaleDown(n, prod, s)
-	case ir.OpMatMul, ir.OpMul, ir.OpDiv:
+	case ir.OpDiv:
+		if c.g.Const(n.Inputs[1]) == nil {
+			in, err := ops()
+			if err != nil {
+				return err
+			}
+			if res, err = c.divide(n, in[0], in[1]); err != nil {
+				return err
+			}
+			break
+		}
+		fallthrough
+	case ir.OpMatMul, ir.OpMul:
 		op := map[ir.Op]Op{ir.OpMatMul: MatMul, ir.OpMul: Mul, ir.OpDiv: Mul}[n.Op]
 		var in []int
 		if n.Op == ir.OpDiv {
 			k := c.g.Const(n.Inputs[1])
-			if k == nil {
-				return n.Errorf("division by a computed value is not supported in fixed point (only by a constant)")
-			}
 			inv := ir.NewFloat(k.Shape)
 			for i, v := range k.Floats() {
 				if v == 0 {
@@ -323,8 +348,16 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 			return err
 		}
 		res = c.emit(Instr{Op: Slice, In: []int{x}, Out: c.value(out, s, n.Output), Starts: starts, Steps: steps, Node: n.Name})
-	case ir.OpSoftmax, ir.OpSigmoid, ir.OpTanh:
-		return n.Errorf("not supported in fixed point except as the model's final op (Softmax, Sigmoid), where it is applied to the revealed output")
+	case ir.OpSigmoid, ir.OpTanh, ir.OpSilu, ir.OpGelu, ir.OpSoftplus, ir.OpErf, ir.OpExp,
+		ir.OpHardSigmoid, ir.OpHardSwish, ir.OpMax, ir.OpMin, ir.OpAbs, ir.OpNeg, ir.OpPRelu,
+		ir.OpReduceMax, ir.OpReduceMin, ir.OpSoftmax, ir.OpReciprocal, ir.OpRsqrt, ir.OpSqrt:
+		in, err := ops()
+		if err != nil {
+			return err
+		}
+		if res, err = c.function(n, in); err != nil {
+			return err
+		}
 	case ir.OpBatchNorm, ir.OpIdentity:
 		return n.Errorf("must be removed by ir.Optimize before fixed-point conversion")
 	default:

@@ -17,6 +17,10 @@ var lowerings = map[Op]func(l *lowerer, in *Instr) error{
 	ArgMax:    lowerArgMax,
 	Clip:      lowerClip,
 	DivPublic: lowerDivPublic,
+	Max:       lowerMaxMin,
+	Min:       lowerMaxMin,
+	ReduceMax: lowerReduceMax,
+	Piecewise: lowerPiecewise,
 }
 
 // Lower returns p with every composite op for which native reports false

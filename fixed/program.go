@@ -46,7 +46,8 @@ import (
 //   - Mux, the multiplexer: b ? x : y for a 0/1 bit b;
 //   - data movement: Reshape, Transpose, Concat, Pad, Slice.
 //
-// Composite ops: Relu, MaxPool, ArgMax, Clip, DivPublic.
+// Composite ops: Relu, MaxPool, ArgMax, Clip, DivPublic, Max, Min,
+// ReduceMax, Piecewise.
 //
 // Clip and DivPublic carry their public parameters in the instruction:
 // Clip(x) = min(max(x, Min), Max) for Min ≤ Max, both in the comparison
@@ -89,6 +90,17 @@ const (
 	// of Public (broadcast per PublicShape): an average pool's exact
 	// rounded division by its window counts.
 	DivPublic Op = "DivPublic"
+	// Max and Min are composite. In: a, b of one shape; the element-wise
+	// maximum (minimum).
+	Max Op = "Max"
+	Min Op = "Min"
+	// ReduceMax is composite. In: x; the maximum over Axes (KeepDims).
+	ReduceMax Op = "ReduceMax"
+	// Piecewise is composite. In: x; a piecewise polynomial of x (see
+	// Piecewise's doc in piecewise.go): the secure form of sigmoid, tanh,
+	// exp and the other smooth functions, and the first guess of the
+	// Newton iterations for reciprocals and square roots.
+	Piecewise Op = "Piecewise"
 )
 
 // DivPublicBits bounds the domain on which DivPublic's lowering is exact:
@@ -106,7 +118,8 @@ func (op Op) Primitive() bool {
 func (op Op) known() bool {
 	switch op {
 	case Conv, MatMul, Mul, Add, Sub, AddPublic, MulPublic, Const, ScaleDown, DReLU, Mux,
-		SumPool, ReduceSum, Reshape, Transpose, Concat, Pad, Slice, Relu, MaxPool, ArgMax, Clip, DivPublic:
+		SumPool, ReduceSum, Reshape, Transpose, Concat, Pad, Slice, Relu, MaxPool, ArgMax, Clip, DivPublic,
+		Max, Min, ReduceMax, Piecewise:
 		return true
 	}
 	return false
@@ -157,6 +170,13 @@ type Instr struct {
 	Mode        string   `json:"mode,omitempty"` // Pad: "" (constant) or "edge"
 	Min         int64    `json:"min,omitempty"`  // Clip: the lower bound
 	Max         int64    `json:"max,omitempty"`  // Clip: the upper bound
+	// Piecewise: the breakpoints (at the input's scale) and the domain
+	// [lo, hi] on which the approximation is documented (see Piecewise).
+	Breaks []int64 `json:"breaks,omitempty"`
+	Domain []int64 `json:"domain,omitempty"`
+	// Func names the real function a Piecewise approximates ("sigmoid",
+	// "exp", …), for reports and error messages.
+	Func string `json:"func,omitempty"`
 }
 
 // ScaleRow is one line of a scale sweep.
@@ -224,6 +244,12 @@ func (p *Program) ComputeStats() {
 			st.Comparisons += out.Size()
 		case Clip, DivPublic: // two DReLUs per element (see Lower)
 			st.Comparisons += 2 * out.Size()
+		case Max, Min:
+			st.Comparisons += out.Size()
+		case Piecewise:
+			st.Comparisons += len(in.Breaks) * out.Size()
+		case ReduceMax:
+			st.Comparisons += p.Tensors[in.In[0]].Shape.Size() - out.Size()
 		case MaxPool:
 			st.Comparisons += out.Size() * (in.Kernel[0]*in.Kernel[1] - 1)
 		case ArgMax:

@@ -192,10 +192,14 @@ func Sweep(g *ir.Graph, xs []Example, scales []int) ([]ScaleRow, int, error) {
 		return nil, 0, err
 	}
 	floatAcc := Accuracy(float, xs)
+	ranges, err := TraceRanges(g, xs)
+	if err != nil {
+		return nil, 0, err
+	}
 	var rows []ScaleRow
 	best := -1
 	for _, s := range scales {
-		p, err := Compile(g, s)
+		p, err := CompileWith(g, s, Options{Ranges: ranges})
 		if err != nil {
 			rows = append(rows, ScaleRow{Scale: s, FloatAccuracy: floatAcc, FixedAccuracy: -1, N: len(xs)})
 			continue

@@ -92,7 +92,7 @@ func (p *Program) checkInstr(in *Instr, defined []bool) error {
 	if !in.Op.known() {
 		return fmt.Errorf("unknown op")
 	}
-	arity := map[Op][2]int{Conv: {2, 3}, MatMul: {2, 2}, Mul: {2, 2}, Add: {2, 2}, Sub: {2, 2}, Concat: {1, 1 << 20}, Const: {0, 0}, Mux: {3, 3}}
+	arity := map[Op][2]int{Conv: {2, 3}, MatMul: {2, 2}, Mul: {2, 2}, Add: {2, 2}, Sub: {2, 2}, Concat: {1, 1 << 20}, Const: {0, 0}, Mux: {3, 3}, Max: {2, 2}, Min: {2, 2}}
 	lo, hi := 1, 1
 	if a, ok := arity[in.Op]; ok {
 		lo, hi = a[0], a[1]
@@ -134,8 +134,18 @@ func (p *Program) checkInstr(in *Instr, defined []bool) error {
 		infer(ir.OpAdd)
 	case MaxPool, SumPool:
 		infer(ir.OpMaxPool)
-	case ReduceSum:
+	case ReduceSum, ReduceMax:
 		infer(ir.OpReduceSum)
+	case Max, Min:
+		if !vals[0].Shape.Equal(vals[1].Shape) {
+			return fmt.Errorf("operands of shapes %v and %v (the compiler broadcasts them first)", vals[0].Shape, vals[1].Shape)
+		}
+		got = vals[0].Shape
+	case Piecewise:
+		if err := checkPiecewise(in); err != nil {
+			return err
+		}
+		got = vals[0].Shape
 	case ArgMax:
 		infer(ir.OpArgMax)
 	case Transpose:

@@ -87,6 +87,9 @@ func CompositeCases(tb testing.TB, short bool) []CompositeCase {
 		cs = append(cs, CompositeCase{name, shape, p, p.Instrs[len(p.Instrs)-1].Op})
 	}
 	add("relu", ir.Shape{3, 17}, ir.NCHW, ir.OpRelu, ir.Attrs{})
+	add("reducemax", ir.Shape{2, 3, 5}, ir.NCHW, ir.OpReduceMax, ir.Attrs{Axes: []int{1}, KeepDims: true})
+	add("reducemax_all", ir.Shape{7}, ir.NCHW, ir.OpReduceMax, ir.Attrs{})
+	cs = append(cs, maxMinCase(tb, ir.Shape{3, 17}, fixed.Max), maxMinCase(tb, ir.Shape{3, 17}, fixed.Min))
 	pools := []struct{ k, s, p []int }{
 		{[]int{2, 2}, []int{2, 2}, []int{0, 0, 0, 0}},
 		{[]int{3, 3}, []int{2, 2}, []int{1, 1, 1, 1}},
@@ -147,6 +150,29 @@ func CompositeCases(tb testing.TB, short bool) []CompositeCase {
 		cs = append(cs, divCase(tb, c.x, c.d, c.ds))
 	}
 	return cs
+}
+
+// maxMinCase is a program of op (Max or Min) of t and −t for t = x
+// clipped to [−2^59, 2^59] (so that −t stays in the comparison domain):
+// |t| and −|t|.
+func maxMinCase(tb testing.TB, shape ir.Shape, op fixed.Op) CompositeCase {
+	tb.Helper()
+	const lim = 1 << 59
+	p := &fixed.Program{Name: string(op), Scale: 8, Tensors: []*fixed.Tensor{
+		{Name: "x", Shape: shape, Kind: fixed.KindInput, Scale: 8},
+		{Name: "t", Shape: shape, Kind: fixed.KindValue, Scale: 8},
+		{Name: "neg", Shape: shape, Kind: fixed.KindValue, Scale: 8},
+		{Name: "y", Shape: shape, Kind: fixed.KindValue, Scale: 8},
+	}, Inputs: []int{0}, Outputs: []int{3}, Instrs: []fixed.Instr{
+		{Op: fixed.Clip, In: []int{0}, Out: 1, Min: -lim, Max: lim, Node: "n"},
+		{Op: fixed.MulPublic, In: []int{1}, Out: 2, Public: []int64{-1}, PublicShape: ir.Shape{}, Node: "n"},
+		{Op: op, In: []int{1, 2}, Out: 3, Node: "n"},
+	}}
+	p.ComputeStats()
+	if err := p.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	return CompositeCase{strings.ToLower(string(op)), shape, p, op}
 }
 
 // clipCase is a program of one Clip.
@@ -295,5 +321,35 @@ func MixedGraph(t testing.TB, r *rand.Rand, l ir.Layout, out string) *ir.Graph {
 	if _, err := ir.Optimize(g); err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+// FunctionGraph returns a float graph on an input "x" of shape [2, 8]
+// that uses the smooth functions: GELU, a softmax in the middle of the
+// graph, a reciprocal square root (x/√(x² + 1)), sigmoid, Max and tanh.
+func FunctionGraph(tb testing.TB) *ir.Graph {
+	tb.Helper()
+	g := ir.NewGraph("functions")
+	must := func(err error) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	must(g.AddInput("x", ir.Shape{2, 8}))
+	must(g.AddConst("one", ir.FloatTensor(ir.Shape{}, []float32{1})))
+	node := func(name string, op ir.Op, a ir.Attrs, in ...string) {
+		must(g.AddNode(&ir.Node{Name: name, Op: op, Inputs: in, Output: name, Attrs: a}))
+	}
+	node("gelu", ir.OpGelu, ir.Attrs{}, "x")
+	node("softmax", ir.OpSoftmax, ir.Attrs{Axis: 1}, "gelu")
+	node("sq", ir.OpMul, ir.Attrs{}, "x", "x")
+	node("var", ir.OpAdd, ir.Attrs{}, "sq", "one")
+	node("rsqrt", ir.OpRsqrt, ir.Attrs{}, "var")
+	node("norm", ir.OpMul, ir.Attrs{}, "x", "rsqrt")
+	node("sigmoid", ir.OpSigmoid, ir.Attrs{}, "norm")
+	node("sum", ir.OpAdd, ir.Attrs{}, "softmax", "sigmoid")
+	node("max", ir.OpMax, ir.Attrs{}, "sum", "norm")
+	node("tanh", ir.OpTanh, ir.Attrs{}, "max")
+	must(g.SetOutputs("tanh"))
 	return g
 }

@@ -26,6 +26,7 @@ func Conformance(t *testing.T, r Runner) {
 	t.Run("primitives", func(t *testing.T) { testPrimitives(t, r) })
 	t.Run("composites", func(t *testing.T) { testComposites(t, r) })
 	t.Run("programs", func(t *testing.T) { testPrograms(t, r) })
+	t.Run("functions", func(t *testing.T) { testFunctions(t, r) })
 	if r.Fail != nil {
 		t.Run("peer failure", func(t *testing.T) { testFailure(t, r) })
 	}
@@ -138,6 +139,50 @@ func testPrograms(t *testing.T, r Runner) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// testFunctions runs a program of the smooth functions (GELU, softmax
+// in the middle of the graph, reciprocal square root, sigmoid, max,
+// tanh), compiled with ranges traced on random inputs, and requires the
+// outputs within the propagated error bound of the oracle's (exact for a
+// backend that truncates exactly).
+func testFunctions(t *testing.T, r Runner) {
+	rng := rand.New(rand.NewPCG(40, 41))
+	g := fixedtest.FunctionGraph(t)
+	shape := g.Values[g.Inputs[0]].Shape
+	var xs []fixed.Example
+	for range 20 {
+		xs = append(xs, fixed.Example{Input: fixedtest.RandTensor(rng, shape, 2).F})
+	}
+	ranges, err := fixed.TraceRanges(g, xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := fixed.CompileWith(g, 12, fixed.Options{Ranges: ranges})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := make([][][]uint64, 2)
+	for i := range inputs {
+		inputs[i] = [][]uint64{prog.EncodeInput(xs[i].Input)}
+	}
+	got, err := r.Run(t, prog, inputs)
+	if err != nil {
+		t.Fatalf("%s: %v", r.Name, err)
+	}
+	for i, in := range inputs {
+		vals, err := prog.Trace(in...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := 0.0
+		if r.Truncation > 0 {
+			bound = prog.ErrorBounds(vals)[prog.Outputs[0]]
+		}
+		if d := deviation(got[i][0], vals[prog.Outputs[0]]); d > bound {
+			t.Errorf("%s, inference %d: outputs deviate from the oracle's by %g units, bound %g", r.Name, i, d, bound)
 		}
 	}
 }

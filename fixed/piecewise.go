@@ -1,0 +1,317 @@
+package fixed
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"veil/ir"
+)
+
+// Piecewise's instruction computes, for every element x of its input, a
+// polynomial chosen by the interval x lies in:
+//
+//   - Breaks t_1 < … < t_k (at the input's scale) cut the line into
+//     k + 1 pieces; x lies in piece i = #{j : x ≥ t_j};
+//   - piece i has the origin o_i = t_i (o_0 = t_1; with no breaks, 0) and
+//     the coefficients c_{i,0} … c_{i,d} (Public, piece after piece, at
+//     the output's scale), so that Public holds (k + 1)·(d + 1) values;
+//   - with u = x − o_i, Horner's rule in integers: r = c_{i,d}, then
+//     r = ⌊r·u / 2^Shift⌋ + c_{i,j} for j = d − 1 down to 0; r is the
+//     output. (With u read as the real number u/2^Shift, r is
+//     Σ c_{i,j}·(u/2^Shift)^j up to the floors.)
+//
+// The oracle computes exactly this, wrapping modulo 2^64 as the lowering
+// does. Domain, when set, is the interval [lo, hi] of inputs the
+// approximation was made for: the oracle refuses an input outside it (a
+// secure backend cannot see its inputs; the oracle run of the scale
+// sweep and of every check is where a program meets data beyond what it
+// was compiled for).
+//
+// The lowering (see Lower) costs k comparisons per element, all in one
+// DReLU, and d secret products: the k differences x − t_j, stacked, give
+// the bits b_j = [x ≥ t_j]; every coefficient of the chosen piece and its
+// origin are then local sums c_0 + Σ_j b_j·(c_j − c_{j−1}) of public
+// multiples of the bits; Horner's rule follows with d Mul and ScaleDown
+// pairs.
+
+// evalPiecewise is the oracle's Piecewise on one element.
+func evalPiecewise(in *Instr, x int64) int64 {
+	k := len(in.Breaks)
+	i := sort.Search(k, func(j int) bool { return in.Breaks[j] > x })
+	var o int64
+	if k > 0 {
+		o = in.Breaks[max(i, 1)-1]
+	}
+	u := x - o
+	d := len(in.Public)/(k+1) - 1
+	c := in.Public[i*(d+1) : (i+1)*(d+1)]
+	r := c[d]
+	for j := d - 1; j >= 0; j-- {
+		r = (r*u)>>in.Shift + c[j]
+	}
+	return r
+}
+
+// execPiecewise is the oracle's Piecewise.
+func execPiecewise(in *Instr, node string, x, res []uint64) error {
+	for i, v := range x {
+		if len(in.Domain) == 2 && (int64(v) < in.Domain[0] || int64(v) > in.Domain[1]) {
+			return fmt.Errorf("input %d of %s is %d, outside the domain [%d, %d] the approximation was compiled for (the traced range of node %q; compile with data that reaches this range)",
+				i, in.Func, int64(v), in.Domain[0], in.Domain[1], node)
+		}
+		res[i] = uint64(evalPiecewise(in, int64(v)))
+	}
+	return nil
+}
+
+// checkPiecewise validates a Piecewise instruction's table.
+func checkPiecewise(in *Instr) error {
+	k := len(in.Breaks)
+	if k > maxPieces {
+		return fmt.Errorf("%d breaks, more than %d", k, maxPieces)
+	}
+	for j, t := range in.Breaks {
+		if t < -compareDomain || t >= compareDomain {
+			return fmt.Errorf("break %d outside the comparison domain", t)
+		}
+		if j > 0 && t <= in.Breaks[j-1] {
+			return fmt.Errorf("breaks %v are not increasing", in.Breaks)
+		}
+	}
+	if len(in.Public) == 0 || len(in.Public)%(k+1) != 0 {
+		return fmt.Errorf("%d coefficients for %d pieces", len(in.Public), k+1)
+	}
+	d := len(in.Public)/(k+1) - 1
+	if d > maxDegree {
+		return fmt.Errorf("degree %d, more than %d", d, maxDegree)
+	}
+	if d > 0 && (in.Shift < 1 || in.Shift > 62) {
+		return fmt.Errorf("shift %d out of range", in.Shift)
+	}
+	if len(in.Domain) != 0 && (len(in.Domain) != 2 || in.Domain[0] > in.Domain[1]) {
+		return fmt.Errorf("domain %v is not an interval", in.Domain)
+	}
+	return nil
+}
+
+// The limits of a Piecewise table.
+const (
+	maxPieces = 256
+	maxDegree = 8
+)
+
+// piecewiseBound returns the bound of ErrorBounds for a Piecewise whose
+// input has error e (in its units), whose input values are xs (the
+// oracle's), given that a backend's every ScaleDown may add one:
+// L·e for the largest slope L of a piece over the inputs, plus, when
+// e > 0, the largest jump between neighbouring pieces at a break (the
+// comparison may then pick the neighbour), plus the floors' error
+// through Horner's rule, twice when e > 0 (once for each evaluation).
+func piecewiseBound(in *Instr, xs []uint64, e float64) float64 {
+	k := len(in.Breaks)
+	d := len(in.Public)/(k+1) - 1
+	if d < 0 {
+		return math.Inf(1)
+	}
+	scale := math.Ldexp(1, in.Shift)
+	// poly is piece i's real polynomial at u; slope its derivative bound
+	// for |u| ≤ umax.
+	poly := func(i int, u float64) float64 {
+		c := in.Public[i*(d+1) : (i+1)*(d+1)]
+		r := 0.0
+		for j := d; j >= 0; j-- {
+			r = r*u/scale + float64(c[j])
+		}
+		return r
+	}
+	slope := func(i int, umax float64) float64 {
+		c := in.Public[i*(d+1) : (i+1)*(d+1)]
+		s := 0.0
+		for j := 1; j <= d; j++ {
+			s += float64(j) * math.Abs(float64(c[j])) * math.Pow(umax/scale, float64(j-1)) / scale
+		}
+		return s
+	}
+	var xmax float64
+	for _, v := range xs {
+		xmax = math.Max(xmax, math.Abs(float64(int64(v))))
+	}
+	xmax += e
+	var l, jump, umaxAll float64
+	for i := 0; i <= k; i++ {
+		var umax float64
+		switch {
+		case k == 0:
+			umax = xmax
+		case i == 0:
+			umax = xmax + math.Abs(float64(in.Breaks[0]))
+		case i == k:
+			umax = xmax + math.Abs(float64(in.Breaks[k-1]))
+		default:
+			umax = float64(in.Breaks[i] - in.Breaks[i-1])
+		}
+		umaxAll = math.Max(umaxAll, umax)
+		l = math.Max(l, slope(i, umax))
+		if i > 0 {
+			o := float64(in.Breaks[max(i-1, 1)-1])
+			t := float64(in.Breaks[i-1])
+			jump = math.Max(jump, math.Abs(poly(i-1, t-o)-poly(i, 0)))
+		}
+	}
+	horner := 0.0
+	for j := 0; j < d; j++ {
+		horner += math.Pow(math.Max(1, umaxAll/scale), float64(j))
+	}
+	if e == 0 {
+		return horner
+	}
+	return l*e + jump + 2*horner
+}
+
+// lowerPiecewise lowers a Piecewise instruction (see its doc above).
+func lowerPiecewise(l *lowerer, in *Instr) error {
+	if err := checkPiecewise(in); err != nil {
+		return err
+	}
+	x := in.In[0]
+	n := l.shape(x).Size()
+	flat := ir.Shape{n}
+	sx, sOut := l.scale(x), l.scale(in.Out)
+	xf := l.reshape(x, flat, -1)
+	k := len(in.Breaks)
+	d := len(in.Public)/(k+1) - 1
+	col := ir.Shape{k, 1}
+	var bits int
+	if k > 0 {
+		row := l.reshape(x, ir.Shape{1, n}, -1)
+		stack := row
+		if k > 1 {
+			rows := make([]int, k)
+			for j := range rows {
+				rows[j] = row
+			}
+			stack = l.concat(0, rows...)
+		}
+		neg := make([]int64, k)
+		for j, t := range in.Breaks {
+			neg[j] = -t
+		}
+		diff := l.emit(Instr{Op: AddPublic, In: []int{stack}, Public: neg, PublicShape: col}, -1, ir.Shape{k, n}, sx)
+		bits = l.drelu(diff)
+	}
+	// pick returns the tensor holding, for every element, v[i] of its
+	// piece i: v[0] + Σ_j b_j·(v[j] − v[j−1]), at scale sc.
+	pick := func(v []int64, sc int) int {
+		delta := make([]int64, k)
+		any := false
+		for j := range delta {
+			delta[j] = v[j+1] - v[j]
+			any = any || delta[j] != 0
+		}
+		if !any {
+			return l.emit(Instr{Op: Const, Public: []int64{v[0]}, PublicShape: ir.Shape{}}, -1, flat, sc)
+		}
+		t := l.emit(Instr{Op: MulPublic, In: []int{bits}, Public: delta, PublicShape: col}, -1, ir.Shape{k, n}, sc)
+		sum := l.emit(Instr{Op: ReduceSum, In: []int{t}, Axes: []int{0}}, -1, flat, sc)
+		return l.emit(Instr{Op: AddPublic, In: []int{sum}, Public: []int64{v[0]}, PublicShape: ir.Shape{}}, -1, flat, sc)
+	}
+	coef := func(j int) int {
+		v := make([]int64, k+1)
+		for i := range v {
+			v[i] = in.Public[i*(d+1)+j]
+		}
+		return pick(v, sOut)
+	}
+	r := coef(d)
+	if d > 0 {
+		u := xf
+		if k > 0 {
+			origins := make([]int64, k+1)
+			for i := range origins {
+				origins[i] = in.Breaks[max(i, 1)-1]
+			}
+			u = l.binary(Sub, xf, pick(origins, sx))
+		}
+		for j := d - 1; j >= 0; j-- {
+			p := l.emit(Instr{Op: Mul, In: []int{r, u}}, -1, flat, sOut+sx)
+			q := l.emit(Instr{Op: ScaleDown, In: []int{p}, Shift: in.Shift}, -1, flat, sOut)
+			r = l.binary(Add, q, coef(j))
+		}
+	}
+	l.reshape(r, l.shape(in.Out), in.Out)
+	return nil
+}
+
+// lowerMaxMin lowers Max(a, b) to Mux(DReLU(a − b), a, b) and Min(a, b)
+// to Mux(DReLU(b − a), a, b).
+func lowerMaxMin(l *lowerer, in *Instr) error {
+	a, b := in.In[0], in.In[1]
+	diff := l.binary(Sub, a, b)
+	if in.Op == Min {
+		diff = l.binary(Sub, b, a)
+	}
+	l.mux(l.drelu(diff), a, b, in.Out)
+	return nil
+}
+
+// lowerReduceMax lowers ReduceMax: the reduced axes moved to the front
+// (Transpose) and flattened into one (Reshape), then the comparison tree
+// of MaxPool and ArgMax along it.
+func lowerReduceMax(l *lowerer, in *Instr) error {
+	x := in.In[0]
+	s := l.shape(x)
+	red := make([]bool, len(s))
+	for _, a := range in.Axes {
+		if a < 0 {
+			a += len(s)
+		}
+		if a < 0 || a >= len(s) {
+			return fmt.Errorf("axis %d of shape %v", a, s)
+		}
+		red[a] = true
+	}
+	if len(in.Axes) == 0 {
+		for i := range red {
+			red[i] = true
+		}
+	}
+	var perm []int
+	k, rest := 1, 1
+	for i, r := range red {
+		if r {
+			perm = append(perm, i)
+			k *= s[i]
+		}
+	}
+	for i, r := range red {
+		if !r {
+			perm = append(perm, i)
+			rest *= s[i]
+		}
+	}
+	if k == 0 || rest == 0 {
+		return fmt.Errorf("ReduceMax of the empty shape %v", s)
+	}
+	t := x
+	if !isIdentity(perm) {
+		ts := make(ir.Shape, len(s))
+		for i, p := range perm {
+			ts[i] = s[p]
+		}
+		t = l.emit(Instr{Op: Transpose, In: []int{x}, Perm: perm}, -1, ts, l.scale(x))
+	}
+	t = l.reshape(t, ir.Shape{k, rest}, -1)
+	m, _ := l.maxTree(t, 0, false, false)
+	l.reshape(m, l.shape(in.Out), in.Out)
+	return nil
+}
+
+func isIdentity(perm []int) bool {
+	for i, p := range perm {
+		if i != p {
+			return false
+		}
+	}
+	return true
+}
