@@ -368,7 +368,7 @@ func (b *builder) conv(n *NodeDef, depthwise, fused bool) error {
 func (b *builder) matmul(n *NodeDef, fused bool) error {
 	lo, hi := 2, 2
 	if fused {
-		lo, hi = 2, 3
+		lo, hi = 2, 4
 	}
 	ins, err := b.ins(n, lo, hi)
 	if err != nil {

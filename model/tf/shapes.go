@@ -235,7 +235,7 @@ func (b *builder) fill(n *NodeDef) error {
 	if len(b.shape(ins[1])) != 0 {
 		return fmt.Errorf("value has shape %v, want a scalar", b.shape(ins[1]))
 	}
-	return b.emit(n, ir.OpExpand, ins, ir.Attrs{})
+	return b.emit(n, ir.OpExpand, []string{ins[1], ins[0]}, ir.Attrs{})
 }
 
 // likeOp lowers ZerosLike and OnesLike to constants of the input's shape
