@@ -42,10 +42,14 @@ const (
 // needs as constants (they become attributes). Non-float inputs (shapes,
 // indices, axes, conditions) are always bound as constants.
 var constInputs = map[string][]int{
-	"Clip":    {1, 2},
-	"Pad":     {1, 2, 3},
-	"Dropout": {1, 2},
-	"Range":   {0, 1, 2},
+	"Clip":          {1, 2},
+	"Pad":           {1, 2, 3},
+	"Dropout":       {1, 2},
+	"Range":         {0, 1, 2},
+	"Pow":           {1},
+	"Resize":        {1, 2, 3},
+	"Upsample":      {1},
+	"ConvTranspose": {1, 2},
 }
 
 type caseResult struct {

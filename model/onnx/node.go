@@ -44,10 +44,16 @@ func (n *node) errorf(format string, args ...any) error {
 }
 
 // wrap puts err in the context of this node unless it already names it.
+// An error about the ir node that carries this node's name (from the
+// graph builders, which name the op they implement) is relabelled with
+// the ONNX op.
 func (n *node) wrap(err error) error {
 	var ne *ir.NodeError
-	if errors.As(err, &ne) && ne.Node == n.name && string(ne.Op) == n.opType {
-		return err
+	if errors.As(err, &ne) && ne.Node == n.name {
+		if string(ne.Op) == n.opType {
+			return err
+		}
+		return &ir.NodeError{Node: n.name, Op: ir.Op(n.opType), Err: ne.Err}
 	}
 	return &ir.NodeError{Node: n.name, Op: ir.Op(n.opType), Err: err}
 }
@@ -232,6 +238,18 @@ func (imp *importer) constInts(n *node, name, what string) ([]int64, error) {
 		return nil, n.errorf("%s: %v", what, err)
 	}
 	return xs, nil
+}
+
+// constFloats returns the float values of the constant input name.
+func (imp *importer) constFloats(n *node, name, what string) ([]float32, error) {
+	v, err := imp.value(n, name)
+	if err != nil {
+		return nil, err
+	}
+	if v.Const == nil {
+		return nil, n.errorf("%s (input %q) must be a constant", what, name)
+	}
+	return v.Const.Floats(), nil
 }
 
 // constScalar returns the single float value of the constant input name.

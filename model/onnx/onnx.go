@@ -8,7 +8,7 @@
 // (Shape → Gather → Concat → Reshape) folds to constants as the graph is
 // built, so every value of the result has a static shape.
 //
-// Opsets 9 to 18 of the default domain are supported; a model that declares
+// Opsets 9 to 20 of the default domain are supported; a model that declares
 // an older opset imports when every op it uses has not changed meaning since
 // that opset. Anything the importer cannot represent exactly — an op it does
 // not know, an attribute value it does not implement, an extra output that
@@ -27,7 +27,7 @@ import (
 // Opset range of the default (ai.onnx) domain.
 const (
 	MinOpset = 9  // older opsets import only where every op used is unchanged since
-	MaxOpset = 18 // newest opset whose semantics the importer implements
+	MaxOpset = 20 // newest opset whose semantics the importer implements
 )
 
 // Options adjust an import.

@@ -12,11 +12,14 @@ type opInfo struct {
 	// since is the oldest opset from which the op means what lower
 	// implements (older versions had other attributes or semantics).
 	since int64
-	// outputs is how many outputs lower produces; further outputs must be
-	// unused.
+	// outputs is how many outputs lower produces (allOutputs: every one);
+	// further outputs must be unused.
 	outputs int
 	lower   func(imp *importer, n *node) error
 }
+
+// allOutputs marks an op whose lowering produces all its outputs (Split).
+const allOutputs = math.MaxInt
 
 // opTable lists the supported ONNX ops. It is filled in init because the
 // lowering functions refer to it indirectly (through importer.lower).
@@ -63,7 +66,8 @@ func init() {
 		"Squeeze":            {1, 1, lowerSqueeze},
 		"Unsqueeze":          {1, 1, lowerUnsqueeze},
 		"Dropout":            {7, 1, lowerDropout},
-		"Softmax":            {1, 1, lowerSoftmax},
+		"Softmax":            {1, 1, lowerSoftmax(ir.OpSoftmax)},
+		"LogSoftmax":         {1, 1, lowerSoftmax(ir.OpLogSoftmax)},
 		"ArgMax":             {1, 1, lowerArgMax},
 		"ReduceMean":         {1, 1, lowerReduce(ir.OpReduceMean, 18)},
 		"ReduceSum":          {1, 1, lowerReduce(ir.OpReduceSum, 13)},
@@ -72,6 +76,31 @@ func init() {
 		"Cast":               {6, 1, lowerCast},
 		"Slice":              {1, 1, lowerSlice},
 		"ConstantOfShape":    {9, 1, lowerConstantOfShape},
+
+		"Abs":                   simple(ir.OpAbs, 6, 1),
+		"Exp":                   simple(ir.OpExp, 6, 1),
+		"Log":                   simple(ir.OpLog, 6, 1),
+		"Erf":                   simple(ir.OpErf, 9, 1),
+		"Softplus":              simple(ir.OpSoftplus, 1, 1),
+		"HardSwish":             simple(ir.OpHardSwish, 14, 1),
+		"PRelu":                 simple(ir.OpPRelu, 7, 2),
+		"Max":                   {6, 1, lowerVariadic(ir.OpMax)},
+		"Min":                   {6, 1, lowerVariadic(ir.OpMin)},
+		"HardSigmoid":           {6, 1, lowerHardSigmoid},
+		"Gelu":                  {20, 1, lowerGelu},
+		"Pow":                   {7, 1, lowerPow},
+		"ReduceMax":             {1, 1, lowerReduce(ir.OpReduceMax, 18)},
+		"ReduceMin":             {1, 1, lowerReduce(ir.OpReduceMin, 18)},
+		"GlobalMaxPool":         {1, 1, lowerGlobalMaxPool},
+		"LayerNormalization":    {17, 3, lowerLayerNorm},
+		"InstanceNormalization": {6, 1, lowerInstanceNorm},
+		"ConvTranspose":         {1, 1, lowerConvTranspose},
+		"Resize":                {10, 1, lowerResize},
+		"Upsample":              {7, 1, lowerUpsample},
+		"DepthToSpace":          {1, 1, lowerDepthToSpace},
+		"SpaceToDepth":          {1, 1, lowerSpaceToDepth},
+		"Tile":                  {6, 1, lowerTile},
+		"Split":                 {2, allOutputs, lowerSplit},
 	}
 }
 
@@ -134,14 +163,19 @@ func lowerLeakyRelu(imp *importer, n *node) error {
 	return err
 }
 
-// windowAttrs reads the attributes shared by Conv and the pools for a 2-D
-// window of size k over spatial dims in: strides, dilations (must be 1),
-// auto_pad and pads. It returns strides and pads [top, left, bottom, right].
+// windowAttrs reads the attributes shared by Conv, ConvTranspose and the
+// pools for a 1-D or 2-D window of size k over spatial dims in: strides,
+// dilations (must be 1), auto_pad and pads. It returns strides and pads
+// in the ONNX order ([begin…, end…], one per spatial dimension).
 func windowAttrs(n *node, in, k []int) (strides, pads []int, err error) {
-	strides = []int{1, 1}
+	d := len(k)
+	strides = make([]int, d)
+	for i := range strides {
+		strides[i] = 1
+	}
 	if s := n.ints("strides"); s != nil {
-		if len(s) != 2 {
-			return nil, nil, n.errorf("strides %v: want 2 values for a 2-D window", s)
+		if len(s) != d {
+			return nil, nil, n.errorf("strides %v: want %d values for a %d-D window", s, d, d)
 		}
 		for _, v := range s {
 			if v < 1 || v > maxElements {
@@ -150,10 +184,10 @@ func windowAttrs(n *node, in, k []int) (strides, pads []int, err error) {
 		}
 		strides = toInts(s)
 	}
-	if d := n.ints("dilations"); d != nil {
-		for _, v := range d {
+	if dl := n.ints("dilations"); dl != nil {
+		for _, v := range dl {
 			if v != 1 {
-				return nil, nil, n.errorf("attribute dilations=%v is not supported (only dilation 1)", d)
+				return nil, nil, n.errorf("attribute dilations=%v is not supported (only dilation 1)", dl)
 			}
 		}
 	}
@@ -161,10 +195,10 @@ func windowAttrs(n *node, in, k []int) (strides, pads []int, err error) {
 	p := n.ints("pads")
 	switch autoPad {
 	case "NOTSET", "":
-		pads = []int{0, 0, 0, 0}
+		pads = make([]int, 2*d)
 		if p != nil {
-			if len(p) != 4 {
-				return nil, nil, n.errorf("pads %v: want 4 values for a 2-D window", p)
+			if len(p) != 2*d {
+				return nil, nil, n.errorf("pads %v: want %d values for a %d-D window", p, 2*d, d)
 			}
 			for _, v := range p {
 				if v < 0 || v > maxElements {
@@ -174,23 +208,52 @@ func windowAttrs(n *node, in, k []int) (strides, pads []int, err error) {
 			pads = toInts(p)
 		}
 	case "VALID":
-		pads = []int{0, 0, 0, 0}
+		pads = make([]int, 2*d)
 	case "SAME_UPPER", "SAME_LOWER":
-		pads = make([]int, 4)
-		for i := 0; i < 2; i++ {
+		pads = make([]int, 2*d)
+		for i := 0; i < d; i++ {
 			out := (in[i] + strides[i] - 1) / strides[i]
 			total := max(0, (out-1)*strides[i]+k[i]-in[i])
 			small, big := total/2, total-total/2
 			if autoPad == "SAME_UPPER" {
-				pads[i], pads[i+2] = small, big
+				pads[i], pads[i+d] = small, big
 			} else {
-				pads[i], pads[i+2] = big, small
+				pads[i], pads[i+d] = big, small
 			}
 		}
 	default:
 		return nil, nil, n.errorf("auto_pad %q is not supported", autoPad)
 	}
 	return strides, pads, nil
+}
+
+// lift2D turns 1-D window attributes (strides [s], pads [b, e]) into the
+// 2-D ones of a window of height 1; 2-D ones are returned unchanged.
+func lift2D(strides, pads []int) ([]int, []int) {
+	if len(strides) == 2 {
+		return strides, pads
+	}
+	return []int{1, strides[0]}, []int{0, pads[0], 0, pads[1]}
+}
+
+// spatial1D reports whether the shapes (N, C, L) describe a 1-D window op,
+// which lowers to the 2-D op on (N, C, 1, L).
+func spatial1D(xs ir.Shape) bool { return len(xs) == 3 }
+
+// unsqueezeH reshapes (N, C, L) to (N, C, 1, L).
+func (imp *importer) unsqueezeH(n *node, x string, xs ir.Shape) (string, error) {
+	return imp.reshape(n, x, "", ir.Shape{xs[0], xs[1], 1, xs[2]})
+}
+
+// squeezeH adds the op, whose output is (N, C′, 1, L′), and reshapes it to
+// (N, C′, L′) as out.
+func (imp *importer) squeezeH(n *node, y, out string) error {
+	ys, err := imp.shape(n, y)
+	if err != nil {
+		return err
+	}
+	_, err = imp.reshape(n, y, out, ir.Shape{ys[0], ys[1], ys[3]})
+	return err
 }
 
 func lowerConv(imp *importer, n *node) error {
@@ -205,28 +268,49 @@ func lowerConv(imp *importer, n *node) error {
 	if err != nil {
 		return err
 	}
-	if len(xs) != 4 || len(ws) != 4 {
-		return n.errorf("only 2-D convolution is supported (input %v, weights %v)", xs, ws)
+	oneD := spatial1D(xs) && len(ws) == 3
+	if !oneD && (len(xs) != 4 || len(ws) != 4) {
+		return n.errorf("only 1-D and 2-D convolution are supported (input %v, weights %v)", xs, ws)
 	}
-	if k := n.ints("kernel_shape"); k != nil && (len(k) != 2 || int(k[0]) != ws[2] || int(k[1]) != ws[3]) {
+	if k := n.ints("kernel_shape"); k != nil && !ir.Shape(toInts(k)).Equal(ws[2:]) {
 		return n.errorf("kernel_shape %v disagrees with weights %v", k, ws)
 	}
 	strides, pads, err := windowAttrs(n, xs[2:], ws[2:])
 	if err != nil {
 		return err
 	}
+	strides, pads = lift2D(strides, pads)
 	group := n.int("group", 1)
 	if group < 1 || group > maxElements {
 		return n.errorf("group %d is not valid", group)
 	}
-	ins := []string{n.in(0), n.in(1)}
+	x, w, out := n.in(0), n.in(1), n.out()
+	if oneD {
+		if x, err = imp.unsqueezeH(n, x, xs); err != nil {
+			return err
+		}
+		if w, err = imp.unsqueezeH(n, w, ws); err != nil {
+			return err
+		}
+		out = ""
+	}
+	ins := []string{x, w}
 	if b := n.in(2); b != "" {
 		ins = append(ins, b)
 	}
-	_, err = imp.add(n, ir.OpConv, n.out(), ir.Attrs{Strides: strides, Pads: pads, Group: int(group), Layout: ir.NCHW}, ins...)
-	return err
+	y, err := imp.add(n, ir.OpConv, out, ir.Attrs{Strides: strides, Pads: pads, Group: int(group), Layout: ir.NCHW}, ins...)
+	if err != nil || !oneD {
+		return err
+	}
+	return imp.squeezeH(n, y, n.out())
 }
 
+// lowerPool imports MaxPool and AveragePool over 1-D or 2-D windows.
+// ceil_mode=1 rounds the output size up, dropping a last window that would
+// start in the end padding (as PyTorch and ONNX's reference do), by padding
+// the end further: padding never wins a max, and for AveragePool the
+// model's own padding, when it counts (count_include_pad=1), becomes an
+// explicit zero Pad so that only the extra padding stays uncounted.
 func lowerPool(imp *importer, n *node) error {
 	if err := inputs(n, 1, 1); err != nil {
 		return err
@@ -239,37 +323,84 @@ func lowerPool(imp *importer, n *node) error {
 	if k == nil {
 		return n.errorf("kernel_shape is required")
 	}
-	if len(k) != 2 || len(xs) != 4 {
-		return n.errorf("only 2-D pooling is supported (input %v, kernel_shape %v)", xs, k)
+	oneD := spatial1D(xs) && len(k) == 1
+	if !oneD && (len(k) != 2 || len(xs) != 4) {
+		return n.errorf("only 1-D and 2-D pooling are supported (input %v, kernel_shape %v)", xs, k)
 	}
-	if k[0] < 1 || k[1] < 1 || k[0] > maxElements || k[1] > maxElements {
-		return n.errorf("kernel_shape %v must be positive", k)
+	for _, v := range k {
+		if v < 1 || v > maxElements {
+			return n.errorf("kernel_shape %v must be positive", k)
+		}
 	}
 	kernel := toInts(k)
 	strides, pads, err := windowAttrs(n, xs[2:], kernel)
 	if err != nil {
 		return err
 	}
+	d := len(kernel)
+	var extra []int // end padding that ceil_mode adds
 	if n.int("ceil_mode", 0) != 0 {
-		for i := 0; i < 2; i++ {
-			span := xs[2+i] + pads[i] + pads[i+2] - kernel[i]
-			if span >= 0 && span%strides[i] != 0 {
-				return n.errorf("ceil_mode=1 changes the output size here (%d rounds up), which is not supported", span/strides[i]+1)
+		extra = make([]int, d)
+		for i := 0; i < d; i++ {
+			in, s := xs[2+i], strides[i]
+			span := in + pads[i] + pads[i+d] - kernel[i]
+			if span < 0 {
+				continue // the window does not fit: shape inference says so
 			}
+			out := (span+s-1)/s + 1
+			if (out-1)*s >= in+pads[i] {
+				out-- // the last window would hold only padding
+			}
+			extra[i] = max(0, (out-1)*s+kernel[i]-(in+pads[i]+pads[i+d]))
 		}
 	}
-	attrs := ir.Attrs{Kernel: kernel, Strides: strides, Pads: pads, Layout: ir.NCHW}
+	attrs := ir.Attrs{Layout: ir.NCHW}
 	op := ir.OpMaxPool
+	x := n.in(0)
 	if n.opType == "AveragePool" {
 		op = ir.OpAvgPool
 		attrs.CountIncludePad = n.int("count_include_pad", 0) != 0
+		if attrs.CountIncludePad && extra != nil {
+			// Pad explicitly (those zeros count), then pool with the extra
+			// end padding, which does not.
+			full := make([]int, 2*len(xs))
+			for i := 0; i < d; i++ {
+				full[2+i], full[len(xs)+2+i] = pads[i], pads[i+d]
+			}
+			if x, err = imp.add(n, ir.OpPad, "", ir.Attrs{Pads: full}, x); err != nil {
+				return err
+			}
+			if xs, err = imp.shape(n, x); err != nil {
+				return err
+			}
+			pads = make([]int, 2*d)
+			attrs.CountIncludePad = false
+		}
 	} else {
 		// storage_order only affects the Indices output, which lower
 		// refuses when it is used.
 		n.ignore("storage_order")
 	}
-	_, err = imp.add(n, op, n.out(), attrs, n.in(0))
-	return err
+	for i := range extra {
+		pads[i+d] += extra[i]
+	}
+	attrs.Kernel = kernel
+	if oneD {
+		attrs.Kernel = []int{1, kernel[0]}
+		if x, err = imp.unsqueezeH(n, x, xs); err != nil {
+			return err
+		}
+	}
+	attrs.Strides, attrs.Pads = lift2D(strides, pads)
+	if !oneD {
+		_, err = imp.add(n, op, n.out(), attrs, x)
+		return err
+	}
+	y, err := imp.add(n, op, "", attrs, x)
+	if err != nil {
+		return err
+	}
+	return imp.squeezeH(n, y, n.out())
 }
 
 func lowerGlobalAveragePool(imp *importer, n *node) error {
@@ -541,7 +672,14 @@ func lowerDropout(imp *importer, n *node) error {
 	return err
 }
 
-func lowerSoftmax(imp *importer, n *node) error {
+// lowerSoftmax imports Softmax or LogSoftmax (op).
+func lowerSoftmax(op ir.Op) func(*importer, *node) error {
+	return func(imp *importer, n *node) error {
+		return softmaxLike(imp, n, op)
+	}
+}
+
+func softmaxLike(imp *importer, n *node, op ir.Op) error {
 	if err := inputs(n, 1, 1); err != nil {
 		return err
 	}
@@ -555,7 +693,7 @@ func lowerSoftmax(imp *importer, n *node) error {
 		if axis < -r || axis >= r {
 			return n.errorf("axis %d out of range for rank %d", axis, r)
 		}
-		_, err = imp.add(n, ir.OpSoftmax, n.out(), ir.Attrs{Axis: int(axis)}, n.in(0))
+		_, err = imp.add(n, op, n.out(), ir.Attrs{Axis: int(axis)}, n.in(0))
 		return err
 	}
 	// Before opset 13 the input is coerced to 2-D [d0⋯d(axis-1),
@@ -568,7 +706,7 @@ func lowerSoftmax(imp *importer, n *node) error {
 		axis += r
 	}
 	if axis == r-1 {
-		_, err = imp.add(n, ir.OpSoftmax, n.out(), ir.Attrs{Axis: -1}, n.in(0))
+		_, err = imp.add(n, op, n.out(), ir.Attrs{Axis: -1}, n.in(0))
 		return err
 	}
 	outer := xs[:axis].Size()
@@ -576,7 +714,7 @@ func lowerSoftmax(imp *importer, n *node) error {
 	if err != nil {
 		return err
 	}
-	sm, err := imp.add(n, ir.OpSoftmax, "", ir.Attrs{Axis: 1}, flat)
+	sm, err := imp.add(n, op, "", ir.Attrs{Axis: 1}, flat)
 	if err != nil {
 		return err
 	}
@@ -708,6 +846,10 @@ func lowerCast(imp *importer, n *node) error {
 		return n.errorf("attribute to is required")
 	}
 	to := n.int("to", 0)
+	if imp.opset >= 19 {
+		// saturate acts only on casts to float8, refused below.
+		n.ignore("saturate")
+	}
 	var dt ir.DType
 	switch to {
 	case typeFloat, typeDouble:

@@ -22,7 +22,10 @@ SUPPORTED = set("""Add Sub Mul Div MatMul Relu Sigmoid Tanh Sqrt Neg Floor Recip
 Identity Equal Where Expand Range Gather Conv Gemm Clip LeakyRelu MaxPool
 AveragePool GlobalAveragePool BatchNormalization Flatten Reshape Transpose
 Concat Pad Squeeze Unsqueeze Dropout Softmax ArgMax ReduceMean ReduceSum
-Constant Shape Cast Slice ConstantOfShape""".split())
+Constant Shape Cast Slice ConstantOfShape LogSoftmax Abs Exp Log Erf Softplus
+HardSwish PRelu Max Min HardSigmoid Gelu Pow ReduceMax ReduceMin GlobalMaxPool
+LayerNormalization InstanceNormalization ConvTranspose Resize Upsample
+DepthToSpace SpaceToDepth Tile Split""".split())
 
 
 def main():
