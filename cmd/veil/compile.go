@@ -48,12 +48,12 @@ most accurate is kept; the sweep is printed and stored in the program.`,
 			w := cmd.OutOrStdout()
 			printPassStats(w, st)
 			fmt.Fprintf(w, "memory plan (ring values, 8 bytes each): %s\n", ir.PlanMemory(g).Summary(8))
-			s, rows, err := chooseScale(w, g, &df, args[0], scale, scales)
+			s, rows, opt, err := chooseScale(w, g, &df, args[0], scale, scales)
 			if err != nil {
 				return err
 			}
 			t0 := time.Now()
-			p, err := fixed.Compile(g, s)
+			p, err := fixed.CompileWith(g, s, opt)
 			if err != nil {
 				return err
 			}
@@ -85,38 +85,47 @@ most accurate is kept; the sweep is printed and stored in the program.`,
 const defaultScale = 12
 
 // chooseScale resolves --scale: a fixed value, or a sweep on --data.
-func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scales string) (int, []fixed.ScaleRow, error) {
+// With --data it also returns the compile options traced on it (the
+// ranges of the functions that need them, see fixed.TraceRanges).
+func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scales string) (int, []fixed.ScaleRow, fixed.Options, error) {
+	var opt fixed.Options
 	fixedScales, auto, err := parseScales(scale)
 	if err != nil {
-		return 0, nil, err
-	}
-	if !auto {
-		return fixedScales[0], nil, nil
+		return 0, nil, opt, err
 	}
 	if df.spec == "" {
+		if !auto {
+			return fixedScales[0], nil, opt, nil
+		}
 		fmt.Fprintf(w, "no --data for a scale sweep: using the default scale %d\n", defaultScale)
-		return defaultScale, nil, nil
-	}
-	rng, _, err := parseScales(scales)
-	if err != nil {
-		return 0, nil, err
+		return defaultScale, nil, opt, nil
 	}
 	shape, err := g.InputShape()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, opt, err
 	}
 	xs, err := df.loadExamples(df.spec, df.limit, shape, g.Layout)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, opt, err
+	}
+	if opt.Ranges, err = fixed.TraceRanges(g, xs); err != nil {
+		return 0, nil, opt, err
+	}
+	if !auto {
+		return fixedScales[0], nil, opt, nil
+	}
+	rng, _, err := parseScales(scales)
+	if err != nil {
+		return 0, nil, opt, err
 	}
 	t0 := time.Now()
 	rows, best, err := fixed.Sweep(g, xs, rng)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, opt, err
 	}
 	fmt.Fprintf(w, "scale sweep on %d labelled images of %s (%.1f s):\n", len(xs), df.spec, time.Since(t0).Seconds())
 	printScaleTable(w, rows, best)
-	return best, rows, nil
+	return best, rows, opt, nil
 }
 
 func printScaleTable(w io.Writer, rows []fixed.ScaleRow, chosen int) {

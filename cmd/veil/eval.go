@@ -123,11 +123,11 @@ float accuracy and how often the two agree.`,
 						quiet = cmd.ErrOrStderr()
 					}
 					vf.pixelMax, vf.mean, vf.std, vf.resize, vf.channels, vf.bgr = df.pixelMax, df.mean, df.std, df.resize, df.channels, df.bgr
-					s, _, err := chooseScale(quiet, g, &vf, args[0], scale, scales)
+					s, _, opt, err := chooseScale(quiet, g, &vf, args[0], scale, scales)
 					if err != nil {
 						return err
 					}
-					p, err := fixed.Compile(g, s)
+					p, err := fixed.CompileWith(g, s, opt)
 					if err != nil {
 						return err
 					}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -10,6 +11,7 @@ import (
 	"veil/fixed"
 	"veil/ir"
 	"veil/model"
+	"veil/mpc"
 )
 
 type prediction struct {
@@ -25,62 +27,57 @@ func predictCmd() *cobra.Command {
 		backend string
 		scale   int
 		asJSON  bool
+		mal     maliciousFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "predict MODEL|PROGRAM IMAGE...",
 		Short: "Print the output vector and top-1 class for each image",
-		Args:  cobra.MinimumNArgs(2),
+		Long: `predict runs each image through a model or a compiled program and prints its
+output vector and top-1 class.
+
+--backend float runs the float graph, fixed the cleartext fixed-point program
+(the oracle), and a secure backend (` + strings.Join(mpc.Backends(), ", ") + `) runs every party of it on
+this machine over loopback TLS, so that the outputs can be compared directly.
+A MODEL whose functions need traced ranges (reciprocals, square roots,
+exponentials of secret values) is compiled with ranges traced on --data, or
+on the images themselves when --data is not given.`,
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, err := df.options(0)
 			if err != nil {
 				return err
 			}
-			var run func(x []float32) ([]float64, error)
-			var shape ir.Shape
-			var layout ir.Layout
+			secure := backend != "float" && backend != "fixed"
+			if secure {
+				if _, err := secureOptions(backend); err != nil {
+					return usagef("--backend %q: want float, fixed or a secure backend (%s)", backend, strings.Join(mpc.Backends(), ", "))
+				}
+			}
+			var (
+				g      *ir.Graph
+				prog   *fixed.Program
+				shape  ir.Shape
+				layout ir.Layout
+			)
 			if model.IsProgramFile(args[0]) {
-				p, err := fixed.ReadFile(args[0])
-				if err != nil {
+				if backend == "float" {
+					return usagef("%s is a compiled program: --backend float needs a model", args[0])
+				}
+				if prog, err = fixed.ReadFile(args[0]); err != nil {
 					return err
 				}
-				shape, layout = p.InputShape(), p.InputLayout()
-				run = func(x []float32) ([]float64, error) {
-					y, err := p.Predict(x)
-					return p.ApplyPost(y), err
-				}
+				shape, layout = prog.InputShape(), prog.InputLayout()
 			} else {
-				g, _, err := mf.load(args[0])
-				if err != nil {
+				if g, _, err = mf.load(args[0]); err != nil {
 					return err
 				}
 				if shape, err = g.InputShape(); err != nil {
 					return err
 				}
 				layout = g.Layout
-				switch backend {
-				case "float":
-					run = func(x []float32) ([]float64, error) {
-						outs, err := fixed.FloatOutputs(g, []fixed.Example{{Input: x}})
-						if err != nil {
-							return nil, err
-						}
-						return outs[0], nil
-					}
-				case "fixed":
-					p, err := fixed.Compile(g, scale)
-					if err != nil {
-						return err
-					}
-					run = func(x []float32) ([]float64, error) {
-						y, err := p.Predict(x)
-						return p.ApplyPost(y), err
-					}
-				default:
-					return fmt.Errorf("--backend %q: want float or fixed", backend)
-				}
 			}
-			var preds []prediction
-			for _, path := range args[1:] {
+			inputs := make([][]float32, len(args)-1)
+			for i, path := range args[1:] {
 				s, err := data.LoadImage(path, opt)
 				if err != nil {
 					return err
@@ -89,11 +86,54 @@ func predictCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("%s: %w", path, err)
 				}
-				y, err := run(t.F)
-				if err != nil {
-					return fmt.Errorf("%s: %w", path, err)
+				inputs[i] = t.F
+			}
+			if prog == nil && backend != "float" {
+				calib := make([]fixed.Example, len(inputs))
+				for i, x := range inputs {
+					calib[i].Input = x
 				}
-				preds = append(preds, prediction{Image: path, Output: y, Top1: fixed.Top1(y)})
+				if df.spec != "" {
+					if calib, err = df.loadExamples(df.spec, df.limit, shape, layout); err != nil {
+						return err
+					}
+				}
+				ranges, err := fixed.TraceRanges(g, calib)
+				if err != nil {
+					return err
+				}
+				if prog, err = fixed.CompileWith(g, scale, fixed.Options{Ranges: ranges}); err != nil {
+					return err
+				}
+			}
+			outs := make([][]float64, len(inputs))
+			switch {
+			case backend == "float":
+				xs := make([]fixed.Example, len(inputs))
+				for i, x := range inputs {
+					xs[i].Input = x
+				}
+				if outs, err = fixed.FloatOutputs(g, xs); err != nil {
+					return err
+				}
+			case secure:
+				res, err := runLoopback(cmd.ErrOrStderr(), prog, inputs, backend, &mal)
+				if err != nil {
+					return err
+				}
+				outs = res.Outputs
+			default:
+				for i, x := range inputs {
+					y, err := prog.Predict(x)
+					if err != nil {
+						return fmt.Errorf("%s: %w", args[1+i], err)
+					}
+					outs[i] = prog.ApplyPost(y)
+				}
+			}
+			preds := make([]prediction, len(inputs))
+			for i, y := range outs {
+				preds[i] = prediction{Image: args[1+i], Output: y, Top1: fixed.Top1(y)}
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
@@ -109,12 +149,11 @@ func predictCmd() *cobra.Command {
 			return nil
 		},
 	}
-	df.register(cmd, "unused by predict")
-	cmd.Flags().MarkHidden("data")
-	cmd.Flags().MarkHidden("limit")
+	df.register(cmd, "calibration images for the ranges of functions that need them (default: the images themselves)")
 	mf.register(cmd)
-	cmd.Flags().StringVar(&backend, "backend", "float", "float or fixed (for a MODEL)")
-	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale for --backend fixed")
+	cmd.Flags().StringVar(&backend, "backend", "float", "float, fixed, or a secure backend ("+strings.Join(mpc.Backends(), ", ")+") with every party on loopback")
+	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale when compiling a MODEL")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: one object per image")
+	mal.register(cmd.Flags())
 	return cmd
 }

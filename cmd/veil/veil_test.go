@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,8 @@ func TestPredictImages(t *testing.T) {
 	if len(imgs) < 20 {
 		t.Fatalf("only %d sample images under %s", len(imgs), fashionPN)
 	}
-	for _, backend := range []string{"float", "fixed"} {
+	byBackend := map[string][]prediction{}
+	for _, backend := range []string{"float", "fixed", "3pc"} {
 		out, err := veil(t, append([]string{"predict", lenet, "--json", "--backend", backend}, imgs...)...)
 		if err != nil {
 			t.Fatal(err)
@@ -90,6 +92,7 @@ func TestPredictImages(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &preds); err != nil {
 			t.Fatal(err)
 		}
+		byBackend[backend] = preds
 		right := 0
 		for _, p := range preds {
 			label := filepath.Base(filepath.Dir(p.Image))
@@ -102,6 +105,41 @@ func TestPredictImages(t *testing.T) {
 		}
 		if right*10 < len(preds)*7 {
 			t.Errorf("%s: only %d of %d sample images classified right", backend, right, len(preds))
+		}
+	}
+	// 3PC prints what the cleartext fixed-point program computes, up to
+	// the truncations' last bits.
+	for i, p := range byBackend["3pc"] {
+		q := byBackend["fixed"][i]
+		if p.Top1 != q.Top1 {
+			t.Errorf("%s: 3pc top-1 %d, fixed %d", p.Image, p.Top1, q.Top1)
+		}
+		for j := range p.Output {
+			if d := math.Abs(p.Output[j] - q.Output[j]); d > 0.05 {
+				t.Errorf("%s output %d: 3pc %g, fixed %g", p.Image, j, p.Output[j], q.Output[j])
+			}
+		}
+	}
+}
+
+// TestUsageErrorsExitTwo checks that errors in how veil is called exit
+// with status 2 and others with status 1.
+func TestUsageErrorsExitTwo(t *testing.T) {
+	img := filepath.Join(fashionPN, "0", "19.png")
+	cases := []struct {
+		args   []string
+		status int
+	}{
+		{[]string{"predict", "--bogus", lenet, img}, 2},
+		{[]string{"predict", lenet}, 2},
+		{[]string{"predict", lenet, img, "--backend", "gpu"}, 2},
+		{[]string{"info"}, 2},
+		{[]string{"predict", filepath.Join(t.TempDir(), "none.onnx"), img}, 1},
+	}
+	for _, c := range cases {
+		_, err := veil(t, c.args...)
+		if got := exitStatus(err); got != c.status {
+			t.Errorf("veil %v: exit status %d (error %v), want %d", c.args, got, err, c.status)
 		}
 	}
 }
