@@ -43,6 +43,17 @@ func (b *builder) add(op Op, suffix, out string, a Attrs, ins ...string) (string
 	return out, b.g.AddNode(&Node{Name: name, Op: op, Inputs: ins, Output: out, Attrs: a})
 }
 
+// reserve counts n elements of constants the lowering is about to make
+// against the graph's MaxFoldedElements, so that a small model cannot make
+// the builders allocate without bound.
+func (b *builder) reserve(n int64) error {
+	if n < 0 || int64(b.g.folded)+n > MaxFoldedElements {
+		return b.errorf("lowering this node would bring the model's computed constants to more than %d elements", MaxFoldedElements)
+	}
+	b.g.folded += int(n)
+	return nil
+}
+
 // konst adds a constant named after suffix.
 func (b *builder) konst(suffix string, t *Tensor) (string, error) {
 	name := b.g.UniqueName(b.node + "/" + suffix)
@@ -139,6 +150,9 @@ func (g *Graph) AddResize(node, x, out string, layout Layout, spec ResizeSpec) e
 	}
 	if h < 1 || w < 1 {
 		return b.errorf("input %v has an empty spatial dimension", xs)
+	}
+	if err := b.reserve(int64(h)*int64(spec.OutH) + int64(w)*int64(spec.OutW)); err != nil {
+		return err
 	}
 	mh, err := resizeMatrix(h, spec.OutH, spec.ScaleH, spec)
 	if err != nil {
@@ -404,6 +418,9 @@ func (g *Graph) AddConvTranspose(node, x, w, bias, out string, a ConvTransposeSp
 		copy(f.dst, f.v)
 	}
 	// The Conv weights: [C_out, C_in/group, KH, KW], flipped spatially.
+	if err := b.reserve(int64(wt.Len())); err != nil {
+		return err
+	}
 	cog, cig := ws[1], cin/group
 	cw := NewFloat(Shape{cog * group, cig, kh, kw})
 	wf := wt.Floats()
@@ -767,15 +784,40 @@ func (g *Graph) AddTile(node, x, out string, repeats []int) error {
 	}
 	cur := x
 	for k, ax := range axes {
-		copies := make([]string, repeats[ax])
-		for i := range copies {
-			copies[i] = cur
-		}
-		if cur, err = b.add(OpConcat, "tile", last(k == len(axes)-1, out), Attrs{Axis: ax}, copies...); err != nil {
+		if cur, err = b.repeat(cur, ax, repeats[ax], last(k == len(axes)-1, out)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// repeat concatenates r copies of x along axis: in one Concat for a few
+// copies, else by doubling (x, x·2, x·4 …, concatenated by r's bits), so
+// that the nodes stay few however large r is.
+func (b *builder) repeat(x string, axis, r int, out string) (string, error) {
+	const few = 64
+	var parts []string
+	if r <= few {
+		parts = make([]string, r)
+		for i := range parts {
+			parts[i] = x
+		}
+	} else {
+		pow := x
+		for bits := r; ; {
+			if bits&1 != 0 {
+				parts = append(parts, pow)
+			}
+			if bits >>= 1; bits == 0 {
+				break
+			}
+			var err error
+			if pow, err = b.add(OpConcat, "tile_double", "", Attrs{Axis: axis}, pow, pow); err != nil {
+				return "", err
+			}
+		}
+	}
+	return b.add(OpConcat, "tile", out, Attrs{Axis: axis}, parts...)
 }
 
 // AddSplit adds the parts of x along axis with the given sizes (which

@@ -620,7 +620,7 @@ func TestDepthToSpace(t *testing.T) {
 
 func TestAddTile(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
-	for _, reps := range [][]int{{1, 1, 1}, {2, 1, 3}, {1, 4, 1}} {
+	for _, reps := range [][]int{{1, 1, 1}, {2, 1, 3}, {1, 4, 1}, {1, 1, 100}} {
 		xs := Shape{2, 3, 2}
 		x, ys := runBuilt(t, r, xs, nil, nil, func(g *Graph) error { return g.AddTile("t", "x", "y", reps) })
 		os := Shape{xs[0] * reps[0], xs[1] * reps[1], xs[2] * reps[2]}
@@ -659,5 +659,27 @@ func TestAddSplit(t *testing.T) {
 	}
 	if err := g.AddSplit("s", "x", []string{"a", "b"}, 1, []int{3, 3}); err == nil || !strings.Contains(err.Error(), "add up to 6") {
 		t.Errorf("sizes not adding up: %v", err)
+	}
+}
+
+// TestBuildersAreBounded: a small model cannot make a builder allocate
+// beyond MaxFoldedElements.
+func TestBuildersAreBounded(t *testing.T) {
+	g := NewGraph("big")
+	if err := g.AddInput("x", Shape{1, 1, 1 << 14, 1 << 14}); err != nil {
+		t.Fatal(err)
+	}
+	err := g.AddResize("up", "x", "y", NCHW, ResizeSpec{Mode: "nearest", Coord: "asymmetric", OutH: 1 << 14, OutW: 1 << 15})
+	if err == nil || !strings.Contains(err.Error(), "computed constants") {
+		t.Errorf("a resize with 2^29-element matrices: %v", err)
+	}
+	if err := g.AddInput("s", Shape{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AddTile("t", "s", "u", []int{1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.Nodes); n > 25 {
+		t.Errorf("tiling 2^20 times took %d nodes", n)
 	}
 }

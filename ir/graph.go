@@ -164,7 +164,7 @@ type Graph struct {
 	Outputs []string // graph outputs, in order
 	Layout  Layout   // layout of the model's image input
 
-	folded int // elements of the constants AddNode has folded so far
+	folded int // elements of the constants AddNode has folded, and the builders made, so far
 }
 
 // NewGraph returns an empty graph.
