@@ -328,6 +328,17 @@ func convertChannels(s *Sample, to int) error {
 	return nil
 }
 
+// OptionError is an error in an Options field that does not fit the data
+// (a Mean with the wrong number of values); Option is the field's name in
+// lower case, as the command line spells its flag.
+type OptionError struct {
+	Option string
+	Err    error
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
+
 func normalize(s *Sample, mean, std []float64) error {
 	pick := func(v []float64, c int, what string) (float32, error) {
 		switch len(v) {
@@ -336,16 +347,16 @@ func normalize(s *Sample, mean, std []float64) error {
 		case s.C:
 			return float32(v[c]), nil
 		}
-		return 0, fmt.Errorf("%s has %d values for %d channels (want 1 or %d)", what, len(v), s.C, s.C)
+		return 0, &OptionError{Option: what, Err: fmt.Errorf("%d values for an image of %d channel(s): give one value, or one per channel", len(v), s.C)}
 	}
 	m := make([]float32, s.C)
 	sd := make([]float32, s.C)
 	for c := 0; c < s.C; c++ {
-		mv, err := pick(mean, c, "Mean")
+		mv, err := pick(mean, c, "mean")
 		if err != nil {
 			return err
 		}
-		sv, err := pick(std, c, "Std")
+		sv, err := pick(std, c, "std")
 		if err != nil {
 			return err
 		}

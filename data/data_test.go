@@ -387,7 +387,7 @@ func TestBadOptions(t *testing.T) {
 			t.Errorf("%+v: no error", opt)
 		}
 	}
-	if _, err := Load(tdPath("digits", "val.csv"), Options{Mean: []float64{1, 2}}); err == nil || !strings.Contains(err.Error(), "Mean has 2 values for 1 channels") {
+	if _, err := Load(tdPath("digits", "val.csv"), Options{Mean: []float64{1, 2}}); err == nil || !strings.Contains(err.Error(), "mean: 2 values for an image of 1 channel(s)") {
 		t.Errorf("mean length: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -90,15 +91,35 @@ func (f *dataFlags) options(limit int) (data.Options, error) {
 }
 
 // loadExamples reads a labelled dataset and converts it to inputs of the
-// given shape and layout.
+// given shape and layout. A dataset with unlabelled images (a folder
+// without class sub-folders, a single image) is a usage error.
 func (f *dataFlags) loadExamples(spec string, limit int, shape ir.Shape, layout ir.Layout) ([]fixed.Example, error) {
+	xs, err := f.loadInputs(spec, limit, shape, layout)
+	if err != nil {
+		return nil, err
+	}
+	unlabelled := 0
+	for _, x := range xs {
+		if x.Label < 0 {
+			unlabelled++
+		}
+	}
+	if unlabelled > 0 {
+		return nil, usagef("%s: %d of %d images have no label: labelled images come as an IDX pair, a CSV or JSON set, or a folder with one sub-folder per class (DIR/LABEL/IMAGE.png); for unlabelled images use veil predict", spec, unlabelled, len(xs))
+	}
+	return xs, nil
+}
+
+// loadInputs reads a dataset, labelled or not (unlabelled examples have
+// label −1), and converts it to inputs of the given shape and layout.
+func (f *dataFlags) loadInputs(spec string, limit int, shape ir.Shape, layout ir.Layout) ([]fixed.Example, error) {
 	opt, err := f.options(limit)
 	if err != nil {
 		return nil, err
 	}
 	ds, err := data.Load(spec, opt)
 	if err != nil {
-		return nil, err
+		return nil, flagError(err)
 	}
 	if len(ds.Samples) == 0 {
 		return nil, fmt.Errorf("%s: no images", spec)
@@ -112,6 +133,16 @@ func (f *dataFlags) loadExamples(spec string, limit int, shape ir.Shape, layout 
 		xs[i] = fixed.Example{Input: x, Label: ds.Samples[i].Label}
 	}
 	return xs, nil
+}
+
+// flagError makes an error of data's options (a --mean with the wrong
+// number of values) a usage error naming the flag.
+func flagError(err error) error {
+	var oe *data.OptionError
+	if errors.As(err, &oe) {
+		return usageError{fmt.Errorf("--%s: %w", oe.Option, oe.Err)}
+	}
+	return err
 }
 
 // modelFlags are the import flags shared by commands that load models.

@@ -80,7 +80,7 @@ on the images themselves when --data is not given.`,
 			for i, path := range args[1:] {
 				s, err := data.LoadImage(path, opt)
 				if err != nil {
-					return err
+					return flagError(err)
 				}
 				t, err := model.Input(s, shape, layout)
 				if err != nil {
@@ -94,7 +94,7 @@ on the images themselves when --data is not given.`,
 					calib[i].Input = x
 				}
 				if df.spec != "" {
-					if calib, err = df.loadExamples(df.spec, df.limit, shape, layout); err != nil {
+					if calib, err = df.loadInputs(df.spec, df.limit, shape, layout); err != nil {
 						return err
 					}
 				}

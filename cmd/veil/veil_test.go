@@ -134,6 +134,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"predict", lenet}, 2},
 		{[]string{"predict", lenet, img, "--backend", "gpu"}, 2},
 		{[]string{"info"}, 2},
+		{[]string{"predict", lenet, img, "--mean", "1,2"}, 2},
 		{[]string{"predict", filepath.Join(t.TempDir(), "none.onnx"), img}, 1},
 	}
 	for _, c := range cases {
@@ -179,6 +180,9 @@ func TestBadInputGivesClearErrors(t *testing.T) {
 		{"no output", []string{"compile", lenet}, []string{"-o"}},
 		{"missing data", []string{"eval", lenet, "--data", filepath.Join(dir, "none")}, []string{"none"}},
 		{"no data flag", []string{"eval", lenet}, []string{"--data"}},
+		{"unlabelled folder", []string{"eval", lenet, "--data", flatFolder(t, dir)}, []string{"no label", "DIR/LABEL/IMAGE.png"}},
+		{"single image as data", []string{"eval", lenet, "--data", filepath.Join(fashionPN, "0", "19.png")}, []string{"no label"}},
+		{"mean of wrong length", []string{"predict", lenet, filepath.Join(fashionPN, "0", "19.png"), "--mean", "0.1,0.2"}, []string{"--mean", "2 values", "1 channel"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -193,6 +197,25 @@ func TestBadInputGivesClearErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flatFolder returns a folder of images without class sub-folders.
+func flatFolder(t *testing.T, dir string) string {
+	t.Helper()
+	flat := filepath.Join(dir, "flat")
+	if err := os.MkdirAll(flat, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(fashionPN, "0", "19.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a.png", "b.png"} {
+		if err := os.WriteFile(filepath.Join(flat, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return flat
 }
 
 // compileTo compiles the LeNet at a fixed scale and returns the file's
