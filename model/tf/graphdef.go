@@ -86,15 +86,38 @@ func (d DataType) isInt() bool {
 }
 
 // GraphDef is a TensorFlow graph: the subset of tensorflow.GraphDef that
-// frozen inference graphs use. Function libraries are not kept.
+// frozen inference graphs use.
 type GraphDef struct {
 	Nodes []*NodeDef
+	// Functions is the graph's function library, which the branches of
+	// If and StatelessIf name (gradients are not kept).
+	Functions []*FunctionDef
 	// Producer and MinConsumer are the graph's VersionDef.
 	Producer, MinConsumer int32
 	// Outputs names the graph's output tensors ("node" or "node:i") when
 	// the source says which they are (a TF.js signature); binary GraphDefs
 	// do not, and Import then takes every node no other node reads.
 	Outputs []string
+}
+
+// FunctionDef is one function of a graph's library: the subset of
+// tensorflow.FunctionDef that names its arguments and results and holds
+// its body. Inside the body a node reads an argument by its name and
+// another node's output as "node:output_arg:index".
+type FunctionDef struct {
+	Name    string
+	Inputs  []FuncArg  // the signature's input_arg, in order
+	Outputs []FuncArg  // the signature's output_arg, in order
+	Nodes   []*NodeDef // node_def
+	// Ret maps each output_arg name to the body tensor that returns it.
+	Ret map[string]string
+}
+
+// FuncArg is an argument or result of a function (tensorflow.OpDef.ArgDef:
+// its name and, when it has a fixed one, its type).
+type FuncArg struct {
+	Name string
+	Type DataType
 }
 
 // NodeDef is one operation of a GraphDef.

@@ -34,7 +34,11 @@ func Import(gd *GraphDef, name string, opt Options) (*ir.Graph, error) {
 		nodes: map[string]*NodeDef{},
 		vals:  map[string]string{},
 		prod:  map[string]*ir.Node{},
+		funcs: map[string]*FunctionDef{},
 		opt:   opt,
+	}
+	for _, fn := range gd.Functions {
+		b.funcs[fn.Name] = fn
 	}
 	b.g.Layout = ir.NHWC
 	for _, n := range gd.Nodes {
@@ -88,6 +92,8 @@ type builder struct {
 	nodes        map[string]*NodeDef
 	vals         map[string]string   // TF tensor ("node" or "node:i") → IR value
 	prod         map[string]*ir.Node // IR value → the node computing it (not folded)
+	funcs        map[string]*FunctionDef
+	depth        int // If branches being inlined
 	opt          Options
 	placeholders int
 	fresh        int
@@ -166,6 +172,9 @@ func (b *builder) order(outs []string) ([]*NodeDef, error) {
 	var visit func(name string, from *NodeDef) error
 	visit = func(name string, from *NodeDef) error {
 		n := b.nodes[name]
+		if _, bound := b.vals[name]; n == nil && bound {
+			return nil // an argument of a function being inlined
+		}
 		if n == nil {
 			return &ir.NodeError{Node: from.Name, Op: ir.Op(from.Op), Err: fmt.Errorf("input node %q does not exist", name)}
 		}

@@ -30,6 +30,10 @@ func init() {
 		"EnsureShape":     identity,
 		"IdentityN":       (*builder).identityN,
 
+		// Control flow with a constant predicate (control.go).
+		"If":          (*builder).ifOp,
+		"StatelessIf": (*builder).ifOp,
+
 		// Convolutions and products (ops.go, fused.go, image.go).
 		"Conv2D":                     func(b *builder, n *NodeDef) error { return b.conv(n, false, false) },
 		"_FusedConv2D":               func(b *builder, n *NodeDef) error { return b.conv(n, false, true) },

@@ -1,11 +1,24 @@
 package tf
 
 // Field numbers of the TensorFlow protos read and written here
-// (graph.proto, node_def.proto, attr_value.proto, tensor.proto,
-// tensor_shape.proto, versions.proto).
+// (graph.proto, function.proto, op_def.proto, node_def.proto,
+// attr_value.proto, tensor.proto, tensor_shape.proto, versions.proto).
 const (
 	fGraphNode     = 1
+	fGraphLibrary  = 2
 	fGraphVersions = 4
+
+	fLibraryFunction = 1
+
+	fFunctionSignature = 1
+	fFunctionNode      = 3
+	fFunctionRet       = 4
+
+	fOpDefName      = 1
+	fOpDefInputArg  = 2
+	fOpDefOutputArg = 3
+	fArgDefName     = 1
+	fArgDefType     = 3
 
 	fVersionProducer    = 1
 	fVersionMinConsumer = 2

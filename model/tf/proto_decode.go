@@ -143,6 +143,30 @@ func ParseGraphDef(data []byte) (*GraphDef, error) {
 				return fmt.Errorf("node %d%s: %w", len(gd.Nodes), quoteName(n), err)
 			}
 			gd.Nodes = append(gd.Nodes, n)
+		case fGraphLibrary:
+			b, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			return eachField(b, func(f field) error {
+				if f.num != fLibraryFunction {
+					return nil
+				}
+				b, err := f.bytes()
+				if err != nil {
+					return err
+				}
+				fn, err := parseFunctionDef(b, pad)
+				if err != nil {
+					name := ""
+					if fn != nil && fn.Name != "" {
+						name = fmt.Sprintf(" %q", fn.Name)
+					}
+					return fmt.Errorf("library function %d%s: %w", len(gd.Functions), name, err)
+				}
+				gd.Functions = append(gd.Functions, fn)
+				return nil
+			})
 		case fGraphVersions:
 			b, err := f.bytes()
 			if err != nil {
@@ -173,6 +197,84 @@ func ParseGraphDef(data []byte) (*GraphDef, error) {
 		return nil, fmt.Errorf("decoding GraphDef: %w", err)
 	}
 	return gd, nil
+}
+
+// parseFunctionDef decodes a tensorflow.FunctionDef: its signature's
+// name and arguments, its body and its ret map.
+func parseFunctionDef(b []byte, pad *padBudget) (*FunctionDef, error) {
+	fn := &FunctionDef{Ret: map[string]string{}}
+	err := eachField(b, func(f field) error {
+		switch f.num {
+		case fFunctionSignature:
+			b, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			return eachField(b, func(f field) error {
+				var err error
+				switch f.num {
+				case fOpDefName:
+					fn.Name, err = f.str()
+				case fOpDefInputArg, fOpDefOutputArg:
+					var b []byte
+					if b, err = f.bytes(); err != nil {
+						return err
+					}
+					var arg FuncArg
+					err = eachField(b, func(f field) error {
+						var err error
+						var v uint64
+						switch f.num {
+						case fArgDefName:
+							arg.Name, err = f.str()
+						case fArgDefType:
+							v, err = f.varint()
+							arg.Type = DataType(int32(v))
+						}
+						return err
+					})
+					if f.num == fOpDefInputArg {
+						fn.Inputs = append(fn.Inputs, arg)
+					} else {
+						fn.Outputs = append(fn.Outputs, arg)
+					}
+				}
+				return err
+			})
+		case fFunctionNode:
+			b, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			n, err := parseNodeDef(b, pad)
+			if err != nil {
+				return fmt.Errorf("node %d%s: %w", len(fn.Nodes), quoteName(n), err)
+			}
+			fn.Nodes = append(fn.Nodes, n)
+		case fFunctionRet:
+			b, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			var key, val string
+			err = eachField(b, func(f field) error {
+				var err error
+				switch f.num {
+				case fMapKey:
+					key, err = f.str()
+				case fMapValue:
+					val, err = f.str()
+				}
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("ret: %w", err)
+			}
+			fn.Ret[key] = val
+		}
+		return nil
+	})
+	return fn, err
 }
 
 func quoteName(n *NodeDef) string {

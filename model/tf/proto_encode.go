@@ -34,6 +34,20 @@ func WriteGraphDef(w io.Writer, gd *GraphDef) error {
 			return err
 		}
 	}
+	if len(gd.Functions) > 0 {
+		var lib []byte
+		for _, fn := range gd.Functions {
+			body, err := appendFunctionDef(nil, fn)
+			if err != nil {
+				return fmt.Errorf("writing GraphDef: function %q: %w", fn.Name, err)
+			}
+			lib = appendMessage(lib, fLibraryFunction, body)
+		}
+		buf = appendMessage(buf[:0], fGraphLibrary, lib)
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
 	if gd.Producer != 0 || gd.MinConsumer != 0 {
 		var v []byte
 		if gd.Producer != 0 {
@@ -61,6 +75,49 @@ func appendString(b []byte, num protowire.Number, s string) []byte {
 func appendMessage(b []byte, num protowire.Number, msg []byte) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendBytes(b, msg)
+}
+
+// appendFunctionDef appends fn as a tensorflow.FunctionDef: the signature
+// with its arguments' names and types, the body, and ret in sorted key
+// order.
+func appendFunctionDef(b []byte, fn *FunctionDef) ([]byte, error) {
+	var sig []byte
+	if fn.Name != "" {
+		sig = appendString(sig, fOpDefName, fn.Name)
+	}
+	for i, args := range [][]FuncArg{fn.Inputs, fn.Outputs} {
+		num := protowire.Number(fOpDefInputArg)
+		if i == 1 {
+			num = fOpDefOutputArg
+		}
+		for _, a := range args {
+			arg := appendString(nil, fArgDefName, a.Name)
+			if a.Type != DTInvalid {
+				arg = protowire.AppendTag(arg, fArgDefType, protowire.VarintType)
+				arg = protowire.AppendVarint(arg, uint64(int64(a.Type)))
+			}
+			sig = appendMessage(sig, num, arg)
+		}
+	}
+	b = appendMessage(b, fFunctionSignature, sig)
+	for _, n := range fn.Nodes {
+		body, err := appendNodeDef(nil, n)
+		if err != nil {
+			return nil, fmt.Errorf("node %q: %w", n.Name, err)
+		}
+		b = appendMessage(b, fFunctionNode, body)
+	}
+	keys := make([]string, 0, len(fn.Ret))
+	for k := range fn.Ret {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		entry := appendString(nil, fMapKey, k)
+		entry = appendString(entry, fMapValue, fn.Ret[k])
+		b = appendMessage(b, fFunctionRet, entry)
+	}
+	return b, nil
 }
 
 func appendNodeDef(b []byte, n *NodeDef) ([]byte, error) {

@@ -302,6 +302,26 @@ func (p *jsonParser) graph(raw json.RawMessage) (*GraphDef, error) {
 		}
 		gd.Nodes = append(gd.Nodes, n)
 	}
+	if lib := f["library"]; present(lib) {
+		lf, err := objFields(lib)
+		if err != nil {
+			return nil, fmt.Errorf("library: %w", err)
+		}
+		err = jsonArray(lf["function"], func(r json.RawMessage) error {
+			fn, err := p.function(r)
+			if err != nil {
+				if fn != nil && fn.Name != "" {
+					return fmt.Errorf("%q: %w", fn.Name, err)
+				}
+				return err
+			}
+			gd.Functions = append(gd.Functions, fn)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("library.function: %w", err)
+		}
+	}
 	if v := f["versions"]; present(v) {
 		vf, err := objFields(v)
 		if err != nil {
@@ -318,6 +338,73 @@ func (p *jsonParser) graph(raw json.RawMessage) (*GraphDef, error) {
 		}
 	}
 	return gd, nil
+}
+
+// function decodes a FunctionDef of the graph's library.
+func (p *jsonParser) function(raw json.RawMessage) (*FunctionDef, error) {
+	f, err := objFields(raw)
+	if err != nil {
+		return nil, err
+	}
+	fn := &FunctionDef{Ret: map[string]string{}}
+	if present(f["signature"]) {
+		sf, err := objFields(f["signature"])
+		if err != nil {
+			return fn, fmt.Errorf("signature: %w", err)
+		}
+		if present(sf["name"]) {
+			if fn.Name, err = jsonString(sf["name"]); err != nil {
+				return fn, fmt.Errorf("signature.name: %w", err)
+			}
+		}
+		for key, dst := range map[string]*[]FuncArg{"inputarg": &fn.Inputs, "outputarg": &fn.Outputs} {
+			err := jsonArray(sf[key], func(r json.RawMessage) error {
+				af, err := objFields(r)
+				if err != nil {
+					return err
+				}
+				var a FuncArg
+				if present(af["name"]) {
+					if a.Name, err = jsonString(af["name"]); err != nil {
+						return fmt.Errorf("name: %w", err)
+					}
+				}
+				if present(af["type"]) {
+					if a.Type, err = jsonType(af["type"]); err != nil {
+						return fmt.Errorf("type: %w", err)
+					}
+				}
+				*dst = append(*dst, a)
+				return nil
+			})
+			if err != nil {
+				return fn, fmt.Errorf("signature.%s: %w", key, err)
+			}
+		}
+	}
+	var nodes []json.RawMessage
+	if present(f["nodedef"]) {
+		if err := json.Unmarshal(f["nodedef"], &nodes); err != nil {
+			return fn, fmt.Errorf("nodeDef: %w", err)
+		}
+	}
+	for i, r := range nodes {
+		n, err := p.node(r)
+		if err != nil {
+			return fn, fmt.Errorf("nodeDef %d%s: %w", i, quoteName(n), err)
+		}
+		fn.Nodes = append(fn.Nodes, n)
+	}
+	if present(f["ret"]) {
+		var ret map[string]string
+		if err := json.Unmarshal(f["ret"], &ret); err != nil {
+			return fn, fmt.Errorf("ret: %w", err)
+		}
+		for k, v := range ret {
+			fn.Ret[k] = v
+		}
+	}
+	return fn, nil
 }
 
 func (p *jsonParser) node(raw json.RawMessage) (*NodeDef, error) {
@@ -631,10 +718,16 @@ func loadWeights(gd *GraphDef, manifest []jsonGroup, inline map[string]bool, fsy
 			data = append(data, b...)
 		}
 	}
-	consts := map[string]*NodeDef{}
-	for _, n := range gd.Nodes {
+	// The TF.js converter names the weights of a library function's
+	// constants after the nodes, which it renames "function/node".
+	consts := map[string][]*NodeDef{}
+	all := gd.Nodes
+	for _, fn := range gd.Functions {
+		all = append(all[:len(all):len(all)], fn.Nodes...)
+	}
+	for _, n := range all {
 		if n.Op == "Const" {
-			consts[n.Name] = n
+			consts[n.Name] = append(consts[n.Name], n)
 		}
 	}
 	loaded := map[string]bool{}
@@ -663,16 +756,15 @@ func loadWeights(gd *GraphDef, manifest []jsonGroup, inline map[string]bool, fsy
 				return fmt.Errorf("weight %q: %w", w.Name, err)
 			}
 			off += size
-			n := consts[w.Name]
-			if n == nil {
-				continue // TF.js ignores weights no node uses, and so do we
+			// TF.js ignores weights no node uses, and so do we.
+			for _, n := range consts[w.Name] {
+				n.Attrs["value"] = &AttrValue{Kind: AttrTensor, Tensor: t}
+				n.Attrs["dtype"] = &AttrValue{Kind: AttrType, Type: t.DType}
+				loaded[w.Name] = true
 			}
-			n.Attrs["value"] = &AttrValue{Kind: AttrTensor, Tensor: t}
-			n.Attrs["dtype"] = &AttrValue{Kind: AttrType, Type: t.DType}
-			loaded[w.Name] = true
 		}
 	}
-	for _, n := range gd.Nodes {
+	for _, n := range all {
 		if n.Op != "Const" || loaded[n.Name] || inline[n.Name] {
 			continue
 		}
