@@ -13,8 +13,13 @@ import (
 // has no control flow.
 
 // maxInlineDepth bounds If nodes inside inlined branches, so that a
-// function whose branch names itself cannot recurse forever.
-const maxInlineDepth = 16
+// function whose branch names itself cannot recurse forever, and
+// maxInlinedNodes the body nodes inlined in all, so that branches holding
+// several Ifs cannot multiply a small file into an enormous graph.
+const (
+	maxInlineDepth  = 16
+	maxInlinedNodes = 1 << 16
+)
 
 // ifOp lowers If and StatelessIf (cond, inputs…; then_branch,
 // else_branch) with a constant cond by inlining the branch it takes.
@@ -77,6 +82,10 @@ func (b *builder) inline(prefix string, fn *FunctionDef, args []string) ([]strin
 			return nil, fmt.Errorf("argument %q: the name %q is already taken", a.Name, name)
 		}
 		b.vals[name] = args[i]
+	}
+	b.inlined += len(fn.Nodes)
+	if b.inlined > maxInlinedNodes {
+		return nil, fmt.Errorf("inlining the branches of If nodes would make more than %d nodes", maxInlinedNodes)
 	}
 	// The body as graph nodes: renamed, their inputs in graph form.
 	var body []*NodeDef

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -154,6 +156,33 @@ func TestIfErrors(t *testing.T) {
 			lib[0].Ret["a"] = "again:output:0"
 			return lib
 		}(), "nest more than 16 deep"},
+		{"fan-out", ifGraph("If", cond), func() []*FunctionDef {
+			// then_fn calls f1 twice, which calls f2 twice … f14: 2^14
+			// inlined copies of 18 nodes, within the depth limit.
+			lib := branchLibrary()
+			for k := 0; k < 15; k++ {
+				fn := lib[0]
+				if k > 0 {
+					fn = &FunctionDef{Name: "f" + strconv.Itoa(k), Inputs: lib[0].Inputs, Outputs: lib[0].Outputs,
+						Nodes: slices.Clone(lib[0].Nodes[:4]), Ret: map[string]string{"a": "r:activations:0", "b": "p:z:0"}}
+					lib = append(lib, fn)
+				}
+				for i := range 14 {
+					fn.Nodes = append(fn.Nodes, constF("pad"+strconv.Itoa(i), nil, []float32{1}))
+				}
+				if k == 14 {
+					break
+				}
+				fn.Nodes = append(fn.Nodes, constI("c", nil, 1))
+				for _, name := range []string{"again", "twice"} {
+					callee := &AttrValue{Kind: AttrFunc, Func: "f" + strconv.Itoa(k+1)}
+					fn.Nodes = append(fn.Nodes, nd(name, "If", []string{"c:output:0", "x", "s"}, map[string]*AttrValue{"then_branch": callee, "else_branch": callee}))
+				}
+				fn.Nodes = append(fn.Nodes, nd("sum", "AddV2", []string{"again:output:0", "twice:output:0"}, nil))
+				fn.Ret = map[string]string{"a": "sum:z:0", "b": "p:z:0"}
+			}
+			return lib
+		}(), "more than 65536 nodes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

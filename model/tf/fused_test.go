@@ -7,10 +7,10 @@ import (
 	"veil/ir"
 )
 
-// TestFusedActivations covers the fused activations beyond Relu and
-// Relu6: Prelu (its slope a second argument, as TF.js's converter fuses
-// it), LeakyRelu and Gelu, on each fused op.
-func TestFusedActivations(t *testing.T) {
+// fusedCases cover the fused activations beyond Relu and Relu6: Prelu
+// (its slope a second argument, as TF.js's converter fuses it), LeakyRelu
+// and Gelu, on each fused op.
+func fusedCases() []opCase {
 	bias4 := randFloats(41, 4)
 	bias6 := randFloats(42, 6)
 	slope4 := randFloats(43, 4)
@@ -87,7 +87,11 @@ func TestFusedActivations(t *testing.T) {
 		cases = append(cases, opCase{name: "_FusedMatMul BiasAdd " + tc.act, nodes: nodes,
 			x: ir.FloatTensor(ir.Shape{3, 4}, x), want: ir.FloatTensor(ir.Shape{3, 5}, want), tol: 1e-5})
 	}
-	for _, c := range cases {
+	return cases
+}
+
+func TestFusedActivations(t *testing.T) {
+	for _, c := range fusedCases() {
 		t.Run(c.name, func(t *testing.T) { runOpCase(t, c) })
 	}
 }

@@ -94,6 +94,7 @@ type builder struct {
 	prod         map[string]*ir.Node // IR value → the node computing it (not folded)
 	funcs        map[string]*FunctionDef
 	depth        int // If branches being inlined
+	inlined      int // body nodes inlined so far
 	opt          Options
 	placeholders int
 	fresh        int

@@ -10,7 +10,8 @@ import (
 // (_FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul) into the
 // standard ops they stand for: Conv2D, DepthwiseConv2dNative or MatMul,
 // then BiasAdd or FusedBatchNormV3 (inference mode), then the activation
-// (Relu, Relu6, LeakyRelu, Sigmoid or Tanh). FusedDepthwiseConv2dNative in
+// (Relu, Relu6, LeakyRelu, Sigmoid or Tanh; TF.js's fused Prelu becomes
+// Relu(x) + alpha·(x - Relu(x)), as TensorFlow has no PReLU op). FusedDepthwiseConv2dNative in
 // particular exists only in TF.js, so a GraphDef written from a TF.js
 // model needs Unfuse before TensorFlow tools can read it. The last node of
 // each chain keeps the fused node's name, so its readers are unchanged;
@@ -90,6 +91,18 @@ func unfuseNode(n *NodeDef, base string, keep []string, fresh func(string) strin
 		}
 		return m
 	}
+	want := 0
+	for _, op := range ops {
+		switch op {
+		case "BiasAdd", "Prelu":
+			want++
+		case "FusedBatchNorm":
+			want += 4
+		}
+	}
+	if len(args) != want {
+		return nil, fmt.Errorf("fused_ops %q take %d arguments, node has %d", ops, want, len(args))
+	}
 	last := len(ops) - 1
 	name := func(i int, op string) string {
 		if i == last {
@@ -110,18 +123,12 @@ func unfuseNode(n *NodeDef, base string, keep []string, fresh func(string) strin
 		var next *NodeDef
 		switch {
 		case i == 0 && op == "BiasAdd":
-			if len(args) != 1 {
-				return nil, fmt.Errorf("fused BiasAdd takes 1 argument, node has %d", len(args))
-			}
 			attrs := copyAttrs("T")
 			if base != "MatMul" {
 				attrs = copyAttrs("T", "data_format")
 			}
 			next = &NodeDef{Name: name(i, "BiasAdd"), Op: "BiasAdd", Inputs: []string{prev, args[0]}, Attrs: attrs}
 		case i == 0 && op == "FusedBatchNorm" && base != "MatMul":
-			if len(args) != 4 {
-				return nil, fmt.Errorf("fused FusedBatchNorm takes 4 arguments, node has %d", len(args))
-			}
 			attrs := copyAttrs("T", "data_format")
 			attrs["U"] = &AttrValue{Kind: AttrType, Type: DTFloat}
 			attrs["is_training"] = &AttrValue{Kind: AttrB, B: false}
@@ -130,7 +137,7 @@ func unfuseNode(n *NodeDef, base string, keep []string, fresh func(string) strin
 				return nil, err
 			}
 			attrs["epsilon"] = &AttrValue{Kind: AttrF, F: eps}
-			next = &NodeDef{Name: name(i, "FusedBatchNormV3"), Op: "FusedBatchNormV3", Inputs: append([]string{prev}, args...), Attrs: attrs}
+			next = &NodeDef{Name: name(i, "FusedBatchNormV3"), Op: "FusedBatchNormV3", Inputs: append([]string{prev}, args[:4]...), Attrs: attrs}
 		case i == 1 && (op == "Relu" || op == "Relu6" || op == "Sigmoid" || op == "Tanh"):
 			next = &NodeDef{Name: name(i, op), Op: op, Inputs: []string{prev}, Attrs: copyAttrs("T")}
 		case i == 1 && op == "LeakyRelu":
@@ -141,6 +148,18 @@ func unfuseNode(n *NodeDef, base string, keep []string, fresh func(string) strin
 			}
 			attrs["alpha"] = &AttrValue{Kind: AttrF, F: alpha}
 			next = &NodeDef{Name: name(i, op), Op: op, Inputs: []string{prev}, Attrs: attrs}
+		case i == 1 && op == "Prelu":
+			// TensorFlow has no PReLU op: Relu(x) + alpha·(x - Relu(x)),
+			// where x - Relu(x) is exactly min(x, 0).
+			t := copyAttrs("T")
+			pos := &NodeDef{Name: fresh(n.Name + "/Prelu/Relu"), Op: "Relu", Inputs: []string{prev}, Attrs: t}
+			neg := &NodeDef{Name: fresh(n.Name + "/Prelu/Sub"), Op: "Sub", Inputs: []string{prev, pos.Name}, Attrs: copyAttrs("T")}
+			scaled := &NodeDef{Name: fresh(n.Name + "/Prelu/Mul"), Op: "Mul", Inputs: []string{args[len(args)-1], neg.Name}, Attrs: copyAttrs("T")}
+			for _, c := range []*NodeDef{pos, neg, scaled} {
+				c.Device = n.Device
+			}
+			chain = append(chain, pos, neg, scaled)
+			next = &NodeDef{Name: name(i, "Prelu"), Op: "AddV2", Inputs: []string{pos.Name, scaled.Name}, Attrs: copyAttrs("T")}
 		default:
 			return nil, fmt.Errorf("fused_ops %q: %q is not supported here", ops, op)
 		}
