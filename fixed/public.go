@@ -40,6 +40,17 @@ func (p *Program) HasWeightData() bool {
 	return false
 }
 
+// WeightsComplete reports whether every weight tensor of p carries its
+// data (true for a program without weights): what the model owner runs.
+func (p *Program) WeightsComplete() bool {
+	for _, t := range p.Tensors {
+		if t.Kind == KindWeight && t.Data == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidatePublic checks p as Validate does, except that weight tensors
 // need not carry data (see Public).
 func (p *Program) ValidatePublic() error {

@@ -67,7 +67,9 @@ func freePort() (int, error) {
 // Result is what a loopback run returns.
 type Result struct {
 	Program *fixed.Program // the public program the client received
-	Outputs [][]float64    // the client's decoded outputs, one per input
+	Outputs [][]float64    // the client's decoded first output, one per input
+	// AllOutputs holds every output of each inference, decoded.
+	AllOutputs [][][]float64
 	Reports []*Report      // one per party
 	// Wall is the whole run's time: keys, connections and every
 	// inference.
@@ -172,7 +174,11 @@ func runParty(ctx context.Context, cfg *transport.Config, p mpc.Party, prog *fix
 		if err != nil {
 			return err
 		}
-		res.Program, res.Outputs, res.Reports[p] = q, outs, rep
+		res.Program, res.AllOutputs, res.Reports[p] = q, outs, rep
+		res.Outputs = make([][]float64, len(outs))
+		for i, o := range outs {
+			res.Outputs[i] = o[0]
+		}
 	case mpc.P1:
 		rep, err := Server(ctx, nw, prog, opts.Session)
 		if err != nil {

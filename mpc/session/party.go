@@ -83,6 +83,9 @@ type Prediction struct {
 	Image  string    `json:"image"`
 	Output []float64 `json:"output"` // the decoded first output, Post applied
 	Top1   int       `json:"top1"`
+	// More holds the program's further outputs, decoded, by name (a
+	// detector's boxes and scores).
+	More map[string][]float64 `json:"more_outputs,omitempty"`
 }
 
 // check refuses a configuration whose inputs do not fit its role.
@@ -151,7 +154,7 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 	switch {
 	case me == mpc.P0:
 		var pub *fixed.Program
-		var outs [][]float64
+		var outs [][][]float64
 		prepare := c.Inputs
 		if prepare == nil {
 			prepare = func(*fixed.Program) ([][]float32, error) { return c.Data, nil }
@@ -160,7 +163,7 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 			return nil, err
 		}
 		res.Program = pub.Name
-		res.predictions(outs, c.Names, c.Labels)
+		res.predictions(pub, outs, c.Names, c.Labels)
 	case me == mpc.P1:
 		rep, err = Server(ctx, net, c.Program, c.Options)
 	default:
@@ -183,10 +186,17 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 
 // predictions fills the client's predictions and, where its inputs have
 // labels, its accuracy.
-func (r *PartyReport) predictions(outs [][]float64, names []string, labels []int) {
+func (r *PartyReport) predictions(prog *fixed.Program, outs [][][]float64, names []string, labels []int) {
 	right := 0
-	for i, y := range outs {
-		p := Prediction{Output: y, Top1: fixed.Top1(y)}
+	ports := prog.OutputPorts()
+	for i, ys := range outs {
+		p := Prediction{Output: ys[0], Top1: fixed.Top1(ys[0])}
+		for j, y := range ys[1:] {
+			if p.More == nil {
+				p.More = map[string][]float64{}
+			}
+			p.More[ports[j+1].Name] = y
+		}
 		if i < len(names) {
 			p.Image = names[i]
 		}

@@ -100,7 +100,7 @@ func Server(ctx context.Context, net mpc.Network, prog *fixed.Program, opt Optio
 	if net.Me() != mpc.P1 {
 		return nil, fmt.Errorf("session: the server must be %s, not %s", mpc.P1, net.Me())
 	}
-	if !prog.HasWeightData() {
+	if !prog.WeightsComplete() {
 		return nil, fmt.Errorf("session: %s: program %q has no weights (give the server the full compiled program)", mpc.P1, prog.Name)
 	}
 	start := time.Now()
@@ -146,12 +146,13 @@ func Helper(ctx context.Context, net mpc.Network, opt Options) (*Report, error) 
 }
 
 // Client runs the client's side. Once the server's public program has
-// arrived, prepare turns the client's data into inputs for it (real
-// values in the program's input shape and layout); every input's size is
-// checked before the count is announced. Client returns the program and,
-// for each input, the decoded first output with the program's Post
-// applied.
-func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fixed.Program) ([][]float32, error)) (*fixed.Program, [][]float64, *Report, error) {
+// arrived, prepare turns the client's data into inputs for it: one flat
+// input per inference, the program's inputs in order, each real-valued in
+// its shape and layout, concatenated (see fixed.Program.SplitInputs);
+// every input's size is checked before the count is announced. Client
+// returns the program and, for each inference, every output decoded, with
+// the program's Post applied.
+func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fixed.Program) ([][]float32, error)) (*fixed.Program, [][][]float64, *Report, error) {
 	if net.Me() != mpc.P0 {
 		return nil, nil, nil, fmt.Errorf("session: the client must be %s, not %s", mpc.P0, net.Me())
 	}
@@ -164,21 +165,18 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if len(prog.Inputs) != 1 {
-		return nil, nil, nil, fmt.Errorf("session: %s: program %q has %d inputs; the client supplies one", mpc.P0, prog.Name, len(prog.Inputs))
-	}
 	inputs, err := prepare(prog)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("session: %s: %w", mpc.P0, err)
 	}
-	in := prog.Tensors[prog.Inputs[0]]
-	for i, x := range inputs {
-		if len(x) != in.Shape.Size() {
-			return nil, nil, nil, fmt.Errorf("session: %s: input %d has %d values, but program %q expects %v", mpc.P0, i, len(x), prog.Name, in.Shape)
-		}
-	}
 	if len(inputs) > MaxInferences {
 		return nil, nil, nil, fmt.Errorf("session: %d inputs exceed the limit of %d", len(inputs), MaxInferences)
+	}
+	encoded := make([][][]uint64, len(inputs))
+	for i, x := range inputs {
+		if encoded[i], err = prog.EncodeInputs(x); err != nil {
+			return nil, nil, nil, fmt.Errorf("session: %s: input %d: %w", mpc.P0, i, err)
+		}
 	}
 	var cnt [8]byte
 	binary.LittleEndian.PutUint64(cnt[:], uint64(len(inputs)))
@@ -187,13 +185,9 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 			return nil, nil, nil, fmt.Errorf("session: %s: %w", mpc.P0, err)
 		}
 	}
-	encoded := make([][]uint64, len(inputs))
-	for i, x := range inputs {
-		encoded[i] = prog.EncodeInput(x)
-	}
-	var outs [][]float64
+	var outs [][][]float64
 	rep, err := run(ctx, net, prog, b, opt, len(inputs), func(i int, out [][]uint64) {
-		outs = append(outs, prog.ApplyPost(prog.DecodeOutput(0, out[0])))
+		outs = append(outs, prog.DecodeOutputs(out))
 	}, start, encoded...)
 	if err != nil {
 		return nil, nil, nil, err
@@ -201,7 +195,7 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 	return prog, outs, rep, nil
 }
 
-func run(ctx context.Context, net mpc.Network, prog *fixed.Program, b *mpc.Backend, opt Options, n int, got func(int, [][]uint64), start time.Time, inputs ...[]uint64) (*Report, error) {
+func run(ctx context.Context, net mpc.Network, prog *fixed.Program, b *mpc.Backend, opt Options, n int, got func(int, [][]uint64), start time.Time, inputs ...[][]uint64) (*Report, error) {
 	me := net.Me()
 	rep := &Report{Party: me, Program: prog.Name, Backend: b.Name, N: n}
 	e, err := b.New(net, opt.BackendOptions)
@@ -216,7 +210,7 @@ func run(ctx context.Context, net mpc.Network, prog *fixed.Program, b *mpc.Backe
 		t0 := time.Now()
 		var in [][]uint64
 		if me == mpc.P0 {
-			in = [][]uint64{inputs[i]}
+			in = inputs[i]
 		}
 		out, err := e.Run(ctx, prog, in...)
 		if err != nil {

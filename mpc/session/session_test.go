@@ -56,7 +56,7 @@ func TestLoopbackRefusesBadInput(t *testing.T) {
 		inputs [][]float32
 		want   string
 	}{
-		{"wrong input size", p, [][]float32{xs[0][:100]}, "input 0 has 100 values"},
+		{"wrong input size", p, [][]float32{xs[0][:100]}, "input 0: 100 input values, but program"},
 		{"server without weights", p.Public(), xs[:1], "has no weights"},
 	}
 	for _, c := range cases {
