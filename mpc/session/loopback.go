@@ -70,7 +70,7 @@ type Result struct {
 	Outputs [][]float64    // the client's decoded first output, one per input
 	// AllOutputs holds every output of each inference, decoded.
 	AllOutputs [][][]float64
-	Reports []*Report      // one per party
+	Reports    []*Report // one per party
 	// Wall is the whole run's time: keys, connections and every
 	// inference.
 	Wall time.Duration
