@@ -198,6 +198,10 @@ func findIDXPair(dir string) (images, labels string, err error) {
 	return "", "", nil
 }
 
+// IsImage reports whether path names an image file LoadImage reads
+// (.png, .jpg, .jpeg, in any case).
+func IsImage(path string) bool { return isImageName(strings.ToLower(path)) }
+
 func isImageName(lower string) bool {
 	return strings.HasSuffix(lower, ".png") || strings.HasSuffix(lower, ".jpg") || strings.HasSuffix(lower, ".jpeg")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,33 +16,50 @@ import (
 )
 
 type prediction struct {
-	Image  string    `json:"image"`
-	Output []float64 `json:"output"`
-	Top1   int       `json:"top1"`
+	Image   string        `json:"image"`
+	Output  []float64     `json:"output"` // the first output printed
+	Top1    int           `json:"top1"`
+	Outputs []namedOutput `json:"outputs"`
+}
+
+// namedOutput is one output of a model with its name and shape.
+type namedOutput struct {
+	Name   string    `json:"name"`
+	Shape  ir.Shape  `json:"shape"`
+	Values []float64 `json:"values"`
 }
 
 func predictCmd() *cobra.Command {
 	var (
-		df      dataFlags
-		mf      modelFlags
-		backend string
-		scale   int
-		asJSON  bool
-		mal     maliciousFlags
+		df       dataFlags
+		mf       modelFlags
+		backend  string
+		scale    int
+		asJSON   bool
+		mal      maliciousFlags
+		inFlags  []string
+		outNames []string
 	)
 	cmd := &cobra.Command{
-		Use:   "predict MODEL|PROGRAM IMAGE...",
-		Short: "Print the output vector and top-1 class for each image",
-		Long: `predict runs each image through a model or a compiled program and prints its
-output vector and top-1 class.
+		Use:   "predict MODEL|PROGRAM [IMAGE...] [--input NAME=FILE...]",
+		Short: "Print every output (and the top-1 class) for each image or set of named inputs",
+		Long: `predict runs inputs through a model or a compiled program and prints every
+output with its name and shape (and the top-1 class of the first).
+
+Each IMAGE is one inference of a model with one input. --input NAME=FILE
+gives one inference of a model with several inputs, one flag per input
+(NAME= may be left out for a model with one input); FILE is an image, or a
+raw tensor: .npy, .f32/.raw (little-endian float32) or .csv/.txt (numbers),
+with as many values as the input's shape holds. --output NAME prints only
+the named outputs (for a MODEL, any value of its graph).
 
 --backend float runs the float graph, fixed the cleartext fixed-point program
 (the oracle), and a secure backend (` + strings.Join(mpc.Backends(), ", ") + `) runs every party of it on
 this machine over loopback TLS, so that the outputs can be compared directly.
 A MODEL whose functions need traced ranges (reciprocals, square roots,
 exponentials of secret values) is compiled with ranges traced on --data, or
-on the images themselves when --data is not given.`,
-		Args: cobra.MinimumNArgs(2),
+on the inputs themselves when --data is not given.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, err := df.options(0)
 			if err != nil {
@@ -53,10 +71,17 @@ on the images themselves when --data is not given.`,
 					return usagef("--backend %q: want float, fixed or a secure backend (%s)", backend, strings.Join(mpc.Backends(), ", "))
 				}
 			}
+			images := args[1:]
+			switch {
+			case len(images) == 0 && len(inFlags) == 0:
+				return usagef("give the inputs: IMAGE arguments or --input NAME=FILE")
+			case len(images) > 0 && len(inFlags) > 0:
+				return usagef("give IMAGE arguments or --input flags, not both")
+			}
 			var (
 				g      *ir.Graph
 				prog   *fixed.Program
-				shape  ir.Shape
+				ports  []fixed.Port
 				layout ir.Layout
 			)
 			if model.IsProgramFile(args[0]) {
@@ -66,27 +91,40 @@ on the images themselves when --data is not given.`,
 				if prog, err = fixed.ReadFile(args[0]); err != nil {
 					return err
 				}
-				shape, layout = prog.InputShape(), prog.InputLayout()
+				ports, layout = prog.InputPorts(), prog.InputLayout()
 			} else {
 				if g, _, err = mf.load(args[0]); err != nil {
 					return err
 				}
-				if shape, err = g.InputShape(); err != nil {
-					return err
+				for _, in := range g.Inputs {
+					ports = append(ports, fixed.Port{Name: in, Shape: g.Values[in].Shape})
 				}
 				layout = g.Layout
+				if len(outNames) > 0 {
+					if err := selectOutputs(g, outNames); err != nil {
+						return err
+					}
+				}
 			}
-			inputs := make([][]float32, len(args)-1)
-			for i, path := range args[1:] {
-				s, err := data.LoadImage(path, opt)
-				if err != nil {
-					return flagError(err)
+			var inputs [][]float32
+			var labels []string
+			if len(images) > 0 {
+				if len(ports) != 1 {
+					return usagef("%s has %d inputs (%s): give each with --input NAME=FILE", args[0], len(ports), fixed.FormatPorts(ports))
 				}
-				t, err := model.Input(s, shape, layout)
-				if err != nil {
-					return fmt.Errorf("%s: %w", path, err)
+				for _, path := range images {
+					x, err := loadInput(path, ports[0], layout, opt)
+					if err != nil {
+						return err
+					}
+					inputs, labels = append(inputs, x), append(labels, path)
 				}
-				inputs[i] = t.F
+			} else {
+				x, err := namedInputs(inFlags, ports, layout, opt)
+				if err != nil {
+					return err
+				}
+				inputs, labels = [][]float32{x}, []string{strings.Join(inFlags, " ")}
 			}
 			if prog == nil && backend != "float" {
 				calib := make([]fixed.Example, len(inputs))
@@ -94,7 +132,10 @@ on the images themselves when --data is not given.`,
 					calib[i].Input = x
 				}
 				if df.spec != "" {
-					if calib, err = df.loadInputs(df.spec, df.limit, shape, layout); err != nil {
+					if len(ports) != 1 {
+						return usagef("--data: calibration images feed a model with one input; %s has %d", args[0], len(ports))
+					}
+					if calib, err = df.loadInputs(df.spec, df.limit, ports[0].Shape, layout); err != nil {
 						return err
 					}
 				}
@@ -106,54 +147,198 @@ on the images themselves when --data is not given.`,
 					return err
 				}
 			}
-			outs := make([][]float64, len(inputs))
+			outs := make([][][]float64, len(inputs))
 			switch {
 			case backend == "float":
-				xs := make([]fixed.Example, len(inputs))
 				for i, x := range inputs {
-					xs[i].Input = x
-				}
-				if outs, err = fixed.FloatOutputs(g, xs); err != nil {
-					return err
+					if outs[i], err = floatOutputs(g, ports, x); err != nil {
+						return fmt.Errorf("%s: %w", labels[i], err)
+					}
 				}
 			case secure:
 				res, err := runLoopback(cmd.ErrOrStderr(), prog, inputs, backend, &mal)
 				if err != nil {
 					return err
 				}
-				outs = res.Outputs
+				outs = res.AllOutputs
 			default:
 				for i, x := range inputs {
-					y, err := prog.Predict(x)
-					if err != nil {
-						return fmt.Errorf("%s: %w", args[1+i], err)
+					if outs[i], err = prog.PredictAll(x); err != nil {
+						return fmt.Errorf("%s: %w", labels[i], err)
 					}
-					outs[i] = prog.ApplyPost(y)
 				}
 			}
+			var names []fixed.Port
+			if g != nil {
+				for _, o := range g.Outputs {
+					names = append(names, fixed.Port{Name: o, Shape: g.Values[o].Shape})
+				}
+			} else {
+				names = prog.OutputPorts()
+			}
+			keep, err := keptOutputs(names, outNames, g == nil)
+			if err != nil {
+				return err
+			}
 			preds := make([]prediction, len(inputs))
-			for i, y := range outs {
-				preds[i] = prediction{Image: args[1+i], Output: y, Top1: fixed.Top1(y)}
+			for i, ys := range outs {
+				p := prediction{Image: labels[i]}
+				for _, k := range keep {
+					p.Outputs = append(p.Outputs, namedOutput{Name: names[k].Name, Shape: names[k].Shape, Values: ys[k]})
+				}
+				p.Output = p.Outputs[0].Values
+				p.Top1 = fixed.Top1(p.Output)
+				preds[i] = p
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
 				return json.NewEncoder(w).Encode(preds)
 			}
 			for _, p := range preds {
-				fmt.Fprintf(w, "%s: top-1 %d\n  output", p.Image, p.Top1)
-				for _, v := range p.Output {
-					fmt.Fprintf(w, " %.5g", v)
+				fmt.Fprintf(w, "%s: top-1 %d\n", p.Image, p.Top1)
+				for _, o := range p.Outputs {
+					if len(p.Outputs) == 1 {
+						fmt.Fprint(w, "  output")
+					} else {
+						fmt.Fprintf(w, "  %s %v:", o.Name, o.Shape)
+					}
+					for _, v := range o.Values {
+						fmt.Fprintf(w, " %.5g", v)
+					}
+					fmt.Fprintln(w)
 				}
-				fmt.Fprintln(w)
 			}
 			return nil
 		},
 	}
-	df.register(cmd, "calibration images for the ranges of functions that need them (default: the images themselves)")
+	df.register(cmd, "calibration images for the ranges of functions that need them (default: the inputs themselves)")
 	mf.register(cmd)
 	cmd.Flags().StringVar(&backend, "backend", "float", "float, fixed, or a secure backend ("+strings.Join(mpc.Backends(), ", ")+") with every party on loopback")
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale when compiling a MODEL")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: one object per image")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: one object per inference")
+	cmd.Flags().StringArrayVar(&inFlags, "input", nil, "NAME=FILE: one named input (an image, .npy, .f32/.raw or .csv/.txt); repeat for each input")
+	cmd.Flags().StringArrayVar(&outNames, "output", nil, "print only this output (repeatable; for a MODEL, any value of its graph)")
 	mal.register(cmd.Flags())
 	return cmd
+}
+
+// selectOutputs makes names the outputs of g (any of its values).
+func selectOutputs(g *ir.Graph, names []string) error {
+	for _, n := range names {
+		if g.Values[n] == nil {
+			return usagef("--output %q: the model has no value of that name (its outputs: %s)", n, strings.Join(g.Outputs, ", "))
+		}
+	}
+	if err := g.SetOutputs(names...); err != nil {
+		return err
+	}
+	g.Prune()
+	return nil
+}
+
+// keptOutputs returns the indices of the outputs to print: those named
+// by --output (checked against a program's outputs), else all.
+func keptOutputs(ports []fixed.Port, names []string, check bool) ([]int, error) {
+	if len(names) == 0 || !check {
+		keep := make([]int, len(ports))
+		for i := range keep {
+			keep[i] = i
+		}
+		return keep, nil
+	}
+	var keep []int
+	for _, n := range names {
+		i := slices.IndexFunc(ports, func(p fixed.Port) bool { return p.Name == n })
+		if i < 0 {
+			return nil, usagef("--output %q: the program has no output of that name (its outputs: %s)", n, fixed.FormatPorts(ports))
+		}
+		keep = append(keep, i)
+	}
+	return keep, nil
+}
+
+// floatOutputs runs the float graph on a flat input (its inputs in
+// order, concatenated) and returns every output.
+func floatOutputs(g *ir.Graph, ports []fixed.Port, flat []float32) ([][]float64, error) {
+	feed := map[string]*ir.Tensor{}
+	for _, p := range ports {
+		n := p.Shape.Size()
+		feed[p.Name] = ir.FloatTensor(p.Shape, flat[:n])
+		flat = flat[n:]
+	}
+	ts, err := ir.Run(g, feed)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([][]float64, len(ts))
+	for i, t := range ts {
+		f := t.Floats()
+		outs[i] = make([]float64, len(f))
+		for j, v := range f {
+			outs[i][j] = float64(v)
+		}
+	}
+	return outs, nil
+}
+
+// namedInputs assembles one flat input from --input NAME=FILE flags.
+func namedInputs(flags []string, ports []fixed.Port, layout ir.Layout, opt data.Options) ([]float32, error) {
+	files := map[string]string{}
+	for _, f := range flags {
+		name, file, ok := strings.Cut(f, "=")
+		if !ok {
+			if len(ports) != 1 {
+				return nil, usagef("--input %q: the model has %d inputs (%s): write NAME=FILE", f, len(ports), fixed.FormatPorts(ports))
+			}
+			name, file = ports[0].Name, f
+		}
+		if !slices.ContainsFunc(ports, func(p fixed.Port) bool { return p.Name == name }) {
+			return nil, usagef("--input %q: the model has no input %q (its inputs: %s)", f, name, fixed.FormatPorts(ports))
+		}
+		if _, dup := files[name]; dup {
+			return nil, usagef("--input: input %q given twice", name)
+		}
+		files[name] = file
+	}
+	var flat []float32
+	for _, p := range ports {
+		file, ok := files[p.Name]
+		if !ok {
+			return nil, usagef("--input: no value for the model's input %s %v", p.Name, p.Shape)
+		}
+		x, err := loadInput(file, p, layout, opt)
+		if err != nil {
+			return nil, err
+		}
+		flat = append(flat, x...)
+	}
+	return flat, nil
+}
+
+// loadInput reads one input for port p: an image, converted to its
+// shape and layout, or a raw tensor with as many values as it holds.
+func loadInput(path string, p fixed.Port, layout ir.Layout, opt data.Options) ([]float32, error) {
+	if data.IsImage(path) {
+		s, err := data.LoadImage(path, opt)
+		if err != nil {
+			return nil, flagError(err)
+		}
+		t, err := model.Input(s, p.Shape, layout)
+		if err != nil {
+			return nil, fmt.Errorf("%s for input %s: %w", path, p.Name, err)
+		}
+		return t.F, nil
+	}
+	t, err := data.LoadTensor(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Values) != p.Shape.Size() {
+		shape := ""
+		if t.Shape != nil {
+			shape = fmt.Sprintf(" of shape %v", t.Shape)
+		}
+		return nil, fmt.Errorf("%s: %d values%s for input %s of shape %v (%d values)", path, len(t.Values), shape, p.Name, p.Shape, p.Shape.Size())
+	}
+	return t.Values, nil
 }

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"veil/data"
+	"veil/fixed"
+	"veil/ir"
+)
+
+// twoInputProgram writes a compiled program of two inputs (a [1×4],
+// b [1×2×4]) and three outputs (relu = Relu(a + b), prod = a·b, max =
+// the maximum of b over its last axis).
+func twoInputProgram(t *testing.T, dir string) string {
+	t.Helper()
+	g := ir.NewGraph("two")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(g.AddInput("a", ir.Shape{1, 4}))
+	must(g.AddInput("b", ir.Shape{1, 2, 4}))
+	must(g.AddNode(&ir.Node{Name: "sum", Op: ir.OpAdd, Inputs: []string{"a", "b"}, Output: "sum"}))
+	must(g.AddNode(&ir.Node{Name: "relu", Op: ir.OpRelu, Inputs: []string{"sum"}, Output: "relu"}))
+	must(g.AddNode(&ir.Node{Name: "prod", Op: ir.OpMul, Inputs: []string{"a", "b"}, Output: "prod"}))
+	must(g.AddNode(&ir.Node{Name: "max", Op: ir.OpReduceMax, Inputs: []string{"b"}, Output: "max", Attrs: ir.Attrs{Axes: []int{2}}}))
+	must(g.SetOutputs("relu", "prod", "max"))
+	p, err := fixed.Compile(g, 12)
+	must(err)
+	path := filepath.Join(dir, "two.vp")
+	must(p.WriteFile(path))
+	return path
+}
+
+// TestPredictNamedInputsAndOutputs feeds a program of two inputs from a
+// .npy and a .csv file by name, in the clear and in 3PC, and checks every
+// output printed with its name and shape.
+func TestPredictNamedInputsAndOutputs(t *testing.T) {
+	dir := t.TempDir()
+	prog := twoInputProgram(t, dir)
+	f, err := os.Create(filepath.Join(dir, "a.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := data.WriteNPY(f, []float32{1, -2, 3, -4}, []int{1, 4}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	csv := filepath.Join(dir, "b.csv")
+	if err := os.WriteFile(csv, []byte("0.5, 0.25, -1, 2\n-3, 1.5, 0, 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]float64{
+		"relu": {1.5, 0, 2, 0, 0, 0, 3, 3},
+		"prod": {0.5, -0.5, -3, -8, -3, -3, 0, -28},
+		"max":  {2, 7},
+	}
+	for _, backend := range []string{"fixed", "3pc"} {
+		out, err := veil(t, "predict", prog, "--input", "b="+csv, "--input", "a="+filepath.Join(dir, "a.npy"), "--backend", backend, "--json")
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", backend, err, out)
+		}
+		var preds []prediction
+		if err := json.Unmarshal([]byte(out), &preds); err != nil {
+			t.Fatal(err)
+		}
+		if len(preds) != 1 || len(preds[0].Outputs) != 3 {
+			t.Fatalf("%s: %s", backend, out)
+		}
+		for _, o := range preds[0].Outputs {
+			w := want[o.Name]
+			if len(o.Values) != len(w) || o.Shape.Size() != len(w) {
+				t.Fatalf("%s: output %s %v holds %d values, want %d", backend, o.Name, o.Shape, len(o.Values), len(w))
+			}
+			for i := range w {
+				if math.Abs(o.Values[i]-w[i]) > 0.01 {
+					t.Errorf("%s: output %s[%d] = %g, want %g", backend, o.Name, i, o.Values[i], w[i])
+				}
+			}
+		}
+	}
+	out, err := veil(t, "predict", prog, "--input", "a="+filepath.Join(dir, "a.npy"), "--input", "b="+csv, "--output", "max", "--backend", "fixed")
+	if err != nil || !strings.Contains(out, "output 2 7") {
+		t.Fatalf("--output max: %v\n%s", err, out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--input", "a=" + csv}, "8 values"},
+		{[]string{"--input", "a=" + filepath.Join(dir, "a.npy")}, "no value for the model's input b"},
+		{[]string{"--input", "c=" + csv}, `no input "c"`},
+		{[]string{"--input", csv}, "write NAME=FILE"},
+		{[]string{filepath.Join(dir, "a.npy")}, "give each with --input"},
+		{[]string{"--input", "a=" + filepath.Join(dir, "a.npy"), "--input", "b=" + csv, "--output", "nope"}, `no output of that name`},
+	} {
+		args := append([]string{"predict", prog, "--backend", "fixed"}, c.args...)
+		if _, err := veil(t, args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("veil %v: error %v, want one saying %q", c.args, err, c.want)
+		}
+	}
+}
