@@ -150,7 +150,95 @@ func lowerGather(imp *importer, n *node) error {
 		return err
 	}
 	axis := n.int("axis", 0)
-	_, err := imp.add(n, ir.OpGather, n.out(), ir.Attrs{Axis: int(axis)}, n.inputs...)
+	data, err := imp.value(n, n.in(0))
+	if err != nil {
+		return err
+	}
+	idx, err := imp.value(n, n.in(1))
+	if err != nil {
+		return err
+	}
+	if data.Const == nil && idx.Const != nil && data.DType == ir.Float32 {
+		return imp.gatherSlices(n, data.Shape, idx.Const, axis)
+	}
+	_, err = imp.add(n, ir.OpGather, n.out(), ir.Attrs{Axis: int(axis)}, n.inputs...)
+	return err
+}
+
+// maxGatherRuns bounds the Slices a Gather of computed data becomes.
+const maxGatherRuns = 64
+
+// gatherSlices imports a Gather of computed (secret) data at constant
+// indices as data movement the fixed-point backends run: a Slice per run
+// of consecutive indices, a Concat of them along the axis, and a Reshape
+// to Gather's shape (which drops the axis for a scalar index, as
+// x[:, 0] exports). More than maxGatherRuns runs stay a Gather.
+func (imp *importer) gatherSlices(n *node, xs ir.Shape, indices *ir.Tensor, axis int64) error {
+	ax, err := axesOf(n, []int64{axis}, len(xs))
+	if err != nil {
+		return err
+	}
+	a := ax[0]
+	is, err := indices.Ints()
+	if err != nil {
+		return n.errorf("indices: %v", err)
+	}
+	var runs [][2]int // [start, end) along the axis
+	for _, i := range is {
+		if i < -int64(xs[a]) || i >= int64(xs[a]) {
+			return n.errorf("index %d out of range for axis %d of size %d", i, a, xs[a])
+		}
+		if i < 0 {
+			i += int64(xs[a])
+		}
+		if k := len(runs) - 1; k >= 0 && runs[k][1] == int(i) {
+			runs[k][1]++
+			continue
+		}
+		runs = append(runs, [2]int{int(i), int(i) + 1})
+	}
+	if len(runs) == 0 || len(runs) > maxGatherRuns {
+		_, err := imp.add(n, ir.OpGather, n.out(), ir.Attrs{Axis: int(axis)}, n.inputs...)
+		return err
+	}
+	// With a 1-D index vector, the Concat of the Slices (or the one Slice)
+	// has Gather's shape already; otherwise a Reshape follows.
+	vector := len(indices.Shape) == 1
+	name := func(last bool) string {
+		if last {
+			return n.out()
+		}
+		return ""
+	}
+	parts := make([]string, len(runs))
+	for k, r := range runs {
+		st, err := imp.constInt(n, "starts", ir.Shape{1}, []int64{int64(r[0])})
+		if err != nil {
+			return err
+		}
+		en, err := imp.constInt(n, "ends", ir.Shape{1}, []int64{int64(r[1])})
+		if err != nil {
+			return err
+		}
+		axs, err := imp.constInt(n, "axes", ir.Shape{1}, []int64{int64(a)})
+		if err != nil {
+			return err
+		}
+		if parts[k], err = imp.add(n, ir.OpSlice, name(vector && len(runs) == 1), ir.Attrs{}, n.in(0), st, en, axs); err != nil {
+			return err
+		}
+	}
+	y := parts[0]
+	if len(parts) > 1 {
+		if y, err = imp.add(n, ir.OpConcat, name(vector), ir.Attrs{Axis: a}, parts...); err != nil {
+			return err
+		}
+	}
+	if vector {
+		return nil
+	}
+	out := append(append(xs[:a:a], indices.Shape...), xs[a+1:]...)
+	_, err = imp.reshape(n, y, n.out(), out)
 	return err
 }
 
