@@ -179,6 +179,22 @@ type Instr struct {
 	Func string `json:"func,omitempty"`
 }
 
+// Preprocess is the image preprocessing a program was compiled with:
+// pixel values divided by PixelMax, the image resized to Resize [H, W]
+// (bilinear) and converted to Channels channels (BGR order if BGR), then
+// Mean subtracted and divided by Std per channel. It is public: the
+// server hands it to every client with the public program, so that a
+// client does not feed unnormalized images to a model trained on
+// normalized ones.
+type Preprocess struct {
+	PixelMax float64   `json:"pixel_max,omitempty"`
+	Mean     []float64 `json:"mean,omitempty"`
+	Std      []float64 `json:"std,omitempty"`
+	Resize   []int     `json:"resize,omitempty"`
+	Channels int       `json:"channels,omitempty"`
+	BGR      bool      `json:"bgr,omitempty"`
+}
+
 // ScaleRow is one line of a scale sweep.
 type ScaleRow struct {
 	Scale         int     `json:"scale"`
@@ -207,6 +223,9 @@ type Program struct {
 	Inputs      []int      `json:"inputs"`
 	Outputs     []int      `json:"outputs"`
 	Post        string     `json:"post,omitempty"` // "softmax" or "sigmoid", applied to the revealed output in the clear
+	// Preprocess is how raw images were turned into inputs when the
+	// program was compiled; every client applies it (see Preprocess).
+	Preprocess *Preprocess `json:"preprocess,omitempty"`
 	ScaleTable  []ScaleRow `json:"scale_table,omitempty"`
 	Source      string     `json:"source,omitempty"`
 	SourceHash  string     `json:"source_sha256,omitempty"`

@@ -2,6 +2,7 @@ package fixed
 
 import (
 	"fmt"
+	"math"
 
 	"veil/ir"
 )
@@ -24,6 +25,9 @@ func (p *Program) ValidateStructure() error { return p.validate(false) }
 func (p *Program) validate(needData bool) error {
 	if p.Scale < 1 || p.Scale > 30 {
 		return fmt.Errorf("scale %d out of range [1, 30]", p.Scale)
+	}
+	if err := p.Preprocess.check(); err != nil {
+		return fmt.Errorf("preprocessing: %w", err)
 	}
 	n := len(p.Tensors)
 	defined := make([]bool, n)
@@ -251,6 +255,39 @@ func (p *Program) checkInstr(in *Instr, defined []bool) error {
 		if w := p.Tensors[in.In[1]].Shape; !p.Tensors[in.In[2]].Shape.Equal(ir.Shape{w[0]}) {
 			return fmt.Errorf("bias shape %v, want [%d]", p.Tensors[in.In[2]].Shape, w[0])
 		}
+	}
+	return nil
+}
+
+// check refuses preprocessing no image loader could apply.
+func (pp *Preprocess) check() error {
+	if pp == nil {
+		return nil
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if !finite(pp.PixelMax) || pp.PixelMax < 0 {
+		return fmt.Errorf("pixel_max %g", pp.PixelMax)
+	}
+	for _, vs := range [][]float64{pp.Mean, pp.Std} {
+		if len(vs) > 4 {
+			return fmt.Errorf("%d per-channel values", len(vs))
+		}
+		for _, v := range vs {
+			if !finite(v) {
+				return fmt.Errorf("mean or std %g", v)
+			}
+		}
+	}
+	for _, v := range pp.Std {
+		if v == 0 {
+			return fmt.Errorf("std of 0")
+		}
+	}
+	if len(pp.Resize) != 0 && (len(pp.Resize) != 2 || pp.Resize[0] < 1 || pp.Resize[1] < 1 || pp.Resize[0] > 1<<16 || pp.Resize[1] > 1<<16) {
+		return fmt.Errorf("resize %v", pp.Resize)
+	}
+	if pp.Channels != 0 && pp.Channels != 1 && pp.Channels != 3 {
+		return fmt.Errorf("channels %d", pp.Channels)
 	}
 	return nil
 }

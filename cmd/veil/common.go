@@ -26,6 +26,8 @@ type dataFlags struct {
 	bgr       bool
 	limit     int
 	maxPixels int
+	// changed reports whether a flag was given on the command line.
+	changed func(name string) bool
 }
 
 func (f *dataFlags) register(cmd *cobra.Command, dataUsage string) {
@@ -39,6 +41,78 @@ func (f *dataFlags) register(cmd *cobra.Command, dataUsage string) {
 	fl.BoolVar(&f.bgr, "bgr", false, "reverse the channel order to BGR")
 	fl.IntVar(&f.limit, "limit", 0, "use only the first N images (0 = all)")
 	fl.IntVar(&f.maxPixels, "max-pixels", data.DefaultMaxPixels, "refuse images (and resize targets) of more than this many pixels, width × height")
+	f.changed = fl.Changed
+}
+
+// given reports whether flag name was given on the command line.
+func (f *dataFlags) given(name string) bool { return f.changed != nil && f.changed(name) }
+
+// preprocess returns the preprocessing the flags ask for, to record in a
+// compiled program (nil when they ask for none beyond the defaults).
+func (f *dataFlags) preprocess() (*fixed.Preprocess, error) {
+	o, err := f.options(0)
+	if err != nil {
+		return nil, err
+	}
+	pp := &fixed.Preprocess{PixelMax: o.PixelMax, Mean: o.Mean, Std: o.Std, Channels: o.Channels, BGR: o.BGR}
+	if o.Resize[0] > 0 {
+		pp.Resize = []int{o.Resize[0], o.Resize[1]}
+	}
+	if pp.PixelMax == 0 {
+		pp.PixelMax = 255
+	}
+	return pp, nil
+}
+
+// follow makes the flags apply the preprocessing recorded in a program:
+// a flag not given takes the recorded value; a flag given with another
+// value is a usage error. It reports whether it changed any flag.
+func (f *dataFlags) follow(pp *fixed.Preprocess, program string) (bool, error) {
+	if pp == nil {
+		return false, nil
+	}
+	changed := false
+	floats := func(v []float64) string {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		return strings.Join(s, ",")
+	}
+	resize := ""
+	if len(pp.Resize) == 2 {
+		resize = fmt.Sprintf("%dx%d", pp.Resize[0], pp.Resize[1])
+	}
+	pixelMax := f.pixelMax
+	if pixelMax == 0 {
+		pixelMax = 255
+	}
+	cur, err := f.preprocess()
+	if err != nil {
+		return false, err
+	}
+	for _, c := range []struct {
+		flag      string
+		have, rec string
+		set       func()
+	}{
+		{"pixel-max", strconv.FormatFloat(pixelMax, 'g', -1, 64), strconv.FormatFloat(pp.PixelMax, 'g', -1, 64), func() { f.pixelMax = pp.PixelMax }},
+		{"mean", floats(cur.Mean), floats(pp.Mean), func() { f.mean = floats(pp.Mean) }},
+		{"std", floats(cur.Std), floats(pp.Std), func() { f.std = floats(pp.Std) }},
+		{"resize", f.resize, resize, func() { f.resize = resize }},
+		{"channels", strconv.Itoa(f.channels), strconv.Itoa(pp.Channels), func() { f.channels = pp.Channels }},
+		{"bgr", strconv.FormatBool(f.bgr), strconv.FormatBool(pp.BGR), func() { f.bgr = pp.BGR }},
+	} {
+		if c.have == c.rec || (c.flag == "pixel-max" && pp.PixelMax == 0) {
+			continue
+		}
+		if f.given(c.flag) {
+			return false, usagef("--%s %s contradicts program %s, compiled with --%s %q: leave the flag out (the program's preprocessing applies)", c.flag, c.have, program, c.flag, c.rec)
+		}
+		c.set()
+		changed = true
+	}
+	return changed, nil
 }
 
 func parseFloats(s, flag string) ([]float64, error) {

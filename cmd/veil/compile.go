@@ -59,6 +59,9 @@ most accurate is kept; the sweep is printed and stored in the program.`,
 			}
 			compiled := imported + time.Since(t0)
 			p.ScaleTable = rows
+			if p.Preprocess, err = df.preprocess(); err != nil {
+				return err
+			}
 			p.Name = strings.TrimSuffix(filepath.Base(args[0]), filepath.Ext(args[0]))
 			p.Source = args[0]
 			if h, err := model.SourceHash(args[0]); err == nil {

@@ -82,6 +82,9 @@ float accuracy and how often the two agree.`,
 					res.Backend = "fixed"
 				}
 				res.Scale = p.Scale
+				if _, err := df.follow(p.Preprocess, args[0]); err != nil {
+					return err
+				}
 				xs, err := df.loadExamples(df.spec, df.limit, p.InputShape(), p.InputLayout())
 				if err != nil {
 					return err

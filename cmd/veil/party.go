@@ -105,6 +105,20 @@ it and no output is released.`,
 				}
 				pc.Names = names
 				pc.Inputs = func(p *fixed.Program) ([][]float32, error) {
+					// The server's program says how its images were
+					// preprocessed; the client follows it.
+					changed, err := df.follow(p.Preprocess, fmt.Sprintf("%q (the server's)", p.Name))
+					if err != nil {
+						return nil, err
+					}
+					if changed && mal {
+						return nil, usagef("the server's program %q was compiled with other preprocessing than the client's flags (%+v); under --malicious the client commits to its inputs before the program arrives: give the program's preprocessing flags", p.Name, *p.Preprocess)
+					}
+					if changed {
+						if samples, _, err = clientSamples(&df, args); err != nil {
+							return nil, err
+						}
+					}
 					return model.Inputs(samples, p.InputShape(), p.InputLayout())
 				}
 			case len(args) > 0 || df.spec != "" || rawIn != "":

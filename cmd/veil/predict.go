@@ -61,10 +61,6 @@ exponentials of secret values) is compiled with ranges traced on --data, or
 on the inputs themselves when --data is not given.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opt, err := df.options(0)
-			if err != nil {
-				return err
-			}
 			secure := backend != "float" && backend != "fixed"
 			if secure {
 				if _, err := secureOptions(backend); err != nil {
@@ -83,12 +79,16 @@ on the inputs themselves when --data is not given.`,
 				prog   *fixed.Program
 				ports  []fixed.Port
 				layout ir.Layout
+				err    error
 			)
 			if model.IsProgramFile(args[0]) {
 				if backend == "float" {
 					return usagef("%s is a compiled program: --backend float needs a model", args[0])
 				}
 				if prog, err = fixed.ReadFile(args[0]); err != nil {
+					return err
+				}
+				if _, err := df.follow(prog.Preprocess, args[0]); err != nil {
 					return err
 				}
 				ports, layout = prog.InputPorts(), prog.InputLayout()
@@ -105,6 +105,10 @@ on the inputs themselves when --data is not given.`,
 						return err
 					}
 				}
+			}
+			opt, err := df.options(0)
+			if err != nil {
+				return err
 			}
 			var inputs [][]float32
 			var labels []string

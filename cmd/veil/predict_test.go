@@ -107,3 +107,38 @@ func TestPredictNamedInputsAndOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestProgramRecordsPreprocessing compiles with a normalization, then
+// predicts from the program without the flags: the program's recorded
+// preprocessing applies (the outputs equal those of the model given the
+// flags), and a flag that contradicts it is a usage error.
+func TestProgramRecordsPreprocessing(t *testing.T) {
+	prog := filepath.Join(t.TempDir(), "lenet.vp")
+	norm := []string{"--mean", "0.5", "--std", "2"}
+	if out, err := veil(t, append([]string{"compile", lenet, "--scale", "12", "-o", prog}, norm...)...); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	img := filepath.Join(fashionPN, "0", "19.png")
+	fromProgram, err := veil(t, "predict", prog, img, "--backend", "fixed", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFlags, err := veil(t, append([]string{"predict", lenet, img, "--backend", "fixed", "--json", "--scale", "12"}, norm...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := veil(t, "predict", lenet, img, "--backend", "fixed", "--json", "--scale", "12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromProgram != fromFlags || fromProgram == plain {
+		t.Fatalf("program's preprocessing not applied:\nprogram %s\nflags   %s\nplain   %s", fromProgram, fromFlags, plain)
+	}
+	_, err = veil(t, "predict", prog, img, "--backend", "fixed", "--mean", "0.1")
+	if err == nil || exitStatus(err) != 2 || !strings.Contains(err.Error(), "--mean 0.1 contradicts program") {
+		t.Fatalf("a contradicting --mean: %v", err)
+	}
+	if _, err := veil(t, "eval", prog, "--data", fashionT, "--limit", "20"); err != nil {
+		t.Fatalf("eval of the program without its flags: %v", err)
+	}
+}
