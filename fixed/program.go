@@ -214,22 +214,22 @@ type ScaleRow struct {
 
 // Program is a compiled fixed-point model.
 type Program struct {
-	Name        string     `json:"name"`
-	Scale       int        `json:"scale"`
-	PublicShift int        `json:"public_shift"`
-	Layout      string     `json:"layout"` // the image input's layout
-	Tensors     []*Tensor  `json:"tensors"`
-	Instrs      []Instr    `json:"instrs"`
-	Inputs      []int      `json:"inputs"`
-	Outputs     []int      `json:"outputs"`
-	Post        string     `json:"post,omitempty"` // "softmax" or "sigmoid", applied to the revealed output in the clear
+	Name        string    `json:"name"`
+	Scale       int       `json:"scale"`
+	PublicShift int       `json:"public_shift"`
+	Layout      string    `json:"layout"` // the image input's layout
+	Tensors     []*Tensor `json:"tensors"`
+	Instrs      []Instr   `json:"instrs"`
+	Inputs      []int     `json:"inputs"`
+	Outputs     []int     `json:"outputs"`
+	Post        string    `json:"post,omitempty"` // "softmax" or "sigmoid", applied to the revealed output in the clear
 	// Preprocess is how raw images were turned into inputs when the
 	// program was compiled; every client applies it (see Preprocess).
 	Preprocess *Preprocess `json:"preprocess,omitempty"`
-	ScaleTable  []ScaleRow `json:"scale_table,omitempty"`
-	Source      string     `json:"source,omitempty"`
-	SourceHash  string     `json:"source_sha256,omitempty"`
-	Stats       Stats      `json:"stats"`
+	ScaleTable []ScaleRow  `json:"scale_table,omitempty"`
+	Source     string      `json:"source,omitempty"`
+	SourceHash string      `json:"source_sha256,omitempty"`
+	Stats      Stats       `json:"stats"`
 }
 
 // Stats are static counts of a program.
