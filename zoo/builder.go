@@ -102,7 +102,11 @@ func (b *builder) conv(name, x string, out, k, stride, pad, group int, bias bool
 // those of He-initialised activations (mean ≈ 0, var ≈ 1), so that it
 // roughly normalises; gamma scales its output (small on the last BatchNorm
 // of a residual branch).
-func (b *builder) bn(name, x string, gamma float64) string {
+func (b *builder) bn(name, x string, gamma float64) string { return b.bnEps(name, x, gamma, 1e-5) }
+
+// bnEps is bn with the given epsilon (torchvision's MobileNetV3,
+// EfficientNet and GoogLeNet use 1e-3).
+func (b *builder) bnEps(name, x string, gamma float64, eps float32) string {
 	c := b.channels(x)
 	if b.err != nil {
 		return ""
@@ -111,7 +115,7 @@ func (b *builder) bn(name, x string, gamma float64) string {
 	bi := b.constant(name+".bias", ir.Shape{c}, b.uniform(c, -0.1, 0.1))
 	mean := b.constant(name+".running_mean", ir.Shape{c}, b.uniform(c, -0.1, 0.1))
 	vr := b.constant(name+".running_var", ir.Shape{c}, b.uniform(c, 0.9, 1.1))
-	return b.node(name, ir.OpBatchNorm, ir.Attrs{Epsilon: 1e-5, Axis: 1}, x, sc, bi, mean, vr)
+	return b.node(name, ir.OpBatchNorm, ir.Attrs{Epsilon: eps, Axis: 1}, x, sc, bi, mean, vr)
 }
 
 func (b *builder) relu(name, x string) string { return b.node(name, ir.OpRelu, ir.Attrs{}, x) }
@@ -179,4 +183,118 @@ func (b *builder) finish(out string) (*ir.Graph, error) {
 		return nil, fmt.Errorf("zoo: building %s: %w", b.g.Name, b.err)
 	}
 	return b.g, nil
+}
+
+func (b *builder) mul(name, x, y string) string { return b.node(name, ir.OpMul, ir.Attrs{}, x, y) }
+
+// hardSwish is nn.Hardswish as ONNX exports it from opset 14.
+func (b *builder) hardSwish(name, x string) string {
+	return b.node(name, ir.OpHardSwish, ir.Attrs{}, x)
+}
+
+// hardSigmoid is nn.Hardsigmoid as exported: HardSigmoid(α = 1/6, β = 1/2).
+func (b *builder) hardSigmoid(name, x string) string {
+	return b.node(name, ir.OpHardSigmoid, ir.Attrs{Alpha: 1.0 / 6, Beta: 0.5}, x)
+}
+
+func (b *builder) sigmoid(name, x string) string { return b.node(name, ir.OpSigmoid, ir.Attrs{}, x) }
+
+// silu is nn.SiLU as torch exports it: x·Sigmoid(x), a product of two
+// secret values.
+func (b *builder) silu(name, x string) string {
+	return b.mul(name, x, b.sigmoid(name+".sigmoid", x))
+}
+
+// scalar adds a float scalar constant.
+func (b *builder) scalar(name string, v float32) string {
+	return b.constant(name, ir.Shape{}, []float32{v})
+}
+
+// gelu is nn.GELU (exact) as torch exports it: (x·(Erf(x/√2) + 1))·½.
+func (b *builder) gelu(name, x string) string {
+	e := b.node(name+".erf", ir.OpErf, ir.Attrs{}, b.node(name+".div", ir.OpDiv, ir.Attrs{}, x, b.scalar(name+".sqrt2", float32(math.Sqrt2))))
+	y := b.mul(name+".mul", x, b.add(name+".add", e, b.scalar(name+".one", 1)))
+	return b.mul(name, y, b.scalar(name+".half", 0.5))
+}
+
+// reshape reshapes x to shape (which may hold one -1).
+func (b *builder) reshape(name, x string, shape ...int) string {
+	s := make([]int64, len(shape))
+	for i, d := range shape {
+		s[i] = int64(d)
+	}
+	if b.err == nil {
+		b.err = b.g.AddConst(name+".shape", ir.IntTensor(ir.Shape{len(s)}, s))
+	}
+	return b.node(name, ir.OpReshape, ir.Attrs{}, x, name+".shape")
+}
+
+func (b *builder) transpose(name, x string, perm ...int) string {
+	return b.node(name, ir.OpTranspose, ir.Attrs{Perm: perm}, x)
+}
+
+// split is torch.chunk/split along axis as exported (ONNX Split), one
+// Slice per part.
+func (b *builder) split(name, x string, axis int, sizes ...int) []string {
+	outs := make([]string, len(sizes))
+	for i := range outs {
+		outs[i] = fmt.Sprintf("%s.%d", name, i)
+	}
+	if b.err == nil {
+		b.err = b.g.AddSplit(name, x, outs, axis, sizes)
+	}
+	return outs
+}
+
+// linear is nn.Linear on an input of any rank as torch exports it: MatMul
+// by the [in, out] weight, then Add of the bias.
+func (b *builder) linear(name, x string, out int, gain float64) string {
+	s := b.shape(x)
+	if b.err != nil {
+		return ""
+	}
+	in := s[len(s)-1]
+	w := b.constant(name+".weight", ir.Shape{in, out}, b.normal(in*out, math.Sqrt(gain/float64(in))))
+	bias := b.constant(name+".bias", ir.Shape{out}, b.uniform(out, -0.1, 0.1))
+	return b.add(name, b.node(name+".matmul", ir.OpMatMul, ir.Attrs{}, x, w), bias)
+}
+
+// layerNorm is nn.LayerNorm over the last axis (ONNX LayerNormalization,
+// opset 17) with scale ≈ 1 and bias ≈ 0.
+func (b *builder) layerNorm(name, x string, eps float32) string {
+	s := b.shape(x)
+	if b.err != nil {
+		return ""
+	}
+	c := s[len(s)-1]
+	sc := b.constant(name+".weight", ir.Shape{c}, b.uniform(c, 0.9, 1.1))
+	bi := b.constant(name+".bias", ir.Shape{c}, b.uniform(c, -0.1, 0.1))
+	if b.err == nil {
+		b.err = b.g.AddLayerNorm(name, x, sc, bi, name, -1, eps)
+	}
+	return name
+}
+
+func (b *builder) softmax(name, x string, axis int) string {
+	return b.node(name, ir.OpSoftmax, ir.Attrs{Axis: axis}, x)
+}
+
+// maxPoolCeil is nn.MaxPool2d with ceil_mode=True as the ONNX importer
+// represents it: the output size rounded up (dropping a last window that
+// would start in the end padding), by padding the end further.
+func (b *builder) maxPoolCeil(name, x string, k, stride, pad int) string {
+	s := b.shape(x)
+	if b.err != nil {
+		return ""
+	}
+	pads := []int{pad, pad, pad, pad}
+	for i, in := range s[2:] {
+		span := in + 2*pad - k
+		out := (span+stride-1)/stride + 1
+		if (out-1)*stride >= in+pad {
+			out--
+		}
+		pads[2+i] += max(0, (out-1)*stride+k-(in+2*pad))
+	}
+	return b.node(name, ir.OpMaxPool, ir.Attrs{Kernel: []int{k, k}, Strides: []int{stride, stride}, Pads: pads, Layout: ir.NCHW}, x)
 }

@@ -72,6 +72,21 @@ var networks = []Network{
 		Paper: "MobileNetV2 (Sandler et al. 2018) as torchvision mobilenet_v2, width 1.0, ReLU6 as Clip(0, 6)"},
 	{Name: "vgg16", Input: imageNet, Build: vgg16,
 		Paper: "VGG-16 (Simonyan & Zisserman 2015, configuration D) as torchvision vgg16, without BatchNorm"},
+	{Name: "mobilenetv3small", Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return mobileNetV3Small(224, seed) },
+		Paper: "MobileNetV3-Small (Howard et al. 2019) as torchvision mobilenet_v3_small: Hardswish, squeeze-and-excitation with Hardsigmoid gates"},
+	{Name: "efficientnetb0", Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return efficientNetB0(224, seed) },
+		Paper: "EfficientNet-B0 (Tan & Le 2019) as torchvision efficientnet_b0: MBConv blocks, SiLU as x·Sigmoid(x), squeeze-and-excitation with Sigmoid gates"},
+	{Name: "googlenet", Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return googLeNet(224, seed) },
+		Paper: "GoogLeNet / Inception v1 (Szegedy et al. 2015) as torchvision googlenet(aux_logits=False): BatchNorm after every convolution, ceil-mode max pools"},
+	{Name: "shufflenetv2", Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return shuffleNetV2(224, seed) },
+		Paper: "ShuffleNetV2 1.0× (Ma et al. 2018) as torchvision shufflenet_v2_x1_0: channel split (Split), channel shuffle (Reshape, Transpose, Reshape)"},
+	{Name: "vit", Input: imageNet,
+		Build: func(seed uint64) (*ir.Graph, error) { return vitTi16(224, seed) },
+		Paper: "Vision Transformer (Dosovitskiy et al. 2021) with torchvision's vit_b_16 structure at ViT-Ti/16 width (DeiT-Ti: 12 layers, 3 heads, hidden 192, MLP 768): LayerNorm, softmax attention, GELU; needs traced ranges (LayerNorm's rsqrt)"},
 }
 
 // Names returns the names of every network, in a stable order (MNIST

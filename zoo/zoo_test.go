@@ -33,6 +33,12 @@ var want = map[string]struct {
 	"densenet121": {120, 1, 7_978_856, 1000},  // the paper's "121 layers": 120 conv + 1 FC
 	"mobilenetv2": {52, 1, 3_504_872, 1000},
 	"vgg16":       {13, 3, 138_357_544, 1000},
+	// torchvision 0.14 (scripts/torchvision/export.py prints them)
+	"mobilenetv3small": {52, 2, 2_542_856, 1000},
+	"efficientnetb0":   {81, 1, 5_288_548, 1000},
+	"googlenet":        {57, 1, 6_624_904, 1000},
+	"shufflenetv2":     {56, 1, 2_278_604, 1000},
+	"vit":              {1, 73, 5_717_416, 1000}, // MatMuls: 6 per layer (4 with weights, 2 of secrets) and the head
 }
 
 // heavy networks are not compiled under -short (they are still built and
@@ -88,12 +94,12 @@ func TestNetworks(t *testing.T) {
 			if left := g.OpCounts()[ir.OpBatchNorm]; left != 0 {
 				t.Errorf("%d BatchNorms left after ir.Optimize", left)
 			}
-			p, err := fixed.Compile(g, 12)
+			p, err := compile(g, 12)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n.Name != "logreg" && p.Stats.ReluElems == 0 {
-				t.Error("no ReLU comparisons")
+			if n.Name != "logreg" && p.Stats.Comparisons == 0 {
+				t.Error("no comparisons")
 			}
 			t.Logf("%d conv + %d FC, %d params; %d BN folded, %d lowered, %d ReLU/MaxPool swaps; ReLU elems %d, MACs %d",
 				s.Conv, s.FC, s.Params, st.BatchNormsFolded, st.BatchNormsLowered, st.ReluPoolSwaps, p.Stats.ReluElems, p.Stats.MACs)
@@ -120,6 +126,16 @@ func small(name string, hw int) (*ir.Graph, error) {
 		return denseNet121(hw, 1)
 	case "mobilenetv2":
 		return mobileNetV2(hw, 1)
+	case "mobilenetv3small":
+		return mobileNetV3Small(hw, 1)
+	case "efficientnetb0":
+		return efficientNetB0(hw, 1)
+	case "googlenet":
+		return googLeNet(hw, 1)
+	case "shufflenetv2":
+		return shuffleNetV2(hw, 1)
+	case "vit":
+		return vit("vit_ti_4", hw, 4, 12, 3, 192, 768, 1)
 	}
 	var d int
 	if _, err := fmt.Sscanf(name, "resnet%d", &d); err == nil {
@@ -130,6 +146,30 @@ func small(name string, hw int) (*ir.Graph, error) {
 		return nil, err
 	}
 	return n.Build(1)
+}
+
+// compile compiles the optimized graph g at scale s with the ranges its
+// secure functions need (LayerNorm's rsqrt) traced on three random
+// inputs: uniform in [0, 1) like veil bench's, and N(0, 1).
+func compile(g *ir.Graph, s int) (*fixed.Program, error) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var xs []fixed.Example
+	for i := 0; i < 3; i++ {
+		x := make([]float32, g.Values[g.Inputs[0]].Shape.Size())
+		for j := range x {
+			if i == 0 {
+				x[j] = r.Float32()
+			} else {
+				x[j] = float32(r.NormFloat64())
+			}
+		}
+		xs = append(xs, fixed.Example{Input: x})
+	}
+	ranges, err := fixed.TraceRanges(g, xs)
+	if err != nil {
+		return nil, err
+	}
+	return fixed.CompileWith(g, s, fixed.Options{Ranges: ranges})
 }
 
 // checkNumerics runs g on a random N(0, 1) input in float (before
@@ -149,7 +189,7 @@ func checkNumerics(t *testing.T, g *ir.Graph) {
 	if _, err := ir.Optimize(g); err != nil {
 		t.Fatal(err)
 	}
-	p, err := fixed.Compile(g, 12)
+	p, err := compile(g, 12)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +290,7 @@ func TestLookup(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "resnet50") || !strings.Contains(err.Error(), "alexnet") {
 		t.Errorf("Lookup(alexnet) error %v should name it and list the networks", err)
 	}
-	if got := strings.Join(Names(), ","); got != "logreg,secureml,minionn,lenet,squeezenet,resnet18,resnet34,resnet50,resnet101,resnet152,resnet200,densenet121,mobilenetv2,vgg16" {
+	if got := strings.Join(Names(), ","); got != "logreg,secureml,minionn,lenet,squeezenet,resnet18,resnet34,resnet50,resnet101,resnet152,resnet200,densenet121,mobilenetv2,vgg16,mobilenetv3small,efficientnetb0,googlenet,shufflenetv2,vit" {
 		t.Errorf("Names() = %s", got)
 	}
 }
@@ -277,7 +317,8 @@ type summary struct {
 // summarize counts the Conv and MatMul nodes of g and its parameters as
 // PyTorch's sum(p.numel() for p in model.parameters()) does: every float
 // constant a node reads, except the running mean and variance of a
-// BatchNorm (which are buffers, not parameters). Call it before
+// BatchNorm (which are buffers, not parameters) and scalars (constants of
+// the exported arithmetic: GELU's √2, attention's √d). Call it before
 // ir.Optimize, which folds BatchNorms away.
 func summarize(g *ir.Graph) summary {
 	var s summary
@@ -294,7 +335,7 @@ func summarize(g *ir.Graph) summary {
 				continue
 			}
 			c := g.Const(in)
-			if c == nil || c.DType != ir.Float32 || seen[in] {
+			if c == nil || c.DType != ir.Float32 || len(c.Shape) == 0 || seen[in] {
 				continue
 			}
 			seen[in] = true
