@@ -18,7 +18,11 @@ func limitSizes(f *testing.F) {
 
 func FuzzDecodeGraphDef(f *testing.F) {
 	limitSizes(f)
-	for _, c := range opCases() {
+	cases := append(opCases(), elementwiseCases()...)
+	cases = append(cases, shapeCases()...)
+	cases = append(cases, reduceCases()...)
+	cases = append(cases, fusedCases()...)
+	for _, c := range cases {
 		data, err := marshalGraphDef(&GraphDef{Nodes: c.nodes, Producer: 175})
 		if err != nil {
 			f.Fatal(err)
@@ -36,6 +40,11 @@ func FuzzDecodeGraphDef(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	data, err := marshalGraphDef(&GraphDef{Nodes: ifGraph("If", constI("cond", nil, 1)), Functions: branchLibrary()})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
 	small, err := os.ReadFile(testfile.Path("tf/small.pb"))
 	if err != nil {
 		f.Fatal(err)
@@ -79,6 +88,7 @@ func FuzzReadTFJS(f *testing.F) {
 	f.Add([]byte(`{"modelTopology": {"node": [{"name": "x", "op": "Placeholder", "attr": {"shape": {"shape": {"dim": [{"size": 2}]}}}},
 		{"name": "y", "op": "Relu", "input": ["x"]}]}}`))
 	f.Add([]byte(`{"format": "layers-model"}`))
+	f.Add([]byte(ifModelJSON))
 	f.Add([]byte(`{"modelTopology": {"node": [{"name": "c", "op": "Const", "attr": {"value": {"tensor": {"dtype": "DT_HALF",
 		"tensorShape": {"dim": [{"size": "2"}]}, "halfVal": [15360, 0]}}}}, {"name": "y", "op": "Relu", "input": ["c"]}]}}`))
 	f.Fuzz(func(t *testing.T, model []byte) {
