@@ -134,11 +134,12 @@ func (b *builder) mulDiv(n *NodeDef, op ir.Op) error {
 // near reports whether a and b agree to float32 rounding.
 func near(a, b float32) bool { return math.Abs(float64(a)-float64(b)) <= 1e-6*math.Abs(float64(b)) }
 
-// scaledClip recognizes k·Clip(α·y + β, 0, M) with k·M = 1, which is
-// HardSigmoid(y) with slope α·k and offset β·k, and returns y and those.
+// scaledClip recognizes k·Clip(α·y + β, 0, M) with k·M = 1 (k, M > 0),
+// which is Clip(k·α·y + k·β, 0, 1), HardSigmoid(y) with slope α·k and
+// offset β·k, and returns y and those.
 func (b *builder) scaledClip(v string, k float32) (y string, alpha, beta float32, ok bool) {
 	p := b.prod[v]
-	if p == nil || p.Op != ir.OpClip || p.Attrs.Min != 0 || !near(k*p.Attrs.Max, 1) {
+	if p == nil || p.Op != ir.OpClip || p.Attrs.Min != 0 || !(p.Attrs.Max > 0 && k > 0) || !near(k*p.Attrs.Max, 1) {
 		return "", 0, 0, false
 	}
 	y, alpha, beta, ok = b.affine(p.Inputs[0], false)

@@ -4,11 +4,23 @@
 //
 // Both formats decode to a GraphDef, which Import lowers onto IR ops:
 // activations stay NHWC, convolution filters (HWIO, or HWCM for depthwise)
-// are transposed to the IR's [O, I/group, KH, KW], Grappler's fused ops
-// (_FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul) are split back
-// into their parts, and constant subgraphs fold away. WriteGraphDef writes
-// a GraphDef back out; ConvertTFJS uses it to turn a TF.js model into a
-// frozen .pb with its weights dequantized to float32.
+// are transposed to the IR's [O, I/group, KH, KW], Grappler's and the
+// TF.js converter's fused ops (_FusedConv2D, FusedDepthwiseConv2dNative,
+// _FusedMatMul, with BiasAdd or FusedBatchNorm and an activation, Prelu
+// included) are split back into their parts, and constant subgraphs fold
+// away: the shape arithmetic around Reshape and Conv2DBackpropInput
+// (Shape, StridedSlice, Pack, Cast …) leaves no node behind. Data
+// movement (StridedSlice with all its masks, Pack, Unpack, Split, Tile,
+// Gather …) becomes the IR's Slice, Reshape, Concat and Gather; resizing,
+// transposed convolution, DepthToSpace and Pow go through the builders
+// that package ir shares between the importers; an If or StatelessIf
+// whose predicate is a constant is replaced by the branch it takes, from
+// the graph's function library. The per-op files (elementwise.go,
+// shapes.go, stridedslice.go, reduce.go, image.go, fused.go, control.go)
+// document each mapping; the converter table in ops.go lists them all.
+//
+// WriteGraphDef writes a GraphDef back out; ConvertTFJS uses it to turn a
+// TF.js model into a frozen .pb with its weights dequantized to float32.
 //
 // The binary decoder is written against the protobuf wire format with
 // google.golang.org/protobuf/encoding/protowire; no generated code.
