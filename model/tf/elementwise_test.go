@@ -120,6 +120,10 @@ func elementwiseCases() []opCase {
 			nd("d", "StridedSlice", []string{"shape", "b", "e", "s"}, map[string]*AttrValue{"shrink_axis_mask": aI(1)}),
 			nd("p", "Cast", []string{"d"}, map[string]*AttrValue{"SrcT": aT(DTInt32), "DstT": aT(DTFloat)})},
 			nd("y", "RealDiv", []string{"x", "p"}, nil), func(x float32, _ int) float32 { return x / 4 }), ir.OpDiv, 1), ir.OpCast, 0),
+		// Equal's booleans are the IR's 0 and 1; a Cast to float keeps them.
+		elemCase("Equal Cast", 1, []*NodeDef{nd("r", "Relu", []string{"x"}, nil), nd("e", "Equal", []string{"x", "r"}, nil),
+			nd("p", "Cast", []string{"e"}, map[string]*AttrValue{"SrcT": aT(DTBool), "DstT": aT(DTFloat)})},
+			nd("y", "Mul", []string{"x", "p"}, nil), func(x float32, _ int) float32 { return relu(x) }),
 		elemCase("Cast float to float", 1, nil, nd("y", "Cast", []string{"x"}, map[string]*AttrValue{"DstT": aT(DTFloat)}),
 			func(x float32, _ int) float32 { return x }),
 		elemCase("Identity StopGradient Snapshot", 1, []*NodeDef{nd("a", "StopGradient", []string{"x"}, nil), nd("p", "Snapshot", []string{"a"}, nil)},

@@ -62,6 +62,7 @@ func init() {
 		"RealDiv":           (*builder).div,
 		"Div":               (*builder).div,
 		"FloorDiv":          (*builder).floorDiv,
+		"Equal":             binaryOp(ir.OpEqual),
 		"Maximum":           (*builder).minMax,
 		"Minimum":           (*builder).minMax,
 		"Pow":               (*builder).pow,
