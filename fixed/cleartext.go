@@ -430,13 +430,19 @@ func (p *Program) DecodeOutput(i int, v []uint64) []float64 {
 // ApplyPost applies the program's trailing Softmax or Sigmoid (see
 // Compile) to a decoded output, over its last axis.
 func (p *Program) ApplyPost(y []float64) []float64 {
-	switch p.Post {
+	inner := 1
+	if shape := p.Tensors[p.Outputs[0]].Shape; len(shape) > 0 {
+		inner = shape[len(shape)-1]
+	}
+	return ApplyPost(p.Post, inner, y)
+}
+
+// ApplyPost applies post ("softmax" over groups of inner values, "sigmoid"
+// to every value, or nothing for "") to decoded outputs y.
+func ApplyPost(post string, inner int, y []float64) []float64 {
+	switch post {
 	case "softmax":
-		shape := p.Tensors[p.Outputs[0]].Shape
-		inner := 1
-		if len(shape) > 0 {
-			inner = shape[len(shape)-1]
-		}
+		inner = max(inner, 1)
 		out := make([]float64, len(y))
 		for o := 0; o+inner <= len(y); o += inner {
 			m := math.Inf(-1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 
 	"veil/fixed"
@@ -247,7 +248,7 @@ func Compile(g *ir.Graph, opt Options) (*Program, error) {
 		return nil, fmt.Errorf("slalom: batch size %d; compile for batch 1", in.Shape[0])
 	}
 	if len(in.Shape) == 4 && g.Layout != ir.NCHW {
-		return nil, fmt.Errorf("slalom: layout %v; only NCHW models are supported", g.Layout)
+		return nil, fmt.Errorf("slalom: layout %v; convert the model with ir.ToNCHW first", g.Layout)
 	}
 	if opt.Lx < 1 || opt.Lx > 30 || opt.Lw < 1 || opt.Lw > 30 {
 		return nil, fmt.Errorf("slalom: scales l_x = %d, l_w = %d out of [1, 30]", opt.Lx, opt.Lw)
@@ -271,11 +272,17 @@ func Compile(g *ir.Graph, opt Options) (*Program, error) {
 		if fused[n.Name] {
 			continue
 		}
-		x, err := get(n, 0)
+		// xi is the computed operand: the second of an Add, Sub or Mul
+		// whose first is a constant.
+		xi := 0
+		if (n.Op == ir.OpAdd || n.Op == ir.OpSub || n.Op == ir.OpMul) && len(n.Inputs) == 2 && g.Const(n.Inputs[0]) != nil {
+			xi = 1
+		}
+		x, err := get(n, xi)
 		if err != nil {
 			return nil, err
 		}
-		xs := g.Values[n.Inputs[0]].Shape
+		xs := g.Values[n.Inputs[xi]].Shape
 		os := g.Values[n.Output].Shape
 		s := b.scale(x)
 		switch n.Op {
@@ -320,7 +327,23 @@ func Compile(g *ir.Graph, opt Options) (*Program, error) {
 			}
 			sum := b.emit(fixed.Instr{Op: fixed.ReduceSum, In: []int{x}, Axes: []int{2, 3}, KeepDims: n.Attrs.KeepDims, Node: n.Name}, n.Output+"/sum", os, s)
 			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.DivPublic, In: []int{sum}, Public: []int64{int64(max(xs[2]*xs[3], 1))}, PublicShape: ir.Shape{}, Node: n.Name}, n.Output, os, s)
-		case ir.OpAdd:
+		case ir.OpReshape:
+			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.Reshape, In: []int{x}, Shape: os.Clone(), Node: n.Name}, n.Output, os, s)
+		case ir.OpAdd, ir.OpSub, ir.OpMul:
+			if k := g.Const(n.Inputs[1-xi]); k != nil {
+				if n.Op == ir.OpSub && xi == 1 { // k − x = −x + k
+					x = b.emit(fixed.Instr{Op: fixed.MulPublic, In: []int{x}, Public: []int64{-1}, PublicShape: ir.Shape{}, Node: n.Name}, n.Output+"/neg", xs, s)
+				}
+				id, err := b.public(n, x, k, s, os, n.Op == ir.OpSub && xi == 1)
+				if err != nil {
+					return nil, err
+				}
+				tid[n.Output] = id
+				break
+			}
+			if n.Op != ir.OpAdd {
+				return nil, n.Errorf("slalom: %s of two computed values is not supported", n.Op)
+			}
 			y, err := get(n, 1)
 			if err != nil {
 				return nil, err
@@ -332,12 +355,17 @@ func Compile(g *ir.Graph, opt Options) (*Program, error) {
 				return nil, n.Errorf("slalom: Add of values at scales %d and %d", s, b.scale(y))
 			}
 			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.Add, In: []int{x, y}, Node: n.Name}, n.Output, os, s)
-		case ir.OpReshape:
-			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.Reshape, In: []int{x}, Shape: os.Clone(), Node: n.Name}, n.Output, os, s)
-		case ir.OpIdentity, ir.OpSoftmax:
-			if n.Op == ir.OpSoftmax && n.Output != out {
-				return nil, n.Errorf("slalom: Softmax is supported only as the output (it is monotone)")
+		case ir.OpTranspose:
+			tid[n.Output] = b.emit(fixed.Instr{Op: fixed.Transpose, In: []int{x}, Perm: n.Attrs.Perm, Node: n.Name}, n.Output, os, s)
+		case ir.OpIdentity:
+			tid[n.Output] = x
+		case ir.OpSoftmax, ir.OpSigmoid:
+			// Monotone: T outputs the logits and the client applies the
+			// function (Program.Post, in the statement).
+			if n.Output != out {
+				return nil, n.Errorf("slalom: %s is supported only as the output (it is monotone)", n.Op)
 			}
+			b.fp.Post = strings.ToLower(string(n.Op))
 			tid[n.Output] = x
 		default:
 			return nil, n.Errorf("slalom: op %s is not supported", n.Op)
@@ -362,6 +390,48 @@ func Compile(g *ir.Graph, opt Options) (*Program, error) {
 	}
 	p.Hash = p.hash()
 	return p, nil
+}
+
+// public emits n, an Add, Sub or Mul of x (at scale s) and the constant
+// k (added, not subtracted, with plus: k − x as −x + k), as T's exact step
+// on public values: AddPublic of ±k at scale s, or
+// MulPublic by k — by an integer as it is, otherwise at PublicShift bits
+// followed by a ScaleDown.
+func (b *builder) public(n *ir.Node, x int, k *ir.Tensor, s int, os ir.Shape, plus bool) (int, error) {
+	if k.DType != ir.Float32 {
+		return 0, n.Errorf("slalom: integer constant operand")
+	}
+	vals := k.Floats()
+	enc := make([]int64, len(vals))
+	switch n.Op {
+	case ir.OpAdd, ir.OpSub:
+		sign := 1.0
+		if n.Op == ir.OpSub && !plus {
+			sign = -1
+		}
+		for i, v := range vals {
+			enc[i] = clipBound(sign * float64(v) * math.Exp2(float64(s)))
+		}
+		return b.emit(fixed.Instr{Op: fixed.AddPublic, In: []int{x}, Public: enc, PublicShape: k.Shape.Clone(), Node: n.Name}, n.Output, os, s), nil
+	}
+	integer := true
+	for i, v := range vals {
+		if float64(v) != math.Round(float64(v)) || math.Abs(float64(v)) > 1<<20 {
+			integer = false
+		}
+		enc[i] = int64(v)
+	}
+	if integer {
+		return b.emit(fixed.Instr{Op: fixed.MulPublic, In: []int{x}, Public: enc, PublicShape: k.Shape.Clone(), Node: n.Name}, n.Output, os, s), nil
+	}
+	for i, v := range vals {
+		if math.Abs(float64(v)) > 1<<20 {
+			return 0, n.Errorf("slalom: constant factor %g is too large", v)
+		}
+		enc[i] = int64(math.Round(float64(v) * (1 << fixed.PublicShift)))
+	}
+	prod := b.emit(fixed.Instr{Op: fixed.MulPublic, In: []int{x}, Public: enc, PublicShape: k.Shape.Clone(), Node: n.Name}, n.Output+"/scaled", os, s+fixed.PublicShift)
+	return b.emit(fixed.Instr{Op: fixed.ScaleDown, In: []int{prod}, Shift: fixed.PublicShift, Node: n.Name}, n.Output, os, s), nil
 }
 
 // clipBound rounds a scaled clip bound into the comparison domain of

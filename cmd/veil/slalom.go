@@ -142,10 +142,17 @@ func (f *slalomFlags) mode() (slalom.Mode, error) {
 }
 
 // slalomModel loads a model file, or builds a zoo network by name
-// (mobilenetv1 included), optimized.
+// (mobilenetv1 included), optimized; an NHWC (TensorFlow) model is
+// converted to NCHW (ir.ToNCHW), Slalom's layout, and takes NCHW inputs.
 func slalomModel(f *slalomFlags, name string) (*ir.Graph, string, error) {
 	if _, err := os.Stat(name); err == nil {
 		g, _, err := f.mf.load(name)
+		if err != nil {
+			return nil, "", err
+		}
+		if g, err = ir.ToNCHW(g); err != nil {
+			return nil, "", fmt.Errorf("%s: converting to NCHW for Slalom: %w", name, err)
+		}
 		return g, "", err
 	}
 	var nw zoo.Network

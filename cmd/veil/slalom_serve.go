@@ -237,6 +237,7 @@ with labels, the top-1 accuracy.`,
 			secs := time.Since(start).Seconds()
 			var preds, labels []int
 			var outputs [][]int64
+			var values [][]float64
 			var errs []string
 			correct, labelled := 0, 0
 			for i, r := range rs {
@@ -247,6 +248,7 @@ with labels, the top-1 accuracy.`,
 					pred = slalom.ArgMax(r.Logits)
 				}
 				preds, labels, outputs = append(preds, pred), append(labels, ex[i].Label), append(outputs, r.Logits)
+				values = append(values, st.Values(r.Logits))
 				if ex[i].Label >= 0 {
 					labelled++
 					if pred == ex[i].Label {
@@ -266,7 +268,7 @@ with labels, the top-1 accuracy.`,
 					"p": st.P, "k": st.K, "l_x": st.Lx, "l_w": st.Lw, "out_scale": st.OutScale,
 					"attestation": map[string]any{"format": cl.Claims.Format, "measurement": hex.EncodeToString(cl.Claims.Measurement),
 						"debug": cl.Claims.Debug, "tcb": cl.Claims.TCB, "signer": cl.Claims.Signer},
-					"n": len(rs), "predictions": preds, "labels": labels, "outputs": outputs, "refused": len(errs), "seconds": secs}
+					"n": len(rs), "predictions": preds, "labels": labels, "outputs": outputs, "values": values, "post": st.Post, "refused": len(errs), "seconds": secs}
 				if st.Verify {
 					res["check"] = st.Check.String()
 				}

@@ -654,7 +654,7 @@ func TestServiceBadInput(t *testing.T) {
 // or unknown flag refused.
 func TestStatementEncoding(t *testing.T) {
 	st := Statement{Name: "lenet", Verify: true, Blind: true, Check: slalom.Structured, P: slalom.P, K: slalom.Reps, Lx: 8, Lw: 7,
-		OutScale: 15, OutLen: 10, Input: []int{1, 1, 28, 28}, Layout: ir.NCHW.String()}
+		OutScale: 15, OutLen: 10, Input: []int{1, 1, 28, 28}, Layout: ir.NCHW.String(), Post: "sigmoid"}
 	st.Model[3] = 9
 	b, err := st.MarshalBinary()
 	if err != nil {
@@ -665,8 +665,18 @@ func TestStatementEncoding(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2, _ := got.MarshalBinary()
-	if !bytes.Equal(b, b2) || got.ModeString() != "private+verified, structured checks, k = 2" {
+	if !bytes.Equal(b, b2) || got.ModeString() != "private+verified, structured checks, k = 2" || got.Post != "sigmoid" {
 		t.Fatalf("round trip: %+v", got)
+	}
+	if v := got.Values([]int64{0, 1 << 15}); v[0] != 0.5 || math.Abs(v[1]-1/(1+math.Exp(-1))) > 1e-12 {
+		t.Fatalf("Values applies the sigmoid: %v", v)
+	}
+	other := st
+	other.Post = "tanh"
+	if ob, err := other.MarshalBinary(); err != nil {
+		t.Fatal(err)
+	} else if err := got.UnmarshalBinary(ob); err == nil {
+		t.Fatal("accepted an unknown post-processing")
 	}
 	for n := range len(b) {
 		if err := got.UnmarshalBinary(b[:n]); err == nil {

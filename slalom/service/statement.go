@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"veil/fixed"
 	"veil/internal/attestkex"
 	"veil/ir"
 	"veil/slalom"
@@ -36,6 +37,18 @@ type Statement struct {
 	// "NHWC"), so that a client can prepare its images.
 	Input  []int
 	Layout string
+	// Post is the monotone function ("softmax", "sigmoid" or none) the
+	// model ends with, which T leaves to the client (see Values).
+	Post string
+}
+
+// Values decodes logits (at scale OutScale) and applies Post.
+func (s *Statement) Values(logits []int64) []float64 {
+	y := make([]float64, len(logits))
+	for i, v := range logits {
+		y[i] = math.Ldexp(float64(v), -s.OutScale)
+	}
+	return fixed.ApplyPost(s.Post, len(y), y)
 }
 
 // statementOf describes T running t's program in t's mode, with inputs in
@@ -44,7 +57,7 @@ func statementOf(t *slalom.Trusted, layout ir.Layout) Statement {
 	p := t.Prog
 	st := Statement{Model: p.Hash, Name: p.Name, Verify: t.Mode.Verify, Blind: t.Mode.Blind,
 		PerLayer: t.Mode.PerLayer, P: slalom.P, Lx: p.Lx, Lw: p.Lw,
-		OutScale: p.OutScale, OutLen: p.OutLen, Input: append([]int(nil), p.Input...), Layout: layout.String()}
+		OutScale: p.OutScale, OutLen: p.OutLen, Input: append([]int(nil), p.Input...), Layout: layout.String(), Post: p.Fixed.Post}
 	if t.Mode.Verify {
 		st.Check, st.K = t.Mode.Check, slalom.Reps
 	}
@@ -86,9 +99,9 @@ func (s *Statement) inputSize() int {
 // verify, bit 1 blind, bit 2 per layer) ‖ check ‖ BE64 p ‖ BE32 k ‖ BE32
 // l_x ‖ BE32 l_w ‖ BE32 output scale ‖ BE32 output length ‖ BE32 number
 // of input dimensions ‖ BE32 each ‖ BE32 length ‖ layout ‖ BE32 length ‖
-// name.
+// name ‖ BE32 length ‖ post.
 func (s *Statement) MarshalBinary() ([]byte, error) {
-	if len(s.Input) > maxDims || len(s.Name) > maxNameLen || len(s.Layout) > 16 {
+	if len(s.Input) > maxDims || len(s.Name) > maxNameLen || len(s.Layout) > 16 || len(s.Post) > 16 {
 		return nil, errors.New("slalom: statement too large")
 	}
 	for _, v := range []int{s.K, s.Lx, s.Lw, s.OutScale, s.OutLen} {
@@ -120,6 +133,7 @@ func (s *Statement) MarshalBinary() ([]byte, error) {
 	}
 	b = appendLP(b, []byte(s.Layout))
 	b = appendLP(b, []byte(s.Name))
+	b = appendLP(b, []byte(s.Post))
 	return b, nil
 }
 
@@ -174,6 +188,7 @@ func (s *Statement) UnmarshalBinary(b []byte) error {
 	}
 	st.Layout = string(r.lp(16))
 	st.Name = string(r.lp(maxNameLen))
+	st.Post = string(r.lp(16))
 	if r.err != nil {
 		return fmt.Errorf("slalom: statement: %w", r.err)
 	}
@@ -182,6 +197,9 @@ func (s *Statement) UnmarshalBinary(b []byte) error {
 	}
 	if st.Layout != "NCHW" && st.Layout != "NHWC" {
 		return fmt.Errorf("slalom: statement: layout %q", st.Layout)
+	}
+	if st.Post != "" && st.Post != "softmax" && st.Post != "sigmoid" {
+		return fmt.Errorf("slalom: statement: post-processing %q", st.Post)
 	}
 	*s = st
 	return nil
