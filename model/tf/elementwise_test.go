@@ -7,7 +7,7 @@ import (
 	"veil/ir"
 )
 
-// unary returns a case y = op(pre(x)) on x of shape [1, 2, 3, 4] with
+// elemCase returns a case y = op(pre(x)) on x of shape [1, 2, 3, 4] with
 // values uniform in [-scale, scale), where pre is a chain of nodes ending
 // in "p" (nil: p is x), and want computes y from x.
 func elemCase(name string, scale float32, pre []*NodeDef, y *NodeDef, want func(x float32, i int) float32) opCase {
