@@ -1,17 +1,12 @@
 package zoo
 
 import (
-	"bytes"
-	"encoding/binary"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 
+	"veil/data"
 	"veil/ir"
 	"veil/model/onnx"
 )
@@ -160,58 +155,11 @@ func ranged(g *ir.Graph) []string {
 	return names
 }
 
-var npyShape = regexp.MustCompile(`'shape':\s*\(([0-9, ]*)\)`)
-
-// readNpy reads a little-endian float32, C-order .npy file (numpy's
-// format versions 1 to 3).
+// readNpy reads a .npy file (data.LoadTensor).
 func readNpy(path string) ([]float32, ir.Shape, error) {
-	b, err := os.ReadFile(path)
+	t, err := data.LoadTensor(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(b) < 10 || !bytes.HasPrefix(b, []byte("\x93NUMPY")) {
-		return nil, nil, fmt.Errorf("%s: not a .npy file", path)
-	}
-	var hlen, off int
-	switch b[6] {
-	case 1:
-		hlen, off = int(binary.LittleEndian.Uint16(b[8:])), 10
-	case 2, 3:
-		if len(b) < 12 {
-			return nil, nil, fmt.Errorf("%s: truncated", path)
-		}
-		hlen, off = int(binary.LittleEndian.Uint32(b[8:])), 12
-	default:
-		return nil, nil, fmt.Errorf("%s: .npy version %d", path, b[6])
-	}
-	if off+hlen > len(b) {
-		return nil, nil, fmt.Errorf("%s: truncated header", path)
-	}
-	h := string(b[off : off+hlen])
-	if !strings.Contains(h, "'descr': '<f4'") || !strings.Contains(h, "'fortran_order': False") {
-		return nil, nil, fmt.Errorf("%s: want little-endian float32 in C order, header %s", path, h)
-	}
-	sm := npyShape.FindStringSubmatch(h)
-	if sm == nil {
-		return nil, nil, fmt.Errorf("%s: no shape in header %s", path, h)
-	}
-	var shape ir.Shape
-	for _, f := range strings.Split(sm[1], ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			d, err := strconv.Atoi(f)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: shape %s", path, sm[1])
-			}
-			shape = append(shape, d)
-		}
-	}
-	data := b[off+hlen:]
-	if len(data) != 4*shape.Size() {
-		return nil, nil, fmt.Errorf("%s: %d bytes of data for shape %v", path, len(data), shape)
-	}
-	x := make([]float32, shape.Size())
-	for i := range x {
-		x[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-	}
-	return x, shape, nil
+	return t.Values, ir.Shape(t.Shape), nil
 }
