@@ -136,7 +136,18 @@ func (r Runner) Run(spec Spec) (*Result, error) {
 	if _, err := ir.Optimize(g); err != nil {
 		return nil, err
 	}
-	p, err := fixed.Compile(g, spec.Scale)
+	// Secure functions on a bounded range (LayerNorm's rsqrt, division by
+	// a computed value, exp) need ranges traced on data: the measured
+	// input and two more drawn like it.
+	var examples []fixed.Example
+	for i := uint64(0); i < 3; i++ {
+		examples = append(examples, fixed.Example{Input: randomInput(g.Values[g.Inputs[0]].Shape.Size(), spec.Seed+i)})
+	}
+	ranges, err := fixed.TraceRanges(g, examples)
+	if err != nil {
+		return nil, err
+	}
+	p, err := fixed.CompileWith(g, spec.Scale, fixed.Options{Ranges: ranges})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +188,11 @@ func (r Runner) Run(spec Spec) (*Result, error) {
 // Input is the random input of a measurement: uniform in [0, 1), one
 // value per element of p's input, from seed.
 func Input(p *fixed.Program, seed uint64) []float32 {
-	x := make([]float32, p.InputShape().Size())
+	return randomInput(p.InputShape().Size(), seed)
+}
+
+func randomInput(n int, seed uint64) []float32 {
+	x := make([]float32, n)
 	r := rand.New(rand.NewPCG(seed, 0x696e707574))
 	for i := range x {
 		x[i] = r.Float32()
