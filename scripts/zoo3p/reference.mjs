@@ -62,6 +62,37 @@ function imageAxes(shape) {
   return null;
 }
 
+// textImage draws synthetic printed text, pixels in [0, 1], channel-major
+// per pixel (out[(y*W+x)*C+c]): a light, slightly uneven page with lines of
+// dark glyph-like strokes, so OCR models see text rather than noise.
+function textImage(r, H, W, C) {
+  const px = new Float64Array(H * W);
+  for (let i = 0; i < px.length; i++) px[i] = 0.85 + 0.1 * r();
+  const lineH = Math.max(8, Math.round(Math.min(H, 48) * 0.6));
+  for (let top = Math.round(lineH * 0.3); top + lineH <= H; top += Math.round(lineH * 1.6)) {
+    let x = Math.round(2 + 6 * r());
+    while (x < W - 4) {
+      const gw = Math.round(lineH * (0.35 + 0.4 * r())); // glyph width
+      const ink = 0.05 + 0.2 * r();
+      const strokes = 2 + Math.floor(3 * r());
+      const th = Math.max(1, Math.round(lineH / 10));
+      for (let s = 0; s < strokes; s++) {
+        const vertical = r() < 0.5;
+        const a = Math.floor(r() * (vertical ? gw : lineH));
+        for (let t = 0; t < th; t++) {
+          if (vertical) for (let y = top; y < top + lineH; y++) set(y, x + a + t);
+          else for (let xx = x; xx < x + gw; xx++) set(top + a + t, xx);
+        }
+      }
+      function set(y, xx) { if (y >= 0 && y < H && xx >= 0 && xx < W) px[y * W + xx] = ink; }
+      x += gw + Math.round(lineH * (0.1 + 0.15 * r())) + (r() < 0.15 ? lineH : 0); // letter gap, sometimes a word gap
+    }
+  }
+  const out = new Float64Array(H * W * C);
+  for (let i = 0; i < H * W; i++) for (let c = 0; c < C; c++) out[i * C + c] = px[i];
+  return out;
+}
+
 // makeInput returns the input's values as a Float64Array. Image-like
 // inputs are smooth random images (a random 8×8 grid per channel,
 // bilinearly upsampled, 70%, plus 30% per-pixel noise), so activations look
@@ -74,6 +105,18 @@ function makeInput(id, inp) {
   const r = rng(fnv1a(`${id}/${inp.name}`));
   const [lo, hi] = inp.range;
   const ax = imageAxes(inp.shape);
+  if (inp.pixels === "text") {
+    // pixels p in [0, 1], then (p - mean[c]) / std[c]: the model's own normalization
+    const [H, W, C] = ax.map((a) => inp.shape[a]);
+    const img = textImage(r, H, W, C);
+    const strides = [1, 1, 1, 1];
+    for (let i = 2; i >= 0; i--) strides[i] = strides[i + 1] * inp.shape[i + 1];
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        for (let c = 0; c < C; c++)
+          out[y * strides[ax[0]] + x * strides[ax[1]] + c * strides[ax[2]]] = Math.fround((img[(y * W + x) * C + c] - inp.mean[c]) / inp.std[c]);
+    return out;
+  }
   if (ax) {
     const G = 8;
     const [H, W, C] = ax.map((a) => inp.shape[a]);
