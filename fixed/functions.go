@@ -53,6 +53,9 @@ func (c *compiler) function(n *ir.Node, in []int) (int, error) {
 	case ir.OpErf:
 		return c.piecewise(n, x, "erf")
 	case ir.OpExp:
+		if m := c.g.Producer(n.Inputs[0]); m != nil && m.Op == ir.OpClip && m.Attrs.Max <= 0 {
+			return c.piecewise(n, x, "exp_neg") // an ELU's e^min(x, 0)
+		}
 		r, err := c.rangeOf(n, n.Inputs[0])
 		if err != nil {
 			return 0, err

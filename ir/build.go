@@ -862,3 +862,54 @@ func (g *Graph) AddSplit(node, x string, outs []string, axis int, sizes []int) e
 	}
 	return nil
 }
+
+// AddElu adds scale·ELU_α(x) — x for x > 0, α·(e^x − 1) otherwise — as
+// Relu(x) + α·(Exp(min(x, 0)) − 1), times scale unless it is 1: ONNX's
+// Elu (scale 1) and Selu, TensorFlow's Elu and Selu. The exponential sees
+// only non-positive values (a Clip to (−∞, 0]), which the fixed-point
+// compiler computes without a traced range.
+func (g *Graph) AddElu(node, x, out string, alpha, scale float32) error {
+	b := &builder{g: g, node: node, op: "Elu", final: out}
+	r, err := b.add(OpRelu, "pos", "", Attrs{}, x)
+	if err != nil {
+		return err
+	}
+	m, err := b.add(OpClip, "neg", "", Attrs{Min: -math.MaxFloat32, Max: 0}, x)
+	if err != nil {
+		return err
+	}
+	e, err := b.add(OpExp, "exp", "", Attrs{}, m)
+	if err != nil {
+		return err
+	}
+	minus1, err := b.konst("minus1", FloatTensor(Shape{}, []float32{-1}))
+	if err != nil {
+		return err
+	}
+	em1, err := b.add(OpAdd, "expm1", "", Attrs{}, e, minus1)
+	if err != nil {
+		return err
+	}
+	a, err := b.konst("alpha", FloatTensor(Shape{}, []float32{alpha}))
+	if err != nil {
+		return err
+	}
+	neg, err := b.add(OpMul, "scaled", "", Attrs{}, em1, a)
+	if err != nil {
+		return err
+	}
+	if scale == 1 {
+		_, err = b.add(OpAdd, "", out, Attrs{}, r, neg)
+		return err
+	}
+	sum, err := b.add(OpAdd, "sum", "", Attrs{}, r, neg)
+	if err != nil {
+		return err
+	}
+	s, err := b.konst("scale", FloatTensor(Shape{}, []float32{scale}))
+	if err != nil {
+		return err
+	}
+	_, err = b.add(OpMul, "", out, Attrs{}, sum, s)
+	return err
+}

@@ -54,6 +54,8 @@ func init() {
 		"Gemm":               {7, 1, lowerGemm},
 		"Clip":               {6, 1, lowerClip},
 		"LeakyRelu":          {6, 1, lowerLeakyRelu},
+		"Elu":                {6, 1, lowerElu},
+		"Selu":               {6, 1, lowerElu},
 		"MaxPool":            {1, 1, lowerPool},
 		"AveragePool":        {1, 1, lowerPool},
 		"GlobalAveragePool":  {1, 1, lowerGlobalAveragePool},
@@ -249,6 +251,19 @@ func lowerLeakyRelu(imp *importer, n *node) error {
 	alpha := n.float("alpha", 0.01)
 	_, err := imp.add(n, ir.OpLeakyRelu, n.out(), ir.Attrs{Alpha: alpha}, n.in(0))
 	return err
+}
+
+// lowerElu imports Elu (alpha, default 1) and Selu (alpha, gamma) through
+// ir.Graph.AddElu.
+func lowerElu(imp *importer, n *node) error {
+	if err := inputs(n, 1, 1); err != nil {
+		return err
+	}
+	alpha, scale := n.float("alpha", 1), float32(1)
+	if n.opType == "Selu" {
+		alpha, scale = n.float("alpha", 1.67326319217681884765625), n.float("gamma", 1.05070102214813232421875)
+	}
+	return imp.g.AddElu(n.name, n.in(0), n.out(), alpha, scale)
 }
 
 // windowAttrs reads the attributes shared by Conv, ConvTranspose and the

@@ -49,6 +49,14 @@ func f64(f func(float64) float64) func(float32) float32 {
 	return func(v float32) float32 { return float32(f(float64(v))) }
 }
 
+// elu is scale·ELU_α(x), the reference of Elu and Selu.
+func elu(x, alpha, scale float32) float32 {
+	if x > 0 {
+		return scale * x
+	}
+	return scale * alpha * float32(math.Expm1(float64(x)))
+}
+
 func elementwiseCases() []opCase {
 	vec := randFloats(22, 4)
 	one := func(name, op string) *NodeDef { return nd("y", op, []string{"p"}, nil) }
@@ -68,6 +76,8 @@ func elementwiseCases() []opCase {
 		elemCase("Neg", 2, id, one("y", "Neg"), func(x float32, _ int) float32 { return -x }),
 		elemCase("Erf", 2, id, one("y", "Erf"), func(x float32, _ int) float32 { return f64(math.Erf)(x) }),
 		elemCase("Softplus", 2, id, one("y", "Softplus"), func(x float32, _ int) float32 { return float32(math.Log1p(math.Exp(float64(x)))) }),
+		elemCase("Elu", 2, id, one("y", "Elu"), func(x float32, _ int) float32 { return elu(x, 1, 1) }),
+		elemCase("Selu", 2, id, one("y", "Selu"), func(x float32, _ int) float32 { return elu(x, seluAlpha, seluScale) }),
 		elemCase("Relu6 merges with a Clip before it", 9, []*NodeDef{constF("c", nil, []float32{-1}), nd("p", "Maximum", []string{"x", "c"}, nil)},
 			one("y", "Relu6"), func(x float32, _ int) float32 { return relu6(x) }),
 		countOps(elemCase("Maximum by a scalar is a Clip", 1, []*NodeDef{constF("p", nil, []float32{0.1})},

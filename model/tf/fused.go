@@ -16,6 +16,9 @@ type step struct {
 	op    ir.Op
 	extra []string // inputs after the running value
 	attrs ir.Attrs
+	// build, if set, adds the step through a graph builder instead of
+	// one op (an ELU).
+	build func(g *ir.Graph, node, in, out string) error
 }
 
 // chain adds the main IR node and then each step, the last one producing
@@ -33,7 +36,13 @@ func (b *builder) chain(n *NodeDef, op ir.Op, ins []string, a ir.Attrs, steps []
 		if i < len(steps)-1 {
 			out = b.newName(n.Name)
 		}
-		if err := b.add(s.op, out, append([]string{cur}, s.extra...), s.attrs); err != nil {
+		var err error
+		if s.build != nil {
+			err = s.build(b.g, out, cur, out)
+		} else {
+			err = b.add(s.op, out, append([]string{cur}, s.extra...), s.attrs)
+		}
+		if err != nil {
 			return err
 		}
 		cur = out
@@ -133,8 +142,38 @@ func activation(n *NodeDef, name string) (step, error) {
 		return step{op: ir.OpGelu}, nil
 	case "GeluApproximate":
 		return step{op: ir.OpGelu, attrs: ir.Attrs{Approximate: true}}, nil
-	case "Elu", "Selu":
-		return step{}, fmt.Errorf("fused activation %q is not supported (no exponential-linear unit in the IR)", name)
+	case "Elu":
+		return step{build: eluBuilder(1, 1)}, nil
+	case "Selu":
+		return step{build: eluBuilder(seluAlpha, seluScale)}, nil
 	}
 	return step{}, fmt.Errorf("fused activation %q is not supported", name)
+}
+
+// SELU's constants (Klambauer et al.), as TensorFlow and ONNX define them.
+const (
+	seluAlpha = 1.6732632423543772
+	seluScale = 1.0507009873554805
+)
+
+// eluBuilder returns a step builder of scale·ELU_α.
+func eluBuilder(alpha, scale float32) func(g *ir.Graph, node, in, out string) error {
+	return func(g *ir.Graph, node, in, out string) error { return g.AddElu(node, in, out, alpha, scale) }
+}
+
+// elu lowers Elu and Selu through ir.Graph.AddElu.
+func (b *builder) elu(n *NodeDef) error {
+	ins, err := b.ins(n, 1, 1)
+	if err != nil {
+		return err
+	}
+	var alpha, scale float32 = 1, 1
+	if n.Op == "Selu" {
+		alpha, scale = seluAlpha, seluScale
+	}
+	if err := b.g.AddElu(n.Name, ins[0], n.Name, alpha, scale); err != nil {
+		return err
+	}
+	b.alias(n, 0, n.Name)
+	return nil
 }

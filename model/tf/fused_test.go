@@ -66,6 +66,8 @@ func fusedCases() []opCase {
 		{"Sigmoid", nil, func(v float32, _ int) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }},
 		{"GeluExact", nil, func(v float32, _ int) float32 { return gelu(v) }},
 		{"GeluApproximate", nil, func(v float32, _ int) float32 { return geluTanh(v) }},
+		{"Elu", nil, func(v float32, _ int) float32 { return elu(v, 1, 1) }},
+		{"Selu", nil, func(v float32, _ int) float32 { return elu(v, seluAlpha, seluScale) }},
 	} {
 		inputs := []string{"x", "w", "bias"}
 		for _, e := range tc.extra {

@@ -10,7 +10,7 @@ import (
 // (_FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul) into the
 // standard ops they stand for: Conv2D, DepthwiseConv2dNative or MatMul,
 // then BiasAdd or FusedBatchNormV3 (inference mode), then the activation
-// (Relu, Relu6, LeakyRelu, Sigmoid or Tanh; TF.js's fused Prelu becomes
+// (Relu, Relu6, LeakyRelu, Sigmoid, Tanh, Elu or Selu; TF.js's fused Prelu becomes
 // Relu(x) + alpha·(x - Relu(x)), as TensorFlow has no PReLU op). FusedDepthwiseConv2dNative in
 // particular exists only in TF.js, so a GraphDef written from a TF.js
 // model needs Unfuse before TensorFlow tools can read it. The last node of
@@ -138,7 +138,7 @@ func unfuseNode(n *NodeDef, base string, keep []string, fresh func(string) strin
 			}
 			attrs["epsilon"] = &AttrValue{Kind: AttrF, F: eps}
 			next = &NodeDef{Name: name(i, "FusedBatchNormV3"), Op: "FusedBatchNormV3", Inputs: append([]string{prev}, args[:4]...), Attrs: attrs}
-		case i == 1 && (op == "Relu" || op == "Relu6" || op == "Sigmoid" || op == "Tanh"):
+		case i == 1 && (op == "Relu" || op == "Relu6" || op == "Sigmoid" || op == "Tanh" || op == "Elu" || op == "Selu"):
 			next = &NodeDef{Name: name(i, op), Op: op, Inputs: []string{prev}, Attrs: copyAttrs("T")}
 		case i == 1 && op == "LeakyRelu":
 			attrs := copyAttrs("T")

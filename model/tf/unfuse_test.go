@@ -57,7 +57,7 @@ func TestUnfuseErrors(t *testing.T) {
 		attrs  map[string]*AttrValue
 		substr string
 	}{
-		{"unknown activation", map[string]*AttrValue{"fused_ops": aStrs("BiasAdd", "Elu"), "num_args": aI(1)}, `"Elu"`},
+		{"unknown activation", map[string]*AttrValue{"fused_ops": aStrs("BiasAdd", "Softsign"), "num_args": aI(1)}, `"Softsign"`},
 		{"num_args", map[string]*AttrValue{"fused_ops": aStrs("BiasAdd"), "num_args": aI(3)}, "num_args"},
 		{"Prelu without its slope", map[string]*AttrValue{"fused_ops": aStrs("BiasAdd", "Prelu"), "num_args": aI(1)}, "take 2 arguments"},
 		{"no ops", map[string]*AttrValue{"num_args": aI(1)}, "fused_ops"},
