@@ -179,15 +179,15 @@ type Instr struct {
 	Func string `json:"func,omitempty"`
 }
 
-// Preprocess is the image preprocessing a program was compiled with:
-// pixel values divided by PixelMax, the image resized to Resize [H, W]
-// (bilinear) and converted to Channels channels (BGR order if BGR), then
-// Mean subtracted and divided by Std per channel. It is public: the
+// Preprocess is the image preprocessing a program was compiled with: the
+// image (its pixels scaled to [0, 1], which depends on the file format,
+// not the model) resized to Resize [H, W] (bilinear) and converted to
+// Channels channels (BGR order if BGR), then Mean subtracted and divided
+// by Std per channel. It is public: the
 // server hands it to every client with the public program, so that a
 // client does not feed unnormalized images to a model trained on
 // normalized ones.
 type Preprocess struct {
-	PixelMax float64   `json:"pixel_max,omitempty"`
 	Mean     []float64 `json:"mean,omitempty"`
 	Std      []float64 `json:"std,omitempty"`
 	Resize   []int     `json:"resize,omitempty"`

@@ -265,9 +265,6 @@ func (pp *Preprocess) check() error {
 		return nil
 	}
 	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-	if !finite(pp.PixelMax) || pp.PixelMax < 0 {
-		return fmt.Errorf("pixel_max %g", pp.PixelMax)
-	}
 	for _, vs := range [][]float64{pp.Mean, pp.Std} {
 		if len(vs) > 4 {
 			return fmt.Errorf("%d per-channel values", len(vs))

@@ -48,18 +48,20 @@ func (f *dataFlags) register(cmd *cobra.Command, dataUsage string) {
 func (f *dataFlags) given(name string) bool { return f.changed != nil && f.changed(name) }
 
 // preprocess returns the preprocessing the flags ask for, to record in a
-// compiled program (nil when they ask for none beyond the defaults).
+// compiled program (nil when they ask for none). The pixel scale is not
+// part of it: it belongs to the file format (255 for PNG, 16 for the
+// digits CSV), not to the model.
 func (f *dataFlags) preprocess() (*fixed.Preprocess, error) {
 	o, err := f.options(0)
 	if err != nil {
 		return nil, err
 	}
-	pp := &fixed.Preprocess{PixelMax: o.PixelMax, Mean: o.Mean, Std: o.Std, Channels: o.Channels, BGR: o.BGR}
+	pp := &fixed.Preprocess{Mean: o.Mean, Std: o.Std, Channels: o.Channels, BGR: o.BGR}
 	if o.Resize[0] > 0 {
 		pp.Resize = []int{o.Resize[0], o.Resize[1]}
 	}
-	if pp.PixelMax == 0 {
-		pp.PixelMax = 255
+	if pp.Mean == nil && pp.Std == nil && pp.Resize == nil && pp.Channels == 0 && !pp.BGR {
+		return nil, nil
 	}
 	return pp, nil
 }
@@ -83,27 +85,25 @@ func (f *dataFlags) follow(pp *fixed.Preprocess, program string) (bool, error) {
 	if len(pp.Resize) == 2 {
 		resize = fmt.Sprintf("%dx%d", pp.Resize[0], pp.Resize[1])
 	}
-	pixelMax := f.pixelMax
-	if pixelMax == 0 {
-		pixelMax = 255
-	}
 	cur, err := f.preprocess()
 	if err != nil {
 		return false, err
+	}
+	if cur == nil {
+		cur = &fixed.Preprocess{}
 	}
 	for _, c := range []struct {
 		flag      string
 		have, rec string
 		set       func()
 	}{
-		{"pixel-max", strconv.FormatFloat(pixelMax, 'g', -1, 64), strconv.FormatFloat(pp.PixelMax, 'g', -1, 64), func() { f.pixelMax = pp.PixelMax }},
 		{"mean", floats(cur.Mean), floats(pp.Mean), func() { f.mean = floats(pp.Mean) }},
 		{"std", floats(cur.Std), floats(pp.Std), func() { f.std = floats(pp.Std) }},
 		{"resize", f.resize, resize, func() { f.resize = resize }},
 		{"channels", strconv.Itoa(f.channels), strconv.Itoa(pp.Channels), func() { f.channels = pp.Channels }},
 		{"bgr", strconv.FormatBool(f.bgr), strconv.FormatBool(pp.BGR), func() { f.bgr = pp.BGR }},
 	} {
-		if c.have == c.rec || (c.flag == "pixel-max" && pp.PixelMax == 0) {
+		if c.have == c.rec {
 			continue
 		}
 		if f.given(c.flag) {
