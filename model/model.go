@@ -29,12 +29,23 @@ const (
 	ONNX     Format = "onnx"
 	GraphDef Format = "tf-graphdef"
 	TFJS     Format = "tfjs"
+	// TFJSLayers is a TF.js layers model (a Keras model config in
+	// model.json, as tf.LayersModel.save writes it).
+	TFJSLayers Format = "tfjs-layers"
 )
 
 // Detect returns the format of the model at path: a directory or a .json
-// file is a TF.js graph model, .pb a frozen TensorFlow GraphDef, .onnx an
-// ONNX model.
+// file is a TF.js graph model (a layers model when model.json says so),
+// .pb a frozen TensorFlow GraphDef, .onnx an ONNX model.
 func Detect(path string) (Format, error) {
+	f, err := detect(path)
+	if f == TFJS && tf.IsLayersModel(path) {
+		f = TFJSLayers
+	}
+	return f, err
+}
+
+func detect(path string) (Format, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
@@ -71,6 +82,8 @@ func Load(path string, opt Options) (*ir.Graph, error) {
 		g, err = tf.LoadGraphDef(path, tf.Options{InputShape: opt.InputShape})
 	case TFJS:
 		g, err = tf.LoadTFJS(path, tf.Options{InputShape: opt.InputShape})
+	case TFJSLayers:
+		g, err = tf.LoadLayers(path, tf.Options{InputShape: opt.InputShape})
 	}
 	if err == nil {
 		err = g.CheckLive()
