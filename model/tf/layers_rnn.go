@@ -200,7 +200,8 @@ func (l *klayer) unroll(x string, sp *rnnSpec, backwards bool) ([]string, error)
 	}
 	var rb string
 	if sp.rb != nil {
-		if rb, err = l.konst("recurrent_bias", sp.rb); err != nil {
+		// [1, G·U], so that it slices as h·U does.
+		if rb, err = l.konst("recurrent_bias", ir.FloatTensor(ir.Shape{1, gu}, sp.rb.F)); err != nil {
 			return nil, err
 		}
 	}
@@ -321,7 +322,7 @@ func (l *klayer) gruStep(sp *rnnSpec, xt, h, uzr, uh, rb string) (string, error)
 			if inner, err = l.add(ir.OpMatMul, "recurrent", ir.Attrs{}, h, sp.u); err != nil {
 				return "", err
 			}
-			if inner, err = l.addBias(inner, sp.rb); err != nil {
+			if inner, err = l.add(ir.OpAdd, "recurrent_bias_add", ir.Attrs{}, inner, rb); err != nil {
 				return "", err
 			}
 		}
