@@ -448,6 +448,9 @@ func (l *klayer) bidirectional(ins []string) (string, error) {
 		// under that name.
 		bw.name = bw.name[len("backward_"):]
 	}
+	if r, ok := l.cfg["merge_mode"]; ok && !present(r) {
+		return "", l.errorf("attribute \"merge_mode\" = null (two outputs, forward and backward) is not supported")
+	}
 	mode, err := l.want("merge_mode", "concat", "sum", "mul", "ave")
 	if err != nil {
 		return "", err
