@@ -18,8 +18,15 @@ import (
 // Options control how a model is imported.
 type Options struct {
 	// InputShape overrides the model's declared input shape (needed where
-	// it leaves dimensions open), in the model's own layout.
+	// it leaves dimensions open), in the model's own layout: the first
+	// input's, for a model with several.
 	InputShape []int
+	// InputShapes fixes the shapes of inputs by name; it takes precedence
+	// over InputShape.
+	InputShapes map[string][]int
+	// Constants binds inputs by name to fixed values (an audio model's
+	// sample rate): they become constants of the graph and fold.
+	Constants map[string]*ir.Tensor
 }
 
 // Format names a model file format.
@@ -77,13 +84,13 @@ func Load(path string, opt Options) (*ir.Graph, error) {
 	var g *ir.Graph
 	switch f {
 	case ONNX:
-		g, err = onnx.Load(path, onnx.Options{InputShape: opt.InputShape})
+		g, err = onnx.Load(path, onnx.Options{InputShape: opt.InputShape, InputShapes: opt.InputShapes, Constants: opt.Constants})
 	case GraphDef:
-		g, err = tf.LoadGraphDef(path, tf.Options{InputShape: opt.InputShape})
+		g, err = tf.LoadGraphDef(path, tf.Options{InputShape: opt.InputShape, InputShapes: opt.InputShapes, Constants: opt.Constants})
 	case TFJS:
-		g, err = tf.LoadTFJS(path, tf.Options{InputShape: opt.InputShape})
+		g, err = tf.LoadTFJS(path, tf.Options{InputShape: opt.InputShape, InputShapes: opt.InputShapes, Constants: opt.Constants})
 	case TFJSLayers:
-		g, err = tf.LoadLayers(path, tf.Options{InputShape: opt.InputShape})
+		g, err = tf.LoadLayers(path, tf.Options{InputShape: opt.InputShape, InputShapes: opt.InputShapes, Constants: opt.Constants})
 	}
 	if err == nil {
 		err = g.CheckLive()

@@ -221,22 +221,68 @@ func flagError(err error) error {
 
 // modelFlags are the import flags shared by commands that load models.
 type modelFlags struct {
-	inputShape string
+	inputShapes []string
+	inputConsts []string
 }
 
 func (m *modelFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&m.inputShape, "input-shape", "", "override the model's input shape, e.g. 1,3,224,224 (needed where the model leaves dimensions open)")
+	cmd.Flags().StringArrayVar(&m.inputShapes, "input-shape", nil, "[NAME=]DIMS: fix an input's shape, e.g. 1,3,224,224 (needed where the model leaves dimensions open); NAME= for a model with several inputs; repeatable")
+	cmd.Flags().StringArrayVar(&m.inputConsts, "input-const", nil, "NAME=V[,V…]: bind an input to constant values, folded into the model (an audio model's sample rate); repeatable")
+}
+
+// options parses the import flags.
+func (m *modelFlags) options() (model.Options, error) {
+	var opt model.Options
+	for _, f := range m.inputShapes {
+		name, dims, named := strings.Cut(f, "=")
+		if !named {
+			dims = f
+		}
+		s, err := parseInts(dims, ",", "input-shape")
+		if err != nil {
+			return opt, usageError{err}
+		}
+		switch {
+		case !named && opt.InputShape != nil:
+			return opt, usagef("--input-shape %s: a second shape without a name (write NAME=DIMS)", f)
+		case !named:
+			opt.InputShape = s
+		default:
+			if opt.InputShapes == nil {
+				opt.InputShapes = map[string][]int{}
+			}
+			opt.InputShapes[name] = s
+		}
+	}
+	for _, f := range m.inputConsts {
+		name, vals, ok := strings.Cut(f, "=")
+		if !ok || name == "" {
+			return opt, usagef("--input-const %q: want NAME=V[,V…]", f)
+		}
+		v, err := parseFloats(vals, "input-const")
+		if err != nil {
+			return opt, usageError{err}
+		}
+		if opt.Constants == nil {
+			opt.Constants = map[string]*ir.Tensor{}
+		}
+		t := ir.NewFloat(ir.Shape{len(v)})
+		if len(v) == 1 {
+			t = ir.NewFloat(ir.Shape{})
+		}
+		for i, x := range v {
+			t.F[i] = float32(x)
+		}
+		opt.Constants[name] = t
+	}
+	return opt, nil
 }
 
 // load imports and optimizes a model.
 func (m *modelFlags) load(path string) (*ir.Graph, ir.PassStats, error) {
-	var opt model.Options
-	if m.inputShape != "" {
-		s, err := parseInts(m.inputShape, ",", "input-shape")
-		if err != nil {
-			return nil, ir.PassStats{}, err
-		}
-		opt.InputShape = s
+	opt, err := m.options()
+	if err != nil {
+		return nil, ir.PassStats{}, err
 	}
 	g, err := model.Load(path, opt)
 	if err != nil {

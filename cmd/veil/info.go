@@ -38,10 +38,8 @@ func infoCmd() *cobra.Command {
 			var err error
 			if noOpt {
 				var opt model.Options
-				if mf.inputShape != "" {
-					if opt.InputShape, err = parseInts(mf.inputShape, ",", "input-shape"); err != nil {
-						return err
-					}
+				if opt, err = mf.options(); err != nil {
+					return err
 				}
 				g, err = model.Load(args[0], opt)
 			} else {

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -93,6 +95,9 @@ on the inputs themselves when --data is not given.`,
 				}
 				ports, layout = prog.InputPorts(), prog.InputLayout()
 			} else {
+				if err := mf.shapesFromData(inFlags); err != nil {
+					return err
+				}
 				if g, _, err = mf.load(args[0]); err != nil {
 					return err
 				}
@@ -224,6 +229,46 @@ on the inputs themselves when --data is not given.`,
 	cmd.Flags().StringArrayVar(&outNames, "output", nil, "print only this output (repeatable; for a MODEL, any value of its graph)")
 	mal.register(cmd.Flags())
 	return cmd
+}
+
+// shapesFromData fixes the shape of every input given as a .npy file
+// (--input NAME=FILE.npy) to the array's, unless --input-shape names it:
+// a model's symbolic dimensions taken from the data.
+func (m *modelFlags) shapesFromData(inFlags []string) error {
+	given := map[string]bool{}
+	for _, f := range m.inputShapes {
+		name, _, named := strings.Cut(f, "=")
+		if !named {
+			name = ""
+		}
+		given[name] = true
+	}
+	for _, f := range inFlags {
+		name, file, named := strings.Cut(f, "=")
+		if !named {
+			name, file = "", f
+		}
+		if given[name] || !strings.EqualFold(filepath.Ext(file), ".npy") {
+			continue
+		}
+		t, err := data.LoadTensor(file)
+		if err != nil {
+			return err
+		}
+		if len(t.Shape) == 0 {
+			continue
+		}
+		dims := make([]string, len(t.Shape))
+		for i, d := range t.Shape {
+			dims[i] = strconv.Itoa(d)
+		}
+		spec := strings.Join(dims, ",")
+		if name != "" {
+			spec = name + "=" + spec
+		}
+		m.inputShapes = append(m.inputShapes, spec)
+	}
+	return nil
 }
 
 // selectOutputs makes names the outputs of g (any of its values).

@@ -142,3 +142,69 @@ func TestProgramRecordsPreprocessing(t *testing.T) {
 		t.Fatalf("eval of the program without its flags: %v", err)
 	}
 }
+
+// symbolicModel is a TF.js graph model of y = x·k + b with x of shape
+// [?, ?] (an int32 input), k a second input of shape [1, ?] and b an
+// input that the command line binds to a constant.
+const symbolicModel = `{
+  "format": "graph-model",
+  "modelTopology": {"node": [
+    {"name": "x", "op": "Placeholder", "attr": {"dtype": {"type": "DT_INT32"},
+      "shape": {"shape": {"dim": [{"size": "-1"}, {"size": "-1"}]}}}},
+    {"name": "k", "op": "Placeholder", "attr": {"dtype": {"type": "DT_FLOAT"},
+      "shape": {"shape": {"dim": [{"size": "1"}, {"size": "-1"}]}}}},
+    {"name": "b", "op": "Placeholder", "attr": {"dtype": {"type": "DT_FLOAT"},
+      "shape": {"shape": {"dim": []}}}},
+    {"name": "f", "op": "Cast", "input": ["x"], "attr": {"SrcT": {"type": "DT_INT32"}, "DstT": {"type": "DT_FLOAT"}}},
+    {"name": "m", "op": "Mul", "input": ["f", "k"], "attr": {"T": {"type": "DT_FLOAT"}}},
+    {"name": "y", "op": "AddV2", "input": ["m", "b"], "attr": {"T": {"type": "DT_FLOAT"}}}
+  ], "versions": {"producer": 175}},
+  "weightsManifest": []
+}`
+
+// TestPredictSymbolicInputs fixes a model's open dimensions from the
+// .npy data given for an input and by --input-shape NAME=DIMS, feeds an
+// integer input and binds a third input to a constant with --input-const.
+func TestPredictSymbolicInputs(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "model.json")
+	if err := os.WriteFile(m, []byte(symbolicModel), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "x.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := data.WriteNPY(f, []float32{1, 2, 3, 4, 5, 6}, []int{2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	k := filepath.Join(dir, "k.csv")
+	if err := os.WriteFile(k, []byte("10 20 30\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := veil(t, "predict", m, "--input", "x="+filepath.Join(dir, "x.npy"), "--input", "k="+k,
+		"--input-shape", "k=1,3", "--input-const", "b=0.5", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var preds []prediction
+	if err := json.Unmarshal([]byte(out), &preds); err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{10.5, 40.5, 90.5, 40.5, 100.5, 180.5}
+	got := preds[0].Outputs[0]
+	if !got.Shape.Equal(ir.Shape{2, 3}) {
+		t.Fatalf("output shape %v, want [2×3]", got.Shape)
+	}
+	for i, w := range want {
+		if got.Values[i] != w {
+			t.Fatalf("outputs %v, want %v", got.Values, want)
+		}
+	}
+	// Without k's shape the model leaves a dimension open: an error that
+	// says how to give it.
+	if _, err := veil(t, "predict", m, "--input", "x="+filepath.Join(dir, "x.npy"), "--input", "k="+k, "--input-const", "b=0.5"); err == nil || !strings.Contains(err.Error(), "--input-shape NAME=DIMS") {
+		t.Fatalf("open dimension: %v", err)
+	}
+}

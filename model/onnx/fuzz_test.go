@@ -125,8 +125,8 @@ func TestBadInput(t *testing.T) {
 			"no outputs"},
 		{"output-not-computed", graphSpec{nodes: [][]byte{nodeB("Relu", s("x"), s("y"))}, inputs: [][]byte{vinfo("x", 2)},
 			outputs: [][]byte{vinfo("z", 2)}}.bytes(), `graph output "z" is not defined`},
-		{"int-input", graphSpec{nodes: [][]byte{nodeB("Relu", s("x"), s("y"))}, inputs: [][]byte{vinfoT("x", typeInt64, 2)},
-			outputs: [][]byte{vinfo("y", 2)}}.bytes(), `graph input "x" has element type INT64`},
+		{"string-input", graphSpec{nodes: [][]byte{nodeB("Relu", s("x"), s("y"))}, inputs: [][]byte{vinfoT("x", typeString, 2)},
+			outputs: [][]byte{vinfo("y", 2)}}.bytes(), `graph input "x" has element type STRING`},
 		{"huge-constant-of-shape", graphSpec{nodes: [][]byte{
 			nodeB("Constant", nil, s("sh"), aTensor("value", tInt("", []int64{2}, []int64{1 << 20, 1 << 20}))),
 			nodeB("ConstantOfShape", s("sh"), s("c")), nodeB("Add", s("x", "c"), s("y"))},

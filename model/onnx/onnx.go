@@ -37,6 +37,9 @@ type Options struct {
 	// in Constants). It is needed where dimensions other than the batch are
 	// symbolic (like "height"); a symbolic batch alone defaults to 1.
 	InputShape []int
+	// InputShapes fixes the shapes of graph inputs by name (where they
+	// are symbolic); it takes precedence over InputShape.
+	InputShapes map[string][]int
 	// Constants binds graph inputs by name to fixed values: they become
 	// constants of the graph (and fold) instead of inputs. The conformance
 	// suite uses it for shape, index and axes inputs, which the static-shape
@@ -145,7 +148,11 @@ func (imp *importer) build(gp *graphProto) error {
 			}
 			continue
 		}
-		shape, err := inputShape(in, first, imp.opt.InputShape)
+		override := imp.opt.InputShapes[in.name]
+		if override == nil && first {
+			override = imp.opt.InputShape
+		}
+		shape, err := inputShape(in, override)
 		if err != nil {
 			return err
 		}
@@ -189,14 +196,16 @@ func (imp *importer) build(gp *graphProto) error {
 // inputShape returns the static shape of a graph input: the override when
 // this is the first input and one is given, else the declared shape with a
 // symbolic batch dimension taken as 1.
-func inputShape(in *valueInfo, first bool, override []int) (ir.Shape, error) {
+func inputShape(in *valueInfo, override []int) (ir.Shape, error) {
 	if in.hasType && !in.tensor {
 		return nil, fmt.Errorf("graph input %q is not a tensor (sequences, maps and optionals are not supported)", in.name)
 	}
-	if in.hasType && !isFloatType(in.elemType) {
-		return nil, fmt.Errorf("graph input %q has element type %s; only floating-point inputs are supported", in.name, typeName(in.elemType))
+	// An integer input (pixels as int32, token counts) is fed as real
+	// values; the graph's Cast to float then changes nothing.
+	if in.hasType && !isFloatType(in.elemType) && !isIntType(in.elemType) {
+		return nil, fmt.Errorf("graph input %q has element type %s; only numeric inputs are supported", in.name, typeName(in.elemType))
 	}
-	if first && override != nil {
+	if override != nil {
 		if in.hasShape && len(in.dims) != len(override) {
 			return nil, fmt.Errorf("graph input %q: input shape %v has rank %d, the model declares rank %d", in.name, override, len(override), len(in.dims))
 		}
@@ -208,7 +217,7 @@ func inputShape(in *valueInfo, first bool, override []int) (ir.Shape, error) {
 		return ir.Shape(append([]int(nil), override...)), nil
 	}
 	if !in.hasShape {
-		return nil, fmt.Errorf("graph input %q declares no shape; give the input shape (--input-shape)", in.name)
+		return nil, fmt.Errorf("graph input %q declares no shape; give its shape (--input-shape NAME=DIMS)", in.name)
 	}
 	if len(in.dims) > maxRank {
 		return nil, fmt.Errorf("graph input %q has rank %d", in.name, len(in.dims))
@@ -229,7 +238,7 @@ func inputShape(in *valueInfo, first bool, override []int) (ir.Shape, error) {
 		shape[i] = int(d.value)
 	}
 	if len(unknown) > 1 || (len(unknown) == 1 && unknown[0] != 0) {
-		return nil, fmt.Errorf("graph input %q has symbolic or unknown dimensions %s; give the input shape (--input-shape)", in.name, describeDims(in.dims))
+		return nil, fmt.Errorf("graph input %q has symbolic or unknown dimensions %s; give its shape (--input-shape NAME=DIMS)", in.name, describeDims(in.dims))
 	}
 	return shape, nil
 }

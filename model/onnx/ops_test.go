@@ -479,7 +479,7 @@ func TestInputShapes(t *testing.T) {
 		{name: "static", dims: []any{2, 3}, want: ir.Shape{2, 3}},
 		{name: "symbolic-batch", dims: []any{"N", 3}, want: ir.Shape{1, 3}},
 		{name: "zero-batch", dims: []any{0, 3}, want: ir.Shape{1, 3}},
-		{name: "symbolic-other", dims: []any{"N", "C"}, wantErr: "symbolic or unknown dimensions [N, C]; give the input shape (--input-shape)"},
+		{name: "symbolic-other", dims: []any{"N", "C"}, wantErr: "symbolic or unknown dimensions [N, C]; give its shape (--input-shape NAME=DIMS)"},
 		{name: "override", dims: []any{"N", "C"}, opt: []int{4, 5}, want: ir.Shape{4, 5}},
 		{name: "override-wrong-rank", dims: []any{"N", "C"}, opt: []int{4}, wantErr: "has rank 1, the model declares rank 2"},
 		{name: "override-zero", dims: []any{"N", "C"}, opt: []int{4, 0}, wantErr: "not positive"},
@@ -502,5 +502,39 @@ func TestInputShapes(t *testing.T) {
 				t.Errorf("input shape %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSeveralInputs checks inputs shaped by name, an integer input fed
+// as real values, and an input bound to a constant.
+func TestSeveralInputs(t *testing.T) {
+	spec := graphSpec{
+		nodes: [][]byte{
+			nodeB("Cast", s("pix"), s("f"), aInt("to", typeFloat)),
+			nodeB("Add", s("f", "bias"), s("y")),
+			nodeB("Relu", s("state"), s("z")),
+		},
+		inputs:  [][]byte{vinfoT("pix", typeInt32, "N", 4), vinfo("bias", "N", "K"), vinfo("state", 2, "B", 3), vinfoT("sr", typeInt64)},
+		outputs: [][]byte{vinfo("y"), vinfo("z")},
+	}
+	opt := Options{
+		InputShapes: map[string][]int{"bias": {1, 4}, "state": {2, 1, 3}},
+		Constants:   map[string]*ir.Tensor{"sr": ir.IntTensor(ir.Shape{}, []int64{16000})},
+	}
+	g, err := Decode(spec.bytes(), "several", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]ir.Shape{"pix": {1, 4}, "bias": {1, 4}, "state": {2, 1, 3}}
+	if len(g.Inputs) != 3 {
+		t.Fatalf("inputs %v, want pix, bias, state (sr is a constant)", g.Inputs)
+	}
+	for _, in := range g.Inputs {
+		if got := g.Values[in].Shape; !got.Equal(want[in]) {
+			t.Errorf("input %s: shape %v, want %v", in, got, want[in])
+		}
+	}
+	if _, err := Decode(spec.bytes(), "several", Options{}); err == nil || !strings.Contains(err.Error(), `"bias"`) {
+		t.Errorf("without shapes: %v, want an error naming input bias", err)
 	}
 }

@@ -15,6 +15,12 @@ type Options struct {
 	// graph must have exactly one). Without it, an unknown batch dimension
 	// (-1) becomes 1 and any other unknown dimension is an error.
 	InputShape []int
+	// InputShapes fixes the shapes of Placeholders by name; it takes
+	// precedence over InputShape.
+	InputShapes map[string][]int
+	// Constants binds Placeholders by name to fixed values: they become
+	// constants of the graph and fold.
+	Constants map[string]*ir.Tensor
 	// Outputs names the tensors ("node" or "node:0") to make the graph's
 	// outputs. Without it, the TF.js signature's outputs are used, or else
 	// every node that no other node reads (other than Const, Placeholder

@@ -139,26 +139,37 @@ func (b *builder) placeholder(n *NodeDef) error {
 	if _, err := dataInputs(n, 0, 0); err != nil {
 		return err
 	}
-	if a := n.attr("dtype"); a != nil && a.Kind == AttrType && a.Type != DTFloat {
-		return fmt.Errorf("input type %v is not supported (only DT_FLOAT)", a.Type)
+	if t, ok := b.opt.Constants[n.Name]; ok {
+		if err := b.g.AddConst(n.Name, t); err != nil {
+			return err
+		}
+		b.vals[n.Name] = n.Name
+		return nil
+	}
+	// Integer inputs (pixels as int32) are fed as real values; the graph's
+	// Cast to float then changes nothing.
+	if a := n.attr("dtype"); a != nil && a.Kind == AttrType && a.Type != DTFloat && a.Type != DTDouble && a.Type != DTHalf && a.Type != DTBFloat16 && (elemSize(a.Type) == 0 || a.Type == DTBool) {
+		return fmt.Errorf("input type %v is not supported (only numeric inputs)", a.Type)
 	}
 	var shape ir.Shape
-	if b.opt.InputShape != nil {
+	if s, ok := b.opt.InputShapes[n.Name]; ok {
+		shape = ir.Shape(slices.Clone(s))
+	} else if b.opt.InputShape != nil {
 		if b.placeholders != 1 {
-			return fmt.Errorf("Options.InputShape is ambiguous: the graph has %d inputs", b.placeholders)
+			return fmt.Errorf("an input shape without a name is ambiguous: the graph has %d inputs; name each (--input-shape NAME=DIMS)", b.placeholders)
 		}
 		shape = ir.Shape(slices.Clone(b.opt.InputShape))
 	} else {
 		a := n.attr("shape")
 		if a == nil || a.Kind != AttrShape || a.Shape == nil || a.Shape.UnknownRank {
-			return errors.New("input shape is unknown; give Options.InputShape")
+			return errors.New("input shape is unknown; give it (--input-shape NAME=DIMS)")
 		}
 		for i, d := range a.Shape.Dims {
 			switch {
 			case d == -1 && i == 0:
 				d = 1
 			case d < 0:
-				return fmt.Errorf("dimension %d of input shape %v is unknown; give Options.InputShape", i, a.Shape)
+				return fmt.Errorf("dimension %d of input shape %v is unknown; give the shape (--input-shape NAME=DIMS)", i, a.Shape)
 			case d > int64(maxTensorElements):
 				return fmt.Errorf("input shape %v is too large", a.Shape)
 			}
