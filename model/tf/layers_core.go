@@ -637,35 +637,31 @@ func (l *klayer) layerNorm(ins []string) (string, error) {
 	return out, l.b.g.AddLayerNorm(out, x, names[0], names[1], out, first, float32(eps))
 }
 
-// constParam reads key as a number or a list of numbers broadcast along
-// the last axis of x (Rescaling's scale and offset).
-func (l *klayer) constParam(key string, def float32, x string) (string, bool, error) {
+// constParam returns attribute key of Rescaling (a number, or one number
+// per channel of x's last axis) as a constant, or "" when it is absent or
+// a number equal to def, the identity.
+func (l *klayer) constParam(key string, def float64, x string) (string, error) {
 	r := l.raw(key)
 	if r == nil {
-		return "", def == 0 || def == 1, nil
+		return "", nil
 	}
 	var vs []float64
 	if json.Unmarshal(r, &vs) != nil {
-		v, err := l.float(key, float64(def))
-		if err != nil {
-			return "", false, err
+		v, err := l.float(key, def)
+		if err != nil || v == def {
+			return "", err
 		}
-		if float32(v) == def && (def == 0 || def == 1) {
-			return "", true, nil
-		}
-		c, err := l.scalar(key, float32(v))
-		return c, false, err
+		return l.scalar(key, float32(v))
 	}
 	s := l.shape(x)
 	if len(vs) != 1 && len(vs) != s[len(s)-1] {
-		return "", false, l.errorf("attribute %q has %d values for input %v", key, len(vs), s)
+		return "", l.errorf("attribute %q has %d values for input %v", key, len(vs), s)
 	}
 	f := make([]float32, len(vs))
 	for i, v := range vs {
 		f[i] = float32(v)
 	}
-	c, err := l.konst(key, ir.FloatTensor(ir.Shape{len(f)}, f))
-	return c, false, err
+	return l.konst(key, ir.FloatTensor(ir.Shape{len(f)}, f))
 }
 
 // rescaling: x·scale + offset.
@@ -674,20 +670,22 @@ func (l *klayer) rescaling(ins []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sc, skip, err := l.constParam("scale", 1, x)
-	if err != nil {
-		return "", err
-	}
-	if !skip {
-		if x, err = l.add(ir.OpMul, "scale", ir.Attrs{}, x, sc); err != nil {
+	for _, p := range []struct {
+		key string
+		def float64
+		op  ir.Op
+	}{{"scale", 1, ir.OpMul}, {"offset", 0, ir.OpAdd}} {
+		c, err := l.constParam(p.key, p.def, x)
+		if err != nil {
 			return "", err
 		}
+		if c != "" {
+			if x, err = l.add(p.op, p.key, ir.Attrs{}, x, c); err != nil {
+				return "", err
+			}
+		}
 	}
-	off, skip, err := l.constParam("offset", 0, x)
-	if err != nil || skip {
-		return x, err
-	}
-	return l.add(ir.OpAdd, "offset", ir.Attrs{}, x, off)
+	return x, nil
 }
 
 // normalization: Keras's preprocessing Normalization, (x − mean) /

@@ -316,3 +316,46 @@ func TestLayersQuantized(t *testing.T) {
 	}
 	checkClose(t, "p", outs[0], ir.Shape{1, T, 3}, y, 1e-5)
 }
+
+// TestLayersNested: a functional model nested in a functional model (two
+// inputs; its call is node 1, node 0 being its own) and a Sequential with
+// an InputLayer nested after it, each called once; the inner layers'
+// weights carry no prefix of their model.
+func TestLayersNested(t *testing.T) {
+	innerIn := func(name string) map[string]any {
+		return klay("InputLayer", name, map[string]any{"batch_input_shape": []any{nil, 2}}, []any{})
+	}
+	inner := map[string]any{"name": "inner", "layers": []any{
+		innerIn("i1"), innerIn("i2"),
+		klay("Subtract", "sub", nil, call("i1", "i2")),
+		klay("Dense", "d", map[string]any{"units": 2, "activation": "tanh"}, call("sub")),
+	}, "input_layers": [][]any{{"i1", 0, 0}, {"i2", 0, 0}}, "output_layers": [][]any{{"d", 0, 0}}}
+	innerSeq := map[string]any{"name": "tail", "layers": []any{
+		klay("InputLayer", "t_in", map[string]any{"batch_input_shape": []any{nil, 2}}),
+		klay("Dense", "e", map[string]any{"units": 1, "use_bias": false}),
+	}}
+	outer := map[string]any{"class_name": "Functional", "keras_version": "2.12.0", "config": map[string]any{
+		"name": "outer", "layers": []any{
+			innerIn("a"), innerIn("b"),
+			map[string]any{"class_name": "Functional", "name": "inner", "config": inner,
+				"inbound_nodes": []any{call("a", "b")}},
+			map[string]any{"class_name": "Sequential", "name": "tail", "config": innerSeq,
+				"inbound_nodes": []any{[]any{[]any{"inner", 1, 0, map[string]any{}}}}},
+		},
+		"input_layers": [][]any{{"a", 0, 0}, {"b", 0, 0}}, "output_layers": [][]any{{"tail", 1, 0}, {"inner", 1, 0}},
+	}}
+	ws := []kweight{
+		{name: "d/kernel", shape: []int{2, 2}, vals: rnd(1, 4, 1)},
+		{name: "d/bias", shape: []int{2}, vals: rnd(2, 2, 0.3)},
+		{name: "e/kernel", shape: []int{2, 1}, vals: rnd(3, 2, 1)},
+	}
+	dir := writeLayers(t, outer, ws)
+	a, b := rnd(4, 2, 1), rnd(5, 2, 1)
+	outs := loadRun(t, dir, Options{}, ir.FloatTensor(ir.Shape{1, 2}, a), ir.FloatTensor(ir.Shape{1, 2}, b))
+	d := refDense([]float32{a[0] - b[0], a[1] - b[1]}, 1, 2, ws[0].vals, 2, ws[1].vals)
+	for i := range d {
+		d[i] = float32(math.Tanh(float64(d[i])))
+	}
+	checkClose(t, "tail", outs[0], ir.Shape{1, 1}, refDense(d, 1, 2, ws[2].vals, 1, nil), 1e-5)
+	checkClose(t, "inner", outs[1], ir.Shape{1, 2}, d, 1e-5)
+}
