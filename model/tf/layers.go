@@ -305,9 +305,15 @@ func (b *kbuilder) sequential(l *klayer, raw json.RawMessage, ins []string) ([]s
 		}
 		layers = layers[1:]
 	default:
-		// Keras names the input layer it makes after the first layer.
+		// Keras names the input layer it makes after the first layer, whose
+		// config holds the input shape, or else the model's
+		// build_input_shape does (a model built without an input layer).
 		in := first
 		in.Name += "_input"
+		if bs := l.raw("build_input_shape"); bs != nil && !hasInputShape(first) {
+			in = kerasObj{Class: "InputLayer", Name: in.Name}
+			in.Config, _ = json.Marshal(map[string]json.RawMessage{"batch_input_shape": bs})
+		}
 		if x, err = b.input(in, l.base); err != nil {
 			return nil, err
 		}
@@ -443,13 +449,18 @@ func nodeOffset(ly *kerasObj) int {
 		if layers[0].Class == "InputLayer" {
 			return 1
 		}
-		var c map[string]json.RawMessage
-		json.Unmarshal(layers[0].Config, &c)
-		if present(c["batch_input_shape"]) || present(c["batch_shape"]) {
+		if hasInputShape(layers[0]) {
 			return 1
 		}
 	}
 	return 0
+}
+
+// hasInputShape reports whether a layer's config gives the input shape.
+func hasInputShape(ly kerasObj) bool {
+	var c map[string]json.RawMessage
+	json.Unmarshal(ly.Config, &c)
+	return present(c["batch_input_shape"]) || present(c["batch_shape"])
 }
 
 func sequentialLayers(raw json.RawMessage) json.RawMessage {
@@ -707,8 +718,10 @@ func (b *kbuilder) input(ly kerasObj, base string) (string, error) {
 	if err := l.flag("sparse", false); err != nil {
 		return "", err
 	}
-	if err := l.flag("ragged", false); err != nil {
-		return "", err
+	for _, k := range []string{"ragged", "optional"} {
+		if err := l.flag(k, false); err != nil {
+			return "", err
+		}
 	}
 	var dims []*int
 	var key string

@@ -70,8 +70,8 @@ func ignoredKey(k string) bool {
 		"activity_regularizer", "seed", "module", "registered_name", "build_config",
 		"rate", "noise_shape", "stddev", "dropout", "recurrent_dropout",
 		"implementation", "unroll", "unit_forget_bias", "momentum", "fused",
-		"renorm_clipping", "renorm_momentum", "synchronized", "moving_mean_initializer",
-		"moving_variance_initializer":
+		"renorm_clipping", "renorm_momentum", "synchronized", "use_cudnn",
+		"build_input_shape":
 		return true
 	}
 	return strings.HasSuffix(k, "_initializer") || strings.HasSuffix(k, "_regularizer") ||

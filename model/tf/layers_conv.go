@@ -108,6 +108,16 @@ func (l *klayer) convAttrs(dims int, filters bool, paddings ...string) (f int, k
 	return
 }
 
+// noGroups requires groups (which Keras writes for every convolution) to
+// be 1, for the convolutions that have no groups of their own.
+func (l *klayer) noGroups() error {
+	g, err := l.int("groups", 1)
+	if err == nil && g != 1 {
+		err = l.errorf("attribute \"groups\" = %d is not supported (only 1)", g)
+	}
+	return err
+}
+
 // groups reads the groups attribute and checks it divides c and f.
 func (l *klayer) groups(c, f int) (int, error) {
 	g, err := l.int("groups", 1)
@@ -233,6 +243,9 @@ func (l *klayer) depthwiseConv2d(ins []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := l.noGroups(); err != nil {
+		return "", err
+	}
 	y, _, err := l.depthwise(x, xs, k, s, pad, true)
 	if err != nil {
 		return "", err
@@ -253,6 +266,9 @@ func (l *klayer) separableConv2d(ins []string) (string, error) {
 	}
 	f, k, s, pad, err := l.convAttrs(2, true)
 	if err != nil {
+		return "", err
+	}
+	if err := l.noGroups(); err != nil {
 		return "", err
 	}
 	y, cm, err := l.depthwise(x, xs, k, s, pad, false)
@@ -288,6 +304,9 @@ func (l *klayer) conv2dTranspose(ins []string) (string, error) {
 	}
 	f, k, s, pad, err := l.convAttrs(2, true)
 	if err != nil {
+		return "", err
+	}
+	if err := l.noGroups(); err != nil {
 		return "", err
 	}
 	op, err := l.ints("output_padding", 2, nil)

@@ -44,6 +44,8 @@ func TestLayersErrors(t *testing.T) {
 		{"dilation", "Conv2D", conv("dilation_rate", []int{2, 2}), convW, "", `attribute "dilation_rate" = [2 2] is not supported`},
 		{"channels first", "Conv2D", conv("data_format", "channels_first"), convW, "", `attribute "data_format" = "channels_first" is not supported`},
 		{"padding", "Conv2D", conv("padding", "full"), convW, "", `attribute "padding" = "full"`},
+		{"depthwise groups", "DepthwiseConv2D", with(img, "kernel_size", 1, "groups", 2), nil, "", `attribute "groups" = 2 is not supported (only 1)`},
+		{"conv groups", "Conv2D", conv("groups", 3), convW, "", `attribute "groups" = 3 does not divide`},
 		{"unknown class", "Lambda", with(img, "function", "x"), nil, "", `layer class "Lambda" is not supported`},
 		{"masking", "Masking", with(seqIn, "mask_value", 0), nil, "", `layer class "Masking" is not supported`},
 		{"activation", "Dense", with(vec, "units", 2, "activation", "crelu"), denseW, "", `attribute "activation" = "crelu": activation "crelu" is not supported`},

@@ -359,3 +359,21 @@ func TestLayersNested(t *testing.T) {
 	checkClose(t, "tail", outs[0], ir.Shape{1, 1}, refDense(d, 1, 2, ws[2].vals, 1, nil), 1e-5)
 	checkClose(t, "inner", outs[1], ir.Shape{1, 2}, d, 1e-5)
 }
+
+// TestLayersBuildInputShape: a Sequential model built without an input
+// layer keeps its input shape in build_input_shape; Keras writes
+// groups = 1 into a DepthwiseConv2D's config.
+func TestLayersBuildInputShape(t *testing.T) {
+	topo := map[string]any{"class_name": "Sequential", "keras_version": "2.12.0", "config": map[string]any{
+		"name": "s", "build_input_shape": []any{nil, 2, 2, 2},
+		"layers": []any{klay("DepthwiseConv2D", "dw", map[string]any{"kernel_size": []int{1, 1}, "groups": 1, "depth_multiplier": 1, "use_bias": false})},
+	}}
+	ws := []kweight{{name: "dw/depthwise_kernel", shape: []int{1, 1, 2, 1}, vals: []float32{2, -3}}}
+	x := rnd(1, 8, 1)
+	outs := loadRun(t, writeLayers(t, topo, ws), Options{}, ir.FloatTensor(ir.Shape{1, 2, 2, 2}, x))
+	want := make([]float32, 8)
+	for i, v := range x {
+		want[i] = v * ws[0].vals[i%2]
+	}
+	checkClose(t, "dw", outs[0], ir.Shape{1, 2, 2, 2}, want, 1e-6)
+}
