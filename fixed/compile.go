@@ -334,6 +334,14 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 			return err
 		}
 		res = c.emit(Instr{Op: Pad, In: in, Out: c.value(out, s, n.Output), Pads: n.Attrs.Pads, PadValue: int64(Encode(float64(n.Attrs.PadValue), s)), Node: n.Name})
+	case ir.OpGather:
+		x, err := c.operand(n, n.Inputs[0], s)
+		if err != nil {
+			return err
+		}
+		if res, err = c.gather(n, x); err != nil {
+			return err
+		}
 	case ir.OpSlice:
 		vals := make([]*ir.Value, len(n.Inputs))
 		for i, name := range n.Inputs {
@@ -365,6 +373,70 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 	}
 	c.ids[n.Output] = res
 	return nil
+}
+
+// MaxGatherRuns bounds the runs of consecutive indices a Gather of
+// secret data may have: each becomes a Slice.
+const MaxGatherRuns = 4096
+
+// gather compiles a Gather of the program tensor x at constant indices
+// (a class token x[:, 0], a channel selection): data movement, a Slice
+// per run of consecutive indices along the axis, their Concat, and a
+// Reshape to Gather's shape. Indices computed from secret data would
+// reveal where they point; they are refused.
+func (c *compiler) gather(n *ir.Node, x int) (int, error) {
+	idx := c.g.Const(n.Inputs[1])
+	if idx == nil {
+		return 0, n.Errorf("Gather at computed indices is not supported in fixed point (the indices would have to stay secret); only constant indices")
+	}
+	xs := c.p.Tensors[x].Shape
+	a := n.Attrs.Axis
+	if a < 0 {
+		a += len(xs)
+	}
+	is, err := idx.Ints()
+	if err != nil {
+		return 0, n.Errorf("indices: %v", err)
+	}
+	var runs [][2]int // [start, end) along the axis
+	for _, i := range is {
+		if i < 0 {
+			i += int64(xs[a])
+		}
+		if i < 0 || i >= int64(xs[a]) {
+			return 0, n.Errorf("index %d out of range for axis %d of size %d", i, a, xs[a])
+		}
+		if k := len(runs) - 1; k >= 0 && runs[k][1] == int(i) {
+			runs[k][1]++
+			continue
+		}
+		runs = append(runs, [2]int{int(i), int(i) + 1})
+	}
+	if len(runs) == 0 || len(runs) > MaxGatherRuns {
+		return 0, n.Errorf("Gather of %d runs of indices (limit %d)", len(runs), MaxGatherRuns)
+	}
+	parts := make([]int, len(runs))
+	for k, r := range runs {
+		starts, steps := make([]int, len(xs)), make([]int, len(xs))
+		for d := range steps {
+			steps[d] = 1
+		}
+		starts[a] = r[0]
+		shape := xs.Clone()
+		shape[a] = r[1] - r[0]
+		parts[k] = c.emit(Instr{Op: Slice, In: []int{x}, Out: c.value(shape, c.s, n.Output), Starts: starts, Steps: steps, Node: n.Name})
+	}
+	y := parts[0]
+	if len(parts) > 1 {
+		shape := xs.Clone()
+		shape[a] = len(is)
+		y = c.emit(Instr{Op: Concat, In: parts, Out: c.value(shape, c.s, n.Output), Axis: a, Node: n.Name})
+	}
+	out := c.outShape(n)
+	if !c.p.Tensors[y].Shape.Equal(out) {
+		y = c.emit(Instr{Op: Reshape, In: []int{y}, Out: c.value(out, c.s, n.Output), Shape: out.Clone(), Node: n.Name})
+	}
+	return y, nil
 }
 
 // clip lowers min(max(x, lo), hi) to ReLUs:

@@ -197,3 +197,69 @@ func TestFunctionDomainRefused(t *testing.T) {
 		t.Fatal("a reciprocal compiled without a traced range")
 	}
 }
+
+// TestGatherConstantIndices compiles Gathers of secret data at constant
+// indices (a vector with runs and repeats, a negative scalar, a matrix)
+// into data movement, exact against float, and refuses computed indices.
+func TestGatherConstantIndices(t *testing.T) {
+	cases := []struct {
+		name  string
+		axis  int
+		shape ir.Shape
+		idx   []int64
+	}{
+		{"runs", 1, ir.Shape{4}, []int64{2, 0, 1, 2}},
+		{"scalar", -1, ir.Shape{}, []int64{-1}},
+		{"matrix", 0, ir.Shape{2, 2}, []int64{1, 1, 0, 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := ir.NewGraph("gather")
+			if err := g.AddInput("x", ir.Shape{2, 3, 4}); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.AddConst("i", ir.IntTensor(c.shape, c.idx)); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.AddNode(&ir.Node{Name: "g", Op: ir.OpGather, Inputs: []string{"x", "i"}, Output: "y", Attrs: ir.Attrs{Axis: c.axis}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.SetOutputs("y"); err != nil {
+				t.Fatal(err)
+			}
+			p, err := fixed.Compile(g, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]float32, 24)
+			for i := range x {
+				x[i] = float32(i) - 7.5
+			}
+			want, err := ir.Run(g, map[string]*ir.Tensor{"x": ir.FloatTensor(ir.Shape{2, 3, 4}, x)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.PredictAll(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.OutputPorts()[0].Shape.Equal(want[0].Shape) {
+				t.Fatalf("shape %v, want %v", p.OutputPorts()[0].Shape, want[0].Shape)
+			}
+			for i, w := range want[0].Floats() {
+				if got[0][i] != float64(w) {
+					t.Fatalf("outputs %v, want %v", got[0], want[0].Floats())
+				}
+			}
+		})
+	}
+	g := ir.NewGraph("computed")
+	g.AddInput("x", ir.Shape{3})
+	g.AddInput("j", ir.Shape{1})
+	g.AddNode(&ir.Node{Name: "c", Op: ir.OpCast, Inputs: []string{"j"}, Output: "ji", Attrs: ir.Attrs{To: ir.Int64}})
+	g.AddNode(&ir.Node{Name: "g", Op: ir.OpGather, Inputs: []string{"x", "ji"}, Output: "y"})
+	g.SetOutputs("y")
+	if _, err := fixed.Compile(g, 8); err == nil {
+		t.Fatal("a Gather at computed indices compiled")
+	}
+}

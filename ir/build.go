@@ -913,3 +913,60 @@ func (g *Graph) AddElu(node, x, out string, alpha, scale float32) error {
 	_, err = b.add(OpMul, "", out, Attrs{}, sum, s)
 	return err
 }
+
+// AddGatherND adds GatherND (batch_dims 0) of x at the constant indices
+// idx (an integer tensor whose last dimension k indexes x's first k
+// dimensions), computing out: x reshaped so that its first k dimensions
+// are one, and a Gather along it at the flattened indices, which has
+// GatherND's shape [idx.Shape[:-1]…, x.Shape[k:]…]. The fixed-point
+// compiler turns that Gather into data movement.
+func (g *Graph) AddGatherND(node, x, out string, idx *Tensor) error {
+	b := &builder{g: g, node: node, op: "GatherND", final: out}
+	xs, err := b.shape(x)
+	if err != nil {
+		return err
+	}
+	is, err := idx.Ints()
+	if err != nil {
+		return b.errorf("indices: %v", err)
+	}
+	if len(idx.Shape) == 0 {
+		return b.errorf("indices are a scalar")
+	}
+	k := idx.Shape[len(idx.Shape)-1]
+	if k < 1 || k > len(xs) {
+		return b.errorf("indices of depth %d for data of rank %d", k, len(xs))
+	}
+	flat := make([]int64, len(is)/k)
+	for p := range flat {
+		var l int64
+		for j := range k {
+			i := is[p*k+j]
+			if i < 0 {
+				i += int64(xs[j])
+			}
+			if i < 0 || i >= int64(xs[j]) {
+				return b.errorf("index %d out of range for dimension %d of size %d", is[p*k+j], j, xs[j])
+			}
+			l = l*int64(xs[j]) + i
+		}
+		flat[p] = l
+	}
+	lead := 1
+	for _, d := range xs[:k] {
+		lead *= d
+	}
+	x2, err := b.reshape(x, "flat", "", append(Shape{lead}, xs[k:]...))
+	if err != nil {
+		return err
+	}
+	if err := b.reserve(int64(len(flat))); err != nil {
+		return err
+	}
+	li, err := b.konst("indices", IntTensor(idx.Shape[:len(idx.Shape)-1].Clone(), flat))
+	if err != nil {
+		return err
+	}
+	_, err = b.add(OpGather, "", out, Attrs{Axis: 0}, x2, li)
+	return err
+}

@@ -55,6 +55,7 @@ func init() {
 		"Clip":               {6, 1, lowerClip},
 		"LeakyRelu":          {6, 1, lowerLeakyRelu},
 		"Elu":                {6, 1, lowerElu},
+		"GatherND":           {11, 1, lowerGatherND},
 		"Selu":               {6, 1, lowerElu},
 		"MaxPool":            {1, 1, lowerPool},
 		"AveragePool":        {1, 1, lowerPool},
@@ -160,87 +161,25 @@ func lowerGather(imp *importer, n *node) error {
 	if err != nil {
 		return err
 	}
-	if data.Const == nil && idx.Const != nil && data.DType == ir.Float32 {
-		return imp.gatherSlices(n, data.Shape, idx.Const, axis)
+	// Constant indices are checked here; the fixed-point compiler turns a
+	// Gather of computed data at constant indices into data movement.
+	if idx.Const != nil {
+		ax, err := axesOf(n, []int64{axis}, len(data.Shape))
+		if err != nil {
+			return err
+		}
+		is, err := idx.Const.Ints()
+		if err != nil {
+			return n.errorf("indices: %v", err)
+		}
+		size := int64(data.Shape[ax[0]])
+		for _, i := range is {
+			if i < -size || i >= size {
+				return n.errorf("index %d out of range for axis %d of size %d", i, ax[0], size)
+			}
+		}
 	}
 	_, err = imp.add(n, ir.OpGather, n.out(), ir.Attrs{Axis: int(axis)}, n.inputs...)
-	return err
-}
-
-// maxGatherRuns bounds the Slices a Gather of computed data becomes.
-const maxGatherRuns = 64
-
-// gatherSlices imports a Gather of computed (secret) data at constant
-// indices as data movement the fixed-point backends run: a Slice per run
-// of consecutive indices, a Concat of them along the axis, and a Reshape
-// to Gather's shape (which drops the axis for a scalar index, as
-// x[:, 0] exports). More than maxGatherRuns runs stay a Gather.
-func (imp *importer) gatherSlices(n *node, xs ir.Shape, indices *ir.Tensor, axis int64) error {
-	ax, err := axesOf(n, []int64{axis}, len(xs))
-	if err != nil {
-		return err
-	}
-	a := ax[0]
-	is, err := indices.Ints()
-	if err != nil {
-		return n.errorf("indices: %v", err)
-	}
-	var runs [][2]int // [start, end) along the axis
-	for _, i := range is {
-		if i < -int64(xs[a]) || i >= int64(xs[a]) {
-			return n.errorf("index %d out of range for axis %d of size %d", i, a, xs[a])
-		}
-		if i < 0 {
-			i += int64(xs[a])
-		}
-		if k := len(runs) - 1; k >= 0 && runs[k][1] == int(i) {
-			runs[k][1]++
-			continue
-		}
-		runs = append(runs, [2]int{int(i), int(i) + 1})
-	}
-	if len(runs) == 0 || len(runs) > maxGatherRuns {
-		_, err := imp.add(n, ir.OpGather, n.out(), ir.Attrs{Axis: int(axis)}, n.inputs...)
-		return err
-	}
-	// With a 1-D index vector, the Concat of the Slices (or the one Slice)
-	// has Gather's shape already; otherwise a Reshape follows.
-	vector := len(indices.Shape) == 1
-	name := func(last bool) string {
-		if last {
-			return n.out()
-		}
-		return ""
-	}
-	parts := make([]string, len(runs))
-	for k, r := range runs {
-		st, err := imp.constInt(n, "starts", ir.Shape{1}, []int64{int64(r[0])})
-		if err != nil {
-			return err
-		}
-		en, err := imp.constInt(n, "ends", ir.Shape{1}, []int64{int64(r[1])})
-		if err != nil {
-			return err
-		}
-		axs, err := imp.constInt(n, "axes", ir.Shape{1}, []int64{int64(a)})
-		if err != nil {
-			return err
-		}
-		if parts[k], err = imp.add(n, ir.OpSlice, name(vector && len(runs) == 1), ir.Attrs{}, n.in(0), st, en, axs); err != nil {
-			return err
-		}
-	}
-	y := parts[0]
-	if len(parts) > 1 {
-		if y, err = imp.add(n, ir.OpConcat, name(vector), ir.Attrs{Axis: a}, parts...); err != nil {
-			return err
-		}
-	}
-	if vector {
-		return nil
-	}
-	out := append(append(xs[:a:a], indices.Shape...), xs[a+1:]...)
-	_, err = imp.reshape(n, y, n.out(), out)
 	return err
 }
 
@@ -251,6 +190,25 @@ func lowerLeakyRelu(imp *importer, n *node) error {
 	alpha := n.float("alpha", 0.01)
 	_, err := imp.add(n, ir.OpLeakyRelu, n.out(), ir.Attrs{Alpha: alpha}, n.in(0))
 	return err
+}
+
+// lowerGatherND imports GatherND (batch_dims 0) at constant indices
+// through ir.Graph.AddGatherND.
+func lowerGatherND(imp *importer, n *node) error {
+	if err := inputs(n, 2, 2); err != nil {
+		return err
+	}
+	if bd := n.int("batch_dims", 0); bd != 0 {
+		return n.errorf("attribute batch_dims=%d is not supported (only 0)", bd)
+	}
+	idx, err := imp.value(n, n.in(1))
+	if err != nil {
+		return err
+	}
+	if idx.Const == nil {
+		return n.errorf("indices computed from the data are not supported (only constant indices)")
+	}
+	return imp.g.AddGatherND(n.name, n.in(0), n.out(), idx.Const)
 }
 
 // lowerElu imports Elu (alpha, default 1) and Selu (alpha, gamma) through
@@ -1054,15 +1012,22 @@ func lowerClip(imp *importer, n *node) error {
 		if err := inputs(n, 1, 3); err != nil {
 			return err
 		}
+		// A bound computed from the data (max(x, ReduceMax(x) − 80) of a
+		// log-mel front end) makes the Clip a Max and a Min of computed
+		// values.
+		lowIn, highIn := n.in(1), n.in(2)
+		if computed(imp, lowIn) || computed(imp, highIn) {
+			return clipComputed(imp, n, lowIn, highIn)
+		}
 		var err error
-		if m := n.in(1); m != "" {
-			if lo, err = imp.constScalar(n, m, "min"); err != nil {
+		if lowIn != "" {
+			if lo, err = imp.constScalar(n, lowIn, "min"); err != nil {
 				return err
 			}
 			hasLo = true
 		}
-		if m := n.in(2); m != "" {
-			if hi, err = imp.constScalar(n, m, "max"); err != nil {
+		if highIn != "" {
+			if hi, err = imp.constScalar(n, highIn, "max"); err != nil {
 				return err
 			}
 			hasHi = true
@@ -1074,6 +1039,33 @@ func lowerClip(imp *importer, n *node) error {
 	}
 	_, err := imp.add(n, ir.OpClip, n.out(), ir.Attrs{Min: lo, Max: hi}, n.in(0))
 	return err
+}
+
+// computed reports whether value name is present and not a constant.
+func computed(imp *importer, name string) bool {
+	return name != "" && imp.g.Values[name] != nil && imp.g.Values[name].Const == nil
+}
+
+// clipComputed imports Clip(x, lo, hi) with a bound that is not a
+// constant as Min(Max(x, lo), hi), leaving out an absent bound.
+func clipComputed(imp *importer, n *node, lo, hi string) error {
+	x := n.in(0)
+	if lo != "" {
+		out := n.out()
+		if hi != "" {
+			out = imp.g.UniqueName(n.out() + "/max")
+		}
+		if _, err := imp.add(n, ir.OpMax, out, ir.Attrs{}, x, lo); err != nil {
+			return err
+		}
+		x = out
+	}
+	if hi != "" {
+		if _, err := imp.add(n, ir.OpMin, n.out(), ir.Attrs{}, x, hi); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func lowerGemm(imp *importer, n *node) error {

@@ -86,9 +86,13 @@ func TestOps(t *testing.T) {
 			nodes: [][]byte{nodeB("Clip", s("x", "", "hi"), s("y"))},
 			inits: [][]byte{tFloat("hi", nil, []float32{2})},
 			shape: []int{3}, x: []float32{-1, 3, 7}, out: []any{3}, want: []float32{-1, 2, 2}},
-		{name: "clip/opset12-min-not-constant", opset: 12,
-			nodes: [][]byte{nodeB("Clip", s("x", "x"), s("y"))}, shape: []int{1}, out: []any{1},
-			wantErr: `node "n_Clip" (Clip): min (input "x") must be a constant`},
+		// A computed bound: Max (and Min) of computed values.
+		{name: "clip/opset12-min-computed", opset: 12,
+			nodes: [][]byte{nodeB("Neg", s("x"), s("m")), nodeB("Clip", s("x", "m"), s("y"))},
+			shape: []int{3}, x: []float32{-2, 0.5, 3}, out: []any{3}, want: []float32{2, 0.5, 3}},
+		{name: "clip/opset12-both-computed", opset: 12,
+			nodes: [][]byte{nodeB("Neg", s("x"), s("m")), nodeB("Abs", s("x"), s("a")), nodeB("Clip", s("x", "m", "a"), s("y"))},
+			shape: []int{3}, x: []float32{-2, 0.5, 3}, out: []any{3}, want: []float32{2, 0.5, 3}},
 		// Gather of computed data at constant indices becomes Slices,
 		// Concat and Reshape (the fixed-point backends have no Gather).
 		{name: "gather/computed-scalar-index", opset: 13,

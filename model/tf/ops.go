@@ -118,6 +118,7 @@ func init() {
 		"SplitV":       (*builder).split,
 		"GatherV2":     (*builder).gather,
 		"Gather":       (*builder).gather,
+		"GatherNd":     (*builder).gatherNd,
 		"Shape":        (*builder).shapeOf,
 		"Size":         (*builder).sizeOrRank,
 		"Rank":         (*builder).sizeOrRank,

@@ -494,3 +494,26 @@ func (b *builder) tile(n *NodeDef) error {
 	b.alias(n, 0, n.Name)
 	return nil
 }
+
+// gatherNd lowers GatherNd at constant indices through
+// ir.Graph.AddGatherND (indices computed from data would be secret).
+func (b *builder) gatherNd(n *NodeDef) error {
+	ins, err := b.ins(n, 2, 2)
+	if err != nil {
+		return err
+	}
+	if bd, err := attrInt(n, "batch_dims", 0); err != nil {
+		return err
+	} else if bd != 0 {
+		return fmt.Errorf("batch_dims %d is not supported (only 0)", bd)
+	}
+	idx := b.g.Const(ins[1])
+	if idx == nil {
+		return errors.New("indices computed from the data are not supported (only constant indices)")
+	}
+	if err := b.g.AddGatherND(n.Name, ins[0], n.Name, idx); err != nil {
+		return err
+	}
+	b.alias(n, 0, n.Name)
+	return nil
+}

@@ -1,6 +1,8 @@
 package tf
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"veil/ir"
@@ -234,4 +236,56 @@ func TestShapeOps(t *testing.T) {
 	for _, c := range append(shapeCases(), reduceCases()...) {
 		t.Run(c.name, func(t *testing.T) { runOpCase(t, c) })
 	}
+}
+
+// TestGatherNd checks GatherNd at constant indices (depth 1 and 2, a
+// negative index) against a direct reference, and that computed indices
+// are refused.
+func TestGatherNd(t *testing.T) {
+	x := make([]float32, 24) // [2, 3, 4]
+	for i := range x {
+		x[i] = float32(i)
+	}
+	at := func(i, j, k int) float32 { return x[i*12+j*4+k] }
+	cases := []struct {
+		name  string
+		idx   []int64
+		shape []int64
+		want  []float32
+		out   ir.Shape
+	}{
+		{"depth 2", []int64{1, 2, 0, -1}, []int64{2, 2}, append(rowOf(at, 1, 2), rowOf(at, 0, 2)...), ir.Shape{2, 4}},
+		{"depth 1", []int64{1}, []int64{1, 1}, x[12:], ir.Shape{1, 3, 4}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			nodes := []*NodeDef{placeholder("x", 2, 3, 4), constI("i", c.shape, c.idx...), nd("y", "GatherNd", []string{"x", "i"}, nil)}
+			g, err := importBinary(t, nodes, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := ir.Run(g, map[string]*ir.Tensor{"x": ir.FloatTensor(ir.Shape{2, 3, 4}, x)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !out[0].Shape.Equal(c.out) || !slices.Equal(out[0].Floats(), c.want) {
+				t.Fatalf("got %v %v, want %v %v", out[0].Shape, out[0].Floats(), c.out, c.want)
+			}
+		})
+	}
+	nodes := []*NodeDef{placeholder("x", 2, 3, 4), placeholder("j", 1, 2),
+		nd("i", "Cast", []string{"j"}, map[string]*AttrValue{"SrcT": aT(DTFloat), "DstT": aT(DTInt32)}),
+		nd("y", "GatherNd", []string{"x", "i"}, nil)}
+	if _, err := importBinary(t, nodes, Options{}); err == nil || !strings.Contains(err.Error(), "constant indices") {
+		t.Fatalf("computed indices: %v", err)
+	}
+}
+
+// rowOf returns the last-axis row (i, j) of a [2, 3, 4] tensor.
+func rowOf(at func(i, j, k int) float32, i, j int) []float32 {
+	r := make([]float32, 4)
+	for k := range r {
+		r[k] = at(i, j, k)
+	}
+	return r
 }

@@ -25,7 +25,7 @@ Concat Pad Squeeze Unsqueeze Dropout Softmax ArgMax ReduceMean ReduceSum
 Constant Shape Cast Slice ConstantOfShape LogSoftmax Abs Exp Log Erf Softplus
 HardSwish PRelu Max Min HardSigmoid Gelu Pow ReduceMax ReduceMin GlobalMaxPool
 LayerNormalization InstanceNormalization ConvTranspose Resize Upsample
-DepthToSpace SpaceToDepth Tile Split Elu Selu""".split())
+DepthToSpace SpaceToDepth Tile Split Elu Selu GatherND""".split())
 
 
 def main():
