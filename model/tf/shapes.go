@@ -517,3 +517,91 @@ func (b *builder) gatherNd(n *NodeDef) error {
 	b.alias(n, 0, n.Name)
 	return nil
 }
+
+// sparseToDense folds SparseToDense of constant operands (shape
+// arithmetic: a mask or a shape built from indices) into a constant.
+func (b *builder) sparseToDense(n *NodeDef) error {
+	ins, err := b.ins(n, 4, 4)
+	if err != nil {
+		return err
+	}
+	var ks [4]*ir.Tensor
+	for i, in := range ins {
+		if ks[i] = b.g.Const(in); ks[i] == nil {
+			return fmt.Errorf("input %d (%q) is computed from the data; only constant operands are supported", i, in)
+		}
+	}
+	dims, err := ks[1].Ints()
+	if err != nil {
+		return fmt.Errorf("output_shape: %w", err)
+	}
+	size, err := numElements(dims)
+	if err != nil {
+		return fmt.Errorf("output_shape: %w", err)
+	}
+	idx, err := ks[0].Ints()
+	if err != nil {
+		return fmt.Errorf("sparse_indices: %w", err)
+	}
+	rank := 1
+	if len(ks[0].Shape) == 2 {
+		rank = ks[0].Shape[1]
+	} else if len(ks[0].Shape) > 2 {
+		return fmt.Errorf("sparse_indices of rank %d", len(ks[0].Shape))
+	}
+	if rank != len(dims) || (rank == 0 && len(idx) > 0) {
+		return fmt.Errorf("sparse_indices of depth %d for output_shape %v", rank, dims)
+	}
+	count := 0
+	if rank > 0 {
+		count = len(idx) / rank
+	}
+	vals, def := ks[2], ks[3]
+	if vals.Len() != 1 && vals.Len() != count || def.Len() != 1 {
+		return fmt.Errorf("%d sparse_values and %d default values for %d indices", vals.Len(), def.Len(), count)
+	}
+	shape := make(ir.Shape, len(dims))
+	for i, d := range dims {
+		shape[i] = int(d)
+	}
+	flat := make([]int, count)
+	for p := range flat {
+		off := 0
+		for j := range rank {
+			i := idx[p*rank+j]
+			if i < 0 || i >= dims[j] {
+				return fmt.Errorf("index %d out of range for dimension %d of size %d", i, j, dims[j])
+			}
+			off = off*int(dims[j]) + int(i)
+		}
+		flat[p] = off
+	}
+	pick := func(t *ir.Tensor, p int) int { return min(p, t.Len()-1) }
+	var t *ir.Tensor
+	if vals.DType == ir.Int64 {
+		vi, _ := vals.Ints()
+		di, _ := def.Ints()
+		out := make([]int64, size)
+		for i := range out {
+			out[i] = di[0]
+		}
+		for p, off := range flat {
+			out[off] = vi[pick(vals, p)]
+		}
+		t = ir.IntTensor(shape, out)
+	} else {
+		vf, df := vals.Floats(), def.Floats()
+		t = ir.NewFloat(shape)
+		for i := range t.F {
+			t.F[i] = df[0]
+		}
+		for p, off := range flat {
+			t.F[off] = vf[pick(vals, p)]
+		}
+	}
+	if _, err := b.constTensor(n.Name, t); err != nil {
+		return err
+	}
+	b.alias(n, 0, n.Name)
+	return nil
+}

@@ -289,3 +289,32 @@ func rowOf(at func(i, j, k int) float32, i, j int) []float32 {
 	}
 	return r
 }
+
+// TestSparseToDense folds SparseToDense of constants (a scattered mask
+// added to an input) and refuses computed operands.
+func TestSparseToDense(t *testing.T) {
+	nodes := []*NodeDef{
+		placeholder("x", 2, 3),
+		constI("idx", []int64{2, 2}, 0, 1, 1, 2),
+		constI("shape", []int64{2}, 2, 3),
+		constF("vals", []int64{2}, []float32{5, 7}),
+		constF("def", nil, []float32{-1}),
+		nd("m", "SparseToDense", []string{"idx", "shape", "vals", "def"}, nil),
+		nd("y", "AddV2", []string{"x", "m"}, nil),
+	}
+	g, err := importBinary(t, nodes, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ir.Run(g, map[string]*ir.Tensor{"x": ir.FloatTensor(ir.Shape{2, 3}, make([]float32, 6))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{-1, 5, -1, -1, -1, 7}; !slices.Equal(out[0].Floats(), want) {
+		t.Fatalf("got %v, want %v", out[0].Floats(), want)
+	}
+	nodes[3] = nd("vals", "Identity", []string{"x"}, nil)
+	if _, err := importBinary(t, nodes, Options{}); err == nil || !strings.Contains(err.Error(), "computed from the data") {
+		t.Fatalf("computed values: %v", err)
+	}
+}
