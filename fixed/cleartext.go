@@ -437,7 +437,8 @@ func (p *Program) ApplyPost(y []float64) []float64 {
 	return ApplyPost(p.Post, inner, y)
 }
 
-// ApplyPost applies post ("softmax" over groups of inner values, "sigmoid"
+// ApplyPost applies post ("softmax" or "logsoftmax" over groups of inner
+// values, "sigmoid"
 // to every value, or nothing for "") to decoded outputs y.
 func ApplyPost(post string, inner int, y []float64) []float64 {
 	switch post {
@@ -456,6 +457,23 @@ func ApplyPost(post string, inner int, y []float64) []float64 {
 			}
 			for j := range y[o : o+inner] {
 				out[o+j] /= sum
+			}
+		}
+		return out
+	case "logsoftmax":
+		inner = max(inner, 1)
+		out := make([]float64, len(y))
+		for o := 0; o+inner <= len(y); o += inner {
+			m := math.Inf(-1)
+			for _, v := range y[o : o+inner] {
+				m = math.Max(m, v)
+			}
+			var sum float64
+			for _, v := range y[o : o+inner] {
+				sum += math.Exp(v - m)
+			}
+			for j, v := range y[o : o+inner] {
+				out[o+j] = v - m - math.Log(sum)
 			}
 		}
 		return out

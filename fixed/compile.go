@@ -14,9 +14,9 @@ const PublicShift = 16
 
 // Compile converts an optimized float graph (see ir.Optimize: no
 // BatchNorm or Identity left) into a fixed-point program at scale s.
-// A trailing Softmax or Sigmoid is not computed securely: it is monotone,
-// so the program outputs its input and records it in Post for the output's
-// receiver to apply in the clear.
+// A trailing Sigmoid, or Softmax or LogSoftmax over the last axis, is not
+// computed securely: it is monotone, so the program outputs its input and
+// records it in Post for the output's receiver to apply in the clear.
 func Compile(g *ir.Graph, s int) (*Program, error) {
 	return CompileWith(g, s, Options{})
 }
@@ -48,13 +48,20 @@ func CompileWith(g *ir.Graph, s int, opt Options) (*Program, error) {
 		producers[n.Output] = n
 	}
 	if len(outputs) == 1 {
-		if n := producers[outputs[0]]; n != nil && (n.Op == ir.OpSoftmax || n.Op == ir.OpSigmoid) {
-			c.post = n
-			outputs[0] = n.Inputs[0]
-			if n.Op == ir.OpSoftmax {
-				c.p.Post = "softmax"
-			} else {
+		if n := producers[outputs[0]]; n != nil {
+			rank := len(g.Values[n.Output].Shape)
+			lastAxis := n.Attrs.Axis == -1 || n.Attrs.Axis == rank-1
+			switch {
+			case n.Op == ir.OpSigmoid:
 				c.p.Post = "sigmoid"
+			case n.Op == ir.OpSoftmax && lastAxis:
+				c.p.Post = "softmax"
+			case n.Op == ir.OpLogSoftmax && lastAxis:
+				c.p.Post = "logsoftmax"
+			}
+			if c.p.Post != "" {
+				c.post = n
+				outputs[0] = n.Inputs[0]
 			}
 		}
 	}
@@ -356,7 +363,18 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 			return err
 		}
 		res = c.emit(Instr{Op: Slice, In: []int{x}, Out: c.value(out, s, n.Output), Starts: starts, Steps: steps, Node: n.Name})
-	case ir.OpSigmoid, ir.OpTanh, ir.OpSilu, ir.OpGelu, ir.OpSoftplus, ir.OpErf, ir.OpExp,
+	case ir.OpWhere:
+		var err error
+		if res, err = c.where(n); err != nil {
+			return err
+		}
+	case ir.OpExpand:
+		x, err := c.operand(n, n.Inputs[0], s)
+		if err != nil {
+			return err
+		}
+		res = c.broadcastTo(n, x, out)
+	case ir.OpSigmoid, ir.OpTanh, ir.OpSilu, ir.OpGelu, ir.OpSoftplus, ir.OpErf, ir.OpExp, ir.OpLog, ir.OpLogSoftmax,
 		ir.OpHardSigmoid, ir.OpHardSwish, ir.OpMax, ir.OpMin, ir.OpAbs, ir.OpNeg, ir.OpPRelu,
 		ir.OpReduceMax, ir.OpReduceMin, ir.OpSoftmax, ir.OpReciprocal, ir.OpRsqrt, ir.OpSqrt:
 		in, err := ops()

@@ -28,7 +28,11 @@ import (
 //     check refuse data the program was not compiled for;
 //   - softmax along an axis: the maximum subtracted (ReduceMax), exp of
 //     the non-positive differences, their sum S ∈ [1, n], and the
-//     product with 1/S by Newton's iteration on [1, n].
+//     product with 1/S by Newton's iteration on [1, n]; log-softmax the
+//     differences less ln S (a Piecewise table on the octaves of
+//     [1, n]); ln of other values on their traced range likewise;
+//   - Where with a constant condition: the branches times the 0/1
+//     condition as public factors; Expand: a broadcasting Add of 0.
 
 // function compiles node n, one of the functions above, on the program
 // tensors in.
@@ -94,7 +98,19 @@ func (c *compiler) function(n *ir.Node, in []int) (int, error) {
 		m := c.emit(Instr{Op: ReduceMax, In: []int{neg}, Out: c.value(out, s, n.Output), Axes: n.Attrs.Axes, KeepDims: n.Attrs.KeepDims, Node: n.Name})
 		return c.publicScalar(n, MulPublic, m, -1, s), nil
 	case ir.OpSoftmax:
-		return c.softmax(n, x)
+		return c.softmax(n, x, false)
+	case ir.OpLogSoftmax:
+		return c.softmax(n, x, true)
+	case ir.OpLog:
+		r, err := c.rangeOf(n, n.Inputs[0])
+		if err != nil {
+			return 0, err
+		}
+		lo, hi, err := octaveRange(n, "logarithm", r, s)
+		if err != nil {
+			return 0, err
+		}
+		return c.logOn(n, x, lo, hi)
 	case ir.OpReciprocal:
 		r, err := c.rangeOf(n, n.Inputs[0])
 		if err != nil {
@@ -333,8 +349,52 @@ func (c *compiler) expGeneral(n *ir.Node, x int, r [2]float64) (int, error) {
 	return c.emit(in), nil
 }
 
-// softmax emits softmax along n's axis.
-func (c *compiler) softmax(n *ir.Node, x int) (int, error) {
+// logOn emits ln x for x in [lo, hi] (powers of two): a Piecewise table
+// of degree 4 on the octaves of the range, halved until each piece is
+// within a quarter unit, with the oracle's domain [lo, hi].
+func (c *compiler) logOn(n *ir.Node, x int, lo, hi float64) (int, error) {
+	fn := function{name: "log", f: math.Log, lo: lo, hi: hi, left: [2]float64{math.Log(lo), 0}, right: [2]float64{math.Log(hi), 0}, degree: 4, octaves: true}
+	t, err := fn.fit(c.s, c.s, math.Ldexp(1, -c.s-2))
+	if err != nil {
+		return 0, n.Errorf("%v", err)
+	}
+	in := t.instr("log")
+	in.Domain = []int64{int64(Encode(lo, c.s)), int64(Encode(hi, c.s))}
+	in.In, in.Out, in.Node = []int{x}, c.value(c.p.Tensors[x].Shape, c.s, n.Output), n.Name
+	return c.emit(in), nil
+}
+
+// where emits Where(cond, a, b) for a constant condition: cond·a +
+// (1 − cond)·b with the condition's 0/1 values as public factors.
+func (c *compiler) where(n *ir.Node) (int, error) {
+	cond := c.g.Const(n.Inputs[0])
+	if cond == nil {
+		return 0, n.Errorf("Where on a condition computed from the data is not supported in fixed point (only constant conditions)")
+	}
+	out := c.outShape(n)
+	var sel [2][]int64
+	for _, v := range cond.Floats() {
+		b := int64(0)
+		if v != 0 {
+			b = 1
+		}
+		sel[0], sel[1] = append(sel[0], b), append(sel[1], 1-b)
+	}
+	var terms [2]int
+	for i := range terms {
+		x, err := c.operand(n, n.Inputs[1+i], c.s)
+		if err != nil {
+			return 0, err
+		}
+		x = c.broadcastTo(n, x, out)
+		terms[i] = c.emit(Instr{Op: MulPublic, In: []int{x}, Out: c.value(out, c.s, n.Output), Public: sel[i], PublicShape: cond.Shape.Clone(), Node: n.Name})
+	}
+	return c.emit(Instr{Op: Add, In: terms[:], Out: c.value(out, c.s, n.Output), Node: n.Name}), nil
+}
+
+// softmax emits softmax along n's axis, or its logarithm (x − max −
+// ln Σ e^(x−max), the sum in [1, n]).
+func (c *compiler) softmax(n *ir.Node, x int, logarithm bool) (int, error) {
 	s := c.s
 	shape := c.p.Tensors[x].Shape
 	axis := n.Attrs.Axis
@@ -354,7 +414,15 @@ func (c *compiler) softmax(n *ir.Node, x int) (int, error) {
 	}
 	sum := c.emit(Instr{Op: ReduceSum, In: []int{e}, Out: c.value(kept, s, n.Output), Axes: []int{axis}, KeepDims: true, Node: n.Name})
 	// S ≥ e^0 = 1 up to the table's error, and at most the axis length.
-	inv, ex, err := c.reciprocalOn(n, sum, 0.5, math.Exp2(math.Ceil(math.Log2(float64(shape[axis])+1))))
+	top := math.Exp2(math.Ceil(math.Log2(float64(shape[axis]) + 1)))
+	if logarithm {
+		l, err := c.logOn(n, sum, 0.5, top)
+		if err != nil {
+			return 0, err
+		}
+		return c.emit(Instr{Op: Sub, In: []int{d, l}, Out: c.value(shape, s, n.Output), Node: n.Name}), nil
+	}
+	inv, ex, err := c.reciprocalOn(n, sum, 0.5, top)
 	if err != nil {
 		return 0, err
 	}
@@ -363,7 +431,7 @@ func (c *compiler) softmax(n *ir.Node, x int) (int, error) {
 
 // TraceRanges runs the float graph on the examples and returns, for the
 // input of every node whose secure form needs one (Reciprocal, Sqrt,
-// Rsqrt, Exp, and the divisor of a Div by a computed value), the
+// Rsqrt, Exp, Log, and the divisor of a Div by a computed value), the
 // interval its elements reached: the Ranges of CompileWith.
 func TraceRanges(g *ir.Graph, xs []Example) (map[string][2]float64, error) {
 	var names []string
@@ -371,7 +439,7 @@ func TraceRanges(g *ir.Graph, xs []Example) (map[string][2]float64, error) {
 	for _, n := range g.Nodes {
 		var v string
 		switch n.Op {
-		case ir.OpReciprocal, ir.OpSqrt, ir.OpRsqrt, ir.OpExp:
+		case ir.OpReciprocal, ir.OpSqrt, ir.OpRsqrt, ir.OpExp, ir.OpLog:
 			v = n.Inputs[0]
 		case ir.OpDiv:
 			if g.Const(n.Inputs[1]) == nil {

@@ -48,6 +48,10 @@ func functionCases() []functionCase {
 		{name: "reducemax", op: ir.OpReduceMax, attrs: ir.Attrs{Axes: []int{1}}, lo: -8, hi: 8, tol: 1},
 		{name: "reducemin", op: ir.OpReduceMin, attrs: ir.Attrs{Axes: []int{0, 1}, KeepDims: true}, lo: -8, hi: 8, tol: 1},
 		{name: "softmax", op: ir.OpSoftmax, attrs: ir.Attrs{Axis: 1}, lo: -10, hi: 10, tol: 16},
+		{name: "softmax_axis0", op: ir.OpSoftmax, attrs: ir.Attrs{Axis: 0}, lo: -10, hi: 10, tol: 16},
+		{name: "logsoftmax_axis0", op: ir.OpLogSoftmax, attrs: ir.Attrs{Axis: 0}, lo: -10, hi: 10, tol: 16},
+		{name: "logsoftmax_post", op: ir.OpLogSoftmax, attrs: ir.Attrs{Axis: -1}, lo: -10, hi: 10, tol: 2},
+		{name: "log", op: ir.OpLog, lo: 0.05, hi: 30, tol: 8},
 		{name: "reciprocal", op: ir.OpReciprocal, lo: 0.05, hi: 30, tol: 8, rel: 1e-3},
 		{name: "rsqrt", op: ir.OpRsqrt, lo: 0.01, hi: 100, tol: 8, rel: 1e-3},
 		{name: "sqrt", op: ir.OpSqrt, lo: 0.01, hi: 100, tol: 8, rel: 1e-3},
@@ -261,5 +265,46 @@ func TestGatherConstantIndices(t *testing.T) {
 	g.SetOutputs("y")
 	if _, err := fixed.Compile(g, 8); err == nil {
 		t.Fatal("a Gather at computed indices compiled")
+	}
+}
+
+// TestWhereAndExpand compiles Where with a constant condition and Expand
+// of a secret value, exact against float.
+func TestWhereAndExpand(t *testing.T) {
+	g := ir.NewGraph("where")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(g.AddInput("x", ir.Shape{2, 3}))
+	must(g.AddInput("v", ir.Shape{1, 3}))
+	must(g.AddConst("cond", ir.IntTensor(ir.Shape{1, 3}, []int64{1, 0, 1})))
+	must(g.AddConst("shape", ir.IntTensor(ir.Shape{2}, []int64{2, 3})))
+	must(g.AddConst("k", ir.FloatTensor(ir.Shape{}, []float32{0.5})))
+	must(g.AddNode(&ir.Node{Name: "e", Op: ir.OpExpand, Inputs: []string{"v", "shape"}, Output: "ve"}))
+	must(g.AddNode(&ir.Node{Name: "w", Op: ir.OpWhere, Inputs: []string{"cond", "x", "ve"}, Output: "y"}))
+	must(g.AddNode(&ir.Node{Name: "w2", Op: ir.OpWhere, Inputs: []string{"cond", "k", "x"}, Output: "z"}))
+	must(g.SetOutputs("y", "z"))
+	p, err := fixed.Compile(g, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float32{1, 2, 3, 4, 5, 6, -1, -2, -3}
+	want, err := ir.Run(g, map[string]*ir.Tensor{"x": ir.FloatTensor(ir.Shape{2, 3}, x[:6]), "v": ir.FloatTensor(ir.Shape{1, 3}, x[6:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.PredictAll(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for o := range want {
+		for i, w := range want[o].Floats() {
+			if got[o][i] != float64(w) {
+				t.Fatalf("output %d: %v, want %v", o, got[o], want[o].Floats())
+			}
+		}
 	}
 }

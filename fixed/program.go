@@ -222,7 +222,7 @@ type Program struct {
 	Instrs      []Instr   `json:"instrs"`
 	Inputs      []int     `json:"inputs"`
 	Outputs     []int     `json:"outputs"`
-	Post        string    `json:"post,omitempty"` // "softmax" or "sigmoid", applied to the revealed output in the clear
+	Post        string    `json:"post,omitempty"` // "softmax", "logsoftmax" or "sigmoid", applied to the revealed output in the clear
 	// Preprocess is how raw images were turned into inputs when the
 	// program was compiled; every client applies it (see Preprocess).
 	Preprocess *Preprocess `json:"preprocess,omitempty"`

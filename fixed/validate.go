@@ -74,7 +74,7 @@ func (p *Program) validate(needData bool) error {
 		}
 	}
 	switch p.Post {
-	case "", "softmax", "sigmoid":
+	case "", "softmax", "sigmoid", "logsoftmax":
 	default:
 		return fmt.Errorf("unknown output post-processing %q", p.Post)
 	}
