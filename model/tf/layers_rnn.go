@@ -175,12 +175,20 @@ func (l *klayer) stack(steps []string) (string, error) {
 	return l.add(ir.OpConcat, "sequence", ir.Attrs{Axis: 1}, parts...)
 }
 
+// maxRNNSteps bounds the sequence length a recurrent layer is unrolled
+// over (each step is about twenty nodes), so that a small model cannot
+// make the import build millions of nodes.
+const maxRNNSteps = 1 << 12
+
 // unroll adds the steps of recurrent layer sp over x [N, T, F], in time
 // order or, backwards, from the last step to the first, and returns the
 // state after each step in the order computed.
 func (l *klayer) unroll(x string, sp *rnnSpec, backwards bool) ([]string, error) {
 	xs := l.shape(x)
 	n, t, u := xs[0], xs[1], sp.units
+	if t > maxRNNSteps {
+		return nil, l.errorf("the sequence has %d steps; veil unrolls at most %d", t, maxRNNSteps)
+	}
 	gu := sp.kind.gates() * u
 	xw, err := l.add(ir.OpMatMul, "input_proj", ir.Attrs{}, x, sp.w)
 	if err != nil {
