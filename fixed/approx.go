@@ -22,23 +22,37 @@ type function struct {
 	// octaves: the first pieces are the octaves [2^j, 2^(j+1)] (Lo and
 	// Hi powers of two), for reciprocals.
 	octaves bool
+	// mirror, if set to [a, b, c], fits f on [0, Hi] only (Lo is 0) and
+	// gives f(x) = a·f(|x|) + b + c·|x| for x < 0 (see Instr.Mirror).
+	mirror *[3]float64
 }
 
 // functions are the saturating and smooth functions, with the ranges on
 // which they are fitted: beyond them the tails are within 2^−20 of the
 // function (sigmoid(−16) = 1.1·10^−7; x·sigmoid(x) at −16 is −1.8·10^−6).
+//
+// The odd functions and those whose difference f(x) − f(−x) is 1 or x are
+// mirrored (fitted on [0, Hi]): one comparison of x with 0 and half the
+// pieces, for two multiplexers.
 var functions = map[string]function{
-	"sigmoid":   {name: "sigmoid", f: sigmoid, lo: -16, hi: 16, left: [2]float64{0, 0}, right: [2]float64{1, 0}, degree: 4},
-	"tanh":      {name: "tanh", f: math.Tanh, lo: -8, hi: 8, left: [2]float64{-1, 0}, right: [2]float64{1, 0}, degree: 4},
-	"silu":      {name: "silu", f: func(x float64) float64 { return x * sigmoid(x) }, lo: -16, hi: 16, left: [2]float64{0, 0}, right: [2]float64{16, 1}, degree: 4},
-	"gelu":      {name: "gelu", f: gelu, lo: -8, hi: 8, left: [2]float64{0, 0}, right: [2]float64{8, 1}, degree: 4},
-	"gelu_tanh": {name: "gelu_tanh", f: geluTanh, lo: -8, hi: 8, left: [2]float64{0, 0}, right: [2]float64{8, 1}, degree: 4},
-	"softplus":  {name: "softplus", f: softplus, lo: -16, hi: 16, left: [2]float64{0, 0}, right: [2]float64{16, 1}, degree: 4},
-	"erf":       {name: "erf", f: math.Erf, lo: -4, hi: 4, left: [2]float64{-1, 0}, right: [2]float64{1, 0}, degree: 4},
+	"sigmoid":   {name: "sigmoid", f: sigmoid, hi: 16, right: [2]float64{1, 0}, degree: 4, mirror: &oneMinus},
+	"tanh":      {name: "tanh", f: math.Tanh, hi: 8, right: [2]float64{1, 0}, degree: 4, mirror: &odd},
+	"silu":      {name: "silu", f: func(x float64) float64 { return x * sigmoid(x) }, hi: 16, right: [2]float64{16, 1}, degree: 4, mirror: &minusX},
+	"gelu":      {name: "gelu", f: gelu, hi: 8, right: [2]float64{8, 1}, degree: 4, mirror: &minusX},
+	"gelu_tanh": {name: "gelu_tanh", f: geluTanh, hi: 8, right: [2]float64{8, 1}, degree: 4, mirror: &minusX},
+	"softplus":  {name: "softplus", f: softplus, hi: 16, right: [2]float64{16, 1}, degree: 4, mirror: &minusX},
+	"erf":       {name: "erf", f: math.Erf, hi: 4, right: [2]float64{1, 0}, degree: 4, mirror: &odd},
 	// exp_neg is exp on (−∞, 0], the exponentials of a softmax after its
 	// maximum is subtracted: below −16 it is 0 (e^−16 = 1.1·10^−7).
 	"exp_neg": {name: "exp", f: math.Exp, lo: -16, hi: 0, left: [2]float64{0, 0}, right: [2]float64{1, 1}, degree: 4},
 }
+
+// The mirrors: f(−x) = 1 − f(x) (sigmoid), −f(x) (odd), f(x) − x.
+var (
+	oneMinus = [3]float64{-1, 1, 0}
+	odd      = [3]float64{-1, 0, 0}
+	minusX   = [3]float64{1, 0, -1}
+)
 
 func sigmoid(x float64) float64 {
 	if x >= 0 {
@@ -66,11 +80,12 @@ type table struct {
 	breaks []int64
 	coeffs []int64
 	shift  int
+	mirror []int64
 }
 
 // instr returns a Piecewise instruction computing t.
 func (t table) instr(fn string) Instr {
-	return Instr{Op: Piecewise, Breaks: t.breaks, Public: t.coeffs, Shift: t.shift, Func: fn}
+	return Instr{Op: Piecewise, Breaks: t.breaks, Public: t.coeffs, Shift: t.shift, Func: fn, Mirror: t.mirror}
 }
 
 // fit returns fn's table for inputs at scale s and outputs at scale
@@ -131,7 +146,27 @@ func (fn function) fit(s, sOut int, eps float64) (table, error) {
 		}
 		t.coeffs = append(t.coeffs, c...)
 	}
-	tail(fn.left)
+	if fn.mirror == nil {
+		tail(fn.left)
+	} else {
+		// Piece 0 is the first fitted piece [0, t_1), whose origin is t_1:
+		// z = 1 + v·W/w, so a_i^v = Σ_j a_j^z·C(j, i)·(W/w)^i.
+		if lo != 0 || len(done) < 2 {
+			return table{}, fmt.Errorf("%s: a mirrored fit starts at 0 and needs two pieces", fn.name)
+		}
+		p := done[0]
+		ratio := math.Ldexp(1, k) / (p.b - p.a)
+		for i := 0; i <= d; i++ {
+			var c float64
+			for j := i; j <= d; j++ {
+				c += p.poly[j] * binomial(j, i)
+			}
+			t.coeffs = append(t.coeffs, enc(c*math.Pow(ratio, float64(i))))
+		}
+		done = done[1:]
+		m := *fn.mirror
+		t.mirror = []int64{int64(m[0]), enc(m[1]), int64(m[2])}
+	}
 	for _, p := range done {
 		t.breaks = append(t.breaks, int64(p.a))
 		// z = v·W/w: a_j^v = a_j^z·(W/w)^j.
@@ -179,6 +214,14 @@ func fitPoly(fn function, a, b float64) ([]float64, float64) {
 		worst = math.Max(worst, e)
 	}
 	return c, worst
+}
+
+func binomial(n, k int) float64 {
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
 }
 
 func horner(c []float64, z float64) float64 {

@@ -16,6 +16,9 @@ func TestFunctionErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			lo, hi := fn.lo-8, fn.hi+8
+			if fn.mirror != nil {
+				lo = -hi
+			}
 			if name == "exp_neg" {
 				hi = 0
 			}

@@ -35,8 +35,18 @@ import (
 // multiples of the bits; Horner's rule follows with d Mul and ScaleDown
 // pairs.
 
-// evalPiecewise is the oracle's Piecewise on one element.
+// evalPiecewise is the oracle's Piecewise on one element: the table's
+// polynomial, mirrored for x < 0 when in.Mirror is set.
 func evalPiecewise(in *Instr, x int64) int64 {
+	if len(in.Mirror) != 3 || x >= 0 {
+		return evalTable(in, x)
+	}
+	y := evalTable(in, -x)
+	return in.Mirror[0]*y + in.Mirror[1] + in.Mirror[2]*(-x)
+}
+
+// evalTable is the polynomial of the piece x lies in.
+func evalTable(in *Instr, x int64) int64 {
 	k := len(in.Breaks)
 	i := sort.Search(k, func(j int) bool { return in.Breaks[j] > x })
 	var o int64
@@ -92,6 +102,9 @@ func checkPiecewise(in *Instr) error {
 	if len(in.Domain) != 0 && (len(in.Domain) != 2 || in.Domain[0] > in.Domain[1]) {
 		return fmt.Errorf("domain %v is not an interval", in.Domain)
 	}
+	if m := in.Mirror; len(m) != 0 && (len(m) != 3 || m[0] < -1 || m[0] > 1 || m[2] < -1 || m[2] > 1 || m[1] < -compareDomain || m[1] >= compareDomain) {
+		return fmt.Errorf("mirror %v: want [a, b, c] with a, c in {-1, 0, 1}", m)
+	}
 	return nil
 }
 
@@ -138,6 +151,7 @@ func piecewiseBound(in *Instr, xs []uint64, e float64) float64 {
 		xmax = math.Max(xmax, math.Abs(float64(int64(v))))
 	}
 	xmax += e
+	mirror := len(in.Mirror) == 3
 	var l, jump, umaxAll float64
 	for i := 0; i <= k; i++ {
 		var umax float64
@@ -163,18 +177,59 @@ func piecewiseBound(in *Instr, xs []uint64, e float64) float64 {
 	for j := 0; j < d; j++ {
 		horner += math.Pow(math.Max(1, umaxAll/scale), float64(j))
 	}
+	if !mirror {
+		if e == 0 {
+			return horner
+		}
+		return l*e + jump + 2*horner
+	}
+	// Mirrored: the table runs on |x|, and x < 0 adds |c|·e; a sign that
+	// flips near 0 picks the other branch, within the jump between the
+	// branches at 0 and their slopes.
+	c := math.Abs(float64(in.Mirror[2]))
 	if e == 0 {
 		return horner
 	}
-	return l*e + jump + 2*horner
+	var p0 float64
+	if k > 0 {
+		p0 = poly(0, -float64(in.Breaks[0]))
+	} else {
+		p0 = poly(0, 0)
+	}
+	jump0 := math.Abs(float64(in.Mirror[0]-1)*p0 + float64(in.Mirror[1]))
+	return l*e + jump + 2*horner + c*e + jump0 + 2*l*e + c*e
 }
 
-// lowerPiecewise lowers a Piecewise instruction (see its doc above).
+// lowerPiecewise lowers a Piecewise instruction (see its doc above); a
+// mirrored one as the table on |x| = Mux(DReLU(x), x, −x) and
+// Mux(DReLU(x), y, a·y + b + c·|x|).
 func lowerPiecewise(l *lowerer, in *Instr) error {
 	if err := checkPiecewise(in); err != nil {
 		return err
 	}
+	if len(in.Mirror) != 3 {
+		lowerTable(l, in, in.In[0], in.Out)
+		return nil
+	}
 	x := in.In[0]
+	shape, sx, sOut := l.shape(x), l.scale(x), l.scale(in.Out)
+	public := func(op Op, v int, c int64, sc int) int {
+		return l.emit(Instr{Op: op, In: []int{v}, Public: []int64{c}, PublicShape: ir.Shape{}}, -1, shape, sc)
+	}
+	bit := l.drelu(x)
+	ax := l.mux(bit, x, public(MulPublic, x, -1, sx), -1)
+	y := lowerTable(l, in, ax, -1)
+	alt := public(AddPublic, public(MulPublic, y, in.Mirror[0], sOut), in.Mirror[1], sOut)
+	if c := in.Mirror[2]; c != 0 {
+		alt = l.binary(Add, alt, public(MulPublic, ax, c, sx))
+	}
+	l.mux(bit, y, alt, in.Out)
+	return nil
+}
+
+// lowerTable emits the table of Piecewise instruction in on x into out
+// (a new tensor if out < 0) and returns it.
+func lowerTable(l *lowerer, in *Instr, x, out int) int {
 	n := l.shape(x).Size()
 	flat := ir.Shape{n}
 	sx, sOut := l.scale(x), l.scale(in.Out)
@@ -239,8 +294,7 @@ func lowerPiecewise(l *lowerer, in *Instr) error {
 			r = l.binary(Add, q, coef(j))
 		}
 	}
-	l.reshape(r, l.shape(in.Out), in.Out)
-	return nil
+	return l.reshape(r, l.shape(in.Out), out)
 }
 
 // lowerMaxMin lowers Max(a, b) to Mux(DReLU(a − b), a, b) and Min(a, b)

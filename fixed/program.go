@@ -174,6 +174,11 @@ type Instr struct {
 	// [lo, hi] on which the approximation is documented (see Piecewise).
 	Breaks []int64 `json:"breaks,omitempty"`
 	Domain []int64 `json:"domain,omitempty"`
+	// Mirror, when set to [a, b, c] (b at the output's scale), makes a
+	// Piecewise table describe f on x ≥ 0 only, with f(x) = a·f(|x|) + b +
+	// c·|x| for x < 0 (a, c ∈ {−1, 0, 1}): the odd and sigmoid-like
+	// functions, which then need half the pieces.
+	Mirror []int64 `json:"mirror,omitempty"`
 	// Func names the real function a Piecewise approximates ("sigmoid",
 	// "exp", …), for reports and error messages.
 	Func string `json:"func,omitempty"`
@@ -267,6 +272,9 @@ func (p *Program) ComputeStats() {
 			st.Comparisons += out.Size()
 		case Piecewise:
 			st.Comparisons += len(in.Breaks) * out.Size()
+			if len(in.Mirror) == 3 {
+				st.Comparisons += out.Size()
+			}
 		case ReduceMax:
 			st.Comparisons += p.Tensors[in.In[0]].Shape.Size() - out.Size()
 		case MaxPool:
