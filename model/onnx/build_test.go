@@ -71,6 +71,19 @@ func aStr(name, s string) []byte {
 	return cat(fStr(1, name), fInt(20, attrString), fStr(4, s))
 }
 
+func aStrs(name string, ss ...string) []byte {
+	b := cat(fStr(1, name), fInt(20, attrStrings))
+	for _, x := range ss {
+		b = append(b, fStr(9, x)...)
+	}
+	return b
+}
+
+// aGraph encodes a graph-valued attribute holding body (from graphBody).
+func aGraph(name string, body []byte) []byte {
+	return cat(fStr(1, name), fInt(20, attrGraph), fBytes(6, body))
+}
+
 func aTensor(name string, t []byte) []byte {
 	return cat(fStr(1, name), fInt(20, attrTensor), fBytes(5, t))
 }
@@ -131,11 +144,20 @@ type graphSpec struct {
 }
 
 func (s graphSpec) bytes() []byte {
+	opset := s.opset
+	if opset == 0 {
+		opset = 13
+	}
+	return cat(fInt(1, 8), fStr(2, "veil-test"), fBytes(7, s.body("test")), fBytes(8, cat(fStr(1, ""), fInt(2, opset))))
+}
+
+// body encodes the GraphProto alone (a subgraph, with aGraph).
+func (s graphSpec) body(name string) []byte {
 	var g []byte
 	for _, n := range s.nodes {
 		g = append(g, fBytes(1, n)...)
 	}
-	g = append(g, fStr(2, "test")...)
+	g = append(g, fStr(2, name)...)
 	for _, t := range s.inits {
 		g = append(g, fBytes(5, t)...)
 	}
@@ -145,9 +167,5 @@ func (s graphSpec) bytes() []byte {
 	for _, v := range s.outputs {
 		g = append(g, fBytes(12, v)...)
 	}
-	opset := s.opset
-	if opset == 0 {
-		opset = 13
-	}
-	return cat(fInt(1, 8), fStr(2, "veil-test"), fBytes(7, g), fBytes(8, cat(fStr(1, ""), fInt(2, opset))))
+	return g
 }

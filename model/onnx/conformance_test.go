@@ -50,6 +50,11 @@ var constInputs = map[string][]int{
 	"Resize":        {1, 2, 3},
 	"Upsample":      {1},
 	"ConvTranspose": {1, 2},
+	// Recurrent weights W, R, B (and LSTM's peepholes P) are a model's
+	// initializers; the states and the sequence are data.
+	"LSTM": {1, 2, 3, 7},
+	"GRU":  {1, 2, 3},
+	"RNN":  {1, 2, 3},
 }
 
 type caseResult struct {

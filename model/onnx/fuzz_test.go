@@ -21,6 +21,8 @@ var seedModels = []string{
 	testfile.Path("onnx-node/test_maxpool_2d_pads/model.onnx"),
 	testfile.Path("onnx-node/test_batchnorm_epsilon/model.onnx"),
 	testfile.Path("onnx-node/test_softmax_axis_1/model.onnx"),
+	testfile.Path("onnx-node/test_if/model.onnx"),
+	testfile.Path("onnx-node/test_lstm_defaults/model.onnx"),
 }
 
 func readSeeds(tb testing.TB) [][]byte {

@@ -166,16 +166,32 @@ func (n *node) unread() []string {
 	return s
 }
 
+// optionalFirstOutput lists the ops whose first output may be omitted
+// (a recurrent node's sequence Y, where only the final state is used).
+var optionalFirstOutput = map[string]bool{"LSTM": true, "GRU": true, "RNN": true}
+
+func hasOutput(outs []string) bool {
+	for _, o := range outs {
+		if o != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // lower imports one node.
 func (imp *importer) lower(n *node) error {
 	if n.domain != "" && n.domain != "ai.onnx" {
 		return n.errorf("op domain %q is not supported (only the default ai.onnx domain)", n.domain)
 	}
-	if len(n.outputs) == 0 || n.outputs[0] == "" {
+	if len(n.outputs) == 0 || n.outputs[0] == "" && !optionalFirstOutput[n.opType] || !hasOutput(n.outputs) {
 		return n.errorf("node has no output")
 	}
 	if n.err != nil {
 		return n.err
+	}
+	if why, ok := unsupportedOps[n.opType]; ok {
+		return n.errorf("%s", why)
 	}
 	info, ok := opTable[n.opType]
 	if !ok {

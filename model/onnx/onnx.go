@@ -6,7 +6,11 @@
 // (Gemm becomes MatMul/Transpose/Mul/Add, Flatten/Squeeze/Unsqueeze become
 // Reshape, GlobalAveragePool becomes ReduceMean, …). Shape arithmetic
 // (Shape → Gather → Concat → Reshape) folds to constants as the graph is
-// built, so every value of the result has a static shape.
+// built, so every value of the result has a static shape. Control flow
+// folds too: an If whose condition is a constant at import (a sample rate
+// bound with Options.Constants) imports its taken branch inline
+// (control.go), and LSTM, GRU and RNN are unrolled over their static
+// sequence length (ops_rnn.go).
 //
 // Opsets 9 to 20 of the default domain are supported; a model that declares
 // an older opset imports when every op it uses has not changed meaning since
@@ -112,7 +116,14 @@ type importer struct {
 	g     *ir.Graph
 	opset int64
 	opt   Options
-	used  map[string]bool // values read by a node or a graph output
+	used  map[string]bool // values read by a node or a graph output, in any graph
+	// Subgraphs (control.go): the scope of the one being inlined (nil in
+	// the main graph), the names the main graph defines, and the ir
+	// names given to subgraph values.
+	scope    *scope
+	reserved map[string]bool
+	claimed  map[string]bool
+	unrolled int // recurrent steps unrolled so far (ops_rnn.go)
 }
 
 func (imp *importer) build(gp *graphProto) error {
@@ -161,14 +172,18 @@ func (imp *importer) build(gp *graphProto) error {
 			return err
 		}
 	}
-	imp.used = map[string]bool{}
-	for _, n := range gp.nodes {
-		for _, in := range n.inputs {
-			imp.used[in] = true
-		}
+	imp.used, imp.reserved, imp.claimed = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	markUsed(gp, imp.used)
+	for _, in := range gp.input {
+		imp.reserved[in.name] = true
 	}
-	for _, o := range gp.output {
-		imp.used[o.name] = true
+	for _, t := range gp.initializer {
+		imp.reserved[t.name] = true
+	}
+	for _, n := range gp.nodes {
+		for _, o := range n.outputs {
+			imp.reserved[o] = true
+		}
 	}
 	for i, np := range gp.nodes {
 		n := newNode(np, i)
@@ -191,6 +206,24 @@ func (imp *importer) build(gp *graphProto) error {
 	}
 	g.Prune()
 	return nil
+}
+
+// markUsed records the values that the nodes of gp and of its subgraphs
+// read, and gp's outputs.
+func markUsed(gp *graphProto, used map[string]bool) {
+	for _, n := range gp.nodes {
+		for _, in := range n.inputs {
+			used[in] = true
+		}
+		for _, a := range n.attrs {
+			if a.g != nil {
+				markUsed(a.g, used)
+			}
+		}
+	}
+	for _, o := range gp.output {
+		used[o.name] = true
+	}
 }
 
 // inputShape returns the static shape of a graph input: the override when

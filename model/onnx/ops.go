@@ -104,6 +104,12 @@ func init() {
 		"SpaceToDepth":          {1, 1, lowerSpaceToDepth},
 		"Tile":                  {6, 1, lowerTile},
 		"Split":                 {2, allOutputs, lowerSplit},
+		"If":                    {1, allOutputs, lowerIf},
+		"LSTM":                  {7, 3, lowerLSTM},
+		"GRU":                   {7, 2, lowerGRU},
+		"RNN":                   {7, 2, lowerRNN},
+		"Not":                   {1, 1, lowerNot},
+		"Size":                  {1, 1, lowerSize},
 	}
 }
 
@@ -562,8 +568,11 @@ func lowerConcat(imp *importer, n *node) error {
 
 func lowerPad(imp *importer, n *node) error {
 	mode := n.str("mode", "constant")
-	if mode != "constant" {
-		return n.errorf("mode %q is not supported (only constant)", mode)
+	switch {
+	case mode == "constant", mode == "reflect", mode == "edge":
+	case mode == "wrap" && imp.opset >= 19:
+	default:
+		return n.errorf("mode %q is not supported (only constant, reflect, edge and, from opset 19, wrap)", mode)
 	}
 	xs, err := imp.shape(n, n.in(0))
 	if err != nil {
@@ -619,8 +628,80 @@ func lowerPad(imp *importer, n *node) error {
 			return n.errorf("pads %v are not supported (negative or too large)", pads)
 		}
 	}
+	if mode != "constant" {
+		return imp.padGather(n, xs, pads, mode)
+	}
 	_, err = imp.add(n, ir.OpPad, n.out(), ir.Attrs{Pads: toInts(pads), PadValue: value}, n.in(0))
 	return err
+}
+
+// maxPadAxis bounds a padded axis of a reflect, edge or wrap Pad (its
+// index vector is a constant made at import).
+const maxPadAxis = 1 << 20
+
+// padGather imports a reflect, edge or wrap Pad as a Gather at constant
+// indices along each padded axis (data movement in the fixed-point
+// compiler): index i of the padded axis reads element padIndex(i − begin).
+func (imp *importer) padGather(n *node, xs ir.Shape, pads []int64, mode string) error {
+	r := len(xs)
+	var axes []int
+	for ax := range r {
+		if pads[ax] != 0 || pads[ax+r] != 0 {
+			axes = append(axes, ax)
+		}
+	}
+	if len(axes) == 0 {
+		_, err := imp.add(n, ir.OpIdentity, n.out(), ir.Attrs{}, n.in(0))
+		return err
+	}
+	x := n.in(0)
+	for k, ax := range axes {
+		size, begin, end := int64(xs[ax]), pads[ax], pads[ax+r]
+		if size == 0 {
+			return n.errorf("mode %q pads an empty axis %d", mode, ax)
+		}
+		if size+begin+end > maxPadAxis {
+			return n.errorf("mode %q: padded axis %d would have %d elements (at most %d are supported)", mode, ax, size+begin+end, maxPadAxis)
+		}
+		idx := make([]int64, size+begin+end)
+		for i := range idx {
+			idx[i] = padIndex(int64(i)-begin, size, mode)
+		}
+		c, err := imp.constInt(n, "indices", ir.Shape{len(idx)}, idx)
+		if err != nil {
+			return err
+		}
+		out := ""
+		if k == len(axes)-1 {
+			out = n.out()
+		}
+		if x, err = imp.add(n, ir.OpGather, out, ir.Attrs{Axis: ax}, x, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// padIndex maps position i (in [−begin, size+end)) of a padded axis of
+// the given size to the element it copies: numpy.pad's reflect (mirrored
+// without repeating the edge, periodically), edge (the nearest end) or
+// wrap (periodic).
+func padIndex(i, size int64, mode string) int64 {
+	switch mode {
+	case "edge":
+		return min(max(i, 0), size-1)
+	case "wrap":
+		return ((i % size) + size) % size
+	}
+	if size == 1 {
+		return 0
+	}
+	p := 2 * (size - 1)
+	i = ((i % p) + p) % p
+	if i >= size {
+		i = p - i
+	}
+	return i
 }
 
 // axesInput reads axes from the attribute (before opset since) or from
@@ -917,10 +998,39 @@ func lowerCast(imp *importer, n *node) error {
 		dt = ir.Float32
 	case typeInt64, typeInt32:
 		dt = ir.Int64
+	case typeBool:
+		return imp.castBool(n)
 	default:
 		return n.errorf("cast to %s is not supported (the IR has float32 and int64 only)", typeName(to))
 	}
 	_, err := imp.add(n, ir.OpCast, n.out(), ir.Attrs{To: dt}, n.in(0))
+	return err
+}
+
+// castBool imports a Cast to BOOL as an int64 1 where x ≠ 0, else 0:
+// Equal(Equal(x, 0), 0), cast to int64 (the IR's booleans).
+func (imp *importer) castBool(n *node) error {
+	x, err := imp.value(n, n.in(0))
+	if err != nil {
+		return err
+	}
+	zero := ir.IntTensor(ir.Shape{}, []int64{0})
+	if x.DType == ir.Float32 {
+		zero = ir.FloatTensor(ir.Shape{}, []float32{0})
+	}
+	z := imp.fresh(n, "zero")
+	if err := imp.g.AddConst(z, zero); err != nil {
+		return err
+	}
+	isZero, err := imp.add(n, ir.OpEqual, "", ir.Attrs{}, x.Name, z)
+	if err != nil {
+		return err
+	}
+	nonZero, err := imp.add(n, ir.OpEqual, "", ir.Attrs{}, isZero, z)
+	if err != nil {
+		return err
+	}
+	_, err = imp.add(n, ir.OpCast, n.out(), ir.Attrs{To: ir.Int64}, nonZero)
 	return err
 }
 

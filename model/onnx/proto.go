@@ -97,8 +97,10 @@ type attribute struct {
 	i       int64
 	s       []byte
 	t       *tensorProto
+	g       *graphProto // GRAPH: a subgraph (If's branches, Loop's body)
 	floats  []float32
 	ints    []int64
+	strs    []string
 	refAttr string
 }
 
@@ -136,6 +138,20 @@ type dim struct {
 
 // errTruncated is wrapped by errors about malformed protobuf bytes.
 var errTruncated = errors.New("malformed protobuf")
+
+// Limits on subgraphs (graph-valued attributes): how deep they nest, and
+// how many nodes the model holds in all its graphs together. Every graph,
+// nested or not, is decoded with the same checks as the main graph.
+const (
+	maxGraphDepth = 16
+	maxNodes      = 1 << 20
+)
+
+// decoder counts what one model's decoding has read, across its graphs.
+type decoder struct {
+	nodes    int
+	maxNodes int
+}
 
 // fieldIter walks the fields of one message.
 type fieldIter struct {
@@ -267,6 +283,7 @@ func (it *fieldIter) fixed64s(dst *[]uint64) {
 }
 
 func decodeModel(b []byte) (*modelProto, error) {
+	d := &decoder{maxNodes: maxNodes}
 	m := &modelProto{}
 	it := newIter(b, "ModelProto")
 	for it.next() {
@@ -281,7 +298,7 @@ func decodeModel(b []byte) (*modelProto, error) {
 				it.err = fmt.Errorf("ModelProto: more than one graph")
 				break
 			}
-			g, err := decodeGraph(it.val)
+			g, err := d.graph(it.val, 0)
 			if err != nil {
 				return nil, err
 			}
@@ -312,7 +329,11 @@ func decodeModel(b []byte) (*modelProto, error) {
 	return m, nil
 }
 
-func decodeGraph(b []byte) (*graphProto, error) {
+// graph decodes a GraphProto nested depth graphs below the main one.
+func (d *decoder) graph(b []byte, depth int) (*graphProto, error) {
+	if depth > maxGraphDepth {
+		return nil, fmt.Errorf("subgraphs are nested more than %d deep", maxGraphDepth)
+	}
 	g := &graphProto{}
 	it := newIter(b, "GraphProto")
 	for it.next() {
@@ -320,8 +341,11 @@ func decodeGraph(b []byte) (*graphProto, error) {
 		switch it.num {
 		case 1:
 			if it.want(protowire.BytesType) {
+				if d.nodes++; d.nodes > d.maxNodes {
+					return nil, fmt.Errorf("the model has more than %d nodes", d.maxNodes)
+				}
 				var n *nodeProto
-				if n, err = decodeNode(it.val); err == nil {
+				if n, err = d.node(it.val, depth); err == nil {
 					g.nodes = append(g.nodes, n)
 				}
 			}
@@ -361,7 +385,7 @@ func decodeGraph(b []byte) (*graphProto, error) {
 	return g, nil
 }
 
-func decodeNode(b []byte) (*nodeProto, error) {
+func (d *decoder) node(b []byte, depth int) (*nodeProto, error) {
 	n := &nodeProto{}
 	it := newIter(b, "NodeProto")
 	for it.next() {
@@ -382,7 +406,7 @@ func decodeNode(b []byte) (*nodeProto, error) {
 			it.str(&n.domain)
 		case 5:
 			if it.want(protowire.BytesType) {
-				a, err := decodeAttr(it.val)
+				a, err := d.attr(it.val, depth)
 				if err != nil {
 					return nil, fmt.Errorf("node %q: %w", n.name, err)
 				}
@@ -396,7 +420,7 @@ func decodeNode(b []byte) (*nodeProto, error) {
 	return n, nil
 }
 
-func decodeAttr(b []byte) (*attribute, error) {
+func (d *decoder) attr(b []byte, depth int) (*attribute, error) {
 	a := &attribute{}
 	it := newIter(b, "AttributeProto")
 	for it.next() {
@@ -423,10 +447,25 @@ func decodeAttr(b []byte) (*attribute, error) {
 				}
 				a.t = t
 			}
+		case 6:
+			if it.want(protowire.BytesType) {
+				if a.g != nil {
+					return nil, fmt.Errorf("attribute %q holds more than one graph", a.name)
+				}
+				g, err := d.graph(it.val, depth+1)
+				if err != nil {
+					return nil, fmt.Errorf("attribute %q: %w", a.name, err)
+				}
+				a.g = g
+			}
 		case 7:
 			it.floats(&a.floats)
 		case 8:
 			it.ints(&a.ints)
+		case 9:
+			if it.want(protowire.BytesType) {
+				a.strs = append(a.strs, string(it.val))
+			}
 		case 21:
 			it.str(&a.refAttr)
 		}
@@ -503,9 +542,15 @@ func decodeValueInfo(b []byte) (*valueInfo, error) {
 			if !it.want(protowire.BytesType) {
 				break
 			}
-			v.hasType = true
 			tp := newIter(it.val, "TypeProto")
 			for tp.next() {
+				// A TypeProto that sets none of its value cases (tensor,
+				// sequence, map, sparse tensor, optional) leaves the type
+				// unknown, as exporters write for subgraph outputs.
+				switch tp.num {
+				case 1, 4, 5, 8, 9:
+					v.hasType = true
+				}
 				if tp.num != 1 { // sequence, map, optional, sparse …
 					continue
 				}

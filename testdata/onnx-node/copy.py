@@ -25,7 +25,8 @@ Concat Pad Squeeze Unsqueeze Dropout Softmax ArgMax ReduceMean ReduceSum
 Constant Shape Cast Slice ConstantOfShape LogSoftmax Abs Exp Log Erf Softplus
 HardSwish PRelu Max Min HardSigmoid Gelu Pow ReduceMax ReduceMin GlobalMaxPool
 LayerNormalization InstanceNormalization ConvTranspose Resize Upsample
-DepthToSpace SpaceToDepth Tile Split Elu Selu GatherND""".split())
+DepthToSpace SpaceToDepth Tile Split Elu Selu GatherND If Not Size LSTM GRU
+RNN""".split())
 
 
 def main():
