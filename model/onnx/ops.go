@@ -1003,7 +1003,15 @@ func lowerCast(imp *importer, n *node) error {
 	default:
 		return n.errorf("cast to %s is not supported (the IR has float32 and int64 only)", typeName(to))
 	}
-	_, err := imp.add(n, ir.OpCast, n.out(), ir.Attrs{To: dt}, n.in(0))
+	op := ir.OpCast
+	if x, err := imp.value(n, n.in(0)); err != nil {
+		return err
+	} else if x.DType == dt {
+		// A cast between float types (or between integer types) changes
+		// nothing in the IR's float32 and int64.
+		op = ir.OpIdentity
+	}
+	_, err := imp.add(n, op, n.out(), ir.Attrs{To: dt}, n.in(0))
 	return err
 }
 
