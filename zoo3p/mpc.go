@@ -1,0 +1,139 @@
+package zoo3p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"veil/fixed"
+	"veil/mpc"
+	"veil/mpc/porthos"
+)
+
+// MPCTimeout is the stall timeout of the in-process parties' networks:
+// long, since a party may wait for another's local work on busy cores.
+var MPCTimeout = 5 * time.Minute
+
+// MPCResult is one secure run of a program against the cleartext
+// executor.
+type MPCResult struct {
+	Outputs []MPCOutput
+	Bytes   int64 // payload bytes sent by the three parties together
+	Rounds  int   // P0's rounds
+	Elapsed time.Duration
+	Reruns  int // runs before this one that left the bound (see Check)
+}
+
+// MPCOutput is one output of a secure run: its largest deviation from the
+// cleartext executor's and the propagated bound, both in units of the
+// output's scale.
+type MPCOutput struct {
+	Name  string
+	Scale int
+	Dev   float64
+	Bound float64
+}
+
+// Check reports whether every output is within its bound.
+func (m *MPCResult) Check() error {
+	var errs []error
+	for _, o := range m.Outputs {
+		if !(o.Dev <= o.Bound) {
+			errs = append(errs, fmt.Errorf("3PC output %s deviates from the cleartext executor's by %g units (scale %d), beyond the propagated bound %g", o.Name, o.Dev, o.Scale, o.Bound))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// MaxRatio is the largest deviation over bound (0 where both are 0).
+func (m *MPCResult) MaxRatio() float64 {
+	r := 0.0
+	for _, o := range m.Outputs {
+		if o.Dev > 0 {
+			r = math.Max(r, o.Dev/o.Bound)
+		}
+	}
+	return r
+}
+
+// MaxDev and MaxBound are the largest deviation and bound over outputs,
+// in units.
+func (m *MPCResult) MaxDev() (dev, bound float64) {
+	for _, o := range m.Outputs {
+		dev, bound = math.Max(dev, o.Dev), math.Max(bound, o.Bound)
+	}
+	return dev, bound
+}
+
+// Run3PC runs prog on the encoded inputs in Porthos (mpc/porthos, default
+// options), the three parties in this process over mpc.NewLocal: P0 holds
+// the inputs and the public program and gets the outputs, P1 the full
+// program, P2 the public program. vals is the cleartext executor's Trace
+// on the same inputs; every output is compared with it, and its bound is
+// fixed.Program.ErrorBounds(vals).
+func Run3PC(prog *fixed.Program, inputs [][]uint64, vals [][]uint64) (*MPCResult, error) {
+	b, err := mpc.Lookup(porthos.BackendName)
+	if err != nil {
+		return nil, err
+	}
+	nets := mpc.NewLocal(b.Parties, MPCTimeout)
+	pub := prog.Public()
+	errs := make([]error, len(nets))
+	costs := make([]mpc.Cost, len(nets))
+	var outs [][]uint64
+	start := time.Now()
+	done := make(chan int)
+	for i := range nets {
+		go func() {
+			defer func() { done <- i }()
+			net := nets[i]
+			defer net.Close()
+			e, err := b.New(net, nil)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			var out [][]uint64
+			switch mpc.Party(i) {
+			case mpc.P0:
+				out, err = e.Run(context.Background(), pub, inputs...)
+			case mpc.P1:
+				out, err = e.Run(context.Background(), prog)
+			default:
+				out, err = e.Run(context.Background(), pub)
+			}
+			errs[i], costs[i] = err, e.Cost()
+			if mpc.Party(i) == mpc.P0 {
+				outs = out
+			}
+		}()
+	}
+	for range nets {
+		<-done
+	}
+	m := &MPCResult{Elapsed: time.Since(start), Rounds: costs[0].Rounds}
+	for _, c := range costs {
+		m.Bytes += c.TotalSent()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return m, fmt.Errorf("3PC: %w", err)
+	}
+	if len(outs) != len(prog.Outputs) {
+		return m, fmt.Errorf("3PC: %d outputs, the program has %d", len(outs), len(prog.Outputs))
+	}
+	eb := prog.ErrorBounds(vals)
+	for i, id := range prog.Outputs {
+		want := vals[id]
+		o := MPCOutput{Name: prog.OutputPorts()[i].Name, Scale: prog.Tensors[id].Scale, Bound: eb[id]}
+		if len(outs[i]) != len(want) {
+			o.Dev = math.Inf(1)
+		}
+		for j := range min(len(outs[i]), len(want)) {
+			o.Dev = math.Max(o.Dev, math.Abs(float64(int64(outs[i][j]-want[j]))))
+		}
+		m.Outputs = append(m.Outputs, o)
+	}
+	return m, nil
+}
