@@ -182,7 +182,41 @@ func (fn function) fit(s, sOut int, eps float64) (table, error) {
 	} else if t.shift < 1 {
 		return table{}, fmt.Errorf("%s: pieces narrower than the scale's unit", fn.name)
 	}
+	if err := t.checkRange(int64(hi)); err != nil {
+		return table{}, fmt.Errorf("%s on [%g, %g] at scale %d: %w", fn.name, fn.lo, fn.hi, s, err)
+	}
 	return t, nil
+}
+
+// checkRange refuses a table whose Horner products could leave int64 for
+// an input of its inner pieces or up to hi: each r·u must stay below
+// 2^62 (the tails beyond hi are linear in inputs that large only).
+func (t table) checkRange(hi int64) error {
+	k := len(t.breaks)
+	d := len(t.coeffs)/(k+1) - 1
+	for i := 0; i <= k; i++ {
+		var umax float64
+		switch {
+		case k == 0:
+			umax = float64(hi)
+		case i == 0:
+			umax = float64(t.breaks[0]) // the left tail (or a mirrored first piece) from 0
+		case i == k:
+			umax = math.Max(0, float64(hi-t.breaks[k-1]))
+		default:
+			umax = float64(t.breaks[i] - t.breaks[i-1])
+		}
+		umax = math.Max(umax, 1)
+		c := t.coeffs[i*(d+1) : (i+1)*(d+1)]
+		r := math.Abs(float64(c[d]))
+		for j := d - 1; j >= 0; j-- {
+			if r*umax >= 1<<62 {
+				return fmt.Errorf("piece %d: a product of %.3g would overflow the ring", i, r*umax)
+			}
+			r = r*umax/math.Ldexp(1, t.shift) + math.Abs(float64(c[j]))
+		}
+	}
+	return nil
 }
 
 // fitPoly interpolates fn at the Chebyshev nodes of [a, b] (real units)

@@ -73,9 +73,9 @@ func (p *Program) ErrorBounds(vals [][]uint64) []float64 {
 				}
 				x1 = float64(terms) * maxAbs(x)
 			}
-			b = e(0)*(w1+float64(terms)*eb[w]) + eb[w]*x1
+			b = mulBound(e(0), w1+float64(terms)*eb[w]) + mulBound(eb[w], x1)
 		case Mul:
-			b = e(0)*maxAbs(in.In[1]) + e(1)*maxAbs(in.In[0]) + e(0)*e(1)
+			b = mulBound(e(0), maxAbs(in.In[1])) + mulBound(e(1), maxAbs(in.In[0])) + mulBound(e(0), e(1))
 		case Add, Sub:
 			b = e(0) + e(1)
 		case MulPublic:
@@ -83,7 +83,7 @@ func (p *Program) ErrorBounds(vals [][]uint64) []float64 {
 			for _, c := range in.Public {
 				m = math.Max(m, math.Abs(float64(c)))
 			}
-			b = e(0) * m
+			b = mulBound(e(0), m)
 		case ScaleDown:
 			b = math.Ceil(e(0)/math.Ldexp(1, in.Shift)) + 1
 		case SumPool:
@@ -148,4 +148,14 @@ func (p *Program) VerifyOutput(x []float32, secure []float64) (float64, error) {
 		return dev, fmt.Errorf("outputs %g units from cleartext, bound %g", dev, bound)
 	}
 	return dev, nil
+}
+
+// mulBound is the bound e·m of an error e scaled by m ≥ 0, which is 0
+// when either is (an unbounded error times a factor 0 is no error, not
+// NaN).
+func mulBound(e, m float64) float64 {
+	if e == 0 || m == 0 {
+		return 0
+	}
+	return e * m
 }

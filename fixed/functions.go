@@ -106,7 +106,9 @@ func (c *compiler) function(n *ir.Node, in []int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		lo, hi, err := octaveRange(n, "logarithm", r, s)
+		// A logarithm grows slowly: its table covers up to 2^40 (a power
+		// spectrum's range) with one piece or two per octave.
+		lo, hi, err := octaveRange(n, "logarithm", r, s, 40)
 		if err != nil {
 			return 0, err
 		}
@@ -126,7 +128,7 @@ func (c *compiler) function(n *ir.Node, in []int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		y, e, err := c.rsqrt(n, x, r)
+		y, e, err := c.rsqrt(n, x, r, n.Op == ir.OpSqrt)
 		if err != nil {
 			return 0, err
 		}
@@ -192,15 +194,15 @@ func (c *compiler) rangeOf(n *ir.Node, name string) ([2]float64, error) {
 
 // octaveRange widens the positive range r to powers of two around it,
 // with a factor of two of margin on each side, and checks it at scale s.
-func octaveRange(n *ir.Node, what string, r [2]float64, s int) (lo, hi float64, err error) {
+func octaveRange(n *ir.Node, what string, r [2]float64, s, maxLog2 int) (lo, hi float64, err error) {
 	if !(r[0] > 0) {
 		return 0, 0, n.Errorf("%s of a value that reached %g on calibration data: its secure form needs a positive input", what, r[0])
 	}
 	lo = math.Exp2(math.Floor(math.Log2(r[0] / 2)))
 	hi = math.Exp2(math.Ceil(math.Log2(r[1] * 2)))
 	lo = math.Max(lo, math.Ldexp(1, 4-s))
-	if hi > math.Ldexp(1, 24) || hi/lo > math.Ldexp(1, 40) {
-		return 0, 0, n.Errorf("%s of values in [%g, %g]: beyond the range [2^%d, 2^24] its secure form supports at scale %d", what, r[0], r[1], 4-s, s)
+	if hi > math.Ldexp(1, maxLog2) || hi/lo > math.Ldexp(1, 60) || hi > math.Ldexp(1, 60-s) {
+		return 0, 0, n.Errorf("%s of values in [%g, %g]: beyond the range [2^%d, 2^%d] its secure form supports at scale %d", what, r[0], r[1], 4-s, min(maxLog2, 60-s), s)
 	}
 	return lo, hi, nil
 }
@@ -262,7 +264,7 @@ func (c *compiler) lift(n *ir.Node, x, e int) int {
 // reciprocal emits 1/x for x in the traced range r, at scale s + e (see
 // reciprocalOn).
 func (c *compiler) reciprocal(n *ir.Node, x int, r [2]float64) (int, int, error) {
-	lo, hi, err := octaveRange(n, "reciprocal", r, c.s)
+	lo, hi, err := octaveRange(n, "reciprocal", r, c.s, 24)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -289,16 +291,34 @@ func (c *compiler) reciprocalOn(n *ir.Node, x int, lo, hi float64) (int, int, er
 
 // rsqrt emits 1/√x for x in the traced range r, at scale s + e with
 // 2^(2e) ≥ the range's top.
-func (c *compiler) rsqrt(n *ir.Node, x int, r [2]float64) (int, int, error) {
+//
+// For a square root (x·rsqrt(x)) the domain reaches down to 0: below the
+// table's lowest octave, 2^(4−s) at least, the first guess is that
+// octave's and x·y stays within √x ≤ 2^((4−s)/2) of √x, the precision a
+// square root of a value of a few units has at scale s anyway.
+func (c *compiler) rsqrt(n *ir.Node, x int, r [2]float64, forSqrt bool) (int, int, error) {
 	s := c.s
-	lo, hi, err := octaveRange(n, "square root", r, s)
+	if forSqrt {
+		r[0] = math.Max(r[0], math.Ldexp(1, -s))
+	}
+	lo, hi, err := octaveRange(n, "square root", r, s, 24)
 	if err != nil {
 		return 0, 0, err
 	}
 	e := max(0, int(math.Ceil(math.Log2(hi)/2)))
 	y, e0, err := c.guess(n, x, "rsqrt", func(v float64) float64 { return 1 / math.Sqrt(v) }, lo, hi, s+e)
+	// A square root's table may start higher than the traced minimum, as
+	// long as it must to keep its products in the ring: below it the
+	// error stays within √lo.
+	for forSqrt && err != nil && lo < hi/4 {
+		lo *= 2
+		y, e0, err = c.guess(n, x, "rsqrt", func(v float64) float64 { return 1 / math.Sqrt(v) }, lo, hi, s+e)
+	}
 	if err != nil {
 		return 0, 0, err
+	}
+	if forSqrt {
+		c.p.Instrs[len(c.p.Instrs)-1].Domain[0] = 0
 	}
 	for k := newtonSteps(e0, s); k > 0; k-- {
 		y2 := c.mul(n, y, y, s, s+2*e)
@@ -350,11 +370,21 @@ func (c *compiler) expGeneral(n *ir.Node, x int, r [2]float64) (int, error) {
 }
 
 // logOn emits ln x for x in [lo, hi] (powers of two): a Piecewise table
-// of degree 4 on the octaves of the range, halved until each piece is
-// within a quarter unit, with the oracle's domain [lo, hi].
+// of degree 4 (3 or 2 on ranges too wide for it) on the octaves of the
+// range, halved until each piece is within a quarter unit, with the
+// oracle's domain [lo, hi].
 func (c *compiler) logOn(n *ir.Node, x int, lo, hi float64) (int, error) {
-	fn := function{name: "log", f: math.Log, lo: lo, hi: hi, left: [2]float64{math.Log(lo), 0}, right: [2]float64{math.Log(hi), 0}, degree: 4, octaves: true}
-	t, err := fn.fit(c.s, c.s, math.Ldexp(1, -c.s-2))
+	// One Horner shift serves every octave, so the small octaves'
+	// coefficients grow with the range; a lower degree (more pieces)
+	// keeps the products in the ring where degree 4 would not.
+	var t table
+	var err error
+	for d := 4; d >= 2; d-- {
+		fn := function{name: "log", f: math.Log, lo: lo, hi: hi, left: [2]float64{math.Log(lo), 0}, right: [2]float64{math.Log(hi), 0}, degree: d, octaves: true}
+		if t, err = fn.fit(c.s, c.s, math.Ldexp(1, -c.s-2)); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return 0, n.Errorf("%v", err)
 	}
@@ -429,7 +459,8 @@ func (c *compiler) softmax(n *ir.Node, x int, logarithm bool) (int, error) {
 	return c.mul(n, e, inv, s+ex, s), nil
 }
 
-// TraceRanges runs the float graph on the examples and returns, for the
+// TraceRanges runs the float graph on the examples (each holding every
+// input of the graph, in order, concatenated) and returns, for the
 // input of every node whose secure form needs one (Reciprocal, Sqrt,
 // Rsqrt, Exp, Log, and the divisor of a Div by a computed value), the
 // interval its elements reached: the Ranges of CompileWith.
@@ -455,20 +486,29 @@ func TraceRanges(g *ir.Graph, xs []Example) (map[string][2]float64, error) {
 	if len(names) == 0 {
 		return ranges, nil
 	}
-	if len(g.Inputs) != 1 {
-		return nil, fmt.Errorf("tracing ranges: model has %d inputs, tracing needs exactly one", len(g.Inputs))
-	}
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("tracing ranges of %d values: no calibration examples", len(names))
 	}
 	t := *g
 	t.Outputs = names
-	shape := g.Values[g.Inputs[0]].Shape
 	for _, nm := range names {
 		ranges[nm] = [2]float64{math.Inf(1), math.Inf(-1)}
 	}
 	for i, x := range xs {
-		outs, err := ir.Run(&t, map[string]*ir.Tensor{g.Inputs[0]: ir.FloatTensor(shape, x.Input)})
+		// An example holds every input, in order, concatenated.
+		feed := map[string]*ir.Tensor{}
+		flat := x.Input
+		for _, in := range g.Inputs {
+			shape := g.Values[in].Shape
+			if len(flat) < shape.Size() {
+				return nil, fmt.Errorf("tracing ranges, example %d: %d values for the inputs, fewer than they hold", i, len(x.Input))
+			}
+			feed[in], flat = ir.FloatTensor(shape, flat[:shape.Size()]), flat[shape.Size():]
+		}
+		if len(flat) != 0 {
+			return nil, fmt.Errorf("tracing ranges, example %d: %d values for the inputs, more than they hold", i, len(x.Input))
+		}
+		outs, err := ir.Run(&t, feed)
 		if err != nil {
 			return nil, fmt.Errorf("tracing ranges, example %d: %w", i, err)
 		}

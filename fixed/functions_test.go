@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"veil/fixed"
@@ -52,6 +53,8 @@ func functionCases() []functionCase {
 		{name: "logsoftmax_axis0", op: ir.OpLogSoftmax, attrs: ir.Attrs{Axis: 0}, lo: -10, hi: 10, tol: 16},
 		{name: "logsoftmax_post", op: ir.OpLogSoftmax, attrs: ir.Attrs{Axis: -1}, lo: -10, hi: 10, tol: 2},
 		{name: "log", op: ir.OpLog, lo: 0.05, hi: 30, tol: 8},
+		{name: "log_wide", op: ir.OpLog, lo: 1, hi: 1000, tol: 8},
+		{name: "sqrt_from_0", op: ir.OpSqrt, lo: 0, hi: 50, tol: 0.02 * 4096, rel: 1e-3},
 		{name: "reciprocal", op: ir.OpReciprocal, lo: 0.05, hi: 30, tol: 8, rel: 1e-3},
 		{name: "rsqrt", op: ir.OpRsqrt, lo: 0.01, hi: 100, tol: 8, rel: 1e-3},
 		{name: "sqrt", op: ir.OpSqrt, lo: 0.01, hi: 100, tol: 8, rel: 1e-3},
@@ -306,5 +309,20 @@ func TestWhereAndExpand(t *testing.T) {
 				t.Fatalf("output %d: %v, want %v", o, got[o], want[o].Floats())
 			}
 		}
+	}
+}
+
+// TestTableOverflowRefused: a logarithm over 27 octaves would need Horner
+// products beyond the ring; the compiler refuses it, naming the node,
+// rather than compute wrapped values.
+func TestTableOverflowRefused(t *testing.T) {
+	c := functionCase{name: "log", op: ir.OpLog, lo: 1, hi: 2e7}
+	g, xs := c.build(t, rand.New(rand.NewPCG(3, 3)))
+	ranges, err := fixed.TraceRanges(g, xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fixed.CompileWith(g, 12, fixed.Options{Ranges: ranges}); err == nil || !strings.Contains(err.Error(), "overflow") || !strings.Contains(err.Error(), `"f"`) {
+		t.Fatalf("error %v, want one naming node f and the overflow", err)
 	}
 }

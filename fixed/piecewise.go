@@ -124,7 +124,7 @@ const (
 func piecewiseBound(in *Instr, xs []uint64, e float64) float64 {
 	k := len(in.Breaks)
 	d := len(in.Public)/(k+1) - 1
-	if d < 0 {
+	if d < 0 || math.IsInf(e, 1) || math.IsNaN(e) {
 		return math.Inf(1)
 	}
 	scale := math.Ldexp(1, in.Shift)
