@@ -202,11 +202,15 @@ func marshalConfig(t *testing.T, cfg *Config) []byte {
 		out.Parties = append(out.Parties, party{p.Role.Role(), p.Addr, p.Listen, cert, key})
 	}
 	out.Timeout, out.MaxMessage, out.Attestation = cfg.Timeout.String(), cfg.MaxMessage, cfg.Attestation
-	b, err := json.Marshal(out)
-	if err != nil {
+	// Without HTML escaping, so that the attestation section comes back
+	// byte for byte (json.Marshal would write & as \u0026).
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return b.Bytes()
 }
 
 // FuzzParseSize: sizes as the max_message setting writes them. No panic;
