@@ -33,12 +33,12 @@ import "fmt"
 // Activation is an element-wise function of a recurrent cell; the zero
 // value is the cell's default for its place.
 type Activation struct {
-	Op          Op      // Sigmoid, Tanh, Relu, Identity, HardSigmoid, LeakyRelu or Softplus
+	Op          Op      // Sigmoid, Tanh, Relu, Identity, HardSigmoid, LeakyRelu, Softplus, Silu or HardSwish
 	Alpha, Beta float32 // HardSigmoid's α and β, LeakyRelu's α
 }
 
 var cellActivations = map[Op]bool{OpSigmoid: true, OpTanh: true, OpRelu: true, OpIdentity: true,
-	OpHardSigmoid: true, OpLeakyRelu: true, OpSoftplus: true}
+	OpHardSigmoid: true, OpLeakyRelu: true, OpSoftplus: true, OpSilu: true, OpHardSwish: true}
 
 func (a Activation) or(def Op) Activation {
 	if a.Op == "" {

@@ -195,6 +195,9 @@ func TestCellUnroll(t *testing.T) {
 		{kind: "RNN"},
 		{kind: "RNN", act: Activation{Op: OpRelu}, state: true, reverse: true, timeAxis: 1},
 		{kind: "RNN", act: Activation{Op: OpSigmoid}, noWB: []bool{true}, noRB: []bool{true}},
+		{kind: "RNN", act: Activation{Op: OpHardSigmoid, Alpha: 1.0 / 6, Beta: 0.5}, state: true},
+		{kind: "RNN", act: Activation{Op: OpSilu}},
+		{kind: "RNN", act: Activation{Op: OpHardSwish}, state: true},
 	}
 	r := rand.New(rand.NewPCG(7, 8))
 	const T, N, In, H = 4, 2, 3, 5
@@ -276,6 +279,13 @@ func TestCellUnroll(t *testing.T) {
 				act = func(v float64) float64 { return math.Max(v, 0) }
 			case OpSigmoid:
 				act = sigmoid64
+			case OpHardSigmoid:
+				a, b := float64(uc.act.Alpha), float64(uc.act.Beta)
+				act = func(v float64) float64 { return math.Max(0, math.Min(1, a*v+b)) }
+			case OpSilu:
+				act = func(v float64) float64 { return v * sigmoid64(v) }
+			case OpHardSwish:
+				act = func(v float64) float64 { return v * math.Max(0, math.Min(1, v/6+0.5)) }
 			}
 			for b := range N {
 				h, cs := rows(h0, b, H), rows(c0, b, H)

@@ -61,44 +61,59 @@ const (
 	kerasSeluScale = 1.0507009873554804934193349852946
 )
 
-// activate applies the Keras activation name to x; key names the
-// attribute for errors.
-func (l *klayer) activate(x, name, key string) (string, error) {
-	g := l.b.g
+// unaryActivation returns the Keras activation name as one element-wise
+// node (Identity for linear) and the suffix its node is named after, if
+// it is one.
+func (l *klayer) unaryActivation(name string) (ir.Activation, string, bool) {
 	switch name {
 	case "linear", "":
-		return x, nil
+		return ir.Activation{Op: ir.OpIdentity}, "", true
 	case "relu":
-		return l.add(ir.OpRelu, "relu", ir.Attrs{}, x)
-	case "relu6":
-		return l.add(ir.OpClip, "relu6", ir.Attrs{Min: 0, Max: 6}, x)
+		return ir.Activation{Op: ir.OpRelu}, "relu", true
 	case "sigmoid":
-		return l.add(ir.OpSigmoid, "sigmoid", ir.Attrs{}, x)
+		return ir.Activation{Op: ir.OpSigmoid}, "sigmoid", true
 	case "tanh":
-		return l.add(ir.OpTanh, "tanh", ir.Attrs{}, x)
-	case "softmax":
-		return l.add(ir.OpSoftmax, "softmax", ir.Attrs{Axis: len(l.shape(x)) - 1}, x)
-	case "log_softmax":
-		return l.add(ir.OpLogSoftmax, "log_softmax", ir.Attrs{Axis: len(l.shape(x)) - 1}, x)
+		return ir.Activation{Op: ir.OpTanh}, "tanh", true
 	case "swish", "silu":
-		return l.add(ir.OpSilu, "swish", ir.Attrs{}, x)
-	case "gelu":
-		return l.add(ir.OpGelu, "gelu", ir.Attrs{}, x)
-	case "gelu_new":
-		return l.add(ir.OpGelu, "gelu", ir.Attrs{Approximate: true}, x)
+		return ir.Activation{Op: ir.OpSilu}, "swish", true
 	case "hard_sigmoid":
 		// Keras 2 and TF.js: clip(0.2x + 0.5, 0, 1); Keras 3: relu6(x + 3)/6.
 		alpha := float32(0.2)
 		if l.b.keras3 {
 			alpha = 1.0 / 6
 		}
-		return l.add(ir.OpHardSigmoid, "hard_sigmoid", ir.Attrs{Alpha: alpha, Beta: 0.5}, x)
+		return ir.Activation{Op: ir.OpHardSigmoid, Alpha: alpha, Beta: 0.5}, "hard_sigmoid", true
 	case "hard_swish", "hard_silu":
-		return l.add(ir.OpHardSwish, "hard_swish", ir.Attrs{}, x)
+		return ir.Activation{Op: ir.OpHardSwish}, "hard_swish", true
 	case "softplus":
-		return l.add(ir.OpSoftplus, "softplus", ir.Attrs{}, x)
+		return ir.Activation{Op: ir.OpSoftplus}, "softplus", true
 	case "exponential":
-		return l.add(ir.OpExp, "exp", ir.Attrs{}, x)
+		return ir.Activation{Op: ir.OpExp}, "exp", true
+	}
+	return ir.Activation{}, "", false
+}
+
+// activate applies the Keras activation name to x; key names the
+// attribute for errors.
+func (l *klayer) activate(x, name, key string) (string, error) {
+	if a, suffix, ok := l.unaryActivation(name); ok {
+		if a.Op == ir.OpIdentity {
+			return x, nil
+		}
+		return l.add(a.Op, suffix, ir.Attrs{Alpha: a.Alpha, Beta: a.Beta}, x)
+	}
+	g := l.b.g
+	switch name {
+	case "relu6":
+		return l.add(ir.OpClip, "relu6", ir.Attrs{Min: 0, Max: 6}, x)
+	case "softmax":
+		return l.add(ir.OpSoftmax, "softmax", ir.Attrs{Axis: len(l.shape(x)) - 1}, x)
+	case "log_softmax":
+		return l.add(ir.OpLogSoftmax, "log_softmax", ir.Attrs{Axis: len(l.shape(x)) - 1}, x)
+	case "gelu":
+		return l.add(ir.OpGelu, "gelu", ir.Attrs{}, x)
+	case "gelu_new":
+		return l.add(ir.OpGelu, "gelu", ir.Attrs{Approximate: true}, x)
 	case "elu":
 		out := g.UniqueName(l.base + "/elu")
 		return out, g.AddElu(out, x, out, 1, 1)

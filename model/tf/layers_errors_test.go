@@ -54,6 +54,7 @@ func TestLayersErrors(t *testing.T) {
 		{"relu threshold", "ReLU", with(vec, "threshold", 0.5), nil, "", `attribute "threshold" = 0.5 is not supported`},
 		{"embedding", "Embedding", with(vec, "input_dim", 10, "output_dim", 4), nil, "", "Embedding looks rows up by integer token ids"},
 		{"return state", "LSTM", with(seqIn, "units", 1, "return_state", true), lstmW, "", `attribute "return_state" = true is not supported`},
+		{"recurrent activation", "LSTM", with(seqIn, "units", 1, "activation", "elu"), lstmW, "", `attribute "activation" = "elu": activation "elu" is not supported in a recurrent layer`},
 		{"stateful", "LSTM", with(seqIn, "units", 1, "stateful", true), lstmW, "", `attribute "stateful" = true is not supported`},
 		{"missing weight", "Dense", with(vec, "units", 2), nil, "", `weight "kernel" is not in the weights manifest`},
 		{"weight shape", "Dense", with(vec, "units", 3), denseW, "", `has shape [3×2], want [3×3]`},

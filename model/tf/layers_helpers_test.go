@@ -234,6 +234,15 @@ func refDense(x []float32, n, f int, k []float32, u int, b []float32) []float32 
 	return out
 }
 
+// rndWeight is a weight of the given shape with random values in ±0.6.
+func rndWeight(name string, shape []int, seed int64) kweight {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return kweight{name: name, shape: shape, vals: rnd(seed, n, 0.6)}
+}
+
 func refSigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
 
 func refHardSigmoid(v float64) float64 { return math.Max(0, math.Min(1, 0.2*v+0.5)) }

@@ -2,27 +2,23 @@ package tf
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"veil/ir"
 )
 
 // Recurrent layers (SimpleRNN, LSTM, GRU), Bidirectional and
 // TimeDistributed. A recurrent layer is unrolled over its fixed sequence
-// length: the input projection x·W + b of every step is one MatMul, then
-// each step slices its row and adds h·U (skipped at the first step, whose
-// state is zero). The equations are Keras's (and TF.js's), with the
-// kernels' gate blocks in Keras's order:
+// length by package ir's cells (see ir.Cell), whose equations are
+// Keras's (and TF.js's): recurrent_activation is the gates' function,
+// activation the candidate's and the state's, and GRU's reset_after is
+// ONNX's linear_before_reset, with the bias's second row as the
+// recurrent bias. Here the packed kernels are only cut into their gate
+// blocks, in Keras's order:
 //
-//	SimpleRNN  h = act(x·W + h·U + b)
-//	LSTM       [i f c o]: i = rec(·), f = rec(·), o = rec(·), g = act(·),
-//	           c = f·c + i·g, h = o·act(c)
-//	GRU        [z r h]: z = rec(x·Wz + h·Uz), r = rec(x·Wr + h·Ur),
-//	           reset_after false: ĥ = act(x·Wh + (r·h)·Uh)
-//	           reset_after true:  ĥ = act(x·Wh + r·(h·Uh + b_rec,h)), the
-//	           recurrent bias (the bias's second row) added to h·U of every gate
-//	           h = z·h + (1 − z)·ĥ, computed as ĥ + z·(h − ĥ)
-//
-// rec is recurrent_activation, act activation; biases are added to x·W.
+//	SimpleRNN  [h]
+//	LSTM       [i f c o]
+//	GRU        [z r h]
 
 type rnnKind int
 
@@ -46,36 +42,32 @@ func (k rnnKind) gates() int {
 // rnnSpec is a recurrent layer's attributes and weights.
 type rnnSpec struct {
 	kind       rnnKind
-	units      int
-	act, rec   string
+	act, rec   ir.Activation
 	returnSeq  bool
 	backwards  bool
 	resetAfter bool
-	w, u       string     // constants: kernel [F, G·U], recurrent kernel [U, G·U]
-	b          *ir.Tensor // input bias [G·U] or nil
-	rb         *ir.Tensor // GRU reset_after: recurrent bias [G·U] or nil
+	// Constants per gate, in Keras's order: kernel [F, U], recurrent
+	// kernel [U, U], input and recurrent biases [U] ("" where absent).
+	w, u, wb, rb []string
 }
 
 // rnnAttrs reads the attributes and weights of recurrent layer l, whose
 // input has f features.
 func (l *klayer) rnnAttrs(kind rnnKind, f int) (*rnnSpec, error) {
 	sp := &rnnSpec{kind: kind}
-	var err error
-	if sp.units, err = l.int("units", 0); err != nil {
+	units, err := l.int("units", 0)
+	if err != nil {
 		return nil, err
 	}
-	if err := l.positive("units", []int{sp.units}); err != nil {
+	if err := l.positive("units", []int{units}); err != nil {
 		return nil, err
 	}
 	for _, a := range []struct {
 		key, def string
-		dst      *string
+		dst      *ir.Activation
 	}{{"activation", "tanh", &sp.act}, {"recurrent_activation", "sigmoid", &sp.rec}} {
-		*a.dst = a.def
-		if r := l.raw(a.key); r != nil {
-			if *a.dst, err = activationName(r); err != nil {
-				return nil, l.errorf("attribute %q = %s: %v", a.key, r, err)
-			}
+		if *a.dst, err = l.cellActivation(a.key, a.def); err != nil {
+			return nil, err
 		}
 	}
 	if kind == rnnSimple && l.cfg["recurrent_activation"] != nil {
@@ -99,38 +91,135 @@ func (l *klayer) rnnAttrs(kind rnnKind, f int) (*rnnSpec, error) {
 			return nil, err
 		}
 	}
-	gu := kind.gates() * sp.units
+	g := kind.gates()
+	gu := g * units
 	w, err := l.weight("kernel", ir.Shape{f, gu})
 	if err != nil {
 		return nil, err
 	}
-	u, err := l.weight("recurrent_kernel", ir.Shape{sp.units, gu})
+	u, err := l.weight("recurrent_kernel", ir.Shape{units, gu})
 	if err != nil {
 		return nil, err
 	}
+	var b, rb *ir.Tensor
 	use, err := l.bool("use_bias", true)
 	if err != nil {
 		return nil, err
 	}
 	if use {
 		if sp.resetAfter {
-			b, err := l.weight("bias", ir.Shape{2, gu})
+			b2, err := l.weight("bias", ir.Shape{2, gu})
 			if err != nil {
 				return nil, err
 			}
-			sp.b = ir.FloatTensor(ir.Shape{gu}, b.F[:gu])
-			sp.rb = ir.FloatTensor(ir.Shape{gu}, b.F[gu:])
-		} else if sp.b, err = l.weight("bias", ir.Shape{gu}); err != nil {
+			b = ir.FloatTensor(ir.Shape{gu}, b2.F[:gu])
+			rb = ir.FloatTensor(ir.Shape{gu}, b2.F[gu:])
+		} else if b, err = l.weight("bias", ir.Shape{gu}); err != nil {
 			return nil, err
 		}
 	}
-	if sp.w, err = l.konst("kernel", w); err != nil {
-		return nil, err
-	}
-	if sp.u, err = l.konst("recurrent_kernel", u); err != nil {
-		return nil, err
+	for _, p := range []struct {
+		suffix string
+		t      *ir.Tensor
+		dst    *[]string
+	}{{"kernel", w, &sp.w}, {"recurrent_kernel", u, &sp.u}, {"bias", b, &sp.wb}, {"recurrent_bias", rb, &sp.rb}} {
+		if *p.dst, err = l.gateConsts(p.suffix, p.t, g); err != nil {
+			return nil, err
+		}
 	}
 	return sp, nil
+}
+
+// cellActivation reads the activation attribute key (default def) of a
+// recurrent layer: one of the activations that are a single node.
+func (l *klayer) cellActivation(key, def string) (ir.Activation, error) {
+	name := def
+	if r := l.raw(key); r != nil {
+		var err error
+		if name, err = activationName(r); err != nil {
+			return ir.Activation{}, l.errorf("attribute %q = %s: %v", key, r, err)
+		}
+	}
+	a, _, ok := l.unaryActivation(name)
+	if !ok {
+		return ir.Activation{}, l.errorf("attribute %q = %q: activation %q is not supported in a recurrent layer", key, name, name)
+	}
+	return a, nil
+}
+
+// gateConsts adds the g blocks of t's last axis ([…, g·U]) as constants,
+// one per gate; nil t (no bias) gives g "".
+func (l *klayer) gateConsts(suffix string, t *ir.Tensor, g int) ([]string, error) {
+	out := make([]string, g)
+	if t == nil {
+		return out, nil
+	}
+	r := len(t.Shape) - 1
+	cols := t.Shape[r]
+	u := cols / g
+	shape := append(t.Shape[:r:r], u)
+	for k := range out {
+		v := make([]float32, 0, len(t.F)/g)
+		for row := 0; row < len(t.F); row += cols {
+			v = append(v, t.F[row+k*u:row+(k+1)*u]...)
+		}
+		var err error
+		if out[k], err = l.konst(fmt.Sprintf("%s_%d", suffix, k), ir.FloatTensor(shape, v)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// cell makes recurrent layer sp's ir cell.
+func (l *klayer) cell(sp *rnnSpec) (*ir.Cell, error) {
+	g := l.b.g
+	switch sp.kind {
+	case rnnLSTM:
+		gates := func(v []string) ir.LSTMGates { return ir.LSTMGates{I: v[0], F: v[1], C: v[2], O: v[3]} }
+		return g.NewLSTMCell(l.base, ir.LSTMWeights{W: gates(sp.w), R: gates(sp.u), WB: gates(sp.wb), RB: gates(sp.rb),
+			Gate: sp.rec, Cell: sp.act, Hidden: sp.act})
+	case rnnGRU:
+		gates := func(v []string) ir.GRUGates { return ir.GRUGates{Z: v[0], R: v[1], H: v[2]} }
+		return g.NewGRUCell(l.base, ir.GRUWeights{W: gates(sp.w), R: gates(sp.u), WB: gates(sp.wb), RB: gates(sp.rb),
+			LinearBeforeReset: sp.resetAfter, Gate: sp.rec, Hidden: sp.act})
+	}
+	return g.NewRNNCell(l.base, ir.RNNWeights{W: sp.w[0], R: sp.u[0], WB: sp.wb[0], RB: sp.rb[0], Act: sp.act})
+}
+
+// maxRNNSteps bounds the sequence length a recurrent layer is unrolled
+// over (each step is about twenty nodes), so that a small model cannot
+// make the import build millions of nodes.
+const maxRNNSteps = 1 << 12
+
+// unroll runs recurrent layer sp over x [N, T, F] from the zero state,
+// in time order or, backwards, from the last step to the first. With
+// return_sequences it returns the states [N, T, U] in the order computed
+// (reversed in time when backwards), reversed again when flip; else the
+// last state computed [N, U].
+func (l *klayer) unroll(x string, sp *rnnSpec, backwards, flip bool) (string, error) {
+	if t := l.shape(x)[1]; t > maxRNNSteps {
+		return "", l.errorf("the sequence has %d steps; veil unrolls at most %d", t, maxRNNSteps)
+	}
+	c, err := l.cell(sp)
+	if err != nil {
+		return "", err
+	}
+	seq, err := c.Unroll(x, 1, "", "", backwards)
+	if err != nil {
+		return "", err
+	}
+	if !sp.returnSeq {
+		return seq.Last, nil
+	}
+	steps := seq.H // in time order
+	if backwards != flip {
+		steps = make([]string, len(seq.H))
+		for i, h := range seq.H {
+			steps[len(steps)-1-i] = h
+		}
+	}
+	return l.stack(steps)
 }
 
 // rnn lowers SimpleRNN, LSTM and GRU.
@@ -147,16 +236,9 @@ func (l *klayer) rnn(ins []string, kind rnnKind) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	steps, err := l.unroll(x, sp, sp.backwards)
-	if err != nil {
-		return "", err
-	}
-	if !sp.returnSeq {
-		return steps[len(steps)-1], nil
-	}
 	// Keras returns the states in the order it computed them, reversed in
 	// time for go_backwards.
-	return l.stack(steps)
+	return l.unroll(x, sp, sp.backwards, false)
 }
 
 // stack concatenates per-step states [N, U] into [N, T, U].
@@ -173,237 +255,6 @@ func (l *klayer) stack(steps []string) (string, error) {
 		return parts[0], nil
 	}
 	return l.add(ir.OpConcat, "sequence", ir.Attrs{Axis: 1}, parts...)
-}
-
-// maxRNNSteps bounds the sequence length a recurrent layer is unrolled
-// over (each step is about twenty nodes), so that a small model cannot
-// make the import build millions of nodes.
-const maxRNNSteps = 1 << 12
-
-// unroll adds the steps of recurrent layer sp over x [N, T, F], in time
-// order or, backwards, from the last step to the first, and returns the
-// state after each step in the order computed.
-func (l *klayer) unroll(x string, sp *rnnSpec, backwards bool) ([]string, error) {
-	xs := l.shape(x)
-	n, t, u := xs[0], xs[1], sp.units
-	if t > maxRNNSteps {
-		return nil, l.errorf("the sequence has %d steps; veil unrolls at most %d", t, maxRNNSteps)
-	}
-	gu := sp.kind.gates() * u
-	xw, err := l.add(ir.OpMatMul, "input_proj", ir.Attrs{}, x, sp.w)
-	if err != nil {
-		return nil, err
-	}
-	if xw, err = l.addBias(xw, sp.b); err != nil {
-		return nil, err
-	}
-	var uzr, uh string // GRU reset_after false: U's [z r] and h blocks
-	if sp.kind == rnnGRU && !sp.resetAfter {
-		if uzr, err = l.slice(sp.u, 1, 0, 2*u); err != nil {
-			return nil, err
-		}
-		if uh, err = l.slice(sp.u, 1, 2*u, gu); err != nil {
-			return nil, err
-		}
-	}
-	var rb string
-	if sp.rb != nil {
-		// [1, G·U], so that it slices as h·U does.
-		if rb, err = l.konst("recurrent_bias", ir.FloatTensor(ir.Shape{1, gu}, sp.rb.F)); err != nil {
-			return nil, err
-		}
-	}
-	h, c := "", "" // zero state
-	var steps []string
-	for j := 0; j < t; j++ {
-		ti := j
-		if backwards {
-			ti = t - 1 - j
-		}
-		xt, err := l.slice(xw, 1, ti, ti+1)
-		if err != nil {
-			return nil, err
-		}
-		if xt, err = l.reshape(xt, ir.Shape{n, gu}); err != nil {
-			return nil, err
-		}
-		switch sp.kind {
-		case rnnSimple:
-			h, err = l.simpleStep(sp, xt, h)
-		case rnnLSTM:
-			h, c, err = l.lstmStep(sp, xt, h, c)
-		case rnnGRU:
-			h, err = l.gruStep(sp, xt, h, uzr, uh, rb)
-		}
-		if err != nil {
-			return nil, err
-		}
-		steps = append(steps, h)
-	}
-	return steps, nil
-}
-
-// recur returns xt + h·U, or xt when the state is zero.
-func (l *klayer) recur(xt, h, u string) (string, error) {
-	if h == "" {
-		return xt, nil
-	}
-	hu, err := l.add(ir.OpMatMul, "recurrent", ir.Attrs{}, h, u)
-	if err != nil {
-		return "", err
-	}
-	return l.add(ir.OpAdd, "gates", ir.Attrs{}, xt, hu)
-}
-
-func (l *klayer) simpleStep(sp *rnnSpec, xt, h string) (string, error) {
-	z, err := l.recur(xt, h, sp.u)
-	if err != nil {
-		return "", err
-	}
-	return l.activate(z, sp.act, "activation")
-}
-
-// gate slices block k of a [N, G·U] value and applies activation act.
-func (l *klayer) gate(z string, k, u int, act, key string) (string, error) {
-	g, err := l.slice(z, 1, k*u, (k+1)*u)
-	if err != nil {
-		return "", err
-	}
-	return l.activate(g, act, key)
-}
-
-func (l *klayer) lstmStep(sp *rnnSpec, xt, h, c string) (string, string, error) {
-	u := sp.units
-	z, err := l.recur(xt, h, sp.u)
-	if err != nil {
-		return "", "", err
-	}
-	var g [4]string
-	for k, a := range []struct{ act, key string }{
-		{sp.rec, "recurrent_activation"}, {sp.rec, "recurrent_activation"},
-		{sp.act, "activation"}, {sp.rec, "recurrent_activation"},
-	} {
-		if g[k], err = l.gate(z, k, u, a.act, a.key); err != nil {
-			return "", "", err
-		}
-	}
-	i, f, cc, o := g[0], g[1], g[2], g[3]
-	ic, err := l.add(ir.OpMul, "input_gate", ir.Attrs{}, i, cc)
-	if err != nil {
-		return "", "", err
-	}
-	if c == "" {
-		c = ic
-	} else {
-		fc, err := l.add(ir.OpMul, "forget_gate", ir.Attrs{}, f, c)
-		if err != nil {
-			return "", "", err
-		}
-		if c, err = l.add(ir.OpAdd, "cell", ir.Attrs{}, fc, ic); err != nil {
-			return "", "", err
-		}
-	}
-	ac, err := l.activate(c, sp.act, "activation")
-	if err != nil {
-		return "", "", err
-	}
-	h, err = l.add(ir.OpMul, "state", ir.Attrs{}, o, ac)
-	return h, c, err
-}
-
-func (l *klayer) gruStep(sp *rnnSpec, xt, h, uzr, uh, rb string) (string, error) {
-	u := sp.units
-	xzr, err := l.slice(xt, 1, 0, 2*u)
-	if err != nil {
-		return "", err
-	}
-	xh, err := l.slice(xt, 1, 2*u, 3*u)
-	if err != nil {
-		return "", err
-	}
-	var zr, rech string // pre-activations of z and r; the recurrent part of ĥ
-	var r string
-	if sp.resetAfter {
-		// inner = h·U + b_rec (b_rec alone at the zero state; 0 without a bias).
-		inner := rb
-		if h != "" {
-			if inner, err = l.add(ir.OpMatMul, "recurrent", ir.Attrs{}, h, sp.u); err != nil {
-				return "", err
-			}
-			if inner, err = l.add(ir.OpAdd, "recurrent_bias_add", ir.Attrs{}, inner, rb); err != nil {
-				return "", err
-			}
-		}
-		zr = xzr
-		if inner != "" {
-			izr, err := l.slice(inner, 1, 0, 2*u)
-			if err != nil {
-				return "", err
-			}
-			if zr, err = l.add(ir.OpAdd, "gates", ir.Attrs{}, xzr, izr); err != nil {
-				return "", err
-			}
-		}
-		if r, err = l.gate(zr, 1, u, sp.rec, "recurrent_activation"); err != nil {
-			return "", err
-		}
-		if inner != "" {
-			ih, err := l.slice(inner, 1, 2*u, 3*u)
-			if err != nil {
-				return "", err
-			}
-			if rech, err = l.add(ir.OpMul, "reset", ir.Attrs{}, r, ih); err != nil {
-				return "", err
-			}
-		}
-	} else {
-		if zr, err = l.recur(xzr, h, uzr); err != nil {
-			return "", err
-		}
-		if r, err = l.gate(zr, 1, u, sp.rec, "recurrent_activation"); err != nil {
-			return "", err
-		}
-		if h != "" {
-			rh, err := l.add(ir.OpMul, "reset", ir.Attrs{}, r, h)
-			if err != nil {
-				return "", err
-			}
-			if rech, err = l.add(ir.OpMatMul, "recurrent_h", ir.Attrs{}, rh, uh); err != nil {
-				return "", err
-			}
-		}
-	}
-	z, err := l.gate(zr, 0, u, sp.rec, "recurrent_activation")
-	if err != nil {
-		return "", err
-	}
-	pre := xh
-	if rech != "" {
-		if pre, err = l.add(ir.OpAdd, "candidate_pre", ir.Attrs{}, xh, rech); err != nil {
-			return "", err
-		}
-	}
-	hh, err := l.activate(pre, sp.act, "activation")
-	if err != nil {
-		return "", err
-	}
-	// h' = ĥ + z·(h − ĥ); at the zero state ĥ − z·ĥ.
-	var d string
-	if h == "" {
-		zh, err := l.add(ir.OpMul, "update", ir.Attrs{}, z, hh)
-		if err != nil {
-			return "", err
-		}
-		return l.add(ir.OpSub, "state", ir.Attrs{}, hh, zh)
-	}
-	if d, err = l.add(ir.OpSub, "delta", ir.Attrs{}, h, hh); err != nil {
-		return "", err
-	}
-	zd, err := l.add(ir.OpMul, "update", ir.Attrs{}, z, d)
-	if err != nil {
-		return "", err
-	}
-	return l.add(ir.OpAdd, "state", ir.Attrs{}, hh, zd)
 }
 
 // innerLayer decodes the config of a wrapper's layer ({"class_name",
@@ -478,23 +329,11 @@ func (l *klayer) bidirectional(ins []string) (string, error) {
 		if i == 1 && key == "layer" {
 			back = !back
 		}
-		steps, err := sub.unroll(x, sp, back)
-		if err != nil {
+		// The backward states are put back in time order.
+		if outs[i], err = sub.unroll(x, sp, back, i == 1); err != nil {
 			return "", err
 		}
 		if err := sub.checkKeys(); err != nil {
-			return "", err
-		}
-		if !sp.returnSeq {
-			outs[i] = steps[len(steps)-1]
-			continue
-		}
-		if i == 1 {
-			for a, b := 0, len(steps)-1; a < b; a, b = a+1, b-1 {
-				steps[a], steps[b] = steps[b], steps[a]
-			}
-		}
-		if outs[i], err = sub.stack(steps); err != nil {
 			return "", err
 		}
 	}

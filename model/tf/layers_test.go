@@ -84,13 +84,7 @@ func TestLayersRNN(t *testing.T) {
 		rnn("LSTM", "lstm", map[string]any{"go_backwards": true, "units": 2}),
 		rnn("GRU", "gru_1", map[string]any{"reset_after": false, "recurrent_activation": "hard_sigmoid"}),
 		bidi)
-	w := func(name string, shape []int, seed int64) kweight {
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		return kweight{name: name, shape: shape, vals: rnd(seed, n, 0.6)}
-	}
+	w := rndWeight
 	ws := []kweight{
 		w("gru/gru_cell/kernel", []int{3, 9}, 1), w("gru/gru_cell/recurrent_kernel", []int{3, 9}, 2), w("gru/gru_cell/bias", []int{2, 9}, 3),
 		w("lstm/lstm_cell/kernel", []int{3, 8}, 4), w("lstm/lstm_cell/recurrent_kernel", []int{2, 8}, 5), w("lstm/lstm_cell/bias", []int{8}, 6),
@@ -118,6 +112,36 @@ func TestLayersRNN(t *testing.T) {
 		want[i] = (fw[T-1][i] + bw[T-1][i]) / 2
 	}
 	checkClose(t, "bidirectional", outs[0], ir.Shape{1, 2}, want, 1e-5)
+}
+
+// TestLayersRNNKeras3: Keras 3's hard_sigmoid (x/6 + 1/2) as the gates'
+// function of an LSTM with swish, a GRU with reset_after (Keras 3's
+// default) and no bias, and a linear SimpleRNN going backwards, checked
+// against a naive unrolling.
+func TestLayersRNNKeras3(t *testing.T) {
+	const T, F = 3, 2
+	topo := seq("3.3.3",
+		klay("InputLayer", "in", map[string]any{"batch_shape": []any{nil, T, F}}),
+		klay("LSTM", "lstm", map[string]any{"units": 2, "return_sequences": true, "activation": "swish", "recurrent_activation": "hard_sigmoid"}),
+		klay("GRU", "gru", map[string]any{"units": 3, "return_sequences": true, "use_bias": false}),
+		klay("SimpleRNN", "rnn", map[string]any{"units": 2, "return_sequences": true, "go_backwards": true, "activation": "linear"}))
+	w := rndWeight
+	ws := []kweight{
+		w("lstm/lstm_cell/kernel", []int{F, 8}, 1), w("lstm/lstm_cell/recurrent_kernel", []int{2, 8}, 2), w("lstm/lstm_cell/bias", []int{8}, 3),
+		w("gru/gru_cell/kernel", []int{2, 9}, 4), w("gru/gru_cell/recurrent_kernel", []int{3, 9}, 5),
+		w("rnn/simple_rnn_cell/kernel", []int{3, 2}, 6), w("rnn/simple_rnn_cell/recurrent_kernel", []int{2, 2}, 7), w("rnn/simple_rnn_cell/bias", []int{2}, 8),
+	}
+	dir := writeLayers(t, topo, ws)
+	x := rnd(9, T*F, 1)
+	outs := loadRun(t, dir, Options{}, ir.FloatTensor(ir.Shape{1, T, F}, x))
+
+	swish := func(v float64) float64 { return v * refSigmoid(v) }
+	hard3 := func(v float64) float64 { return math.Max(0, math.Min(1, v/6+0.5)) }
+	linear := func(v float64) float64 { return v }
+	lstm := refRNN("lstm", x, T, F, ws[0].vals, ws[1].vals, ws[2].vals, nil, 2, swish, hard3, false)
+	gru := refRNN("gru", flatRows(lstm), T, 2, ws[3].vals, ws[4].vals, nil, make([]float32, 9), 3, math.Tanh, refSigmoid, false)
+	rnn := refRNN("simple", flatRows(gru), T, 3, ws[5].vals, ws[6].vals, ws[7].vals, nil, 2, linear, nil, true)
+	checkClose(t, "rnn", outs[0], ir.Shape{1, T, 2}, flatRows(rnn), 1e-5)
 }
 
 // TestLayersBidirectionalSequences: Bidirectional LSTM returning
