@@ -130,6 +130,9 @@ func (x *Model) Tol() Tolerance {
 type Options struct {
 	// Skip3PC leaves out the secure run (the fixed check is the last).
 	Skip3PC bool
+	// NoRerun turns off the rerun of a secure run that failed (for
+	// a model expected to fail there: its failure is no flake).
+	NoRerun bool
 	// Log, where set, receives progress lines.
 	Log func(format string, args ...any)
 }
@@ -213,7 +216,8 @@ func Check(x *Model, cache string, ref *Ref, opt Options) Result {
 	if err != nil {
 		return r.fail(StageCompile, err)
 	}
-	best, err := r.sweep(x, g, ranges, feed, floatOuts, logf)
+	check := fixedChecker(x, g, floatOuts)
+	best, err := r.sweep(x, g, ranges, feed, check, logf)
 	lap(StageCompile)
 	if err != nil {
 		return r.fail(StageCompile, err)
@@ -233,15 +237,22 @@ func Check(x *Model, cache string, ref *Ref, opt Options) Result {
 		}
 		return r
 	}
-	m, err := Run3PC(best.prog, best.inputs, best.vals)
-	if err == nil && m.Check() != nil {
+	run := func() (*MPCResult, error) {
+		m, err := Run3PC(best.prog, best.inputs, best.vals)
+		if err == nil {
+			m.Float = check(best.Scale, best.prog.DecodeOutputs(m.outs))
+		}
+		return m, err
+	}
+	m, err := run()
+	if err == nil && m.suspect() && !opt.NoRerun {
 		// A local truncation fails with the chance TruncFail (at most
-		// MaxTruncFail): one rerun tells that event from a bug.
-		logf("3pc: %v; a failed truncation has chance %.2g: running again", m.Check(), best.TruncFail)
-		m.Reruns++
-		again, err2 := Run3PC(best.prog, best.inputs, best.vals)
+		// MaxTruncFail), and then an output is off by about 2^(64−s):
+		// one rerun tells that event from a bug.
+		logf("3pc: %v; a failed truncation has chance %.2g: running again", m.Err(), best.TruncFail)
+		again, err2 := run()
 		if again != nil {
-			again.Reruns = m.Reruns
+			again.Reruns = m.Reruns + 1
 		}
 		m, err = again, err2
 	}
@@ -250,7 +261,7 @@ func Check(x *Model, cache string, ref *Ref, opt Options) Result {
 	if err != nil {
 		return r.fail(Stage3PC, err)
 	}
-	if err := m.Check(); err != nil {
+	if err := m.Err(); err != nil {
 		return r.fail(Stage3PC, err)
 	}
 	return r
@@ -431,42 +442,16 @@ func argmax32(y []float32) int {
 }
 
 // TraceRanges returns the Ranges of fixed.CompileWith traced on the
-// feeds: fixed.TraceRanges for a graph of one input; for several inputs
-// (which it does not take), the range of every value of the graph.
+// feeds with fixed.TraceRanges (an example holds every graph input, in
+// order, concatenated).
 func TraceRanges(g *ir.Graph, feeds []map[string]*ir.Tensor) (map[string][2]float64, error) {
-	if len(g.Inputs) == 1 {
-		xs := make([]fixed.Example, len(feeds))
-		for i, f := range feeds {
-			xs[i] = fixed.Example{Input: f[g.Inputs[0]].Floats()}
-		}
-		return fixed.TraceRanges(g, xs)
-	}
-	t := *g
-	t.Outputs = nil
-	for _, n := range g.Nodes {
-		t.Outputs = append(t.Outputs, n.Output)
-	}
-	ranges := map[string][2]float64{}
+	xs := make([]fixed.Example, len(feeds))
 	for i, f := range feeds {
-		outs, err := ir.Run(&t, f)
-		if err != nil {
-			return nil, fmt.Errorf("tracing ranges, input %d: %w", i, err)
-		}
-		for j, o := range outs {
-			if o.DType != ir.Float32 {
-				continue
-			}
-			r, ok := ranges[t.Outputs[j]]
-			if !ok {
-				r = [2]float64{math.Inf(1), math.Inf(-1)}
-			}
-			for _, v := range o.Floats() {
-				r[0], r[1] = math.Min(r[0], float64(v)), math.Max(r[1], float64(v))
-			}
-			ranges[t.Outputs[j]] = r
+		for _, in := range g.Inputs {
+			xs[i].Input = append(xs[i].Input, f[in].Floats()...)
 		}
 	}
-	return ranges, nil
+	return fixed.TraceRanges(g, xs)
 }
 
 
@@ -499,45 +484,60 @@ func Verdict(x *Model, r *Result) error {
 
 // sweep picks the scale (see Scales and MaxTruncFail): the finest
 // candidate scale whose chance of a failed truncation is at most
-// MaxTruncFail, rounding error falling with the scale (the fixed check
-// prefers it unless it fails where a coarser one passes). The coarsest
-// candidate is compiled and traced first; the chance grows about 4× per
-// bit of scale (a product's magnitude grows 2^2Δ), which predicts the
-// finer ones, and only the finest predicted safe is then compiled and
-// traced. A manifest scale replaces the sweep.
-func (r *Result) sweep(x *Model, g *ir.Graph, ranges map[string][2]float64, feed map[string]*ir.Tensor, float []*ir.Tensor, logf func(string, ...any)) (*tried, error) {
-	check := fixedChecker(x, g, float)
+// MaxTruncFail, since rounding error falls with the scale (a finer scale
+// is kept only if its fixed check is at least as good). Tracing is what
+// costs, so not every candidate is traced: the middle one first; the
+// chance grows about 4× per bit of scale (a product's magnitude grows
+// 2^2Δ), which predicts the others, and a finer candidate is traced only
+// if predicted safe, a coarser one only if the middle one is not safe. A
+// manifest scale replaces the sweep.
+func (r *Result) sweep(x *Model, g *ir.Graph, ranges map[string][2]float64, feed map[string]*ir.Tensor, check func(int, [][]float64) []FixedDiff, logf func(string, ...any)) (*tried, error) {
 	try := func(s int) *tried {
 		t := tryScale(g, s, ranges, feed, check)
 		r.Sweep = append(r.Sweep, t.ScaleTry)
 		logf("scale %d: %s", s, t.ScaleTry)
 		return t
 	}
+	safe := func(t *tried) bool { return t.Err == nil && t.TruncFail <= MaxTruncFail }
 	if x.Fixed != nil && x.Fixed.Scale != 0 {
 		t := try(x.Fixed.Scale)
 		if t.Err != nil {
 			return nil, t.Err
 		}
-		if t.TruncFail > MaxTruncFail {
+		if !safe(t) {
 			return nil, fmt.Errorf("scale %d (the manifest's) is not safe for 3PC: the chance of a failed truncation is %.2g, above %.2g", t.Scale, t.TruncFail, MaxTruncFail)
 		}
 		return t, nil
 	}
-	coarse := try(Scales[len(Scales)-1])
-	if coarse.Err != nil {
-		return nil, coarse.Err
+	mid := len(Scales) / 2
+	first := try(Scales[mid])
+	predict := func(s int) float64 { return first.TruncFail * math.Pow(4, float64(s-first.Scale)) }
+	if safe(first) {
+		best := first
+		for i := mid - 1; i >= 0; i-- { // finer
+			if predict(Scales[i]) > MaxTruncFail {
+				break
+			}
+			if t := try(Scales[i]); safe(t) && !best.better(t) {
+				best = t
+			}
+		}
+		return best, nil
 	}
-	for _, s := range Scales[:len(Scales)-1] {
-		if coarse.TruncFail*math.Pow(4, float64(s-coarse.Scale)) > MaxTruncFail {
+	for _, s := range Scales[mid+1:] { // coarser
+		if first.Err == nil && predict(s) > MaxTruncFail && s != Scales[len(Scales)-1] {
 			continue
 		}
-		t := try(s)
-		if t.Err == nil && t.TruncFail <= MaxTruncFail && !coarse.better(t) {
+		if t := try(s); safe(t) {
 			return t, nil
 		}
 	}
-	if coarse.TruncFail > MaxTruncFail {
-		return nil, fmt.Errorf("no scale of %v is safe for 3PC: the chance of a failed truncation is %.2g at scale %d, above %.2g", Scales, coarse.TruncFail, coarse.Scale, MaxTruncFail)
+	if first.Err != nil {
+		return nil, first.Err
 	}
-	return coarse, nil
+	last := r.Sweep[len(r.Sweep)-1]
+	if last.Err != nil {
+		return nil, last.Err
+	}
+	return nil, fmt.Errorf("no scale of %v is safe for 3PC: the chance of a failed truncation is %.2g at scale %d, above %.2g", Scales, last.TruncFail, last.Scale, MaxTruncFail)
 }

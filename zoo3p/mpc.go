@@ -23,7 +23,11 @@ type MPCResult struct {
 	Bytes   int64 // payload bytes sent by the three parties together
 	Rounds  int   // P0's rounds
 	Elapsed time.Duration
-	Reruns  int // runs before this one that left the bound (see Check)
+	Reruns  int // runs before this one that failed (see Check)
+	// Float is the fixed-point check of the decoded outputs against
+	// float, as for the cleartext executor's.
+	Float []FixedDiff
+	outs  [][]uint64
 }
 
 // MPCOutput is one output of a secure run: its largest deviation from the
@@ -36,15 +40,39 @@ type MPCOutput struct {
 	Bound float64
 }
 
-// Check reports whether every output is within its bound.
-func (m *MPCResult) Check() error {
+// Err reports the outputs beyond their bound, and those whose decoded
+// value fails the fixed-point check against float (Float) that the
+// cleartext executor passed: a bound is only as tight as its
+// propagation, and deep models' bounds are astronomically loose.
+func (m *MPCResult) Err() error {
 	var errs []error
 	for _, o := range m.Outputs {
 		if !(o.Dev <= o.Bound) {
 			errs = append(errs, fmt.Errorf("3PC output %s deviates from the cleartext executor's by %g units (scale %d), beyond the propagated bound %g", o.Name, o.Dev, o.Scale, o.Bound))
 		}
 	}
+	for _, d := range m.Float {
+		if !d.OK {
+			errs = append(errs, fmt.Errorf("3PC output against float: %v", d))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// suspect reports whether the run may have hit a failed truncation: an
+// output beyond a finite bound, or off against float.
+func (m *MPCResult) suspect() bool {
+	for _, o := range m.Outputs {
+		if o.Dev > o.Bound && !math.IsInf(o.Bound, 1) {
+			return true
+		}
+	}
+	for _, d := range m.Float {
+		if !d.OK {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxRatio is the largest deviation over bound (0 where both are 0).
@@ -113,7 +141,7 @@ func Run3PC(prog *fixed.Program, inputs [][]uint64, vals [][]uint64) (*MPCResult
 	for range nets {
 		<-done
 	}
-	m := &MPCResult{Elapsed: time.Since(start), Rounds: costs[0].Rounds}
+	m := &MPCResult{Elapsed: time.Since(start), Rounds: costs[0].Rounds, outs: outs}
 	for _, c := range costs {
 		m.Bytes += c.TotalSent()
 	}
