@@ -76,7 +76,10 @@ type FixedDiff struct {
 	Rows   int     // rows of the last axis (top-1 outputs)
 	Flips  int     // rows whose top-1 changed
 	Tol    float64
-	OK     bool
+	// Tiny says the output's magnitude is below FixedUnits units of the
+	// last place: it passes by that floor, and its Rel means little.
+	Tiny bool
+	OK   bool
 }
 
 func (d FixedDiff) String() string {
@@ -93,23 +96,28 @@ func (d FixedDiff) String() string {
 // Passed reports whether every stage passed.
 func (r *Result) Passed() bool { return r.Stage == "" }
 
-// FloatMaxRel is the largest relative error of the optimized graph's
-// outputs against the reference (over elements above each output's floor).
-func (r *Result) FloatMaxRel() float64 {
+// FloatErr is the largest error of the optimized graph's outputs against
+// the reference relative to the output's magnitude: max|Δ| / max|ref|
+// (an output passing FloatTol has at most 1.1e-4).
+func (r *Result) FloatErr() float64 {
 	m := 0.0
-	for _, d := range append(slices.Clone(r.Imported), r.Optimized...) {
-		m = math.Max(m, d.MaxRel)
+	for _, d := range r.Optimized {
+		m = math.Max(m, d.MaxAbs/math.Max(d.AbsMax, 1e-30))
 	}
 	return m
 }
 
-// FixedMaxRel is the largest Rel of the fixed outputs.
-func (r *Result) FixedMaxRel() float64 {
-	m := 0.0
+// FixedMaxRel is the largest Rel of the fixed outputs not Tiny, and how
+// many are tiny.
+func (r *Result) FixedMaxRel() (rel float64, tiny int) {
 	for _, d := range r.Fixed {
-		m = math.Max(m, d.Rel)
+		if d.Tiny {
+			tiny++
+			continue
+		}
+		rel = math.Max(rel, d.Rel)
 	}
-	return m
+	return rel, tiny
 }
 
 // fail records the failure of stage.
@@ -336,7 +344,9 @@ func tryScale(g *ir.Graph, s int, ranges map[string][2]float64, feed map[string]
 	t.diffs = check(s, p.DecodeOutputs(outs))
 	t.Top1Kept = true
 	for _, d := range t.diffs {
-		t.MaxRel = math.Max(t.MaxRel, d.Rel)
+		if !d.Tiny {
+			t.MaxRel = math.Max(t.MaxRel, d.Rel)
+		}
 		if d.Top1 && d.Flips > 0 {
 			t.Top1Kept = false
 		}
@@ -414,6 +424,7 @@ func fixedChecker(x *Model, g *ir.Graph, float []*ir.Tensor) func(scale int, got
 				d.OK = d.Flips == 0
 			} else {
 				d.OK = d.MaxAbs <= tol*d.AbsMax+FixedUnits*math.Ldexp(1, -scale)
+				d.Tiny = d.AbsMax < FixedUnits*math.Ldexp(1, -scale)
 			}
 			ds[i] = d
 		}
@@ -453,7 +464,6 @@ func TraceRanges(g *ir.Graph, feeds []map[string]*ir.Tensor) (map[string][2]floa
 	}
 	return fixed.TraceRanges(g, xs)
 }
-
 
 // Min3PC is the acceptance floor of models through 3PC.
 const Min3PC = 25

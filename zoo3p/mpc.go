@@ -56,6 +56,9 @@ func (m *MPCResult) Err() error {
 			errs = append(errs, fmt.Errorf("3PC output against float: %v", d))
 		}
 	}
+	if len(errs) > 1 {
+		return fmt.Errorf("%w (and %d more)", errs[0], len(errs)-1)
+	}
 	return errors.Join(errs...)
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // Table renders the README's status table: one row per model, in manifest
@@ -29,52 +28,20 @@ func Table(m *Manifest, cache string, results []Result) string {
 }
 
 // rowCells are the stage cells of a row: import, float, scale, fixed,
-// 3PC. The stage that failed says so (expected: the manifest's text),
-// the stages after it are empty.
+// 3PC. The stage that failed shows its error ("expected failure" when
+// the manifest expects it), the stages after it a dash.
 func rowCells(x *Model, r *Result, cache string) []string {
-	c := make([]string, 5)
-	failed := func(i int) {
-		msg := shortErr(r.Err.Error(), x.Path(cache))
-		if x.Expect != nil && x.Expect.Stage == r.Stage {
-			msg = "expected failure: " + msg
-		} else {
-			msg = "**FAILS**: " + msg
-		}
-		c[i] = esc(msg)
-		for j := i + 1; j < len(c); j++ {
-			c[j] = "—"
+	c := []string{"yes", "", "", "", ""}
+	at := map[string]int{StageImport: 0, StageFloat: 1, StageCompile: 2, StageFixed: 3, Stage3PC: 4}
+	if r.Stage != StageImport {
+		c[1] = fmt.Sprintf("%.2g", r.FloatErr())
+		if t := x.FloatTol; t != nil {
+			c[1] += fmt.Sprintf(" (own tolerance: %g rel + %g of max)", t.RTol, t.ATol)
 		}
 	}
-	c[0] = "yes"
-	if r.Stage == StageImport {
-		failed(0)
-		return c
-	}
-	c[1] = fmt.Sprintf("%.2g", r.FloatMaxRel())
-	if x.FloatTol != nil {
-		c[1] += fmt.Sprintf(" (own tolerance %g rel + %g of max)", x.FloatTol.RTol, x.FloatTol.ATol)
-	}
-	if r.Stage == StageFloat {
-		failed(1)
-		c[1] = c[1] + "; " + c[1+0]
-		return c
-	}
-	if r.Stage == StageCompile {
-		failed(2)
-		c[3] = c[2]
-		c[2] = "—"
-		return c
-	}
-	c[2] = fmt.Sprint(r.Scale)
-	c[3] = fixedCell(r)
-	if r.Stage == StageFixed {
-		failed(4)
-		c[3] = "**FAILS**: " + c[3]
-		if x.Expect != nil && x.Expect.Stage == StageFixed {
-			c[3] = "expected failure: " + fixedCell(r)
-		}
-		c[4] = "—"
-		return c
+	if r.Scale != 0 {
+		c[2] = fmt.Sprint(r.Scale)
+		c[3] = fixedCell(r)
 	}
 	switch {
 	case r.Skip3PC != "":
@@ -82,12 +49,22 @@ func rowCells(x *Model, r *Result, cache string) []string {
 	case r.MPC != nil:
 		dev, bound := r.MPC.MaxDev()
 		c[4] = fmt.Sprintf("%g / %.3g units, %.1f MB, %.1f s", dev, bound, float64(r.MPC.Bytes)/1e6, r.MPC.Elapsed.Seconds())
-		if r.Stage == Stage3PC {
-			failed(4)
+	}
+	if r.Stage != "" {
+		i := at[r.Stage]
+		msg := shortErr(r.Err.Error(), x.Path(cache))
+		if x.Expect != nil && x.Expect.Stage == r.Stage {
+			msg = "expected failure: " + msg
+		} else {
+			msg = "**FAILS**: " + msg
 		}
-	default:
-		if r.Stage == Stage3PC {
-			failed(4)
+		if r.Stage == StageCompile {
+			i = 3 // the scale cell stays a dash
+			c[2] = "—"
+		}
+		c[i] = esc(msg)
+		for j := i + 1; j < len(c); j++ {
+			c[j] = "—"
 		}
 	}
 	return c
@@ -113,7 +90,11 @@ func fixedCell(r *Result) string {
 			parts = append(parts, fmt.Sprintf("top-1 kept on %d/%d rows", rows-flips, rows))
 		}
 	}
-	parts = append(parts, fmt.Sprintf("max err %.2g of max", r.FixedMaxRel()))
+	rel, tiny := r.FixedMaxRel()
+	parts = append(parts, fmt.Sprintf("max err %.2g of max", rel))
+	if tiny > 0 {
+		parts = append(parts, fmt.Sprintf("%d tiny output(s) within %g units", tiny, FixedUnits))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -130,6 +111,3 @@ func shortErr(s, path string) string {
 }
 
 func esc(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ") }
-
-// seconds formats a duration for the table.
-func seconds(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }

@@ -362,6 +362,7 @@ type Diff struct {
 	Shape   []int   // reference shape
 	MaxAbs  float64 // max |got − want|
 	MaxRel  float64 // max |got − want| / |want| over elements with |want| ≥ the floor
+	AbsMax  float64 // max |want|
 	Worst   int     // element with the largest excess over the tolerance
 	OK      bool
 	Problem string // shape mismatch, NaN, missing output
@@ -380,7 +381,7 @@ func (d Diff) String() string {
 
 // Compare compares got with the reference output want.
 func Compare(got *ir.Tensor, want RefTensor, tol Tolerance) Diff {
-	d := Diff{Name: want.Name, Shape: want.Shape, Worst: -1}
+	d := Diff{Name: want.Name, Shape: want.Shape, Worst: -1, AbsMax: want.AbsMax}
 	if got == nil {
 		d.Problem = "no such output"
 		return d

@@ -1,6 +1,7 @@
 package zoo3p
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -40,6 +41,18 @@ func TestManifest(t *testing.T) {
 	}
 	if kinds["detector"] == 0 || kinds["audio"] == 0 {
 		t.Errorf("kinds %v: want detectors and audio models", kinds)
+	}
+	short, shortExpect := 0, 0
+	for _, x := range m.Models {
+		if x.Short {
+			short++
+			if x.Expect != nil {
+				shortExpect++
+			}
+		}
+	}
+	if short == 0 || shortExpect == 0 || short == shortExpect {
+		t.Errorf("the -short subset has %d models, %d of them expected to fail: want some of each", short, shortExpect)
 	}
 }
 
@@ -197,4 +210,32 @@ func opsOf(r *Result) string {
 	}
 	sort.Strings(s)
 	return strings.Join(s, " ")
+}
+
+// TestVerdict checks the expected-failure rule: exactly the expected
+// stage and error, every earlier stage passing, a pass reported as
+// unexpected.
+func TestVerdict(t *testing.T) {
+	exp := &Expect{Stage: StageCompile, Error: `(Log): logarithm`}
+	err := errors.New(`node "Log_1" (Log): logarithm of values in [1, 2]`)
+	cases := []struct {
+		name   string
+		expect *Expect
+		r      Result
+		want   string // "" passes; else a substring of the verdict
+	}{
+		{"pass", nil, Result{}, ""},
+		{"unexpected failure", nil, Result{Stage: StageFixed, Err: err}, "fails at stage fixed"},
+		{"expected failure", exp, Result{Stage: StageCompile, Err: err}, ""},
+		{"other error", exp, Result{Stage: StageCompile, Err: errors.New("scale 12 out of range")}, "does not contain"},
+		{"earlier stage", exp, Result{Stage: StageImport, Err: err}, "before the expected failure"},
+		{"later stage", exp, Result{Stage: Stage3PC, Err: err}, "unexpected pass"},
+		{"passes", exp, Result{}, "unexpected pass"},
+	}
+	for _, c := range cases {
+		got := Verdict(&Model{ID: "m", Expect: c.expect}, &c.r)
+		if (got == nil) != (c.want == "") || got != nil && !strings.Contains(got.Error(), c.want) {
+			t.Errorf("%s: verdict %v, want %q", c.name, got, c.want)
+		}
+	}
 }
