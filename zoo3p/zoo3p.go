@@ -6,10 +6,16 @@
 // scripts/zoo3p/reference computes reference outputs with independent
 // runtimes (pure-JS @tensorflow/tfjs on its CPU backend, onnxruntime-node).
 //
-// Check imports one model with veil's importer (model.Load, as cmd/veil
-// does), runs the float interpreter ir.Run on the reference input, and
-// compares every output with the reference within FloatTol; then it does
-// the same after ir.Optimize, the graph the compiler sees.
+// It is the acceptance harness of issue 13: Check runs every model
+// through five stages (see Stages): import with veil's importer
+// (model.Load, as cmd/veil does); float outputs of the optimized graph
+// against the reference within FloatTol; ranges traced and the program
+// compiled at the scale a small sweep picks; the cleartext fixed executor
+// against float (classifiers keep the top-1, other outputs stay within
+// FixedTol); and Porthos in this process against the cleartext executor
+// within the propagated error bound (and against float). A model that is
+// known to fail a stage says so in the manifest (Expect), and Verdict
+// holds it to exactly that failure.
 //
 // The cache is $VEIL_ZOO3P, or $HOME/.cache/veil-zoo3p:
 //

@@ -93,7 +93,8 @@ func TestCompare(t *testing.T) {
 // command, unless VEIL_ZOO3P_SKIP=1. With -short it runs the models
 // marked short.
 //
-// VEIL_ZOO3P_TABLE=FILE writes the status table (markdown) to FILE.
+// VEIL_ZOO3P_TABLE=FILE writes the status table (markdown) to FILE;
+// VEIL_ZOO3P_TABLE=README into testdata/zoo3p/README.md.
 // Run one model with -run 'TestZoo3P/<id>$'.
 func TestZoo3P(t *testing.T) {
 	m, err := LoadManifest(ManifestPath())
@@ -138,8 +139,10 @@ func TestZoo3P(t *testing.T) {
 			}
 		}
 		t.Logf("%d models in %v", ran, time.Since(start).Round(time.Second))
+		t.Log(Summary(m, results))
 		if f := os.Getenv("VEIL_ZOO3P_TABLE"); f != "" {
-			if err := os.WriteFile(f, []byte(Table(m, cache, results)), 0o644); err != nil {
+			tab := Table(m, cache, results) + "\n" + Summary(m, results) + fmt.Sprintf(" Run time %v (two models at a time).\n", time.Since(start).Round(time.Second))
+			if err := WriteTable(f, tab); err != nil {
 				t.Error(err)
 			}
 		}
