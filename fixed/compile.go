@@ -284,10 +284,11 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 			return err
 		}
 		sum := c.emit(Instr{Op: SumPool, In: in, Out: c.value(out, s, n.Output), Kernel: n.Attrs.Kernel, Strides: n.Attrs.Strides, Pads: n.Attrs.Pads, Layout: layout, Node: n.Name})
-		recip, rshape := avgPoolReciprocals(n.Attrs, c.g.Values[n.Inputs[0]].Shape, out)
-		scaled := c.value(out, s+PublicShift, n.Output)
+		shift := meanShift(n.Attrs.Kernel[0] * n.Attrs.Kernel[1])
+		recip, rshape := avgPoolReciprocals(n.Attrs, c.g.Values[n.Inputs[0]].Shape, out, shift)
+		scaled := c.value(out, s+shift, n.Output)
 		c.emit(Instr{Op: MulPublic, In: []int{sum}, Out: scaled, Public: recip, PublicShape: rshape, Node: n.Name})
-		res = c.scaleDown(n, scaled, PublicShift)
+		res = c.scaleDown(n, scaled, shift)
 	case ir.OpReduceMean, ir.OpReduceSum:
 		in, err := ops()
 		if err != nil {
@@ -297,8 +298,9 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 		res = sum
 		if n.Op == ir.OpReduceMean {
 			k := c.g.Values[n.Inputs[0]].Shape.Size() / max(1, out.Size())
-			scaled := c.publicScalar(n, MulPublic, sum, int64(Encode(1/float64(k), PublicShift)), s+PublicShift)
-			res = c.scaleDown(n, scaled, PublicShift)
+			shift := meanShift(k)
+			scaled := c.publicScalar(n, MulPublic, sum, int64(Encode(1/float64(k), shift)), s+shift)
+			res = c.scaleDown(n, scaled, shift)
 		}
 	case ir.OpArgMax:
 		if !isOutput {
@@ -340,7 +342,7 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 		if err != nil {
 			return err
 		}
-		res = c.emit(Instr{Op: Pad, In: in, Out: c.value(out, s, n.Output), Pads: n.Attrs.Pads, PadValue: int64(Encode(float64(n.Attrs.PadValue), s)), Node: n.Name})
+		res = c.emit(Instr{Op: Pad, In: in, Out: c.value(out, s, n.Output), Pads: n.Attrs.Pads, PadValue: padValue(float64(n.Attrs.PadValue), s), Node: n.Name})
 	case ir.OpGather:
 		x, err := c.operand(n, n.Inputs[0], s)
 		if err != nil {
@@ -391,6 +393,20 @@ func (c *compiler) node(n *ir.Node, isOutput bool) error {
 	}
 	c.ids[n.Output] = res
 	return nil
+}
+
+// padValue encodes a Pad's constant at scale s, with ±∞ and values
+// beyond ±2^60 (TensorFlow pads with −∞ before a max pool) held at ±2^60:
+// inside the comparison domain, and below any value a max could pick.
+func padValue(v float64, s int) int64 {
+	const lim = 1 << 60
+	if v*math.Ldexp(1, s) >= lim || math.IsInf(v, 1) {
+		return lim
+	}
+	if v*math.Ldexp(1, s) <= -lim || math.IsInf(v, -1) {
+		return -lim
+	}
+	return int64(Encode(v, s))
 }
 
 // MaxGatherRuns bounds the runs of consecutive indices a Gather of
@@ -487,9 +503,22 @@ func (c *compiler) clip(n *ir.Node, x int, lo, hi float64) int {
 	return res
 }
 
-// avgPoolReciprocals returns round(2^PublicShift / count) for every output
+// meanShift is the shift at which a mean over k values multiplies by
+// round(2^shift/k): PublicShift plus ⌊log2 k⌋, so that the factor keeps
+// 16 significant bits however large the window (a global pool over 36×64
+// at PublicShift alone is off by 1.5%), at most 24.
+func meanShift(k int) int {
+	l := 0
+	for k > 1 {
+		k >>= 1
+		l++
+	}
+	return min(PublicShift+l, 24)
+}
+
+// avgPoolReciprocals returns round(2^shift / count) for every output
 // position, shaped to broadcast over the pooled tensor.
-func avgPoolReciprocals(a ir.Attrs, in, out ir.Shape) ([]int64, ir.Shape) {
+func avgPoolReciprocals(a ir.Attrs, in, out ir.Shape, shift int) ([]int64, ir.Shape) {
 	hAx, wAx := a.Layout.SpatialAxes()
 	H, W, OH, OW := in[hAx], in[wAx], out[hAx], out[wAx]
 	rec := make([]int64, OH*OW)
@@ -504,7 +533,7 @@ func avgPoolReciprocals(a ir.Attrs, in, out ir.Shape) ([]int64, ir.Shape) {
 				he, we := min(hs+a.Kernel[0], H), min(ws+a.Kernel[1], W)
 				cnt = (he - max(hs, 0)) * (we - max(ws, 0))
 			}
-			rec[oh*OW+ow] = int64(Encode(1/float64(max(cnt, 1)), PublicShift))
+			rec[oh*OW+ow] = int64(Encode(1/float64(max(cnt, 1)), shift))
 		}
 	}
 	shape := ir.Shape{1, 1, OH, OW}

@@ -1165,23 +1165,59 @@ func computed(imp *importer, name string) bool {
 }
 
 // clipComputed imports Clip(x, lo, hi) with a bound that is not a
-// constant as Min(Max(x, lo), hi), leaving out an absent bound.
+// constant: Max(x, lo) and Min(·, hi) for the computed bounds, a Clip for
+// a constant one (none for an infinite one), leaving out absent bounds.
 func clipComputed(imp *importer, n *node, lo, hi string) error {
-	x := n.in(0)
-	if lo != "" {
-		out := n.out()
-		if hi != "" {
-			out = imp.g.UniqueName(n.out() + "/max")
+	type step struct {
+		op    ir.Op
+		in    string
+		attrs ir.Attrs
+	}
+	var steps []step
+	cl := ir.Attrs{Min: -math.MaxFloat32, Max: math.MaxFloat32}
+	constant := false
+	for i, b := range []string{lo, hi} {
+		switch {
+		case b == "":
+		case computed(imp, b):
+			op := ir.OpMax
+			if i == 1 {
+				op = ir.OpMin
+			}
+			steps = append(steps, step{op: op, in: b})
+		default:
+			v, err := imp.constScalar(n, b, []string{"min", "max"}[i])
+			if err != nil {
+				return err
+			}
+			if math.IsInf(float64(v), 0) || math.Abs(float64(v)) >= math.MaxFloat32 {
+				continue
+			}
+			if i == 0 {
+				cl.Min = v
+			} else {
+				cl.Max = v
+			}
+			constant = true
 		}
-		if _, err := imp.add(n, ir.OpMax, out, ir.Attrs{}, x, lo); err != nil {
+	}
+	if constant {
+		steps = append(steps, step{op: ir.OpClip, attrs: cl})
+	}
+	x := n.in(0)
+	for i, st := range steps {
+		out := n.out()
+		if i < len(steps)-1 {
+			out = imp.g.UniqueName(n.out() + "/" + string(st.op))
+		}
+		ins := []string{x}
+		if st.in != "" {
+			ins = append(ins, st.in)
+		}
+		if _, err := imp.add(n, st.op, out, st.attrs, ins...); err != nil {
 			return err
 		}
 		x = out
-	}
-	if hi != "" {
-		if _, err := imp.add(n, ir.OpMin, n.out(), ir.Attrs{}, x, hi); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -528,21 +528,25 @@ func (b *kbuilder) input(ly kerasObj, base string) (string, error) {
 			shape[i] = *d
 		}
 	}
-	if b.opt.InputShape != nil {
+	given, named := b.opt.InputShapes[ly.Name]
+	if !named && b.opt.InputShape != nil {
 		if b.inputs > 0 {
-			return "", l.errorf("an input shape was given, but the model has several inputs")
+			return "", l.errorf("an input shape without a name was given, but the model has several inputs; name each (--input-shape NAME=DIMS)")
 		}
-		if len(b.opt.InputShape) != len(shape) {
-			return "", l.errorf("the input shape given, %v, has rank %d; the model's %s is %s", b.opt.InputShape, len(b.opt.InputShape), key, l.cfg[key])
+		given = b.opt.InputShape
+	}
+	if given != nil {
+		if len(given) != len(shape) {
+			return "", l.errorf("the input shape given, %v, has rank %d; the model's %s is %s", given, len(given), key, l.cfg[key])
 		}
-		for i, d := range b.opt.InputShape {
+		for i, d := range given {
 			if i > 0 && shape[i] > 0 && d != shape[i] {
-				return "", l.errorf("the input shape given, %v, disagrees with the model's %s %s", b.opt.InputShape, key, l.cfg[key])
+				return "", l.errorf("the input shape given, %v, disagrees with the model's %s %s", given, key, l.cfg[key])
 			}
 			shape[i] = d
 		}
 	} else if open {
-		return "", l.errorf("%s %s leaves a dimension other than the batch open; give the input shape", key, l.cfg[key])
+		return "", l.errorf("%s %s leaves a dimension other than the batch open; give the input shape (--input-shape NAME=DIMS)", key, l.cfg[key])
 	}
 	b.inputs++
 	name := b.g.UniqueName(l.base)
