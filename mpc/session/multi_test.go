@@ -2,12 +2,15 @@ package session
 
 import (
 	"context"
+	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"veil/fixed"
 	"veil/ir"
+	"veil/mpc"
 )
 
 // TestSeveralInputsAndOutputs runs a program of two inputs and three
@@ -66,5 +69,28 @@ func TestSeveralInputsAndOutputs(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPreProtocolAbortNamesCulprit: a client that loses the server before
+// the protocol starts tells the helper, which then names the server, not
+// the client that carried the news, whether it waits for the count or is
+// still exchanging settings.
+func TestPreProtocolAbortNamesCulprit(t *testing.T) {
+	nets := mpc.NewLocal(3, 5*time.Second)
+	notifyAbort(nets[mpc.P0], 3, &mpc.PeerError{Peer: mpc.P1, Err: errors.New("connection closed")})
+	_, err := recvCount(nets[mpc.P2])
+	if err == nil || !strings.Contains(err.Error(), "P1 (server)") || !strings.Contains(err.Error(), "reported by P0") {
+		t.Fatalf("waiting for the count: %v, want an error naming the server", err)
+	}
+	nets = mpc.NewLocal(3, 5*time.Second)
+	notifyAbort(nets[mpc.P0], 3, &mpc.PeerError{Peer: mpc.P1, Err: errors.New("connection closed")})
+	nets[mpc.P1].Send(mpc.P2, []byte(`{"backend":"3pc"}`))
+	if _, err := agree(nets[mpc.P2], &Options{}); err == nil || !strings.Contains(err.Error(), "P1 (server)") {
+		t.Fatalf("exchanging settings: %v, want an error naming the server", err)
+	}
+	// A notice that names the sender itself or the receiver is not one.
+	if abortNotice(nets[mpc.P2], mpc.P0, []byte{byte(mpc.P0)}) != nil || abortNotice(nets[mpc.P2], mpc.P0, []byte{byte(mpc.P2)}) != nil {
+		t.Fatal("a notice naming its sender or receiver was taken")
 	}
 }

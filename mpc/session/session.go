@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -159,10 +160,12 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 	start := time.Now()
 	b, err := agree(net, &opt)
 	if err != nil {
+		notifyAbort(net, net.Parties(), err)
 		return nil, nil, nil, err
 	}
 	prog, err := recvProgram(net)
 	if err != nil {
+		notifyAbort(net, b.Parties, err)
 		return nil, nil, nil, err
 	}
 	inputs, err := prepare(prog)
@@ -182,6 +185,7 @@ func Client(ctx context.Context, net mpc.Network, opt Options, prepare func(*fix
 	binary.LittleEndian.PutUint64(cnt[:], uint64(len(inputs)))
 	for _, p := range peers(b.Parties, mpc.P0) {
 		if err := net.Send(p, cnt[:]); err != nil {
+			notifyAbort(net, b.Parties, err)
 			return nil, nil, nil, fmt.Errorf("session: %s: %w", mpc.P0, err)
 		}
 	}
@@ -255,6 +259,9 @@ func agree(net mpc.Network, opt *Options) (*mpc.Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("session: %s: waiting for the settings: %w", me, err)
 		}
+		if err := abortNotice(net, p, m); err != nil {
+			return nil, fmt.Errorf("session: %s: waiting for the settings: %w", me, err)
+		}
 		var theirs Options
 		if err := json.Unmarshal(m, &theirs); err != nil {
 			return nil, fmt.Errorf("session: %s: %w", me, &mpc.PeerError{Peer: p, Err: fmt.Errorf("malformed settings: %v", err)})
@@ -287,10 +294,39 @@ func recvProgram(net mpc.Network) (*fixed.Program, error) {
 	return p, nil
 }
 
+// notifyAbort tells the parties other than this one and the culprit of
+// err (a *mpc.PeerError's peer) that the session stopped before the
+// protocol because of that culprit, in a one-byte notice where the count
+// would come (see recvCount), so that a party waiting for this one names
+// the party that failed rather than the messenger. Best effort.
+func notifyAbort(net mpc.Network, parties int, err error) {
+	var pe *mpc.PeerError
+	if !errors.As(err, &pe) {
+		return
+	}
+	for _, p := range peers(parties, net.Me()) {
+		if p != pe.Peer {
+			net.Send(p, []byte{byte(pe.Peer)})
+		}
+	}
+}
+
+// abortNotice returns the failure that the one-byte notice m from
+// sender reports (see notifyAbort), or nil when m is not one.
+func abortNotice(net mpc.Network, sender mpc.Party, m []byte) error {
+	if len(m) != 1 || mpc.Party(m[0]) == sender || mpc.Party(m[0]) == net.Me() || int(m[0]) >= net.Parties() {
+		return nil
+	}
+	return &mpc.PeerError{Peer: mpc.Party(m[0]), Err: fmt.Errorf("stopped before the protocol (reported by %s)", sender)}
+}
+
 func recvCount(net mpc.Network) (int, error) {
 	me := net.Me()
 	b, err := net.Recv(mpc.P0)
 	if err != nil {
+		return 0, fmt.Errorf("session: %s: waiting for the number of inferences: %w", me, err)
+	}
+	if err := abortNotice(net, mpc.P0, b); err != nil {
 		return 0, fmt.Errorf("session: %s: waiting for the number of inferences: %w", me, err)
 	}
 	if len(b) != 8 {
