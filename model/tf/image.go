@@ -138,14 +138,8 @@ func (b *builder) convBackpropInput(n *NodeDef) error {
 	if err := checkNHWC(n); err != nil {
 		return err
 	}
-	d, err := attrInts(n, "dilations", []int64{1, 1, 1, 1})
-	if err != nil {
+	if err := noDilations(n); err != nil {
 		return err
-	}
-	for _, v := range d {
-		if v != 1 {
-			return fmt.Errorf("dilations %v are not supported (only 1)", d)
-		}
 	}
 	strides, err := windowStrides(n, "strides")
 	if err != nil {

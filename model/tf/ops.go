@@ -310,14 +310,8 @@ func (b *builder) conv(n *NodeDef, depthwise, fused bool) error {
 	if err := checkNHWC(n); err != nil {
 		return err
 	}
-	d, err := attrInts(n, "dilations", []int64{1, 1, 1, 1})
-	if err != nil {
+	if err := noDilations(n); err != nil {
 		return err
-	}
-	for _, v := range d {
-		if v != 1 {
-			return fmt.Errorf("dilations %v are not supported (only 1)", d)
-		}
 	}
 	strides, err := windowStrides(n, "strides")
 	if err != nil {
@@ -682,4 +676,18 @@ func (b *builder) argMax(n *NodeDef) error {
 		return fmt.Errorf("dimension has %d elements, want 1", len(ax))
 	}
 	return b.emit(n, ir.OpArgMax, ins[:1], ir.Attrs{Axis: ax[0]})
+}
+
+// noDilations refuses a convolution whose dilations are not all 1.
+func noDilations(n *NodeDef) error {
+	d, err := attrInts(n, "dilations", []int64{1, 1, 1, 1})
+	if err != nil {
+		return err
+	}
+	for _, v := range d {
+		if v != 1 {
+			return fmt.Errorf("dilations %v are not supported (only 1)", d)
+		}
+	}
+	return nil
 }
