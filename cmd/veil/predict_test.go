@@ -10,6 +10,7 @@ import (
 
 	"veil/data"
 	"veil/fixed"
+	"veil/fixed/fixedtest"
 	"veil/ir"
 )
 
@@ -18,20 +19,13 @@ import (
 // the maximum of b over its last axis).
 func twoInputProgram(t *testing.T, dir string) string {
 	t.Helper()
-	g := ir.NewGraph("two")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(g.AddInput("a", ir.Shape{1, 4}))
-	must(g.AddInput("b", ir.Shape{1, 2, 4}))
-	must(g.AddNode(&ir.Node{Name: "sum", Op: ir.OpAdd, Inputs: []string{"a", "b"}, Output: "sum"}))
-	must(g.AddNode(&ir.Node{Name: "relu", Op: ir.OpRelu, Inputs: []string{"sum"}, Output: "relu"}))
-	must(g.AddNode(&ir.Node{Name: "prod", Op: ir.OpMul, Inputs: []string{"a", "b"}, Output: "prod"}))
-	must(g.AddNode(&ir.Node{Name: "max", Op: ir.OpReduceMax, Inputs: []string{"b"}, Output: "max", Attrs: ir.Attrs{Axes: []int{2}}}))
-	must(g.SetOutputs("relu", "prod", "max"))
+	g := fixedtest.TwoInputGraph(t)
 	p, err := fixed.Compile(g, 12)
 	must(err)
 	path := filepath.Join(dir, "two.vp")

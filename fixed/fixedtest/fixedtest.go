@@ -353,3 +353,25 @@ func FunctionGraph(tb testing.TB) *ir.Graph {
 	must(g.SetOutputs("tanh"))
 	return g
 }
+
+// TwoInputGraph returns a float graph of two inputs (a [1×4], b [1×2×4])
+// and three outputs: relu = Relu(a + b), prod = a·b and max, the maximum
+// of b over its last axis.
+func TwoInputGraph(tb testing.TB) *ir.Graph {
+	tb.Helper()
+	g := ir.NewGraph("two-in-three-out")
+	must := func(err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	must(g.AddInput("a", ir.Shape{1, 4}))
+	must(g.AddInput("b", ir.Shape{1, 2, 4}))
+	must(g.AddNode(&ir.Node{Name: "sum", Op: ir.OpAdd, Inputs: []string{"a", "b"}, Output: "sum"}))
+	must(g.AddNode(&ir.Node{Name: "relu", Op: ir.OpRelu, Inputs: []string{"sum"}, Output: "relu"}))
+	must(g.AddNode(&ir.Node{Name: "prod", Op: ir.OpMul, Inputs: []string{"a", "b"}, Output: "prod"}))
+	must(g.AddNode(&ir.Node{Name: "max", Op: ir.OpReduceMax, Inputs: []string{"b"}, Output: "max", Attrs: ir.Attrs{Axes: []int{2}}}))
+	must(g.SetOutputs("relu", "prod", "max"))
+	return g
+}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"veil/fixed"
-	"veil/ir"
+	"veil/fixed/fixedtest"
 	"veil/mpc"
 )
 
@@ -18,20 +18,7 @@ import (
 // back to the client, equal to the cleartext executor's within the
 // truncations' last bits.
 func TestSeveralInputsAndOutputs(t *testing.T) {
-	g := ir.NewGraph("two-in-three-out")
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(g.AddInput("a", ir.Shape{1, 4}))
-	must(g.AddInput("b", ir.Shape{1, 2, 4}))
-	must(g.AddNode(&ir.Node{Name: "sum", Op: ir.OpAdd, Inputs: []string{"a", "b"}, Output: "sum"}))
-	must(g.AddNode(&ir.Node{Name: "relu", Op: ir.OpRelu, Inputs: []string{"sum"}, Output: "relu"}))
-	must(g.AddNode(&ir.Node{Name: "prod", Op: ir.OpMul, Inputs: []string{"a", "b"}, Output: "prod"}))
-	must(g.AddNode(&ir.Node{Name: "max", Op: ir.OpReduceMax, Inputs: []string{"b"}, Output: "max", Attrs: ir.Attrs{Axes: []int{2}}}))
-	must(g.SetOutputs("relu", "prod", "max"))
+	g := fixedtest.TwoInputGraph(t)
 	p, err := fixed.Compile(g, 12)
 	if err != nil {
 		t.Fatal(err)
