@@ -169,8 +169,8 @@ func fromInts(v []int64) []uint64 {
 }
 
 // broadcast applies f element-wise over a and b broadcast to out.
-func broadcast(a, b []uint64, as, bs, out ir.Shape, f func(x, y uint64) uint64) []uint64 {
-	res := make([]uint64, out.Size())
+func broadcast[T any](a, b []T, as, bs, out ir.Shape, f func(x, y T) T) []T {
+	res := make([]T, out.Size())
 	if as.Equal(out) && bs.Equal(out) {
 		for i := range res {
 			res[i] = f(a[i], b[i])
@@ -389,7 +389,7 @@ func padEdge(x []uint64, s ir.Shape, pads []int, out ir.Shape) []uint64 {
 	return res
 }
 
-func matmul(a, b []uint64, as, bs, out ir.Shape) []uint64 {
+func matmul[T tensor.Number](a, b []T, as, bs, out ir.Shape) []T {
 	if len(as) == 1 {
 		as = ir.Shape{1, as[0]}
 	}
@@ -400,7 +400,7 @@ func matmul(a, b []uint64, as, bs, out ir.Shape) []uint64 {
 	batch, _ := ir.BroadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
 	ai := ir.BroadcastIndex(as[:len(as)-2], batch)
 	bi := ir.BroadcastIndex(bs[:len(bs)-2], batch)
-	res := make([]uint64, out.Size())
+	res := make([]T, out.Size())
 	for p := 0; p < batch.Size(); p++ {
 		tensor.MatMul(res[p*M*N:(p+1)*M*N], a[ai[p]*M*K:(ai[p]+1)*M*K], b[bi[p]*K*N:(bi[p]+1)*K*N], M, K, N)
 	}

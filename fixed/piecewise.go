@@ -114,18 +114,30 @@ const (
 	maxDegree = 8
 )
 
-// piecewiseBound returns the bound of ErrorBounds for a Piecewise whose
-// input has error e (in its units), whose input values are xs (the
-// oracle's), given that a backend's every ScaleDown may add one:
-// L·e for the largest slope L of a piece over the inputs, plus, when
-// e > 0, the largest jump between neighbouring pieces at a break (the
-// comparison may then pick the neighbour), plus the floors' error
-// through Horner's rule, twice when e > 0 (once for each evaluation).
-func piecewiseBound(in *Instr, xs []uint64, e float64) float64 {
+// piecewiseBounder bounds, element by element, the error of a Piecewise
+// whose input elements are the oracle's xs with errors of at most emax
+// (in the input's units), given that a backend's every ScaleDown may add
+// one. For an element x with error e it is L·e for the largest slope L
+// of a piece over the inputs, plus the floors' error through Horner's
+// rule (twice when e > 0: once for each evaluation), plus, when a break
+// lies within e of x, the largest jump between neighbouring pieces at a
+// break (the comparison may then pick the neighbour). A mirrored table
+// runs on |x|; x < 0 adds |c|·e, and a sign that may flip (|x| ≤ e) adds
+// the jump between the branches at 0 and their slopes.
+type piecewiseBounder struct {
+	in              *Instr
+	l, jump, horner float64
+	c, jump0        float64
+	unbounded       bool
+}
+
+func newPiecewiseBounder(in *Instr, xs []uint64, emax float64) *piecewiseBounder {
+	b := &piecewiseBounder{in: in}
 	k := len(in.Breaks)
 	d := len(in.Public)/(k+1) - 1
-	if d < 0 || math.IsInf(e, 1) || math.IsNaN(e) {
-		return math.Inf(1)
+	if d < 0 || math.IsInf(emax, 1) || math.IsNaN(emax) {
+		b.unbounded = true
+		return b
 	}
 	scale := math.Ldexp(1, in.Shift)
 	// poly is piece i's real polynomial at u; slope its derivative bound
@@ -150,9 +162,8 @@ func piecewiseBound(in *Instr, xs []uint64, e float64) float64 {
 	for _, v := range xs {
 		xmax = math.Max(xmax, math.Abs(float64(int64(v))))
 	}
-	xmax += e
-	mirror := len(in.Mirror) == 3
-	var l, jump, umaxAll float64
+	xmax += emax
+	var umaxAll float64
 	for i := 0; i <= k; i++ {
 		var umax float64
 		switch {
@@ -166,38 +177,53 @@ func piecewiseBound(in *Instr, xs []uint64, e float64) float64 {
 			umax = float64(in.Breaks[i] - in.Breaks[i-1])
 		}
 		umaxAll = math.Max(umaxAll, umax)
-		l = math.Max(l, slope(i, umax))
+		b.l = math.Max(b.l, slope(i, umax))
 		if i > 0 {
 			o := float64(in.Breaks[max(i-1, 1)-1])
 			t := float64(in.Breaks[i-1])
-			jump = math.Max(jump, math.Abs(poly(i-1, t-o)-poly(i, 0)))
+			b.jump = math.Max(b.jump, math.Abs(poly(i-1, t-o)-poly(i, 0)))
 		}
 	}
-	horner := 0.0
 	for j := 0; j < d; j++ {
-		horner += math.Pow(math.Max(1, umaxAll/scale), float64(j))
+		b.horner += math.Pow(math.Max(1, umaxAll/scale), float64(j))
+	}
+	if len(in.Mirror) == 3 {
+		b.c = math.Abs(float64(in.Mirror[2]))
+		p0 := poly(0, 0)
+		if k > 0 {
+			p0 = poly(0, -float64(in.Breaks[0]))
+		}
+		b.jump0 = math.Abs(float64(in.Mirror[0]-1)*p0 + float64(in.Mirror[1]))
+	}
+	return b
+}
+
+// bound is the bound for an element the oracle computed from x whose
+// secure input may be off by e.
+func (b *piecewiseBounder) bound(x int64, e float64) float64 {
+	if b.unbounded || math.IsInf(e, 1) || math.IsNaN(e) {
+		return math.Inf(1)
+	}
+	if e == 0 {
+		return b.horner
+	}
+	mirror := len(b.in.Mirror) == 3
+	t := float64(x)
+	if mirror {
+		t = math.Abs(t)
+	}
+	r := b.l*e + 2*b.horner
+	if j := sort.Search(len(b.in.Breaks), func(j int) bool { return float64(b.in.Breaks[j]) >= t-e }); j < len(b.in.Breaks) && float64(b.in.Breaks[j]) <= t+e {
+		r += b.jump
 	}
 	if !mirror {
-		if e == 0 {
-			return horner
-		}
-		return l*e + jump + 2*horner
+		return r
 	}
-	// Mirrored: the table runs on |x|, and x < 0 adds |c|·e; a sign that
-	// flips near 0 picks the other branch, within the jump between the
-	// branches at 0 and their slopes.
-	c := math.Abs(float64(in.Mirror[2]))
-	if e == 0 {
-		return horner
+	r += b.c * e
+	if math.Abs(float64(x)) <= e {
+		r += b.jump0 + 2*b.l*e + b.c*e
 	}
-	var p0 float64
-	if k > 0 {
-		p0 = poly(0, -float64(in.Breaks[0]))
-	} else {
-		p0 = poly(0, 0)
-	}
-	jump0 := math.Abs(float64(in.Mirror[0]-1)*p0 + float64(in.Mirror[1]))
-	return l*e + jump + 2*horner + c*e + jump0 + 2*l*e + c*e
+	return r
 }
 
 // lowerPiecewise lowers a Piecewise instruction (see its doc above); a

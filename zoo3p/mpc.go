@@ -30,14 +30,18 @@ type MPCResult struct {
 	outs  [][]uint64
 }
 
-// MPCOutput is one output of a secure run: its largest deviation from the
-// cleartext executor's and the propagated bound, both in units of the
-// output's scale.
+// MPCOutput is one output of a secure run, in units of the output's
+// scale: its largest deviation from the cleartext executor's, the
+// largest of its elements' propagated bounds (fixed.Program.ElementBounds),
+// and the elements that deviate beyond their own bound (Over) and by
+// what fraction of it at most (Ratio).
 type MPCOutput struct {
 	Name  string
 	Scale int
 	Dev   float64
 	Bound float64
+	Over  int
+	Ratio float64
 }
 
 // Err reports the outputs beyond their bound, and those whose decoded
@@ -47,8 +51,8 @@ type MPCOutput struct {
 func (m *MPCResult) Err() error {
 	var errs []error
 	for _, o := range m.Outputs {
-		if !(o.Dev <= o.Bound) {
-			errs = append(errs, fmt.Errorf("3PC output %s deviates from the cleartext executor's by %g units (scale %d), beyond the propagated bound %g", o.Name, o.Dev, o.Scale, o.Bound))
+		if o.Over > 0 {
+			errs = append(errs, fmt.Errorf("3PC output %s: %d elements deviate from the cleartext executor's beyond their propagated bound (at most %.3g times it; largest deviation %g units at scale %d)", o.Name, o.Over, o.Ratio, o.Dev, o.Scale))
 		}
 	}
 	for _, d := range m.Float {
@@ -66,7 +70,7 @@ func (m *MPCResult) Err() error {
 // output beyond a finite bound, or off against float.
 func (m *MPCResult) suspect() bool {
 	for _, o := range m.Outputs {
-		if o.Dev > o.Bound && !math.IsInf(o.Bound, 1) {
+		if o.Over > 0 {
 			return true
 		}
 	}
@@ -78,13 +82,12 @@ func (m *MPCResult) suspect() bool {
 	return false
 }
 
-// MaxRatio is the largest deviation over bound (0 where both are 0).
+// MaxRatio is the largest deviation of an element over its bound (0
+// where both are 0).
 func (m *MPCResult) MaxRatio() float64 {
 	r := 0.0
 	for _, o := range m.Outputs {
-		if o.Dev > 0 {
-			r = math.Max(r, o.Dev/o.Bound)
-		}
+		r = math.Max(r, o.Ratio)
 	}
 	return r
 }
@@ -102,8 +105,8 @@ func (m *MPCResult) MaxDev() (dev, bound float64) {
 // options), the three parties in this process over mpc.NewLocal: P0 holds
 // the inputs and the public program and gets the outputs, P1 the full
 // program, P2 the public program. vals is the cleartext executor's Trace
-// on the same inputs; every output is compared with it, and its bound is
-// fixed.Program.ErrorBounds(vals).
+// on the same inputs; every output element is compared with it, within
+// its bound in fixed.Program.ElementBounds(vals).
 func Run3PC(prog *fixed.Program, inputs [][]uint64, vals [][]uint64) (*MPCResult, error) {
 	b, err := mpc.Lookup(porthos.BackendName)
 	if err != nil {
@@ -154,15 +157,25 @@ func Run3PC(prog *fixed.Program, inputs [][]uint64, vals [][]uint64) (*MPCResult
 	if len(outs) != len(prog.Outputs) {
 		return m, fmt.Errorf("3PC: %d outputs, the program has %d", len(outs), len(prog.Outputs))
 	}
-	eb := prog.ErrorBounds(vals)
+	eb, err := prog.ElementBounds(vals)
+	if err != nil {
+		return m, fmt.Errorf("3PC: %w", err)
+	}
 	for i, id := range prog.Outputs {
 		want := vals[id]
-		o := MPCOutput{Name: prog.OutputPorts()[i].Name, Scale: prog.Tensors[id].Scale, Bound: eb[id]}
+		o := MPCOutput{Name: prog.OutputPorts()[i].Name, Scale: prog.Tensors[id].Scale}
 		if len(outs[i]) != len(want) {
-			o.Dev = math.Inf(1)
+			o.Dev, o.Over, o.Ratio = math.Inf(1), len(want), math.Inf(1)
 		}
 		for j := range min(len(outs[i]), len(want)) {
-			o.Dev = math.Max(o.Dev, math.Abs(float64(int64(outs[i][j]-want[j]))))
+			d, b := math.Abs(float64(int64(outs[i][j]-want[j]))), eb[i][j]
+			o.Dev, o.Bound = math.Max(o.Dev, d), math.Max(o.Bound, b)
+			if d > b {
+				o.Over++
+			}
+			if d > 0 {
+				o.Ratio = math.Max(o.Ratio, d/b)
+			}
 		}
 		m.Outputs = append(m.Outputs, o)
 	}
