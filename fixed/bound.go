@@ -148,15 +148,10 @@ func (p *Program) instrBounds(in *Instr, vals [][]uint64, eb [][]float64) ([]flo
 		}
 		return r, nil
 	case Piecewise:
-		ex := e(0)
-		emax := 0.0
-		for _, v := range ex {
-			emax = math.Max(emax, v)
-		}
-		b := newPiecewiseBounder(in, x(0), emax)
+		b := newPiecewiseBounder(in)
 		r := make([]float64, n)
 		for i, v := range x(0) {
-			r[i] = b.bound(int64(v), at(ex, i))
+			r[i] = b.bound(int64(v), at(e(0), i))
 		}
 		return r, nil
 	}
@@ -421,7 +416,8 @@ func (p *Program) moveBounds(in *Instr, eb [][]float64) ([]float64, error) {
 // extremumBound bounds the error of the maximum (the minimum if min) of
 // the candidates vs (cleartext) with errors es (nil: exact): the secure
 // maximum lies between the largest lower end and the largest upper end
-// of the candidates' intervals.
+// of the candidates' intervals, and the winner's own interval makes the
+// upper end the farther from the cleartext maximum.
 func extremumBound(vs []uint64, es []float64, min bool) float64 {
 	if len(vs) == 0 {
 		return 0
@@ -430,12 +426,12 @@ func extremumBound(vs []uint64, es []float64, min bool) float64 {
 	if min {
 		sign = -1
 	}
-	m, lo, hi := math.Inf(-1), math.Inf(-1), math.Inf(-1)
+	m, hi := math.Inf(-1), math.Inf(-1)
 	for j, u := range vs {
-		v, ev := sign*float64(int64(u)), at(es, j)
-		m, lo, hi = math.Max(m, v), math.Max(lo, v-ev), math.Max(hi, v+ev)
+		v := sign * float64(int64(u))
+		m, hi = math.Max(m, v), math.Max(hi, v+at(es, j))
 	}
-	return math.Max(m-lo, hi-m)
+	return hi - m
 }
 
 // monotoneBounds applies monotoneBound element-wise.

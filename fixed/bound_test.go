@@ -82,6 +82,18 @@ func boundCases(t *testing.T) []boundCase {
 			cases = append(cases, boundCase{fmt.Sprintf("%s/%d", m.name, i), p, [][]uint64{p.EncodeInput(x)}})
 		}
 	}
+	tp := thresholdProgram(t)
+	for i := range 6 {
+		x := make([]float32, tp.Tensors[tp.Inputs[0]].Shape.Size())
+		for j := range x {
+			x[j] = float32(rng.IntN(13)-6) / 4096
+		}
+		cases = append(cases, boundCase{fmt.Sprintf("thresholds/%d", i), tp, [][]uint64{tp.EncodeInput(x)}})
+		for j := range x {
+			x[j] = 4*rng.Float32() - 2
+		}
+		cases = append(cases, boundCase{fmt.Sprintf("thresholds/large/%d", i), tp, [][]uint64{tp.EncodeInput(x)}})
+	}
 	for _, c := range fixedtest.CompositeCases(t, true) {
 		r := rand.New(rand.NewPCG(72, 73))
 		in := make([][]uint64, len(c.Prog.Inputs))
@@ -153,6 +165,59 @@ func checkBoundsHold(t *testing.T, p *fixed.Program, inputs [][]uint64, rules ma
 			}
 		}
 	}
+}
+
+// thresholdProgram computes, from an input [1×8] of values within a few
+// units of 0 (or up to 2, for the products) at scale 12, y = x·I and
+// z = x reversed (each off by its own truncation), n = −z and multiples, and outputs what changes when a value crosses 0 or a
+// neighbour: ReLUs, maxima and an index, clips, a product and a matrix
+// product of two inexact values, and a sigmoid.
+func thresholdProgram(t *testing.T) *fixed.Program {
+	g := ir.NewGraph("thresholds")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	eye, rev := make([]float32, 64), make([]float32, 64)
+	for i := range 8 {
+		eye[i*9], rev[i*8+7-i] = 1, 1
+	}
+	must(g.AddInput("x", ir.Shape{1, 8}))
+	must(g.AddConst("eye", ir.FloatTensor(ir.Shape{8, 8}, eye)))
+	must(g.AddConst("rev", ir.FloatTensor(ir.Shape{8, 8}, rev)))
+	node := func(name string, op ir.Op, a ir.Attrs, in ...string) {
+		must(g.AddNode(&ir.Node{Name: name, Op: op, Inputs: in, Output: name, Attrs: a}))
+	}
+	node("y", ir.OpMatMul, ir.Attrs{}, "x", "eye")
+	node("z", ir.OpMatMul, ir.Attrs{}, "x", "rev")
+	node("n", ir.OpNeg, ir.Attrs{}, "z")
+	node("relu_y", ir.OpRelu, ir.Attrs{}, "y")
+	node("relu_n", ir.OpRelu, ir.Attrs{}, "n")
+	node("max_y", ir.OpReduceMax, ir.Attrs{Axes: []int{1}}, "y")
+	node("min_n", ir.OpReduceMin, ir.Attrs{Axes: []int{1}}, "n")
+	node("max_yn", ir.OpMax, ir.Attrs{}, "y", "n")
+	node("clip_n", ir.OpClip, ir.Attrs{Min: -1.0 / 4096, Max: 1.0 / 4096}, "n")
+	node("prod", ir.OpMul, ir.Attrs{}, "y", "n")
+	node("nt", ir.OpTranspose, ir.Attrs{Perm: []int{1, 0}}, "n")
+	node("dot", ir.OpMatMul, ir.Attrs{}, "y", "nt")
+	node("sig", ir.OpSigmoid, ir.Attrs{}, "n")
+	// big = 4y is off by 0 or 4 units, nbig = −big by 0 or −4.
+	node("y2", ir.OpAdd, ir.Attrs{}, "y", "y")
+	node("big", ir.OpAdd, ir.Attrs{}, "y2", "y2")
+	node("nbig", ir.OpNeg, ir.Attrs{}, "big")
+	node("relu_nbig", ir.OpRelu, ir.Attrs{}, "nbig")
+	node("max_bign", ir.OpMax, ir.Attrs{}, "big", "n")
+	node("max_nbigy", ir.OpMax, ir.Attrs{}, "nbig", "y")
+	node("max_nbig", ir.OpReduceMax, ir.Attrs{Axes: []int{1}}, "nbig")
+	node("clip_nbig", ir.OpClip, ir.Attrs{Min: -2.0 / 4096, Max: 2.0 / 4096}, "nbig")
+	node("argmax", ir.OpArgMax, ir.Attrs{Axis: 1}, "nbig")
+	must(g.SetOutputs("relu_y", "relu_n", "max_y", "min_n", "max_yn", "clip_n", "prod", "dot", "sig",
+		"relu_nbig", "max_bign", "max_nbigy", "max_nbig", "clip_nbig", "argmax"))
+	p, err := fixed.Compile(g, 12)
+	must(err)
+	return p
 }
 
 // TestElementBoundsAreLocal checks what per-element bounds buy: a ReLU

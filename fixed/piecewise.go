@@ -115,113 +115,124 @@ const (
 )
 
 // piecewiseBounder bounds, element by element, the error of a Piecewise
-// whose input elements are the oracle's xs with errors of at most emax
-// (in the input's units), given that a backend's every ScaleDown may add
-// one. For an element x with error e it is L·e for the largest slope L
-// of a piece over the inputs, plus the floors' error through Horner's
-// rule (twice when e > 0: once for each evaluation), plus, when a break
-// lies within e of x, the largest jump between neighbouring pieces at a
-// break (the comparison may then pick the neighbour). A mirrored table
-// runs on |x|; x < 0 adds |c|·e, and a sign that may flip (|x| ≤ e) adds
-// the jump between the branches at 0 and their slopes.
+// given that a backend's every ScaleDown may add one. For an element the
+// oracle evaluated at x whose secure input may be off by e (in the
+// input's units), the secure input lies in [x − e, x + e] (of |x| for a
+// mirrored table), and over the pieces that interval meets the bound is
+// L·e for their largest slope L, plus the floors' error through Horner's
+// rule at the largest |u| there (twice when e > 0: once for each
+// evaluation), plus the largest jump at a break inside it (the
+// comparison may pick the neighbour). A mirrored table adds |c|·e for
+// x < 0, and where the sign may flip (|x| ≤ e) the jump between the
+// branches at 0 and their slopes.
 type piecewiseBounder struct {
-	in              *Instr
-	l, jump, horner float64
-	c, jump0        float64
-	unbounded       bool
+	in    *Instr
+	d     int
+	scale float64
+	jumps []float64 // jumps[j]: between pieces j and j + 1 at break j
+	c     float64
+	jump0 float64
 }
 
-func newPiecewiseBounder(in *Instr, xs []uint64, emax float64) *piecewiseBounder {
-	b := &piecewiseBounder{in: in}
+func newPiecewiseBounder(in *Instr) *piecewiseBounder {
 	k := len(in.Breaks)
-	d := len(in.Public)/(k+1) - 1
-	if d < 0 || math.IsInf(emax, 1) || math.IsNaN(emax) {
-		b.unbounded = true
+	b := &piecewiseBounder{in: in, d: len(in.Public)/(k+1) - 1, scale: math.Ldexp(1, in.Shift)}
+	if b.d < 0 {
 		return b
 	}
-	scale := math.Ldexp(1, in.Shift)
-	// poly is piece i's real polynomial at u; slope its derivative bound
-	// for |u| ≤ umax.
-	poly := func(i int, u float64) float64 {
-		c := in.Public[i*(d+1) : (i+1)*(d+1)]
-		r := 0.0
-		for j := d; j >= 0; j-- {
-			r = r*u/scale + float64(c[j])
-		}
-		return r
-	}
-	slope := func(i int, umax float64) float64 {
-		c := in.Public[i*(d+1) : (i+1)*(d+1)]
-		s := 0.0
-		for j := 1; j <= d; j++ {
-			s += float64(j) * math.Abs(float64(c[j])) * math.Pow(umax/scale, float64(j-1)) / scale
-		}
-		return s
-	}
-	var xmax float64
-	for _, v := range xs {
-		xmax = math.Max(xmax, math.Abs(float64(int64(v))))
-	}
-	xmax += emax
-	var umaxAll float64
-	for i := 0; i <= k; i++ {
-		var umax float64
-		switch {
-		case k == 0:
-			umax = xmax
-		case i == 0:
-			umax = xmax + math.Abs(float64(in.Breaks[0]))
-		case i == k:
-			umax = xmax + math.Abs(float64(in.Breaks[k-1]))
-		default:
-			umax = float64(in.Breaks[i] - in.Breaks[i-1])
-		}
-		umaxAll = math.Max(umaxAll, umax)
-		b.l = math.Max(b.l, slope(i, umax))
-		if i > 0 {
-			o := float64(in.Breaks[max(i-1, 1)-1])
-			t := float64(in.Breaks[i-1])
-			b.jump = math.Max(b.jump, math.Abs(poly(i-1, t-o)-poly(i, 0)))
-		}
-	}
-	for j := 0; j < d; j++ {
-		b.horner += math.Pow(math.Max(1, umaxAll/scale), float64(j))
+	b.jumps = make([]float64, k)
+	for j := range k {
+		b.jumps[j] = math.Abs(b.poly(j, float64(in.Breaks[j])-b.origin(j)) - b.poly(j+1, 0))
 	}
 	if len(in.Mirror) == 3 {
 		b.c = math.Abs(float64(in.Mirror[2]))
-		p0 := poly(0, 0)
-		if k > 0 {
-			p0 = poly(0, -float64(in.Breaks[0]))
-		}
+		p0 := b.poly(0, -b.origin(0))
 		b.jump0 = math.Abs(float64(in.Mirror[0]-1)*p0 + float64(in.Mirror[1]))
 	}
 	return b
 }
 
+// origin is piece i's origin o_i.
+func (b *piecewiseBounder) origin(i int) float64 {
+	if len(b.in.Breaks) == 0 {
+		return 0
+	}
+	return float64(b.in.Breaks[max(i, 1)-1])
+}
+
+// poly is piece i's real polynomial at u.
+func (b *piecewiseBounder) poly(i int, u float64) float64 {
+	c := b.in.Public[i*(b.d+1) : (i+1)*(b.d+1)]
+	r := 0.0
+	for j := b.d; j >= 0; j-- {
+		r = r*u/b.scale + float64(c[j])
+	}
+	return r
+}
+
+// slope bounds the derivative of piece i's polynomial for |u| ≤ umax.
+func (b *piecewiseBounder) slope(i int, umax float64) float64 {
+	c := b.in.Public[i*(b.d+1) : (i+1)*(b.d+1)]
+	s := 0.0
+	for j := 1; j <= b.d; j++ {
+		s += float64(j) * math.Abs(float64(c[j])) * math.Pow(umax/b.scale, float64(j-1)) / b.scale
+	}
+	return s
+}
+
+// horner bounds the floors' error of one evaluation by Horner's rule at
+// |u| ≤ umax: each floor's unit, carried through the products after it.
+func (b *piecewiseBounder) horner(umax float64) float64 {
+	h := 0.0
+	for j := 0; j < b.d; j++ {
+		h += math.Pow(math.Max(1, umax/b.scale), float64(j))
+	}
+	return h
+}
+
 // bound is the bound for an element the oracle computed from x whose
 // secure input may be off by e.
 func (b *piecewiseBounder) bound(x int64, e float64) float64 {
-	if b.unbounded || math.IsInf(e, 1) || math.IsNaN(e) {
+	if b.d < 0 || math.IsInf(e, 1) || math.IsNaN(e) {
 		return math.Inf(1)
-	}
-	if e == 0 {
-		return b.horner
 	}
 	mirror := len(b.in.Mirror) == 3
 	t := float64(x)
 	if mirror {
 		t = math.Abs(t)
 	}
-	r := b.l*e + 2*b.horner
-	if j := sort.Search(len(b.in.Breaks), func(j int) bool { return float64(b.in.Breaks[j]) >= t-e }); j < len(b.in.Breaks) && float64(b.in.Breaks[j]) <= t+e {
-		r += b.jump
+	lo, hi := t-e, t+e
+	breaks := b.in.Breaks
+	piece := func(v float64) int {
+		return sort.Search(len(breaks), func(j int) bool { return float64(breaks[j]) > v })
 	}
+	i0, i1 := piece(lo), piece(hi)
+	var l, h, jump float64
+	for i := i0; i <= i1; i++ {
+		a, z := lo, hi // the part of [lo, hi] in piece i
+		if i > 0 {
+			a = math.Max(a, float64(breaks[i-1]))
+		}
+		if i < len(breaks) {
+			z = math.Min(z, float64(breaks[i]))
+		}
+		o := b.origin(i)
+		umax := math.Max(math.Abs(a-o), math.Abs(z-o))
+		l, h = math.Max(l, b.slope(i, umax)), math.Max(h, b.horner(umax))
+		if i > i0 {
+			jump = math.Max(jump, b.jumps[i-1])
+		}
+	}
+	if e == 0 {
+		return h
+	}
+	r := l*e + 2*h + jump
 	if !mirror {
 		return r
 	}
 	r += b.c * e
 	if math.Abs(float64(x)) <= e {
-		r += b.jump0 + 2*b.l*e + b.c*e
+		r += b.jump0 + 2*l*e + b.c*e
 	}
 	return r
 }

@@ -16,8 +16,8 @@ import (
 // with its own TLS connections on 127.0.0.1; TestPartiesAsProcesses does
 // every model with the parties as processes) and checks, image by image, that the secure
 // top-1 equals the cleartext fixed-point executor's and that every logit
-// is within the worst-case truncation bound fixed.Program.ErrorBounds
-// propagates from the one-unit error of each secure ScaleDown. (The
+// is within its worst-case truncation bound (fixed.Program.ElementBounds,
+// from the one-unit error of each secure ScaleDown). (The
 // digits set has 397 test images; its validation images make up 697.)
 func TestSecureAgreesWithCleartext(t *testing.T) {
 	cases := []struct {
@@ -83,9 +83,9 @@ func fmtMiB(b int64) string {
 }
 
 // checkSecureOutputs checks secure outputs image by image against the
-// cleartext fixed-point executor: equal top-1, and every logit within the
-// worst-case truncation bound fixed.Program.ErrorBounds propagates. It returns
-// the largest deviation and bound seen, in units of 2^-scale.
+// cleartext fixed-point executor: equal top-1, and every logit within its
+// own worst-case truncation bound (fixed.Program.ElementBounds). It
+// returns the largest deviation and bound seen, in units of 2^-scale.
 func checkSecureOutputs(t *testing.T, p *fixed.Program, xs []fixed.Example, outs [][]float64) (maxDev, maxBound float64) {
 	t.Helper()
 	if len(outs) != len(xs) {
@@ -99,7 +99,10 @@ func checkSecureOutputs(t *testing.T, p *fixed.Program, xs []fixed.Example, outs
 		}
 		out := p.Outputs[0]
 		clear := p.DecodeOutput(0, vals[out])
-		bound := p.ErrorBounds(vals)[out]
+		bounds, err := p.ElementBounds(vals)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got, want := fixed.Top1(outs[i]), fixed.Top1(clear); got != want {
 			t.Errorf("image %d: secure top-1 %d, cleartext %d", i, got, want)
 		}
@@ -107,7 +110,7 @@ func checkSecureOutputs(t *testing.T, p *fixed.Program, xs []fixed.Example, outs
 			t.Fatalf("image %d: %d secure outputs, %d cleartext", i, len(outs[i]), len(clear))
 		}
 		for j := range clear {
-			dev := math.Abs(outs[i][j]-clear[j]) / unit
+			dev, bound := math.Abs(outs[i][j]-clear[j])/unit, bounds[0][j]
 			maxDev, maxBound = math.Max(maxDev, dev), math.Max(maxBound, bound)
 			if dev > bound {
 				t.Errorf("image %d logit %d: secure %g, cleartext %g: %g units apart, bound %g", i, j, outs[i][j], clear[j], dev, bound)

@@ -125,17 +125,8 @@ func testPrograms(t *testing.T, r Runner) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					want := vals[prog.Outputs[0]]
-					if r.Truncation == 0 || out == "softmax" {
-						bound := 0.0
-						if r.Truncation > 0 {
-							bound = prog.ErrorBounds(vals)[prog.Outputs[0]]
-						}
-						if d := deviation(got[i][0], want); d > bound {
-							t.Errorf("%s, inference %d: outputs deviate from the oracle's by %g units, bound %g", r.Name, i, d, bound)
-						}
-					} else if len(got[i][0]) != len(want) { // an argmax after truncations may flip on a near tie
-						t.Errorf("%s, inference %d: %d outputs, want %d", r.Name, i, len(got[i][0]), len(want))
+					if err := withinBounds(prog, vals, got[i], r.Truncation); err != nil {
+						t.Errorf("%s, inference %d: %v", r.Name, i, err)
 					}
 				}
 			})
@@ -177,12 +168,8 @@ func testFunctions(t *testing.T, r Runner) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bound := 0.0
-		if r.Truncation > 0 {
-			bound = prog.ErrorBounds(vals)[prog.Outputs[0]]
-		}
-		if d := deviation(got[i][0], vals[prog.Outputs[0]]); d > bound {
-			t.Errorf("%s, inference %d: outputs deviate from the oracle's by %g units, bound %g", r.Name, i, d, bound)
+		if err := withinBounds(prog, vals, got[i], r.Truncation); err != nil {
+			t.Errorf("%s, inference %d: %v", r.Name, i, err)
 		}
 	}
 }
@@ -238,14 +225,39 @@ func within(got, want []uint64, tol int) error {
 	return nil
 }
 
-// deviation is the largest |got − want| over two encoded vectors.
-func deviation(got, want []uint64) float64 {
-	if len(got) != len(want) {
-		return math.Inf(1)
+// withinBounds checks every element of every output of a secure run
+// against the oracle's (vals, from Trace): equal for a backend that
+// truncates exactly (truncation 0), else within the element's bound in
+// prog.ElementBounds (an argmax may then flip on a near tie, within its
+// bound too).
+func withinBounds(prog *fixed.Program, vals [][]uint64, got [][]uint64, truncation int) error {
+	if len(got) != len(prog.Outputs) {
+		return fmt.Errorf("%d outputs, the program has %d", len(got), len(prog.Outputs))
 	}
-	m := 0.0
-	for i := range got {
-		m = math.Max(m, math.Abs(float64(int64(got[i]-want[i]))))
+	if truncation > 1 {
+		return fmt.Errorf("ElementBounds assumes a truncation off by at most 1, the runner says %d", truncation)
 	}
-	return m
+	var bounds [][]float64
+	if truncation > 0 {
+		var err error
+		if bounds, err = prog.ElementBounds(vals); err != nil {
+			return err
+		}
+	}
+	for o, id := range prog.Outputs {
+		want := vals[id]
+		if len(got[o]) != len(want) {
+			return fmt.Errorf("output %d: %d values, want %d", o, len(got[o]), len(want))
+		}
+		for j := range want {
+			d, b := math.Abs(float64(int64(got[o][j]-want[j]))), 0.0
+			if bounds != nil {
+				b = bounds[o][j]
+			}
+			if d > b {
+				return fmt.Errorf("output %d element %d deviates from the oracle's by %g units, beyond its bound %g", o, j, d, b)
+			}
+		}
+	}
+	return nil
 }
