@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,20 +39,24 @@ func partyCmd() *cobra.Command {
 		asJSON  bool
 		rawIn   string
 		repeat  int
+		inFlags []string
 		mal     bool
 		profile string
 
 		insecureSim bool
 	)
 	cmd := &cobra.Command{
-		Use:   "party --role client|server|helper --config FILE [IMAGE...]",
+		Use:   "party --role client|server|helper --config FILE [IMAGE... | --input NAME=FILE...]",
 		Short: "Run one party of a secure (3-party Porthos) inference as this process",
 		Long: `party runs one of the three parties, connecting to the other two as the
 configuration file says (addresses and pinned certificates; see veil keygen
 and mpc/transport/CONFIG.md):
 
   server (P1)  holds the model: --program PROGRAM (from veil compile)
-  client (P0)  holds the images: --data D or IMAGE arguments; gets the output
+  client (P0)  holds the inputs: images (--data D or IMAGE arguments), or
+               one inference's inputs by name (--input NAME=FILE for each
+               input of the model: an image, .npy, .f32/.raw or .csv);
+               gets every output
   helper (P2)  supplies correlated randomness; has no input and no output
 
 The server sends the client and the helper the program's public part (its
@@ -95,6 +100,13 @@ it and no output is released.`,
 				for range max(repeat, 1) {
 					pc.Data, pc.Names = append(pc.Data, x), append(pc.Names, rawIn)
 				}
+			case me == mpc.P0 && len(inFlags) > 0:
+				if len(args) > 0 || df.spec != "" {
+					return usagef("give the client's inputs as IMAGE arguments and --data, or as --input flags, not both")
+				}
+				if err := clientNamedInputs(&pc, &df, inFlags, mal); err != nil {
+					return err
+				}
 			case me == mpc.P0:
 				samples, names, err := clientSamples(&df, args)
 				if err != nil {
@@ -121,8 +133,8 @@ it and no output is released.`,
 					}
 					return model.Inputs(samples, p.InputShape(), p.InputLayout())
 				}
-			case len(args) > 0 || df.spec != "" || rawIn != "":
-				return fmt.Errorf("only the client takes images")
+			case len(args) > 0 || df.spec != "" || rawIn != "" || len(inFlags) > 0:
+				return fmt.Errorf("only the client takes inputs")
 			}
 			if insecureSim && !mal {
 				return fmt.Errorf("--insecure-simulated-attestation is only meaningful with --malicious")
@@ -170,6 +182,7 @@ it and no output is released.`,
 	cmd.Flags().StringVar(&keyPath, "key", "", "this party's private key (default: the config's \"key\" for the role)")
 	cmd.Flags().StringVar(&progArg, "program", "", "the server's compiled program")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringArrayVar(&inFlags, "input", nil, "the client's NAME=FILE: one named input of one inference (an image, .npy, .f32/.raw or .csv/.txt); repeat for each input of the model")
 	cmd.Flags().StringVar(&rawIn, "input-raw", "", "the client's one input as little-endian float32 values in the program's input layout (used by veil bench)")
 	cmd.Flags().MarkHidden("input-raw")
 	cmd.Flags().BoolVar(&mal, "malicious", false, "malicious security (Aramis): check the peers' attestation evidence against the parties file's \"attestation\" policy, and authenticate, number and chain every message; any deviation stops all parties")
@@ -180,6 +193,49 @@ it and no output is released.`,
 	cmd.MarkFlagRequired("role")
 	cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// clientNamedInputs makes the client's one inference from --input
+// NAME=FILE flags: the files are read now (the data the client holds and,
+// under Aramis, commits to) and fed to the inputs of the server's program
+// by name once it arrives, preprocessed as the program says.
+func clientNamedInputs(pc *session.PartyConfig, df *dataFlags, flags []string, mal bool) error {
+	opt, err := df.options(0)
+	if err != nil {
+		return err
+	}
+	files, err := readInputFiles(flags, opt)
+	if err != nil {
+		return err
+	}
+	var held []float32
+	for _, f := range files {
+		held = append(held, f.values()...)
+	}
+	pc.Data, pc.Names, pc.Labels = [][]float32{held}, []string{strings.Join(flags, " ")}, []int{-1}
+	pc.Inputs = func(p *fixed.Program) ([][]float32, error) {
+		changed, err := df.follow(p.Preprocess, fmt.Sprintf("%q (the server's)", p.Name))
+		if err != nil {
+			return nil, err
+		}
+		if changed && mal {
+			return nil, usagef("the server's program %q was compiled with other preprocessing than the client's flags (%+v); under --malicious the client commits to its inputs before the program arrives: give the program's preprocessing flags", p.Name, *p.Preprocess)
+		}
+		if changed {
+			if opt, err = df.options(0); err != nil {
+				return nil, err
+			}
+			if files, err = readInputFiles(flags, opt); err != nil {
+				return nil, err
+			}
+		}
+		x, err := assembleInputs(files, p.InputPorts(), p.InputLayout())
+		if err != nil {
+			return nil, err
+		}
+		return [][]float32{x}, nil
+	}
+	return nil
 }
 
 // clientSamples loads the client's images, --data and IMAGE arguments,

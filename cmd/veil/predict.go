@@ -129,7 +129,11 @@ on the inputs themselves when --data is not given.`,
 					inputs, labels = append(inputs, x), append(labels, path)
 				}
 			} else {
-				x, err := namedInputs(inFlags, ports, layout, opt)
+				files, err := readInputFiles(inFlags, opt)
+				if err != nil {
+					return err
+				}
+				x, err := assembleInputs(files, ports, layout)
 				if err != nil {
 					return err
 				}
@@ -328,66 +332,4 @@ func floatOutputs(g *ir.Graph, ports []fixed.Port, flat []float32) ([][]float64,
 		}
 	}
 	return outs, nil
-}
-
-// namedInputs assembles one flat input from --input NAME=FILE flags.
-func namedInputs(flags []string, ports []fixed.Port, layout ir.Layout, opt data.Options) ([]float32, error) {
-	files := map[string]string{}
-	for _, f := range flags {
-		name, file, ok := strings.Cut(f, "=")
-		if !ok {
-			if len(ports) != 1 {
-				return nil, usagef("--input %q: the model has %d inputs (%s): write NAME=FILE", f, len(ports), fixed.FormatPorts(ports))
-			}
-			name, file = ports[0].Name, f
-		}
-		if !slices.ContainsFunc(ports, func(p fixed.Port) bool { return p.Name == name }) {
-			return nil, usagef("--input %q: the model has no input %q (its inputs: %s)", f, name, fixed.FormatPorts(ports))
-		}
-		if _, dup := files[name]; dup {
-			return nil, usagef("--input: input %q given twice", name)
-		}
-		files[name] = file
-	}
-	var flat []float32
-	for _, p := range ports {
-		file, ok := files[p.Name]
-		if !ok {
-			return nil, usagef("--input: no value for the model's input %s %v", p.Name, p.Shape)
-		}
-		x, err := loadInput(file, p, layout, opt)
-		if err != nil {
-			return nil, err
-		}
-		flat = append(flat, x...)
-	}
-	return flat, nil
-}
-
-// loadInput reads one input for port p: an image, converted to its
-// shape and layout, or a raw tensor with as many values as it holds.
-func loadInput(path string, p fixed.Port, layout ir.Layout, opt data.Options) ([]float32, error) {
-	if data.IsImage(path) {
-		s, err := data.LoadImage(path, opt)
-		if err != nil {
-			return nil, flagError(err)
-		}
-		t, err := model.Input(s, p.Shape, layout)
-		if err != nil {
-			return nil, fmt.Errorf("%s for input %s: %w", path, p.Name, err)
-		}
-		return t.F, nil
-	}
-	t, err := data.LoadTensor(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(t.Values) != p.Shape.Size() {
-		shape := ""
-		if t.Shape != nil {
-			shape = fmt.Sprintf(" of shape %v", t.Shape)
-		}
-		return nil, fmt.Errorf("%s: %d values%s for input %s of shape %v (%d values)", path, len(t.Values), shape, p.Name, p.Shape, p.Shape.Size())
-	}
-	return t.Values, nil
 }

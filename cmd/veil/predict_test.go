@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"veil/fixed"
 	"veil/fixed/fixedtest"
 	"veil/ir"
+	"veil/mpc/session"
 )
 
 // twoInputProgram writes a compiled program of two inputs (a [1×4],
@@ -33,31 +36,41 @@ func twoInputProgram(t *testing.T, dir string) string {
 	return path
 }
 
-// TestPredictNamedInputsAndOutputs feeds a program of two inputs from a
-// .npy and a .csv file by name, in the clear and in 3PC, and checks every
-// output printed with its name and shape.
-func TestPredictNamedInputsAndOutputs(t *testing.T) {
-	dir := t.TempDir()
-	prog := twoInputProgram(t, dir)
-	f, err := os.Create(filepath.Join(dir, "a.npy"))
+// twoInputFiles writes the inputs of twoInputProgram: a as a.npy, b as
+// b.csv; want are the program's outputs for them.
+func twoInputFiles(t *testing.T, dir string) (npy, csv string, want map[string][]float64) {
+	t.Helper()
+	npy = filepath.Join(dir, "a.npy")
+	f, err := os.Create(npy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := data.WriteNPY(f, []float32{1, -2, 3, -4}, []int{1, 4}); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
-	csv := filepath.Join(dir, "b.csv")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	csv = filepath.Join(dir, "b.csv")
 	if err := os.WriteFile(csv, []byte("0.5, 0.25, -1, 2\n-3, 1.5, 0, 7\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][]float64{
+	return npy, csv, map[string][]float64{
 		"relu": {1.5, 0, 2, 0, 0, 0, 3, 3},
 		"prod": {0.5, -0.5, -3, -8, -3, -3, 0, -28},
 		"max":  {2, 7},
 	}
+}
+
+// TestPredictNamedInputsAndOutputs feeds a program of two inputs from a
+// .npy and a .csv file by name, in the clear and in 3PC, and checks every
+// output printed with its name and shape.
+func TestPredictNamedInputsAndOutputs(t *testing.T) {
+	dir := t.TempDir()
+	prog := twoInputProgram(t, dir)
+	npy, csv, want := twoInputFiles(t, dir)
 	for _, backend := range []string{"fixed", "3pc"} {
-		out, err := veil(t, "predict", prog, "--input", "b="+csv, "--input", "a="+filepath.Join(dir, "a.npy"), "--backend", backend, "--json")
+		out, err := veil(t, "predict", prog, "--input", "b="+csv, "--input", "a="+npy, "--backend", backend, "--json")
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", backend, err, out)
 		}
@@ -80,7 +93,7 @@ func TestPredictNamedInputsAndOutputs(t *testing.T) {
 			}
 		}
 	}
-	out, err := veil(t, "predict", prog, "--input", "a="+filepath.Join(dir, "a.npy"), "--input", "b="+csv, "--output", "max", "--backend", "fixed")
+	out, err := veil(t, "predict", prog, "--input", "a="+npy, "--input", "b="+csv, "--output", "max", "--backend", "fixed")
 	if err != nil || !strings.Contains(out, "output 2 7") {
 		t.Fatalf("--output max: %v\n%s", err, out)
 	}
@@ -89,11 +102,11 @@ func TestPredictNamedInputsAndOutputs(t *testing.T) {
 		want string
 	}{
 		{[]string{"--input", "a=" + csv}, "8 values"},
-		{[]string{"--input", "a=" + filepath.Join(dir, "a.npy")}, "no value for the model's input b"},
+		{[]string{"--input", "a=" + npy}, "no value for the model's input b"},
 		{[]string{"--input", "c=" + csv}, `no input "c"`},
 		{[]string{"--input", csv}, "write NAME=FILE"},
-		{[]string{filepath.Join(dir, "a.npy")}, "give each with --input"},
-		{[]string{"--input", "a=" + filepath.Join(dir, "a.npy"), "--input", "b=" + csv, "--output", "nope"}, `no output of that name`},
+		{[]string{npy}, "give each with --input"},
+		{[]string{"--input", "a=" + npy, "--input", "b=" + csv, "--output", "nope"}, `no output of that name`},
 	} {
 		args := append([]string{"predict", prog, "--backend", "fixed"}, c.args...)
 		if _, err := veil(t, args...); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -200,5 +213,59 @@ func TestPredictSymbolicInputs(t *testing.T) {
 	// says how to give it.
 	if _, err := veil(t, "predict", m, "--input", "x="+filepath.Join(dir, "x.npy"), "--input", "k="+k, "--input-const", "b=0.5"); err == nil || !strings.Contains(err.Error(), "--input-shape NAME=DIMS") {
 		t.Fatalf("open dimension: %v", err)
+	}
+}
+
+// TestPartyNamedInputs runs a program of two inputs and three outputs
+// with the parties as processes, the client's inputs given by name
+// (--input NAME=FILE), and checks every output the client reports; the
+// other roles refuse inputs.
+func TestPartyNamedInputs(t *testing.T) {
+	dir := t.TempDir()
+	prog := twoInputProgram(t, dir)
+	npy, csv, want := twoInputFiles(t, dir)
+	keys := filepath.Join(dir, "keys")
+	if out, err := veil(t, "keygen", "--dir", keys, "--loopback"); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(keys, "parties.json")
+	var sout, hout, cout bytes.Buffer
+	server := veilProcess(t, &sout, "party", "--role", "server", "--config", cfg, "--program", prog, "--json")
+	helper := veilProcess(t, &hout, "party", "--role", "helper", "--config", cfg, "--json")
+	client := veilProcess(t, &cout, "party", "--role", "client", "--config", cfg, "--input", "b="+csv, "--input", "a="+npy, "--json")
+	for name, p := range map[string]*exec.Cmd{"client": client, "server": server, "helper": helper} {
+		if err := p.Wait(); err != nil {
+			t.Fatalf("%s: %v\nclient: %s\nserver: %s\nhelper: %s", name, err, cout.String(), sout.String(), hout.String())
+		}
+	}
+	var rep session.PartyReport
+	if err := json.Unmarshal(cout.Bytes(), &rep); err != nil {
+		t.Fatalf("client output %q: %v", cout.String(), err)
+	}
+	if len(rep.Predictions) != 1 {
+		t.Fatalf("%d predictions, want 1: %s", len(rep.Predictions), cout.String())
+	}
+	got := map[string][]float64{"relu": rep.Predictions[0].Output}
+	for name, v := range rep.Predictions[0].More {
+		got[name] = v
+	}
+	for name, w := range want {
+		g := got[name]
+		if len(g) != len(w) {
+			t.Fatalf("output %s: %d values, want %d (%s)", name, len(g), len(w), cout.String())
+		}
+		for i := range w {
+			if math.Abs(g[i]-w[i]) > 0.01 {
+				t.Errorf("output %s[%d] = %g, want %g", name, i, g[i], w[i])
+			}
+		}
+	}
+	out, err := veil(t, "party", "--role", "helper", "--config", cfg, "--input", "a="+npy)
+	if err == nil || !strings.Contains(err.Error(), "only the client takes inputs") {
+		t.Errorf("a helper given --input: %v\n%s", err, out)
+	}
+	out, err = veil(t, "party", "--role", "client", "--config", cfg, "--input", "a="+npy, csv)
+	if err == nil || exitStatus(err) != 2 || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("a client given --input and an IMAGE: %v\n%s", err, out)
 	}
 }
