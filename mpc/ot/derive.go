@@ -1,0 +1,121 @@
+package ot
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// RandomOTs returns both messages of each of the next n random OTs:
+// m0_j = H(j, q_j), m1_j = H(j, q_j ⊕ Δ).
+func (s *COTSender) RandomOTs(n int) (m0, m1 []Block, err error) {
+	first := s.next
+	q, err := s.Extend(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	m0, m1 = make([]Block, n), make([]Block, n)
+	hashBlocks(m0, q, first)
+	for j := range q {
+		q[j] = q[j].Xor(s.delta)
+	}
+	hashBlocks(m1, q, first)
+	return m0, m1, nil
+}
+
+// RandomOTs returns the chosen message H(j, t_j) = m_{r_j} of each of the
+// next n random OTs.
+func (r *COTReceiver) RandomOTs(choices Bits, n int) ([]Block, error) {
+	first := r.next
+	t, err := r.Extend(choices, n)
+	if err != nil {
+		return nil, err
+	}
+	hashBlocks(t, t, first)
+	return t, nil
+}
+
+// Correlated runs len(c) correlated OTs over Z_2^64 with the
+// correlations c: it returns the sender's random a_j, and the receiver
+// gets a_j + r_j·c_j (so −a_j and that are shares of r_j·c_j). It sends
+// 8 bytes per OT: d_j = a_j + c_j − H(j, q_j ⊕ Δ), with a_j = H(j, q_j)
+// (the low 64 bits).
+func (s *COTSender) Correlated(c []uint64) ([]uint64, error) {
+	m0, m1, err := s.RandomOTs(len(c))
+	if err != nil {
+		return nil, err
+	}
+	a := make([]uint64, len(c))
+	msg := make([]byte, 8*len(c))
+	for j := range c {
+		a[j] = m0[j][0]
+		binary.LittleEndian.PutUint64(msg[8*j:], a[j]+c[j]-m1[j][0])
+	}
+	if err := s.conn.Send(msg); err != nil {
+		return nil, fmt.Errorf("correlated OT: sending the corrections: %w", err)
+	}
+	return a, nil
+}
+
+// Correlated is the receiver's end of n correlated OTs over Z_2^64: a_j
+// + r_j·c_j for the sender's a_j and c_j.
+func (r *COTReceiver) Correlated(choices Bits, n int) ([]uint64, error) {
+	m, err := r.RandomOTs(choices, n)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := r.conn.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("correlated OT: receiving the corrections: %w", err)
+	}
+	if len(msg) != 8*n {
+		return nil, fmt.Errorf("correlated OT: %d bytes of corrections, want %d for %d OTs", len(msg), 8*n, n)
+	}
+	y := make([]uint64, n)
+	for j := range y {
+		y[j] = m[j][0] + choices.Bit(j)*binary.LittleEndian.Uint64(msg[8*j:])
+	}
+	return y, nil
+}
+
+// Send runs len(m0) chosen-message OTs of 64-bit messages: the receiver
+// gets m0_j or m1_j as it chose. It sends 16 bytes per OT, each message
+// masked with its random OT's.
+func (s *COTSender) Send(m0, m1 []uint64) error {
+	if len(m0) != len(m1) {
+		return fmt.Errorf("chosen OT: %d first and %d second messages", len(m0), len(m1))
+	}
+	k0, k1, err := s.RandomOTs(len(m0))
+	if err != nil {
+		return err
+	}
+	msg := make([]byte, 16*len(m0))
+	for j := range m0 {
+		binary.LittleEndian.PutUint64(msg[16*j:], m0[j]^k0[j][0])
+		binary.LittleEndian.PutUint64(msg[16*j+8:], m1[j]^k1[j][0])
+	}
+	if err := s.conn.Send(msg); err != nil {
+		return fmt.Errorf("chosen OT: sending the masked messages: %w", err)
+	}
+	return nil
+}
+
+// Receive is the receiver's end of n chosen-message OTs: the message of
+// each pair its choice bit picks.
+func (r *COTReceiver) Receive(choices Bits, n int) ([]uint64, error) {
+	k, err := r.RandomOTs(choices, n)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := r.conn.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("chosen OT: receiving the masked messages: %w", err)
+	}
+	if len(msg) != 16*n {
+		return nil, fmt.Errorf("chosen OT: %d bytes of masked messages, want %d for %d OTs", len(msg), 16*n, n)
+	}
+	y := make([]uint64, n)
+	for j := range y {
+		y[j] = binary.LittleEndian.Uint64(msg[16*j+8*int(choices.Bit(j)):]) ^ k[j][0]
+	}
+	return y, nil
+}

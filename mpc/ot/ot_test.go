@@ -1,0 +1,330 @@
+package ot
+
+import (
+	"errors"
+	mrand "math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"veil/mpc"
+)
+
+// pair connects a COTSender (party 0) and a COTReceiver (party 1) over a
+// local network and returns them with the networks.
+func pair(t testing.TB) (*COTSender, *COTReceiver, []mpc.Network) {
+	t.Helper()
+	nets := mpc.NewLocal(2, 30*time.Second)
+	t.Cleanup(func() { nets[0].Close(); nets[1].Close() })
+	var s *COTSender
+	var r *COTReceiver
+	var serr, rerr error
+	both(func() { s, serr = NewCOTSender(Peer(nets[0], mpc.P1)) }, func() { r, rerr = NewCOTReceiver(Peer(nets[1], mpc.P0)) })
+	if err := errors.Join(serr, rerr); err != nil {
+		t.Fatal(err)
+	}
+	return s, r, nets
+}
+
+// both runs f and g concurrently and waits for both.
+func both(f, g func()) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); f() }()
+	go func() { defer wg.Done(); g() }()
+	wg.Wait()
+}
+
+func randomBits(r *mrand.Rand, n int) Bits {
+	b := NewBits(n)
+	for i := range b {
+		b[i] = r.Uint64()
+	}
+	return b
+}
+
+func TestTranspose(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(1, 2))
+	var m, orig [128]Block
+	for i := range m {
+		m[i] = Block{r.Uint64(), r.Uint64()}
+	}
+	orig = m
+	transpose128(&m)
+	for i := range 128 {
+		for j := range 128 {
+			if m[i].Bit(j) != orig[j].Bit(i) {
+				t.Fatalf("bit %d of row %d is %d, want bit %d of row %d = %d", j, i, m[i].Bit(j), i, j, orig[j].Bit(i))
+			}
+		}
+	}
+}
+
+func TestBaseOT(t *testing.T) {
+	nets := mpc.NewLocal(2, 10*time.Second)
+	choices := []bool{false, true, true, false, true, false, false, true, true, true}
+	var keys [][2]Block
+	var got []Block
+	var serr, rerr error
+	both(func() { keys, serr = BaseSend(Peer(nets[0], mpc.P1), len(choices)) },
+		func() { got, rerr = BaseReceive(Peer(nets[1], mpc.P0), choices) })
+	if err := errors.Join(serr, rerr); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range choices {
+		ci := 0
+		if c {
+			ci = 1
+		}
+		if got[i] != keys[i][ci] || got[i] == keys[i][1-ci] {
+			t.Errorf("OT %d (choice %v): receiver's key is not exactly the chosen one", i, c)
+		}
+	}
+}
+
+// fakeConn replays fixed messages and swallows what is sent.
+type fakeConn struct{ msgs [][]byte }
+
+func (c *fakeConn) Send([]byte) error { return nil }
+func (c *fakeConn) Recv() ([]byte, error) {
+	if len(c.msgs) == 0 {
+		return nil, errors.New("no more messages")
+	}
+	m := c.msgs[0]
+	c.msgs = c.msgs[1:]
+	return m, nil
+}
+
+func TestBaseOTRefusesBadElements(t *testing.T) {
+	identity := marshal(baseGroup.Identity())
+	bad := make([]byte, elementSize)
+	for i := range bad {
+		bad[i] = 0xff
+	}
+	good := marshal(baseGroup.Generator())
+	for _, c := range []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"A too short", func() error { _, err := BaseReceive(&fakeConn{[][]byte{good[:31]}}, []bool{true}); return err }, "A has 31 bytes"},
+		{"A not an element", func() error { _, err := BaseReceive(&fakeConn{[][]byte{bad}}, []bool{true}); return err }, "A is not a ristretto255 element"},
+		{"A the identity", func() error { _, err := BaseReceive(&fakeConn{[][]byte{identity}}, []bool{true}); return err }, "identity"},
+		{"B count", func() error { _, err := BaseSend(&fakeConn{[][]byte{good}}, 2); return err }, "32 bytes of B_i, want 64"},
+		{"B not an element", func() error { _, err := BaseSend(&fakeConn{[][]byte{append(good[:32:32], bad...)}}, 2); return err }, "base OT 1: B is not"},
+	} {
+		if err := c.run(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestCorrelatedOTs checks q_j ⊕ t_j = r_j·Δ over batch sizes around the
+// 64- and 128-bit boundaries and the chunk size, extending the same pair
+// again and again.
+func TestCorrelatedOTs(t *testing.T) {
+	s, r, _ := pair(t)
+	rng := mrand.New(mrand.NewPCG(3, 4))
+	delta := s.Delta()
+	for _, n := range []int{1, 63, 64, 65, 127, 128, 129, 1000, chunkOTs + 5} {
+		choices := randomBits(rng, n)
+		var q, tt []Block
+		var serr, rerr error
+		both(func() { q, serr = s.Extend(n) }, func() { tt, rerr = r.Extend(choices, n) })
+		if err := errors.Join(serr, rerr); err != nil {
+			t.Fatal(err)
+		}
+		if len(q) != n || len(tt) != n {
+			t.Fatalf("n %d: %d and %d strings", n, len(q), len(tt))
+		}
+		for j := range n {
+			want := Block{}
+			if choices.Bit(j) == 1 {
+				want = delta
+			}
+			if q[j].Xor(tt[j]) != want {
+				t.Fatalf("n %d, OT %d (choice %d): q ⊕ t ≠ r·Δ", n, j, choices.Bit(j))
+			}
+		}
+	}
+}
+
+func TestDerivedOTs(t *testing.T) {
+	s, r, _ := pair(t)
+	rng := mrand.New(mrand.NewPCG(5, 6))
+	const n = 3000
+	choices := randomBits(rng, n)
+
+	var m0, m1, mc []Block
+	var serr, rerr error
+	both(func() { m0, m1, serr = s.RandomOTs(n) }, func() { mc, rerr = r.RandomOTs(choices, n) })
+	if err := errors.Join(serr, rerr); err != nil {
+		t.Fatal(err)
+	}
+	for j := range n {
+		want, other := m0[j], m1[j]
+		if choices.Bit(j) == 1 {
+			want, other = other, want
+		}
+		if mc[j] != want || mc[j] == other {
+			t.Fatalf("random OT %d: the receiver's message is not exactly the chosen one", j)
+		}
+	}
+
+	c := make([]uint64, n)
+	for j := range c {
+		c[j] = rng.Uint64()
+	}
+	var a, y []uint64
+	both(func() { a, serr = s.Correlated(c) }, func() { y, rerr = r.Correlated(choices, n) })
+	if err := errors.Join(serr, rerr); err != nil {
+		t.Fatal(err)
+	}
+	for j := range n {
+		if y[j] != a[j]+choices.Bit(j)*c[j] {
+			t.Fatalf("correlated OT %d: y ≠ a + r·c", j)
+		}
+	}
+
+	x0, x1 := make([]uint64, n), make([]uint64, n)
+	for j := range x0 {
+		x0[j], x1[j] = rng.Uint64(), rng.Uint64()
+	}
+	var got []uint64
+	both(func() { serr = s.Send(x0, x1) }, func() { got, rerr = r.Receive(choices, n) })
+	if err := errors.Join(serr, rerr); err != nil {
+		t.Fatal(err)
+	}
+	for j := range n {
+		want := x0[j]
+		if choices.Bit(j) == 1 {
+			want = x1[j]
+		}
+		if got[j] != want {
+			t.Fatalf("chosen OT %d: got %x, want %x", j, got[j], want)
+		}
+	}
+}
+
+// TestCommunication checks the bytes on the wire against the documented
+// costs: base OTs 32 + 32·128 bytes, then 128 bits per correlated OT
+// (whole 128-OT blocks per message), 8 bytes more per correlated OT over
+// Z_2^64 and 16 per chosen-message OT; the local network adds 4 bytes of
+// framing per message.
+func TestCommunication(t *testing.T) {
+	s, r, nets := pair(t)
+	sent := func() (int64, int64) {
+		return nets[0].Stats().BytesSent[mpc.P1], nets[1].Stats().BytesSent[mpc.P0]
+	}
+	if gs, gr := sent(); gs != 32*kappa+4 || gr != 32+4 {
+		t.Fatalf("base OTs: the sender sent %d bytes, the receiver %d; want %d and %d", gs, gr, 32*kappa+4, 32+4)
+	}
+	rng := mrand.New(mrand.NewPCG(7, 8))
+	for _, n := range []int{1000, chunkOTs + 1} {
+		s0, r0 := sent()
+		choices := randomBits(rng, n)
+		c := make([]uint64, n)
+		both(func() { _, _ = s.Correlated(c) }, func() { _, _ = r.Correlated(choices, n) })
+		s1, r1 := sent()
+		msgs := int64((n + chunkOTs - 1) / chunkOTs)
+		wantR := int64(0)
+		for off := 0; off < n; off += chunkOTs {
+			wantR += int64(kappa * chunkWords(min(chunkOTs, n-off)) * 8)
+		}
+		if s1-s0 != int64(8*n)+4 || r1-r0 != wantR+4*msgs {
+			t.Errorf("%d correlated OTs: sender %d bytes, receiver %d; want %d and %d", n, s1-s0, r1-r0, 8*n+4, wantR+4*msgs)
+		}
+	}
+}
+
+// TestSenderViewUniform checks what the COTSender sees of the receiver's
+// choices: for every column, u^i ⊕ q^i (u^i the received column, q^i its
+// own) is G(k_i^1) ⊕ r when Δ_i = 0 and G(k_i^1) when Δ_i = 1, uniform
+// bytes whatever r: a chi-square test over 256 byte values, for choices
+// all 0 and all 1. (Without the receiver's second key stream it would be
+// r itself.)
+func TestSenderViewUniform(t *testing.T) {
+	const n = 1 << 14
+	for _, fill := range []uint64{0, ^uint64(0)} {
+		nets := mpc.NewLocal(2, 30*time.Second)
+		rec := &recorder{Conn: Peer(nets[0], mpc.P1)}
+		var s *COTSender
+		var r *COTReceiver
+		var serr, rerr error
+		both(func() { s, serr = NewCOTSender(rec) }, func() { r, rerr = NewCOTReceiver(Peer(nets[1], mpc.P0)) })
+		if err := errors.Join(serr, rerr); err != nil {
+			t.Fatal(err)
+		}
+		choices := NewBits(n)
+		for i := range choices {
+			choices[i] = fill
+		}
+		rec.msgs = nil
+		var q []Block
+		both(func() { q, serr = s.Extend(n) }, func() { _, rerr = r.Extend(choices, n) })
+		if err := errors.Join(serr, rerr); err != nil {
+			t.Fatal(err)
+		}
+		u := rec.msgs[0]
+		var counts [256]int
+		w := chunkWords(n)
+		for i := range kappa {
+			for k := range w * 8 {
+				var qb byte
+				for b := range 8 {
+					qb |= byte(q[(k*8+b)%n].Bit(i)) << b
+				}
+				counts[u[i*w*8+k]^qb]++
+			}
+		}
+		total := float64(kappa * w * 8)
+		chi := 0.0
+		for _, c := range counts {
+			d := float64(c) - total/256
+			chi += d * d / (total / 256)
+		}
+		// 255 degrees of freedom: mean 255, sd 22.6; 400 is beyond 6 sd.
+		if chi > 400 {
+			t.Errorf("choices all %x: the sender's view is not uniform (chi-square %.0f over 255 degrees of freedom)", fill&1, chi)
+		}
+		nets[0].Close()
+		nets[1].Close()
+	}
+}
+
+// recorder keeps the messages it receives.
+type recorder struct {
+	Conn
+	msgs [][]byte
+}
+
+func (r *recorder) Recv() ([]byte, error) {
+	m, err := r.Conn.Recv()
+	r.msgs = append(r.msgs, m)
+	return m, err
+}
+
+func TestMalformedExtension(t *testing.T) {
+	s, r, nets := pair(t)
+	// A receiver message of the wrong length.
+	nets[1].Send(mpc.P0, make([]byte, 100))
+	if _, err := s.Extend(10); err == nil || !strings.Contains(err.Error(), "u has 100 bytes") {
+		t.Errorf("short u: %v", err)
+	}
+	if _, err := r.Extend(NewBits(10), 100); err == nil || !strings.Contains(err.Error(), "64 choice bits for 100 OTs") {
+		t.Errorf("too few choices: %v", err)
+	}
+}
+
+func BenchmarkCorrelatedOTs(b *testing.B) {
+	s, r, _ := pair(b)
+	const n = 1 << 16
+	choices := randomBits(mrand.New(mrand.NewPCG(9, 10)), n)
+	c := make([]uint64, n)
+	b.SetBytes(n)
+	for b.Loop() {
+		both(func() { _, _ = s.Correlated(c) }, func() { _, _ = r.Correlated(choices, n) })
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/OT")
+}
