@@ -1,0 +1,117 @@
+package he
+
+import (
+	"fmt"
+
+	"github.com/tuneinsight/lattigo/v6/ring"
+)
+
+// Client is the party that holds the secret key: it encrypts its share
+// of each linear layer's input and decrypts its share of the output. Its
+// methods are safe for concurrent use.
+type Client struct {
+	params *Params
+	sk     ring.Poly // NTT domain, Montgomery form
+}
+
+// NewClient returns a client with a fresh ternary secret key.
+func NewClient(params *Params) (*Client, error) {
+	sk, err := params.newSecretKey()
+	if err != nil {
+		return nil, err
+	}
+	return &Client{params: params, sk: sk}, nil
+}
+
+// PublicKey returns a fresh public key for [NewServer]: an encryption of
+// zero under the client's key, sent once per session
+// ([Params.PublicKeyBytes] bytes). The server re-randomises its responses
+// with it so that their second component reveals nothing of the weights.
+func (c *Client) PublicKey() ([]byte, error) {
+	p := c.params
+	seed, b, err := p.encrypt(c.sk, make([]uint64, p.n))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, p.PublicKeyBytes())
+	out = append(out, kindPublicKey)
+	out = append(out, seed[:]...)
+	return p.putPoly(out, b, p.top.level), nil
+}
+
+// EncryptInput returns the query for layer l: the encryption of the
+// client's share x of its input (l.InputLen() values mod 2^ℓ, in the
+// layer's order).
+func (c *Client) EncryptInput(l Layer, x []uint64) ([]byte, error) {
+	lb, err := checkLayer(c.params, l)
+	if err != nil {
+		return nil, err
+	}
+	if len(x) != l.InputLen() {
+		return nil, fmt.Errorf("he: input of %d values, the layer takes %d", len(x), l.InputLen())
+	}
+	p, lay := c.params, lb.lay
+	cx := l.convInput(x)
+	out := make([]byte, 0, l.QueryBytes())
+	out = header(out, kindQuery, lay.numInputs())
+	m := make([]uint64, p.n)
+	for k := 0; k < lay.numInputs(); k++ {
+		clear(m)
+		lay.packInput(cx, k, m)
+		seed, b, err := p.encrypt(c.sk, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, seed[:]...)
+		out = p.putPoly(out, b, p.top.level)
+	}
+	return out, nil
+}
+
+// DecryptOutput returns the client's share of layer l's output from the
+// server's response: l.OutputLen() values mod 2^ℓ that add to the
+// server's share to W·x.
+func (c *Client) DecryptOutput(l Layer, resp []byte) ([]uint64, error) {
+	lb, err := checkLayer(c.params, l)
+	if err != nil {
+		return nil, err
+	}
+	p, lay := c.params, lb.lay
+	if err := checkHeader(resp, kindResponse, lay.numOutputs(), l.ResponseBytes()); err != nil {
+		return nil, err
+	}
+	level := p.resp.level
+	r := p.ringQ.AtLevel(level)
+	c1, ph := r.NewPoly(), r.NewPoly()
+	var c0 [maxModuli][]uint64
+	y := make([]uint64, l.OutputLen())
+	for k := 0; k < lay.numOutputs(); k++ {
+		src := resp[lb.respOff[k]:lb.respOff[k+1]]
+		src, err = p.getPoly(src, c1, level)
+		if err != nil {
+			return nil, fmt.Errorf("he: response ciphertext %d: %w", k, err)
+		}
+		nt := lay.numTargets(k)
+		for i := 0; i <= level; i++ {
+			c0[i] = make([]uint64, nt)
+			n := rowBytes(nt, p.bits[i])
+			if err := getRow(src[:n], c0[i], p.bits[i], p.lit.Q[i]); err != nil {
+				return nil, fmt.Errorf("he: response ciphertext %d: %w", k, err)
+			}
+			src = src[n:]
+		}
+		r.NTT(c1, c1)
+		r.MulCoeffsMontgomery(c1, c.sk, c1)
+		r.INTT(c1, ph)
+		t := 0
+		var res [maxModuli]uint64
+		lay.targets(k, func(coef, idx int) {
+			for i := 0; i <= level; i++ {
+				res[i] = addMod(c0[i][t], ph.Coeffs[i][coef], p.lit.Q[i])
+			}
+			y[l.outIndex(idx)] = p.decodeCoeff(&p.resp, res[:])
+			t++
+		})
+	}
+	return y, nil
+}

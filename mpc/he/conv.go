@@ -1,0 +1,58 @@
+package he
+
+import (
+	"fmt"
+
+	"veil/tensor"
+)
+
+// Conv is a 2-D convolution layer (cross-correlation, NCHW, as
+// [tensor.Conv2D] computes it): grouped, depthwise, strided, with
+// asymmetric zero padding, any kernel size that fits a polynomial. An
+// NHWC layer is run by transposing its input to NCHW and its output back
+// (fixed.ToNCHW, fixed.FromNCHW); a bias is added by the server to its
+// share of the output.
+type Conv struct {
+	layerBase
+	cp tensor.ConvParams
+}
+
+// NewConv packs the convolution cp for params.
+func NewConv(params *Params, cp tensor.ConvParams) (*Conv, error) {
+	lay, err := newConvLayout(params, cp)
+	if err != nil {
+		return nil, err
+	}
+	return &Conv{layerBase: newLayerBase(params, lay), cp: cp}, nil
+}
+
+// Params returns the convolution's geometry.
+func (c *Conv) Params() tensor.ConvParams { return c.cp }
+
+// InputLen returns N·C·H·W.
+func (c *Conv) InputLen() int { return c.cp.N * c.cp.C * c.cp.H * c.cp.W }
+
+// WeightLen returns O·C/Group·KH·KW.
+func (c *Conv) WeightLen() int { return c.cp.O * c.cp.C / c.cp.Group * c.cp.KH * c.cp.KW }
+
+// OutputLen returns N·O·OH·OW.
+func (c *Conv) OutputLen() int { return c.cp.N * c.cp.O * c.cp.OutH() * c.cp.OutW() }
+
+// String describes the layer and its packing.
+func (c *Conv) String() string {
+	l := c.lay
+	q, r := c.Ciphertexts()
+	return fmt.Sprintf("conv %dx%dx%dx%d * %dx%dx%dx%d /%dx%d g%d: tiles %dx%d of %dx%d outputs, %d groups x %d channels per polynomial, %d filters per kernel; %d+%d ciphertexts, %d+%d bytes",
+		c.cp.N, c.cp.C, c.cp.H, c.cp.W, c.cp.O, c.cp.C/c.cp.Group, c.cp.KH, c.cp.KW, c.cp.SH, c.cp.SW, c.cp.Group,
+		l.th, l.tw, l.kh, l.kw, l.gw, l.cw, l.ocw, q, r, c.QueryBytes(), c.ResponseBytes())
+}
+
+func (c *Conv) convInput(x []uint64) []uint64   { return x }
+func (c *Conv) convWeights(w []uint64) []uint64 { return w }
+func (c *Conv) outIndex(i int) int              { return i }
+
+func (c *Conv) clear(w, x []uint64) []uint64 {
+	y := make([]uint64, c.OutputLen())
+	tensor.Conv2D(y, x, w, c.cp)
+	return y
+}

@@ -1,0 +1,65 @@
+package he
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"veil/tensor"
+)
+
+func conv(n, c, h, w, o, kh, kw, s, pad, g int) tensor.ConvParams {
+	return tensor.ConvParams{N: n, C: c, H: h, W: w, O: o, KH: kh, KW: kw, SH: s, SW: s,
+		PadT: pad, PadL: pad, PadB: pad, PadR: pad, Group: g}
+}
+
+var convCases = []struct {
+	name string
+	cp   tensor.ConvParams
+	slow bool
+}{
+	{"3x3", conv(1, 2, 5, 5, 3, 3, 3, 1, 0, 1), false},
+	{"3x3 pad", conv(1, 3, 8, 8, 4, 3, 3, 1, 1, 1), false},
+	{"1x1", conv(1, 16, 7, 7, 8, 1, 1, 1, 0, 1), false},
+	{"1x1 stride 2", conv(1, 8, 14, 14, 8, 1, 1, 2, 0, 1), false},
+	{"3x3 stride 2", conv(1, 4, 15, 15, 4, 3, 3, 2, 1, 1), false},
+	{"asymmetric pads and strides", tensor.ConvParams{N: 1, C: 3, H: 9, W: 11, O: 5, KH: 3, KW: 2, SH: 2, SW: 3, PadT: 0, PadL: 2, PadB: 1, PadR: 0, Group: 1}, false},
+	{"grouped", conv(1, 8, 6, 6, 12, 3, 3, 1, 1, 4), false},
+	{"depthwise", conv(1, 16, 7, 7, 16, 3, 3, 1, 1, 16), false},
+	{"depthwise x2 stride 2", conv(1, 8, 10, 10, 16, 3, 3, 2, 1, 8), false},
+	{"kernel larger than input", conv(1, 2, 3, 3, 2, 5, 5, 1, 2, 1), false},
+	{"batch", conv(3, 2, 6, 6, 2, 3, 3, 1, 1, 1), false},
+	{"7x7 stride 2 tiled", conv(1, 3, 96, 96, 4, 7, 7, 2, 3, 1), false},
+	{"LeNet 5x5 on 28x28", conv(1, 1, 28, 28, 6, 5, 5, 1, 0, 1), false},
+	{"LeNet 5x5 on 12x12x6", conv(1, 6, 12, 12, 16, 5, 5, 1, 0, 1), false},
+	{"ResNet 3x3 on 56x56x16", conv(1, 16, 56, 56, 16, 3, 3, 1, 1, 1), false},
+	{"ResNet 3x3 on 56x56x64", conv(1, 64, 56, 56, 64, 3, 3, 1, 1, 1), true},
+}
+
+func TestConvExact(t *testing.T) {
+	p := Default()
+	ps := newParties(t, p)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range convCases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.slow && testing.Short() {
+				t.Skip("slow")
+			}
+			l, err := NewConv(p, tc.cp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(l)
+			cp := tc.cp
+			w := randVec(rng, l.WeightLen(), 0)
+			xC := randVec(rng, l.InputLen(), 0)
+			xS := randVec(rng, l.InputLen(), 0)
+			got := ps.run(t, l, w, xC, xS)
+			want := convClear(cp, w, xC, xS, p.tMask())
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
+			}
+		})
+	}
+	_ = fmt.Sprint
+}

@@ -1,0 +1,59 @@
+package he
+
+import (
+	"github.com/tuneinsight/lattigo/v6/ring"
+)
+
+// encrypt returns a fresh symmetric encryption of the plaintext m (N
+// values mod t) under sk at the top level: the seed of a uniform a (in
+// the NTT domain) and b = −a·s + round(Q·m/t) + e in the coefficient
+// domain, e Gaussian.
+func (p *Params) encrypt(sk ring.Poly, m []uint64) (seed [seedLen]byte, b ring.Poly, err error) {
+	if seed, err = newSeed(); err != nil {
+		return seed, b, err
+	}
+	prng, err := newPRNG()
+	if err != nil {
+		return seed, b, err
+	}
+	r := p.ringQ
+	as := r.NewPoly()
+	p.expandUniform(seed, p.top.level, as)
+	r.MulCoeffsMontgomery(as, sk, as)
+	r.INTT(as, as)
+	e := make([]int64, p.n)
+	gaussian(prng, e)
+	b = r.NewPoly()
+	mask := p.tMask()
+	for i := 0; i <= p.top.level; i++ {
+		q := p.lit.Q[i]
+		row, asRow := b.Coeffs[i], as.Coeffs[i]
+		for j := range row {
+			v := p.encodeCoeff(&p.top, m[j]&mask, i)
+			v = addMod(v, liftSmall(e[j], q), q)
+			row[j] = addMod(v, q-asRow[j], q)
+		}
+	}
+	return seed, b, nil
+}
+
+// phase sets out (coefficient domain, rows 0…level) to c₀ + c₁·s for c₀
+// in the coefficient domain and c₁ in the NTT domain; c1 is overwritten.
+func (p *Params) phase(sk, c0, c1 ring.Poly, level int, out ring.Poly) {
+	r := p.ringQ.AtLevel(level)
+	r.MulCoeffsMontgomery(c1, sk, c1)
+	r.INTT(c1, out)
+	r.Add(out, c0, out)
+}
+
+// decodeAt returns the plaintext of coefficient j of a phase at level c.
+func (p *Params) decodeAt(c *levelConsts, phase ring.Poly, j int) uint64 {
+	var r [maxModuli]uint64
+	for i := 0; i <= c.level; i++ {
+		r[i] = phase.Coeffs[i][j]
+	}
+	return p.decodeCoeff(c, r[:])
+}
+
+// maxModuli bounds the number of moduli (NewParams checks).
+const maxModuli = 16

@@ -1,0 +1,83 @@
+package he
+
+import "errors"
+
+// Layer is a linear layer as both parties know it: its shape and how it
+// is packed into polynomials. [NewConv] and [NewMatMul] build one; the
+// client and the server must build theirs from the same shape and
+// [Params].
+type Layer interface {
+	// InputLen, WeightLen and OutputLen are the numbers of elements of
+	// the layer's input, weights and output.
+	InputLen() int
+	WeightLen() int
+	OutputLen() int
+	// QueryBytes and ResponseBytes are the sizes of the client's query
+	// and the server's response.
+	QueryBytes() int
+	ResponseBytes() int
+	// Ciphertexts returns the number of ciphertexts in the query and in
+	// the response.
+	Ciphertexts() (query, response int)
+
+	base() *layerBase
+	// convInput and convWeights return the input and the weights in the
+	// layout's NCHW and O×C/G×KH×KW order.
+	convInput(x []uint64) []uint64
+	convWeights(w []uint64) []uint64
+	// clear returns W·x in the layer's output order, modulo 2^64.
+	clear(w, x []uint64) []uint64
+	// outIndex maps an index of the layout's N×O×OH×OW output to the
+	// layer's output order.
+	outIndex(i int) int
+}
+
+// layerBase is what every layer shares: the parameters and the packing.
+type layerBase struct {
+	params *Params
+	lay    *convLayout
+	// respOff[k] is the offset of response ciphertext k in a response.
+	respOff []int
+}
+
+func newLayerBase(params *Params, lay *convLayout) layerBase {
+	b := layerBase{params: params, lay: lay}
+	off := headerLen
+	for k := 0; k < lay.numOutputs(); k++ {
+		b.respOff = append(b.respOff, off)
+		off += params.ResponseBytes(lay.numTargets(k))
+	}
+	b.respOff = append(b.respOff, off)
+	return b
+}
+
+func (b *layerBase) base() *layerBase { return b }
+
+// QueryBytes returns the size of the client's query: 5 bytes of header
+// and one fresh ciphertext per input polynomial.
+func (b *layerBase) QueryBytes() int {
+	return headerLen + b.lay.numInputs()*b.params.CiphertextBytes()
+}
+
+// ResponseBytes returns the size of the server's response: 5 bytes of
+// header and one switched ciphertext per output polynomial, with c₀
+// restricted to its outputs.
+func (b *layerBase) ResponseBytes() int { return b.respOff[len(b.respOff)-1] }
+
+// Ciphertexts returns the number of ciphertexts in the query and in the
+// response.
+func (b *layerBase) Ciphertexts() (query, response int) {
+	return b.lay.numInputs(), b.lay.numOutputs()
+}
+
+// errParams reports a layer built for another parameter set.
+var errParams = errors.New("he: the layer was built for other parameters")
+
+// checkLayer checks that l was built for params.
+func checkLayer(params *Params, l Layer) (*layerBase, error) {
+	lb := l.base()
+	if !lb.params.equal(params) {
+		return nil, errParams
+	}
+	return lb, nil
+}

@@ -1,0 +1,107 @@
+package he
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+)
+
+// Noise and flooding, worst case.
+//
+// A fresh ciphertext of m has phase round(Q·m/t) + e = Q·m/t + ε + e with
+// |e| ≤ errBound (the Gaussian is clipped) and |ε| ≤ 1/2. The server
+// multiplies by plaintext weight polynomials whose coefficients are the
+// weights lifted to (−t/2, t/2]; the product of the weight polynomial w
+// with Q·m/t is Q·(w·m mod t)/t modulo Q (the multiple of t in w·m
+// becomes a multiple of Q), so an output coefficient carries
+//
+//	data noise ≤ nnz · t/2 · (errBound + 1)        the products
+//	           + (2N + 1) · errBound               re-randomisation u·e₀ + e₂·s + e₁
+//	           + 1                                 rounding of W·x_S − r
+//
+// where nnz counts every nonzero coefficient of every weight polynomial
+// accumulated into that ciphertext (also those whose products land
+// outside the output's coefficients: every input coefficient carries
+// noise). The server then adds a flood uniform in [−F, F) with
+// F = 2^floodBits, the same for every layer, so that the client's view
+// of the noise is statistically independent of the weights: a layer is
+// admissible only if its data noise is at most F/2^StatBits, so each
+// revealed coefficient's noise is within statistical distance 2^−StatBits
+// of the flood alone.
+//
+// With E = F + data noise, decryption at the top level needs E < Q/(2t);
+// the flood is the largest power of two with 4·t·E < Q. Switching down to
+// Q' = q_0⋯q_{r−1} scales the noise by Q'/Q and adds the rounding of c₀
+// and of c₁·s, at most (1 + ‖s‖₁)/2 ≤ (N+1)/2 per dropped modulus, less
+// than N + 1 in all; the set must also satisfy 4·t·(E·Q'/Q + N + 1) < Q'.
+// Both margins are a factor 2 below the decryption limit. For the default
+// set F = 2^133, E < Q/2^66, and layers of up to nnz ≈ 2^25.7 are
+// admissible at ℓ = 64.
+
+// dataNoise returns the worst-case noise of an output coefficient whose
+// weight polynomials hold nnz nonzero coefficients in total.
+func (p *Params) dataNoise(nnz int) *big.Int {
+	b := new(big.Int).Lsh(big.NewInt(int64(nnz)), uint(p.lit.LogT-1))
+	b.Mul(b, big.NewInt(errBound+1))
+	b.Add(b, big.NewInt(int64(2*p.n+1)*errBound+1))
+	return b
+}
+
+// sizeFlood picks the largest flood the noise budget allows.
+func (p *Params) sizeFlood() error {
+	t := new(big.Int).Lsh(big.NewInt(1), uint(p.lit.LogT))
+	for f := p.top.q.BitLen(); f > p.lit.StatBits; f-- {
+		b := new(big.Int).Lsh(big.NewInt(1), uint(f-p.lit.StatBits))
+		e := new(big.Int).Lsh(big.NewInt(1), uint(f))
+		e.Add(e, b)
+		if p.fits(e, t) {
+			p.floodBits, p.maxNoise = f, b
+			break
+		}
+	}
+	if p.maxNoise == nil || p.maxNoise.Cmp(p.dataNoise(1)) < 0 {
+		return fmt.Errorf("he: the moduli leave no room to flood a one-weight layer at %d bits", p.lit.StatBits)
+	}
+	return nil
+}
+
+// fits reports whether a total top-level noise e decrypts, with a factor
+// 2 of margin, at the top level and after the switch to the response
+// moduli.
+func (p *Params) fits(e, t *big.Int) bool {
+	q, qr := p.top.q, p.resp.q
+	lhs := new(big.Int).Mul(e, t)
+	lhs.Lsh(lhs, 2)
+	if lhs.Cmp(q) >= 0 {
+		return false
+	}
+	// 4·t·(e·Q'/Q + N + 1) < Q'  ⇔  4·t·(e·Q' + (N+1)·Q) < Q·Q'
+	l := new(big.Int).Mul(e, qr)
+	l.Add(l, new(big.Int).Mul(big.NewInt(int64(p.n+1)), q))
+	l.Mul(l, t)
+	l.Lsh(l, 2)
+	return l.Cmp(new(big.Int).Mul(q, qr)) < 0
+}
+
+// maxNNZ returns the largest nnz whose data noise the flood hides.
+func (p *Params) maxNNZ() int {
+	r := new(big.Int).Sub(p.maxNoise, big.NewInt(int64(2*p.n+1)*errBound+1))
+	if r.Sign() <= 0 {
+		return 0
+	}
+	r.Rsh(r, uint(p.lit.LogT-1))
+	r.Quo(r, big.NewInt(errBound+1))
+	if !r.IsInt64() || r.Int64() > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(r.Int64())
+}
+
+// FloodBits returns log2 of the flooding magnitude F: the server adds to
+// every revealed coefficient noise uniform in [−F, F).
+func (p *Params) FloodBits() int { return p.floodBits }
+
+// MaxNNZ returns the largest number of nonzero weight coefficients one
+// output ciphertext may accumulate for its noise to stay hidden by the
+// flood (see the package documentation); layers are packed within it.
+func (p *Params) MaxNNZ() int { return p.maxNNZ() }

@@ -1,0 +1,186 @@
+package he
+
+import (
+	cryptorand "crypto/rand"
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+
+	"github.com/tuneinsight/lattigo/v6/ring"
+)
+
+// seedLen is the length of a seed: a ChaCha8 key.
+const seedLen = 32
+
+// newSeed returns a fresh seed from crypto/rand.
+func newSeed() ([seedLen]byte, error) {
+	var s [seedLen]byte
+	if _, err := cryptorand.Read(s[:]); err != nil {
+		return s, fmt.Errorf("he: randomness: %w", err)
+	}
+	return s, nil
+}
+
+// newPRNG returns a ChaCha8 stream keyed from crypto/rand: every secret
+// this package samples (keys, errors, masks, floods) comes from one.
+func newPRNG() (*rand.ChaCha8, error) {
+	s, err := newSeed()
+	if err != nil {
+		return nil, err
+	}
+	return rand.NewChaCha8(s), nil
+}
+
+// expandUniform sets the rows 0…level of pol to the uniform polynomial
+// that seed names, in the NTT domain: for each modulus q_i in order and
+// each coefficient in order, the next ChaCha8 word masked to the bit
+// length of q_i, redrawn while it is ≥ q_i. The client and the server
+// expand the seeded half of a ciphertext with it.
+func (p *Params) expandUniform(seed [seedLen]byte, level int, pol ring.Poly) {
+	prng := rand.NewChaCha8(seed)
+	for i := 0; i <= level; i++ {
+		q := p.lit.Q[i]
+		mask := uint64(1)<<p.bits[i] - 1
+		row := pol.Coeffs[i]
+		for j := range row {
+			v := prng.Uint64() & mask
+			for v >= q {
+				v = prng.Uint64() & mask
+			}
+			row[j] = v
+		}
+	}
+}
+
+// setSigned sets the rows 0…level of pol to the small signed
+// coefficients v.
+func (p *Params) setSigned(v []int64, level int, pol ring.Poly) {
+	for i := 0; i <= level; i++ {
+		q := p.lit.Q[i]
+		row := pol.Coeffs[i]
+		for j, x := range v {
+			row[j] = liftSmall(x, q)
+		}
+	}
+}
+
+// addSigned adds the small signed coefficients v to rows 0…level of pol.
+func (p *Params) addSigned(v []int64, level int, pol ring.Poly) {
+	for i := 0; i <= level; i++ {
+		q := p.lit.Q[i]
+		row := pol.Coeffs[i]
+		for j, x := range v {
+			row[j] = addMod(row[j], liftSmall(x, q), q)
+		}
+	}
+}
+
+// liftSmall returns x mod q for |x| < q.
+func liftSmall(x int64, q uint64) uint64 {
+	if x < 0 {
+		return q - uint64(-x)
+	}
+	return uint64(x)
+}
+
+func addMod(a, b, q uint64) uint64 {
+	s := a + b
+	if s >= q {
+		s -= q
+	}
+	return s
+}
+
+// ternary fills v with coefficients uniform in {−1, 0, 1}.
+func ternary(prng *rand.ChaCha8, v []int64) {
+	var w uint64
+	n := 0
+	for j := range v {
+		for {
+			if n == 0 {
+				w, n = prng.Uint64(), 32
+			}
+			x := w & 3
+			w >>= 2
+			n--
+			if x != 3 {
+				v[j] = int64(x) - 1
+				break
+			}
+		}
+	}
+}
+
+// gaussCDT holds the cumulative distribution of the discrete Gaussian of
+// standard deviation sigma on [−errBound, errBound], scaled to 2^64:
+// gaussCDT[k] is the probability of a value ≤ k − errBound.
+var gaussCDT = func() [2*errBound + 1]uint64 {
+	var w [2*errBound + 1]float64
+	total := 0.0
+	for k := range w {
+		x := float64(k - errBound)
+		w[k] = math.Exp(-x * x / (2 * sigma * sigma))
+		total += w[k]
+	}
+	var cdt [2*errBound + 1]uint64
+	acc := 0.0
+	for k := range w {
+		acc += w[k] / total
+		if acc >= 1 || k == len(w)-1 {
+			cdt[k] = math.MaxUint64
+		} else {
+			cdt[k] = uint64(acc * (1 << 63) * 2)
+		}
+	}
+	return cdt
+}()
+
+// gaussian fills v with discrete Gaussian errors, |v[j]| ≤ errBound.
+func gaussian(prng *rand.ChaCha8, v []int64) {
+	for j := range v {
+		u := prng.Uint64()
+		k := 0
+		for u > gaussCDT[k] {
+			k++
+		}
+		v[j] = int64(k - errBound)
+	}
+}
+
+// maxFloodWords bounds the words of a flood sample (NewParams checks).
+const maxFloodWords = 16
+
+// floodWords is the number of 64-bit words of a flood sample.
+func floodWords(floodBits int) int { return (floodBits + 1 + 63) / 64 }
+
+// addFlood adds to coefficient j of rows 0…level of pol a value uniform
+// in [−2^floodBits, 2^floodBits).
+func (p *Params) addFlood(prng *rand.ChaCha8, pol ring.Poly, level, j int) {
+	var w [maxFloodWords]uint64
+	nw := floodWords(p.floodBits)
+	for k := 0; k < nw; k++ {
+		w[k] = prng.Uint64()
+	}
+	if r := (p.floodBits + 1) % 64; r != 0 {
+		w[nw-1] &= 1<<r - 1
+	}
+	// x = Σ w_k·2^(64k) ∈ [0, 2^(floodBits+1)); the flood is x − 2^floodBits.
+	for i := 0; i <= level; i++ {
+		q := p.lit.Q[i]
+		var r uint64
+		for k := nw - 1; k >= 0; k-- { // Horner in base 2^64
+			hi, lo := bits.Mul64(r, p.pow64[i])
+			hi, lo = add128(hi, lo, 0, w[k]%q)
+			r = bits.Rem64(hi, lo, q)
+		}
+		r = addMod(r, q-p.floodOff[i], q)
+		pol.Coeffs[i][j] = addMod(pol.Coeffs[i][j], r, q)
+	}
+}
+
+func add128(ah, al, bh, bl uint64) (uint64, uint64) {
+	lo, c := bits.Add64(al, bl, 0)
+	hi, _ := bits.Add64(ah, bh, c)
+	return hi, lo
+}

@@ -1,0 +1,257 @@
+package he
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+
+	"github.com/tuneinsight/lattigo/v6/ring"
+)
+
+// Server is the party that holds the weights: it evaluates each linear
+// layer on the client's encrypted share and its own share in the clear.
+// Its methods are safe for concurrent use.
+type Server struct {
+	params *Params
+	pk     *publicKey
+}
+
+// NewServer returns a server for the client whose public key (from
+// [Client.PublicKey]) is publicKey.
+func NewServer(params *Params, publicKey []byte) (*Server, error) {
+	pk, err := params.parsePublicKey(publicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{params: params, pk: pk}, nil
+}
+
+// Eval evaluates layer l with the server's weights w (l.WeightLen()
+// values) and its share x of the input (l.InputLen() values) on the
+// client's query. It returns the response for the client and the
+// server's share of the output (l.OutputLen() values): a fresh uniform
+// r, while the response decrypts to W·(x_C + x) − r. All values are
+// taken mod 2^ℓ; weights are read as signed ℓ-bit numbers.
+//
+// The query is checked completely before any work: its kind, count and
+// size against the layer, each residue against its modulus.
+func (s *Server) Eval(l Layer, w, x []uint64, query []byte) (resp []byte, share []uint64, err error) {
+	lb, err := checkLayer(s.params, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(w) != l.WeightLen() || len(x) != l.InputLen() {
+		return nil, nil, fmt.Errorf("he: %d weights and %d inputs, the layer takes %d and %d", len(w), len(x), l.WeightLen(), l.InputLen())
+	}
+	p, lay := s.params, lb.lay
+	ins, err := p.parseQuery(query, lay.numInputs())
+	if err != nil {
+		return nil, nil, err
+	}
+	e := &evaluation{s: s, l: l, lay: lay, ins: ins, w: l.convWeights(w)}
+	e.clear = l.clear(w, x)
+	e.share = make([]uint64, len(e.clear))
+	e.resp = make([]byte, l.ResponseBytes())
+	header(e.resp[:0], kindResponse, lay.numOutputs())
+	if err := e.run(); err != nil {
+		return nil, nil, err
+	}
+	return e.resp, e.share, nil
+}
+
+// input is a query ciphertext ready for products: b and a in the NTT
+// domain.
+type input struct{ b, a ring.Poly }
+
+// parseQuery checks a query and returns its ciphertexts.
+func (p *Params) parseQuery(data []byte, count int) ([]input, error) {
+	if err := checkHeader(data, kindQuery, count, headerLen+count*p.freshBytes()); err != nil {
+		return nil, err
+	}
+	ins := make([]input, count)
+	src := data[headerLen:]
+	for k := range ins {
+		var seed [seedLen]byte
+		copy(seed[:], src)
+		in := input{b: p.ringQ.NewPoly(), a: p.ringQ.NewPoly()}
+		var err error
+		if src, err = p.getPoly(src[seedLen:], in.b, p.top.level); err != nil {
+			return nil, fmt.Errorf("he: query ciphertext %d: %w", k, err)
+		}
+		p.ringQ.NTT(in.b, in.b)
+		p.expandUniform(seed, p.top.level, in.a)
+		ins[k] = in
+	}
+	return ins, nil
+}
+
+// evaluation is one Eval in progress. Jobs, one per group block and
+// output-channel block, run in parallel; each writes its own outputs'
+// shares and response ciphertexts.
+type evaluation struct {
+	s     *Server
+	l     Layer
+	lay   *convLayout
+	ins   []input
+	w     []uint64 // weights, O×C/G×KH×KW
+	clear []uint64 // W·x_S in the layer's order
+	share []uint64
+	resp  []byte
+}
+
+func (e *evaluation) run() error {
+	jobs := e.lay.ngb * e.lay.nob
+	workers := min(runtime.GOMAXPROCS(0), jobs)
+	next := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk, err := e.newWorker()
+			if err != nil {
+				errs <- err
+				for range next { // drain
+				}
+				return
+			}
+			for j := range next {
+				wk.job(j/e.lay.nob, j%e.lay.nob)
+			}
+		}()
+	}
+	for j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// worker holds one goroutine's buffers and randomness.
+type worker struct {
+	e      *evaluation
+	prng   *rand.ChaCha8
+	kernel ring.Poly
+	acc    [][2]ring.Poly // per image and tile
+	u      ring.Poly
+	small  []int64
+}
+
+func (e *evaluation) newWorker() (*worker, error) {
+	prng, err := newPRNG()
+	if err != nil {
+		return nil, err
+	}
+	r := e.s.params.ringQ
+	wk := &worker{e: e, prng: prng, kernel: r.NewPoly(), u: r.NewPoly(), small: make([]int64, r.N())}
+	wk.acc = make([][2]ring.Poly, e.lay.cp.N*e.lay.tiles())
+	for i := range wk.acc {
+		wk.acc[i] = [2]ring.Poly{r.NewPoly(), r.NewPoly()}
+	}
+	return wk, nil
+}
+
+// job computes the output ciphertexts of group block gb and output
+// channel block ob for every image and tile: Σ over channel blocks of
+// kernel × input in the NTT domain, then finish.
+func (wk *worker) job(gb, ob int) {
+	e, lay, p := wk.e, wk.e.lay, wk.e.s.params
+	r := p.ringQ
+	for _, a := range wk.acc {
+		a[0].Zero()
+		a[1].Zero()
+	}
+	for cb := 0; cb < lay.nb; cb++ {
+		wk.kernelPoly(gb, cb, ob)
+		for it := range wk.acc { // image and tile
+			in := e.ins[(it*lay.ngb+gb)*lay.nb+cb]
+			r.MulCoeffsMontgomeryThenAdd(wk.kernel, in.b, wk.acc[it][0])
+			r.MulCoeffsMontgomeryThenAdd(wk.kernel, in.a, wk.acc[it][1])
+		}
+	}
+	for it := range wk.acc {
+		wk.finish((it*lay.ngb+gb)*lay.nob+ob, wk.acc[it])
+	}
+}
+
+// kernelPoly sets wk.kernel to the kernel polynomial (gb, cb, ob) in the
+// NTT domain and Montgomery form, weights lifted to (−t/2, t/2].
+func (wk *worker) kernelPoly(gb, cb, ob int) {
+	p := wk.e.s.params
+	wk.kernel.Zero()
+	shift := 64 - uint(p.lit.LogT)
+	wk.e.lay.kernel(wk.e.w, gb, cb, ob, func(coef int, w uint64) {
+		v := int64(w<<shift) >> shift // sign-extend from ℓ bits
+		for i := 0; i <= p.top.level; i++ {
+			wk.kernel.Coeffs[i][coef] = liftSigned(v, p.lit.Q[i])
+		}
+	})
+	p.ringQ.NTT(wk.kernel, wk.kernel)
+	p.ringQ.MForm(wk.kernel, wk.kernel)
+}
+
+// liftSigned returns v mod q.
+func liftSigned(v int64, q uint64) uint64 {
+	if v >= 0 {
+		return uint64(v) % q
+	}
+	m := uint64(-v) % q // uint64(-v) is |v| also for the minimum
+	if m == 0 {
+		return 0
+	}
+	return q - m
+}
+
+// finish turns the accumulated product ct into response ciphertext k:
+// re-randomise with the public key, add the server's plaintext W·x_S − r
+// and the flood at the outputs, switch down to the response moduli and
+// write c₁ and the outputs' c₀.
+func (wk *worker) finish(k int, ct [2]ring.Poly) {
+	e, p := wk.e, wk.e.s.params
+	r, top := p.ringQ, p.top.level
+	pk := e.s.pk
+
+	ternary(wk.prng, wk.small)
+	p.setSigned(wk.small, top, wk.u)
+	r.NTT(wk.u, wk.u)
+	r.MulCoeffsMontgomeryThenAdd(wk.u, pk.p0, ct[0])
+	r.MulCoeffsMontgomeryThenAdd(wk.u, pk.a0, ct[1])
+	r.INTT(ct[0], ct[0])
+	r.INTT(ct[1], ct[1])
+	gaussian(wk.prng, wk.small)
+	p.addSigned(wk.small, top, ct[0])
+	gaussian(wk.prng, wk.small)
+	p.addSigned(wk.small, top, ct[1])
+
+	mask := p.tMask()
+	e.lay.targets(k, func(coef, idx int) {
+		idx = e.l.outIndex(idx)
+		m := wk.prng.Uint64() & mask
+		e.share[idx] = m
+		v := (e.clear[idx] - m) & mask
+		for i := 0; i <= top; i++ {
+			ct[0].Coeffs[i][coef] = addMod(ct[0].Coeffs[i][coef], p.encodeCoeff(&p.top, v, i), p.lit.Q[i])
+		}
+		p.addFlood(wk.prng, ct[0], top, coef)
+	})
+
+	for lv := top; lv > p.resp.level; lv-- {
+		rl := r.AtLevel(lv)
+		rl.DivRoundByLastModulus(ct[0], ct[0])
+		rl.DivRoundByLastModulus(ct[1], ct[1])
+	}
+
+	// Appending to the empty slice at ciphertext k's offset writes its
+	// bytes in place: the offsets leave exactly its size.
+	out := e.resp[e.l.base().respOff[k]:e.l.base().respOff[k]]
+	out = p.putPoly(out, ct[1], p.resp.level)
+	for i := 0; i <= p.resp.level; i++ {
+		row := make([]uint64, 0, e.lay.numTargets(k))
+		e.lay.targets(k, func(coef, _ int) { row = append(row, ct[0].Coeffs[i][coef]) })
+		out = putRow(out, row, p.bits[i])
+	}
+}

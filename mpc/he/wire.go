@@ -1,0 +1,172 @@
+package he
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/tuneinsight/lattigo/v6/ring"
+)
+
+// Wire format. Every message starts with a kind byte; queries and
+// responses follow it with the number of ciphertexts (uint32, big
+// endian), which must equal the number the layer takes. Residues modulo
+// q_i are packed little-endian-first into bits(q_i) bits each, one
+// byte-aligned row per modulus:
+//
+//	public key  'K' | seed (32) | p₀ rows q_0…q_{L−1}           (N residues each)
+//	query       'Q' | count | count × (seed (32) | b rows q_0…q_{L−1})
+//	response    'R' | count | count × (c₁ rows q_0…q_{r−1} | c₀ rows q_0…q_{r−1})
+//
+// A fresh ciphertext (b, a) sends the 32-byte seed of a instead of a. A
+// response's c₁ has N residues per row and its c₀ only the coefficients
+// that hold outputs, in the layout's order; the other coefficients of c₀
+// hold partial sums that the client must not see and are dropped.
+const (
+	kindPublicKey byte = 'K'
+	kindQuery     byte = 'Q'
+	kindResponse  byte = 'R'
+	headerLen          = 5
+)
+
+// rowBytes is the size of count residues of b bits.
+func rowBytes(count, b int) int { return (count*b + 7) / 8 }
+
+// freshBytes is the size of a fresh ciphertext: seed and b.
+func (p *Params) freshBytes() int {
+	n := seedLen
+	for _, b := range p.bits {
+		n += rowBytes(p.n, b)
+	}
+	return n
+}
+
+// respPolyBytes is the size of a response's c₁.
+func (p *Params) respPolyBytes() int { return p.respBytes(p.n) }
+
+// respBytes is the size of count residues at the response level.
+func (p *Params) respBytes(count int) int {
+	n := 0
+	for _, b := range p.bits[:p.resp.level+1] {
+		n += rowBytes(count, b)
+	}
+	return n
+}
+
+// PublicKeyBytes returns the size of a public key: 1 + 32 + N·Σbits(q_i)/8.
+func (p *Params) PublicKeyBytes() int { return 1 + p.freshBytes() }
+
+// CiphertextBytes returns the size of one fresh ciphertext in a query:
+// 32 + N·Σ_{i<L} bits(q_i)/8 (204,832 bytes for the default set).
+func (p *Params) CiphertextBytes() int { return p.freshBytes() }
+
+// ResponseBytes returns the size of one response ciphertext carrying k
+// outputs: Σ_{i<r} (N·bits(q_i)/8 + ⌈k·bits(q_i)/8⌉) (81,920 + 10·k
+// bytes for the default set).
+func (p *Params) ResponseBytes(k int) int { return p.respPolyBytes() + p.respBytes(k) }
+
+// putRow appends row's residues, b bits each.
+func putRow(dst []byte, row []uint64, b int) []byte {
+	var acc uint64
+	n := 0 // bits in acc
+	for _, v := range row {
+		lo := min(b, 64-n)
+		acc |= v << n
+		n += lo
+		for n >= 8 {
+			dst = append(dst, byte(acc))
+			acc >>= 8
+			n -= 8
+		}
+		if lo < b { // the bits of v that did not fit
+			acc |= v >> lo << n
+			n += b - lo
+			for n >= 8 {
+				dst = append(dst, byte(acc))
+				acc >>= 8
+				n -= 8
+			}
+		}
+	}
+	if n > 0 {
+		dst = append(dst, byte(acc))
+	}
+	return dst
+}
+
+// getRow reads len(row) residues of b bits from src, which holds
+// exactly rowBytes(len(row), b) bytes, and refuses one ≥ q.
+func getRow(src []byte, row []uint64, b int, q uint64) error {
+	var acc uint64
+	n := 0
+	mask := uint64(1)<<b - 1
+	for j := range row {
+		var v uint64
+		got := 0
+		for got < b {
+			if n == 0 {
+				acc, n = uint64(src[0]), 8
+				src = src[1:]
+			}
+			take := min(b-got, n)
+			v |= (acc & (1<<take - 1)) << got
+			acc >>= take
+			n -= take
+			got += take
+		}
+		v &= mask
+		if v >= q {
+			return fmt.Errorf("residue %d of a row is %d, not below the modulus %d", j, v, q)
+		}
+		row[j] = v
+	}
+	return nil
+}
+
+// putPoly appends rows 0…level of pol.
+func (p *Params) putPoly(dst []byte, pol ring.Poly, level int) []byte {
+	for i := 0; i <= level; i++ {
+		dst = putRow(dst, pol.Coeffs[i], p.bits[i])
+	}
+	return dst
+}
+
+// getPoly reads rows 0…level of pol from src, which must hold them
+// exactly, and returns the rest.
+func (p *Params) getPoly(src []byte, pol ring.Poly, level int) ([]byte, error) {
+	for i := 0; i <= level; i++ {
+		n := rowBytes(p.n, p.bits[i])
+		if len(src) < n {
+			return nil, fmt.Errorf("truncated row %d", i)
+		}
+		if err := getRow(src[:n], pol.Coeffs[i], p.bits[i], p.lit.Q[i]); err != nil {
+			return nil, err
+		}
+		src = src[n:]
+	}
+	return src, nil
+}
+
+// header appends a message header.
+func header(dst []byte, kind byte, count int) []byte {
+	dst = append(dst, kind)
+	return binary.BigEndian.AppendUint32(dst, uint32(count))
+}
+
+// checkHeader checks a message's kind, declared count and total size
+// against what the layer expects, before anything is allocated.
+func checkHeader(data []byte, kind byte, count, size int) error {
+	what := map[byte]string{kindQuery: "query", kindResponse: "response"}[kind]
+	if len(data) < headerLen {
+		return fmt.Errorf("he: %s of %d bytes: truncated header", what, len(data))
+	}
+	if data[0] != kind {
+		return fmt.Errorf("he: %s: kind byte %#x, want %#x", what, data[0], kind)
+	}
+	if got := binary.BigEndian.Uint32(data[1:]); uint64(got) != uint64(count) {
+		return fmt.Errorf("he: %s declares %d ciphertexts, the layer takes %d", what, got, count)
+	}
+	if len(data) != size {
+		return fmt.Errorf("he: %s of %d bytes, the layer's is %d", what, len(data), size)
+	}
+	return nil
+}
