@@ -72,15 +72,33 @@ func newConvLayout(params *Params, cp tensor.ConvParams) (*convLayout, error) {
 	if err := checkConv(cp); err != nil {
 		return nil, err
 	}
+	var best *convLayout
+	bestCost := math.Inf(1)
+	convLayouts(cp, params.n, params.maxNNZ(), func(l *convLayout) {
+		if c := l.cost(params); c < bestCost {
+			best, bestCost = l, c
+		}
+	})
+	if best == nil {
+		if cp.KH*cp.KW > params.n {
+			return nil, fmt.Errorf("he: convolution %+v: a %d×%d kernel does not fit a polynomial of %d coefficients", cp, cp.KH, cp.KW, params.n)
+		}
+		return nil, fmt.Errorf("he: convolution %+v: no packing keeps the noise within the flood (MaxNNZ %d)", cp, params.maxNNZ())
+	}
+	return best, nil
+}
+
+// convLayouts calls f with every packing of cp into polynomials of dim
+// coefficients that accumulates at most maxNNZ weights per output: each
+// tiling with nearly equal tiles, each number of groups and of channels
+// per polynomial, with as many output channels per kernel as fit.
+func convLayouts(cp tensor.ConvParams, dim, maxNNZ int, f func(*convLayout)) {
 	base := convLayout{
 		cp: cp, oh: cp.OutH(), ow: cp.OutW(),
 		cg: cp.C / cp.Group, og: cp.O / cp.Group,
 		eh: min(cp.SH, cp.KH), ew: min(cp.SW, cp.KW),
-		dim: params.n,
+		dim: dim,
 	}
-	maxNNZ := params.maxNNZ()
-	var best *convLayout
-	bestCost := math.Inf(1)
 	cws := chunkSizes(base.cg)
 	for _, kh := range chunkSizes(base.oh) {
 		for _, kw := range chunkSizes(base.ow) {
@@ -89,29 +107,18 @@ func newConvLayout(params *Params, cp tensor.ConvParams) (*convLayout, error) {
 			l.th, l.tw = ceilDiv(l.oh, kh), ceilDiv(l.ow, kw)
 			l.hw, l.ww = (kh-1)*l.eh+cp.KH, (kw-1)*l.ew+cp.KW
 			plane := l.hw * l.ww
-			if plane > l.dim {
+			if plane > dim {
 				continue
 			}
-			for gw := 1; gw <= cp.Group && gw*gw*plane <= l.dim; gw++ {
+			for gw := 1; gw <= cp.Group && gw*gw*plane <= dim; gw++ {
 				for _, cw := range cws {
-					c, ok := l.with(gw, cw, maxNNZ)
-					if !ok {
-						continue
-					}
-					if cost := c.cost(params); cost < bestCost {
-						best, bestCost = c, cost
+					if c, ok := l.with(gw, cw, maxNNZ); ok {
+						f(c)
 					}
 				}
 			}
 		}
 	}
-	if best == nil {
-		if cp.KH*cp.KW > params.n {
-			return nil, fmt.Errorf("he: convolution %+v: a %d×%d kernel does not fit a polynomial of %d coefficients", cp, cp.KH, cp.KW, params.n)
-		}
-		return nil, fmt.Errorf("he: convolution %+v: no packing keeps the noise within the flood (MaxNNZ %d)", cp, maxNNZ)
-	}
-	return best, nil
 }
 
 // with completes l for gw groups and cw channels per polynomial with as
