@@ -1,0 +1,172 @@
+package twopc
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"veil/mpc/ot"
+)
+
+// The millionaires' protocol (after CrypTFlow2): P0 holds X, P1 holds Y,
+// both below 2^k; they get XOR shares of [X > Y]. The k bits split into
+// leaves of leafBits bits from the least significant; for each leaf, a
+// 1-out-of-16 OT from P0 hands P1 its shares of the leaf's [x > y] and
+// [x = y] for P1's own leaf value y, P0 keeping random bits as its
+// shares. The leaves combine pairwise up a tree, gt = gt_hi ⊕ eq_hi ∧
+// gt_lo and eq = eq_hi ∧ eq_lo, one batch of ANDs per level.
+//
+// The 1-out-of-16 OT is built from four random OTs, one per bit of P1's
+// leaf value v: the pad of message w is H(t_w, ⊕_i k_i^{w_i}) with a tweak
+// t_w of its own, so P1, holding k_i^{v_i}, can unpad message v alone.
+
+const leafBits = 4
+
+// leaves is the number of leaves of a k-bit comparison.
+func leaves(k int) int { return (k + leafBits - 1) / leafBits }
+
+// greater returns XOR shares of [X > Y] for P0's values X (vals at P0)
+// and P1's values Y (vals at P1), all below 2^k.
+func (p *party) greater(vals []uint64, k int) ([]byte, error) {
+	if k < 1 || k > 64 {
+		return nil, fmt.Errorf("comparison of %d bits", k)
+	}
+	n, q := len(vals), leaves(k)
+	gt, eq := make([]byte, n*q), make([]byte, n*q)
+	if err := p.leafCompare(vals, k, gt, eq); err != nil {
+		return nil, err
+	}
+	// Combine: leaves of element e are gt[e*q : (e+1)*q], least
+	// significant first.
+	for width := q; width > 1; width = (width + 1) / 2 {
+		pairs := width / 2
+		var eqHi, gtLo, eqLo []byte
+		for e := range n {
+			for i := range pairs {
+				lo, hi := e*q+2*i, e*q+2*i+1
+				eqHi = append(eqHi, eq[hi], eq[hi])
+				gtLo = append(gtLo, gt[lo])
+				eqLo = append(eqLo, eq[lo])
+			}
+		}
+		// One batch: eq_hi ∧ gt_lo and eq_hi ∧ eq_lo for every pair.
+		right := make([]byte, 0, 2*len(gtLo))
+		for i := range gtLo {
+			right = append(right, gtLo[i], eqLo[i])
+		}
+		z, err := p.and(eqHi, right)
+		if err != nil {
+			return nil, fmt.Errorf("comparison tree: %w", err)
+		}
+		for e := range n {
+			for i := range pairs {
+				k := e*pairs + i
+				hi := e*q + 2*i + 1
+				gt[e*q+i] = gt[hi] ^ z[2*k]
+				eq[e*q+i] = z[2*k+1]
+			}
+			if width%2 == 1 { // the odd leaf moves up unchanged
+				gt[e*q+pairs], eq[e*q+pairs] = gt[e*q+width-1], eq[e*q+width-1]
+			}
+		}
+	}
+	out := make([]byte, n)
+	for e := range n {
+		out[e] = gt[e*q]
+	}
+	return out, nil
+}
+
+// leafCompare sets gt and eq (n·q each) to XOR shares of every leaf's
+// [x > y] and [x = y].
+func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
+	n, q := len(vals), leaves(k)
+	m := n * q
+	leaf := func(e, i int) int {
+		bits := min(leafBits, k-i*leafBits)
+		return int(vals[e] >> (i * leafBits) & (1<<bits - 1))
+	}
+	if p.first() {
+		k0, k1, err := p.snd.RandomOTs(leafBits * m)
+		if err != nil {
+			return fmt.Errorf("comparison leaves: %w", err)
+		}
+		first := p.tweaks(16 * m)
+		msg := make([]byte, 4*m) // 16 messages of 2 bits per leaf
+		for e := range n {
+			for i := range q {
+				l := e*q + i
+				x := leaf(e, i)
+				rg, re := byte(p.coins.Bit()), byte(p.coins.Bit())
+				gt[l], eq[l] = rg, re
+				var word uint32
+				for w := range 16 {
+					var key ot.Block
+					for b := range leafBits {
+						if w>>b&1 == 1 {
+							key = key.Xor(k1[l*leafBits+b])
+						} else {
+							key = key.Xor(k0[l*leafBits+b])
+						}
+					}
+					pad := ot.Hash(first+uint64(16*l+w), key)[0] & 3
+					bit := func(c bool) uint32 {
+						if c {
+							return 1
+						}
+						return 0
+					}
+					v := (bit(x > w) ^ uint32(rg)) | (bit(x == w)^uint32(re))<<1
+					word |= (v ^ uint32(pad)) << (2 * w)
+				}
+				binary.LittleEndian.PutUint32(msg[4*l:], word)
+			}
+		}
+		if err := p.conn.Send(msg); err != nil {
+			return fmt.Errorf("comparison leaves: sending: %w", err)
+		}
+		return nil
+	}
+	choices := ot.NewBits(leafBits * m)
+	for e := range n {
+		for i := range q {
+			y := leaf(e, i)
+			for b := range leafBits {
+				choices.Set((e*q+i)*leafBits+b, uint64(y>>b&1))
+			}
+		}
+	}
+	keys, err := p.rcv.RandomOTs(choices, leafBits*m)
+	if err != nil {
+		return fmt.Errorf("comparison leaves: %w", err)
+	}
+	first := p.tweaks(16 * m)
+	msg, err := p.conn.Recv()
+	if err != nil {
+		return fmt.Errorf("comparison leaves: receiving: %w", err)
+	}
+	if len(msg) != 4*m {
+		return fmt.Errorf("comparison leaves: %d bytes, want %d", len(msg), 4*m)
+	}
+	for e := range n {
+		for i := range q {
+			l := e*q + i
+			y := leaf(e, i)
+			var key ot.Block
+			for b := range leafBits {
+				key = key.Xor(keys[l*leafBits+b])
+			}
+			pad := ot.Hash(first+uint64(16*l+y), key)[0] & 3
+			v := binary.LittleEndian.Uint32(msg[4*l:])>>(2*y)&3 ^ uint32(pad)
+			gt[l], eq[l] = byte(v&1), byte(v>>1)
+		}
+	}
+	return nil
+}
+
+// tweaks reserves n hash tweaks of the session's 1-out-of-16 OTs and
+// returns the first.
+func (p *party) tweaks(n int) uint64 {
+	t := p.tweak
+	p.tweak += uint64(n)
+	return t
+}

@@ -1,0 +1,60 @@
+package twopc
+
+import (
+	"fmt"
+
+	"veil/mpc"
+	"veil/mpc/ot"
+	"veil/mpc/prg"
+)
+
+// A party is one end of a two-party session: P0 (the client) or P1 (the
+// server), with an OT extension in each direction over the one
+// connection to the other. Every protocol below is run by both parties
+// with the same arguments' shapes, in the same order: each moves
+// messages in a fixed order, and party 0 speaks first where both
+// would.
+type party struct {
+	me    mpc.Party
+	conn  ot.Conn
+	snd   *ot.COTSender   // this party sends, the other chooses
+	rcv   *ot.COTReceiver // the other sends, this party chooses
+	coins *prg.Stream     // this party's private randomness
+	tweak uint64          // the next hash tweak of the 1-out-of-16 OTs (from 2^63, apart from the extensions')
+}
+
+// newParty sets up both OT extensions with the peer over net.
+func newParty(net mpc.Network) (*party, error) {
+	me := net.Me()
+	if me != mpc.P0 && me != mpc.P1 {
+		return nil, fmt.Errorf("2pc: party %s: a two-party session has parties P0 and P1 only", me)
+	}
+	p := &party{me: me, conn: ot.Peer(net, 1-me), coins: prg.NewRandom("veil 2pc coins"), tweak: 1 << 63}
+	var err error
+	if me == mpc.P0 { // P0 → P1 first, then P1 → P0
+		if p.snd, err = ot.NewCOTSender(p.conn); err == nil {
+			p.rcv, err = ot.NewCOTReceiver(p.conn)
+		}
+	} else {
+		if p.rcv, err = ot.NewCOTReceiver(p.conn); err == nil {
+			p.snd, err = ot.NewCOTSender(p.conn)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("2pc: %s: setting up oblivious transfer: %w", me, err)
+	}
+	return p, nil
+}
+
+// first reports whether this party acts first in a protocol where both
+// parties play both OT roles: P0 sends first, P1 receives first.
+func (p *party) first() bool { return p.me == mpc.P0 }
+
+// toBits packs 0/1 values into choice bits.
+func toBits(b []byte) ot.Bits {
+	bits := ot.NewBits(len(b))
+	for j, v := range b {
+		bits.Set(j, uint64(v))
+	}
+	return bits
+}

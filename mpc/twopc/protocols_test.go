@@ -1,0 +1,166 @@
+package twopc
+
+import (
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"veil/mpc"
+)
+
+// run2 sets up two parties over a local network and runs f at both,
+// returning their results (indexed by party).
+func run2[T any](t testing.TB, f func(p *party) (T, error)) [2]T {
+	t.Helper()
+	nets := mpc.NewLocal(2, 30*time.Second)
+	defer nets[0].Close()
+	defer nets[1].Close()
+	var out [2]T
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := newParty(nets[i])
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out[i], errs[i] = f(p)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// share splits x into two random additive shares.
+func share(r *rand.Rand, x []uint64) [2][]uint64 {
+	s := [2][]uint64{make([]uint64, len(x)), make([]uint64, len(x))}
+	for j, v := range x {
+		s[0][j] = r.Uint64()
+		s[1][j] = v - s[0][j]
+	}
+	return s
+}
+
+// edgeValues are values of magnitude below 2^k: the extremes, 0, ±1 and
+// random ones.
+func edgeValues(r *rand.Rand, k, n int) []uint64 {
+	lim := int64(1)<<k - 1
+	var x []uint64
+	for _, v := range []int64{0, 1, -1, lim, -lim, lim - 1, -lim + 1, 2, -2} {
+		if v <= lim && v >= -lim {
+			x = append(x, uint64(v))
+		}
+	}
+	for len(x) < n {
+		x = append(x, uint64(r.Int64N(2*lim+1)-lim))
+	}
+	return x
+}
+
+func TestB2AAndMux(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 1000
+	b := [2][]byte{make([]byte, n), make([]byte, n)}
+	x := make([]uint64, n)
+	for j := range n {
+		b[0][j], b[1][j] = byte(r.IntN(2)), byte(r.IntN(2))
+		x[j] = r.Uint64()
+	}
+	xs := share(r, x)
+	out := run2(t, func(p *party) ([2][]uint64, error) {
+		a, err := p.b2a(b[p.me])
+		if err != nil {
+			return [2][]uint64{}, err
+		}
+		m, err := p.mux(b[p.me], xs[p.me])
+		return [2][]uint64{a, m}, err
+	})
+	for j := range n {
+		bit := uint64(b[0][j] ^ b[1][j])
+		if got := out[0][0][j] + out[1][0][j]; got != bit {
+			t.Fatalf("B2A %d: %d, want %d", j, got, bit)
+		}
+		if got := out[0][1][j] + out[1][1][j]; got != bit*x[j] {
+			t.Fatalf("mux %d: %x, want %x", j, got, bit*x[j])
+		}
+	}
+}
+
+func TestAND(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 777
+	var x, y [2][]byte
+	for i := range 2 {
+		x[i], y[i] = make([]byte, n), make([]byte, n)
+		for j := range n {
+			x[i][j], y[i][j] = byte(r.IntN(2)), byte(r.IntN(2))
+		}
+	}
+	z := run2(t, func(p *party) ([]byte, error) { return p.and(x[p.me], y[p.me]) })
+	for j := range n {
+		if got, want := z[0][j]^z[1][j], (x[0][j]^x[1][j])&(y[0][j]^y[1][j]); got != want {
+			t.Fatalf("AND %d: %d, want %d", j, got, want)
+		}
+	}
+}
+
+func TestGreater(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{1, 3, 4, 5, 8, 13, 24, 31, 62, 64} {
+		n := 300
+		var v [2][]uint64
+		mask := ^uint64(0)
+		if k < 64 {
+			mask = 1<<k - 1
+		}
+		for i := range 2 {
+			v[i] = make([]uint64, n)
+			for j := range n {
+				v[i][j] = r.Uint64() & mask
+			}
+		}
+		// Ties, neighbours and the extremes.
+		for j, pair := range [][2]uint64{{0, 0}, {mask, mask}, {0, mask}, {mask, 0}, {5 & mask, 4 & mask}, {4 & mask, 5 & mask}} {
+			v[0][j], v[1][j] = pair[0], pair[1]
+		}
+		for j := 10; j < 40; j++ {
+			v[1][j] = v[0][j] ^ 1<<r.IntN(k) // differ in one bit
+		}
+		got := run2(t, func(p *party) ([]byte, error) { return p.greater(v[p.me], k) })
+		for j := range n {
+			want := byte(0)
+			if v[0][j] > v[1][j] {
+				want = 1
+			}
+			if g := got[0][j] ^ got[1][j]; g != want {
+				t.Fatalf("k %d: [%d > %d] = %d, want %d", k, v[0][j], v[1][j], g, want)
+			}
+		}
+	}
+}
+
+func TestDReLUAndReLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, k := range []int{1, 8, 20, 37, 62} {
+		x := edgeValues(r, k, 500)
+		xs := share(r, x)
+		out := run2(t, func(p *party) ([]uint64, error) { return p.relu(xs[p.me], k) })
+		for j, v := range x {
+			want := v
+			if int64(v) < 0 {
+				want = 0
+			}
+			if got := out[0][j] + out[1][j]; got != want {
+				t.Fatalf("k %d: ReLU(%d) = %d, want %d", k, int64(v), int64(got), int64(want))
+			}
+		}
+	}
+}
