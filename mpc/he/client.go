@@ -72,31 +72,43 @@ func (c *Client) EncryptInput(l Layer, x []uint64) ([]byte, error) {
 // server's response: l.OutputLen() values mod 2^ℓ that add to the
 // server's share to W·x.
 func (c *Client) DecryptOutput(l Layer, resp []byte) ([]uint64, error) {
-	lb, err := checkLayer(c.params, l)
+	y := make([]uint64, l.OutputLen())
+	err := c.phases(l, resp, func(idx int, phase []uint64) {
+		y[idx] = c.params.decodeCoeff(&c.params.resp, phase)
+	})
 	if err != nil {
 		return nil, err
 	}
+	return y, nil
+}
+
+// phases checks a response and calls f with each output's index (in the
+// layer's order) and phase c₀ + c₁·s (residues at the response level).
+func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) error {
+	lb, err := checkLayer(c.params, l)
+	if err != nil {
+		return err
+	}
 	p, lay := c.params, lb.lay
 	if err := checkHeader(resp, kindResponse, lay.numOutputs(), l.ResponseBytes()); err != nil {
-		return nil, err
+		return err
 	}
 	level := p.resp.level
 	r := p.ringQ.AtLevel(level)
 	c1, ph := r.NewPoly(), r.NewPoly()
 	var c0 [maxModuli][]uint64
-	y := make([]uint64, l.OutputLen())
+	var res [maxModuli]uint64
 	for k := 0; k < lay.numOutputs(); k++ {
 		src := resp[lb.respOff[k]:lb.respOff[k+1]]
-		src, err = p.getPoly(src, c1, level)
-		if err != nil {
-			return nil, fmt.Errorf("he: response ciphertext %d: %w", k, err)
+		if src, err = p.getPoly(src, c1, level); err != nil {
+			return fmt.Errorf("he: response ciphertext %d: %w", k, err)
 		}
 		nt := lay.numTargets(k)
 		for i := 0; i <= level; i++ {
 			c0[i] = make([]uint64, nt)
 			n := rowBytes(nt, p.bits[i])
 			if err := getRow(src[:n], c0[i], p.bits[i], p.lit.Q[i]); err != nil {
-				return nil, fmt.Errorf("he: response ciphertext %d: %w", k, err)
+				return fmt.Errorf("he: response ciphertext %d: %w", k, err)
 			}
 			src = src[n:]
 		}
@@ -104,14 +116,13 @@ func (c *Client) DecryptOutput(l Layer, resp []byte) ([]uint64, error) {
 		r.MulCoeffsMontgomery(c1, c.sk, c1)
 		r.INTT(c1, ph)
 		t := 0
-		var res [maxModuli]uint64
 		lay.targets(k, func(coef, idx int) {
 			for i := 0; i <= level; i++ {
 				res[i] = addMod(c0[i][t], ph.Coeffs[i][coef], p.lit.Q[i])
 			}
-			y[l.outIndex(idx)] = p.decodeCoeff(&p.resp, res[:])
+			f(l.outIndex(idx), res[:level+1])
 			t++
 		})
 	}
-	return y, nil
+	return nil
 }

@@ -32,8 +32,9 @@ import (
 // With E = F + data noise, decryption at the top level needs E < Q/(2t);
 // the flood is the largest power of two with 4·t·E < Q. Switching down to
 // Q' = q_0⋯q_{r−1} scales the noise by Q'/Q and adds the rounding of c₀
-// and of c₁·s, at most (1 + ‖s‖₁)/2 ≤ (N+1)/2 per dropped modulus, less
-// than N + 1 in all; the set must also satisfy 4·t·(E·Q'/Q + N + 1) < Q'.
+// and of c₁·s, at most (1 + ‖s‖₁)/2 ≤ (N+1)/2 for the last dropped
+// modulus, the earlier ones' shrunk by the later divisions: less than
+// R = N/2 + 2 in all; the set must also satisfy 4·t·(E·Q'/Q + R) < Q'.
 // Both margins are a factor 2 below the decryption limit. For the default
 // set F = 2^133, E < Q/2^66, and layers of up to nnz ≈ 2^25.7 are
 // admissible at ℓ = 64.
@@ -75,13 +76,18 @@ func (p *Params) fits(e, t *big.Int) bool {
 	if lhs.Cmp(q) >= 0 {
 		return false
 	}
-	// 4·t·(e·Q'/Q + N + 1) < Q'  ⇔  4·t·(e·Q' + (N+1)·Q) < Q·Q'
+	// 4·t·(e·Q'/Q + R) < Q'  ⇔  4·t·(e·Q' + R·Q) < Q·Q'
 	l := new(big.Int).Mul(e, qr)
-	l.Add(l, new(big.Int).Mul(big.NewInt(int64(p.n+1)), q))
+	l.Add(l, new(big.Int).Mul(big.NewInt(p.switchNoise()), q))
 	l.Mul(l, t)
 	l.Lsh(l, 2)
 	return l.Cmp(new(big.Int).Mul(q, qr)) < 0
 }
+
+// switchNoise bounds the rounding noise of the modulus switch:
+// (N+1)/2 for the last dropped modulus plus less than 1 for the earlier
+// ones, divided by it.
+func (p *Params) switchNoise() int64 { return int64(p.n/2 + 2) }
 
 // maxNNZ returns the largest nnz whose data noise the flood hides.
 func (p *Params) maxNNZ() int {

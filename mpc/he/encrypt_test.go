@@ -1,0 +1,104 @@
+package he
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+
+func TestEncryptRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, logT := range []int{64, 32, 1} {
+		lit := DefaultLiteral()
+		lit.LogT = logT
+		p, err := NewParams(lit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sk, err := p.newSecretKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mask := p.tMask()
+		for _, tc := range []struct {
+			name string
+			m    func(j int) uint64
+		}{
+			{"random", func(int) uint64 { return rng.Uint64() }},
+			{"zero", func(int) uint64 { return 0 }},
+			{"one", func(int) uint64 { return 1 }},
+			{"2^63", func(int) uint64 { return 1 << 63 }},
+			{"2^64-1", func(int) uint64 { return math.MaxUint64 }},
+			{"mixed extremes", func(j int) uint64 { return []uint64{0, 1, 1 << 63, math.MaxUint64, 1<<63 - 1}[j%5] }},
+		} {
+			m := make([]uint64, p.n)
+			for j := range m {
+				m[j] = tc.m(j)
+			}
+			seed, b, err := p.encrypt(sk, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, level := range []int{p.top.level, p.resp.level} {
+				c0 := b.CopyNew()
+				c1 := p.ringQ.NewPoly()
+				p.expandUniform(seed, p.top.level, c1)
+				p.ringQ.INTT(c1, c1)
+				for lv := p.top.level; lv > level; lv-- {
+					p.ringQ.AtLevel(lv).DivRoundByLastModulus(*c0, *c0)
+					p.ringQ.AtLevel(lv).DivRoundByLastModulus(c1, c1)
+				}
+				r := p.ringQ.AtLevel(level)
+				r.NTT(c1, c1)
+				ph := r.NewPoly()
+				p.phase(sk, *c0, c1, level, ph)
+				c := &p.top
+				if level == p.resp.level {
+					c = &p.resp
+				}
+				for j := range m {
+					if got := p.decodeAt(c, ph, j); got != m[j]&mask {
+						t.Fatalf("ℓ = %d, %s, level %d: coefficient %d decrypts to %#x, want %#x", logT, tc.name, level, j, got, m[j]&mask)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestEncodingExact checks the encoding round(Q·m/t) against big
+// integers at both levels, for random and extreme plaintexts.
+func TestEncodingExact(t *testing.T) {
+	p := Default()
+	rng := rand.New(rand.NewPCG(7, 8))
+	tt := new(big.Int).Lsh(big.NewInt(1), 64)
+	for _, c := range []*levelConsts{&p.top, &p.resp} {
+		for k := 0; k < 1000; k++ {
+			m := rng.Uint64()
+			switch k {
+			case 0, 1:
+				m = uint64(k)
+			case 2:
+				m = 1 << 63
+			case 3:
+				m = math.MaxUint64
+			}
+			want := new(big.Int).Mul(c.q, new(big.Int).SetUint64(m))
+			want.Add(want, new(big.Int).Rsh(tt, 1))
+			want.Quo(want, tt)
+			var res [maxModuli]uint64
+			for i := 0; i <= c.level; i++ {
+				qi := new(big.Int).SetUint64(p.lit.Q[i])
+				if got, w := p.encodeCoeff(c, m, i), new(big.Int).Mod(want, qi).Uint64(); got != w {
+					t.Fatalf("encode(%#x) mod q_%d = %d, want %d", m, i, got, w)
+				}
+				res[i] = p.encodeCoeff(c, m, i)
+			}
+			if got := p.decodeCoeff(c, res[:c.level+1]); got != m {
+				t.Fatalf("decode(encode(%#x)) = %#x", m, got)
+			}
+		}
+	}
+}

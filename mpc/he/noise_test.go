@@ -1,0 +1,147 @@
+package he
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+// responseNoise runs l and returns the noise of every output of the
+// response, as the client (who holds s) can measure it: the phase minus
+// the encoding of the decrypted value, centred modulo Q'.
+func responseNoise(t *testing.T, ps parties, l Layer, w, xC, xS []uint64) []float64 {
+	t.Helper()
+	p := ps.c.params
+	q, err := ps.c.EncryptInput(l, xC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := ps.s.Eval(l, w, xS, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qr := p.resp.q
+	half := new(big.Int).Rsh(qr, 1)
+	tt := new(big.Int).Lsh(big.NewInt(1), uint(p.LogT()))
+	var noise []float64
+	err = ps.c.phases(l, resp, func(_ int, res []uint64) {
+		phi := big.NewInt(0)
+		for i, r := range res { // CRT
+			qi := new(big.Int).SetUint64(p.lit.Q[i])
+			hat := new(big.Int).Quo(qr, qi)
+			z := new(big.Int).SetUint64(r)
+			z.Mul(z, new(big.Int).SetUint64(p.resp.yHat[i]))
+			z.Mod(z, qi)
+			phi.Add(phi, z.Mul(z, hat))
+		}
+		phi.Mod(phi, qr)
+		y := new(big.Int).SetUint64(p.decodeCoeff(&p.resp, res))
+		enc := y.Mul(y, qr)
+		enc.Add(enc, new(big.Int).Rsh(tt, 1))
+		enc.Quo(enc, tt)
+		d := phi.Sub(phi, enc)
+		d.Mod(d, qr)
+		if d.Cmp(half) > 0 {
+			d.Sub(d, qr)
+		}
+		f, _ := new(big.Float).SetInt(d).Float64()
+		noise = append(noise, f)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return noise
+}
+
+// TestResponseNoise measures the noise the client sees: within the
+// worst-case bound after the switch, and dominated by the flood (its
+// spread is that of F·Q'/Q, not of the data noise).
+func TestResponseNoise(t *testing.T) {
+	p := Default()
+	ps := newParties(t, p)
+	l, err := NewConv(p, conv(1, 16, 16, 16, 16, 3, 3, 1, 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := l.WeightLen()
+	extreme := make([]uint64, n)
+	for i := range extreme {
+		extreme[i] = 1 << 63 // −2^63: the largest magnitude
+	}
+	maxIn := make([]uint64, l.InputLen())
+	for i := range maxIn {
+		maxIn[i] = math.MaxUint64
+	}
+	noise := responseNoise(t, ps, l, extreme, maxIn, maxIn)
+	// bound: (F + data)·Q'/Q + N/2 + 2
+	e := new(big.Int).Lsh(big.NewInt(1), uint(p.FloodBits()))
+	e.Add(e, p.dataNoise(l.lay.nnz()))
+	e.Mul(e, p.resp.q)
+	e.Quo(e, p.top.q)
+	bound, _ := new(big.Float).SetInt(e).Float64()
+	bound += float64(p.switchNoise())
+	flood := math.Ldexp(1, p.FloodBits()) * math.Exp2(p.LogQResponse()-p.LogQ())
+	var maxAbs, sum, sq float64
+	for _, v := range noise {
+		maxAbs = max(maxAbs, math.Abs(v))
+		sum += v
+		sq += v * v
+	}
+	mean, std := sum/float64(len(noise)), math.Sqrt(sq/float64(len(noise)))
+	t.Logf("%d outputs: |noise| ≤ %.0f (bound %.0f, flood·Q'/Q %.0f), mean %.1f, rms %.0f", len(noise), maxAbs, bound, flood, mean, std)
+	if maxAbs > bound {
+		t.Fatalf("noise %.0f beyond the worst-case bound %.0f", maxAbs, bound)
+	}
+	if maxAbs < flood/2 || std < flood/4 {
+		t.Fatalf("noise max %.0f, rms %.0f: no flood of %.0f", maxAbs, std, flood)
+	}
+	if d := p.resp.q; bound*4*math.Exp2(float64(p.LogT())) >= math.Exp2(logQ(d)) {
+		t.Fatalf("bound %.0f not below Δ'/4", bound)
+	}
+}
+
+// TestNoiseHidesWeights compares the client's view of the noise for two
+// very different weight sets (zero and the extremes): a two-sample
+// chi-square test over 20 bins must not tell them apart (critical value
+// 59.7 for 19 degrees of freedom at p = 10^−6).
+func TestNoiseHidesWeights(t *testing.T) {
+	if testing.Short() {
+		t.Skip("statistical")
+	}
+	p := Default()
+	ps := newParties(t, p)
+	l, err := NewConv(p, conv(1, 16, 24, 24, 16, 3, 3, 1, 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	x := randVec(rng, l.InputLen(), 0)
+	zero := make([]uint64, l.WeightLen())
+	extreme := make([]uint64, l.WeightLen())
+	for i := range extreme {
+		extreme[i] = 1<<63 + uint64(i&1) // ±2^63
+	}
+	a := responseNoise(t, ps, l, zero, x, x)
+	b := responseNoise(t, ps, l, extreme, x, x)
+	flood := math.Ldexp(1, p.FloodBits()) * math.Exp2(p.LogQResponse()-p.LogQ())
+	const bins = 20
+	hist := func(v []float64) (h [bins]float64) {
+		for _, x := range v {
+			k := int((x/flood + 1) / 2 * bins)
+			h[min(max(k, 0), bins-1)]++
+		}
+		return h
+	}
+	ha, hb := hist(a), hist(b)
+	chi := 0.0
+	for i := range ha {
+		if s := ha[i] + hb[i]; s > 0 {
+			chi += (ha[i] - hb[i]) * (ha[i] - hb[i]) / s
+		}
+	}
+	t.Logf("%d samples each, chi-square %.1f", len(a), chi)
+	if chi > 59.7 {
+		t.Fatalf("chi-square %.1f: the noise depends on the weights (%v vs %v)", chi, ha, hb)
+	}
+}
