@@ -7,7 +7,6 @@ import (
 	"testing"
 )
 
-
 func TestEncryptRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, logT := range []int{64, 32, 1} {
