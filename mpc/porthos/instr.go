@@ -79,25 +79,12 @@ func (e *Engine) instr(prog *fixed.Program, in *fixed.Instr, args [][]uint64, wi
 		return e.DReLU(out.Size(), args[0])
 	case fixed.Mux: // SelectShare picks its first operand where the bit is 0
 		return e.SelectShare(out.Size(), args[0], args[2], args[1])
-	case fixed.Add, fixed.Sub, fixed.MulPublic, fixed.SumPool, fixed.ReduceSum,
-		fixed.Reshape, fixed.Transpose, fixed.Concat, fixed.Slice:
+	}
+	if fixed.Local(in.Op) {
 		if p2 {
 			return nil, nil
 		}
-		return prog.Apply(in, args)
-	case fixed.AddPublic, fixed.Const, fixed.Pad:
-		if p2 {
-			return nil, nil
-		}
-		if e.me == mpc.P1 { // the public constant is P0's alone
-			c := *in
-			c.PadValue = 0
-			if in.Op != fixed.Pad {
-				c.Public = make([]int64, len(in.Public))
-			}
-			in = &c
-		}
-		return prog.Apply(in, args)
+		return prog.ApplyShare(in, args, e.me == mpc.P0) // public constants are P0's
 	}
 	return nil, fmt.Errorf("op %q is not supported by Porthos", in.Op)
 }
