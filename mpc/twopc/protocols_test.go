@@ -164,3 +164,34 @@ func TestDReLUAndReLU(t *testing.T) {
 		}
 	}
 }
+
+func TestProducts(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const n = 200
+	x, y := make([]uint64, n), make([]uint64, n)
+	for j := range n {
+		x[j], y[j] = r.Uint64(), r.Uint64()
+	}
+	x[0], y[0], x[1], y[1] = 0, ^uint64(0), ^uint64(0), ^uint64(0)
+	xs, ys := share(r, x), share(r, y)
+	out := run2(t, func(p *party) ([2][]uint64, error) {
+		m, err := p.mul(xs[p.me], ys[p.me])
+		if err != nil {
+			return [2][]uint64{}, err
+		}
+		var w []uint64
+		if p.me == 1 {
+			w = y
+		}
+		s, err := p.mulByServer(xs[p.me], w)
+		return [2][]uint64{m, s}, err
+	})
+	for j := range n {
+		if got := out[0][0][j] + out[1][0][j]; got != x[j]*y[j] {
+			t.Fatalf("product %d: %x, want %x", j, got, x[j]*y[j])
+		}
+		if got := out[0][1][j] + out[1][1][j]; got != x[j]*y[j] {
+			t.Fatalf("product with the server's value %d: %x, want %x", j, got, x[j]*y[j])
+		}
+	}
+}
