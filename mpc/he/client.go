@@ -53,7 +53,7 @@ func (c *Client) EncryptInput(l Layer, x []uint64) ([]byte, error) {
 	p, lay := c.params, lb.lay
 	cx := l.convInput(x)
 	out := make([]byte, 0, l.QueryBytes())
-	out = header(out, kindQuery, lay.numInputs())
+	out = header(out, kindQuery, lb.tag, lay.numInputs())
 	m := make([]uint64, p.n)
 	for k := 0; k < lay.numInputs(); k++ {
 		clear(m)
@@ -90,7 +90,7 @@ func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) e
 		return err
 	}
 	p, lay := c.params, lb.lay
-	if err := checkHeader(resp, kindResponse, lay.numOutputs(), l.ResponseBytes()); err != nil {
+	if err := checkHeader(resp, kindResponse, lb.tag, lay.numOutputs(), l.ResponseBytes()); err != nil {
 		return err
 	}
 	level := p.resp.level

@@ -23,7 +23,7 @@ func NewConv(params *Params, cp tensor.ConvParams) (*Conv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conv{layerBase: newLayerBase(params, lay), cp: cp}, nil
+	return &Conv{layerBase: newLayerBase(params, lay, fmt.Sprintf("conv %+v", cp)), cp: cp}, nil
 }
 
 // Params returns the convolution's geometry.

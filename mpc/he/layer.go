@@ -1,6 +1,10 @@
 package he
 
-import "errors"
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+)
 
 // Layer is a linear layer as both parties know it: its shape and how it
 // is packed into polynomials. [NewConv] and [NewMatMul] build one; the
@@ -38,10 +42,15 @@ type layerBase struct {
 	lay    *convLayout
 	// respOff[k] is the offset of response ciphertext k in a response.
 	respOff []int
+	tag     [tagLen]byte
 }
 
-func newLayerBase(params *Params, lay *convLayout) layerBase {
+// newLayerBase returns the base of a layer that desc names.
+func newLayerBase(params *Params, lay *convLayout, desc string) layerBase {
 	b := layerBase{params: params, lay: lay}
+	h := sha256.Sum256(fmt.Appendf(nil, "veil/mpc/he layer %s; packing %d %d %d %d %d; params %+v", desc,
+		lay.kh, lay.kw, lay.gw, lay.cw, lay.ocw, params.lit))
+	copy(b.tag[:], h[:])
 	off := headerLen
 	for k := 0; k < lay.numOutputs(); k++ {
 		b.respOff = append(b.respOff, off)
@@ -53,13 +62,13 @@ func newLayerBase(params *Params, lay *convLayout) layerBase {
 
 func (b *layerBase) base() *layerBase { return b }
 
-// QueryBytes returns the size of the client's query: 5 bytes of header
+// QueryBytes returns the size of the client's query: 13 bytes of header
 // and one fresh ciphertext per input polynomial.
 func (b *layerBase) QueryBytes() int {
 	return headerLen + b.lay.numInputs()*b.params.CiphertextBytes()
 }
 
-// ResponseBytes returns the size of the server's response: 5 bytes of
+// ResponseBytes returns the size of the server's response: 13 bytes of
 // header and one switched ciphertext per output polynomial, with c₀
 // restricted to its outputs.
 func (b *layerBase) ResponseBytes() int { return b.respOff[len(b.respOff)-1] }

@@ -27,7 +27,7 @@ func NewMatMul(params *Params, m, k, n int) (*MatMul, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MatMul{layerBase: newLayerBase(params, lay), m: m, k: k, n: n}, nil
+	return &MatMul{layerBase: newLayerBase(params, lay, fmt.Sprintf("matmul %d %d %d", m, k, n)), m: m, k: k, n: n}, nil
 }
 
 // Dims returns the layer's sizes: X is m×k, W is k×n.

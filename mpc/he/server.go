@@ -45,7 +45,7 @@ func (s *Server) Eval(l Layer, w, x []uint64, query []byte) (resp []byte, share 
 		return nil, nil, fmt.Errorf("he: %d weights and %d inputs, the layer takes %d and %d", len(w), len(x), l.WeightLen(), l.InputLen())
 	}
 	p, lay := s.params, lb.lay
-	ins, err := p.parseQuery(query, lay.numInputs())
+	ins, err := p.parseQuery(query, lb.tag, lay.numInputs())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -53,7 +53,7 @@ func (s *Server) Eval(l Layer, w, x []uint64, query []byte) (resp []byte, share 
 	e.clear = l.clear(w, x)
 	e.share = make([]uint64, len(e.clear))
 	e.resp = make([]byte, l.ResponseBytes())
-	header(e.resp[:0], kindResponse, lay.numOutputs())
+	header(e.resp[:0], kindResponse, lb.tag, lay.numOutputs())
 	if err := e.run(); err != nil {
 		return nil, nil, err
 	}
@@ -65,8 +65,8 @@ func (s *Server) Eval(l Layer, w, x []uint64, query []byte) (resp []byte, share 
 type input struct{ b, a ring.Poly }
 
 // parseQuery checks a query and returns its ciphertexts.
-func (p *Params) parseQuery(data []byte, count int) ([]input, error) {
-	if err := checkHeader(data, kindQuery, count, headerLen+count*p.freshBytes()); err != nil {
+func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count int) ([]input, error) {
+	if err := checkHeader(data, kindQuery, tag, count, headerLen+count*p.freshBytes()); err != nil {
 		return nil, err
 	}
 	ins := make([]input, count)

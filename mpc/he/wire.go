@@ -1,6 +1,7 @@
 package he
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -8,14 +9,16 @@ import (
 )
 
 // Wire format. Every message starts with a kind byte; queries and
-// responses follow it with the number of ciphertexts (uint32, big
-// endian), which must equal the number the layer takes. Residues modulo
+// responses follow it with the layer's tag (8 bytes naming the layer's
+// shape, packing and parameters, so that a message meant for another
+// layer is refused) and the number of ciphertexts (uint32, big endian),
+// which must equal the number the layer takes. Residues modulo
 // q_i are packed little-endian-first into bits(q_i) bits each, one
 // byte-aligned row per modulus:
 //
 //	public key  'K' | seed (32) | p₀ rows q_0…q_{L−1}           (N residues each)
-//	query       'Q' | count | count × (seed (32) | b rows q_0…q_{L−1})
-//	response    'R' | count | count × (c₁ rows q_0…q_{r−1} | c₀ rows q_0…q_{r−1})
+//	query       'Q' | tag | count | count × (seed (32) | b rows q_0…q_{L−1})
+//	response    'R' | tag | count | count × (c₁ rows q_0…q_{r−1} | c₀ rows q_0…q_{r−1})
 //
 // A fresh ciphertext (b, a) sends the 32-byte seed of a instead of a. A
 // response's c₁ has N residues per row and its c₀ only the coefficients
@@ -25,7 +28,8 @@ const (
 	kindPublicKey byte = 'K'
 	kindQuery     byte = 'Q'
 	kindResponse  byte = 'R'
-	headerLen          = 5
+	tagLen             = 8
+	headerLen          = 1 + tagLen + 4
 )
 
 // rowBytes is the size of count residues of b bits.
@@ -147,14 +151,15 @@ func (p *Params) getPoly(src []byte, pol ring.Poly, level int) ([]byte, error) {
 }
 
 // header appends a message header.
-func header(dst []byte, kind byte, count int) []byte {
+func header(dst []byte, kind byte, tag [tagLen]byte, count int) []byte {
 	dst = append(dst, kind)
+	dst = append(dst, tag[:]...)
 	return binary.BigEndian.AppendUint32(dst, uint32(count))
 }
 
 // checkHeader checks a message's kind, declared count and total size
 // against what the layer expects, before anything is allocated.
-func checkHeader(data []byte, kind byte, count, size int) error {
+func checkHeader(data []byte, kind byte, tag [tagLen]byte, count, size int) error {
 	what := map[byte]string{kindQuery: "query", kindResponse: "response"}[kind]
 	if len(data) < headerLen {
 		return fmt.Errorf("he: %s of %d bytes: truncated header", what, len(data))
@@ -162,7 +167,10 @@ func checkHeader(data []byte, kind byte, count, size int) error {
 	if data[0] != kind {
 		return fmt.Errorf("he: %s: kind byte %#x, want %#x", what, data[0], kind)
 	}
-	if got := binary.BigEndian.Uint32(data[1:]); uint64(got) != uint64(count) {
+	if !bytes.Equal(data[1:1+tagLen], tag[:]) {
+		return fmt.Errorf("he: %s for another layer (tag %x, this layer's %x)", what, data[1:1+tagLen], tag)
+	}
+	if got := binary.BigEndian.Uint32(data[1+tagLen:]); uint64(got) != uint64(count) {
 		return fmt.Errorf("he: %s declares %d ciphertexts, the layer takes %d", what, got, count)
 	}
 	if len(data) != size {
