@@ -55,7 +55,7 @@ func (s *simulated) Exec(k int, in *fixed.Instr, args []fixed.Value) (fixed.Valu
 	for i := range x1 {
 		x1[i] = x[i] - x0[i]
 	}
-	y0, y1 := truncate(mpc.P0, x0, in.Shift), truncate(mpc.P1, x1, in.Shift)
+	y0, y1 := mpc.TruncateShare(mpc.P0, x0, in.Shift), mpc.TruncateShare(mpc.P1, x1, in.Shift)
 	for i := range y0 {
 		y0[i] += y1[i]
 	}

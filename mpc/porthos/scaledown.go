@@ -2,42 +2,12 @@ package porthos
 
 import "veil/mpc"
 
-// ScaleDown divides shared values by 2^s locally (SecureNN's truncation),
-// in place of the cleartext arithmetic shift x >> s:
-//
-//	P0: y0 = signed(x0) >> s
-//	P1: y1 = −(signed(−x1) >> s)
-//
-// Error bound: when signed(x0) − signed(−x1) equals signed(x) over the
-// integers (no wrap), y is ⌊x/2^s⌋ or ⌊x/2^s⌋ + 1 (write x0 = q0·2^s + ρ0
-// and −x1 = q1·2^s + ρ1: y = q0 + q1 + [ρ1 > 0] while
-// ⌊x/2^s⌋ = q0 + q1 + [ρ0 + ρ1 ≥ 2^s]), and exactly ⌊x/2^s⌋ when 2^s
-// divides x. Otherwise y is off by ±2^(64−s). With x0 uniform, as it is
-// after every Beaver product and after Share, that failure has
-// probability exactly |x|/2^64 per element, at most 2^(k−64) for
-// |x| < 2^k: for a product at scale 2s = 24 of magnitude below 2^16 in
-// real terms (|x| < 2^40), at most 2^−24 per element.
+// ScaleDown divides shared values by 2^s locally: mpc.TruncateShare on
+// the shares of P0 and P1 (P2 holds none). The result is ⌊x/2^s⌋ or one
+// more, barring a failure of probability |x|/2^64 per element with x0
+// uniform, as it is after every Beaver product and after Share.
 //
 // Cost: 0 bits, 0 rounds. Security: no message is sent.
 func (e *Engine) ScaleDown(x []uint64, s int) []uint64 {
-	return truncate(e.me, x, s)
-}
-
-// truncate is party p's local truncation of its share x.
-func truncate(p mpc.Party, x []uint64, s int) []uint64 {
-	switch p {
-	case mpc.P0:
-		y := make([]uint64, len(x))
-		for i, v := range x {
-			y[i] = uint64(int64(v) >> s)
-		}
-		return y
-	case mpc.P1:
-		y := make([]uint64, len(x))
-		for i, v := range x {
-			y[i] = -uint64(int64(-v) >> s)
-		}
-		return y
-	}
-	return nil
+	return mpc.TruncateShare(e.me, x, s)
 }
