@@ -111,7 +111,7 @@ type weight struct {
 
 func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint64) error {
 	e := b.e
-	if err := e.checkRole(prog, inputs); err != nil {
+	if err := mpc.CheckRole(e.me, prog, inputs); err != nil {
 		return err
 	}
 	if err := e.agree(prog); err != nil {
@@ -211,35 +211,6 @@ func (b *backend) End(outs []fixed.Value) ([][]uint64, error) {
 		}
 	}
 	return b.e.revealOutputs(b.prog, vals)
-}
-
-// checkRole checks what this party brings: P0 the inputs, P1 the weights.
-func (e *Engine) checkRole(prog *fixed.Program, inputs [][]uint64) error {
-	switch e.me {
-	case mpc.P0:
-		if len(inputs) != len(prog.Inputs) {
-			return fmt.Errorf("program %q takes %d inputs, got %d", prog.Name, len(prog.Inputs), len(inputs))
-		}
-		for i, id := range prog.Inputs {
-			if t := prog.Tensors[id]; len(inputs[i]) != t.Shape.Size() {
-				return fmt.Errorf("input %q has %d values, the program expects %d (shape %v)", t.Name, len(inputs[i]), t.Shape.Size(), t.Shape)
-			}
-		}
-	case mpc.P1:
-		if len(inputs) != 0 {
-			return errors.New("the server supplies weights, not inputs")
-		}
-		for _, t := range prog.Tensors {
-			if t.Kind == fixed.KindWeight && len(t.Data) != t.Shape.Size() {
-				return fmt.Errorf("weight %q has %d values, shape %v needs %d (the server needs the full program, not its public part)", t.Name, len(t.Data), t.Shape, t.Shape.Size())
-			}
-		}
-	default:
-		if len(inputs) != 0 {
-			return errors.New("the helper takes no inputs")
-		}
-	}
-	return nil
 }
 
 // agree exchanges program digests with both peers (one round).
