@@ -15,15 +15,21 @@ import (
 type Conv struct {
 	layerBase
 	cp tensor.ConvParams
+	pp polyphase
 }
 
-// NewConv packs the convolution cp for params.
+// NewConv packs the convolution cp for params. A strided convolution is
+// computed as the stride-1 convolution of its polyphase decomposition.
 func NewConv(params *Params, cp tensor.ConvParams) (*Conv, error) {
-	lay, err := newConvLayout(params, cp)
+	if err := checkConv(cp); err != nil {
+		return nil, err
+	}
+	pp := newPolyphase(cp)
+	lay, err := newConvLayout(params, pp.inner)
 	if err != nil {
 		return nil, err
 	}
-	return &Conv{layerBase: newLayerBase(params, lay, fmt.Sprintf("conv %+v", cp)), cp: cp}, nil
+	return &Conv{layerBase: newLayerBase(params, lay, fmt.Sprintf("conv %+v", cp)), cp: cp, pp: pp}, nil
 }
 
 // Params returns the convolution's geometry.
@@ -42,13 +48,13 @@ func (c *Conv) OutputLen() int { return c.cp.N * c.cp.O * c.cp.OutH() * c.cp.Out
 func (c *Conv) String() string {
 	l := c.lay
 	q, r := c.Ciphertexts()
-	return fmt.Sprintf("conv %dx%dx%dx%d * %dx%dx%dx%d /%dx%d g%d: tiles %dx%d of %dx%d outputs, %d groups x %d channels per polynomial, %d filters per kernel; %d+%d ciphertexts, %d+%d bytes",
+	return fmt.Sprintf("conv %dx%dx%dx%d * %dx%dx%dx%d /%dx%d g%d: %dx%d phases, tiles %dx%d of %dx%d outputs, %d groups x %d channels per polynomial, %d filters per kernel; %d+%d ciphertexts, %d+%d bytes",
 		c.cp.N, c.cp.C, c.cp.H, c.cp.W, c.cp.O, c.cp.C/c.cp.Group, c.cp.KH, c.cp.KW, c.cp.SH, c.cp.SW, c.cp.Group,
-		l.th, l.tw, l.kh, l.kw, l.gw, l.cw, l.ocw, q, r, c.QueryBytes(), c.ResponseBytes())
+		c.pp.ph, c.pp.pw, l.th, l.tw, l.kh, l.kw, l.gw, l.cw, l.ocw, q, r, c.QueryBytes(), c.ResponseBytes())
 }
 
-func (c *Conv) convInput(x []uint64) []uint64   { return x }
-func (c *Conv) convWeights(w []uint64) []uint64 { return w }
+func (c *Conv) convInput(x []uint64) []uint64   { return c.pp.input(x) }
+func (c *Conv) convWeights(w []uint64) []uint64 { return c.pp.weights(w) }
 func (c *Conv) outIndex(i int) int              { return i }
 
 func (c *Conv) clear(w, x []uint64) []uint64 {

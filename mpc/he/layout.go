@@ -1,7 +1,6 @@
 package he
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -24,7 +23,6 @@ type convLayout struct {
 	cp             tensor.ConvParams
 	oh, ow         int // output size
 	cg, og         int // input and output channels per group
-	eh, ew         int // the stride a tile is computed at: min(stride, kernel)
 	kh, kw         int // outputs per tile
 	th, tw         int // tiles per image
 	hw, ww         int // tile size: polynomial rows and columns
@@ -66,11 +64,15 @@ func checkConv(p tensor.ConvParams) error {
 	return nil
 }
 
-// newConvLayout chooses the packing of cp that costs least (see cost)
-// among those whose noise the flood hides.
+// newConvLayout chooses the packing of cp, a valid convolution of
+// stride 1, that costs least (see cost) among those whose noise the
+// flood hides.
 func newConvLayout(params *Params, cp tensor.ConvParams) (*convLayout, error) {
 	if err := checkConv(cp); err != nil {
 		return nil, err
+	}
+	if cp.SH != 1 || cp.SW != 1 {
+		return nil, fmt.Errorf("he: convolution %+v: the packing takes stride 1", cp)
 	}
 	var best *convLayout
 	bestCost := math.Inf(1)
@@ -96,7 +98,6 @@ func convLayouts(cp tensor.ConvParams, dim, maxNNZ int, f func(*convLayout)) {
 	base := convLayout{
 		cp: cp, oh: cp.OutH(), ow: cp.OutW(),
 		cg: cp.C / cp.Group, og: cp.O / cp.Group,
-		eh: min(cp.SH, cp.KH), ew: min(cp.SW, cp.KW),
 		dim: dim,
 	}
 	cws := chunkSizes(base.cg)
@@ -105,7 +106,7 @@ func convLayouts(cp tensor.ConvParams, dim, maxNNZ int, f func(*convLayout)) {
 			l := base
 			l.kh, l.kw = kh, kw
 			l.th, l.tw = ceilDiv(l.oh, kh), ceilDiv(l.ow, kw)
-			l.hw, l.ww = (kh-1)*l.eh+cp.KH, (kw-1)*l.ew+cp.KW
+			l.hw, l.ww = kh-1+cp.KH, kw-1+cp.KW
 			plane := l.hw * l.ww
 			if plane > dim {
 				continue
@@ -196,9 +197,6 @@ func (l *convLayout) cost(p *Params) float64 {
 	return bytes + opBytes*ops
 }
 
-// errLayout reports an inconsistency between a layout and its tensors.
-var errLayout = errors.New("he: tensor length does not match the layer")
-
 // split returns the image, tile row and column, group block and last
 // index of a polynomial index whose innermost dimension has size inner.
 func (l *convLayout) split(k, inner int) (n, ti, tj, gb, last int) {
@@ -228,12 +226,12 @@ func (l *convLayout) packInput(x []uint64, k int, dst []uint64) {
 			src := x[((n*cp.C+g*l.cg+c)*cp.H)*cp.W:]
 			out := dst[gi*l.slot+lc*plane:]
 			for r := 0; r < l.hw; r++ {
-				row := ti*l.kh*cp.SH + r/l.eh*cp.SH + r%l.eh - cp.PadT
+				row := ti*l.kh + r - cp.PadT
 				if row < 0 || row >= cp.H {
 					continue
 				}
 				for q := 0; q < l.ww; q++ {
-					col := tj*l.kw*cp.SW + q/l.ew*cp.SW + q%l.ew - cp.PadL
+					col := tj*l.kw + q - cp.PadL
 					if col >= 0 && col < cp.W {
 						out[r*l.ww+q] = src[row*cp.W+col]
 					}
@@ -298,7 +296,7 @@ func (l *convLayout) targets(k int, f func(coef, idx int)) {
 			for a := 0; a < l.kh && ti*l.kh+a < l.oh; a++ {
 				oh := ti*l.kh + a
 				for b := 0; b < l.kw && tj*l.kw+b < l.ow; b++ {
-					f(base+a*l.eh*l.ww+b*l.ew, (plane+oh)*l.ow+tj*l.kw+b)
+					f(base+a*l.ww+b, (plane+oh)*l.ow+tj*l.kw+b)
 				}
 			}
 		}

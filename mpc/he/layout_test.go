@@ -68,12 +68,11 @@ func TestLayoutsExact(t *testing.T) {
 	shapes, layouts := 0, 0
 	for shapes < 300 {
 		g := 1 + rng.IntN(3)
-		cp := tensor.ConvParams{N: 1 + rng.IntN(2), C: g * (1 + rng.IntN(4)), H: 1 + rng.IntN(9), W: 1 + rng.IntN(9),
-			O: g * (1 + rng.IntN(3)), KH: 1 + rng.IntN(4), KW: 1 + rng.IntN(4), SH: 1 + rng.IntN(3), SW: 1 + rng.IntN(3),
-			PadT: rng.IntN(3), PadL: rng.IntN(3), PadB: rng.IntN(3), PadR: rng.IntN(3), Group: g}
+		cp := randConv(rng, g)
 		if checkConv(cp) != nil {
 			continue
 		}
+		cp = newPolyphase(cp).inner
 		shapes++
 		w := randVec(rng, cp.O*cp.C/g*cp.KH*cp.KW, 0)
 		x := randVec(rng, cp.N*cp.C*cp.H*cp.W, 0)
@@ -89,6 +88,41 @@ func TestLayoutsExact(t *testing.T) {
 		})
 	}
 	t.Logf("%d shapes, %d layouts", shapes, layouts)
+}
+
+func randConv(rng *rand.Rand, g int) tensor.ConvParams {
+	return tensor.ConvParams{N: 1 + rng.IntN(2), C: g * (1 + rng.IntN(4)), H: 1 + rng.IntN(9), W: 1 + rng.IntN(9),
+		O: g * (1 + rng.IntN(3)), KH: 1 + rng.IntN(5), KW: 1 + rng.IntN(5), SH: 1 + rng.IntN(4), SW: 1 + rng.IntN(4),
+		PadT: rng.IntN(3), PadL: rng.IntN(3), PadB: rng.IntN(3), PadR: rng.IntN(3), Group: g}
+}
+
+// TestPolyphase checks the decomposition of strided convolutions into
+// stride-1 ones in the clear.
+func TestPolyphase(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	for n := 0; n < 2000; {
+		cp := randConv(rng, 1+rng.IntN(3))
+		if checkConv(cp) != nil {
+			continue
+		}
+		n++
+		d := newPolyphase(cp)
+		if d.inner.SH != 1 || d.inner.SW != 1 || checkConv(d.inner) != nil {
+			t.Fatalf("%+v: inner %+v", cp, d.inner)
+		}
+		if d.inner.OutH() != cp.OutH() || d.inner.OutW() != cp.OutW() {
+			t.Fatalf("%+v: inner output %dx%d, want %dx%d", cp, d.inner.OutH(), d.inner.OutW(), cp.OutH(), cp.OutW())
+		}
+		w := randVec(rng, cp.O*cp.C/cp.Group*cp.KH*cp.KW, 0)
+		x := randVec(rng, cp.N*cp.C*cp.H*cp.W, 0)
+		want := make([]uint64, cp.N*cp.O*cp.OutH()*cp.OutW())
+		tensor.Conv2D(want, x, w, cp)
+		got := make([]uint64, len(want))
+		tensor.Conv2D(got, d.input(x), d.weights(w), d.inner)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("%+v: output %d = %#x, want %#x", cp, i, got[i], want[i])
+		}
+	}
 }
 
 func TestChunkSizes(t *testing.T) {
