@@ -2,6 +2,7 @@ package he
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
 )
@@ -52,18 +53,25 @@ func (c *Client) EncryptInput(l Layer, x []uint64) ([]byte, error) {
 	}
 	p, lay := c.params, lb.lay
 	cx := l.convInput(x)
-	out := make([]byte, 0, l.QueryBytes())
-	out = header(out, kindQuery, lb.tag, lay.numInputs())
-	m := make([]uint64, p.n)
-	for k := 0; k < lay.numInputs(); k++ {
+	out := make([]byte, l.QueryBytes())
+	header(out[:0], kindQuery, lb.tag, lay.numInputs())
+	size := p.freshBytes()
+	newBuf := func() ([]uint64, error) { return make([]uint64, p.n), nil }
+	err = parallel(lay.numInputs(), newBuf, func(m []uint64, k int) error {
 		clear(m)
 		lay.packInput(cx, k, m)
 		seed, b, err := p.encrypt(c.sk, m)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, seed[:]...)
-		out = p.putPoly(out, b, p.top.level)
+		// Appending at ciphertext k's offset writes in place.
+		dst := out[headerLen+k*size : headerLen+k*size]
+		dst = append(dst, seed[:]...)
+		p.putPoly(dst, b, p.top.level)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -84,6 +92,7 @@ func (c *Client) DecryptOutput(l Layer, resp []byte) ([]uint64, error) {
 
 // phases checks a response and calls f with each output's index (in the
 // layer's order) and phase c₀ + c₁·s (residues at the response level).
+// f is called concurrently, for distinct outputs.
 func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) error {
 	lb, err := checkLayer(c.params, l)
 	if err != nil {
@@ -95,34 +104,38 @@ func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) e
 	}
 	level := p.resp.level
 	r := p.ringQ.AtLevel(level)
-	c1, ph := r.NewPoly(), r.NewPoly()
-	var c0 [maxModuli][]uint64
-	var res [maxModuli]uint64
-	for k := 0; k < lay.numOutputs(); k++ {
+	type state struct {
+		c1, ph ring.Poly
+		c0     [maxModuli][]uint64
+		res    [maxModuli]uint64
+	}
+	newState := func() (*state, error) { return &state{c1: r.NewPoly(), ph: r.NewPoly()}, nil }
+	return parallel(lay.numOutputs(), newState, func(s *state, k int) error {
 		src := resp[lb.respOff[k]:lb.respOff[k+1]]
-		if src, err = p.getPoly(src, c1, level); err != nil {
+		var err error
+		if src, err = p.getPoly(src, s.c1, level); err != nil {
 			return fmt.Errorf("he: response ciphertext %d: %w", k, err)
 		}
 		nt := lay.numTargets(k)
 		for i := 0; i <= level; i++ {
-			c0[i] = make([]uint64, nt)
+			s.c0[i] = slices.Grow(s.c0[i][:0], nt)[:nt]
 			n := rowBytes(nt, p.bits[i])
-			if err := getRow(src[:n], c0[i], p.bits[i], p.lit.Q[i]); err != nil {
+			if err := getRow(src[:n], s.c0[i], p.bits[i], p.lit.Q[i]); err != nil {
 				return fmt.Errorf("he: response ciphertext %d: %w", k, err)
 			}
 			src = src[n:]
 		}
-		r.NTT(c1, c1)
-		r.MulCoeffsMontgomery(c1, c.sk, c1)
-		r.INTT(c1, ph)
+		r.NTT(s.c1, s.c1)
+		r.MulCoeffsMontgomery(s.c1, c.sk, s.c1)
+		r.INTT(s.c1, s.ph)
 		t := 0
 		lay.targets(k, func(coef, idx int) {
 			for i := 0; i <= level; i++ {
-				res[i] = addMod(c0[i][t], ph.Coeffs[i][coef], p.lit.Q[i])
+				s.res[i] = addMod(s.c0[i][t], s.ph.Coeffs[i][coef], p.lit.Q[i])
 			}
-			f(l.outIndex(idx), res[:level+1])
+			f(l.outIndex(idx), s.res[:level+1])
 			t++
 		})
-	}
-	return nil
+		return nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -25,6 +26,7 @@ func responseNoise(t *testing.T, ps parties, l Layer, w, xC, xS []uint64) []floa
 	half := new(big.Int).Rsh(qr, 1)
 	tt := new(big.Int).Lsh(big.NewInt(1), uint(p.LogT()))
 	var noise []float64
+	var mu sync.Mutex
 	err = ps.c.phases(l, resp, func(_ int, res []uint64) {
 		phi := big.NewInt(0)
 		for i, r := range res { // CRT
@@ -46,7 +48,9 @@ func responseNoise(t *testing.T, ps parties, l Layer, w, xC, xS []uint64) []floa
 			d.Sub(d, qr)
 		}
 		f, _ := new(big.Float).SetInt(d).Float64()
+		mu.Lock()
 		noise = append(noise, f)
+		mu.Unlock()
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package he
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
 )
@@ -66,22 +64,26 @@ type input struct{ b, a ring.Poly }
 
 // parseQuery checks a query and returns its ciphertexts.
 func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count int) ([]input, error) {
-	if err := checkHeader(data, kindQuery, tag, count, headerLen+count*p.freshBytes()); err != nil {
+	size := p.freshBytes()
+	if err := checkHeader(data, kindQuery, tag, count, headerLen+count*size); err != nil {
 		return nil, err
 	}
 	ins := make([]input, count)
-	src := data[headerLen:]
-	for k := range ins {
+	err := parallel(count, none, func(_ struct{}, k int) error {
+		src := data[headerLen+k*size : headerLen+(k+1)*size]
 		var seed [seedLen]byte
 		copy(seed[:], src)
 		in := input{b: p.ringQ.NewPoly(), a: p.ringQ.NewPoly()}
-		var err error
-		if src, err = p.getPoly(src[seedLen:], in.b, p.top.level); err != nil {
-			return nil, fmt.Errorf("he: query ciphertext %d: %w", k, err)
+		if _, err := p.getPoly(src[seedLen:], in.b, p.top.level); err != nil {
+			return fmt.Errorf("he: query ciphertext %d: %w", k, err)
 		}
 		p.ringQ.NTT(in.b, in.b)
 		p.expandUniform(seed, p.top.level, in.a)
 		ins[k] = in
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return ins, nil
 }
@@ -101,34 +103,10 @@ type evaluation struct {
 }
 
 func (e *evaluation) run() error {
-	jobs := e.lay.ngb * e.lay.nob
-	workers := min(runtime.GOMAXPROCS(0), jobs)
-	next := make(chan int)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wk, err := e.newWorker()
-			if err != nil {
-				errs <- err
-				for range next { // drain
-				}
-				return
-			}
-			for j := range next {
-				wk.job(j/e.lay.nob, j%e.lay.nob)
-			}
-		}()
-	}
-	for j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return parallel(e.lay.ngb*e.lay.nob, e.newWorker, func(wk *worker, j int) error {
+		wk.job(j/e.lay.nob, j%e.lay.nob)
+		return nil
+	})
 }
 
 // worker holds one goroutine's buffers and randomness.
