@@ -1,0 +1,106 @@
+// Package he is the RLWE engine of veil's two-party backend for linear
+// layers: the client holds a secret key and its additive share x_C of a
+// layer's input, the server holds the layer's weights W and its share
+// x_S, and one round trip leaves them with additive shares of W·x over
+// Z_2^ℓ, with no rotations and no Galois keys (the "coefficient
+// encoding" of Cheetah, Huang et al., USENIX Security 2022). It computes
+// no network traffic itself: it returns the bytes to send.
+//
+//	client                                   server
+//	c, _ := NewClient(Default())
+//	pk, _ := c.PublicKey()              ──▶  s, _ := NewServer(Default(), pk)     (once)
+//	l, _ := NewConv(Default(), cp)           l, _ := NewConv(Default(), cp)       (per layer)
+//	q, _ := c.EncryptInput(l, xC)       ──▶  resp, yS, _ := s.Eval(l, w, xS, q)
+//	yC, _ := c.DecryptOutput(l, resp)   ◀──
+//	                   yC + yS = W·(xC + xS) mod 2^ℓ
+//
+// [Conv] covers every convolution of tensor.Conv2D (NCHW; NHWC by
+// transposing, grouped, depthwise, strided, asymmetric padding, 1×1,
+// kernels larger than the input) and [MatMul] a product X·W (Gemm).
+// Biases are public to the server's share: it adds them to yS.
+//
+// # Parameters
+//
+// [Default]: ring degree N = 8192, plaintext ring Z_2^64 (ℓ ≤ 64 may be
+// chosen), ciphertext modulus Q = q_0·q_1·q_2·q_3 of four NTT-friendly
+// primes of 40, 40, 60 and 60 bits (log2 Q ≈ 200, within the 218 bits the
+// HE standard allows at N = 8192 for 128-bit security with a uniform
+// ternary secret and Gaussian errors of σ = 3.2, clipped at 6σ); responses
+// are switched down to Q' = q_0·q_1 (80 bits). [NewParams] refuses sets
+// beyond the standard's table. Sizes ([Params.CiphertextBytes],
+// [Params.ResponseBytes], [Layer.QueryBytes], [Layer.ResponseBytes]):
+//
+//	public key           1 + 32 + N·Σbits(q_i)/8       = 204,833 bytes, once
+//	query ciphertext     32 + N·Σbits(q_i)/8           = 204,832 bytes
+//	response ciphertext  N·80/8 + 2·⌈40·k/8⌉           = 81,920 + 10·k bytes for k outputs
+//
+// plus a 13-byte header per message (kind, the layer's tag, count).
+//
+// # Encryption
+//
+// Symmetric RLWE with a ternary secret s: a fresh ciphertext is
+// (b, a) = (−a·s + round(Q·m/t) + e, a) with a uniform, sent as the
+// 32-byte ChaCha8 seed it is expanded from (halving the query). Q is odd
+// and t = 2^ℓ, so no integer Δ = Q/t exists; encoding round(Q·m/t) keeps
+// products exact (see encode.go), where ⌊Q/t⌋·m would not be. The public
+// key is one such encryption of zero; the server uses it only to
+// re-randomise responses.
+//
+// # Encoding
+//
+// A convolution is cut into tiles of the output; a polynomial holds, for
+// one image and tile, c_w input channels of g_w groups, each channel
+// row-major at its own offset, and a kernel polynomial holds the
+// reversed filters of o_w output channels of those groups, placed so
+// that one negacyclic product puts the output of every (group, output
+// channel) at known coefficients of its own slot, the other coefficients
+// holding partial sums that are never revealed. The server accumulates
+// kernel × input over the channel blocks in the NTT domain, with one
+// inverse NTT per output ciphertext. Depthwise and grouped convolutions
+// pack several groups per polynomial (g_w > 1); a strided convolution is
+// run as the stride-1 convolution of its polyphase components (stride s:
+// the s² phase images become input channels with ⌈K/s⌉-tap kernels), so
+// that no output coefficient is wasted; padding is written as zeros. A
+// matrix product X·W is the convolution of a K-channel M×1 image with N
+// 1×1 filters (m_w·c_w·n_w ≤ N). Among all packings whose noise is within
+// the flood's reach, each layer takes the one that minimises the bytes
+// sent plus its modelled work (at a nanosecond per coefficient operation
+// against a 1 Gbit/s link); both parties derive it from the shape alone.
+// Weights are transformed per layer and dropped: nothing is cached
+// across layers.
+//
+// # Response, noise and flooding
+//
+// For each output ciphertext the server adds u·pk + (e₁, e₂) (u ternary,
+// e Gaussian) so that its second component is a fresh RLWE sample and
+// reveals no combination of the weights; adds round(Q·(W·x_S − r)/t) at
+// the outputs for a fresh uniform mask r, its share; adds to every
+// output coefficient a flood uniform in [−2^133, 2^133); switches down to
+// Q' by rounding; and sends c₁ whole and c₀ only at the outputs. The
+// client computes c₀ + c₁·s and rounds t·φ/Q'.
+//
+// The worst-case noise (noise.go) of an output whose weight polynomials
+// have nnz nonzero coefficients, weights lifted to (−t/2, t/2], is
+// nnz·t/2·(19 + 1) for the products plus (2N + 1)·19 + 1 for the
+// re-randomisation and rounding. The flood is the same for every layer
+// and at least 2^40 (StatBits) times the data noise of any packing a
+// layer may use (nnz ≤ [Params.MaxNNZ], about 2^25.7 at ℓ = 64), so each
+// revealed coefficient's noise is within statistical distance 2^−40 of
+// the flood alone, independent of the weights. Flood plus data noise stays
+// below Δ/4 at Q and, scaled by Q'/Q plus the switch's rounding (less
+// than N/2 + 2), below Δ'/4 at Q': decryption is exact with certainty.
+//
+// # Security
+//
+// Semi-honest: the query is RLWE-encrypted under the client's key; the
+// response reveals to the client W·x − r (uniform) and, by the flooding
+// and re-randomisation arguments above, nothing else about W beyond the
+// layer's shape, which is public. The statistical distance adds up over
+// the revealed coefficients (2^−40 each); raise StatBits if that matters.
+//
+// Not covered: malicious parties. A client whose key is not ternary or
+// whose ciphertexts carry more noise than the clipped Gaussian defeats
+// the flooding argument, and the server cannot check either; a server
+// can return anything. Wrap the protocol in Aramis for that. Arithmetic
+// is not constant-time.
+package he
