@@ -17,7 +17,7 @@
 // [Conv] covers every convolution of tensor.Conv2D (NCHW; NHWC by
 // transposing, grouped, depthwise, strided, asymmetric padding, 1×1,
 // kernels larger than the input) and [MatMul] a product X·W (Gemm).
-// Biases are public to the server's share: it adds them to yS.
+// The server adds a bias to its share yS.
 //
 // # Parameters
 //
