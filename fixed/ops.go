@@ -43,3 +43,25 @@ func (p *Program) ApplyShare(in *Instr, args [][]uint64, holder bool) ([]uint64,
 	}
 	return p.exec(in, args)
 }
+
+// WeightOperand returns which operand of in a party holding the weights
+// in the clear may use as they are, the other operand being secret: the
+// filter of a Conv, or the one weight operand of a MatMul or Mul whose
+// other operand is not a weight; −1 if none.
+func (p *Program) WeightOperand(in *Instr) int {
+	isWeight := func(i int) bool { return i < len(in.In) && p.Tensors[in.In[i]].Kind == KindWeight }
+	switch in.Op {
+	case Conv:
+		if isWeight(1) && !isWeight(0) {
+			return 1
+		}
+	case MatMul, Mul:
+		switch {
+		case isWeight(0) && !isWeight(1):
+			return 0
+		case isWeight(1) && !isWeight(0):
+			return 1
+		}
+	}
+	return -1
+}

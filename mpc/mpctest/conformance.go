@@ -184,7 +184,7 @@ func testFailure(t *testing.T, r Runner) {
 		t.Fatal(err)
 	}
 	x := [][]uint64{prog.EncodeInput(fixedtest.RandTensor(rng, prog.Tensors[prog.Inputs[0]].Shape, 1).F)}
-	for _, victim := range mpc.PartiesOf(3) {
+	for _, victim := range mpc.PartiesOf(r.Parties) {
 		for _, after := range []int{0, 3, 17} {
 			t.Run(fmt.Sprintf("%s after %d messages", victim, after), func(t *testing.T) {
 				start := time.Now()

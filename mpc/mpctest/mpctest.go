@@ -41,6 +41,9 @@ type Runner struct {
 	// element of inputs, all in one session (each element holds one
 	// value slice per program input), and returns each run's outputs.
 	Run func(t testing.TB, prog *fixed.Program, inputs [][][]uint64) ([][][]uint64, error)
+	// Parties is the number of parties of the backend (for Fail's
+	// victims).
+	Parties int
 	// Truncation is how far each ScaleDown may exceed the oracle's: 0
 	// for an exact backend, 1 for local truncation of secret shares.
 	Truncation int
@@ -81,10 +84,7 @@ func MPC(name string, opts mpc.Options, wrap func(p mpc.Party, net mpc.Network) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Parties != len(mpc.PartiesOf(3)) {
-			t.Fatalf("backend %s has %d parties; mpc.NewLocal makes %d", name, b.Parties, len(mpc.PartiesOf(3)))
-		}
-		local := mpc.NewLocal(3, Timeout)
+		local := mpc.NewLocal(b.Parties, Timeout)
 		pub := prog.Public()
 		var outs [][][]uint64
 		errs := Parties(len(local), func(p mpc.Party) error {
@@ -134,8 +134,13 @@ func MPC(name string, opts mpc.Options, wrap func(p mpc.Party, net mpc.Network) 
 	if wrap != nil {
 		label += ", wrapped"
 	}
+	parties := 3
+	if b, err := mpc.Lookup(name); err == nil {
+		parties = b.Parties
+	}
 	return Runner{
 		Name:       label,
+		Parties:    parties,
 		Truncation: 1,
 		Run: func(t testing.TB, prog *fixed.Program, inputs [][][]uint64) ([][][]uint64, error) {
 			outs, errs := run(t, prog, inputs, nil)

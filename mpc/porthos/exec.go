@@ -160,7 +160,7 @@ func (b *backend) share(w *weight) ([]uint64, error) {
 
 func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value, error) {
 	e := b.e
-	wi := weightOperand(b.prog, in)
+	wi := b.prog.WeightOperand(in)
 	args := make([][]uint64, len(vals))
 	for i, v := range vals {
 		switch v := v.(type) {
@@ -262,24 +262,3 @@ func (e *Engine) revealOutputs(prog *fixed.Program, vals [][]uint64) ([][]uint64
 	return outs, nil
 }
 
-// weightOperand returns which operand of in is a weight tensor that the
-// server should use in the clear (see byWeight), or −1: the filter of a
-// Conv, or the one weight operand of a MatMul or Mul whose other operand
-// is not a weight.
-func weightOperand(prog *fixed.Program, in *fixed.Instr) int {
-	isWeight := func(i int) bool { return i < len(in.In) && prog.Tensors[in.In[i]].Kind == fixed.KindWeight }
-	switch in.Op {
-	case fixed.Conv:
-		if isWeight(1) && !isWeight(0) {
-			return 1
-		}
-	case fixed.MatMul, fixed.Mul:
-		switch {
-		case isWeight(0) && !isWeight(1):
-			return 0
-		case isWeight(1) && !isWeight(0):
-			return 1
-		}
-	}
-	return -1
-}

@@ -14,13 +14,13 @@ import (
 )
 
 // weightElems counts the elements of the weight operands that the
-// executor multiplies by in the clear at P1 (see weightOperand).
+// executor multiplies by in the clear at P1 (see fixed.Program.WeightOperand).
 func weightElems(prog *fixed.Program) int {
 	seen := map[int]bool{}
 	n := 0
 	for k := range prog.Instrs {
 		in := &prog.Instrs[k]
-		if wi := weightOperand(prog, in); wi >= 0 && !seen[in.In[wi]] {
+		if wi := prog.WeightOperand(in); wi >= 0 && !seen[in.In[wi]] {
 			seen[in.In[wi]] = true
 			n += prog.Tensors[in.In[wi]].Shape.Size()
 		}

@@ -1,0 +1,222 @@
+package twopc
+
+import (
+	"context"
+	"fmt"
+
+	"veil/fixed"
+	"veil/ir"
+	"veil/mpc"
+	"veil/mpc/he"
+	"veil/tensor"
+)
+
+// backend runs a program for one party of the engine's session: the
+// fixed.Backend of the two-party protocol. Values are this party's
+// additive shares ([]uint64) and, for weights, a *weight until an
+// instruction needs it: the server uses a weight in the clear as the
+// filter of a convolution or an operand of a product, and shares it
+// (the server's share the data, the client's zero) for anything else.
+type backend struct {
+	e      *Engine
+	prog   *fixed.Program
+	inputs [][]uint64
+}
+
+type weight struct{ id int }
+
+func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint64) error {
+	e := b.e
+	if err := mpc.CheckRole(e.me, prog, inputs); err != nil {
+		return err
+	}
+	if err := e.agree(prog); err != nil {
+		return fmt.Errorf("program check: %w", err)
+	}
+	b.prog, b.inputs = prog, inputs
+	return nil
+}
+
+// Input shares P0's input: its share the value, P1's zero.
+func (b *backend) Input(i int) (fixed.Value, error) {
+	if b.e.me == mpc.P0 {
+		return b.inputs[i], nil
+	}
+	return make([]uint64, b.prog.Tensors[b.prog.Inputs[i]].Shape.Size()), nil
+}
+
+func (b *backend) Weight(id int) (fixed.Value, error) { return &weight{id: id}, nil }
+
+// shared returns this party's share of a weight: the data at P1, zero at
+// P0.
+func (b *backend) shared(w *weight) []uint64 {
+	t := b.prog.Tensors[w.id]
+	if b.e.me == mpc.P1 {
+		return t.Data
+	}
+	return make([]uint64, t.Shape.Size())
+}
+
+// clear returns a weight's data at P1 and nil at P0.
+func (b *backend) clear(w *weight) []uint64 {
+	if b.e.me == mpc.P1 {
+		return b.prog.Tensors[w.id].Data
+	}
+	return nil
+}
+
+// Fuses reports the composite ops the engine runs as one protocol:
+// ReLU (DReLU and the multiplexer on XOR-shared bits, without the
+// conversions the lowering's primitives need).
+func (b *backend) Fuses(op fixed.Op) bool { return op == fixed.Relu }
+
+func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value, error) {
+	e := b.e
+	if e.err != nil {
+		return nil, e.err
+	}
+	wi := b.prog.WeightOperand(in)
+	args := make([][]uint64, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case []uint64:
+			args[i] = v
+		case *weight:
+			if i == wi {
+				args[i] = b.clear(v)
+			} else {
+				args[i] = b.shared(v)
+			}
+		}
+	}
+	out, err := b.exec(in, args, wi)
+	if err != nil {
+		e.err = err
+		return nil, err
+	}
+	return out, nil
+}
+
+func (b *backend) exec(in *fixed.Instr, args [][]uint64, wi int) ([]uint64, error) {
+	e, p := b.e, b.e.p
+	shape := func(i int) ir.Shape { return b.prog.Tensors[in.In[i]].Shape }
+	out := b.prog.Tensors[in.Out].Shape
+	if fixed.Local(in.Op) {
+		return b.prog.ApplyShare(in, args, e.me == mpc.P0) // public constants are P0's
+	}
+	switch in.Op {
+	case fixed.ScaleDown:
+		return mpc.TruncateShare(e.me, args[0], in.Shift), nil
+	case fixed.Conv:
+		return b.conv(in, args, wi == 1)
+	case fixed.MatMul:
+		return b.matmul(args, shape(0), shape(1), out, wi)
+	case fixed.Mul:
+		if wi >= 0 {
+			x, w := args[1-wi], args[wi]
+			if e.me == mpc.P1 {
+				w = broadcastTo(w, shape(wi), out)
+			}
+			return p.mulByServer(broadcastTo(x, shape(1-wi), out), w)
+		}
+		return p.mul(broadcastTo(args[0], shape(0), out), broadcastTo(args[1], shape(1), out))
+	case fixed.DReLU:
+		bits, err := p.drelu(args[0], e.opt.magnitude())
+		if err != nil {
+			return nil, err
+		}
+		return p.b2a(bits)
+	case fixed.Mux: // y + b·(x − y); b's bit is the low bit of its shares' sum
+		bits := make([]byte, len(args[0]))
+		d := make([]uint64, len(args[1]))
+		for j := range bits {
+			bits[j] = byte(args[0][j] & 1)
+			d[j] = args[1][j] - args[2][j]
+		}
+		z, err := p.mux(bits, d)
+		if err != nil {
+			return nil, err
+		}
+		for j := range z {
+			z[j] += args[2][j]
+		}
+		return z, nil
+	case fixed.Relu:
+		return p.relu(args[0], e.opt.magnitude())
+	}
+	return nil, fmt.Errorf("op %q is not supported by the 2PC backend", in.Op)
+}
+
+// broadcastTo expands x of shape s to shape out (numpy broadcasting).
+func broadcastTo(x []uint64, s, out ir.Shape) []uint64 {
+	if s.Equal(out) || x == nil {
+		return x
+	}
+	idx := ir.BroadcastIndex(s, out)
+	y := make([]uint64, len(idx))
+	for i, j := range idx {
+		y[i] = x[j]
+	}
+	return y
+}
+
+// conv is a Conv instruction: by the server's filter in the clear
+// (byWeight) or, with a computed filter, by the products of both
+// parties' shares.
+func (b *backend) conv(in *fixed.Instr, args [][]uint64, byWeight bool) ([]uint64, error) {
+	cp := b.prog.ConvParams(in)
+	x := args[0]
+	nhwc := in.Layout == "NHWC"
+	if nhwc {
+		x = fixed.ToNCHW(x, b.prog.Tensors[in.In[0]].Shape)
+	}
+	layer, err := he.NewConv(b.e.params, cp)
+	if err != nil {
+		return nil, fmt.Errorf("Conv %v: %w", cp, err)
+	}
+	var z []uint64
+	if byWeight {
+		z, err = b.e.linearByServer(layer, args[1], x)
+	} else {
+		z, err = b.e.linearShared(layer, x, args[1], func(a, w []uint64) []uint64 {
+			r := make([]uint64, layer.OutputLen())
+			tensor.Conv2D(r, a, w, cp)
+			return r
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Conv: %w", err)
+	}
+	if len(args) == 3 {
+		plane := cp.OutH() * cp.OutW()
+		for i := range z {
+			z[i] += args[2][(i/plane)%cp.O]
+		}
+	}
+	if nhwc {
+		z = fixed.FromNCHW(z, b.prog.Tensors[in.Out].Shape)
+	}
+	return z, nil
+}
+
+func (b *backend) End(outs []fixed.Value) ([][]uint64, error) {
+	var all []uint64
+	for _, v := range outs {
+		switch v := v.(type) {
+		case []uint64:
+			all = append(all, v...)
+		case *weight:
+			all = append(all, b.shared(v)...)
+		}
+	}
+	opened, err := b.e.reveal(all)
+	if err != nil || b.e.me != mpc.P0 {
+		return nil, err
+	}
+	res := make([][]uint64, len(outs))
+	for i, id := range b.prog.Outputs {
+		k := b.prog.Tensors[id].Shape.Size()
+		res[i], opened = opened[:k:k], opened[k:]
+	}
+	return res, nil
+}

@@ -1,0 +1,168 @@
+package twopc
+
+import (
+	"fmt"
+
+	"veil/ir"
+	"veil/mpc"
+	"veil/mpc/he"
+	"veil/tensor"
+)
+
+// Linear layers by RLWE (mpc/he). For W·x with the server's W and shared
+// x, P0 encrypts its share x0 under its key and sends the query; P1
+// evaluates W·(x0 + x1) − r on it with a fresh mask r, its own share r;
+// P0 decrypts its share. One round trip per layer.
+
+// linearByServer returns this party's share of layer(w, x) for the
+// server's weights w (nil at P0) and shares x.
+func (e *Engine) linearByServer(layer he.Layer, w, x []uint64) ([]uint64, error) {
+	if e.me == mpc.P0 {
+		return e.query(layer, x)
+	}
+	return e.answer(layer, w, x)
+}
+
+// query sends an encryption of this party's share x and decrypts the
+// other's answer: this party's share of layer(the other's w, x + theirs).
+func (e *Engine) query(layer he.Layer, x []uint64) ([]uint64, error) {
+	q, err := e.client.EncryptInput(layer, x)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.net.Send(1-e.me, q); err != nil {
+		return nil, err
+	}
+	resp, err := e.net.Recv(1 - e.me)
+	if err != nil {
+		return nil, err
+	}
+	z, err := e.client.DecryptOutput(layer, resp)
+	if err != nil {
+		return nil, &mpc.PeerError{Peer: 1 - e.me, Err: fmt.Errorf("its linear-layer response: %w", err)}
+	}
+	return z, nil
+}
+
+// answer evaluates the other party's query with this party's weights w
+// and share x, and returns this party's share of the output.
+func (e *Engine) answer(layer he.Layer, w, x []uint64) ([]uint64, error) {
+	q, err := e.net.Recv(1 - e.me)
+	if err != nil {
+		return nil, err
+	}
+	resp, share, err := e.server.Eval(layer, w, x, q)
+	if err != nil {
+		return nil, &mpc.PeerError{Peer: 1 - e.me, Err: fmt.Errorf("its linear-layer query: %w", err)}
+	}
+	if err := e.net.Send(1-e.me, resp); err != nil {
+		return nil, err
+	}
+	return share, nil
+}
+
+// linearShared returns this party's share of layer(w, a) when both the
+// input a and the weights w are shared: a_own·w_own locally (local), and
+// the cross terms a0·w1 and a1·w0 by a query in each direction (P0's
+// first), each answered with the answering party's share of w as the
+// weights and zero as its input share.
+func (e *Engine) linearShared(layer he.Layer, a, w []uint64, local func(a, w []uint64) []uint64) ([]uint64, error) {
+	zero := make([]uint64, layer.InputLen())
+	var s, r []uint64
+	var err error
+	if e.me == mpc.P0 {
+		if s, err = e.query(layer, a); err == nil {
+			r, err = e.answer(layer, w, zero)
+		}
+	} else {
+		if r, err = e.answer(layer, w, zero); err == nil {
+			s, err = e.query(layer, a)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	z := local(a, w)
+	for i := range z {
+		z[i] += s[i] + r[i]
+	}
+	return z, nil
+}
+
+// matmul is a MatMul instruction (numpy semantics, batch dimensions
+// broadcast) of shapes as × bs → out: one HE product per batch, with
+// the server's weight operand wi in the clear (0: W·x, computed as
+// (xᵀ·Wᵀ)ᵀ; 1: x·W) or both operands shared (wi < 0).
+func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi int) ([]uint64, error) {
+	e := b.e
+	if len(as) == 1 {
+		as = ir.Shape{1, as[0]}
+	}
+	if len(bs) == 1 {
+		bs = ir.Shape{bs[0], 1}
+	}
+	M, K, N := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
+	batch, err := ir.BroadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
+	if err != nil {
+		return nil, err
+	}
+	ai := ir.BroadcastIndex(as[:len(as)-2], batch)
+	bi := ir.BroadcastIndex(bs[:len(bs)-2], batch)
+	res := make([]uint64, out.Size())
+	part := func(v []uint64, i, n int) []uint64 {
+		if v == nil {
+			return nil
+		}
+		return v[i*n : (i+1)*n]
+	}
+	for p := 0; p < batch.Size(); p++ {
+		l, r := part(args[0], ai[p], M*K), part(args[1], bi[p], K*N)
+		var z []uint64
+		var err error
+		switch wi {
+		case 1: // x (M×K, shared) times W (K×N, the server's)
+			var layer *he.MatMul
+			if layer, err = he.NewMatMul(e.params, M, K, N); err == nil {
+				z, err = e.linearByServer(layer, r, l)
+			}
+		case 0: // W (M×K, the server's) times x (K×N, shared): (xᵀ·Wᵀ)ᵀ
+			var layer *he.MatMul
+			if layer, err = he.NewMatMul(e.params, N, K, M); err == nil {
+				var zt []uint64
+				zt, err = e.linearByServer(layer, transpose(l, M, K), transpose(r, K, N))
+				z = transpose(zt, N, M)
+			}
+		default: // both shared
+			var layer *he.MatMul
+			if layer, err = he.NewMatMul(e.params, M, K, N); err == nil {
+				z, err = e.linearShared(layer, l, r, func(a, w []uint64) []uint64 { return localMatMul(a, w, M, K, N) })
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("MatMul %d×%d×%d: %w", M, K, N, err)
+		}
+		copy(res[p*M*N:], z)
+	}
+	return res, nil
+}
+
+// transpose returns the m×n matrix x transposed (nil for nil).
+func transpose(x []uint64, m, n int) []uint64 {
+	if x == nil {
+		return nil
+	}
+	t := make([]uint64, len(x))
+	for i := range m {
+		for j := range n {
+			t[j*m+i] = x[i*n+j]
+		}
+	}
+	return t
+}
+
+// localMatMul is a (m×k) times w (k×n) mod 2^64.
+func localMatMul(a, w []uint64, m, k, n int) []uint64 {
+	z := make([]uint64, m*n)
+	tensor.MatMul(z, a, w, m, k, n)
+	return z
+}

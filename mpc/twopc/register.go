@@ -1,0 +1,53 @@
+package twopc
+
+import (
+	"fmt"
+	"strconv"
+
+	"veil/mpc"
+)
+
+// BackendName is the name the two-party backend registers under (see
+// mpc.Register).
+const BackendName = "2pc"
+
+func init() {
+	mpc.Register(mpc.Backend{
+		Name:    BackendName,
+		Parties: 2,
+		Summary: "client and server only: linear layers by RLWE (mpc/he), comparisons and products by OT (mpc/ot); semi-honest",
+		Options: map[string]string{
+			"magnitude": "bits of the magnitude bound |x| < 2^k every comparison may assume (8…62, default 62)",
+		},
+		New: func(net mpc.Network, o mpc.Options) (mpc.Engine, error) {
+			opt, err := ParseOptions(o)
+			if err != nil {
+				return nil, err
+			}
+			e, err := New(net, opt)
+			if err != nil { // not a typed nil in the interface
+				return nil, err
+			}
+			return e, nil
+		},
+	})
+}
+
+// ParseOptions reads Options from a session's backend options (key
+// "magnitude").
+func ParseOptions(o mpc.Options) (Options, error) {
+	var opt Options
+	b, err := mpc.Lookup(BackendName)
+	if err != nil {
+		return opt, err
+	}
+	if err := o.Check(b); err != nil {
+		return opt, err
+	}
+	if s, ok := o["magnitude"]; ok {
+		if opt.MagnitudeBits, err = strconv.Atoi(s); err != nil || opt.MagnitudeBits < 8 || opt.MagnitudeBits > 62 {
+			return opt, fmt.Errorf("2pc: option magnitude=%q: want a number of bits from 8 to 62", s)
+		}
+	}
+	return opt, nil
+}
