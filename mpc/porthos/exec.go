@@ -261,4 +261,3 @@ func (e *Engine) revealOutputs(prog *fixed.Program, vals [][]uint64) ([][]uint64
 	}
 	return outs, nil
 }
-
