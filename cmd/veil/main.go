@@ -18,6 +18,7 @@ import (
 	"veil/mpc"
 	"veil/mpc/porthos" // registers the 3pc backend
 	"veil/mpc/session"
+	_ "veil/mpc/twopc" // registers the 2pc backend
 )
 
 func main() {
