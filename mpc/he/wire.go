@@ -3,7 +3,9 @@ package he
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
 )
@@ -68,31 +70,28 @@ func (p *Params) CiphertextBytes() int { return p.freshBytes() }
 // bytes for the default set).
 func (p *Params) ResponseBytes(k int) int { return p.respPolyBytes() + p.respBytes(k) }
 
-// putRow appends row's residues, b bits each.
+// putRow appends row's residues, b bits each, least significant first.
 func putRow(dst []byte, row []uint64, b int) []byte {
-	var acc uint64
-	n := 0 // bits in acc
-	for _, v := range row {
-		lo := min(b, 64-n)
-		acc |= v << n
-		n += lo
-		for n >= 8 {
-			dst = append(dst, byte(acc))
-			acc >>= 8
-			n -= 8
+	start := len(dst)
+	dst = slices.Grow(dst, rowBytes(len(row), b))[:start+rowBytes(len(row), b)]
+	out := dst[start:]
+	clear(out)
+	for j, v := range row {
+		// v < 2^b lands in the 9 bytes from off; v >> (64 − sh) is the
+		// part beyond the first 8 (zero when none is).
+		bit := j * b
+		off, sh := bit>>3, uint(bit&7)
+		if off+9 <= len(out) {
+			binary.LittleEndian.PutUint64(out[off:], binary.LittleEndian.Uint64(out[off:])|v<<sh)
+			out[off+8] |= byte(v >> (64 - sh))
+			continue
 		}
-		if lo < b { // the bits of v that did not fit
-			acc |= v >> lo << n
-			n += b - lo
-			for n >= 8 {
-				dst = append(dst, byte(acc))
-				acc >>= 8
-				n -= 8
-			}
+		var tmp [9]byte // the row's last bytes
+		binary.LittleEndian.PutUint64(tmp[:], v<<sh)
+		tmp[8] = byte(v >> (64 - sh))
+		for k := 0; off+k < len(out); k++ {
+			out[off+k] |= tmp[k]
 		}
-	}
-	if n > 0 {
-		dst = append(dst, byte(acc))
 	}
 	return dst
 }
@@ -100,28 +99,24 @@ func putRow(dst []byte, row []uint64, b int) []byte {
 // getRow reads len(row) residues of b bits from src, which holds
 // exactly rowBytes(len(row), b) bytes, and refuses one ≥ q.
 func getRow(src []byte, row []uint64, b int, q uint64) error {
-	var acc uint64
-	n := 0
 	mask := uint64(1)<<b - 1
+	var tail [16]byte
 	for j := range row {
-		var v uint64
-		got := 0
-		for got < b {
-			if n == 0 {
-				acc, n = uint64(src[0]), 8
-				src = src[1:]
-			}
-			take := min(b-got, n)
-			v |= (acc & (1<<take - 1)) << got
-			acc >>= take
-			n -= take
-			got += take
+		bit := j * b
+		off, sh := bit>>3, uint(bit&7)
+		w := src[off:]
+		if off+9 > len(src) { // the row's last bytes
+			copy(tail[:], w)
+			w = tail[:]
 		}
-		v &= mask
+		v := (binary.LittleEndian.Uint64(w)>>sh | uint64(w[8])<<(64-sh)) & mask
 		if v >= q {
 			return fmt.Errorf("residue %d of a row is %d, not below the modulus %d", j, v, q)
 		}
 		row[j] = v
+	}
+	if r := len(row) * b % 8; r != 0 && src[len(src)-1]>>r != 0 {
+		return errors.New("nonzero padding bits after a row")
 	}
 	return nil
 }

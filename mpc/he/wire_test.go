@@ -204,6 +204,17 @@ func TestSizes(t *testing.T) {
 	}
 }
 
+func TestRowPadding(t *testing.T) {
+	enc := putRow(nil, []uint64{1, 2, 3}, 3) // 9 bits: 7 padding bits
+	if err := getRow(enc, make([]uint64, 3), 3, 8); err != nil {
+		t.Fatal(err)
+	}
+	enc[1] |= 0x80
+	if err := getRow(enc, make([]uint64, 3), 3, 8); err == nil || !strings.Contains(err.Error(), "padding") {
+		t.Fatalf("nonzero padding: %v", err)
+	}
+}
+
 func TestBitPacking(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for b := 1; b <= 64; b++ {
