@@ -32,8 +32,8 @@ func NewConv(params *Params, cp tensor.ConvParams) (*Conv, error) {
 	return &Conv{layerBase: newLayerBase(params, lay, fmt.Sprintf("conv %+v", cp)), cp: cp, pp: pp}, nil
 }
 
-// Params returns the convolution's geometry.
-func (c *Conv) Params() tensor.ConvParams { return c.cp }
+// Shape returns the convolution's geometry.
+func (c *Conv) Shape() tensor.ConvParams { return c.cp }
 
 // InputLen returns N·C·H·W.
 func (c *Conv) InputLen() int { return c.cp.N * c.cp.C * c.cp.H * c.cp.W }

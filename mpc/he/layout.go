@@ -7,18 +7,34 @@ import (
 	"veil/tensor"
 )
 
-// convLayout is how one convolution is packed into polynomials (the
-// package documentation's # Encoding describes it). Both parties derive
-// it from the public layer shape, deterministically.
+// convLayout is how one convolution of stride 1 is packed into
+// polynomials (the package documentation's # Encoding). Both parties
+// derive it from the public layer shape, deterministically.
 //
-// Each image is cut into th×tw tiles of kh×kw outputs. An input
-// polynomial holds, for one image and tile, gw groups (a group block) of
-// cw channels each (a channel block); group gi's channel lc starts at
-// coefficient gi·slot + lc·hw·ww, row-major in the tile. A kernel
-// polynomial holds, for the same group and channel blocks, ocw output
-// channels of each group, reversed, so that the product of the pair
-// (input group gi, kernel group gk, output channel oi) lands in slot
-// gi + gw·gk + gw²·oi and the diagonal gi = gk carries the outputs.
+// Each image is cut into th×tw tiles of kh×kw outputs, a tile reading
+// hw×ww inputs (P = hw·ww). An input polynomial holds, for one image and
+// tile, gw groups (a group block) of cw channels each (a channel block):
+// pixel (r, q) of channel lc of group gi at coefficient
+//
+//	gi·D + lc·P + r·ww + q.
+//
+// A kernel polynomial holds, for the same blocks, ocw output channels
+// of each group: tap (a, b) of channel lc of output channel oi of group
+// gk at
+//
+//	(gk + gw·oi)·gw·D + O − lc·P − a·ww − b,  O = (cw−1)·P + (KH−1)·ww + KW − 1.
+//
+// The product of input group gi with kernel group gk and output channel
+// oi lies in [s·D, s·D + O + cw·P) for slot s = gi + gw·gk + gw²·oi, and
+// (Cheetah's argument) its coefficient s·D + O + i·ww + j, for an output
+// (i, j) of the tile, receives exactly the taps of that output summed
+// over the cw channels. With D = O + P, slot s's outputs end where slot
+// s+1's product begins and slot s's product ends before slot s+1's
+// outputs; the last slot's product wraps around X^N = −1 into
+// [0, (S−1)·D + cw·P − N), which stays below slot 0's outputs as long
+// as (S−1)·D + cw·P ≤ N for S = gw²·ocw slots. The diagonal slots
+// gi = gk carry the outputs; the others, and every other coefficient,
+// hold partial sums that the response drops.
 type convLayout struct {
 	cp             tensor.ConvParams
 	oh, ow         int // output size
@@ -132,7 +148,7 @@ func (l convLayout) with(gw, cw, maxNNZ int) (*convLayout, bool) {
 	}
 	l.gw, l.cw = gw, cw
 	l.off = (cw-1)*plane + (l.cp.KH-1)*l.ww + l.cp.KW - 1
-	l.slot = cw*plane + (l.cp.KH-1)*l.ww + l.cp.KW - 1
+	l.slot = l.off + plane
 	// Slots s < S need (S−1)·D + cw·plane ≤ N: then the products of the
 	// last slot that wrap around (negated) land before slot 0's outputs.
 	slots := (l.dim-cw*plane)/l.slot + 1

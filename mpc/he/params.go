@@ -47,7 +47,9 @@ func DefaultLiteral() Literal {
 }
 
 // Default returns the [Params] of [DefaultLiteral], built once.
-var Default = sync.OnceValue(func() *Params {
+func Default() *Params { return defaultParams() }
+
+var defaultParams = sync.OnceValue(func() *Params {
 	p, err := NewParams(DefaultLiteral())
 	if err != nil {
 		panic("he: default parameters: " + err.Error()) // a constant set: a bug, not an input

@@ -189,17 +189,33 @@ func TestSizes(t *testing.T) {
 	if len(f.pk) != p.PublicKeyBytes() {
 		t.Errorf("public key of %d bytes, PublicKeyBytes %d", len(f.pk), p.PublicKeyBytes())
 	}
-	for _, cp := range []struct{ l Layer }{{f.l}} {
-		nq, nr := cp.l.Ciphertexts()
-		if got, want := cp.l.QueryBytes(), headerLen+nq*p.CiphertextBytes(); got != want {
-			t.Errorf("QueryBytes = %d, want %d", got, want)
+	if len(f.q) != f.l.QueryBytes() || len(f.resp) != f.l.ResponseBytes() {
+		t.Errorf("messages of %d and %d bytes, the layer says %d and %d", len(f.q), len(f.resp), f.l.QueryBytes(), f.l.ResponseBytes())
+	}
+	// Every layer: 13 + n_q·204,832 bytes up, 13 + n_r·81,920 + 10 bytes
+	// per output down (40-bit residues fill whole bytes).
+	var layers []Layer
+	for _, tc := range convCases {
+		l, err := NewConv(p, tc.cp)
+		if err != nil {
+			t.Fatal(err)
 		}
-		want := headerLen + nr*p.ResponseBytes(0) + 2*((40*cp.l.OutputLen()/nr+7)/8)*nr
-		if got := cp.l.ResponseBytes(); nr == 1 && got != want {
-			t.Errorf("ResponseBytes = %d, want %d", got, want)
+		layers = append(layers, l)
+	}
+	for _, d := range [][3]int{{1, 784, 10}, {16, 100, 10}, {1, 4096, 1000}} {
+		l, err := NewMatMul(p, d[0], d[1], d[2])
+		if err != nil {
+			t.Fatal(err)
 		}
-		if len(f.q) != cp.l.QueryBytes() || len(f.resp) != cp.l.ResponseBytes() {
-			t.Errorf("messages of %d and %d bytes, layer says %d and %d", len(f.q), len(f.resp), cp.l.QueryBytes(), cp.l.ResponseBytes())
+		layers = append(layers, l)
+	}
+	for _, l := range layers {
+		nq, nr := l.Ciphertexts()
+		if got, want := l.QueryBytes(), 13+nq*204832; got != want {
+			t.Errorf("%v: QueryBytes %d, want %d", l, got, want)
+		}
+		if got, want := l.ResponseBytes(), 13+nr*81920+10*l.OutputLen(); got != want {
+			t.Errorf("%v: ResponseBytes %d, want %d", l, got, want)
 		}
 	}
 }
