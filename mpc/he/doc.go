@@ -64,8 +64,8 @@
 // matrix product X·W is the convolution of a K-channel M×1 image with N
 // 1×1 filters (m_w·c_w·n_w ≤ N). Among all packings whose noise is within
 // the flood's reach, each layer takes the one that minimises the bytes
-// sent plus its modelled work (at a nanosecond per coefficient operation
-// against a 1 Gbit/s link); both parties derive it from the shape alone.
+// sent plus the server's modelled work (Literal.BytesPerOp sets the
+// exchange rate); both parties derive it from the shape alone.
 // Weights are transformed per layer and dropped: nothing is cached
 // across layers.
 //

@@ -48,8 +48,9 @@ type layerBase struct {
 // newLayerBase returns the base of a layer that desc names.
 func newLayerBase(params *Params, lay *convLayout, desc string) layerBase {
 	b := layerBase{params: params, lay: lay}
-	h := sha256.Sum256(fmt.Appendf(nil, "veil/mpc/he layer %s; packing %d %d %d %d %d; params %+v", desc,
-		lay.kh, lay.kw, lay.gw, lay.cw, lay.ocw, params.lit))
+	h := sha256.Sum256(fmt.Appendf(nil, "veil/mpc/he layer %s; packing %d %d %d %d %d; params %d %d %v %d %d",
+		desc, lay.kh, lay.kw, lay.gw, lay.cw, lay.ocw,
+		params.lit.LogN, params.lit.LogT, params.lit.Q, params.lit.ResponseModuli, params.lit.StatBits))
 	copy(b.tag[:], h[:])
 	off := headerLen
 	for k := 0; k < lay.numOutputs(); k++ {

@@ -195,11 +195,6 @@ func (l *convLayout) numOutputs() int {
 // ciphertext.
 func (l *convLayout) nnz() int { return l.gw * l.ocw * l.nb * l.cw * l.cp.KH * l.cp.KW }
 
-// Per-operation costs of the packing model, in bytes on the wire: one
-// coefficient operation (a modular product or an NTT butterfly) is
-// counted as opBytes, about a nanosecond against a 1 Gbit/s link.
-const opBytes = 0.125
-
 // cost estimates the bytes and the work of the packing: the query and
 // the responses' c₁ (the outputs' c₀ coefficients are the same for every
 // packing), the server's kernel transforms and products.
@@ -210,7 +205,7 @@ func (l *convLayout) cost(p *Params) float64 {
 	ntt := L * n * float64(p.lit.LogN) / 2
 	kernels := float64(l.ngb * l.nb * l.nob)
 	ops := kernels*ntt + nIn*float64(l.nob)*2*L*n + nIn*ntt + nOut*(3*ntt+2*L*n)
-	return bytes + opBytes*ops
+	return bytes + p.bytesPerOp*ops
 }
 
 // split returns the image, tile row and column, group block and last

@@ -52,6 +52,8 @@ func TestNewParamsRefuses(t *testing.T) {
 		{"all response moduli", mod(func(l *Literal) { l.ResponseModuli = 4 }), "ResponseModuli"},
 		{"no flood room", mod(func(l *Literal) { l.Q = l.Q[:3] }), "flood"},
 		{"LogN outside the table", mod(func(l *Literal) { l.LogN = 16 }), "LogN"},
+		{"negative BytesPerOp", mod(func(l *Literal) { l.BytesPerOp = -1 }), "BytesPerOp"},
+		{"NaN BytesPerOp", mod(func(l *Literal) { l.BytesPerOp = math.NaN() }), "BytesPerOp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewParams(tc.lit)

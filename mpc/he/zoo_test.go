@@ -1,62 +1,99 @@
 package he
 
 import (
+	"os"
 	"testing"
+	"time"
 
+	"veil/fixed"
+	"veil/ir"
 	"veil/tensor"
+	"veil/zoo"
 )
 
-// resnet50 returns the convolutions of ResNet-50 (v1.5, 224×224) with
-// their multiplicities, and its final matmul.
-func resnet50() (convs []tensor.ConvParams, reps []int) {
-	add := func(n int, cp tensor.ConvParams) { convs = append(convs, cp); reps = append(reps, n) }
-	add(1, conv(1, 3, 224, 224, 64, 7, 7, 2, 3, 1))
-	stage := func(blocks, in, mid, hw, stride int) {
-		out := 4 * mid
-		add(1, conv(1, in, hw, hw, mid, 1, 1, 1, 0, 1))
-		add(1, conv(1, mid, hw, hw, mid, 3, 3, stride, 1, 1))
-		hw /= stride
-		add(1, conv(1, mid, hw, hw, out, 1, 1, 1, 0, 1))
-		add(1, conv(1, in, hw*stride, hw*stride, out, 1, 1, stride, 0, 1))
-		add(blocks-1, conv(1, out, hw, hw, mid, 1, 1, 1, 0, 1))
-		add(blocks-1, conv(1, mid, hw, hw, mid, 3, 3, 1, 1, 1))
-		add(blocks-1, conv(1, mid, hw, hw, out, 1, 1, 1, 0, 1))
-	}
-	stage(3, 64, 64, 56, 1)
-	stage(4, 256, 128, 56, 2)
-	stage(6, 512, 256, 28, 2)
-	stage(3, 1024, 512, 14, 2)
-	return convs, reps
-}
-
-// TestResNet50Packing packs every layer of ResNet-50 (no encryption)
-// and logs the bytes and the server's modelled work.
-func TestResNet50Packing(t *testing.T) {
-	p := Default()
-	convs, reps := resnet50()
-	var qb, rb, cts, kernels, prods int
-	for i, cp := range convs {
-		l, err := NewConv(p, cp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, r := l.Ciphertexts()
-		n := reps[i]
-		qb += n * l.QueryBytes()
-		rb += n * l.ResponseBytes()
-		cts += n * (q + r)
-		kernels += n * l.lay.ngb * l.lay.nb * l.lay.nob
-		prods += n * q * l.lay.nob
-		if testing.Verbose() {
-			t.Logf("%dx %v", n, l)
-		}
-	}
-	fc, err := NewMatMul(p, 1, 2048, 1000)
+// zooLayers compiles network name and returns the shapes of its
+// convolutions and matrix products (as m, k, n per batch element).
+func zooLayers(t *testing.T, name string) (convs []tensor.ConvParams, mms [][3]int) {
+	t.Helper()
+	nw, err := zoo.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	qb += fc.QueryBytes()
-	rb += fc.ResponseBytes()
-	t.Logf("ResNet-50 linear layers: %.0f MB query + %.0f MB response, %d ciphertexts, %d kernel transforms, %d products",
-		float64(qb)/1e6, float64(rb)/1e6, cts, kernels, prods)
+	g, err := nw.Build(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ir.Optimize(g); err != nil {
+		t.Fatal(err)
+	}
+	prog, err := fixed.Compile(g, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range prog.Instrs {
+		in := &prog.Instrs[i]
+		switch in.Op {
+		case fixed.Conv:
+			convs = append(convs, prog.ConvParams(in))
+		case fixed.MatMul:
+			a, b := prog.Tensors[in.In[0]].Shape, prog.Tensors[in.In[1]].Shape
+			if len(a) == 1 {
+				a = ir.Shape{1, a[0]}
+			}
+			n := 1
+			if len(b) > 1 {
+				n = b[len(b)-1]
+			}
+			mms = append(mms, [3]int{a[len(a)-2], a[len(a)-1], n})
+		}
+	}
+	return convs, mms
+}
+
+// TestZooPacking packs every convolution and matrix product of veil's
+// zoo networks (no encryption) and logs the bytes each network's linear
+// layers send. VEIL_HE_ZOO=all adds the largest networks.
+func TestZooPacking(t *testing.T) {
+	names := []string{"logreg", "secureml", "minionn", "lenet", "squeezenet", "resnet18", "resnet50",
+		"mobilenetv2", "mobilenetv3small", "efficientnetb0", "shufflenetv2", "googlenet"}
+	if testing.Short() {
+		names = names[:5]
+	}
+	if os.Getenv("VEIL_HE_ZOO") == "all" {
+		names = zoo.Names()
+	}
+	p := Default()
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			convs, mms := zooLayers(t, name)
+			var up, down, cts, kernels, prods int
+			add := func(l Layer) {
+				q, r := l.Ciphertexts()
+				up, down, cts = up+l.QueryBytes(), down+l.ResponseBytes(), cts+q+r
+				lay := l.base().lay
+				kernels += lay.ngb * lay.nb * lay.nob
+				prods += q * lay.nob
+				if testing.Verbose() && name == "resnet50" {
+					t.Log(l)
+				}
+			}
+			for _, cp := range convs {
+				l, err := NewConv(p, cp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				add(l)
+			}
+			for _, d := range mms {
+				l, err := NewMatMul(p, d[0], d[1], d[2])
+				if err != nil {
+					t.Fatal(err)
+				}
+				add(l)
+			}
+			t.Logf("%d convolutions, %d products: %.1f MB up, %.1f MB down, %d ciphertexts; server: %d kernel transforms, %d products (%v)",
+				len(convs), len(mms), float64(up)/1e6, float64(down)/1e6, cts, kernels, prods, time.Since(start).Round(time.Millisecond))
+		})
+	}
 }
