@@ -1,7 +1,6 @@
 package he
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -33,7 +32,12 @@ var convCases = []struct {
 	{"LeNet 5x5 on 28x28", conv(1, 1, 28, 28, 6, 5, 5, 1, 0, 1), false},
 	{"LeNet 5x5 on 12x12x6", conv(1, 6, 12, 12, 16, 5, 5, 1, 0, 1), false},
 	{"ResNet 3x3 on 56x56x16", conv(1, 16, 56, 56, 16, 3, 3, 1, 1, 1), false},
+	{"MobileNet depthwise 3x3 on 112x112x32", conv(1, 32, 112, 112, 32, 3, 3, 1, 1, 32), false},
+	{"MobileNet depthwise 3x3/2 on 112x112x64", conv(1, 64, 112, 112, 64, 3, 3, 2, 1, 64), false},
+	{"ResNeXt grouped 3x3 g32 on 14x14x256", conv(1, 256, 14, 14, 256, 3, 3, 1, 1, 32), false},
+	{"EfficientNet depthwise 5x5/2 on 28x28x144", conv(1, 144, 28, 28, 144, 5, 5, 2, 2, 144), false},
 	{"ResNet 3x3 on 56x56x64", conv(1, 64, 56, 56, 64, 3, 3, 1, 1, 1), true},
+	{"ResNet-50 conv1 7x7/2 on 224x224x3", conv(1, 3, 224, 224, 64, 7, 7, 2, 3, 1), true},
 }
 
 func TestConvExact(t *testing.T) {
@@ -61,5 +65,4 @@ func TestConvExact(t *testing.T) {
 			}
 		})
 	}
-	_ = fmt.Sprint
 }
