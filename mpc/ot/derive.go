@@ -14,11 +14,11 @@ func (s *COTSender) RandomOTs(n int) (m0, m1 []Block, err error) {
 		return nil, nil, err
 	}
 	m0, m1 = make([]Block, n), make([]Block, n)
-	hashBlocks(m0, q, first)
+	HashBlocks(m0, q, first)
 	for j := range q {
 		q[j] = q[j].Xor(s.delta)
 	}
-	hashBlocks(m1, q, first)
+	HashBlocks(m1, q, first)
 	return m0, m1, nil
 }
 
@@ -30,7 +30,7 @@ func (r *COTReceiver) RandomOTs(choices Bits, n int) ([]Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	hashBlocks(t, t, first)
+	HashBlocks(t, t, first)
 	return t, nil
 }
 

@@ -1,10 +1,5 @@
 package ot
 
-import (
-	"crypto/aes"
-	"crypto/cipher"
-)
-
 // The correlation-robust hash that turns correlated OTs into random
 // ones is Guo, Katz, Wang and Yu's tweakable construction from a fixed
 // permutation π (S&P 2020, "TMMO"): H(j, x) = π(π(x) ⊕ j) ⊕ π(x), with π
@@ -12,33 +7,41 @@ import (
 // construction models AES under a known key as a random permutation.
 var fixedKey = []byte("veil ot tmmo v1\x00")
 
-var fixedAES = mustAES(fixedKey)
+var pi = newFixedCipher(fixedKey)
 
-func mustAES(key []byte) cipher.Block {
-	b, err := aes.NewCipher(key)
-	if err != nil {
-		panic(err) // a 16-byte key is always valid
-	}
-	return b
+// hashChunk is how many blocks HashBlocks runs through π at a time.
+const hashChunk = 256
+
+// HashBlocks sets dst[i] = H(first + i, src[i]); dst and src may be the
+// same slice. Tweaks must never repeat for correlated inputs: each use
+// of the hash in veil draws its own range of them.
+func HashBlocks(dst, src []Block, first uint64) {
+	hash(dst, src, func(i int) uint64 { return first + uint64(i) })
 }
 
-// hashBlocks sets dst[i] = H(first + i, src[i]).
-func hashBlocks(dst, src []Block, first uint64) {
-	var in, px, out [16]byte
-	for i, x := range src {
-		x.bytes(in[:])
-		fixedAES.Encrypt(px[:], in[:])
-		p := blockFrom(px[:])
-		p.Xor(Block{first + uint64(i), 0}).bytes(in[:])
-		fixedAES.Encrypt(out[:], in[:])
-		dst[i] = blockFrom(out[:]).Xor(p)
+// HashTweaked sets dst[i] = H(tweaks[i], src[i]).
+func HashTweaked(dst, src []Block, tweaks []uint64) {
+	hash(dst, src, func(i int) uint64 { return tweaks[i] })
+}
+
+func hash(dst, src []Block, tweak func(i int) uint64) {
+	var p, t [hashChunk]Block
+	for off := 0; off < len(src); off += hashChunk {
+		n := min(hashChunk, len(src)-off)
+		pi.encrypt(p[:n], src[off:off+n])
+		for i := range n {
+			t[i] = Block{p[i][0] ^ tweak(off+i), p[i][1]}
+		}
+		pi.encrypt(t[:n], t[:n])
+		for i := range n {
+			dst[off+i] = t[i].Xor(p[i])
+		}
 	}
 }
 
-// Hash returns H(j, x), the tweakable correlation-robust hash of the
-// package's derived OTs.
+// Hash returns H(j, x).
 func Hash(j uint64, x Block) Block {
-	var out [1]Block
-	hashBlocks(out[:], []Block{x}, j)
+	out := [1]Block{x}
+	HashBlocks(out[:], out[:], j)
 	return out[0]
 }

@@ -328,3 +328,42 @@ func BenchmarkCorrelatedOTs(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/OT")
 }
+
+// TestFixedCipher checks the batched AES (AES-NI where present) and the
+// key schedule against crypto/aes, and the FIPS-197 example.
+func TestFixedCipher(t *testing.T) {
+	// FIPS-197 appendix B.
+	key := []byte{0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c}
+	in := []byte{0x32, 0x43, 0xf6, 0xa8, 0x88, 0x5a, 0x30, 0x8d, 0x31, 0x31, 0x98, 0xa2, 0xe0, 0x37, 0x07, 0x34}
+	want := []byte{0x39, 0x25, 0x84, 0x1d, 0x02, 0xdc, 0x09, 0xfb, 0xdc, 0x11, 0x85, 0x97, 0x19, 0x6a, 0x0b, 0x32}
+	c := newFixedCipher(key)
+	r := mrand.New(mrand.NewPCG(11, 12))
+	for _, n := range []int{1, 7, 8, 9, 64, 1000} {
+		src := make([]Block, n)
+		for i := range src {
+			src[i] = Block{r.Uint64(), r.Uint64()}
+		}
+		src[0] = blockFrom(in)
+		got, ref := make([]Block, n), make([]Block, n)
+		c.encrypt(got, src)
+		c.encryptGo(ref, src)
+		for i := range ref {
+			if got[i] != ref[i] {
+				t.Fatalf("n %d, block %d: batched %x, crypto/aes %x (AES-NI: %v)", n, i, got[i], ref[i], useAESNI)
+			}
+		}
+		var b [16]byte
+		got[0].bytes(b[:])
+		if string(b[:]) != string(want) {
+			t.Fatalf("FIPS-197 example: %x, want %x", b, want)
+		}
+	}
+}
+
+func BenchmarkHash(b *testing.B) {
+	src := make([]Block, 1<<12)
+	b.SetBytes(int64(16 * len(src)))
+	for b.Loop() {
+		HashBlocks(src, src, 0)
+	}
+}

@@ -89,7 +89,12 @@ func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value,
 			}
 		}
 	}
-	out, err := b.exec(in, args, wi)
+	var out []uint64
+	err := e.account(string(in.Op), b.prog.Tensors[in.Out].Shape.Size(), func() error {
+		var err error
+		out, err = b.exec(in, args, wi)
+		return err
+	})
 	if err != nil {
 		e.err = err
 		return nil, err

@@ -1,6 +1,10 @@
 package twopc
 
-import "fmt"
+import (
+	"fmt"
+
+	"veil/mpc/ot"
+)
 
 // exchange sends msg to the other party and returns its message of the
 // same length: both send first (sends are queued), so it costs one
@@ -28,20 +32,13 @@ func (p *party) bitTriples(n int) (a, b, c []byte, err error) {
 	for j := range b {
 		b[j] = byte(p.coins.Bit())
 	}
-	var m0, m1, got [][2]uint64
-	send := func() error {
-		s0, s1, err := p.snd.RandomOTs(n)
-		for j := range s0 {
-			m0 = append(m0, s0[j])
-			m1 = append(m1, s1[j])
-		}
+	var m0, m1, got []ot.Block
+	send := func() (err error) {
+		m0, m1, err = p.snd.RandomOTs(n)
 		return err
 	}
-	recv := func() error {
-		r, err := p.rcv.RandomOTs(toBits(b), n)
-		for j := range r {
-			got = append(got, r[j])
-		}
+	recv := func() (err error) {
+		got, err = p.rcv.RandomOTs(toBits(b), n)
 		return err
 	}
 	if p.first() {

@@ -3,6 +3,7 @@ package twopc
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 
 	"veil/mpc/ot"
 )
@@ -91,32 +92,36 @@ func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
 			return fmt.Errorf("comparison leaves: %w", err)
 		}
 		first := p.tweaks(16 * m)
+		// The key of message w of leaf l, K_w = ⊕_b k_b^{w_b} =
+		// K_0 ⊕ ⊕_{b ∈ w} (k_b^0 ⊕ k_b^1), then every pad in one batch.
+		pads := make([]ot.Block, 16*m)
+		for l := range m {
+			var d [leafBits]ot.Block
+			k := pads[16*l : 16*l+16]
+			k[0] = ot.Block{}
+			for b := range leafBits {
+				k[0] = k[0].Xor(k0[l*leafBits+b])
+				d[b] = k0[l*leafBits+b].Xor(k1[l*leafBits+b])
+			}
+			for w := 1; w < 16; w++ {
+				low := bits.TrailingZeros(uint(w))
+				k[w] = k[w&(w-1)].Xor(d[low])
+			}
+		}
+		ot.HashBlocks(pads, pads, first)
 		msg := make([]byte, 4*m) // 16 messages of 2 bits per leaf
 		for e := range n {
 			for i := range q {
 				l := e*q + i
 				x := leaf(e, i)
-				rg, re := byte(p.coins.Bit()), byte(p.coins.Bit())
-				gt[l], eq[l] = rg, re
+				rg, re := uint32(p.coins.Bit()), uint32(p.coins.Bit())
+				gt[l], eq[l] = byte(rg), byte(re)
+				// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
+				gtMask := uint32(1)<<x - 1 // w < x
 				var word uint32
 				for w := range 16 {
-					var key ot.Block
-					for b := range leafBits {
-						if w>>b&1 == 1 {
-							key = key.Xor(k1[l*leafBits+b])
-						} else {
-							key = key.Xor(k0[l*leafBits+b])
-						}
-					}
-					pad := ot.Hash(first+uint64(16*l+w), key)[0] & 3
-					bit := func(c bool) uint32 {
-						if c {
-							return 1
-						}
-						return 0
-					}
-					v := (bit(x > w) ^ uint32(rg)) | (bit(x == w)^uint32(re))<<1
-					word |= (v ^ uint32(pad)) << (2 * w)
+					v := (gtMask>>w&1 ^ rg) | (b2u(x == w)^re)<<1
+					word |= (v ^ uint32(pads[16*l+w][0]&3)) << (2 * w)
 				}
 				binary.LittleEndian.PutUint32(msg[4*l:], word)
 			}
@@ -140,6 +145,18 @@ func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
 		return fmt.Errorf("comparison leaves: %w", err)
 	}
 	first := p.tweaks(16 * m)
+	pads := make([]ot.Block, m)
+	tw := make([]uint64, m)
+	for e := range n {
+		for i := range q {
+			l := e*q + i
+			for b := range leafBits {
+				pads[l] = pads[l].Xor(keys[l*leafBits+b])
+			}
+			tw[l] = first + uint64(16*l+leaf(e, i))
+		}
+	}
+	ot.HashTweaked(pads, pads, tw)
 	msg, err := p.conn.Recv()
 	if err != nil {
 		return fmt.Errorf("comparison leaves: receiving: %w", err)
@@ -151,16 +168,18 @@ func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
 		for i := range q {
 			l := e*q + i
 			y := leaf(e, i)
-			var key ot.Block
-			for b := range leafBits {
-				key = key.Xor(keys[l*leafBits+b])
-			}
-			pad := ot.Hash(first+uint64(16*l+y), key)[0] & 3
-			v := binary.LittleEndian.Uint32(msg[4*l:])>>(2*y)&3 ^ uint32(pad)
+			v := binary.LittleEndian.Uint32(msg[4*l:])>>(2*y)&3 ^ uint32(pads[l][0]&3)
 			gt[l], eq[l] = byte(v&1), byte(v>>1)
 		}
 	}
 	return nil
+}
+
+func b2u(c bool) uint32 {
+	if c {
+		return 1
+	}
+	return 0
 }
 
 // tweaks reserves n hash tweaks of the session's 1-out-of-16 OTs and

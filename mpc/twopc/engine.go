@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"veil/fixed"
 	"veil/mpc"
@@ -28,6 +30,7 @@ type Engine struct {
 
 	err     error // sticky: once a call failed the engine refuses more work
 	aborted bool
+	ops     []mpc.OpCost // by op, in order of first use
 }
 
 // Options select how an Engine computes; both parties must use the same.
@@ -136,12 +139,34 @@ func (e *Engine) Abort(err error) error {
 	return err
 }
 
-// Cost reports this party's traffic: bytes and messages as the network
-// counts them; rounds are the messages received, an upper bound on the
-// round trips.
+// Cost reports this party's traffic, in total and by instruction op:
+// bytes and messages as the network counts them; rounds are the
+// messages received, an upper bound on the round trips.
 func (e *Engine) Cost() mpc.Cost {
 	st := e.net.Stats()
-	return mpc.Cost{Party: e.me, Rounds: int(st.MsgsRecv[1-e.me]), Sent: st.BytesSent, Recv: st.BytesRecv, Msgs: st.MsgsSent[1-e.me]}
+	return mpc.Cost{Party: e.me, Rounds: int(st.MsgsRecv[1-e.me]), Sent: st.BytesSent, Recv: st.BytesRecv, Msgs: st.MsgsSent[1-e.me],
+		Ops: slices.Clone(e.ops)}
+}
+
+// account runs f as one call of op on n elements and adds its traffic
+// and time to op's account.
+func (e *Engine) account(op string, n int, f func() error) error {
+	before, start := e.net.Stats(), time.Now()
+	err := f()
+	after := e.net.Stats()
+	i := slices.IndexFunc(e.ops, func(o mpc.OpCost) bool { return o.Op == op })
+	if i < 0 {
+		e.ops = append(e.ops, mpc.OpCost{Op: op, Sent: make([]int64, 2)})
+		i = len(e.ops) - 1
+	}
+	o := &e.ops[i]
+	o.Calls++
+	o.Elems += int64(n)
+	o.Rounds += int(after.MsgsRecv[1-e.me] - before.MsgsRecv[1-e.me])
+	o.Sent[1-e.me] += after.BytesSent[1-e.me] - before.BytesSent[1-e.me]
+	o.Msgs += after.MsgsSent[1-e.me] - before.MsgsSent[1-e.me]
+	o.Time += time.Since(start)
+	return err
 }
 
 // agree exchanges the programs' public digests.

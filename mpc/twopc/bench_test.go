@@ -1,0 +1,82 @@
+package twopc_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"veil/fixed"
+	"veil/internal/testmodel"
+	"veil/mpc"
+	"veil/mpc/mpctest"
+	"veil/mpc/twopc"
+)
+
+// BenchmarkLeNet2PC runs Fashion-MNIST LeNet inferences with both
+// parties in this process over mpc.NewLocal, in one session (setup
+// excluded). It reports milliseconds per image and payload bytes sent
+// per party; -v prints the client's per-op costs.
+func BenchmarkLeNet2PC(b *testing.B) {
+	bench2PC(b, "fashion_lenet", "data/fashion-mnist/test", 255)
+}
+
+// BenchmarkMLP2PC is BenchmarkLeNet2PC for the digits MLP.
+func BenchmarkMLP2PC(b *testing.B) {
+	bench2PC(b, "digits_mlp", "data/digits/test.csv", 16)
+}
+
+// BenchmarkResNet2PC is BenchmarkLeNet2PC for the MNIST ResNet.
+func BenchmarkResNet2PC(b *testing.B) {
+	bench2PC(b, "mnist_resnet", "data/mnist/test", 255)
+}
+
+func bench2PC(b *testing.B, model, data string, pixelMax float64) {
+	prog := testmodel.Program(b, model, 12)
+	xs, _ := testmodel.Images(b, prog, data, pixelMax, 8)
+	pub := prog.Public()
+	nets := mpc.NewLocal(2, 60*time.Second)
+	engines := make([]*twopc.Engine, 2)
+	errs := mpctest.Parties(2, func(p mpc.Party) error {
+		var err error
+		engines[p], err = twopc.New(nets[p], twopc.Options{})
+		return err
+	})
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	var before [2]mpc.Cost
+	for p := range 2 {
+		before[p] = engines[p].Cost()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		x := prog.EncodeInput(xs[i%len(xs)])
+		errs := mpctest.Parties(2, func(p mpc.Party) error {
+			var err error
+			if p == mpc.P0 {
+				_, err = engines[p].Run(context.Background(), pub, x)
+			} else {
+				_, err = engines[p].Run(context.Background(), prog)
+			}
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/image")
+	for p := range 2 {
+		c := engines[p].Cost()
+		b.ReportMetric(float64(c.TotalSent()-before[p].TotalSent())/float64(b.N), fmt.Sprintf("B/P%d", p))
+		if testing.Verbose() && p == 0 {
+			b.Log(c)
+		}
+	}
+	_ = fixed.Program{}
+}
