@@ -102,6 +102,7 @@ type Params struct {
 	floodOff  []uint64 // 2^floodBits mod q_i
 
 	bytesPerOp float64 // the packing's exchange rate
+	lazyAdds   int     // lazy products (< 2q each) a reduced word can take: (2k+1)·q_max < 2^64
 }
 
 // levelConsts holds the encoding and decoding constants of one level
@@ -154,6 +155,7 @@ func NewParams(lit Literal) (*Params, error) {
 		return nil, fmt.Errorf("he: %w", err)
 	}
 	p.logQ = logQ(p.ringQ.Modulus())
+	p.lazyAdds = int((math.MaxUint64/slices.Max(lit.Q) - 1) / 2)
 	if p.logQ > float64(bound) {
 		return nil, fmt.Errorf("he: log2 Q = %.1f exceeds the HE standard's %d bits at N = %d", p.logQ, bound, n)
 	}

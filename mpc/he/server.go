@@ -143,14 +143,26 @@ func (wk *worker) job(gb, ob int) {
 		a[0].Zero()
 		a[1].Zero()
 	}
+	// Products are accumulated lazily (each adds less than 2q), reduced
+	// every p.lazyAdds of them before a word could overflow.
+	reduce := func() {
+		for _, a := range wk.acc {
+			r.Reduce(a[0], a[0])
+			r.Reduce(a[1], a[1])
+		}
+	}
 	for cb := 0; cb < lay.nb; cb++ {
+		if cb > 0 && cb%p.lazyAdds == 0 {
+			reduce()
+		}
 		wk.kernelPoly(gb, cb, ob)
 		for it := range wk.acc { // image and tile
 			in := e.ins[(it*lay.ngb+gb)*lay.nb+cb]
-			r.MulCoeffsMontgomeryThenAdd(wk.kernel, in.b, wk.acc[it][0])
-			r.MulCoeffsMontgomeryThenAdd(wk.kernel, in.a, wk.acc[it][1])
+			r.MulCoeffsMontgomeryLazyThenAddLazy(wk.kernel, in.b, wk.acc[it][0])
+			r.MulCoeffsMontgomeryLazyThenAddLazy(wk.kernel, in.a, wk.acc[it][1])
 		}
 	}
+	reduce()
 	for it := range wk.acc {
 		wk.finish((it*lay.ngb+gb)*lay.nob+ob, wk.acc[it])
 	}
