@@ -74,7 +74,7 @@ func bench2PC(b *testing.B, model, data string, pixelMax float64) {
 	for p := range 2 {
 		c := engines[p].Cost()
 		b.ReportMetric(float64(c.TotalSent()-before[p].TotalSent())/float64(b.N), fmt.Sprintf("B/P%d", p))
-		if testing.Verbose() && p == 0 {
+		if testing.Verbose() {
 			b.Log(c)
 		}
 	}
