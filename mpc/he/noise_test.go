@@ -149,3 +149,49 @@ func TestNoiseHidesWeights(t *testing.T) {
 		t.Fatalf("chi-square %.1f: the noise depends on the weights (%v vs %v)", chi, ha, hb)
 	}
 }
+
+// TestFloodSamples checks the flood's range and spread directly, at the
+// top level: uniform in [−2^floodBits, 2^floodBits).
+func TestFloodSamples(t *testing.T) {
+	p := Default()
+	prng, err := newPRNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := p.ringQ.NewPoly()
+	const n = 4000
+	for j := 0; j < n; j++ {
+		p.addFlood(prng, pol, p.top.level, j)
+	}
+	vals := make([]*big.Int, p.n)
+	for i := range vals {
+		vals[i] = new(big.Int)
+	}
+	p.ringQ.PolyToBigintCentered(pol, 1, vals)
+	f := new(big.Int).Lsh(big.NewInt(1), uint(p.FloodBits()))
+	neg := new(big.Int).Neg(f)
+	var below, above int
+	half := new(big.Int).Rsh(f, 1)
+	for j := 0; j < n; j++ {
+		v := vals[j]
+		if v.Cmp(neg) < 0 || v.Cmp(f) >= 0 {
+			t.Fatalf("flood %v outside [−2^%d, 2^%d)", v, p.FloodBits(), p.FloodBits())
+		}
+		if v.CmpAbs(half) > 0 {
+			if v.Sign() < 0 {
+				below++
+			} else {
+				above++
+			}
+		}
+	}
+	// Each side beyond F/2 has probability 1/4.
+	if below < n/5 || above < n/5 {
+		t.Fatalf("%d below −F/2, %d above F/2 of %d: not uniform", below, above, n)
+	}
+	for j := n; j < p.n; j++ {
+		if vals[j].Sign() != 0 {
+			t.Fatalf("coefficient %d flooded", j)
+		}
+	}
+}

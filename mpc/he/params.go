@@ -87,15 +87,15 @@ const (
 type Params struct {
 	lit   Literal
 	n     int
-	ringQ *ring.Ring // all moduli; AtLevel(respLevel) is the response ring
+	ringQ *ring.Ring // all moduli; AtLevel(resp.level) is the response ring
 	bits  []int      // bit length of each modulus: its width on the wire
 	logQ  float64
 
 	top, resp levelConsts
 
-	// flood is the flooding magnitude: the server adds noise uniform in
-	// [−2^floodBits, 2^floodBits). maxNoise is the largest worst-case data
-	// noise it may hide (2^(floodBits−StatBits)).
+	// The server floods with noise uniform in [−2^floodBits,
+	// 2^floodBits); maxNoise is the largest worst-case data noise it may
+	// hide, 2^(floodBits−StatBits).
 	floodBits int
 	maxNoise  *big.Int
 	pow64     []uint64 // 2^64 mod q_i
@@ -144,9 +144,12 @@ func NewParams(lit Literal) (*Params, error) {
 	if p.bytesPerOp == 0 {
 		p.bytesPerOp = defaultBytesPerOp
 	}
-	for _, q := range lit.Q {
+	for i, q := range lit.Q {
 		if q>>61 != 0 || !ring.IsPrime(q) || q%uint64(2*n) != 1 {
 			return nil, fmt.Errorf("he: modulus %d is not an NTT-friendly prime of at most 61 bits", q)
+		}
+		if slices.Contains(lit.Q[:i], q) {
+			return nil, fmt.Errorf("he: modulus %d appears twice", q)
 		}
 		p.bits = append(p.bits, bits.Len64(q))
 	}

@@ -48,6 +48,7 @@ func TestNewParamsRefuses(t *testing.T) {
 		{"LogT 65", mod(func(l *Literal) { l.LogT = 65 }), "LogT"},
 		{"not prime", mod(func(l *Literal) { l.Q[0]++ }), "NTT-friendly prime"},
 		{"not NTT friendly", mod(func(l *Literal) { l.Q[0] = 1099511627689 }), "NTT-friendly prime"},
+		{"repeated modulus", mod(func(l *Literal) { l.Q[1] = l.Q[0] }), "twice"},
 		{"no response moduli", mod(func(l *Literal) { l.ResponseModuli = 0 }), "ResponseModuli"},
 		{"all response moduli", mod(func(l *Literal) { l.ResponseModuli = 4 }), "ResponseModuli"},
 		{"no flood room", mod(func(l *Literal) { l.Q = l.Q[:3] }), "flood"},

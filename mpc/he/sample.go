@@ -148,7 +148,8 @@ func gaussian(prng *rand.ChaCha8, v []int64) {
 	}
 }
 
-// maxFloodWords bounds the words of a flood sample (NewParams checks).
+// maxFloodWords bounds the words of a flood sample: floodBits + 1 is at
+// most the bits of Q, 16 moduli of 61 bits.
 const maxFloodWords = 16
 
 // floodWords is the number of 64-bit words of a flood sample.
