@@ -55,8 +55,8 @@
 // that one negacyclic product puts the output of every (group, output
 // channel) at known coefficients of its own slot, the other coefficients
 // holding partial sums that are never revealed. The server accumulates
-// kernel × input over the channel blocks in the NTT domain, with one
-// inverse NTT per output ciphertext. Depthwise and grouped convolutions
+// kernel × input over the channel blocks in the NTT domain and leaves it
+// only once per output ciphertext. Depthwise and grouped convolutions
 // pack several groups per polynomial (g_w > 1); a strided convolution is
 // run as the stride-1 convolution of its polyphase components (stride s:
 // the s² phase images become input channels with ⌈K/s⌉-tap kernels), so
@@ -68,6 +68,18 @@
 // exchange rate); both parties derive it from the shape alone.
 // Weights are transformed per layer and dropped: nothing is cached
 // across layers.
+//
+// # Costs
+//
+// Per layer: one round trip; the client encrypts and the server
+// transforms each query ciphertext once (the server holds them, 2·L·N
+// words or 512 KiB each, for the duration of [Server.Eval]); the server
+// transforms each kernel polynomial once and reuses it for every tile
+// and image, and makes one product per query ciphertext and output block.
+// The packing of every convolution and product of veil's zoo is tested;
+// ResNet-50's linear layers send about 2.2 GB (1.2 GB query, 1.0 GB
+// response) at the default BytesPerOp, for about 9·10^4 kernel
+// transforms and 3.3·10^5 products on the server.
 //
 // # Response, noise and flooding
 //
