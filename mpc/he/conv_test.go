@@ -2,6 +2,7 @@ package he
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"veil/tensor"
@@ -64,5 +65,37 @@ func TestConvExact(t *testing.T) {
 				t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
 			}
 		})
+	}
+}
+
+func TestNewConvRefuses(t *testing.T) {
+	p := Default()
+	ok := conv(1, 4, 8, 8, 4, 3, 3, 1, 1, 1)
+	mod := func(f func(*tensor.ConvParams)) tensor.ConvParams { c := ok; f(&c); return c }
+	for _, tc := range []struct {
+		name string
+		cp   tensor.ConvParams
+		want string
+	}{
+		{"zero batch", mod(func(c *tensor.ConvParams) { c.N = 0 }), "positive"},
+		{"zero stride", mod(func(c *tensor.ConvParams) { c.SH = 0 }), "positive"},
+		{"negative pad", mod(func(c *tensor.ConvParams) { c.PadL = -1 }), "padding"},
+		{"groups", mod(func(c *tensor.ConvParams) { c.Group = 3 }), "divisible"},
+		{"kernel beyond the padded input", mod(func(c *tensor.ConvParams) { c.KH = 11 }), "larger"},
+		{"kernel beyond a polynomial", conv(1, 1, 100, 100, 1, 91, 91, 1, 0, 1), "does not fit"},
+		{"too many elements", conv(1<<20, 1<<10, 1<<10, 1, 1, 1, 1, 1, 0, 1), "2^31"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewConv(p, tc.cp)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewConv: %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := NewMatMul(p, 0, 3, 3); err == nil {
+		t.Error("NewMatMul accepted an empty matrix")
+	}
+	if _, err := (&Client{params: p}).EncryptInput(nil, nil); err == nil {
+		t.Error("EncryptInput accepted a nil layer")
 	}
 }

@@ -85,6 +85,9 @@ var errParams = errors.New("he: the layer was built for other parameters")
 
 // checkLayer checks that l was built for params.
 func checkLayer(params *Params, l Layer) (*layerBase, error) {
+	if l == nil {
+		return nil, errors.New("he: nil layer")
+	}
 	lb := l.base()
 	if !lb.params.equal(params) {
 		return nil, errParams

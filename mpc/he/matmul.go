@@ -12,7 +12,8 @@ import (
 // packed as the convolution of a K-channel, M×1 image with N 1×1
 // filters, so a polynomial holds m_w rows of c_w input columns and a
 // kernel polynomial n_w filters, n_w·c_w·m_w ≤ N. A product W·X is run
-// as (Xᵀ·Wᵀ)ᵀ by the caller.
+// as (Xᵀ·Wᵀ)ᵀ by the caller, a batched product with shared weights as
+// one of B·M rows, and one with weights per batch element as B layers.
 type MatMul struct {
 	layerBase
 	m, k, n int
