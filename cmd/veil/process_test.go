@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -173,5 +174,67 @@ func TestBench(t *testing.T) {
 	}
 	if rs[0].Network != "fashion_lenet" || rs[0].ReluCount != 1780 || rs[0].Comparisons != 6508 {
 		t.Errorf("LeNet: network %q, %d ReLUs, %d comparisons; want fashion_lenet, 1780, 6508", rs[0].Network, rs[0].ReluCount, rs[0].Comparisons)
+	}
+}
+
+// twoPartyImages is how many test images TestTwoPartiesAsProcesses runs
+// per model (the full acceptance run: -twopc.images=500).
+var twoPartyImages = flag.Int("twopc.images", 12, "images per bundled model through the 2PC party processes")
+
+// TestTwoPartiesAsProcesses runs the client and the server of the 2PC
+// backend as two OS processes over TLS (no helper) on every bundled model
+// and checks the client's outputs against the cleartext fixed-point
+// executor on real test images: same top-1, every logit within its
+// propagated truncation bound.
+func TestTwoPartiesAsProcesses(t *testing.T) {
+	cases := []struct {
+		model, data string
+		pixelMax    string
+		max         int // images in the test set
+	}{
+		{"fashion_lenet.onnx", "fashion-mnist/test", "255", 10000},
+		{"digits_mlp.onnx", "digits/test.csv", "16", 397},
+		{"mnist_resnet.onnx", "mnist/test", "255", 10000},
+	}
+	for _, c := range cases {
+		t.Run(c.model, func(t *testing.T) {
+			n := min(*twoPartyImages, c.max)
+			cfg, prog := partySetup(t, testmodel.Path("models/"+c.model), "--parties", "2")
+			data := testmodel.Path("data/" + c.data)
+			var sout, cout bytes.Buffer
+			mode := []string{"party", "--backend", "2pc", "--config", cfg, "--json"}
+			server := veilProcess(t, &sout, append(mode, "--role", "server", "--program", prog)...)
+			client := veilProcess(t, &cout, append(mode, "--role", "client", "--data", data, "--pixel-max", c.pixelMax, "--limit", fmt.Sprint(n))...)
+			for name, p := range map[string]*exec.Cmd{"client": client, "server": server} {
+				if err := p.Wait(); err != nil {
+					t.Fatalf("%s: %v\nclient: %s\nserver: %s", name, err, cout.String(), sout.String())
+				}
+			}
+			var res session.PartyReport
+			if err := json.Unmarshal(cout.Bytes(), &res); err != nil {
+				t.Fatalf("client output %q: %v", cout.String(), err)
+			}
+			p, err := fixed.ReadFile(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pm, _ := strconv.ParseFloat(c.pixelMax, 64)
+			df := dataFlags{pixelMax: pm}
+			xs, err := df.loadExamples(data, n, p.InputShape(), p.InputLayout())
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs := make([][]float64, len(res.Predictions))
+			for i, pr := range res.Predictions {
+				outs[i] = pr.Output
+			}
+			maxDev, maxBound := checkSecureOutputs(t, p, xs, outs)
+			t.Logf("%s (2pc): %d images through two processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f); client sent %d bytes, %.1f ms per image",
+				c.model, len(xs), maxDev, maxBound, res.BytesSent, res.MsMedian)
+			var sr session.PartyReport
+			if err := json.Unmarshal(sout.Bytes(), &sr); err != nil || sr.N != n || len(sr.Predictions) != 0 {
+				t.Errorf("server reported %q (%v)", sout.String(), err)
+			}
+		})
 	}
 }
