@@ -25,6 +25,14 @@ type backend struct {
 
 type weight struct{ id int }
 
+// bitShares are the XOR-shared bits a DReLU computes. A Mux takes them as
+// they are; any other reader gets them converted to additive shares of
+// 0/1 (B2A, once, kept in arith).
+type bitShares struct {
+	bits  []byte
+	arith []uint64
+}
+
 func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint64) error {
 	e := b.e
 	if err := mpc.CheckRole(e.me, prog, inputs); err != nil {
@@ -77,10 +85,25 @@ func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value,
 	}
 	wi := b.prog.WeightOperand(in)
 	args := make([][]uint64, len(vals))
+	var sel []byte // a Mux's selector, as XOR-shared bits
 	for i, v := range vals {
 		switch v := v.(type) {
 		case []uint64:
 			args[i] = v
+		case *bitShares:
+			if in.Op == fixed.Mux && i == 0 {
+				sel = v.bits
+				continue
+			}
+			if v.arith == nil {
+				a, err := e.p.b2a(v.bits)
+				if err != nil {
+					e.err = fmt.Errorf("B2A: %w", err)
+					return nil, e.err
+				}
+				v.arith = a
+			}
+			args[i] = v.arith
 		case *weight:
 			if i == wi {
 				args[i] = b.clear(v)
@@ -89,10 +112,19 @@ func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value,
 			}
 		}
 	}
-	var out []uint64
+	var out fixed.Value
 	err := e.account(string(in.Op), b.prog.Tensors[in.Out].Shape.Size(), func() error {
 		var err error
-		out, err = b.exec(in, args, wi)
+		switch in.Op {
+		case fixed.DReLU:
+			var bits []byte
+			bits, err = e.p.drelu(args[0], e.opt.magnitude())
+			out = &bitShares{bits: bits}
+		case fixed.Mux:
+			out, err = b.mux(sel, args)
+		default:
+			out, err = b.exec(in, args, wi)
+		}
 		return err
 	})
 	if err != nil {
@@ -100,6 +132,30 @@ func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value,
 		return nil, err
 	}
 	return out, nil
+}
+
+// mux is y + b·(x − y) for the selector b as XOR-shared bits (sel, from
+// a DReLU) or additive shares of 0/1 (args[0]: its bit is the low bit of
+// the shares' sum).
+func (b *backend) mux(sel []byte, args [][]uint64) ([]uint64, error) {
+	if sel == nil {
+		sel = make([]byte, len(args[0]))
+		for j, v := range args[0] {
+			sel[j] = byte(v & 1)
+		}
+	}
+	d := make([]uint64, len(args[1]))
+	for j := range d {
+		d[j] = args[1][j] - args[2][j]
+	}
+	z, err := b.e.p.mux(sel, d)
+	if err != nil {
+		return nil, err
+	}
+	for j := range z {
+		z[j] += args[2][j]
+	}
+	return z, nil
 }
 
 func (b *backend) exec(in *fixed.Instr, args [][]uint64, wi int) ([]uint64, error) {
@@ -125,27 +181,6 @@ func (b *backend) exec(in *fixed.Instr, args [][]uint64, wi int) ([]uint64, erro
 			return p.mulByServer(broadcastTo(x, shape(1-wi), out), w)
 		}
 		return p.mul(broadcastTo(args[0], shape(0), out), broadcastTo(args[1], shape(1), out))
-	case fixed.DReLU:
-		bits, err := p.drelu(args[0], e.opt.magnitude())
-		if err != nil {
-			return nil, err
-		}
-		return p.b2a(bits)
-	case fixed.Mux: // y + b·(x − y); b's bit is the low bit of its shares' sum
-		bits := make([]byte, len(args[0]))
-		d := make([]uint64, len(args[1]))
-		for j := range bits {
-			bits[j] = byte(args[0][j] & 1)
-			d[j] = args[1][j] - args[2][j]
-		}
-		z, err := p.mux(bits, d)
-		if err != nil {
-			return nil, err
-		}
-		for j := range z {
-			z[j] += args[2][j]
-		}
-		return z, nil
 	case fixed.Relu:
 		return p.relu(args[0], e.opt.magnitude())
 	}
@@ -212,6 +247,12 @@ func (b *backend) End(outs []fixed.Value) ([][]uint64, error) {
 			all = append(all, v...)
 		case *weight:
 			all = append(all, b.shared(v)...)
+		case *bitShares:
+			a, err := b.e.p.b2a(v.bits)
+			if err != nil {
+				return nil, fmt.Errorf("B2A: %w", err)
+			}
+			all = append(all, a...)
 		}
 	}
 	opened, err := b.e.reveal(all)
