@@ -33,7 +33,7 @@ type Literal struct {
 	// takes the packing that minimises bytes + BytesPerOp·operations.
 	// Zero means 1/16, about a two-core server on a 1 Gbit/s link; lower
 	// it for slower links (ResNet-50: 1.2 GB at 0, 1.6 GB at 0.03,
-	// 2.2 GB at 1/16, with about 135, 92 and 74 s of server work on one
+	// 2.2 GB at 1/16, with about 135, 92 and 74 s of modelled server work on one
 	// core).
 	BytesPerOp float64
 }
