@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"veil/fixed"
@@ -268,5 +269,48 @@ func TestElementBoundsAreLocal(t *testing.T) {
 	}
 	if eb := p.ErrorBounds(vals); eb[p.Outputs[0]] != math.Max(math.Max(relu[1], relu[2]), relu[3]) {
 		t.Errorf("ErrorBounds %g is not the largest element bound of %v", eb[p.Outputs[0]], relu)
+	}
+}
+
+// TestTraceCompareBits checks the traced comparison bound on the bundled
+// LeNet: every DReLU input of the lowered program on the calibration
+// images lies below 2^(CompareBits − CompareMargin), the bound is tight
+// to within one bit, and an invalid bound is refused.
+func TestTraceCompareBits(t *testing.T) {
+	p := testmodel.Program(t, "fashion_lenet", 12)
+	xs, _ := testmodel.Images(t, p, "data/fashion-mnist/test", 255, 8)
+	var ex []fixed.Example
+	for _, x := range xs {
+		ex = append(ex, fixed.Example{Input: x})
+	}
+	if err := p.TraceCompareBits(ex); err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.Lower(func(fixed.Op) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top float64
+	for _, x := range xs {
+		vals, err := q.Trace(q.EncodeInput(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range q.Instrs {
+			if in.Op == fixed.DReLU {
+				for _, v := range vals[in.In[0]] {
+					top = math.Max(top, math.Abs(float64(int64(v))))
+				}
+			}
+		}
+	}
+	b := p.CompareBits - fixed.CompareMargin
+	if top >= math.Ldexp(1, b) || top < math.Ldexp(1, b-1) {
+		t.Fatalf("largest comparison input %g, traced bound 2^%d (with margin 2^%d)", top, b, p.CompareBits)
+	}
+	t.Logf("LeNet: comparisons below %g, CompareBits %d", top, p.CompareBits)
+	p.CompareBits = 63
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "comparison bound") {
+		t.Errorf("CompareBits 63: %v", err)
 	}
 }

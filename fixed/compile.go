@@ -28,6 +28,9 @@ type Options struct {
 	// domain of the reciprocals, square roots and exponentials of secret
 	// values, whose approximations hold on a bounded range only.
 	Ranges map[string][2]float64
+	// Calibration, when set, are inputs to trace the program's
+	// comparison bound on (see TraceCompareBits).
+	Calibration []Example
 }
 
 // CompileWith is Compile with options.
@@ -87,6 +90,11 @@ func CompileWith(g *ir.Graph, s int, opt Options) (*Program, error) {
 	c.p.ComputeStats()
 	if err := c.p.Validate(); err != nil {
 		return nil, fmt.Errorf("compiled program is invalid: %w", err)
+	}
+	if len(opt.Calibration) > 0 {
+		if err := c.p.TraceCompareBits(opt.Calibration); err != nil {
+			return nil, err
+		}
 	}
 	return c.p, nil
 }

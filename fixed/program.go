@@ -231,10 +231,15 @@ type Program struct {
 	// Preprocess is how raw images were turned into inputs when the
 	// program was compiled; every client applies it (see Preprocess).
 	Preprocess *Preprocess `json:"preprocess,omitempty"`
-	ScaleTable []ScaleRow  `json:"scale_table,omitempty"`
-	Source     string      `json:"source,omitempty"`
-	SourceHash string      `json:"source_sha256,omitempty"`
-	Stats      Stats       `json:"stats"`
+	// CompareBits, when set, bounds every comparison's input below
+	// 2^CompareBits in magnitude, traced on calibration data with
+	// headroom (see TraceCompareBits): backends whose comparisons cost
+	// per bit compare that many. It is public: the client learns it.
+	CompareBits int        `json:"compare_bits,omitempty"`
+	ScaleTable  []ScaleRow `json:"scale_table,omitempty"`
+	Source      string     `json:"source,omitempty"`
+	SourceHash  string     `json:"source_sha256,omitempty"`
+	Stats       Stats      `json:"stats"`
 }
 
 // Stats are static counts of a program.

@@ -29,6 +29,9 @@ func (p *Program) validate(needData bool) error {
 	if err := p.Preprocess.check(); err != nil {
 		return fmt.Errorf("preprocessing: %w", err)
 	}
+	if b := p.CompareBits; b != 0 && (b < MinCompareBits || b > MaxCompareBits) {
+		return fmt.Errorf("comparison bound 2^%d outside 2^%d…2^%d", b, MinCompareBits, MaxCompareBits)
+	}
 	n := len(p.Tensors)
 	defined := make([]bool, n)
 	for id, t := range p.Tensors {

@@ -114,6 +114,7 @@ func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scal
 	if opt.Ranges, err = fixed.TraceRanges(g, xs); err != nil {
 		return 0, nil, opt, err
 	}
+	opt.Calibration = xs
 	if !auto {
 		return fixedScales[0], nil, opt, nil
 	}

@@ -63,7 +63,8 @@ bytes each party sent and the rounds.`,
 			if err != nil {
 				return err
 			}
-			prog, err := fixed.Compile(g, scale)
+			// The images themselves calibrate the comparison bound.
+			prog, err := fixed.CompileWith(g, scale, fixed.Options{Calibration: xs})
 			if err != nil {
 				return err
 			}

@@ -156,7 +156,7 @@ on the inputs themselves when --data is not given.`,
 				if err != nil {
 					return err
 				}
-				if prog, err = fixed.CompileWith(g, scale, fixed.Options{Ranges: ranges}); err != nil {
+				if prog, err = fixed.CompileWith(g, scale, fixed.Options{Ranges: ranges, Calibration: calib}); err != nil {
 					return err
 				}
 			}

@@ -147,7 +147,7 @@ func (r Runner) Run(spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := fixed.CompileWith(g, spec.Scale, fixed.Options{Ranges: ranges})
+	p, err := fixed.CompileWith(g, spec.Scale, fixed.Options{Ranges: ranges, Calibration: examples})
 	if err != nil {
 		return nil, err
 	}

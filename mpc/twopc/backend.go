@@ -21,6 +21,7 @@ type backend struct {
 	e      *Engine
 	prog   *fixed.Program
 	inputs [][]uint64
+	k      int // comparison width (Options.compareBits)
 }
 
 type weight struct{ id int }
@@ -41,7 +42,11 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 	if err := e.agree(prog); err != nil {
 		return fmt.Errorf("program check: %w", err)
 	}
-	b.prog, b.inputs = prog, inputs
+	k, err := e.opt.compareBits(prog)
+	if err != nil {
+		return err
+	}
+	b.prog, b.inputs, b.k = prog, inputs, k
 	return nil
 }
 
@@ -118,7 +123,7 @@ func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value,
 		switch in.Op {
 		case fixed.DReLU:
 			var bits []byte
-			bits, err = e.p.drelu(args[0], e.opt.magnitude())
+			bits, err = e.p.drelu(args[0], b.k)
 			out = &bitShares{bits: bits}
 		case fixed.Mux:
 			out, err = b.mux(sel, args)
@@ -182,7 +187,7 @@ func (b *backend) exec(in *fixed.Instr, args [][]uint64, wi int) ([]uint64, erro
 		}
 		return p.mul(broadcastTo(args[0], shape(0), out), broadcastTo(args[1], shape(1), out))
 	case fixed.Relu:
-		return p.relu(args[0], e.opt.magnitude())
+		return p.relu(args[0], b.k)
 	}
 	return nil, fmt.Errorf("op %q is not supported by the 2PC backend", in.Op)
 }

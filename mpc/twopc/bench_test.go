@@ -34,6 +34,13 @@ func BenchmarkResNet2PC(b *testing.B) {
 func bench2PC(b *testing.B, model, data string, pixelMax float64) {
 	prog := testmodel.Program(b, model, 12)
 	xs, _ := testmodel.Images(b, prog, data, pixelMax, 8)
+	var ex []fixed.Example
+	for _, x := range xs {
+		ex = append(ex, fixed.Example{Input: x})
+	}
+	if err := prog.TraceCompareBits(ex); err != nil {
+		b.Fatal(err)
+	}
 	pub := prog.Public()
 	nets := mpc.NewLocal(2, 60*time.Second)
 	engines := make([]*twopc.Engine, 2)
@@ -78,5 +85,4 @@ func bench2PC(b *testing.B, model, data string, pixelMax float64) {
 			b.Log(c)
 		}
 	}
-	_ = fixed.Program{}
 }

@@ -35,19 +35,27 @@ type Engine struct {
 
 // Options select how an Engine computes; both parties must use the same.
 type Options struct {
-	// MagnitudeBits bounds |x| < 2^MagnitudeBits for every comparison
-	// (DReLU, ReLU, MaxPool, ArgMax, Max): the millionaires' protocol
-	// compares that many bits. Zero means 62, exact for every value a
-	// 64-bit fixed-point program holds without overflow.
+	// MagnitudeBits, when set, is how many bits every comparison (DReLU,
+	// ReLU and the composites built on them) compares: values must lie
+	// below 2^MagnitudeBits in magnitude, and a program whose traced
+	// bound (fixed.Program.CompareBits) exceeds it is refused. Zero means
+	// the program's traced bound, or 62 for a program without one
+	// (exact for every value a 64-bit fixed-point program holds without
+	// overflow).
 	MagnitudeBits int
 }
 
-// magnitude is the comparison width.
-func (o Options) magnitude() int {
-	if o.MagnitudeBits == 0 {
-		return 62
+// compareBits is the comparison width for prog.
+func (o Options) compareBits(prog *fixed.Program) (int, error) {
+	switch {
+	case o.MagnitudeBits != 0 && prog.CompareBits > o.MagnitudeBits:
+		return 0, fmt.Errorf("program %q needs comparisons of %d bits (traced on its calibration data), more than the %d this session allows", prog.Name, prog.CompareBits, o.MagnitudeBits)
+	case o.MagnitudeBits != 0:
+		return o.MagnitudeBits, nil
+	case prog.CompareBits != 0:
+		return prog.CompareBits, nil
 	}
-	return o.MagnitudeBits
+	return fixed.MaxCompareBits, nil
 }
 
 // New starts a session for this party over net: both OT extensions
