@@ -185,7 +185,8 @@ var twoPartyImages = flag.Int("twopc.images", 12, "images per bundled model thro
 // backend as two OS processes over TLS (no helper) on every bundled model
 // and checks the client's outputs against the cleartext fixed-point
 // executor on real test images: same top-1, every logit within its
-// propagated truncation bound.
+// propagated truncation bound. The programs carry the comparison bound
+// traced on the first 64 images.
 func TestTwoPartiesAsProcesses(t *testing.T) {
 	cases := []struct {
 		model, data string
@@ -199,8 +200,13 @@ func TestTwoPartiesAsProcesses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.model, func(t *testing.T) {
 			n := min(*twoPartyImages, c.max)
-			cfg, prog := partySetup(t, testmodel.Path("models/"+c.model), "--parties", "2")
 			data := testmodel.Path("data/" + c.data)
+			cfg, prog := partySetup(t, testmodel.Path("models/"+c.model), "--parties", "2")
+			// Recompile with the comparison bound traced on 64 images.
+			if out, err := veil(t, "compile", testmodel.Path("models/"+c.model), "--scale", fmt.Sprint(defaultScale),
+				"--data", data, "--pixel-max", c.pixelMax, "--limit", "64", "-o", prog); err != nil {
+				t.Fatalf("compile: %v\n%s", err, out)
+			}
 			var sout, cout bytes.Buffer
 			mode := []string{"party", "--backend", "2pc", "--config", cfg, "--json"}
 			server := veilProcess(t, &sout, append(mode, "--role", "server", "--program", prog)...)
