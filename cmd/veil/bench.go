@@ -33,10 +33,11 @@ func benchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [NETWORK|MODEL...]",
-		Short: "Measure secure 3-party inference: time, CPU, bytes, rounds and memory per party",
+		Short: "Measure secure inference: time, CPU, bytes, rounds and memory per party",
 		Long: `bench compiles each network (a zoo name, or a model file) and runs one inference
-through the 3-party Porthos protocol with the client, the server and the
-helper as three processes of this program on loopback TLS. It reports wall
+through a secure backend (--backend: 3pc, Porthos with the client, the
+server and the helper; 2pc, the client and the server alone), each party a
+process of this program on loopback TLS. It reports wall
 time, each party's CPU time, bytes and peak memory, rounds, the ReLU and
 comparison counts, and whether the secure output matched the cleartext
 fixed-point executor (same top-1, every logit within the propagated
