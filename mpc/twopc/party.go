@@ -16,6 +16,7 @@ import (
 // would.
 type party struct {
 	me    mpc.Party
+	net   mpc.Network
 	conn  ot.Conn
 	snd   *ot.COTSender   // this party sends, the other chooses
 	rcv   *ot.COTReceiver // the other sends, this party chooses
@@ -29,7 +30,7 @@ func newParty(net mpc.Network) (*party, error) {
 	if me != mpc.P0 && me != mpc.P1 {
 		return nil, fmt.Errorf("2pc: party %s: a two-party session has parties P0 and P1 only", me)
 	}
-	p := &party{me: me, conn: ot.Peer(net, 1-me), coins: prg.NewRandom("veil 2pc coins"), tweak: 1 << 63}
+	p := &party{me: me, net: net, conn: ot.Peer(net, 1-me), coins: prg.NewRandom("veil 2pc coins"), tweak: 1 << 63}
 	var err error
 	if me == mpc.P0 { // P0 → P1 first, then P1 → P0
 		if p.snd, err = ot.NewCOTSender(p.conn); err == nil {

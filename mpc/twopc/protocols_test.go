@@ -195,3 +195,66 @@ func TestProducts(t *testing.T) {
 		}
 	}
 }
+
+// uBytes is what the choosing end of an OT extension sends for n OTs in
+// one call: 128 bits per OT in whole blocks of 128 OTs (one message up
+// to 2^16 OTs).
+func uBytes(n int) int64 { return int64(16 * 128 * ((n + 127) / 128)) }
+
+// TestCommunication checks every protocol's payload on the wire, per
+// party, against its formula (framing excluded):
+//
+//	B2A(n):       P0 8n (corrections),  P1 u(n)
+//	mux(n):       each u(n) + 8n (both directions)
+//	AND(n):       each u(n) (its triples' random OTs) + 2n (openings)
+//	greater(n,k): q = ⌈k/4⌉ leaves, m = n·q; P0 4m (16 two-bit messages
+//	              per leaf), P1 u(4m); then per tree level with p pairs
+//	              per value, AND(2·p·n)
+//	mul(n):       each u(64n) + 8·64n (Gilboa, both directions)
+func TestCommunication(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	const n = 300
+	and := func(c int) [2]int64 { return [2]int64{uBytes(c) + int64(2*c), uBytes(c) + int64(2*c)} }
+	add := func(a, b [2]int64) [2]int64 { return [2]int64{a[0] + b[0], a[1] + b[1]} }
+	greater := func(k int) [2]int64 {
+		q := (k + 3) / 4
+		m := n * q
+		c := [2]int64{int64(4 * m), uBytes(4 * m)}
+		for w := q; w > 1; w = (w + 1) / 2 {
+			c = add(c, and(2*(w/2)*n))
+		}
+		return c
+	}
+	bits := make([]byte, n)
+	x := make([]uint64, n)
+	for j := range x {
+		bits[j], x[j] = byte(r.IntN(2)), r.Uint64()>>30
+	}
+	cases := []struct {
+		name string
+		run  func(p *party) error
+		want [2]int64
+	}{
+		{"B2A", func(p *party) error { _, err := p.b2a(bits); return err }, [2]int64{8 * n, uBytes(n)}},
+		{"mux", func(p *party) error { _, err := p.mux(bits, x); return err }, [2]int64{uBytes(n) + 8*n, uBytes(n) + 8*n}},
+		{"AND", func(p *party) error { _, err := p.and(bits, bits); return err }, and(n)},
+		{"greater k=18", func(p *party) error { _, err := p.greater(x, 18); return err }, greater(18)},
+		{"greater k=62", func(p *party) error { _, err := p.greater(x, 62); return err }, greater(62)},
+		{"ReLU k=40", func(p *party) error { _, err := p.relu(x, 40); return err }, add(greater(40), [2]int64{uBytes(n) + 8*n, uBytes(n) + 8*n})},
+		{"mul", func(p *party) error { _, err := p.mul(x, x); return err }, [2]int64{uBytes(64*n) + 8*64*n, uBytes(64*n) + 8*64*n}},
+	}
+	for _, c := range cases {
+		got := run2(t, func(p *party) (int64, error) {
+			before := p.net.Stats()
+			if err := c.run(p); err != nil {
+				return 0, err
+			}
+			after := p.net.Stats()
+			other := 1 - p.me
+			return (after.BytesSent[other] - before.BytesSent[other]) - 4*(after.MsgsSent[other]-before.MsgsSent[other]), nil
+		})
+		if got != c.want {
+			t.Errorf("%s: P0 sent %d bytes, P1 %d; the formula says %d and %d", c.name, got[0], got[1], c.want[0], c.want[1])
+		}
+	}
+}
