@@ -31,7 +31,8 @@ type COTSender struct {
 	conn  Conn
 	delta Block
 	cols  [kappa]*prg.Stream // G(k_i^{Δ_i})
-	next  uint64             // index of the next OT (the hash tweak)
+	next  uint64             // index of the next OT consumed (the hash tweak)
+	pool  []Block            // precomputed q_j of random correlated OTs
 }
 
 // NewCOTSender draws Δ and runs the base OTs with the other end's
@@ -62,6 +63,8 @@ type COTReceiver struct {
 	conn         Conn
 	cols0, cols1 [kappa]*prg.Stream // G(k_i^0), G(k_i^1)
 	next         uint64
+	pool         []Block // precomputed t_j of random correlated OTs
+	poolChoices  []byte  // their random choices r'_j, 0 or 1
 }
 
 // NewCOTReceiver runs the base OTs with the other end's NewCOTSender.
@@ -90,15 +93,63 @@ func chunkWords(m int) int { return (m + 127) / 128 * 2 }
 // Delta returns Δ.
 func (s *COTSender) Delta() Block { return s.delta }
 
-// Extend returns the sender's strings q_j of the next n correlated OTs.
+// Extend returns the sender's strings q_j of the next n correlated OTs:
+// precomputed ones first (see Precompute), the rest extended now.
 func (s *COTSender) Extend(n int) ([]Block, error) {
+	q := make([]Block, n)
+	k := min(n, len(s.pool))
+	if k > 0 {
+		d, err := s.conn.Recv()
+		if err != nil {
+			return nil, fmt.Errorf("ot extension: receiving the choice corrections of OTs %d…: %w", s.next, err)
+		}
+		if len(d) != (k+7)/8 {
+			return nil, fmt.Errorf("ot extension: %d bytes of choice corrections, want %d for %d OTs", len(d), (k+7)/8, k)
+		}
+		for j := range k {
+			q[j] = s.pool[j]
+			if d[j/8]>>(j%8)&1 == 1 {
+				q[j] = q[j].Xor(s.delta)
+			}
+		}
+		s.pool = s.pool[k:]
+	}
+	if n > k {
+		rest, err := s.extend(n - k)
+		if err != nil {
+			return nil, err
+		}
+		copy(q[k:], rest)
+	}
+	s.next += uint64(n)
+	return q, nil
+}
+
+// Precompute extends n random correlated OTs now, ahead of the inputs
+// that will choose them: the other end's NewCOTReceiver calls its
+// Precompute(n) at the same point. Extend then takes them first, and
+// each costs its receiver one bit (r_j ⊕ r'_j) instead of 128.
+func (s *COTSender) Precompute(n int) error {
+	q, err := s.extend(n)
+	if err != nil {
+		return err
+	}
+	s.pool = append(s.pool, q...)
+	return nil
+}
+
+// Pooled is the number of precomputed OTs not yet used.
+func (s *COTSender) Pooled() int { return len(s.pool) }
+
+// extend runs IKNP for n correlated OTs.
+func (s *COTSender) extend(n int) ([]Block, error) {
 	q := make([]Block, n)
 	for off := 0; off < n; off += chunkOTs {
 		m := min(chunkOTs, n-off)
 		w := chunkWords(m)
 		msg, err := s.conn.Recv()
 		if err != nil {
-			return nil, fmt.Errorf("ot extension: receiving u for OTs %d…: %w", s.next+uint64(off), err)
+			return nil, fmt.Errorf("ot extension: receiving u: %w", err)
 		}
 		if len(msg) != kappa*w*8 {
 			return nil, fmt.Errorf("ot extension: u has %d bytes, want %d for %d OTs", len(msg), kappa*w*8, m)
@@ -116,16 +167,72 @@ func (s *COTSender) Extend(n int) ([]Block, error) {
 		}
 		transposeColumns(q[off:off+m], cols)
 	}
-	s.next += uint64(n)
 	return q, nil
 }
 
 // Extend returns the receiver's strings t_j = q_j ⊕ r_j·Δ of the next n
-// correlated OTs, r_j = choices.Bit(j).
+// correlated OTs, r_j = choices.Bit(j): precomputed ones first (see
+// Precompute; the receiver sends the corrections r_j ⊕ r'_j of their
+// random choices r'_j), the rest extended now.
 func (r *COTReceiver) Extend(choices Bits, n int) ([]Block, error) {
 	if len(choices)*64 < n {
 		return nil, fmt.Errorf("ot extension: %d choice bits for %d OTs", len(choices)*64, n)
 	}
+	t := make([]Block, n)
+	k := min(n, len(r.pool))
+	if k > 0 {
+		d := make([]byte, (k+7)/8)
+		for j := range k {
+			d[j/8] |= (byte(choices.Bit(j)) ^ r.poolChoices[j]) << (j % 8)
+		}
+		if err := r.conn.Send(d); err != nil {
+			return nil, fmt.Errorf("ot extension: sending the choice corrections of OTs %d…: %w", r.next, err)
+		}
+		copy(t, r.pool[:k])
+		r.pool, r.poolChoices = r.pool[k:], r.poolChoices[k:]
+	}
+	if n > k {
+		rest := NewBits(n - k)
+		for j := k; j < n; j++ {
+			rest.Set(j-k, choices.Bit(j))
+		}
+		tr, err := r.extend(rest, n-k)
+		if err != nil {
+			return nil, err
+		}
+		copy(t[k:], tr)
+	}
+	r.next += uint64(n)
+	return t, nil
+}
+
+// Precompute is the receiver's end of the sender's Precompute: n random
+// correlated OTs with random choices, kept for Extend.
+func (r *COTReceiver) Precompute(n int) error {
+	choices := NewBits(n)
+	var b [8]byte
+	for i := range choices {
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		choices[i] = binary.LittleEndian.Uint64(b[:])
+	}
+	t, err := r.extend(choices, n)
+	if err != nil {
+		return err
+	}
+	r.pool = append(r.pool, t...)
+	for j := range n {
+		r.poolChoices = append(r.poolChoices, byte(choices.Bit(j)))
+	}
+	return nil
+}
+
+// Pooled is the number of precomputed OTs not yet used.
+func (r *COTReceiver) Pooled() int { return len(r.pool) }
+
+// extend runs IKNP for n correlated OTs with the given choices.
+func (r *COTReceiver) extend(choices Bits, n int) ([]Block, error) {
 	t := make([]Block, n)
 	for off := 0; off < n; off += chunkOTs {
 		m := min(chunkOTs, n-off)
@@ -151,11 +258,10 @@ func (r *COTReceiver) Extend(choices Bits, n int) ([]Block, error) {
 			}
 		}
 		if err := r.conn.Send(msg); err != nil {
-			return nil, fmt.Errorf("ot extension: sending u for OTs %d…: %w", r.next+uint64(off), err)
+			return nil, fmt.Errorf("ot extension: sending u: %w", err)
 		}
 		transposeColumns(t[off:off+m], cols)
 	}
-	r.next += uint64(n)
 	return t, nil
 }
 

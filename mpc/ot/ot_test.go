@@ -367,3 +367,75 @@ func BenchmarkHash(b *testing.B) {
 		HashBlocks(src, src, 0)
 	}
 }
+
+// TestPrecomputed checks correlated OTs taken from a precomputed pool,
+// across its end (part pooled, part extended on the spot): q_j ⊕ t_j =
+// r_j·Δ for the chosen r_j, one bit per pooled OT from the receiver
+// online, and random OTs derived from them.
+func TestPrecomputed(t *testing.T) {
+	s, r, nets := pair(t)
+	rng := mrand.New(mrand.NewPCG(13, 14))
+	const pooled = 1000
+	var serr, rerr error
+	both(func() { serr = s.Precompute(pooled) }, func() { rerr = r.Precompute(pooled) })
+	if err := errors.Join(serr, rerr); err != nil {
+		t.Fatal(err)
+	}
+	if s.Pooled() != pooled || r.Pooled() != pooled {
+		t.Fatalf("pools of %d and %d, want %d", s.Pooled(), r.Pooled(), pooled)
+	}
+	delta := s.Delta()
+	for _, n := range []int{1, 300, 600, 500, 20} { // the fourth spans the pool's end
+		choices := randomBits(rng, n)
+		before := nets[1].Stats().BytesSent[mpc.P0]
+		pool := r.Pooled()
+		var q, tt []Block
+		both(func() { q, serr = s.Extend(n) }, func() { tt, rerr = r.Extend(choices, n) })
+		if err := errors.Join(serr, rerr); err != nil {
+			t.Fatal(err)
+		}
+		for j := range n {
+			want := Block{}
+			if choices.Bit(j) == 1 {
+				want = delta
+			}
+			if q[j].Xor(tt[j]) != want {
+				t.Fatalf("n %d, OT %d (choice %d): q ⊕ t ≠ r·Δ", n, j, choices.Bit(j))
+			}
+		}
+		k := min(n, pool)
+		var want int64
+		if k > 0 {
+			want = int64((k+7)/8 + 4)
+		}
+		if n > k {
+			want += uBytesOT(n-k) + 4
+		}
+		if got := nets[1].Stats().BytesSent[mpc.P0] - before; got != want {
+			t.Errorf("n %d (%d pooled): the receiver sent %d bytes, want %d", n, k, got, want)
+		}
+	}
+	if s.Pooled() != 0 || r.Pooled() != 0 {
+		t.Errorf("pools of %d and %d left", s.Pooled(), r.Pooled())
+	}
+	// Random OTs from a fresh pool.
+	both(func() { serr = s.Precompute(64) }, func() { rerr = r.Precompute(64) })
+	choices := randomBits(rng, 64)
+	var m0, m1, mc []Block
+	both(func() { m0, m1, serr = s.RandomOTs(64) }, func() { mc, rerr = r.RandomOTs(choices, 64) })
+	if err := errors.Join(serr, rerr); err != nil {
+		t.Fatal(err)
+	}
+	for j := range 64 {
+		want := m0[j]
+		if choices.Bit(j) == 1 {
+			want = m1[j]
+		}
+		if mc[j] != want {
+			t.Fatalf("random OT %d from the pool: not the chosen message", j)
+		}
+	}
+}
+
+// uBytesOT is IKNP's receiver message for n OTs (one chunk).
+func uBytesOT(n int) int64 { return int64(kappa * chunkWords(n) * 8) }
