@@ -277,3 +277,9 @@ func transposeColumns(rows []Block, cols [][]uint64) {
 		copy(rows[b*128:], m[:min(128, len(rows)-b*128)])
 	}
 }
+
+// Used is the number of correlated OTs taken so far.
+func (s *COTSender) Used() uint64 { return s.next }
+
+// Used is the number of correlated OTs taken so far.
+func (r *COTReceiver) Used() uint64 { return r.next }

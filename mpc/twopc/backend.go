@@ -47,7 +47,7 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 		return err
 	}
 	b.prog, b.inputs, b.k = prog, inputs, k
-	return nil
+	return e.precompute(prog, k)
 }
 
 // Input shares P0's input: its share the value, P1's zero.
