@@ -16,6 +16,9 @@ type OpCost struct {
 	Sent   []int64 // payload bytes this party sent, by peer
 	Msgs   int64   // messages this party sent
 	Time   time.Duration
+	// Offline marks work done ahead of the input (such as 2PC's
+	// precomputed OTs), reported apart from the online phase.
+	Offline bool
 }
 
 // TotalSent is the payload this party sent for the operation.
@@ -35,6 +38,18 @@ type Cost struct {
 
 // TotalSent is the payload this party sent.
 func (c Cost) TotalSent() int64 { return sum(c.Sent) }
+
+// Offline returns the payload this party sent and the time it spent in
+// the operations done ahead of the input (OpCost.Offline).
+func (c Cost) Offline() (sent int64, d time.Duration) {
+	for _, o := range c.Ops {
+		if o.Offline {
+			sent += o.TotalSent()
+			d += o.Time
+		}
+	}
+	return sent, d
+}
 
 // TotalRecv is the payload this party received.
 func (c Cost) TotalRecv() int64 { return sum(c.Recv) }

@@ -177,21 +177,42 @@ func showProgress(w io.Writer, name string) func() {
 
 func printBenchTable(w io.Writer, rs []bench.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "network\tms/inference\tCPU s P0/P1/…\tsent P0/P1/…\ttotal\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
+	fmt.Fprintln(tw, "network\tms/inference\toffline ms\tCPU s P0/P1/…\tsent P0/P1/…\ttotal\toffline\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.MsPerInference,
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.MsPerInference, offlineMs(r),
 			perParty(r.CPUS, "/", func(v float64) string { return fmt.Sprintf("%.2f", v) }), perParty(r.BytesSent, "/", ir.FormatBytes),
-			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
+			ir.FormatBytes(r.BytesTotal), offlineBytes(r), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
 	tw.Flush()
 }
 
+// offlineMs and offlineBytes format the offline phase's part of an
+// inference ("—" for a backend without one).
+func offlineMs(r bench.Result) string {
+	if r.OfflineMs == 0 && r.OfflineBytes == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f", r.OfflineMs)
+}
+
+func offlineBytes(r bench.Result) string {
+	if r.OfflineMs == 0 && r.OfflineBytes == 0 {
+		return "—"
+	}
+	return ir.FormatBytes(r.OfflineBytes)
+}
+
 func printBenchMarkdown(w io.Writer, rs []bench.Result) {
-	fmt.Fprintln(w, "| network | time per inference | CPU s P0 / P1 / … | total bytes | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
+	fmt.Fprintln(w, "| network | time per inference (offline part) | CPU s P0 / P1 / … | total bytes (offline part) | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, fmtMs(r.MsPerInference), perParty(r.CPUS, " / ", func(v float64) string { return fmt.Sprintf("%.2f", v) }),
-			ir.FormatBytes(r.BytesTotal), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
+		t, b := fmtMs(r.MsPerInference), ir.FormatBytes(r.BytesTotal)
+		if r.OfflineMs != 0 || r.OfflineBytes != 0 {
+			t += " (" + fmtMs(r.OfflineMs) + ")"
+			b += " (" + ir.FormatBytes(r.OfflineBytes) + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, t, perParty(r.CPUS, " / ", func(v float64) string { return fmt.Sprintf("%.2f", v) }),
+			b, r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
 }
 

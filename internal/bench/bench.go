@@ -96,18 +96,22 @@ type Result struct {
 	BytesSent      []int64   `json:"bytes_sent_per_party"`
 	BytesTotal     int64     `json:"bytes_total"`
 	Rounds         int       `json:"rounds"`
-	PeakRSS        int64     `json:"peak_rss_bytes"` // the largest of the parties
-	PeakRSSParty   []int64   `json:"peak_rss_bytes_per_party"`
-	ReluCount      int       `json:"relu_count"`
-	Comparisons    int       `json:"comparisons"` // ReLUs plus MaxPool/ArgMax comparisons
-	BytesPerRelu   float64   `json:"bytes_per_comparison"`
-	Verified       bool      `json:"verified"`
-	MaxDeviation   float64   `json:"max_logit_deviation_units"`
-	Params         int       `json:"params"`
-	MACs           int64     `json:"macs"`
-	CompileS       float64   `json:"compile_s"`
-	VerifyProblem  string    `json:"verify_problem,omitempty"`
-	Malicious      bool      `json:"malicious"`
+	// OfflineMs and OfflineBytes are the part of an inference's time (the
+	// client's) and of its bytes (all parties) spent ahead of the input.
+	OfflineMs     float64 `json:"offline_ms_per_inference,omitempty"`
+	OfflineBytes  int64   `json:"offline_bytes,omitempty"`
+	PeakRSS       int64   `json:"peak_rss_bytes"` // the largest of the parties
+	PeakRSSParty  []int64 `json:"peak_rss_bytes_per_party"`
+	ReluCount     int     `json:"relu_count"`
+	Comparisons   int     `json:"comparisons"` // ReLUs plus MaxPool/ArgMax comparisons
+	BytesPerRelu  float64 `json:"bytes_per_comparison"`
+	Verified      bool    `json:"verified"`
+	MaxDeviation  float64 `json:"max_logit_deviation_units"`
+	Params        int     `json:"params"`
+	MACs          int64   `json:"macs"`
+	CompileS      float64 `json:"compile_s"`
+	VerifyProblem string  `json:"verify_problem,omitempty"`
+	Malicious     bool    `json:"malicious"`
 }
 
 // Run measures spec: it compiles the network, writes the program, a
@@ -293,11 +297,14 @@ func (res *Result) fill(reports []session.PartyReport, repeat int) error {
 		res.CPUS[i] = rep.CPUSeconds / float64(repeat)
 		res.BytesSent[i] = rep.BytesSent / int64(repeat)
 		res.BytesTotal += rep.BytesSent
+		res.OfflineBytes += rep.OfflineBytesSent
 		res.PeakRSSParty[i] = rep.PeakRSS
 		res.PeakRSS = max(res.PeakRSS, rep.PeakRSS)
 	}
 	client := reports[mpc.P0]
 	res.BytesTotal /= int64(repeat)
+	res.OfflineBytes /= int64(repeat)
+	res.OfflineMs = client.OfflineS * 1000 / float64(repeat)
 	res.WallS, res.MsPerInference = client.WallS, client.MsMedian
 	res.Inferences, res.Rounds = repeat, client.Rounds/repeat
 	if res.Comparisons > 0 {

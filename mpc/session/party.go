@@ -73,7 +73,11 @@ type PartyReport struct {
 	MsMedian    float64      `json:"ms_per_inference"` // median over the inferences
 	CPUSeconds  float64      `json:"cpu_s"`            // user + system CPU time of this process
 	PeakRSS     int64        `json:"peak_rss_bytes"`   // largest resident set of this process
-	Malicious   bool         `json:"malicious,omitempty"`
+	// OfflineBytesSent and OfflineS are the part of BytesSent and of the
+	// wall time spent ahead of the inputs (2PC's precomputed OTs).
+	OfflineBytesSent int64   `json:"offline_bytes_sent,omitempty"`
+	OfflineS         float64 `json:"offline_s,omitempty"`
+	Malicious        bool    `json:"malicious,omitempty"`
 	// Attested is what each peer's evidence established (under Aramis).
 	Attested map[string]string `json:"attested_peers,omitempty"`
 }
@@ -178,6 +182,8 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 	res.N, res.WallS = rep.N, rep.Wall.Seconds()
 	res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Cost.Rounds
 	res.MsMedian = float64(rep.Median().Microseconds()) / 1000
+	offSent, offTime := rep.Cost.Offline()
+	res.OfflineBytesSent, res.OfflineS = offSent, offTime.Seconds()
 	if u, ok := rusage.Self(); ok {
 		res.CPUSeconds, res.PeakRSS = u.CPU().Seconds(), rusage.PeakRSS()
 	}

@@ -159,12 +159,18 @@ func (e *Engine) Cost() mpc.Cost {
 // account runs f as one call of op on n elements and adds its traffic
 // and time to op's account.
 func (e *Engine) account(op string, n int, f func() error) error {
+	return e.accountPhase(op, n, false, f)
+}
+
+// accountPhase is account for an online or an offline (ahead of the
+// input) operation.
+func (e *Engine) accountPhase(op string, n int, offline bool, f func() error) error {
 	before, start := e.net.Stats(), time.Now()
 	err := f()
 	after := e.net.Stats()
 	i := slices.IndexFunc(e.ops, func(o mpc.OpCost) bool { return o.Op == op })
 	if i < 0 {
-		e.ops = append(e.ops, mpc.OpCost{Op: op, Sent: make([]int64, 2)})
+		e.ops = append(e.ops, mpc.OpCost{Op: op, Sent: make([]int64, 2), Offline: offline})
 		i = len(e.ops) - 1
 	}
 	o := &e.ops[i]

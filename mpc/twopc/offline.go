@@ -74,7 +74,7 @@ type readerOf struct {
 func (e *Engine) precompute(prog *fixed.Program, k int) error {
 	a, b := demand(prog, k)
 	a, b = min(a, maxPrecompute), min(b, maxPrecompute)
-	return e.account("offline OTs", a+b, func() error {
+	return e.accountPhase("offline OTs", a+b, true, func() error {
 		var err error
 		if e.me == 0 { // P0 → P1 first, as the extensions were set up
 			if err = e.p.snd.Precompute(a); err == nil {
