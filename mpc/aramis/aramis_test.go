@@ -15,16 +15,16 @@ import (
 	"veil/mpc/mpctest"
 )
 
-// testAttesters returns three simulated attesters (one platform key each)
+// testAttesters returns n simulated attesters (one platform key each)
 // and a policy that accepts exactly them, running this test binary.
-func testAttesters(t testing.TB) ([3]*attest.Simulated, attest.Policy) {
+func testAttesters(t testing.TB, n int) ([]*attest.Simulated, attest.Policy) {
 	t.Helper()
 	m, err := attest.SelfMeasurement()
 	if err != nil {
 		t.Fatal(err)
 	}
 	pol := attest.Policy{Measurements: [][]byte{m}, InsecureAllowSimulated: true}
-	var ats [3]*attest.Simulated
+	ats := make([]*attest.Simulated, n)
 	for i := range ats {
 		a, err := attest.NewSimulated(nil)
 		if err != nil {
@@ -36,23 +36,29 @@ func testAttesters(t testing.TB) ([3]*attest.Simulated, attest.Policy) {
 	return ats, pol
 }
 
-// configs returns each party's configuration with the given attesters.
-func configs(ats [3]attest.Attester, pol attest.Policy) [3]Config {
-	var cfgs [3]Config
+// configs returns each party's configuration with the given attesters
+// (one per party).
+func configs(ats []attest.Attester, pol attest.Policy) []Config {
+	cfgs := make([]Config, len(ats))
 	for i := range cfgs {
 		cfgs[i] = Config{Attester: ats[i], Policy: pol, Commitment: []byte(fmt.Sprintf("input of P%d", i))}
 	}
 	return cfgs
 }
 
-func simulated(ats [3]*attest.Simulated) [3]attest.Attester {
-	return [3]attest.Attester{ats[0], ats[1], ats[2]}
+// simulated returns ats as attesters, in a new slice.
+func simulated(ats []*attest.Simulated) []attest.Attester {
+	out := make([]attest.Attester, len(ats))
+	for i, a := range ats {
+		out[i] = a
+	}
+	return out
 }
 
-// secure3 runs the handshake for the three parties over nets; a party
-// that fails closes its network.
-func secure3(nets []mpc.Network, cfgs [3]Config) ([3]*Network, [3]error) {
-	var out [3]*Network
+// secureAll runs the handshake for the parties over nets (one config
+// each); a party that fails closes its network.
+func secureAll(nets []mpc.Network, cfgs []Config) ([]*Network, []error) {
+	out := make([]*Network, len(nets))
 	errs := mpctest.Parties(len(nets), func(p mpc.Party) error {
 		n, err := Secure(nets[p], cfgs[p])
 		if err != nil {
@@ -62,18 +68,37 @@ func secure3(nets []mpc.Network, cfgs [3]Config) ([3]*Network, [3]error) {
 		out[p] = n
 		return nil
 	})
-	return out, [3]error(errs)
+	return out, errs
 }
 
+// failed reports whether any party failed.
+func failed(errs []error) bool { return errors.Join(errs...) != nil }
+
+// TestHandshakeAndMessages runs the handshake and authenticated messages
+// between three parties and between two (the client and the server, with
+// no helper): pairwise keys agree, each party sees its peers'
+// commitments and claims, messages arrive in order, and the checkpoint
+// passes.
 func TestHandshakeAndMessages(t *testing.T) {
-	ats, pol := testAttesters(t)
-	nets, errs := secure3(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
+	for _, parties := range []int{3, 2} {
+		t.Run(fmt.Sprintf("%d parties", parties), func(t *testing.T) {
+			testHandshakeAndMessages(t, parties)
+		})
+	}
+}
+
+func testHandshakeAndMessages(t *testing.T, parties int) {
+	ats, pol := testAttesters(t, parties)
+	nets, errs := secureAll(mpc.NewLocal(parties, 10*time.Second), configs(simulated(ats), pol))
 	for p, err := range errs {
 		if err != nil {
 			t.Fatalf("P%d: %v", p, err)
 		}
 	}
 	for a := range nets {
+		if got := nets[a].Parties(); got != parties {
+			t.Errorf("P%d: Parties() = %d, want %d", a, got, parties)
+		}
 		for b := range nets {
 			if a == b {
 				continue
@@ -91,10 +116,19 @@ func TestHandshakeAndMessages(t *testing.T) {
 		if nets[a].SessionID() != nets[0].SessionID() {
 			t.Errorf("P%d's session id differs", a)
 		}
+		if parties < mpc.MaxParties {
+			absent := mpc.Party(parties)
+			if err := nets[a].Send(absent, []byte("x")); err == nil {
+				t.Errorf("P%d sent to %s in a %d-party session", a, absent, parties)
+			}
+			if nets[a].PairKey(absent) != nil || nets[a].Claims(absent) != nil {
+				t.Errorf("P%d has a key or claims for %s in a %d-party session", a, absent, parties)
+			}
+		}
 	}
 	// Each party sends every peer a few messages, then all checkpoint.
 	var wg sync.WaitGroup
-	errs = [3]error{}
+	errs = make([]error, parties)
 	for p := range nets {
 		wg.Add(1)
 		go func() {
@@ -149,23 +183,34 @@ func (r *replaying) Attest(rd attest.ReportData) (*attest.Evidence, error) { ret
 // TestEvidenceRefused: evidence with a wrong measurement, debug on, stale
 // report data, an unpinned platform key, or simulated evidence without
 // the insecure setting makes every honest party stop, blaming the party
-// that presented it, before any protocol message.
+// that presented it, before any protocol message; with three parties and
+// with two (where the helper's cases are the server's).
 func TestEvidenceRefused(t *testing.T) {
-	ats, pol := testAttesters(t)
-	// Evidence from an earlier session, for the stale case.
-	var stale *attest.Evidence
+	for _, parties := range []int{3, 2} {
+		t.Run(fmt.Sprintf("%d parties", parties), func(t *testing.T) {
+			testEvidenceRefused(t, parties)
+		})
+	}
+}
+
+func testEvidenceRefused(t *testing.T, parties int) {
+	ats, pol := testAttesters(t, parties)
+	// Evidence from an earlier session, for the stale case: each party's.
+	stale := make([]*attest.Evidence, parties)
 	{
-		nets, errs := secure3(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
+		nets, errs := secureAll(mpc.NewLocal(parties, 10*time.Second), configs(simulated(ats), pol))
 		for p, err := range errs {
 			if err != nil {
 				t.Fatalf("P%d: %v", p, err)
 			}
 		}
-		ev, err := attest.AttestKey(ats[2], make([]byte, 32), []byte("an earlier session"), []byte("old nonce"))
-		if err != nil {
-			t.Fatal(err)
+		for p := range stale {
+			ev, err := attest.AttestKey(ats[p], make([]byte, 32), []byte("an earlier session"), []byte("old nonce"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stale[p] = ev
 		}
-		stale = ev
 		for _, n := range nets {
 			n.Close()
 		}
@@ -174,43 +219,45 @@ func TestEvidenceRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// setup makes culprit c misbehave.
 	cases := []struct {
 		name    string
 		culprit mpc.Party
-		setup   func(ats *[3]attest.Attester, pol *attest.Policy)
+		setup   func(a []attest.Attester, pol *attest.Policy, c mpc.Party)
 		want    string
 	}{
-		{"wrong measurement", mpc.P1, func(a *[3]attest.Attester, _ *attest.Policy) {
-			s := *ats[1]
+		{"wrong measurement", mpc.P1, func(a []attest.Attester, _ *attest.Policy, c mpc.Party) {
+			s := *ats[c]
 			s.Measurement = bytes.Repeat([]byte{0xAB}, 48)
-			a[1] = &s
+			a[c] = &s
 		}, "not in the allowed set"},
-		{"debug on", mpc.P0, func(a *[3]attest.Attester, _ *attest.Policy) {
-			s := *ats[0]
+		{"debug on", mpc.P0, func(a []attest.Attester, _ *attest.Policy, c mpc.Party) {
+			s := *ats[c]
 			s.Debug = true
-			a[0] = &s
+			a[c] = &s
 		}, "debug"},
-		{"stale report data", mpc.P2, func(a *[3]attest.Attester, _ *attest.Policy) {
-			a[2] = &replaying{Attester: ats[2], old: stale}
+		{"stale report data", mpc.P2, func(a []attest.Attester, _ *attest.Policy, c mpc.Party) {
+			a[c] = &replaying{Attester: ats[c], old: stale[c]}
 		}, "report data"},
-		{"unpinned platform key", mpc.P2, func(a *[3]attest.Attester, _ *attest.Policy) {
-			a[2] = other
+		{"unpinned platform key", mpc.P2, func(a []attest.Attester, _ *attest.Policy, c mpc.Party) {
+			a[c] = other
 		}, "platform key"},
-		{"simulated refused by default", mpc.P0, func(_ *[3]attest.Attester, p *attest.Policy) {
+		{"simulated refused by default", mpc.P0, func(_ []attest.Attester, p *attest.Policy, _ mpc.Party) {
 			p.InsecureAllowSimulated = false
 		}, "simulated"},
 	}
 	for _, c := range cases {
+		culprit := min(c.culprit, mpc.Party(parties-1)) // with two parties, P2's cases are P1's
 		t.Run(c.name, func(t *testing.T) {
 			a, p := simulated(ats), pol
 			p.SimulatedPlatformKeys = append([][]byte(nil), pol.SimulatedPlatformKeys...)
-			c.setup(&a, &p)
+			c.setup(a, &p, culprit)
 			cfgs := configs(a, pol)
 			if !p.InsecureAllowSimulated {
 				cfgs = configs(a, p) // every party refuses simulated evidence
 			}
 			start := time.Now()
-			_, errs := secure3(mpc.NewLocal(3, 30*time.Second), cfgs)
+			_, errs := secureAll(mpc.NewLocal(parties, 30*time.Second), cfgs)
 			for q, err := range errs {
 				if !p.InsecureAllowSimulated {
 					if err == nil {
@@ -218,15 +265,15 @@ func TestEvidenceRefused(t *testing.T) {
 					}
 					continue
 				}
-				if mpc.Party(q) == c.culprit {
+				if mpc.Party(q) == culprit {
 					continue
 				}
 				var pe *mpc.PeerError
 				switch {
 				case err == nil:
 					t.Errorf("P%d accepted the session", q)
-				case !errors.As(err, &pe) || pe.Peer != c.culprit:
-					t.Errorf("P%d: %v: does not blame %s", q, err, c.culprit)
+				case !errors.As(err, &pe) || pe.Peer != culprit:
+					t.Errorf("P%d: %v: does not blame %s", q, err, culprit)
 				case errors.Is(err, mpc.ErrTimeout):
 					t.Errorf("P%d stopped only by timing out: %v", q, err)
 				}
@@ -242,8 +289,8 @@ func TestEvidenceRefused(t *testing.T) {
 
 // TestWrongKeyFails: a frame sealed under another key does not verify.
 func TestFrameChecks(t *testing.T) {
-	ats, pol := testAttesters(t)
-	nets, errs := secure3(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
+	ats, pol := testAttesters(t, 3)
+	nets, errs := secureAll(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
 	for p, err := range errs {
 		if err != nil {
 			t.Fatalf("P%d: %v", p, err)
@@ -309,20 +356,23 @@ func TestFrameChecks(t *testing.T) {
 	}
 }
 
-// relaying is P2's host presenting to P0, as P2's evidence, the evidence
-// P1 sent it (same session, same nonces, a genuine platform signature).
+// relaying is a corrupt host presenting to victim, as its own party's
+// evidence, the evidence source sent its party (same session, same
+// nonces, a genuine platform signature): with three parties P2's host
+// relays P1's; with two, P1's host reflects P0's own.
 type relaying struct {
 	mpc.Network
-	mu          sync.Mutex
-	sent, recvd int
+	victim, source mpc.Party
+	mu             sync.Mutex
+	sent, recvd    int
 }
 
 func (r *relaying) Send(to mpc.Party, msg []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if to == mpc.P0 {
+	if to == r.victim {
 		r.sent++
-		if r.sent == 2 { // P2's own evidence: held back, replaced below
+		if r.sent == 2 { // its own party's evidence: held back, replaced below
 			return nil
 		}
 	}
@@ -333,10 +383,10 @@ func (r *relaying) Recv(from mpc.Party) ([]byte, error) {
 	b, err := r.Network.Recv(from)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err == nil && from == mpc.P1 {
+	if err == nil && from == r.source {
 		r.recvd++
-		if r.recvd == 2 { // P1's evidence
-			if err := r.Network.Send(mpc.P0, bytes.Clone(b)); err != nil {
+		if r.recvd == 2 { // source's evidence
+			if err := r.Network.Send(r.victim, bytes.Clone(b)); err != nil {
 				return nil, err
 			}
 		}
@@ -346,104 +396,77 @@ func (r *relaying) Recv(from mpc.Party) ([]byte, error) {
 
 // TestEvidenceForAnotherRole: evidence binds its party's role, so P1's
 // genuine evidence relayed by P2 is refused by P0, naming P2 (or the
-// network); P1 names the link between P0 and P2.
+// network); P1 names the link between P0 and P2. With two parties, P1's
+// host reflects P0's own evidence back to it, as P1's: P0, the only
+// honest party, refuses it for its report data (it binds P0's role),
+// naming P1 (or the network).
 func TestEvidenceForAnotherRole(t *testing.T) {
-	ats, pol := testAttesters(t)
-	nets := mpc.NewLocal(3, 30*time.Second)
-	nets[mpc.P2] = &relaying{Network: nets[mpc.P2]}
-	_, errs := secure3(nets, configs(simulated(ats), pol))
-	l := mpc.Link{From: mpc.P2, To: mpc.P0}
-	checkBlame(t, mpc.P0, errs[mpc.P0], blame{link: l})
-	if !strings.Contains(errs[mpc.P0].Error(), "report data") {
-		t.Errorf("P0: %v: want P2's evidence refused for its report data", errs[mpc.P0])
-	}
-	// P1 hears of it from P0 or from P2 (whose code finds P0's refusal
-	// sealed under P1's key): either way it cannot tell which end of the
-	// link between them failed.
-	checkBlame(t, mpc.P1, errs[mpc.P1], blame{link: l, either: true, anyDirection: true})
-	logErrs(t, errs)
+	t.Run("3 parties", func(t *testing.T) {
+		ats, pol := testAttesters(t, 3)
+		nets := mpc.NewLocal(3, 30*time.Second)
+		nets[mpc.P2] = &relaying{Network: nets[mpc.P2], victim: mpc.P0, source: mpc.P1}
+		_, errs := secureAll(nets, configs(simulated(ats), pol))
+		l := mpc.Link{From: mpc.P2, To: mpc.P0}
+		checkBlame(t, mpc.P0, errs[mpc.P0], blame{link: l})
+		if !strings.Contains(errs[mpc.P0].Error(), "report data") {
+			t.Errorf("P0: %v: want P2's evidence refused for its report data", errs[mpc.P0])
+		}
+		// P1 hears of it from P0 or from P2 (whose code finds P0's refusal
+		// sealed under P1's key): either way it cannot tell which end of the
+		// link between them failed.
+		checkBlame(t, mpc.P1, errs[mpc.P1], blame{link: l, either: true, anyDirection: true})
+		logErrs(t, errs)
+	})
+	t.Run("2 parties", func(t *testing.T) {
+		ats, pol := testAttesters(t, 2)
+		nets := mpc.NewLocal(2, 30*time.Second)
+		nets[mpc.P1] = &relaying{Network: nets[mpc.P1], victim: mpc.P0, source: mpc.P0}
+		_, errs := secureAll(nets, configs(simulated(ats), pol))
+		l := mpc.Link{From: mpc.P1, To: mpc.P0}
+		checkBlame(t, mpc.P0, errs[mpc.P0], blame{link: l})
+		if !strings.Contains(errs[mpc.P0].Error(), "report data") {
+			t.Errorf("P0: %v: want its reflected evidence refused for its report data", errs[mpc.P0])
+		}
+		logErrs(t, errs)
+	})
 }
 
 // TestRolePlatformPins: a policy that pins each role's platform (the
 // simulated platform key standing for a chip id) admits the parties on
 // their own platforms and refuses a party presenting evidence from
-// another role's platform, naming the link it arrived on.
+// another role's platform, naming the link it arrived on: the helper on
+// the server's platform, or with two parties the server on the client's.
 func TestRolePlatformPins(t *testing.T) {
-	ats, pol := testAttesters(t)
-	pol.Roles = map[string]attest.RolePolicy{}
-	for _, p := range mpc.PartiesOf(3) {
-		pol.Roles[p.Role()] = attest.RolePolicy{PlatformIDs: [][]byte{[]byte(ats[p].PlatformKey())}}
-	}
-	nets, errs := secure3(mpc.NewLocal(3, 10*time.Second), configs(simulated(ats), pol))
-	for p, err := range errs {
-		if err != nil {
-			t.Fatalf("P%d on its pinned platform: %v", p, err)
-		}
-	}
-	for _, n := range nets {
-		n.Close()
-	}
-	// The helper runs on the server's platform.
-	a := simulated(ats)
-	a[mpc.P2] = ats[mpc.P1]
-	_, errs = secure3(mpc.NewLocal(3, 10*time.Second), configs(a, pol))
-	for _, q := range []mpc.Party{mpc.P0, mpc.P1} {
-		var pe *mpc.PeerError
-		if err := errs[q]; err == nil || !errors.As(err, &pe) || !slices.Contains(pe.Suspects(), mpc.P2) || !strings.Contains(err.Error(), "platform") {
-			t.Errorf("%s admitted the helper on the server's platform or did not say why: %v", q, err)
-		}
-	}
-}
-
-// TestTwoParties runs the handshake and authenticated messages between
-// two parties: the client and the server, with no helper.
-func TestTwoParties(t *testing.T) {
-	ats, pol := testAttesters(t)
-	cfgs := configs(simulated(ats), pol)
-	local := mpc.NewLocal(2, 10*time.Second)
-	var nets [2]*Network
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for p := range local {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if nets[p], errs[p] = Secure(local[p], cfgs[p]); errs[p] != nil {
-				local[p].Close()
+	for _, parties := range []int{3, 2} {
+		t.Run(fmt.Sprintf("%d parties", parties), func(t *testing.T) {
+			ats, pol := testAttesters(t, parties)
+			pol.Roles = map[string]attest.RolePolicy{}
+			for _, p := range mpc.PartiesOf(parties) {
+				pol.Roles[p.Role()] = attest.RolePolicy{PlatformIDs: [][]byte{[]byte(ats[p].PlatformKey())}}
 			}
-		}()
-	}
-	wg.Wait()
-	for p, err := range errs {
-		if err != nil {
-			t.Fatalf("P%d: %v", p, err)
-		}
-	}
-	defer nets[0].Close()
-	defer nets[1].Close()
-	if nets[0].Parties() != 2 || !bytes.Equal(nets[0].PairKey(mpc.P1), nets[1].PairKey(mpc.P0)) {
-		t.Fatal("no shared pair key")
-	}
-	if err := nets[0].Send(mpc.P1, []byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	if m, err := nets[1].Recv(mpc.P0); err != nil || string(m) != "hello" {
-		t.Fatalf("P1 got %q, %v", m, err)
-	}
-	if err := nets[1].Send(mpc.P2, []byte("x")); err == nil {
-		t.Error("sent to P2 in a two-party session")
-	}
-	for p := range nets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[p] = nets[p].Checkpoint()
-		}()
-	}
-	wg.Wait()
-	for p, err := range errs {
-		if err != nil {
-			t.Fatalf("P%d checkpoint: %v", p, err)
-		}
+			nets, errs := secureAll(mpc.NewLocal(parties, 10*time.Second), configs(simulated(ats), pol))
+			for p, err := range errs {
+				if err != nil {
+					t.Fatalf("P%d on its pinned platform: %v", p, err)
+				}
+			}
+			for _, n := range nets {
+				n.Close()
+			}
+			// The last party runs on the platform of the one before it.
+			culprit := mpc.Party(parties - 1)
+			a := simulated(ats)
+			a[culprit] = ats[culprit-1]
+			_, errs = secureAll(mpc.NewLocal(parties, 10*time.Second), configs(a, pol))
+			for _, q := range mpc.PartiesOf(parties) {
+				if q == culprit {
+					continue
+				}
+				var pe *mpc.PeerError
+				if err := errs[q]; err == nil || !errors.As(err, &pe) || !slices.Contains(pe.Suspects(), culprit) || !strings.Contains(err.Error(), "platform") {
+					t.Errorf("%s admitted %s on %s's platform or did not say why: %v", q, culprit, culprit-1, err)
+				}
+			}
+		})
 	}
 }

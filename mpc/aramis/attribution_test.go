@@ -8,13 +8,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"veil/fixed"
 	"veil/mpc"
 	"veil/mpc/mpctest"
-	"veil/mpc/porthos"
 )
 
 // Tests of who gets blamed, by whom, for every place a corrupt host or
@@ -91,11 +91,74 @@ func tamperData(at int, did *sync.Once, when *time.Time) func([]byte) []byte {
 	}
 }
 
-// inference3 runs prog on x with the three parties over nets and returns
-// each party's outputs and error; done(p) is called when party p has
-// finished (its network closed or, for a held one, closing).
-func inference3(nets []mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uint64, done func(mpc.Party)) ([3][][]uint64, [3]error) {
-	var outs [3][][]uint64
+// A setting is a secure backend the inference tests run under Aramis,
+// with the program they run.
+type setting struct {
+	backend string // its registered name
+	program func(testing.TB) (*fixed.Program, []uint64)
+}
+
+// settings: Porthos's three parties on the bundled LeNet, and the two
+// parties of 2PC on a smaller program (a 2PC LeNet inference is several
+// times slower, and the misbehaviour matrix runs two per case).
+var settings = []setting{{"3pc", lenet}, {"2pc", small}}
+
+// A fixture is a setting made ready to run: the parties' configurations
+// (simulated attestation), the program and its input.
+type fixture struct {
+	backend *mpc.Backend
+	parties int
+	cfgs    []Config
+	prog    *fixed.Program
+	x       []uint64
+}
+
+// forEach runs f on each setting's fixture, as a subtest named by the
+// backend: one test body for two and three parties.
+func forEach(t *testing.T, f func(t *testing.T, fx *fixture)) {
+	for _, s := range settings {
+		t.Run(s.backend, func(t *testing.T) { f(t, newFixture(t, s)) })
+	}
+}
+
+// newFixture makes setting s ready to run.
+func newFixture(t *testing.T, s setting) *fixture {
+	t.Helper()
+	b, err := mpc.Lookup(s.backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ats, pol := testAttesters(t, b.Parties)
+	fx := &fixture{backend: b, parties: b.Parties, cfgs: configs(simulated(ats), pol)}
+	fx.prog, fx.x = s.program(t)
+	return fx
+}
+
+// partyCounts are the session sizes of the handshake tests.
+var partyCounts = []int{3, 2}
+
+// forParties runs f for each session size, as a subtest.
+func forParties(t *testing.T, f func(t *testing.T, parties int)) {
+	for _, n := range partyCounts {
+		t.Run(fmt.Sprintf("%d parties", n), func(t *testing.T) { f(t, n) })
+	}
+}
+
+// nets returns the fixture's parties' in-process networks.
+func (fx *fixture) nets() []mpc.Network { return mpc.NewLocal(fx.parties, 30*time.Second) }
+
+// run runs the fixture's program on its input with its parties over
+// nets (see inference).
+func (fx *fixture) run(nets []mpc.Network, done func(mpc.Party)) ([][][]uint64, []error) {
+	return inference(fx.backend, nets, fx.cfgs, fx.prog, fx.x, done)
+}
+
+// inference runs prog on x on backend b with its parties over nets,
+// each under Aramis with its config, and returns each party's outputs
+// and error; done(p) is called when party p has finished (its network
+// closed or, for a held one, closing).
+func inference(b *mpc.Backend, nets []mpc.Network, cfgs []Config, prog *fixed.Program, x []uint64, done func(mpc.Party)) ([][][]uint64, []error) {
+	outs := make([][][]uint64, len(nets))
 	pub := prog.Public()
 	errs := mpctest.Parties(len(nets), func(me mpc.Party) error {
 		n, err := Secure(nets[me], cfgs[me])
@@ -106,17 +169,21 @@ func inference3(nets []mpc.Network, cfgs [3]Config, prog *fixed.Program, x []uin
 		}
 		defer n.Close()
 		defer done(me)
+		e, err := b.New(n, nil)
+		if err != nil {
+			return err
+		}
 		switch me {
 		case mpc.P0:
-			outs[me], _, err = porthos.Run(context.Background(), n, pub, x)
+			outs[me], err = e.Run(context.Background(), pub, x)
 		case mpc.P1:
-			outs[me], _, err = porthos.Run(context.Background(), n, prog)
+			outs[me], err = e.Run(context.Background(), prog)
 		default:
-			outs[me], _, err = porthos.Run(context.Background(), n, pub)
+			outs[me], err = e.Run(context.Background(), pub)
 		}
 		return err
 	})
-	return outs, [3]error(errs)
+	return outs, errs
 }
 
 // blame is what an honest party's error must say.
@@ -128,7 +195,10 @@ type blame struct {
 	// anyDirection accepts the link either way round (a cut connection is
 	// seen first by whichever end reads or writes first).
 	anyDirection bool
-	is           error // the error wraps this, if set
+	// is: the error wraps this, if set. mpc.ErrTimeout says that the
+	// party may stop only by the silence timeout (nothing authenticated
+	// can tell it more); otherwise a timeout is a failure.
+	is error
 }
 
 // checkBlame checks honest party p's error: it is a PeerError that does
@@ -143,7 +213,7 @@ func checkBlame(t *testing.T, p mpc.Party, err error, wants ...blame) {
 	case !errors.As(err, &pe):
 		t.Errorf("%s: %v: not a PeerError", p, err)
 		return
-	case errors.Is(err, mpc.ErrTimeout):
+	case errors.Is(err, mpc.ErrTimeout) && !slices.ContainsFunc(wants, func(w blame) bool { return w.is == mpc.ErrTimeout }):
 		t.Errorf("%s stopped only by timing out: %v", p, err)
 	}
 	if slices.Contains(pe.Suspects(), p) || pe.Peer == p {
@@ -216,11 +286,11 @@ const (
 	onWire     = "the network"
 )
 
-// honest returns the parties that are honest when the tampering happens
-// at pos on link l.
-func honest(pos string, l mpc.Link) []mpc.Party {
+// honest returns the parties of an n-party session that are honest when
+// the tampering happens at pos on link l.
+func honest(pos string, l mpc.Link, n int) []mpc.Party {
 	var ps []mpc.Party
-	for _, p := range mpc.PartiesOf(3) {
+	for _, p := range mpc.PartiesOf(n) {
 		if (pos == atSender && p == l.From) || (pos == atReceiver && p == l.To) {
 			continue
 		}
@@ -229,14 +299,41 @@ func honest(pos string, l mpc.Link) []mpc.Party {
 	return ps
 }
 
-var allLinks = []mpc.Link{{From: 0, To: 1}, {From: 1, To: 0}, {From: 0, To: 2}, {From: 2, To: 0}, {From: 1, To: 2}, {From: 2, To: 1}}
+// links returns the directed links of an n-party session, each pair's
+// two directions in turn.
+func links(n int) []mpc.Link {
+	var ls []mpc.Link
+	for _, a := range mpc.PartiesOf(n) {
+		for b := a + 1; int(b) < n; b++ {
+			ls = append(ls, mpc.Link{From: a, To: b}, mpc.Link{From: b, To: a})
+		}
+	}
+	return ls
+}
 
-// countData counts, in an honest run, the data frames on every link.
-func countData(t *testing.T, cfgs [3]Config, prog *fixed.Program, x []uint64) [3][3]int {
+// dataCounts caches countData's result by backend: a setting's program
+// and input are fixed, and so is the number of data frames on each link
+// (heartbeats and checkpoints are not data).
+var dataCounts struct {
+	sync.Mutex
+	by map[string][][]int
+}
+
+// countData counts, in an honest run, the data frames on every link:
+// counts[from][to].
+func (fx *fixture) countData(t *testing.T) [][]int {
 	t.Helper()
+	dataCounts.Lock()
+	defer dataCounts.Unlock()
+	if c, ok := dataCounts.by[fx.backend.Name]; ok {
+		return c
+	}
 	var mu sync.Mutex
-	var counts [3][3]int
-	nets := mpc.NewLocal(3, 30*time.Second)
+	counts := make([][]int, fx.parties)
+	for p := range counts {
+		counts[p] = make([]int, fx.parties)
+	}
+	nets := fx.nets()
 	for p := range nets {
 		nets[p] = &hostNet{Network: nets[p], out: func(to mpc.Party, msg []byte) [][]byte {
 			if isData(msg) {
@@ -247,9 +344,13 @@ func countData(t *testing.T, cfgs [3]Config, prog *fixed.Program, x []uint64) [3
 			return [][]byte{msg}
 		}}
 	}
-	if _, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {}); errs != [3]error{} {
+	if _, errs := fx.run(nets, func(mpc.Party) {}); failed(errs) {
 		t.Fatalf("honest run: %v", errs)
 	}
+	if dataCounts.by == nil {
+		dataCounts.by = map[string][][]int{}
+	}
+	dataCounts.by[fx.backend.Name] = counts
 	return counts
 }
 
@@ -257,54 +358,54 @@ func countData(t *testing.T, cfgs [3]Config, prog *fixed.Program, x []uint64) [3
 // link is flipped by the sender's host after its code sent it, by the
 // receiver's host before its code reads it, or by the network. The
 // receiver catches it by the tag and names the sender or the network,
-// the sender names the receiver or the network, the third party names
-// both; no honest party names itself, and P0 releases no output. (A
-// corrupt receiving host used to make every party blame the sender.)
+// the sender names the receiver or the network, the third party (with
+// three parties) names both; no honest party names itself, and P0
+// releases no output. (A corrupt receiving host used to make every party
+// blame the sender.)
 func TestAttributionAlteredFrame(t *testing.T) {
-	prog, x := lenet(t)
-	ats, pol := testAttesters(t)
-	cfgs := configs(simulated(ats), pol)
-	counts := countData(t, cfgs, prog, x)
-	for _, l := range allLinks {
-		for _, pos := range []string{atSender, atReceiver, onWire} {
-			t.Run(fmt.Sprintf("%s/%s", l, pos), func(t *testing.T) {
-				at := counts[l.From][l.To] / 2
-				var did sync.Once
-				var when time.Time
-				alter := tamperData(at, &did, &when)
-				nets := mpc.NewLocal(3, 30*time.Second)
-				if pos == atSender {
-					nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
-						if to == l.To {
-							msg = alter(msg)
-						}
-						return [][]byte{msg}
-					}}
-				} else {
-					nets[l.To] = &hostNet{Network: nets[l.To], in: func(from mpc.Party, msg []byte) ([]byte, error) {
-						if from == l.From {
-							msg = alter(msg)
-						}
-						return msg, nil
-					}}
-				}
-				outs, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {})
-				if when.IsZero() {
-					t.Fatalf("no data frame %d on %s", at, l)
-				}
-				for _, p := range honest(pos, l) {
-					checkBlame(t, p, errs[p], expect(p, l, ErrTag))
-				}
-				if outs[0] != nil {
-					t.Error("P0 released an output")
-				}
-				logErrs(t, errs)
-			})
+	forEach(t, func(t *testing.T, fx *fixture) {
+		counts := fx.countData(t)
+		for _, l := range links(fx.parties) {
+			for _, pos := range []string{atSender, atReceiver, onWire} {
+				t.Run(fmt.Sprintf("%s/%s", l, pos), func(t *testing.T) {
+					at := counts[l.From][l.To] / 2
+					var did sync.Once
+					var when time.Time
+					alter := tamperData(at, &did, &when)
+					nets := fx.nets()
+					if pos == atSender {
+						nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
+							if to == l.To {
+								msg = alter(msg)
+							}
+							return [][]byte{msg}
+						}}
+					} else {
+						nets[l.To] = &hostNet{Network: nets[l.To], in: func(from mpc.Party, msg []byte) ([]byte, error) {
+							if from == l.From {
+								msg = alter(msg)
+							}
+							return msg, nil
+						}}
+					}
+					outs, errs := fx.run(nets, func(mpc.Party) {})
+					if when.IsZero() {
+						t.Fatalf("no data frame %d on %s", at, l)
+					}
+					for _, p := range honest(pos, l, fx.parties) {
+						checkBlame(t, p, errs[p], expect(p, l, ErrTag))
+					}
+					if outs[0] != nil {
+						t.Error("P0 released an output")
+					}
+					logErrs(t, errs)
+				})
+			}
 		}
-	}
+	})
 }
 
-func logErrs(t *testing.T, errs [3]error) {
+func logErrs(t *testing.T, errs []error) {
 	t.Helper()
 	for p, err := range errs {
 		t.Logf("P%d: %v", p, err)
@@ -315,17 +416,16 @@ func logErrs(t *testing.T, errs [3]error) {
 // sent before P1's code reads it, then suppresses P1's abort to P2 and
 // keeps its connections open. P0 relays P1's authenticated account, so
 // P2 names the link P0→P1 (both ends) promptly instead of blaming
-// whoever closed first; P0 names P1 or the network.
+// whoever closed first; P0 names P1 or the network. (Three parties; see
+// TestAttributionAbortSuppressed for two.)
 func TestAttributionAbortRelayed(t *testing.T) {
-	prog, x := lenet(t)
-	ats, pol := testAttesters(t)
-	cfgs := configs(simulated(ats), pol)
-	counts := countData(t, cfgs, prog, x)
+	fx := newFixture(t, settings[0])
+	counts := fx.countData(t)
 	l := mpc.Link{From: mpc.P0, To: mpc.P1}
 	var did sync.Once
 	var when time.Time
 	alter := tamperData(counts[0][1]/2, &did, &when)
-	nets := mpc.NewLocal(3, 30*time.Second)
+	nets := fx.nets()
 	hold := make(chan struct{})
 	nets[mpc.P1] = &hostNet{
 		Network: nets[mpc.P1],
@@ -345,7 +445,7 @@ func TestAttributionAbortRelayed(t *testing.T) {
 	}
 	var mu sync.Mutex
 	left := 2
-	outs, errs := inference3(nets, cfgs, prog, x, func(p mpc.Party) {
+	outs, errs := fx.run(nets, func(p mpc.Party) {
 		if p == mpc.P1 {
 			return
 		}
@@ -367,38 +467,110 @@ func TestAttributionAbortRelayed(t *testing.T) {
 	logErrs(t, errs)
 }
 
+// TestAttributionAbortSuppressed is TestAttributionAbortRelayed with two
+// parties: P1's host flips a byte of a frame P0 sent before P1's code
+// reads it, then suppresses P1's abort (and every other frame but data)
+// to P0. With no third party to relay P1's account, P0 learns of it
+// only from P1's silence: when P1's host then closes its connections,
+// P0 names P1 or the network at once; when it keeps them open, P0 stops
+// by the silence timeout (Config.Timeout, short here) naming the link
+// P1→P0, which is all it can know. P0 never names itself and releases
+// no output.
+func TestAttributionAbortSuppressed(t *testing.T) {
+	fx := newFixture(t, settings[1])
+	counts := fx.countData(t)
+	for _, c := range []struct {
+		name string
+		hold bool
+		want blame
+	}{
+		{"closes", false, blame{link: mpc.Link{From: mpc.P1, To: mpc.P0}, anyDirection: true}},
+		{"holds", true, blame{link: mpc.Link{From: mpc.P1, To: mpc.P0}, is: mpc.ErrTimeout}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfgs := slices.Clone(fx.cfgs)
+			if c.hold { // P0 can only time out: briefly
+				for p := range cfgs {
+					cfgs[p].Timeout = time.Second
+				}
+			}
+			var did sync.Once
+			var when time.Time
+			alter := tamperData(counts[0][1]/2, &did, &when)
+			var tampered atomic.Bool
+			nets := fx.nets()
+			host := &hostNet{
+				Network: nets[mpc.P1],
+				in: func(from mpc.Party, msg []byte) ([]byte, error) {
+					msg = alter(msg) // P1's reader of P0's frames, which alone touches when
+					if !when.IsZero() {
+						tampered.Store(true)
+					}
+					return msg, nil
+				},
+				out: func(to mpc.Party, msg []byte) [][]byte {
+					if tampered.Load() && len(msg) >= Overhead && msg[1] != frameData {
+						return nil // the abort, and anything else after the tampering
+					}
+					return [][]byte{msg}
+				},
+			}
+			hold := make(chan struct{})
+			if c.hold {
+				host.hold = hold
+			}
+			nets[mpc.P1] = host
+			outs, errs := inference(fx.backend, nets, cfgs, fx.prog, fx.x, func(p mpc.Party) {
+				if p == mpc.P0 {
+					close(hold)
+				}
+			})
+			if !tampered.Load() {
+				t.Fatal("the corrupt host never tampered")
+			}
+			checkBlame(t, mpc.P0, errs[mpc.P0], c.want)
+			if outs[0] != nil {
+				t.Error("P0 released an output")
+			}
+			logErrs(t, errs)
+		})
+	}
+}
+
 // TestAttributionForgedVerdict: the handshake verdict the sender of a
 // link sends its receiver is replaced by a refusal (by the sender's host,
 // or by the network), on each link. A verdict that does not verify under
 // the link's key says nothing about who sent it: the receiver names the
 // sender or the network, never itself, the sender names the receiver or
-// the network, and the third party names both ends.
+// the network, and the third party (with three parties) names both ends.
 func TestAttributionForgedVerdict(t *testing.T) {
-	ats, pol := testAttesters(t)
-	cfgs := configs(simulated(ats), pol)
-	for _, l := range allLinks {
-		for _, pos := range []string{atSender, onWire} {
-			for _, forged := range [][]byte{{0}, make([]byte, 60)} {
-				t.Run(fmt.Sprintf("%s/%s/%d_bytes", l, pos, len(forged)), func(t *testing.T) {
-					nets := mpc.NewLocal(3, 30*time.Second)
-					n := 0
-					nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
-						if to == l.To {
-							if n++; n == 3 { // nonce, evidence, verdict
-								return [][]byte{forged}
+	forParties(t, func(t *testing.T, parties int) {
+		ats, pol := testAttesters(t, parties)
+		cfgs := configs(simulated(ats), pol)
+		for _, l := range links(parties) {
+			for _, pos := range []string{atSender, onWire} {
+				for _, forged := range [][]byte{{0}, make([]byte, 60)} {
+					t.Run(fmt.Sprintf("%s/%s/%d_bytes", l, pos, len(forged)), func(t *testing.T) {
+						nets := mpc.NewLocal(parties, 30*time.Second)
+						n := 0
+						nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
+							if to == l.To {
+								if n++; n == 3 { // nonce, evidence, verdict
+									return [][]byte{forged}
+								}
 							}
+							return [][]byte{msg}
+						}}
+						_, errs := secureAll(nets, cfgs)
+						for _, p := range honest(pos, l, parties) {
+							checkBlame(t, p, errs[p], expect(p, l, nil))
 						}
-						return [][]byte{msg}
-					}}
-					_, errs := secure3(nets, cfgs)
-					for _, p := range honest(pos, l) {
-						checkBlame(t, p, errs[p], expect(p, l, nil))
-					}
-					logErrs(t, errs)
-				})
+						logErrs(t, errs)
+					})
+				}
 			}
 		}
-	}
+	})
 }
 
 // TestAttributionHandshakeTampered: a byte of a nonce or of evidence is
@@ -406,59 +578,66 @@ func TestAttributionForgedVerdict(t *testing.T) {
 // yet. The receiver refuses it, naming the sender or the network, and
 // still tells the third party (whose link with it is sound) and the
 // sender, authenticated, what it saw: the third party names both ends,
-// the sender names the receiver or the network.
+// the sender names the receiver or the network. With two parties, both
+// directions of the one link.
 func TestAttributionHandshakeTampered(t *testing.T) {
-	ats, pol := testAttesters(t)
-	cfgs := configs(simulated(ats), pol)
-	for _, l := range []mpc.Link{{From: 1, To: 0}, {From: 0, To: 2}, {From: 2, To: 1}} {
-		for _, what := range []string{"nonce", "evidence"} {
-			for _, pos := range []string{atSender, atReceiver} {
-				t.Run(fmt.Sprintf("%s/%s/%s", l, what, pos), func(t *testing.T) {
-					index := 0 // nonce
-					if what == "evidence" {
-						index = 1
-					}
-					var mu sync.Mutex
-					n := 0
-					alter := func(msg []byte) []byte {
-						mu.Lock()
-						defer mu.Unlock()
-						if n++; n-1 == index {
-							msg[len(msg)/2] ^= 0x04
+	tampered := map[int][]mpc.Link{
+		3: {{From: 1, To: 0}, {From: 0, To: 2}, {From: 2, To: 1}},
+		2: {{From: 1, To: 0}, {From: 0, To: 1}},
+	}
+	forParties(t, func(t *testing.T, parties int) {
+		ats, pol := testAttesters(t, parties)
+		cfgs := configs(simulated(ats), pol)
+		for _, l := range tampered[parties] {
+			for _, what := range []string{"nonce", "evidence"} {
+				for _, pos := range []string{atSender, atReceiver} {
+					t.Run(fmt.Sprintf("%s/%s/%s", l, what, pos), func(t *testing.T) {
+						index := 0 // nonce
+						if what == "evidence" {
+							index = 1
 						}
-						return msg
-					}
-					nets := mpc.NewLocal(3, 30*time.Second)
-					if pos == atSender {
-						nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
-							if to == l.To {
-								msg = alter(msg)
+						var mu sync.Mutex
+						n := 0
+						alter := func(msg []byte) []byte {
+							mu.Lock()
+							defer mu.Unlock()
+							if n++; n-1 == index {
+								msg[len(msg)/2] ^= 0x04
 							}
-							return [][]byte{msg}
-						}}
-					} else {
-						nets[l.To] = &hostNet{Network: nets[l.To], in: func(from mpc.Party, msg []byte) ([]byte, error) {
-							if from == l.From {
-								msg = alter(msg)
-							}
-							return msg, nil
-						}}
-					}
-					_, errs := secure3(nets, cfgs)
-					for _, p := range honest(pos, l) {
-						want := expect(p, l, nil)
-						// The sender of an altered nonce finds that the
-						// receiver's evidence does not bind it, which a
-						// stale evidence would do too: it names the link
-						// between them from the other side.
-						want.anyDirection = what == "nonce"
-						checkBlame(t, p, errs[p], want)
-					}
-					logErrs(t, errs)
-				})
+							return msg
+						}
+						nets := mpc.NewLocal(parties, 30*time.Second)
+						if pos == atSender {
+							nets[l.From] = &hostNet{Network: nets[l.From], out: func(to mpc.Party, msg []byte) [][]byte {
+								if to == l.To {
+									msg = alter(msg)
+								}
+								return [][]byte{msg}
+							}}
+						} else {
+							nets[l.To] = &hostNet{Network: nets[l.To], in: func(from mpc.Party, msg []byte) ([]byte, error) {
+								if from == l.From {
+									msg = alter(msg)
+								}
+								return msg, nil
+							}}
+						}
+						_, errs := secureAll(nets, cfgs)
+						for _, p := range honest(pos, l, parties) {
+							want := expect(p, l, nil)
+							// The sender of an altered nonce finds that the
+							// receiver's evidence does not bind it, which a
+							// stale evidence would do too: it names the link
+							// between them from the other side.
+							want.anyDirection = what == "nonce"
+							checkBlame(t, p, errs[p], want)
+						}
+						logErrs(t, errs)
+					})
+				}
 			}
 		}
-	}
+	})
 }
 
 // TestAttributionStaleEvidence: P1's host presents to P0, as P1's
@@ -466,52 +645,56 @@ func TestAttributionHandshakeTampered(t *testing.T) {
 // self-consistent, signed by P1's platform, but binding other nonces and
 // another key). P0 finds that its view does not hold the nonces of this
 // session, which is also what a nonce altered on its way looks like: it
-// names P1 or the network on the link it arrived on, and P2 names both
-// ends. (Found by FuzzHandshake: P0 used to name the link P0→P1 for a
-// stale view of its own nonce.)
+// names P1 or the network on the link it arrived on, and P2 (with three
+// parties) names both ends. (Found by FuzzHandshake: P0 used to name the
+// link P0→P1 for a stale view of its own nonce.)
 func TestAttributionStaleEvidence(t *testing.T) {
-	ats, pol := testAttesters(t)
-	cfgs := configs(simulated(ats), pol)
-	var old []byte
-	{
-		nets := mpc.NewLocal(3, 30*time.Second)
+	forParties(t, func(t *testing.T, parties int) {
+		ats, pol := testAttesters(t, parties)
+		cfgs := configs(simulated(ats), pol)
+		var old []byte
+		{
+			nets := mpc.NewLocal(parties, 30*time.Second)
+			n := 0
+			nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, msg []byte) [][]byte {
+				if to == mpc.P0 {
+					if n++; n == 2 {
+						old = bytes.Clone(msg)
+					}
+				}
+				return [][]byte{msg}
+			}}
+			ns, errs := secureAll(nets, cfgs)
+			if failed(errs) {
+				t.Fatal(errs)
+			}
+			for _, n := range ns {
+				n.Close()
+			}
+		}
+		nets := mpc.NewLocal(parties, 30*time.Second)
 		n := 0
 		nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, msg []byte) [][]byte {
 			if to == mpc.P0 {
 				if n++; n == 2 {
-					old = bytes.Clone(msg)
+					return [][]byte{old}
 				}
 			}
 			return [][]byte{msg}
 		}}
-		ns, errs := secure3(nets, cfgs)
-		if errs != [3]error{} {
-			t.Fatal(errs)
+		_, errs := secureAll(nets, cfgs)
+		l := mpc.Link{From: mpc.P1, To: mpc.P0}
+		checkBlame(t, mpc.P0, errs[mpc.P0], blame{link: l})
+		if !strings.Contains(errs[mpc.P0].Error(), "or the evidence is stale") {
+			t.Errorf("P0: %v: not refused for its stale view", errs[mpc.P0])
 		}
-		for _, n := range ns {
-			n.Close()
+		if parties > 2 {
+			// P2 hears from P0, or from P1 (which cannot verify P0's verdict,
+			// sealed under the key of the stale evidence).
+			checkBlame(t, mpc.P2, errs[mpc.P2], blame{link: l, either: true, anyDirection: true})
 		}
-	}
-	nets := mpc.NewLocal(3, 30*time.Second)
-	n := 0
-	nets[1] = &hostNet{Network: nets[1], out: func(to mpc.Party, msg []byte) [][]byte {
-		if to == mpc.P0 {
-			if n++; n == 2 {
-				return [][]byte{old}
-			}
-		}
-		return [][]byte{msg}
-	}}
-	_, errs := secure3(nets, cfgs)
-	l := mpc.Link{From: mpc.P1, To: mpc.P0}
-	checkBlame(t, mpc.P0, errs[mpc.P0], blame{link: l})
-	if !strings.Contains(errs[mpc.P0].Error(), "or the evidence is stale") {
-		t.Errorf("P0: %v: not refused for its stale view", errs[mpc.P0])
-	}
-	// P2 hears from P0, or from P1 (which cannot verify P0's verdict,
-	// sealed under the key of the stale evidence).
-	checkBlame(t, mpc.P2, errs[mpc.P2], blame{link: l, either: true, anyDirection: true})
-	logErrs(t, errs)
+		logErrs(t, errs)
+	})
 }
 
 // cutNet is one end of a link the network cuts: once cut is closed,
@@ -575,41 +758,41 @@ func (c *cutNet) Recv(from mpc.Party) ([]byte, error) {
 
 // TestAttributionCutConnection: the network cuts the connection between
 // P0 and P1 in the middle of an inference. Each end names the other (or
-// the network), and P2, whose links are sound, learns of it from the
-// ends' authenticated accounts and names both, without timing out.
+// the network), and P2 (with three parties), whose links are sound,
+// learns of it from the ends' authenticated accounts and names both,
+// without timing out.
 func TestAttributionCutConnection(t *testing.T) {
-	prog, x := lenet(t)
-	ats, pol := testAttesters(t)
-	cfgs := configs(simulated(ats), pol)
-	counts := countData(t, cfgs, prog, x)
-	nets := mpc.NewLocal(3, 30*time.Second)
-	cut := make(chan struct{})
-	var once sync.Once
-	n, at := 0, counts[0][1]/2
-	var mu sync.Mutex
-	after := func(msg []byte) {
-		if !isData(msg) {
-			return
+	forEach(t, func(t *testing.T, fx *fixture) {
+		counts := fx.countData(t)
+		nets := fx.nets()
+		cut := make(chan struct{})
+		var once sync.Once
+		n, at := 0, counts[0][1]/2
+		var mu sync.Mutex
+		after := func(msg []byte) {
+			if !isData(msg) {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if n++; n == at {
+				once.Do(func() { close(cut) })
+			}
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if n++; n == at {
-			once.Do(func() { close(cut) })
+		nets[0] = &cutNet{Network: nets[0], other: mpc.P1, cut: cut, after: after}
+		nets[1] = &cutNet{Network: nets[1], other: mpc.P0, cut: cut, after: func([]byte) {}}
+		outs, errs := fx.run(nets, func(mpc.Party) {})
+		l := mpc.Link{From: mpc.P0, To: mpc.P1}
+		for _, p := range mpc.PartiesOf(fx.parties) {
+			want := expect(p, l, nil)
+			want.anyDirection = true
+			checkBlame(t, p, errs[p], want)
 		}
-	}
-	nets[0] = &cutNet{Network: nets[0], other: mpc.P1, cut: cut, after: after}
-	nets[1] = &cutNet{Network: nets[1], other: mpc.P0, cut: cut, after: func([]byte) {}}
-	outs, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {})
-	l := mpc.Link{From: mpc.P0, To: mpc.P1}
-	for _, p := range mpc.PartiesOf(3) {
-		want := expect(p, l, nil)
-		want.anyDirection = true
-		checkBlame(t, p, errs[p], want)
-	}
-	if outs[0] != nil {
-		t.Error("P0 released an output")
-	}
-	logErrs(t, errs)
+		if outs[0] != nil {
+			t.Error("P0 released an output")
+		}
+		logErrs(t, errs)
+	})
 }
 
 // killNet is a party's host that kills the party's process after its
@@ -641,34 +824,43 @@ func (k *killNet) Send(to mpc.Party, msg []byte) error {
 	return k.Network.Send(to, msg)
 }
 
-// TestAttributionKilledParty: P1's process dies in the middle of the
-// inference, or in the handshake after sending its nonce: its
-// connections close without an abort. P0 and P2 name P1 (or the network),
-// or, if an end's authenticated account arrives first, the link between
-// P1 and that end; never themselves.
+// TestAttributionKilledParty: P1's (or P0's) process dies in the middle
+// of the inference, or in the handshake after sending its nonce: its
+// connections close without an abort. Every other party names the dead
+// one (or the network), or, if an end's authenticated account arrives
+// first (with three parties), the link between the dead party and that
+// end; never itself.
 func TestAttributionKilledParty(t *testing.T) {
-	prog, x := lenet(t)
-	ats, pol := testAttesters(t)
-	cfgs := configs(simulated(ats), pol)
-	counts := countData(t, cfgs, prog, x)
-	for _, c := range []struct {
-		name string
-		at   int
-	}{{"inference", counts[1][0] / 2}, {"handshake", -1}} {
-		t.Run(c.name, func(t *testing.T) {
-			nets := mpc.NewLocal(3, 30*time.Second)
-			nets[1] = &killNet{Network: nets[1], victim: mpc.P0, at: c.at}
-			outs, errs := inference3(nets, cfgs, prog, x, func(mpc.Party) {})
-			for _, p := range []mpc.Party{mpc.P0, mpc.P2} {
-				other := 2 - p // P2 for P0, P0 for P2
-				checkBlame(t, p, errs[p],
-					blame{link: mpc.Link{From: mpc.P1, To: p}, anyDirection: true},
-					blame{link: mpc.Link{From: mpc.P1, To: other}, either: true, anyDirection: true})
+	forEach(t, func(t *testing.T, fx *fixture) {
+		counts := fx.countData(t)
+		for _, killed := range []mpc.Party{mpc.P1, mpc.P0} {
+			victim := 1 - killed // whose data frames from killed count
+			for _, c := range []struct {
+				name string
+				at   int
+			}{{"inference", counts[killed][victim] / 2}, {"handshake", -1}} {
+				t.Run(fmt.Sprintf("%s/%s", killed, c.name), func(t *testing.T) {
+					nets := fx.nets()
+					nets[killed] = &killNet{Network: nets[killed], victim: victim, at: c.at}
+					outs, errs := fx.run(nets, func(mpc.Party) {})
+					for _, p := range mpc.PartiesOf(fx.parties) {
+						if p == killed {
+							continue
+						}
+						wants := []blame{{link: mpc.Link{From: killed, To: p}, anyDirection: true}}
+						for _, q := range mpc.PartiesOf(fx.parties) {
+							if q != p && q != killed {
+								wants = append(wants, blame{link: mpc.Link{From: killed, To: q}, either: true, anyDirection: true})
+							}
+						}
+						checkBlame(t, p, errs[p], wants...)
+					}
+					if outs[0] != nil {
+						t.Error("P0 released an output")
+					}
+					logErrs(t, errs)
+				})
 			}
-			if outs[0] != nil {
-				t.Error("P0 released an output")
-			}
-			logErrs(t, errs)
-		})
-	}
+		}
+	})
 }

@@ -297,7 +297,7 @@ func FuzzParseAbort(f *testing.F) {
 
 // handshakeFixture is what FuzzHandshake's runs share.
 type handshakeFixture struct {
-	cfgs [3]Config
+	cfgs []Config
 	// honest are P1's honest messages to P0 from one run: nonce,
 	// evidence, verdict.
 	honest [3][]byte
@@ -314,7 +314,7 @@ var (
 // itself.
 func FuzzHandshake(f *testing.F) {
 	hsFixtureOnce.Do(func() {
-		ats, pol := testAttesters(f)
+		ats, pol := testAttesters(f, 3)
 		hsFixture.cfgs = configs(simulated(ats), pol)
 		nets := mpc.NewLocal(3, 10*time.Second)
 		var mu sync.Mutex
@@ -327,8 +327,8 @@ func FuzzHandshake(f *testing.F) {
 			}
 			return [][]byte{msg}
 		}}
-		ns, errs := secure3(nets, hsFixture.cfgs)
-		if errs != [3]error{} {
+		ns, errs := secureAll(nets, hsFixture.cfgs)
+		if failed(errs) {
 			f.Fatal(errs)
 		}
 		for _, n := range ns {
@@ -354,7 +354,7 @@ func FuzzHandshake(f *testing.F) {
 			}
 			return [][]byte{m}
 		}}
-		_, errs := secure3(nets, hsFixture.cfgs)
+		_, errs := secureAll(nets, hsFixture.cfgs)
 		for p, err := range errs {
 			var pe *mpc.PeerError
 			switch {
