@@ -150,14 +150,18 @@ func (fx *fixture) nets() []mpc.Network { return mpc.NewLocal(fx.parties, 30*tim
 // run runs the fixture's program on its input with its parties over
 // nets (see inference).
 func (fx *fixture) run(nets []mpc.Network, done func(mpc.Party)) ([][][]uint64, []error) {
-	return inference(fx.backend, nets, fx.cfgs, fx.prog, fx.x, done)
+	return inference(fx.backend, nets, fx.cfgs, fx.prog, fx.x, nil, done)
 }
 
 // inference runs prog on x on backend b with its parties over nets,
 // each under Aramis with its config, and returns each party's outputs
-// and error; done(p) is called when party p has finished (its network
-// closed or, for a held one, closing).
-func inference(b *mpc.Backend, nets []mpc.Network, cfgs []Config, prog *fixed.Program, x []uint64, done func(mpc.Party)) ([][][]uint64, []error) {
+// and error. P0 runs under ctx0 (nil: never cancelled), the others
+// under context.Background(); done(p) is called when party p has
+// finished (its network closed or, for a held one, closing).
+func inference(b *mpc.Backend, nets []mpc.Network, cfgs []Config, prog *fixed.Program, x []uint64, ctx0 context.Context, done func(mpc.Party)) ([][][]uint64, []error) {
+	if ctx0 == nil {
+		ctx0 = context.Background()
+	}
 	outs := make([][][]uint64, len(nets))
 	pub := prog.Public()
 	errs := mpctest.Parties(len(nets), func(me mpc.Party) error {
@@ -175,7 +179,7 @@ func inference(b *mpc.Backend, nets []mpc.Network, cfgs []Config, prog *fixed.Pr
 		}
 		switch me {
 		case mpc.P0:
-			outs[me], err = e.Run(context.Background(), pub, x)
+			outs[me], err = e.Run(ctx0, pub, x)
 		case mpc.P1:
 			outs[me], err = e.Run(context.Background(), prog)
 		default:
@@ -520,7 +524,7 @@ func TestAttributionAbortSuppressed(t *testing.T) {
 				host.hold = hold
 			}
 			nets[mpc.P1] = host
-			outs, errs := inference(fx.backend, nets, cfgs, fx.prog, fx.x, func(p mpc.Party) {
+			outs, errs := inference(fx.backend, nets, cfgs, fx.prog, fx.x, nil, func(p mpc.Party) {
 				if p == mpc.P0 {
 					close(hold)
 				}
@@ -861,6 +865,62 @@ func TestAttributionKilledParty(t *testing.T) {
 					logErrs(t, errs)
 				})
 			}
+		}
+	})
+}
+
+// TestAttributionPartyStops: P0's caller gives up (its context is
+// cancelled before the inference, or in the middle of it). P0's engine
+// aborts the session through the network's own abort (both backends'
+// Abort prefer an mpc.Aborter, as the Aramis network is, to anything
+// unauthenticated), so every other party promptly names P0 alone, as
+// having stopped the session, without timing out; P0 reports its
+// context's error and releases no output.
+func TestAttributionPartyStops(t *testing.T) {
+	forEach(t, func(t *testing.T, fx *fixture) {
+		counts := fx.countData(t)
+		for _, c := range []struct {
+			name  string
+			after int // data frames P0 sends P1 before its caller gives up; −1: before it starts
+		}{{"before", -1}, {"inference", counts[0][1] / 2}} {
+			t.Run(c.name, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if c.after < 0 {
+					cancel()
+				}
+				var n atomic.Int64
+				nets := fx.nets()
+				nets[mpc.P0] = &hostNet{Network: nets[mpc.P0], out: func(to mpc.Party, msg []byte) [][]byte {
+					if to == mpc.P1 && isData(msg) && n.Add(1) == int64(c.after) {
+						cancel()
+					}
+					return [][]byte{msg}
+				}}
+				start := time.Now()
+				outs, errs := inference(fx.backend, nets, fx.cfgs, fx.prog, fx.x, ctx, func(mpc.Party) {})
+				if !errors.Is(errs[mpc.P0], context.Canceled) {
+					t.Errorf("P0: %v: not its context's error", errs[mpc.P0])
+				}
+				for _, p := range mpc.PartiesOf(fx.parties)[1:] {
+					var pe *mpc.PeerError
+					switch err := errs[p]; {
+					case !errors.As(err, &pe) || pe.Peer != mpc.P0 || pe.Link != nil:
+						t.Errorf("%s: %v: does not name P0 alone", p, err)
+					case errors.Is(err, mpc.ErrTimeout):
+						t.Errorf("%s stopped only by timing out: %v", p, err)
+					case !strings.Contains(err.Error(), "stopped the session"):
+						t.Errorf("%s: %v: does not say P0 stopped the session", p, err)
+					}
+				}
+				if d := time.Since(start); d > DefaultTimeout/2 {
+					t.Errorf("took %v to stop", d)
+				}
+				if outs[0] != nil {
+					t.Error("P0 released an output")
+				}
+				logErrs(t, errs)
+			})
 		}
 	})
 }
