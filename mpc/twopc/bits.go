@@ -1,10 +1,6 @@
 package twopc
 
-import (
-	"fmt"
-
-	"veil/mpc/ot"
-)
+import "fmt"
 
 // exchange sends msg to the other party and returns its message of the
 // same length: both send first (sends are queued), so it costs one
@@ -23,24 +19,60 @@ func (p *party) exchange(msg []byte, what string) ([]byte, error) {
 	return got, nil
 }
 
-// bitTriples returns n XOR-shared AND triples c = a ∧ b from two random
-// OTs per triple. This party's share of a is the XOR of its random OT
-// pair (a_own = m0 ⊕ m1), its b a random choice; the cross term
-// a_own·b_other is m0 (kept) ⊕ m_{b_other} (the other's chosen message).
-func (p *party) bitTriples(n int) (a, b, c []byte, err error) {
-	b = make([]byte, n)
-	for j := range b {
-		b[j] = byte(p.coins.Bit())
+// pairTriples are XOR-shared AND triples in pairs that share their left
+// bit: c1 = a ∧ b1 and c2 = a ∧ b2. The comparison tree's ANDs come in
+// such pairs (eq_hi ∧ gt_lo, eq_hi ∧ eq_lo), so one opening of the left
+// operand serves both.
+type pairTriples struct{ a, b1, b2, c1, c2 []byte }
+
+// pairTriples returns n pair triples from one random OT per pair and
+// direction: this party's share of a is its random choice bit; for the
+// cross term a_chooser·(b1, b2)_sender the sender keeps two bits of its
+// random message m0 and sends m0 ⊕ m1 ⊕ (b1, b2), two bits, so that the
+// chooser's m_a ⊕ a·correction is m0 ⊕ a·(b1, b2).
+func (p *party) pairTriples(n int) (*pairTriples, error) {
+	t := &pairTriples{a: make([]byte, n), b1: make([]byte, n), b2: make([]byte, n), c1: make([]byte, n), c2: make([]byte, n)}
+	for j := range n {
+		t.a[j], t.b1[j], t.b2[j] = byte(p.coins.Bit()), byte(p.coins.Bit()), byte(p.coins.Bit())
 	}
-	var m0, m1, got []ot.Block
-	send := func() (err error) {
-		m0, m1, err = p.snd.RandomOTs(n)
-		return err
+	// kept: this party's share of a_other·(b1, b2)_own; got: of
+	// a_own·(b1, b2)_other. Two bits each, b1 in bit 0.
+	var kept, got []byte
+	send := func() error {
+		m0, m1, err := p.snd.RandomOTs(n)
+		if err != nil {
+			return err
+		}
+		kept = make([]byte, n)
+		msg := make([]byte, n)
+		for j := range n {
+			kept[j] = byte(m0[j][0] & 3)
+			msg[j] = byte((m0[j][0]^m1[j][0])&3) ^ t.b1[j] ^ t.b2[j]<<1
+		}
+		return p.conn.Send(msg)
 	}
-	recv := func() (err error) {
-		got, err = p.rcv.RandomOTs(toBits(b), n)
-		return err
+	recv := func() error {
+		m, err := p.rcv.RandomOTs(toBits(t.a), n)
+		if err != nil {
+			return err
+		}
+		msg, err := p.conn.Recv()
+		if err != nil {
+			return err
+		}
+		if len(msg) != n {
+			return fmt.Errorf("%d bytes of triple corrections, want %d", len(msg), n)
+		}
+		got = make([]byte, n)
+		for j := range n {
+			if msg[j] > 3 {
+				return fmt.Errorf("triple correction %d is not two bits", j)
+			}
+			got[j] = byte(m[j][0]&3) ^ t.a[j]*msg[j]
+		}
+		return nil
 	}
+	var err error
 	if p.first() {
 		if err = send(); err == nil {
 			err = recv()
@@ -51,44 +83,45 @@ func (p *party) bitTriples(n int) (a, b, c []byte, err error) {
 		}
 	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("AND triples: %w", err)
+		return nil, fmt.Errorf("AND triples: %w", err)
 	}
-	a, c = make([]byte, n), make([]byte, n)
-	for j := range a {
-		v0, w := byte(m0[j][0]&1), byte(got[j][0]&1)
-		a[j] = v0 ^ byte(m1[j][0]&1)
-		c[j] = a[j]&b[j] ^ v0 ^ w
+	for j := range n {
+		x := kept[j] ^ got[j]
+		t.c1[j] = t.a[j]&t.b1[j] ^ x&1
+		t.c2[j] = t.a[j]&t.b2[j] ^ x>>1
 	}
-	return a, b, c, nil
+	return t, nil
 }
 
-// and returns XOR shares of x ∧ y, element-wise, by Beaver's method on
-// fresh triples: d = x ⊕ a and e = y ⊕ b are opened, and z = c ⊕ d·b ⊕
-// e·a ⊕ d·e (the last term at P0 only).
-func (p *party) and(x, y []byte) ([]byte, error) {
+// andPairs returns XOR shares of x ∧ y1 and x ∧ y2, element-wise, by
+// Beaver's method on the pair triples t[off:]: d = x ⊕ a, e1 = y1 ⊕ b1
+// and e2 = y2 ⊕ b2 are opened (three bits per pair), and z_i = c_i ⊕
+// d·b_i ⊕ e_i·a ⊕ d·e_i (the last term at P0 only).
+func (p *party) andPairs(x, y1, y2 []byte, t *pairTriples, off int) (z1, z2 []byte, err error) {
 	n := len(x)
-	a, b, c, err := p.bitTriples(n)
-	if err != nil {
-		return nil, err
-	}
-	msg := make([]byte, 2*n)
+	msg := make([]byte, n)
 	for j := range n {
-		msg[j], msg[n+j] = x[j]^a[j], y[j]^b[j]
+		k := off + j
+		msg[j] = x[j] ^ t.a[k] | (y1[j]^t.b1[k])<<1 | (y2[j]^t.b2[k])<<2
 	}
 	got, err := p.exchange(msg, "AND")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	z := make([]byte, n)
+	z1, z2 = make([]byte, n), make([]byte, n)
 	for j := range n {
-		d, e := msg[j]^got[j], msg[n+j]^got[n+j]
-		if d > 1 || e > 1 {
-			return nil, fmt.Errorf("AND: the other party's opening %d is not a bit", j)
+		if got[j] > 7 {
+			return nil, nil, fmt.Errorf("AND: the other party's opening %d is not three bits", j)
 		}
-		z[j] = c[j] ^ d&b[j] ^ e&a[j]
+		k := off + j
+		o := msg[j] ^ got[j]
+		d, e1, e2 := o&1, o>>1&1, o>>2
+		z1[j] = t.c1[k] ^ d&t.b1[k] ^ e1&t.a[k]
+		z2[j] = t.c2[k] ^ d&t.b2[k] ^ e2&t.a[k]
 		if p.first() {
-			z[j] ^= d & e
+			z1[j] ^= d & e1
+			z2[j] ^= d & e2
 		}
 	}
-	return z, nil
+	return z1, z2, nil
 }

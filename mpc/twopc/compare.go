@@ -25,6 +25,16 @@ const leafBits = 4
 // leaves is the number of leaves of a k-bit comparison.
 func leaves(k int) int { return (k + leafBits - 1) / leafBits }
 
+// treePairs is the number of pairs of nodes the tree over q leaves
+// combines, over all its levels.
+func treePairs(q int) int {
+	n := 0
+	for w := q; w > 1; w = (w + 1) / 2 {
+		n += w / 2
+	}
+	return n
+}
+
 // greater returns XOR shares of [X > Y] for P0's values X (vals at P0)
 // and P1's values Y (vals at P1), all below 2^k.
 func (p *party) greater(vals []uint64, k int) ([]byte, error) {
@@ -37,33 +47,35 @@ func (p *party) greater(vals []uint64, k int) ([]byte, error) {
 		return nil, err
 	}
 	// Combine: leaves of element e are gt[e*q : (e+1)*q], least
-	// significant first.
+	// significant first. One batch of pair triples serves every level.
+	t, err := p.pairTriples(n * treePairs(q))
+	if err != nil {
+		return nil, fmt.Errorf("comparison tree: %w", err)
+	}
+	off := 0
 	for width := q; width > 1; width = (width + 1) / 2 {
 		pairs := width / 2
-		var eqHi, gtLo, eqLo []byte
+		eqHi, gtLo, eqLo := make([]byte, 0, n*pairs), make([]byte, 0, n*pairs), make([]byte, 0, n*pairs)
 		for e := range n {
 			for i := range pairs {
 				lo, hi := e*q+2*i, e*q+2*i+1
-				eqHi = append(eqHi, eq[hi], eq[hi])
+				eqHi = append(eqHi, eq[hi])
 				gtLo = append(gtLo, gt[lo])
 				eqLo = append(eqLo, eq[lo])
 			}
 		}
-		// One batch: eq_hi ∧ gt_lo and eq_hi ∧ eq_lo for every pair.
-		right := make([]byte, 0, 2*len(gtLo))
-		for i := range gtLo {
-			right = append(right, gtLo[i], eqLo[i])
-		}
-		z, err := p.and(eqHi, right)
+		// eq_hi ∧ gt_lo and eq_hi ∧ eq_lo for every pair of the level.
+		z1, z2, err := p.andPairs(eqHi, gtLo, eqLo, t, off)
 		if err != nil {
 			return nil, fmt.Errorf("comparison tree: %w", err)
 		}
+		off += len(eqHi)
 		for e := range n {
 			for i := range pairs {
 				k := e*pairs + i
 				hi := e*q + 2*i + 1
-				gt[e*q+i] = gt[hi] ^ z[2*k]
-				eq[e*q+i] = z[2*k+1]
+				gt[e*q+i] = gt[hi] ^ z1[k]
+				eq[e*q+i] = z2[k]
 			}
 			if width%2 == 1 { // the odd leaf moves up unchanged
 				gt[e*q+pairs], eq[e*q+pairs] = gt[e*q+width-1], eq[e*q+width-1]

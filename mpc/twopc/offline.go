@@ -33,11 +33,9 @@ func demand(prog *fixed.Program, k int) (a, b int) {
 	greater := func(n int) {
 		q := leaves(k)
 		a += leafBits * n * q
-		for w := q; w > 1; w = (w + 1) / 2 {
-			c := 2 * (w / 2) * n // ANDs of the level: a triple each way
-			a += c
-			b += c
-		}
+		c := treePairs(q) * n // one pair triple per pair of nodes, a random OT each way
+		a += c
+		b += c
 	}
 	for _, in := range prog.Instrs {
 		n := prog.Tensors[in.Out].Shape.Size()

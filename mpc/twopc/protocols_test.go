@@ -94,20 +94,31 @@ func TestB2AAndMux(t *testing.T) {
 	}
 }
 
-func TestAND(t *testing.T) {
+func TestANDPairs(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const n = 777
-	var x, y [2][]byte
+	var x, y1, y2 [2][]byte
 	for i := range 2 {
-		x[i], y[i] = make([]byte, n), make([]byte, n)
+		x[i], y1[i], y2[i] = make([]byte, n), make([]byte, n), make([]byte, n)
 		for j := range n {
-			x[i][j], y[i][j] = byte(r.IntN(2)), byte(r.IntN(2))
+			x[i][j], y1[i][j], y2[i][j] = byte(r.IntN(2)), byte(r.IntN(2)), byte(r.IntN(2))
 		}
 	}
-	z := run2(t, func(p *party) ([]byte, error) { return p.and(x[p.me], y[p.me]) })
+	z := run2(t, func(p *party) ([2][]byte, error) {
+		tr, err := p.pairTriples(n + 5)
+		if err != nil {
+			return [2][]byte{}, err
+		}
+		z1, z2, err := p.andPairs(x[p.me], y1[p.me], y2[p.me], tr, 5)
+		return [2][]byte{z1, z2}, err
+	})
 	for j := range n {
-		if got, want := z[0][j]^z[1][j], (x[0][j]^x[1][j])&(y[0][j]^y[1][j]); got != want {
-			t.Fatalf("AND %d: %d, want %d", j, got, want)
+		xv := x[0][j] ^ x[1][j]
+		if got, want := z[0][0][j]^z[1][0][j], xv&(y1[0][j]^y1[1][j]); got != want {
+			t.Fatalf("x ∧ y1 %d: %d, want %d", j, got, want)
+		}
+		if got, want := z[0][1][j]^z[1][1][j], xv&(y2[0][j]^y2[1][j]); got != want {
+			t.Fatalf("x ∧ y2 %d: %d, want %d", j, got, want)
 		}
 	}
 }
@@ -206,24 +217,21 @@ func uBytes(n int) int64 { return int64(16 * 128 * ((n + 127) / 128)) }
 //
 //	B2A(n):       P0 8n (corrections),  P1 u(n)
 //	mux(n):       each u(n) + 8n (both directions)
-//	AND(n):       each u(n) (its triples' random OTs) + 2n (openings)
+//	AND pairs(n): each u(n) (its triples' random OTs) + n (the triples'
+//	              two-bit corrections) + n (three-bit openings)
 //	greater(n,k): q = ⌈k/4⌉ leaves, m = n·q; P0 4m (16 two-bit messages
-//	              per leaf), P1 u(4m); then per tree level with p pairs
-//	              per value, AND(2·p·n)
+//	              per leaf), P1 u(4m); then AND pairs(P·n) for the P
+//	              pairs of nodes the tree combines over all levels
 //	mul(n):       each u(64n) + 8·64n (Gilboa, both directions)
 func TestCommunication(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	const n = 300
-	and := func(c int) [2]int64 { return [2]int64{uBytes(c) + int64(2*c), uBytes(c) + int64(2*c)} }
+	andPairs := func(c int) [2]int64 { return [2]int64{uBytes(c) + int64(2*c), uBytes(c) + int64(2*c)} }
 	add := func(a, b [2]int64) [2]int64 { return [2]int64{a[0] + b[0], a[1] + b[1]} }
 	greater := func(k int) [2]int64 {
 		q := (k + 3) / 4
 		m := n * q
-		c := [2]int64{int64(4 * m), uBytes(4 * m)}
-		for w := q; w > 1; w = (w + 1) / 2 {
-			c = add(c, and(2*(w/2)*n))
-		}
-		return c
+		return add([2]int64{int64(4 * m), uBytes(4 * m)}, andPairs(treePairs(q)*n))
 	}
 	bits := make([]byte, n)
 	x := make([]uint64, n)
@@ -237,7 +245,13 @@ func TestCommunication(t *testing.T) {
 	}{
 		{"B2A", func(p *party) error { _, err := p.b2a(bits); return err }, [2]int64{8 * n, uBytes(n)}},
 		{"mux", func(p *party) error { _, err := p.mux(bits, x); return err }, [2]int64{uBytes(n) + 8*n, uBytes(n) + 8*n}},
-		{"AND", func(p *party) error { _, err := p.and(bits, bits); return err }, and(n)},
+		{"AND pairs", func(p *party) error {
+			tr, err := p.pairTriples(n)
+			if err == nil {
+				_, _, err = p.andPairs(bits, bits, bits, tr, 0)
+			}
+			return err
+		}, andPairs(n)},
 		{"greater k=18", func(p *party) error { _, err := p.greater(x, 18); return err }, greater(18)},
 		{"greater k=62", func(p *party) error { _, err := p.greater(x, 62); return err }, greater(62)},
 		{"ReLU k=40", func(p *party) error { _, err := p.relu(x, 40); return err }, add(greater(40), [2]int64{uBytes(n) + 8*n, uBytes(n) + 8*n})},
