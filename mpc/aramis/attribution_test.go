@@ -21,8 +21,10 @@ import (
 // the network can tamper with what passes between two parties' attested
 // code. The rules (see the package documentation): a failure on a link
 // is named as the link's; at an end of it the error names the other end
-// (or the network), at the third party both ends; no honest party ever
-// names itself; no output is released.
+// (or the network), at the third party (with three parties) both ends;
+// no honest party ever names itself; no output is released. Each test
+// runs with three parties and with two (settings, partyCounts), or has
+// a counterpart for the other count.
 
 // hostNet is a party's host, or the network at that party: out sees
 // every message the party's code sends (and returns what is sent
@@ -150,18 +152,15 @@ func (fx *fixture) nets() []mpc.Network { return mpc.NewLocal(fx.parties, 30*tim
 // run runs the fixture's program on its input with its parties over
 // nets (see inference).
 func (fx *fixture) run(nets []mpc.Network, done func(mpc.Party)) ([][][]uint64, []error) {
-	return inference(fx.backend, nets, fx.cfgs, fx.prog, fx.x, nil, done)
+	return inference(fx.backend, nets, fx.cfgs, fx.prog, fx.x, context.Background(), done)
 }
 
 // inference runs prog on x on backend b with its parties over nets,
 // each under Aramis with its config, and returns each party's outputs
-// and error. P0 runs under ctx0 (nil: never cancelled), the others
-// under context.Background(); done(p) is called when party p has
-// finished (its network closed or, for a held one, closing).
+// and error. P0 runs under ctx0, the others under
+// context.Background(); done(p) is called when party p has finished (its
+// network closed or, for a held one, closing).
 func inference(b *mpc.Backend, nets []mpc.Network, cfgs []Config, prog *fixed.Program, x []uint64, ctx0 context.Context, done func(mpc.Party)) ([][][]uint64, []error) {
-	if ctx0 == nil {
-		ctx0 = context.Background()
-	}
 	outs := make([][][]uint64, len(nets))
 	pub := prog.Public()
 	errs := mpctest.Parties(len(nets), func(me mpc.Party) error {
@@ -423,7 +422,7 @@ func logErrs(t *testing.T, errs []error) {
 // whoever closed first; P0 names P1 or the network. (Three parties; see
 // TestAttributionAbortSuppressed for two.)
 func TestAttributionAbortRelayed(t *testing.T) {
-	fx := newFixture(t, settings[0])
+	fx := newFixture(t, setting{"3pc", lenet})
 	counts := fx.countData(t)
 	l := mpc.Link{From: mpc.P0, To: mpc.P1}
 	var did sync.Once
@@ -481,7 +480,7 @@ func TestAttributionAbortRelayed(t *testing.T) {
 // P1→P0, which is all it can know. P0 never names itself and releases
 // no output.
 func TestAttributionAbortSuppressed(t *testing.T) {
-	fx := newFixture(t, settings[1])
+	fx := newFixture(t, setting{"2pc", small})
 	counts := fx.countData(t)
 	for _, c := range []struct {
 		name string
@@ -524,7 +523,7 @@ func TestAttributionAbortSuppressed(t *testing.T) {
 				host.hold = hold
 			}
 			nets[mpc.P1] = host
-			outs, errs := inference(fx.backend, nets, cfgs, fx.prog, fx.x, nil, func(p mpc.Party) {
+			outs, errs := inference(fx.backend, nets, cfgs, fx.prog, fx.x, context.Background(), func(p mpc.Party) {
 				if p == mpc.P0 {
 					close(hold)
 				}
