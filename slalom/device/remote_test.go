@@ -105,25 +105,29 @@ func TestDeviceAnswersRefused(t *testing.T) {
 				armed = a
 				mu.Unlock()
 			}
-			mu.Lock()
-			last = nil
-			mu.Unlock()
-			d := &device.Device{}
-			device.SetFrameHook(d, func(b []byte) (byte, []byte) {
-				mu.Lock()
-				defer mu.Unlock()
-				if !armed {
-					return device.MsgResult, b
-				}
-				return c.frame(b)
-			})
+			// gen numbers the modes: a device left streaming an aborted
+			// run of an earlier mode passes its frames through untouched
+			// (its answers carry sequence numbers that a later mode's
+			// connection, counting afresh, could take for its own).
+			gen := 0
 			for _, mode := range []slalom.Mode{{Verify: true}, {Verify: true, PerLayer: true}, {Verify: true, Blind: true}} {
 				mu.Lock()
 				clear(saved)
 				last = nil
+				gen++
+				g := gen
 				mu.Unlock()
 				// A fresh device per mode, so no leftover of the previous
 				// mode's aborted run reaches this one.
+				d := &device.Device{}
+				device.SetFrameHook(d, func(b []byte) (byte, []byte) {
+					mu.Lock()
+					defer mu.Unlock()
+					if !armed || g != gen {
+						return device.MsgResult, b
+					}
+					return c.frame(b)
+				})
 				tr := devicetest.Trusted(t, l.P, mode, d)
 				if c.name == "stale" {
 					set(true)
