@@ -93,6 +93,18 @@ func (p *party) pairTriples(n int) (*pairTriples, error) {
 	return t, nil
 }
 
+// takeTriples returns n pair triples starting at the returned offset:
+// the offline phase's if enough are left, else fresh ones.
+func (p *party) takeTriples(n int) (*pairTriples, int, error) {
+	if t := p.triples; t != nil && len(t.a)-p.tripleOff >= n {
+		off := p.tripleOff
+		p.tripleOff += n
+		return t, off, nil
+	}
+	t, err := p.pairTriples(n)
+	return t, 0, err
+}
+
 // andPairs returns XOR shares of x ∧ y1 and x ∧ y2, element-wise, by
 // Beaver's method on the pair triples t[off:]: d = x ⊕ a, e1 = y1 ⊕ b1
 // and e2 = y2 ⊕ b2 are opened (three bits per pair), and z_i = c_i ⊕

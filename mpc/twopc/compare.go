@@ -48,11 +48,10 @@ func (p *party) greater(vals []uint64, k int) ([]byte, error) {
 	}
 	// Combine: leaves of element e are gt[e*q : (e+1)*q], least
 	// significant first. One batch of pair triples serves every level.
-	t, err := p.pairTriples(n * treePairs(q))
+	t, off, err := p.takeTriples(n * treePairs(q))
 	if err != nil {
 		return nil, fmt.Errorf("comparison tree: %w", err)
 	}
-	off := 0
 	for width := q; width > 1; width = (width + 1) / 2 {
 		pairs := width / 2
 		eqHi, gtLo, eqLo := make([]byte, 0, n*pairs), make([]byte, 0, n*pairs), make([]byte, 0, n*pairs)

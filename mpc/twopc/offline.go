@@ -6,21 +6,24 @@ import (
 	"veil/fixed"
 )
 
-// The offline phase. Every correlated OT a run takes is known from the
-// program alone (its shapes and the comparison width), so both parties
-// extend them before the run, ahead of the input (ot.Precompute): the
-// online phase then pays one bit per OT instead of 128. demand counts
-// them exactly as the protocols draw them; a test checks that a run
-// leaves both pools empty.
+// The offline phase. Every correlated OT a run takes, and every AND
+// triple of its comparison trees, is known from the program alone (its
+// shapes and the comparison width), so both parties make them before the
+// run, ahead of the input: the triples in full (pairTriples), the OTs as
+// random correlated OTs (ot.Precompute) that the online phase turns into
+// the ones it needs for one bit each instead of 128. demand counts them
+// exactly as the protocols draw them; a test checks that a run leaves
+// nothing over.
 
 // maxPrecompute bounds the OTs precomputed per direction and run (2^22:
 // 64 MiB of strings per party); a larger run extends the rest online.
 const maxPrecompute = 1 << 22
 
-// demand returns the correlated OTs a run of prog (as lowered for the
-// engine) takes with P0 sending (a) and with P1 sending (b), comparing k
-// bits.
-func demand(prog *fixed.Program, k int) (a, b int) {
+// demand returns the correlated OTs the online phase of a run of prog
+// (as lowered for the engine) takes with P0 sending (a) and with P1
+// sending (b), and the pair triples its comparison trees take
+// (triples), comparing k bits.
+func demand(prog *fixed.Program, k int) (a, b, triples int) {
 	readers := make([][]readerOf, len(prog.Tensors))
 	for _, in := range prog.Instrs {
 		for i, id := range in.In {
@@ -33,9 +36,7 @@ func demand(prog *fixed.Program, k int) (a, b int) {
 	greater := func(n int) {
 		q := leaves(k)
 		a += leafBits * n * q
-		c := treePairs(q) * n // one pair triple per pair of nodes, a random OT each way
-		a += c
-		b += c
+		triples += treePairs(q) * n // one pair triple per pair of nodes
 	}
 	for _, in := range prog.Instrs {
 		n := prog.Tensors[in.Out].Shape.Size()
@@ -60,7 +61,7 @@ func demand(prog *fixed.Program, k int) (a, b int) {
 			}
 		}
 	}
-	return a, b
+	return a, b, triples
 }
 
 type readerOf struct {
@@ -70,9 +71,16 @@ type readerOf struct {
 
 // precompute runs the offline phase of a run of prog.
 func (e *Engine) precompute(prog *fixed.Program, k int) error {
-	a, b := demand(prog, k)
-	a, b = min(a, maxPrecompute), min(b, maxPrecompute)
-	return e.accountPhase("offline OTs", a+b, true, func() error {
+	a, b, triples := demand(prog, k)
+	a, b, triples = min(a, maxPrecompute), min(b, maxPrecompute), min(triples, maxPrecompute)
+	return e.accountPhase("offline", a+b+triples, true, func() error {
+		if triples > 0 {
+			t, err := e.p.pairTriples(triples)
+			if err != nil {
+				return fmt.Errorf("offline phase: %w", err)
+			}
+			e.p.triples, e.p.tripleOff = t, 0
+		}
 		var err error
 		if e.me == 0 { // P0 → P1 first, as the extensions were set up
 			if err = e.p.snd.Precompute(a); err == nil {

@@ -53,21 +53,27 @@ func TestOfflineDemandExact(t *testing.T) {
 				t.Fatalf("%s: %v", prog.Name, err)
 			}
 		}
-		a, b := demand(mustLower(t, prog), mustBits(t, prog))
+		a, b, triples := demand(mustLower(t, prog), mustBits(t, prog))
 		for p, e := range engines {
 			if s, r := e.p.snd.Pooled(), e.p.rcv.Pooled(); s != 0 || r != 0 {
 				t.Errorf("%s: P%d has %d and %d precomputed OTs left", prog.Name, p, s, r)
 			}
-			sent, got := uint64(a), uint64(b) // P0 sends a; P1 sends b
+			// P0 sends a, P1 b; the triples take one random OT each way.
+			sent, got := uint64(a+triples), uint64(b+triples)
 			if p == 1 {
 				sent, got = got, sent
+			}
+			if e.p.triples == nil && triples > 0 {
+				t.Errorf("%s: P%d made no triples offline", prog.Name, p)
+			} else if left := triples - e.p.tripleOff; e.p.triples != nil && left != 0 {
+				t.Errorf("%s: P%d has %d triples left", prog.Name, p, left)
 			}
 			if e.p.snd.Used() != sent || e.p.rcv.Used() != got {
 				t.Errorf("%s: P%d took %d and %d OTs, the offline phase made %d and %d", prog.Name, p, e.p.snd.Used(), e.p.rcv.Used(), sent, got)
 			}
 			var offline int64
 			for _, o := range e.Cost().Ops {
-				if o.Op == "offline OTs" {
+				if o.Op == "offline" {
 					offline = o.Elems
 				}
 			}

@@ -22,6 +22,10 @@ type party struct {
 	rcv   *ot.COTReceiver // the other sends, this party chooses
 	coins *prg.Stream     // this party's private randomness
 	tweak uint64          // the next hash tweak of the 1-out-of-16 OTs (from 2^63, apart from the extensions')
+	// triples are pair triples made in the offline phase; the next
+	// unused one is triples[tripleOff].
+	triples   *pairTriples
+	tripleOff int
 }
 
 // newParty sets up both OT extensions with the peer over net.
