@@ -88,100 +88,113 @@ func (p *party) greater(vals []uint64, k int) ([]byte, error) {
 	return out, nil
 }
 
+// leafBatch bounds the leaves of one round of leaf OTs (their random
+// OTs, pads and messages): 2^14 leaves, 4 MiB of pads at the sender.
+const leafBatch = 1 << 14
+
 // leafCompare sets gt and eq (n·q each) to XOR shares of every leaf's
-// [x > y] and [x = y].
+// [x > y] and [x = y], in batches of leafBatch leaves.
 func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
-	n, q := len(vals), leaves(k)
-	m := n * q
-	leaf := func(e, i int) int {
+	q := leaves(k)
+	m := len(vals) * q
+	// leaf is the value of leaf l = e·q + i: bits 4i… of value e.
+	leaf := func(l int) int {
+		e, i := l/q, l%q
 		bits := min(leafBits, k-i*leafBits)
 		return int(vals[e] >> (i * leafBits) & (1<<bits - 1))
 	}
-	if p.first() {
-		k0, k1, err := p.snd.RandomOTs(leafBits * m)
+	for lo := 0; lo < m; lo += leafBatch {
+		hi := min(lo+leafBatch, m)
+		var err error
+		if p.first() {
+			err = p.leafSend(leaf, lo, hi, gt, eq)
+		} else {
+			err = p.leafReceive(leaf, lo, hi, gt, eq)
+		}
 		if err != nil {
 			return fmt.Errorf("comparison leaves: %w", err)
 		}
-		first := p.tweaks(16 * m)
-		// The key of message w of leaf l, K_w = ⊕_b k_b^{w_b} =
-		// K_0 ⊕ ⊕_{b ∈ w} (k_b^0 ⊕ k_b^1), then every pad in one batch.
-		pads := make([]ot.Block, 16*m)
-		for l := range m {
-			var d [leafBits]ot.Block
-			k := pads[16*l : 16*l+16]
-			k[0] = ot.Block{}
-			for b := range leafBits {
-				k[0] = k[0].Xor(k0[l*leafBits+b])
-				d[b] = k0[l*leafBits+b].Xor(k1[l*leafBits+b])
-			}
-			for w := 1; w < 16; w++ {
-				low := bits.TrailingZeros(uint(w))
-				k[w] = k[w&(w-1)].Xor(d[low])
-			}
-		}
-		ot.HashBlocks(pads, pads, first)
-		msg := make([]byte, 4*m) // 16 messages of 2 bits per leaf
-		for e := range n {
-			for i := range q {
-				l := e*q + i
-				x := leaf(e, i)
-				rg, re := uint32(p.coins.Bit()), uint32(p.coins.Bit())
-				gt[l], eq[l] = byte(rg), byte(re)
-				// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
-				gtMask := uint32(1)<<x - 1 // w < x
-				var word uint32
-				for w := range 16 {
-					v := (gtMask>>w&1 ^ rg) | (b2u(x == w)^re)<<1
-					word |= (v ^ uint32(pads[16*l+w][0]&3)) << (2 * w)
-				}
-				binary.LittleEndian.PutUint32(msg[4*l:], word)
-			}
-		}
-		if err := p.conn.Send(msg); err != nil {
-			return fmt.Errorf("comparison leaves: sending: %w", err)
-		}
-		return nil
 	}
+	return nil
+}
+
+// leafSend is P0's end of the leaf OTs of leaves [lo, hi): random shares
+// kept, 16 padded two-bit messages per leaf sent.
+func (p *party) leafSend(leaf func(int) int, lo, hi int, gt, eq []byte) error {
+	m := hi - lo
+	k0, k1, err := p.snd.RandomOTs(leafBits * m)
+	if err != nil {
+		return err
+	}
+	first := p.tweaks(16 * m)
+	// The key of message w of leaf l, K_w = ⊕_b k_b^{w_b} =
+	// K_0 ⊕ ⊕_{b ∈ w} (k_b^0 ⊕ k_b^1), then every pad in one batch.
+	pads := make([]ot.Block, 16*m)
+	for l := range m {
+		var d [leafBits]ot.Block
+		k := pads[16*l : 16*l+16]
+		for b := range leafBits {
+			k[0] = k[0].Xor(k0[l*leafBits+b])
+			d[b] = k0[l*leafBits+b].Xor(k1[l*leafBits+b])
+		}
+		for w := 1; w < 16; w++ {
+			k[w] = k[w&(w-1)].Xor(d[bits.TrailingZeros(uint(w))])
+		}
+	}
+	ot.HashBlocks(pads, pads, first)
+	msg := make([]byte, 4*m)
+	for l := range m {
+		x := leaf(lo + l)
+		rg, re := uint32(p.coins.Bit()), uint32(p.coins.Bit())
+		gt[lo+l], eq[lo+l] = byte(rg), byte(re)
+		// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
+		gtMask := uint32(1)<<x - 1 // w < x
+		var word uint32
+		for w := range 16 {
+			v := (gtMask>>w&1 ^ rg) | (b2u(x == w)^re)<<1
+			word |= (v ^ uint32(pads[16*l+w][0]&3)) << (2 * w)
+		}
+		binary.LittleEndian.PutUint32(msg[4*l:], word)
+	}
+	return p.conn.Send(msg)
+}
+
+// leafReceive is P1's end: it chooses with its leaf values and unpads
+// the one message of each leaf its keys open.
+func (p *party) leafReceive(leaf func(int) int, lo, hi int, gt, eq []byte) error {
+	m := hi - lo
 	choices := ot.NewBits(leafBits * m)
-	for e := range n {
-		for i := range q {
-			y := leaf(e, i)
-			for b := range leafBits {
-				choices.Set((e*q+i)*leafBits+b, uint64(y>>b&1))
-			}
+	for l := range m {
+		y := leaf(lo + l)
+		for b := range leafBits {
+			choices.Set(l*leafBits+b, uint64(y>>b&1))
 		}
 	}
 	keys, err := p.rcv.RandomOTs(choices, leafBits*m)
 	if err != nil {
-		return fmt.Errorf("comparison leaves: %w", err)
+		return err
 	}
 	first := p.tweaks(16 * m)
 	pads := make([]ot.Block, m)
 	tw := make([]uint64, m)
-	for e := range n {
-		for i := range q {
-			l := e*q + i
-			for b := range leafBits {
-				pads[l] = pads[l].Xor(keys[l*leafBits+b])
-			}
-			tw[l] = first + uint64(16*l+leaf(e, i))
+	for l := range m {
+		for b := range leafBits {
+			pads[l] = pads[l].Xor(keys[l*leafBits+b])
 		}
+		tw[l] = first + uint64(16*l+leaf(lo+l))
 	}
 	ot.HashTweaked(pads, pads, tw)
 	msg, err := p.conn.Recv()
 	if err != nil {
-		return fmt.Errorf("comparison leaves: receiving: %w", err)
+		return err
 	}
 	if len(msg) != 4*m {
-		return fmt.Errorf("comparison leaves: %d bytes, want %d", len(msg), 4*m)
+		return fmt.Errorf("%d bytes of leaf messages, want %d", len(msg), 4*m)
 	}
-	for e := range n {
-		for i := range q {
-			l := e*q + i
-			y := leaf(e, i)
-			v := binary.LittleEndian.Uint32(msg[4*l:])>>(2*y)&3 ^ uint32(pads[l][0]&3)
-			gt[l], eq[l] = byte(v&1), byte(v>>1)
-		}
+	for l := range m {
+		y := leaf(lo + l)
+		v := binary.LittleEndian.Uint32(msg[4*l:])>>(2*y)&3 ^ uint32(pads[l][0]&3)
+		gt[lo+l], eq[lo+l] = byte(v&1), byte(v>>1)
 	}
 	return nil
 }
