@@ -16,25 +16,36 @@ const hashChunk = 256
 // same slice. Tweaks must never repeat for correlated inputs: each use
 // of the hash in veil draws its own range of them.
 func HashBlocks(dst, src []Block, first uint64) {
-	hash(dst, src, func(i int) uint64 { return first + uint64(i) })
+	hash(dst, src, first, nil)
 }
 
 // HashTweaked sets dst[i] = H(tweaks[i], src[i]).
 func HashTweaked(dst, src []Block, tweaks []uint64) {
-	hash(dst, src, func(i int) uint64 { return tweaks[i] })
+	hash(dst, src, 0, tweaks)
 }
 
-func hash(dst, src []Block, tweak func(i int) uint64) {
+// hash is H with the tweaks first + i, or tweaks[i] when tweaks is set.
+func hash(dst, src []Block, first uint64, tweaks []uint64) {
 	var p, t [hashChunk]Block
 	for off := 0; off < len(src); off += hashChunk {
 		n := min(hashChunk, len(src)-off)
-		pi.encrypt(p[:n], src[off:off+n])
-		for i := range n {
-			t[i] = Block{p[i][0] ^ tweak(off+i), p[i][1]}
+		pc, tc := p[:n], t[:n]
+		pi.encrypt(pc, src[off:off+n])
+		if tweaks != nil {
+			tw := tweaks[off : off+n]
+			for i := range tc {
+				tc[i] = Block{pc[i][0] ^ tw[i], pc[i][1]}
+			}
+		} else {
+			j := first + uint64(off)
+			for i := range tc {
+				tc[i] = Block{pc[i][0] ^ (j + uint64(i)), pc[i][1]}
+			}
 		}
-		pi.encrypt(t[:n], t[:n])
-		for i := range n {
-			dst[off+i] = t[i].Xor(p[i])
+		pi.encrypt(tc, tc)
+		d := dst[off : off+n]
+		for i := range d {
+			d[i] = Block{tc[i][0] ^ pc[i][0], tc[i][1] ^ pc[i][1]}
 		}
 	}
 }
