@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"runtime"
 	"sync"
 
 	"veil/ir"
+
+	"veil/internal/parallel"
 )
 
 // Example is one labelled model input (already in the graph's input
@@ -15,33 +16,6 @@ import (
 type Example struct {
 	Input []float32
 	Label int
-}
-
-// parallel runs f(i) for i in [0, n) on all cores and returns the first
-// error.
-func parallel(n int, f func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), max(n, 1))
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := f(i); err != nil {
-					once.Do(func() { first = err })
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return first
 }
 
 // Top1 returns the index of the largest value (the prediction of a
@@ -68,7 +42,7 @@ func FloatOutputs(g *ir.Graph, xs []Example) ([][]float64, error) {
 	}
 	shape := g.Values[g.Inputs[0]].Shape
 	outs := make([][]float64, len(xs))
-	err := parallel(len(xs), func(i int) error {
+	err := parallel.Each(len(xs), func(i int) error {
 		r, err := ir.Run(g, map[string]*ir.Tensor{g.Inputs[0]: ir.FloatTensor(shape, xs[i].Input)})
 		if err != nil {
 			return fmt.Errorf("example %d: %w", i, err)
@@ -88,7 +62,7 @@ func FloatOutputs(g *ir.Graph, xs []Example) ([][]float64, error) {
 // first output (with Post applied) for each.
 func FixedOutputs(p *Program, xs []Example) ([][]float64, error) {
 	outs := make([][]float64, len(xs))
-	err := parallel(len(xs), func(i int) error {
+	err := parallel.Each(len(xs), func(i int) error {
 		y, err := p.Predict(xs[i].Input)
 		if err != nil {
 			return fmt.Errorf("example %d: %w", i, err)
@@ -149,7 +123,7 @@ const traceExamples = 64
 // ScaleDown of p truncates when p runs on xs.
 func TruncBits(p *Program, xs []Example) (int, error) {
 	var mx uint64
-	err := parallel(len(xs), func(i int) error {
+	err := parallel.Each(len(xs), func(i int) error {
 		vals, err := p.Trace(p.EncodeInput(xs[i].Input))
 		if err != nil {
 			return err

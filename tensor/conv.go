@@ -1,8 +1,9 @@
 package tensor
 
 import (
-	"runtime"
 	"sync"
+
+	"veil/internal/parallel"
 )
 
 // Convolutions over Z_2^64 with enough filters per group run as matrix
@@ -116,21 +117,11 @@ func im2colGroup(dst, x []uint64, p ConvParams, g int) {
 // parallelPlanes runs f over [0, planes) split into runtime.GOMAXPROCS
 // contiguous ranges when the work (macs in all) is big enough.
 func parallelPlanes(planes, macs int, f func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), planes)
-	if macs < parallelMACs || workers <= 1 {
+	if macs < parallelMACs {
 		f(0, planes)
 		return
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers-1; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(planes*w/workers, planes*(w+1)/workers)
-		}()
-	}
-	f(planes*(workers-1)/workers, planes)
-	wg.Wait()
+	parallel.Ranges(planes, 1, f)
 }
 
 // convPlanesU64 is convPlanes for uint64, unit column strides going

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
+
+	"veil/internal/parallel"
 )
 
 // Client is the party that holds the secret key: it encrypts its share
@@ -57,7 +59,7 @@ func (c *Client) EncryptInput(l Layer, x []uint64) ([]byte, error) {
 	header(out[:0], kindQuery, lb.tag, lay.numInputs())
 	size := p.freshBytes()
 	newBuf := func() ([]uint64, error) { return make([]uint64, p.n), nil }
-	err = parallel(lay.numInputs(), newBuf, func(m []uint64, k int) error {
+	err = parallel.EachWith(lay.numInputs(), newBuf, func(m []uint64, k int) error {
 		clear(m)
 		lay.packInput(cx, k, m)
 		seed, b, err := p.encrypt(c.sk, m)
@@ -110,7 +112,7 @@ func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) e
 		res    [maxModuli]uint64
 	}
 	newState := func() (*state, error) { return &state{c1: r.NewPoly(), ph: r.NewPoly()}, nil }
-	return parallel(lay.numOutputs(), newState, func(s *state, k int) error {
+	return parallel.EachWith(lay.numOutputs(), newState, func(s *state, k int) error {
 		src := resp[lb.respOff[k]:lb.respOff[k+1]]
 		var err error
 		if src, err = p.getPoly(src, s.c1, level); err != nil {

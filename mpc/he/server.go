@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
+
+	"veil/internal/parallel"
 )
 
 // Server is the party that holds the weights: it evaluates each linear
@@ -69,7 +71,7 @@ func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count int) ([]input, 
 		return nil, err
 	}
 	ins := make([]input, count)
-	err := parallel(count, none, func(_ struct{}, k int) error {
+	err := parallel.Each(count, func(k int) error {
 		src := data[headerLen+k*size : headerLen+(k+1)*size]
 		var seed [seedLen]byte
 		copy(seed[:], src)
@@ -103,7 +105,7 @@ type evaluation struct {
 }
 
 func (e *evaluation) run() error {
-	return parallel(e.lay.ngb*e.lay.nob, e.newWorker, func(wk *worker, j int) error {
+	return parallel.EachWith(e.lay.ngb*e.lay.nob, e.newWorker, func(wk *worker, j int) error {
 		wk.job(j/e.lay.nob, j%e.lay.nob)
 		return nil
 	})
