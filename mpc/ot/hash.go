@@ -1,5 +1,7 @@
 package ot
 
+import "veil/internal/parallel"
+
 // The correlation-robust hash that turns correlated OTs into random
 // ones is Guo, Katz, Wang and Yu's tweakable construction from a fixed
 // permutation π (S&P 2020, "TMMO"): H(j, x) = π(π(x) ⊕ j) ⊕ π(x), with π
@@ -24,8 +26,23 @@ func HashTweaked(dst, src []Block, tweaks []uint64) {
 	hash(dst, src, 0, tweaks)
 }
 
-// hash is H with the tweaks first + i, or tweaks[i] when tweaks is set.
+// parallelHash is the number of blocks from which hash uses every core.
+const parallelHash = 1 << 13
+
+// hash is H with the tweaks first + i, or tweaks[i] when tweaks is set,
+// on every core for long inputs.
 func hash(dst, src []Block, first uint64, tweaks []uint64) {
+	parallel.Ranges(len(src), parallelHash, func(lo, hi int) {
+		var tw []uint64
+		if tweaks != nil {
+			tw = tweaks[lo:hi]
+		}
+		hashRange(dst[lo:hi], src[lo:hi], first+uint64(lo), tw)
+	})
+}
+
+// hashRange is hash on one goroutine.
+func hashRange(dst, src []Block, first uint64, tweaks []uint64) {
 	var p, t [hashChunk]Block
 	for off := 0; off < len(src); off += hashChunk {
 		n := min(hashChunk, len(src)-off)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 
+	"veil/internal/parallel"
 	"veil/mpc/ot"
 )
 
@@ -130,32 +131,39 @@ func (p *party) leafSend(leaf func(int) int, lo, hi int, gt, eq []byte) error {
 	// The key of message w of leaf l, K_w = ⊕_b k_b^{w_b} =
 	// K_0 ⊕ ⊕_{b ∈ w} (k_b^0 ⊕ k_b^1), then every pad in one batch.
 	pads := make([]ot.Block, 16*m)
-	for l := range m {
-		var d [leafBits]ot.Block
-		k := pads[16*l : 16*l+16]
-		for b := range leafBits {
-			k[0] = k[0].Xor(k0[l*leafBits+b])
-			d[b] = k0[l*leafBits+b].Xor(k1[l*leafBits+b])
+	parallel.Ranges(m, 1<<10, func(from, to int) {
+		for l := from; l < to; l++ {
+			var d [leafBits]ot.Block
+			k := pads[16*l : 16*l+16]
+			for b := range leafBits {
+				k[0] = k[0].Xor(k0[l*leafBits+b])
+				d[b] = k0[l*leafBits+b].Xor(k1[l*leafBits+b])
+			}
+			for w := 1; w < 16; w++ {
+				k[w] = k[w&(w-1)].Xor(d[bits.TrailingZeros(uint(w))])
+			}
 		}
-		for w := 1; w < 16; w++ {
-			k[w] = k[w&(w-1)].Xor(d[bits.TrailingZeros(uint(w))])
-		}
-	}
-	ot.HashBlocks(pads, pads, first)
+		ot.HashBlocks(pads[16*from:16*to], pads[16*from:16*to], first+uint64(16*from))
+	})
+	// This party's shares: two random bits per leaf.
+	coins := make([]uint64, (2*m+63)/64)
+	p.coins.Uint64s(coins)
 	msg := make([]byte, 4*m)
-	for l := range m {
-		x := leaf(lo + l)
-		rg, re := uint32(p.coins.Bit()), uint32(p.coins.Bit())
-		gt[lo+l], eq[lo+l] = byte(rg), byte(re)
-		// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
-		gtMask := uint32(1)<<x - 1 // w < x
-		var word uint32
-		for w := range 16 {
-			v := (gtMask>>w&1 ^ rg) | (b2u(x == w)^re)<<1
-			word |= (v ^ uint32(pads[16*l+w][0]&3)) << (2 * w)
+	parallel.Ranges(m, 1<<12, func(from, to int) {
+		for l := from; l < to; l++ {
+			x := leaf(lo + l)
+			rg, re := uint32(coins[2*l/64]>>(2*l%64)&1), uint32(coins[2*l/64]>>(2*l%64+1)&1)
+			gt[lo+l], eq[lo+l] = byte(rg), byte(re)
+			// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
+			gtMask := uint32(1)<<x - 1 // w < x
+			var word uint32
+			for w := range 16 {
+				v := (gtMask>>w&1 ^ rg) | (b2u(x == w)^re)<<1
+				word |= (v ^ uint32(pads[16*l+w][0]&3)) << (2 * w)
+			}
+			binary.LittleEndian.PutUint32(msg[4*l:], word)
 		}
-		binary.LittleEndian.PutUint32(msg[4*l:], word)
-	}
+	})
 	return p.conn.Send(msg)
 }
 
