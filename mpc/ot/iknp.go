@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"veil/internal/parallel"
 	"veil/mpc/prg"
 )
 
@@ -155,16 +156,18 @@ func (s *COTSender) extend(n int) ([]Block, error) {
 			return nil, fmt.Errorf("ot extension: u has %d bytes, want %d for %d OTs", len(msg), kappa*w*8, m)
 		}
 		cols := make([][]uint64, kappa)
-		for i := range cols {
-			cols[i] = make([]uint64, w)
-			s.cols[i].Uint64s(cols[i])
-			if s.delta.Bit(i) == 1 {
-				u := msg[i*w*8:]
-				for k := range cols[i] {
-					cols[i][k] ^= binary.LittleEndian.Uint64(u[k*8:])
+		parallel.Ranges(kappa, 2, func(from, to int) { // each column its own stream
+			for i := from; i < to; i++ {
+				cols[i] = make([]uint64, w)
+				s.cols[i].Uint64s(cols[i])
+				if s.delta.Bit(i) == 1 {
+					u := msg[i*w*8:]
+					for k := range cols[i] {
+						cols[i][k] ^= binary.LittleEndian.Uint64(u[k*8:])
+					}
 				}
 			}
-		}
+		})
 		transposeColumns(q[off:off+m], cols)
 	}
 	return q, nil
@@ -247,16 +250,18 @@ func (r *COTReceiver) extend(choices Bits, n int) ([]Block, error) {
 		}
 		cols := make([][]uint64, kappa)
 		msg := make([]byte, kappa*w*8)
-		g := make([]uint64, w)
-		for i := range cols {
-			cols[i] = make([]uint64, w)
-			r.cols0[i].Uint64s(cols[i])
-			r.cols1[i].Uint64s(g)
-			u := msg[i*w*8:]
-			for k := range g {
-				binary.LittleEndian.PutUint64(u[k*8:], cols[i][k]^g[k]^rw[k])
+		parallel.Ranges(kappa, 2, func(from, to int) { // each column its own streams
+			g := make([]uint64, w)
+			for i := from; i < to; i++ {
+				cols[i] = make([]uint64, w)
+				r.cols0[i].Uint64s(cols[i])
+				r.cols1[i].Uint64s(g)
+				u := msg[i*w*8:]
+				for k := range g {
+					binary.LittleEndian.PutUint64(u[k*8:], cols[i][k]^g[k]^rw[k])
+				}
 			}
-		}
+		})
 		if err := r.conn.Send(msg); err != nil {
 			return nil, fmt.Errorf("ot extension: sending u: %w", err)
 		}
@@ -266,16 +271,19 @@ func (r *COTReceiver) extend(choices Bits, n int) ([]Block, error) {
 }
 
 // transposeColumns sets rows[j] to bit j of every column (column i's bit
-// j is bit i of row j), 128 rows at a time.
+// j is bit i of row j), 128 rows at a time, on every core.
 func transposeColumns(rows []Block, cols [][]uint64) {
-	var m [128]Block
-	for b := 0; b*128 < len(rows); b++ {
-		for i := range kappa {
-			m[i] = Block{cols[i][2*b], cols[i][2*b+1]}
+	blocks := (len(rows) + 127) / 128
+	parallel.Ranges(blocks, 64, func(from, to int) {
+		var m [128]Block
+		for b := from; b < to; b++ {
+			for i := range kappa {
+				m[i] = Block{cols[i][2*b], cols[i][2*b+1]}
+			}
+			transpose128(&m)
+			copy(rows[b*128:], m[:min(128, len(rows)-b*128)])
 		}
-		transpose128(&m)
-		copy(rows[b*128:], m[:min(128, len(rows)-b*128)])
-	}
+	})
 }
 
 // Used is the number of correlated OTs taken so far.
