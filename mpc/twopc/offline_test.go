@@ -3,6 +3,7 @@ package twopc
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +102,36 @@ func mustBits(t *testing.T, prog *fixed.Program) int {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestCompareBitsOption checks the comparison width a run uses: the
+// program's traced bound, 62 without one, the session's magnitude option
+// when set, and a refusal when the program's bound exceeds the option.
+func TestCompareBitsOption(t *testing.T) {
+	for _, c := range []struct {
+		prog, opt int
+		want      int
+		refused   bool
+	}{
+		{0, 0, 62, false},
+		{18, 0, 18, false},
+		{18, 30, 30, false},
+		{18, 18, 18, false},
+		{31, 30, 0, true},
+	} {
+		p := &fixed.Program{Name: "p", CompareBits: c.prog}
+		k, err := Options{MagnitudeBits: c.opt}.compareBits(p)
+		switch {
+		case c.refused && (err == nil || !strings.Contains(err.Error(), "needs comparisons of 31 bits")):
+			t.Errorf("%+v: error %v, want a refusal", c, err)
+		case !c.refused && (err != nil || k != c.want):
+			t.Errorf("%+v: %d bits (%v), want %d", c, k, err, c.want)
+		}
+	}
+	if _, err := ParseOptions(mpc.Options{"magnitude": "7"}); err == nil {
+		t.Error("magnitude=7 accepted")
+	}
+	if o, err := ParseOptions(mpc.Options{"magnitude": "40"}); err != nil || o.MagnitudeBits != 40 {
+		t.Errorf("magnitude=40: %+v, %v", o, err)
+	}
 }
