@@ -22,6 +22,10 @@ type backend struct {
 	prog   *fixed.Program
 	inputs [][]uint64
 	k      int // comparison width (Options.compareBits)
+	// windows are the offline phase's (see schedule); the next one is
+	// made before instruction windows[next].start.
+	windows []window
+	next    int
 }
 
 type weight struct{ id int }
@@ -47,7 +51,17 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 		return err
 	}
 	b.prog, b.inputs, b.k = prog, inputs, k
-	return e.precompute(prog, k)
+	b.windows, b.next = schedule(prog, k), 0
+	return b.offline(0)
+}
+
+// offline makes the offline window that starts at instruction k, if any.
+func (b *backend) offline(k int) error {
+	if b.next < len(b.windows) && b.windows[b.next].start == k {
+		b.next++
+		return b.e.precompute(b.windows[b.next-1].need)
+	}
+	return nil
 }
 
 // Input shares P0's input: its share the value, P1's zero.
@@ -83,10 +97,14 @@ func (b *backend) clear(w *weight) []uint64 {
 // conversions the lowering's primitives need).
 func (b *backend) Fuses(op fixed.Op) bool { return op == fixed.Relu }
 
-func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value, error) {
+func (b *backend) Exec(k int, in *fixed.Instr, vals []fixed.Value) (fixed.Value, error) {
 	e := b.e
 	if e.err != nil {
 		return nil, e.err
+	}
+	if err := b.offline(k); err != nil {
+		e.err = err
+		return nil, err
 	}
 	wi := b.prog.WeightOperand(in)
 	args := make([][]uint64, len(vals))

@@ -93,6 +93,21 @@ func (p *party) pairTriples(n int) (*pairTriples, error) {
 	return t, nil
 }
 
+// addTriples keeps t after the offline triples not yet taken.
+func (p *party) addTriples(t *pairTriples) {
+	if p.triples == nil || p.tripleOff == len(p.triples.a) {
+		p.triples, p.tripleOff = t, 0
+		return
+	}
+	old, off := p.triples, p.tripleOff
+	p.triples = &pairTriples{
+		a: append(old.a[off:len(old.a):len(old.a)], t.a...), b1: append(old.b1[off:len(old.b1):len(old.b1)], t.b1...),
+		b2: append(old.b2[off:len(old.b2):len(old.b2)], t.b2...), c1: append(old.c1[off:len(old.c1):len(old.c1)], t.c1...),
+		c2: append(old.c2[off:len(old.c2):len(old.c2)], t.c2...),
+	}
+	p.tripleOff = 0
+}
+
 // takeTriples returns n pair triples starting at the returned offset:
 // the offline phase's if enough are left, else fresh ones.
 func (p *party) takeTriples(n int) (*pairTriples, int, error) {

@@ -15,15 +15,35 @@ import (
 // exactly as the protocols draw them; a test checks that a run leaves
 // nothing over.
 
-// maxPrecompute bounds the OTs precomputed per direction and run (2^22:
-// 64 MiB of strings per party); a larger run extends the rest online.
-const maxPrecompute = 1 << 22
+// maxPrecompute bounds the OTs and the triples made in one window of the
+// offline phase, per direction (2^22: 64 MiB of strings per party). A
+// run that takes more makes them window by window: before the first
+// instruction of each window, those its instructions take (all of them
+// input-independent, so still offline work); an instruction that alone
+// takes more than the bound extends the rest online.
+var maxPrecompute = 1 << 22
 
-// demand returns the correlated OTs the online phase of a run of prog
-// (as lowered for the engine) takes with P0 sending (a) and with P1
-// sending (b), and the pair triples its comparison trees take
-// (triples), comparing k bits.
-func demand(prog *fixed.Program, k int) (a, b, triples int) {
+// need is what a window or an instruction takes: correlated OTs with P0
+// sending (a) and with P1 sending (b), and pair triples.
+type need struct{ a, b, triples int }
+
+func (n need) plus(m need) need { return need{n.a + m.a, n.b + m.b, n.triples + m.triples} }
+
+func (n need) fits() bool {
+	return n.a <= maxPrecompute && n.b <= maxPrecompute && n.triples <= maxPrecompute
+}
+
+// window is a run of instructions whose OTs and triples the offline
+// phase makes together, before instruction start.
+type window struct {
+	start int
+	need
+}
+
+// schedule returns the offline windows of a run of prog (as lowered for
+// the engine), comparing k bits: each as long as what it takes fits
+// maxPrecompute.
+func schedule(prog *fixed.Program, k int) []window {
 	readers := make([][]readerOf, len(prog.Tensors))
 	for _, in := range prog.Instrs {
 		for i, id := range in.In {
@@ -33,35 +53,67 @@ func demand(prog *fixed.Program, k int) (a, b, triples int) {
 	for _, id := range prog.Outputs {
 		readers[id] = append(readers[id], readerOf{"output", 0})
 	}
-	greater := func(n int) {
-		q := leaves(k)
-		a += leafBits * n * q
-		triples += treePairs(q) * n // one pair triple per pair of nodes
-	}
-	for _, in := range prog.Instrs {
-		n := prog.Tensors[in.Out].Shape.Size()
-		switch in.Op {
-		case fixed.DReLU:
-			greater(n)
-			for _, r := range readers[in.Out] {
-				if r.op != fixed.Mux || r.arg != 0 { // B2A, once
-					a += n
-					break
-				}
-			}
-		case fixed.Relu:
-			greater(n)
-			a, b = a+n, b+n
-		case fixed.Mux:
-			a, b = a+n, b+n
-		case fixed.Mul:
-			a += 64 * n
-			if prog.WeightOperand(&in) < 0 {
-				b += 64 * n
+	var ws []window
+	for j := range prog.Instrs {
+		d := instrNeed(prog, &prog.Instrs[j], readers, k)
+		if d == (need{}) {
+			continue
+		}
+		if len(ws) > 0 {
+			if w := &ws[len(ws)-1]; w.plus(d).fits() {
+				w.need = w.plus(d)
+				continue
 			}
 		}
+		ws = append(ws, window{start: j, need: d})
 	}
-	return a, b, triples
+	if len(ws) > 0 {
+		ws[0].start = 0 // the first window before the run
+	}
+	return ws
+}
+
+// instrNeed is what instruction in takes, exactly as the protocols draw
+// it (a DReLU's B2A, made for whichever reader needs it, counted with
+// the DReLU).
+func instrNeed(prog *fixed.Program, in *fixed.Instr, readers [][]readerOf, k int) need {
+	var d need
+	n := prog.Tensors[in.Out].Shape.Size()
+	greater := func() {
+		q := leaves(k)
+		d.a += leafBits * n * q
+		d.triples += treePairs(q) * n // one pair triple per pair of nodes
+	}
+	switch in.Op {
+	case fixed.DReLU:
+		greater()
+		for _, r := range readers[in.Out] {
+			if r.op != fixed.Mux || r.arg != 0 { // B2A, once
+				d.a += n
+				break
+			}
+		}
+	case fixed.Relu:
+		greater()
+		d.a, d.b = d.a+n, d.b+n
+	case fixed.Mux:
+		d.a, d.b = d.a+n, d.b+n
+	case fixed.Mul:
+		d.a += 64 * n
+		if prog.WeightOperand(in) < 0 {
+			d.b += 64 * n
+		}
+	}
+	return d
+}
+
+// demand is what a whole run takes (the sum of its windows).
+func demand(prog *fixed.Program, k int) (a, b, triples int) {
+	var t need
+	for _, w := range schedule(prog, k) {
+		t = t.plus(w.need)
+	}
+	return t.a, t.b, t.triples
 }
 
 type readerOf struct {
@@ -69,17 +121,17 @@ type readerOf struct {
 	arg int
 }
 
-// precompute runs the offline phase of a run of prog.
-func (e *Engine) precompute(prog *fixed.Program, k int) error {
-	a, b, triples := demand(prog, k)
-	a, b, triples = min(a, maxPrecompute), min(b, maxPrecompute), min(triples, maxPrecompute)
+// precompute runs the offline phase of one window: its triples, then
+// its OTs (within maxPrecompute; the rest go online).
+func (e *Engine) precompute(w need) error {
+	a, b, triples := min(w.a, maxPrecompute), min(w.b, maxPrecompute), min(w.triples, maxPrecompute)
 	return e.accountPhase("offline", a+b+triples, true, func() error {
 		if triples > 0 {
 			t, err := e.p.pairTriples(triples)
 			if err != nil {
 				return fmt.Errorf("offline phase: %w", err)
 			}
-			e.p.triples, e.p.tripleOff = t, 0
+			e.p.addTriples(t)
 		}
 		var err error
 		if e.me == 0 { // P0 → P1 first, as the extensions were set up

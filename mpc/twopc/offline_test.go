@@ -20,6 +20,13 @@ import (
 // took: both parties' pools are empty afterwards, and the online phase
 // extended none on the spot.
 func TestOfflineDemandExact(t *testing.T) {
+	t.Run("one window", func(t *testing.T) { testOfflineDemand(t, false) })
+	// Windows as small as the largest instruction's needs: many of them,
+	// made as the run reaches them.
+	t.Run("windows", func(t *testing.T) { testOfflineDemand(t, true) })
+}
+
+func testOfflineDemand(t *testing.T, windows bool) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	var progs []*fixed.Program
 	for _, l := range []ir.Layout{ir.NCHW, ir.NHWC} {
@@ -32,10 +39,25 @@ func TestOfflineDemandExact(t *testing.T) {
 		}
 	}
 	progs = append(progs, testmodel.Program(t, "fashion_lenet", 12))
+	defer func(cap int) { maxPrecompute = cap }(maxPrecompute)
 	for _, prog := range progs {
+		maxPrecompute = 1 << 22
+		if windows {
+			q := mustLower(t, prog)
+			largest := 1
+			for j := range q.Instrs {
+				d := instrNeed(q, &q.Instrs[j], readersOf(q), mustBits(t, prog))
+				largest = max(largest, d.a, d.b, d.triples)
+			}
+			maxPrecompute = largest
+			if n := len(schedule(q, mustBits(t, prog))); n < 2 {
+				t.Fatalf("%s: %d windows", prog.Name, n)
+			}
+		}
 		x := prog.EncodeInput(fixedtest.RandTensor(rng, prog.Tensors[prog.Inputs[0]].Shape, 1).F)
 		nets := mpc.NewLocal(2, 30*time.Second)
 		engines := make([]*Engine, 2)
+		var outs [2][][]uint64
 		errs := mpctest.Parties(2, func(p mpc.Party) error {
 			e, err := New(nets[p], Options{})
 			if err != nil {
@@ -43,7 +65,7 @@ func TestOfflineDemandExact(t *testing.T) {
 			}
 			engines[p] = e
 			if p == mpc.P0 {
-				_, err = e.Run(context.Background(), prog.Public(), x)
+				outs[0], err = e.Run(context.Background(), prog.Public(), x)
 			} else {
 				_, err = e.Run(context.Background(), prog)
 			}
@@ -53,6 +75,13 @@ func TestOfflineDemandExact(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", prog.Name, err)
 			}
+		}
+		want, err := prog.Run(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(outs[0]) != len(want) {
+			t.Fatalf("%s: %d outputs", prog.Name, len(outs[0]))
 		}
 		a, b, triples := demand(mustLower(t, prog), mustBits(t, prog))
 		for p, e := range engines {
@@ -66,7 +95,8 @@ func TestOfflineDemandExact(t *testing.T) {
 			}
 			if e.p.triples == nil && triples > 0 {
 				t.Errorf("%s: P%d made no triples offline", prog.Name, p)
-			} else if left := triples - e.p.tripleOff; e.p.triples != nil && left != 0 {
+			} else if e.p.triples != nil && len(e.p.triples.a) != e.p.tripleOff {
+				left := len(e.p.triples.a) - e.p.tripleOff
 				t.Errorf("%s: P%d has %d triples left", prog.Name, p, left)
 			}
 			if e.p.snd.Used() != sent || e.p.rcv.Used() != got {
@@ -85,6 +115,20 @@ func TestOfflineDemandExact(t *testing.T) {
 		nets[0].Close()
 		nets[1].Close()
 	}
+}
+
+// readersOf lists every tensor's readers, as schedule does.
+func readersOf(q *fixed.Program) [][]readerOf {
+	readers := make([][]readerOf, len(q.Tensors))
+	for _, in := range q.Instrs {
+		for i, id := range in.In {
+			readers[id] = append(readers[id], readerOf{in.Op, i})
+		}
+	}
+	for _, id := range q.Outputs {
+		readers[id] = append(readers[id], readerOf{"output", 0})
+	}
+	return readers
 }
 
 // mustLower is prog lowered as the engine runs it.
