@@ -183,7 +183,10 @@ func (n *Network) Recv(from mpc.Party) ([]byte, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for len(l.inbox) == 0 && n.err == nil && !l.ended {
+	// While a failure is being published (its aborts queued, n.err not yet
+	// set), wait for it: a peer's end seen meanwhile (its own abort, which
+	// lost the race to be first) is not an orderly end.
+	for n.err == nil && (n.failing || len(l.inbox) == 0 && !l.ended) {
 		n.cond.Wait()
 	}
 	if n.err != nil {
