@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"veil/mpc"
+	"veil/mpc/ot"
 )
 
 // run2 sets up two parties over a local network and runs f at both,
@@ -269,6 +270,98 @@ func TestCommunication(t *testing.T) {
 		})
 		if got != c.want {
 			t.Errorf("%s: P0 sent %d bytes, P1 %d; the formula says %d and %d", c.name, got[0], got[1], c.want[0], c.want[1])
+		}
+	}
+}
+
+// recordingConn keeps every message it receives.
+type recordingConn struct {
+	ot.Conn
+	msgs [][]byte
+}
+
+func (c *recordingConn) Recv() ([]byte, error) {
+	m, err := c.Conn.Recv()
+	c.msgs = append(c.msgs, m)
+	return m, err
+}
+
+// TestServerViewUniform checks what the server sees of the client's
+// comparison inputs: the padded leaf messages of 4096 comparisons (the
+// XOR of neighbouring two-bit messages of a leaf) are uniform
+// (chi-square over 4 values) whether every
+// client value is 0 or every one is 2^k − 1, and so are the triples'
+// corrections (two bits) and the openings of the tree's ANDs (three-bit
+// symbols over 8 values). Without the pads
+// the leaf messages would be the comparison bits themselves.
+func TestServerViewUniform(t *testing.T) {
+	const n, k = 4096, 16
+	r := rand.New(rand.NewPCG(17, 18))
+	y := make([]uint64, n)
+	for j := range y {
+		y[j] = r.Uint64() & (1<<k - 1)
+	}
+	chi := func(counts []int) float64 {
+		total := 0
+		for _, c := range counts {
+			total += c
+		}
+		e := float64(total) / float64(len(counts))
+		s := 0.0
+		for _, c := range counts {
+			s += (float64(c) - e) * (float64(c) - e) / e
+		}
+		return s
+	}
+	for _, fill := range []uint64{0, 1<<k - 1} {
+		x := make([]uint64, n)
+		for j := range x {
+			x[j] = fill
+		}
+		var seen [][]byte
+		run2(t, func(p *party) ([]byte, error) {
+			if p.me == 1 {
+				rc := &recordingConn{Conn: p.conn}
+				p.conn = rc
+				defer func() { seen = rc.msgs }()
+				return p.greater(y, k)
+			}
+			return p.greater(x, k)
+		})
+		// k = 16: four leaves, tree levels of 2 and 1 pairs; the server
+		// receives the leaf messages (4 bytes a leaf), the triples'
+		// corrections (3n bytes of two bits) and the openings (2n, then n
+		// bytes of three bits).
+		var sym2, sym3, corr [8]int
+		for _, m := range seen {
+			switch len(m) {
+			case 4 * n * leaves(k):
+				// The XOR of neighbouring messages w and w+1 of a leaf:
+				// without the pads it would be the change of [x > w] and
+				// [x = w] between them, whatever the random shares.
+				for _, b := range m {
+					sym2[(b^b>>2)&3]++
+					sym2[(b>>4^b>>6)&3]++
+				}
+			case 3 * n:
+				for _, b := range m {
+					corr[b&7]++
+				}
+			case 2 * n, n:
+				for _, b := range m {
+					sym3[b&7]++
+				}
+			}
+		}
+		if c := chi(corr[:4]); c > 25 || corr[4]+corr[5]+corr[6]+corr[7] != 0 {
+			t.Errorf("client values all %d: triple corrections not uniform two-bit values (chi-square %.1f, counts %v)", fill, c, corr)
+		}
+		// 3 and 7 degrees of freedom: beyond 25 and 35 is past 1e-5.
+		if c := chi(sym2[:4]); c > 25 {
+			t.Errorf("client values all %d: leaf messages not uniform (chi-square %.1f, counts %v)", fill, c, sym2[:4])
+		}
+		if c := chi(sym3[:]); c > 35 {
+			t.Errorf("client values all %d: AND openings not uniform (chi-square %.1f, counts %v)", fill, c, sym3)
 		}
 	}
 }
