@@ -320,22 +320,7 @@ func (p *Program) poolBounds(in *Instr, x []uint64, e []float64, out ir.Shape) [
 // reduceBounds is a ReduceSum's (the sum of the errors) or a ReduceMax's
 // (from the intervals) over each group of reduced elements.
 func (p *Program) reduceBounds(in *Instr, x []uint64, e []float64, n int) []float64 {
-	xs := p.Tensors[in.In[0]].Shape
-	keep := make(ir.Shape, len(xs))
-	red := map[int]bool{}
-	for _, a := range in.Axes {
-		if a < 0 {
-			a += len(xs)
-		}
-		red[a] = true
-	}
-	for i, d := range xs {
-		keep[i] = d
-		if red[i] || len(in.Axes) == 0 {
-			keep[i] = 1
-		}
-	}
-	idx := ir.BroadcastIndex(keep, xs)
+	idx := reduceIndex(p.Tensors[in.In[0]].Shape, in.Axes)
 	r := make([]float64, n)
 	if in.Op == ReduceSum {
 		for i, v := range e {

@@ -273,22 +273,7 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 			res = FromNCHW(res, out)
 		}
 	case ReduceSum, ReduceMax:
-		x := shape(0)
-		keep := make(ir.Shape, len(x))
-		red := map[int]bool{}
-		for _, a := range in.Axes {
-			if a < 0 {
-				a += len(x)
-			}
-			red[a] = true
-		}
-		for i, d := range x {
-			keep[i] = d
-			if red[i] || len(in.Axes) == 0 {
-				keep[i] = 1
-			}
-		}
-		idx := ir.BroadcastIndex(keep, x)
+		idx := reduceIndex(shape(0), in.Axes)
 		if in.Op == ReduceMax {
 			seen := make([]bool, len(res))
 			for i, v := range args[0] {
@@ -351,6 +336,26 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("unknown op %q", in.Op)
 	}
 	return res, nil
+}
+
+// reduceIndex maps every flat index of a tensor of shape x to the index
+// of its output element in a reduction over axes (all axes if none).
+func reduceIndex(x ir.Shape, axes []int) []int {
+	keep := make(ir.Shape, len(x))
+	red := map[int]bool{}
+	for _, a := range axes {
+		if a < 0 {
+			a += len(x)
+		}
+		red[a] = true
+	}
+	for i, d := range x {
+		keep[i] = d
+		if red[i] || len(axes) == 0 {
+			keep[i] = 1
+		}
+	}
+	return ir.BroadcastIndex(keep, x)
 }
 
 // roundDiv returns ⌊x/d + 1/2⌋ for d ≥ 1 (x/d rounded to the nearest
