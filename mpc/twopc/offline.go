@@ -44,15 +44,7 @@ type window struct {
 // the engine), comparing k bits: each as long as what it takes fits
 // maxPrecompute.
 func schedule(prog *fixed.Program, k int) []window {
-	readers := make([][]readerOf, len(prog.Tensors))
-	for _, in := range prog.Instrs {
-		for i, id := range in.In {
-			readers[id] = append(readers[id], readerOf{in.Op, i})
-		}
-	}
-	for _, id := range prog.Outputs {
-		readers[id] = append(readers[id], readerOf{"output", 0})
-	}
+	readers := readersOf(prog)
 	var ws []window
 	for j := range prog.Instrs {
 		d := instrNeed(prog, &prog.Instrs[j], readers, k)
@@ -116,9 +108,25 @@ func demand(prog *fixed.Program, k int) (a, b, triples int) {
 	return t.a, t.b, t.triples
 }
 
+// readerOf is one reader of a tensor: an instruction's op and the
+// operand it reads it as, or "output".
 type readerOf struct {
 	op  fixed.Op
 	arg int
+}
+
+// readersOf lists every tensor's readers.
+func readersOf(prog *fixed.Program) [][]readerOf {
+	readers := make([][]readerOf, len(prog.Tensors))
+	for _, in := range prog.Instrs {
+		for i, id := range in.In {
+			readers[id] = append(readers[id], readerOf{in.Op, i})
+		}
+	}
+	for _, id := range prog.Outputs {
+		readers[id] = append(readers[id], readerOf{"output", 0})
+	}
+	return readers
 }
 
 // precompute runs the offline phase of one window: its triples, then

@@ -117,20 +117,6 @@ func testOfflineDemand(t *testing.T, windows bool) {
 	}
 }
 
-// readersOf lists every tensor's readers, as schedule does.
-func readersOf(q *fixed.Program) [][]readerOf {
-	readers := make([][]readerOf, len(q.Tensors))
-	for _, in := range q.Instrs {
-		for i, id := range in.In {
-			readers[id] = append(readers[id], readerOf{in.Op, i})
-		}
-	}
-	for _, id := range q.Outputs {
-		readers[id] = append(readers[id], readerOf{"output", 0})
-	}
-	return readers
-}
-
 // mustLower is prog lowered as the engine runs it.
 func mustLower(t *testing.T, prog *fixed.Program) *fixed.Program {
 	q, err := prog.Lower((&backend{}).Fuses)
