@@ -193,3 +193,25 @@ type Checkpointer interface {
 type Aborter interface {
 	Abort(err error)
 }
+
+// NotifyAbort tells net's peers that this party stops after err: through
+// the network's own verifiable abort where it is an Aborter, else with a
+// best-effort one-byte notice naming the party to blame (the failed peer
+// for an *PeerError, this party otherwise), sent to every peer but that
+// one, so that a peer blocked waiting for this party returns at once.
+func NotifyAbort(net Network, err error) {
+	if a, ok := net.(Aborter); ok {
+		a.Abort(err)
+		return
+	}
+	culprit := net.Me()
+	var pe *PeerError
+	if errors.As(err, &pe) {
+		culprit = pe.Peer
+	}
+	for _, p := range PartiesOf(net.Parties()) {
+		if p != net.Me() && p != culprit {
+			net.Send(p, []byte{byte(culprit)}) // best effort
+		}
+	}
+}

@@ -247,20 +247,7 @@ func (e *Engine) Abort(err error) error {
 	if e.err == nil {
 		e.err = err
 	}
-	if a, ok := e.net.(mpc.Aborter); ok {
-		a.Abort(err)
-		return err
-	}
-	culprit := e.me
-	var pe *mpc.PeerError
-	if errors.As(err, &pe) {
-		culprit = pe.Peer
-	}
-	for _, p := range e.peers() {
-		if p != culprit {
-			e.net.Send(p, []byte{byte(culprit)}) // best effort
-		}
-	}
+	mpc.NotifyAbort(e.net, err)
 	return err
 }
 

@@ -125,9 +125,9 @@ func (e *Engine) Run(ctx context.Context, prog *fixed.Program, inputs ...[]uint6
 	return out, nil
 }
 
-// Abort stops the session after err and tells the other party (through
-// the network's own abort where it has one, else by a one-byte notice
-// that breaks the protocol's next message).
+// Abort stops the session after err and tells the other party
+// (mpc.NotifyAbort: its one-byte notice breaks the protocol's next
+// message there).
 func (e *Engine) Abort(err error) error {
 	if err == nil || e.aborted {
 		return err
@@ -136,14 +136,7 @@ func (e *Engine) Abort(err error) error {
 	if e.err == nil {
 		e.err = err
 	}
-	if a, ok := e.net.(mpc.Aborter); ok {
-		a.Abort(err)
-		return err
-	}
-	var pe *mpc.PeerError
-	if !errors.As(err, &pe) {
-		e.net.Send(1-e.me, []byte{byte(e.me)}) // best effort
-	}
+	mpc.NotifyAbort(e.net, err)
 	return err
 }
 
