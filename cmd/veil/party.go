@@ -119,12 +119,9 @@ it and no output is released.`,
 				pc.Inputs = func(p *fixed.Program) ([][]float32, error) {
 					// The server's program says how its images were
 					// preprocessed; the client follows it.
-					changed, err := df.follow(p.Preprocess, fmt.Sprintf("%q (the server's)", p.Name))
+					changed, err := followServer(&df, p, mal)
 					if err != nil {
 						return nil, err
-					}
-					if changed && mal {
-						return nil, usagef("the server's program %q was compiled with other preprocessing than the client's flags (%+v); under --malicious the client commits to its inputs before the program arrives: give the program's preprocessing flags", p.Name, *p.Preprocess)
 					}
 					if changed {
 						if samples, _, err = clientSamples(&df, args); err != nil {
@@ -195,6 +192,21 @@ it and no output is released.`,
 	return cmd
 }
 
+// followServer makes the client's flags follow the preprocessing the
+// server's program p records and reports whether they changed; under
+// --malicious (mal) a change is an error, since the client committed to
+// its inputs before the program arrived.
+func followServer(df *dataFlags, p *fixed.Program, mal bool) (bool, error) {
+	changed, err := df.follow(p.Preprocess, fmt.Sprintf("%q (the server's)", p.Name))
+	if err != nil {
+		return false, err
+	}
+	if changed && mal {
+		return false, usagef("the server's program %q was compiled with other preprocessing than the client's flags (%+v); under --malicious the client commits to its inputs before the program arrives: give the program's preprocessing flags", p.Name, *p.Preprocess)
+	}
+	return changed, nil
+}
+
 // clientNamedInputs makes the client's one inference from --input
 // NAME=FILE flags: the files are read now (the data the client holds and,
 // under Aramis, commits to) and fed to the inputs of the server's program
@@ -214,12 +226,9 @@ func clientNamedInputs(pc *session.PartyConfig, df *dataFlags, flags []string, m
 	}
 	pc.Data, pc.Names, pc.Labels = [][]float32{held}, []string{strings.Join(flags, " ")}, []int{-1}
 	pc.Inputs = func(p *fixed.Program) ([][]float32, error) {
-		changed, err := df.follow(p.Preprocess, fmt.Sprintf("%q (the server's)", p.Name))
+		changed, err := followServer(df, p, mal)
 		if err != nil {
 			return nil, err
-		}
-		if changed && mal {
-			return nil, usagef("the server's program %q was compiled with other preprocessing than the client's flags (%+v); under --malicious the client commits to its inputs before the program arrives: give the program's preprocessing flags", p.Name, *p.Preprocess)
 		}
 		if changed {
 			if opt, err = df.options(0); err != nil {
