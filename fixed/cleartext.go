@@ -395,21 +395,37 @@ func padEdge(x []uint64, s ir.Shape, pads []int, out ir.Shape) []uint64 {
 }
 
 func matmul[T tensor.Number](a, b []T, as, bs, out ir.Shape) []T {
+	mm := MatMulShape(as, bs)
+	M, K, N := mm.M, mm.K, mm.N
+	res := make([]T, out.Size())
+	for p := range mm.A {
+		tensor.MatMul(res[p*M*N:(p+1)*M*N], a[mm.A[p]*M*K:(mm.A[p]+1)*M*K], b[mm.B[p]*K*N:(mm.B[p]+1)*K*N], M, K, N)
+	}
+	return res
+}
+
+// MatMulBatches is how a MatMul (numpy semantics) of shapes as × bs
+// splits into matrix products: batch p multiplies the M×K matrix A[p] of
+// the first operand by the K×N matrix B[p] of the second into the p-th
+// M×N block of the output.
+type MatMulBatches struct {
+	M, K, N int
+	A, B    []int
+}
+
+// MatMulShape returns the batches of a MatMul of shapes as × bs (a
+// vector operand taken as a row, or a column, as numpy does); the shapes
+// are those of a valid program.
+func MatMulShape(as, bs ir.Shape) MatMulBatches {
 	if len(as) == 1 {
 		as = ir.Shape{1, as[0]}
 	}
 	if len(bs) == 1 {
 		bs = ir.Shape{bs[0], 1}
 	}
-	M, K, N := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
 	batch, _ := ir.BroadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
-	ai := ir.BroadcastIndex(as[:len(as)-2], batch)
-	bi := ir.BroadcastIndex(bs[:len(bs)-2], batch)
-	res := make([]T, out.Size())
-	for p := 0; p < batch.Size(); p++ {
-		tensor.MatMul(res[p*M*N:(p+1)*M*N], a[ai[p]*M*K:(ai[p]+1)*M*K], b[bi[p]*K*N:(bi[p]+1)*K*N], M, K, N)
-	}
-	return res
+	return MatMulBatches{M: as[len(as)-2], K: as[len(as)-1], N: bs[len(bs)-1],
+		A: ir.BroadcastIndex(as[:len(as)-2], batch), B: ir.BroadcastIndex(bs[:len(bs)-2], batch)}
 }
 
 // EncodeInput encodes float values at the program's scale.

@@ -3,6 +3,7 @@ package twopc
 import (
 	"fmt"
 
+	"veil/fixed"
 	"veil/ir"
 	"veil/mpc"
 	"veil/mpc/he"
@@ -95,19 +96,8 @@ func (e *Engine) linearShared(layer he.Layer, a, w []uint64, local func(a, w []u
 // (xᵀ·Wᵀ)ᵀ; 1: x·W) or both operands shared (wi < 0).
 func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi int) ([]uint64, error) {
 	e := b.e
-	if len(as) == 1 {
-		as = ir.Shape{1, as[0]}
-	}
-	if len(bs) == 1 {
-		bs = ir.Shape{bs[0], 1}
-	}
-	M, K, N := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
-	batch, err := ir.BroadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
-	if err != nil {
-		return nil, err
-	}
-	ai := ir.BroadcastIndex(as[:len(as)-2], batch)
-	bi := ir.BroadcastIndex(bs[:len(bs)-2], batch)
+	mm := fixed.MatMulShape(as, bs)
+	M, K, N, ai, bi := mm.M, mm.K, mm.N, mm.A, mm.B
 	res := make([]uint64, out.Size())
 	part := func(v []uint64, i, n int) []uint64 {
 		if v == nil {
@@ -115,7 +105,7 @@ func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi int) ([]uint6
 		}
 		return v[i*n : (i+1)*n]
 	}
-	for p := 0; p < batch.Size(); p++ {
+	for p := range ai {
 		l, r := part(args[0], ai[p], M*K), part(args[1], bi[p], K*N)
 		var z []uint64
 		var err error
