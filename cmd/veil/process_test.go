@@ -108,33 +108,9 @@ func TestPartiesAsProcesses(t *testing.T) {
 			helper := veilProcess(t, &hout, append(mode, "--role", "helper", "--config", cfg, "--json")...)
 			client := veilProcess(t, &cout, append(mode, "--role", "client", "--config", cfg, "--data", data,
 				"--pixel-max", c.pixelMax, "--limit", fmt.Sprint(c.n), "--json")...)
-			for name, p := range map[string]*exec.Cmd{"client": client, "server": server, "helper": helper} {
-				if err := p.Wait(); err != nil {
-					t.Fatalf("%s: %v\nclient: %s\nserver: %s\nhelper: %s", name, err, cout.String(), sout.String(), hout.String())
-				}
-			}
-			var res session.PartyReport
-			if err := json.Unmarshal(partyJSON(t, "client", cout.Bytes(), c.compare == "malicious"), &res); err != nil {
-				t.Fatalf("client output %q: %v", cout.String(), err)
-			}
-			p, err := fixed.ReadFile(prog)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pm, _ := strconv.ParseFloat(c.pixelMax, 64)
-			df := dataFlags{pixelMax: pm}
-			xs, err := df.loadExamples(data, c.n, p.InputShape(), p.InputLayout())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(xs) != c.n {
-				t.Fatalf("%d images, want %d", len(xs), c.n)
-			}
-			outs := make([][]float64, len(res.Predictions))
-			for i, pr := range res.Predictions {
-				outs[i] = pr.Output
-			}
-			maxDev, maxBound := checkSecureOutputs(t, p, xs, outs)
+			waitParties(t, map[string]*exec.Cmd{"client": client, "server": server, "helper": helper},
+				map[string]*bytes.Buffer{"client": &cout, "server": &sout, "helper": &hout})
+			res, xs, maxDev, maxBound := checkClientReport(t, partyJSON(t, "client", cout.Bytes(), c.compare == "malicious"), prog, data, c.pixelMax, c.n)
 			t.Logf("%s (%s): %d images through three processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f); client sent %d bytes in %d rounds",
 				c.model, c.compare, len(xs), maxDev, maxBound, res.BytesSent, res.Rounds)
 			for name, out := range map[string]*bytes.Buffer{"server": &sout, "helper": &hout} {
@@ -211,30 +187,8 @@ func TestTwoPartiesAsProcesses(t *testing.T) {
 			mode := []string{"party", "--backend", "2pc", "--config", cfg, "--json"}
 			server := veilProcess(t, &sout, append(mode, "--role", "server", "--program", prog)...)
 			client := veilProcess(t, &cout, append(mode, "--role", "client", "--data", data, "--pixel-max", c.pixelMax, "--limit", fmt.Sprint(n))...)
-			for name, p := range map[string]*exec.Cmd{"client": client, "server": server} {
-				if err := p.Wait(); err != nil {
-					t.Fatalf("%s: %v\nclient: %s\nserver: %s", name, err, cout.String(), sout.String())
-				}
-			}
-			var res session.PartyReport
-			if err := json.Unmarshal(cout.Bytes(), &res); err != nil {
-				t.Fatalf("client output %q: %v", cout.String(), err)
-			}
-			p, err := fixed.ReadFile(prog)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pm, _ := strconv.ParseFloat(c.pixelMax, 64)
-			df := dataFlags{pixelMax: pm}
-			xs, err := df.loadExamples(data, n, p.InputShape(), p.InputLayout())
-			if err != nil {
-				t.Fatal(err)
-			}
-			outs := make([][]float64, len(res.Predictions))
-			for i, pr := range res.Predictions {
-				outs[i] = pr.Output
-			}
-			maxDev, maxBound := checkSecureOutputs(t, p, xs, outs)
+			waitParties(t, map[string]*exec.Cmd{"client": client, "server": server}, map[string]*bytes.Buffer{"client": &cout, "server": &sout})
+			res, xs, maxDev, maxBound := checkClientReport(t, cout.Bytes(), prog, data, c.pixelMax, n)
 			t.Logf("%s (2pc): %d images through two processes, all top-1 agree; max logit deviation %.0f units (bound up to %.0f); client sent %d bytes, %.1f ms per image",
 				c.model, len(xs), maxDev, maxBound, res.BytesSent, res.MsMedian)
 			var sr session.PartyReport
@@ -243,4 +197,51 @@ func TestTwoPartiesAsProcesses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitParties waits for every party process and fails with everything
+// they printed if one failed.
+func waitParties(t *testing.T, procs map[string]*exec.Cmd, outs map[string]*bytes.Buffer) {
+	t.Helper()
+	for name, p := range procs {
+		if err := p.Wait(); err != nil {
+			var all strings.Builder
+			for who, out := range outs {
+				fmt.Fprintf(&all, "\n%s: %s", who, out.String())
+			}
+			t.Fatalf("%s: %v%s", name, err, all.String())
+		}
+	}
+}
+
+// checkClientReport reads the client's JSON report and checks its
+// predictions for the first n images of data (pixels divided by
+// pixelMax) against the cleartext executor of the program file prog (see
+// checkSecureOutputs). It returns the report, the images and the largest
+// deviation and bound.
+func checkClientReport(t *testing.T, report []byte, prog, data, pixelMax string, n int) (session.PartyReport, []fixed.Example, float64, float64) {
+	t.Helper()
+	var res session.PartyReport
+	if err := json.Unmarshal(report, &res); err != nil {
+		t.Fatalf("client output %q: %v", report, err)
+	}
+	p, err := fixed.ReadFile(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, _ := strconv.ParseFloat(pixelMax, 64)
+	df := dataFlags{pixelMax: pm}
+	xs, err := df.loadExamples(data, n, p.InputShape(), p.InputLayout())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(xs) != n {
+		t.Fatalf("%d images, want %d", len(xs), n)
+	}
+	outs := make([][]float64, len(res.Predictions))
+	for i, pr := range res.Predictions {
+		outs[i] = pr.Output
+	}
+	maxDev, maxBound := checkSecureOutputs(t, p, xs, outs)
+	return res, xs, maxDev, maxBound
 }
