@@ -137,21 +137,7 @@ func (r Runner) Run(spec Spec) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ir.Optimize(g); err != nil {
-		return nil, err
-	}
-	// Secure functions on a bounded range (LayerNorm's rsqrt, division by
-	// a computed value, exp) need ranges traced on data: the measured
-	// input and two more drawn like it.
-	var examples []fixed.Example
-	for i := uint64(0); i < 3; i++ {
-		examples = append(examples, fixed.Example{Input: randomInput(g.Values[g.Inputs[0]].Shape.Size(), spec.Seed+i)})
-	}
-	ranges, err := fixed.TraceRanges(g, examples)
-	if err != nil {
-		return nil, err
-	}
-	p, err := fixed.CompileWith(g, spec.Scale, fixed.Options{Ranges: ranges, Calibration: examples})
+	p, err := Compile(g, spec.Scale, spec.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +173,25 @@ func (r Runner) Run(spec Spec) (*Result, error) {
 		res.VerifyProblem = err.Error()
 	}
 	return res, nil
+}
+
+// Compile optimizes g and compiles it at scale as a measurement does:
+// secure functions on a bounded range (LayerNorm's rsqrt, division by a
+// computed value, exp) and the comparison bound are traced on the
+// measured input (Input(p, seed)) and two more drawn like it.
+func Compile(g *ir.Graph, scale int, seed uint64) (*fixed.Program, error) {
+	if _, err := ir.Optimize(g); err != nil {
+		return nil, err
+	}
+	var examples []fixed.Example
+	for i := uint64(0); i < 3; i++ {
+		examples = append(examples, fixed.Example{Input: randomInput(g.Values[g.Inputs[0]].Shape.Size(), seed+i)})
+	}
+	ranges, err := fixed.TraceRanges(g, examples)
+	if err != nil {
+		return nil, err
+	}
+	return fixed.CompileWith(g, scale, fixed.Options{Ranges: ranges, Calibration: examples})
 }
 
 // Input is the random input of a measurement: uniform in [0, 1), one

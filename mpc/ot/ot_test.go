@@ -2,6 +2,7 @@ package ot
 
 import (
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
 	"strings"
 	"sync"
@@ -11,16 +12,20 @@ import (
 	"veil/mpc"
 )
 
-// pair connects a COTSender (party 0) and a COTReceiver (party 1) over a
-// local network and returns them with the networks.
-func pair(t testing.TB) (*COTSender, *COTReceiver, []mpc.Network) {
+// ks are the SoftSpoken parameters the tests cover (1 is IKNP).
+var ks = []int{1, 2, 4, 8}
+
+// pair connects a COTSender (party 0) and a COTReceiver (party 1) with
+// SoftSpoken parameter k over a local network and returns them with the
+// networks.
+func pair(t testing.TB, k int) (*COTSender, *COTReceiver, []mpc.Network) {
 	t.Helper()
 	nets := mpc.NewLocal(2, 30*time.Second)
 	t.Cleanup(func() { nets[0].Close(); nets[1].Close() })
 	var s *COTSender
 	var r *COTReceiver
 	var serr, rerr error
-	both(func() { s, serr = NewCOTSender(Peer(nets[0], mpc.P1)) }, func() { r, rerr = NewCOTReceiver(Peer(nets[1], mpc.P0)) })
+	both(func() { s, serr = NewCOTSender(Peer(nets[0], mpc.P1), k) }, func() { r, rerr = NewCOTReceiver(Peer(nets[1], mpc.P0), k) })
 	if err := errors.Join(serr, rerr); err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +125,17 @@ func TestBaseOTRefusesBadElements(t *testing.T) {
 	}
 }
 
-// TestCorrelatedOTs checks q_j ⊕ t_j = r_j·Δ over batch sizes around the
-// 64- and 128-bit boundaries and the chunk size, extending the same pair
-// again and again.
+// TestCorrelatedOTs checks q_j ⊕ t_j = r_j·Δ for every k over batch sizes
+// around the 64- and 128-bit boundaries and the chunk size, extending the
+// same pair again and again.
 func TestCorrelatedOTs(t *testing.T) {
-	s, r, _ := pair(t)
+	for _, k := range ks {
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) { testCorrelatedOTs(t, k) })
+	}
+}
+
+func testCorrelatedOTs(t *testing.T, k int) {
+	s, r, _ := pair(t, k)
 	rng := mrand.New(mrand.NewPCG(3, 4))
 	delta := s.Delta()
 	for _, n := range []int{1, 63, 64, 65, 127, 128, 129, 1000, chunkOTs + 5} {
@@ -151,7 +162,7 @@ func TestCorrelatedOTs(t *testing.T) {
 }
 
 func TestDerivedOTs(t *testing.T) {
-	s, r, _ := pair(t)
+	s, r, _ := pair(t, DefaultK)
 	rng := mrand.New(mrand.NewPCG(5, 6))
 	const n = 3000
 	choices := randomBits(rng, n)
@@ -208,88 +219,145 @@ func TestDerivedOTs(t *testing.T) {
 }
 
 // TestCommunication checks the bytes on the wire against the documented
-// costs: base OTs 32 + 32·128 bytes, then 128 bits per correlated OT
-// (whole 128-OT blocks per message), 8 bytes more per correlated OT over
-// Z_2^64 and 16 per chosen-message OT; the local network adds 4 bytes of
-// framing per message.
+// costs for every k: base OTs 32 bytes from the receiver's end and
+// 32·128 from the sender's, then the GGM level sums (32·128 bytes from
+// the receiver), then κ/k bits per correlated OT (whole 128-OT blocks
+// per message of at most 2^16), 8 bytes more per correlated OT over
+// Z_2^64; the local network adds 4 bytes of framing per message.
 func TestCommunication(t *testing.T) {
-	s, r, nets := pair(t)
-	sent := func() (int64, int64) {
-		return nets[0].Stats().BytesSent[mpc.P1], nets[1].Stats().BytesSent[mpc.P0]
-	}
-	if gs, gr := sent(); gs != 32*kappa+4 || gr != 32+4 {
-		t.Fatalf("base OTs: the sender sent %d bytes, the receiver %d; want %d and %d", gs, gr, 32*kappa+4, 32+4)
-	}
-	rng := mrand.New(mrand.NewPCG(7, 8))
-	for _, n := range []int{1000, chunkOTs + 1} {
-		s0, r0 := sent()
-		choices := randomBits(rng, n)
-		c := make([]uint64, n)
-		both(func() { _, _ = s.Correlated(c) }, func() { _, _ = r.Correlated(choices, n) })
-		s1, r1 := sent()
-		msgs := int64((n + chunkOTs - 1) / chunkOTs)
-		wantR := int64(0)
-		for off := 0; off < n; off += chunkOTs {
-			wantR += int64(kappa * chunkWords(min(chunkOTs, n-off)) * 8)
-		}
-		if s1-s0 != int64(8*n)+4 || r1-r0 != wantR+4*msgs {
-			t.Errorf("%d correlated OTs: sender %d bytes, receiver %d; want %d and %d", n, s1-s0, r1-r0, 8*n+4, wantR+4*msgs)
-		}
+	for _, k := range ks {
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			s, r, nets := pair(t, k)
+			sent := func() (int64, int64) {
+				return nets[0].Stats().BytesSent[mpc.P1], nets[1].Stats().BytesSent[mpc.P0]
+			}
+			if gs, gr := sent(); gs != 32*kappa+4 || gr != 32+4+32*kappa+4 {
+				t.Fatalf("setup: the sender sent %d bytes, the receiver %d; want %d and %d", gs, gr, 32*kappa+4, 32+4+32*kappa+4)
+			}
+			rng := mrand.New(mrand.NewPCG(7, 8))
+			for _, n := range []int{1000, chunkOTs + 1} {
+				s0, r0 := sent()
+				choices := randomBits(rng, n)
+				c := make([]uint64, n)
+				both(func() { _, _ = s.Correlated(c) }, func() { _, _ = r.Correlated(choices, n) })
+				s1, r1 := sent()
+				msgs := int64((n + chunkOTs - 1) / chunkOTs)
+				wantR := int64(0)
+				for off := 0; off < n; off += chunkOTs {
+					wantR += int64(128 / k * 16 * ((min(chunkOTs, n-off) + 127) / 128))
+				}
+				if s1-s0 != int64(8*n)+4 || r1-r0 != wantR+4*msgs {
+					t.Errorf("%d correlated OTs: sender %d bytes, receiver %d; want %d and %d", n, s1-s0, r1-r0, 8*n+4, wantR+4*msgs)
+				}
+				if got := int64(CorrectionBytes(n, k)); got != wantR {
+					t.Errorf("CorrectionBytes(%d, %d) = %d, want %d", n, k, got, wantR)
+				}
+			}
+		})
 	}
 }
 
 // TestSenderViewUniform checks what the COTSender sees of the receiver's
-// choices: for every column, u^i ⊕ q^i (u^i the received column, q^i its
-// own) is G(k_i^1) ⊕ r when Δ_i = 0 and G(k_i^1) when Δ_i = 1, uniform
-// bytes whatever r: a chi-square test over 256 byte values, for choices
-// all 0 and all 1. (Without the receiver's second key stream it would be
-// r itself.)
+// choices r, for every k: group g's correction c_g = u ⊕ r, with the
+// streams the sender knows removed, is G_{d_g} ⊕ r, uniform bytes
+// whatever r: a chi-square test over 256 byte values, for choices all 0
+// and all 1. (Were the receiver to leave out any one stream, for some
+// d_g it would be r itself.)
 func TestSenderViewUniform(t *testing.T) {
 	const n = 1 << 14
-	for _, fill := range []uint64{0, ^uint64(0)} {
-		nets := mpc.NewLocal(2, 30*time.Second)
-		rec := &recorder{Conn: Peer(nets[0], mpc.P1)}
-		var s *COTSender
-		var r *COTReceiver
-		var serr, rerr error
-		both(func() { s, serr = NewCOTSender(rec) }, func() { r, rerr = NewCOTReceiver(Peer(nets[1], mpc.P0)) })
-		if err := errors.Join(serr, rerr); err != nil {
-			t.Fatal(err)
-		}
-		choices := NewBits(n)
-		for i := range choices {
-			choices[i] = fill
-		}
-		rec.msgs = nil
-		var q []Block
-		both(func() { q, serr = s.Extend(n) }, func() { _, rerr = r.Extend(choices, n) })
-		if err := errors.Join(serr, rerr); err != nil {
-			t.Fatal(err)
-		}
-		u := rec.msgs[0]
-		var counts [256]int
-		w := chunkWords(n)
-		for i := range kappa {
-			for k := range w * 8 {
-				var qb byte
-				for b := range 8 {
-					qb |= byte(q[(k*8+b)%n].Bit(i)) << b
+	for _, k := range ks {
+		for _, fill := range []uint64{0, ^uint64(0)} {
+			nets := mpc.NewLocal(2, 30*time.Second)
+			rec := &recorder{Conn: Peer(nets[0], mpc.P1)}
+			var s *COTSender
+			var r *COTReceiver
+			var serr, rerr error
+			both(func() { s, serr = NewCOTSender(rec, k) }, func() { r, rerr = NewCOTReceiver(Peer(nets[1], mpc.P0), k) })
+			if err := errors.Join(serr, rerr); err != nil {
+				t.Fatal(err)
+			}
+			// The sender's streams, replayed from their leaves.
+			w := chunkWords(n)
+			known := make([][]uint64, len(s.seeds))
+			for g, seeds := range s.seeds {
+				known[g] = make([]uint64, w)
+				buf := make([]uint64, w)
+				for _, seed := range seeds {
+					if seed != nil {
+						newKeystream(seed.leaf).fill(buf)
+						xorWords(known[g], buf)
+					}
 				}
-				counts[u[i*w*8+k]^qb]++
+			}
+			choices := NewBits(n)
+			for i := range choices {
+				choices[i] = fill
+			}
+			rec.msgs = nil
+			both(func() { _, serr = s.Extend(n) }, func() { _, rerr = r.Extend(choices, n) })
+			if err := errors.Join(serr, rerr); err != nil {
+				t.Fatal(err)
+			}
+			c := rec.msgs[0]
+			var counts [256]int
+			for g := range known {
+				for i, v := range known[g] {
+					for b := range 8 {
+						counts[c[(g*w+i)*8+b]^byte(v>>(8*b))]++
+					}
+				}
+			}
+			total := float64(len(known) * w * 8)
+			chi := 0.0
+			for _, c := range counts {
+				d := float64(c) - total/256
+				chi += d * d / (total / 256)
+			}
+			// 255 degrees of freedom: mean 255, sd 22.6; 400 is beyond 6 sd.
+			if chi > 400 {
+				t.Errorf("k %d, choices all %x: the sender's view is not uniform (chi-square %.0f over 255 degrees of freedom)", k, fill&1, chi)
+			}
+			nets[0].Close()
+			nets[1].Close()
+		}
+	}
+}
+
+// TestGGMPuncture checks that the punctured tree rebuilt from the opened
+// level sums has every leaf but d, for every depth and index.
+func TestGGMPuncture(t *testing.T) {
+	for _, k := range ks {
+		leaves, sums := ggmExpand(Block{uint64(k), 77}, k)
+		if len(leaves) != 1<<k || len(sums) != k {
+			t.Fatalf("k %d: %d leaves, %d levels", k, len(leaves), len(sums))
+		}
+		seen := map[Block]bool{}
+		for _, l := range leaves {
+			seen[l] = true
+		}
+		if len(seen) != len(leaves) {
+			t.Fatalf("k %d: repeated leaves", k)
+		}
+		for d := range 1 << k {
+			open := make([]Block, k)
+			for l := range open {
+				open[l] = sums[l][1-(d>>(k-1-l)&1)]
+			}
+			got := ggmPuncture(open, d, k)
+			for x := range leaves {
+				switch {
+				case x == d && got[x] != (Block{}):
+					t.Fatalf("k %d, d %d: the punctured leaf is known", k, d)
+				case x != d && got[x] != leaves[x]:
+					t.Fatalf("k %d, d %d: leaf %d wrong", k, d, x)
+				}
 			}
 		}
-		total := float64(kappa * w * 8)
-		chi := 0.0
-		for _, c := range counts {
-			d := float64(c) - total/256
-			chi += d * d / (total / 256)
+	}
+	for _, k := range []int{0, 3, 16} {
+		if err := checkK(k); err == nil {
+			t.Errorf("k %d accepted", k)
 		}
-		// 255 degrees of freedom: mean 255, sd 22.6; 400 is beyond 6 sd.
-		if chi > 400 {
-			t.Errorf("choices all %x: the sender's view is not uniform (chi-square %.0f over 255 degrees of freedom)", fill&1, chi)
-		}
-		nets[0].Close()
-		nets[1].Close()
 	}
 }
 
@@ -306,10 +374,10 @@ func (r *recorder) Recv() ([]byte, error) {
 }
 
 func TestMalformedExtension(t *testing.T) {
-	s, r, nets := pair(t)
+	s, r, nets := pair(t, DefaultK)
 	// A receiver message of the wrong length.
 	nets[1].Send(mpc.P0, make([]byte, 100))
-	if _, err := s.Extend(10); err == nil || !strings.Contains(err.Error(), "u has 100 bytes") {
+	if _, err := s.Extend(10); err == nil || !strings.Contains(err.Error(), "100 bytes of corrections") {
 		t.Errorf("short u: %v", err)
 	}
 	if _, err := r.Extend(NewBits(10), 100); err == nil || !strings.Contains(err.Error(), "64 choice bits for 100 OTs") {
@@ -318,15 +386,19 @@ func TestMalformedExtension(t *testing.T) {
 }
 
 func BenchmarkCorrelatedOTs(b *testing.B) {
-	s, r, _ := pair(b)
-	const n = 1 << 16
-	choices := randomBits(mrand.New(mrand.NewPCG(9, 10)), n)
-	c := make([]uint64, n)
-	b.SetBytes(n)
-	for b.Loop() {
-		both(func() { _, _ = s.Correlated(c) }, func() { _, _ = r.Correlated(choices, n) })
+	for _, k := range ks {
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			s, r, _ := pair(b, k)
+			const n = 1 << 16
+			choices := randomBits(mrand.New(mrand.NewPCG(9, 10)), n)
+			c := make([]uint64, n)
+			b.SetBytes(n)
+			for b.Loop() {
+				both(func() { _, _ = s.Correlated(c) }, func() { _, _ = r.Correlated(choices, n) })
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/OT")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/OT")
 }
 
 // TestFixedCipher checks the batched AES (AES-NI where present) and the
@@ -373,7 +445,7 @@ func BenchmarkHash(b *testing.B) {
 // r_j·Δ for the chosen r_j, one bit per pooled OT from the receiver
 // online, and random OTs derived from them.
 func TestPrecomputed(t *testing.T) {
-	s, r, nets := pair(t)
+	s, r, nets := pair(t, DefaultK)
 	rng := mrand.New(mrand.NewPCG(13, 14))
 	const pooled = 1000
 	var serr, rerr error
@@ -409,7 +481,7 @@ func TestPrecomputed(t *testing.T) {
 			want = int64((k+7)/8 + 4)
 		}
 		if n > k {
-			want += uBytesOT(n-k) + 4
+			want += int64(CorrectionBytes(n-k, DefaultK)) + 4
 		}
 		if got := nets[1].Stats().BytesSent[mpc.P0] - before; got != want {
 			t.Errorf("n %d (%d pooled): the receiver sent %d bytes, want %d", n, k, got, want)
@@ -436,6 +508,3 @@ func TestPrecomputed(t *testing.T) {
 		}
 	}
 }
-
-// uBytesOT is IKNP's receiver message for n OTs (one chunk).
-func uBytesOT(n int) int64 { return int64(kappa * chunkWords(n) * 8) }

@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"veil/fixed"
+	"veil/internal/bench"
 	"veil/internal/testmodel"
 	"veil/mpc"
 	"veil/mpc/mpctest"
 	"veil/mpc/twopc"
+	"veil/zoo"
 )
 
 // BenchmarkLeNet2PC runs Fashion-MNIST LeNet inferences with both
@@ -31,6 +33,31 @@ func BenchmarkResNet2PC(b *testing.B) {
 	bench2PC(b, "mnist_resnet", "data/mnist/test", 255)
 }
 
+// BenchmarkZoo2PC is BenchmarkLeNet2PC for the zoo networks that veil
+// bench measures against the targets (seeded random weights,
+// random inputs traced for the comparison bound as veil bench does):
+// -bench 'Zoo2PC/lenet' -cpuprofile profiles one.
+func BenchmarkZoo2PC(b *testing.B) {
+	for _, name := range []string{"logreg", "secureml", "minionn", "lenet", "squeezenet", "resnet18"} {
+		b.Run(name, func(b *testing.B) {
+			n, err := zoo.Lookup(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g, err := n.Build(1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			prog, err := bench.Compile(g, 12, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			xs := [][]float32{bench.Input(prog, 1)}
+			run2PC(b, prog, xs)
+		})
+	}
+}
+
 func bench2PC(b *testing.B, model, data string, pixelMax float64) {
 	prog := testmodel.Program(b, model, 12)
 	xs, _ := testmodel.Images(b, prog, data, pixelMax, 8)
@@ -41,6 +68,11 @@ func bench2PC(b *testing.B, model, data string, pixelMax float64) {
 	if err := prog.TraceCompareBits(ex); err != nil {
 		b.Fatal(err)
 	}
+	run2PC(b, prog, xs)
+}
+
+// run2PC runs b.N inferences of prog on xs (cycled) in one session.
+func run2PC(b *testing.B, prog *fixed.Program, xs [][]float32) {
 	pub := prog.Public()
 	nets := mpc.NewLocal(2, 60*time.Second)
 	engines := make([]*twopc.Engine, 2)

@@ -12,6 +12,7 @@ import (
 	"veil/fixed"
 	"veil/mpc"
 	"veil/mpc/he"
+	"veil/mpc/ot"
 )
 
 // Engine is one party's state in a two-party session: the OT extensions
@@ -43,6 +44,10 @@ type Options struct {
 	// (exact for every value a 64-bit fixed-point program holds without
 	// overflow).
 	MagnitudeBits int
+	// OTK is the SoftSpoken parameter k of both OT extensions (see
+	// mpc/ot): 1 is IKNP; zero means ot.DefaultK. Both parties must use
+	// the same.
+	OTK int
 }
 
 // compareBits is the comparison width for prog.
@@ -68,8 +73,11 @@ func New(net mpc.Network, opt Options) (*Engine, error) {
 	if k := opt.MagnitudeBits; k != 0 && (k < 8 || k > 62) {
 		return nil, fmt.Errorf("2pc: magnitude bound 2^%d outside 2^8…2^62", k)
 	}
+	if opt.OTK == 0 {
+		opt.OTK = ot.DefaultK
+	}
 	e := &Engine{net: net, me: net.Me(), opt: opt}
-	p, err := newParty(net)
+	p, err := newParty(net, opt.OTK)
 	if err != nil {
 		return nil, e.Abort(err)
 	}

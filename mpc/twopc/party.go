@@ -28,8 +28,9 @@ type party struct {
 	tripleOff int
 }
 
-// newParty sets up both OT extensions with the peer over net.
-func newParty(net mpc.Network) (*party, error) {
+// newParty sets up both OT extensions with the peer over net, with
+// SoftSpoken parameter k.
+func newParty(net mpc.Network, k int) (*party, error) {
 	me := net.Me()
 	if me != mpc.P0 && me != mpc.P1 {
 		return nil, fmt.Errorf("2pc: party %s: a two-party session has parties P0 and P1 only", me)
@@ -37,12 +38,12 @@ func newParty(net mpc.Network) (*party, error) {
 	p := &party{me: me, net: net, conn: ot.Peer(net, 1-me), coins: prg.NewRandom("veil 2pc coins"), tweak: 1 << 63}
 	var err error
 	if me == mpc.P0 { // P0 → P1 first, then P1 → P0
-		if p.snd, err = ot.NewCOTSender(p.conn); err == nil {
-			p.rcv, err = ot.NewCOTReceiver(p.conn)
+		if p.snd, err = ot.NewCOTSender(p.conn, k); err == nil {
+			p.rcv, err = ot.NewCOTReceiver(p.conn, k)
 		}
 	} else {
-		if p.rcv, err = ot.NewCOTReceiver(p.conn); err == nil {
-			p.snd, err = ot.NewCOTSender(p.conn)
+		if p.rcv, err = ot.NewCOTReceiver(p.conn, k); err == nil {
+			p.snd, err = ot.NewCOTSender(p.conn, k)
 		}
 	}
 	if err != nil {

@@ -25,7 +25,7 @@ func run2[T any](t testing.TB, f func(p *party) (T, error)) [2]T {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := newParty(nets[i])
+			p, err := newParty(nets[i], ot.DefaultK)
 			if err != nil {
 				errs[i] = err
 				return
@@ -209,9 +209,10 @@ func TestProducts(t *testing.T) {
 }
 
 // uBytes is what the choosing end of an OT extension sends for n OTs in
-// one call: 128 bits per OT in whole blocks of 128 OTs (one message up
-// to 2^16 OTs).
-func uBytes(n int) int64 { return int64(16 * 128 * ((n + 127) / 128)) }
+// one call: 128/k bits per OT (SoftSpoken, k = ot.DefaultK) in whole
+// blocks of 128 OTs (one message up to 2^16 OTs; ot's TestCommunication
+// checks the formula on the wire).
+func uBytes(n int) int64 { return int64(ot.CorrectionBytes(n, ot.DefaultK)) }
 
 // TestCommunication checks every protocol's payload on the wire, per
 // party, against its formula (framing excluded):

@@ -18,6 +18,7 @@ func init() {
 		Summary: "client and server only: linear layers by RLWE (mpc/he), comparisons and products by OT (mpc/ot); semi-honest",
 		Options: map[string]string{
 			"magnitude": "bits of the magnitude bound |x| < 2^k every comparison may assume (8…62, default 62)",
+			"ot-k":      "SoftSpoken's parameter k of the OT extension: 1 (IKNP, 128 bits per OT), 2, 4 (the default, 32 bits per OT) or 8; both parties must agree",
 		},
 		New: func(net mpc.Network, o mpc.Options) (mpc.Engine, error) {
 			opt, err := ParseOptions(o)
@@ -33,8 +34,8 @@ func init() {
 	})
 }
 
-// ParseOptions reads Options from a session's backend options (key
-// "magnitude").
+// ParseOptions reads Options from a session's backend options (keys
+// "magnitude" and "ot-k").
 func ParseOptions(o mpc.Options) (Options, error) {
 	var opt Options
 	b, err := mpc.Lookup(BackendName)
@@ -47,6 +48,11 @@ func ParseOptions(o mpc.Options) (Options, error) {
 	if s, ok := o["magnitude"]; ok {
 		if opt.MagnitudeBits, err = strconv.Atoi(s); err != nil || opt.MagnitudeBits < 8 || opt.MagnitudeBits > 62 {
 			return opt, fmt.Errorf("2pc: option magnitude=%q: want a number of bits from 8 to 62", s)
+		}
+	}
+	if s, ok := o["ot-k"]; ok {
+		if opt.OTK, err = strconv.Atoi(s); err != nil || (opt.OTK != 1 && opt.OTK != 2 && opt.OTK != 4 && opt.OTK != 8) {
+			return opt, fmt.Errorf("2pc: option ot-k=%q: want 1, 2, 4 or 8", s)
 		}
 	}
 	return opt, nil

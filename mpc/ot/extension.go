@@ -1,0 +1,440 @@
+package ot
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"veil/internal/parallel"
+)
+
+// The extension is SoftSpoken OT (Roy, Crypto 2022) in its semi-honest
+// form, subspace VOLE with the repetition code, of which IKNP (Ishai,
+// Kilian, Nissim, Petrank, Crypto 2003) is the case k = 1. The κ = 128
+// columns fall into κ/k groups of k. For group g the COTReceiver holds
+// 2^k seeds, the leaves of a GGM tree (ggm.go), and the COTSender every
+// seed but the one at index d_g, the group's k bits of Δ (d_g's bit j is
+// Δ's bit kg+j). For m OTs with choices r every seed x expands into m
+// bits G_x; the receiver computes
+//
+//	u = ⊕_x G_x,  v_j = ⊕_{x: x_j = 1} G_x  (j < k)
+//
+// and sends c = u ⊕ r, m bits for k columns; the sender computes
+//
+//	w_j = ⊕_{x ≠ d_g} (x_j ⊕ d_j)·G_x = v_j ⊕ d_j·u
+//
+// and q^{kg+j} = w_j ⊕ d_j·c = v_j ⊕ d_j·r. With t^{kg+j} = v_j, read
+// across the κ columns, row j gives q_j = t_j ⊕ r_j·Δ. The receiver sends
+// κ/k bits per OT instead of IKNP's κ; each end expands 2^k/k seeds per
+// column instead of one or two. Every Extend draws the next bits of the
+// same seed streams.
+
+const kappa = 128
+
+// DefaultK is the SoftSpoken parameter veil's two-party backend uses:
+// 32 bits from the receiver per OT, 4 seed expansions per column.
+const DefaultK = 4
+
+// chunkOTs bounds the OTs of one message (at k = 1, 2^16 × 128 bits,
+// 1 MiB).
+const chunkOTs = 1 << 16
+
+// A COTSender is the end of an extension that holds the global offset Δ.
+type COTSender struct {
+	conn  Conn
+	k     int
+	delta Block
+	seeds [][]*keystream // per group, every leaf but d_g (nil there)
+	next  uint64         // index of the next OT consumed (the hash tweak)
+	pool  []Block        // precomputed q_j of random correlated OTs
+}
+
+// NewCOTSender draws Δ and sets up an extension with parameter k (1, 2,
+// 4 or 8; 1 is IKNP) with the other end's NewCOTReceiver: κ base OTs
+// with choices from Δ, then the punctured GGM trees.
+func NewCOTSender(c Conn, k int) (*COTSender, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
+	s := &COTSender{conn: c, k: k}
+	var d [16]byte
+	if _, err := rand.Read(d[:]); err != nil {
+		return nil, err
+	}
+	s.delta = blockFrom(d[:])
+	choices := make([]bool, kappa)
+	for i := range choices {
+		g, l := i/k, i%k+1
+		choices[i] = s.index(g)>>(k-l)&1 == 0
+	}
+	keys, err := BaseReceive(c, choices)
+	if err != nil {
+		return nil, fmt.Errorf("ot extension: %w", err)
+	}
+	msg, err := c.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("ot extension: receiving the GGM level sums: %w", err)
+	}
+	if len(msg) != kappa*32 {
+		return nil, fmt.Errorf("ot extension: %d bytes of GGM level sums, want %d", len(msg), kappa*32)
+	}
+	s.seeds = make([][]*keystream, kappa/k)
+	for g := range s.seeds {
+		open := make([]Block, k)
+		for l := range open {
+			i, b := g*k+l, 0
+			if choices[i] {
+				b = 1
+			}
+			open[l] = blockFrom(msg[i*32+b*16:]).Xor(keys[i])
+		}
+		d := s.index(g)
+		s.seeds[g] = make([]*keystream, 1<<k)
+		for x, leaf := range ggmPuncture(open, d, k) {
+			if x != d {
+				s.seeds[g][x] = newKeystream(leaf)
+			}
+		}
+	}
+	return s, nil
+}
+
+// index returns d_g, group g's bits of Δ.
+func (s *COTSender) index(g int) int {
+	d := 0
+	for j := range s.k {
+		d |= int(s.delta.Bit(g*s.k+j)) << j
+	}
+	return d
+}
+
+// A COTReceiver is the end of an extension that chooses.
+type COTReceiver struct {
+	conn        Conn
+	k           int
+	seeds       [][]*keystream // per group, every leaf
+	next        uint64
+	pool        []Block // precomputed t_j of random correlated OTs
+	poolChoices []byte  // their random choices r'_j, 0 or 1
+}
+
+// NewCOTReceiver sets up an extension with parameter k with the other
+// end's NewCOTSender (which must use the same k).
+func NewCOTReceiver(c Conn, k int) (*COTReceiver, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
+	r := &COTReceiver{conn: c, k: k}
+	keys, err := BaseSend(c, kappa)
+	if err != nil {
+		return nil, fmt.Errorf("ot extension: %w", err)
+	}
+	msg := make([]byte, kappa*32)
+	r.seeds = make([][]*keystream, kappa/k)
+	for g := range r.seeds {
+		var root [16]byte
+		if _, err := rand.Read(root[:]); err != nil {
+			return nil, err
+		}
+		leaves, sums := ggmExpand(blockFrom(root[:]), k)
+		for l, s := range sums {
+			i := g*k + l
+			s[0].Xor(keys[i][0]).bytes(msg[i*32:])
+			s[1].Xor(keys[i][1]).bytes(msg[i*32+16:])
+		}
+		r.seeds[g] = make([]*keystream, len(leaves))
+		for x, leaf := range leaves {
+			r.seeds[g][x] = newKeystream(leaf)
+		}
+	}
+	if err := c.Send(msg); err != nil {
+		return nil, fmt.Errorf("ot extension: sending the GGM level sums: %w", err)
+	}
+	return r, nil
+}
+
+// chunkWords is the 64-bit words of one column for m OTs (whole 128-bit
+// blocks).
+func chunkWords(m int) int { return (m + 127) / 128 * 2 }
+
+// CorrectionBytes is what the receiver sends to extend n OTs at
+// parameter k: κ/k bits per OT, in whole 128-OT blocks per message of at
+// most 2^16 OTs.
+func CorrectionBytes(n, k int) int {
+	b := 0
+	for ; n > 0; n -= chunkOTs {
+		b += kappa / k * chunkWords(min(n, chunkOTs)) * 8
+	}
+	return b
+}
+
+// Delta returns Δ.
+func (s *COTSender) Delta() Block { return s.delta }
+
+// Extend returns the sender's strings q_j of the next n correlated OTs:
+// precomputed ones first (see Precompute), the rest extended now.
+func (s *COTSender) Extend(n int) ([]Block, error) {
+	k := min(n, len(s.pool))
+	var q []Block
+	if k > 0 {
+		d, err := s.conn.Recv()
+		if err != nil {
+			return nil, fmt.Errorf("ot extension: receiving the choice corrections of OTs %d…: %w", s.next, err)
+		}
+		if len(d) != (k+7)/8 {
+			return nil, fmt.Errorf("ot extension: %d bytes of choice corrections, want %d for %d OTs", len(d), (k+7)/8, k)
+		}
+		// The pooled strings are handed out in place: later pool
+		// growth appends past them or moves the rest elsewhere.
+		q = s.pool[:k:k]
+		s.pool = s.pool[k:]
+		for j := range q {
+			if d[j/8]>>(j%8)&1 == 1 {
+				q[j] = q[j].Xor(s.delta)
+			}
+		}
+	}
+	if n > k {
+		if k > 0 {
+			q = slices.Grow(q, n-k)[:n]
+		} else {
+			q = make([]Block, n)
+		}
+		if err := s.extend(q[k:]); err != nil {
+			return nil, err
+		}
+	}
+	s.next += uint64(n)
+	return q, nil
+}
+
+// Precompute extends n random correlated OTs now, ahead of the inputs
+// that will choose them: the other end's NewCOTReceiver calls its
+// Precompute(n) at the same point. Extend then takes them first, and
+// each costs its receiver one bit (r_j ⊕ r'_j) instead of κ/k.
+func (s *COTSender) Precompute(n int) error {
+	s.pool = slices.Grow(s.pool, n)
+	at := len(s.pool)
+	s.pool = s.pool[:at+n]
+	if err := s.extend(s.pool[at:]); err != nil {
+		s.pool = s.pool[:at]
+		return err
+	}
+	return nil
+}
+
+// Pooled is the number of precomputed OTs not yet used.
+func (s *COTSender) Pooled() int { return len(s.pool) }
+
+// extend runs the extension for len(q) correlated OTs into q.
+func (s *COTSender) extend(q []Block) error {
+	n, k := len(q), s.k
+	cols := newColumns(min(n, chunkOTs))
+	for off := 0; off < n; off += chunkOTs {
+		m := min(chunkOTs, n-off)
+		w := chunkWords(m)
+		msg, err := s.conn.Recv()
+		if err != nil {
+			return fmt.Errorf("ot extension: receiving the corrections: %w", err)
+		}
+		if len(msg) != kappa/k*w*8 {
+			return fmt.Errorf("ot extension: %d bytes of corrections, want %d for %d OTs", len(msg), kappa/k*w*8, m)
+		}
+		parallel.Ranges(len(s.seeds), 1, func(from, to int) {
+			buf := make([]uint64, w)
+			for g := from; g < to; g++ {
+				d := s.index(g)
+				out := cols[g*k : (g+1)*k]
+				for j := range out {
+					out[j] = out[j][:w]
+					clear(out[j])
+				}
+				for x, seed := range s.seeds[g] {
+					if x == d {
+						continue
+					}
+					seed.fill(buf)
+					for j := range out {
+						if (x^d)>>j&1 == 1 {
+							xorWords(out[j], buf)
+						}
+					}
+				}
+				c := msg[g*w*8 : (g+1)*w*8]
+				for j := range out {
+					if d>>j&1 == 1 {
+						xorBytes(out[j], c)
+					}
+				}
+			}
+		})
+		transposeColumns(q[off:off+m], cols)
+	}
+	return nil
+}
+
+// Extend returns the receiver's strings t_j = q_j ⊕ r_j·Δ of the next n
+// correlated OTs, r_j = choices.Bit(j): precomputed ones first (see
+// Precompute; the receiver sends the corrections r_j ⊕ r'_j of their
+// random choices r'_j), the rest extended now.
+func (r *COTReceiver) Extend(choices Bits, n int) ([]Block, error) {
+	if len(choices)*64 < n {
+		return nil, fmt.Errorf("ot extension: %d choice bits for %d OTs", len(choices)*64, n)
+	}
+	k := min(n, len(r.pool))
+	var t []Block
+	if k > 0 {
+		d := make([]byte, (k+7)/8)
+		for j := range k {
+			d[j/8] |= (byte(choices.Bit(j)) ^ r.poolChoices[j]) << (j % 8)
+		}
+		if err := r.conn.Send(d); err != nil {
+			return nil, fmt.Errorf("ot extension: sending the choice corrections of OTs %d…: %w", r.next, err)
+		}
+		t = r.pool[:k:k]
+		r.pool, r.poolChoices = r.pool[k:], r.poolChoices[k:]
+	}
+	if n > k {
+		rest := NewBits(n - k)
+		for j := k; j < n; j++ {
+			rest.Set(j-k, choices.Bit(j))
+		}
+		if k > 0 {
+			t = slices.Grow(t, n-k)[:n]
+		} else {
+			t = make([]Block, n)
+		}
+		if err := r.extend(rest, t[k:]); err != nil {
+			return nil, err
+		}
+	}
+	r.next += uint64(n)
+	return t, nil
+}
+
+// Precompute is the receiver's end of the sender's Precompute: n random
+// correlated OTs with random choices, kept for Extend.
+func (r *COTReceiver) Precompute(n int) error {
+	choices := NewBits(n)
+	b := make([]byte, 8*len(choices))
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	for i := range choices {
+		choices[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	r.pool = slices.Grow(r.pool, n)
+	at := len(r.pool)
+	r.pool = r.pool[:at+n]
+	if err := r.extend(choices, r.pool[at:]); err != nil {
+		r.pool = r.pool[:at]
+		return err
+	}
+	r.poolChoices = slices.Grow(r.poolChoices, n)
+	for j := range n {
+		r.poolChoices = append(r.poolChoices, byte(choices.Bit(j)))
+	}
+	return nil
+}
+
+// Pooled is the number of precomputed OTs not yet used.
+func (r *COTReceiver) Pooled() int { return len(r.pool) }
+
+// extend runs the extension for len(t) correlated OTs with the given
+// choices into t.
+func (r *COTReceiver) extend(choices Bits, t []Block) error {
+	n, k := len(t), r.k
+	cols := newColumns(min(n, chunkOTs))
+	for off := 0; off < n; off += chunkOTs {
+		m := min(chunkOTs, n-off)
+		w := chunkWords(m)
+		rw := make([]uint64, w)
+		copy(rw, choices[off/64:])
+		if tail := m % 64; tail != 0 { // no choice bits past n
+			rw[m/64] &= 1<<tail - 1
+			clear(rw[m/64+1:])
+		} else {
+			clear(rw[m/64:])
+		}
+		msg := make([]byte, kappa/k*w*8)
+		parallel.Ranges(len(r.seeds), 1, func(from, to int) {
+			buf, u := make([]uint64, w), make([]uint64, w)
+			for g := from; g < to; g++ {
+				out := cols[g*k : (g+1)*k]
+				for j := range out {
+					out[j] = out[j][:w]
+					clear(out[j])
+				}
+				copy(u, rw)
+				for x, seed := range r.seeds[g] {
+					seed.fill(buf)
+					xorWords(u, buf)
+					for j := range out {
+						if x>>j&1 == 1 {
+							xorWords(out[j], buf)
+						}
+					}
+				}
+				c := msg[g*w*8:]
+				for i, v := range u {
+					binary.LittleEndian.PutUint64(c[i*8:], v)
+				}
+			}
+		})
+		if err := r.conn.Send(msg); err != nil {
+			return fmt.Errorf("ot extension: sending the corrections: %w", err)
+		}
+		transposeColumns(t[off:off+m], cols)
+	}
+	return nil
+}
+
+// newColumns returns κ column buffers for up to m OTs.
+func newColumns(m int) [][]uint64 {
+	w := chunkWords(m)
+	all := make([]uint64, kappa*w)
+	cols := make([][]uint64, kappa)
+	for i := range cols {
+		cols[i] = all[i*w : (i+1)*w]
+	}
+	return cols
+}
+
+// xorWords sets dst[i] ^= src[i].
+func xorWords(dst, src []uint64) {
+	src = src[:len(dst)]
+	for i := range dst {
+		dst[i] ^= src[i]
+	}
+}
+
+// xorBytes sets dst[i] ^= the i-th little-endian word of src.
+func xorBytes(dst []uint64, src []byte) {
+	src = src[:8*len(dst)]
+	for i := range dst {
+		dst[i] ^= binary.LittleEndian.Uint64(src[8*i:])
+	}
+}
+
+// transposeColumns sets rows[j] to bit j of every column (column i's bit
+// j is bit i of row j), 128 rows at a time, on every core.
+func transposeColumns(rows []Block, cols [][]uint64) {
+	blocks := (len(rows) + 127) / 128
+	parallel.Ranges(blocks, 64, func(from, to int) {
+		var m [128]Block
+		for b := from; b < to; b++ {
+			for i := range kappa {
+				m[i] = Block{cols[i][2*b], cols[i][2*b+1]}
+			}
+			transpose128(&m)
+			copy(rows[b*128:], m[:min(128, len(rows)-b*128)])
+		}
+	})
+}
+
+// Used is the number of correlated OTs taken so far.
+func (s *COTSender) Used() uint64 { return s.next }
+
+// Used is the number of correlated OTs taken so far.
+func (r *COTReceiver) Used() uint64 { return r.next }
