@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"veil/internal/parallel"
 )
@@ -47,7 +46,7 @@ type COTSender struct {
 	delta Block
 	seeds [][]*keystream // per group, every leaf but d_g (nil there)
 	next  uint64         // index of the next OT consumed (the hash tweak)
-	pool  []Block        // precomputed q_j of random correlated OTs
+	pool  fifo[Block]    // precomputed q_j of random correlated OTs
 }
 
 // NewCOTSender draws Δ and sets up an extension with parameter k (1, 2,
@@ -115,8 +114,8 @@ type COTReceiver struct {
 	k           int
 	seeds       [][]*keystream // per group, every leaf
 	next        uint64
-	pool        []Block // precomputed t_j of random correlated OTs
-	poolChoices []byte  // their random choices r'_j, 0 or 1
+	pool        fifo[Block] // precomputed t_j of random correlated OTs
+	poolChoices fifo[byte]  // their random choices r'_j, 0 or 1
 }
 
 // NewCOTReceiver sets up an extension with parameter k with the other
@@ -175,8 +174,8 @@ func (s *COTSender) Delta() Block { return s.delta }
 // Extend returns the sender's strings q_j of the next n correlated OTs:
 // precomputed ones first (see Precompute), the rest extended now.
 func (s *COTSender) Extend(n int) ([]Block, error) {
-	k := min(n, len(s.pool))
-	var q []Block
+	q := make([]Block, n)
+	k := min(n, s.pool.len())
 	if k > 0 {
 		d, err := s.conn.Recv()
 		if err != nil {
@@ -185,22 +184,15 @@ func (s *COTSender) Extend(n int) ([]Block, error) {
 		if len(d) != (k+7)/8 {
 			return nil, fmt.Errorf("ot extension: %d bytes of choice corrections, want %d for %d OTs", len(d), (k+7)/8, k)
 		}
-		// The pooled strings are handed out in place: later pool
-		// growth appends past them or moves the rest elsewhere.
-		q = s.pool[:k:k]
-		s.pool = s.pool[k:]
-		for j := range q {
+		for j, v := range s.pool.front(k) {
 			if d[j/8]>>(j%8)&1 == 1 {
-				q[j] = q[j].Xor(s.delta)
+				v = v.Xor(s.delta)
 			}
+			q[j] = v
 		}
+		s.pool.pop(k)
 	}
 	if n > k {
-		if k > 0 {
-			q = slices.Grow(q, n-k)[:n]
-		} else {
-			q = make([]Block, n)
-		}
 		if err := s.extend(q[k:]); err != nil {
 			return nil, err
 		}
@@ -214,23 +206,20 @@ func (s *COTSender) Extend(n int) ([]Block, error) {
 // Precompute(n) at the same point. Extend then takes them first, and
 // each costs its receiver one bit (r_j ⊕ r'_j) instead of κ/k.
 func (s *COTSender) Precompute(n int) error {
-	s.pool = slices.Grow(s.pool, n)
-	at := len(s.pool)
-	s.pool = s.pool[:at+n]
-	if err := s.extend(s.pool[at:]); err != nil {
-		s.pool = s.pool[:at]
+	if err := s.extend(s.pool.grow(n)); err != nil {
+		s.pool.shrink(n)
 		return err
 	}
 	return nil
 }
 
 // Pooled is the number of precomputed OTs not yet used.
-func (s *COTSender) Pooled() int { return len(s.pool) }
+func (s *COTSender) Pooled() int { return s.pool.len() }
 
 // extend runs the extension for len(q) correlated OTs into q.
 func (s *COTSender) extend(q []Block) error {
 	n, k := len(q), s.k
-	cols := newColumns(min(n, chunkOTs))
+	all, cols, stride := newColumns(chunkWords(min(n, chunkOTs)))
 	for off := 0; off < n; off += chunkOTs {
 		m := min(chunkOTs, n-off)
 		w := chunkWords(m)
@@ -242,34 +231,31 @@ func (s *COTSender) extend(q []Block) error {
 			return fmt.Errorf("ot extension: %d bytes of corrections, want %d for %d OTs", len(msg), kappa/k*w*8, m)
 		}
 		parallel.Ranges(len(s.seeds), 1, func(from, to int) {
-			buf := make([]uint64, w)
+			vb := newVOLEBuffers(k)
 			for g := from; g < to; g++ {
 				d := s.index(g)
 				out := cols[g*k : (g+1)*k]
-				for j := range out {
-					out[j] = out[j][:w]
-					clear(out[j])
-				}
-				for x, seed := range s.seeds[g] {
-					if x == d {
-						continue
-					}
-					seed.fill(buf)
-					for j := range out {
-						if (x^d)>>j&1 == 1 {
-							xorWords(out[j], buf)
+				c := msg[g*w*8 : (g+1)*w*8]
+				for lo := 0; lo < w; lo += voleWords {
+					hi := min(w, lo+voleWords)
+					exp, u := vb.cut(hi - lo)
+					for y := range exp {
+						if y == 0 {
+							clear(exp[y]) // the expansion of seed d, which the sender lacks
+						} else {
+							s.seeds[g][y^d].fill(exp[y])
 						}
 					}
-				}
-				c := msg[g*w*8 : (g+1)*w*8]
-				for j := range out {
-					if d>>j&1 == 1 {
-						xorBytes(out[j], c)
+					voleSums(exp, u, vb.window(out, lo, hi))
+					for j := range out {
+						if d>>j&1 == 1 {
+							xorBytes(out[j][lo:hi], c[lo*8:hi*8])
+						}
 					}
 				}
 			}
 		})
-		transposeColumns(q[off:off+m], cols)
+		transposeColumns(q[off:off+m], all, stride)
 	}
 	return nil
 }
@@ -282,28 +268,24 @@ func (r *COTReceiver) Extend(choices Bits, n int) ([]Block, error) {
 	if len(choices)*64 < n {
 		return nil, fmt.Errorf("ot extension: %d choice bits for %d OTs", len(choices)*64, n)
 	}
-	k := min(n, len(r.pool))
-	var t []Block
+	t := make([]Block, n)
+	k := min(n, r.pool.len())
 	if k > 0 {
 		d := make([]byte, (k+7)/8)
-		for j := range k {
-			d[j/8] |= (byte(choices.Bit(j)) ^ r.poolChoices[j]) << (j % 8)
+		for j, c := range r.poolChoices.front(k) {
+			d[j/8] |= (byte(choices.Bit(j)) ^ c) << (j % 8)
 		}
 		if err := r.conn.Send(d); err != nil {
 			return nil, fmt.Errorf("ot extension: sending the choice corrections of OTs %d…: %w", r.next, err)
 		}
-		t = r.pool[:k:k]
-		r.pool, r.poolChoices = r.pool[k:], r.poolChoices[k:]
+		copy(t, r.pool.front(k))
+		r.pool.pop(k)
+		r.poolChoices.pop(k)
 	}
 	if n > k {
 		rest := NewBits(n - k)
 		for j := k; j < n; j++ {
 			rest.Set(j-k, choices.Bit(j))
-		}
-		if k > 0 {
-			t = slices.Grow(t, n-k)[:n]
-		} else {
-			t = make([]Block, n)
 		}
 		if err := r.extend(rest, t[k:]); err != nil {
 			return nil, err
@@ -324,28 +306,25 @@ func (r *COTReceiver) Precompute(n int) error {
 	for i := range choices {
 		choices[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
-	r.pool = slices.Grow(r.pool, n)
-	at := len(r.pool)
-	r.pool = r.pool[:at+n]
-	if err := r.extend(choices, r.pool[at:]); err != nil {
-		r.pool = r.pool[:at]
+	if err := r.extend(choices, r.pool.grow(n)); err != nil {
+		r.pool.shrink(n)
 		return err
 	}
-	r.poolChoices = slices.Grow(r.poolChoices, n)
-	for j := range n {
-		r.poolChoices = append(r.poolChoices, byte(choices.Bit(j)))
+	pc := r.poolChoices.grow(n)
+	for j := range pc {
+		pc[j] = byte(choices.Bit(j))
 	}
 	return nil
 }
 
 // Pooled is the number of precomputed OTs not yet used.
-func (r *COTReceiver) Pooled() int { return len(r.pool) }
+func (r *COTReceiver) Pooled() int { return r.pool.len() }
 
 // extend runs the extension for len(t) correlated OTs with the given
 // choices into t.
 func (r *COTReceiver) extend(choices Bits, t []Block) error {
 	n, k := len(t), r.k
-	cols := newColumns(min(n, chunkOTs))
+	all, cols, stride := newColumns(chunkWords(min(n, chunkOTs)))
 	for off := 0; off < n; off += chunkOTs {
 		m := min(chunkOTs, n-off)
 		w := chunkWords(m)
@@ -359,46 +338,78 @@ func (r *COTReceiver) extend(choices Bits, t []Block) error {
 		}
 		msg := make([]byte, kappa/k*w*8)
 		parallel.Ranges(len(r.seeds), 1, func(from, to int) {
-			buf, u := make([]uint64, w), make([]uint64, w)
+			vb := newVOLEBuffers(k)
 			for g := from; g < to; g++ {
 				out := cols[g*k : (g+1)*k]
-				for j := range out {
-					out[j] = out[j][:w]
-					clear(out[j])
-				}
-				copy(u, rw)
-				for x, seed := range r.seeds[g] {
-					seed.fill(buf)
-					xorWords(u, buf)
-					for j := range out {
-						if x>>j&1 == 1 {
-							xorWords(out[j], buf)
-						}
+				c := msg[g*w*8 : (g+1)*w*8]
+				for lo := 0; lo < w; lo += voleWords {
+					hi := min(w, lo+voleWords)
+					exp, u := vb.cut(hi - lo)
+					for y, seed := range r.seeds[g] {
+						seed.fill(exp[y])
 					}
-				}
-				c := msg[g*w*8:]
-				for i, v := range u {
-					binary.LittleEndian.PutUint64(c[i*8:], v)
+					voleSums(exp, u, vb.window(out, lo, hi))
+					for i, v := range u {
+						binary.LittleEndian.PutUint64(c[(lo+i)*8:], v^rw[lo+i])
+					}
 				}
 			}
 		})
 		if err := r.conn.Send(msg); err != nil {
 			return fmt.Errorf("ot extension: sending the corrections: %w", err)
 		}
-		transposeColumns(t[off:off+m], cols)
+		transposeColumns(t[off:off+m], all, stride)
 	}
 	return nil
 }
 
-// newColumns returns κ column buffers for up to m OTs.
-func newColumns(m int) [][]uint64 {
-	w := chunkWords(m)
-	all := make([]uint64, kappa*w)
-	cols := make([][]uint64, kappa)
-	for i := range cols {
-		cols[i] = all[i*w : (i+1)*w]
+// voleWords is the words of each seed expansion held at a time (2^k of
+// them, 32 KiB at k = 4).
+const voleWords = 256
+
+// voleBuffers are one goroutine's buffers for voleSums.
+type voleBuffers struct {
+	exp, cutExp [][]uint64 // 2^k expansions of voleWords, and cut
+	u           []uint64
+	v           [][]uint64
+}
+
+func newVOLEBuffers(k int) *voleBuffers {
+	b := &voleBuffers{exp: make([][]uint64, 1<<k), cutExp: make([][]uint64, 1<<k), u: make([]uint64, voleWords), v: make([][]uint64, k)}
+	for y := range b.exp {
+		b.exp[y] = make([]uint64, voleWords)
 	}
-	return cols
+	return b
+}
+
+// cut returns the expansions and u cut to n words.
+func (b *voleBuffers) cut(n int) ([][]uint64, []uint64) {
+	for y := range b.exp {
+		b.cutExp[y] = b.exp[y][:n]
+	}
+	return b.cutExp, b.u[:n]
+}
+
+// window returns words lo…hi of the group's columns.
+func (b *voleBuffers) window(cols [][]uint64, lo, hi int) [][]uint64 {
+	for j := range b.v {
+		b.v[j] = cols[j][lo:hi]
+	}
+	return b.v
+}
+
+// newColumns returns κ column buffers of w words, column i at
+// all[i·stride:]. The stride is a cache line more than w: at a power of
+// two, the transposes' loads of one word from every column would all
+// fall into the same cache set.
+func newColumns(w int) (all []uint64, cols [][]uint64, stride int) {
+	stride = w + 8
+	all = make([]uint64, kappa*stride)
+	cols = make([][]uint64, kappa)
+	for i := range cols {
+		cols[i] = all[i*stride : i*stride+w]
+	}
+	return all, cols, stride
 }
 
 // xorWords sets dst[i] ^= src[i].
@@ -415,22 +426,6 @@ func xorBytes(dst []uint64, src []byte) {
 	for i := range dst {
 		dst[i] ^= binary.LittleEndian.Uint64(src[8*i:])
 	}
-}
-
-// transposeColumns sets rows[j] to bit j of every column (column i's bit
-// j is bit i of row j), 128 rows at a time, on every core.
-func transposeColumns(rows []Block, cols [][]uint64) {
-	blocks := (len(rows) + 127) / 128
-	parallel.Ranges(blocks, 64, func(from, to int) {
-		var m [128]Block
-		for b := from; b < to; b++ {
-			for i := range kappa {
-				m[i] = Block{cols[i][2*b], cols[i][2*b+1]}
-			}
-			transpose128(&m)
-			copy(rows[b*128:], m[:min(128, len(rows)-b*128)])
-		}
-	})
 }
 
 // Used is the number of correlated OTs taken so far.

@@ -66,6 +66,82 @@ func TestTranspose(t *testing.T) {
 	}
 }
 
+// TestTransposeBlock checks transposeBlock (AVX2 where present) against
+// the portable path and the definition, for strides of whole blocks.
+func TestTransposeBlock(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(21, 22))
+	for _, stride := range []int{2, 4, 2048} {
+		src := make([]uint64, 127*stride+2)
+		for i := range src {
+			src[i] = r.Uint64()
+		}
+		var got, ref [128]Block
+		transposeBlock(&got, src, stride)
+		transposeBlockGo(&ref, src, stride)
+		if got != ref {
+			t.Fatalf("stride %d: transposeBlock (AVX2: %v) differs from the portable path", stride, useAVX2)
+		}
+		for j := range 128 {
+			for i := range 128 {
+				if got[j].Bit(i) != src[i*stride+j/64]>>(j%64)&1 {
+					t.Fatalf("stride %d: bit %d of row %d is not bit %d of column %d", stride, i, j, j, i)
+				}
+			}
+		}
+	}
+}
+
+// TestVOLESums checks the unrolled k = 4 sums against the definition
+// (u the sum of all expansions, v_j of those whose index has bit j) and
+// the generic tree for every k.
+func TestVOLESums(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(23, 24))
+	const n = 37
+	for _, k := range ks {
+		g := make([][]uint64, 1<<k)
+		for y := range g {
+			g[y] = make([]uint64, n)
+			for i := range g[y] {
+				g[y][i] = r.Uint64()
+			}
+		}
+		u, v := make([]uint64, n), make([][]uint64, k)
+		for j := range v {
+			v[j] = make([]uint64, n)
+		}
+		voleSums(g, u, v)
+		for i := range n {
+			var wu uint64
+			wv := make([]uint64, k)
+			for y := range g {
+				wu ^= g[y][i]
+				for j := range k {
+					if y>>j&1 == 1 {
+						wv[j] ^= g[y][i]
+					}
+				}
+			}
+			if u[i] != wu {
+				t.Fatalf("k %d, word %d: u wrong", k, i)
+			}
+			for j := range k {
+				if v[j][i] != wv[j] {
+					t.Fatalf("k %d, word %d: v_%d wrong", k, i, j)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkTranspose(b *testing.B) {
+	src := make([]uint64, 128*2)
+	var dst [128]Block
+	b.SetBytes(128 * 16)
+	for b.Loop() {
+		transposeBlock(&dst, src, 2)
+	}
+}
+
 func TestBaseOT(t *testing.T) {
 	nets := mpc.NewLocal(2, 10*time.Second)
 	choices := []bool{false, true, true, false, true, false, false, true, true, true}

@@ -1,5 +1,37 @@
 package ot
 
+import "veil/internal/parallel"
+
+// transposeColumns sets rows[j] to bit j of every column (column i's bit
+// j is bit i of row j), 128 rows at a time, on every core. Column i
+// holds its words at cols[i·stride:], two per block of 128 rows.
+func transposeColumns(rows []Block, cols []uint64, stride int) {
+	blocks := (len(rows) + 127) / 128
+	parallel.Ranges(blocks, 64, func(from, to int) {
+		var tail [128]Block
+		for b := from; b < to; b++ {
+			dst := &tail
+			if len(rows)-b*128 >= 128 {
+				dst = (*[128]Block)(rows[b*128:])
+			}
+			transposeBlock(dst, cols[2*b:], stride)
+			if dst == &tail {
+				copy(rows[b*128:], tail[:len(rows)-b*128])
+			}
+		}
+	})
+}
+
+// transposeBlockGo is the portable transposeBlock: row i of the 128×128
+// bit matrix is src[i·stride], src[i·stride+1]; dst[j] gets its column j.
+func transposeBlockGo(dst *[128]Block, src []uint64, stride int) {
+	_ = src[127*stride+1]
+	for i := range kappa {
+		dst[i] = Block{src[i*stride], src[i*stride+1]}
+	}
+	transpose128(dst)
+}
+
 // transpose128 transposes the 128×128 bit matrix m in place: bit c of
 // row r (m[r].Bit(c)) becomes bit r of row c. It is four 64×64
 // transposes: [[A B] [C D]] ↦ [[Aᵀ Cᵀ] [Bᵀ Dᵀ]].

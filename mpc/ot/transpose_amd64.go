@@ -1,0 +1,24 @@
+//go:build amd64 && !purego
+
+package ot
+
+import "golang.org/x/sys/cpu"
+
+var useAVX2 = cpu.X86.HasAVX2
+
+// transposeBlock sets dst[j] to column j of the 128×128 bit matrix whose
+// row i is src[i·stride], src[i·stride+1]: with AVX2, the four 64×64
+// quarters transposed together, one per 64-bit lane.
+func transposeBlock(dst *[128]Block, src []uint64, stride int) {
+	if !useAVX2 {
+		transposeBlockGo(dst, src, stride)
+		return
+	}
+	_ = src[127*stride+1]
+	transpose128AVX2(dst, &src[0], uintptr(stride)*8)
+}
+
+// transpose128AVX2 is transposeBlock with the row stride in bytes.
+//
+//go:noescape
+func transpose128AVX2(dst *[128]Block, src *uint64, stride uintptr)
