@@ -18,3 +18,21 @@ func encrypt8(rk *[176]byte, dst, src []Block) {
 //
 //go:noescape
 func encrypt8Asm(rk *[176]byte, dst, src *Block, n int)
+
+// tmmo8 sets dst[i] = H(t_i, src[i]) (see hash.go) for len(src) a
+// multiple of 8, t_i = tweaks[i], or first + i when tweaks is nil.
+func tmmo8(rk *[176]byte, dst, src []Block, first uint64, tweaks []uint64) {
+	_ = dst[len(src)-1]
+	var tw *uint64
+	if tweaks != nil {
+		_ = tweaks[len(src)-1]
+		tw = &tweaks[0]
+	}
+	tmmo8Asm(rk, &dst[0], &src[0], len(src), first, tw)
+}
+
+// tmmo8Asm is tmmo8 on n blocks (n a positive multiple of 8); tweaks may
+// be nil.
+//
+//go:noescape
+func tmmo8Asm(rk *[176]byte, dst, src *Block, n int, first uint64, tweaks *uint64)

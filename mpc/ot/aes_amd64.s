@@ -129,3 +129,213 @@ loop:
 	SUBQ $8, CX
 	JNZ loop
 	RET
+
+// Eight blocks X0…X7 through AES-128 under the key schedule at AX
+// (whitening, nine rounds, the last), X8 holding each round key.
+#define ENC8 \
+	MOVOU 0(AX), X8; \
+	PXOR X8, X0; \
+	PXOR X8, X1; \
+	PXOR X8, X2; \
+	PXOR X8, X3; \
+	PXOR X8, X4; \
+	PXOR X8, X5; \
+	PXOR X8, X6; \
+	PXOR X8, X7; \
+	MOVOU 16(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 32(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 48(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 64(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 80(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 96(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 112(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 128(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 144(AX), X8; \
+	AESENC X8, X0; \
+	AESENC X8, X1; \
+	AESENC X8, X2; \
+	AESENC X8, X3; \
+	AESENC X8, X4; \
+	AESENC X8, X5; \
+	AESENC X8, X6; \
+	AESENC X8, X7; \
+	MOVOU 160(AX), X8; \
+	AESENCLAST X8, X0; \
+	AESENCLAST X8, X1; \
+	AESENCLAST X8, X2; \
+	AESENCLAST X8, X3; \
+	AESENCLAST X8, X4; \
+	AESENCLAST X8, X5; \
+	AESENCLAST X8, X6; \
+	AESENCLAST X8, X7
+
+// func tmmo8Asm(rk *[176]byte, dst, src *Block, n int, first uint64, tweaks *uint64)
+//
+// dst[i] = π(π(src[i]) ⊕ t_i) ⊕ π(src[i]), the tweak t_i = tweaks[i], or
+// first + i when tweaks is nil, in the low 64 bits; n a positive multiple
+// of 8. π(src[i]) waits in dst between the two passes.
+TEXT ·tmmo8Asm(SB), NOSPLIT, $0-48
+	MOVQ rk+0(FP), AX
+	MOVQ dst+8(FP), DI
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	MOVQ first+32(FP), BX
+	MOVQ tweaks+40(FP), R10
+tmmoLoop:
+	MOVOU 0(SI), X0
+	MOVOU 16(SI), X1
+	MOVOU 32(SI), X2
+	MOVOU 48(SI), X3
+	MOVOU 64(SI), X4
+	MOVOU 80(SI), X5
+	MOVOU 96(SI), X6
+	MOVOU 112(SI), X7
+	ENC8
+	MOVOU X0, 0(DI)
+	MOVOU X1, 16(DI)
+	MOVOU X2, 32(DI)
+	MOVOU X3, 48(DI)
+	MOVOU X4, 64(DI)
+	MOVOU X5, 80(DI)
+	MOVOU X6, 96(DI)
+	MOVOU X7, 112(DI)
+	TESTQ R10, R10
+	JZ tmmoCounter
+	MOVQ 0(R10), X9
+	PXOR X9, X0
+	MOVQ 8(R10), X9
+	PXOR X9, X1
+	MOVQ 16(R10), X9
+	PXOR X9, X2
+	MOVQ 24(R10), X9
+	PXOR X9, X3
+	MOVQ 32(R10), X9
+	PXOR X9, X4
+	MOVQ 40(R10), X9
+	PXOR X9, X5
+	MOVQ 48(R10), X9
+	PXOR X9, X6
+	MOVQ 56(R10), X9
+	PXOR X9, X7
+	ADDQ $64, R10
+	JMP tmmoSecond
+tmmoCounter:
+	MOVQ BX, X9
+	PXOR X9, X0
+	INCQ BX
+	MOVQ BX, X9
+	PXOR X9, X1
+	INCQ BX
+	MOVQ BX, X9
+	PXOR X9, X2
+	INCQ BX
+	MOVQ BX, X9
+	PXOR X9, X3
+	INCQ BX
+	MOVQ BX, X9
+	PXOR X9, X4
+	INCQ BX
+	MOVQ BX, X9
+	PXOR X9, X5
+	INCQ BX
+	MOVQ BX, X9
+	PXOR X9, X6
+	INCQ BX
+	MOVQ BX, X9
+	PXOR X9, X7
+	INCQ BX
+tmmoSecond:
+	ENC8
+	MOVOU 0(DI), X9
+	PXOR X9, X0
+	MOVOU X0, 0(DI)
+	MOVOU 16(DI), X9
+	PXOR X9, X1
+	MOVOU X1, 16(DI)
+	MOVOU 32(DI), X9
+	PXOR X9, X2
+	MOVOU X2, 32(DI)
+	MOVOU 48(DI), X9
+	PXOR X9, X3
+	MOVOU X3, 48(DI)
+	MOVOU 64(DI), X9
+	PXOR X9, X4
+	MOVOU X4, 64(DI)
+	MOVOU 80(DI), X9
+	PXOR X9, X5
+	MOVOU X5, 80(DI)
+	MOVOU 96(DI), X9
+	PXOR X9, X6
+	MOVOU X6, 96(DI)
+	MOVOU 112(DI), X9
+	PXOR X9, X7
+	MOVOU X7, 112(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $8, CX
+	JNZ tmmoLoop
+	RET
