@@ -2,6 +2,7 @@ package he
 
 import (
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"veil/tensor"
@@ -30,8 +31,14 @@ func newParties(t testing.TB, p *Params) parties {
 	return parties{c, s}
 }
 
+// runs counts the runs of run.
+var runs atomic.Int64
+
 // run runs layer l on the shares xC, xS with weights w and returns the
-// reconstructed output, checking the message sizes on the way.
+// reconstructed output, checking the message sizes on the way. Every
+// other run (over the test binary) evaluates with the weights
+// transformed ahead (NewKernels, EvalKernels), so each layer test
+// covers both paths.
 func (ps parties) run(t testing.TB, l Layer, w, xC, xS []uint64) []uint64 {
 	t.Helper()
 	q, err := ps.c.EncryptInput(l, xC)
@@ -41,7 +48,16 @@ func (ps parties) run(t testing.TB, l Layer, w, xC, xS []uint64) []uint64 {
 	if len(q) != l.QueryBytes() {
 		t.Fatalf("query of %d bytes, QueryBytes %d", len(q), l.QueryBytes())
 	}
-	resp, share, err := ps.s.Eval(l, w, xS, q)
+	var resp []byte
+	var share []uint64
+	if runs.Add(1)%2 == 0 {
+		resp, share, err = ps.s.Eval(l, w, xS, q)
+	} else {
+		var k *Kernels
+		if k, err = ps.s.NewKernels(l, w); err == nil {
+			resp, share, err = ps.s.EvalKernels(k, xS, q)
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

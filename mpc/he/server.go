@@ -37,19 +37,75 @@ func NewServer(params *Params, publicKey []byte) (*Server, error) {
 // The query is checked completely before any work: its kind, count and
 // size against the layer, each residue against its modulus.
 func (s *Server) Eval(l Layer, w, x []uint64, query []byte) (resp []byte, share []uint64, err error) {
-	lb, err := checkLayer(s.params, l)
-	if err != nil {
+	if _, err := checkLayer(s.params, l); err != nil {
 		return nil, nil, err
 	}
-	if len(w) != l.WeightLen() || len(x) != l.InputLen() {
-		return nil, nil, fmt.Errorf("he: %d weights and %d inputs, the layer takes %d and %d", len(w), len(x), l.WeightLen(), l.InputLen())
+	if len(w) != l.WeightLen() {
+		return nil, nil, fmt.Errorf("he: %d weights, the layer takes %d", len(w), l.WeightLen())
+	}
+	return s.eval(l, w, nil, x, query)
+}
+
+// Kernels are a layer's weights transformed for the products (the
+// kernel polynomials in the NTT domain and Montgomery form), made once
+// and used by every EvalKernels of the layer: for a server that answers
+// many queries with the same weights and can spare Bytes of memory.
+type Kernels struct {
+	l     Layer
+	w     []uint64 // the weights as given
+	polys []ring.Poly
+}
+
+// NewKernels transforms the weights w of layer l.
+func (s *Server) NewKernels(l Layer, w []uint64) (*Kernels, error) {
+	lb, err := checkLayer(s.params, l)
+	if err != nil {
+		return nil, err
+	}
+	if len(w) != l.WeightLen() {
+		return nil, fmt.Errorf("he: %d weights, the layer takes %d", len(w), l.WeightLen())
+	}
+	lay := lb.lay
+	cw := l.convWeights(w)
+	k := &Kernels{l: l, w: w, polys: make([]ring.Poly, lay.ngb*lay.nb*lay.nob)}
+	err = parallel.Each(len(k.polys), func(i int) error {
+		k.polys[i] = s.params.ringQ.NewPoly()
+		s.params.kernelPoly(lay, cw, i/(lay.nb*lay.nob), i/lay.nob%lay.nb, i%lay.nob, k.polys[i])
+		return nil
+	})
+	return k, err
+}
+
+// Bytes is the memory the transformed weights hold.
+func (k *Kernels) Bytes() int {
+	n := 0
+	for _, p := range k.polys {
+		n += 8 * p.N() * (p.Level() + 1)
+	}
+	return n
+}
+
+// EvalKernels is Eval with the weights transformed by NewKernels.
+func (s *Server) EvalKernels(k *Kernels, x []uint64, query []byte) (resp []byte, share []uint64, err error) {
+	return s.eval(k.l, k.w, k, x, query)
+}
+
+// eval is Eval with the weights w, transformed in kern or, when kern is
+// nil, kernel by kernel as the products need them.
+func (s *Server) eval(l Layer, w []uint64, kern *Kernels, x []uint64, query []byte) (resp []byte, share []uint64, err error) {
+	lb := l.base()
+	if len(x) != l.InputLen() {
+		return nil, nil, fmt.Errorf("he: %d inputs, the layer takes %d", len(x), l.InputLen())
 	}
 	p, lay := s.params, lb.lay
 	ins, err := p.parseQuery(query, lb.tag, lay.numInputs())
 	if err != nil {
 		return nil, nil, err
 	}
-	e := &evaluation{s: s, l: l, lay: lay, ins: ins, w: l.convWeights(w)}
+	e := &evaluation{s: s, l: l, lay: lay, ins: ins, kern: kern}
+	if kern == nil {
+		e.w = l.convWeights(w)
+	}
 	e.clear = l.clear(w, x)
 	e.share = make([]uint64, len(e.clear))
 	e.resp = make([]byte, l.ResponseBytes())
@@ -98,7 +154,8 @@ type evaluation struct {
 	l     Layer
 	lay   *convLayout
 	ins   []input
-	w     []uint64 // weights, O×C/G×KH×KW
+	w     []uint64 // weights, O×C/G×KH×KW, when kern is nil
+	kern  *Kernels
 	clear []uint64 // W·x_S in the layer's order
 	share []uint64
 	resp  []byte
@@ -157,11 +214,16 @@ func (wk *worker) job(gb, ob int) {
 		if cb > 0 && cb%p.lazyAdds == 0 {
 			reduce()
 		}
-		wk.kernelPoly(gb, cb, ob)
+		kernel := wk.kernel
+		if e.kern != nil {
+			kernel = e.kern.polys[(gb*lay.nb+cb)*lay.nob+ob]
+		} else {
+			p.kernelPoly(lay, e.w, gb, cb, ob, kernel)
+		}
 		for it := range wk.acc { // image and tile
 			in := e.ins[(it*lay.ngb+gb)*lay.nb+cb]
-			r.MulCoeffsMontgomeryLazyThenAddLazy(wk.kernel, in.b, wk.acc[it][0])
-			r.MulCoeffsMontgomeryLazyThenAddLazy(wk.kernel, in.a, wk.acc[it][1])
+			r.MulCoeffsMontgomeryLazyThenAddLazy(kernel, in.b, wk.acc[it][0])
+			r.MulCoeffsMontgomeryLazyThenAddLazy(kernel, in.a, wk.acc[it][1])
 		}
 	}
 	reduce()
@@ -170,20 +232,20 @@ func (wk *worker) job(gb, ob int) {
 	}
 }
 
-// kernelPoly sets wk.kernel to the kernel polynomial (gb, cb, ob) in the
-// NTT domain and Montgomery form, weights lifted to (−t/2, t/2].
-func (wk *worker) kernelPoly(gb, cb, ob int) {
-	p := wk.e.s.params
-	wk.kernel.Zero()
+// kernelPoly sets kernel to the kernel polynomial (gb, cb, ob) of the
+// weights w (O×C/G×KH×KW) packed by lay, in the NTT domain and Montgomery
+// form, weights lifted to (−t/2, t/2].
+func (p *Params) kernelPoly(lay *convLayout, w []uint64, gb, cb, ob int, kernel ring.Poly) {
+	kernel.Zero()
 	shift := 64 - uint(p.lit.LogT)
-	wk.e.lay.kernel(wk.e.w, gb, cb, ob, func(coef int, w uint64) {
+	lay.kernel(w, gb, cb, ob, func(coef int, w uint64) {
 		v := int64(w<<shift) >> shift // sign-extend from ℓ bits
 		for i := 0; i <= p.top.level; i++ {
-			wk.kernel.Coeffs[i][coef] = liftSigned(v, p.lit.Q[i])
+			kernel.Coeffs[i][coef] = liftSigned(v, p.lit.Q[i])
 		}
 	})
-	p.ringQ.NTT(wk.kernel, wk.kernel)
-	p.ringQ.MForm(wk.kernel, wk.kernel)
+	p.ringQ.NTT(kernel, kernel)
+	p.ringQ.MForm(kernel, kernel)
 }
 
 // liftSigned returns v mod q.

@@ -32,6 +32,9 @@ type Engine struct {
 	err     error // sticky: once a call failed the engine refuses more work
 	aborted bool
 	ops     []mpc.OpCost // by op, in order of first use
+
+	kernelCache map[kernelKey]*he.Kernels // see Engine.kernels
+	kernelBytes int
 }
 
 // Options select how an Engine computes; both parties must use the same.

@@ -16,12 +16,49 @@ import (
 // P0 decrypts its share. One round trip per layer.
 
 // linearByServer returns this party's share of layer(w, x) for the
-// server's weights w (nil at P0) and shares x.
-func (e *Engine) linearByServer(layer he.Layer, w, x []uint64) ([]uint64, error) {
+// server's weights w (nil at P0), named by key, and shares x.
+func (e *Engine) linearByServer(key kernelKey, layer he.Layer, w, x []uint64) ([]uint64, error) {
 	if e.me == mpc.P0 {
 		return e.query(layer, x)
 	}
-	return e.answer(layer, w, x)
+	return e.answer(&key, layer, w, x)
+}
+
+// kernelKey names fixed weights of a linear layer: a program's
+// instruction, and the product within a batched MatMul.
+type kernelKey struct {
+	prog         *fixed.Program
+	instr, batch int
+}
+
+// kernelCacheBytes bounds the memory the server spends on weights
+// transformed for the RLWE products (he.Kernels), kept for the
+// session's later inferences; layers beyond it transform their weights
+// on every use.
+const kernelCacheBytes = 256 << 20
+
+// kernels returns the transformed weights w of layer for key, made and
+// kept while the cache has room, or nil.
+func (e *Engine) kernels(key kernelKey, layer he.Layer, w []uint64) (*he.Kernels, error) {
+	if k, ok := e.kernelCache[key]; ok {
+		return k, nil
+	}
+	if e.kernelBytes >= kernelCacheBytes {
+		return nil, nil
+	}
+	k, err := e.server.NewKernels(layer, w)
+	if err != nil {
+		return nil, err
+	}
+	if e.kernelBytes+k.Bytes() > kernelCacheBytes {
+		return k, nil // used once, not kept
+	}
+	if e.kernelCache == nil {
+		e.kernelCache = map[kernelKey]*he.Kernels{}
+	}
+	e.kernelCache[key] = k
+	e.kernelBytes += k.Bytes()
+	return k, nil
 }
 
 // query sends an encryption of this party's share x and decrypts the
@@ -46,13 +83,27 @@ func (e *Engine) query(layer he.Layer, x []uint64) ([]uint64, error) {
 }
 
 // answer evaluates the other party's query with this party's weights w
-// and share x, and returns this party's share of the output.
-func (e *Engine) answer(layer he.Layer, w, x []uint64) ([]uint64, error) {
+// (fixed weights named by key, or computed ones when key is nil) and
+// share x, and returns this party's share of the output.
+func (e *Engine) answer(key *kernelKey, layer he.Layer, w, x []uint64) ([]uint64, error) {
+	var kern *he.Kernels
+	if key != nil {
+		var err error
+		if kern, err = e.kernels(*key, layer, w); err != nil {
+			return nil, err
+		}
+	}
 	q, err := e.net.Recv(1 - e.me)
 	if err != nil {
 		return nil, err
 	}
-	resp, share, err := e.server.Eval(layer, w, x, q)
+	var resp []byte
+	var share []uint64
+	if kern != nil {
+		resp, share, err = e.server.EvalKernels(kern, x, q)
+	} else {
+		resp, share, err = e.server.Eval(layer, w, x, q)
+	}
 	if err != nil {
 		return nil, &mpc.PeerError{Peer: 1 - e.me, Err: fmt.Errorf("its linear-layer query: %w", err)}
 	}
@@ -73,10 +124,10 @@ func (e *Engine) linearShared(layer he.Layer, a, w []uint64, local func(a, w []u
 	var err error
 	if e.me == mpc.P0 {
 		if s, err = e.query(layer, a); err == nil {
-			r, err = e.answer(layer, w, zero)
+			r, err = e.answer(nil, layer, w, zero)
 		}
 	} else {
-		if r, err = e.answer(layer, w, zero); err == nil {
+		if r, err = e.answer(nil, layer, w, zero); err == nil {
 			s, err = e.query(layer, a)
 		}
 	}
@@ -113,13 +164,13 @@ func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi int) ([]uint6
 		case 1: // x (M×K, shared) times W (K×N, the server's)
 			var layer *he.MatMul
 			if layer, err = he.NewMatMul(e.params, M, K, N); err == nil {
-				z, err = e.linearByServer(layer, r, l)
+				z, err = e.linearByServer(kernelKey{b.prog, b.instr, p}, layer, r, l)
 			}
 		case 0: // W (M×K, the server's) times x (K×N, shared): (xᵀ·Wᵀ)ᵀ
 			var layer *he.MatMul
 			if layer, err = he.NewMatMul(e.params, N, K, M); err == nil {
 				var zt []uint64
-				zt, err = e.linearByServer(layer, transpose(l, M, K), transpose(r, K, N))
+				zt, err = e.linearByServer(kernelKey{b.prog, b.instr, p}, layer, transpose(l, M, K), transpose(r, K, N))
 				z = transpose(zt, N, M)
 			}
 		default: // both shared
