@@ -22,7 +22,6 @@ type backend struct {
 	prog   *fixed.Program
 	inputs [][]uint64
 	k      int // comparison width (Options.compareBits)
-	instr  int // the instruction Exec runs
 	// windows are the offline phase's (see schedule); the next one is
 	// made before instruction windows[next].start.
 	windows []window
@@ -107,7 +106,6 @@ func (b *backend) Exec(k int, in *fixed.Instr, vals []fixed.Value) (fixed.Value,
 		e.err = err
 		return nil, err
 	}
-	b.instr = k
 	wi := b.prog.WeightOperand(in)
 	args := make([][]uint64, len(vals))
 	var sel []byte // a Mux's selector, as XOR-shared bits
@@ -241,7 +239,7 @@ func (b *backend) conv(in *fixed.Instr, args [][]uint64, byWeight bool) ([]uint6
 	}
 	var z []uint64
 	if byWeight {
-		z, err = b.e.linearByServer(kernelKey{b.prog, b.instr, 0}, layer, args[1], x)
+		z, err = b.e.linearByServer(weightKey(args[1], 0, layer), layer, args[1], x)
 	} else {
 		z, err = b.e.linearShared(layer, x, args[1], func(a, w []uint64) []uint64 {
 			r := make([]uint64, layer.OutputLen())

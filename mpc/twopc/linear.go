@@ -24,11 +24,22 @@ func (e *Engine) linearByServer(key kernelKey, layer he.Layer, w, x []uint64) ([
 	return e.answer(&key, layer, w, x)
 }
 
-// kernelKey names fixed weights of a linear layer: a program's
-// instruction, and the product within a batched MatMul.
+// kernelKey names fixed weights of a linear layer: the program's weight
+// tensor (its data, the same in every lowering of the program), the
+// product within a batched MatMul, and the layer's packing.
 type kernelKey struct {
-	prog         *fixed.Program
-	instr, batch int
+	data  *uint64
+	batch int
+	layer string
+}
+
+// weightKey returns the key of the server's weights w (at P0, where w
+// is nil, none is needed).
+func weightKey(w []uint64, batch int, layer he.Layer) kernelKey {
+	if len(w) == 0 {
+		return kernelKey{}
+	}
+	return kernelKey{data: &w[0], batch: batch, layer: fmt.Sprint(layer)}
 }
 
 // kernelCacheBytes bounds the memory the server spends on weights
@@ -164,13 +175,13 @@ func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi int) ([]uint6
 		case 1: // x (M×K, shared) times W (K×N, the server's)
 			var layer *he.MatMul
 			if layer, err = he.NewMatMul(e.params, M, K, N); err == nil {
-				z, err = e.linearByServer(kernelKey{b.prog, b.instr, p}, layer, r, l)
+				z, err = e.linearByServer(weightKey(r, p, layer), layer, r, l)
 			}
 		case 0: // W (M×K, the server's) times x (K×N, shared): (xᵀ·Wᵀ)ᵀ
 			var layer *he.MatMul
 			if layer, err = he.NewMatMul(e.params, N, K, M); err == nil {
 				var zt []uint64
-				zt, err = e.linearByServer(kernelKey{b.prog, b.instr, p}, layer, transpose(l, M, K), transpose(r, K, N))
+				zt, err = e.linearByServer(weightKey(l, p, layer), layer, transpose(l, M, K), transpose(r, K, N))
 				z = transpose(zt, N, M)
 			}
 		default: // both shared
