@@ -55,6 +55,9 @@ func (ps parties) run(t testing.TB, l Layer, w, xC, xS []uint64) []uint64 {
 	} else {
 		var k *Kernels
 		if k, err = ps.s.NewKernels(l, w); err == nil {
+			if size, _ := ps.s.KernelBytes(l); size != k.Bytes() {
+				t.Fatalf("KernelBytes %d, NewKernels made %d", size, k.Bytes())
+			}
 			resp, share, err = ps.s.EvalKernels(k, xS, q)
 		}
 	}

@@ -76,6 +76,17 @@ func (s *Server) NewKernels(l Layer, w []uint64) (*Kernels, error) {
 	return k, err
 }
 
+// KernelBytes is the memory NewKernels would take for layer l: its
+// kernel polynomials, every limb.
+func (s *Server) KernelBytes(l Layer) (int, error) {
+	lb, err := checkLayer(s.params, l)
+	if err != nil {
+		return 0, err
+	}
+	lay := lb.lay
+	return lay.ngb * lay.nb * lay.nob * 8 * s.params.n * (s.params.top.level + 1), nil
+}
+
 // Bytes is the memory the transformed weights hold.
 func (k *Kernels) Bytes() int {
 	n := 0

@@ -54,15 +54,16 @@ func (e *Engine) kernels(key kernelKey, layer he.Layer, w []uint64) (*he.Kernels
 	if k, ok := e.kernelCache[key]; ok {
 		return k, nil
 	}
-	if e.kernelBytes >= kernelCacheBytes {
-		return nil, nil
+	size, err := e.server.KernelBytes(layer)
+	if err != nil {
+		return nil, err
+	}
+	if e.kernelBytes+size > kernelCacheBytes {
+		return nil, nil // streamed: transformed kernel by kernel in Eval
 	}
 	k, err := e.server.NewKernels(layer, w)
 	if err != nil {
 		return nil, err
-	}
-	if e.kernelBytes+k.Bytes() > kernelCacheBytes {
-		return k, nil // used once, not kept
 	}
 	if e.kernelCache == nil {
 		e.kernelCache = map[kernelKey]*he.Kernels{}
