@@ -2,6 +2,7 @@ package he
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
@@ -32,7 +33,7 @@ func NewClient(params *Params) (*Client, error) {
 // with it so that their second component reveals nothing of the weights.
 func (c *Client) PublicKey() ([]byte, error) {
 	p := c.params
-	seed, b, err := p.encrypt(c.sk, make([]uint64, p.n))
+	seed, b, err := p.encrypt(c.sk, make([]uint64, p.n), false)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +63,7 @@ func (c *Client) EncryptInput(l Layer, x []uint64) ([]byte, error) {
 	err = parallel.EachWith(lay.numInputs(), newBuf, func(m []uint64, k int) error {
 		clear(m)
 		lay.packInput(cx, k, m)
-		seed, b, err := p.encrypt(c.sk, m)
+		seed, b, err := p.encrypt(c.sk, m, lay.numInputs() < runtime.GOMAXPROCS(0))
 		if err != nil {
 			return err
 		}
@@ -112,6 +113,7 @@ func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) e
 		res    [maxModuli]uint64
 	}
 	newState := func() (*state, error) { return &state{c1: r.NewPoly(), ph: r.NewPoly()}, nil }
+	split := lay.numOutputs() < runtime.GOMAXPROCS(0)
 	return parallel.EachWith(lay.numOutputs(), newState, func(s *state, k int) error {
 		src := resp[lb.respOff[k]:lb.respOff[k+1]]
 		var err error
@@ -127,9 +129,12 @@ func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) e
 			}
 			src = src[n:]
 		}
-		r.NTT(s.c1, s.c1)
-		r.MulCoeffsMontgomery(s.c1, c.sk, s.c1)
-		r.INTT(s.c1, s.ph)
+		p.limbs(split, level, func(i int) {
+			sr := r.SubRings[i]
+			sr.NTT(s.c1.Coeffs[i], s.c1.Coeffs[i])
+			sr.MulCoeffsMontgomery(s.c1.Coeffs[i], c.sk.Coeffs[i], s.c1.Coeffs[i])
+			sr.INTT(s.c1.Coeffs[i], s.ph.Coeffs[i])
+		})
 		t := 0
 		lay.targets(k, func(coef, idx int) {
 			for i := 0; i <= level; i++ {

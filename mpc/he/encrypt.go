@@ -1,14 +1,16 @@
 package he
 
 import (
+	"sync"
+
 	"github.com/tuneinsight/lattigo/v6/ring"
 )
 
 // encrypt returns a fresh symmetric encryption of the plaintext m (N
 // values mod t) under sk at the top level: the seed of a uniform a (in
 // the NTT domain) and b = −a·s + round(Q·m/t) + e in the coefficient
-// domain, e Gaussian.
-func (p *Params) encrypt(sk ring.Poly, m []uint64) (seed [seedLen]byte, b ring.Poly, err error) {
+// domain, e Gaussian. split runs the residue rows side by side.
+func (p *Params) encrypt(sk ring.Poly, m []uint64, split bool) (seed [seedLen]byte, b ring.Poly, err error) {
 	if seed, err = newSeed(); err != nil {
 		return seed, b, err
 	}
@@ -19,13 +21,14 @@ func (p *Params) encrypt(sk ring.Poly, m []uint64) (seed [seedLen]byte, b ring.P
 	r := p.ringQ
 	as := r.NewPoly()
 	p.expandUniform(seed, p.top.level, as)
-	r.MulCoeffsMontgomery(as, sk, as)
-	r.INTT(as, as)
 	e := make([]int64, p.n)
 	gaussian(prng, e)
 	b = r.NewPoly()
 	mask := p.tMask()
-	for i := 0; i <= p.top.level; i++ {
+	p.limbs(split, p.top.level, func(i int) {
+		sr := r.SubRings[i]
+		sr.MulCoeffsMontgomery(as.Coeffs[i], sk.Coeffs[i], as.Coeffs[i])
+		sr.INTT(as.Coeffs[i], as.Coeffs[i])
 		q := p.lit.Q[i]
 		row, asRow := b.Coeffs[i], as.Coeffs[i]
 		for j := range row {
@@ -33,8 +36,26 @@ func (p *Params) encrypt(sk ring.Poly, m []uint64) (seed [seedLen]byte, b ring.P
 			v = addMod(v, liftSmall(e[j], q), q)
 			row[j] = addMod(v, q-asRow[j], q)
 		}
-	}
+	})
 	return seed, b, nil
+}
+
+// limbs runs f for the residue rows 0…level: side by side when split
+// (a layer with fewer ciphertexts than cores), else in order.
+func (p *Params) limbs(split bool, level int, f func(i int)) {
+	if !split {
+		for i := 0; i <= level; i++ {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i <= level; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(i) }()
+	}
+	f(0)
+	wg.Wait()
 }
 
 // phase sets out (coefficient domain, rows 0…level) to c₀ + c₁·s for c₀

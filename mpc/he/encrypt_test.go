@@ -36,7 +36,7 @@ func TestEncryptRoundTrip(t *testing.T) {
 			for j := range m {
 				m[j] = tc.m(j)
 			}
-			seed, b, err := p.encrypt(sk, m)
+			seed, b, err := p.encrypt(sk, m, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,8 @@ package he
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
 
@@ -146,8 +148,16 @@ func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count int) ([]input, 
 		if _, err := p.getPoly(src[seedLen:], in.b, p.top.level); err != nil {
 			return fmt.Errorf("he: query ciphertext %d: %w", k, err)
 		}
-		p.ringQ.NTT(in.b, in.b)
-		p.expandUniform(seed, p.top.level, in.a)
+		if count < runtime.GOMAXPROCS(0) { // a's expansion beside b's transform
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { defer wg.Done(); p.expandUniform(seed, p.top.level, in.a) }()
+			p.limbs(true, p.top.level, func(i int) { p.ringQ.SubRings[i].NTT(in.b.Coeffs[i], in.b.Coeffs[i]) })
+			wg.Wait()
+		} else {
+			p.ringQ.NTT(in.b, in.b)
+			p.expandUniform(seed, p.top.level, in.a)
+		}
 		ins[k] = in
 		return nil
 	})
@@ -167,12 +177,14 @@ type evaluation struct {
 	ins   []input
 	w     []uint64 // weights, O×C/G×KH×KW, when kern is nil
 	kern  *Kernels
+	split bool // fewer jobs than cores: finish splits its work
 	clear []uint64 // W·x_S in the layer's order
 	share []uint64
 	resp  []byte
 }
 
 func (e *evaluation) run() error {
+	e.split = e.lay.ngb*e.lay.nob < runtime.GOMAXPROCS(0)
 	return parallel.EachWith(e.lay.ngb*e.lay.nob, e.newWorker, func(wk *worker, j int) error {
 		wk.job(j/e.lay.nob, j%e.lay.nob)
 		return nil
@@ -181,12 +193,13 @@ func (e *evaluation) run() error {
 
 // worker holds one goroutine's buffers and randomness.
 type worker struct {
-	e      *evaluation
-	prng   *rand.ChaCha8
-	kernel ring.Poly
-	acc    [][2]ring.Poly // per image and tile
-	u      ring.Poly
-	small  []int64
+	e             *evaluation
+	prng, prng1   *rand.ChaCha8 // prng1 for c₁'s noise (see finish)
+	kernel        ring.Poly
+	acc           [][2]ring.Poly // per image and tile
+	u             ring.Poly
+	small, small1 []int64
+	row           []uint64
 }
 
 func (e *evaluation) newWorker() (*worker, error) {
@@ -194,8 +207,12 @@ func (e *evaluation) newWorker() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	prng1, err := newPRNG()
+	if err != nil {
+		return nil, err
+	}
 	r := e.s.params.ringQ
-	wk := &worker{e: e, prng: prng, kernel: r.NewPoly(), u: r.NewPoly(), small: make([]int64, r.N())}
+	wk := &worker{e: e, prng: prng, prng1: prng1, kernel: r.NewPoly(), u: r.NewPoly(), small: make([]int64, r.N()), small1: make([]int64, r.N())}
 	wk.acc = make([][2]ring.Poly, e.lay.cp.N*e.lay.tiles())
 	for i := range wk.acc {
 		wk.acc[i] = [2]ring.Poly{r.NewPoly(), r.NewPoly()}
@@ -274,7 +291,8 @@ func liftSigned(v int64, q uint64) uint64 {
 // finish turns the accumulated product ct into response ciphertext k:
 // re-randomise with the public key, add the server's plaintext W·x_S − r
 // and the flood at the outputs, switch down to the response moduli and
-// write c₁ and the outputs' c₀.
+// write c₁ and the outputs' c₀. The two components go through their
+// transforms side by side when the layer has fewer jobs than cores.
 func (wk *worker) finish(k int, ct [2]ring.Poly) {
 	e, p := wk.e, wk.e.s.params
 	r, top := p.ringQ, p.top.level
@@ -282,16 +300,30 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 
 	ternary(wk.prng, wk.small)
 	p.setSigned(wk.small, top, wk.u)
-	r.NTT(wk.u, wk.u)
+	p.limbs(e.split, top, func(i int) { r.SubRings[i].NTT(wk.u.Coeffs[i], wk.u.Coeffs[i]) })
+
+	out := e.resp[e.l.base().respOff[k]:e.l.base().respOff[k+1]]
+	c1 := func() {
+		r.MulCoeffsMontgomeryThenAdd(wk.u, pk.a0, ct[1])
+		r.INTT(ct[1], ct[1])
+		gaussian(wk.prng1, wk.small1)
+		p.addSigned(wk.small1, top, ct[1])
+		p.switchDown(ct[1])
+		// Appending to the empty slice at c₁'s offset writes in place.
+		p.putPoly(out[:0], ct[1], p.resp.level)
+	}
+	var wg sync.WaitGroup
+	if e.split {
+		wg.Add(1)
+		go func() { defer wg.Done(); c1() }()
+	} else {
+		c1()
+	}
+
 	r.MulCoeffsMontgomeryThenAdd(wk.u, pk.p0, ct[0])
-	r.MulCoeffsMontgomeryThenAdd(wk.u, pk.a0, ct[1])
 	r.INTT(ct[0], ct[0])
-	r.INTT(ct[1], ct[1])
 	gaussian(wk.prng, wk.small)
 	p.addSigned(wk.small, top, ct[0])
-	gaussian(wk.prng, wk.small)
-	p.addSigned(wk.small, top, ct[1])
-
 	mask := p.tMask()
 	e.lay.targets(k, func(coef, idx int) {
 		idx = e.l.outIndex(idx)
@@ -303,20 +335,21 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 		}
 		p.addFlood(wk.prng, ct[0], top, coef)
 	})
-
-	for lv := top; lv > p.resp.level; lv-- {
-		rl := r.AtLevel(lv)
-		rl.DivRoundByLastModulus(ct[0], ct[0])
-		rl.DivRoundByLastModulus(ct[1], ct[1])
-	}
-
-	// Appending to the empty slice at ciphertext k's offset writes its
-	// bytes in place: the offsets leave exactly its size.
-	out := e.resp[e.l.base().respOff[k]:e.l.base().respOff[k]]
-	out = p.putPoly(out, ct[1], p.resp.level)
+	p.switchDown(ct[0])
+	rows := out[p.respPolyBytes():p.respPolyBytes()]
 	for i := 0; i <= p.resp.level; i++ {
-		row := make([]uint64, 0, e.lay.numTargets(k))
+		row := wk.row[:0]
 		e.lay.targets(k, func(coef, _ int) { row = append(row, ct[0].Coeffs[i][coef]) })
-		out = putRow(out, row, p.bits[i])
+		rows = putRow(rows, row, p.bits[i])
+		wk.row = row
+	}
+	wg.Wait()
+}
+
+// switchDown rounds pol (coefficient domain) from the top level down to
+// the response moduli.
+func (p *Params) switchDown(pol ring.Poly) {
+	for lv := p.top.level; lv > p.resp.level; lv-- {
+		p.ringQ.AtLevel(lv).DivRoundByLastModulus(pol, pol)
 	}
 }
