@@ -177,7 +177,7 @@ type evaluation struct {
 	ins   []input
 	w     []uint64 // weights, O×C/G×KH×KW, when kern is nil
 	kern  *Kernels
-	split bool // fewer jobs than cores: finish splits its work
+	split bool     // fewer jobs than cores: finish splits its work
 	clear []uint64 // W·x_S in the layer's order
 	share []uint64
 	resp  []byte
