@@ -66,8 +66,10 @@
 // the flood's reach, each layer takes the one that minimises the bytes
 // sent plus the server's modelled work (Literal.BytesPerOp sets the
 // exchange rate); both parties derive it from the shape alone.
-// Weights are transformed per layer and dropped: nothing is cached
-// across layers.
+// Weights are transformed per layer and dropped ([Server.Eval]), or
+// transformed once and kept by a server that can spare the memory
+// ([Server.NewKernels], [Server.KernelBytes]; the two-party backend keeps
+// up to 256 MiB of them per session and streams the rest).
 //
 // # Costs
 //

@@ -1,7 +1,8 @@
 // Package ot implements the oblivious transfers of veil's two-party
-// backend: Chou–Orlandi base OTs over ristretto255 and the IKNP
-// extension of 128 of them into any number of correlated OTs, from which
-// random OTs, correlated OTs over Z_2^64 and chosen-message OTs follow.
+// backend: Chou–Orlandi base OTs over ristretto255 and the extension of
+// 128 of them into any number of correlated OTs — SoftSpoken OT with
+// parameter k (DefaultK = 4; k = 1 is IKNP) — from which random OTs,
+// correlated OTs over Z_2^64 and chosen-message OTs follow.
 //
 // An extension has two ends. The COTSender holds a secret global offset
 // Δ ∈ {0,1}^128 (IKNP's base-OT receiver, Δ its choice bits); the
@@ -20,7 +21,11 @@
 //
 // Security is semi-honest (veil's malicious security wraps the whole
 // protocol in attested, authenticated channels: mpc/aramis). Costs: the
-// base OTs send 32 + 32·128 bytes once per extension; each correlated OT
-// then costs 128 bits from the receiver, plus 64 bits from the sender
-// for a correlated or 128 for a chosen-message 64-bit pair.
+// base OTs send 32 + 32·128 bytes once per extension and the GGM trees
+// 32·128 bytes more; each correlated OT then costs 128/k bits from the
+// receiver (32 at k = 4, see CorrectionBytes), plus 64 bits from the
+// sender for a correlated or 128 for a chosen-message 64-bit pair. The
+// hot loops — the seed expansions (AES-CTR), the 128×128 bit transposes
+// (AVX2) and the hash (AES-NI, both passes in one loop) — have portable
+// Go paths beside them (build tag purego), tested equal.
 package ot
