@@ -43,6 +43,10 @@ type Backend struct {
 	// Options lists the option keys New accepts, each with a one-line
 	// description.
 	Options map[string]string
+	// WorkingSet is the memory one party's process is expected to need
+	// besides the server's weights: activations and the protocol's
+	// temporaries, pools and caches. Zero means 192 MiB.
+	WorkingSet int64
 	// New starts one party's engine over net with the given options
 	// (keys from Options; unknown keys are an error). The parties of a
 	// session call it at the same time, with the same options.

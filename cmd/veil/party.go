@@ -157,7 +157,7 @@ it and no output is released.`,
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
-			session.SetMemoryLimit(pc.Program)
+			session.SetMemoryLimit(pc.Program, pc.Options)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			rep, err := session.RunParty(ctx, pc)

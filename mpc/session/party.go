@@ -218,25 +218,29 @@ func (r *PartyReport) predictions(prog *fixed.Program, outs [][][]float64, names
 }
 
 // workingSetAllowance is the memory a party is expected to need besides
-// the model's weights: activations and the comparison protocol's
-// temporaries of the largest layer.
+// the model's weights when its backend names none (mpc.Backend's
+// WorkingSet): activations and the comparison protocol's temporaries of
+// the largest layer.
 const workingSetAllowance = 192 << 20
 
 // SetMemoryLimit gives the Go runtime of a party's process a soft memory
-// limit of workingSetAllowance plus prog's weights (the server's; nil for
-// the others), so that the garbage collector works harder near it
-// instead of letting the heap grow to twice the live data; a party that
-// really needs more still gets it. An explicit GOMEMLIMIT in the
+// limit of its backend's working set plus prog's weights (the server's;
+// nil for the others), so that the garbage collector works harder near
+// it instead of letting the heap grow to twice the live data; a party
+// that really needs more still gets it. An explicit GOMEMLIMIT in the
 // environment wins.
-func SetMemoryLimit(prog *fixed.Program) {
+func SetMemoryLimit(prog *fixed.Program, opt Options) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(memoryLimit(prog))
+	debug.SetMemoryLimit(memoryLimit(prog, opt))
 }
 
-func memoryLimit(prog *fixed.Program) int64 {
+func memoryLimit(prog *fixed.Program, opt Options) int64 {
 	limit := int64(workingSetAllowance)
+	if b, err := opt.backend(); err == nil && b.WorkingSet > 0 {
+		limit = b.WorkingSet
+	}
 	if prog != nil {
 		for _, t := range prog.Tensors {
 			limit += int64(8 * len(t.Data))

@@ -152,23 +152,36 @@ func TestRunPartyRefuses(t *testing.T) {
 	}
 }
 
-// TestMemoryLimit: the allowance plus eight bytes a weight value.
+// testWorkingSet is the working set of a backend registered for
+// TestMemoryLimit only.
+const testWorkingSet = 3 << 30
+
+func init() {
+	mpc.Register(mpc.Backend{Name: "test-working-set", Parties: 2, WorkingSet: testWorkingSet,
+		New: func(mpc.Network, mpc.Options) (mpc.Engine, error) { return nil, errors.New("not for running") }})
+}
+
+// TestMemoryLimit: the backend's working set (the default allowance
+// where it names none) plus eight bytes a weight value.
 func TestMemoryLimit(t *testing.T) {
 	p, _ := lenetProgram(t)
 	weights := 0
 	for _, tn := range p.Tensors {
 		weights += len(tn.Data)
 	}
+	const big = testWorkingSet
 	for _, c := range []struct {
 		name string
 		prog *fixed.Program
+		opt  Options
 		want int64
 	}{
-		{"no program", nil, workingSetAllowance},
-		{"public program", p.Public(), workingSetAllowance},
-		{"server's program", p, workingSetAllowance + 8*int64(weights)},
+		{"no program", nil, Options{}, workingSetAllowance},
+		{"public program", p.Public(), Options{}, workingSetAllowance},
+		{"server's program", p, Options{}, workingSetAllowance + 8*int64(weights)},
+		{"backend's working set", p, Options{Backend: "test-working-set"}, big + 8*int64(weights)},
 	} {
-		if got := memoryLimit(c.prog); got != c.want {
+		if got := memoryLimit(c.prog, c.opt); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
 	}

@@ -16,6 +16,11 @@ func init() {
 		Name:    BackendName,
 		Parties: 2,
 		Summary: "client and server only: linear layers by RLWE (mpc/he), comparisons and products by OT (mpc/ot); semi-honest",
+		// The OT pools of an offline window (up to 2^22 OTs a direction
+		// with their hashes), a layer's query and response ciphertexts
+		// (hundreds of 512 KiB each on ResNet-50) and the kept weight
+		// transforms (kernelCacheBytes).
+		WorkingSet: 1 << 30,
 		Options: map[string]string{
 			"magnitude": "bits of the magnitude bound |x| < 2^k every comparison may assume (8…62, default 62)",
 			"ot-k":      "SoftSpoken's parameter k of the OT extension: 1 (IKNP, 128 bits per OT), 2, 4 (the default, 32 bits per OT) or 8; both parties must agree",
