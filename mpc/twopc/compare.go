@@ -128,40 +128,46 @@ func (p *party) leafSend(leaf func(int) int, lo, hi int, gt, eq []byte) error {
 		return err
 	}
 	first := p.tweaks(16 * m)
-	// The key of message w of leaf l, K_w = ⊕_b k_b^{w_b} =
-	// K_0 ⊕ ⊕_{b ∈ w} (k_b^0 ⊕ k_b^1), then every pad in one batch.
-	pads := make([]ot.Block, 16*m)
-	parallel.Ranges(m, 1<<10, func(from, to int) {
-		for l := from; l < to; l++ {
-			var d [leafBits]ot.Block
-			k := pads[16*l : 16*l+16]
-			for b := range leafBits {
-				k[0] = k[0].Xor(k0[l*leafBits+b])
-				d[b] = k0[l*leafBits+b].Xor(k1[l*leafBits+b])
-			}
-			for w := 1; w < 16; w++ {
-				k[w] = k[w&(w-1)].Xor(d[bits.TrailingZeros(uint(w))])
-			}
-		}
-		ot.HashBlocks(pads[16*from:16*to], pads[16*from:16*to], first+uint64(16*from))
-	})
 	// This party's shares: two random bits per leaf.
 	coins := make([]uint64, (2*m+63)/64)
 	p.coins.Uint64s(coins)
 	msg := make([]byte, 4*m)
-	parallel.Ranges(m, 1<<12, func(from, to int) {
-		for l := from; l < to; l++ {
-			x := leaf(lo + l)
-			rg, re := uint32(coins[2*l/64]>>(2*l%64)&1), uint32(coins[2*l/64]>>(2*l%64+1)&1)
-			gt[lo+l], eq[lo+l] = byte(rg), byte(re)
-			// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
-			gtMask := uint32(1)<<x - 1 // w < x
-			var word uint32
-			for w := range 16 {
-				v := (gtMask>>w&1 ^ rg) | (b2u(x == w)^re)<<1
-				word |= (v ^ uint32(pads[16*l+w][0]&3)) << (2 * w)
+	parallel.Ranges(m, 1<<10, func(from, to int) {
+		// The pads of padLeaves leaves at a time, made, hashed and used
+		// while in cache.
+		var pads [16 * padLeaves]ot.Block
+		for l0 := from; l0 < to; l0 += padLeaves {
+			n := min(padLeaves, to-l0)
+			// The key of message w of leaf l, K_w = ⊕_b k_b^{w_b} =
+			// K_0 ⊕ ⊕_{b ∈ w} (k_b^0 ⊕ k_b^1).
+			for i := range n {
+				l := l0 + i
+				var d [leafBits]ot.Block
+				k := pads[16*i : 16*i+16]
+				k[0] = ot.Block{}
+				for b := range leafBits {
+					k[0] = k[0].Xor(k0[l*leafBits+b])
+					d[b] = k0[l*leafBits+b].Xor(k1[l*leafBits+b])
+				}
+				for w := 1; w < 16; w++ {
+					k[w] = k[w&(w-1)].Xor(d[bits.TrailingZeros(uint(w))])
+				}
 			}
-			binary.LittleEndian.PutUint32(msg[4*l:], word)
+			ot.HashBlocks(pads[:16*n], pads[:16*n], first+uint64(16*l0))
+			for i := range n {
+				l := l0 + i
+				x := leaf(lo + l)
+				rg, re := uint32(coins[2*l/64]>>(2*l%64)&1), uint32(coins[2*l/64]>>(2*l%64+1)&1)
+				gt[lo+l], eq[lo+l] = byte(rg), byte(re)
+				// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
+				gtMask := uint32(1)<<x - 1 // w < x
+				var word uint32
+				for w := range 16 {
+					v := (gtMask>>w&1 ^ rg) | (b2u(x == w)^re)<<1
+					word |= (v ^ uint32(pads[16*i+w][0]&3)) << (2 * w)
+				}
+				binary.LittleEndian.PutUint32(msg[4*l:], word)
+			}
 		}
 	})
 	return p.conn.Send(msg)
@@ -206,6 +212,9 @@ func (p *party) leafReceive(leaf func(int) int, lo, hi int, gt, eq []byte) error
 	}
 	return nil
 }
+
+// padLeaves is how many leaves' pads leafSend holds at a time (16 KiB).
+const padLeaves = 64
 
 func b2u(c bool) uint32 {
 	if c {
