@@ -105,7 +105,6 @@
 	AESENCLAST X8, X6; \
 	AESENCLAST X8, X7
 
-
 // func encrypt8Asm(rk *[176]byte, dst, src *Block, n int)
 TEXT ·encrypt8Asm(SB), NOSPLIT, $0-32
 	MOVQ rk+0(FP), AX
