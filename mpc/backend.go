@@ -47,6 +47,11 @@ type Backend struct {
 	// besides the server's weights: activations and the protocol's
 	// temporaries, pools and caches. Zero means 192 MiB.
 	WorkingSet int64
+	// GCPercent is the garbage collector's target (GOGC) for its party
+	// processes, which the soft memory limit (WorkingSet plus the
+	// weights) caps: above Go's default of 100 for a backend that
+	// allocates fast and keeps little. Zero leaves the default.
+	GCPercent int
 	// New starts one party's engine over net with the given options
 	// (keys from Options; unknown keys are an error). The parties of a
 	// session call it at the same time, with the same options.

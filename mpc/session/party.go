@@ -227,13 +227,16 @@ const workingSetAllowance = 192 << 20
 // limit of its backend's working set plus prog's weights (the server's;
 // nil for the others), so that the garbage collector works harder near
 // it instead of letting the heap grow to twice the live data; a party
-// that really needs more still gets it. An explicit GOMEMLIMIT in the
+// that really needs more still gets it. It also sets the backend's
+// GCPercent, if it names one. An explicit GOMEMLIMIT or GOGC in the
 // environment wins.
 func SetMemoryLimit(prog *fixed.Program, opt Options) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit(prog, opt))
 	}
-	debug.SetMemoryLimit(memoryLimit(prog, opt))
+	if b, err := opt.backend(); err == nil && b.GCPercent > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(b.GCPercent)
+	}
 }
 
 func memoryLimit(prog *fixed.Program, opt Options) int64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -157,7 +158,7 @@ func TestRunPartyRefuses(t *testing.T) {
 const testWorkingSet = 3 << 30
 
 func init() {
-	mpc.Register(mpc.Backend{Name: "test-working-set", Parties: 2, WorkingSet: testWorkingSet,
+	mpc.Register(mpc.Backend{Name: "test-working-set", Parties: 2, WorkingSet: testWorkingSet, GCPercent: 250,
 		New: func(mpc.Network, mpc.Options) (mpc.Engine, error) { return nil, errors.New("not for running") }})
 }
 
@@ -187,5 +188,26 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	if weights == 0 {
 		t.Error("the test program has no weights")
+	}
+}
+
+// TestSetMemoryLimit: the process gets the limit and the backend's GC
+// target, unless the environment sets them.
+func TestSetMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
+	SetMemoryLimit(nil, Options{Backend: "test-working-set"})
+	if got := debug.SetMemoryLimit(-1); got != testWorkingSet {
+		t.Errorf("memory limit %d, want %d", got, testWorkingSet)
+	}
+	if got := debug.SetGCPercent(100); got != 250 {
+		t.Errorf("GC percent %d, want the backend's 250", got)
+	}
+	t.Setenv("GOGC", "150")
+	SetMemoryLimit(nil, Options{Backend: "test-working-set"})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent %d with GOGC set, want it left alone (100)", got)
 	}
 }
