@@ -33,9 +33,14 @@ func main() {
 // secure backends that have one.
 var compareFlag string
 
+// backendOptionFlags is the root's --backend-option: KEY=VALUE settings
+// of the secure backend.
+var backendOptionFlags []string
+
 // secureOptions returns the session options for the secure backend
-// registered as name, with the root's --compare where the backend takes
-// a comparison protocol; every party of a session must use the same.
+// registered as name: the root's --compare where the backend takes a
+// comparison protocol, then every --backend-option (which may set
+// compare too); every party of a session must use the same.
 func secureOptions(name string) (session.Options, error) {
 	b, err := mpc.Lookup(name)
 	if err != nil {
@@ -44,6 +49,16 @@ func secureOptions(name string) (session.Options, error) {
 	opt := session.Options{Backend: name, BackendOptions: mpc.Options{}}
 	if _, ok := b.Options["compare"]; ok {
 		opt.BackendOptions["compare"] = compareFlag
+	}
+	for _, kv := range backendOptionFlags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return session.Options{}, usagef("--backend-option %q: want KEY=VALUE", kv)
+		}
+		opt.BackendOptions[k] = v
+	}
+	if err := opt.BackendOptions.Check(b); err != nil {
+		return session.Options{}, usagef("--backend-option: %v", err)
 	}
 	return opt, nil
 }
@@ -65,6 +80,8 @@ models and programs in the clear for accuracy measurement.`,
 	}
 	root.PersistentFlags().StringVar(&compareFlag, "compare", "fast",
 		"secure comparison protocol for ReLU and MaxPool: fast (bit-sliced carry circuit, 833 bits per ReLU) or porthos (the paper's, 4288 bits); all parties must agree")
+	root.PersistentFlags().StringArrayVar(&backendOptionFlags, "backend-option", nil,
+		"KEY=VALUE: a setting of the secure backend (2pc: magnitude=BITS, ot-k=1|2|4|8, 1 being IKNP; 3pc: compare, lower=true); repeatable; all parties must agree")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		_, err := porthos.ParseCompare(compareFlag)
 		return err

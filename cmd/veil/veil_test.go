@@ -299,3 +299,26 @@ func TestEvalFixedWithoutValUsesDefaultScale(t *testing.T) {
 		t.Errorf("eval result %+v", res)
 	}
 }
+
+// TestBackendOption: --backend-option reaches the backend (2PC over
+// IKNP, ot-k=1, agrees with the cleartext executor), and a malformed or
+// unknown option is a usage error naming it.
+func TestBackendOption(t *testing.T) {
+	out, err := veil(t, "demo", "-n", "2", "--model", lenet, "--data", fashionT, "--backend", "2pc", "--backend-option", "ot-k=1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "agree on 2 of 2 images") {
+		t.Errorf("2PC over IKNP: %s", out)
+	}
+	for _, c := range []struct{ opt, want string }{
+		{"ot-k", `"ot-k": want KEY=VALUE`},
+		{"=4", `"=4": want KEY=VALUE`},
+		{"foo=1", `backend 2pc has no option "foo"`},
+	} {
+		_, err := veil(t, "demo", "-n", "1", "--model", lenet, "--data", fashionT, "--backend", "2pc", "--backend-option", c.opt)
+		if err == nil || !strings.Contains(err.Error(), c.want) || exitStatus(err) != 2 {
+			t.Errorf("--backend-option %s: %v (exit %d), want a usage error with %q", c.opt, err, exitStatus(err), c.want)
+		}
+	}
+}
