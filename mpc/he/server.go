@@ -262,18 +262,20 @@ func (wk *worker) job(gb, ob int) {
 
 // kernelPoly sets kernel to the kernel polynomial (gb, cb, ob) of the
 // weights w (O×C/G×KH×KW) packed by lay, in the NTT domain and Montgomery
-// form, weights lifted to (−t/2, t/2].
+// form, weights lifted to (−t/2, t/2]. The few nonzero coefficients are
+// put in Montgomery form before the transform, which is linear, rather
+// than all N after it.
 func (p *Params) kernelPoly(lay *convLayout, w []uint64, gb, cb, ob int, kernel ring.Poly) {
 	kernel.Zero()
 	shift := 64 - uint(p.lit.LogT)
 	lay.kernel(w, gb, cb, ob, func(coef int, w uint64) {
 		v := int64(w<<shift) >> shift // sign-extend from ℓ bits
 		for i := 0; i <= p.top.level; i++ {
-			kernel.Coeffs[i][coef] = liftSigned(v, p.lit.Q[i])
+			q := p.lit.Q[i]
+			kernel.Coeffs[i][coef] = ring.MForm(liftSigned(v, q), q, p.ringQ.SubRings[i].BRedConstant)
 		}
 	})
 	p.ringQ.NTT(kernel, kernel)
-	p.ringQ.MForm(kernel, kernel)
 }
 
 // liftSigned returns v mod q.
