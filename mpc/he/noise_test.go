@@ -195,3 +195,35 @@ func TestFloodSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestGaussFrom checks the constant-time table count against the table's
+// definition (the first k with u ≤ gaussCDT[k]) at every entry's edges
+// and on random u, and the errors' standard deviation.
+func TestGaussFrom(t *testing.T) {
+	ref := func(u uint64) int64 {
+		k := 0
+		for u > gaussCDT[k] {
+			k++
+		}
+		return int64(k - errBound)
+	}
+	us := []uint64{0, 1, math.MaxUint64}
+	for _, c := range gaussCDT {
+		us = append(us, c-1, c, c+1)
+	}
+	rng := rand.New(rand.NewPCG(31, 32))
+	for range 1 << 16 {
+		us = append(us, rng.Uint64())
+	}
+	sum2 := 0.0
+	for _, u := range us {
+		got, want := gaussFrom(u), ref(u)
+		if got != want {
+			t.Fatalf("u %#x: %d, want %d", u, got, want)
+		}
+		sum2 += float64(got * got)
+	}
+	if sd := math.Sqrt(sum2 / float64(len(us))); math.Abs(sd-sigma) > 0.1 {
+		t.Errorf("standard deviation %.3f, want %.1f", sd, sigma)
+	}
+}

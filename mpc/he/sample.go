@@ -139,13 +139,20 @@ var gaussCDT = func() [2*errBound + 1]uint64 {
 // gaussian fills v with discrete Gaussian errors, |v[j]| ≤ errBound.
 func gaussian(prng *rand.ChaCha8, v []int64) {
 	for j := range v {
-		u := prng.Uint64()
-		k := 0
-		for u > gaussCDT[k] {
-			k++
-		}
-		v[j] = int64(k - errBound)
+		v[j] = gaussFrom(prng.Uint64())
 	}
+}
+
+// gaussFrom maps a uniform u to a discrete Gaussian error: the number of
+// table entries below u, counted over the whole table (in constant time,
+// without a branch on u), less errBound.
+func gaussFrom(u uint64) int64 {
+	k := 0
+	for _, c := range gaussCDT[:2*errBound] { // the last entry is 2^64 − 1
+		_, below := bits.Sub64(c, u, 0) // c < u
+		k += int(below)
+	}
+	return int64(k - errBound)
 }
 
 // maxFloodWords bounds the words of a flood sample: floodBits + 1 is at
