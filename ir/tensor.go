@@ -24,16 +24,24 @@ func (s Shape) Size() int {
 // CheckedSize returns the number of elements of s, or an error if a
 // dimension is negative or the count exceeds limit. The product is
 // checked before every multiplication, so it never wraps around: a shape
-// whose true size is 10·2^64 + 784 is refused, not taken for 784.
+// whose true size is 10·2^64 + 784 is refused, not taken for 784. The
+// product of the nonzero dimensions is bounded as well, so that an empty
+// shape such as [0, 2^40] cannot hide a dimension that a reduction or a
+// slice would later turn into a huge allocation.
 func (s Shape) CheckedSize(limit int) (int, error) {
-	n := 1
+	n, nonzero := 1, 1
 	for i, d := range s {
 		if d < 0 {
 			return 0, fmt.Errorf("shape %v: dimension %d is negative", s, i)
 		}
-		if d > 0 && n > limit/d {
+		if d == 0 {
+			n = 0
+			continue
+		}
+		if nonzero > limit/d {
 			return 0, fmt.Errorf("shape %v holds more than %d elements", s, limit)
 		}
+		nonzero *= d
 		n *= d
 	}
 	return n, nil
