@@ -111,14 +111,6 @@ func BenchmarkDecrypt(b *testing.B) {
 	}
 }
 
-func BenchmarkNTT(b *testing.B) {
-	p := Default()
-	pol := p.ringQ.NewPoly()
-	for b.Loop() {
-		p.ringQ.NTT(pol, pol)
-	}
-}
-
 func BenchmarkMulAdd(b *testing.B) {
 	p := Default()
 	x, y, z := p.ringQ.NewPoly(), p.ringQ.NewPoly(), p.ringQ.NewPoly()

@@ -131,9 +131,9 @@ func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) e
 		}
 		p.limbs(split, level, func(i int) {
 			sr := r.SubRings[i]
-			sr.NTT(s.c1.Coeffs[i], s.c1.Coeffs[i])
-			sr.MulCoeffsMontgomery(s.c1.Coeffs[i], c.sk.Coeffs[i], s.c1.Coeffs[i])
-			sr.INTT(s.c1.Coeffs[i], s.ph.Coeffs[i])
+			p.ntt[i].forward(s.c1.Coeffs[i])
+			sr.MulCoeffsMontgomery(s.c1.Coeffs[i], c.sk.Coeffs[i], s.ph.Coeffs[i])
+			p.ntt[i].inverse(s.ph.Coeffs[i])
 		})
 		t := 0
 		lay.targets(k, func(coef, idx int) {

@@ -28,7 +28,7 @@ func (p *Params) encrypt(sk ring.Poly, m []uint64, split bool) (seed [seedLen]by
 	p.limbs(split, p.top.level, func(i int) {
 		sr := r.SubRings[i]
 		sr.MulCoeffsMontgomery(as.Coeffs[i], sk.Coeffs[i], as.Coeffs[i])
-		sr.INTT(as.Coeffs[i], as.Coeffs[i])
+		p.ntt[i].inverse(as.Coeffs[i])
 		q := p.lit.Q[i]
 		row, asRow := b.Coeffs[i], as.Coeffs[i]
 		for j := range row {
@@ -59,11 +59,12 @@ func (p *Params) limbs(split bool, level int, f func(i int)) {
 }
 
 // phase sets out (coefficient domain, rows 0…level) to c₀ + c₁·s for c₀
-// in the coefficient domain and c₁ in the NTT domain; c1 is overwritten.
+// in the coefficient domain and c₁ in the NTT domain (out must not be
+// c0).
 func (p *Params) phase(sk, c0, c1 ring.Poly, level int, out ring.Poly) {
 	r := p.ringQ.AtLevel(level)
-	r.MulCoeffsMontgomery(c1, sk, c1)
-	r.INTT(c1, out)
+	r.MulCoeffsMontgomery(c1, sk, out)
+	p.inttPoly(out, level)
 	r.Add(out, c0, out)
 }
 

@@ -19,7 +19,7 @@ func (p *Params) newSecretKey() (ring.Poly, error) {
 	top := p.top.level
 	p.setSigned(v, top, sk)
 	clear(v)
-	p.ringQ.NTT(sk, sk)
+	p.nttPoly(sk, top)
 	p.ringQ.MForm(sk, sk)
 	return sk, nil
 }
@@ -46,7 +46,7 @@ func (p *Params) parsePublicKey(data []byte) (*publicKey, error) {
 		return nil, fmt.Errorf("he: public key: %w", err)
 	}
 	p.expandUniform(seed, p.top.level, pk.a0)
-	p.ringQ.NTT(pk.p0, pk.p0)
+	p.nttPoly(pk.p0, p.top.level)
 	p.ringQ.MForm(pk.p0, pk.p0)
 	p.ringQ.MForm(pk.a0, pk.a0)
 	return pk, nil

@@ -87,8 +87,9 @@ const (
 type Params struct {
 	lit   Literal
 	n     int
-	ringQ *ring.Ring // all moduli; AtLevel(resp.level) is the response ring
-	bits  []int      // bit length of each modulus: its width on the wire
+	ntt   []*nttTable // one per modulus
+	ringQ *ring.Ring  // all moduli; AtLevel(resp.level) is the response ring
+	bits  []int       // bit length of each modulus: its width on the wire
 	logQ  float64
 
 	top, resp levelConsts
@@ -156,6 +157,9 @@ func NewParams(lit Literal) (*Params, error) {
 	var err error
 	if p.ringQ, err = ring.NewRing(n, lit.Q); err != nil {
 		return nil, fmt.Errorf("he: %w", err)
+	}
+	for _, s := range p.ringQ.SubRings {
+		p.ntt = append(p.ntt, newNTTTable(s))
 	}
 	p.logQ = logQ(p.ringQ.Modulus())
 	p.lazyAdds = int((math.MaxUint64/slices.Max(lit.Q) - 1) / 2)

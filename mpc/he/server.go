@@ -152,10 +152,10 @@ func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count int) ([]input, 
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() { defer wg.Done(); p.expandUniform(seed, p.top.level, in.a) }()
-			p.limbs(true, p.top.level, func(i int) { p.ringQ.SubRings[i].NTT(in.b.Coeffs[i], in.b.Coeffs[i]) })
+			p.limbs(true, p.top.level, func(i int) { p.ntt[i].forward(in.b.Coeffs[i]) })
 			wg.Wait()
 		} else {
-			p.ringQ.NTT(in.b, in.b)
+			p.nttPoly(in.b, p.top.level)
 			p.expandUniform(seed, p.top.level, in.a)
 		}
 		ins[k] = in
@@ -275,7 +275,7 @@ func (p *Params) kernelPoly(lay *convLayout, w []uint64, gb, cb, ob int, kernel 
 			kernel.Coeffs[i][coef] = ring.MForm(liftSigned(v, q), q, p.ringQ.SubRings[i].BRedConstant)
 		}
 	})
-	p.ringQ.NTT(kernel, kernel)
+	p.nttPoly(kernel, p.top.level)
 }
 
 // liftSigned returns v mod q.
@@ -302,12 +302,12 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 
 	ternary(wk.prng, wk.small)
 	p.setSigned(wk.small, top, wk.u)
-	p.limbs(e.split, top, func(i int) { r.SubRings[i].NTT(wk.u.Coeffs[i], wk.u.Coeffs[i]) })
+	p.limbs(e.split, top, func(i int) { p.ntt[i].forward(wk.u.Coeffs[i]) })
 
 	out := e.resp[e.l.base().respOff[k]:e.l.base().respOff[k+1]]
 	c1 := func() {
 		r.MulCoeffsMontgomeryThenAdd(wk.u, pk.a0, ct[1])
-		r.INTT(ct[1], ct[1])
+		p.inttPoly(ct[1], top)
 		gaussian(wk.prng1, wk.small1)
 		p.addSigned(wk.small1, top, ct[1])
 		p.switchDown(ct[1])
@@ -323,7 +323,7 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 	}
 
 	r.MulCoeffsMontgomeryThenAdd(wk.u, pk.p0, ct[0])
-	r.INTT(ct[0], ct[0])
+	p.inttPoly(ct[0], top)
 	gaussian(wk.prng, wk.small)
 	p.addSigned(wk.small, top, ct[0])
 	mask := p.tMask()
