@@ -2,40 +2,7 @@
 
 #include "textflag.h"
 
-// Register conventions: Z31 = q, Z30 = 2q, Z29 = 2^32 − 1 in every lane.
-
-// SHOUP sets out to v·w mod q in [0, 2q), given wql and wqh holding the
-// low and high halves of Shoup's quotient ⌊w·2^64/q⌋ (wql may hold the
-// whole quotient: VPMULUDQ reads the low half). The high word of v·wq
-// is assembled from four 32×32-bit products; v is not modified.
-#define SHOUP(v, w, wql, wqh, out, t1, t2, t3) \
-	VPSRLQ   $32, v, t1;    \
-	VPMULUDQ wql, v, t2;    \
-	VPMULUDQ wqh, v, t3;    \
-	VPMULUDQ wql, t1, out;  \
-	VPMULUDQ wqh, t1, t1;   \
-	VPSRLQ   $32, t2, t2;   \
-	VPADDQ   t2, out, out;  \
-	VPANDQ   Z29, out, t2;  \
-	VPADDQ   t2, t3, t3;    \
-	VPSRLQ   $32, out, out; \
-	VPSRLQ   $32, t3, t3;   \
-	VPADDQ   out, t1, t1;   \
-	VPADDQ   t3, t1, t1;    \
-	VPMULLQ  w, v, out;     \
-	VPMULLQ  Z31, t1, t1;   \
-	VPSUBQ   t1, out, out
-
-// REDUCE sets x to x − m where that is not negative (x < 2m).
-#define REDUCE(x, m, tmp) \
-	VPSUBQ  m, x, tmp; \
-	VPMINUQ tmp, x, x
-
-#define CONSTS(qreg) \
-	VPBROADCASTQ qreg, Z31; \
-	VPADDQ       Z31, Z31, Z30; \
-	MOVQ         $0xffffffff, R11; \
-	VPBROADCASTQ R11, Z29
+#include "arith_amd64.h"
 
 // Lane permutations of the stages whose butterflies span t = 4, 2, 1
 // coefficients of a block of 16 held as A (0–7) and B (8–15): for each

@@ -103,7 +103,6 @@ type Params struct {
 	floodOff  []uint64 // 2^floodBits mod q_i
 
 	bytesPerOp float64 // the packing's exchange rate
-	lazyAdds   int     // lazy products (< 2q each) a reduced word can take: (2k+1)·q_max < 2^64
 }
 
 // levelConsts holds the encoding and decoding constants of one level
@@ -162,7 +161,6 @@ func NewParams(lit Literal) (*Params, error) {
 		p.ntt = append(p.ntt, newNTTTable(s))
 	}
 	p.logQ = logQ(p.ringQ.Modulus())
-	p.lazyAdds = int((math.MaxUint64/slices.Max(lit.Q) - 1) / 2)
 	if p.logQ > float64(bound) {
 		return nil, fmt.Errorf("he: log2 Q = %.1f exceeds the HE standard's %d bits at N = %d", p.logQ, bound, n)
 	}

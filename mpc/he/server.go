@@ -225,23 +225,12 @@ func (e *evaluation) newWorker() (*worker, error) {
 // kernel × input in the NTT domain, then finish.
 func (wk *worker) job(gb, ob int) {
 	e, lay, p := wk.e, wk.e.lay, wk.e.s.params
-	r := p.ringQ
+	top := p.top.level
 	for _, a := range wk.acc {
 		a[0].Zero()
 		a[1].Zero()
 	}
-	// Products are accumulated lazily (each adds less than 2q), reduced
-	// every p.lazyAdds of them before a word could overflow.
-	reduce := func() {
-		for _, a := range wk.acc {
-			r.Reduce(a[0], a[0])
-			r.Reduce(a[1], a[1])
-		}
-	}
 	for cb := 0; cb < lay.nb; cb++ {
-		if cb > 0 && cb%p.lazyAdds == 0 {
-			reduce()
-		}
 		kernel := wk.kernel
 		if e.kern != nil {
 			kernel = e.kern.polys[(gb*lay.nb+cb)*lay.nob+ob]
@@ -250,12 +239,12 @@ func (wk *worker) job(gb, ob int) {
 		}
 		for it := range wk.acc { // image and tile
 			in := e.ins[(it*lay.ngb+gb)*lay.nb+cb]
-			r.MulCoeffsMontgomeryLazyThenAddLazy(kernel, in.b, wk.acc[it][0])
-			r.MulCoeffsMontgomeryLazyThenAddLazy(kernel, in.a, wk.acc[it][1])
+			p.mulAddPair(top, kernel, in.b, in.a, wk.acc[it][0], wk.acc[it][1])
 		}
 	}
-	reduce()
-	for it := range wk.acc {
+	for it, a := range wk.acc {
+		p.reduceAcc(top, a[0])
+		p.reduceAcc(top, a[1])
 		wk.finish((it*lay.ngb+gb)*lay.nob+ob, wk.acc[it])
 	}
 }

@@ -69,3 +69,35 @@ func invStageAVX512(p *uint64, groups, h int, w, wq *uint64, q uint64)
 //
 //go:noescape
 func invScaleAVX512(p *uint64, vecs int, c, cq, q uint64)
+
+// mulAddPairAsm runs mulAddPairRow with AVX-512 and reports whether it
+// could.
+func mulAddPairAsm(k, x0, x1, acc0, acc1 []uint64, q, qInv uint64) bool {
+	n := len(k)
+	if !useAVX512 || n%8 != 0 || n == 0 {
+		return false
+	}
+	_, _, _, _ = x0[n-1], x1[n-1], acc0[n-1], acc1[n-1]
+	mulAddPairAVX512(&k[0], &x0[0], &x1[0], &acc0[0], &acc1[0], len(k)/8, q, qInv)
+	return true
+}
+
+// reduceAsm runs reduceRow with AVX-512 and reports whether it could.
+func reduceAsm(acc []uint64, q uint64) bool {
+	if !useAVX512 || len(acc)%8 != 0 || len(acc) == 0 {
+		return false
+	}
+	reduceAVX512(&acc[0], len(acc)/8, q)
+	return true
+}
+
+// mulAddPairAVX512 adds Montgomery products k·x0 and k·x1 to acc0 and
+// acc1 (8·vecs words each), keeping them in [0, 2q); qInv = q^-1 mod 2^64.
+//
+//go:noescape
+func mulAddPairAVX512(k, x0, x1, acc0, acc1 *uint64, vecs int, q, qInv uint64)
+
+// reduceAVX512 reduces 8·vecs words from [0, 2q) to [0, q).
+//
+//go:noescape
+func reduceAVX512(p *uint64, vecs int, q uint64)
