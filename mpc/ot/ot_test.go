@@ -514,7 +514,7 @@ func TestFixedCipher(t *testing.T) {
 // the eight-block batches.
 func TestHashPaths(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(25, 26))
-	for _, n := range []int{1, 7, 8, 9, 64, 1001} {
+	for _, n := range []int{1, 7, 8, 9, 32, 40, 64, 100, 1001} {
 		src := make([]Block, n)
 		tweaks := make([]uint64, n)
 		for i := range src {
