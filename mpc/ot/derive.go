@@ -8,30 +8,43 @@ import (
 // RandomOTs returns both messages of each of the next n random OTs:
 // m0_j = H(j, q_j), m1_j = H(j, q_j ⊕ Δ).
 func (s *COTSender) RandomOTs(n int) (m0, m1 []Block, err error) {
-	first := s.next
-	q, err := s.Extend(n)
-	if err != nil {
-		return nil, nil, err
-	}
 	m0, m1 = make([]Block, n), make([]Block, n)
-	HashBlocks(m0, q, first)
-	for j := range q {
-		q[j] = q[j].Xor(s.delta)
+	return m0, m1, s.RandomOTsInto(m0, m1)
+}
+
+// RandomOTsInto is RandomOTs into the caller's m0 and m1, of equal
+// length: a caller that runs many batches reuses its buffers.
+func (s *COTSender) RandomOTsInto(m0, m1 []Block) error {
+	if len(m0) != len(m1) {
+		return fmt.Errorf("random OT: buffers of %d and %d messages", len(m0), len(m1))
 	}
-	HashBlocks(m1, q, first)
-	return m0, m1, nil
+	first := s.next
+	if err := s.ExtendInto(m0); err != nil {
+		return err
+	}
+	for j, q := range m0 {
+		m1[j] = q.Xor(s.delta)
+	}
+	HashBlocks(m0, m0, first)
+	HashBlocks(m1, m1, first)
+	return nil
 }
 
 // RandomOTs returns the chosen message H(j, t_j) = m_{r_j} of each of the
 // next n random OTs.
 func (r *COTReceiver) RandomOTs(choices Bits, n int) ([]Block, error) {
+	t := make([]Block, n)
+	return t, r.RandomOTsInto(choices, t)
+}
+
+// RandomOTsInto is RandomOTs for len(t) OTs into the caller's t.
+func (r *COTReceiver) RandomOTsInto(choices Bits, t []Block) error {
 	first := r.next
-	t, err := r.Extend(choices, n)
-	if err != nil {
-		return nil, err
+	if err := r.ExtendInto(choices, t); err != nil {
+		return err
 	}
 	HashBlocks(t, t, first)
-	return t, nil
+	return nil
 }
 
 // Correlated runs len(c) correlated OTs over Z_2^64 with the

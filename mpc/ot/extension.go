@@ -175,14 +175,23 @@ func (s *COTSender) Delta() Block { return s.delta }
 // precomputed ones first (see Precompute), the rest extended now.
 func (s *COTSender) Extend(n int) ([]Block, error) {
 	q := make([]Block, n)
+	if err := s.ExtendInto(q); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// ExtendInto is Extend for len(q) OTs into the caller's q.
+func (s *COTSender) ExtendInto(q []Block) error {
+	n := len(q)
 	k := min(n, s.pool.len())
 	if k > 0 {
 		d, err := s.conn.Recv()
 		if err != nil {
-			return nil, fmt.Errorf("ot extension: receiving the choice corrections of OTs %d…: %w", s.next, err)
+			return fmt.Errorf("ot extension: receiving the choice corrections of OTs %d…: %w", s.next, err)
 		}
 		if len(d) != (k+7)/8 {
-			return nil, fmt.Errorf("ot extension: %d bytes of choice corrections, want %d for %d OTs", len(d), (k+7)/8, k)
+			return fmt.Errorf("ot extension: %d bytes of choice corrections, want %d for %d OTs", len(d), (k+7)/8, k)
 		}
 		for j, v := range s.pool.front(k) {
 			if d[j/8]>>(j%8)&1 == 1 {
@@ -194,11 +203,11 @@ func (s *COTSender) Extend(n int) ([]Block, error) {
 	}
 	if n > k {
 		if err := s.extend(q[k:]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	s.next += uint64(n)
-	return q, nil
+	return nil
 }
 
 // Precompute extends n random correlated OTs now, ahead of the inputs
@@ -265,10 +274,19 @@ func (s *COTSender) extend(q []Block) error {
 // Precompute; the receiver sends the corrections r_j ⊕ r'_j of their
 // random choices r'_j), the rest extended now.
 func (r *COTReceiver) Extend(choices Bits, n int) ([]Block, error) {
-	if len(choices)*64 < n {
-		return nil, fmt.Errorf("ot extension: %d choice bits for %d OTs", len(choices)*64, n)
-	}
 	t := make([]Block, n)
+	if err := r.ExtendInto(choices, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ExtendInto is Extend for len(t) OTs into the caller's t.
+func (r *COTReceiver) ExtendInto(choices Bits, t []Block) error {
+	n := len(t)
+	if len(choices)*64 < n {
+		return fmt.Errorf("ot extension: %d choice bits for %d OTs", len(choices)*64, n)
+	}
 	k := min(n, r.pool.len())
 	if k > 0 {
 		d := make([]byte, (k+7)/8)
@@ -276,7 +294,7 @@ func (r *COTReceiver) Extend(choices Bits, n int) ([]Block, error) {
 			d[j/8] |= (byte(choices.Bit(j)) ^ c) << (j % 8)
 		}
 		if err := r.conn.Send(d); err != nil {
-			return nil, fmt.Errorf("ot extension: sending the choice corrections of OTs %d…: %w", r.next, err)
+			return fmt.Errorf("ot extension: sending the choice corrections of OTs %d…: %w", r.next, err)
 		}
 		copy(t, r.pool.front(k))
 		r.pool.pop(k)
@@ -288,11 +306,11 @@ func (r *COTReceiver) Extend(choices Bits, n int) ([]Block, error) {
 			rest.Set(j-k, choices.Bit(j))
 		}
 		if err := r.extend(rest, t[k:]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	r.next += uint64(n)
-	return t, nil
+	return nil
 }
 
 // Precompute is the receiver's end of the sender's Precompute: n random

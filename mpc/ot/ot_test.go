@@ -237,6 +237,41 @@ func testCorrelatedOTs(t *testing.T, k int) {
 	}
 }
 
+// TestRandomOTsIntoReusedBuffers runs random OTs into buffers full of
+// garbage, twice over the same buffers, and checks every OT as
+// TestDerivedOTs does: nothing of a buffer's old content survives.
+func TestRandomOTsIntoReusedBuffers(t *testing.T) {
+	s, r, _ := pair(t, DefaultK)
+	rng := mrand.New(mrand.NewPCG(7, 8))
+	const n = 2000
+	m0, m1, mc := make([]Block, n), make([]Block, n), make([]Block, n)
+	for round := range 2 {
+		for _, buf := range [][]Block{m0, m1, mc} {
+			for j := range buf {
+				buf[j] = Block{rng.Uint64(), rng.Uint64()}
+			}
+		}
+		choices := randomBits(rng, n)
+		var serr, rerr error
+		both(func() { serr = s.RandomOTsInto(m0, m1) }, func() { rerr = r.RandomOTsInto(choices, mc) })
+		if err := errors.Join(serr, rerr); err != nil {
+			t.Fatal(err)
+		}
+		for j := range n {
+			want, other := m0[j], m1[j]
+			if choices.Bit(j) == 1 {
+				want, other = other, want
+			}
+			if mc[j] != want || mc[j] == other {
+				t.Fatalf("round %d, random OT %d: the receiver's message is not exactly the chosen one", round, j)
+			}
+		}
+	}
+	if err := s.RandomOTsInto(m0, m1[:10]); err == nil {
+		t.Fatal("buffers of different lengths accepted")
+	}
+}
+
 func TestDerivedOTs(t *testing.T) {
 	s, r, _ := pair(t, DefaultK)
 	rng := mrand.New(mrand.NewPCG(5, 6))

@@ -39,22 +39,33 @@ func (p *party) pairTriples(n int) (*pairTriples, error) {
 	// a_own·(b1, b2)_other. Two bits each, b1 in bit 0.
 	var kept, got []byte
 	send := func() error {
-		m0, m1, err := p.snd.RandomOTs(n)
-		if err != nil {
-			return err
-		}
 		kept = make([]byte, n)
 		msg := make([]byte, n)
-		for j := range n {
-			kept[j] = byte(m0[j][0] & 3)
-			msg[j] = byte((m0[j][0]^m1[j][0])&3) ^ t.b1[j] ^ t.b2[j]<<1
+		for lo := 0; lo < n; lo += rotBatch {
+			hi := min(lo+rotBatch, n)
+			m0, m1, err := p.sendROTs(hi - lo)
+			if err != nil {
+				return err
+			}
+			for j := lo; j < hi; j++ {
+				k0, k1 := m0[j-lo][0], m1[j-lo][0]
+				kept[j] = byte(k0 & 3)
+				msg[j] = byte((k0^k1)&3) ^ t.b1[j] ^ t.b2[j]<<1
+			}
 		}
 		return p.conn.Send(msg)
 	}
 	recv := func() error {
-		m, err := p.rcv.RandomOTs(toBits(t.a), n)
-		if err != nil {
-			return err
+		m := make([]byte, n) // two bits of each chosen message
+		for lo := 0; lo < n; lo += rotBatch {
+			hi := min(lo+rotBatch, n)
+			keys, err := p.chooseROTs(toBits(t.a[lo:hi]), hi-lo)
+			if err != nil {
+				return err
+			}
+			for j := lo; j < hi; j++ {
+				m[j] = byte(keys[j-lo][0] & 3)
+			}
 		}
 		msg, err := p.conn.Recv()
 		if err != nil {
@@ -68,7 +79,7 @@ func (p *party) pairTriples(n int) (*pairTriples, error) {
 			if msg[j] > 3 {
 				return fmt.Errorf("triple correction %d is not two bits", j)
 			}
-			got[j] = byte(m[j][0]&3) ^ t.a[j]*msg[j]
+			got[j] = m[j] ^ t.a[j]*msg[j]
 		}
 		return nil
 	}

@@ -123,7 +123,7 @@ func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
 // kept, 16 padded two-bit messages per leaf sent.
 func (p *party) leafSend(leaf func(int) int, lo, hi int, gt, eq []byte) error {
 	m := hi - lo
-	k0, k1, err := p.snd.RandomOTs(leafBits * m)
+	k0, k1, err := p.sendROTs(leafBits * m)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (p *party) leafReceive(leaf func(int) int, lo, hi int, gt, eq []byte) error
 			choices.Set(l*leafBits+b, uint64(y>>b&1))
 		}
 	}
-	keys, err := p.rcv.RandomOTs(choices, leafBits*m)
+	keys, err := p.chooseROTs(choices, leafBits*m)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package twopc
 
 import (
 	"fmt"
+	"slices"
 
 	"veil/mpc"
 	"veil/mpc/ot"
@@ -26,6 +27,28 @@ type party struct {
 	// unused one is triples[tripleOff].
 	triples   *pairTriples
 	tripleOff int
+	// The messages of random OTs, reused batch after batch (see
+	// sendROTs, chooseROTs).
+	sent0, sent1, chosen []ot.Block
+}
+
+// rotBatch bounds the random OTs a protocol takes at a time where it
+// needs many: the extension's chunk, so that its messages are as if
+// taken at once, and the reused buffers stay at 1 MiB each.
+const rotBatch = 1 << 16
+
+// sendROTs returns both messages of the next n random OTs this party
+// sends, in buffers that the next call reuses.
+func (p *party) sendROTs(n int) (m0, m1 []ot.Block, err error) {
+	p.sent0, p.sent1 = slices.Grow(p.sent0[:0], n)[:n], slices.Grow(p.sent1[:0], n)[:n]
+	return p.sent0, p.sent1, p.snd.RandomOTsInto(p.sent0, p.sent1)
+}
+
+// chooseROTs returns the chosen messages of the next n random OTs this
+// party receives, in a buffer that the next call reuses.
+func (p *party) chooseROTs(choices ot.Bits, n int) ([]ot.Block, error) {
+	p.chosen = slices.Grow(p.chosen[:0], n)[:n]
+	return p.chosen, p.rcv.RandomOTsInto(choices, p.chosen)
 }
 
 // newParty sets up both OT extensions with the peer over net, with
