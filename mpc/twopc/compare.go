@@ -1,9 +1,7 @@
 package twopc
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math/bits"
 
 	"veil/internal/parallel"
 	"veil/mpc/ot"
@@ -11,20 +9,61 @@ import (
 
 // The millionaires' protocol (after CrypTFlow2): P0 holds X, P1 holds Y,
 // both below 2^k; they get XOR shares of [X > Y]. The k bits split into
-// leaves of leafBits bits from the least significant; for each leaf, a
-// 1-out-of-16 OT from P0 hands P1 its shares of the leaf's [x > y] and
-// [x = y] for P1's own leaf value y, P0 keeping random bits as its
-// shares. The leaves combine pairwise up a tree, gt = gt_hi ⊕ eq_hi ∧
-// gt_lo and eq = eq_hi ∧ eq_lo, one batch of ANDs per level.
+// q = ⌈k/4⌉ leaves of as equal widths as can be (at most leafBits bits,
+// the wider ones least significant: 17 bits are leaves of 4, 4, 3, 3
+// and 3); for each leaf of b bits, a 1-out-of-2^b OT from P0 hands P1
+// its shares of the leaf's [x > y] and [x = y] for P1's own leaf value
+// y, P0 keeping random bits as its shares. The leaves combine pairwise
+// up a tree, gt = gt_hi ⊕ eq_hi ∧ gt_lo and eq = eq_hi ∧ eq_lo, one
+// batch of ANDs per level.
 //
-// The 1-out-of-16 OT is built from four random OTs, one per bit of P1's
+// The 1-out-of-2^b OT is built from b random OTs, one per bit of P1's
 // leaf value v: the pad of message w is H(t_w, ⊕_i k_i^{w_i}) with a tweak
 // t_w of its own, so P1, holding k_i^{v_i}, can unpad message v alone.
+// Its 2^b two-bit messages travel in ⌈2^b/4⌉ bytes.
 
 const leafBits = 4
 
 // leaves is the number of leaves of a k-bit comparison.
 func leaves(k int) int { return (k + leafBits - 1) / leafBits }
+
+// A leafLayout is how the k compared bits of every value split into
+// leaves: leaf i of a value has width[i] bits from bit bitOff[i], takes
+// width[i] random OTs and sends msgBytes(width[i]) bytes of messages;
+// bitOff and msgOff have q+1 entries, the last the totals per value.
+type leafLayout struct {
+	k, q           int
+	width          []int
+	bitOff, msgOff []int
+}
+
+func newLeafLayout(k int) *leafLayout {
+	q := leaves(k)
+	lay := &leafLayout{k: k, q: q, width: make([]int, q), bitOff: make([]int, q+1), msgOff: make([]int, q+1)}
+	for i := range q {
+		lay.width[i] = k / q
+		if i < k%q {
+			lay.width[i]++
+		}
+		lay.bitOff[i+1] = lay.bitOff[i] + lay.width[i]
+		lay.msgOff[i+1] = lay.msgOff[i] + msgBytes(lay.width[i])
+	}
+	return lay
+}
+
+// msgBytes is the size of the 2^b two-bit messages of a b-bit leaf.
+func msgBytes(b int) int { return (1<<b + 3) / 4 }
+
+// rots and msgs are the random OTs and the message bytes of the leaves
+// before leaf l (l = e·q + i for leaf i of value e).
+func (lay *leafLayout) rots(l int) int { return l/lay.q*lay.k + lay.bitOff[l%lay.q] }
+func (lay *leafLayout) msgs(l int) int { return l/lay.q*lay.msgOff[lay.q] + lay.msgOff[l%lay.q] }
+
+// value returns leaf l of vals: the bits of its value's leaf.
+func (lay *leafLayout) value(vals []uint64, l int) int {
+	e, i := l/lay.q, l%lay.q
+	return int(vals[e] >> lay.bitOff[i] & (1<<lay.width[i] - 1))
+}
 
 // treePairs is the number of pairs of nodes the tree over q leaves
 // combines, over all its levels.
@@ -96,21 +135,15 @@ const leafBatch = 1 << 14
 // leafCompare sets gt and eq (n·q each) to XOR shares of every leaf's
 // [x > y] and [x = y], in batches of leafBatch leaves.
 func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
-	q := leaves(k)
-	m := len(vals) * q
-	// leaf is the value of leaf l = e·q + i: bits 4i… of value e.
-	leaf := func(l int) int {
-		e, i := l/q, l%q
-		bits := min(leafBits, k-i*leafBits)
-		return int(vals[e] >> (i * leafBits) & (1<<bits - 1))
-	}
+	lay := newLeafLayout(k)
+	m := len(vals) * lay.q
 	for lo := 0; lo < m; lo += leafBatch {
 		hi := min(lo+leafBatch, m)
 		var err error
 		if p.first() {
-			err = p.leafSend(leaf, lo, hi, gt, eq)
+			err = p.leafSend(lay, vals, lo, hi, gt, eq)
 		} else {
-			err = p.leafReceive(leaf, lo, hi, gt, eq)
+			err = p.leafReceive(lay, vals, lo, hi, gt, eq)
 		}
 		if err != nil {
 			return fmt.Errorf("comparison leaves: %w", err)
@@ -119,11 +152,22 @@ func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
 	return nil
 }
 
+// plainLeaf[x] holds the two-bit messages of a leaf with P0's value x
+// before the shares and pads: bit 2w is [x > w], bit 2w+1 is [x = w].
+var plainLeaf = func() (t [16]uint32) {
+	for x := range t {
+		for w := range 16 {
+			t[x] |= b2u(x > w)<<(2*w) | b2u(x == w)<<(2*w+1)
+		}
+	}
+	return t
+}()
+
 // leafSend is P0's end of the leaf OTs of leaves [lo, hi): random shares
-// kept, 16 padded two-bit messages per leaf sent.
-func (p *party) leafSend(leaf func(int) int, lo, hi int, gt, eq []byte) error {
-	m := hi - lo
-	k0, k1, err := p.sendROTs(leafBits * m)
+// kept, 2^b padded two-bit messages sent per leaf of b bits.
+func (p *party) leafSend(lay *leafLayout, vals []uint64, lo, hi int, gt, eq []byte) error {
+	m, rot0, msg0 := hi-lo, lay.rots(lo), lay.msgs(lo)
+	k0, k1, err := p.sendROTs(lay.rots(hi) - rot0)
 	if err != nil {
 		return err
 	}
@@ -131,42 +175,53 @@ func (p *party) leafSend(leaf func(int) int, lo, hi int, gt, eq []byte) error {
 	// This party's shares: two random bits per leaf.
 	coins := make([]uint64, (2*m+63)/64)
 	p.coins.Uint64s(coins)
-	msg := make([]byte, 4*m)
+	msg := make([]byte, lay.msgs(hi)-msg0)
 	parallel.Ranges(m, 1<<10, func(from, to int) {
 		// The pads of padLeaves leaves at a time, made, hashed and used
 		// while in cache.
 		var pads [16 * padLeaves]ot.Block
+		var tw [16 * padLeaves]uint64
 		for l0 := from; l0 < to; l0 += padLeaves {
 			n := min(padLeaves, to-l0)
-			// The key of message w of leaf l, K_w = ⊕_b k_b^{w_b} =
-			// K_0 ⊕ ⊕_{b ∈ w} (k_b^0 ⊕ k_b^1).
-			for i := range n {
-				l := l0 + i
-				var d [leafBits]ot.Block
-				k := pads[16*i : 16*i+16]
+			// The key of message w of leaf l, K_w = ⊕_j k_j^{w_j} =
+			// K_0 ⊕ ⊕_{j ∈ w} (k_j^0 ⊕ k_j^1).
+			np := 0
+			for l := l0; l < l0+n; l++ {
+				b, r := lay.width[(lo+l)%lay.q], lay.rots(lo+l)-rot0
+				k := pads[np : np+1<<b]
 				k[0] = ot.Block{}
-				for b := range leafBits {
-					k[0] = k[0].Xor(k0[l*leafBits+b])
-					d[b] = k0[l*leafBits+b].Xor(k1[l*leafBits+b])
+				for j := range b {
+					k[0] = k[0].Xor(k0[r+j])
 				}
-				for w := 1; w < 16; w++ {
-					k[w] = k[w&(w-1)].Xor(d[bits.TrailingZeros(uint(w))])
+				// Doubling: keys w < 2^j, then w + 2^j with bit j set.
+				for j := range b {
+					h, dj := 1<<j, k0[r+j].Xor(k1[r+j])
+					lo, hi := k[:h], k[h:2*h]
+					for w, kw := range lo {
+						hi[w] = kw.Xor(dj)
+					}
 				}
+				for w := range 1 << b {
+					tw[np+w] = first + uint64(16*l+w)
+				}
+				np += 1 << b
 			}
-			ot.HashBlocks(pads[:16*n], pads[:16*n], first+uint64(16*l0))
-			for i := range n {
-				l := l0 + i
-				x := leaf(lo + l)
+			ot.HashTweaked(pads[:np], pads[:np], tw[:np])
+			np = 0
+			for l := l0; l < l0+n; l++ {
+				b := lay.width[(lo+l)%lay.q]
 				rg, re := uint32(coins[2*l/64]>>(2*l%64)&1), uint32(coins[2*l/64]>>(2*l%64+1)&1)
 				gt[lo+l], eq[lo+l] = byte(rg), byte(re)
 				// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
-				gtMask := uint32(1)<<x - 1 // w < x
-				var word uint32
-				for w := range 16 {
-					v := (gtMask>>w&1 ^ rg) | (b2u(x == w)^re)<<1
-					word |= (v ^ uint32(pads[16*i+w][0]&3)) << (2 * w)
+				word := plainLeaf[lay.value(vals, lo+l)] ^ rg*0x55555555 ^ re*0xaaaaaaaa
+				for w := range 1 << b {
+					word ^= uint32(pads[np+w][0]&3) << (2 * w)
 				}
-				binary.LittleEndian.PutUint32(msg[4*l:], word)
+				np += 1 << b
+				off := lay.msgs(lo+l) - msg0
+				for j := range msgBytes(b) {
+					msg[off+j] = byte(word >> (8 * j))
+				}
 			}
 		}
 	})
@@ -175,16 +230,17 @@ func (p *party) leafSend(leaf func(int) int, lo, hi int, gt, eq []byte) error {
 
 // leafReceive is P1's end: it chooses with its leaf values and unpads
 // the one message of each leaf its keys open.
-func (p *party) leafReceive(leaf func(int) int, lo, hi int, gt, eq []byte) error {
-	m := hi - lo
-	choices := ot.NewBits(leafBits * m)
+func (p *party) leafReceive(lay *leafLayout, vals []uint64, lo, hi int, gt, eq []byte) error {
+	m, rot0, msg0 := hi-lo, lay.rots(lo), lay.msgs(lo)
+	nr := lay.rots(hi) - rot0
+	choices := ot.NewBits(nr)
 	for l := range m {
-		y := leaf(lo + l)
-		for b := range leafBits {
-			choices.Set(l*leafBits+b, uint64(y>>b&1))
+		y, r := lay.value(vals, lo+l), lay.rots(lo+l)-rot0
+		for j := range lay.width[(lo+l)%lay.q] {
+			choices.Set(r+j, uint64(y>>j&1))
 		}
 	}
-	keys, err := p.chooseROTs(choices, leafBits*m)
+	keys, err := p.chooseROTs(choices, nr)
 	if err != nil {
 		return err
 	}
@@ -192,22 +248,23 @@ func (p *party) leafReceive(leaf func(int) int, lo, hi int, gt, eq []byte) error
 	pads := make([]ot.Block, m)
 	tw := make([]uint64, m)
 	for l := range m {
-		for b := range leafBits {
-			pads[l] = pads[l].Xor(keys[l*leafBits+b])
+		r := lay.rots(lo+l) - rot0
+		for j := range lay.width[(lo+l)%lay.q] {
+			pads[l] = pads[l].Xor(keys[r+j])
 		}
-		tw[l] = first + uint64(16*l+leaf(lo+l))
+		tw[l] = first + uint64(16*l+lay.value(vals, lo+l))
 	}
 	ot.HashTweaked(pads, pads, tw)
 	msg, err := p.conn.Recv()
 	if err != nil {
 		return err
 	}
-	if len(msg) != 4*m {
-		return fmt.Errorf("%d bytes of leaf messages, want %d", len(msg), 4*m)
+	if want := lay.msgs(hi) - msg0; len(msg) != want {
+		return fmt.Errorf("%d bytes of leaf messages, want %d", len(msg), want)
 	}
 	for l := range m {
-		y := leaf(lo + l)
-		v := binary.LittleEndian.Uint32(msg[4*l:])>>(2*y)&3 ^ uint32(pads[l][0]&3)
+		y, off := lay.value(vals, lo+l), lay.msgs(lo+l)-msg0
+		v := uint32(msg[off+y/4]>>(2*(y%4))&3) ^ uint32(pads[l][0]&3)
 		gt[lo+l], eq[lo+l] = byte(v&1), byte(v>>1)
 	}
 	return nil

@@ -73,7 +73,7 @@ func instrNeed(prog *fixed.Program, in *fixed.Instr, readers [][]readerOf, k int
 	n := prog.Tensors[in.Out].Shape.Size()
 	greater := func() {
 		q := leaves(k)
-		d.a += leafBits * n * q
+		d.a += n * k                  // a random OT per compared bit
 		d.triples += treePairs(q) * n // one pair triple per pair of nodes
 	}
 	switch in.Op {

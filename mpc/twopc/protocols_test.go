@@ -221,9 +221,10 @@ func uBytes(n int) int64 { return int64(ot.CorrectionBytes(n, ot.DefaultK)) }
 //	mux(n):       each u(n) + 8n (both directions)
 //	AND pairs(n): each u(n) (its triples' random OTs) + n (the triples'
 //	              two-bit corrections) + n (three-bit openings)
-//	greater(n,k): q = ⌈k/4⌉ leaves, m = n·q; P0 4m (16 two-bit messages
-//	              per leaf), P1 u(4m); then AND pairs(P·n) for the P
-//	              pairs of nodes the tree combines over all levels
+//	greater(n,k): q = ⌈k/4⌉ leaves of ⌊k/q⌋ or ⌈k/q⌉ bits; P0 n·Σ
+//	              ⌈2^b/4⌉ (2^b two-bit messages per b-bit leaf), P1
+//	              u(n·k); then AND pairs(P·n) for the P pairs of nodes
+//	              the tree combines over all levels
 //	mul(n):       each u(64n) + 8·64n (Gilboa, both directions)
 func TestCommunication(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
@@ -232,8 +233,9 @@ func TestCommunication(t *testing.T) {
 	add := func(a, b [2]int64) [2]int64 { return [2]int64{a[0] + b[0], a[1] + b[1]} }
 	greater := func(k int) [2]int64 {
 		q := (k + 3) / 4
-		m := n * q
-		return add([2]int64{int64(4 * m), uBytes(4 * m)}, andPairs(treePairs(q)*n))
+		w, b := k/q, k%q // b leaves of w+1 bits, q−b of w
+		msgs := b*max(1, 1<<(w+1)/4) + (q-b)*max(1, 1<<w/4)
+		return add([2]int64{int64(n * msgs), uBytes(n * k)}, andPairs(treePairs(q)*n))
 	}
 	bits := make([]byte, n)
 	x := make([]uint64, n)
