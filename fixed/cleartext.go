@@ -314,16 +314,11 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 	case Transpose:
 		res = permute(args[0], shape(0), in.Perm)
 	case Concat:
-		ts := make([]*ir.Tensor, len(args))
+		shapes := make([]ir.Shape, len(args))
 		for i := range args {
-			ts[i] = ringTensor(args[i], shape(i))
+			shapes[i] = shape(i)
 		}
-		names := make([]string, len(args))
-		t, err := ir.EvalCopy(&ir.Node{Name: in.Node, Op: ir.OpConcat, Inputs: names, Attrs: ir.Attrs{Axis: in.Axis}}, ts)
-		if err != nil {
-			return nil, err
-		}
-		res = fromInts(t.I)
+		res = ir.ConcatCopy(args, shapes, in.Axis, out)
 	case Pad:
 		if in.Mode == "edge" {
 			res = padEdge(args[0], shape(0), in.Pads, out)
@@ -331,7 +326,7 @@ func (p *Program) exec(in *Instr, args [][]uint64) ([]uint64, error) {
 		}
 		res = fromInts(ir.PadInt(ringTensor(args[0], shape(0)), in.Pads, in.PadValue).I)
 	case Slice:
-		res = fromInts(ir.SliceTensor(ringTensor(args[0], shape(0)), in.Starts, in.Steps, out).I)
+		res = ir.SliceCopy(args[0], shape(0), in.Starts, in.Steps, out)
 	default:
 		return nil, fmt.Errorf("unknown op %q", in.Op)
 	}

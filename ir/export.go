@@ -7,23 +7,6 @@ func InferShape(n *Node, ins []*Value) (Shape, DType, error) {
 	return inferShape(n, ins)
 }
 
-// EvalCopy evaluates a data-movement op (Reshape, Transpose, Concat,
-// Slice, Gather, Pad, Expand) on tensors of either type. Executors over
-// other number types use it so that every backend moves data exactly as
-// the float interpreter does.
-func EvalCopy(n *Node, ins []*Tensor) (*Tensor, error) {
-	switch n.Op {
-	case OpReshape, OpTranspose, OpConcat, OpSlice, OpGather, OpExpand, OpIdentity:
-	case OpPad:
-		if ins[0].DType == Int64 {
-			return PadInt(ins[0], n.Attrs.Pads, int64(n.Attrs.PadValue)), nil
-		}
-	default:
-		return nil, n.Errorf("not a data-movement op")
-	}
-	return evalNode(n, ins)
-}
-
 // PadInt pads an int64 tensor with value (pads are [begin…, end…]).
 func PadInt(x *Tensor, pads []int, value int64) *Tensor {
 	r := len(x.Shape)
@@ -65,12 +48,6 @@ func SliceParams(n *Node, ins []*Value) (starts, steps []int, out Shape, err err
 		return nil, nil, nil, err
 	}
 	return sp.start, sp.step, sp.out, nil
-}
-
-// SliceTensor takes the elements of x at start + i·step along every axis,
-// for i below out's dimension.
-func SliceTensor(x *Tensor, starts, steps []int, out Shape) *Tensor {
-	return slice(x, &sliceSpec{start: starts, step: steps, out: out})
 }
 
 // BroadcastIndex maps every flat index of a tensor of shape out to the

@@ -376,37 +376,22 @@ func Transpose(x *Tensor, perm []int) *Tensor {
 }
 
 func concat(ins []*Tensor, axis int, out Shape) *Tensor {
-	ax, _ := normAxis(axis, len(out))
-	outer := 1
-	for _, d := range out[:ax] {
-		outer *= d
+	shapes := make([]Shape, len(ins))
+	for i, t := range ins {
+		shapes[i] = t.Shape
 	}
-	inner := 1
-	for _, d := range out[ax+1:] {
-		inner *= d
-	}
-	isInt := ins[0].DType == Int64
-	var of []float32
-	var oi []int64
-	if isInt {
-		oi = make([]int64, 0, out.Size())
-	} else {
-		of = make([]float32, 0, out.Size())
-	}
-	for o := 0; o < outer; o++ {
-		for _, t := range ins {
-			blk := t.Shape[ax] * inner
-			if isInt {
-				oi = append(oi, t.I[o*blk:(o+1)*blk]...)
-			} else {
-				of = append(of, t.F[o*blk:(o+1)*blk]...)
-			}
+	if ins[0].DType == Int64 {
+		xs := make([][]int64, len(ins))
+		for i, t := range ins {
+			xs[i] = t.I
 		}
+		return IntTensor(out, ConcatCopy(xs, shapes, axis, out))
 	}
-	if isInt {
-		return IntTensor(out, oi)
+	xs := make([][]float32, len(ins))
+	for i, t := range ins {
+		xs[i] = t.F
 	}
-	return FloatTensor(out, of)
+	return FloatTensor(out, ConcatCopy(xs, shapes, axis, out))
 }
 
 func padF(x *Tensor, pads []int, value float32, out Shape) *Tensor {
@@ -543,37 +528,10 @@ func gather(x, idx *Tensor, axis int, out Shape) (*Tensor, error) {
 }
 
 func slice(x *Tensor, sp *sliceSpec) *Tensor {
-	r := len(x.Shape)
-	inStr := x.Shape.Strides()
-	n := sp.out.Size()
-	src := make([]int, n)
-	coord := make([]int, r)
-	for i := 0; i < n; i++ {
-		off := 0
-		for d := 0; d < r; d++ {
-			off += (sp.start[d] + coord[d]*sp.step[d]) * inStr[d]
-		}
-		src[i] = off
-		for d := r - 1; d >= 0; d-- {
-			coord[d]++
-			if coord[d] < sp.out[d] {
-				break
-			}
-			coord[d] = 0
-		}
-	}
 	if x.DType == Int64 {
-		o := make([]int64, n)
-		for i, j := range src {
-			o[i] = x.I[j]
-		}
-		return IntTensor(sp.out, o)
+		return IntTensor(sp.out, SliceCopy(x.I, x.Shape, sp.start, sp.step, sp.out))
 	}
-	o := make([]float32, n)
-	for i, j := range src {
-		o[i] = x.F[j]
-	}
-	return FloatTensor(sp.out, o)
+	return FloatTensor(sp.out, SliceCopy(x.F, x.Shape, sp.start, sp.step, sp.out))
 }
 
 // evalInt evaluates shape arithmetic on int64 tensors.
