@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 
 var (
 	useAESNI = cpu.X86.HasAES && cpu.X86.HasSSE41
-	useVAES  = useAESNI && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VAES
+	useVAES  = useAESNI && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VAES
 )
 
 // encrypt8 sets dst[i] = AES(rk, src[i]) for len(src) a multiple of 8.
@@ -57,3 +57,9 @@ func tmmo8Asm(rk *[176]byte, dst, src *Block, n int, first uint64, tweaks *uint6
 //
 //go:noescape
 func tmmo32VAES(rk *[176]byte, dst, src *Block, n int, first uint64, tweaks *uint64)
+
+// ctrVAES sets dst[i] to the AES-CTR block of counter first + i (the
+// 128-bit big-endian counter) under rk, for n a positive multiple of 4.
+//
+//go:noescape
+func ctrVAES(rk *[176]byte, dst *Block, n int, first uint64)

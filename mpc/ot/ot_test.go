@@ -1,6 +1,9 @@
 package ot
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -572,6 +575,39 @@ func TestHashPaths(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKeystreamPaths checks a leaf's keystream, filled in pieces of odd
+// and even lengths around the four- and 32-block batches of VAES, against
+// crypto/aes's CTR with a zero counter read as little-endian words.
+func TestKeystreamPaths(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(27, 28))
+	leaf := Block{r.Uint64(), r.Uint64()}
+	var key [16]byte
+	leaf.bytes(key[:])
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pieces := []int{1, 2, 3, 7, 8, 9, 63, 64, 65, 256, 1, 255, 3000}
+	total := 0
+	for _, n := range pieces {
+		total += n
+	}
+	want := make([]byte, 8*total)
+	cipher.NewCTR(block, make([]byte, aes.BlockSize)).XORKeyStream(want, want)
+	k := newKeystream(leaf)
+	off := 0
+	for _, n := range pieces {
+		got := make([]uint64, n)
+		k.fill(got)
+		for i, v := range got {
+			if w := binary.LittleEndian.Uint64(want[8*(off+i):]); v != w {
+				t.Fatalf("word %d (piece of %d at %d): %#x, want %#x (VAES: %v)", off+i, n, off, v, w, useVAES)
+			}
+		}
+		off += n
 	}
 }
 

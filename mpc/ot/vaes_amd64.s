@@ -188,3 +188,124 @@ vaesSecond:
 	JNZ       vaesLoop
 	VZEROUPPER
 	RET
+
+// Byte reversal within each 64-bit half of a block (VPSHUFB), and the
+// counter step of four blocks in the high halves.
+DATA ctrConst<>+0x00(SB)/8, $0x0001020304050607
+DATA ctrConst<>+0x08(SB)/8, $0x08090a0b0c0d0e0f
+DATA ctrConst<>+0x10(SB)/8, $0x0001020304050607
+DATA ctrConst<>+0x18(SB)/8, $0x08090a0b0c0d0e0f
+DATA ctrConst<>+0x20(SB)/8, $0x0001020304050607
+DATA ctrConst<>+0x28(SB)/8, $0x08090a0b0c0d0e0f
+DATA ctrConst<>+0x30(SB)/8, $0x0001020304050607
+DATA ctrConst<>+0x38(SB)/8, $0x08090a0b0c0d0e0f
+DATA ctrConst<>+0x40(SB)/8, $0
+DATA ctrConst<>+0x48(SB)/8, $0
+DATA ctrConst<>+0x50(SB)/8, $0
+DATA ctrConst<>+0x58(SB)/8, $1
+DATA ctrConst<>+0x60(SB)/8, $0
+DATA ctrConst<>+0x68(SB)/8, $2
+DATA ctrConst<>+0x70(SB)/8, $0
+DATA ctrConst<>+0x78(SB)/8, $3
+DATA ctrConst<>+0x80(SB)/8, $0
+DATA ctrConst<>+0x88(SB)/8, $4
+DATA ctrConst<>+0x90(SB)/8, $0
+DATA ctrConst<>+0x98(SB)/8, $4
+DATA ctrConst<>+0xa0(SB)/8, $0
+DATA ctrConst<>+0xa8(SB)/8, $4
+DATA ctrConst<>+0xb0(SB)/8, $0
+DATA ctrConst<>+0xb8(SB)/8, $4
+GLOBL ctrConst<>(SB), RODATA|NOPTR, $0xc0
+
+// NEXTCTR sets x to the four big-endian counter blocks of Z28 (their
+// numbers in the high halves, little-endian) and steps Z28 by four.
+#define NEXTCTR(x) \
+	VPSHUFB Z27, Z28, x; \
+	VPADDQ  Z29, Z28, Z28
+
+// func ctrVAES(rk *[176]byte, dst *Block, n int, first uint64)
+//
+// dst[i] = AES(rk, counter block first + i), the 128-bit big-endian
+// counter of AES-CTR, for n a positive multiple of 4: 32 blocks at a
+// time, then 4.
+TEXT ·ctrVAES(SB), NOSPLIT, $0-32
+	MOVQ rk+0(FP), AX
+	MOVQ dst+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTI32X4 0(AX), Z16
+	VBROADCASTI32X4 16(AX), Z17
+	VBROADCASTI32X4 32(AX), Z18
+	VBROADCASTI32X4 48(AX), Z19
+	VBROADCASTI32X4 64(AX), Z20
+	VBROADCASTI32X4 80(AX), Z21
+	VBROADCASTI32X4 96(AX), Z22
+	VBROADCASTI32X4 112(AX), Z23
+	VBROADCASTI32X4 128(AX), Z24
+	VBROADCASTI32X4 144(AX), Z25
+	VBROADCASTI32X4 160(AX), Z26
+	VMOVDQU64       ctrConst<>+0x00(SB), Z27
+	VMOVDQU64       ctrConst<>+0x80(SB), Z29
+	// Z28: the counters first + (0, 1, 2, 3) in the high halves.
+	VPBROADCASTQ    first+24(FP), Z28
+	VPANDQ          ctrEven<>+0x00(SB), Z28, Z28
+	VPADDQ          ctrConst<>+0x40(SB), Z28, Z28
+	CMPQ            CX, $32
+	JLT             ctrFour
+
+ctrLoop:
+	NEXTCTR(Z0)
+	NEXTCTR(Z1)
+	NEXTCTR(Z2)
+	NEXTCTR(Z3)
+	NEXTCTR(Z4)
+	NEXTCTR(Z5)
+	NEXTCTR(Z6)
+	NEXTCTR(Z7)
+	ENC32(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+	VMOVDQU64 Z0, 0(DI)
+	VMOVDQU64 Z1, 64(DI)
+	VMOVDQU64 Z2, 128(DI)
+	VMOVDQU64 Z3, 192(DI)
+	VMOVDQU64 Z4, 256(DI)
+	VMOVDQU64 Z5, 320(DI)
+	VMOVDQU64 Z6, 384(DI)
+	VMOVDQU64 Z7, 448(DI)
+	ADDQ      $512, DI
+	SUBQ      $32, CX
+	CMPQ      CX, $32
+	JGE       ctrLoop
+
+ctrFour:
+	TESTQ CX, CX
+	JZ    ctrDone
+	NEXTCTR(Z0)
+	VPXORQ      Z16, Z0, Z0
+	VAESENC     Z17, Z0, Z0
+	VAESENC     Z18, Z0, Z0
+	VAESENC     Z19, Z0, Z0
+	VAESENC     Z20, Z0, Z0
+	VAESENC     Z21, Z0, Z0
+	VAESENC     Z22, Z0, Z0
+	VAESENC     Z23, Z0, Z0
+	VAESENC     Z24, Z0, Z0
+	VAESENC     Z25, Z0, Z0
+	VAESENCLAST Z26, Z0, Z0
+	VMOVDQU64   Z0, 0(DI)
+	ADDQ        $64, DI
+	SUBQ        $4, CX
+	JMP         ctrFour
+
+ctrDone:
+	VZEROUPPER
+	RET
+
+// The high halves of the four blocks of a register.
+DATA ctrEven<>+0x00(SB)/8, $0
+DATA ctrEven<>+0x08(SB)/8, $-1
+DATA ctrEven<>+0x10(SB)/8, $0
+DATA ctrEven<>+0x18(SB)/8, $-1
+DATA ctrEven<>+0x20(SB)/8, $0
+DATA ctrEven<>+0x28(SB)/8, $-1
+DATA ctrEven<>+0x30(SB)/8, $0
+DATA ctrEven<>+0x38(SB)/8, $-1
+GLOBL ctrEven<>(SB), RODATA|NOPTR, $0x40
