@@ -197,31 +197,41 @@ func TestFloodSamples(t *testing.T) {
 }
 
 // TestGaussFrom checks the constant-time table count against the table's
-// definition (the first k with u ≤ gaussCDT[k]) at every entry's edges
-// and on random u, and the errors' standard deviation.
+// definition (the magnitude is the first k with u's low 63 bits ≤
+// gaussCDT[k], the top bit the sign) at every entry's edges, with both
+// signs, and on random u, and the errors' mean and standard deviation.
 func TestGaussFrom(t *testing.T) {
 	ref := func(u uint64) int64 {
-		k := 0
-		for u > gaussCDT[k] {
+		m, k := u&(1<<63-1), int64(0)
+		for m > gaussCDT[k] {
 			k++
 		}
-		return int64(k - errBound)
+		if u>>63 == 1 {
+			return -k
+		}
+		return k
 	}
-	us := []uint64{0, 1, math.MaxUint64}
+	us := []uint64{0, 1, 1<<63 - 1, 1 << 63, math.MaxUint64}
 	for _, c := range gaussCDT {
-		us = append(us, c-1, c, c+1)
+		for _, sign := range []uint64{0, 1 << 63} {
+			us = append(us, sign|(c-1), sign|c, sign|(c+1)&(1<<63-1))
+		}
 	}
 	rng := rand.New(rand.NewPCG(31, 32))
 	for range 1 << 16 {
 		us = append(us, rng.Uint64())
 	}
-	sum2 := 0.0
+	sum, sum2 := 0.0, 0.0
 	for _, u := range us {
 		got, want := gaussFrom(u), ref(u)
 		if got != want {
 			t.Fatalf("u %#x: %d, want %d", u, got, want)
 		}
+		sum += float64(got)
 		sum2 += float64(got * got)
+	}
+	if mean := sum / float64(len(us)); math.Abs(mean) > 0.05 {
+		t.Errorf("mean %.3f, want 0", mean)
 	}
 	if sd := math.Sqrt(sum2 / float64(len(us))); math.Abs(sd-sigma) > 0.1 {
 		t.Errorf("standard deviation %.3f, want %.1f", sd, sigma)

@@ -76,20 +76,17 @@ func (p *Params) addSigned(v []int64, level int, pol ring.Poly) {
 	}
 }
 
-// liftSmall returns x mod q for |x| < q.
+// liftSmall returns x mod q for |x| < q, without a branch on the sign
+// of x (a secret error): q is added, modulo 2^64, where x is negative.
 func liftSmall(x int64, q uint64) uint64 {
-	if x < 0 {
-		return q - uint64(-x)
-	}
-	return uint64(x)
+	return uint64(x) + q&uint64(x>>63)
 }
 
+// addMod returns a + b mod q for a, b < q < 2^62, without a branch: s − q
+// wraps around to more than s exactly when s < q.
 func addMod(a, b, q uint64) uint64 {
 	s := a + b
-	if s >= q {
-		s -= q
-	}
-	return s
+	return min(s, s-q)
 }
 
 // ternary fills v with coefficients uniform in {−1, 0, 1}.
@@ -112,25 +109,29 @@ func ternary(prng *rand.ChaCha8, v []int64) {
 	}
 }
 
-// gaussCDT holds the cumulative distribution of the discrete Gaussian of
-// standard deviation sigma on [−errBound, errBound], scaled to 2^64:
-// gaussCDT[k] is the probability of a value ≤ k − errBound.
-var gaussCDT = func() [2*errBound + 1]uint64 {
-	var w [2*errBound + 1]float64
+// gaussCDT holds the cumulative distribution of the magnitude of the
+// discrete Gaussian of standard deviation sigma on [−errBound, errBound],
+// scaled to 2^63: gaussCDT[k] is the probability of |x| ≤ k (|x| = k > 0
+// having twice the weight of x = k, the sign drawn apart).
+var gaussCDT = func() [errBound + 1]uint64 {
+	var w [errBound + 1]float64
 	total := 0.0
 	for k := range w {
-		x := float64(k - errBound)
+		x := float64(k)
 		w[k] = math.Exp(-x * x / (2 * sigma * sigma))
+		if k > 0 {
+			w[k] *= 2
+		}
 		total += w[k]
 	}
-	var cdt [2*errBound + 1]uint64
+	var cdt [errBound + 1]uint64
 	acc := 0.0
 	for k := range w {
 		acc += w[k] / total
 		if acc >= 1 || k == len(w)-1 {
-			cdt[k] = math.MaxUint64
+			cdt[k] = 1<<63 - 1
 		} else {
-			cdt[k] = uint64(acc * (1 << 63) * 2)
+			cdt[k] = uint64(acc * (1 << 63))
 		}
 	}
 	return cdt
@@ -144,15 +145,18 @@ func gaussian(prng *rand.ChaCha8, v []int64) {
 }
 
 // gaussFrom maps a uniform u to a discrete Gaussian error: the number of
-// table entries below u, counted over the whole table (in constant time,
-// without a branch on u), less errBound.
+// table entries below its low 63 bits, counted over the whole table (in
+// constant time, without a branch on u), is the magnitude, and its top
+// bit the sign, applied without a branch either.
 func gaussFrom(u uint64) int64 {
-	k := 0
-	for _, c := range gaussCDT[:2*errBound] { // the last entry is 2^64 − 1
-		_, below := bits.Sub64(c, u, 0) // c < u
-		k += int(below)
+	m := u & (1<<63 - 1)
+	k := int64(0)
+	for _, c := range gaussCDT[:errBound] { // the last entry is 2^63 − 1
+		_, below := bits.Sub64(c, m, 0) // c < m
+		k += int64(below)
 	}
-	return int64(k - errBound)
+	s := int64(u >> 63)
+	return k ^ -s + s
 }
 
 // maxFloodWords bounds the words of a flood sample: floodBits + 1 is at

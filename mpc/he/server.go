@@ -313,16 +313,19 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 
 	r.MulCoeffsMontgomeryThenAdd(wk.u, pk.p0, ct[0])
 	p.inttPoly(ct[0], top)
-	gaussian(wk.prng, wk.small)
-	p.addSigned(wk.small, top, ct[0])
 	mask := p.tMask()
+	// Only the outputs' c₀ coefficients are sent: they alone take the
+	// error e₁ of the re-randomisation, the plaintext and the flood.
 	e.lay.targets(k, func(coef, idx int) {
 		idx = e.l.outIndex(idx)
 		m := wk.prng.Uint64() & mask
 		e.share[idx] = m
 		v := (e.clear[idx] - m) & mask
+		e1 := gaussFrom(wk.prng.Uint64())
 		for i := 0; i <= top; i++ {
-			ct[0].Coeffs[i][coef] = addMod(ct[0].Coeffs[i][coef], p.encodeCoeff(&p.top, v, i), p.lit.Q[i])
+			q := p.lit.Q[i]
+			c := addMod(ct[0].Coeffs[i][coef], p.encodeCoeff(&p.top, v, i), q)
+			ct[0].Coeffs[i][coef] = addMod(c, liftSmall(e1, q), q)
 		}
 		p.addFlood(wk.prng, ct[0], top, coef)
 	})
