@@ -94,12 +94,20 @@ func TestTransposeBlock(t *testing.T) {
 	}
 }
 
-// TestVOLESums checks the unrolled k = 4 sums against the definition
+// TestVOLESums checks the unrolled k = 4 sums (with AVX-512 where there
+// is one, on the words up to a multiple of 8) against the definition
 // (u the sum of all expansions, v_j of those whose index has bit j) and
 // the generic tree for every k.
 func TestVOLESums(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(23, 24))
-	const n = 37
+	for _, n := range []int{3, 37, 256} {
+		testVOLESums(t, r, n)
+	}
+}
+
+// testVOLESums is TestVOLESums on n words (with AVX-512, the first
+// multiple of 8 in assembly and the rest in Go).
+func testVOLESums(t *testing.T, r *mrand.Rand, n int) {
 	for _, k := range ks {
 		g := make([][]uint64, 1<<k)
 		for y := range g {

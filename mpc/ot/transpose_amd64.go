@@ -4,7 +4,15 @@ package ot
 
 import "golang.org/x/sys/cpu"
 
-var useAVX2 = cpu.X86.HasAVX2
+var (
+	useAVX2   = cpu.X86.HasAVX2
+	useAVX512 = cpu.X86.HasAVX512F
+)
+
+// voleSums4AVX512 is voleSums4 with AVX-512 on a.n words.
+//
+//go:noescape
+func voleSums4AVX512(a *voleArgs)
 
 // transposeBlock sets dst[j] to column j of the 128×128 bit matrix whose
 // row i is src[i·stride], src[i·stride+1]: with AVX2, the four 64×64

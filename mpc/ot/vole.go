@@ -31,9 +31,50 @@ func voleSums(g [][]uint64, u []uint64, v [][]uint64) {
 	}
 }
 
-// voleSums4 is voleSums for k = 4, unrolled: a tree of 15 XORs gives u
-// and the pair, quad and octet sums, from which the v[j] take 15 more.
+// voleSums4 is voleSums for k = 4: with AVX-512 eight words at a time
+// (voleSums4AVX512), the rest through voleSums4Go.
 func voleSums4(g [][]uint64, u []uint64, v [][]uint64) {
+	n := len(u)
+	if m := n &^ 7; useAVX512 && m > 0 {
+		var a voleArgs
+		for y := range a.g {
+			a.g[y] = &g[y][:n][0]
+		}
+		for j := range a.v {
+			a.v[j] = &v[j][:n][0]
+		}
+		a.u, a.n = &u[0], m
+		voleSums4AVX512(&a)
+		if m == n {
+			return
+		}
+		var gt [16][]uint64
+		var vt [4][]uint64
+		for y := range gt {
+			gt[y] = g[y][m:n]
+		}
+		for j := range vt {
+			vt[j] = v[j][m:n]
+		}
+		g, u, v = gt[:], u[m:], vt[:]
+	}
+	voleSums4Go(g, u, v)
+}
+
+// voleArgs are voleSums4AVX512's operands: the 16 expansions' words, the
+// four v[j], u, and the number of words (a positive multiple of 8). The
+// assembly reads them at fixed offsets: g at 0, v at 128, u at 160, n at
+// 168.
+type voleArgs struct {
+	g [16]*uint64
+	v [4]*uint64
+	u *uint64
+	n int
+}
+
+// voleSums4Go is voleSums for k = 4, unrolled: a tree of 15 XORs gives u
+// and the pair, quad and octet sums, from which the v[j] take 15 more.
+func voleSums4Go(g [][]uint64, u []uint64, v [][]uint64) {
 	n := len(u)
 	g0, g1, g2, g3 := g[0][:n], g[1][:n], g[2][:n], g[3][:n]
 	g4, g5, g6, g7 := g[4][:n], g[5][:n], g[6][:n], g[7][:n]
