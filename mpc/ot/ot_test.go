@@ -248,6 +248,21 @@ func testCorrelatedOTs(t *testing.T, k int) {
 	}
 }
 
+// checkRandomOTs checks that the receiver's message mc[j] of every random
+// OT is exactly the one of m0[j], m1[j] its choice bit picks.
+func checkRandomOTs(t *testing.T, m0, m1, mc []Block, choices Bits) {
+	t.Helper()
+	for j := range mc {
+		want, other := m0[j], m1[j]
+		if choices.Bit(j) == 1 {
+			want, other = other, want
+		}
+		if mc[j] != want || mc[j] == other {
+			t.Fatalf("random OT %d: the receiver's message is not exactly the chosen one", j)
+		}
+	}
+}
+
 // TestRandomOTsIntoReusedBuffers runs random OTs into buffers full of
 // garbage, twice over the same buffers, and checks every OT as
 // TestDerivedOTs does: nothing of a buffer's old content survives.
@@ -256,7 +271,7 @@ func TestRandomOTsIntoReusedBuffers(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(7, 8))
 	const n = 2000
 	m0, m1, mc := make([]Block, n), make([]Block, n), make([]Block, n)
-	for round := range 2 {
+	for range 2 {
 		for _, buf := range [][]Block{m0, m1, mc} {
 			for j := range buf {
 				buf[j] = Block{rng.Uint64(), rng.Uint64()}
@@ -268,15 +283,7 @@ func TestRandomOTsIntoReusedBuffers(t *testing.T) {
 		if err := errors.Join(serr, rerr); err != nil {
 			t.Fatal(err)
 		}
-		for j := range n {
-			want, other := m0[j], m1[j]
-			if choices.Bit(j) == 1 {
-				want, other = other, want
-			}
-			if mc[j] != want || mc[j] == other {
-				t.Fatalf("round %d, random OT %d: the receiver's message is not exactly the chosen one", round, j)
-			}
-		}
+		checkRandomOTs(t, m0, m1, mc, choices)
 	}
 	if err := s.RandomOTsInto(m0, m1[:10]); err == nil {
 		t.Fatal("buffers of different lengths accepted")
@@ -295,15 +302,7 @@ func TestDerivedOTs(t *testing.T) {
 	if err := errors.Join(serr, rerr); err != nil {
 		t.Fatal(err)
 	}
-	for j := range n {
-		want, other := m0[j], m1[j]
-		if choices.Bit(j) == 1 {
-			want, other = other, want
-		}
-		if mc[j] != want || mc[j] == other {
-			t.Fatalf("random OT %d: the receiver's message is not exactly the chosen one", j)
-		}
-	}
+	checkRandomOTs(t, m0, m1, mc, choices)
 
 	c := make([]uint64, n)
 	for j := range c {
