@@ -3,6 +3,7 @@ package twopc
 import (
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -295,10 +296,17 @@ func (c *recordingConn) Recv() ([]byte, error) {
 // (chi-square over 4 values) whether every
 // client value is 0 or every one is 2^k − 1, and so are the triples'
 // corrections (two bits) and the openings of the tree's ANDs (three-bit
-// symbols over 8 values). Without the pads
-// the leaf messages would be the comparison bits themselves.
+// symbols over 8 values), for leaves of 4 bits (k = 16) and of 4 and 3
+// bits (k = 14). Without the pads the leaf messages would be the
+// comparison bits themselves.
 func TestServerViewUniform(t *testing.T) {
-	const n, k = 4096, 16
+	for _, k := range []int{16, 14} {
+		t.Run("k="+strconv.Itoa(k), func(t *testing.T) { testServerView(t, k) })
+	}
+}
+
+func testServerView(t *testing.T, k int) {
+	const n = 4096
 	r := rand.New(rand.NewPCG(17, 18))
 	y := make([]uint64, n)
 	for j := range y {
@@ -331,14 +339,14 @@ func TestServerViewUniform(t *testing.T) {
 			}
 			return p.greater(x, k)
 		})
-		// k = 16: four leaves, tree levels of 2 and 1 pairs; the server
-		// receives the leaf messages (4 bytes a leaf), the triples'
+		// Four leaves, tree levels of 2 and 1 pairs; the server receives
+		// the leaf messages (⌈2^b/4⌉ bytes a b-bit leaf), the triples'
 		// corrections (3n bytes of two bits) and the openings (2n, then n
 		// bytes of three bits).
 		var sym2, sym3, corr [8]int
 		for _, m := range seen {
 			switch len(m) {
-			case 4 * n * leaves(k):
+			case n * newLeafLayout(k).msgOff[leaves(k)]:
 				// The XOR of neighbouring messages w and w+1 of a leaf:
 				// without the pads it would be the change of [x > w] and
 				// [x = w] between them, whatever the random shares.
@@ -354,6 +362,15 @@ func TestServerViewUniform(t *testing.T) {
 				for _, b := range m {
 					sym3[b&7]++
 				}
+			}
+		}
+		for name, counts := range map[string][]int{"leaf messages": sym2[:], "triple corrections": corr[:], "AND openings": sym3[:]} {
+			total := 0
+			for _, c := range counts {
+				total += c
+			}
+			if total == 0 {
+				t.Fatalf("client values all %d: no %s among the server's %d messages", fill, name, len(seen))
 			}
 		}
 		if c := chi(corr[:4]); c > 25 || corr[4]+corr[5]+corr[6]+corr[7] != 0 {
