@@ -2,6 +2,7 @@ package twopc
 
 import (
 	"fmt"
+	"slices"
 
 	"veil/internal/parallel"
 	"veil/mpc/ot"
@@ -54,15 +55,33 @@ func newLeafLayout(k int) *leafLayout {
 // msgBytes is the size of the 2^b two-bit messages of a b-bit leaf.
 func msgBytes(b int) int { return (1<<b + 3) / 4 }
 
-// rots and msgs are the random OTs and the message bytes of the leaves
-// before leaf l (l = e·q + i for leaf i of value e).
-func (lay *leafLayout) rots(l int) int { return l/lay.q*lay.k + lay.bitOff[l%lay.q] }
-func (lay *leafLayout) msgs(l int) int { return l/lay.q*lay.msgOff[lay.q] + lay.msgOff[l%lay.q] }
+// A leafRun describes the leaves of one batch, leaf l of the batch
+// being leaf lo+l of the comparison (leaf i of value e at e·q + i): its
+// value and width, and where its random OTs and its message bytes start
+// within the batch's (rot and msg have one more entry: the totals).
+type leafRun struct {
+	val, width []uint8
+	rot, msg   []int
+}
 
-// value returns leaf l of vals: the bits of its value's leaf.
-func (lay *leafLayout) value(vals []uint64, l int) int {
-	e, i := l/lay.q, l%lay.q
-	return int(vals[e] >> lay.bitOff[i] & (1<<lay.width[i] - 1))
+// fill sets r to leaves [lo, hi) of vals, walking values and leaves
+// without a division per leaf.
+func (r *leafRun) fill(lay *leafLayout, vals []uint64, lo, hi int) {
+	m := hi - lo
+	r.val, r.width = slices.Grow(r.val[:0], m)[:m], slices.Grow(r.width[:0], m)[:m]
+	r.rot, r.msg = slices.Grow(r.rot[:0], m+1)[:m+1], slices.Grow(r.msg[:0], m+1)[:m+1]
+	e, i := lo/lay.q, lo%lay.q
+	rot, msg := 0, 0
+	for l := range m {
+		w := lay.width[i]
+		r.val[l], r.width[l] = uint8(vals[e]>>lay.bitOff[i]&(1<<w-1)), uint8(w)
+		r.rot[l], r.msg[l] = rot, msg
+		rot, msg = rot+w, msg+msgBytes(w)
+		if i++; i == lay.q {
+			i, e = 0, e+1
+		}
+	}
+	r.rot[m], r.msg[m] = rot, msg
 }
 
 // treePairs is the number of pairs of nodes the tree over q leaves
@@ -139,11 +158,12 @@ func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
 	m := len(vals) * lay.q
 	for lo := 0; lo < m; lo += leafBatch {
 		hi := min(lo+leafBatch, m)
+		p.leaves.fill(lay, vals, lo, hi)
 		var err error
 		if p.first() {
-			err = p.leafSend(lay, vals, lo, hi, gt, eq)
+			err = p.leafSend(&p.leaves, gt[lo:hi], eq[lo:hi])
 		} else {
-			err = p.leafReceive(lay, vals, lo, hi, gt, eq)
+			err = p.leafReceive(&p.leaves, gt[lo:hi], eq[lo:hi])
 		}
 		if err != nil {
 			return fmt.Errorf("comparison leaves: %w", err)
@@ -163,11 +183,12 @@ var plainLeaf = func() (t [16]uint32) {
 	return t
 }()
 
-// leafSend is P0's end of the leaf OTs of leaves [lo, hi): random shares
-// kept, 2^b padded two-bit messages sent per leaf of b bits.
-func (p *party) leafSend(lay *leafLayout, vals []uint64, lo, hi int, gt, eq []byte) error {
-	m, rot0, msg0 := hi-lo, lay.rots(lo), lay.msgs(lo)
-	k0, k1, err := p.sendROTs(lay.rots(hi) - rot0)
+// leafSend is P0's end of the leaf OTs of the leaves of run: random
+// shares kept in gt and eq, 2^b padded two-bit messages sent per leaf of
+// b bits.
+func (p *party) leafSend(run *leafRun, gt, eq []byte) error {
+	m := len(run.val)
+	k0, k1, err := p.sendROTs(run.rot[m])
 	if err != nil {
 		return err
 	}
@@ -175,7 +196,7 @@ func (p *party) leafSend(lay *leafLayout, vals []uint64, lo, hi int, gt, eq []by
 	// This party's shares: two random bits per leaf.
 	coins := make([]uint64, (2*m+63)/64)
 	p.coins.Uint64s(coins)
-	msg := make([]byte, lay.msgs(hi)-msg0)
+	msg := make([]byte, run.msg[m])
 	parallel.Ranges(m, 1<<10, func(from, to int) {
 		// The pads of padLeaves leaves at a time, made, hashed and used
 		// while in cache.
@@ -187,7 +208,7 @@ func (p *party) leafSend(lay *leafLayout, vals []uint64, lo, hi int, gt, eq []by
 			// K_0 ⊕ ⊕_{j ∈ w} (k_j^0 ⊕ k_j^1).
 			np := 0
 			for l := l0; l < l0+n; l++ {
-				b, r := lay.width[(lo+l)%lay.q], lay.rots(lo+l)-rot0
+				b, r := int(run.width[l]), run.rot[l]
 				k := pads[np : np+1<<b]
 				k[0] = ot.Block{}
 				for j := range b {
@@ -209,18 +230,18 @@ func (p *party) leafSend(lay *leafLayout, vals []uint64, lo, hi int, gt, eq []by
 			ot.HashTweaked(pads[:np], pads[:np], tw[:np])
 			np = 0
 			for l := l0; l < l0+n; l++ {
-				b := lay.width[(lo+l)%lay.q]
+				b := int(run.width[l])
 				rg, re := uint32(coins[2*l/64]>>(2*l%64)&1), uint32(coins[2*l/64]>>(2*l%64+1)&1)
-				gt[lo+l], eq[lo+l] = byte(rg), byte(re)
+				gt[l], eq[l] = byte(rg), byte(re)
 				// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
-				word := plainLeaf[lay.value(vals, lo+l)] ^ rg*0x55555555 ^ re*0xaaaaaaaa
+				word := plainLeaf[run.val[l]] ^ rg*0x55555555 ^ re*0xaaaaaaaa
 				for w := range 1 << b {
 					word ^= uint32(pads[np+w][0]&3) << (2 * w)
 				}
 				np += 1 << b
-				off := lay.msgs(lo+l) - msg0
-				for j := range msgBytes(b) {
-					msg[off+j] = byte(word >> (8 * j))
+				out := msg[run.msg[l]:run.msg[l+1]]
+				for j := range out {
+					out[j] = byte(word >> (8 * j))
 				}
 			}
 		}
@@ -230,42 +251,40 @@ func (p *party) leafSend(lay *leafLayout, vals []uint64, lo, hi int, gt, eq []by
 
 // leafReceive is P1's end: it chooses with its leaf values and unpads
 // the one message of each leaf its keys open.
-func (p *party) leafReceive(lay *leafLayout, vals []uint64, lo, hi int, gt, eq []byte) error {
-	m, rot0, msg0 := hi-lo, lay.rots(lo), lay.msgs(lo)
-	nr := lay.rots(hi) - rot0
-	choices := ot.NewBits(nr)
-	for l := range m {
-		y, r := lay.value(vals, lo+l), lay.rots(lo+l)-rot0
-		for j := range lay.width[(lo+l)%lay.q] {
-			choices.Set(r+j, uint64(y>>j&1))
+func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
+	m := len(run.val)
+	choices := ot.NewBits(run.rot[m])
+	for l, y := range run.val {
+		r := run.rot[l]
+		for j := range run.width[l] {
+			choices.Set(r+int(j), uint64(y>>j&1))
 		}
 	}
-	keys, err := p.chooseROTs(choices, nr)
+	keys, err := p.chooseROTs(choices, run.rot[m])
 	if err != nil {
 		return err
 	}
 	first := p.tweaks(16 * m)
 	pads := make([]ot.Block, m)
 	tw := make([]uint64, m)
-	for l := range m {
-		r := lay.rots(lo+l) - rot0
-		for j := range lay.width[(lo+l)%lay.q] {
+	for l, y := range run.val {
+		r := run.rot[l]
+		for j := range int(run.width[l]) {
 			pads[l] = pads[l].Xor(keys[r+j])
 		}
-		tw[l] = first + uint64(16*l+lay.value(vals, lo+l))
+		tw[l] = first + uint64(16*l+int(y))
 	}
 	ot.HashTweaked(pads, pads, tw)
 	msg, err := p.conn.Recv()
 	if err != nil {
 		return err
 	}
-	if want := lay.msgs(hi) - msg0; len(msg) != want {
+	if want := run.msg[m]; len(msg) != want {
 		return fmt.Errorf("%d bytes of leaf messages, want %d", len(msg), want)
 	}
-	for l := range m {
-		y, off := lay.value(vals, lo+l), lay.msgs(lo+l)-msg0
-		v := uint32(msg[off+y/4]>>(2*(y%4))&3) ^ uint32(pads[l][0]&3)
-		gt[lo+l], eq[lo+l] = byte(v&1), byte(v>>1)
+	for l, y := range run.val {
+		v := uint32(msg[run.msg[l]+int(y/4)]>>(2*(y%4))&3) ^ uint32(pads[l][0]&3)
+		gt[l], eq[l] = byte(v&1), byte(v>>1)
 	}
 	return nil
 }

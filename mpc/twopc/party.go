@@ -30,6 +30,7 @@ type party struct {
 	// The messages of random OTs, reused batch after batch (see
 	// sendROTs, chooseROTs).
 	sent0, sent1, chosen []ot.Block
+	leaves               leafRun // the current batch of comparison leaves
 }
 
 // rotBatch bounds the random OTs a protocol takes at a time where it
