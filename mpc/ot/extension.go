@@ -47,6 +47,7 @@ type COTSender struct {
 	seeds [][]*keystream // per group, every leaf but d_g (nil there)
 	next  uint64         // index of the next OT consumed (the hash tweak)
 	pool  fifo[Block]    // precomputed q_j of random correlated OTs
+	cols  columns
 }
 
 // NewCOTSender draws Δ and sets up an extension with parameter k (1, 2,
@@ -116,6 +117,7 @@ type COTReceiver struct {
 	next        uint64
 	pool        fifo[Block] // precomputed t_j of random correlated OTs
 	poolChoices fifo[byte]  // their random choices r'_j, 0 or 1
+	cols        columns
 }
 
 // NewCOTReceiver sets up an extension with parameter k with the other
@@ -193,11 +195,10 @@ func (s *COTSender) ExtendInto(q []Block) error {
 		if len(d) != (k+7)/8 {
 			return fmt.Errorf("ot extension: %d bytes of choice corrections, want %d for %d OTs", len(d), (k+7)/8, k)
 		}
+		// q_j ⊕= c_j·Δ for the correction bit c_j, without a branch on it.
 		for j, v := range s.pool.front(k) {
-			if d[j/8]>>(j%8)&1 == 1 {
-				v = v.Xor(s.delta)
-			}
-			q[j] = v
+			m := -uint64(d[j/8] >> (j % 8) & 1)
+			q[j] = Block{v[0] ^ s.delta[0]&m, v[1] ^ s.delta[1]&m}
 		}
 		s.pool.pop(k)
 	}
@@ -228,7 +229,7 @@ func (s *COTSender) Pooled() int { return s.pool.len() }
 // extend runs the extension for len(q) correlated OTs into q.
 func (s *COTSender) extend(q []Block) error {
 	n, k := len(q), s.k
-	all, cols, stride := newColumns(chunkWords(min(n, chunkOTs)))
+	all, cols, stride := s.cols.get(chunkWords(min(n, chunkOTs)))
 	for off := 0; off < n; off += chunkOTs {
 		m := min(chunkOTs, n-off)
 		w := chunkWords(m)
@@ -342,7 +343,7 @@ func (r *COTReceiver) Pooled() int { return r.pool.len() }
 // choices into t.
 func (r *COTReceiver) extend(choices Bits, t []Block) error {
 	n, k := len(t), r.k
-	all, cols, stride := newColumns(chunkWords(min(n, chunkOTs)))
+	all, cols, stride := r.cols.get(chunkWords(min(n, chunkOTs)))
 	for off := 0; off < n; off += chunkOTs {
 		m := min(chunkOTs, n-off)
 		w := chunkWords(m)
@@ -416,18 +417,28 @@ func (b *voleBuffers) window(cols [][]uint64, lo, hi int) [][]uint64 {
 	return b.v
 }
 
-// newColumns returns κ column buffers of w words, column i at
-// all[i·stride:]. The stride is a cache line more than w: at a power of
-// two, the transposes' loads of one word from every column would all
-// fall into the same cache set.
-func newColumns(w int) (all []uint64, cols [][]uint64, stride int) {
-	stride = w + 8
-	all = make([]uint64, kappa*stride)
-	cols = make([][]uint64, kappa)
-	for i := range cols {
-		cols[i] = all[i*stride : i*stride+w]
+// columns are an extension's κ column buffers, kept from call to call:
+// column i at all[i·stride:], the stride a cache line more than the
+// widest columns asked for (at a power of two, the transposes' loads of
+// one word from every column would all fall into the same cache set).
+type columns struct {
+	all    []uint64
+	cols   [][]uint64
+	stride int
+}
+
+// get returns the κ columns cut to w words, their backing array and its
+// stride; their contents are undefined.
+func (c *columns) get(w int) (all []uint64, cols [][]uint64, stride int) {
+	if w+8 > c.stride {
+		c.stride = w + 8
+		c.all = make([]uint64, kappa*c.stride)
+		c.cols = make([][]uint64, kappa)
 	}
-	return all, cols, stride
+	for i := range c.cols {
+		c.cols[i] = c.all[i*c.stride : i*c.stride+w]
+	}
+	return c.all, c.cols, c.stride
 }
 
 // xorWords sets dst[i] ^= src[i].

@@ -214,7 +214,8 @@ func TestBaseOTRefusesBadElements(t *testing.T) {
 
 // TestCorrelatedOTs checks q_j ⊕ t_j = r_j·Δ for every k over batch sizes
 // around the 64- and 128-bit boundaries and the chunk size, extending the
-// same pair again and again.
+// same pair again and again (the last batch in column buffers kept from
+// a larger one).
 func TestCorrelatedOTs(t *testing.T) {
 	for _, k := range ks {
 		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) { testCorrelatedOTs(t, k) })
@@ -225,7 +226,7 @@ func testCorrelatedOTs(t *testing.T, k int) {
 	s, r, _ := pair(t, k)
 	rng := mrand.New(mrand.NewPCG(3, 4))
 	delta := s.Delta()
-	for _, n := range []int{1, 63, 64, 65, 127, 128, 129, 1000, chunkOTs + 5} {
+	for _, n := range []int{1, 63, 64, 65, 127, 128, 129, 1000, chunkOTs + 5, 100} {
 		choices := randomBits(rng, n)
 		var q, tt []Block
 		var serr, rerr error
