@@ -299,7 +299,7 @@ func b2u(c bool) uint32 {
 	return 0
 }
 
-// tweaks reserves n hash tweaks of the session's 1-out-of-16 OTs and
+// tweaks reserves n hash tweaks of the session's leaf OTs (16 a leaf) and
 // returns the first.
 func (p *party) tweaks(n int) uint64 {
 	t := p.tweak

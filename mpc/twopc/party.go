@@ -22,7 +22,7 @@ type party struct {
 	snd   *ot.COTSender   // this party sends, the other chooses
 	rcv   *ot.COTReceiver // the other sends, this party chooses
 	coins *prg.Stream     // this party's private randomness
-	tweak uint64          // the next hash tweak of the 1-out-of-16 OTs (from 2^63, apart from the extensions')
+	tweak uint64          // the next hash tweak of the leaf OTs (from 2^63, apart from the extensions')
 	// triples are pair triples made in the offline phase; the next
 	// unused one is triples[tripleOff].
 	triples   *pairTriples
