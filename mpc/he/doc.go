@@ -69,7 +69,10 @@
 // Weights are transformed per layer and dropped ([Server.Eval]), or
 // transformed once and kept by a server that can spare the memory
 // ([Server.NewKernels], [Server.KernelBytes]; the two-party backend keeps
-// up to 256 MiB of them per session and streams the rest).
+// up to 256 MiB of them per session and streams the rest). The
+// transforms and the server's products run in AVX-512 assembly where the
+// CPU has it (ntt.go, mont.go), Lattigo's own loops elsewhere and under
+// the build tag purego, the two tested equal.
 //
 // # Costs
 //

@@ -25,7 +25,8 @@
 // 32·128 bytes more; each correlated OT then costs 128/k bits from the
 // receiver (32 at k = 4, see CorrectionBytes), plus 64 bits from the
 // sender for a correlated or 128 for a chosen-message 64-bit pair. The
-// hot loops — the seed expansions (AES-CTR), the 128×128 bit transposes
-// (AVX2) and the hash (AES-NI, both passes in one loop) — have portable
-// Go paths beside them (build tag purego), tested equal.
+// hot loops — the seed expansions (AES-CTR, with VAES where the CPU has
+// it), the 128×128 bit transposes (AVX2), the VOLE sums (AVX-512) and the
+// hash (VAES, else AES-NI, both passes without leaving the registers) —
+// have portable Go paths beside them (build tag purego), tested equal.
 package ot
