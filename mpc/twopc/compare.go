@@ -57,11 +57,12 @@ func msgBytes(b int) int { return (1<<b + 3) / 4 }
 
 // A leafRun describes the leaves of one batch, leaf l of the batch
 // being leaf lo+l of the comparison (leaf i of value e at e·q + i): its
-// value and width, and where its random OTs and its message bytes start
-// within the batch's (rot and msg have one more entry: the totals).
+// value and width, and where its random OTs, its pads (the hash tweaks
+// of its messages) and its message bytes start within the batch's (rot,
+// pad and msg have one more entry: the totals).
 type leafRun struct {
-	val, width []uint8
-	rot, msg   []int
+	val, width    []uint8
+	rot, pad, msg []int
 }
 
 // fill sets r to leaves [lo, hi) of vals, walking values and leaves
@@ -70,18 +71,19 @@ func (r *leafRun) fill(lay *leafLayout, vals []uint64, lo, hi int) {
 	m := hi - lo
 	r.val, r.width = slices.Grow(r.val[:0], m)[:m], slices.Grow(r.width[:0], m)[:m]
 	r.rot, r.msg = slices.Grow(r.rot[:0], m+1)[:m+1], slices.Grow(r.msg[:0], m+1)[:m+1]
+	r.pad = slices.Grow(r.pad[:0], m+1)[:m+1]
 	e, i := lo/lay.q, lo%lay.q
-	rot, msg := 0, 0
+	rot, pad, msg := 0, 0, 0
 	for l := range m {
 		w := lay.width[i]
 		r.val[l], r.width[l] = uint8(vals[e]>>lay.bitOff[i]&(1<<w-1)), uint8(w)
-		r.rot[l], r.msg[l] = rot, msg
-		rot, msg = rot+w, msg+msgBytes(w)
+		r.rot[l], r.pad[l], r.msg[l] = rot, pad, msg
+		rot, pad, msg = rot+w, pad+1<<w, msg+msgBytes(w)
 		if i++; i == lay.q {
 			i, e = 0, e+1
 		}
 	}
-	r.rot[m], r.msg[m] = rot, msg
+	r.rot[m], r.pad[m], r.msg[m] = rot, pad, msg
 }
 
 // treePairs is the number of pairs of nodes the tree over q leaves
@@ -192,7 +194,7 @@ func (p *party) leafSend(run *leafRun, gt, eq []byte) error {
 	if err != nil {
 		return err
 	}
-	first := p.tweaks(16 * m)
+	first := p.tweaks(run.pad[m])
 	// This party's shares: two random bits per leaf.
 	coins := make([]uint64, (2*m+63)/64)
 	p.coins.Uint64s(coins)
@@ -201,7 +203,6 @@ func (p *party) leafSend(run *leafRun, gt, eq []byte) error {
 		// The pads of padLeaves leaves at a time, made, hashed and used
 		// while in cache.
 		var pads [16 * padLeaves]ot.Block
-		var tw [16 * padLeaves]uint64
 		for l0 := from; l0 < to; l0 += padLeaves {
 			n := min(padLeaves, to-l0)
 			// The key of message w of leaf l, K_w = ⊕_j k_j^{w_j} =
@@ -222,12 +223,10 @@ func (p *party) leafSend(run *leafRun, gt, eq []byte) error {
 						hi[w] = kw.Xor(dj)
 					}
 				}
-				for w := range 1 << b {
-					tw[np+w] = first + uint64(16*l+w)
-				}
 				np += 1 << b
 			}
-			ot.HashTweaked(pads[:np], pads[:np], tw[:np])
+			// Pad w of leaf l has the tweak first + run.pad[l] + w.
+			ot.HashBlocks(pads[:np], pads[:np], first+uint64(run.pad[l0]))
 			np = 0
 			for l := l0; l < l0+n; l++ {
 				b := int(run.width[l])
@@ -264,7 +263,7 @@ func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
 	if err != nil {
 		return err
 	}
-	first := p.tweaks(16 * m)
+	first := p.tweaks(run.pad[m])
 	pads := make([]ot.Block, m)
 	tw := make([]uint64, m)
 	for l, y := range run.val {
@@ -272,7 +271,7 @@ func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
 		for j := range int(run.width[l]) {
 			pads[l] = pads[l].Xor(keys[r+j])
 		}
-		tw[l] = first + uint64(16*l+int(y))
+		tw[l] = first + uint64(run.pad[l]+int(y))
 	}
 	ot.HashTweaked(pads, pads, tw)
 	msg, err := p.conn.Recv()
@@ -299,8 +298,8 @@ func b2u(c bool) uint32 {
 	return 0
 }
 
-// tweaks reserves n hash tweaks of the session's leaf OTs (16 a leaf) and
-// returns the first.
+// tweaks reserves n hash tweaks of the session's leaf OTs (one per pad)
+// and returns the first.
 func (p *party) tweaks(n int) uint64 {
 	t := p.tweak
 	p.tweak += uint64(n)
