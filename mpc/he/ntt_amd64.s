@@ -206,23 +206,40 @@ GLOBL perm<>(SB), RODATA|NOPTR, $0x300
 	VPADDQ Z30, Z6, Z6;                        \
 	SHOUP(Z6, Z20, Z21, Z22, y, Z4, Z5, Z7)
 
-// func fwdStageAVX512(p *uint64, groups, h int, w, wq *uint64, q uint64)
-TEXT ·fwdStageAVX512(SB), NOSPLIT, $0-48
-	MOVQ p+0(FP), DI
-	MOVQ groups+8(FP), CX
-	MOVQ h+16(FP), DX
-	MOVQ w+24(FP), R8
-	MOVQ wq+32(FP), R9
-	MOVQ q+40(FP), AX
-	CONSTS(AX)
+// The stages with one root per group: STAGEARGS loads the arguments
+// (DI = p, CX = groups, DX = h in bytes, R8 and R9 the roots and
+// quotients), GROUPROOTS broadcasts the group's root and sets BX to its
+// first pair and R10 to the bytes left, NEXTGROUP moves to the next
+// group and counts it down.
+#define STAGEARGS \
+	MOVQ p+0(FP), DI;      \
+	MOVQ groups+8(FP), CX; \
+	MOVQ h+16(FP), DX;     \
+	MOVQ w+24(FP), R8;     \
+	MOVQ wq+32(FP), R9;    \
+	MOVQ q+40(FP), AX;     \
+	CONSTS(AX);            \
 	SHLQ $3, DX
 
-fwdGroup:
-	VPBROADCASTQ (R8), Z20
-	VPBROADCASTQ (R9), Z21
-	VPSRLQ       $32, Z21, Z22
-	MOVQ         DI, BX
+#define GROUPROOTS \
+	VPBROADCASTQ (R8), Z20;     \
+	VPBROADCASTQ (R9), Z21;     \
+	VPSRLQ       $32, Z21, Z22; \
+	MOVQ         DI, BX;        \
 	MOVQ         DX, R10
+
+#define NEXTGROUP \
+	LEAQ (DI)(DX*2), DI; \
+	ADDQ $8, R8;         \
+	ADDQ $8, R9;         \
+	DECQ CX
+
+// func fwdStageAVX512(p *uint64, groups, h int, w, wq *uint64, q uint64)
+TEXT ·fwdStageAVX512(SB), NOSPLIT, $0-48
+	STAGEARGS
+
+fwdGroup:
+	GROUPROOTS
 
 fwdLoop:
 	VMOVDQU64 (BX), Z2
@@ -234,10 +251,7 @@ fwdLoop:
 	SUBQ      $64, R10
 	JNZ       fwdLoop
 
-	LEAQ (DI)(DX*2), DI
-	ADDQ $8, R8
-	ADDQ $8, R9
-	DECQ CX
+	NEXTGROUP
 	JNZ  fwdGroup
 	VZEROUPPER
 	RET
@@ -310,21 +324,10 @@ invHeadLoop:
 
 // func invStageAVX512(p *uint64, groups, h int, w, wq *uint64, q uint64)
 TEXT ·invStageAVX512(SB), NOSPLIT, $0-48
-	MOVQ p+0(FP), DI
-	MOVQ groups+8(FP), CX
-	MOVQ h+16(FP), DX
-	MOVQ w+24(FP), R8
-	MOVQ wq+32(FP), R9
-	MOVQ q+40(FP), AX
-	CONSTS(AX)
-	SHLQ $3, DX
+	STAGEARGS
 
 invGroup:
-	VPBROADCASTQ (R8), Z20
-	VPBROADCASTQ (R9), Z21
-	VPSRLQ       $32, Z21, Z22
-	MOVQ         DI, BX
-	MOVQ         DX, R10
+	GROUPROOTS
 
 invLoop:
 	VMOVDQU64 (BX), Z2
@@ -336,10 +339,7 @@ invLoop:
 	SUBQ      $64, R10
 	JNZ       invLoop
 
-	LEAQ (DI)(DX*2), DI
-	ADDQ $8, R8
-	ADDQ $8, R9
-	DECQ CX
+	NEXTGROUP
 	JNZ  invGroup
 	VZEROUPPER
 	RET

@@ -100,6 +100,18 @@ GLOBL vaesConst<>(SB), RODATA|NOPTR, $0x140
 	VAESENCLAST Z26, g, g;               \
 	VAESENCLAST Z26, h, h
 
+// XORPI adds π(x), in Z0–Z7, to Z8–Z15: the tweaks before the second
+// pass, its outputs after.
+#define XORPI \
+	VPXORQ Z0, Z8, Z8;   \
+	VPXORQ Z1, Z9, Z9;   \
+	VPXORQ Z2, Z10, Z10; \
+	VPXORQ Z3, Z11, Z11; \
+	VPXORQ Z4, Z12, Z12; \
+	VPXORQ Z5, Z13, Z13; \
+	VPXORQ Z6, Z14, Z14; \
+	VPXORQ Z7, Z15, Z15
+
 // LISTED sets x and y to the listed tweaks of 8 blocks at off(R10),
 // spread into the blocks' low halves (Z30, Z31 spread, Z27 masks).
 #define LISTED(off, x, y) \
@@ -161,23 +173,9 @@ vaesCounter:
 	VPADDQ    Z29, Z15, Z28
 
 vaesSecond:
-	VPXORQ Z0, Z8, Z8
-	VPXORQ Z1, Z9, Z9
-	VPXORQ Z2, Z10, Z10
-	VPXORQ Z3, Z11, Z11
-	VPXORQ Z4, Z12, Z12
-	VPXORQ Z5, Z13, Z13
-	VPXORQ Z6, Z14, Z14
-	VPXORQ Z7, Z15, Z15
+	XORPI
 	ENC32(Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
-	VPXORQ    Z0, Z8, Z8
-	VPXORQ    Z1, Z9, Z9
-	VPXORQ    Z2, Z10, Z10
-	VPXORQ    Z3, Z11, Z11
-	VPXORQ    Z4, Z12, Z12
-	VPXORQ    Z5, Z13, Z13
-	VPXORQ    Z6, Z14, Z14
-	VPXORQ    Z7, Z15, Z15
+	XORPI
 	VMOVDQU64 Z8, 0(DI)
 	VMOVDQU64 Z9, 64(DI)
 	VMOVDQU64 Z10, 128(DI)
