@@ -154,7 +154,7 @@ func (c *compiler) weight(n *ir.Node, name string, k *ir.Tensor, scale int) (int
 		}
 		data[i] = Encode(float64(v), scale)
 	}
-	id := c.add(&Tensor{Name: name, Shape: k.Shape.Clone(), Kind: KindWeight, Scale: scale, Data: data, Node: name})
+	id := c.add(&Tensor{Name: name, Shape: k.Shape.Clone(), Kind: KindWeight, Scale: scale, Data: data, Node: name, Bits: StorageBits(data)})
 	c.weights[key] = id
 	return id, nil
 }

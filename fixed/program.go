@@ -142,6 +142,48 @@ type Tensor struct {
 	Scale int      `json:"scale"`          // fixed-point scale of its values
 	Data  []uint64 `json:"-"`              // weights only
 	Node  string   `json:"node,omitempty"` // the float-graph value it came from
+	// Bits, for a weight tensor, when nonzero: every value, read as a
+	// signed 64-bit number, lies in [−2^(Bits−1), 2^(Bits−1)). The
+	// compiler declares the smallest of StorageWidths that holds the
+	// tensor, a storage width: it is public (the client learns it with
+	// the program, at most two bits about the weights), so that a
+	// backend may size its arithmetic by it (the 2PC backend's RLWE
+	// noise budget). Zero declares nothing.
+	Bits int `json:"bits,omitempty"`
+}
+
+// StorageWidths are the widths, in bits, the compiler declares for
+// weight tensors (Tensor.Bits).
+var StorageWidths = []int{16, 24, 32, 64}
+
+// StorageBits returns the smallest of StorageWidths whose signed range
+// holds every value of data.
+func StorageBits(data []uint64) int {
+	var m uint64 // the largest of v and −v−1: v fits b bits iff m < 2^(b−1)
+	for _, v := range data {
+		x := int64(v)
+		m = max(m, uint64(x^x>>63))
+	}
+	for _, b := range StorageWidths {
+		if b == 64 || m < 1<<(b-1) {
+			return b
+		}
+	}
+	return 64
+}
+
+// checkBits checks that a weight tensor's values fit its declared Bits.
+func (t *Tensor) checkBits() error {
+	if t.Bits == 0 || t.Bits >= 64 {
+		return nil
+	}
+	lim := int64(1) << (t.Bits - 1)
+	for i, v := range t.Data {
+		if x := int64(v); x < -lim || x >= lim {
+			return fmt.Errorf("weight %q element %d is %d, beyond its declared %d bits", t.Name, i, x, t.Bits)
+		}
+	}
+	return nil
 }
 
 // Instr is one instruction: Out = Op(In…).

@@ -8,9 +8,10 @@ import (
 // Public returns a copy of p whose weight tensors carry no data: the
 // program as the parties of a secure execution that must not see the
 // model's parameters (the client and the helper) hold it. Shapes, scales,
-// instructions and public constants (the architecture's own: a clip's
-// bounds, an average's reciprocals) are kept; nothing derived from the
-// weights or from where the server keeps them is: not the weight data,
+// the weights' declared storage widths (Tensor.Bits), instructions and
+// public constants (the architecture's own: a clip's bounds, an
+// average's reciprocals) are kept; nothing else derived from the weights
+// or from where the server keeps them is: not the weight data,
 // not the model file's path and hash (Source, SourceHash), not the scale
 // sweep's accuracies on the server's validation data (ScaleTable). The
 // copy shares the instruction slices with p, which neither must modify

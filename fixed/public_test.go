@@ -114,3 +114,72 @@ func TestPublicHoldsNothingFromTheWeights(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageBits(t *testing.T) {
+	for _, tc := range []struct {
+		data []int64
+		want int
+	}{
+		{nil, 16},
+		{[]int64{0, 1, -1}, 16},
+		{[]int64{1<<15 - 1, -1 << 15}, 16},
+		{[]int64{1 << 15}, 24},
+		{[]int64{-1<<15 - 1}, 24},
+		{[]int64{1<<23 - 1, -1 << 23}, 24},
+		{[]int64{-1 << 23, 1 << 23}, 32},
+		{[]int64{-1 << 31}, 32},
+		{[]int64{1 << 31}, 64},
+		{[]int64{-1 << 63}, 64},
+	} {
+		data := make([]uint64, len(tc.data))
+		for i, v := range tc.data {
+			data[i] = uint64(v)
+		}
+		if got := fixed.StorageBits(data); got != tc.want {
+			t.Errorf("StorageBits(%v) = %d, want %d", tc.data, got, tc.want)
+		}
+	}
+}
+
+// TestWeightBits checks that compiled weights declare the width that
+// holds them, that the public program keeps it (and the digest covers
+// it), and that a program whose weights exceed their declared width is
+// refused.
+func TestWeightBits(t *testing.T) {
+	p, err := fixed.Compile(fixedtest.MixedGraph(t, rand.New(rand.NewPCG(4, 4)), ir.NCHW, "softmax"), 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := -1
+	for i, tt := range p.Tensors {
+		if tt.Kind != fixed.KindWeight {
+			continue
+		}
+		if tt.Bits != fixed.StorageBits(tt.Data) {
+			t.Errorf("weight %q declares %d bits, its data need %d", tt.Name, tt.Bits, fixed.StorageBits(tt.Data))
+		}
+		if pub := p.Public(); pub.Tensors[i].Bits != tt.Bits {
+			t.Errorf("Public() dropped weight %q's width", tt.Name)
+		}
+		w = i
+	}
+	if w < 0 {
+		t.Fatal("no weights")
+	}
+	wider := p.Public()
+	wider.Tensors[w].Bits = 64
+	if wider.PublicDigest() == p.PublicDigest() {
+		t.Error("digest ignores the weights' declared width")
+	}
+	for _, bits := range []int{-1, 65} {
+		bad := p.Public()
+		bad.Tensors[w].Bits = bits
+		if err := bad.ValidatePublic(); err == nil {
+			t.Errorf("ValidatePublic accepted a %d-bit declaration", bits)
+		}
+	}
+	p.Tensors[w].Data[0] = uint64(1 << 40)
+	if err := p.Validate(); err == nil {
+		t.Error("Validate accepted a weight beyond its declared width")
+	}
+}

@@ -44,10 +44,16 @@ func (p *Program) validate(needData bool) error {
 		if err := checkShape(t.Shape); err != nil {
 			return fmt.Errorf("tensor %d (%q): %w", id, t.Name, err)
 		}
+		if t.Bits < 0 || t.Bits > 64 {
+			return fmt.Errorf("tensor %d (%q) declares %d bits, want 1 to 64 (or 0: none)", id, t.Name, t.Bits)
+		}
 		switch t.Kind {
 		case KindWeight:
 			if len(t.Data) != t.Shape.Size() && (needData || t.Data != nil) {
 				return fmt.Errorf("weight %q has %d values for shape %v", t.Name, len(t.Data), t.Shape)
+			}
+			if err := t.checkBits(); err != nil {
+				return err
 			}
 			defined[id] = true
 		case KindInput, KindValue:

@@ -28,9 +28,9 @@ func benchLayer(b *testing.B, i int) Layer {
 	var l Layer
 	var err error
 	if bl.mm[0] != 0 {
-		l, err = NewMatMul(p, bl.mm[0], bl.mm[1], bl.mm[2])
+		l, err = NewMatMul(p, bl.mm[0], bl.mm[1], bl.mm[2], p.LogT())
 	} else {
-		l, err = NewConv(p, bl.cp)
+		l, err = NewConv(p, bl.cp, p.LogT())
 	}
 	if err != nil {
 		b.Fatal(err)

@@ -33,7 +33,7 @@ func NewClient(params *Params) (*Client, error) {
 // with it so that their second component reveals nothing of the weights.
 func (c *Client) PublicKey() ([]byte, error) {
 	p := c.params
-	seed, b, err := p.encrypt(c.sk, make([]uint64, p.n), false)
+	seed, b, err := p.encrypt(p.top, c.sk, make([]uint64, p.n), false)
 	if err != nil {
 		return nil, err
 	}
@@ -55,22 +55,23 @@ func (c *Client) EncryptInput(l Layer, x []uint64) ([]byte, error) {
 		return nil, fmt.Errorf("he: input of %d values, the layer takes %d", len(x), l.InputLen())
 	}
 	p, lay := c.params, lb.lay
+	lv := &p.levels[lay.level]
 	cx := l.convInput(x)
 	out := make([]byte, l.QueryBytes())
 	header(out[:0], kindQuery, lb.tag, lay.numInputs())
-	size := p.freshBytes()
+	size := p.freshBytes(lv.level)
 	newBuf := func() ([]uint64, error) { return make([]uint64, p.n), nil }
 	err = parallel.EachWith(lay.numInputs(), newBuf, func(m []uint64, k int) error {
 		clear(m)
 		lay.packInput(cx, k, m)
-		seed, b, err := p.encrypt(c.sk, m, lay.numInputs() < runtime.GOMAXPROCS(0))
+		seed, b, err := p.encrypt(lv, c.sk, m, lay.numInputs() < runtime.GOMAXPROCS(0))
 		if err != nil {
 			return err
 		}
 		// Appending at ciphertext k's offset writes in place.
 		dst := out[headerLen+k*size : headerLen+k*size]
 		dst = append(dst, seed[:]...)
-		p.putPoly(dst, b, p.top.level)
+		p.putPoly(dst, b, lv.level)
 		return nil
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package he
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -41,30 +42,89 @@ var convCases = []struct {
 	{"ResNet-50 conv1 7x7/2 on 224x224x3", conv(1, 3, 224, 224, 64, 7, 7, 2, 3, 1), true},
 }
 
+// weightBounds are the weight bounds the exactness tests run: any ℓ-bit
+// weights and 16-bit ones (on fewer moduli where the layer allows).
+var weightBounds = []int{64, 16}
+
+// boundedWeights returns n weights uniform within a wbits bound (uniform
+// mod 2^64 for 64), the first two at its extremes.
+func boundedWeights(rng *rand.Rand, n, wbits int) []uint64 {
+	if wbits == 64 {
+		return randVec(rng, n, 0)
+	}
+	w := make([]uint64, n)
+	for i := range w {
+		w[i] = uint64(rng.Int64N(1<<wbits) - 1<<(wbits-1))
+	}
+	for i, v := range []int64{-1 << (wbits - 1), 1<<(wbits-1) - 1} {
+		if i < n {
+			w[i] = uint64(v)
+		}
+	}
+	return w
+}
+
 func TestConvExact(t *testing.T) {
 	p := Default()
 	ps := newParties(t, p)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range convCases {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.slow && testing.Short() {
-				t.Skip("slow")
-			}
-			l, err := NewConv(p, tc.cp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Log(l)
-			cp := tc.cp
-			w := randVec(rng, l.WeightLen(), 0)
-			xC := randVec(rng, l.InputLen(), 0)
-			xS := randVec(rng, l.InputLen(), 0)
-			got := ps.run(t, l, w, xC, xS)
-			want := convClear(cp, w, xC, xS, p.tMask())
-			if i := firstDiff(got, want); i >= 0 {
-				t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
-			}
-		})
+		for _, wbits := range weightBounds {
+			t.Run(fmt.Sprintf("%s/%d-bit weights", tc.name, wbits), func(t *testing.T) {
+				if tc.slow && testing.Short() {
+					t.Skip("slow")
+				}
+				l, err := NewConv(p, tc.cp, wbits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(l)
+				cp := tc.cp
+				w := boundedWeights(rng, l.WeightLen(), wbits)
+				xC := randVec(rng, l.InputLen(), 0)
+				xS := randVec(rng, l.InputLen(), 0)
+				got := ps.run(t, l, w, xC, xS)
+				want := convClear(cp, w, xC, xS, p.tMask())
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
+				}
+			})
+		}
+	}
+}
+
+// TestWeightsBeyondBoundRefused checks that the server refuses weights
+// beyond the layer's bound, on both evaluation paths, and that a layer
+// refuses a bound outside 1…ℓ.
+func TestWeightsBeyondBoundRefused(t *testing.T) {
+	p := Default()
+	ps := newParties(t, p)
+	l, err := NewConv(p, conv(1, 2, 6, 6, 2, 3, 3, 1, 1, 1), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]uint64, l.InputLen())
+	q, err := ps.c.EncryptInput(l, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int64{1 << 15, -1<<15 - 1, 1 << 40} {
+		w := make([]uint64, l.WeightLen())
+		w[3] = uint64(v)
+		if _, _, err := ps.s.Eval(l, w, x, q); err == nil || !strings.Contains(err.Error(), "weight 3") {
+			t.Errorf("Eval with weight %d: %v, want a refusal naming weight 3", v, err)
+		}
+		if _, err := ps.s.NewKernels(l, w); err == nil || !strings.Contains(err.Error(), "weight 3") {
+			t.Errorf("NewKernels with weight %d: %v, want a refusal naming weight 3", v, err)
+		}
+	}
+	for _, wbits := range []int{0, -1, 65} {
+		if _, err := NewConv(p, conv(1, 2, 6, 6, 2, 3, 3, 1, 1, 1), wbits); err == nil {
+			t.Errorf("NewConv accepted %d-bit weights", wbits)
+		}
+		if _, err := NewMatMul(p, 1, 4, 4, wbits); err == nil {
+			t.Errorf("NewMatMul accepted %d-bit weights", wbits)
+		}
 	}
 }
 
@@ -86,13 +146,13 @@ func TestNewConvRefuses(t *testing.T) {
 		{"too many elements", conv(1<<20, 1<<10, 1<<10, 1, 1, 1, 1, 1, 0, 1), "2^31"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewConv(p, tc.cp)
+			_, err := NewConv(p, tc.cp, p.LogT())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("NewConv: %v, want an error about %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := NewMatMul(p, 0, 3, 3); err == nil {
+	if _, err := NewMatMul(p, 0, 3, 3, p.LogT()); err == nil {
 		t.Error("NewMatMul accepted an empty matrix")
 	}
 	if _, err := (&Client{params: p}).EncryptInput(nil, nil); err == nil {

@@ -9,7 +9,7 @@
 //	client                                   server
 //	c, _ := NewClient(Default())
 //	pk, _ := c.PublicKey()              ──▶  s, _ := NewServer(Default(), pk)     (once)
-//	l, _ := NewConv(Default(), cp)           l, _ := NewConv(Default(), cp)       (per layer)
+//	l, _ := NewConv(Default(), cp, b)        l, _ := NewConv(Default(), cp, b)    (per layer)
 //	q, _ := c.EncryptInput(l, xC)       ──▶  resp, yS, _ := s.Eval(l, w, xS, q)
 //	yC, _ := c.DecryptOutput(l, resp)   ◀──
 //	                   yC + yS = W·(xC + xS) mod 2^ℓ
@@ -23,15 +23,26 @@
 //
 // [Default]: ring degree N = 8192, plaintext ring Z_2^64 (ℓ ≤ 64 may be
 // chosen), ciphertext modulus Q = q_0·q_1·q_2·q_3 of four NTT-friendly
-// primes of 40, 40, 60 and 60 bits (log2 Q ≈ 200, within the 218 bits the
+// primes of 40, 40, 61 and 60 bits (log2 Q ≈ 201, within the 218 bits the
 // HE standard allows at N = 8192 for 128-bit security with a uniform
 // ternary secret and Gaussian errors of σ = 3.2, clipped at 6σ); responses
 // are switched down to Q' = q_0·q_1 (80 bits). [NewParams] refuses sets
-// beyond the standard's table. Sizes ([Params.CiphertextBytes],
-// [Params.ResponseBytes], [Layer.QueryBytes], [Layer.ResponseBytes]):
+// beyond the standard's table.
 //
-//	public key           1 + 32 + N·Σbits(q_i)/8       = 204,833 bytes, once
-//	query ciphertext     32 + N·Σbits(q_i)/8           = 204,832 bytes
+// Each layer is built for a public bound b on the server's weights
+// (|w| ≤ 2^(b−1); ℓ bits allow any weights, and the server refuses
+// weights beyond the bound). The noise a product leaves grows with the
+// weights, so a layer of small weights fits the budget of fewer moduli:
+// its queries use the level q_0⋯q_j (j ≥ ResponseModuli) that costs
+// least among those whose flood hides its noise, and every product,
+// transform and query byte shrinks with the moduli left out. With 16-bit
+// weights most of the zoo's layers run on q_0·q_1·q_2 (141 bits): about
+// 30 % less query and server work than on all four. Sizes
+// ([Params.CiphertextBytes], [Params.ResponseBytes], [Layer.QueryBytes],
+// [Layer.ResponseBytes]):
+//
+//	public key           1 + 32 + N·Σbits(q_i)/8       = 205,857 bytes, once
+//	query ciphertext     32 + N·Σ_{i≤j} bits(q_i)/8     = 205,856 bytes (144,416 on three moduli)
 //	response ciphertext  N·80/8 + 2·⌈40·k/8⌉           = 81,920 + 10·k bytes for k outputs
 //
 // plus a 13-byte header per message (kind, the layer's tag, count).
@@ -92,16 +103,18 @@
 // e Gaussian) so that its second component is a fresh RLWE sample and
 // reveals no combination of the weights; adds round(Q·(W·x_S − r)/t) at
 // the outputs for a fresh uniform mask r, its share; adds to every
-// output coefficient a flood uniform in [−2^133, 2^133); switches down to
-// Q' by rounding; and sends c₁ whole and c₀ only at the outputs. The
+// output coefficient a flood uniform in [−2^F, 2^F) (F = 134 at the top
+// level, 74 on three moduli); switches down to Q' by rounding; and sends c₁ whole and c₀ only at the outputs. The
 // client computes c₀ + c₁·s and rounds t·φ/Q'.
 //
 // The worst-case noise (noise.go) of an output whose weight polynomials
-// have nnz nonzero coefficients, weights lifted to (−t/2, t/2], is
-// nnz·t/2·(19 + 1) for the products plus (2N + 1)·19 + 1 for the
-// re-randomisation and rounding. The flood is the same for every layer
-// and at least 2^40 (StatBits) times the data noise of any packing a
-// layer may use (nnz ≤ [Params.MaxNNZ], about 2^25.7 at ℓ = 64), so each
+// have nnz nonzero coefficients, weights of magnitude at most 2^(b−1), is
+// nnz·2^(b−1)·(19 + 1) for the products plus (2N + 1)·19 + 1 for the
+// re-randomisation and rounding. The flood is the same for every layer on
+// a level and at least 2^40 (StatBits) times the data noise of any
+// packing a layer may use there (at the top level nnz ≤ [Params.MaxNNZ],
+// about 2^26.7 for any ℓ = 64-bit weights; on three moduli about 2^14.7
+// for 16-bit weights), so each
 // revealed coefficient's noise is within statistical distance 2^−40 of
 // the flood alone, independent of the weights. Flood plus data noise stays
 // below Δ/4 at Q and, scaled by Q'/Q plus the switch's rounding (less
@@ -112,7 +125,7 @@
 // Semi-honest: the query is RLWE-encrypted under the client's key; the
 // response reveals to the client W·x − r (uniform) and, by the flooding
 // and re-randomisation arguments above, nothing else about W beyond the
-// layer's shape, which is public. The statistical distance adds up over
+// layer's shape and its weight bound, which are public. The statistical distance adds up over
 // the revealed coefficients (2^−40 each); raise StatBits if that matters.
 //
 // Not covered: malicious parties. A client whose key is not ternary or

@@ -7,10 +7,11 @@ import (
 )
 
 // encrypt returns a fresh symmetric encryption of the plaintext m (N
-// values mod t) under sk at the top level: the seed of a uniform a (in
-// the NTT domain) and b = −a·s + round(Q·m/t) + e in the coefficient
-// domain, e Gaussian. split runs the residue rows side by side.
-func (p *Params) encrypt(sk ring.Poly, m []uint64, split bool) (seed [seedLen]byte, b ring.Poly, err error) {
+// values mod t) under sk at level lv (Q its modulus): the seed of a
+// uniform a (in the NTT domain) and b = −a·s + round(Q·m/t) + e in the
+// coefficient domain, e Gaussian; rows above lv's level are left zero.
+// split runs the residue rows side by side.
+func (p *Params) encrypt(lv *queryLevel, sk ring.Poly, m []uint64, split bool) (seed [seedLen]byte, b ring.Poly, err error) {
 	if seed, err = newSeed(); err != nil {
 		return seed, b, err
 	}
@@ -20,19 +21,19 @@ func (p *Params) encrypt(sk ring.Poly, m []uint64, split bool) (seed [seedLen]by
 	}
 	r := p.ringQ
 	as := r.NewPoly()
-	p.expandUniform(seed, p.top.level, as)
+	p.expandUniform(seed, lv.level, as)
 	e := make([]int64, p.n)
 	gaussian(prng, e)
 	b = r.NewPoly()
 	mask := p.tMask()
-	p.limbs(split, p.top.level, func(i int) {
+	p.limbs(split, lv.level, func(i int) {
 		sr := r.SubRings[i]
 		sr.MulCoeffsMontgomery(as.Coeffs[i], sk.Coeffs[i], as.Coeffs[i])
 		p.ntt[i].inverse(as.Coeffs[i])
 		q := p.lit.Q[i]
 		row, asRow := b.Coeffs[i], as.Coeffs[i]
 		for j := range row {
-			v := p.encodeCoeff(&p.top, m[j]&mask, i)
+			v := p.encodeCoeff(&lv.levelConsts, m[j]&mask, i)
 			v = addMod(v, liftSmall(e[j], q), q)
 			row[j] = addMod(v, q-asRow[j], q)
 		}

@@ -36,30 +36,33 @@ func TestEncryptRoundTrip(t *testing.T) {
 			for j := range m {
 				m[j] = tc.m(j)
 			}
-			seed, b, err := p.encrypt(sk, m, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, level := range []int{p.top.level, p.resp.level} {
-				c0 := b.CopyNew()
-				c1 := p.ringQ.NewPoly()
-				p.expandUniform(seed, p.top.level, c1)
-				p.ringQ.INTT(c1, c1)
-				for lv := p.top.level; lv > level; lv-- {
-					p.ringQ.AtLevel(lv).DivRoundByLastModulus(*c0, *c0)
-					p.ringQ.AtLevel(lv).DivRoundByLastModulus(c1, c1)
+			for enc := p.resp.level + 1; enc <= p.top.level; enc++ {
+				lv := &p.levels[enc]
+				seed, b, err := p.encrypt(lv, sk, m, false)
+				if err != nil {
+					t.Fatal(err)
 				}
-				r := p.ringQ.AtLevel(level)
-				r.NTT(c1, c1)
-				ph := r.NewPoly()
-				p.phase(sk, *c0, c1, level, ph)
-				c := &p.top
-				if level == p.resp.level {
-					c = &p.resp
-				}
-				for j := range m {
-					if got := p.decodeAt(c, ph, j); got != m[j]&mask {
-						t.Fatalf("ℓ = %d, %s, level %d: coefficient %d decrypts to %#x, want %#x", logT, tc.name, level, j, got, m[j]&mask)
+				for _, level := range []int{enc, p.resp.level} {
+					c0 := b.CopyNew()
+					c1 := p.ringQ.NewPoly()
+					p.expandUniform(seed, enc, c1)
+					p.ringQ.AtLevel(enc).INTT(c1, c1)
+					for l := enc; l > level; l-- {
+						p.ringQ.AtLevel(l).DivRoundByLastModulus(*c0, *c0)
+						p.ringQ.AtLevel(l).DivRoundByLastModulus(c1, c1)
+					}
+					r := p.ringQ.AtLevel(level)
+					r.NTT(c1, c1)
+					ph := r.NewPoly()
+					p.phase(sk, *c0, c1, level, ph)
+					c := &lv.levelConsts
+					if level == p.resp.level {
+						c = &p.resp
+					}
+					for j := range m {
+						if got := p.decodeAt(c, ph, j); got != m[j]&mask {
+							t.Fatalf("ℓ = %d, %s, encrypted on %d moduli, level %d: coefficient %d decrypts to %#x, want %#x", logT, tc.name, enc+1, level, j, got, m[j]&mask)
+						}
 					}
 				}
 			}
@@ -68,12 +71,16 @@ func TestEncryptRoundTrip(t *testing.T) {
 }
 
 // TestEncodingExact checks the encoding round(Q·m/t) against big
-// integers at both levels, for random and extreme plaintexts.
+// integers at every level, for random and extreme plaintexts.
 func TestEncodingExact(t *testing.T) {
 	p := Default()
 	rng := rand.New(rand.NewPCG(7, 8))
 	tt := new(big.Int).Lsh(big.NewInt(1), 64)
-	for _, c := range []*levelConsts{&p.top, &p.resp} {
+	cs := []*levelConsts{&p.resp}
+	for l := p.resp.level + 1; l <= p.top.level; l++ {
+		cs = append(cs, &p.levels[l].levelConsts)
+	}
+	for _, c := range cs {
 		for k := 0; k < 1000; k++ {
 			m := rng.Uint64()
 			switch k {

@@ -30,7 +30,7 @@ func Example() {
 	}
 
 	// Per layer, both parties build the same layer from its public shape.
-	layer, err := he.NewConv(p, cp)
+	layer, err := he.NewConv(p, cp, p.LogT())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -69,5 +69,5 @@ func Example() {
 	fmt.Printf("query %d bytes, response %d bytes\n", len(query), len(resp))
 	// Output:
 	// shares add up: true
-	// query 204845 bytes, response 82093 bytes
+	// query 205869 bytes, response 82093 bytes
 }

@@ -23,6 +23,8 @@ type Layer interface {
 	// Ciphertexts returns the number of ciphertexts in the query and in
 	// the response.
 	Ciphertexts() (query, response int)
+	// Moduli returns the number of moduli of the query's ciphertexts.
+	Moduli() int
 
 	base() *layerBase
 	// convInput and convWeights return the input and the weights in the
@@ -36,9 +38,11 @@ type Layer interface {
 	outIndex(i int) int
 }
 
-// layerBase is what every layer shares: the parameters and the packing.
+// layerBase is what every layer shares: the parameters, the bound on
+// the weights and the packing.
 type layerBase struct {
 	params *Params
+	wbits  int // every weight lies in [−2^(wbits−1), 2^(wbits−1))
 	lay    *convLayout
 	// respOff[k] is the offset of response ciphertext k in a response.
 	respOff []int
@@ -46,10 +50,10 @@ type layerBase struct {
 }
 
 // newLayerBase returns the base of a layer that desc names.
-func newLayerBase(params *Params, lay *convLayout, desc string) layerBase {
-	b := layerBase{params: params, lay: lay}
-	h := sha256.Sum256(fmt.Appendf(nil, "veil/mpc/he layer %s; packing %d %d %d %d %d; params %d %d %v %d %d",
-		desc, lay.kh, lay.kw, lay.gw, lay.cw, lay.ocw,
+func newLayerBase(params *Params, wbits int, lay *convLayout, desc string) layerBase {
+	b := layerBase{params: params, wbits: wbits, lay: lay}
+	h := sha256.Sum256(fmt.Appendf(nil, "veil/mpc/he layer %s; weights %d bits; packing %d %d %d %d %d level %d; params %d %d %v %d %d",
+		desc, wbits, lay.kh, lay.kw, lay.gw, lay.cw, lay.ocw, lay.level,
 		params.lit.LogN, params.lit.LogT, params.lit.Q, params.lit.ResponseModuli, params.lit.StatBits))
 	copy(b.tag[:], h[:])
 	off := headerLen
@@ -64,9 +68,37 @@ func newLayerBase(params *Params, lay *convLayout, desc string) layerBase {
 func (b *layerBase) base() *layerBase { return b }
 
 // QueryBytes returns the size of the client's query: 13 bytes of header
-// and one fresh ciphertext per input polynomial.
+// and one fresh ciphertext per input polynomial, at the layer's level.
 func (b *layerBase) QueryBytes() int {
-	return headerLen + b.lay.numInputs()*b.params.CiphertextBytes()
+	return headerLen + b.lay.numInputs()*b.params.freshBytes(b.lay.level)
+}
+
+// Moduli returns the number of moduli the layer's queries use: fewer
+// than the parameters have when its weights are small enough.
+func (b *layerBase) Moduli() int { return b.lay.level + 1 }
+
+// checkWeightBits checks a layer's bound on its weights.
+func checkWeightBits(params *Params, wbits int) error {
+	if wbits < 1 || wbits > params.lit.LogT {
+		return fmt.Errorf("he: weights of %d bits, want 1 to %d", wbits, params.lit.LogT)
+	}
+	return nil
+}
+
+// checkWeights checks that every weight, read as a signed ℓ-bit number,
+// lies within the layer's bound: the noise analysis assumes it.
+func (b *layerBase) checkWeights(w []uint64) error {
+	if b.wbits == b.params.lit.LogT {
+		return nil
+	}
+	shift := 64 - uint(b.params.lit.LogT)
+	lim := int64(1) << (b.wbits - 1)
+	for i, v := range w {
+		if x := int64(v<<shift) >> shift; x < -lim || x >= lim {
+			return fmt.Errorf("he: weight %d is %d, outside the layer's bound of %d bits", i, x, b.wbits)
+		}
+	}
+	return nil
 }
 
 // ResponseBytes returns the size of the server's response: 13 bytes of

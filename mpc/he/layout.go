@@ -45,6 +45,7 @@ type convLayout struct {
 	cw, gw, ocw    int // channels per block, groups per polynomial, output channels per kernel polynomial
 	nb, ngb, nob   int // channel blocks per group, group blocks, output-channel blocks
 	slot, off, dim int // slot distance D, the first output's offset O in a slot, ring degree N
+	level          int // the queries' level: moduli q_0 … q_level
 }
 
 // maxElems bounds every tensor a layer describes.
@@ -81,9 +82,9 @@ func checkConv(p tensor.ConvParams) error {
 }
 
 // newConvLayout chooses the packing of cp, a valid convolution of
-// stride 1, that costs least (see cost) among those whose noise the
-// flood hides.
-func newConvLayout(params *Params, cp tensor.ConvParams) (*convLayout, error) {
+// stride 1 with weights of at most wbits bits, that costs least (see
+// cost) among those whose noise the flood hides, at any query level.
+func newConvLayout(params *Params, cp tensor.ConvParams, wbits int) (*convLayout, error) {
 	if err := checkConv(cp); err != nil {
 		return nil, err
 	}
@@ -92,16 +93,20 @@ func newConvLayout(params *Params, cp tensor.ConvParams) (*convLayout, error) {
 	}
 	var best *convLayout
 	bestCost := math.Inf(1)
-	convLayouts(cp, params.n, params.maxNNZ(), func(l *convLayout) {
-		if c := l.cost(params); c < bestCost {
-			best, bestCost = l, c
-		}
-	})
+	for level := params.resp.level + 1; level <= params.top.level; level++ {
+		maxNNZ := params.maxNNZ(&params.levels[level], wbits)
+		convLayouts(cp, params.n, maxNNZ, func(l *convLayout) {
+			l.level = level
+			if c := l.cost(params); c < bestCost {
+				best, bestCost = l, c
+			}
+		})
+	}
 	if best == nil {
 		if cp.KH*cp.KW > params.n {
 			return nil, fmt.Errorf("he: convolution %+v: a %d×%d kernel does not fit a polynomial of %d coefficients", cp, cp.KH, cp.KW, params.n)
 		}
-		return nil, fmt.Errorf("he: convolution %+v: no packing keeps the noise within the flood (MaxNNZ %d)", cp, params.maxNNZ())
+		return nil, fmt.Errorf("he: convolution %+v: no packing keeps the noise of %d-bit weights within the flood (at most %d weights per output)", cp, wbits, params.maxNNZ(params.top, wbits))
 	}
 	return best, nil
 }
@@ -195,13 +200,13 @@ func (l *convLayout) numOutputs() int {
 // ciphertext.
 func (l *convLayout) nnz() int { return l.gw * l.ocw * l.nb * l.cw * l.cp.KH * l.cp.KW }
 
-// cost estimates the bytes and the work of the packing: the query and
-// the responses' c₁ (the outputs' c₀ coefficients are the same for every
-// packing), the server's kernel transforms and products.
+// cost estimates the bytes and the work of the packing at its level:
+// the query and the responses' c₁ (the outputs' c₀ coefficients are the
+// same for every packing), the server's kernel transforms and products.
 func (l *convLayout) cost(p *Params) float64 {
 	nIn, nOut := float64(l.numInputs()), float64(l.numOutputs())
-	bytes := nIn*float64(p.freshBytes()) + nOut*float64(p.respPolyBytes())
-	L, n := float64(len(p.lit.Q)), float64(p.n)
+	bytes := nIn*float64(p.freshBytes(l.level)) + nOut*float64(p.respPolyBytes())
+	L, n := float64(l.level+1), float64(p.n)
 	ntt := L * n * float64(p.lit.LogN) / 2
 	kernels := float64(l.ngb * l.nb * l.nob)
 	ops := kernels*ntt + nIn*float64(l.nob)*2*L*n + nIn*ntt + nOut*(3*ntt+2*L*n)

@@ -19,16 +19,20 @@ type MatMul struct {
 	m, k, n int
 }
 
-// NewMatMul packs the product of an m×k input with k×n weights.
-func NewMatMul(params *Params, m, k, n int) (*MatMul, error) {
+// NewMatMul packs the product of an m×k input with k×n weights of at
+// most weightBits bits (see [NewConv]).
+func NewMatMul(params *Params, m, k, n, weightBits int) (*MatMul, error) {
 	if m < 1 || k < 1 || n < 1 {
 		return nil, fmt.Errorf("he: matmul %dx%d · %dx%d: sizes must be positive", m, k, k, n)
 	}
-	lay, err := newConvLayout(params, tensor.ConvParams{N: 1, C: k, H: m, W: 1, O: n, KH: 1, KW: 1, SH: 1, SW: 1, Group: 1})
+	if err := checkWeightBits(params, weightBits); err != nil {
+		return nil, err
+	}
+	lay, err := newConvLayout(params, tensor.ConvParams{N: 1, C: k, H: m, W: 1, O: n, KH: 1, KW: 1, SH: 1, SW: 1, Group: 1}, weightBits)
 	if err != nil {
 		return nil, err
 	}
-	return &MatMul{layerBase: newLayerBase(params, lay, fmt.Sprintf("matmul %d %d %d", m, k, n)), m: m, k: k, n: n}, nil
+	return &MatMul{layerBase: newLayerBase(params, weightBits, lay, fmt.Sprintf("matmul %d %d %d", m, k, n)), m: m, k: k, n: n}, nil
 }
 
 // Dims returns the layer's sizes: X is m×k, W is k×n.
@@ -47,8 +51,8 @@ func (mm *MatMul) OutputLen() int { return mm.m * mm.n }
 func (mm *MatMul) String() string {
 	l := mm.lay
 	q, r := mm.Ciphertexts()
-	return fmt.Sprintf("matmul %dx%d * %dx%d: %d row blocks of %d, %d columns x %d filters per polynomial; %d+%d ciphertexts, %d+%d bytes",
-		mm.m, mm.k, mm.k, mm.n, l.th, l.kh, l.cw, l.ocw, q, r, mm.QueryBytes(), mm.ResponseBytes())
+	return fmt.Sprintf("matmul %dx%d * %dx%d: %d row blocks of %d, %d columns x %d filters per polynomial; %d+%d ciphertexts on %d moduli, %d+%d bytes",
+		mm.m, mm.k, mm.k, mm.n, l.th, l.kh, l.cw, l.ocw, q, r, mm.Moduli(), mm.QueryBytes(), mm.ResponseBytes())
 }
 
 // convInput transposes X (M×K) into the K×M image.

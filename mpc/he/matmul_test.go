@@ -1,6 +1,7 @@
 package he
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -26,29 +27,31 @@ func TestMatMulExact(t *testing.T) {
 		{"wide K 1x9000x3", 1, 9000, 3, false},
 		{"fc 1x4096x1000", 1, 4096, 1000, true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.slow && testing.Short() {
-				t.Skip("slow")
-			}
-			l, err := NewMatMul(p, tc.m, tc.k, tc.n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Log(l)
-			w := randVec(rng, l.WeightLen(), 0)
-			xC := randVec(rng, l.InputLen(), 0)
-			xS := randVec(rng, l.InputLen(), 0)
-			got := ps.run(t, l, w, xC, xS)
-			x := make([]uint64, len(xC))
-			for i := range x {
-				x[i] = xC[i] + xS[i]
-			}
-			want := make([]uint64, tc.m*tc.n)
-			tensor.MatMul(want, x, w, tc.m, tc.k, tc.n)
-			if i := firstDiff(got, want); i >= 0 {
-				t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
-			}
-		})
+		for _, wbits := range weightBounds {
+			t.Run(fmt.Sprintf("%s/%d-bit weights", tc.name, wbits), func(t *testing.T) {
+				if tc.slow && testing.Short() {
+					t.Skip("slow")
+				}
+				l, err := NewMatMul(p, tc.m, tc.k, tc.n, wbits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Log(l)
+				w := boundedWeights(rng, l.WeightLen(), wbits)
+				xC := randVec(rng, l.InputLen(), 0)
+				xS := randVec(rng, l.InputLen(), 0)
+				got := ps.run(t, l, w, xC, xS)
+				x := make([]uint64, len(xC))
+				for i := range x {
+					x[i] = xC[i] + xS[i]
+				}
+				want := make([]uint64, tc.m*tc.n)
+				tensor.MatMul(want, x, w, tc.m, tc.k, tc.n)
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
+				}
+			})
+		}
 	}
 }
 
@@ -64,7 +67,7 @@ func TestSmallRing(t *testing.T) {
 	ps := newParties(t, p)
 	rng := rand.New(rand.NewPCG(17, 18))
 	cp := conv(1, 4, 9, 9, 6, 3, 3, 2, 1, 2)
-	l, err := NewConv(p, cp)
+	l, err := NewConv(p, cp, p.LogT())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +86,7 @@ func TestExtremeValues(t *testing.T) {
 	p := Default()
 	ps := newParties(t, p)
 	cp := conv(1, 8, 10, 10, 8, 3, 3, 1, 1, 1)
-	l, err := NewConv(p, cp)
+	l, err := NewConv(p, cp, p.LogT())
 	if err != nil {
 		t.Fatal(err)
 	}

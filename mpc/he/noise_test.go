@@ -58,95 +58,116 @@ func responseNoise(t *testing.T, ps parties, l Layer, w, xC, xS []uint64) []floa
 	return noise
 }
 
+// noiseBounds are the weight bounds the noise tests run: any ℓ-bit
+// weights (the top level) and 16-bit ones (fewer moduli).
+var noiseBounds = []int{64, 16}
+
+// extremeWeights returns n weights of the largest magnitudes a wbits
+// bound allows: −2^(wbits−1) and, when alternate, 2^(wbits−1) − 1 at odd
+// indices.
+func extremeWeights(n, wbits int, alternate bool) []uint64 {
+	w := make([]uint64, n)
+	for i := range w {
+		w[i] = -(uint64(1) << (wbits - 1))
+		if alternate && i&1 == 1 {
+			w[i] = uint64(1)<<(wbits-1) - 1
+		}
+	}
+	return w
+}
+
 // TestResponseNoise measures the noise the client sees: within the
 // worst-case bound after the switch, and dominated by the flood (its
 // spread is that of F·Q'/Q, not of the data noise).
 func TestResponseNoise(t *testing.T) {
 	p := Default()
 	ps := newParties(t, p)
-	l, err := NewConv(p, conv(1, 16, 16, 16, 16, 3, 3, 1, 1, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := l.WeightLen()
-	extreme := make([]uint64, n)
-	for i := range extreme {
-		extreme[i] = 1 << 63 // −2^63: the largest magnitude
-	}
-	maxIn := make([]uint64, l.InputLen())
-	for i := range maxIn {
-		maxIn[i] = math.MaxUint64
-	}
-	noise := responseNoise(t, ps, l, extreme, maxIn, maxIn)
-	// bound: (F + data)·Q'/Q + N/2 + 2
-	e := new(big.Int).Lsh(big.NewInt(1), uint(p.FloodBits()))
-	e.Add(e, p.dataNoise(l.lay.nnz()))
-	e.Mul(e, p.resp.q)
-	e.Quo(e, p.top.q)
-	bound, _ := new(big.Float).SetInt(e).Float64()
-	bound += float64(p.switchNoise())
-	flood := math.Ldexp(1, p.FloodBits()) * math.Exp2(p.LogQResponse()-p.LogQ())
-	var maxAbs, sum, sq float64
-	for _, v := range noise {
-		maxAbs = max(maxAbs, math.Abs(v))
-		sum += v
-		sq += v * v
-	}
-	mean, std := sum/float64(len(noise)), math.Sqrt(sq/float64(len(noise)))
-	t.Logf("%d outputs: |noise| ≤ %.0f (bound %.0f, flood·Q'/Q %.0f), mean %.1f, rms %.0f", len(noise), maxAbs, bound, flood, mean, std)
-	if maxAbs > bound {
-		t.Fatalf("noise %.0f beyond the worst-case bound %.0f", maxAbs, bound)
-	}
-	if maxAbs < flood/2 || std < flood/4 {
-		t.Fatalf("noise max %.0f, rms %.0f: no flood of %.0f", maxAbs, std, flood)
-	}
-	if d := p.resp.q; bound*4*math.Exp2(float64(p.LogT())) >= math.Exp2(logQ(d)) {
-		t.Fatalf("bound %.0f not below Δ'/4", bound)
+	for _, wbits := range noiseBounds {
+		l, err := NewConv(p, conv(1, 16, 16, 16, 16, 3, 3, 1, 1, 1), wbits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lv := &p.levels[l.lay.level]
+		maxIn := make([]uint64, l.InputLen())
+		for i := range maxIn {
+			maxIn[i] = math.MaxUint64
+		}
+		noise := responseNoise(t, ps, l, extremeWeights(l.WeightLen(), wbits, false), maxIn, maxIn)
+		// bound: (F + data)·Q'/Q + N/2 + 2
+		e := new(big.Int).Lsh(big.NewInt(1), uint(lv.floodBits))
+		e.Add(e, p.dataNoise(l.lay.nnz(), wbits))
+		e.Mul(e, p.resp.q)
+		e.Quo(e, lv.q)
+		bound, _ := new(big.Float).SetInt(e).Float64()
+		bound += float64(p.switchNoise())
+		flood := math.Ldexp(1, lv.floodBits) * math.Exp2(p.LogQResponse()-logQ(lv.q))
+		var maxAbs, sum, sq float64
+		for _, v := range noise {
+			maxAbs = max(maxAbs, math.Abs(v))
+			sum += v
+			sq += v * v
+		}
+		mean, std := sum/float64(len(noise)), math.Sqrt(sq/float64(len(noise)))
+		t.Logf("%d-bit weights, %d moduli, %d outputs: |noise| ≤ %.0f (bound %.0f, flood·Q'/Q %.0f), mean %.1f, rms %.0f", wbits, l.Moduli(), len(noise), maxAbs, bound, flood, mean, std)
+		if maxAbs > bound {
+			t.Fatalf("%d-bit weights: noise %.0f beyond the worst-case bound %.0f", wbits, maxAbs, bound)
+		}
+		if maxAbs < flood/2 || std < flood/4 {
+			t.Fatalf("%d-bit weights: noise max %.0f, rms %.0f: no flood of %.0f", wbits, maxAbs, std, flood)
+		}
+		if d := p.resp.q; bound*4*math.Exp2(float64(p.LogT())) >= math.Exp2(logQ(d)) {
+			t.Fatalf("%d-bit weights: bound %.0f not below Δ'/4", wbits, bound)
+		}
 	}
 }
 
 // TestNoiseHidesWeights compares the client's view of the noise for two
-// very different weight sets (zero and the extremes): a two-sample
-// chi-square test over 20 bins must not tell them apart (critical value
-// 59.7 for 19 degrees of freedom at p = 10^−6).
+// very different weight sets (zero and the extremes of the bound), on
+// every query level the bounds reach: a two-sample chi-square test over
+// 20 bins must not tell them apart (critical value 59.7 for 19 degrees
+// of freedom at p = 10^−6).
 func TestNoiseHidesWeights(t *testing.T) {
 	if testing.Short() {
 		t.Skip("statistical")
 	}
 	p := Default()
 	ps := newParties(t, p)
-	l, err := NewConv(p, conv(1, 16, 24, 24, 16, 3, 3, 1, 1, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(9, 10))
-	x := randVec(rng, l.InputLen(), 0)
-	zero := make([]uint64, l.WeightLen())
-	extreme := make([]uint64, l.WeightLen())
-	for i := range extreme {
-		extreme[i] = 1<<63 + uint64(i&1) // ±2^63
-	}
-	a := responseNoise(t, ps, l, zero, x, x)
-	b := responseNoise(t, ps, l, extreme, x, x)
-	flood := math.Ldexp(1, p.FloodBits()) * math.Exp2(p.LogQResponse()-p.LogQ())
-	const bins = 20
-	hist := func(v []float64) (h [bins]float64) {
-		for _, x := range v {
-			k := int((x/flood + 1) / 2 * bins)
-			h[min(max(k, 0), bins-1)]++
+	levels := map[int]bool{}
+	for _, wbits := range noiseBounds {
+		l, err := NewConv(p, conv(1, 16, 24, 24, 16, 3, 3, 1, 1, 1), wbits)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return h
-	}
-	ha, hb := hist(a), hist(b)
-	chi := 0.0
-	for i := range ha {
-		if s := ha[i] + hb[i]; s > 0 {
-			chi += (ha[i] - hb[i]) * (ha[i] - hb[i]) / s
+		levels[l.Moduli()] = true
+		lv := &p.levels[l.lay.level]
+		x := randVec(rng, l.InputLen(), 0)
+		zero := make([]uint64, l.WeightLen())
+		a := responseNoise(t, ps, l, zero, x, x)
+		b := responseNoise(t, ps, l, extremeWeights(l.WeightLen(), wbits, true), x, x)
+		flood := math.Ldexp(1, lv.floodBits) * math.Exp2(p.LogQResponse()-logQ(lv.q))
+		const bins = 20
+		hist := func(v []float64) (h [bins]float64) {
+			for _, x := range v {
+				k := int((x/flood + 1) / 2 * bins)
+				h[min(max(k, 0), bins-1)]++
+			}
+			return h
+		}
+		ha, hb := hist(a), hist(b)
+		chi := 0.0
+		for i := range ha {
+			if s := ha[i] + hb[i]; s > 0 {
+				chi += (ha[i] - hb[i]) * (ha[i] - hb[i]) / s
+			}
+		}
+		t.Logf("%d-bit weights, %d moduli: %d samples each, chi-square %.1f", wbits, l.Moduli(), len(a), chi)
+		if chi > 59.7 {
+			t.Fatalf("%d-bit weights: chi-square %.1f: the noise depends on the weights (%v vs %v)", wbits, chi, ha, hb)
 		}
 	}
-	t.Logf("%d samples each, chi-square %.1f", len(a), chi)
-	if chi > 59.7 {
-		t.Fatalf("chi-square %.1f: the noise depends on the weights (%v vs %v)", chi, ha, hb)
+	if len(levels) < 2 {
+		t.Fatalf("the weight bounds %v ran on one query level only", noiseBounds)
 	}
 }
 
@@ -161,7 +182,7 @@ func TestFloodSamples(t *testing.T) {
 	pol := p.ringQ.NewPoly()
 	const n = 4000
 	for j := 0; j < n; j++ {
-		p.addFlood(prng, pol, p.top.level, j)
+		p.addFlood(prng, pol, p.top, j)
 	}
 	vals := make([]*big.Int, p.n)
 	for i := range vals {

@@ -18,8 +18,10 @@ type Literal struct {
 	LogT int // plaintext ring Z_2^LogT, 1 ≤ LogT ≤ 64
 
 	// Q holds the ciphertext moduli q_0 … q_{L−1}: distinct NTT-friendly
-	// primes (q ≡ 1 mod 2N) of at most 61 bits. Fresh ciphertexts use all
-	// of them; responses are switched down to the first ResponseModuli.
+	// primes (q ≡ 1 mod 2N) of at most 61 bits. Fresh ciphertexts use the
+	// first ResponseModuli+1 of them or more (a layer's level: the fewest
+	// whose noise budget holds the layer), the public key all of them;
+	// responses are switched down to the first ResponseModuli.
 	Q              []uint64
 	ResponseModuli int
 
@@ -42,17 +44,19 @@ type Literal struct {
 const defaultBytesPerOp = 1.0 / 16
 
 // DefaultLiteral returns the default parameter set: N = 8192, ℓ = 64,
-// Q = q_0·q_1·q_2·q_3 of 40, 40, 60 and 60 bits (log2 Q ≈ 200, under the
+// Q = q_0·q_1·q_2·q_3 of 40, 40, 61 and 60 bits (log2 Q ≈ 201, under the
 // 218 bits the HE standard allows at N = 8192 for 128-bit security with a
 // ternary secret and σ = 3.2), responses switched down to q_0·q_1 (80
-// bits), flooding at 40 bits of statistical security.
+// bits), flooding at 40 bits of statistical security. A layer whose
+// weights are small enough runs its queries on q_0·q_1·q_2 (141 bits)
+// alone (see [NewConv]).
 func DefaultLiteral() Literal {
 	return Literal{
 		LogN: 13,
 		LogT: 64,
 		Q: []uint64{
 			0xfffffdc001, 0xfffff4c001, // response moduli, 40 bits
-			0xfffffffffffc001, 0xffffffffffe8001, // dropped by the modulus switch, 60 bits
+			0x1ffffffffffa4001, 0xfffffffffffc001, // dropped by the modulus switch, 61 and 60 bits
 		},
 		ResponseModuli: 2,
 		StatBits:       40,
@@ -92,17 +96,27 @@ type Params struct {
 	bits  []int       // bit length of each modulus: its width on the wire
 	logQ  float64
 
-	top, resp levelConsts
+	// levels[l] is a query level of l+1 moduli, for ResponseModuli ≤ l <
+	// len(Q) (the others are unused); top is the last, which keys use.
+	levels []queryLevel
+	top    *queryLevel
+	resp   levelConsts
 
-	// The server floods with noise uniform in [−2^floodBits,
-	// 2^floodBits); maxNoise is the largest worst-case data noise it may
-	// hide, 2^(floodBits−StatBits).
-	floodBits int
-	maxNoise  *big.Int
-	pow64     []uint64 // 2^64 mod q_i
-	floodOff  []uint64 // 2^floodBits mod q_i
+	pow64 []uint64 // 2^64 mod q_i
 
 	bytesPerOp float64 // the packing's exchange rate
+}
+
+// queryLevel is what queries at one level need: the encoding constants
+// and the flood its noise budget allows. The server floods with noise
+// uniform in [−2^floodBits, 2^floodBits); maxNoise is the largest
+// worst-case data noise it may hide, 2^(floodBits−StatBits), or nil when
+// the level has no room for a flood of StatBits.
+type queryLevel struct {
+	levelConsts
+	floodBits int
+	maxNoise  *big.Int
+	floodOff  []uint64 // 2^floodBits mod q_i
 }
 
 // levelConsts holds the encoding and decoding constants of one level
@@ -164,15 +178,18 @@ func NewParams(lit Literal) (*Params, error) {
 	if p.logQ > float64(bound) {
 		return nil, fmt.Errorf("he: log2 Q = %.1f exceeds the HE standard's %d bits at N = %d", p.logQ, bound, n)
 	}
-	p.top = p.newLevelConsts(len(lit.Q) - 1)
 	p.resp = p.newLevelConsts(lit.ResponseModuli - 1)
-	if err := p.sizeFlood(); err != nil {
-		return nil, err
-	}
 	for _, q := range lit.Q {
 		qi := new(big.Int).SetUint64(q)
 		p.pow64 = append(p.pow64, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), 64), qi).Uint64())
-		p.floodOff = append(p.floodOff, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), uint(p.floodBits)), qi).Uint64())
+	}
+	p.levels = make([]queryLevel, len(lit.Q))
+	for l := p.resp.level + 1; l < len(lit.Q); l++ {
+		p.levels[l] = p.newQueryLevel(l)
+	}
+	p.top = &p.levels[len(lit.Q)-1]
+	if p.top.maxNoise == nil || p.top.maxNoise.Cmp(p.dataNoise(1, lit.LogT)) < 0 {
+		return nil, fmt.Errorf("he: the moduli leave no room to flood a one-weight layer at %d bits", lit.StatBits)
 	}
 	return p, nil
 }

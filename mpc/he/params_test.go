@@ -22,8 +22,8 @@ func TestSecurity(t *testing.T) {
 	if p.LogQResponse() >= p.LogQ() {
 		t.Fatalf("responses at log2 Q' = %.2f, not below log2 Q = %.2f", p.LogQResponse(), p.LogQ())
 	}
-	if math.Abs(p.LogQ()-200) > 0.01 || math.Abs(p.LogQResponse()-80) > 0.01 {
-		t.Errorf("log2 Q = %.4f, log2 Q' = %.4f; the documented figures are 200 and 80", p.LogQ(), p.LogQResponse())
+	if math.Abs(p.LogQ()-201) > 0.01 || math.Abs(p.LogQResponse()-80) > 0.01 {
+		t.Errorf("log2 Q = %.4f, log2 Q' = %.4f; the documented figures are 201 and 80", p.LogQ(), p.LogQResponse())
 	}
 	if sigma != 3.2 || errBound != 19 {
 		t.Errorf("σ = %v, bound %d: the table assumes σ = 3.2", sigma, errBound)
@@ -65,11 +65,12 @@ func TestNewParamsRefuses(t *testing.T) {
 	}
 }
 
-// TestFloodBound checks the noise budget of the default set and of a
-// 32-bit plaintext ring: the flood is at least 2^StatBits times the data
-// noise of any admissible layer, the total decrypts with a factor 2 of
-// margin at the top level (E < Δ/4) and after the modulus switch, and the
-// flood is the largest power of two that does.
+// TestFloodBound checks the noise budget of every query level of the
+// default set and of a 32-bit plaintext ring, for weights of any ℓ bits
+// and of 16: the flood is at least 2^StatBits times the data noise of
+// any admissible layer, the total decrypts with a factor 2 of margin at
+// the level (E < Δ/4) and after the modulus switch, and the flood is the
+// largest power of two that does.
 func TestFloodBound(t *testing.T) {
 	for _, logT := range []int{64, 32} {
 		lit := DefaultLiteral()
@@ -78,39 +79,48 @@ func TestFloodBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("ℓ = %d: flood 2^%d, MaxNNZ %d (2^%.1f)", logT, p.FloodBits(), p.MaxNNZ(), math.Log2(float64(p.MaxNNZ())))
 		tt := new(big.Int).Lsh(big.NewInt(1), uint(logT))
-		flood := new(big.Int).Lsh(big.NewInt(1), uint(p.FloodBits()))
-		data := p.dataNoise(p.MaxNNZ())
-		if new(big.Int).Lsh(data, uint(p.lit.StatBits)).Cmp(flood) > 0 {
-			t.Fatalf("data noise %v of MaxNNZ not 2^%d below the flood", data, p.lit.StatBits)
+		for level := p.resp.level + 1; level <= p.top.level; level++ {
+			lv := &p.levels[level]
+			if lv.maxNoise == nil {
+				t.Fatalf("ℓ = %d: level %d has no flood", logT, level)
+			}
+			for _, wbits := range []int{logT, 16} {
+				nnz := p.maxNNZ(lv, wbits)
+				t.Logf("ℓ = %d, %d moduli, %d-bit weights: flood 2^%d, max nnz %d (2^%.1f)", logT, level+1, wbits, lv.floodBits, nnz, math.Log2(float64(nnz)))
+				flood := new(big.Int).Lsh(big.NewInt(1), uint(lv.floodBits))
+				data := p.dataNoise(nnz, wbits)
+				if new(big.Int).Lsh(data, uint(p.lit.StatBits)).Cmp(flood) > 0 {
+					t.Fatalf("data noise %v of max nnz not 2^%d below the flood", data, p.lit.StatBits)
+				}
+				if nnz < math.MaxInt32 && new(big.Int).Lsh(p.dataNoise(nnz+1, wbits), uint(p.lit.StatBits)).Cmp(flood) <= 0 {
+					t.Fatalf("max nnz %d is not the largest admissible", nnz)
+				}
+				e := new(big.Int).Add(flood, data)
+				if !p.fits(lv.q, e, tt) {
+					t.Fatal("flood plus data noise does not decrypt")
+				}
+				// E < Δ/4 at the level, checked directly.
+				delta := new(big.Int).Quo(lv.q, tt)
+				if new(big.Int).Lsh(e, 2).Cmp(delta) >= 0 {
+					t.Fatalf("E = 2^%.2f not below Δ/4 = 2^%.2f", logQ(e), logQ(delta)-2)
+				}
+				// After the switch: E·Q'/Q + N/2 + 2 < Δ'/4.
+				after := new(big.Int).Mul(e, p.resp.q)
+				after.Quo(after, lv.q)
+				after.Add(after, big.NewInt(int64(p.n/2+3)))
+				deltaR := new(big.Int).Quo(p.resp.q, tt)
+				if new(big.Int).Lsh(after, 2).Cmp(deltaR) >= 0 {
+					t.Fatalf("switched noise 2^%.2f not below Δ'/4 = 2^%.2f", logQ(after), logQ(deltaR)-2)
+				}
+				twice := new(big.Int).Lsh(flood, 1)
+				if p.fits(lv.q, twice.Add(twice, new(big.Int).Lsh(data, 1)), tt) {
+					t.Fatal("the flood could be doubled")
+				}
+			}
 		}
-		if p.MaxNNZ() < math.MaxInt32 && new(big.Int).Lsh(p.dataNoise(p.MaxNNZ()+1), uint(p.lit.StatBits)).Cmp(flood) <= 0 {
-			t.Fatalf("MaxNNZ %d is not the largest admissible", p.MaxNNZ())
-		}
-		e := new(big.Int).Add(flood, data)
-		if !p.fits(e, tt) {
-			t.Fatal("flood plus data noise does not decrypt")
-		}
-		// E < Δ/4 at the top, checked directly.
-		delta := new(big.Int).Quo(p.top.q, tt)
-		if new(big.Int).Lsh(e, 2).Cmp(delta) >= 0 {
-			t.Fatalf("E = 2^%.2f not below Δ/4 = 2^%.2f", logQ(e), logQ(delta)-2)
-		}
-		// After the switch: E·Q'/Q + N/2 + 2 < Δ'/4.
-		after := new(big.Int).Mul(e, p.resp.q)
-		after.Quo(after, p.top.q)
-		after.Add(after, big.NewInt(int64(p.n/2+3)))
-		deltaR := new(big.Int).Quo(p.resp.q, tt)
-		if new(big.Int).Lsh(after, 2).Cmp(deltaR) >= 0 {
-			t.Fatalf("switched noise 2^%.2f not below Δ'/4 = 2^%.2f", logQ(after), logQ(deltaR)-2)
-		}
-		twice := new(big.Int).Lsh(flood, 1)
-		if p.fits(twice.Add(twice, new(big.Int).Lsh(data, 1)), tt) {
-			t.Fatal("the flood could be doubled")
-		}
-		if logT == 64 && (p.FloodBits() != 133 || p.MaxNNZ() < 1<<25 || p.MaxNNZ() > 1<<26) {
-			t.Errorf("default flood 2^%d, MaxNNZ %d; documented 2^133 and about 2^25.7", p.FloodBits(), p.MaxNNZ())
+		if logT == 64 && (p.FloodBits() != 134 || p.MaxNNZ() < 1<<26 || p.MaxNNZ() > 1<<27) {
+			t.Errorf("default flood 2^%d, MaxNNZ %d; documented 2^134 and about 2^26.7", p.FloodBits(), p.MaxNNZ())
 		}
 	}
 }

@@ -166,19 +166,19 @@ const maxFloodWords = 16
 // floodWords is the number of 64-bit words of a flood sample.
 func floodWords(floodBits int) int { return (floodBits + 1 + 63) / 64 }
 
-// addFlood adds to coefficient j of rows 0…level of pol a value uniform
-// in [−2^floodBits, 2^floodBits).
-func (p *Params) addFlood(prng *rand.ChaCha8, pol ring.Poly, level, j int) {
+// addFlood adds to coefficient j of rows 0…lv.level of pol a value
+// uniform in [−2^lv.floodBits, 2^lv.floodBits).
+func (p *Params) addFlood(prng *rand.ChaCha8, pol ring.Poly, lv *queryLevel, j int) {
 	var w [maxFloodWords]uint64
-	nw := floodWords(p.floodBits)
+	nw := floodWords(lv.floodBits)
 	for k := 0; k < nw; k++ {
 		w[k] = prng.Uint64()
 	}
-	if r := (p.floodBits + 1) % 64; r != 0 {
+	if r := (lv.floodBits + 1) % 64; r != 0 {
 		w[nw-1] &= 1<<r - 1
 	}
 	// x = Σ w_k·2^(64k) ∈ [0, 2^(floodBits+1)); the flood is x − 2^floodBits.
-	for i := 0; i <= level; i++ {
+	for i := 0; i <= lv.level; i++ {
 		q := p.lit.Q[i]
 		var r uint64
 		for k := nw - 1; k >= 0; k-- { // Horner in base 2^64
@@ -186,7 +186,7 @@ func (p *Params) addFlood(prng *rand.ChaCha8, pol ring.Poly, level, j int) {
 			hi, lo = add128(hi, lo, 0, w[k]%q)
 			r = bits.Rem64(hi, lo, q)
 		}
-		r = addMod(r, q-p.floodOff[i], q)
+		r = addMod(r, q-lv.floodOff[i], q)
 		pol.Coeffs[i][j] = addMod(pol.Coeffs[i][j], r, q)
 	}
 }

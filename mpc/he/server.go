@@ -45,6 +45,9 @@ func (s *Server) Eval(l Layer, w, x []uint64, query []byte) (resp []byte, share 
 	if len(w) != l.WeightLen() {
 		return nil, nil, fmt.Errorf("he: %d weights, the layer takes %d", len(w), l.WeightLen())
 	}
+	if err := l.base().checkWeights(w); err != nil {
+		return nil, nil, err
+	}
 	return s.eval(l, w, nil, x, query)
 }
 
@@ -67,11 +70,14 @@ func (s *Server) NewKernels(l Layer, w []uint64) (*Kernels, error) {
 	if len(w) != l.WeightLen() {
 		return nil, fmt.Errorf("he: %d weights, the layer takes %d", len(w), l.WeightLen())
 	}
+	if err := lb.checkWeights(w); err != nil {
+		return nil, err
+	}
 	lay := lb.lay
 	cw := l.convWeights(w)
 	k := &Kernels{l: l, w: w, polys: make([]ring.Poly, lay.ngb*lay.nb*lay.nob)}
 	err = parallel.Each(len(k.polys), func(i int) error {
-		k.polys[i] = s.params.ringQ.NewPoly()
+		k.polys[i] = s.params.ringQ.AtLevel(lay.level).NewPoly()
 		s.params.kernelPoly(lay, cw, i/(lay.nb*lay.nob), i/lay.nob%lay.nb, i%lay.nob, k.polys[i])
 		return nil
 	})
@@ -79,14 +85,14 @@ func (s *Server) NewKernels(l Layer, w []uint64) (*Kernels, error) {
 }
 
 // KernelBytes is the memory NewKernels would take for layer l: its
-// kernel polynomials, every limb.
+// kernel polynomials, every limb of the layer's level.
 func (s *Server) KernelBytes(l Layer) (int, error) {
 	lb, err := checkLayer(s.params, l)
 	if err != nil {
 		return 0, err
 	}
 	lay := lb.lay
-	return lay.ngb * lay.nb * lay.nob * 8 * s.params.n * (s.params.top.level + 1), nil
+	return lay.ngb * lay.nb * lay.nob * 8 * s.params.n * (lay.level + 1), nil
 }
 
 // Bytes is the memory the transformed weights hold.
@@ -111,7 +117,7 @@ func (s *Server) eval(l Layer, w []uint64, kern *Kernels, x []uint64, query []by
 		return nil, nil, fmt.Errorf("he: %d inputs, the layer takes %d", len(x), l.InputLen())
 	}
 	p, lay := s.params, lb.lay
-	ins, err := p.parseQuery(query, lb.tag, lay.numInputs())
+	ins, err := p.parseQuery(query, lb.tag, lay.numInputs(), lay.level)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,9 +139,11 @@ func (s *Server) eval(l Layer, w []uint64, kern *Kernels, x []uint64, query []by
 // domain.
 type input struct{ b, a ring.Poly }
 
-// parseQuery checks a query and returns its ciphertexts.
-func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count int) ([]input, error) {
-	size := p.freshBytes()
+// parseQuery checks a query of count ciphertexts at level and returns
+// them.
+func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count, level int) ([]input, error) {
+	size := p.freshBytes(level)
+	r := p.ringQ.AtLevel(level)
 	if err := checkHeader(data, kindQuery, tag, count, headerLen+count*size); err != nil {
 		return nil, err
 	}
@@ -144,19 +152,19 @@ func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count int) ([]input, 
 		src := data[headerLen+k*size : headerLen+(k+1)*size]
 		var seed [seedLen]byte
 		copy(seed[:], src)
-		in := input{b: p.ringQ.NewPoly(), a: p.ringQ.NewPoly()}
-		if _, err := p.getPoly(src[seedLen:], in.b, p.top.level); err != nil {
+		in := input{b: r.NewPoly(), a: r.NewPoly()}
+		if _, err := p.getPoly(src[seedLen:], in.b, level); err != nil {
 			return fmt.Errorf("he: query ciphertext %d: %w", k, err)
 		}
 		if count < runtime.GOMAXPROCS(0) { // a's expansion beside b's transform
 			var wg sync.WaitGroup
 			wg.Add(1)
-			go func() { defer wg.Done(); p.expandUniform(seed, p.top.level, in.a) }()
-			p.limbs(true, p.top.level, func(i int) { p.ntt[i].forward(in.b.Coeffs[i]) })
+			go func() { defer wg.Done(); p.expandUniform(seed, level, in.a) }()
+			p.limbs(true, level, func(i int) { p.ntt[i].forward(in.b.Coeffs[i]) })
 			wg.Wait()
 		} else {
-			p.nttPoly(in.b, p.top.level)
-			p.expandUniform(seed, p.top.level, in.a)
+			p.nttPoly(in.b, level)
+			p.expandUniform(seed, level, in.a)
 		}
 		ins[k] = in
 		return nil
@@ -211,7 +219,7 @@ func (e *evaluation) newWorker() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := e.s.params.ringQ
+	r := e.s.params.ringQ.AtLevel(e.lay.level)
 	wk := &worker{e: e, prng: prng, prng1: prng1, kernel: r.NewPoly(), u: r.NewPoly(), small: make([]int64, r.N()), small1: make([]int64, r.N())}
 	wk.acc = make([][2]ring.Poly, e.lay.cp.N*e.lay.tiles())
 	for i := range wk.acc {
@@ -225,7 +233,7 @@ func (e *evaluation) newWorker() (*worker, error) {
 // kernel × input in the NTT domain, then finish.
 func (wk *worker) job(gb, ob int) {
 	e, lay, p := wk.e, wk.e.lay, wk.e.s.params
-	top := p.top.level
+	top := lay.level
 	for _, a := range wk.acc {
 		a[0].Zero()
 		a[1].Zero()
@@ -249,9 +257,10 @@ func (wk *worker) job(gb, ob int) {
 	}
 }
 
-// kernelPoly sets kernel to the kernel polynomial (gb, cb, ob) of the
-// weights w (O×C/G×KH×KW) packed by lay, in the NTT domain and Montgomery
-// form, weights lifted to (−t/2, t/2]. The few nonzero coefficients are
+// kernelPoly sets kernel (rows 0…lay.level) to the kernel polynomial
+// (gb, cb, ob) of the weights w (O×C/G×KH×KW) packed by lay, in the NTT
+// domain and Montgomery form, weights lifted to (−t/2, t/2]. The few
+// nonzero coefficients are
 // put in Montgomery form before the transform, which is linear, rather
 // than all N after it.
 func (p *Params) kernelPoly(lay *convLayout, w []uint64, gb, cb, ob int, kernel ring.Poly) {
@@ -259,12 +268,12 @@ func (p *Params) kernelPoly(lay *convLayout, w []uint64, gb, cb, ob int, kernel 
 	shift := 64 - uint(p.lit.LogT)
 	lay.kernel(w, gb, cb, ob, func(coef int, w uint64) {
 		v := int64(w<<shift) >> shift // sign-extend from ℓ bits
-		for i := 0; i <= p.top.level; i++ {
+		for i := 0; i <= lay.level; i++ {
 			q := p.lit.Q[i]
 			kernel.Coeffs[i][coef] = ring.MForm(liftSigned(v, q), q, p.ringQ.SubRings[i].BRedConstant)
 		}
 	})
-	p.nttPoly(kernel, p.top.level)
+	p.nttPoly(kernel, lay.level)
 }
 
 // liftSigned returns v mod q.
@@ -286,7 +295,9 @@ func liftSigned(v int64, q uint64) uint64 {
 // transforms side by side when the layer has fewer jobs than cores.
 func (wk *worker) finish(k int, ct [2]ring.Poly) {
 	e, p := wk.e, wk.e.s.params
-	r, top := p.ringQ, p.top.level
+	lv := &p.levels[e.lay.level]
+	top := lv.level
+	r := p.ringQ.AtLevel(top)
 	pk := e.s.pk
 
 	ternary(wk.prng, wk.small)
@@ -299,7 +310,7 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 		p.inttPoly(ct[1], top)
 		gaussian(wk.prng1, wk.small1)
 		p.addSigned(wk.small1, top, ct[1])
-		p.switchDown(ct[1])
+		p.switchDown(ct[1], top)
 		// Appending to the empty slice at c₁'s offset writes in place.
 		p.putPoly(out[:0], ct[1], p.resp.level)
 	}
@@ -324,12 +335,12 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 		e1 := gaussFrom(wk.prng.Uint64())
 		for i := 0; i <= top; i++ {
 			q := p.lit.Q[i]
-			c := addMod(ct[0].Coeffs[i][coef], p.encodeCoeff(&p.top, v, i), q)
+			c := addMod(ct[0].Coeffs[i][coef], p.encodeCoeff(&lv.levelConsts, v, i), q)
 			ct[0].Coeffs[i][coef] = addMod(c, liftSmall(e1, q), q)
 		}
-		p.addFlood(wk.prng, ct[0], top, coef)
+		p.addFlood(wk.prng, ct[0], lv, coef)
 	})
-	p.switchDown(ct[0])
+	p.switchDown(ct[0], top)
 	rows := out[p.respPolyBytes():p.respPolyBytes()]
 	for i := 0; i <= p.resp.level; i++ {
 		row := wk.row[:0]
@@ -340,10 +351,10 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 	wg.Wait()
 }
 
-// switchDown rounds pol (coefficient domain) from the top level down to
-// the response moduli.
-func (p *Params) switchDown(pol ring.Poly) {
-	for lv := p.top.level; lv > p.resp.level; lv-- {
+// switchDown rounds pol (coefficient domain) from level down to the
+// response moduli.
+func (p *Params) switchDown(pol ring.Poly, level int) {
+	for lv := level; lv > p.resp.level; lv-- {
 		p.ringQ.AtLevel(lv).DivRoundByLastModulus(pol, pol)
 	}
 }

@@ -37,10 +37,10 @@ const (
 // rowBytes is the size of count residues of b bits.
 func rowBytes(count, b int) int { return (count*b + 7) / 8 }
 
-// freshBytes is the size of a fresh ciphertext: seed and b.
-func (p *Params) freshBytes() int {
+// freshBytes is the size of a fresh ciphertext at level: seed and b.
+func (p *Params) freshBytes(level int) int {
 	n := seedLen
-	for _, b := range p.bits {
+	for _, b := range p.bits[:level+1] {
 		n += rowBytes(p.n, b)
 	}
 	return n
@@ -59,11 +59,12 @@ func (p *Params) respBytes(count int) int {
 }
 
 // PublicKeyBytes returns the size of a public key: 1 + 32 + N·Σbits(q_i)/8.
-func (p *Params) PublicKeyBytes() int { return 1 + p.freshBytes() }
+func (p *Params) PublicKeyBytes() int { return 1 + p.freshBytes(p.top.level) }
 
-// CiphertextBytes returns the size of one fresh ciphertext in a query:
-// 32 + N·Σ_{i<L} bits(q_i)/8 (204,832 bytes for the default set).
-func (p *Params) CiphertextBytes() int { return p.freshBytes() }
+// CiphertextBytes returns the size of one fresh ciphertext in a query at
+// the top level: 32 + N·Σ_{i<L} bits(q_i)/8 (205,856 bytes for the
+// default set; 144,416 on its three moduli).
+func (p *Params) CiphertextBytes() int { return p.freshBytes(p.top.level) }
 
 // ResponseBytes returns the size of one response ciphertext carrying k
 // outputs: Σ_{i<r} (N·bits(q_i)/8 + ⌈k·bits(q_i)/8⌉) (81,920 + 10·k

@@ -30,7 +30,7 @@ func newWireFixture(t testing.TB) *wireFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewConv(p, conv(1, 2, 6, 6, 2, 3, 3, 1, 1, 1))
+	l, err := NewConv(p, conv(1, 2, 6, 6, 2, 3, 3, 1, 1, 1), p.LogT())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestMalformedPublicKey(t *testing.T) {
 func TestWrongLayer(t *testing.T) {
 	f := newWireFixture(t)
 	p := Default()
-	other, err := NewConv(p, conv(1, 2, 40, 40, 2, 3, 3, 1, 1, 1))
+	other, err := NewConv(p, conv(1, 2, 40, 40, 2, 3, 3, 1, 1, 1), p.LogT())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestWrongLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l32, err := NewConv(p32, conv(1, 2, 6, 6, 2, 3, 3, 1, 1, 1))
+	l32, err := NewConv(p32, conv(1, 2, 6, 6, 2, 3, 3, 1, 1, 1), p32.LogT())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +174,10 @@ func TestWrongLayer(t *testing.T) {
 // TestSizes checks the message sizes against the documented formulas.
 func TestSizes(t *testing.T) {
 	p := Default()
-	if got, want := p.CiphertextBytes(), 32+8192*(40+40+60+60)/8; got != want || got != 204832 {
+	if got, want := p.CiphertextBytes(), 32+8192*(40+40+61+60)/8; got != want || got != 205856 {
 		t.Errorf("CiphertextBytes = %d, want %d", got, want)
 	}
-	if got := p.PublicKeyBytes(); got != 1+204832 {
+	if got := p.PublicKeyBytes(); got != 1+205856 {
 		t.Errorf("PublicKeyBytes = %d", got)
 	}
 	for _, k := range []int{0, 1, 7, 49, 8192} {
@@ -192,31 +192,40 @@ func TestSizes(t *testing.T) {
 	if len(f.q) != f.l.QueryBytes() || len(f.resp) != f.l.ResponseBytes() {
 		t.Errorf("messages of %d and %d bytes, the layer says %d and %d", len(f.q), len(f.resp), f.l.QueryBytes(), f.l.ResponseBytes())
 	}
-	// Every layer: 13 + n_q·204,832 bytes up, 13 + n_r·81,920 + 10 bytes
-	// per output down (40-bit residues fill whole bytes).
+	// Every layer: 13 + n_q·205,856 bytes up (144,416 on three moduli),
+	// 13 + n_r·81,920 + 10 bytes per output down (40-bit residues fill
+	// whole bytes).
 	var layers []Layer
-	for _, tc := range convCases {
-		l, err := NewConv(p, tc.cp)
-		if err != nil {
-			t.Fatal(err)
+	for _, wbits := range weightBounds {
+		for _, tc := range convCases {
+			l, err := NewConv(p, tc.cp, wbits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layers = append(layers, l)
 		}
-		layers = append(layers, l)
-	}
-	for _, d := range [][3]int{{1, 784, 10}, {16, 100, 10}, {1, 4096, 1000}} {
-		l, err := NewMatMul(p, d[0], d[1], d[2])
-		if err != nil {
-			t.Fatal(err)
+		for _, d := range [][3]int{{1, 784, 10}, {16, 100, 10}, {1, 4096, 1000}} {
+			l, err := NewMatMul(p, d[0], d[1], d[2], wbits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layers = append(layers, l)
 		}
-		layers = append(layers, l)
 	}
+	moduli := map[int]int{}
 	for _, l := range layers {
 		nq, nr := l.Ciphertexts()
-		if got, want := l.QueryBytes(), 13+nq*204832; got != want {
+		moduli[l.Moduli()]++
+		fresh := map[int]int{3: 144416, 4: 205856}[l.Moduli()]
+		if got, want := l.QueryBytes(), 13+nq*fresh; got != want {
 			t.Errorf("%v: QueryBytes %d, want %d", l, got, want)
 		}
 		if got, want := l.ResponseBytes(), 13+nr*81920+10*l.OutputLen(); got != want {
 			t.Errorf("%v: ResponseBytes %d, want %d", l, got, want)
 		}
+	}
+	if moduli[3] == 0 || moduli[4] == 0 {
+		t.Errorf("layers by moduli %v: want some on three and some on four", moduli)
 	}
 }
 

@@ -181,6 +181,20 @@ func (b *backend) mux(sel []byte, args [][]uint64) ([]uint64, error) {
 	return z, nil
 }
 
+// weightBits is the public bound, in bits, on the server's weight
+// operand wi of in (the tensor's declared storage width, see
+// fixed.Tensor.Bits), or the ring's ℓ for any weights: the RLWE layer
+// sizes its noise budget by it, and the server's he.Server refuses
+// weights beyond it.
+func (b *backend) weightBits(in *fixed.Instr, wi int) int {
+	if wi >= 0 {
+		if bits := b.prog.Tensors[in.In[wi]].Bits; bits != 0 {
+			return min(bits, b.e.params.LogT())
+		}
+	}
+	return b.e.params.LogT()
+}
+
 func (b *backend) exec(in *fixed.Instr, args [][]uint64, wi int) ([]uint64, error) {
 	e, p := b.e, b.e.p
 	shape := func(i int) ir.Shape { return b.prog.Tensors[in.In[i]].Shape }
@@ -194,7 +208,7 @@ func (b *backend) exec(in *fixed.Instr, args [][]uint64, wi int) ([]uint64, erro
 	case fixed.Conv:
 		return b.conv(in, args, wi == 1)
 	case fixed.MatMul:
-		return b.matmul(args, shape(0), shape(1), out, wi)
+		return b.matmul(args, shape(0), shape(1), out, wi, b.weightBits(in, wi))
 	case fixed.Mul:
 		if wi >= 0 {
 			x, w := args[1-wi], args[wi]
@@ -233,7 +247,11 @@ func (b *backend) conv(in *fixed.Instr, args [][]uint64, byWeight bool) ([]uint6
 	if nhwc {
 		x = fixed.ToNCHW(x, b.prog.Tensors[in.In[0]].Shape)
 	}
-	layer, err := he.NewConv(b.e.params, cp)
+	wbits := b.e.params.LogT()
+	if byWeight {
+		wbits = b.weightBits(in, 1)
+	}
+	layer, err := he.NewConv(b.e.params, cp, wbits)
 	if err != nil {
 		return nil, fmt.Errorf("Conv %v: %w", cp, err)
 	}

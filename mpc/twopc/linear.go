@@ -156,8 +156,9 @@ func (e *Engine) linearShared(layer he.Layer, a, w []uint64, local func(a, w []u
 // matmul is a MatMul instruction (numpy semantics, batch dimensions
 // broadcast) of shapes as × bs → out: one HE product per batch, with
 // the server's weight operand wi in the clear (0: W·x, computed as
-// (xᵀ·Wᵀ)ᵀ; 1: x·W) or both operands shared (wi < 0).
-func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi int) ([]uint64, error) {
+// (xᵀ·Wᵀ)ᵀ; 1: x·W) of at most wbits bits, or both operands shared
+// (wi < 0).
+func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi, wbits int) ([]uint64, error) {
 	e := b.e
 	mm := fixed.MatMulShape(as, bs)
 	M, K, N, ai, bi := mm.M, mm.K, mm.N, mm.A, mm.B
@@ -175,19 +176,19 @@ func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi int) ([]uint6
 		switch wi {
 		case 1: // x (M×K, shared) times W (K×N, the server's)
 			var layer *he.MatMul
-			if layer, err = he.NewMatMul(e.params, M, K, N); err == nil {
+			if layer, err = he.NewMatMul(e.params, M, K, N, wbits); err == nil {
 				z, err = e.linearByServer(weightKey(r, p, layer), layer, r, l)
 			}
 		case 0: // W (M×K, the server's) times x (K×N, shared): (xᵀ·Wᵀ)ᵀ
 			var layer *he.MatMul
-			if layer, err = he.NewMatMul(e.params, N, K, M); err == nil {
+			if layer, err = he.NewMatMul(e.params, N, K, M, wbits); err == nil {
 				var zt []uint64
 				zt, err = e.linearByServer(weightKey(l, p, layer), layer, transpose(l, M, K), transpose(r, K, N))
 				z = transpose(zt, N, M)
 			}
-		default: // both shared
+		default: // both shared: any weights
 			var layer *he.MatMul
-			if layer, err = he.NewMatMul(e.params, M, K, N); err == nil {
+			if layer, err = he.NewMatMul(e.params, M, K, N, e.params.LogT()); err == nil {
 				z, err = e.linearShared(layer, l, r, func(a, w []uint64) []uint64 { return localMatMul(a, w, M, K, N) })
 			}
 		}
