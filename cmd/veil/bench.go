@@ -41,7 +41,8 @@ process of this program on loopback TLS. It reports wall
 time, each party's CPU time, bytes and peak memory, rounds, the ReLU and
 comparison counts, and whether the secure output matched the cleartext
 fixed-point executor (same top-1, every logit within the propagated
-truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet.
+truncation bound). With no arguments it runs the bundled Fashion-MNIST LeNet,
+embedded in veil, so from any directory; a MODEL path is read from disk.
 With --malicious the parties run Aramis (attested evidence, every message
 authenticated, numbered and chained; see veil party --malicious).
 
@@ -52,7 +53,12 @@ The ResNet scaling run (the paper's Figure 10):
   veil bench --chart scaling.png resnet18 resnet34 resnet50 resnet101 resnet152 resnet200`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				args = []string{lenetDefault}
+				d, err := extractDemoFiles()
+				if err != nil {
+					return err
+				}
+				defer d.remove()
+				args = []string{d.lenet()}
 			}
 			w := cmd.OutOrStdout()
 			opt, err := secureOptions(backend)

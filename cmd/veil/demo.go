@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"veil/fixed"
+	"veil/internal/demodata"
 	"veil/ir"
 	"veil/mpc"
 	"veil/mpc/session"
@@ -48,9 +50,31 @@ the images), the server (P1, holds the weights) and the helper (P2), each with
 its own TLS 1.3 connections over 127.0.0.1 and freshly generated keys. For each
 image it prints the secure prediction (which only the client learns), the
 cleartext fixed-point prediction and whether they agree, then the time, the
-bytes each party sent and the rounds.`,
+bytes each party sent and the rounds.
+
+Without --model and --data it runs the bundled LeNet on the first
+` + strconv.Itoa(demodata.FashionTestImages) + ` Fashion-MNIST test images, both embedded in veil, so it runs
+from any directory (-n at most ` + strconv.Itoa(demodata.FashionTestImages) + `). A --model or --data path is read
+from disk, relative to the working directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			modelName, dataName := modelP, df.spec
+			if modelP == "" || df.spec == "" {
+				if df.spec == "" && n > demodata.FashionTestImages {
+					return usagef("-n %d: the embedded test set holds %d images; for more give --data (in a checkout of veil: --data testdata/data/fashion-mnist/test)", n, demodata.FashionTestImages)
+				}
+				d, err := extractDemoFiles()
+				if err != nil {
+					return err
+				}
+				defer d.remove()
+				if modelP == "" {
+					modelP, modelName = d.lenet(), embeddedLeNetName
+				}
+				if df.spec == "" {
+					df.spec, dataName = d.fashionTest(), embeddedFashionTestName
+				}
+			}
 			g, _, err := mf.load(modelP)
 			if err != nil {
 				return err
@@ -105,9 +129,9 @@ bytes each party sent and the rounds.`,
 					Accuracy float64 `json:"accuracy"`
 					Images   []row   `json:"images"`
 					session.Summary
-				}{modelP, scale, len(xs), float64(right) / float64(len(xs)), rows, sum})
+				}{modelName, scale, len(xs), float64(right) / float64(len(xs)), rows, sum})
 			}
-			fmt.Fprintf(w, "model %s (scale %d), %d images of %s\n", modelP, scale, len(xs), df.spec)
+			fmt.Fprintf(w, "model %s (scale %d), %d images of %s\n", modelName, scale, len(xs), dataName)
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "image\tlabel\tsecure\tcleartext\tagree\t")
 			for i, r := range rows {
@@ -126,23 +150,16 @@ bytes each party sent and the rounds.`,
 			return nil
 		},
 	}
-	df.register(cmd, "labelled test images")
-	cmd.Flags().Lookup("data").DefValue = fashionTestDefault
-	df.spec = fashionTestDefault
+	df.register(cmd, "labelled test images (default: the Fashion-MNIST test images embedded in veil)")
 	mf.register(cmd)
-	cmd.Flags().StringVar(&modelP, "model", lenetDefault, "the model to run securely")
+	cmd.Flags().StringVar(&modelP, "model", "", "the model to run securely (default: the Fashion-MNIST LeNet embedded in veil)")
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
 	backendFlag(cmd, &backend)
-	cmd.Flags().IntVarP(&n, "n", "n", 20, "number of test images")
+	cmd.Flags().IntVarP(&n, "n", "n", 20, "number of test images (at most "+strconv.Itoa(demodata.FashionTestImages)+" of the embedded ones)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	mal.register(cmd.Flags())
 	return cmd
 }
-
-const (
-	lenetDefault       = "testdata/models/fashion_lenet.onnx"
-	fashionTestDefault = "testdata/data/fashion-mnist/test"
-)
 
 // runLoopback runs inputs through the backend's parties on loopback,
 // under Aramis if mal says so.

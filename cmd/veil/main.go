@@ -6,6 +6,8 @@
 //	veil eval MODEL|PROGRAM --data D   accuracy in float or fixed point
 //	veil predict MODEL IMAGE...        outputs and top-1 for single images
 //	veil convert MODEL.json -o M.pb    write a TF.js graph model as a frozen GraphDef
+//	veil demo                          secure inference of the embedded model, from any directory
+//	veil version                       version, VCS revision, Go version, backends
 package main
 
 import (
@@ -86,7 +88,7 @@ models and programs in the clear for accuracy measurement.`,
 		_, err := porthos.ParseCompare(compareFlag)
 		return err
 	}
-	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd(), attestCmd(), slalomCmd())
+	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), demoCmd(), benchCmd(), attestCmd(), slalomCmd(), versionCmd())
 	markUsageErrors(root)
 	return root
 }
