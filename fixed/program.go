@@ -292,8 +292,11 @@ type Stats struct {
 	Params     int            `json:"params"`
 	ReluElems  int            `json:"relu_elems"` // comparisons a secure backend makes for ReLU
 	// Comparisons is the number of secure comparisons (DReLU elements)
-	// the program makes: one per ReLU element, window − 1 per MaxPool
-	// output, axis − 1 per ArgMax output, one per DReLU element.
+	// the program makes once lowered (see Lower): one per ReLU element,
+	// about window − 1 per MaxPool output by a tree over whole windows,
+	// fewer by the row-then-column passes of the lowering
+	// (maxPoolComparisons), axis − 1 per ArgMax output, one per DReLU
+	// element.
 	Comparisons int   `json:"comparisons"`
 	MACs        int64 `json:"macs"` // multiply-adds of Conv, MatMul, Mul
 }
@@ -325,7 +328,14 @@ func (p *Program) ComputeStats() {
 		case ReduceMax:
 			st.Comparisons += p.Tensors[in.In[0]].Shape.Size() - out.Size()
 		case MaxPool:
-			st.Comparisons += out.Size() * (in.Kernel[0]*in.Kernel[1] - 1)
+			if len(out) == 4 && len(in.Kernel) == 2 && len(in.Strides) == 2 {
+				hAx, wAx := 2, 3
+				if in.Layout == "NHWC" {
+					hAx, wAx = 1, 2
+				}
+				n, _ := maxPoolComparisons(in.Kernel, in.Strides, out[hAx], out[wAx])
+				st.Comparisons += out.Size() / max(out[hAx]*out[wAx], 1) * n
+			}
 		case ArgMax:
 			x := p.Tensors[in.In[0]].Shape
 			ax := in.Axis
