@@ -79,15 +79,7 @@ func TestConvExact(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Log(l)
-				cp := tc.cp
-				w := boundedWeights(rng, l.WeightLen(), wbits)
-				xC := randVec(rng, l.InputLen(), 0)
-				xS := randVec(rng, l.InputLen(), 0)
-				got := ps.run(t, l, w, xC, xS)
-				want := convClear(cp, w, xC, xS, p.tMask())
-				if i := firstDiff(got, want); i >= 0 {
-					t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
-				}
+				ps.checkConv(t, rng, l, tc.cp, boundedWeights(rng, l.WeightLen(), wbits))
 			})
 		}
 	}

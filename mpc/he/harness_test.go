@@ -78,6 +78,19 @@ func (ps parties) run(t testing.TB, l Layer, w, xC, xS []uint64) []uint64 {
 	return y
 }
 
+// checkConv runs the convolution layer l (of geometry cp) with weights w
+// on uniform random shares and fails at the first output that differs
+// from the convolution in the clear.
+func (ps parties) checkConv(t testing.TB, rng *rand.Rand, l Layer, cp tensor.ConvParams, w []uint64) {
+	t.Helper()
+	xC, xS := randVec(rng, l.InputLen(), 0), randVec(rng, l.InputLen(), 0)
+	got := ps.run(t, l, w, xC, xS)
+	want := convClear(cp, w, xC, xS, ps.c.params.tMask())
+	if i := firstDiff(got, want); i >= 0 {
+		t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
+	}
+}
+
 // randVec returns n values: uniform mod 2^64 for "uniform", or small
 // signed values of the given magnitude.
 func randVec(rng *rand.Rand, n int, bound int64) []uint64 {

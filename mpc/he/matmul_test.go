@@ -71,13 +71,7 @@ func TestSmallRing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := randVec(rng, l.WeightLen(), 0)
-	xC, xS := randVec(rng, l.InputLen(), 0), randVec(rng, l.InputLen(), 0)
-	got := ps.run(t, l, w, xC, xS)
-	want := convClear(cp, w, xC, xS, p.tMask())
-	if i := firstDiff(got, want); i >= 0 {
-		t.Fatalf("output %d: got %#x, want %#x", i, got[i], want[i])
-	}
+	ps.checkConv(t, rng, l, cp, randVec(rng, l.WeightLen(), 0))
 }
 
 // TestExtremeValues runs layers whose weights and inputs are the ring's
