@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"veil/internal/bench"
@@ -70,11 +68,19 @@ The ResNet scaling run (the paper's Figure 10):
 					return err
 				}
 			}
-			runner := bench.Runner{Command: partyProcess, Progress: func(name string) func() { return showProgress(cmd.ErrOrStderr(), name) }}
+			pr := newProgress(cmd.ErrOrStderr(), asJSON)
 			var results []bench.Result
 			for _, name := range args {
+				// One spinner per network, from its start-up (building,
+				// compiling, starting the parties) to the parties' end.
+				short := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+				b := pr.spin(short + ": compiling")
+				runner := bench.Runner{Command: partyProcess, Progress: func(network string) func() {
+					b.describe(network + ": secure inference")
+					return func() {}
+				}}
 				r, err := runner.Run(bench.Spec{
-					Name:       strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)),
+					Name:       short,
 					Load:       func() (*ir.Graph, error) { return benchNetwork(&mf, name, seed) },
 					Scale:      scale,
 					Session:    opt,
@@ -82,6 +88,7 @@ The ResNet scaling run (the paper's Figure 10):
 					Seed:       seed,
 					Malicious:  mal.on,
 				})
+				b.done()
 				if err != nil {
 					return fmt.Errorf("bench %s: %w", name, err)
 				}
@@ -151,34 +158,6 @@ func partyProcess(p bench.Party) *exec.Cmd {
 	c := exec.Command(exe, args...)
 	c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
 	return c
-}
-
-// showProgress displays a spinner with the elapsed time on w while a
-// network runs, if w is a terminal; the returned function stops it.
-func showProgress(w io.Writer, name string) func() {
-	f, ok := w.(*os.File)
-	if !ok {
-		return func() {}
-	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return func() {}
-	}
-	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(name+": secure inference"),
-		progressbar.OptionSpinnerType(14), progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionClearOnFinish())
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				bar.Add(1)
-			}
-		}
-	}()
-	return func() { close(done); bar.Finish() }
 }
 
 func printBenchTable(w io.Writer, rs []bench.Result) {

@@ -39,8 +39,11 @@ most accurate is kept; the sweep is printed and stored in the program.`,
 			if out == "" {
 				return fmt.Errorf("give the output program file with -o")
 			}
+			pr := newProgress(cmd.ErrOrStderr(), false)
 			start := time.Now()
+			b := pr.spin("importing " + args[0])
 			g, st, err := mf.load(args[0])
+			b.done()
 			if err != nil {
 				return err
 			}
@@ -48,7 +51,7 @@ most accurate is kept; the sweep is printed and stored in the program.`,
 			w := cmd.OutOrStdout()
 			printPassStats(w, st)
 			fmt.Fprintf(w, "memory plan (ring values, 8 bytes each): %s\n", ir.PlanMemory(g).Summary(8))
-			s, rows, opt, err := chooseScale(w, g, &df, args[0], scale, scales)
+			s, rows, opt, err := chooseScale(w, pr, g, &df, args[0], scale, scales)
 			if err != nil {
 				return err
 			}
@@ -89,8 +92,10 @@ const defaultScale = 12
 
 // chooseScale resolves --scale: a fixed value, or a sweep on --data.
 // With --data it also returns the compile options traced on it (the
-// ranges of the functions that need them, see fixed.TraceRanges).
-func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scales string) (int, []fixed.ScaleRow, fixed.Options, error) {
+// ranges of the functions that need them, see fixed.TraceRanges). It
+// prints the sweep's table on w and its progress with pr: a spinner,
+// since fixed.Sweep reports nothing until it has tried every scale.
+func chooseScale(w io.Writer, pr progress, g *ir.Graph, df *dataFlags, modelPath, scale, scales string) (int, []fixed.ScaleRow, fixed.Options, error) {
 	var opt fixed.Options
 	fixedScales, auto, err := parseScales(scale)
 	if err != nil {
@@ -107,10 +112,13 @@ func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scal
 	if err != nil {
 		return 0, nil, opt, err
 	}
+	b := pr.spin("loading " + df.spec)
+	defer b.done()
 	xs, err := df.loadExamples(df.spec, df.limit, shape, g.Layout)
 	if err != nil {
 		return 0, nil, opt, err
 	}
+	b.describe(fmt.Sprintf("tracing ranges on %d images", len(xs)))
 	if opt.Ranges, err = fixed.TraceRanges(g, xs); err != nil {
 		return 0, nil, opt, err
 	}
@@ -122,8 +130,10 @@ func chooseScale(w io.Writer, g *ir.Graph, df *dataFlags, modelPath, scale, scal
 	if err != nil {
 		return 0, nil, opt, err
 	}
+	b.describe(fmt.Sprintf("scale sweep: %d scales on %d images", len(rng), len(xs)))
 	t0 := time.Now()
 	rows, best, err := fixed.Sweep(g, xs, rng)
+	b.done()
 	if err != nil {
 		return 0, nil, opt, err
 	}

@@ -75,24 +75,12 @@ from disk, relative to the working directory.`,
 					df.spec, dataName = d.fashionTest(), embeddedFashionTestName
 				}
 			}
-			g, _, err := mf.load(modelP)
+			pr := newProgress(cmd.ErrOrStderr(), asJSON)
+			prog, xs, err := demoProgram(pr, &mf, &df, modelP, scale, n)
 			if err != nil {
 				return err
 			}
-			shape, err := g.InputShape()
-			if err != nil {
-				return err
-			}
-			xs, err := df.loadExamples(df.spec, n, shape, g.Layout)
-			if err != nil {
-				return err
-			}
-			// The images themselves calibrate the comparison bound.
-			prog, err := fixed.CompileWith(g, scale, fixed.Options{Calibration: xs})
-			if err != nil {
-				return err
-			}
-			res, err := runLoopback(cmd.ErrOrStderr(), prog, exampleInputs(xs), backend, &mal)
+			res, err := runLoopback(cmd.ErrOrStderr(), pr, prog, exampleInputs(xs), backend, &mal)
 			if err != nil {
 				return err
 			}
@@ -162,20 +150,48 @@ from disk, relative to the working directory.`,
 }
 
 // runLoopback runs inputs through the backend's parties on loopback,
-// under Aramis if mal says so.
-func runLoopback(warn io.Writer, prog *fixed.Program, inputs [][]float32, backend string, mal *maliciousFlags) (*session.Result, error) {
+// under Aramis if mal says so, with a spinner from pr while they run.
+func runLoopback(warn io.Writer, pr progress, prog *fixed.Program, inputs [][]float32, backend string, mal *maliciousFlags) (*session.Result, error) {
 	opt, err := secureOptions(backend)
 	if err != nil {
 		return nil, err
 	}
 	lo := session.LoopbackOptions{Timeout: session.DefaultTimeout, Session: opt}
+	if mal.on {
+		if err := mal.loopback(warn); err != nil {
+			return nil, err
+		}
+	}
+	b := pr.spin(fmt.Sprintf("secure inference (%s) of %d inputs", backend, len(inputs)))
+	defer b.done()
 	if !mal.on {
 		return session.RunLoopbackWith(context.Background(), prog, inputs, lo)
 	}
-	if err := mal.loopback(warn); err != nil {
-		return nil, err
-	}
 	return session.RunLoopbackAramis(context.Background(), prog, inputs, lo)
+}
+
+// demoProgram loads the model and n images and compiles the model at
+// scale, calibrated on the images, with a spinner from pr.
+func demoProgram(pr progress, mf *modelFlags, df *dataFlags, modelPath string, scale, n int) (*fixed.Program, []fixed.Example, error) {
+	b := pr.spin("importing the model")
+	defer b.done()
+	g, _, err := mf.load(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	shape, err := g.InputShape()
+	if err != nil {
+		return nil, nil, err
+	}
+	b.describe("loading images")
+	xs, err := df.loadExamples(df.spec, n, shape, g.Layout)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The images themselves calibrate the comparison bound.
+	b.describe("compiling")
+	prog, err := fixed.CompileWith(g, scale, fixed.Options{Calibration: xs})
+	return prog, xs, err
 }
 
 // exampleInputs returns the examples' inputs.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ float accuracy and how often the two agree.`,
 				return fmt.Errorf("give labelled images with --data")
 			}
 			w := cmd.OutOrStdout()
+			pr := newProgress(cmd.ErrOrStderr(), asJSON)
 			res := evalResult{Model: args[0], Backend: backend, Data: df.spec}
 			secure := false
 			if backend != "float" && backend != "fixed" {
@@ -89,13 +91,13 @@ float accuracy and how often the two agree.`,
 				if err != nil {
 					return err
 				}
-				outs, err := fixed.FixedOutputs(p, xs)
+				outs, err := countOutputs(pr, "fixed point", xs, func(xs []fixed.Example) ([][]float64, error) { return fixed.FixedOutputs(p, xs) })
 				if err != nil {
 					return err
 				}
 				res.N, res.Accuracy = len(xs), fixed.Accuracy(outs, xs)
 				if secure {
-					if err := evalSecure(cmd.ErrOrStderr(), &res, p, xs, outs, &mal); err != nil {
+					if err := evalSecure(cmd.ErrOrStderr(), pr, &res, p, xs, outs, &mal); err != nil {
 						return err
 					}
 				}
@@ -112,7 +114,7 @@ float accuracy and how often the two agree.`,
 				if err != nil {
 					return err
 				}
-				floatOuts, err := fixed.FloatOutputs(g, xs)
+				floatOuts, err := countOutputs(pr, "float", xs, func(xs []fixed.Example) ([][]float64, error) { return fixed.FloatOutputs(g, xs) })
 				if err != nil {
 					return err
 				}
@@ -126,7 +128,7 @@ float accuracy and how often the two agree.`,
 						quiet = cmd.ErrOrStderr()
 					}
 					vf.pixelMax, vf.mean, vf.std, vf.resize, vf.channels, vf.bgr = df.pixelMax, df.mean, df.std, df.resize, df.channels, df.bgr
-					s, _, opt, err := chooseScale(quiet, g, &vf, args[0], scale, scales)
+					s, _, opt, err := chooseScale(quiet, pr, g, &vf, args[0], scale, scales)
 					if err != nil {
 						return err
 					}
@@ -134,7 +136,7 @@ float accuracy and how often the two agree.`,
 					if err != nil {
 						return err
 					}
-					outs, err := fixed.FixedOutputs(p, xs)
+					outs, err := countOutputs(pr, fmt.Sprintf("fixed point (scale %d)", s), xs, func(xs []fixed.Example) ([][]float64, error) { return fixed.FixedOutputs(p, xs) })
 					if err != nil {
 						return err
 					}
@@ -143,7 +145,7 @@ float accuracy and how often the two agree.`,
 					res.FloatAccuracy = fixed.Accuracy(floatOuts, xs)
 					res.Agreement, _ = fixed.Compare(outs, floatOuts)
 					if secure {
-						if err := evalSecure(cmd.ErrOrStderr(), &res, p, xs, outs, &mal); err != nil {
+						if err := evalSecure(cmd.ErrOrStderr(), pr, &res, p, xs, outs, &mal); err != nil {
 							return err
 						}
 					}
@@ -184,8 +186,8 @@ float accuracy and how often the two agree.`,
 
 // evalSecure runs every example through the parties on loopback and
 // replaces res's accuracy with the secure one.
-func evalSecure(warn io.Writer, res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64, mal *maliciousFlags) error {
-	sr, err := runLoopback(warn, p, exampleInputs(xs), res.Backend, mal)
+func evalSecure(warn io.Writer, pr progress, res *evalResult, p *fixed.Program, xs []fixed.Example, clear [][]float64, mal *maliciousFlags) error {
+	sr, err := runLoopback(warn, pr, p, exampleInputs(xs), res.Backend, mal)
 	if err != nil {
 		return err
 	}
@@ -193,4 +195,28 @@ func evalSecure(warn io.Writer, res *evalResult, p *fixed.Program, xs []fixed.Ex
 	res.Accuracy = fixed.Accuracy(sr.Outputs, xs)
 	res.Secure = &sum
 	return nil
+}
+
+// countOutputs runs outputs (fixed.FloatOutputs or fixed.FixedOutputs)
+// on the examples with a bar counting them, desc saying how they run.
+// With a bar it runs them in chunks, each in parallel, so that the bar
+// advances; without one, all at once.
+func countOutputs(pr progress, desc string, xs []fixed.Example, outputs func([]fixed.Example) ([][]float64, error)) ([][]float64, error) {
+	b := pr.count(len(xs), desc+": images")
+	if b == nil {
+		return outputs(xs)
+	}
+	defer b.done()
+	chunk := max(4*runtime.GOMAXPROCS(0), len(xs)/200)
+	outs := make([][]float64, 0, len(xs))
+	for lo := 0; lo < len(xs); lo += chunk {
+		hi := min(lo+chunk, len(xs))
+		o, err := outputs(xs[lo:hi])
+		if err != nil {
+			return nil, fmt.Errorf("examples %d to %d: %w", lo, hi-1, err)
+		}
+		outs = append(outs, o...)
+		b.add(hi - lo)
+	}
+	return outs, nil
 }

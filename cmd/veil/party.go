@@ -160,7 +160,9 @@ it and no output is released.`,
 			session.SetMemoryLimit(pc.Program, pc.Options)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
+			b := newProgress(cmd.ErrOrStderr(), asJSON).spin(fmt.Sprintf("%v: connecting to the other parties, then the session", me))
 			rep, err := session.RunParty(ctx, pc)
+			b.done()
 			if err != nil {
 				return err
 			}

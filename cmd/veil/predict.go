@@ -169,7 +169,7 @@ on the inputs themselves when --data is not given.`,
 					}
 				}
 			case secure:
-				res, err := runLoopback(cmd.ErrOrStderr(), prog, inputs, backend, &mal)
+				res, err := runLoopback(cmd.ErrOrStderr(), newProgress(cmd.ErrOrStderr(), asJSON), prog, inputs, backend, &mal)
 				if err != nil {
 					return err
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"veil/attest"
+	"veil/ir"
 	"veil/slalom"
 	"veil/slalom/service"
 )
@@ -54,6 +55,24 @@ func slalomAttester(kind string, insecure bool, keyFile string, logf func(string
 		logf("measurement (SHA-384 of this executable): %x", s.Measurement)
 	}
 	return a, nil
+}
+
+// slalomServeProgram loads (or builds) the served model and compiles
+// it for Slalom, with a spinner from pr: the service's start-up.
+func slalomServeProgram(pr progress, f *slalomFlags, name, val string, pixelMax float64) (*ir.Graph, string, *slalom.Program, error) {
+	b := pr.spin("loading " + name)
+	defer b.done()
+	g, variant, err := slalomModel(f, name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	vx, err := valInputs(dataFlags{pixelMax: pixelMax}, val, g)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	b.describe("compiling " + name + " for Slalom")
+	p, err := slalomCompile(f, g, vx)
+	return g, variant, p, err
 }
 
 func slalomServeCmd() *cobra.Command {
@@ -106,15 +125,7 @@ The first line on stdout is "slalom service listening on ADDR".`,
 				}
 				logf("wrote client policy %s (accepts this simulated platform: INSECURE)", writePolicy)
 			}
-			g, variant, err := slalomModel(&f, args[0])
-			if err != nil {
-				return err
-			}
-			vx, err := valInputs(dataFlags{pixelMax: pixelMax}, val, g)
-			if err != nil {
-				return err
-			}
-			p, err := slalomCompile(&f, g, vx)
+			g, variant, p, err := slalomServeProgram(newProgress(cmd.ErrOrStderr(), false), &f, args[0], val, pixelMax)
 			if err != nil {
 				return err
 			}
