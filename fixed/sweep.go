@@ -158,6 +158,12 @@ var mu sync.Mutex
 // then by the smaller mean output error. Scales at which compilation
 // fails (weights too large for the ring) get a row of accuracy −1.
 func Sweep(g *ir.Graph, xs []Example, scales []int) ([]ScaleRow, int, error) {
+	return SweepFunc(g, xs, scales, nil)
+}
+
+// SweepFunc is Sweep calling f, when not nil, with each scale's row as
+// soon as it is measured (for progress).
+func SweepFunc(g *ir.Graph, xs []Example, scales []int, f func(ScaleRow)) ([]ScaleRow, int, error) {
 	if len(xs) == 0 {
 		return nil, 0, fmt.Errorf("scale sweep needs labelled examples")
 	}
@@ -176,6 +182,9 @@ func Sweep(g *ir.Graph, xs []Example, scales []int) ([]ScaleRow, int, error) {
 		p, err := CompileWith(g, s, Options{Ranges: ranges})
 		if err != nil {
 			rows = append(rows, ScaleRow{Scale: s, FloatAccuracy: floatAcc, FixedAccuracy: -1, N: len(xs)})
+			if f != nil {
+				f(rows[len(rows)-1])
+			}
 			continue
 		}
 		outs, err := FixedOutputs(p, xs)
@@ -190,6 +199,9 @@ func Sweep(g *ir.Graph, xs []Example, scales []int) ([]ScaleRow, int, error) {
 		row := ScaleRow{Scale: s, FloatAccuracy: floatAcc, FixedAccuracy: Accuracy(outs, xs), Agreement: agree, MeanAbsError: mae, N: len(xs),
 			TruncBits: tb, Secure: tb <= 64-SafetyBits}
 		rows = append(rows, row)
+		if f != nil {
+			f(row)
+		}
 		if row.Secure && (best < 0 || better(row, rows[best])) {
 			best = len(rows) - 1
 		}

@@ -130,10 +130,11 @@ func chooseScale(w io.Writer, pr progress, g *ir.Graph, df *dataFlags, modelPath
 	if err != nil {
 		return 0, nil, opt, err
 	}
-	b.describe(fmt.Sprintf("scale sweep: %d scales on %d images", len(rng), len(xs)))
-	t0 := time.Now()
-	rows, best, err := fixed.Sweep(g, xs, rng)
 	b.done()
+	sweep := pr.count(len(rng), fmt.Sprintf("scale sweep on %d images", len(xs)))
+	t0 := time.Now()
+	rows, best, err := fixed.SweepFunc(g, xs, rng, func(fixed.ScaleRow) { sweep.add(1) })
+	sweep.done()
 	if err != nil {
 		return 0, nil, opt, err
 	}
