@@ -131,7 +131,7 @@ func chooseScale(w io.Writer, pr progress, g *ir.Graph, df *dataFlags, modelPath
 		return 0, nil, opt, err
 	}
 	b.done()
-	sweep := pr.count(len(rng), fmt.Sprintf("scale sweep on %d images", len(xs)))
+	sweep := pr.count(len(rng), fmt.Sprintf("scale sweep: %d scales on %d images", len(rng), len(xs)))
 	t0 := time.Now()
 	rows, best, err := fixed.SweepFunc(g, xs, rng, func(fixed.ScaleRow) { sweep.add(1) })
 	sweep.done()
