@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -145,6 +147,11 @@ func benchNetwork(mf *modelFlags, name string, seed uint64) (*ir.Graph, error) {
 // (this executable, or the test binary acting as it).
 func partyProcess(p bench.Party) *exec.Cmd {
 	args := []string{"party", "--compare=" + compareFlag, "--backend", p.Session.Backend, "--role", p.Role.Role(), "--config", p.Config, "--json"}
+	for _, k := range slices.Sorted(maps.Keys(p.Session.BackendOptions)) {
+		if k != "compare" { // --compare above
+			args = append(args, "--backend-option", k+"="+p.Session.BackendOptions[k])
+		}
+	}
 	if p.Input != "" {
 		args = append(args, "--input-raw", p.Input, "--repeat", fmt.Sprint(p.Repeat))
 	}

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"slices"
 	"testing"
 
 	"veil/fixed"
+	"veil/internal/bench"
 	"veil/ir"
+	"veil/mpc"
+	"veil/mpc/session"
 )
 
 // BenchmarkLeNet measures one Fashion-MNIST LeNet inference in float and
@@ -40,4 +44,20 @@ func BenchmarkLeNet(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPartyProcessPassesBackendOptions checks that every backend option
+// of a bench session reaches the party processes (it once reached only
+// --compare, so bench --backend-option ot-k=1 ran the default).
+func TestPartyProcessPassesBackendOptions(t *testing.T) {
+	p := bench.Party{Role: mpc.P1, Config: "parties.json",
+		Session: session.Options{Backend: "2pc", BackendOptions: mpc.Options{"ot-k": "1", "magnitude": "20"}}}
+	args := partyProcess(p).Args[1:]
+	want := []string{"--backend-option", "magnitude=20", "--backend-option", "ot-k=1"}
+	for i := 0; i+len(want) <= len(args); i++ {
+		if slices.Equal(args[i:i+len(want)], want) {
+			return
+		}
+	}
+	t.Fatalf("party arguments %q lack %q", args, want)
 }
