@@ -104,6 +104,12 @@ type Params struct {
 
 	pow64 []uint64 // 2^64 mod q_i
 
+	// mont52[i]: limb i's kernels are in Montgomery form for the radix
+	// 2^52 (the IFMA products, see mont.go), with r52[i] = 2^52 mod q_i
+	// and qInv52[i] = q_i^-1 mod 2^52; else for 2^64.
+	mont52      []bool
+	r52, qInv52 []uint64
+
 	bytesPerOp float64 // the packing's exchange rate
 }
 
@@ -182,6 +188,11 @@ func NewParams(lit Literal) (*Params, error) {
 	for _, q := range lit.Q {
 		qi := new(big.Int).SetUint64(q)
 		p.pow64 = append(p.pow64, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), 64), qi).Uint64())
+	}
+	for i, q := range lit.Q {
+		p.mont52 = append(p.mont52, useIFMA && q>>52 == 0)
+		p.r52 = append(p.r52, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), 52), new(big.Int).SetUint64(q)).Uint64())
+		p.qInv52 = append(p.qInv52, p.ringQ.SubRings[i].MRedConstant&(1<<52-1))
 	}
 	p.levels = make([]queryLevel, len(lit.Q))
 	for l := p.resp.level + 1; l < len(lit.Q); l++ {

@@ -270,7 +270,7 @@ func (p *Params) kernelPoly(lay *convLayout, w []uint64, gb, cb, ob int, kernel 
 		v := int64(w<<shift) >> shift // sign-extend from ℓ bits
 		for i := 0; i <= lay.level; i++ {
 			q := p.lit.Q[i]
-			kernel.Coeffs[i][coef] = ring.MForm(liftSigned(v, q), q, p.ringQ.SubRings[i].BRedConstant)
+			kernel.Coeffs[i][coef] = p.kernelForm(i, liftSigned(v, q))
 		}
 	})
 	p.nttPoly(kernel, lay.level)

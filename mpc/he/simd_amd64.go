@@ -6,6 +6,10 @@ import "golang.org/x/sys/cpu"
 
 var useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
+// useIFMA reports AVX-512 IFMA's 52-bit multiply-adds, which the
+// products of limbs below 2^52 use (mont52_amd64.s).
+var useIFMA = useAVX512 && cpu.X86.HasAVX512IFMA
+
 // forwardAsm runs the forward transform with AVX-512 and reports
 // whether it could: the stages whose butterflies span eight or more
 // coefficients with one root broadcast per group, the last three on
@@ -82,6 +86,18 @@ func mulAddPairAsm(k, x0, x1, acc0, acc1 []uint64, q, qInv uint64) bool {
 	return true
 }
 
+// mulAddPair52Asm runs mulAddPair52Row with AVX-512 IFMA for q < 2^52
+// and reports whether it could; qInv = q^-1 mod 2^52.
+func mulAddPair52Asm(k, x0, x1, acc0, acc1 []uint64, q, qInv uint64) bool {
+	n := len(k)
+	if !useIFMA || q>>52 != 0 || n%8 != 0 || n == 0 {
+		return false
+	}
+	_, _, _, _ = x0[n-1], x1[n-1], acc0[n-1], acc1[n-1]
+	mulAddPairIFMA(&k[0], &x0[0], &x1[0], &acc0[0], &acc1[0], len(k)/8, q, qInv)
+	return true
+}
+
 // reduceAsm runs reduceRow with AVX-512 and reports whether it could.
 func reduceAsm(acc []uint64, q uint64) bool {
 	if !useAVX512 || len(acc)%8 != 0 || len(acc) == 0 {
@@ -96,6 +112,13 @@ func reduceAsm(acc []uint64, q uint64) bool {
 //
 //go:noescape
 func mulAddPairAVX512(k, x0, x1, acc0, acc1 *uint64, vecs int, q, qInv uint64)
+
+// mulAddPairIFMA adds Montgomery products k·x0·2^-52 and k·x1·2^-52 to
+// acc0 and acc1 (8·vecs words each, q < 2^52), keeping them in [0, 2q);
+// qInv = q^-1 mod 2^52.
+//
+//go:noescape
+func mulAddPairIFMA(k, x0, x1, acc0, acc1 *uint64, vecs int, q, qInv uint64)
 
 // reduceAVX512 reduces 8·vecs words from [0, 2q) to [0, q).
 //
