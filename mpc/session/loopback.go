@@ -2,12 +2,10 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -26,33 +24,18 @@ const DefaultTimeout = 8 * time.Second
 // server and, for n = 3, the helper, every party but the client listening
 // on a free loopback port. It returns the file's path.
 func WriteLoopbackConfig(dir string, n int, timeout time.Duration) (string, error) {
-	type party struct {
-		Role string `json:"role"`
-		Addr string `json:"addr,omitempty"`
-		Cert string `json:"cert"`
-		Key  string `json:"key"`
+	if n < 2 || n > mpc.MaxParties {
+		return "", fmt.Errorf("session: %d parties; a deployment has 2 or 3", n)
 	}
-	cfg := struct {
-		Parties []party `json:"parties"`
-		Timeout string  `json:"timeout"`
-	}{Timeout: timeout.String()}
-	for _, p := range mpc.PartiesOf(n) {
-		pc := party{Role: p.Role(), Cert: filepath.Base(transport.CertFile(p, dir)), Key: filepath.Base(transport.KeyFile(p, dir))}
-		if p != mpc.P0 {
-			port, err := freePort()
-			if err != nil {
-				return "", err
-			}
-			pc.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	addrs := make([]string, n)
+	for _, p := range mpc.PartiesOf(n)[1:] {
+		port, err := freePort()
+		if err != nil {
+			return "", err
 		}
-		cfg.Parties = append(cfg.Parties, pc)
+		addrs[p] = fmt.Sprintf("127.0.0.1:%d", port)
 	}
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "parties.json")
-	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+	return writeConfig(dir, addrs, timeout, false)
 }
 
 func freePort() (int, error) {
