@@ -76,6 +76,20 @@ func putRow(dst []byte, row []uint64, b int) []byte {
 	start := len(dst)
 	dst = slices.Grow(dst, rowBytes(len(row), b))[:start+rowBytes(len(row), b)]
 	out := dst[start:]
+	if b%8 == 0 { // whole bytes (the 40-bit moduli): no shifts or ORs
+		bp, j := b/8, 0
+		// Each word's bytes above v's b bits are zero and are written
+		// over by the next value's.
+		for ; j < len(row) && j*bp+8 <= len(out); j++ {
+			binary.LittleEndian.PutUint64(out[j*bp:], row[j])
+		}
+		for ; j < len(row); j++ {
+			for k := range bp {
+				out[j*bp+k] = byte(row[j] >> (8 * k))
+			}
+		}
+		return dst
+	}
 	clear(out)
 	for j, v := range row {
 		// v < 2^b lands in the 9 bytes from off; v >> (64 − sh) is the
