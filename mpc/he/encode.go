@@ -10,12 +10,33 @@ import "math/bits"
 // (mod Q), so the only error is the rounding (|ε| ≤ 1/2) times the
 // weights, which the noise budget counts.
 
-// encodeCoeff returns round(Q·m/t) mod q_i for Q of level c, m < t.
+// encodeCoeff returns round(Q·m/t) mod q_i for Q of level c, m < t:
+// by Barrett and Montgomery reductions, without a division or a branch
+// on m (a secret share).
 func (p *Params) encodeCoeff(c *levelConsts, m uint64, i int) uint64 {
-	q := p.lit.Q[i]
-	hi, lo := bits.Mul64(c.deltaQ[i], m%q)
-	d := bits.Rem64(hi, lo, q)
-	return addMod(d, p.roundDivT(c.qModT, m)%q, q)
+	q, u := p.lit.Q[i], p.barrett[i]
+	d := montMul(c.deltaQMont[i], reduce64(m, q, u), q, p.ringQ.SubRings[i].MRedConstant)
+	return addMod(d, reduce64(p.roundDivT(c.qModT, m), q, u), q)
+}
+
+// reduce64 returns a mod q for q < 2^62, given u = ⌊2^64/q⌋: the
+// estimate ⌊a·u/2^64⌋ of ⌊a/q⌋ is short by at most one, so a − est·q
+// lies in [0, 2q), and one branch-free subtraction finishes.
+func reduce64(a, q, u uint64) uint64 {
+	h, _ := bits.Mul64(a, u)
+	r := a - h*q
+	return min(r, r-q)
+}
+
+// montMul returns a·b·2^-64 mod q for a, b < q < 2^62, given qInv =
+// q^-1 mod 2^64 (Montgomery: m = lo(a·b)·qInv makes a·b − m·q a
+// multiple of 2^64, so its high word hi(a·b) − hi(m·q) is exact, in
+// (−q, q)), without a branch.
+func montMul(a, b, q, qInv uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	mh, _ := bits.Mul64(lo*qInv, q)
+	r := hi - mh + q
+	return min(r, r-q)
 }
 
 // roundDivT returns round(a·m/t) for a, m < t.

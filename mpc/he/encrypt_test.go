@@ -108,3 +108,33 @@ func TestEncodingExact(t *testing.T) {
 		}
 	}
 }
+
+// TestReductions checks the branch-free Barrett and Montgomery
+// reductions of the encoding against big integers on every default
+// modulus, at the edges and on random words.
+func TestReductions(t *testing.T) {
+	p := Default()
+	rng := rand.New(rand.NewPCG(21, 22))
+	for i, q := range p.lit.Q {
+		qi := new(big.Int).SetUint64(q)
+		qInv := p.ringQ.SubRings[i].MRedConstant
+		rInv := new(big.Int).ModInverse(new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), 64), qi), qi)
+		words := []uint64{0, 1, q - 1, q, q + 1, 2*q - 1, 2 * q, math.MaxUint64, math.MaxUint64 - 1, 1 << 63}
+		for range 1000 {
+			words = append(words, rng.Uint64())
+		}
+		for _, a := range words {
+			if got, want := reduce64(a, q, p.barrett[i]), new(big.Int).Mod(new(big.Int).SetUint64(a), qi).Uint64(); got != want {
+				t.Fatalf("q=%#x: reduce64(%#x) = %#x, want %#x", q, a, got, want)
+			}
+			x, y := a%q, (a*0x9e3779b97f4a7c15)%q
+			for _, b := range []uint64{y, 0, 1, q - 1} {
+				want := new(big.Int).Mul(new(big.Int).SetUint64(x), new(big.Int).SetUint64(b))
+				want.Mul(want, rInv).Mod(want, qi)
+				if got := montMul(x, b, q, qInv); got != want.Uint64() {
+					t.Fatalf("q=%#x: montMul(%#x, %#x) = %#x, want %#x", q, x, b, got, want)
+				}
+			}
+		}
+	}
+}

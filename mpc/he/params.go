@@ -102,7 +102,8 @@ type Params struct {
 	top    *queryLevel
 	resp   levelConsts
 
-	pow64 []uint64 // 2^64 mod q_i
+	pow64   []uint64 // 2^64 mod q_i
+	barrett []uint64 // ⌊2^64/q_i⌋
 
 	// mont52[i]: limb i's kernels are in Montgomery form for the radix
 	// 2^52 (the IFMA products, see mont.go), with r52[i] = 2^52 mod q_i
@@ -128,11 +129,12 @@ type queryLevel struct {
 // levelConsts holds the encoding and decoding constants of one level
 // (the moduli q_0 … q_level).
 type levelConsts struct {
-	level  int
-	deltaQ []uint64 // ⌊Q/t⌋ mod q_i
-	qModT  uint64   // Q mod t
-	yHat   []uint64 // (Q/q_i)^−1 mod q_i
-	q      *big.Int
+	level      int
+	deltaQ     []uint64 // ⌊Q/t⌋ mod q_i
+	deltaQMont []uint64 // ⌊Q/t⌋·2^64 mod q_i (Montgomery form)
+	qModT      uint64   // Q mod t
+	yHat       []uint64 // (Q/q_i)^−1 mod q_i
+	q          *big.Int
 }
 
 // NewParams validates lit and precomputes its constants. It refuses a
@@ -188,6 +190,7 @@ func NewParams(lit Literal) (*Params, error) {
 	for _, q := range lit.Q {
 		qi := new(big.Int).SetUint64(q)
 		p.pow64 = append(p.pow64, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), 64), qi).Uint64())
+		p.barrett = append(p.barrett, new(big.Int).Quo(new(big.Int).Lsh(big.NewInt(1), 64), qi).Uint64())
 	}
 	for i, q := range lit.Q {
 		p.mont52 = append(p.mont52, useIFMA && q>>52 == 0)
@@ -213,6 +216,7 @@ func (p *Params) newLevelConsts(level int) levelConsts {
 	for i := 0; i <= level; i++ {
 		qi := new(big.Int).SetUint64(p.lit.Q[i])
 		c.deltaQ = append(c.deltaQ, new(big.Int).Mod(delta, qi).Uint64())
+		c.deltaQMont = append(c.deltaQMont, new(big.Int).Mod(new(big.Int).Lsh(delta, 64), qi).Uint64())
 		hat := new(big.Int).Quo(q, qi)
 		c.yHat = append(c.yHat, hat.ModInverse(hat.Mod(hat, qi), qi).Uint64())
 	}
