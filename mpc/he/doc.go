@@ -83,7 +83,7 @@
 // up to 256 MiB of them per session and streams the rest). The
 // transforms and the server's products run in AVX-512 assembly where the
 // CPU has it (ntt.go, mont.go; the products on limbs below 2^52 with
-// IFMA's 52-bit multiply-adds, 2.3× the 64-bit Montgomery products),
+// IFMA's 52-bit multiply-adds, 3.3× the 64-bit Montgomery products),
 // Lattigo's own loops elsewhere and under the build tag purego, the two
 // tested equal.
 //

@@ -7,7 +7,7 @@ import "github.com/tuneinsight/lattigo/v6/ring"
 // k·x·R^-1 mod q is the plain product of the values they stand for. R
 // is 2^64, or 2^52 on the limbs below 2^52 where the CPU has AVX-512
 // IFMA (Params.mont52): its 52-bit multiply-adds make a product four
-// instructions (mont52_amd64.s) instead of Montgomery's eight 32-bit
+// instructions (mont_amd64.s) instead of Montgomery's eight 32-bit
 // products and their carries. The accumulators' words stay in [0, 2q) after every
 // product (a conditional subtraction of 2q), so no periodic reduction
 // is needed however many channel blocks a layer sums; reduceAcc brings

@@ -7,7 +7,7 @@ import "golang.org/x/sys/cpu"
 var useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
 // useIFMA reports AVX-512 IFMA's 52-bit multiply-adds, which the
-// products of limbs below 2^52 use (mont52_amd64.s).
+// products of limbs below 2^52 use (mont_amd64.s).
 var useIFMA = useAVX512 && cpu.X86.HasAVX512IFMA
 
 // forwardAsm runs the forward transform with AVX-512 and reports
