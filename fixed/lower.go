@@ -182,10 +182,7 @@ func lowerArgMax(l *lowerer, in *Instr) error {
 func lowerMaxPool(l *lowerer, in *Instr) error {
 	x := in.In[0]
 	s := l.shape(x)
-	hAx, wAx := 2, 3
-	if in.Layout == "NHWC" {
-		hAx, wAx = 1, 2
-	}
+	hAx, wAx := spatialAxes(in.Layout)
 	if len(s) != 4 || len(in.Kernel) != 2 || len(in.Strides) != 2 || len(in.Pads) != 4 {
 		return fmt.Errorf("MaxPool of %v with kernel %v, strides %v, pads %v", s, in.Kernel, in.Strides, in.Pads)
 	}
@@ -217,6 +214,15 @@ func lowerMaxPool(l *lowerer, in *Instr) error {
 	}
 	l.reshape(x, out, in.Out)
 	return nil
+}
+
+// spatialAxes returns the height and width axes of a 4-D tensor of
+// layout "NCHW" (or empty) or "NHWC".
+func spatialAxes(layout string) (h, w int) {
+	if layout == "NHWC" {
+		return 1, 2
+	}
+	return 2, 3
 }
 
 // maxPoolComparisons returns the comparisons MaxPool's lowering makes

@@ -329,10 +329,7 @@ func (p *Program) ComputeStats() {
 			st.Comparisons += p.Tensors[in.In[0]].Shape.Size() - out.Size()
 		case MaxPool:
 			if len(out) == 4 && len(in.Kernel) == 2 && len(in.Strides) == 2 {
-				hAx, wAx := 2, 3
-				if in.Layout == "NHWC" {
-					hAx, wAx = 1, 2
-				}
+				hAx, wAx := spatialAxes(in.Layout)
 				n, _ := maxPoolComparisons(in.Kernel, in.Strides, out[hAx], out[wAx])
 				st.Comparisons += out.Size() / max(out[hAx]*out[wAx], 1) * n
 			}
