@@ -30,6 +30,7 @@ func benchCmd() *cobra.Command {
 		mf       modelFlags
 		mal      maliciousFlags
 		backend  string
+		profiles string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [NETWORK|MODEL...]",
@@ -77,7 +78,11 @@ The ResNet scaling run (the paper's Figure 10):
 				// compiling, starting the parties) to the parties' end.
 				short := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 				b := pr.spin(short + ": compiling")
-				runner := bench.Runner{Command: partyProcess, Progress: func(network string) func() {
+				command := partyProcess
+				if profiles != "" {
+					command = profiledPartyProcess(profiles, short)
+				}
+				runner := bench.Runner{Command: command, Progress: func(network string) func() {
 					b.describe(network + ": secure inference")
 					return func() {}
 				}}
@@ -130,6 +135,7 @@ The ResNet scaling run (the paper's Figure 10):
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights (zoo networks) and the random input")
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
 	cmd.Flags().IntVarP(&repeat, "inferences", "n", 1, "inferences per network in one session (bytes, rounds and CPU are reported per inference, time as the median)")
+	cmd.Flags().StringVar(&profiles, "cpuprofile", "", "write each party's CPU profile to this directory, as NETWORK-ROLE.prof (go tool pprof reads them)")
 	cmd.Flags().StringVar(&chart, "chart", "", "write a PNG of time and communication against depth (for a scaling run such as resnet18 … resnet200)")
 	return cmd
 }
@@ -165,6 +171,16 @@ func partyProcess(p bench.Party) *exec.Cmd {
 	c := exec.Command(exe, args...)
 	c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
 	return c
+}
+
+// profiledPartyProcess is partyProcess with each party writing its CPU
+// profile to dir/network-role.prof.
+func profiledPartyProcess(dir, network string) bench.Command {
+	return func(p bench.Party) *exec.Cmd {
+		c := partyProcess(p)
+		c.Args = append(c.Args, "--cpuprofile", filepath.Join(dir, network+"-"+p.Role.Role()+".prof"))
+		return c
+	}
 }
 
 func printBenchTable(w io.Writer, rs []bench.Result) {

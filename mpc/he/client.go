@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
 
@@ -72,6 +73,7 @@ func (c *Client) EncryptInput(l Layer, x []uint64) ([]byte, error) {
 		dst := out[headerLen+k*size : headerLen+k*size]
 		dst = append(dst, seed[:]...)
 		p.putPoly(dst, b, lv.level)
+		p.release(b)
 		return nil
 	})
 	if err != nil {
@@ -113,7 +115,21 @@ func (c *Client) phases(l Layer, resp []byte, f func(idx int, phase []uint64)) e
 		c0     [maxModuli][]uint64
 		res    [maxModuli]uint64
 	}
-	newState := func() (*state, error) { return &state{c1: r.NewPoly(), ph: r.NewPoly()}, nil }
+	var mu sync.Mutex
+	var states []*state
+	newState := func() (*state, error) {
+		s := &state{c1: p.scratch(level), ph: p.scratch(level)}
+		mu.Lock()
+		states = append(states, s)
+		mu.Unlock()
+		return s, nil
+	}
+	defer func() {
+		for _, s := range states {
+			p.release(s.c1)
+			p.release(s.ph)
+		}
+	}()
 	split := lay.numOutputs() < runtime.GOMAXPROCS(0)
 	return parallel.EachWith(lay.numOutputs(), newState, func(s *state, k int) error {
 		src := resp[lb.respOff[k]:lb.respOff[k+1]]

@@ -25,7 +25,8 @@
 // chosen), ciphertext modulus Q = q_0·q_1·q_2·q_3 of four NTT-friendly
 // primes of 40, 40, 61 and 60 bits (log2 Q ≈ 201, within the 218 bits the
 // HE standard allows at N = 8192 for 128-bit security with a uniform
-// ternary secret and Gaussian errors of σ = 3.2, clipped at 6σ); responses
+// ternary secret and errors of σ = 3.2: veil's are centered binomial,
+// σ ≈ 3.24, |e| ≤ 21, as Microsoft SEAL samples them); responses
 // are switched down to Q' = q_0·q_1 (80 bits). [NewParams] refuses sets
 // beyond the standard's table.
 //
@@ -102,7 +103,7 @@
 // # Response, noise and flooding
 //
 // For each output ciphertext the server adds u·pk + (e₁, e₂) (u ternary,
-// e Gaussian) so that its second component is a fresh RLWE sample and
+// e centered binomial) so that its second component is a fresh RLWE sample and
 // reveals no combination of the weights; adds round(Q·(W·x_S − r)/t) at
 // the outputs for a fresh uniform mask r, its share; adds to every
 // output coefficient a flood uniform in [−2^F, 2^F) (F = 134 at the top
@@ -131,7 +132,7 @@
 // the revealed coefficients (2^−40 each); raise StatBits if that matters.
 //
 // Not covered: malicious parties. A client whose key is not ternary or
-// whose ciphertexts carry more noise than the clipped Gaussian defeats
+// whose ciphertexts carry more noise than the error distribution defeats
 // the flooding argument, and the server cannot check either; a server
 // can return anything. Wrap the protocol in Aramis for that. Arithmetic
 // is not constant-time.

@@ -9,7 +9,8 @@ import (
 // encrypt returns a fresh symmetric encryption of the plaintext m (N
 // values mod t) under sk at level lv (Q its modulus): the seed of a
 // uniform a (in the NTT domain) and b = −a·s + round(Q·m/t) + e in the
-// coefficient domain, e Gaussian; rows above lv's level are left zero.
+// coefficient domain, e centered binomial; b has the rows 0…lv.level
+// (a scratch polynomial the caller may release).
 // split runs the residue rows side by side.
 func (p *Params) encrypt(lv *queryLevel, sk ring.Poly, m []uint64, split bool) (seed [seedLen]byte, b ring.Poly, err error) {
 	if seed, err = newSeed(); err != nil {
@@ -20,11 +21,12 @@ func (p *Params) encrypt(lv *queryLevel, sk ring.Poly, m []uint64, split bool) (
 		return seed, b, err
 	}
 	r := p.ringQ
-	as := r.NewPoly()
+	as := p.scratch(lv.level)
+	defer p.release(as)
 	p.expandUniform(seed, lv.level, as)
 	e := make([]int64, p.n)
-	gaussian(prng, e)
-	b = r.NewPoly()
+	sampleErrors(prng, e)
+	b = p.scratch(lv.level)
 	mask := p.tMask()
 	p.limbs(split, lv.level, func(i int) {
 		sr := r.SubRings[i]

@@ -8,7 +8,7 @@ import (
 // Noise and flooding, worst case.
 //
 // A fresh ciphertext of m has phase round(Q·m/t) + e = Q·m/t + ε + e with
-// |e| ≤ errBound (the Gaussian is clipped) and |ε| ≤ 1/2. The server
+// |e| ≤ errBound (centered binomial) and |ε| ≤ 1/2. The server
 // multiplies by plaintext weight polynomials whose coefficients are the
 // weights lifted to (−t/2, t/2]; the product of the weight polynomial w
 // with Q·m/t is Q·(w·m mod t)/t modulo Q (the multiple of t in w·m

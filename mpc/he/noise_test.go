@@ -217,44 +217,43 @@ func TestFloodSamples(t *testing.T) {
 	}
 }
 
-// TestGaussFrom checks the constant-time table count against the table's
-// definition (the magnitude is the first k with u's low 63 bits ≤
-// gaussCDT[k], the top bit the sign) at every entry's edges, with both
-// signs, and on random u, and the errors' mean and standard deviation.
-func TestGaussFrom(t *testing.T) {
+// TestErrorFrom checks the errors against the centered binomial
+// distribution's definition (ones in the low errBound bits minus ones
+// in the next errBound, the rest ignored) at the extremes and on
+// random u, and their mean and standard deviation (at least σ).
+func TestErrorFrom(t *testing.T) {
 	ref := func(u uint64) int64 {
-		m, k := u&(1<<63-1), int64(0)
-		for m > gaussCDT[k] {
-			k++
-		}
-		if u>>63 == 1 {
-			return -k
+		k := int64(0)
+		for i := range errBound {
+			k += int64(u >> i & 1)
+			k -= int64(u >> (errBound + i) & 1)
 		}
 		return k
 	}
-	us := []uint64{0, 1, 1<<63 - 1, 1 << 63, math.MaxUint64}
-	for _, c := range gaussCDT {
-		for _, sign := range []uint64{0, 1 << 63} {
-			us = append(us, sign|(c-1), sign|c, sign|(c+1)&(1<<63-1))
+	cases := map[uint64]int64{0: 0, math.MaxUint64: 0, 1<<errBound - 1: errBound, (1<<errBound - 1) << errBound: -errBound,
+		math.MaxUint64 << (2 * errBound) & math.MaxUint64: 0}
+	for u, want := range cases {
+		if got := errorFrom(u); got != want {
+			t.Errorf("u %#x: %d, want %d", u, got, want)
 		}
 	}
 	rng := rand.New(rand.NewPCG(31, 32))
-	for range 1 << 16 {
-		us = append(us, rng.Uint64())
-	}
 	sum, sum2 := 0.0, 0.0
-	for _, u := range us {
-		got, want := gaussFrom(u), ref(u)
+	const n = 1 << 18
+	for range n {
+		u := rng.Uint64()
+		got, want := errorFrom(u), ref(u)
 		if got != want {
 			t.Fatalf("u %#x: %d, want %d", u, got, want)
 		}
 		sum += float64(got)
 		sum2 += float64(got * got)
 	}
-	if mean := sum / float64(len(us)); math.Abs(mean) > 0.05 {
+	if mean := sum / n; math.Abs(mean) > 0.05 {
 		t.Errorf("mean %.3f, want 0", mean)
 	}
-	if sd := math.Sqrt(sum2 / float64(len(us))); math.Abs(sd-sigma) > 0.1 {
-		t.Errorf("standard deviation %.3f, want %.1f", sd, sigma)
+	sd := math.Sqrt(sum2 / n)
+	if want := math.Sqrt(errBound / 2.0); math.Abs(sd-want) > 0.05 || sd < sigma-0.02 {
+		t.Errorf("standard deviation %.3f, want %.3f (≥ σ = %.1f)", sd, want, sigma)
 	}
 }

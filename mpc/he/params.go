@@ -79,11 +79,12 @@ var defaultParams = sync.OnceValue(func() *Params {
 // classical security with a uniform ternary secret and error σ = 3.2.
 var maxLogQ = map[int]int{10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881}
 
-// Gaussian error: standard deviation σ and the bound the sampler clips at
-// (|e| ≤ errBound, 6σ).
+// Errors: the centered binomial distribution of parameter errBound (see
+// errorFrom), standard deviation √(errBound/2) ≈ 3.24 ≥ σ, the HE
+// standard's 3.2, and |e| ≤ errBound by construction.
 const (
 	sigma    = 3.2
-	errBound = 19
+	errBound = 21
 )
 
 // Params is a validated parameter set with its precomputed constants.
@@ -112,6 +113,8 @@ type Params struct {
 	r52, qInv52 []uint64
 
 	bytesPerOp float64 // the packing's exchange rate
+
+	polys polyPool // scratch polynomials (see scratch)
 }
 
 // queryLevel is what queries at one level need: the encoding constants

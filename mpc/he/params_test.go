@@ -25,8 +25,8 @@ func TestSecurity(t *testing.T) {
 	if math.Abs(p.LogQ()-201) > 0.01 || math.Abs(p.LogQResponse()-80) > 0.01 {
 		t.Errorf("log2 Q = %.4f, log2 Q' = %.4f; the documented figures are 201 and 80", p.LogQ(), p.LogQResponse())
 	}
-	if sigma != 3.2 || errBound != 19 {
-		t.Errorf("σ = %v, bound %d: the table assumes σ = 3.2", sigma, errBound)
+	if sd := math.Sqrt(errBound / 2.0); sigma != 3.2 || sd < sigma {
+		t.Errorf("σ = %v, errors' standard deviation %.3f: the table assumes at least 3.2", sigma, sd)
 	}
 	want := map[int]int{10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881}
 	for k, v := range want {

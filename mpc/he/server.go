@@ -1,6 +1,7 @@
 package he
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -34,7 +35,10 @@ func NewServer(params *Params, publicKey []byte) (*Server, error) {
 // client's query. It returns the response for the client and the
 // server's share of the output (l.OutputLen() values): a fresh uniform
 // r, while the response decrypts to W·(x_C + x) − r. All values are
-// taken mod 2^ℓ; weights are read as signed ℓ-bit numbers.
+// taken mod 2^ℓ; weights are read as signed ℓ-bit numbers. A nil x is
+// a share of zero (the server's product in the clear is then skipped):
+// a query on a random mask made ahead of the input, say, whose masked
+// difference the server later multiplies by [Product].
 //
 // The query is checked completely before any work: its kind, count and
 // size against the layer, each residue against its modulus.
@@ -49,6 +53,28 @@ func (s *Server) Eval(l Layer, w, x []uint64, query []byte) (resp []byte, share 
 		return nil, nil, err
 	}
 	return s.eval(l, w, nil, x, query)
+}
+
+// Product returns layer l's product of the weights w and the input x
+// in the clear, mod 2^ℓ, in the order of Eval's shares: what a response
+// and the server's share add up to, for a server that multiplies a
+// masked input itself.
+func Product(l Layer, w, x []uint64) ([]uint64, error) {
+	if l == nil {
+		return nil, errors.New("he: nil layer")
+	}
+	if len(w) != l.WeightLen() {
+		return nil, fmt.Errorf("he: %d weights, the layer takes %d", len(w), l.WeightLen())
+	}
+	if len(x) != l.InputLen() {
+		return nil, fmt.Errorf("he: %d inputs, the layer takes %d", len(x), l.InputLen())
+	}
+	y := l.clear(w, x)
+	mask := l.base().params.tMask()
+	for i := range y {
+		y[i] &= mask
+	}
+	return y, nil
 }
 
 // Kernels are a layer's weights transformed for the products (the
@@ -113,7 +139,7 @@ func (s *Server) EvalKernels(k *Kernels, x []uint64, query []byte) (resp []byte,
 // nil, kernel by kernel as the products need them.
 func (s *Server) eval(l Layer, w []uint64, kern *Kernels, x []uint64, query []byte) (resp []byte, share []uint64, err error) {
 	lb := l.base()
-	if len(x) != l.InputLen() {
+	if x != nil && len(x) != l.InputLen() {
 		return nil, nil, fmt.Errorf("he: %d inputs, the layer takes %d", len(x), l.InputLen())
 	}
 	p, lay := s.params, lb.lay
@@ -125,11 +151,20 @@ func (s *Server) eval(l Layer, w []uint64, kern *Kernels, x []uint64, query []by
 	if kern == nil {
 		e.w = l.convWeights(w)
 	}
-	e.clear = l.clear(w, x)
+	if x == nil {
+		e.clear = make([]uint64, l.OutputLen())
+	} else {
+		e.clear = l.clear(w, x)
+	}
 	e.share = make([]uint64, len(e.clear))
 	e.resp = make([]byte, l.ResponseBytes())
 	header(e.resp[:0], kindResponse, lb.tag, lay.numOutputs())
-	if err := e.run(); err != nil {
+	err = e.run()
+	for _, in := range ins {
+		p.release(in.b)
+		p.release(in.a)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	return e.resp, e.share, nil
@@ -143,7 +178,6 @@ type input struct{ b, a ring.Poly }
 // them.
 func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count, level int) ([]input, error) {
 	size := p.freshBytes(level)
-	r := p.ringQ.AtLevel(level)
 	if err := checkHeader(data, kindQuery, tag, count, headerLen+count*size); err != nil {
 		return nil, err
 	}
@@ -152,7 +186,7 @@ func (p *Params) parseQuery(data []byte, tag [tagLen]byte, count, level int) ([]
 		src := data[headerLen+k*size : headerLen+(k+1)*size]
 		var seed [seedLen]byte
 		copy(seed[:], src)
-		in := input{b: r.NewPoly(), a: r.NewPoly()}
+		in := input{b: p.scratch(level), a: p.scratch(level)}
 		if _, err := p.getPoly(src[seedLen:], in.b, level); err != nil {
 			return fmt.Errorf("he: query ciphertext %d: %w", k, err)
 		}
@@ -189,14 +223,31 @@ type evaluation struct {
 	clear []uint64 // W·x_S in the layer's order
 	share []uint64
 	resp  []byte
+
+	mu      sync.Mutex
+	workers []*worker // to release after the run
 }
 
 func (e *evaluation) run() error {
 	e.split = e.lay.ngb*e.lay.nob < runtime.GOMAXPROCS(0)
+	defer e.releaseWorkers()
 	return parallel.EachWith(e.lay.ngb*e.lay.nob, e.newWorker, func(wk *worker, j int) error {
 		wk.job(j/e.lay.nob, j%e.lay.nob)
 		return nil
 	})
+}
+
+// releaseWorkers returns the workers' polynomials to the pool.
+func (e *evaluation) releaseWorkers() {
+	p := e.s.params
+	for _, wk := range e.workers {
+		p.release(wk.kernel)
+		p.release(wk.u)
+		for _, a := range wk.acc {
+			p.release(a[0])
+			p.release(a[1])
+		}
+	}
 }
 
 // worker holds one goroutine's buffers and randomness.
@@ -219,12 +270,15 @@ func (e *evaluation) newWorker() (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := e.s.params.ringQ.AtLevel(e.lay.level)
-	wk := &worker{e: e, prng: prng, prng1: prng1, kernel: r.NewPoly(), u: r.NewPoly(), small: make([]int64, r.N()), small1: make([]int64, r.N())}
+	p, lv := e.s.params, e.lay.level
+	wk := &worker{e: e, prng: prng, prng1: prng1, kernel: p.scratch(lv), u: p.scratch(lv), small: make([]int64, p.n), small1: make([]int64, p.n)}
 	wk.acc = make([][2]ring.Poly, e.lay.cp.N*e.lay.tiles())
 	for i := range wk.acc {
-		wk.acc[i] = [2]ring.Poly{r.NewPoly(), r.NewPoly()}
+		wk.acc[i] = [2]ring.Poly{p.scratch(lv), p.scratch(lv)}
 	}
+	e.mu.Lock()
+	e.workers = append(e.workers, wk)
+	e.mu.Unlock()
 	return wk, nil
 }
 
@@ -308,7 +362,7 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 	c1 := func() {
 		r.MulCoeffsMontgomeryThenAdd(wk.u, pk.a0, ct[1])
 		p.inttPoly(ct[1], top)
-		gaussian(wk.prng1, wk.small1)
+		sampleErrors(wk.prng1, wk.small1)
 		p.addSigned(wk.small1, top, ct[1])
 		p.switchDown(ct[1], top)
 		// Appending to the empty slice at c₁'s offset writes in place.
@@ -332,7 +386,7 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 		m := wk.prng.Uint64() & mask
 		e.share[idx] = m
 		v := (e.clear[idx] - m) & mask
-		e1 := gaussFrom(wk.prng.Uint64())
+		e1 := errorFrom(wk.prng.Uint64())
 		for i := 0; i <= top; i++ {
 			q := p.lit.Q[i]
 			c := addMod(ct[0].Coeffs[i][coef], p.encodeCoeff(&lv.levelConsts, v, i), q)

@@ -26,6 +26,10 @@ type backend struct {
 	// made before instruction windows[next].start.
 	windows []window
 	next    int
+	// prods are the RLWE products by the server's weights of the
+	// instructions whose masks the offline phase made, by instruction,
+	// until the instruction runs.
+	prods map[int][]product
 }
 
 type weight struct{ id int }
@@ -52,14 +56,21 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 	}
 	b.prog, b.inputs, b.k = prog, inputs, k
 	b.windows, b.next = schedule(prog, k), 0
+	b.prods, e.masks = map[int][]product{}, nil
 	return b.offline(0)
 }
 
-// offline makes the offline window that starts at instruction k, if any.
+// offline makes the offline window that starts at instruction k, if any:
+// the masks of its linear layers, its triples and its OTs.
 func (b *backend) offline(k int) error {
 	if b.next < len(b.windows) && b.windows[b.next].start == k {
+		w := b.windows[b.next]
 		b.next++
-		return b.e.precompute(b.windows[b.next-1].need)
+		end := len(b.prog.Instrs)
+		if b.next < len(b.windows) {
+			end = b.windows[b.next].start
+		}
+		return b.e.precompute(w.need, func() error { return b.precomputeLinear(k, end) })
 	}
 	return nil
 }
@@ -146,7 +157,7 @@ func (b *backend) Exec(k int, in *fixed.Instr, vals []fixed.Value) (fixed.Value,
 		case fixed.Mux:
 			out, err = b.mux(sel, args)
 		default:
-			out, err = b.exec(in, args, wi)
+			out, err = b.exec(k, in, args, wi)
 		}
 		return err
 	})
@@ -195,7 +206,7 @@ func (b *backend) weightBits(in *fixed.Instr, wi int) int {
 	return b.e.params.LogT()
 }
 
-func (b *backend) exec(in *fixed.Instr, args [][]uint64, wi int) ([]uint64, error) {
+func (b *backend) exec(k int, in *fixed.Instr, args [][]uint64, wi int) ([]uint64, error) {
 	e, p := b.e, b.e.p
 	shape := func(i int) ir.Shape { return b.prog.Tensors[in.In[i]].Shape }
 	out := b.prog.Tensors[in.Out].Shape
@@ -206,9 +217,9 @@ func (b *backend) exec(in *fixed.Instr, args [][]uint64, wi int) ([]uint64, erro
 	case fixed.ScaleDown:
 		return mpc.TruncateShare(e.me, args[0], in.Shift), nil
 	case fixed.Conv:
-		return b.conv(in, args, wi == 1)
+		return b.conv(k, in, args, wi == 1)
 	case fixed.MatMul:
-		return b.matmul(args, shape(0), shape(1), out, wi, b.weightBits(in, wi))
+		return b.matmul(k, args, shape(0), shape(1), out, wi)
 	case fixed.Mul:
 		if wi >= 0 {
 			x, w := args[1-wi], args[wi]
@@ -237,28 +248,28 @@ func broadcastTo(x []uint64, s, out ir.Shape) []uint64 {
 	return y
 }
 
-// conv is a Conv instruction: by the server's filter in the clear
+// conv is Conv instruction k: by the server's filter in the clear
 // (byWeight) or, with a computed filter, by the products of both
 // parties' shares.
-func (b *backend) conv(in *fixed.Instr, args [][]uint64, byWeight bool) ([]uint64, error) {
+func (b *backend) conv(k int, in *fixed.Instr, args [][]uint64, byWeight bool) ([]uint64, error) {
 	cp := b.prog.ConvParams(in)
 	x := args[0]
 	nhwc := in.Layout == "NHWC"
 	if nhwc {
 		x = fixed.ToNCHW(x, b.prog.Tensors[in.In[0]].Shape)
 	}
-	wbits := b.e.params.LogT()
-	if byWeight {
-		wbits = b.weightBits(in, 1)
-	}
-	layer, err := he.NewConv(b.e.params, cp, wbits)
-	if err != nil {
-		return nil, fmt.Errorf("Conv %v: %w", cp, err)
-	}
 	var z []uint64
+	var err error
 	if byWeight {
-		z, err = b.e.linearByServer(weightKey(args[1], 0, layer), layer, args[1], x)
+		var prods []product
+		if prods, err = b.online(k); err == nil {
+			z, err = b.e.linearByServer(prods[0], x)
+		}
 	} else {
+		var layer *he.Conv
+		if layer, err = he.NewConv(b.e.params, cp, b.e.params.LogT()); err != nil {
+			return nil, fmt.Errorf("Conv %v: %w", cp, err)
+		}
 		z, err = b.e.linearShared(layer, x, args[1], func(a, w []uint64) []uint64 {
 			r := make([]uint64, layer.OutputLen())
 			tensor.Conv2D(r, a, w, cp)
@@ -266,7 +277,7 @@ func (b *backend) conv(in *fixed.Instr, args [][]uint64, byWeight bool) ([]uint6
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("Conv: %w", err)
+		return nil, fmt.Errorf("Conv %v: %w", cp, err)
 	}
 	if len(args) == 3 {
 		plane := cp.OutH() * cp.OutW()
@@ -295,6 +306,9 @@ func (b *backend) End(outs []fixed.Value) ([][]uint64, error) {
 			}
 			all = append(all, a...)
 		}
+	}
+	if len(b.prods) != 0 || len(b.e.masks) != 0 {
+		return nil, errMasks
 	}
 	opened, err := b.e.reveal(all)
 	if err != nil || b.e.me != mpc.P0 {

@@ -33,6 +33,7 @@ type Engine struct {
 	aborted bool
 	ops     []mpc.OpCost // by op, in order of first use
 
+	masks       []linearMask              // made offline, in the order the run takes them (masks.go)
 	kernelCache map[kernelKey]*he.Kernels // see Engine.kernels
 	kernelBytes int
 }

@@ -11,18 +11,11 @@ import (
 )
 
 // Linear layers by RLWE (mpc/he). For W·x with the server's W and shared
-// x, P0 encrypts its share x0 under its key and sends the query; P1
-// evaluates W·(x0 + x1) − r on it with a fresh mask r, its own share r;
-// P0 decrypts its share. One round trip per layer.
-
-// linearByServer returns this party's share of layer(w, x) for the
-// server's weights w (nil at P0), named by key, and shares x.
-func (e *Engine) linearByServer(key kernelKey, layer he.Layer, w, x []uint64) ([]uint64, error) {
-	if e.me == mpc.P0 {
-		return e.query(layer, x)
-	}
-	return e.answer(&key, layer, w, x)
-}
+// x, the offline phase makes a mask (see masks.go) and the online phase
+// sends P0's masked share. When both W and x are shared (linearShared),
+// each party encrypts its share x_i under its key and sends the query;
+// the other evaluates its share of W on it with a fresh mask, its own
+// share; the querier decrypts its share. One round trip per direction.
 
 // kernelKey names fixed weights of a linear layer: the program's weight
 // tensor (its data, the same in every lowering of the program), the
@@ -153,12 +146,11 @@ func (e *Engine) linearShared(layer he.Layer, a, w []uint64, local func(a, w []u
 	return z, nil
 }
 
-// matmul is a MatMul instruction (numpy semantics, batch dimensions
+// matmul is MatMul instruction k (numpy semantics, batch dimensions
 // broadcast) of shapes as × bs → out: one HE product per batch, with
 // the server's weight operand wi in the clear (0: W·x, computed as
-// (xᵀ·Wᵀ)ᵀ; 1: x·W) of at most wbits bits, or both operands shared
-// (wi < 0).
-func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi, wbits int) ([]uint64, error) {
+// (xᵀ·Wᵀ)ᵀ; 1: x·W), or both operands shared (wi < 0).
+func (b *backend) matmul(k int, args [][]uint64, as, bs, out ir.Shape, wi int) ([]uint64, error) {
 	e := b.e
 	mm := fixed.MatMulShape(as, bs)
 	M, K, N, ai, bi := mm.M, mm.K, mm.N, mm.A, mm.B
@@ -169,23 +161,24 @@ func (b *backend) matmul(args [][]uint64, as, bs, out ir.Shape, wi, wbits int) (
 		}
 		return v[i*n : (i+1)*n]
 	}
+	var prods []product
+	if wi >= 0 {
+		var err error
+		if prods, err = b.online(k); err != nil {
+			return nil, fmt.Errorf("MatMul %d×%d×%d: %w", M, K, N, err)
+		}
+	}
 	for p := range ai {
 		l, r := part(args[0], ai[p], M*K), part(args[1], bi[p], K*N)
 		var z []uint64
 		var err error
 		switch wi {
 		case 1: // x (M×K, shared) times W (K×N, the server's)
-			var layer *he.MatMul
-			if layer, err = he.NewMatMul(e.params, M, K, N, wbits); err == nil {
-				z, err = e.linearByServer(weightKey(r, p, layer), layer, r, l)
-			}
+			z, err = e.linearByServer(prods[p], l)
 		case 0: // W (M×K, the server's) times x (K×N, shared): (xᵀ·Wᵀ)ᵀ
-			var layer *he.MatMul
-			if layer, err = he.NewMatMul(e.params, N, K, M, wbits); err == nil {
-				var zt []uint64
-				zt, err = e.linearByServer(weightKey(l, p, layer), layer, transpose(l, M, K), transpose(r, K, N))
-				z = transpose(zt, N, M)
-			}
+			var zt []uint64
+			zt, err = e.linearByServer(prods[p], transpose(r, K, N))
+			z = transpose(zt, N, M)
 		default: // both shared: any weights
 			var layer *he.MatMul
 			if layer, err = he.NewMatMul(e.params, M, K, N, e.params.LogT()); err == nil {

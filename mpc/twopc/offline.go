@@ -24,13 +24,16 @@ import (
 var maxPrecompute = 1 << 22
 
 // need is what a window or an instruction takes: correlated OTs with P0
-// sending (a) and with P1 sending (b), and pair triples.
-type need struct{ a, b, triples int }
+// sending (a) and with P1 sending (b), pair triples, and the input and
+// output elements of the linear layers whose masks it makes (masks.go).
+type need struct{ a, b, triples, masks int }
 
-func (n need) plus(m need) need { return need{n.a + m.a, n.b + m.b, n.triples + m.triples} }
+func (n need) plus(m need) need {
+	return need{n.a + m.a, n.b + m.b, n.triples + m.triples, n.masks + m.masks}
+}
 
 func (n need) fits() bool {
-	return n.a <= maxPrecompute && n.b <= maxPrecompute && n.triples <= maxPrecompute
+	return n.a <= maxPrecompute && n.b <= maxPrecompute && n.triples <= maxPrecompute && n.masks <= maxPrecompute
 }
 
 // window is a run of instructions whose OTs and triples the offline
@@ -90,6 +93,10 @@ func instrNeed(prog *fixed.Program, in *fixed.Instr, readers [][]readerOf, k int
 		d.a, d.b = d.a+n, d.b+n
 	case fixed.Mux:
 		d.a, d.b = d.a+n, d.b+n
+	case fixed.Conv, fixed.MatMul:
+		if wi := prog.WeightOperand(in); wi >= 0 && (in.Op == fixed.MatMul || wi == 1) {
+			d.masks += prog.Tensors[in.In[1-wi]].Shape.Size() + n
+		}
 	case fixed.Mul:
 		d.a += 64 * n
 		if prog.WeightOperand(in) < 0 {
@@ -129,11 +136,15 @@ func readersOf(prog *fixed.Program) [][]readerOf {
 	return readers
 }
 
-// precompute runs the offline phase of one window: its triples, then
-// its OTs (within maxPrecompute; the rest go online).
-func (e *Engine) precompute(w need) error {
+// precompute runs the offline phase of one window: its linear layers'
+// masks (linear), its triples, then its OTs (within maxPrecompute; the
+// rest go online).
+func (e *Engine) precompute(w need, linear func() error) error {
 	a, b, triples := min(w.a, maxPrecompute), min(w.b, maxPrecompute), min(w.triples, maxPrecompute)
-	return e.accountPhase("offline", a+b+triples, true, func() error {
+	return e.accountPhase("offline", a+b+triples+w.masks, true, func() error {
+		if err := linear(); err != nil {
+			return err
+		}
 		if triples > 0 {
 			t, err := e.p.pairTriples(triples)
 			if err != nil {
