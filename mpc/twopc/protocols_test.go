@@ -312,18 +312,6 @@ func testServerView(t *testing.T, k int) {
 	for j := range y {
 		y[j] = r.Uint64() & (1<<k - 1)
 	}
-	chi := func(counts []int) float64 {
-		total := 0
-		for _, c := range counts {
-			total += c
-		}
-		e := float64(total) / float64(len(counts))
-		s := 0.0
-		for _, c := range counts {
-			s += (float64(c) - e) * (float64(c) - e) / e
-		}
-		return s
-	}
 	for _, fill := range []uint64{0, 1<<k - 1} {
 		x := make([]uint64, n)
 		for j := range x {
@@ -373,14 +361,14 @@ func testServerView(t *testing.T, k int) {
 				t.Fatalf("client values all %d: no %s among the server's %d messages", fill, name, len(seen))
 			}
 		}
-		if c := chi(corr[:4]); c > 25 || corr[4]+corr[5]+corr[6]+corr[7] != 0 {
+		if c := chiSquare(corr[:4]); c > 25 || corr[4]+corr[5]+corr[6]+corr[7] != 0 {
 			t.Errorf("client values all %d: triple corrections not uniform two-bit values (chi-square %.1f, counts %v)", fill, c, corr)
 		}
 		// 3 and 7 degrees of freedom: beyond 25 and 35 is past 1e-5.
-		if c := chi(sym2[:4]); c > 25 {
+		if c := chiSquare(sym2[:4]); c > 25 {
 			t.Errorf("client values all %d: leaf messages not uniform (chi-square %.1f, counts %v)", fill, c, sym2[:4])
 		}
-		if c := chi(sym3[:]); c > 35 {
+		if c := chiSquare(sym3[:]); c > 35 {
 			t.Errorf("client values all %d: AND openings not uniform (chi-square %.1f, counts %v)", fill, c, sym3)
 		}
 	}
