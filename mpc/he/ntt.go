@@ -11,7 +11,8 @@ import (
 // bit-reversed order, outputs fully reduced). The transforms are the
 // hot loop of the server's weight encoding; with AVX-512 (ntt_amd64.s)
 // they run eight of Harvey's lazy butterflies at once, each with
-// Shoup's multiplication by a precomputed root,
+// Shoup's multiplication by a precomputed root (with IFMA's 52-bit
+// products where q < 2^50),
 //
 //	w·v mod q ∈ [0, 2q) = w·v − ⌊v·⌊w·2^64/q⌋/2^64⌋·q (mod 2^64),
 //
@@ -28,6 +29,12 @@ type nttTable struct {
 	fw, fwShoup     []uint64
 	bw, bwShoup     []uint64
 	nInv, nInvShoup uint64
+	// ifma: q < 2^50 and the CPU has AVX-512 IFMA, so the assembly
+	// multiplies with 52-bit quotients ⌊w·2^52/q⌋ instead
+	// (ntt_amd64.s).
+	ifma                 bool
+	fwShoup52, bwShoup52 []uint64
+	nInvShoup52          uint64
 }
 
 // newNTTTable derives the table of s from its Montgomery-form roots.
@@ -45,12 +52,27 @@ func newNTTTable(s *ring.SubRing) *nttTable {
 	}
 	t.nInv = fromMont(s.NInv)
 	t.nInvShoup = shoupQuotient(t.nInv, q)
+	if useIFMA && q>>50 == 0 {
+		t.ifma = true
+		t.fwShoup52, t.bwShoup52 = make([]uint64, n), make([]uint64, n)
+		for i := range n {
+			t.fwShoup52[i] = shoupQuotient52(t.fw[i], q)
+			t.bwShoup52[i] = shoupQuotient52(t.bw[i], q)
+		}
+		t.nInvShoup52 = shoupQuotient52(t.nInv, q)
+	}
 	return t
 }
 
 // shoupQuotient returns ⌊w·2^64/q⌋ for w < q.
 func shoupQuotient(w, q uint64) uint64 {
 	quo, _ := bits.Div64(w, 0, q)
+	return quo
+}
+
+// shoupQuotient52 returns ⌊w·2^52/q⌋ for w < q.
+func shoupQuotient52(w, q uint64) uint64 {
+	quo, _ := bits.Div64(w>>12, w<<52, q)
 	return quo
 }
 

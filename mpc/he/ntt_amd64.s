@@ -364,3 +364,178 @@ scaleLoop:
 	JNZ       scaleLoop
 	VZEROUPPER
 	RET
+
+// The same transforms for moduli below 2^50 with AVX-512 IFMA: Shoup's
+// multiplication by a root w with the quotient w' = ⌊w·2^52/q⌋, for
+// values v < 4q < 2^52, is
+//
+//	w·v mod q ∈ [0, 2q) = lo52(w·v) + lo52(⌊v·w'/2^52⌋·(2^52 − q)) mod 2^52,
+//
+// three 52-bit multiply-adds in place of the 64-bit product assembled
+// from four 32-bit ones. CONSTS52 sets Z25 = 2^52 − q and Z26 = 2^52 − 1
+// (after CONSTS: Z31 = q).
+#define CONSTS52 \
+	MOVQ         $0x10000000000000, AX; \
+	VPBROADCASTQ AX, Z25;               \
+	VPSUBQ       Z31, Z25, Z25;         \
+	MOVQ         $0xfffffffffffff, AX;  \
+	VPBROADCASTQ AX, Z26
+
+// SHOUP52 sets out to w·v mod q in [0, 2q) for v < 2^52, w < q and wq
+// its 52-bit quotient; t1 is clobbered.
+#define SHOUP52(v, w, wq, out, t1) \
+	VPXORQ      t1, t1, t1;     \
+	VPMADD52HUQ wq, v, t1;      \
+	VPXORQ      out, out, out;  \
+	VPMADD52LUQ w, v, out;      \
+	VPMADD52LUQ Z25, t1, out;   \
+	VPANDQ      Z26, out, out
+
+#define FWD52(x, y) \
+	REDUCE(Z2, Z30, Z4);              \
+	SHOUP52(Z3, Z20, Z21, Z4, Z5);    \
+	VPADDQ Z4, Z2, x;                 \
+	VPSUBQ Z4, Z2, y;                 \
+	VPADDQ Z30, y, y
+
+#define INV52(x, y) \
+	VPADDQ Z3, Z2, x;                 \
+	REDUCE(x, Z30, Z4);               \
+	VPSUBQ Z3, Z2, Z6;                \
+	VPADDQ Z30, Z6, Z6;               \
+	SHOUP52(Z6, Z20, Z21, y, Z5)
+
+// func fwdStageIFMA(p *uint64, groups, h int, w, wq *uint64, q uint64)
+TEXT ·fwdStageIFMA(SB), NOSPLIT, $0-48
+	STAGEARGS
+	CONSTS52
+
+fwdGroup52:
+	GROUPROOTS
+
+fwdLoop52:
+	VMOVDQU64 (BX), Z2
+	VMOVDQU64 (BX)(DX*1), Z3
+	FWD52(Z0, Z1)
+	VMOVDQU64 Z0, (BX)
+	VMOVDQU64 Z1, (BX)(DX*1)
+	ADDQ      $64, BX
+	SUBQ      $64, R10
+	JNZ       fwdLoop52
+
+	NEXTGROUP
+	JNZ  fwdGroup52
+	VZEROUPPER
+	RET
+
+// func fwdTailIFMA(p *uint64, blocks int, w, wq *uint64, q uint64)
+TEXT ·fwdTailIFMA(SB), NOSPLIT, $0-40
+	TAILARGS
+	CONSTS52
+
+fwdTailLoop52:
+	VMOVDQU64 (DI), Z0
+	VMOVDQU64 64(DI), Z1
+
+	GATHER(Z8, Z9)
+	ROOTS4
+	FWD52(Z18, Z19)
+	SCATTER(Z8, Z9, Z18, Z19)
+
+	GATHER(Z10, Z11)
+	ROOTS2
+	FWD52(Z18, Z19)
+	SCATTER(Z12, Z13, Z18, Z19)
+
+	GATHER(Z14, Z15)
+	ROOTS1
+	FWD52(Z18, Z19)
+	SCATTER(Z16, Z17, Z18, Z19)
+
+	REDUCE(Z0, Z30, Z4)
+	REDUCE(Z0, Z31, Z4)
+	REDUCE(Z1, Z30, Z4)
+	REDUCE(Z1, Z31, Z4)
+	VMOVDQU64 Z0, (DI)
+	VMOVDQU64 Z1, 64(DI)
+	ADDQ      $128, DI
+	DECQ      CX
+	JNZ       fwdTailLoop52
+	VZEROUPPER
+	RET
+
+// func invHeadIFMA(p *uint64, blocks int, w, wq *uint64, q uint64)
+TEXT ·invHeadIFMA(SB), NOSPLIT, $0-40
+	TAILARGS
+	CONSTS52
+
+invHeadLoop52:
+	VMOVDQU64 (DI), Z0
+	VMOVDQU64 64(DI), Z1
+
+	GATHER(Z14, Z15)
+	ROOTS1
+	INV52(Z18, Z19)
+	SCATTER(Z16, Z17, Z18, Z19)
+
+	GATHER(Z10, Z11)
+	ROOTS2
+	INV52(Z18, Z19)
+	SCATTER(Z12, Z13, Z18, Z19)
+
+	GATHER(Z8, Z9)
+	ROOTS4
+	INV52(Z18, Z19)
+	SCATTER(Z8, Z9, Z18, Z19)
+
+	VMOVDQU64 Z0, (DI)
+	VMOVDQU64 Z1, 64(DI)
+	ADDQ      $128, DI
+	DECQ      CX
+	JNZ       invHeadLoop52
+	VZEROUPPER
+	RET
+
+// func invStageIFMA(p *uint64, groups, h int, w, wq *uint64, q uint64)
+TEXT ·invStageIFMA(SB), NOSPLIT, $0-48
+	STAGEARGS
+	CONSTS52
+
+invGroup52:
+	GROUPROOTS
+
+invLoop52:
+	VMOVDQU64 (BX), Z2
+	VMOVDQU64 (BX)(DX*1), Z3
+	INV52(Z0, Z1)
+	VMOVDQU64 Z0, (BX)
+	VMOVDQU64 Z1, (BX)(DX*1)
+	ADDQ      $64, BX
+	SUBQ      $64, R10
+	JNZ       invLoop52
+
+	NEXTGROUP
+	JNZ  invGroup52
+	VZEROUPPER
+	RET
+
+// func invScaleIFMA(p *uint64, vecs int, c, cq, q uint64)
+TEXT ·invScaleIFMA(SB), NOSPLIT, $0-40
+	MOVQ         p+0(FP), DI
+	MOVQ         vecs+8(FP), CX
+	MOVQ         q+32(FP), AX
+	CONSTS(AX)
+	CONSTS52
+	VPBROADCASTQ c+16(FP), Z20
+	VPBROADCASTQ cq+24(FP), Z21
+
+scaleLoop52:
+	VMOVDQU64 (DI), Z2
+	SHOUP52(Z2, Z20, Z21, Z0, Z4)
+	REDUCE(Z0, Z31, Z4)
+	VMOVDQU64 Z0, (DI)
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       scaleLoop52
+	VZEROUPPER
+	RET

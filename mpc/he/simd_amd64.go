@@ -18,6 +18,15 @@ func forwardAsm(t *nttTable, p []uint64) bool {
 	if !useAVX512 || t.n < 16 {
 		return false
 	}
+	if t.ifma {
+		m := 1
+		for h := t.n / 2; h >= 8; h /= 2 {
+			fwdStageIFMA(&p[0], m, h, &t.fw[m], &t.fwShoup52[m], t.q)
+			m *= 2
+		}
+		fwdTailIFMA(&p[0], t.n/16, &t.fw[0], &t.fwShoup52[0], t.q)
+		return true
+	}
 	m := 1
 	for h := t.n / 2; h >= 8; h /= 2 {
 		fwdStageAVX512(&p[0], m, h, &t.fw[m], &t.fwShoup[m], t.q)
@@ -31,6 +40,16 @@ func forwardAsm(t *nttTable, p []uint64) bool {
 func inverseAsm(t *nttTable, p []uint64) bool {
 	if !useAVX512 || t.n < 16 {
 		return false
+	}
+	if t.ifma {
+		invHeadIFMA(&p[0], t.n/16, &t.bw[0], &t.bwShoup52[0], t.q)
+		groups := t.n / 16
+		for h := 8; h < t.n; h *= 2 {
+			invStageIFMA(&p[0], groups, h, &t.bw[groups], &t.bwShoup52[groups], t.q)
+			groups /= 2
+		}
+		invScaleIFMA(&p[0], t.n/8, t.nInv, t.nInvShoup52, t.q)
+		return true
 	}
 	invHeadAVX512(&p[0], t.n/16, &t.bw[0], &t.bwShoup[0], t.q)
 	groups := t.n / 16
@@ -73,6 +92,24 @@ func invStageAVX512(p *uint64, groups, h int, w, wq *uint64, q uint64)
 //
 //go:noescape
 func invScaleAVX512(p *uint64, vecs int, c, cq, q uint64)
+
+// The IFMA counterparts of the transforms' routines above, for moduli
+// below 2^50 (tables of 52-bit Shoup quotients ⌊w·2^52/q⌋).
+//
+//go:noescape
+func fwdStageIFMA(p *uint64, groups, h int, w, wq *uint64, q uint64)
+
+//go:noescape
+func fwdTailIFMA(p *uint64, blocks int, w, wq *uint64, q uint64)
+
+//go:noescape
+func invHeadIFMA(p *uint64, blocks int, w, wq *uint64, q uint64)
+
+//go:noescape
+func invStageIFMA(p *uint64, groups, h int, w, wq *uint64, q uint64)
+
+//go:noescape
+func invScaleIFMA(p *uint64, vecs int, c, cq, q uint64)
 
 // mulAddPairAsm runs mulAddPairRow with AVX-512 and reports whether it
 // could.
