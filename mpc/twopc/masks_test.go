@@ -12,6 +12,7 @@ import (
 	"veil/fixed/fixedtest"
 	"veil/ir"
 	"veil/mpc"
+	"veil/mpc/he"
 	"veil/mpc/mpctest"
 )
 
@@ -155,5 +156,60 @@ func TestMasksOutOfStep(t *testing.T) {
 	e.masks = []linearMask{{}}
 	if _, err := b.End(nil); !errors.Is(err, errMasks) {
 		t.Errorf("masks left over: %v, want errMasks", err)
+	}
+}
+
+// TestLinearCommunication checks a linear layer's bytes on the wire
+// against the formula (framing excluded): offline, P0 sends the layer's
+// query (he.Layer.QueryBytes) and P1 its response (ResponseBytes);
+// online, P0 sends 8 bytes per input element and P1 nothing.
+func TestLinearCommunication(t *testing.T) {
+	const k = 300
+	prog := matMulProgram(t, k)
+	layer, err := he.NewMatMul(he.Default(), 1, k, 5, prog.Tensors[prog.Instrs[0].In[1]].Bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := prog.EncodeInput(make([]float32, k))
+	nets := mpc.NewLocal(2, 30*time.Second)
+	defer nets[0].Close()
+	defer nets[1].Close()
+	var costs [2]mpc.Cost
+	errs := mpctest.Parties(2, func(p mpc.Party) error {
+		e, err := New(nets[p], Options{})
+		if err != nil {
+			return err
+		}
+		if p == mpc.P0 {
+			_, err = e.Run(context.Background(), prog.Public(), in)
+		} else {
+			_, err = e.Run(context.Background(), prog)
+		}
+		costs[p] = e.Cost()
+		return err
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int64{
+		"offline":            {int64(layer.QueryBytes()), int64(layer.ResponseBytes())},
+		string(fixed.MatMul): {8 * k, 0},
+	}
+	for op, w := range want {
+		for p := range 2 {
+			found := false
+			for _, o := range costs[p].Ops {
+				if o.Op != op {
+					continue
+				}
+				found = true
+				if got := o.TotalSent() - 4*o.Msgs; got != w[p] {
+					t.Errorf("%s: P%d sent %d bytes, the formula says %d", op, p, got, w[p])
+				}
+			}
+			if !found {
+				t.Errorf("P%d ran no %s", p, op)
+			}
+		}
 	}
 }
