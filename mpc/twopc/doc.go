@@ -8,10 +8,12 @@
 //
 //   - the local ops (fixed.Local) on each share, ScaleDown by local
 //     truncation (mpc.TruncateShare);
-//   - Conv and MatMul by RLWE (mpc/he): the client encrypts its share,
-//     the server evaluates its weights on it and answers with the
-//     client's share of the output; a product of two secrets runs a
-//     query in each direction;
+//   - Conv and MatMul by the server's weights by RLWE (mpc/he), offline
+//     (masks.go): the client encrypts a random mask r, the server
+//     evaluates its weights on it and answers with the client's share
+//     of W·r; online the client sends its share minus r and the server
+//     multiplies in the clear. A product of two secrets runs a query in
+//     each direction online;
 //   - DReLU by the millionaires' protocol (compare.go) on the bits of the
 //     program's traced comparison bound (fixed.Program.CompareBits),
 //     giving XOR-shared bits that a Mux takes as they are and other
@@ -21,7 +23,8 @@
 //   - the composites by the compiler's lowerings.
 //
 // Every correlated OT a run takes is counted from the program and
-// extended before the run (offline.go), ahead of the input: the online
-// phase pays one bit per OT. The engine's costs are reported per op,
+// extended before the run (offline.go), ahead of the input, with the
+// linear layers' masks: the online phase pays one bit per OT and 8 bytes
+// per input element of a linear layer. The engine's costs are reported per op,
 // the offline phase apart (mpc.OpCost.Offline).
 package twopc
