@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 )
 
 // PassStats records what Optimize changed.
@@ -12,6 +13,7 @@ type PassStats struct {
 	ConstantsFolded   int // nodes replaced by their constant value
 	BatchNormsFolded  int // BatchNorm nodes folded into the convolution before them
 	BatchNormsLowered int // BatchNorm nodes left as a multiply and an add
+	ActsHoisted       int // Concats of activations rewritten as one activation of the Concat
 	ReluPoolSwaps     int // ReLU→MaxPool pairs swapped to MaxPool→ReLU
 	ReluElemsBefore   int // ReLU (and Relu6) elements evaluated before the swaps
 	ReluElemsAfter    int // … and after
@@ -22,7 +24,8 @@ func (s PassStats) ReLUsSaved() int { return s.ReluElemsBefore - s.ReluElemsAfte
 
 // Optimize runs the standard pass pipeline in place: identity removal,
 // constant folding, batch-norm folding (and lowering of the rest), the
-// ReLU/MaxPool swap, and pruning of dead nodes.
+// activations hoisted over Concats, the ReLU/MaxPool swap, and pruning
+// of dead nodes.
 func Optimize(g *Graph) (PassStats, error) {
 	var st PassStats
 	st.IdentitiesRemoved = removeIdentities(g)
@@ -38,6 +41,7 @@ func Optimize(g *Graph) (PassStats, error) {
 		return st, err
 	}
 	st.ReluElemsBefore = reluElems(g)
+	st.ActsHoisted = hoistActivationsOverConcat(g)
 	st.ReluPoolSwaps = swapReluMaxPool(g)
 	st.ReluElemsAfter = reluElems(g)
 	g.Prune()
@@ -239,6 +243,94 @@ func lowerBatchNorm(g *Graph) (int, error) {
 	}
 	g.Nodes = out
 	return lowered, nil
+}
+
+// hoistActivationsOverConcat rewrites Concat(act(x₁), …, act(x_k)) as
+// act(Concat(x₁, …, x_k)) when every input of the Concat is the output
+// of the same elementwise activation (Relu, or Clip with the same
+// bounds) that nothing else reads. Both compute the same function,
+// element for element; after the rewrite the activation runs as one
+// layer instead of k (fewer rounds in the secure backends), and a
+// MaxPool that reads the Concat can swap with it (swapReluMaxPool), as
+// after the Fire modules of SqueezeNet, whose pools then compare before
+// the ReLU and the ReLU runs on the pooled quarter. It returns how many
+// Concats it rewrote.
+func hoistActivationsOverConcat(g *Graph) int {
+	readers := g.Consumers()
+	isOut := map[string]bool{}
+	for _, o := range g.Outputs {
+		isOut[o] = true
+	}
+	producer := map[string]*Node{}
+	for _, n := range g.Nodes {
+		producer[n.Output] = n
+	}
+	hoisted := 0
+	for i := 0; i < len(g.Nodes); i++ {
+		cat := g.Nodes[i]
+		if cat.Op != OpConcat || len(cat.Inputs) < 2 {
+			continue
+		}
+		acts := make([]*Node, len(cat.Inputs))
+		for j, in := range cat.Inputs {
+			a := producer[in]
+			if a == nil || len(a.Inputs) != 1 || len(readers[in]) != 1 || isOut[in] || !sameActivation(a, acts[0]) {
+				acts = nil
+				break
+			}
+			acts[j] = a
+		}
+		if acts == nil {
+			continue
+		}
+		// acts: xⱼ → aⱼ; cat: a₁…a_k → c   becomes   cat: x₁…x_k → c' ; act: c' → c
+		pre := cat.Output + "/pre-" + strings.ToLower(string(acts[0].Op))
+		for g.Values[pre] != nil {
+			pre += "'"
+		}
+		v := *g.Values[cat.Output]
+		v.Name, v.Shape = pre, v.Shape.Clone()
+		g.Values[pre] = &v
+		drop := map[*Node]bool{}
+		for j, a := range acts {
+			cat.Inputs[j] = a.Inputs[0]
+			delete(g.Values, a.Output)
+			drop[a] = true
+		}
+		act := acts[0]
+		act.Inputs, act.Output = []string{pre}, cat.Output
+		cat.Output = pre
+		// The activations leave their places; one comes back after the
+		// Concat, which stays after everything its inputs need.
+		kept := g.Nodes[:0]
+		for _, n := range g.Nodes {
+			if drop[n] {
+				continue
+			}
+			kept = append(kept, n)
+			if n == cat {
+				kept = append(kept, act)
+			}
+		}
+		g.Nodes = kept
+		i = indexOf(g.Nodes, act)
+		hoisted++
+		readers = g.Consumers()
+		producer = map[string]*Node{}
+		for _, n := range g.Nodes {
+			producer[n.Output] = n
+		}
+	}
+	return hoisted
+}
+
+// sameActivation reports whether a is an activation that
+// hoistActivationsOverConcat may merge with first (nil: any of them).
+func sameActivation(a, first *Node) bool {
+	if a.Op != OpRelu && a.Op != OpClip {
+		return false
+	}
+	return first == nil || a.Op == first.Op && (a.Op == OpRelu || a.Attrs.Min == first.Attrs.Min && a.Attrs.Max == first.Attrs.Max)
 }
 
 // swapReluMaxPool rewrites Relu→MaxPool (and Relu6/Clip→MaxPool) as

@@ -244,3 +244,107 @@ func TestFoldingIsBounded(t *testing.T) {
 		t.Fatalf("AddNode: %v, want a folding-limit error", err)
 	}
 }
+
+// TestHoistActivationsOverConcat checks the rewrite of Concat(act(a),
+// act(b)) → MaxPool as Concat → MaxPool → act, for ReLU and Relu6 in
+// both layouts: one activation, on the pooled tensor, and the same
+// outputs; and that it leaves alone Concats whose inputs are different
+// activations, an activation read by another node too, or one input
+// that is no activation.
+func TestHoistActivationsOverConcat(t *testing.T) {
+	build := func(t *testing.T, l Layout, acts [2]Node, extra bool) *Graph {
+		t.Helper()
+		g := NewGraph("t")
+		g.Layout = l
+		shape := Shape{1, 3, 6, 6}
+		if l == NHWC {
+			shape = Shape{1, 6, 6, 3}
+		}
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(g.AddInput("a", shape))
+		must(g.AddInput("b", shape))
+		for i, in := range []string{"a", "b"} {
+			n := acts[i]
+			n.Name, n.Inputs, n.Output = "act"+in, []string{in}, "r"+in
+			must(g.AddNode(&n))
+		}
+		must(g.AddNode(&Node{Name: "cat", Op: OpConcat, Inputs: []string{"ra", "rb"}, Output: "c", Attrs: Attrs{Axis: l.ChannelAxis()}}))
+		must(g.AddNode(&Node{Name: "pool", Op: OpMaxPool, Inputs: []string{"c"}, Output: "p",
+			Attrs: Attrs{Kernel: []int{3, 3}, Strides: []int{2, 2}, Pads: []int{0, 0, 1, 1}, Layout: l}}))
+		out := "p"
+		if extra { // ra read by another node too
+			must(g.AddNode(&Node{Name: "sum", Op: OpReduceSum, Inputs: []string{"ra"}, Output: "s", Attrs: Attrs{Axes: []int{1, 2, 3}, KeepDims: true}}))
+			must(g.AddNode(&Node{Name: "add", Op: OpAdd, Inputs: []string{"p", "s"}, Output: "y"}))
+			out = "y"
+		}
+		must(g.SetOutputs(out))
+		return g
+	}
+	relu := Node{Op: OpRelu}
+	relu6 := Node{Op: OpClip, Attrs: Attrs{Min: 0, Max: 6}}
+	relu4 := Node{Op: OpClip, Attrs: Attrs{Min: 0, Max: 4}}
+	neg := Node{Op: OpNeg}
+	cases := []struct {
+		name  string
+		acts  [2]Node
+		extra bool
+		want  int // Concats rewritten
+	}{
+		{"relu", [2]Node{relu, relu}, false, 1},
+		{"relu6", [2]Node{relu6, relu6}, false, 1},
+		{"different clips", [2]Node{relu6, relu4}, false, 0},
+		{"relu and relu6", [2]Node{relu, relu6}, false, 0},
+		{"not an activation", [2]Node{relu, neg}, false, 0},
+		{"activation read twice", [2]Node{relu, relu}, true, 0},
+	}
+	for _, l := range []Layout{NCHW, NHWC} {
+		for _, c := range cases {
+			t.Run(l.String()+"/"+c.name, func(t *testing.T) {
+				r := rand.New(rand.NewPCG(5, 6))
+				g := build(t, l, c.acts, c.extra)
+				in := map[string]*Tensor{"a": randTensor(r, g.Values["a"].Shape), "b": randTensor(r, g.Values["b"].Shape)}
+				for _, x := range in {
+					for i := range x.F {
+						x.F[i] *= 4 // beyond Relu6's top
+					}
+				}
+				want, err := Run(g, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := Optimize(g)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.ActsHoisted != c.want {
+					t.Fatalf("hoisted %d, want %d", st.ActsHoisted, c.want)
+				}
+				if c.want == 1 {
+					// 2·3·6·6 = 216 activations before; the pooled
+					// 6·3·3 = 54 after.
+					if st.ReluPoolSwaps != 1 || st.ReluElemsBefore != 216 || st.ReluElemsAfter != 54 {
+						t.Errorf("stats %+v: want 1 swap, 216 → 54 activations", st)
+					}
+					counts := g.OpCounts()
+					if counts[c.acts[0].Op] != 1 || g.Nodes[len(g.Nodes)-1].Op != c.acts[0].Op {
+						t.Errorf("ops after the rewrite: %s, last %s", FormatOpCounts(counts), g.Nodes[len(g.Nodes)-1].Op)
+					}
+				}
+				got, err := Run(g, in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range want[0].F {
+					if got[0].F[i] != want[0].F[i] {
+						t.Fatalf("output %d: %v, want %v", i, got[0].F[i], want[0].F[i])
+					}
+				}
+			})
+		}
+	}
+}

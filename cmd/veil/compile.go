@@ -160,8 +160,8 @@ func printScaleTable(w io.Writer, rows []fixed.ScaleRow, chosen int) {
 }
 
 func printPassStats(w io.Writer, st ir.PassStats) {
-	fmt.Fprintf(w, "passes: %d identities removed, %d constants folded, %d batch norms folded into convolutions, %d lowered to multiply-add, %d ReLU/MaxPool swaps saving %d of %d ReLUs\n",
-		st.IdentitiesRemoved, st.ConstantsFolded, st.BatchNormsFolded, st.BatchNormsLowered, st.ReluPoolSwaps, st.ReLUsSaved(), st.ReluElemsBefore)
+	fmt.Fprintf(w, "passes: %d identities removed, %d constants folded, %d batch norms folded into convolutions, %d lowered to multiply-add, %d activations hoisted over concatenations, %d ReLU/MaxPool swaps saving %d of %d ReLUs\n",
+		st.IdentitiesRemoved, st.ConstantsFolded, st.BatchNormsFolded, st.BatchNormsLowered, st.ActsHoisted, st.ReluPoolSwaps, st.ReLUsSaved(), st.ReluElemsBefore)
 }
 
 func printProgram(w io.Writer, p *fixed.Program) {
