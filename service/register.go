@@ -1,0 +1,3 @@
+package service
+
+import _ "veil/mpc/twopc" // the 2pc backend the sessions run

@@ -1,0 +1,329 @@
+package service
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"veil/fixed"
+	"veil/internal/netutil"
+	"veil/internal/pinned"
+	"veil/mpc"
+	"veil/mpc/session"
+	"veil/mpc/transport"
+)
+
+// DefaultMaxSessions is Server.MaxSessions when zero.
+const DefaultMaxSessions = 4
+
+// Server serves secure inferences of its models to the clients it
+// admits, each session a 2pc session of its own (see the package
+// documentation). Set its fields, then call Serve; they must not change
+// afterwards.
+type Server struct {
+	// Identity is the server's key and certificate; clients pin its key.
+	Identity tls.Certificate
+	// Models are the compiled programs served, with their weights, by
+	// the name clients ask for.
+	Models map[string]*fixed.Program
+	// Admission lists the client keys admitted; with AdmitAny instead,
+	// any client that completes the handshake is served. One of the two
+	// must be set.
+	Admission *Admission
+	AdmitAny  bool
+	// Options are the sessions' backend and its options: 2pc (the
+	// default here), the only backend without a helper.
+	Options session.Options
+	// MaxSessions bounds the sessions run at once (zero:
+	// DefaultMaxSessions); a request beyond it is refused as busy.
+	MaxSessions int
+	// Timeout is the transport's: a peer silent for this long is cut
+	// off (zero: transport.DefaultTimeout). MaxMessage bounds one
+	// message (zero: transport.DefaultMaxMessage).
+	Timeout    time.Duration
+	MaxMessage int64
+	// Logger receives one record per connection and per session, never
+	// inputs, outputs, weights or keys; nil discards them.
+	Logger *slog.Logger
+
+	once     sync.Once
+	slots    chan struct{}
+	digests  map[string]string
+	guard    netutil.Guard
+	ctx      context.Context // canceled to abort running sessions
+	abort    context.CancelFunc
+	draining atomic.Bool
+	sessions sync.WaitGroup
+	mu       sync.Mutex
+	ln       net.Listener
+	nets     map[mpc.Network]bool
+
+	stats Stats
+}
+
+// Stats count what a server has done (see Server.Stats).
+type Stats struct {
+	Connections atomic.Int64 // connections that completed the handshake
+	Refused     atomic.Int64 // handshakes refused (not admitted, malformed)
+	Sessions    atomic.Int64 // sessions accepted
+	Busy        atomic.Int64 // requests refused as busy
+	Failed      atomic.Int64 // sessions that ended with an error
+	Inferences  atomic.Int64 // inferences completed
+	Active      atomic.Int64 // sessions running now
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+func (s *Server) init() error {
+	var err error
+	s.once.Do(func() {
+		switch {
+		case len(s.Identity.Certificate) == 0 || s.Identity.PrivateKey == nil:
+			err = errors.New("service: the server has no identity (key and certificate)")
+			return
+		case len(s.Models) == 0:
+			err = errors.New("service: no models to serve")
+			return
+		case s.Admission == nil && !s.AdmitAny:
+			err = errors.New("service: no admission file and not admitting any client: set one")
+			return
+		case s.Admission != nil && s.AdmitAny:
+			err = errors.New("service: both an admission file and any client admitted: choose one")
+			return
+		}
+		if s.Options.Backend == "" {
+			s.Options.Backend = "2pc"
+		}
+		if s.Options.Backend != "2pc" {
+			err = fmt.Errorf("service: backend %q: the service runs 2pc sessions (3pc needs a helper service)", s.Options.Backend)
+			return
+		}
+		s.digests = map[string]string{}
+		for name, p := range s.Models {
+			if p == nil || !p.WeightsComplete() {
+				err = fmt.Errorf("service: model %q: a compiled program with its weights is needed", name)
+				return
+			}
+			d := p.PublicDigest()
+			s.digests[name] = hex.EncodeToString(d[:])
+		}
+		n := s.MaxSessions
+		if n <= 0 {
+			n = DefaultMaxSessions
+		}
+		s.slots = make(chan struct{}, n)
+		s.ctx, s.abort = context.WithCancel(context.Background())
+		s.nets = map[mpc.Network]bool{}
+	})
+	return err
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// Digest returns the hex digest of the public part of model name's
+// program, as clients pin it ("" for a model not served).
+func (s *Server) Digest(name string) string {
+	if s.init() != nil {
+		return ""
+	}
+	return s.digests[name]
+}
+
+// Serve accepts clients on ln until Shutdown or a permanent Accept
+// error; it returns that error (ErrServerClosed after Shutdown).
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.init(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	s.guard.HandshakeTimeout = s.Timeout
+	s.guard.Logf = func(format string, args ...any) { s.log().Warn(fmt.Sprintf(format, args...)) }
+	err := s.guard.Serve(ln, s.handle)
+	if s.draining.Load() {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// ErrServerClosed is what Serve returns after Shutdown.
+var ErrServerClosed = errors.New("service: server closed")
+
+// Shutdown stops accepting connections and new sessions, waits for the
+// running sessions to finish until ctx ends, then aborts those still
+// running, and closes every connection. It returns ctx's error if it had
+// to abort sessions.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.init(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.draining.Store(true)
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.sessions.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.abort()
+		<-done
+	}
+	s.mu.Lock()
+	for n := range s.nets {
+		n.Close()
+	}
+	s.mu.Unlock()
+	s.guard.Wait()
+	return err
+}
+
+// tlsConfig admits clients by the admission file, or any.
+func (s *Server) tlsConfig() *tls.Config {
+	return pinned.Config(s.Identity, "", func(c *x509.Certificate) error {
+		if s.AdmitAny {
+			return nil
+		}
+		return s.Admission.Check(c)
+	})
+}
+
+// handle serves one connection: the handshake, then requests and their
+// sessions until the client closes or fails.
+func (s *Server) handle(p *netutil.Pending) {
+	log := s.log().With("remote", p.RemoteAddr().String())
+	conn := tls.Server(p, s.tlsConfig())
+	hctx, cancel := context.WithTimeout(s.ctx, cmpTimeout(s.Timeout))
+	err := conn.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		s.stats.Refused.Add(1)
+		log.Info("handshake refused", "err", err)
+		return
+	}
+	if !p.Authenticated() {
+		return
+	}
+	cert, _ := pinned.PeerCertificate(conn.ConnectionState())
+	log = log.With("client", cert.Subject.CommonName)
+	nw, err := transport.Pair(mpc.P1, conn, p.Conn, s.Timeout, s.MaxMessage)
+	if err != nil {
+		log.Warn("connection", "err", err)
+		return
+	}
+	s.stats.Connections.Add(1)
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		nw.Close()
+		return
+	}
+	s.nets[nw] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.nets, nw)
+		s.mu.Unlock()
+		nw.Close()
+	}()
+	log.Info("connected")
+	for {
+		msg, err := nw.Recv(mpc.P0)
+		if err != nil {
+			if !errors.Is(err, transport.ErrPeerClosed) && !errors.Is(err, transport.ErrClosed) {
+				log.Info("connection ended", "err", err)
+			}
+			return
+		}
+		if !s.serveRequest(nw, msg, log) {
+			return
+		}
+	}
+}
+
+// serveRequest answers one request and runs its session; it reports
+// whether the connection may carry another.
+func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool {
+	refuse := func(a answer) bool {
+		return nw.Send(mpc.P0, mustJSON(a)) == nil
+	}
+	req, err := parseRequest(msg)
+	if err != nil {
+		log.Info("request refused", "err", err)
+		refuse(answer{Error: err.Error()})
+		return false
+	}
+	log = log.With("model", req.Model)
+	prog, digest := s.Models[req.Model], s.digests[req.Model]
+	switch {
+	case prog == nil:
+		log.Info("request refused: unknown model")
+		return refuse(answer{Error: fmt.Sprintf("no model %q here (models: %s)", req.Model, strings.Join(slices.Sorted(maps.Keys(s.Models)), ", "))})
+	case req.Program != "" && req.Program != digest:
+		log.Info("request refused: other program", "want", req.Program, "have", digest)
+		return refuse(answer{Error: fmt.Sprintf("model %q is program %s here, not %s", req.Model, digest, req.Program)})
+	case s.draining.Load():
+		return refuse(answer{Error: "the server is shutting down", Busy: true}) && false
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		s.stats.Busy.Add(1)
+		log.Info("request refused: busy", "sessions", cap(s.slots))
+		return refuse(answer{Error: fmt.Sprintf("busy: %d sessions running, the most this server runs at once", cap(s.slots)), Busy: true})
+	}
+	s.sessions.Add(1)
+	defer func() {
+		<-s.slots
+		s.sessions.Done()
+	}()
+	if err := nw.Send(mpc.P0, mustJSON(answer{Program: digest})); err != nil {
+		return false
+	}
+	s.stats.Sessions.Add(1)
+	s.stats.Active.Add(1)
+	defer s.stats.Active.Add(-1)
+	start := time.Now()
+	rep, err := session.Server(s.ctx, nw, prog, s.Options)
+	if err != nil {
+		s.stats.Failed.Add(1)
+		log.Warn("session failed", "err", err, "s", time.Since(start).Seconds())
+		return false
+	}
+	s.stats.Inferences.Add(int64(rep.N))
+	log.Info("session", "inferences", rep.N, "s", time.Since(start).Seconds(), "bytes_sent", rep.Cost.TotalSent())
+	return true
+}
+
+func cmpTimeout(t time.Duration) time.Duration {
+	if t <= 0 {
+		return transport.DefaultTimeout
+	}
+	return t
+}

@@ -1,0 +1,315 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/pem"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"veil/fixed"
+	"veil/internal/pinned"
+	"veil/internal/testmodel"
+)
+
+// world is a server on a loopback port with the digits MLP as "mlp",
+// and identities for clients.
+type world struct {
+	t      *testing.T
+	srv    *Server
+	addr   string
+	pin    pinned.Pin
+	prog   *fixed.Program
+	inputs [][]float32
+	done   chan error
+}
+
+func identity(t *testing.T, name string) tls.Certificate {
+	t.Helper()
+	id, err := pinned.Generate(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func newWorld(t *testing.T, configure func(*Server)) *world {
+	t.Helper()
+	prog := testmodel.Program(t, "digits_mlp", 12)
+	xs, _ := testmodel.Images(t, prog, "data/digits/test.csv", 16, 4)
+	id := identity(t, "server")
+	srv := &Server{Identity: id, Models: map[string]*fixed.Program{"mlp": prog}, AdmitAny: true, Timeout: 10 * time.Second}
+	if configure != nil {
+		configure(srv)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, srv: srv, addr: ln.Addr().String(), pin: pinned.PinOf(id.Leaf), prog: prog, inputs: xs, done: make(chan error, 1)}
+	go func() { w.done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-w.done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return w
+}
+
+func (w *world) dial(id tls.Certificate) (*Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return Dial(ctx, w.addr, ClientConfig{Identity: id, Server: w.pin, Timeout: 10 * time.Second})
+}
+
+// check compares a session's outputs with the cleartext executor's: the
+// same top-1 and every logit within 0.05 (the MLP's propagated bound is
+// 79 units of 2^-12).
+func (w *world) check(res *Result, xs [][]float32) {
+	w.t.Helper()
+	if len(res.Outputs) != len(xs) {
+		w.t.Fatalf("%d outputs for %d inputs", len(res.Outputs), len(xs))
+	}
+	for i, x := range xs {
+		want, err := w.prog.PredictAll(x)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		got := res.Outputs[i][0]
+		if argmax(got) != argmax(want[0]) {
+			w.t.Errorf("input %d: top-1 %d, the cleartext executor's %d", i, argmax(got), argmax(want[0]))
+		}
+		for j := range got {
+			if d := got[j] - want[0][j]; d > 0.05 || d < -0.05 {
+				w.t.Errorf("input %d output %d: %v, the cleartext executor's %v", i, j, got[j], want[0][j])
+			}
+		}
+	}
+}
+
+func argmax(v []float64) int {
+	k := 0
+	for i := range v {
+		if v[i] > v[k] {
+			k = i
+		}
+	}
+	return k
+}
+
+func (w *world) prepare(xs [][]float32) func(*fixed.Program) ([][]float32, error) {
+	return func(*fixed.Program) ([][]float32, error) { return xs, nil }
+}
+
+// TestConcurrentClients runs four clients at once, each two sessions of
+// two inferences on its own connection, and checks every output.
+func TestConcurrentClients(t *testing.T) {
+	w := newWorld(t, func(s *Server) { s.MaxSessions = 4 })
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := w.dial(identity(t, "client"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			for range 2 {
+				xs := w.inputs[i%2 : i%2+2]
+				res, err := c.Infer(context.Background(), Request{Model: "mlp", Program: w.srv.Digest("mlp")}, w.prepare(xs))
+				if err != nil {
+					errs <- err
+					return
+				}
+				w.check(res, xs)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := w.srv.Stats()
+	if st.Sessions.Load() != 8 || st.Inferences.Load() != 16 || st.Failed.Load() != 0 {
+		t.Errorf("server counted %d sessions, %d inferences, %d failed; want 8, 16, 0", st.Sessions.Load(), st.Inferences.Load(), st.Failed.Load())
+	}
+}
+
+// TestRefusals checks the requests a server refuses, each a
+// *RefusedError, after which the connection still serves a good one.
+func TestRefusals(t *testing.T) {
+	w := newWorld(t, nil)
+	c, err := w.dial(identity(t, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	other := "00" + w.srv.Digest("mlp")[2:]
+	if other == w.srv.Digest("mlp") {
+		other = "11" + other[2:]
+	}
+	for _, req := range []Request{{Model: "resnet"}, {Model: "mlp", Program: other}} {
+		_, err := c.Infer(context.Background(), req, w.prepare(w.inputs[:1]))
+		var re *RefusedError
+		if !errors.As(err, &re) || re.Busy {
+			t.Errorf("request %+v: %v, want a refusal", req, err)
+		}
+	}
+	if _, err := c.Infer(context.Background(), Request{Model: "mlp", Program: "not hex"}, w.prepare(w.inputs[:1])); err == nil {
+		t.Error("a malformed pin was sent")
+	}
+	res, err := c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.check(res, w.inputs[:1])
+}
+
+// TestBusyAndIsolation holds the server's only session slot with a
+// client stopped in the middle of its session: a second client is
+// refused as busy; then the first client vanishes, its session fails
+// alone, and the second is served.
+func TestBusyAndIsolation(t *testing.T) {
+	w := newWorld(t, func(s *Server) { s.MaxSessions = 1 })
+	a, err := w.dial(identity(t, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSession := make(chan struct{})
+	release := make(chan struct{})
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) {
+			close(inSession)
+			<-release
+			return nil, errors.New("client gone")
+		})
+		a.Close()
+		aDone <- err
+	}()
+	<-inSession
+	b, err := w.dial(identity(t, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1])); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second client while the slot is held: %v, want ErrBusy", err)
+	}
+	close(release)
+	if err := <-aDone; err == nil {
+		t.Fatal("the vanished client's session succeeded")
+	}
+	// The slot frees once the server sees the first client gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := b.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:2]))
+		if errors.Is(err, ErrBusy) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.check(res, w.inputs[:2])
+		break
+	}
+	if st := w.srv.Stats(); st.Failed.Load() != 1 || st.Busy.Load() < 1 {
+		t.Errorf("failed %d, busy %d; want 1 and at least 1", st.Failed.Load(), st.Busy.Load())
+	}
+}
+
+// TestAdmission checks that a client whose key the admission file does
+// not list is refused in the handshake, and admitted once the file
+// lists it, without restarting the server; a wrong server key is
+// refused by the client.
+func TestAdmission(t *testing.T) {
+	dir := t.TempDir()
+	known, stranger := identity(t, "known"), identity(t, "stranger")
+	file := filepath.Join(dir, "clients.pem")
+	writeCerts(t, file, known)
+	adm, err := LoadAdmission(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, func(s *Server) { s.AdmitAny, s.Admission = false, adm })
+	if c, err := w.dial(known); err != nil {
+		t.Fatalf("admitted client: %v", err)
+	} else {
+		res, err := c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.check(res, w.inputs[:1])
+		c.Close()
+	}
+	// TLS 1.3: the client learns of the refusal at its first read.
+	if c, err := w.dial(stranger); err == nil {
+		_, err = c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1]))
+		c.Close()
+		if err == nil {
+			t.Fatal("a client the admission file does not list was served")
+		}
+	}
+	time.Sleep(10 * time.Millisecond) // a later modification time
+	writeCerts(t, file, known, stranger)
+	c, err := w.dial(stranger)
+	if err != nil {
+		t.Fatalf("client admitted by the edited file: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1])); err != nil {
+		t.Fatalf("client admitted by the edited file: %v", err)
+	}
+	if adm.Len() != 2 {
+		t.Errorf("%d keys admitted, want 2", adm.Len())
+	}
+	// The client pins the server's key.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := Dial(ctx, w.addr, ClientConfig{Identity: known, Server: pinned.PinOf(stranger.Leaf)}); err == nil {
+		t.Error("a server with another key than the pinned one was accepted")
+	}
+}
+
+func writeCerts(t *testing.T, path string, ids ...tls.Certificate) {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, id := range ids {
+		pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: id.Certificate[0]})
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServerRefusesBadSetup checks the configurations Serve refuses.
+func TestServerRefusesBadSetup(t *testing.T) {
+	id := identity(t, "server")
+	prog := testmodel.Program(t, "digits_mlp", 12)
+	for name, s := range map[string]*Server{
+		"no identity":    {Models: map[string]*fixed.Program{"m": prog}, AdmitAny: true},
+		"no models":      {Identity: id, AdmitAny: true},
+		"no admission":   {Identity: id, Models: map[string]*fixed.Program{"m": prog}},
+		"public program": {Identity: id, Models: map[string]*fixed.Program{"m": prog.Public()}, AdmitAny: true},
+	} {
+		if err := s.Serve(nil); err == nil {
+			t.Errorf("%s: served", name)
+		}
+	}
+}
