@@ -22,6 +22,7 @@ import (
 	"veil/mpc"
 	"veil/mpc/session"
 	"veil/mpc/transport"
+	"veil/mpc/twopc"
 )
 
 // DefaultMaxSessions is Server.MaxSessions when zero.
@@ -110,6 +111,10 @@ func (s *Server) init() error {
 			err = fmt.Errorf("service: backend %q: the service runs 2pc sessions (3pc needs a helper service)", s.Options.Backend)
 			return
 		}
+		if _, perr := twopc.ParseOptions(s.Options.BackendOptions); perr != nil {
+			err = fmt.Errorf("service: %w", perr)
+			return
+		}
 		s.digests = map[string]string{}
 		for name, p := range s.Models {
 			if p == nil || !p.WeightsComplete() {
@@ -151,6 +156,9 @@ func (s *Server) Digest(name string) string {
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.init(); err != nil {
 		return err
+	}
+	if ln == nil {
+		return errors.New("service: no listener")
 	}
 	s.mu.Lock()
 	if s.draining.Load() {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"veil/fixed"
 	"veil/internal/pinned"
 	"veil/internal/testmodel"
+	"veil/mpc"
+	"veil/mpc/session"
 )
 
 // world is a server on a loopback port with the digits MLP as "mlp",
@@ -307,9 +310,12 @@ func TestServerRefusesBadSetup(t *testing.T) {
 		"no models":      {Identity: id, AdmitAny: true},
 		"no admission":   {Identity: id, Models: map[string]*fixed.Program{"m": prog}},
 		"public program": {Identity: id, Models: map[string]*fixed.Program{"m": prog.Public()}, AdmitAny: true},
+		"3pc":            {Identity: id, Models: map[string]*fixed.Program{"m": prog}, AdmitAny: true, Options: session.Options{Backend: "3pc"}},
+		"bad option":     {Identity: id, Models: map[string]*fixed.Program{"m": prog}, AdmitAny: true, Options: session.Options{BackendOptions: mpc.Options{"ot-k": "3"}}},
 	} {
-		if err := s.Serve(nil); err == nil {
-			t.Errorf("%s: served", name)
+		// The setup is checked before the listener.
+		if err := s.Serve(nil); err == nil || strings.Contains(err.Error(), "no listener") {
+			t.Errorf("%s: %v, want the setup refused", name, err)
 		}
 	}
 }

@@ -193,6 +193,13 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 // predictions fills the client's predictions and, where its inputs have
 // labels, its accuracy.
 func (r *PartyReport) predictions(prog *fixed.Program, outs [][][]float64, names []string, labels []int) {
+	r.Predictions, r.Accuracy = Predictions(prog, outs, names, labels)
+}
+
+// Predictions turns a client's decoded outputs of prog (one entry per
+// inference, as Client returns them) into predictions named by names,
+// and, where labels (−1: unknown) are known, the accuracy.
+func Predictions(prog *fixed.Program, outs [][][]float64, names []string, labels []int) (preds []Prediction, accuracy *float64) {
 	right := 0
 	ports := prog.OutputPorts()
 	for i, ys := range outs {
@@ -209,12 +216,13 @@ func (r *PartyReport) predictions(prog *fixed.Program, outs [][][]float64, names
 		if i < len(labels) && labels[i] >= 0 && p.Top1 == labels[i] {
 			right++
 		}
-		r.Predictions = append(r.Predictions, p)
+		preds = append(preds, p)
 	}
 	if len(labels) > 0 && labels[0] >= 0 {
 		acc := float64(right) / float64(len(labels))
-		r.Accuracy = &acc
+		accuracy = &acc
 	}
+	return preds, accuracy
 }
 
 // workingSetAllowance is the memory a party is expected to need besides

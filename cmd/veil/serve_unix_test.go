@@ -1,0 +1,138 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer a process writes to while the test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestServeAndInfer runs veil serve as a process with the digits MLP
+// under a name and an admission file, runs veil infer against it twice
+// (each time a session of real test images, checked against the
+// cleartext executor: same top-1, logits within the propagated bound),
+// checks that a client whose key is not admitted and a wrong program pin
+// are refused with errors that say so, and stops the server with
+// SIGTERM: it drains and exits cleanly.
+func TestServeAndInfer(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if out, err := veil(t, "keygen", "--dir", keys, "--parties", "2", "--loopback"); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	strangers := filepath.Join(dir, "strangers")
+	if out, err := veil(t, "keygen", "--dir", strangers, "--parties", "2", "--loopback"); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	prog := filepath.Join(dir, "mlp.vp")
+	if out, err := veil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
+		t.Fatalf("compile: %v\n%s", err, out)
+	}
+	clientCrt, err := os.ReadFile(filepath.Join(keys, "client.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "clients.pem"), clientCrt, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := fmt.Sprintf(`{"listen": %q, "key": "keys/server.key", "models": {"digits": "mlp.vp"}, "clients": "clients.pem", "max_sessions": 2, "timeout": "20s"}`, addr)
+	cfgPath := filepath.Join(dir, "serve.json")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log lockedBuffer
+	srv := exec.Command(os.Args[0], "serve", "--config", cfgPath, "--drain", "10s")
+	srv.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
+	srv.Stdout, srv.Stderr = &log, &log
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(log.String(), "serving") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not start: %s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	infer := func(key string, extra ...string) (string, error) {
+		args := append([]string{"infer", addr, "--model", "digits", "--key", key, "--server-key", filepath.Join(keys, "server.crt"),
+			"--data", digitsT, "--pixel-max", "16", "--limit", "20", "--json"}, extra...)
+		return veil(t, args...)
+	}
+	for range 2 {
+		out, err := infer(filepath.Join(keys, "client.key"))
+		if err != nil {
+			t.Fatalf("infer: %v\n%s\nserver: %s", err, out, log.String())
+		}
+		var rep inferReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("infer --json: %v: %s", err, out)
+		}
+		if rep.N != 20 || len(rep.Predictions) != 20 || rep.Model != "digits" || len(rep.Program) != 64 {
+			t.Fatalf("%d inferences, %d predictions of %q (%s); want 20 of digits", rep.N, len(rep.Predictions), rep.Model, rep.Program)
+		}
+		// The same JSON names as veil party's client report.
+		checkClientReport(t, []byte(out), prog, digitsT, "16", 20)
+	}
+	if out, err := infer(filepath.Join(strangers, "client.key")); err == nil {
+		t.Errorf("a client the admission file does not list was served: %s", out)
+	}
+	out, err := infer(filepath.Join(keys, "client.key"), "--program", strings.Repeat("ab", 32))
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("a wrong program pin: %v, want a refusal\n%s", err, out)
+	}
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v\n%s", err, log.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve did not stop after SIGTERM\n%s", log.String())
+	}
+	for _, want := range []string{"session", "inferences=20", "stopped"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the server's log lacks %q:\n%s", want, log.String())
+		}
+	}
+}
