@@ -27,7 +27,8 @@ import (
 //	  "clients": "clients.pem",
 //	  "max_sessions": 4,
 //	  "timeout": "30s",
-//	  "options": {"ot-k": "4"}
+//	  "options": {"ot-k": "4"},
+//	  "metrics": "127.0.0.1:9300"
 //	}
 //
 // listen is the address to accept clients on; key the server's private
@@ -36,7 +37,10 @@ import (
 // clients the admission file (PEM certificates or public keys of the
 // admitted clients, read again whenever it changes) or "any" to admit
 // every client; max_sessions the sessions run at once (default 4);
-// timeout the transport's (default 10 s); options the 2pc backend's.
+// timeout the transport's (default 10 s); options the 2pc backend's;
+// metrics, if set, the address of the operations endpoints
+// (Server.Handler: /metrics, /healthz, /readyz), apart from the
+// clients'.
 // Relative paths are relative to the file's directory.
 type Config struct {
 	Listen      string            `json:"listen"`
@@ -46,6 +50,7 @@ type Config struct {
 	MaxSessions int               `json:"max_sessions,omitempty"`
 	Timeout     string            `json:"timeout,omitempty"`
 	Options     mpc.Options       `json:"options,omitempty"`
+	Metrics     string            `json:"metrics,omitempty"`
 
 	dir     string
 	timeout time.Duration
@@ -85,6 +90,11 @@ func (c *Config) check() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf(`"listen" %q: %w`, c.Listen, err)
+	}
+	if c.Metrics != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			return fmt.Errorf(`"metrics" %q: %w`, c.Metrics, err)
+		}
 	}
 	if c.Timeout != "" {
 		d, err := time.ParseDuration(c.Timeout)

@@ -70,7 +70,8 @@ type Server struct {
 	ln       net.Listener
 	nets     map[mpc.Network]bool
 
-	stats Stats
+	stats   Stats
+	metrics *metrics
 }
 
 // Stats count what a server has done (see Server.Stats).
@@ -80,8 +81,11 @@ type Stats struct {
 	Sessions    atomic.Int64 // sessions accepted
 	Busy        atomic.Int64 // requests refused as busy
 	Failed      atomic.Int64 // sessions that ended with an error
+	Rejected    atomic.Int64 // requests refused otherwise (unknown model, other program, malformed)
 	Inferences  atomic.Int64 // inferences completed
 	Active      atomic.Int64 // sessions running now
+	BytesSent   atomic.Int64 // in sessions, framing included
+	BytesRecv   atomic.Int64
 }
 
 // Stats returns the server's counters.
@@ -131,6 +135,7 @@ func (s *Server) init() error {
 		s.slots = make(chan struct{}, n)
 		s.ctx, s.abort = context.WithCancel(context.Background())
 		s.nets = map[mpc.Network]bool{}
+		s.metrics = newMetrics(&s.stats, func() float64 { return float64(s.stats.Active.Load()) })
 	})
 	return err
 }
@@ -283,6 +288,7 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	}
 	req, err := parseRequest(msg)
 	if err != nil {
+		s.stats.Rejected.Add(1)
 		log.Info("request refused", "err", err)
 		refuse(answer{Error: err.Error()})
 		return false
@@ -291,9 +297,11 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	prog, digest := s.Models[req.Model], s.digests[req.Model]
 	switch {
 	case prog == nil:
+		s.stats.Rejected.Add(1)
 		log.Info("request refused: unknown model")
 		return refuse(answer{Error: fmt.Sprintf("no model %q here (models: %s)", req.Model, strings.Join(slices.Sorted(maps.Keys(s.Models)), ", "))})
 	case req.Program != "" && req.Program != digest:
+		s.stats.Rejected.Add(1)
 		log.Info("request refused: other program", "want", req.Program, "have", digest)
 		return refuse(answer{Error: fmt.Sprintf("model %q is program %s here, not %s", req.Model, digest, req.Program)})
 	case s.draining.Load():
@@ -318,13 +326,21 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	s.stats.Active.Add(1)
 	defer s.stats.Active.Add(-1)
 	start := time.Now()
+	before := nw.Stats()
 	rep, err := session.Server(s.ctx, nw, prog, s.Options)
+	after := nw.Stats()
+	s.stats.BytesSent.Add(after.TotalSent() - before.TotalSent())
+	s.stats.BytesRecv.Add(after.TotalRecv() - before.TotalRecv())
 	if err != nil {
 		s.stats.Failed.Add(1)
 		log.Warn("session failed", "err", err, "s", time.Since(start).Seconds())
 		return false
 	}
 	s.stats.Inferences.Add(int64(rep.N))
+	s.metrics.sessionDur.WithLabelValues(req.Model).Observe(time.Since(start).Seconds())
+	for _, d := range rep.PerInfer {
+		s.metrics.inferDur.WithLabelValues(req.Model).Observe(d.Seconds())
+	}
 	log.Info("session", "inferences", rep.N, "s", time.Since(start).Seconds(), "bytes_sent", rep.Cost.TotalSent())
 	return true
 }

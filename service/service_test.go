@@ -7,8 +7,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +319,56 @@ func TestServerRefusesBadSetup(t *testing.T) {
 		if err := s.Serve(nil); err == nil || strings.Contains(err.Error(), "no listener") {
 			t.Errorf("%s: %v, want the setup refused", name, err)
 		}
+	}
+}
+
+// TestMetricsAndHealth checks the operations endpoints: the counters and
+// the latency histograms after a session, liveness, and readiness until
+// shutdown.
+func TestMetricsAndHealth(t *testing.T) {
+	w := newWorld(t, nil)
+	c, err := w.dial(identity(t, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:2])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Infer(context.Background(), Request{Model: "nope"}, w.prepare(w.inputs[:1])); err == nil {
+		t.Fatal("an unknown model was served")
+	}
+	c.Close()
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		w.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		"veil_service_sessions_total 1", "veil_service_inferences_total 2", "veil_service_requests_refused_total 1",
+		`veil_service_inference_seconds_count{model="mlp"} 2`, `veil_service_session_seconds_count{model="mlp"} 1`,
+		"veil_service_active_sessions 0", "veil_service_connections_total 1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`veil_service_sent_bytes_total [1-9]`).MatchString(body) {
+		t.Error("/metrics counts no bytes sent")
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Errorf("/readyz before shutdown: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	w.srv.Shutdown(ctx)
+	if code, _ := get("/readyz"); code != 503 {
+		t.Errorf("/readyz after shutdown: %d, want 503", code)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -32,8 +33,9 @@ or the Go package veil/service) over mutually authenticated TLS, each in a
 two-party (2pc) session of its own, with no helper. The configuration file
 (see the service package's Config) names the address, the server's key, the
 compiled programs served by name, the admitted client keys (a PEM file read
-again whenever it changes, or "any") and the number of sessions run at
-once; a request beyond it is refused as busy. Clients pin the server's key
+again whenever it changes, or "any"), the number of sessions run at once (a
+request beyond it is refused as busy) and, optionally, the address of the
+operations endpoints: /metrics (Prometheus), /healthz and /readyz. Clients pin the server's key
 and may pin each model's program by its digest, printed at start-up.
 
 SIGINT or SIGTERM stops accepting, lets the running sessions finish for up
@@ -60,6 +62,17 @@ inputs, outputs, weights or keys) go to standard error.`,
 			}
 			for _, name := range slices.Sorted(maps.Keys(srv.Models)) {
 				srv.Logger.Info("model", "name", name, "program", srv.Digest(name))
+			}
+			if cfg.Metrics != "" {
+				mln, err := net.Listen("tcp", cfg.Metrics)
+				if err != nil {
+					ln.Close()
+					return fmt.Errorf("serve: metrics: %w", err)
+				}
+				ops := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+				go ops.Serve(mln)
+				defer ops.Close()
+				srv.Logger.Info("operations endpoints", "addr", mln.Addr().String(), "paths", "/metrics /healthz /readyz")
 			}
 			srv.Logger.Info("serving", "addr", ln.Addr().String(), "max_sessions", max(cfg.MaxSessions, 0))
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +72,13 @@ func TestServeAndInfer(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cfg := fmt.Sprintf(`{"listen": %q, "key": "keys/server.key", "models": {"digits": "mlp.vp"}, "clients": "clients.pem", "max_sessions": 2, "timeout": "20s"}`, addr)
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := mln.Addr().String()
+	mln.Close()
+	cfg := fmt.Sprintf(`{"listen": %q, "key": "keys/server.key", "models": {"digits": "mlp.vp"}, "clients": "clients.pem", "max_sessions": 2, "timeout": "20s", "metrics": %q}`, addr, ops)
 	cfgPath := filepath.Join(dir, "serve.json")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -116,6 +124,15 @@ func TestServeAndInfer(t *testing.T) {
 	out, err := infer(filepath.Join(keys, "client.key"), "--program", strings.Repeat("ab", 32))
 	if err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("a wrong program pin: %v, want a refusal\n%s", err, out)
+	}
+	resp, err := http.Get("http://" + ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "veil_service_inferences_total 40") {
+		t.Errorf("/metrics does not count the 40 inferences:\n%.2000s", body)
 	}
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
