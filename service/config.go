@@ -38,7 +38,9 @@ import (
 // admitted clients, read again whenever it changes) or "any" to admit
 // every client; max_sessions the sessions run at once (default 4);
 // timeout the transport's (default 10 s); options the 2pc backend's;
-// metrics, if set, the address of the operations endpoints
+// max_pending_per_host the handshakes one host may have in progress at
+// once (default twice max_sessions, at least 8); metrics, if set, the
+// address of the operations endpoints
 // (Server.Handler: /metrics, /healthz, /readyz), apart from the
 // clients'.
 // Relative paths are relative to the file's directory.
@@ -51,6 +53,7 @@ type Config struct {
 	Timeout     string            `json:"timeout,omitempty"`
 	Options     mpc.Options       `json:"options,omitempty"`
 	Metrics     string            `json:"metrics,omitempty"`
+	MaxPending  int               `json:"max_pending_per_host,omitempty"`
 
 	dir     string
 	timeout time.Duration
@@ -85,6 +88,8 @@ func (c *Config) check() error {
 		return errors.New(`no "models"`)
 	case c.Clients == "":
 		return errors.New(`no "clients": an admission file of client keys, or "any"`)
+	case c.MaxPending < 0:
+		return fmt.Errorf(`"max_pending_per_host" %d is negative`, c.MaxPending)
 	case c.MaxSessions < 0:
 		return fmt.Errorf(`"max_sessions" %d is negative`, c.MaxSessions)
 	}
@@ -125,7 +130,7 @@ func (c *Config) Server() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: server key: %w", err)
 	}
-	s := &Server{Identity: id, Models: map[string]*fixed.Program{}, MaxSessions: c.MaxSessions, Timeout: c.timeout,
+	s := &Server{Identity: id, Models: map[string]*fixed.Program{}, MaxSessions: c.MaxSessions, MaxPendingPerHost: c.MaxPending, Timeout: c.timeout,
 		Options: session.Options{Backend: "2pc", BackendOptions: c.Options}}
 	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
 		p, err := fixed.ReadFile(c.path(c.Models[name]))

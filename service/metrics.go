@@ -48,7 +48,9 @@ func newMetrics(st *Stats, active func() float64) *metrics {
 // on an address of its own, apart from the clients'.
 func (s *Server) Handler() http.Handler {
 	if err := s.init(); err != nil {
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, err.Error(), http.StatusInternalServerError) })
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		})
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))

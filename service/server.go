@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,12 @@ type Server struct {
 	// MaxSessions bounds the sessions run at once (zero:
 	// DefaultMaxSessions); a request beyond it is refused as busy.
 	MaxSessions int
+	// MaxPendingPerHost bounds the connections from one host that have
+	// not finished their handshake (zero: twice the sessions, at least
+	// netutil's default); any beyond are closed at once, so that one
+	// host cannot hold every handshake slot. Clients behind one address
+	// (a hospital's gateway) that connect in bursts need it raised.
+	MaxPendingPerHost int
 	// Timeout is the transport's: a peer silent for this long is cut
 	// off (zero: transport.DefaultTimeout). MaxMessage bounds one
 	// message (zero: transport.DefaultMaxMessage).
@@ -72,6 +79,7 @@ type Server struct {
 
 	stats   Stats
 	metrics *metrics
+	freed   atomic.Int64 // when idle last freed memory (Unix ns)
 }
 
 // Stats count what a server has done (see Server.Stats).
@@ -173,6 +181,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.mu.Unlock()
 	s.guard.HandshakeTimeout = s.Timeout
+	s.guard.MaxPerHost = s.MaxPendingPerHost
+	if s.guard.MaxPerHost == 0 {
+		s.guard.MaxPerHost = max(netutil.DefaultMaxPerHost, 2*cap(s.slots))
+	}
+	s.guard.MaxPending = max(netutil.DefaultMaxPending, 2*s.guard.MaxPerHost)
 	s.guard.Logf = func(format string, args ...any) { s.log().Warn(fmt.Sprintf(format, args...)) }
 	err := s.guard.Serve(ln, s.handle)
 	if s.draining.Load() {
@@ -324,7 +337,11 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	}
 	s.stats.Sessions.Add(1)
 	s.stats.Active.Add(1)
-	defer s.stats.Active.Add(-1)
+	defer func() {
+		if s.stats.Active.Add(-1) == 0 {
+			s.idle()
+		}
+	}()
 	start := time.Now()
 	before := nw.Stats()
 	rep, err := session.Server(s.ctx, nw, prog, s.Options)
@@ -343,6 +360,19 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	}
 	log.Info("session", "inferences", rep.N, "s", time.Since(start).Seconds(), "bytes_sent", rep.Cost.TotalSent())
 	return true
+}
+
+// idle returns the memory of finished sessions to the operating system
+// once none runs (at most every few seconds): a server's footprint falls
+// back to its idle level after a load instead of staying at its peak
+// until the runtime's scavenger gets to it.
+func (s *Server) idle() {
+	now := time.Now().UnixNano()
+	last := s.freed.Load()
+	if now-last < int64(2*time.Second) || !s.freed.CompareAndSwap(last, now) {
+		return
+	}
+	go debug.FreeOSMemory()
 }
 
 func cmpTimeout(t time.Duration) time.Duration {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -66,18 +65,7 @@ func TestServeAndInfer(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "clients.pem"), clientCrt, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	mln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := mln.Addr().String()
-	mln.Close()
+	addr, ops := freeAddr(t), freeAddr(t)
 	cfg := fmt.Sprintf(`{"listen": %q, "key": "keys/server.key", "models": {"digits": "mlp.vp"}, "clients": "clients.pem", "max_sessions": 2, "timeout": "20s", "metrics": %q}`, addr, ops)
 	cfgPath := filepath.Join(dir, "serve.json")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -91,13 +79,7 @@ func TestServeAndInfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(log.String(), "serving") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not start: %s", log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, &log, "serving")
 	infer := func(key string, extra ...string) (string, error) {
 		args := append([]string{"infer", addr, "--model", "digits", "--key", key, "--server-key", filepath.Join(keys, "server.crt"),
 			"--data", digitsT, "--pixel-max", "16", "--limit", "20", "--json"}, extra...)
