@@ -31,6 +31,7 @@ func benchCmd() *cobra.Command {
 		mal      maliciousFlags
 		backend  string
 		profiles string
+		netns    string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [NETWORK|MODEL...]",
@@ -82,7 +83,11 @@ The ResNet scaling run (the paper's Figure 10):
 				if profiles != "" {
 					command = profiledPartyProcess(profiles, short)
 				}
-				runner := bench.Runner{Command: command, Progress: func(network string) func() {
+				var addrs []string
+				if netns != "" {
+					command, addrs = inNetns(netns, command), netnsAddrs
+				}
+				runner := bench.Runner{Command: command, Addrs: addrs, Progress: func(network string) func() {
 					b.describe(network + ": secure inference")
 					return func() {}
 				}}
@@ -135,6 +140,7 @@ The ResNet scaling run (the paper's Figure 10):
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights (zoo networks) and the random input")
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
 	cmd.Flags().IntVarP(&repeat, "inferences", "n", 1, "inferences per network in one session (bytes, rounds and CPU are reported per inference, time as the median)")
+	cmd.Flags().StringVar(&netns, "netns", "", "run each party in network namespace PREFIX-ROLE, as scripts/netns up makes them (root; the parties at 10.77.0.1-3)")
 	cmd.Flags().StringVar(&profiles, "cpuprofile", "", "write each party's CPU profile to this directory, as NETWORK-ROLE.prof (go tool pprof reads them)")
 	cmd.Flags().StringVar(&chart, "chart", "", "write a PNG of time and communication against depth (for a scaling run such as resnet18 … resnet200)")
 	return cmd
@@ -180,6 +186,23 @@ func profiledPartyProcess(dir, network string) bench.Command {
 		c := partyProcess(p)
 		c.Args = append(c.Args, "--cpuprofile", filepath.Join(dir, network+"-"+p.Role.Role()+".prof"))
 		return c
+	}
+}
+
+// netnsAddrs are the parties' addresses in the namespaces scripts/netns
+// makes: the server at 10.77.0.2 and the helper at 10.77.0.3, on the
+// ports veil keygen --host uses.
+var netnsAddrs = []string{"", "10.77.0.2:7101", "10.77.0.3:7102"}
+
+// inNetns runs each party's process of command in the network
+// namespace prefix-ROLE (ip netns exec).
+func inNetns(prefix string, command bench.Command) bench.Command {
+	return func(p bench.Party) *exec.Cmd {
+		c := command(p)
+		args := append([]string{"netns", "exec", prefix + "-" + p.Role.Role()}, c.Args...)
+		n := exec.Command("ip", args...)
+		n.Env = c.Env
+		return n
 	}
 }
 

@@ -77,6 +77,11 @@ type Command func(Party) *exec.Cmd
 // Runner starts the parties of each measurement.
 type Runner struct {
 	Command Command
+	// Addrs, if set, are the parties' addresses by party (the client's
+	// unused: it only dials), for parties that Command runs elsewhere
+	// than on loopback (in network namespaces, say); nil means free
+	// loopback ports.
+	Addrs []string
 	// Progress, if set, is called when the parties have started; the
 	// function it returns is called once they have all ended.
 	Progress func(network string) (done func())
@@ -150,7 +155,10 @@ func (r Runner) Run(spec Spec) (*Result, error) {
 	}
 	defer os.RemoveAll(dir)
 	x := Input(p, spec.Seed)
-	parties, err := writeFiles(dir, p, x, b.Parties, spec.Malicious)
+	if r.Addrs != nil && len(r.Addrs) < b.Parties {
+		return nil, fmt.Errorf("bench: %d addresses for the %d parties of %s", len(r.Addrs), b.Parties, opt.Backend)
+	}
+	parties, err := writeFiles(dir, p, x, b.Parties, spec.Malicious, r.Addrs)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +220,7 @@ func randomInput(n int, seed uint64) []float32 {
 // writeFiles writes into dir the program, the input, an identity per
 // party and the loopback parties file (with the simulated attestation
 // section if malicious), and returns each party's files.
-func writeFiles(dir string, p *fixed.Program, x []float32, n int, malicious bool) ([]Party, error) {
+func writeFiles(dir string, p *fixed.Program, x []float32, n int, malicious bool, addrs []string) ([]Party, error) {
 	progPath, inPath := filepath.Join(dir, "program.vp"), filepath.Join(dir, "input.f32")
 	if err := p.WriteFile(progPath); err != nil {
 		return nil, err
@@ -226,7 +234,13 @@ func writeFiles(dir string, p *fixed.Program, x []float32, n int, malicious bool
 			return nil, err
 		}
 	}
-	cfg, err := session.WriteLoopbackConfig(dir, n, session.DefaultTimeout)
+	var cfg string
+	var err error
+	if addrs != nil {
+		cfg, err = session.WriteHostsConfig(dir, addrs[:n], session.DefaultTimeout)
+	} else {
+		cfg, err = session.WriteLoopbackConfig(dir, n, session.DefaultTimeout)
+	}
 	if err != nil {
 		return nil, err
 	}
