@@ -25,8 +25,11 @@ type ClientConfig struct {
 	// is refused.
 	Server pinned.Pin
 	// Options are the sessions' backend and options; they must be the
-	// server's (2pc by default).
+	// server's (2pc by default). A client that runs 3pc trusts the
+	// helper not to collude with the server: it pins the helper's key
+	// (Helper), and a server that names another helper is refused.
 	Options session.Options
+	Helper  pinned.Pin
 	// Timeout and MaxMessage are the transport's (zero: its defaults).
 	Timeout    time.Duration
 	MaxMessage int64
@@ -34,8 +37,11 @@ type ClientConfig struct {
 
 // Client is a connection to a server, for one session at a time.
 type Client struct {
-	nw  mpc.Network
-	opt session.Options
+	nw         mpc.Network
+	opt        session.Options
+	helper     pinned.Pin
+	timeout    time.Duration
+	maxMessage int64
 }
 
 // Dial connects to the server at addr and authenticates both ends.
@@ -48,6 +54,9 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.Options.Backend == "" {
 		cfg.Options.Backend = "2pc"
+	}
+	if cfg.Options.Backend == "3pc" && len(cfg.Helper) == 0 {
+		return nil, errors.New("service: a 3pc client pins the helper's key: none given")
 	}
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", addr)
@@ -62,11 +71,11 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Client, error) {
 		raw.Close()
 		return nil, fmt.Errorf("service: handshake with %s: %w", addr, err)
 	}
-	nw, err := transport.Pair(mpc.P0, conn, raw, cfg.Timeout, cfg.MaxMessage)
+	nw, err := transport.Pair(mpc.P0, mpc.P1, conn, raw, cfg.Timeout, cfg.MaxMessage)
 	if err != nil {
 		return nil, fmt.Errorf("service: %s: %w", addr, err)
 	}
-	return &Client{nw: nw, opt: cfg.Options}, nil
+	return &Client{nw: nw, opt: cfg.Options, helper: cfg.Helper, timeout: cfg.Timeout, maxMessage: cfg.MaxMessage}, nil
 }
 
 // Request names the model of a session and, optionally, pins its
@@ -119,8 +128,30 @@ func (c *Client) Infer(ctx context.Context, req Request, prepare func(*fixed.Pro
 	if req.Program != "" && a.Program != req.Program {
 		return nil, &mpc.PeerError{Peer: mpc.P1, Err: fmt.Errorf("accepted model %q as program %s, not the %s asked for", req.Model, a.Program, req.Program)}
 	}
+	run := c.nw
+	switch {
+	case a.Session == "" && c.opt.Backend == "3pc":
+		return nil, &mpc.PeerError{Peer: mpc.P1, Err: errors.New("accepted a 3pc request without naming a helper")}
+	case a.Session != "" && c.opt.Backend != "3pc":
+		return nil, &mpc.PeerError{Peer: mpc.P1, Err: fmt.Errorf("runs 3pc with a helper; this client asked for %s", c.opt.Backend)}
+	case a.Session != "":
+		// A throwaway identity: the helper learns nothing of the client.
+		id, err := pinned.Generate("veil client")
+		if err != nil {
+			return nil, err
+		}
+		hl := HelperLink{Addr: a.Helper, Key: c.helper}
+		link, err := hl.dial(ctx, mpc.P0, id, a.Session, c.timeout, c.maxMessage)
+		if err != nil {
+			return nil, fmt.Errorf("service: the helper at %s: %w", a.Helper, err)
+		}
+		defer link.Close()
+		if run, err = transport.Join(mpc.P0, 3, c.nw, link); err != nil {
+			return nil, err
+		}
+	}
 	pin := a.Program
-	prog, outs, rep, err := session.Client(ctx, c.nw, c.opt, func(p *fixed.Program) ([][]float32, error) {
+	prog, outs, rep, err := session.Client(ctx, run, c.opt, func(p *fixed.Program) ([][]float32, error) {
 		// The program the session carries must be the one accepted.
 		if d := p.PublicDigest(); hex.EncodeToString(d[:]) != pin {
 			return nil, &mpc.PeerError{Peer: mpc.P1, Err: fmt.Errorf("sent program %x, not the %s it accepted the request for", d, pin)}

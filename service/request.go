@@ -16,11 +16,16 @@ type request struct {
 	Program string `json:"program,omitempty"` // hex PublicDigest the client expects
 }
 
-// answer is the server's reply to a request.
+// answer is the server's reply to a request (and the helper's to a
+// hello: only Error and Busy).
 type answer struct {
 	Program string `json:"program,omitempty"` // hex PublicDigest of the program served
 	Error   string `json:"error,omitempty"`
 	Busy    bool   `json:"busy,omitempty"`
+	// A 3pc session's helper: its address and the session's one-time
+	// token, which the client presents there.
+	Helper  string `json:"helper,omitempty"`
+	Session string `json:"session,omitempty"`
 }
 
 // RefusedError is a request the server refused: Busy when it runs as
@@ -33,6 +38,9 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string {
+	if e.Model == "" {
+		return "service: refused: " + e.Reason
+	}
 	return fmt.Sprintf("service: the server refused model %q: %s", e.Model, e.Reason)
 }
 

@@ -45,8 +45,10 @@ type Server struct {
 	Admission *Admission
 	AdmitAny  bool
 	// Options are the sessions' backend and its options: 2pc (the
-	// default here), the only backend without a helper.
+	// default here), or 3pc with Helper set.
 	Options session.Options
+	// Helper is the helper service (veil helper) that 3pc sessions use.
+	Helper *HelperLink
 	// MaxSessions bounds the sessions run at once (zero:
 	// DefaultMaxSessions); a request beyond it is refused as busy.
 	MaxSessions int
@@ -119,12 +121,27 @@ func (s *Server) init() error {
 		if s.Options.Backend == "" {
 			s.Options.Backend = "2pc"
 		}
-		if s.Options.Backend != "2pc" {
-			err = fmt.Errorf("service: backend %q: the service runs 2pc sessions (3pc needs a helper service)", s.Options.Backend)
+		switch {
+		case s.Options.Backend == "2pc" && s.Helper != nil:
+			err = errors.New("service: a helper is set, but 2pc sessions have none (backend 3pc uses it)")
+			return
+		case s.Options.Backend == "3pc" && (s.Helper == nil || s.Helper.Addr == "" || len(s.Helper.Key) == 0):
+			err = errors.New("service: backend 3pc needs a helper service: its address and key")
+			return
+		case s.Options.Backend != "2pc" && s.Options.Backend != "3pc":
+			err = fmt.Errorf("service: backend %q: the service runs 2pc or 3pc sessions", s.Options.Backend)
 			return
 		}
-		if _, perr := twopc.ParseOptions(s.Options.BackendOptions); perr != nil {
+		if _, perr := twopc.ParseOptions(s.Options.BackendOptions); s.Options.Backend == "2pc" && perr != nil {
 			err = fmt.Errorf("service: %w", perr)
+			return
+		}
+		b, lerr := mpc.Lookup(s.Options.Backend)
+		if lerr == nil {
+			lerr = s.Options.BackendOptions.Check(b)
+		}
+		if lerr != nil {
+			err = fmt.Errorf("service: %w", lerr)
 			return
 		}
 		s.digests = map[string]string{}
@@ -258,7 +275,7 @@ func (s *Server) handle(p *netutil.Pending) {
 	}
 	cert, _ := pinned.PeerCertificate(conn.ConnectionState())
 	log = log.With("client", cert.Subject.CommonName)
-	nw, err := transport.Pair(mpc.P1, conn, p.Conn, s.Timeout, s.MaxMessage)
+	nw, err := transport.Pair(mpc.P1, mpc.P0, conn, p.Conn, s.Timeout, s.MaxMessage)
 	if err != nil {
 		log.Warn("connection", "err", err)
 		return
@@ -332,7 +349,26 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 		<-s.slots
 		s.sessions.Done()
 	}()
-	if err := nw.Send(mpc.P0, mustJSON(answer{Program: digest})); err != nil {
+	a, run := answer{Program: digest}, nw
+	if s.Helper != nil {
+		token, link, err := s.Helper.open(s.ctx, s.Identity, s.Timeout, s.MaxMessage)
+		if err != nil {
+			var re *RefusedError
+			busy := errors.As(err, &re) && re.Busy
+			if busy {
+				s.stats.Busy.Add(1)
+			}
+			log.Warn("request refused: the helper", "err", err)
+			return refuse(answer{Error: fmt.Sprintf("the helper service: %v", err), Busy: busy})
+		}
+		defer link.Close()
+		if run, err = transport.Join(mpc.P1, 3, nw, link); err != nil {
+			log.Warn("session", "err", err)
+			return false
+		}
+		a.Helper, a.Session = s.Helper.Addr, token
+	}
+	if err := nw.Send(mpc.P0, mustJSON(a)); err != nil {
 		return false
 	}
 	s.stats.Sessions.Add(1)
@@ -343,9 +379,9 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 		}
 	}()
 	start := time.Now()
-	before := nw.Stats()
-	rep, err := session.Server(s.ctx, nw, prog, s.Options)
-	after := nw.Stats()
+	before := run.Stats()
+	rep, err := session.Server(s.ctx, run, prog, s.Options)
+	after := run.Stats()
 	s.stats.BytesSent.Add(after.TotalSent() - before.TotalSent())
 	s.stats.BytesRecv.Add(after.TotalRecv() - before.TotalRecv())
 	if err != nil {

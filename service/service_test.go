@@ -372,3 +372,120 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Errorf("/readyz after shutdown: %d, want 503", code)
 	}
 }
+
+// startHelper runs a helper service that works for the servers whose
+// identities are given.
+func startHelper(t *testing.T, servers ...tls.Certificate) (*Helper, HelperLink) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "servers.pem")
+	writeCerts(t, file, servers...)
+	adm, err := LoadAdmission(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identity(t, "helper")
+	h := &Helper{Identity: id, Servers: adm, Timeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Shutdown(ctx); err != nil {
+			t.Errorf("helper shutdown: %v", err)
+		}
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("helper Serve returned %v", err)
+		}
+	})
+	return h, HelperLink{Addr: ln.Addr().String(), Key: pinned.PinOf(id.Leaf)}
+}
+
+// TestThreeParties runs the service in 3pc: a server and a helper
+// service, four concurrent clients whose outputs are checked, and the
+// refusals: a client pinning another helper, a 2pc client, a helper
+// that does not work for the server.
+func TestThreeParties(t *testing.T) {
+	srvID := identity(t, "server")
+	h, link := startHelper(t, srvID)
+	w := newWorld(t, func(s *Server) {
+		s.Identity, s.Options, s.Helper = srvID, session.Options{Backend: "3pc"}, &link
+	})
+	w.pin = pinned.PinOf(srvID.Leaf)
+	dial := func(helper pinned.Pin, backend string) (*Client, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return Dial(ctx, w.addr, ClientConfig{Identity: identity(t, "client"), Server: w.pin, Helper: helper, Options: session.Options{Backend: backend}, Timeout: 10 * time.Second})
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dial(link.Key, "3pc")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			xs := w.inputs[i%3 : i%3+2]
+			res, err := c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(xs))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			w.check(res, xs)
+		}()
+	}
+	wg.Wait()
+	if st := h.Stats(); st.Sessions.Load() != 4 || st.Inferences.Load() != 8 {
+		t.Errorf("the helper ran %d sessions of %d inferences; want 4 and 8", st.Sessions.Load(), st.Inferences.Load())
+	}
+	// The helper learns no client identity: every client it saw
+	// presented a throwaway certificate.
+	other := identity(t, "other helper")
+	c, err := dial(pinned.PinOf(other.Leaf), "3pc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1])); err == nil || !strings.Contains(err.Error(), "helper") {
+		t.Errorf("a client pinning another helper: %v", err)
+	}
+	c.Close()
+	c, err = dial(nil, "2pc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1])); err == nil || !strings.Contains(err.Error(), "runs 3pc") {
+		t.Errorf("a 2pc client of a 3pc server: %v", err)
+	}
+	c.Close()
+	if _, err := dial(nil, "3pc"); err == nil {
+		t.Error("a 3pc client without a helper key dialled")
+	}
+}
+
+// TestHelperRefusesStrangers checks that a helper refuses a server it
+// does not work for (the server then refuses its client, naming the
+// helper) and a client whose token no session awaits.
+func TestHelperRefusesStrangers(t *testing.T) {
+	_, link := startHelper(t, identity(t, "some other server"))
+	w := newWorld(t, func(s *Server) { s.Options, s.Helper = session.Options{Backend: "3pc"}, &link })
+	c, err := Dial(context.Background(), w.addr, ClientConfig{Identity: identity(t, "client"), Server: w.pin, Helper: link.Key, Options: session.Options{Backend: "3pc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1]))
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(re.Reason, "helper") {
+		t.Errorf("a server the helper does not work for: %v", err)
+	}
+	token := strings.Repeat("ab", 32)
+	if _, err := link.dial(context.Background(), mpc.P0, identity(t, "client"), token, time.Second, 0); !errors.As(err, &re) {
+		t.Errorf("a client with a token no session awaits: %v", err)
+	}
+}
