@@ -27,6 +27,7 @@ import (
 //	  "clients": "clients.pem",
 //	  "max_sessions": 4,
 //	  "timeout": "30s",
+//	  "backend": "2pc",
 //	  "options": {"ot-k": "4"},
 //	  "metrics": "127.0.0.1:9300"
 //	}
@@ -37,76 +38,145 @@ import (
 // clients the admission file (PEM certificates or public keys of the
 // admitted clients, read again whenever it changes) or "any" to admit
 // every client; max_sessions the sessions run at once (default 4);
-// timeout the transport's (default 10 s); options the 2pc backend's;
-// max_pending_per_host the handshakes one host may have in progress at
-// once (default twice max_sessions, at least 8); metrics, if set, the
-// address of the operations endpoints
+// timeout the transport's (default 10 s); backend 2pc (the default) or
+// 3pc, which needs "helper": {"addr": "HOST:PORT", "cert": "helper.crt"},
+// the helper service (veil helper) and its certificate, pinned; options
+// the backend's; max_pending_per_host the handshakes one host may have
+// in progress at once (default twice max_sessions, at least 8);
+// metrics, if set, the address of the operations endpoints
 // (Server.Handler: /metrics, /healthz, /readyz), apart from the
-// clients'.
-// Relative paths are relative to the file's directory.
+// clients'. Relative paths are relative to the file's directory.
 type Config struct {
-	Listen      string            `json:"listen"`
-	Key         string            `json:"key"`
-	Models      map[string]string `json:"models"`
-	Clients     string            `json:"clients"`
-	MaxSessions int               `json:"max_sessions,omitempty"`
-	Timeout     string            `json:"timeout,omitempty"`
-	Options     mpc.Options       `json:"options,omitempty"`
-	Metrics     string            `json:"metrics,omitempty"`
-	MaxPending  int               `json:"max_pending_per_host,omitempty"`
+	daemonConfig
+	Models     map[string]string `json:"models"`
+	Clients    string            `json:"clients"`
+	Backend    string            `json:"backend,omitempty"`
+	Helper     *helperRef        `json:"helper,omitempty"`
+	Metrics    string            `json:"metrics,omitempty"`
+	MaxPending int               `json:"max_pending_per_host,omitempty"`
+}
+
+// HelperConfig is veil helper's configuration file, JSON:
+//
+//	{
+//	  "listen": "0.0.0.0:7400",
+//	  "key": "helper.key",
+//	  "servers": "servers.pem",
+//	  "max_sessions": 8,
+//	  "timeout": "30s",
+//	  "options": {"compare": "fast"}
+//	}
+//
+// servers is the PEM file of the keys of the servers the helper works
+// for (read again whenever it changes); options the 3pc backend's, as
+// the servers set them; the rest as in Config.
+type HelperConfig struct {
+	daemonConfig
+	Servers string `json:"servers"`
+}
+
+// daemonConfig is what both daemons' files have.
+type daemonConfig struct {
+	Listen      string      `json:"listen"`
+	Key         string      `json:"key"`
+	MaxSessions int         `json:"max_sessions,omitempty"`
+	Timeout     string      `json:"timeout,omitempty"`
+	Options     mpc.Options `json:"options,omitempty"`
 
 	dir     string
 	timeout time.Duration
 }
 
-// LoadConfig reads and checks the configuration file at path.
+// helperRef names the helper service of a server's 3pc sessions.
+type helperRef struct {
+	Addr string `json:"addr"`
+	Cert string `json:"cert"`
+}
+
+// LoadConfig reads and checks veil serve's configuration file at path.
 func LoadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("service config: %w", err)
-	}
 	var c Config
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("service config %s: %w", path, err)
+	if err := load(path, &c, &c.daemonConfig); err != nil {
+		return nil, err
 	}
-	c.dir = filepath.Dir(path)
 	if err := c.check(); err != nil {
 		return nil, fmt.Errorf("service config %s: %w", path, err)
 	}
 	return &c, nil
 }
 
+// LoadHelperConfig reads and checks veil helper's configuration file.
+func LoadHelperConfig(path string) (*HelperConfig, error) {
+	var c HelperConfig
+	if err := load(path, &c, &c.daemonConfig); err != nil {
+		return nil, err
+	}
+	if c.Servers == "" {
+		return nil, fmt.Errorf(`helper config %s: no "servers": the file of the keys of the servers this helper works for`, path)
+	}
+	return &c, nil
+}
+
+// load decodes the file at path into v, refusing unknown fields, and
+// checks its common part d.
+func load(path string, v any, d *daemonConfig) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("service config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("service config %s: %w", path, err)
+	}
+	d.dir = filepath.Dir(path)
+	if err := d.check(); err != nil {
+		return fmt.Errorf("service config %s: %w", path, err)
+	}
+	return nil
+}
+
+func (d *daemonConfig) check() error {
+	switch {
+	case d.Listen == "":
+		return errors.New(`no "listen" address`)
+	case d.Key == "":
+		return errors.New(`no "key": the private key file`)
+	case d.MaxSessions < 0:
+		return fmt.Errorf(`"max_sessions" %d is negative`, d.MaxSessions)
+	}
+	if _, _, err := net.SplitHostPort(d.Listen); err != nil {
+		return fmt.Errorf(`"listen" %q: %w`, d.Listen, err)
+	}
+	if d.Timeout != "" {
+		t, err := time.ParseDuration(d.Timeout)
+		if err != nil || t <= 0 {
+			return fmt.Errorf(`"timeout" %q is not a positive duration such as "30s"`, d.Timeout)
+		}
+		d.timeout = t
+	}
+	return nil
+}
+
 func (c *Config) check() error {
 	switch {
-	case c.Listen == "":
-		return errors.New(`no "listen" address`)
-	case c.Key == "":
-		return errors.New(`no "key": the server's private key file`)
 	case len(c.Models) == 0:
 		return errors.New(`no "models"`)
 	case c.Clients == "":
 		return errors.New(`no "clients": an admission file of client keys, or "any"`)
 	case c.MaxPending < 0:
 		return fmt.Errorf(`"max_pending_per_host" %d is negative`, c.MaxPending)
-	case c.MaxSessions < 0:
-		return fmt.Errorf(`"max_sessions" %d is negative`, c.MaxSessions)
-	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf(`"listen" %q: %w`, c.Listen, err)
+	case c.Backend != "" && c.Backend != "2pc" && c.Backend != "3pc":
+		return fmt.Errorf(`"backend" %q: 2pc or 3pc`, c.Backend)
+	case c.Backend == "3pc" && (c.Helper == nil || c.Helper.Addr == "" || c.Helper.Cert == ""):
+		return errors.New(`backend 3pc needs "helper": {"addr": "HOST:PORT", "cert": "helper.crt"}`)
+	case c.Backend != "3pc" && c.Helper != nil:
+		return errors.New(`a "helper" is set, but only backend 3pc uses one`)
 	}
 	if c.Metrics != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
 			return fmt.Errorf(`"metrics" %q: %w`, c.Metrics, err)
 		}
-	}
-	if c.Timeout != "" {
-		d, err := time.ParseDuration(c.Timeout)
-		if err != nil || d <= 0 {
-			return fmt.Errorf(`"timeout" %q is not a positive duration such as "30s"`, c.Timeout)
-		}
-		c.timeout = d
 	}
 	for name, path := range c.Models {
 		if name == "" || path == "" {
@@ -116,22 +186,27 @@ func (c *Config) check() error {
 	return nil
 }
 
-func (c *Config) path(p string) string {
+func (d *daemonConfig) path(p string) string {
 	if filepath.IsAbs(p) {
 		return p
 	}
-	return filepath.Join(c.dir, p)
+	return filepath.Join(d.dir, p)
 }
 
-// Server loads the key, the programs and the admission file the
-// configuration names and returns the server they make.
+// Server loads the key, the programs, the admission file and the
+// helper's certificate the configuration names and returns the server
+// they make.
 func (c *Config) Server() (*Server, error) {
 	id, err := pinned.LoadKey(c.path(c.Key), "veil server")
 	if err != nil {
 		return nil, fmt.Errorf("service: server key: %w", err)
 	}
+	backend := c.Backend
+	if backend == "" {
+		backend = "2pc"
+	}
 	s := &Server{Identity: id, Models: map[string]*fixed.Program{}, MaxSessions: c.MaxSessions, MaxPendingPerHost: c.MaxPending, Timeout: c.timeout,
-		Options: session.Options{Backend: "2pc", BackendOptions: c.Options}}
+		Options: session.Options{Backend: backend, BackendOptions: c.Options}}
 	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
 		p, err := fixed.ReadFile(c.path(c.Models[name]))
 		if err != nil {
@@ -144,5 +219,31 @@ func (c *Config) Server() (*Server, error) {
 	} else if s.Admission, err = LoadAdmission(c.path(c.Clients)); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
+	if c.Helper != nil {
+		pub, err := pinned.ReadPublic(c.path(c.Helper.Cert))
+		if err != nil {
+			return nil, fmt.Errorf("service: helper certificate: %w", err)
+		}
+		pin, err := pinned.PinKey(pub)
+		if err != nil {
+			return nil, fmt.Errorf("service: helper certificate: %w", err)
+		}
+		s.Helper = &HelperLink{Addr: c.Helper.Addr, Key: pin}
+	}
 	return s, nil
+}
+
+// Helper loads the key and the servers' keys the configuration names
+// and returns the helper they make.
+func (c *HelperConfig) Helper() (*Helper, error) {
+	id, err := pinned.LoadKey(c.path(c.Key), "veil helper")
+	if err != nil {
+		return nil, fmt.Errorf("service: helper key: %w", err)
+	}
+	adm, err := LoadAdmission(c.path(c.Servers))
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	return &Helper{Identity: id, Servers: adm, MaxSessions: c.MaxSessions, Timeout: c.timeout,
+		Options: session.Options{Backend: "3pc", BackendOptions: c.Options}}, nil
 }

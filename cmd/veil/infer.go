@@ -34,20 +34,23 @@ func inferCmd() *cobra.Command {
 	var (
 		df                          dataFlags
 		keyPath, serverKey, program string
+		backend, helperKey          string
 		modelName                   string
 		asJSON                      bool
 		timeout                     time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "infer ADDR --model NAME --key KEY --server-key FILE [IMAGE...]",
-		Short: "Run images through a model of a veil serve server, securely (2PC)",
+		Use:   "infer ADDR --model NAME --key KEY --server-key FILE [--backend 3pc --helper-key FILE] [IMAGE...]",
+		Short: "Run images through a model of a veil serve server, securely",
 		Long: `infer dials the veil serve server at ADDR, pins its key (--server-key: its
 certificate or public key file), presents the client's own key (--key), and
 runs the images (IMAGE arguments or --data) through the model NAME in one
 two-party session: the server never sees the images, the client never sees
 the weights, only the client sees the outputs. --program pins the model's
 program by its digest (veil serve prints it): a server serving another is
-refused. Prints each image's top-1 as veil predict does (--json: one object).`,
+refused. With --backend 3pc the session also runs through the helper service
+the server names, whose key the client pins (--helper-key). Prints each
+image's top-1 as veil predict does (--json: one object).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := pinned.LoadKey(keyPath, "veil client")
@@ -62,6 +65,23 @@ refused. Prints each image's top-1 as veil predict does (--json: one object).`,
 			if err != nil {
 				return fmt.Errorf("--server-key: %w", err)
 			}
+			var helperPin pinned.Pin
+			switch {
+			case backend == "3pc" && helperKey == "":
+				return usagef("--backend 3pc: give --helper-key, the helper's certificate: a 3PC client trusts the helper not to collude with the server, and pins it")
+			case backend != "3pc" && helperKey != "":
+				return usagef("--helper-key is for --backend 3pc")
+			case backend != "2pc" && backend != "3pc":
+				return usagef("--backend %q: 2pc or 3pc", backend)
+			case helperKey != "":
+				hpub, err := pinned.ReadPublic(helperKey)
+				if err == nil {
+					helperPin, err = pinned.PinKey(hpub)
+				}
+				if err != nil {
+					return fmt.Errorf("--helper-key: %w", err)
+				}
+			}
 			samples, names, err := clientSamples(&df, args[1:])
 			if err != nil {
 				return err
@@ -69,7 +89,8 @@ refused. Prints each image's top-1 as veil predict does (--json: one object).`,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			dctx, cancel := context.WithTimeout(ctx, timeout)
-			c, err := service.Dial(dctx, args[0], service.ClientConfig{Identity: id, Server: pin, Timeout: timeout})
+			c, err := service.Dial(dctx, args[0], service.ClientConfig{Identity: id, Server: pin, Helper: helperPin, Timeout: timeout,
+				Options: session.Options{Backend: backend}})
 			cancel()
 			if err != nil {
 				return err
@@ -121,6 +142,8 @@ refused. Prints each image's top-1 as veil predict does (--json: one object).`,
 	cmd.Flags().StringVar(&serverKey, "server-key", "", "the server's certificate or public key file, pinned")
 	cmd.Flags().StringVar(&program, "program", "", "the model's program digest (hex) to pin, as veil serve prints it")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().StringVar(&backend, "backend", "2pc", "the server's backend: 2pc (no helper) or 3pc (with the helper service the server names)")
+	cmd.Flags().StringVar(&helperKey, "helper-key", "", "with --backend 3pc: the helper's certificate or public key file, pinned")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the server to answer the connection, and for any message")
 	cmd.MarkFlagRequired("model")
 	cmd.MarkFlagRequired("key")

@@ -88,7 +88,7 @@ models and programs in the clear for accuracy measurement.`,
 		_, err := porthos.ParseCompare(compareFlag)
 		return err
 	}
-	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), serveCmd(), inferCmd(), demoCmd(), benchCmd(), attestCmd(), slalomCmd(), versionCmd())
+	root.AddCommand(infoCmd(), compileCmd(), evalCmd(), predictCmd(), convertCmd(), keygenCmd(), partyCmd(), serveCmd(), helperCmd(), inferCmd(), demoCmd(), benchCmd(), attestCmd(), slalomCmd(), versionCmd())
 	markUsageErrors(root)
 	return root
 }

@@ -71,15 +71,7 @@ func TestServeAndInfer(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var log lockedBuffer
-	srv := exec.Command(os.Args[0], "serve", "--config", cfgPath, "--drain", "10s")
-	srv.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
-	srv.Stdout, srv.Stderr = &log, &log
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	waitFor(t, &log, "serving")
+	srv, log := startDaemon(t, "serve", "--config", cfgPath, "--drain", "10s")
 	infer := func(key string, extra ...string) (string, error) {
 		args := append([]string{"infer", addr, "--model", "digits", "--key", key, "--server-key", filepath.Join(keys, "server.crt"),
 			"--data", digitsT, "--pixel-max", "16", "--limit", "20", "--json"}, extra...)
@@ -133,5 +125,65 @@ func TestServeAndInfer(t *testing.T) {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("the server's log lacks %q:\n%s", want, log.String())
 		}
+	}
+}
+
+// startDaemon starts veil serve or veil helper (this test binary) with
+// args and waits until it serves.
+func startDaemon(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	log := &lockedBuffer{}
+	c := exec.Command(os.Args[0], args...)
+	c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
+	c.Stdout, c.Stderr = log, log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	waitFor(t, log, "serving")
+	return c, log
+}
+
+// TestServeThreeParties runs veil helper and veil serve (backend 3pc)
+// as processes and veil infer --backend 3pc against them: real test
+// images checked against the cleartext executor; a client that pins
+// another helper key is refused.
+func TestServeThreeParties(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if out, err := veil(t, "keygen", "--dir", keys, "--parties", "3", "--loopback"); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	prog := filepath.Join(dir, "mlp.vp")
+	if out, err := veil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
+		t.Fatalf("compile: %v\n%s", err, out)
+	}
+	addr, haddr := freeAddr(t), freeAddr(t)
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	hcfg := write("helper.json", fmt.Sprintf(`{"listen": %q, "key": "keys/helper.key", "servers": "keys/server.crt", "timeout": "20s"}`, haddr))
+	scfg := write("serve.json", fmt.Sprintf(`{"listen": %q, "key": "keys/server.key", "models": {"digits": "mlp.vp"}, "clients": "any", "timeout": "20s",
+		"backend": "3pc", "helper": {"addr": %q, "cert": "keys/helper.crt"}}`, addr, haddr))
+	_, hlog := startDaemon(t, "helper", "--config", hcfg)
+	_, srvLog := startDaemon(t, "serve", "--config", scfg)
+	infer := func(helperKey string) (string, error) {
+		return veil(t, "infer", addr, "--model", "digits", "--key", filepath.Join(keys, "client.key"), "--server-key", filepath.Join(keys, "server.crt"),
+			"--backend", "3pc", "--helper-key", helperKey, "--data", digitsT, "--pixel-max", "16", "--limit", "20", "--json")
+	}
+	out, err := infer(filepath.Join(keys, "helper.crt"))
+	if err != nil {
+		t.Fatalf("infer: %v\n%s\nserver: %s\nhelper: %s", err, out, srvLog.String(), hlog.String())
+	}
+	checkClientReport(t, []byte(out), prog, digitsT, "16", 20)
+	if out, err := infer(filepath.Join(keys, "client.crt")); err == nil {
+		t.Errorf("a client pinning another helper key was served: %s", out)
+	}
+	if !strings.Contains(hlog.String(), "inferences=20") {
+		t.Errorf("the helper logged no session of 20 inferences:\n%s", hlog.String())
 	}
 }
