@@ -73,6 +73,7 @@ type Helper struct {
 	stopOnce sync.Once
 
 	stats Stats
+	freer idleFreer
 }
 
 // hello is the first message on a connection to the helper.
@@ -303,7 +304,11 @@ func (h *Helper) serveSession(srv mpc.Network, token string, log *slog.Logger) {
 	}
 	h.stats.Sessions.Add(1)
 	h.stats.Active.Add(1)
-	defer h.stats.Active.Add(-1)
+	defer func() {
+		if h.stats.Active.Add(-1) == 0 {
+			h.freer.idle()
+		}
+	}()
 	start := time.Now()
 	rep, err := session.Helper(h.ctx, nw, h.Options)
 	if err != nil {

@@ -81,7 +81,7 @@ type Server struct {
 
 	stats   Stats
 	metrics *metrics
-	freed   atomic.Int64 // when idle last freed memory (Unix ns)
+	freer   idleFreer
 }
 
 // Stats count what a server has done (see Server.Stats).
@@ -375,7 +375,7 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	s.stats.Active.Add(1)
 	defer func() {
 		if s.stats.Active.Add(-1) == 0 {
-			s.idle()
+			s.freer.idle()
 		}
 	}()
 	start := time.Now()
@@ -398,14 +398,16 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	return true
 }
 
-// idle returns the memory of finished sessions to the operating system
-// once none runs (at most every few seconds): a server's footprint falls
-// back to its idle level after a load instead of staying at its peak
-// until the runtime's scavenger gets to it.
-func (s *Server) idle() {
+// idleFreer returns the memory of finished sessions to the operating
+// system when a daemon has none running (at most every few seconds): its
+// footprint falls back to its idle level after a load instead of
+// staying at its peak until the runtime's scavenger gets to it.
+type idleFreer struct{ last atomic.Int64 } // Unix ns of the last release
+
+func (f *idleFreer) idle() {
 	now := time.Now().UnixNano()
-	last := s.freed.Load()
-	if now-last < int64(2*time.Second) || !s.freed.CompareAndSwap(last, now) {
+	last := f.last.Load()
+	if now-last < int64(2*time.Second) || !f.last.CompareAndSwap(last, now) {
 		return
 	}
 	go debug.FreeOSMemory()

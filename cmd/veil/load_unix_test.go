@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	"veil/fixed"
 	"veil/internal/pinned"
+	"veil/mpc/session"
 	"veil/service"
 )
 
@@ -31,18 +33,19 @@ var (
 
 // TestServeLoad runs -serve.clients concurrent clients, each one session
 // of -serve.inferences Fashion-MNIST images (distinct across clients),
-// against one veil serve process serving the bundled LeNet, and checks
-// that no session fails and that every output agrees with the cleartext
+// against one veil serve process serving the bundled LeNet, with one
+// veil helper process in 3PC and alone in 2PC, and checks that no
+// session fails and that every output agrees with the cleartext
 // executor (same top-1, logits within the propagated bound). It reports
-// the throughput, the latency percentiles of one inference and the
-// server's memory: idle, peak, and after the load, which must fall back
+// the throughput, the latency percentiles of one inference and each
+// daemon's memory: idle, peak, and after the load, which must fall back
 // near its idle level.
 //
 //	go test ./cmd/veil -run TestServeLoad -v -serve.clients 32 -serve.inferences 20
 func TestServeLoad(t *testing.T) {
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
-	if out, err := veil(t, "keygen", "--dir", keys, "--parties", "2", "--loopback"); err != nil {
+	if out, err := veil(t, "keygen", "--dir", keys, "--parties", "3", "--loopback"); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
 	}
 	progPath := filepath.Join(dir, "lenet.vp")
@@ -62,113 +65,129 @@ func TestServeLoad(t *testing.T) {
 	if len(xs) < nc*ni {
 		t.Fatalf("%d images for %d clients × %d", len(xs), nc, ni)
 	}
-	addr := freeAddr(t)
-	cfg := fmt.Sprintf(`{"listen": %q, "key": "keys/server.key", "models": {"lenet": "lenet.vp"}, "clients": "any", "max_sessions": %d, "timeout": "60s"}`, addr, nc)
-	cfgPath := filepath.Join(dir, "serve.json")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+	pin := func(file string) pinned.Pin {
+		crt, err := pinned.ReadCertificate(filepath.Join(keys, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pinned.PinOf(crt)
 	}
-	var log lockedBuffer
-	srv := exec.Command(os.Args[0], "serve", "--config", cfgPath)
-	srv.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
-	srv.Stdout, srv.Stderr = &log, &log
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	waitFor(t, &log, "serving")
-	time.Sleep(200 * time.Millisecond)
-	idle := procMemory(t, srv.Process.Pid, "VmRSS")
-
 	id, err := pinned.LoadKey(filepath.Join(keys, "client.key"), "client")
 	if err != nil {
 		t.Fatal(err)
 	}
-	crt, err := pinned.ReadCertificate(filepath.Join(keys, "server.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Sample the server's resident memory while the load runs.
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-				peak.Store(max(peak.Load(), procMemory(t, srv.Process.Pid, "VmRSS")))
-			}
-		}
-	}()
-	var mu sync.Mutex
-	var lat []time.Duration
-	outs := make([][]float64, nc*ni)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := range nc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			defer cancel()
-			cl, err := service.Dial(ctx, addr, service.ClientConfig{Identity: id, Server: pinned.PinOf(crt), Timeout: 60 * time.Second})
-			if err != nil {
-				t.Errorf("client %d: %v", c, err)
-				return
-			}
-			defer cl.Close()
-			mine := xs[c*ni : (c+1)*ni]
-			res, err := cl.Infer(ctx, service.Request{Model: "lenet", Program: fmt.Sprintf("%x", prog.PublicDigest())}, func(*fixed.Program) ([][]float32, error) {
-				in := make([][]float32, len(mine))
-				for i, x := range mine {
-					in[i] = x.Input
+	for _, backend := range []string{"3pc", "2pc"} {
+		t.Run(backend, func(t *testing.T) {
+			addr := freeAddr(t)
+			cfg := fmt.Sprintf(`{"listen": %q, "key": "keys/server.key", "models": {"lenet": "lenet.vp"}, "clients": "any", "max_sessions": %d, "timeout": "60s", "backend": %q`, addr, nc, backend)
+			daemons := map[string]*exec.Cmd{}
+			if backend == "3pc" {
+				haddr := freeAddr(t)
+				hcfg := filepath.Join(dir, "helper.json")
+				if err := os.WriteFile(hcfg, []byte(fmt.Sprintf(`{"listen": %q, "key": "keys/helper.key", "servers": "keys/server.crt", "max_sessions": %d, "timeout": "60s"}`, haddr, nc)), 0o600); err != nil {
+					t.Fatal(err)
 				}
-				return in, nil
-			})
-			if err != nil {
-				t.Errorf("client %d: %v", c, err)
-				return
+				daemons["helper"], _ = startDaemon(t, "helper", "--config", hcfg)
+				cfg += fmt.Sprintf(`, "helper": {"addr": %q, "cert": "keys/helper.crt"}`, haddr)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			lat = append(lat, res.Report.PerInfer...)
-			for i, o := range res.Outputs {
-				outs[c*ni+i] = o[0]
+			cfgPath := filepath.Join(dir, "serve.json")
+			if err := os.WriteFile(cfgPath, []byte(cfg+"}"), 0o600); err != nil {
+				t.Fatal(err)
 			}
-		}()
-	}
-	wg.Wait()
-	wall := time.Since(start)
-	close(stop)
-	<-sampled
-	if t.Failed() {
-		t.Fatalf("server log:\n%s", log.String())
-	}
-	checkSecureOutputs(t, prog, xs[:nc*ni], outs)
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)] }
-	// Back to idle: the server frees memory once no session runs.
-	var after int64
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		after = procMemory(t, srv.Process.Pid, "VmRSS")
-		if after <= idle+64<<20 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	hwm := procMemory(t, srv.Process.Pid, "VmHWM")
-	t.Logf("%d clients × %d LeNet inferences: %d outputs checked, %.1f s, %.1f inferences/s; latency of one inference p50 %v, p99 %v; server RSS idle %s, peak %s (sampled %s), after the load %s",
-		nc, ni, len(lat), wall.Seconds(), float64(len(lat))/wall.Seconds(), pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond),
-		mib(idle), mib(hwm), mib(peak.Load()), mib(after))
-	if after > idle+64<<20 {
-		t.Errorf("the server's memory stayed at %s after the load (idle %s)", mib(after), mib(idle))
-	}
-	if !strings.Contains(log.String(), "session") {
-		t.Errorf("the server logged no session:\n%s", log.String())
+			var log *lockedBuffer
+			daemons["server"], log = startDaemon(t, "serve", "--config", cfgPath)
+			time.Sleep(200 * time.Millisecond)
+			idle, peak := map[string]int64{}, map[string]*atomic.Int64{}
+			for name, d := range daemons {
+				idle[name], peak[name] = procMemory(t, d.Process.Pid, "VmRSS"), &atomic.Int64{}
+			}
+			// Sample the daemons' resident memory while the load runs.
+			stop, sampled := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(sampled)
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(50 * time.Millisecond):
+						for name, d := range daemons {
+							peak[name].Store(max(peak[name].Load(), procMemory(t, d.Process.Pid, "VmRSS")))
+						}
+					}
+				}
+			}()
+			var mu sync.Mutex
+			var lat []time.Duration
+			outs := make([][]float64, nc*ni)
+			var wg sync.WaitGroup
+			start := time.Now()
+			for c := range nc {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+					defer cancel()
+					cl, err := service.Dial(ctx, addr, service.ClientConfig{Identity: id, Server: pin("server.crt"), Helper: pin("helper.crt"),
+						Options: session.Options{Backend: backend}, Timeout: 60 * time.Second})
+					if err != nil {
+						t.Errorf("client %d: %v", c, err)
+						return
+					}
+					defer cl.Close()
+					mine := xs[c*ni : (c+1)*ni]
+					res, err := cl.Infer(ctx, service.Request{Model: "lenet", Program: fmt.Sprintf("%x", prog.PublicDigest())}, func(*fixed.Program) ([][]float32, error) {
+						in := make([][]float32, len(mine))
+						for i, x := range mine {
+							in[i] = x.Input
+						}
+						return in, nil
+					})
+					if err != nil {
+						t.Errorf("client %d: %v", c, err)
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					lat = append(lat, res.Report.PerInfer...)
+					for i, o := range res.Outputs {
+						outs[c*ni+i] = o[0]
+					}
+				}()
+			}
+			wg.Wait()
+			wall := time.Since(start)
+			close(stop)
+			<-sampled
+			if t.Failed() {
+				t.Fatalf("server log:\n%s", log.String())
+			}
+			checkSecureOutputs(t, prog, xs[:nc*ni], outs)
+			slices.Sort(lat)
+			pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(math.Ceil(p*float64(len(lat))))-1)] }
+			mem := ""
+			for _, name := range slices.Sorted(maps.Keys(daemons)) {
+				// Back to idle: a daemon frees memory once no session runs.
+				pid := daemons[name].Process.Pid
+				var after int64
+				deadline := time.Now().Add(15 * time.Second)
+				for {
+					after = procMemory(t, pid, "VmRSS")
+					if after <= idle[name]+64<<20 || time.Now().After(deadline) {
+						break
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				mem += fmt.Sprintf("; %s RSS idle %s, peak %s, after the load %s", name, mib(idle[name]), mib(procMemory(t, pid, "VmHWM")), mib(after))
+				if after > idle[name]+64<<20 {
+					t.Errorf("the %s's memory stayed at %s after the load (idle %s)", name, mib(after), mib(idle[name]))
+				}
+			}
+			t.Logf("%s: %d clients × %d LeNet inferences: %d outputs checked, %.1f s, %.1f inferences/s; latency of one inference p50 %v, p99 %v%s",
+				backend, nc, ni, len(lat), wall.Seconds(), float64(len(lat))/wall.Seconds(), pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), mem)
+			if !strings.Contains(log.String(), "session") {
+				t.Errorf("the server logged no session:\n%s", log.String())
+			}
+		})
 	}
 }
 
