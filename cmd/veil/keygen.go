@@ -33,6 +33,8 @@ func keygenCmd() *cobra.Command {
 		loopback bool
 		parties  int
 		mf       maliciousFlags
+		svc      bool
+		models   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "keygen --dir DIR [--role client|server|helper]... [--host ROLE=HOST[:PORT]]... [--loopback]",
@@ -70,11 +72,48 @@ exactly those keys and this veil binary's measurement. Simulated evidence
 proves nothing about the code a party runs; on SEV-SNP or TDX machines write
 the policy with your build's measurements instead (mpc/aramis.Settings).
 --malicious is refused with --host: add that section, with your build's
-measurements, to parties.json by hand (mpc/transport/CONFIG.md).`,
+measurements, to parties.json by hand (mpc/transport/CONFIG.md).
+
+With --service it writes the daemons' files instead (veil serve, veil
+helper): DIR/serve.json for the server at --host server=HOST[:PORT]
+(default port 7300) serving each --model NAME=PROGRAM and admitting the
+client certificate DIR/client.crt (copied to DIR/clients.pem, to which
+more clients' certificates may be appended), with the operations
+endpoints on 127.0.0.1:9300; with three parties also DIR/helper.json for
+the helper at --host helper=HOST[:PORT] (default 7400), working for
+DIR/server.crt, and serve.json runs 3pc through it. Identities missing in
+DIR are made; existing ones are kept.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if parties < 2 || parties > mpc.MaxParties {
 				return fmt.Errorf("--parties %d: a deployment has 2 or 3 parties", parties)
+			}
+			if svc {
+				switch {
+				case loopback || mf.on || len(roles) > 0:
+					return errors.New("--service makes every missing identity and the daemons' files: without --loopback, --malicious or --role")
+				}
+				addrs, err := serviceHosts(hosts, parties)
+				if err != nil {
+					return err
+				}
+				if err := keyfile.MkdirPrivate(dir); err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				for _, p := range mpc.PartiesOf(parties) {
+					if _, err := os.Stat(transport.CertFile(p, dir)); err == nil {
+						continue // made before, or received: kept
+					}
+					if err := transport.GenerateIdentity(p, dir); err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "%s: wrote %s and %s\n", p, transport.KeyFile(p, dir), transport.CertFile(p, dir))
+				}
+				return writeServiceConfigs(w, dir, parties, addrs, models)
+			}
+			if len(models) > 0 {
+				return errors.New("--model is for --service")
 			}
 			switch {
 			case len(hosts) > 0 && loopback:
@@ -145,6 +184,8 @@ measurements, to parties.json by hand (mpc/transport/CONFIG.md).`,
 	cmd.Flags().IntVar(&parties, "parties", 3, "parties of the deployment: 3 (client, server, helper) or 2 (client, server)")
 	cmd.Flags().BoolVar(&loopback, "loopback", false, "also write DIR/parties.json for the parties on this machine")
 	cmd.Flags().StringArrayVar(&hosts, "host", nil, "ROLE=HOST[:PORT]: write DIR/parties.json for parties on these hosts, pinning the certificates in DIR; repeat for the server and the helper (default ports: server 7101, helper 7102; the client only dials and needs none)")
+	cmd.Flags().BoolVar(&svc, "service", false, "write DIR/serve.json (and, for three parties, DIR/helper.json) for veil serve and veil helper at the --host addresses (default ports 7300 and 7400), serving the --model programs and admitting DIR/client.crt (DIR/clients.pem); makes the identities missing in DIR")
+	cmd.Flags().StringArrayVar(&models, "model", nil, "with --service: NAME=PROGRAM, a compiled program to serve under NAME; repeatable")
 	mf.register(cmd.Flags())
 	return cmd
 }

@@ -187,3 +187,56 @@ func TestServeThreeParties(t *testing.T) {
 		t.Errorf("the helper logged no session of 20 inferences:\n%s", hlog.String())
 	}
 }
+
+// TestKeygenService writes the daemons' files with veil keygen --service
+// for named hosts (here loopback addresses with their ports) and runs
+// veil helper, veil serve and veil infer from them as they are, but for
+// the operations address, moved to a free port.
+func TestKeygenService(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "mlp.vp")
+	if out, err := veil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
+		t.Fatalf("compile: %v\n%s", err, out)
+	}
+	keys := filepath.Join(dir, "deploy")
+	addr, haddr := freeAddr(t), freeAddr(t)
+	out, err := veil(t, "keygen", "--dir", keys, "--service", "--host", "server="+addr, "--host", "helper="+haddr, "--model", "digits="+prog)
+	if err != nil {
+		t.Fatalf("keygen --service: %v\n%s", err, out)
+	}
+	scfg := filepath.Join(keys, "serve.json")
+	b, err := os.ReadFile(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["backend"] != "3pc" || m["clients"] != "clients.pem" || m["metrics"] != "127.0.0.1:9300" {
+		t.Errorf("serve.json: %s", b)
+	}
+	m["metrics"] = freeAddr(t)
+	b, _ = json.Marshal(m)
+	if err := os.WriteFile(scfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startDaemon(t, "helper", "--config", filepath.Join(keys, "helper.json"))
+	startDaemon(t, "serve", "--config", scfg)
+	out, err = veil(t, "infer", addr, "--model", "digits", "--key", filepath.Join(keys, "client.key"), "--server-key", filepath.Join(keys, "server.crt"),
+		"--backend", "3pc", "--helper-key", filepath.Join(keys, "helper.crt"), "--data", digitsT, "--pixel-max", "16", "--limit", "10", "--json")
+	if err != nil {
+		t.Fatalf("infer: %v\n%s", err, out)
+	}
+	checkClientReport(t, []byte(out), prog, digitsT, "16", 10)
+	// Without --model, and with a conflicting flag, keygen --service refuses.
+	for _, args := range [][]string{
+		{"keygen", "--dir", t.TempDir(), "--service", "--host", "server=" + addr, "--host", "helper=" + haddr},
+		{"keygen", "--dir", t.TempDir(), "--service", "--loopback", "--model", "digits=" + prog},
+		{"keygen", "--dir", t.TempDir(), "--service", "--host", "server=" + addr, "--model", "digits=" + prog},
+	} {
+		if out, err := veil(t, args...); err == nil {
+			t.Errorf("%v: succeeded\n%s", args, out)
+		}
+	}
+}
