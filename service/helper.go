@@ -69,6 +69,7 @@ type Helper struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	waiting  map[string]chan mpc.Network // by session token: where the client's link goes
+	nets     map[mpc.Network]bool        // the running sessions' links, for Shutdown
 	stopping chan struct{}               // closed by Shutdown: no more waiting for clients
 	stopOnce sync.Once
 
@@ -118,6 +119,7 @@ func (h *Helper) init() error {
 		h.slots = make(chan struct{}, n)
 		h.ctx, h.abort = context.WithCancel(context.Background())
 		h.waiting = map[string]chan mpc.Network{}
+		h.nets = map[mpc.Network]bool{}
 		h.stopping = make(chan struct{})
 	})
 	return err
@@ -178,6 +180,7 @@ func (h *Helper) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		h.abort()
+		closeAll(&h.mu, h.nets) // a session blocked on a peer stops
 		<-done
 	}
 	h.guard.Wait()
@@ -296,6 +299,8 @@ func (h *Helper) serveSession(srv mpc.Network, token string, log *slog.Logger) {
 		return
 	}
 	defer cli.Close()
+	defer track(&h.mu, h.nets, srv)()
+	defer track(&h.mu, h.nets, cli)()
 	nw, err := transport.Join(mpc.P2, 3, srv, cli)
 	if err != nil {
 		h.stats.Failed.Add(1)

@@ -236,15 +236,37 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		s.abort()
+		closeAll(&s.mu, s.nets) // a session blocked on a peer stops
 		<-done
 	}
-	s.mu.Lock()
-	for n := range s.nets {
-		n.Close()
-	}
-	s.mu.Unlock()
+	closeAll(&s.mu, s.nets)
 	s.guard.Wait()
 	return err
+}
+
+// closeAll closes the networks of nets (guarded by mu) side by side.
+func closeAll(mu *sync.Mutex, nets map[mpc.Network]bool) {
+	mu.Lock()
+	var wg sync.WaitGroup
+	for n := range nets {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.Close() }()
+	}
+	mu.Unlock()
+	wg.Wait()
+}
+
+// track adds n to the networks Shutdown closes, and returns the function
+// that removes it.
+func track(mu *sync.Mutex, nets map[mpc.Network]bool, n mpc.Network) func() {
+	mu.Lock()
+	nets[n] = true
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		delete(nets, n)
+		mu.Unlock()
+	}
 }
 
 // tlsConfig admits clients by the admission file, or any.
@@ -281,20 +303,12 @@ func (s *Server) handle(p *netutil.Pending) {
 		return
 	}
 	s.stats.Connections.Add(1)
-	s.mu.Lock()
 	if s.draining.Load() {
-		s.mu.Unlock()
 		nw.Close()
 		return
 	}
-	s.nets[nw] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.nets, nw)
-		s.mu.Unlock()
-		nw.Close()
-	}()
+	defer nw.Close()
+	defer track(&s.mu, s.nets, nw)()
 	log.Info("connected")
 	for {
 		msg, err := nw.Recv(mpc.P0)
@@ -362,6 +376,7 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 			return refuse(answer{Error: fmt.Sprintf("the helper service: %v", err), Busy: busy})
 		}
 		defer link.Close()
+		defer track(&s.mu, s.nets, link)()
 		if run, err = transport.Join(mpc.P1, 3, nw, link); err != nil {
 			log.Warn("session", "err", err)
 			return false

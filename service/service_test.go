@@ -489,3 +489,63 @@ func TestHelperRefusesStrangers(t *testing.T) {
 		t.Errorf("a client with a token no session awaits: %v", err)
 	}
 }
+
+// TestHelperStopsMidSession stops the helper service, without waiting,
+// while a 3pc session is under way: the helper returns at once, and the
+// client's session fails promptly with an error instead of hanging or
+// answering; the server serves the next client once a helper is back
+// (here: refuses it, naming the helper).
+func TestHelperStopsMidSession(t *testing.T) {
+	srvID := identity(t, "server")
+	h, link := startHelper(t, srvID)
+	w := newWorld(t, func(s *Server) {
+		s.Identity, s.Options, s.Helper = srvID, session.Options{Backend: "3pc"}, &link
+	})
+	w.pin = pinned.PinOf(srvID.Leaf)
+	c, err := Dial(context.Background(), w.addr, ClientConfig{Identity: identity(t, "client"), Server: w.pin, Helper: link.Key,
+		Options: session.Options{Backend: "3pc"}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	inSession, release := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) {
+			close(inSession)
+			<-release
+			return w.inputs[:2], nil
+		})
+		errc <- err
+	}()
+	<-inSession
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if err := h.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("the helper's shutdown with no time to drain: %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the helper took %v to stop", d)
+	}
+	close(release)
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("the session succeeded without its helper")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the client hung after its helper stopped")
+	}
+	if st := h.Stats(); st.Failed.Load() != 1 {
+		t.Errorf("the helper counted %d failed sessions, want 1", st.Failed.Load())
+	}
+	c2, err := Dial(context.Background(), w.addr, ClientConfig{Identity: identity(t, "client"), Server: w.pin, Helper: link.Key, Options: session.Options{Backend: "3pc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if _, err := c2.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:1])); err == nil || !strings.Contains(err.Error(), "helper") {
+		t.Errorf("a request while the helper is down: %v, want a refusal naming the helper", err)
+	}
+}
