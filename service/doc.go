@@ -4,6 +4,10 @@
 //
 // # Connections
 //
+// The server side is Server (veil serve) and, for three-party sessions,
+// Helper (veil helper); the client side is Dial, Client.Infer and
+// Client.Close (veil infer). Example below runs both in one process.
+//
 // A client dials the server over TCP and the two run a TLS 1.3
 // handshake with self-signed certificates, each end pinning the other's
 // key (internal/pinned): the client pins the server's key; the server
@@ -28,8 +32,11 @@
 //	{"error": "..."}                     refused: unknown model, other program
 //
 // An accepted request is followed by a session of mpc/session between
-// the client (P0) and the server (P1): the backend's settings, the
-// public program (checked against the pin), the count, the inferences.
+// the client (P0) and the server (P1), and in 3pc the helper (P2): the
+// backend's settings, the public program (checked against the pin), the
+// count, the inferences. A 3pc answer also names the helper and a
+// one-time session token; the client dials the helper, pinning its key
+// itself, and presents the token (see Helper).
 // After it, the client may send another request on the same connection
 // or close it.
 //
