@@ -1,6 +1,8 @@
 // Package service runs secure inference as a service: a long-running
 // server, the model's owner, that answers many clients at once, each in
-// a two-party (2pc) session of its own, and the client that dials it.
+// a session of its own, two-party (2pc) or three-party (3pc, with a
+// long-running helper run by another organisation), and the client that
+// dials it.
 //
 // # Connections
 //
