@@ -16,9 +16,11 @@ import (
 // TestBenchInNetns makes the three hosts of scripts/netns (network
 // namespaces linked through a bridge, every link shaped to the paper's
 // 377 MBps) and runs veil bench --netns on the LeNet with both backends,
-// each party in its own namespace: every secure output verified. It
-// skips, saying why, only where namespaces cannot be made (not root, no
-// iproute2).
+// each party in its own namespace, then the service: veil helper and
+// veil serve in their namespaces from veil keygen --service's files, and
+// veil infer (3pc) in the client's on 20 real images: every secure
+// output checked. It skips, saying why, only where namespaces cannot be
+// made (not root, no iproute2).
 func TestBenchInNetns(t *testing.T) {
 	script := filepath.Join(filepath.Dir(testmodel.Path(".")), "scripts", "netns")
 	prefix := fmt.Sprintf("vt%d", os.Getpid())
@@ -52,4 +54,40 @@ func TestBenchInNetns(t *testing.T) {
 		}
 		t.Logf("%s: LeNet through three namespaces at 377 MBps: %.1f ms per inference", backend, r.MsPerInference)
 	}
+
+	// The service: veil helper and veil serve in their namespaces, veil
+	// infer in the client's, from the files veil keygen --service writes
+	// for those hosts.
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "lenet.vp")
+	if out, err := veil(t, "compile", lenet, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
+		t.Fatalf("compile: %v\n%s", err, out)
+	}
+	keys := filepath.Join(dir, "deploy")
+	if out, err := veil(t, "keygen", "--dir", keys, "--service", "--host", "server=10.77.0.2", "--host", "helper=10.77.0.3", "--model", "lenet="+prog); err != nil {
+		t.Fatalf("keygen --service: %v\n%s", err, out)
+	}
+	inNS := func(role string, args ...string) *exec.Cmd {
+		c := exec.Command("ip", append([]string{"netns", "exec", prefix + "-" + role, os.Args[0]}, args...)...)
+		c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
+		return c
+	}
+	for _, d := range []struct{ role, cmd, cfg string }{{"helper", "helper", "helper.json"}, {"server", "serve", "serve.json"}} {
+		log := &lockedBuffer{}
+		c := inNS(d.role, d.cmd, "--config", filepath.Join(keys, d.cfg))
+		c.Stdout, c.Stderr = log, log
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		waitFor(t, log, "serving")
+	}
+	c := inNS("client", "infer", "10.77.0.2:7300", "--model", "lenet", "--key", filepath.Join(keys, "client.key"), "--server-key", filepath.Join(keys, "server.crt"),
+		"--backend", "3pc", "--helper-key", filepath.Join(keys, "helper.crt"), "--data", fashionT, "--limit", "20", "--json")
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("infer in the client's namespace: %v\n%s", err, out)
+	}
+	rep, _, _, _ := checkClientReport(t, out, prog, fashionT, "255", 20)
+	t.Logf("the service through the namespaces (3pc): %d LeNet inferences checked in %.2f s", rep.N, rep.WallS)
 }
