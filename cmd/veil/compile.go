@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"veil/fixed"
+	"veil/internal/bench"
 	"veil/ir"
 	"veil/model"
 )
@@ -25,7 +27,7 @@ func compileCmd() *cobra.Command {
 		out    string
 	)
 	cmd := &cobra.Command{
-		Use:   "compile MODEL -o PROGRAM",
+		Use:   "compile MODEL|zoo:NETWORK -o PROGRAM",
 		Short: "Convert a model to a fixed-point program, choosing the scale on labelled data",
 		Long: `compile imports MODEL, optimizes the float graph (identity removal, constant
 folding, batch-norm folding, ReLU/MaxPool swap), converts it to a fixed-point
@@ -33,11 +35,18 @@ program over Z_2^64 and writes it to PROGRAM.
 
 With --scale auto (the default) and --data, every scale in --scales is tried
 on the labelled images of --data (a validation set, not the test set) and the
-most accurate is kept; the sweep is printed and stored in the program.`,
+most accurate is kept; the sweep is printed and stored in the program.
+
+zoo:NETWORK compiles a network of veil bench's zoo (seeded random weights,
+calibrated on seeded random inputs) exactly as veil bench runs it, at
+--scale (default 12): to serve it with veil serve, say.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("give the output program file with -o")
+			}
+			if name, ok := strings.CutPrefix(args[0], "zoo:"); ok {
+				return compileZoo(cmd.OutOrStdout(), name, scale, out)
 			}
 			pr := newProgress(cmd.ErrOrStderr(), false)
 			start := time.Now()
@@ -180,4 +189,31 @@ func printProgram(w io.Writer, p *fixed.Program) {
 		post = fmt.Sprintf(", then %s in the clear", p.Post)
 	}
 	fmt.Fprintf(w, "  input %q %v (%s) → output %v%s; scale %d\n", in.Name, in.Shape, p.Layout, out.Shape, post, p.Scale)
+}
+
+// compileZoo writes the program of zoo network name as veil bench
+// compiles it (seed 1).
+func compileZoo(w io.Writer, name, scale, out string) error {
+	s := defaultScale
+	if scale != "auto" {
+		var err error
+		if s, err = strconv.Atoi(scale); err != nil {
+			return usagef("--scale %q: a number (zoo networks have no data for a sweep)", scale)
+		}
+	}
+	g, err := buildZoo(name, 1)
+	if err != nil {
+		return err
+	}
+	p, err := bench.Compile(g, s, 1)
+	if err != nil {
+		return err
+	}
+	p.Name = name
+	if err := p.WriteFile(out); err != nil {
+		return err
+	}
+	printProgram(w, p)
+	fmt.Fprintf(w, "wrote %s (zoo network %s, seeded random weights, scale %d)\n", out, name, p.Scale)
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"veil/fixed"
 	"veil/internal/testmodel"
 )
 
@@ -320,5 +321,24 @@ func TestBackendOption(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || exitStatus(err) != 2 {
 			t.Errorf("--backend-option %s: %v (exit %d), want a usage error with %q", c.opt, err, exitStatus(err), c.want)
 		}
+	}
+}
+
+// TestCompileZoo checks veil compile zoo:NETWORK: the network bench
+// runs, written as a program; an unknown name is an error naming it.
+func TestCompileZoo(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "logreg.vp")
+	if msg, err := veil(t, "compile", "zoo:logreg", "-o", out); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	p, err := fixed.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "logreg" || !p.WeightsComplete() || p.Scale != defaultScale {
+		t.Errorf("program %q, scale %d, weights %v", p.Name, p.Scale, p.WeightsComplete())
+	}
+	if msg, err := veil(t, "compile", "zoo:nope", "-o", out); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("zoo:nope: %v\n%s", err, msg)
 	}
 }
