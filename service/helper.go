@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"veil/internal/netutil"
@@ -59,22 +58,9 @@ type Helper struct {
 	// Logger receives one record per session; nil discards them.
 	Logger *slog.Logger
 
-	once     sync.Once
-	slots    chan struct{}
-	guard    netutil.Guard
-	ctx      context.Context
-	abort    context.CancelFunc
-	draining atomic.Bool
-	sessions sync.WaitGroup
-	mu       sync.Mutex
-	ln       net.Listener
-	waiting  map[string]chan mpc.Network // by session token: where the client's link goes
-	nets     map[mpc.Network]bool        // the running sessions' links, for Shutdown
-	stopping chan struct{}               // closed by Shutdown: no more waiting for clients
-	stopOnce sync.Once
-
-	stats Stats
-	freer idleFreer
+	once sync.Once
+	daemon
+	waiting map[string]chan mpc.Network // by session token: where the client's link goes
 }
 
 // hello is the first message on a connection to the helper.
@@ -112,15 +98,8 @@ func (h *Helper) init() error {
 			err = fmt.Errorf("service: helper: %w", lerr)
 			return
 		}
-		n := h.MaxSessions
-		if n <= 0 {
-			n = DefaultMaxSessions
-		}
-		h.slots = make(chan struct{}, n)
-		h.ctx, h.abort = context.WithCancel(context.Background())
+		h.start(h.MaxSessions)
 		h.waiting = map[string]chan mpc.Network{}
-		h.nets = map[mpc.Network]bool{}
-		h.stopping = make(chan struct{})
 	})
 	return err
 }
@@ -141,21 +120,7 @@ func (h *Helper) Serve(ln net.Listener) error {
 	if ln == nil {
 		return errors.New("service: no listener")
 	}
-	h.mu.Lock()
-	if h.draining.Load() {
-		h.mu.Unlock()
-		return ErrServerClosed
-	}
-	h.ln = ln
-	h.mu.Unlock()
-	h.guard.HandshakeTimeout = h.Timeout
-	h.guard.MaxPerHost = max(netutil.DefaultMaxPerHost, 2*cap(h.slots))
-	h.guard.MaxPending = max(netutil.DefaultMaxPending, 4*cap(h.slots))
-	err := h.guard.Serve(ln, h.handle)
-	if h.draining.Load() {
-		return ErrServerClosed
-	}
-	return err
+	return h.serve(ln, h.Timeout, 0, func(format string, args ...any) { h.log().Warn(fmt.Sprintf(format, args...)) }, h.handle)
 }
 
 // Shutdown stops accepting, drops the sessions still waiting for their
@@ -165,26 +130,7 @@ func (h *Helper) Shutdown(ctx context.Context) error {
 	if err := h.init(); err != nil {
 		return err
 	}
-	h.mu.Lock()
-	h.draining.Store(true)
-	if h.ln != nil {
-		h.ln.Close()
-	}
-	h.mu.Unlock()
-	h.stopOnce.Do(func() { close(h.stopping) })
-	done := make(chan struct{})
-	go func() { h.sessions.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-		h.abort()
-		closeAll(&h.mu, h.nets) // a session blocked on a peer stops
-		<-done
-	}
-	h.guard.Wait()
-	return err
+	return h.shutdown(ctx)
 }
 
 // handle reads a connection's hello and serves a server's session or
@@ -260,15 +206,12 @@ func (h *Helper) serveSession(srv mpc.Network, token string, log *slog.Logger) {
 		reply(srv, mpc.P1, answer{Error: "the helper is shutting down", Busy: true})
 		return
 	}
-	select {
-	case h.slots <- struct{}{}:
-	default:
+	if !h.acquire() {
 		h.stats.Busy.Add(1)
 		reply(srv, mpc.P1, answer{Error: fmt.Sprintf("busy: %d sessions running", cap(h.slots)), Busy: true})
 		return
 	}
-	h.sessions.Add(1)
-	defer func() { <-h.slots; h.sessions.Done() }()
+	defer h.release()
 	arrive := make(chan mpc.Network, 1)
 	h.mu.Lock()
 	if _, dup := h.waiting[token]; dup {
@@ -299,21 +242,15 @@ func (h *Helper) serveSession(srv mpc.Network, token string, log *slog.Logger) {
 		return
 	}
 	defer cli.Close()
-	defer track(&h.mu, h.nets, srv)()
-	defer track(&h.mu, h.nets, cli)()
+	defer h.track(srv)()
+	defer h.track(cli)()
 	nw, err := transport.Join(mpc.P2, 3, srv, cli)
 	if err != nil {
 		h.stats.Failed.Add(1)
 		log.Warn("session", "err", err)
 		return
 	}
-	h.stats.Sessions.Add(1)
-	h.stats.Active.Add(1)
-	defer func() {
-		if h.stats.Active.Add(-1) == 0 {
-			h.freer.idle()
-		}
-	}()
+	defer h.running()()
 	start := time.Now()
 	rep, err := session.Helper(h.ctx, nw, h.Options)
 	if err != nil {

@@ -10,11 +10,9 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"veil/fixed"
@@ -67,35 +65,10 @@ type Server struct {
 	// inputs, outputs, weights or keys; nil discards them.
 	Logger *slog.Logger
 
-	once     sync.Once
-	slots    chan struct{}
-	digests  map[string]string
-	guard    netutil.Guard
-	ctx      context.Context // canceled to abort running sessions
-	abort    context.CancelFunc
-	draining atomic.Bool
-	sessions sync.WaitGroup
-	mu       sync.Mutex
-	ln       net.Listener
-	nets     map[mpc.Network]bool
-
-	stats   Stats
+	once sync.Once
+	daemon
+	digests map[string]string
 	metrics *metrics
-	freer   idleFreer
-}
-
-// Stats count what a server has done (see Server.Stats).
-type Stats struct {
-	Connections atomic.Int64 // connections that completed the handshake
-	Refused     atomic.Int64 // handshakes refused (not admitted, malformed)
-	Sessions    atomic.Int64 // sessions accepted
-	Busy        atomic.Int64 // requests refused as busy
-	Failed      atomic.Int64 // sessions that ended with an error
-	Rejected    atomic.Int64 // requests refused otherwise (unknown model, other program, malformed)
-	Inferences  atomic.Int64 // inferences completed
-	Active      atomic.Int64 // sessions running now
-	BytesSent   atomic.Int64 // in sessions, framing included
-	BytesRecv   atomic.Int64
 }
 
 // Stats returns the server's counters.
@@ -153,13 +126,7 @@ func (s *Server) init() error {
 			d := p.PublicDigest()
 			s.digests[name] = hex.EncodeToString(d[:])
 		}
-		n := s.MaxSessions
-		if n <= 0 {
-			n = DefaultMaxSessions
-		}
-		s.slots = make(chan struct{}, n)
-		s.ctx, s.abort = context.WithCancel(context.Background())
-		s.nets = map[mpc.Network]bool{}
+		s.start(s.MaxSessions)
 		s.metrics = newMetrics(&s.stats, func() float64 { return float64(s.stats.Active.Load()) })
 	})
 	return err
@@ -190,25 +157,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if ln == nil {
 		return errors.New("service: no listener")
 	}
-	s.mu.Lock()
-	if s.draining.Load() {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.ln = ln
-	s.mu.Unlock()
-	s.guard.HandshakeTimeout = s.Timeout
-	s.guard.MaxPerHost = s.MaxPendingPerHost
-	if s.guard.MaxPerHost == 0 {
-		s.guard.MaxPerHost = max(netutil.DefaultMaxPerHost, 2*cap(s.slots))
-	}
-	s.guard.MaxPending = max(netutil.DefaultMaxPending, 2*s.guard.MaxPerHost)
-	s.guard.Logf = func(format string, args ...any) { s.log().Warn(fmt.Sprintf(format, args...)) }
-	err := s.guard.Serve(ln, s.handle)
-	if s.draining.Load() {
-		return ErrServerClosed
-	}
-	return err
+	return s.serve(ln, s.Timeout, s.MaxPendingPerHost, func(format string, args ...any) { s.log().Warn(fmt.Sprintf(format, args...)) }, s.handle)
 }
 
 // ErrServerClosed is what Serve returns after Shutdown.
@@ -222,51 +171,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.init(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.draining.Store(true)
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.sessions.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-		s.abort()
-		closeAll(&s.mu, s.nets) // a session blocked on a peer stops
-		<-done
-	}
-	closeAll(&s.mu, s.nets)
-	s.guard.Wait()
-	return err
-}
-
-// closeAll closes the networks of nets (guarded by mu) side by side.
-func closeAll(mu *sync.Mutex, nets map[mpc.Network]bool) {
-	mu.Lock()
-	var wg sync.WaitGroup
-	for n := range nets {
-		wg.Add(1)
-		go func() { defer wg.Done(); n.Close() }()
-	}
-	mu.Unlock()
-	wg.Wait()
-}
-
-// track adds n to the networks Shutdown closes, and returns the function
-// that removes it.
-func track(mu *sync.Mutex, nets map[mpc.Network]bool, n mpc.Network) func() {
-	mu.Lock()
-	nets[n] = true
-	mu.Unlock()
-	return func() {
-		mu.Lock()
-		delete(nets, n)
-		mu.Unlock()
-	}
+	return s.shutdown(ctx)
 }
 
 // tlsConfig admits clients by the admission file, or any.
@@ -308,7 +213,7 @@ func (s *Server) handle(p *netutil.Pending) {
 		return
 	}
 	defer nw.Close()
-	defer track(&s.mu, s.nets, nw)()
+	defer s.track(nw)()
 	log.Info("connected")
 	for {
 		msg, err := nw.Recv(mpc.P0)
@@ -351,18 +256,12 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	case s.draining.Load():
 		return refuse(answer{Error: "the server is shutting down", Busy: true}) && false
 	}
-	select {
-	case s.slots <- struct{}{}:
-	default:
+	if !s.acquire() {
 		s.stats.Busy.Add(1)
 		log.Info("request refused: busy", "sessions", cap(s.slots))
 		return refuse(answer{Error: fmt.Sprintf("busy: %d sessions running, the most this server runs at once", cap(s.slots)), Busy: true})
 	}
-	s.sessions.Add(1)
-	defer func() {
-		<-s.slots
-		s.sessions.Done()
-	}()
+	defer s.release()
 	a, run := answer{Program: digest}, nw
 	if s.Helper != nil {
 		token, link, err := s.Helper.open(s.ctx, s.Identity, s.Timeout, s.MaxMessage)
@@ -376,7 +275,7 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 			return refuse(answer{Error: fmt.Sprintf("the helper service: %v", err), Busy: busy})
 		}
 		defer link.Close()
-		defer track(&s.mu, s.nets, link)()
+		defer s.track(link)()
 		if run, err = transport.Join(mpc.P1, 3, nw, link); err != nil {
 			log.Warn("session", "err", err)
 			return false
@@ -386,13 +285,7 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	if err := nw.Send(mpc.P0, mustJSON(a)); err != nil {
 		return false
 	}
-	s.stats.Sessions.Add(1)
-	s.stats.Active.Add(1)
-	defer func() {
-		if s.stats.Active.Add(-1) == 0 {
-			s.freer.idle()
-		}
-	}()
+	defer s.running()()
 	start := time.Now()
 	before := run.Stats()
 	rep, err := session.Server(s.ctx, run, prog, s.Options)
@@ -411,21 +304,6 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	}
 	log.Info("session", "inferences", rep.N, "s", time.Since(start).Seconds(), "bytes_sent", rep.Cost.TotalSent())
 	return true
-}
-
-// idleFreer returns the memory of finished sessions to the operating
-// system when a daemon has none running (at most every few seconds): its
-// footprint falls back to its idle level after a load instead of
-// staying at its peak until the runtime's scavenger gets to it.
-type idleFreer struct{ last atomic.Int64 } // Unix ns of the last release
-
-func (f *idleFreer) idle() {
-	now := time.Now().UnixNano()
-	last := f.last.Load()
-	if now-last < int64(2*time.Second) || !f.last.CompareAndSwap(last, now) {
-		return
-	}
-	go debug.FreeOSMemory()
 }
 
 func cmpTimeout(t time.Duration) time.Duration {
