@@ -18,21 +18,16 @@ func forwardAsm(t *nttTable, p []uint64) bool {
 	if !useAVX512 || t.n < 16 {
 		return false
 	}
+	stage, tail, wq := fwdStageAVX512, fwdTailAVX512, t.fwShoup
 	if t.ifma {
-		m := 1
-		for h := t.n / 2; h >= 8; h /= 2 {
-			fwdStageIFMA(&p[0], m, h, &t.fw[m], &t.fwShoup52[m], t.q)
-			m *= 2
-		}
-		fwdTailIFMA(&p[0], t.n/16, &t.fw[0], &t.fwShoup52[0], t.q)
-		return true
+		stage, tail, wq = fwdStageIFMA, fwdTailIFMA, t.fwShoup52
 	}
 	m := 1
 	for h := t.n / 2; h >= 8; h /= 2 {
-		fwdStageAVX512(&p[0], m, h, &t.fw[m], &t.fwShoup[m], t.q)
+		stage(&p[0], m, h, &t.fw[m], &wq[m], t.q)
 		m *= 2
 	}
-	fwdTailAVX512(&p[0], t.n/16, &t.fw[0], &t.fwShoup[0], t.q)
+	tail(&p[0], t.n/16, &t.fw[0], &wq[0], t.q)
 	return true
 }
 
@@ -41,23 +36,17 @@ func inverseAsm(t *nttTable, p []uint64) bool {
 	if !useAVX512 || t.n < 16 {
 		return false
 	}
+	head, stage, scale, wq, nq := invHeadAVX512, invStageAVX512, invScaleAVX512, t.bwShoup, t.nInvShoup
 	if t.ifma {
-		invHeadIFMA(&p[0], t.n/16, &t.bw[0], &t.bwShoup52[0], t.q)
-		groups := t.n / 16
-		for h := 8; h < t.n; h *= 2 {
-			invStageIFMA(&p[0], groups, h, &t.bw[groups], &t.bwShoup52[groups], t.q)
-			groups /= 2
-		}
-		invScaleIFMA(&p[0], t.n/8, t.nInv, t.nInvShoup52, t.q)
-		return true
+		head, stage, scale, wq, nq = invHeadIFMA, invStageIFMA, invScaleIFMA, t.bwShoup52, t.nInvShoup52
 	}
-	invHeadAVX512(&p[0], t.n/16, &t.bw[0], &t.bwShoup[0], t.q)
+	head(&p[0], t.n/16, &t.bw[0], &wq[0], t.q)
 	groups := t.n / 16
 	for h := 8; h < t.n; h *= 2 {
-		invStageAVX512(&p[0], groups, h, &t.bw[groups], &t.bwShoup[groups], t.q)
+		stage(&p[0], groups, h, &t.bw[groups], &wq[groups], t.q)
 		groups /= 2
 	}
-	invScaleAVX512(&p[0], t.n/8, t.nInv, t.nInvShoup, t.q)
+	scale(&p[0], t.n/8, t.nInv, nq, t.q)
 	return true
 }
 
