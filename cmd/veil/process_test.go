@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,8 +32,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// veilProcess starts the veil command (this test binary) as a process.
-func veilProcess(t *testing.T, stdout *bytes.Buffer, args ...string) *exec.Cmd {
+// veilProcess starts the veil command (this test binary) as a process,
+// its standard output and error to stdout.
+func veilProcess(t *testing.T, stdout io.Writer, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")

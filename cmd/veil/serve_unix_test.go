@@ -133,13 +133,7 @@ func TestServeAndInfer(t *testing.T) {
 func startDaemon(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
 	log := &lockedBuffer{}
-	c := exec.Command(os.Args[0], args...)
-	c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")
-	c.Stdout, c.Stderr = log, log
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	c := veilProcess(t, log, args...)
 	waitFor(t, log, "serving")
 	return c, log
 }
