@@ -45,13 +45,9 @@ var (
 func TestServeLoad(t *testing.T) {
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
-	if out, err := veil(t, "keygen", "--dir", keys, "--parties", "3", "--loopback"); err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
-	}
+	mustVeil(t, "keygen", "--dir", keys, "--parties", "3", "--loopback")
 	progPath := filepath.Join(dir, "lenet.vp")
-	if out, err := veil(t, "compile", lenet, "--scale", fmt.Sprint(defaultScale), "-o", progPath); err != nil {
-		t.Fatalf("compile: %v\n%s", err, out)
-	}
+	mustVeil(t, "compile", lenet, "--scale", fmt.Sprint(defaultScale), "-o", progPath)
 	prog, err := fixed.ReadFile(progPath)
 	if err != nil {
 		t.Fatal(err)

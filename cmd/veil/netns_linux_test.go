@@ -60,13 +60,9 @@ func TestBenchInNetns(t *testing.T) {
 	// for those hosts.
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "lenet.vp")
-	if out, err := veil(t, "compile", lenet, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
-		t.Fatalf("compile: %v\n%s", err, out)
-	}
+	mustVeil(t, "compile", lenet, "--scale", fmt.Sprint(defaultScale), "-o", prog)
 	keys := filepath.Join(dir, "deploy")
-	if out, err := veil(t, "keygen", "--dir", keys, "--service", "--host", "server=10.77.0.2", "--host", "helper=10.77.0.3", "--model", "lenet="+prog); err != nil {
-		t.Fatalf("keygen --service: %v\n%s", err, out)
-	}
+	mustVeil(t, "keygen", "--dir", keys, "--service", "--host", "server=10.77.0.2", "--host", "helper=10.77.0.3", "--model", "lenet="+prog)
 	inNS := func(role string, args ...string) *exec.Cmd {
 		c := exec.Command("ip", append([]string{"netns", "exec", prefix + "-" + role, os.Args[0]}, args...)...)
 		c.Env = append(os.Environ(), "VEIL_TEST_AS_COMMAND=1")

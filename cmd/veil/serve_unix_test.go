@@ -47,17 +47,11 @@ func (b *lockedBuffer) String() string {
 func TestServeAndInfer(t *testing.T) {
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
-	if out, err := veil(t, "keygen", "--dir", keys, "--parties", "2", "--loopback"); err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
-	}
+	mustVeil(t, "keygen", "--dir", keys, "--parties", "2", "--loopback")
 	strangers := filepath.Join(dir, "strangers")
-	if out, err := veil(t, "keygen", "--dir", strangers, "--parties", "2", "--loopback"); err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
-	}
+	mustVeil(t, "keygen", "--dir", strangers, "--parties", "2", "--loopback")
 	prog := filepath.Join(dir, "mlp.vp")
-	if out, err := veil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
-		t.Fatalf("compile: %v\n%s", err, out)
-	}
+	mustVeil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog)
 	clientCrt, err := os.ReadFile(filepath.Join(keys, "client.crt"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,13 +139,9 @@ func startDaemon(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
 func TestServeThreeParties(t *testing.T) {
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys")
-	if out, err := veil(t, "keygen", "--dir", keys, "--parties", "3", "--loopback"); err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
-	}
+	mustVeil(t, "keygen", "--dir", keys, "--parties", "3", "--loopback")
 	prog := filepath.Join(dir, "mlp.vp")
-	if out, err := veil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
-		t.Fatalf("compile: %v\n%s", err, out)
-	}
+	mustVeil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog)
 	addr, haddr := freeAddr(t), freeAddr(t)
 	write := func(name, body string) string {
 		path := filepath.Join(dir, name)
@@ -189,9 +179,7 @@ func TestServeThreeParties(t *testing.T) {
 func TestKeygenService(t *testing.T) {
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "mlp.vp")
-	if out, err := veil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog); err != nil {
-		t.Fatalf("compile: %v\n%s", err, out)
-	}
+	mustVeil(t, "compile", digitsMLP, "--scale", fmt.Sprint(defaultScale), "-o", prog)
 	keys := filepath.Join(dir, "deploy")
 	addr, haddr := freeAddr(t), freeAddr(t)
 	out, err := veil(t, "keygen", "--dir", keys, "--service", "--host", "server="+addr, "--host", "helper="+haddr, "--model", "digits="+prog)

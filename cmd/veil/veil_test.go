@@ -22,6 +22,17 @@ var (
 	digitsT   = testmodel.Path("data/digits/test.csv")
 )
 
+// mustVeil runs the CLI in-process and returns what it printed, failing
+// the test, with the output, on an error.
+func mustVeil(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := veil(t, args...)
+	if err != nil {
+		t.Fatalf("veil %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
 // veil runs the CLI in-process and returns what it printed.
 func veil(t *testing.T, args ...string) (string, error) {
 	t.Helper()
