@@ -549,3 +549,42 @@ func TestHelperStopsMidSession(t *testing.T) {
 		t.Errorf("a request while the helper is down: %v, want a refusal naming the helper", err)
 	}
 }
+
+// TestCheatingClientAlone runs a client that, once its request is
+// accepted, sends garbage where the session's messages belong, beside
+// an honest client: the cheat's session fails, the honest client's
+// outputs are right, and the server goes on serving.
+func TestCheatingClientAlone(t *testing.T) {
+	w := newWorld(t, func(s *Server) { s.MaxSessions = 2 })
+	cheat, err := w.dial(identity(t, "cheat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cheat.Close()
+	if err := cheat.nw.Send(mpc.P1, mustJSON(request{Model: "mlp"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cheat.nw.Recv(mpc.P1); err != nil { // accepted
+		t.Fatal(err)
+	}
+	for range 3 {
+		cheat.nw.Send(mpc.P1, []byte("not a protocol message"))
+	}
+	honest, err := w.dial(identity(t, "honest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer honest.Close()
+	res, err := honest.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:3]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.check(res, w.inputs[:3])
+	deadline := time.Now().Add(10 * time.Second)
+	for w.srv.Stats().Failed.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := w.srv.Stats(); st.Failed.Load() != 1 || st.Inferences.Load() != 3 {
+		t.Errorf("failed %d, inferences %d; want the cheat's session failed and 3 inferences", st.Failed.Load(), st.Inferences.Load())
+	}
+}
