@@ -234,136 +234,150 @@ GLOBL perm<>(SB), RODATA|NOPTR, $0x300
 	ADDQ $8, R9;         \
 	DECQ CX
 
+// The routines, written once for both multiplications: BF is the
+// butterfly (FWD, INV or their IFMA forms), MUL the scaling product, and
+// EXTRA the constants the IFMA forms need beyond CONSTS (NOCONSTS for
+// none).
+#define NOCONSTS
+
+#define FWDSTAGE(BF, EXTRA) \
+	STAGEARGS;                     \
+	EXTRA;                         \
+fwdGroup:                          \
+	GROUPROOTS;                    \
+fwdLoop:                           \
+	VMOVDQU64 (BX), Z2;            \
+	VMOVDQU64 (BX)(DX*1), Z3;      \
+	BF(Z0, Z1);                    \
+	VMOVDQU64 Z0, (BX);            \
+	VMOVDQU64 Z1, (BX)(DX*1);      \
+	ADDQ      $64, BX;             \
+	SUBQ      $64, R10;            \
+	JNZ       fwdLoop;             \
+	NEXTGROUP;                     \
+	JNZ       fwdGroup;            \
+	VZEROUPPER;                    \
+	RET
+
+#define FWDTAIL(BF, EXTRA) \
+	TAILARGS;                      \
+	EXTRA;                         \
+fwdTailLoop:                       \
+	VMOVDQU64 (DI), Z0;            \
+	VMOVDQU64 64(DI), Z1;          \
+	GATHER(Z8, Z9);                \
+	ROOTS4;                        \
+	BF(Z18, Z19);                  \
+	SCATTER(Z8, Z9, Z18, Z19);     \
+	GATHER(Z10, Z11);              \
+	ROOTS2;                        \
+	BF(Z18, Z19);                  \
+	SCATTER(Z12, Z13, Z18, Z19);   \
+	GATHER(Z14, Z15);              \
+	ROOTS1;                        \
+	BF(Z18, Z19);                  \
+	SCATTER(Z16, Z17, Z18, Z19);   \
+	REDUCE(Z0, Z30, Z4);           \
+	REDUCE(Z0, Z31, Z4);           \
+	REDUCE(Z1, Z30, Z4);           \
+	REDUCE(Z1, Z31, Z4);           \
+	VMOVDQU64 Z0, (DI);            \
+	VMOVDQU64 Z1, 64(DI);          \
+	ADDQ      $128, DI;            \
+	DECQ      CX;                  \
+	JNZ       fwdTailLoop;         \
+	VZEROUPPER;                    \
+	RET
+
+#define INVHEAD(BF, EXTRA) \
+	TAILARGS;                      \
+	EXTRA;                         \
+invHeadLoop:                       \
+	VMOVDQU64 (DI), Z0;            \
+	VMOVDQU64 64(DI), Z1;          \
+	GATHER(Z14, Z15);              \
+	ROOTS1;                        \
+	BF(Z18, Z19);                  \
+	SCATTER(Z16, Z17, Z18, Z19);   \
+	GATHER(Z10, Z11);              \
+	ROOTS2;                        \
+	BF(Z18, Z19);                  \
+	SCATTER(Z12, Z13, Z18, Z19);   \
+	GATHER(Z8, Z9);                \
+	ROOTS4;                        \
+	BF(Z18, Z19);                  \
+	SCATTER(Z8, Z9, Z18, Z19);     \
+	VMOVDQU64 Z0, (DI);            \
+	VMOVDQU64 Z1, 64(DI);          \
+	ADDQ      $128, DI;            \
+	DECQ      CX;                  \
+	JNZ       invHeadLoop;         \
+	VZEROUPPER;                    \
+	RET
+
+#define INVSTAGE(BF, EXTRA) \
+	STAGEARGS;                     \
+	EXTRA;                         \
+invGroup:                          \
+	GROUPROOTS;                    \
+invLoop:                           \
+	VMOVDQU64 (BX), Z2;            \
+	VMOVDQU64 (BX)(DX*1), Z3;      \
+	BF(Z0, Z1);                    \
+	VMOVDQU64 Z0, (BX);            \
+	VMOVDQU64 Z1, (BX)(DX*1);      \
+	ADDQ      $64, BX;             \
+	SUBQ      $64, R10;            \
+	JNZ       invLoop;             \
+	NEXTGROUP;                     \
+	JNZ       invGroup;            \
+	VZEROUPPER;                    \
+	RET
+
+// INVSCALE multiplies by c (quotient cq) with MUL, which sets Z0 to
+// the product of Z2 and the constant in Z20–Z22.
+#define INVSCALE(MUL, EXTRA) \
+	MOVQ         p+0(FP), DI;      \
+	MOVQ         vecs+8(FP), CX;   \
+	MOVQ         q+32(FP), AX;     \
+	CONSTS(AX);                    \
+	EXTRA;                         \
+	VPBROADCASTQ c+16(FP), Z20;    \
+	VPBROADCASTQ cq+24(FP), Z21;   \
+	VPSRLQ       $32, Z21, Z22;    \
+scaleLoop:                         \
+	VMOVDQU64 (DI), Z2;            \
+	MUL;                           \
+	REDUCE(Z0, Z31, Z4);           \
+	VMOVDQU64 Z0, (DI);            \
+	ADDQ      $64, DI;             \
+	DECQ      CX;                  \
+	JNZ       scaleLoop;           \
+	VZEROUPPER;                    \
+	RET
+
+#define SCALE64 SHOUP(Z2, Z20, Z21, Z22, Z0, Z4, Z5, Z6)
+#define SCALE52 SHOUP52(Z2, Z20, Z21, Z0, Z4)
+
 // func fwdStageAVX512(p *uint64, groups, h int, w, wq *uint64, q uint64)
 TEXT ·fwdStageAVX512(SB), NOSPLIT, $0-48
-	STAGEARGS
-
-fwdGroup:
-	GROUPROOTS
-
-fwdLoop:
-	VMOVDQU64 (BX), Z2
-	VMOVDQU64 (BX)(DX*1), Z3
-	FWD(Z0, Z1)
-	VMOVDQU64 Z0, (BX)
-	VMOVDQU64 Z1, (BX)(DX*1)
-	ADDQ      $64, BX
-	SUBQ      $64, R10
-	JNZ       fwdLoop
-
-	NEXTGROUP
-	JNZ  fwdGroup
-	VZEROUPPER
-	RET
+	FWDSTAGE(FWD, NOCONSTS)
 
 // func fwdTailAVX512(p *uint64, blocks int, w, wq *uint64, q uint64)
 TEXT ·fwdTailAVX512(SB), NOSPLIT, $0-40
-	TAILARGS
-
-fwdTailLoop:
-	VMOVDQU64 (DI), Z0
-	VMOVDQU64 64(DI), Z1
-
-	GATHER(Z8, Z9)
-	ROOTS4
-	FWD(Z18, Z19)
-	SCATTER(Z8, Z9, Z18, Z19)
-
-	GATHER(Z10, Z11)
-	ROOTS2
-	FWD(Z18, Z19)
-	SCATTER(Z12, Z13, Z18, Z19)
-
-	GATHER(Z14, Z15)
-	ROOTS1
-	FWD(Z18, Z19)
-	SCATTER(Z16, Z17, Z18, Z19)
-
-	REDUCE(Z0, Z30, Z4)
-	REDUCE(Z0, Z31, Z4)
-	REDUCE(Z1, Z30, Z4)
-	REDUCE(Z1, Z31, Z4)
-	VMOVDQU64 Z0, (DI)
-	VMOVDQU64 Z1, 64(DI)
-	ADDQ      $128, DI
-	DECQ      CX
-	JNZ       fwdTailLoop
-	VZEROUPPER
-	RET
+	FWDTAIL(FWD, NOCONSTS)
 
 // func invHeadAVX512(p *uint64, blocks int, w, wq *uint64, q uint64)
 TEXT ·invHeadAVX512(SB), NOSPLIT, $0-40
-	TAILARGS
-
-invHeadLoop:
-	VMOVDQU64 (DI), Z0
-	VMOVDQU64 64(DI), Z1
-
-	GATHER(Z14, Z15)
-	ROOTS1
-	INV(Z18, Z19)
-	SCATTER(Z16, Z17, Z18, Z19)
-
-	GATHER(Z10, Z11)
-	ROOTS2
-	INV(Z18, Z19)
-	SCATTER(Z12, Z13, Z18, Z19)
-
-	GATHER(Z8, Z9)
-	ROOTS4
-	INV(Z18, Z19)
-	SCATTER(Z8, Z9, Z18, Z19)
-
-	VMOVDQU64 Z0, (DI)
-	VMOVDQU64 Z1, 64(DI)
-	ADDQ      $128, DI
-	DECQ      CX
-	JNZ       invHeadLoop
-	VZEROUPPER
-	RET
+	INVHEAD(INV, NOCONSTS)
 
 // func invStageAVX512(p *uint64, groups, h int, w, wq *uint64, q uint64)
 TEXT ·invStageAVX512(SB), NOSPLIT, $0-48
-	STAGEARGS
-
-invGroup:
-	GROUPROOTS
-
-invLoop:
-	VMOVDQU64 (BX), Z2
-	VMOVDQU64 (BX)(DX*1), Z3
-	INV(Z0, Z1)
-	VMOVDQU64 Z0, (BX)
-	VMOVDQU64 Z1, (BX)(DX*1)
-	ADDQ      $64, BX
-	SUBQ      $64, R10
-	JNZ       invLoop
-
-	NEXTGROUP
-	JNZ  invGroup
-	VZEROUPPER
-	RET
+	INVSTAGE(INV, NOCONSTS)
 
 // func invScaleAVX512(p *uint64, vecs int, c, cq, q uint64)
 TEXT ·invScaleAVX512(SB), NOSPLIT, $0-40
-	MOVQ         p+0(FP), DI
-	MOVQ         vecs+8(FP), CX
-	MOVQ         q+32(FP), AX
-	CONSTS(AX)
-	VPBROADCASTQ c+16(FP), Z20
-	VPBROADCASTQ cq+24(FP), Z21
-	VPSRLQ       $32, Z21, Z22
-
-scaleLoop:
-	VMOVDQU64 (DI), Z2
-	SHOUP(Z2, Z20, Z21, Z22, Z0, Z4, Z5, Z6)
-	REDUCE(Z0, Z31, Z4)
-	VMOVDQU64 Z0, (DI)
-	ADDQ      $64, DI
-	DECQ      CX
-	JNZ       scaleLoop
-	VZEROUPPER
-	RET
+	INVSCALE(SCALE64, NOCONSTS)
 
 // The same transforms for moduli below 2^50 with AVX-512 IFMA: Shoup's
 // multiplication by a root w with the quotient w' = ⌊w·2^52/q⌋, for
@@ -407,135 +421,20 @@ scaleLoop:
 
 // func fwdStageIFMA(p *uint64, groups, h int, w, wq *uint64, q uint64)
 TEXT ·fwdStageIFMA(SB), NOSPLIT, $0-48
-	STAGEARGS
-	CONSTS52
-
-fwdGroup52:
-	GROUPROOTS
-
-fwdLoop52:
-	VMOVDQU64 (BX), Z2
-	VMOVDQU64 (BX)(DX*1), Z3
-	FWD52(Z0, Z1)
-	VMOVDQU64 Z0, (BX)
-	VMOVDQU64 Z1, (BX)(DX*1)
-	ADDQ      $64, BX
-	SUBQ      $64, R10
-	JNZ       fwdLoop52
-
-	NEXTGROUP
-	JNZ  fwdGroup52
-	VZEROUPPER
-	RET
+	FWDSTAGE(FWD52, CONSTS52)
 
 // func fwdTailIFMA(p *uint64, blocks int, w, wq *uint64, q uint64)
 TEXT ·fwdTailIFMA(SB), NOSPLIT, $0-40
-	TAILARGS
-	CONSTS52
-
-fwdTailLoop52:
-	VMOVDQU64 (DI), Z0
-	VMOVDQU64 64(DI), Z1
-
-	GATHER(Z8, Z9)
-	ROOTS4
-	FWD52(Z18, Z19)
-	SCATTER(Z8, Z9, Z18, Z19)
-
-	GATHER(Z10, Z11)
-	ROOTS2
-	FWD52(Z18, Z19)
-	SCATTER(Z12, Z13, Z18, Z19)
-
-	GATHER(Z14, Z15)
-	ROOTS1
-	FWD52(Z18, Z19)
-	SCATTER(Z16, Z17, Z18, Z19)
-
-	REDUCE(Z0, Z30, Z4)
-	REDUCE(Z0, Z31, Z4)
-	REDUCE(Z1, Z30, Z4)
-	REDUCE(Z1, Z31, Z4)
-	VMOVDQU64 Z0, (DI)
-	VMOVDQU64 Z1, 64(DI)
-	ADDQ      $128, DI
-	DECQ      CX
-	JNZ       fwdTailLoop52
-	VZEROUPPER
-	RET
+	FWDTAIL(FWD52, CONSTS52)
 
 // func invHeadIFMA(p *uint64, blocks int, w, wq *uint64, q uint64)
 TEXT ·invHeadIFMA(SB), NOSPLIT, $0-40
-	TAILARGS
-	CONSTS52
-
-invHeadLoop52:
-	VMOVDQU64 (DI), Z0
-	VMOVDQU64 64(DI), Z1
-
-	GATHER(Z14, Z15)
-	ROOTS1
-	INV52(Z18, Z19)
-	SCATTER(Z16, Z17, Z18, Z19)
-
-	GATHER(Z10, Z11)
-	ROOTS2
-	INV52(Z18, Z19)
-	SCATTER(Z12, Z13, Z18, Z19)
-
-	GATHER(Z8, Z9)
-	ROOTS4
-	INV52(Z18, Z19)
-	SCATTER(Z8, Z9, Z18, Z19)
-
-	VMOVDQU64 Z0, (DI)
-	VMOVDQU64 Z1, 64(DI)
-	ADDQ      $128, DI
-	DECQ      CX
-	JNZ       invHeadLoop52
-	VZEROUPPER
-	RET
+	INVHEAD(INV52, CONSTS52)
 
 // func invStageIFMA(p *uint64, groups, h int, w, wq *uint64, q uint64)
 TEXT ·invStageIFMA(SB), NOSPLIT, $0-48
-	STAGEARGS
-	CONSTS52
-
-invGroup52:
-	GROUPROOTS
-
-invLoop52:
-	VMOVDQU64 (BX), Z2
-	VMOVDQU64 (BX)(DX*1), Z3
-	INV52(Z0, Z1)
-	VMOVDQU64 Z0, (BX)
-	VMOVDQU64 Z1, (BX)(DX*1)
-	ADDQ      $64, BX
-	SUBQ      $64, R10
-	JNZ       invLoop52
-
-	NEXTGROUP
-	JNZ  invGroup52
-	VZEROUPPER
-	RET
+	INVSTAGE(INV52, CONSTS52)
 
 // func invScaleIFMA(p *uint64, vecs int, c, cq, q uint64)
 TEXT ·invScaleIFMA(SB), NOSPLIT, $0-40
-	MOVQ         p+0(FP), DI
-	MOVQ         vecs+8(FP), CX
-	MOVQ         q+32(FP), AX
-	CONSTS(AX)
-	CONSTS52
-	VPBROADCASTQ c+16(FP), Z20
-	VPBROADCASTQ cq+24(FP), Z21
-
-scaleLoop52:
-	VMOVDQU64 (DI), Z2
-	SHOUP52(Z2, Z20, Z21, Z0, Z4)
-	REDUCE(Z0, Z31, Z4)
-	VMOVDQU64 Z0, (DI)
-	ADDQ      $64, DI
-	DECQ      CX
-	JNZ       scaleLoop52
-	VZEROUPPER
-	RET
+	INVSCALE(SCALE52, CONSTS52)
