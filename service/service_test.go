@@ -3,9 +3,11 @@ package service
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"crypto/tls"
 	"encoding/pem"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -588,3 +590,56 @@ func TestCheatingClientAlone(t *testing.T) {
 		t.Errorf("failed %d, inferences %d; want the cheat's session failed and 3 inferences", st.Failed.Load(), st.Inferences.Load())
 	}
 }
+
+// TestLogsCarryNoData runs sessions (one refused, one served, one
+// failed) with a JSON logger and checks every record's attributes
+// against the list of what the service logs: addresses, names, counts,
+// durations and errors; never an input, an output, a weight or a key.
+func TestLogsCarryNoData(t *testing.T) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	w := newWorld(t, func(s *Server) {
+		s.Logger = slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return buf.Write(p)
+		}), nil))
+	})
+	c, err := w.dial(identity(t, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Infer(context.Background(), Request{Model: "nope"}, w.prepare(w.inputs[:1]))
+	if _, err := c.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:2])); err != nil {
+		t.Fatal(err)
+	}
+	c.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) { return nil, errors.New("client gone") })
+	c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	w.srv.Shutdown(ctx)
+	allowed := map[string]bool{"time": true, "level": true, "msg": true, "remote": true, "client": true, "model": true,
+		"inferences": true, "s": true, "bytes_sent": true, "err": true, "want": true, "have": true, "sessions": true}
+	mu.Lock()
+	defer mu.Unlock()
+	records := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		records++
+		for k := range rec {
+			if !allowed[k] {
+				t.Errorf("log record with attribute %q: %s", k, line)
+			}
+		}
+	}
+	if records < 4 {
+		t.Errorf("%d log records, want the connection, the refusal, the session and the failure:\n%s", records, buf.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
