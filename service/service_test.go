@@ -3,8 +3,8 @@ package service
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"crypto/tls"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"log/slog"
