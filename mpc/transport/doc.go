@@ -41,6 +41,17 @@
 // key"): both ends compute the same key, and the third party, who does not
 // hold the session's secrets, cannot. No key is shared by all three.
 //
+// # Services
+//
+// A long-running service (package service) accepts its sessions one
+// connection at a time instead of from a parties file: it runs the
+// pinned TLS 1.3 handshake itself and hands the connection to Pair,
+// which makes the same network of one link (frames, heartbeats,
+// timeouts, pairwise key); Join puts two such links together into the
+// network of a three-party session, sharing them, so that a server can
+// keep its link to the client for the next session after its link to
+// the helper closes.
+//
 // # Frames
 //
 // Everything after the TLS handshake is a sequence of frames, each a 4-byte
