@@ -643,3 +643,44 @@ func TestLogsCarryNoData(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestServerStopsMidSession stops the server without time to drain
+// while a client's session is under way: the shutdown returns at once
+// and the client's session fails promptly instead of hanging.
+func TestServerStopsMidSession(t *testing.T) {
+	w := newWorld(t, nil)
+	c, err := w.dial(identity(t, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	inSession, release := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) {
+			close(inSession)
+			<-release
+			return w.inputs[:2], nil
+		})
+		errc <- err
+	}()
+	<-inSession
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if err := w.srv.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("shutdown with no time to drain: %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the server took %v to stop", d)
+	}
+	close(release)
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("the session succeeded after its server stopped")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the client hung after its server stopped")
+	}
+}
