@@ -64,15 +64,18 @@ type Config struct {
 //	  "servers": "servers.pem",
 //	  "max_sessions": 8,
 //	  "timeout": "30s",
-//	  "options": {"compare": "fast"}
+//	  "options": {"compare": "fast"},
+//	  "metrics": "127.0.0.1:9400"
 //	}
 //
 // servers is the PEM file of the keys of the servers the helper works
 // for (read again whenever it changes); options the 3pc backend's, as
-// the servers set them; the rest as in Config.
+// the servers set them; metrics, if set, the address of the operations
+// endpoints (Helper.Handler); the rest as in Config.
 type HelperConfig struct {
 	daemonConfig
 	Servers string `json:"servers"`
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // daemonConfig is what both daemons' files have.
@@ -113,6 +116,11 @@ func LoadHelperConfig(path string) (*HelperConfig, error) {
 	}
 	if c.Servers == "" {
 		return nil, fmt.Errorf(`helper config %s: no "servers": the file of the keys of the servers this helper works for`, path)
+	}
+	if c.Metrics != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			return nil, fmt.Errorf(`helper config %s: "metrics" %q: %w`, path, c.Metrics, err)
+		}
 	}
 	return &c, nil
 }

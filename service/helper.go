@@ -61,6 +61,7 @@ type Helper struct {
 	once sync.Once
 	daemon
 	waiting map[string]chan mpc.Network // by session token: where the client's link goes
+	metrics *metrics
 }
 
 // hello is the first message on a connection to the helper.
@@ -100,6 +101,7 @@ func (h *Helper) init() error {
 		}
 		h.start(h.MaxSessions)
 		h.waiting = map[string]chan mpc.Network{}
+		h.metrics = newMetrics(&h.stats, func() float64 { return float64(h.stats.Active.Load()) })
 	})
 	return err
 }
@@ -151,6 +153,7 @@ func (h *Helper) handle(p *netutil.Pending) {
 	if !p.Authenticated() {
 		return
 	}
+	h.stats.Connections.Add(1)
 	cert, _ := pinned.PeerCertificate(conn.ConnectionState())
 	// An admitted server's key makes the link the server's (P1); any
 	// other is a client's (P0), which must then name a waiting session.
@@ -253,6 +256,9 @@ func (h *Helper) serveSession(srv mpc.Network, token string, log *slog.Logger) {
 	defer h.running()()
 	start := time.Now()
 	rep, err := session.Helper(h.ctx, nw, h.Options)
+	st := nw.Stats()
+	h.stats.BytesSent.Add(st.TotalSent())
+	h.stats.BytesRecv.Add(st.TotalRecv())
 	if err != nil {
 		h.stats.Failed.Add(1)
 		log.Warn("session failed", "err", err)

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are a server's Prometheus collectors: the counters of Stats,
+// metrics are a daemon's Prometheus collectors: the counters of Stats,
 // read when scraped, and the latency histograms by model.
 type metrics struct {
 	reg        *prometheus.Registry
@@ -48,15 +48,34 @@ func newMetrics(st *Stats, active func() float64) *metrics {
 // on an address of its own, apart from the clients'.
 func (s *Server) Handler() http.Handler {
 	if err := s.init(); err != nil {
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		})
+		return failing(err)
 	}
+	return s.opsHandler(s.metrics)
+}
+
+// Handler serves the helper's operations endpoints, as Server.Handler
+// does (its latency histograms stay empty: the helper does not learn
+// the model).
+func (h *Helper) Handler() http.Handler {
+	if err := h.init(); err != nil {
+		return failing(err)
+	}
+	return h.opsHandler(h.metrics)
+}
+
+func failing(err error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	})
+}
+
+// opsHandler serves /metrics from m, /healthz and /readyz.
+func (d *daemon) opsHandler(m *metrics) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if s.draining.Load() {
+		if d.draining.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}

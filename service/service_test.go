@@ -446,6 +446,11 @@ func TestThreeParties(t *testing.T) {
 	if st := h.Stats(); st.Sessions.Load() != 4 || st.Inferences.Load() != 8 {
 		t.Errorf("the helper ran %d sessions of %d inferences; want 4 and 8", st.Sessions.Load(), st.Inferences.Load())
 	}
+	rec := httptest.NewRecorder()
+	h.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if body := rec.Body.String(); !strings.Contains(body, "veil_service_sessions_total 4") || !strings.Contains(body, "veil_service_inferences_total 8") {
+		t.Errorf("the helper's /metrics does not count its 4 sessions and 8 inferences")
+	}
 	// The helper learns no client identity: every client it saw
 	// presented a throwaway certificate.
 	other := identity(t, "other helper")

@@ -17,12 +17,13 @@ import (
 )
 
 // The service's default ports: veil serve on 7300, veil helper on 7400,
-// the operations endpoints on 9300 (loopback), all below Linux's
-// ephemeral range.
+// their operations endpoints on 9300 and 9400 (loopback), all below
+// Linux's ephemeral range.
 const (
-	defaultServePort   = 7300
-	defaultHelperPort  = 7400
-	defaultMetricsAddr = "127.0.0.1:9300"
+	defaultServePort     = 7300
+	defaultHelperPort    = 7400
+	defaultMetricsAddr   = "127.0.0.1:9300"
+	defaultHelperMetrics = "127.0.0.1:9400"
 )
 
 // serviceHosts reads --host ROLE=HOST[:PORT] for the service: the server
@@ -110,7 +111,7 @@ func writeServiceConfigs(w io.Writer, dir string, n int, addrs map[mpc.Party]str
 		serve["helper"] = map[string]string{"addr": addrs[mpc.P2], "cert": filepath.Base(transport.CertFile(mpc.P2, dir))}
 		path, err := write("helper.json", map[string]any{
 			"listen": port(addrs[mpc.P2]), "key": filepath.Base(transport.KeyFile(mpc.P2, dir)),
-			"servers": filepath.Base(transport.CertFile(mpc.P1, dir)), "max_sessions": 8, "timeout": "30s",
+			"servers": filepath.Base(transport.CertFile(mpc.P1, dir)), "max_sessions": 8, "timeout": "30s", "metrics": defaultHelperMetrics,
 		})
 		if err != nil {
 			return err

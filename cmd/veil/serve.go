@@ -89,7 +89,7 @@ to --drain, then stops.`,
 				return err
 			}
 			h.Logger = d.logger(cmd.ErrOrStderr())
-			return d.run(cfg.Listen, "", h.Logger, h.Serve, h.Shutdown, nil)
+			return d.run(cfg.Listen, cfg.Metrics, h.Logger, h.Serve, h.Shutdown, h.Handler)
 		},
 	}
 	d.register(cmd, "the helper's configuration file (JSON; see the package documentation of veil/service)")

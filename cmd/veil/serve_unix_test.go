@@ -198,10 +198,24 @@ func TestKeygenService(t *testing.T) {
 	if m["backend"] != "3pc" || m["clients"] != "clients.pem" || m["metrics"] != "127.0.0.1:9300" {
 		t.Errorf("serve.json: %s", b)
 	}
-	m["metrics"] = freeAddr(t)
-	b, _ = json.Marshal(m)
-	if err := os.WriteFile(scfg, b, 0o600); err != nil {
-		t.Fatal(err)
+	// The operations endpoints to free ports, then the files as written.
+	for _, cfg := range []string{scfg, filepath.Join(keys, "helper.json")} {
+		b, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["metrics"] == nil {
+			t.Errorf("%s has no operations endpoints", cfg)
+		}
+		m["metrics"] = freeAddr(t)
+		b, _ = json.Marshal(m)
+		if err := os.WriteFile(cfg, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	startDaemon(t, "helper", "--config", filepath.Join(keys, "helper.json"))
 	startDaemon(t, "serve", "--config", scfg)
