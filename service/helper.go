@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -171,9 +170,9 @@ func (h *Helper) handle(p *netutil.Pending) {
 		return
 	}
 	var hl hello
-	if err := json.Unmarshal(msg, &hl); err != nil || len(msg) > maxRequest || !validToken(hl.Session) {
+	if err := parseHello(msg, &hl); err != nil {
 		h.stats.Rejected.Add(1)
-		reply(link, other, answer{Error: "a malformed hello"})
+		reply(link, other, answer{Error: err.Error()})
 		link.Close()
 		return
 	}

@@ -89,3 +89,21 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+// parseHello decodes and checks a hello to the helper: a known role and
+// a well-formed session token.
+func parseHello(b []byte, h *hello) error {
+	if len(b) > maxRequest {
+		return fmt.Errorf("a hello of %d bytes (at most %d)", len(b), maxRequest)
+	}
+	if err := json.Unmarshal(b, h); err != nil {
+		return fmt.Errorf("a malformed hello: %w", err)
+	}
+	if h.Role != "server" && h.Role != "client" {
+		return fmt.Errorf("no role %q (server or client)", h.Role)
+	}
+	if !validToken(h.Session) {
+		return errors.New("a hello without a session token")
+	}
+	return nil
+}
