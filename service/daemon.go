@@ -108,8 +108,16 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	return err
 }
 
-// acquire takes a session slot if one is free; release gives it back.
+// acquire takes a session slot if one is free and the daemon is not
+// shutting down (checked under mu, which shutdown holds as it starts
+// draining, so that no session is added once it waits for them);
+// release gives the slot back.
 func (d *daemon) acquire() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.draining.Load() {
+		return false
+	}
 	select {
 	case d.slots <- struct{}{}:
 		d.sessions.Add(1)

@@ -254,7 +254,8 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 		log.Info("request refused: other program", "want", req.Program, "have", digest)
 		return refuse(answer{Error: fmt.Sprintf("model %q is program %s here, not %s", req.Model, digest, req.Program)})
 	case s.draining.Load():
-		return refuse(answer{Error: "the server is shutting down", Busy: true}) && false
+		refuse(answer{Error: "the server is shutting down", Busy: true})
+		return false
 	}
 	if !s.acquire() {
 		s.stats.Busy.Add(1)
