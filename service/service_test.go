@@ -105,6 +105,14 @@ func (w *world) check(res *Result, xs [][]float32) {
 	}
 }
 
+// eventually waits up to 10 s for cond, which a daemon's goroutines make
+// true a moment after the client has returned.
+func eventually(cond func() bool) {
+	for deadline := time.Now().Add(10 * time.Second); !cond() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func argmax(v []float64) int {
 	k := 0
 	for i := range v {
@@ -151,7 +159,10 @@ func TestConcurrentClients(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	// A client returns with its outputs a moment before the server
+	// counts the session.
 	st := w.srv.Stats()
+	eventually(func() bool { return st.Inferences.Load() == 16 })
 	if st.Sessions.Load() != 8 || st.Inferences.Load() != 16 || st.Failed.Load() != 0 {
 		t.Errorf("server counted %d sessions, %d inferences, %d failed; want 8, 16, 0", st.Sessions.Load(), st.Inferences.Load(), st.Failed.Load())
 	}
@@ -340,6 +351,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Fatal("an unknown model was served")
 	}
 	c.Close()
+	eventually(func() bool { return w.srv.Stats().Inferences.Load() == 2 })
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		w.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -443,6 +455,7 @@ func TestThreeParties(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	eventually(func() bool { return h.Stats().Inferences.Load() == 8 })
 	if st := h.Stats(); st.Sessions.Load() != 4 || st.Inferences.Load() != 8 {
 		t.Errorf("the helper ran %d sessions of %d inferences; want 4 and 8", st.Sessions.Load(), st.Inferences.Load())
 	}
@@ -587,10 +600,7 @@ func TestCheatingClientAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.check(res, w.inputs[:3])
-	deadline := time.Now().Add(10 * time.Second)
-	for w.srv.Stats().Failed.Load() != 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(func() bool { return w.srv.Stats().Failed.Load() == 1 && w.srv.Stats().Inferences.Load() == 3 })
 	if st := w.srv.Stats(); st.Failed.Load() != 1 || st.Inferences.Load() != 3 {
 		t.Errorf("failed %d, inferences %d; want the cheat's session failed and 3 inferences", st.Failed.Load(), st.Inferences.Load())
 	}
