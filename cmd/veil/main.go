@@ -75,8 +75,10 @@ func newRoot() *cobra.Command {
 		Use:   "veil",
 		Short: "Secure neural-network inference: compile real models to fixed point and run them",
 		Long: `veil compiles a trained model (ONNX, TensorFlow GraphDef, TF.js graph model)
-into a fixed-point program over Z_2^64 that secure backends execute, and runs
-models and programs in the clear for accuracy measurement.`,
+into a fixed-point program over Z_2^64 that secure backends execute (3PC with
+a helper, 2PC without: veil party, demo, bench), serves it to many clients as a
+long-running service (veil serve, veil helper, veil infer), and runs models and
+programs in the clear for accuracy measurement.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

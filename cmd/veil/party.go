@@ -47,7 +47,7 @@ func partyCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "party --role client|server|helper --config FILE [IMAGE... | --input NAME=FILE...]",
-		Short: "Run one party of a secure (3-party Porthos) inference as this process",
+		Short: "Run one party of a secure inference (3PC, or 2PC with --backend 2pc) as this process",
 		Long: `party runs one of the three parties, connecting to the other two as the
 configuration file says (addresses and pinned certificates; see veil keygen
 and mpc/transport/CONFIG.md):
