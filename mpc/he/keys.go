@@ -47,7 +47,5 @@ func (p *Params) parsePublicKey(data []byte) (*publicKey, error) {
 	}
 	p.expandUniform(seed, p.top.level, pk.a0)
 	p.nttPoly(pk.p0, p.top.level)
-	p.ringQ.MForm(pk.p0, pk.p0)
-	p.ringQ.MForm(pk.a0, pk.a0)
 	return pk, nil
 }

@@ -257,3 +257,57 @@ func TestErrorFrom(t *testing.T) {
 		t.Errorf("standard deviation %.3f, want %.3f (≥ σ = %.1f)", sd, want, sigma)
 	}
 }
+
+// TestResponseRerandomized checks the re-randomisation of every response
+// ciphertext: its c₁, which without it would be a function of the
+// client's uniform a and the weights alone (zero here: pure error), is
+// uniform modulo q_0 (fewer than 1 in 10^4 coefficients within 2^24 of
+// zero, where the errors alone would put all of them), and fresh: two
+// evaluations of one query differ in nearly every coefficient.
+func TestResponseRerandomized(t *testing.T) {
+	p := Default()
+	ps := newParties(t, p)
+	l, err := NewConv(p, conv(1, 4, 12, 12, 4, 3, 3, 1, 1, 1), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randVec(rand.New(rand.NewPCG(3, 4)), l.InputLen(), 0)
+	q, err := ps.c.EncryptInput(l, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := make([]uint64, l.WeightLen())
+	c1 := func() []uint64 {
+		resp, _, err := ps.s.Eval(l, zero, nil, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []uint64
+		lb := l.base()
+		for k := range lb.respOff[:len(lb.respOff)-1] {
+			pol := p.ringQ.AtLevel(p.resp.level).NewPoly()
+			if _, err := p.getPoly(resp[lb.respOff[k]:lb.respOff[k+1]], pol, p.resp.level); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, pol.Coeffs[0]...)
+		}
+		return all
+	}
+	a, b := c1(), c1()
+	q0 := p.lit.Q[0]
+	small, same := 0, 0
+	for i, v := range a {
+		if min(v, q0-v) < 1<<24 {
+			small++
+		}
+		if v == b[i] {
+			same++
+		}
+	}
+	if small > len(a)/10000+1 {
+		t.Errorf("%d of %d coefficients of c₁ within 2^24 of zero: not re-randomised", small, len(a))
+	}
+	if same > len(a)/1000+1 {
+		t.Errorf("%d of %d coefficients of c₁ repeat between two evaluations of one query", same, len(a))
+	}
+}

@@ -64,6 +64,23 @@ func (p *Params) setSigned(v []int64, level int, pol ring.Poly) {
 	}
 }
 
+// setKernelTernary sets the rows 0…level of pol to the coefficients
+// v ∈ {−1, 0, 1} in the kernels' Montgomery form (kernelForm), without
+// a branch on v (a secret): one of the two precomputed forms of ±1 or
+// zero, selected by masks.
+func (p *Params) setKernelTernary(v []int64, level int, pol ring.Poly) {
+	for i := 0; i <= level; i++ {
+		plus := p.kernelForm(i, 1)
+		minus := p.kernelForm(i, p.lit.Q[i]-1)
+		row := pol.Coeffs[i]
+		for j, x := range v {
+			neg := uint64(x) >> 63          // 1 for −1
+			pos := uint64(x) & 1 &^ neg     // 1 for 1
+			row[j] = plus&-pos | minus&-neg // the form of x
+		}
+	}
+}
+
 // addSigned adds the small signed coefficients v to rows 0…level of pol.
 func (p *Params) addSigned(v []int64, level int, pol ring.Poly) {
 	for i := 0; i <= level; i++ {

@@ -305,10 +305,25 @@ func (wk *worker) job(gb, ob int) {
 		}
 	}
 	for it, a := range wk.acc {
+		wk.rerandomize(a)
 		p.reduceAcc(top, a[0])
 		p.reduceAcc(top, a[1])
 		wk.finish((it*lay.ngb+gb)*lay.nob+ob, wk.acc[it])
 	}
+}
+
+// rerandomize adds to the accumulated product ct (NTT domain, lazily
+// reduced) u·pk for a fresh ternary u, by the same products as the
+// weights' (u in the kernels' Montgomery form, the public key in the
+// standard form of the inputs): the first half of the re-randomisation,
+// whose errors finish adds.
+func (wk *worker) rerandomize(ct [2]ring.Poly) {
+	e, p := wk.e, wk.e.s.params
+	top := e.lay.level
+	ternary(wk.prng, wk.small)
+	p.setKernelTernary(wk.small, top, wk.u)
+	p.limbs(e.split, top, func(i int) { p.ntt[i].forward(wk.u.Coeffs[i]) })
+	p.mulAddPair(top, wk.u, e.s.pk.p0, e.s.pk.a0, ct[0], ct[1])
 }
 
 // kernelPoly sets kernel (rows 0…lay.level) to the kernel polynomial
@@ -342,25 +357,17 @@ func liftSigned(v int64, q uint64) uint64 {
 	return q - m
 }
 
-// finish turns the accumulated product ct into response ciphertext k:
-// re-randomise with the public key, add the server's plaintext W·x_S − r
-// and the flood at the outputs, switch down to the response moduli and
-// write c₁ and the outputs' c₀. The two components go through their
+// finish turns the accumulated product ct, re-randomised with u·pk
+// (rerandomize), into response ciphertext k: add the re-randomisation's
+// errors, the server's plaintext W·x_S − r and the flood at the outputs,
+// switch down to the response moduli and write c₁ and the outputs' c₀. The two components go through their
 // transforms side by side when the layer has fewer jobs than cores.
 func (wk *worker) finish(k int, ct [2]ring.Poly) {
 	e, p := wk.e, wk.e.s.params
 	lv := &p.levels[e.lay.level]
 	top := lv.level
-	r := p.ringQ.AtLevel(top)
-	pk := e.s.pk
-
-	ternary(wk.prng, wk.small)
-	p.setSigned(wk.small, top, wk.u)
-	p.limbs(e.split, top, func(i int) { p.ntt[i].forward(wk.u.Coeffs[i]) })
-
 	out := e.resp[e.l.base().respOff[k]:e.l.base().respOff[k+1]]
 	c1 := func() {
-		r.MulCoeffsMontgomeryThenAdd(wk.u, pk.a0, ct[1])
 		p.inttPoly(ct[1], top)
 		sampleErrors(wk.prng1, wk.small1)
 		p.addSigned(wk.small1, top, ct[1])
@@ -376,7 +383,6 @@ func (wk *worker) finish(k int, ct [2]ring.Poly) {
 		c1()
 	}
 
-	r.MulCoeffsMontgomeryThenAdd(wk.u, pk.p0, ct[0])
 	p.inttPoly(ct[0], top)
 	mask := p.tMask()
 	// Only the outputs' c₀ coefficients are sent: they alone take the
