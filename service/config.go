@@ -43,6 +43,7 @@ import (
 // the helper service (veil helper) and its certificate, pinned; options
 // the backend's; max_pending_per_host the handshakes one host may have
 // in progress at once (default twice max_sessions, at least 8);
+// session_timeout the longest one session may take (default 15m);
 // metrics, if set, the address of the operations endpoints
 // (Server.Handler: /metrics, /healthz, /readyz), apart from the
 // clients'. Relative paths are relative to the file's directory.
@@ -54,6 +55,10 @@ type Config struct {
 	Helper     *helperRef        `json:"helper,omitempty"`
 	Metrics    string            `json:"metrics,omitempty"`
 	MaxPending int               `json:"max_pending_per_host,omitempty"`
+	// SessionTimeout, a duration such as "15m": see Server.SessionTimeout.
+	SessionTimeout string `json:"session_timeout,omitempty"`
+
+	sessionTimeout time.Duration
 }
 
 // HelperConfig is veil helper's configuration file, JSON:
@@ -186,6 +191,13 @@ func (c *Config) check() error {
 			return fmt.Errorf(`"metrics" %q: %w`, c.Metrics, err)
 		}
 	}
+	if c.SessionTimeout != "" {
+		t, err := time.ParseDuration(c.SessionTimeout)
+		if err != nil || t <= 0 {
+			return fmt.Errorf(`"session_timeout" %q is not a positive duration such as "15m"`, c.SessionTimeout)
+		}
+		c.sessionTimeout = t
+	}
 	for name, path := range c.Models {
 		if name == "" || path == "" {
 			return fmt.Errorf("model %q at %q: a name and a program file are needed", name, path)
@@ -213,7 +225,7 @@ func (c *Config) Server() (*Server, error) {
 	if backend == "" {
 		backend = "2pc"
 	}
-	s := &Server{Identity: id, Models: map[string]*fixed.Program{}, MaxSessions: c.MaxSessions, MaxPendingPerHost: c.MaxPending, Timeout: c.timeout,
+	s := &Server{Identity: id, Models: map[string]*fixed.Program{}, MaxSessions: c.MaxSessions, MaxPendingPerHost: c.MaxPending, Timeout: c.timeout, SessionTimeout: c.sessionTimeout,
 		Options: session.Options{Backend: backend, BackendOptions: c.Options}}
 	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
 		p, err := fixed.ReadFile(c.path(c.Models[name]))

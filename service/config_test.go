@@ -26,6 +26,7 @@ func TestLoadConfigRefuses(t *testing.T) {
 		{`{` + good + `, "backend": "3pc"}`, `needs "helper"`},
 		{`{` + good + `, "helper": {"addr": "h:1", "cert": "h.crt"}}`, `only backend 3pc`},
 		{`{` + good + `, "metrics": "nowhere"}`, `"metrics" "nowhere"`},
+		{`{` + good + `, "session_timeout": "-1s"}`, `"session_timeout" "-1s"`},
 	} {
 		path := filepath.Join(t.TempDir(), "serve.json")
 		if err := os.WriteFile(path, []byte(c.body), 0o600); err != nil {

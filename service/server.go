@@ -27,6 +27,16 @@ import (
 // DefaultMaxSessions is Server.MaxSessions when zero.
 const DefaultMaxSessions = 4
 
+// DefaultSessionTimeout is Server.SessionTimeout when zero.
+const DefaultSessionTimeout = 15 * time.Minute
+
+func (s *Server) sessionTimeout() time.Duration {
+	if s.SessionTimeout > 0 {
+		return s.SessionTimeout
+	}
+	return DefaultSessionTimeout
+}
+
 // Server serves secure inferences of its models to the clients it
 // admits, each session a 2pc session of its own (see the package
 // documentation). Set its fields, then call Serve; they must not change
@@ -56,6 +66,11 @@ type Server struct {
 	// host cannot hold every handshake slot. Clients behind one address
 	// (a hospital's gateway) that connect in bursts need it raised.
 	MaxPendingPerHost int
+	// SessionTimeout bounds one session, from the request's acceptance
+	// to its last inference (zero: DefaultSessionTimeout); a session
+	// beyond it is ended and its connection closed, so that no client
+	// holds a session slot for ever.
+	SessionTimeout time.Duration
 	// Timeout is the transport's: a peer silent for this long is cut
 	// off (zero: transport.DefaultTimeout). MaxMessage bounds one
 	// message (zero: transport.DefaultMaxMessage).
@@ -289,7 +304,19 @@ func (s *Server) serveRequest(nw mpc.Network, msg []byte, log *slog.Logger) bool
 	defer s.running()()
 	start := time.Now()
 	before := run.Stats()
-	rep, err := session.Server(s.ctx, run, prog, s.Options)
+	// A session that outlasts its deadline (a client holding its slot by
+	// answering slowly, say) is ended by closing its links, which stops
+	// it wherever it waits; so is every session when Shutdown aborts.
+	sctx, cancel := context.WithTimeout(s.ctx, s.sessionTimeout())
+	stop := context.AfterFunc(sctx, func() {
+		if errors.Is(sctx.Err(), context.DeadlineExceeded) {
+			log.Warn("session deadline passed: closing it", "after", s.sessionTimeout())
+			run.Close()
+		}
+	})
+	rep, err := session.Server(sctx, run, prog, s.Options)
+	stop()
+	cancel()
 	after := run.Stats()
 	s.stats.BytesSent.Add(after.TotalSent() - before.TotalSent())
 	s.stats.BytesRecv.Add(after.TotalRecv() - before.TotalRecv())

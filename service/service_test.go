@@ -699,3 +699,45 @@ func TestServerStopsMidSession(t *testing.T) {
 		t.Fatal("the client hung after its server stopped")
 	}
 }
+
+// TestSessionDeadline holds the only session slot with a client that
+// stops answering mid-session (its process alive, heartbeats flowing):
+// past the session deadline the server ends that session, and the slot
+// serves the next client.
+func TestSessionDeadline(t *testing.T) {
+	w := newWorld(t, func(s *Server) { s.MaxSessions, s.SessionTimeout = 1, 3*time.Second })
+	a, err := w.dial(identity(t, "slow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	inSession, release := make(chan struct{}), make(chan struct{})
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) {
+			close(inSession)
+			<-release
+			return w.inputs[:1], nil
+		})
+		aDone <- err
+	}()
+	<-inSession
+	eventually(func() bool { return w.srv.Stats().Failed.Load() == 1 })
+	if f := w.srv.Stats().Failed.Load(); f != 1 {
+		t.Fatalf("the stalled session was not ended (failed %d)", f)
+	}
+	b, err := w.dial(identity(t, "next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	res, err := b.Infer(context.Background(), Request{Model: "mlp"}, w.prepare(w.inputs[:2]))
+	if err != nil {
+		t.Fatalf("the next client: %v", err)
+	}
+	w.check(res, w.inputs[:2])
+	close(release)
+	if err := <-aDone; err == nil {
+		t.Error("the stalled client's session succeeded after its deadline")
+	}
+}
