@@ -239,6 +239,10 @@ func inferOpShape(n *Node, ins []*Value) (Shape, DType, error) {
 		if out, err := BroadcastShapes(s(0), s(1)); err != nil || !out.Equal(s(0)) {
 			return nil, 0, n.Errorf("slope shape %v does not broadcast to input shape %v", s(1), s(0))
 		}
+		// As for a product: PRelu is x where positive, slope·x elsewhere.
+		if ins[0].DType != ins[1].DType {
+			return nil, 0, n.Errorf("operand types differ: %s and %s", ins[0].DType, ins[1].DType)
+		}
 		return s(0).Clone(), ins[0].DType, nil
 	case OpSoftmax, OpLogSoftmax:
 		if err := need(n, ins, 1, 1); err != nil {
