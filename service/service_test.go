@@ -123,6 +123,25 @@ func argmax(v []float64) int {
 	return k
 }
 
+// stallInSession starts a session of c that stops once the server's
+// program has arrived (the server then waits for the count), and returns
+// when it has: closing release lets the client go on with xs; errc gets
+// the session's outcome.
+func (w *world) stallInSession(c *Client, xs [][]float32) (release chan struct{}, errc chan error) {
+	inSession := make(chan struct{})
+	release, errc = make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := c.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) {
+			close(inSession)
+			<-release
+			return xs, nil
+		})
+		errc <- err
+	}()
+	<-inSession
+	return release, errc
+}
+
 func (w *world) prepare(xs [][]float32) func(*fixed.Program) ([][]float32, error) {
 	return func(*fixed.Program) ([][]float32, error) { return xs, nil }
 }
@@ -528,17 +547,7 @@ func TestHelperStopsMidSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	inSession, release := make(chan struct{}), make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) {
-			close(inSession)
-			<-release
-			return w.inputs[:2], nil
-		})
-		errc <- err
-	}()
-	<-inSession
+	release, errc := w.stallInSession(c, w.inputs[:2])
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	start := time.Now()
@@ -669,17 +678,7 @@ func TestServerStopsMidSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	inSession, release := make(chan struct{}), make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) {
-			close(inSession)
-			<-release
-			return w.inputs[:2], nil
-		})
-		errc <- err
-	}()
-	<-inSession
+	release, errc := w.stallInSession(c, w.inputs[:2])
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	start := time.Now()
@@ -711,17 +710,7 @@ func TestSessionDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	inSession, release := make(chan struct{}), make(chan struct{})
-	aDone := make(chan error, 1)
-	go func() {
-		_, err := a.Infer(context.Background(), Request{Model: "mlp"}, func(*fixed.Program) ([][]float32, error) {
-			close(inSession)
-			<-release
-			return w.inputs[:1], nil
-		})
-		aDone <- err
-	}()
-	<-inSession
+	release, aDone := w.stallInSession(a, w.inputs[:1])
 	eventually(func() bool { return w.srv.Stats().Failed.Load() == 1 })
 	if f := w.srv.Stats().Failed.Load(); f != 1 {
 		t.Fatalf("the stalled session was not ended (failed %d)", f)
