@@ -122,10 +122,8 @@ func LoadHelperConfig(path string) (*HelperConfig, error) {
 	if c.Servers == "" {
 		return nil, fmt.Errorf(`helper config %s: no "servers": the file of the keys of the servers this helper works for`, path)
 	}
-	if c.Metrics != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
-			return nil, fmt.Errorf(`helper config %s: "metrics" %q: %w`, path, c.Metrics, err)
-		}
+	if err := checkAddr("metrics", c.Metrics); err != nil {
+		return nil, fmt.Errorf("helper config %s: %w", path, err)
 	}
 	return &c, nil
 }
@@ -158,17 +156,36 @@ func (d *daemonConfig) check() error {
 	case d.MaxSessions < 0:
 		return fmt.Errorf(`"max_sessions" %d is negative`, d.MaxSessions)
 	}
-	if _, _, err := net.SplitHostPort(d.Listen); err != nil {
-		return fmt.Errorf(`"listen" %q: %w`, d.Listen, err)
+	if err := checkAddr("listen", d.Listen); err != nil {
+		return err
 	}
-	if d.Timeout != "" {
-		t, err := time.ParseDuration(d.Timeout)
-		if err != nil || t <= 0 {
-			return fmt.Errorf(`"timeout" %q is not a positive duration such as "30s"`, d.Timeout)
-		}
-		d.timeout = t
+	var err error
+	d.timeout, err = parseDuration("timeout", d.Timeout)
+	return err
+}
+
+// checkAddr checks the HOST:PORT of field, if given.
+func checkAddr(field, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf(`%q %q: %w`, field, addr, err)
 	}
 	return nil
+}
+
+// parseDuration reads the positive duration of field, if given (zero
+// if not).
+func parseDuration(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	t, err := time.ParseDuration(s)
+	if err != nil || t <= 0 {
+		return 0, fmt.Errorf(`%q %q is not a positive duration such as "30s"`, field, s)
+	}
+	return t, nil
 }
 
 func (c *Config) check() error {
@@ -186,17 +203,12 @@ func (c *Config) check() error {
 	case c.Backend != "3pc" && c.Helper != nil:
 		return errors.New(`a "helper" is set, but only backend 3pc uses one`)
 	}
-	if c.Metrics != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
-			return fmt.Errorf(`"metrics" %q: %w`, c.Metrics, err)
-		}
+	if err := checkAddr("metrics", c.Metrics); err != nil {
+		return err
 	}
-	if c.SessionTimeout != "" {
-		t, err := time.ParseDuration(c.SessionTimeout)
-		if err != nil || t <= 0 {
-			return fmt.Errorf(`"session_timeout" %q is not a positive duration such as "15m"`, c.SessionTimeout)
-		}
-		c.sessionTimeout = t
+	var err error
+	if c.sessionTimeout, err = parseDuration("session_timeout", c.SessionTimeout); err != nil {
+		return err
 	}
 	for name, path := range c.Models {
 		if name == "" || path == "" {

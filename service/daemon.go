@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -29,6 +30,7 @@ type daemon struct {
 	nets     map[mpc.Network]bool // links Shutdown closes
 	stats    Stats
 	freer    idleFreer
+	metrics  *metrics
 }
 
 // Stats count what a server or a helper has done.
@@ -55,6 +57,15 @@ func (d *daemon) start(maxSessions int) {
 	d.ctx, d.abort = context.WithCancel(context.Background())
 	d.stopping = make(chan struct{})
 	d.nets = map[mpc.Network]bool{}
+	d.metrics = newMetrics(&d.stats, func() float64 { return float64(d.stats.Active.Load()) })
+}
+
+// orDiscard is l, or a logger that discards everything for nil.
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
 
 // serve accepts on ln with handle until shutdown; perHost bounds the

@@ -60,7 +60,6 @@ type Helper struct {
 	once sync.Once
 	daemon
 	waiting map[string]chan mpc.Network // by session token: where the client's link goes
-	metrics *metrics
 }
 
 // hello is the first message on a connection to the helper.
@@ -100,17 +99,11 @@ func (h *Helper) init() error {
 		}
 		h.start(h.MaxSessions)
 		h.waiting = map[string]chan mpc.Network{}
-		h.metrics = newMetrics(&h.stats, func() float64 { return float64(h.stats.Active.Load()) })
 	})
 	return err
 }
 
-func (h *Helper) log() *slog.Logger {
-	if h.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return h.Logger
-}
+func (h *Helper) log() *slog.Logger { return orDiscard(h.Logger) }
 
 // Serve accepts servers and clients on ln until Shutdown (then it
 // returns ErrServerClosed) or a permanent Accept error.

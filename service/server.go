@@ -83,7 +83,6 @@ type Server struct {
 	once sync.Once
 	daemon
 	digests map[string]string
-	metrics *metrics
 }
 
 // Stats returns the server's counters.
@@ -142,17 +141,11 @@ func (s *Server) init() error {
 			s.digests[name] = hex.EncodeToString(d[:])
 		}
 		s.start(s.MaxSessions)
-		s.metrics = newMetrics(&s.stats, func() float64 { return float64(s.stats.Active.Load()) })
 	})
 	return err
 }
 
-func (s *Server) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
-}
+func (s *Server) log() *slog.Logger { return orDiscard(s.Logger) }
 
 // Digest returns the hex digest of the public part of model name's
 // program, as clients pin it ("" for a model not served).

@@ -142,6 +142,31 @@ func (w *world) stallInSession(c *Client, xs [][]float32) (release chan struct{}
 	return release, errc
 }
 
+// stopMidSession stops a daemon (who) by shutdown with no time to drain
+// while a session is stalled (stallInSession), and checks that it stops
+// at once and that the session, let go, fails promptly.
+func stopMidSession(t *testing.T, who string, shutdown func(context.Context) error, release chan struct{}, errc chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if err := shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("the %s's shutdown with no time to drain: %v, want context.Canceled", who, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the %s took %v to stop", who, d)
+	}
+	close(release)
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatalf("the session succeeded after its %s stopped", who)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the client hung after its %s stopped", who)
+	}
+}
+
 func (w *world) prepare(xs [][]float32) func(*fixed.Program) ([][]float32, error) {
 	return func(*fixed.Program) ([][]float32, error) { return xs, nil }
 }
@@ -548,24 +573,7 @@ func TestHelperStopsMidSession(t *testing.T) {
 	}
 	defer c.Close()
 	release, errc := w.stallInSession(c, w.inputs[:2])
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	start := time.Now()
-	if err := h.Shutdown(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("the helper's shutdown with no time to drain: %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the helper took %v to stop", d)
-	}
-	close(release)
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Fatal("the session succeeded without its helper")
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the client hung after its helper stopped")
-	}
+	stopMidSession(t, "helper", h.Shutdown, release, errc)
 	if st := h.Stats(); st.Failed.Load() != 1 {
 		t.Errorf("the helper counted %d failed sessions, want 1", st.Failed.Load())
 	}
@@ -679,24 +687,7 @@ func TestServerStopsMidSession(t *testing.T) {
 	}
 	defer c.Close()
 	release, errc := w.stallInSession(c, w.inputs[:2])
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	start := time.Now()
-	if err := w.srv.Shutdown(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("shutdown with no time to drain: %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the server took %v to stop", d)
-	}
-	close(release)
-	select {
-	case err := <-errc:
-		if err == nil {
-			t.Fatal("the session succeeded after its server stopped")
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the client hung after its server stopped")
-	}
+	stopMidSession(t, "server", w.srv.Shutdown, release, errc)
 }
 
 // TestSessionDeadline holds the only session slot with a client that
