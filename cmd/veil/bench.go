@@ -72,6 +72,11 @@ The ResNet scaling run (the paper's Figure 10):
 					return err
 				}
 			}
+			if profiles != "" {
+				if err := os.MkdirAll(profiles, 0o755); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+			}
 			pr := newProgress(cmd.ErrOrStderr(), asJSON)
 			var results []bench.Result
 			for _, name := range args {

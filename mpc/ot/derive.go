@@ -30,6 +30,62 @@ func (s *COTSender) RandomOTsInto(m0, m1 []Block) error {
 	return nil
 }
 
+// SenderROTs are random OTs whose messages the caller derives range by
+// range (Messages) where it uses them: on the goroutine that uses them
+// and while in its cache, where RandomOTsInto hashes them all ahead, on
+// every core.
+type SenderROTs struct {
+	q     []Block
+	delta Block
+	first uint64
+}
+
+// LazyRandomOTs takes the next len(q) random OTs, their correlated
+// strings into the caller's q; SenderROTs.Messages derives their
+// messages, those of RandomOTsInto.
+func (s *COTSender) LazyRandomOTs(q []Block) (SenderROTs, error) {
+	first := s.next
+	if err := s.ExtendInto(q); err != nil {
+		return SenderROTs{}, err
+	}
+	return SenderROTs{q: q, delta: s.delta, first: first}, nil
+}
+
+// Messages sets m0 and m1 (of equal length) to the messages of OTs
+// lo, lo+1, … of r, on the calling goroutine.
+func (r SenderROTs) Messages(lo int, m0, m1 []Block) {
+	q := r.q[lo : lo+len(m0)]
+	for j, x := range q {
+		m1[j] = x.Xor(r.delta)
+	}
+	hashRange(m0, q, r.first+uint64(lo), nil)
+	hashRange(m1, m1, r.first+uint64(lo), nil)
+}
+
+// ReceiverROTs are random OTs whose chosen messages the caller derives
+// range by range (Chosen), as SenderROTs.
+type ReceiverROTs struct {
+	t     []Block
+	first uint64
+}
+
+// LazyRandomOTs takes the next len(t) random OTs with the choices, their
+// correlated strings into the caller's t; ReceiverROTs.Chosen derives
+// their chosen messages, those of RandomOTsInto.
+func (r *COTReceiver) LazyRandomOTs(choices Bits, t []Block) (ReceiverROTs, error) {
+	first := r.next
+	if err := r.ExtendInto(choices, t); err != nil {
+		return ReceiverROTs{}, err
+	}
+	return ReceiverROTs{t: t, first: first}, nil
+}
+
+// Chosen sets m to the chosen messages of OTs lo, lo+1, … of r, on the
+// calling goroutine.
+func (r ReceiverROTs) Chosen(lo int, m []Block) {
+	hashRange(m, r.t[lo:lo+len(m)], r.first+uint64(lo), nil)
+}
+
 // RandomOTs returns the chosen message H(j, t_j) = m_{r_j} of each of the
 // next n random OTs.
 func (r *COTReceiver) RandomOTs(choices Bits, n int) ([]Block, error) {

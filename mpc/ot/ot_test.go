@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -288,6 +289,44 @@ func TestRandomOTsIntoReusedBuffers(t *testing.T) {
 	}
 	if err := s.RandomOTsInto(m0, m1[:10]); err == nil {
 		t.Fatal("buffers of different lengths accepted")
+	}
+}
+
+// TestLazyRandomOTs checks that messages derived range by range are
+// those RandomOTsInto derives for the same OTs: a session's next OTs
+// taken eagerly on one pair of extensions and lazily on another with
+// the same keys would differ, so both parties take the same OTs
+// lazily, and the messages are checked as TestDerivedOTs does and
+// against an eager pass over the same strings.
+func TestLazyRandomOTs(t *testing.T) {
+	s, r, _ := pair(t, DefaultK)
+	rng := mrand.New(mrand.NewPCG(9, 10))
+	const n = 1000
+	choices := randomBits(rng, n)
+	q, tt := make([]Block, n), make([]Block, n)
+	var sr SenderROTs
+	var rr ReceiverROTs
+	var serr, rerr error
+	first := s.next
+	both(func() { sr, serr = s.LazyRandomOTs(q) }, func() { rr, rerr = r.LazyRandomOTs(choices, tt) })
+	if err := errors.Join(serr, rerr); err != nil {
+		t.Fatal(err)
+	}
+	m0, m1, mc := make([]Block, n), make([]Block, n), make([]Block, n)
+	for lo := 0; lo < n; lo += 37 { // ranges of uneven length
+		hi := min(lo+37, n)
+		sr.Messages(lo, m0[lo:hi], m1[lo:hi])
+		rr.Chosen(lo, mc[lo:hi])
+	}
+	checkRandomOTs(t, m0, m1, mc, choices)
+	want0, want1 := make([]Block, n), make([]Block, n)
+	for j := range q {
+		want1[j] = q[j].Xor(s.Delta())
+	}
+	HashBlocks(want0, q, first)
+	HashBlocks(want1, want1, first)
+	if !slices.Equal(m0, want0) || !slices.Equal(m1, want1) {
+		t.Fatal("lazily derived messages differ from RandomOTsInto's for the same strings")
 	}
 }
 

@@ -190,7 +190,8 @@ var plainLeaf = func() (t [16]uint32) {
 // b bits.
 func (p *party) leafSend(run *leafRun, gt, eq []byte) error {
 	m := len(run.val)
-	k0, k1, err := p.sendROTs(run.rot[m])
+	p.sent0 = slices.Grow(p.sent0[:0], run.rot[m])[:run.rot[m]]
+	rots, err := p.snd.LazyRandomOTs(p.sent0)
 	if err != nil {
 		return err
 	}
@@ -200,44 +201,30 @@ func (p *party) leafSend(run *leafRun, gt, eq []byte) error {
 	p.coins.Uint64s(coins)
 	msg := make([]byte, run.msg[m])
 	parallel.Ranges(m, 1<<10, func(from, to int) {
-		// The pads of padLeaves leaves at a time, made, hashed and used
-		// while in cache.
-		var pads [16 * padLeaves]ot.Block
+		// padLeaves leaves at a time: their random OTs' messages, the
+		// keys and pads of their messages, made, hashed and used while
+		// in cache.
+		var k0, k1 [leafBits * padLeaves]ot.Block
+		var pads [1 << leafBits * padLeaves]ot.Block
+		var words [padLeaves]uint32
 		for l0 := from; l0 < to; l0 += padLeaves {
 			n := min(padLeaves, to-l0)
-			// The key of message w of leaf l, K_w = ⊕_j k_j^{w_j} =
-			// K_0 ⊕ ⊕_{j ∈ w} (k_j^0 ⊕ k_j^1).
-			np := 0
-			for l := l0; l < l0+n; l++ {
-				b, r := int(run.width[l]), run.rot[l]
-				k := pads[np : np+1<<b]
-				k[0] = ot.Block{}
-				for j := range b {
-					k[0] = k[0].Xor(k0[r+j])
-				}
-				// Doubling: keys w < 2^j, then w + 2^j with bit j set.
-				for j := range b {
-					h, dj := 1<<j, k0[r+j].Xor(k1[r+j])
-					lo, hi := k[:h], k[h:2*h]
-					for w, kw := range lo {
-						hi[w] = kw.Xor(dj)
-					}
-				}
-				np += 1 << b
-			}
+			widths := run.width[l0 : l0+n]
+			nr, np := run.rot[l0+n]-run.rot[l0], run.pad[l0+n]-run.pad[l0]
+			rots.Messages(run.rot[l0], k0[:nr], k1[:nr])
+			leafKeys(k0[:nr], k1[:nr], widths, pads[:np])
 			// Pad w of leaf l has the tweak first + run.pad[l] + w.
 			ot.HashBlocks(pads[:np], pads[:np], first+uint64(run.pad[l0]))
-			np = 0
-			for l := l0; l < l0+n; l++ {
-				b := int(run.width[l])
+			leafWords(pads[:np], widths, words[:n])
+			for i, word := range words[:n] {
+				l := l0 + i
 				rg, re := uint32(coins[2*l/64]>>(2*l%64)&1), uint32(coins[2*l/64]>>(2*l%64+1)&1)
 				gt[l], eq[l] = byte(rg), byte(re)
-				// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it.
-				word := plainLeaf[run.val[l]] ^ rg*0x55555555 ^ re*0xaaaaaaaa
-				for w := range 1 << b {
-					word ^= uint32(pads[np+w][0]&3) << (2 * w)
-				}
-				np += 1 << b
+				// Message w: [x > w] ⊕ rg, and [x = w] ⊕ re above it
+				// (only the 2^b messages of a b-bit leaf: a 1-bit leaf's
+				// byte would otherwise carry rg and re in the clear).
+				word ^= plainLeaf[run.val[l]] ^ rg*0x55555555 ^ re*0xaaaaaaaa
+				word &= uint32(1<<(2<<widths[i]) - 1)
 				out := msg[run.msg[l]:run.msg[l+1]]
 				for j := range out {
 					out[j] = byte(word >> (8 * j))
@@ -252,28 +239,45 @@ func (p *party) leafSend(run *leafRun, gt, eq []byte) error {
 // the one message of each leaf its keys open.
 func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
 	m := len(run.val)
+	// The choices are the leaves' values, bit after bit.
 	choices := ot.NewBits(run.rot[m])
 	for l, y := range run.val {
 		r := run.rot[l]
-		for j := range run.width[l] {
-			choices.Set(r+int(j), uint64(y>>j&1))
+		choices[r/64] |= uint64(y) << (r % 64)
+		if r%64+int(run.width[l]) > 64 {
+			choices[r/64+1] |= uint64(y) >> (64 - r%64)
 		}
 	}
-	keys, err := p.chooseROTs(choices, run.rot[m])
+	p.chosen = slices.Grow(p.chosen[:0], run.rot[m])[:run.rot[m]]
+	rots, err := p.rcv.LazyRandomOTs(choices, p.chosen)
 	if err != nil {
 		return err
 	}
 	first := p.tweaks(run.pad[m])
-	pads := make([]ot.Block, m)
-	tw := make([]uint64, m)
-	for l, y := range run.val {
-		r := run.rot[l]
-		for j := range int(run.width[l]) {
-			pads[l] = pads[l].Xor(keys[r+j])
+	// The low two bits of each leaf's pad, before its message arrives.
+	padBits := make([]byte, m)
+	parallel.Ranges(m, 1<<10, func(from, to int) {
+		var keys [leafBits * padLeaves]ot.Block
+		var pads [padLeaves]ot.Block
+		var tw [padLeaves]uint64
+		for l0 := from; l0 < to; l0 += padLeaves {
+			n := min(padLeaves, to-l0)
+			r0 := run.rot[l0]
+			rots.Chosen(r0, keys[:run.rot[l0+n]-r0])
+			for i := range n {
+				l := l0 + i
+				var pad ot.Block
+				for _, k := range keys[run.rot[l]-r0 : run.rot[l+1]-r0] {
+					pad = pad.Xor(k)
+				}
+				pads[i], tw[i] = pad, first+uint64(run.pad[l]+int(run.val[l]))
+			}
+			ot.HashTweaked(pads[:n], pads[:n], tw[:n])
+			for i := range n {
+				padBits[l0+i] = byte(pads[i][0] & 3)
+			}
 		}
-		tw[l] = first + uint64(run.pad[l]+int(y))
-	}
-	ot.HashTweaked(pads, pads, tw)
+	})
 	msg, err := p.conn.Recv()
 	if err != nil {
 		return err
@@ -282,8 +286,8 @@ func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
 		return fmt.Errorf("%d bytes of leaf messages, want %d", len(msg), want)
 	}
 	for l, y := range run.val {
-		v := uint32(msg[run.msg[l]+int(y/4)]>>(2*(y%4))&3) ^ uint32(pads[l][0]&3)
-		gt[l], eq[l] = byte(v&1), byte(v>>1)
+		v := msg[run.msg[l]+int(y/4)]>>(2*(y%4))&3 ^ padBits[l]
+		gt[l], eq[l] = v&1, v>>1
 	}
 	return nil
 }

@@ -192,7 +192,7 @@ func TestLinearCommunication(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][2]int64{
-		"offline":            {int64(layer.QueryBytes()), int64(layer.ResponseBytes())},
+		"offline masks":      {int64(layer.QueryBytes()), int64(layer.ResponseBytes())},
 		string(fixed.MatMul): {8 * k, 0},
 	}
 	for op, w := range want {

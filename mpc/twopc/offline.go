@@ -137,14 +137,14 @@ func readersOf(prog *fixed.Program) [][]readerOf {
 }
 
 // precompute runs the offline phase of one window: its linear layers'
-// masks (linear), its triples, then its OTs (within maxPrecompute; the
-// rest go online).
+// masks (linear), then its triples and its OTs (within maxPrecompute;
+// the rest go online), each accounted as an op of its own.
 func (e *Engine) precompute(w need, linear func() error) error {
 	a, b, triples := min(w.a, maxPrecompute), min(w.b, maxPrecompute), min(w.triples, maxPrecompute)
-	return e.accountPhase("offline", a+b+triples+w.masks, true, func() error {
-		if err := linear(); err != nil {
-			return err
-		}
+	if err := e.accountPhase("offline masks", w.masks, true, linear); err != nil {
+		return err
+	}
+	return e.accountPhase("offline OTs", a+b+triples, true, func() error {
 		if triples > 0 {
 			t, err := e.p.pairTriples(triples)
 			if err != nil {

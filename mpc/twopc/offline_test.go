@@ -104,7 +104,7 @@ func testOfflineDemand(t *testing.T, windows bool) {
 			}
 			var offline int64
 			for _, o := range e.Cost().Ops {
-				if o.Op == "offline" {
+				if o.Op == "offline OTs" {
 					offline = o.Elems
 				}
 			}

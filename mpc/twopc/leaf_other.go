@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package twopc
+
+import "veil/mpc/ot"
+
+func leafKeys(k0, k1 []ot.Block, widths []uint8, dst []ot.Block) {
+	leafKeysGo(k0, k1, widths, dst)
+}
+
+func leafWords(pads []ot.Block, widths []uint8, words []uint32) {
+	leafWordsGo(pads, widths, words)
+}
