@@ -52,11 +52,11 @@
 //
 // Symmetric RLWE with a ternary secret s: a fresh ciphertext is
 // (b, a) = (−a·s + round(Q·m/t) + e, a) with a uniform, sent as the
-// 32-byte ChaCha8 seed it is expanded from (halving the query). Q is odd
-// and t = 2^ℓ, so no integer Δ = Q/t exists; encoding round(Q·m/t) keeps
-// products exact (see encode.go), where ⌊Q/t⌋·m would not be. The public
-// key is one such encryption of zero; the server uses it only to
-// re-randomise responses.
+// 32-byte seed it is expanded from by AES-CTR (mpc/prg), halving the
+// query. Q is odd and t = 2^ℓ, so no integer Δ = Q/t exists; encoding
+// round(Q·m/t) keeps products exact (see encode.go), where ⌊Q/t⌋·m
+// would not be. The public key is one such encryption of zero; the
+// server uses it only to re-randomise responses.
 //
 // # Encoding
 //

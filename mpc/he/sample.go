@@ -7,9 +7,12 @@ import (
 	"math/rand/v2"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
+
+	"veil/mpc/prg"
 )
 
-// seedLen is the length of a seed: a ChaCha8 key.
+// seedLen is the length of a seed: a ChaCha8 key, or the secret of the
+// AES stream a uniform polynomial expands from.
 const seedLen = 32
 
 // newSeed returns a fresh seed from crypto/rand.
@@ -32,20 +35,23 @@ func newPRNG() (*rand.ChaCha8, error) {
 }
 
 // expandUniform sets the rows 0…level of pol to the uniform polynomial
-// that seed names, in the NTT domain: for each modulus q_i in order and
-// each coefficient in order, the next ChaCha8 word masked to the bit
-// length of q_i, redrawn while it is ≥ q_i. The client and the server
+// that seed names, in the NTT domain: for each modulus q_i in order, the
+// next N words of the AES-CTR stream of seed (mpc/prg, label "he
+// uniform"), each masked to the bit length of q_i; any that is ≥ q_i
+// (probability below 2^−21 a word for the default moduli) is redrawn
+// from the words after the row, in order. The client and the server
 // expand the seeded half of a ciphertext with it.
 func (p *Params) expandUniform(seed [seedLen]byte, level int, pol ring.Poly) {
-	prng := rand.NewChaCha8(seed)
+	st := prg.MustNew(seed[:], "he uniform")
 	for i := 0; i <= level; i++ {
 		q := p.lit.Q[i]
 		mask := uint64(1)<<p.bits[i] - 1
 		row := pol.Coeffs[i]
-		for j := range row {
-			v := prng.Uint64() & mask
+		st.Uint64s(row)
+		for j, v := range row {
+			v &= mask
 			for v >= q {
-				v = prng.Uint64() & mask
+				v = st.Uint64() & mask
 			}
 			row[j] = v
 		}
