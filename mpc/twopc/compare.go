@@ -264,13 +264,10 @@ func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
 			n := min(padLeaves, to-l0)
 			r0 := run.rot[l0]
 			rots.Chosen(r0, keys[:run.rot[l0+n]-r0])
+			leafPadKeys(keys[:run.rot[l0+n]-r0], run.width[l0:l0+n], pads[:n])
 			for i := range n {
 				l := l0 + i
-				var pad ot.Block
-				for _, k := range keys[run.rot[l]-r0 : run.rot[l+1]-r0] {
-					pad = pad.Xor(k)
-				}
-				pads[i], tw[i] = pad, first+uint64(run.pad[l]+int(run.val[l]))
+				tw[i] = first + uint64(run.pad[l]+int(run.val[l]))
 			}
 			ot.HashTweaked(pads[:n], pads[:n], tw[:n])
 			for i := range n {

@@ -46,3 +46,18 @@ func leafWordsGo(pads []ot.Block, widths []uint8, words []uint32) {
 		np += 1 << w
 	}
 }
+
+// leafPadKeysGo sets pads[l] to the receiver's key of leaf l, the XOR
+// of its widths[l] chosen random-OT messages, consecutive in keys from
+// leaf to leaf.
+func leafPadKeysGo(keys []ot.Block, widths []uint8, pads []ot.Block) {
+	r := 0
+	for l, w := range widths {
+		var pad ot.Block
+		for _, k := range keys[r : r+int(w)] {
+			pad = pad.Xor(k)
+		}
+		pads[l] = pad
+		r += int(w)
+	}
+}

@@ -44,6 +44,28 @@ func leafWords(pads []ot.Block, widths []uint8, words []uint32) {
 	leafWordsAVX512(&pads[0], &widths[0], len(widths), &words[0])
 }
 
+// leafPadKeys is leafPadKeysGo in assembly.
+func leafPadKeys(keys []ot.Block, widths []uint8, pads []ot.Block) {
+	if !useAVX512 || len(widths) == 0 {
+		leafPadKeysGo(keys, widths, pads)
+		return
+	}
+	rots := 0
+	for _, w := range widths {
+		if w < 1 || w > leafBits {
+			panic("twopc: leaf width out of range")
+		}
+		rots += int(w)
+	}
+	_, _ = keys[rots-1], pads[len(widths)-1]
+	leafPadKeysAsm(&keys[0], &widths[0], len(widths), &pads[0])
+}
+
+// leafPadKeysAsm is leafPadKeysGo for n leaves (n ≥ 1, widths 1…4).
+//
+//go:noescape
+func leafPadKeysAsm(keys *ot.Block, widths *uint8, n int, pads *ot.Block)
+
 // leafKeysAVX512 is leafKeysGo for n leaves (n ≥ 1, widths 1…4).
 //
 //go:noescape

@@ -212,3 +212,33 @@ wordsReduce:
 	JNZ           wordsLoop
 	VZEROUPPER
 	RET
+
+// func leafPadKeysAsm(keys *ot.Block, widths *uint8, n int, pads *ot.Block)
+TEXT ·leafPadKeysAsm(SB), NOSPLIT, $0-32
+	MOVQ keys+0(FP), SI
+	MOVQ widths+8(FP), BX
+	MOVQ n+16(FP), CX
+	MOVQ pads+24(FP), DI
+
+padLoop:
+	MOVBQZX (BX), R8
+	VMOVDQU (SI), X0
+	CMPQ    R8, $2
+	JB      padStore
+	VPXOR   16(SI), X0, X0
+	JE      padStore
+	VPXOR   32(SI), X0, X0
+	CMPQ    R8, $3
+	JE      padStore
+	VPXOR   48(SI), X0, X0
+
+padStore:
+	VMOVDQU X0, (DI)
+	SHLQ    $4, R8
+	ADDQ    R8, SI
+	ADDQ    $16, DI
+	INCQ    BX
+	DECQ    CX
+	JNZ     padLoop
+	VZEROUPPER
+	RET

@@ -53,6 +53,20 @@ func TestLeafAsm(t *testing.T) {
 			}
 			r, np = r+int(w), np+1<<w
 		}
+		wantP, gotP := make([]ot.Block, len(widths)), make([]ot.Block, len(widths))
+		leafPadKeysGo(k0, widths, wantP)
+		leafPadKeys(k0, widths, gotP)
+		if !slices.Equal(gotP, wantP) {
+			t.Fatalf("widths %v: receiver's keys differ from the portable path", widths[:min(len(widths), 8)])
+		}
+		// A receiver who chose 0 on every OT (its chosen messages k0)
+		// holds each leaf's key of message 0.
+		for l, np := 0, 0; l < len(widths); l++ {
+			if wantP[l] != want[np] {
+				t.Fatalf("widths %v: the receiver's key of leaf %d is not the sender's key of its message", widths[:min(len(widths), 8)], l)
+			}
+			np += 1 << widths[l]
+		}
 		wantW, gotW := make([]uint32, len(widths)), make([]uint32, len(widths))
 		leafWordsGo(want, widths, wantW)
 		leafWords(want, widths, gotW)
