@@ -138,3 +138,16 @@ func TestReductions(t *testing.T) {
 		}
 	}
 }
+
+// TestLiftSigned checks v mod q against big-integer arithmetic at the
+// edges of its fast path and of int64.
+func TestLiftSigned(t *testing.T) {
+	for _, q := range Default().lit.Q {
+		for _, v := range []int64{0, 1, -1, int64(q) - 1, int64(q), int64(q) + 1, -int64(q) + 1, -int64(q), -int64(q) - 1, 2 * int64(q), -2 * int64(q), math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+			want := new(big.Int).Mod(big.NewInt(v), new(big.Int).SetUint64(q)).Uint64()
+			if got := liftSigned(v, q); got != want {
+				t.Errorf("liftSigned(%d, %d) = %d, want %d", v, q, got, want)
+			}
+		}
+	}
+}

@@ -348,9 +348,15 @@ func (p *Params) kernelPoly(lay *convLayout, w []uint64, gb, cb, ob int, kernel 
 // liftSigned returns v mod q.
 func liftSigned(v int64, q uint64) uint64 {
 	if v >= 0 {
+		if uint64(v) < q { // the weights' usual case, without a division
+			return uint64(v)
+		}
 		return uint64(v) % q
 	}
-	m := uint64(-v) % q // uint64(-v) is |v| also for the minimum
+	m := uint64(-v) // |v|, also for the minimum
+	if m >= q {
+		m %= q
+	}
 	if m == 0 {
 		return 0
 	}
