@@ -4,15 +4,14 @@ import (
 	cryptorand "crypto/rand"
 	"fmt"
 	"math/bits"
-	"math/rand/v2"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
 
 	"veil/mpc/prg"
 )
 
-// seedLen is the length of a seed: a ChaCha8 key, or the secret of the
-// AES stream a uniform polynomial expands from.
+// seedLen is the length of a seed: the secret of an AES stream
+// (mpc/prg), of secret randomness or of a uniform polynomial.
 const seedLen = 32
 
 // newSeed returns a fresh seed from crypto/rand.
@@ -24,14 +23,15 @@ func newSeed() ([seedLen]byte, error) {
 	return s, nil
 }
 
-// newPRNG returns a ChaCha8 stream keyed from crypto/rand: every secret
-// this package samples (keys, errors, masks, floods) comes from one.
-func newPRNG() (*rand.ChaCha8, error) {
+// newPRNG returns an AES-CTR stream (mpc/prg) keyed from crypto/rand:
+// every secret this package samples (keys, errors, masks, floods) comes
+// from one.
+func newPRNG() (*prg.Stream, error) {
 	s, err := newSeed()
 	if err != nil {
 		return nil, err
 	}
-	return rand.NewChaCha8(s), nil
+	return prg.New(s[:], "he secrets")
 }
 
 // expandUniform sets the rows 0…level of pol to the uniform polynomial
@@ -112,7 +112,7 @@ func addMod(a, b, q uint64) uint64 {
 }
 
 // ternary fills v with coefficients uniform in {−1, 0, 1}.
-func ternary(prng *rand.ChaCha8, v []int64) {
+func ternary(prng *prg.Stream, v []int64) {
 	var w uint64
 	n := 0
 	for j := range v {
@@ -131,11 +131,16 @@ func ternary(prng *rand.ChaCha8, v []int64) {
 	}
 }
 
-// gaussian fills v with errors from the centered binomial distribution
+// sampleErrors fills v with errors from the centered binomial distribution
 // of standard deviation sigma (see errorFrom), |v[j]| ≤ errBound.
-func sampleErrors(prng *rand.ChaCha8, v []int64) {
-	for j := range v {
-		v[j] = errorFrom(prng.Uint64())
+func sampleErrors(prng *prg.Stream, v []int64) {
+	var buf [256]uint64
+	for lo := 0; lo < len(v); lo += len(buf) {
+		b := buf[:min(len(buf), len(v)-lo)]
+		prng.Uint64s(b)
+		for j, u := range b {
+			v[lo+j] = errorFrom(u)
+		}
 	}
 }
 
@@ -158,7 +163,7 @@ func floodWords(floodBits int) int { return (floodBits + 1 + 63) / 64 }
 
 // addFlood adds to coefficient j of rows 0…lv.level of pol a value
 // uniform in [−2^lv.floodBits, 2^lv.floodBits).
-func (p *Params) addFlood(prng *rand.ChaCha8, pol ring.Poly, lv *queryLevel, j int) {
+func (p *Params) addFlood(prng *prg.Stream, pol ring.Poly, lv *queryLevel, j int) {
 	var w [maxFloodWords]uint64
 	nw := floodWords(lv.floodBits)
 	for k := 0; k < nw; k++ {

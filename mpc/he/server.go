@@ -3,13 +3,13 @@ package he
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"sync"
 
 	"github.com/tuneinsight/lattigo/v6/ring"
 
 	"veil/internal/parallel"
+	"veil/mpc/prg"
 )
 
 // Server is the party that holds the weights: it evaluates each linear
@@ -253,7 +253,7 @@ func (e *evaluation) releaseWorkers() {
 // worker holds one goroutine's buffers and randomness.
 type worker struct {
 	e             *evaluation
-	prng, prng1   *rand.ChaCha8 // prng1 for c₁'s noise (see finish)
+	prng, prng1   *prg.Stream // prng1 for c₁'s noise (see finish)
 	kernel        ring.Poly
 	acc           [][2]ring.Poly // per image and tile
 	u             ring.Poly
