@@ -42,9 +42,14 @@ func hash(dst, src []Block, first uint64, tweaks []uint64) {
 }
 
 // hashRange is hash on one goroutine: with AES-NI both passes of eight
-// blocks at a time in assembly (tmmo8), the rest through hashRangeGo.
+// blocks at a time in assembly (tmmo8), the last few padded to eight
+// (their outputs dropped); without, through hashRangeGo.
 func hashRange(dst, src []Block, first uint64, tweaks []uint64) {
-	if n := len(src) &^ 7; useAESNI && n > 0 {
+	if !useAESNI {
+		hashRangeGo(dst, src, first, tweaks)
+		return
+	}
+	if n := len(src) &^ 7; n > 0 {
 		var tw []uint64
 		if tweaks != nil {
 			tw, tweaks = tweaks[:n], tweaks[n:]
@@ -52,7 +57,19 @@ func hashRange(dst, src []Block, first uint64, tweaks []uint64) {
 		tmmo8(&pi.rk, dst[:n], src[:n], first, tw)
 		dst, src, first = dst[n:], src[n:], first+uint64(n)
 	}
-	hashRangeGo(dst, src, first, tweaks)
+	if len(src) == 0 {
+		return
+	}
+	var in, out [8]Block
+	var tw []uint64
+	copy(in[:], src)
+	if tweaks != nil {
+		var t [8]uint64
+		copy(t[:], tweaks)
+		tw = t[:]
+	}
+	tmmo8(&pi.rk, out[:], in[:], first, tw)
+	copy(dst, out[:len(src)])
 }
 
 // hashRangeGo is hashRange through fixedCipher.encrypt.
