@@ -95,6 +95,32 @@ func TestTransposeBlock(t *testing.T) {
 	}
 }
 
+// TestTransposeColumns checks transposeColumns (two blocks at a time
+// with AVX-512 where present) against the portable block transpose, for
+// row counts around the blocks and pairs of blocks.
+func TestTransposeColumns(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(29, 30))
+	for _, n := range []int{128, 200, 256, 384, 512, 640, 1000, 128 * 65} {
+		blocks := (n + 127) / 128
+		stride := 2 * blocks
+		cols := make([]uint64, 128*stride)
+		for i := range cols {
+			cols[i] = r.Uint64()
+		}
+		got := make([]Block, n)
+		transposeColumns(got, cols, stride)
+		for b := range blocks {
+			var ref [128]Block
+			transposeBlockGo(&ref, cols[2*b:], stride)
+			for j := 0; j < 128 && b*128+j < n; j++ {
+				if got[b*128+j] != ref[j] {
+					t.Fatalf("%d rows: row %d differs from the portable transpose (AVX-512: %v)", n, b*128+j, useAVX512)
+				}
+			}
+		}
+	}
+}
+
 // TestVOLESums checks the unrolled k = 4 sums (with AVX-512 where there
 // is one, on the words up to a multiple of 8) against the definition
 // (u the sum of all expansions, v_j of those whose index has bit j) and

@@ -10,6 +10,10 @@ func transposeColumns(rows []Block, cols []uint64, stride int) {
 	parallel.Ranges(blocks, 64, func(from, to int) {
 		var tail [128]Block
 		for b := from; b < to; b++ {
+			if b+1 < to && len(rows)-b*128 >= 256 && transposeBlocks2((*[256]Block)(rows[b*128:]), cols[2*b:], stride) {
+				b++ // two at once
+				continue
+			}
 			dst := &tail
 			if len(rows)-b*128 >= 128 {
 				dst = (*[128]Block)(rows[b*128:])

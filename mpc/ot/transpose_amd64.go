@@ -30,3 +30,20 @@ func transposeBlock(dst *[128]Block, src []uint64, stride int) {
 //
 //go:noescape
 func transpose128AVX2(dst *[128]Block, src *uint64, stride uintptr)
+
+// transposeBlocks2 transposes two adjacent blocks at once (see
+// transposeColumns) with AVX-512 and reports whether it did.
+func transposeBlocks2(dst *[256]Block, src []uint64, stride int) bool {
+	if !useAVX512 {
+		return false
+	}
+	_ = src[127*stride+3]
+	transpose256AVX512(dst, &src[0], uintptr(stride)*8)
+	return true
+}
+
+// transpose256AVX512 is transpose128AVX2 on two adjacent blocks, the row
+// stride in bytes.
+//
+//go:noescape
+func transpose256AVX512(dst *[256]Block, src *uint64, stride uintptr)

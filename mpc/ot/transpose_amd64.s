@@ -98,3 +98,97 @@ scatter:
 
 	VZEROUPPER
 	RET
+
+// The order of the quadwords of a scratch row after the stages of
+// transpose256AVX512: (Aᵀ, Cᵀ) and (Bᵀ, Dᵀ) of the first block, then of
+// the second.
+DATA scatter2<>+0(SB)/8, $0
+DATA scatter2<>+8(SB)/8, $4
+DATA scatter2<>+16(SB)/8, $1
+DATA scatter2<>+24(SB)/8, $5
+DATA scatter2<>+32(SB)/8, $2
+DATA scatter2<>+40(SB)/8, $6
+DATA scatter2<>+48(SB)/8, $3
+DATA scatter2<>+56(SB)/8, $7
+GLOBL scatter2<>(SB), RODATA|NOPTR, $64
+
+// func transpose256AVX512(dst *[256]Block, src *uint64, stride uintptr)
+//
+// transpose128AVX2 on two adjacent blocks at once (the second's rows
+// the 16 bytes after the first's): row r < 64 of the scratch holds
+// (A, B, A', B', C, D, C', D')[r] of the two blocks [[A B] [C D]] and
+// [[A' B'] [C' D']], and the six swap stages run on all eight lanes.
+TEXT ·transpose256AVX512(SB), 0, $4096-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ stride+16(FP), DX
+
+	// Gather.
+	MOVQ DX, R8
+	SHLQ $6, R8
+	LEAQ (SI)(R8*1), R9 // row 64
+	LEAQ 0(SP), BX
+	MOVQ $64, CX
+gather2:
+	VMOVDQU      (SI), Y0
+	VINSERTI64X4 $1, (R9), Z0, Z0
+	VMOVDQU64    Z0, (BX)
+	ADDQ         DX, SI
+	ADDQ         DX, R9
+	ADDQ         $64, BX
+	DECQ         CX
+	JNZ          gather2
+
+	// Swap stages.
+	LEAQ stages<>(SB), R11
+	MOVQ $6, R12
+	LEAQ 4096(SP), R13
+stage2:
+	MOVQ         0(R11), AX
+	VPBROADCASTQ AX, Z14
+	VPBROADCASTQ 8(R11), Z15
+	MOVQ         AX, R10
+	SHLQ         $6, R10 // j rows in bytes
+	LEAQ         0(SP), BX
+outer2:
+	MOVQ BX, CX
+	LEAQ (BX)(R10*1), R14
+inner2:
+	VMOVDQU64 (CX), Z0        // a[k]
+	VMOVDQU64 (CX)(R10*1), Z1 // a[k|j]
+	VPSRLVQ   Z14, Z0, Z2
+	VPXORQ    Z1, Z2, Z2
+	VPANDQ    Z15, Z2, Z2     // t
+	VPXORQ    Z2, Z1, Z1
+	VPSLLVQ   Z14, Z2, Z2
+	VPXORQ    Z2, Z0, Z0
+	VMOVDQU64 Z0, (CX)
+	VMOVDQU64 Z1, (CX)(R10*1)
+	ADDQ      $64, CX
+	CMPQ      CX, R14
+	JNE       inner2
+	LEAQ      (BX)(R10*2), BX
+	CMPQ      BX, R13
+	JNE       outer2
+	ADDQ      $16, R11
+	DECQ      R12
+	JNZ       stage2
+
+	// Scatter.
+	VMOVDQU64 scatter2<>(SB), Z13
+	LEAQ      0(SP), BX
+	MOVQ      $64, CX
+scatter2loop:
+	VMOVDQU64     (BX), Z0
+	VPERMQ        Z0, Z13, Z0
+	VMOVDQU       X0, (DI)
+	VEXTRACTI32X4 $1, Z0, 1024(DI)
+	VEXTRACTI32X4 $2, Z0, 2048(DI)
+	VEXTRACTI32X4 $3, Z0, 3072(DI)
+	ADDQ          $64, BX
+	ADDQ          $16, DI
+	DECQ          CX
+	JNZ           scatter2loop
+
+	VZEROUPPER
+	RET

@@ -10,3 +10,5 @@ const (
 func voleSums4AVX512(a *voleArgs) { panic("ot: no AVX-512") }
 
 func transposeBlock(dst *[128]Block, src []uint64, stride int) { transposeBlockGo(dst, src, stride) }
+
+func transposeBlocks2(dst *[256]Block, src []uint64, stride int) bool { return false }
