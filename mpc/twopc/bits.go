@@ -32,8 +32,9 @@ type pairTriples struct{ a, b1, b2, c1, c2 []byte }
 // chooser's m_a ⊕ a·correction is m0 ⊕ a·(b1, b2).
 func (p *party) pairTriples(n int) (*pairTriples, error) {
 	t := &pairTriples{a: make([]byte, n), b1: make([]byte, n), b2: make([]byte, n), c1: make([]byte, n), c2: make([]byte, n)}
-	for j := range n {
-		t.a[j], t.b1[j], t.b2[j] = byte(p.coins.Bit()), byte(p.coins.Bit()), byte(p.coins.Bit())
+	p.coins.Read(t.c1) // three random bits per triple, a byte's low three
+	for j, r := range t.c1 {
+		t.a[j], t.b1[j], t.b2[j] = r&1, r>>1&1, r>>2&1
 	}
 	// kept: this party's share of a_other·(b1, b2)_own; got: of
 	// a_own·(b1, b2)_other. Two bits each, b1 in bit 0.
