@@ -25,24 +25,30 @@ func EachWith[S any](n int, newState func() (S, error), f func(s S, i int) error
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var stateErr atomic.Pointer[error]
-	for range min(runtime.GOMAXPROCS(0), n) {
+	work := func() {
+		s, err := newState()
+		if err != nil {
+			stateErr.CompareAndSwap(nil, &err)
+			return
+		}
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			errs[i] = f(s, i)
+		}
+	}
+	// One worker on the calling goroutine, the others on their own: a
+	// single index, or a single core, starts no goroutine.
+	for range min(runtime.GOMAXPROCS(0), n) - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := newState()
-			if err != nil {
-				stateErr.CompareAndSwap(nil, &err)
-				return
-			}
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				errs[i] = f(s, i)
-			}
+			work()
 		}()
 	}
+	work()
 	wg.Wait()
 	if e := stateErr.Load(); e != nil {
 		return *e
