@@ -10,19 +10,26 @@ import (
 
 var useAVX512 = cpu.X86.HasAVX512F
 
-// leafKeys is leafKeysGo, with AVX-512 four keys to a register.
-func leafKeys(k0, k1 []ot.Block, widths []uint8, dst []ot.Block) {
-	if !useAVX512 || len(widths) == 0 {
-		leafKeysGo(k0, k1, widths, dst)
-		return
-	}
-	rots, keys := 0, 0
+// leafTotals returns the random OTs and the keys of the leaves of
+// widths, which the assembly takes on trust: it panics on a width
+// outside 1…leafBits, as an index out of range would.
+func leafTotals(widths []uint8) (rots, keys int) {
 	for _, w := range widths {
 		if w < 1 || w > leafBits {
 			panic("twopc: leaf width out of range")
 		}
 		rots, keys = rots+int(w), keys+1<<w
 	}
+	return rots, keys
+}
+
+// leafKeys is leafKeysGo, with AVX-512 four keys to a register.
+func leafKeys(k0, k1 []ot.Block, widths []uint8, dst []ot.Block) {
+	if !useAVX512 || len(widths) == 0 {
+		leafKeysGo(k0, k1, widths, dst)
+		return
+	}
+	rots, keys := leafTotals(widths)
 	_, _, _ = k0[rots-1], k1[rots-1], dst[keys-1]
 	leafKeysAVX512(&k0[0], &k1[0], &widths[0], len(widths), &dst[0])
 }
@@ -33,13 +40,7 @@ func leafWords(pads []ot.Block, widths []uint8, words []uint32) {
 		leafWordsGo(pads, widths, words)
 		return
 	}
-	keys := 0
-	for _, w := range widths {
-		if w < 1 || w > leafBits {
-			panic("twopc: leaf width out of range")
-		}
-		keys += 1 << w
-	}
+	_, keys := leafTotals(widths)
 	_, _ = pads[keys-1], words[len(widths)-1]
 	leafWordsAVX512(&pads[0], &widths[0], len(widths), &words[0])
 }
@@ -50,13 +51,7 @@ func leafPadKeys(keys []ot.Block, widths []uint8, pads []ot.Block) {
 		leafPadKeysGo(keys, widths, pads)
 		return
 	}
-	rots := 0
-	for _, w := range widths {
-		if w < 1 || w > leafBits {
-			panic("twopc: leaf width out of range")
-		}
-		rots += int(w)
-	}
+	rots, _ := leafTotals(widths)
 	_, _ = keys[rots-1], pads[len(widths)-1]
 	leafPadKeysAsm(&keys[0], &widths[0], len(widths), &pads[0])
 }
