@@ -248,9 +248,14 @@ func agree(net mpc.Network, opt *Options) (*mpc.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: %s: %w", me, err)
 	}
+	// A failed send is reported only after the receives: a peer that
+	// hung up because a third party stopped has sent what says so (its
+	// settings came before, and the party that stopped fails the
+	// receive from it), which is the better error.
+	var sendErr error
 	for _, p := range peers(b.Parties, me) {
-		if err := net.Send(p, msg); err != nil {
-			return nil, fmt.Errorf("session: %s: sending the settings: %w", me, err)
+		if err := net.Send(p, msg); err != nil && sendErr == nil {
+			sendErr = fmt.Errorf("session: %s: sending the settings: %w", me, err)
 		}
 	}
 	var differ []string
@@ -273,6 +278,9 @@ func agree(net mpc.Network, opt *Options) (*mpc.Backend, error) {
 	if len(differ) > 0 {
 		return nil, fmt.Errorf("session: %s: %s, this party backend %s with options %v: every party must use the same",
 			me, strings.Join(differ, "; "), opt.Backend, opt.BackendOptions)
+	}
+	if sendErr != nil {
+		return nil, sendErr
 	}
 	return b, nil
 }
