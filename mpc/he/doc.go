@@ -23,11 +23,11 @@
 //
 // [Default]: ring degree N = 8192, plaintext ring Z_2^64 (ℓ ≤ 64 may be
 // chosen), ciphertext modulus Q = q_0·q_1·q_2·q_3 of four NTT-friendly
-// primes of 40, 40, 61 and 60 bits (log2 Q ≈ 201, within the 218 bits the
+// primes of 48, 48, 48 and 60 bits (log2 Q ≈ 204, within the 218 bits the
 // HE standard allows at N = 8192 for 128-bit security with a uniform
 // ternary secret and errors of σ = 3.2: veil's are centered binomial,
 // σ ≈ 3.24, |e| ≤ 21, as Microsoft SEAL samples them); responses
-// are switched down to Q' = q_0·q_1 (80 bits). [NewParams] refuses sets
+// are switched down to Q' = q_0·q_1 (96 bits). [NewParams] refuses sets
 // beyond the standard's table.
 //
 // Each layer is built for a public bound b on the server's weights
@@ -37,14 +37,16 @@
 // its queries use the level q_0⋯q_j (j ≥ ResponseModuli) that costs
 // least among those whose flood hides its noise, and every product,
 // transform and query byte shrinks with the moduli left out. With 16-bit
-// weights most of the zoo's layers run on q_0·q_1·q_2 (141 bits): about
-// 30 % less query and server work than on all four. Sizes
+// weights every layer of the zoo runs on q_0·q_1·q_2 (144 bits): about
+// 30 % less query and server work than on all four, and every modulus
+// of it below 2^50, where the transforms and products take AVX-512
+// IFMA's 52-bit multiply-adds. Sizes
 // ([Params.CiphertextBytes], [Params.ResponseBytes], [Layer.QueryBytes],
 // [Layer.ResponseBytes]):
 //
-//	public key           1 + 32 + N·Σbits(q_i)/8       = 205,857 bytes, once
-//	query ciphertext     32 + N·Σ_{i≤j} bits(q_i)/8     = 205,856 bytes (144,416 on three moduli)
-//	response ciphertext  N·80/8 + 2·⌈40·k/8⌉           = 81,920 + 10·k bytes for k outputs
+//	public key           1 + 32 + N·Σbits(q_i)/8       = 208,929 bytes, once
+//	query ciphertext     32 + N·Σ_{i≤j} bits(q_i)/8     = 208,928 bytes (147,488 on three moduli)
+//	response ciphertext  N·96/8 + 2·⌈48·k/8⌉           = 98,304 + 12·k bytes for k outputs
 //
 // plus a 13-byte header per message (kind, the layer's tag, count).
 //
@@ -96,8 +98,8 @@
 // transforms each kernel polynomial once and reuses it for every tile
 // and image, and makes one product per query ciphertext and output block.
 // The packing of every convolution and product of veil's zoo is tested;
-// ResNet-50's linear layers send about 2.2 GB (1.2 GB query, 1.0 GB
-// response) at the default BytesPerOp, for about 9·10^4 kernel
+// ResNet-50's linear layers send about 2.0 GB (1.07 GB query, 0.97 GB
+// response) at the default BytesPerOp, for about 9.4·10^4 kernel
 // transforms and 3.3·10^5 products on the server.
 //
 // # Response, noise and flooding
@@ -106,17 +108,18 @@
 // e centered binomial) so that its second component is a fresh RLWE sample and
 // reveals no combination of the weights; adds round(Q·(W·x_S − r)/t) at
 // the outputs for a fresh uniform mask r, its share; adds to every
-// output coefficient a flood uniform in [−2^F, 2^F) (F = 134 at the top
-// level, 74 on three moduli); switches down to Q' by rounding; and sends c₁ whole and c₀ only at the outputs. The
-// client computes c₀ + c₁·s and rounds t·φ/Q'.
+// output coefficient a flood uniform in [−2^F, 2^F) (F = 137 at the top
+// level, 77 on three moduli); switches down to Q' by rounding; and sends
+// c₁ whole and c₀ only at the outputs. The client computes c₀ + c₁·s
+// and rounds t·φ/Q'.
 //
 // The worst-case noise (noise.go) of an output whose weight polynomials
 // have nnz nonzero coefficients, weights of magnitude at most 2^(b−1), is
-// nnz·2^(b−1)·(19 + 1) for the products plus (2N + 1)·19 + 1 for the
+// nnz·2^(b−1)·(21 + 1) for the products plus (2N + 1)·21 + 1 for the
 // re-randomisation and rounding. The flood is the same for every layer on
 // a level and at least 2^40 (StatBits) times the data noise of any
 // packing a layer may use there (at the top level nnz ≤ [Params.MaxNNZ],
-// about 2^26.7 for any ℓ = 64-bit weights; on three moduli about 2^14.7
+// about 2^29.5 for any ℓ = 64-bit weights; on three moduli about 2^17.5
 // for 16-bit weights), so each
 // revealed coefficient's noise is within statistical distance 2^−40 of
 // the flood alone, independent of the weights. Flood plus data noise stays

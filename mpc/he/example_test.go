@@ -69,5 +69,5 @@ func Example() {
 	fmt.Printf("query %d bytes, response %d bytes\n", len(query), len(resp))
 	// Output:
 	// shares add up: true
-	// query 205869 bytes, response 82093 bytes
+	// query 208941 bytes, response 98509 bytes
 }

@@ -39,8 +39,8 @@ import (
 // modulus, the earlier ones' shrunk by the later divisions: less than
 // R = N/2 + 2 in all; the set must also satisfy 4·t·(E·Q'/Q + R) < Q'.
 // Both margins are a factor 2 below the decryption limit. For the default
-// set at ℓ = 64, F = 2^134 on all four moduli (layers of any weights up
-// to nnz ≈ 2^26.7) and 2^74 on three (16-bit weights up to nnz ≈ 2^14.7).
+// set at ℓ = 64, F = 2^137 on all four moduli (layers of any weights up
+// to nnz ≈ 2^29.5) and 2^77 on three (16-bit weights up to nnz ≈ 2^17.5).
 
 // dataNoise returns the worst-case noise of an output coefficient whose
 // weight polynomials hold nnz nonzero coefficients in total, each weight

@@ -44,19 +44,22 @@ type Literal struct {
 const defaultBytesPerOp = 1.0 / 16
 
 // DefaultLiteral returns the default parameter set: N = 8192, ℓ = 64,
-// Q = q_0·q_1·q_2·q_3 of 40, 40, 61 and 60 bits (log2 Q ≈ 201, under the
+// Q = q_0·q_1·q_2·q_3 of 48, 48, 48 and 60 bits (log2 Q ≈ 204, under the
 // 218 bits the HE standard allows at N = 8192 for 128-bit security with a
-// ternary secret and σ = 3.2), responses switched down to q_0·q_1 (80
+// ternary secret and σ = 3.2), responses switched down to q_0·q_1 (96
 // bits), flooding at 40 bits of statistical security. A layer whose
-// weights are small enough runs its queries on q_0·q_1·q_2 (141 bits)
-// alone (see [NewConv]).
+// weights are small enough runs its queries on q_0·q_1·q_2 (144 bits)
+// alone (see [NewConv]); the three are below 2^50, so that their
+// transforms and products run on AVX-512 IFMA's 52-bit multiply-adds
+// (a 61-bit third modulus, as before, took twice as long on its row and
+// left less room to flood).
 func DefaultLiteral() Literal {
 	return Literal{
 		LogN: 13,
 		LogT: 64,
 		Q: []uint64{
-			0xfffffdc001, 0xfffff4c001, // response moduli, 40 bits
-			0x1ffffffffffa4001, 0xfffffffffffc001, // dropped by the modulus switch, 61 and 60 bits
+			0xffffffffc001, 0xfffffffd8001, // response moduli, 48 bits
+			0xfffffffa0001, 0xfffffffffffc001, // dropped by the modulus switch, 48 and 60 bits
 		},
 		ResponseModuli: 2,
 		StatBits:       40,

@@ -22,8 +22,8 @@ func TestSecurity(t *testing.T) {
 	if p.LogQResponse() >= p.LogQ() {
 		t.Fatalf("responses at log2 Q' = %.2f, not below log2 Q = %.2f", p.LogQResponse(), p.LogQ())
 	}
-	if math.Abs(p.LogQ()-201) > 0.01 || math.Abs(p.LogQResponse()-80) > 0.01 {
-		t.Errorf("log2 Q = %.4f, log2 Q' = %.4f; the documented figures are 201 and 80", p.LogQ(), p.LogQResponse())
+	if math.Abs(p.LogQ()-204) > 0.01 || math.Abs(p.LogQResponse()-96) > 0.01 {
+		t.Errorf("log2 Q = %.4f, log2 Q' = %.4f; the documented figures are 204 and 96", p.LogQ(), p.LogQResponse())
 	}
 	if sd := math.Sqrt(errBound / 2.0); sigma != 3.2 || sd < sigma {
 		t.Errorf("σ = %v, errors' standard deviation %.3f: the table assumes at least 3.2", sigma, sd)
@@ -119,8 +119,8 @@ func TestFloodBound(t *testing.T) {
 				}
 			}
 		}
-		if logT == 64 && (p.FloodBits() != 134 || p.MaxNNZ() < 1<<26 || p.MaxNNZ() > 1<<27) {
-			t.Errorf("default flood 2^%d, MaxNNZ %d; documented 2^134 and about 2^26.7", p.FloodBits(), p.MaxNNZ())
+		if logT == 64 && (p.FloodBits() != 137 || p.MaxNNZ() < 1<<29 || p.MaxNNZ() > 1<<30) {
+			t.Errorf("default flood 2^%d, MaxNNZ %d; documented 2^137 and about 2^29.5", p.FloodBits(), p.MaxNNZ())
 		}
 	}
 }

@@ -62,12 +62,12 @@ func (p *Params) respBytes(count int) int {
 func (p *Params) PublicKeyBytes() int { return 1 + p.freshBytes(p.top.level) }
 
 // CiphertextBytes returns the size of one fresh ciphertext in a query at
-// the top level: 32 + N·Σ_{i<L} bits(q_i)/8 (205,856 bytes for the
-// default set; 144,416 on its three moduli).
+// the top level: 32 + N·Σ_{i<L} bits(q_i)/8 (208,928 bytes for the
+// default set; 147,488 on its three moduli).
 func (p *Params) CiphertextBytes() int { return p.freshBytes(p.top.level) }
 
 // ResponseBytes returns the size of one response ciphertext carrying k
-// outputs: Σ_{i<r} (N·bits(q_i)/8 + ⌈k·bits(q_i)/8⌉) (81,920 + 10·k
+// outputs: Σ_{i<r} (N·bits(q_i)/8 + ⌈k·bits(q_i)/8⌉) (98,304 + 12·k
 // bytes for the default set).
 func (p *Params) ResponseBytes(k int) int { return p.respPolyBytes() + p.respBytes(k) }
 
@@ -76,7 +76,7 @@ func putRow(dst []byte, row []uint64, b int) []byte {
 	start := len(dst)
 	dst = slices.Grow(dst, rowBytes(len(row), b))[:start+rowBytes(len(row), b)]
 	out := dst[start:]
-	if b%8 == 0 { // whole bytes (the 40-bit moduli): no shifts or ORs
+	if b%8 == 0 { // whole bytes (the 48-bit moduli): no shifts or ORs
 		bp, j := b/8, 0
 		// Each word's bytes above v's b bits are zero and are written
 		// over by the next value's.

@@ -73,7 +73,7 @@ func malformed(msg []byte, body int) []struct {
 		{"one byte extra", "bytes", append(bytes.Clone(msg), 0)},
 		{"doubled", "bytes", append(bytes.Clone(msg), msg[headerLen:]...)},
 		{"first residue ≥ modulus", "modulus", mutate(msg, func(b []byte) []byte {
-			copy(b[body:], []byte{0xff, 0xff, 0xff, 0xff, 0xff})
+			copy(b[body:], bytes.Repeat([]byte{0xff}, 6)) // the first 48-bit residue all ones
 			return b
 		})},
 		{"last residue ≥ modulus", "modulus", mutate(msg, func(b []byte) []byte {
@@ -119,7 +119,7 @@ func TestMalformedPublicKey(t *testing.T) {
 		{"one byte extra", "bytes", append(bytes.Clone(f.pk), 0)},
 		{"wrong kind", "kind", mutate(f.pk, func(b []byte) []byte { b[0] = kindQuery; return b })},
 		{"residue ≥ modulus", "modulus", mutate(f.pk, func(b []byte) []byte {
-			copy(b[1+seedLen:], []byte{0xff, 0xff, 0xff, 0xff, 0xff})
+			copy(b[1+seedLen:], bytes.Repeat([]byte{0xff}, 6)) // the first 48-bit residue all ones
 			return b
 		})},
 	} {
@@ -174,14 +174,14 @@ func TestWrongLayer(t *testing.T) {
 // TestSizes checks the message sizes against the documented formulas.
 func TestSizes(t *testing.T) {
 	p := Default()
-	if got, want := p.CiphertextBytes(), 32+8192*(40+40+61+60)/8; got != want || got != 205856 {
+	if got, want := p.CiphertextBytes(), 32+8192*(48+48+48+60)/8; got != want || got != 208928 {
 		t.Errorf("CiphertextBytes = %d, want %d", got, want)
 	}
-	if got := p.PublicKeyBytes(); got != 1+205856 {
+	if got := p.PublicKeyBytes(); got != 1+208928 {
 		t.Errorf("PublicKeyBytes = %d", got)
 	}
 	for _, k := range []int{0, 1, 7, 49, 8192} {
-		if got, want := p.ResponseBytes(k), 8192*80/8+2*((40*k+7)/8); got != want {
+		if got, want := p.ResponseBytes(k), 8192*96/8+2*((48*k+7)/8); got != want {
 			t.Errorf("ResponseBytes(%d) = %d, want %d", k, got, want)
 		}
 	}
@@ -216,11 +216,11 @@ func TestSizes(t *testing.T) {
 	for _, l := range layers {
 		nq, nr := l.Ciphertexts()
 		moduli[l.Moduli()]++
-		fresh := map[int]int{3: 144416, 4: 205856}[l.Moduli()]
+		fresh := map[int]int{3: 147488, 4: 208928}[l.Moduli()]
 		if got, want := l.QueryBytes(), 13+nq*fresh; got != want {
 			t.Errorf("%v: QueryBytes %d, want %d", l, got, want)
 		}
-		if got, want := l.ResponseBytes(), 13+nr*81920+10*l.OutputLen(); got != want {
+		if got, want := l.ResponseBytes(), 13+nr*98304+12*l.OutputLen(); got != want {
 			t.Errorf("%v: ResponseBytes %d, want %d", l, got, want)
 		}
 	}
