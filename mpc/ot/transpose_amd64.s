@@ -18,6 +18,69 @@ DATA stages<>+80(SB)/8, $1
 DATA stages<>+88(SB)/8, $0x5555555555555555
 GLOBL stages<>(SB), RODATA|NOPTR, $96
 
+// GATHER loads the arguments and fills the scratch at 0(SP): its row r
+// < 64 is the LOAD-wide input row r (at src + r·stride) in its low half
+// and input row 64 + r above it (INSERT), STORE-d whole, 2^ROWLOG bytes.
+#define GATHER(LOAD, INSERT, STORE, HALF, WHOLE, ROWLOG) \
+	MOVQ   dst+0(FP), DI;         \
+	MOVQ   src+8(FP), SI;         \
+	MOVQ   stride+16(FP), DX;     \
+	MOVQ   DX, R8;                \
+	SHLQ   $6, R8;                \
+	LEAQ   (SI)(R8*1), R9;        \
+	LEAQ   0(SP), BX;             \
+	MOVQ   $64, CX;               \
+gather:                           \
+	LOAD   (SI), HALF;            \
+	INSERT $1, (R9), WHOLE, WHOLE; \
+	STORE  WHOLE, (BX);           \
+	ADDQ   DX, SI;                \
+	ADDQ   DX, R9;                \
+	ADDQ   $(1<<ROWLOG), BX;      \
+	DECQ   CX;                    \
+	JNZ    gather
+
+// SWAPSTAGES runs the six swap stages of transpose64 on the scratch at
+// 0(SP), END bytes of rows 2^ROWLOG bytes wide, with the moves and the
+// logic of that width (MOV, XOR, AND) on registers A, B and T, the mask
+// in M and the shift count in X14: at distance j, t = (a[k] >> j ⊕
+// a[k|j]) ∧ mask; a[k|j] ⊕= t; a[k] ⊕= t << j. One definition for every
+// register width.
+#define SWAPSTAGES(MOV, XOR, AND, A, B, T, M, ROWLOG, END) \
+	LEAQ         stages<>(SB), R11;     \
+	MOVQ         $6, R12;               \
+	LEAQ         END(SP), R13;          \
+stage:                                  \
+	MOVQ         0(R11), AX;            \
+	MOVQ         AX, X14;               \
+	VPBROADCASTQ 8(R11), M;             \
+	MOVQ         AX, R10;               \
+	SHLQ         $ROWLOG, R10;          \
+	LEAQ         0(SP), BX;             \
+outer:                                  \
+	MOVQ         BX, CX;                \
+	LEAQ         (BX)(R10*1), R14;      \
+inner:                                  \
+	MOV          (CX), A;               \
+	MOV          (CX)(R10*1), B;        \
+	VPSRLQ       X14, A, T;             \
+	XOR          B, T, T;               \
+	AND          M, T, T;               \
+	XOR          T, B, B;               \
+	VPSLLQ       X14, T, T;             \
+	XOR          T, A, A;               \
+	MOV          A, (CX);               \
+	MOV          B, (CX)(R10*1);        \
+	ADDQ         $(1<<ROWLOG), CX;      \
+	CMPQ         CX, R14;               \
+	JNE          inner;                 \
+	LEAQ         (BX)(R10*2), BX;       \
+	CMPQ         BX, R13;               \
+	JNE          outer;                 \
+	ADDQ         $16, R11;              \
+	DECQ         R12;                   \
+	JNZ          stage
+
 // func transpose128AVX2(dst *[128]Block, src *uint64, stride uintptr)
 //
 // Row r < 64 of the scratch holds the quarters' rows r in its four
@@ -26,60 +89,10 @@ GLOBL stages<>(SB), RODATA|NOPTR, $96
 // run on all four lanes at once; then dst[r] = (Aᵀ[r], Cᵀ[r]) and
 // dst[64+r] = (Bᵀ[r], Dᵀ[r]).
 TEXT ·transpose128AVX2(SB), 0, $2048-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ stride+16(FP), DX
-
-	// Gather.
-	MOVQ DX, R8
-	SHLQ $6, R8
-	LEAQ (SI)(R8*1), R9 // row 64
-	LEAQ 0(SP), BX
-	MOVQ $64, CX
-gather:
-	VMOVDQU     (SI), X0
-	VINSERTI128 $1, (R9), Y0, Y0
-	VMOVDQU     Y0, (BX)
-	ADDQ        DX, SI
-	ADDQ        DX, R9
-	ADDQ        $32, BX
-	DECQ        CX
-	JNZ         gather
+	GATHER(VMOVDQU, VINSERTI128, VMOVDQU, X0, Y0, 5)
 
 	// Swap stages.
-	LEAQ stages<>(SB), R11
-	MOVQ $6, R12
-	LEAQ 2048(SP), R13
-stage:
-	MOVQ         0(R11), AX
-	MOVQ         AX, X14
-	VPBROADCASTQ 8(R11), Y15
-	MOVQ         AX, R10
-	SHLQ         $5, R10 // j rows in bytes
-	LEAQ         0(SP), BX
-outer:
-	MOVQ BX, CX
-	LEAQ (BX)(R10*1), R14
-inner:
-	VMOVDQU (CX), Y0         // a[k]
-	VMOVDQU (CX)(R10*1), Y1  // a[k|j]
-	VPSRLQ  X14, Y0, Y2
-	VPXOR   Y1, Y2, Y2
-	VPAND   Y15, Y2, Y2      // t
-	VPXOR   Y2, Y1, Y1
-	VPSLLQ  X14, Y2, Y2
-	VPXOR   Y2, Y0, Y0
-	VMOVDQU Y0, (CX)
-	VMOVDQU Y1, (CX)(R10*1)
-	ADDQ    $32, CX
-	CMPQ    CX, R14
-	JNE     inner
-	LEAQ    (BX)(R10*2), BX
-	CMPQ    BX, R13
-	JNE     outer
-	ADDQ    $16, R11
-	DECQ    R12
-	JNZ     stage
+	SWAPSTAGES(VMOVDQU, VPXOR, VPAND, Y0, Y1, Y2, Y15, 5, 2048)
 
 	// Scatter.
 	LEAQ 0(SP), BX
@@ -119,60 +132,10 @@ GLOBL scatter2<>(SB), RODATA|NOPTR, $64
 // (A, B, A', B', C, D, C', D')[r] of the two blocks [[A B] [C D]] and
 // [[A' B'] [C' D']], and the six swap stages run on all eight lanes.
 TEXT ·transpose256AVX512(SB), 0, $4096-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ stride+16(FP), DX
-
-	// Gather.
-	MOVQ DX, R8
-	SHLQ $6, R8
-	LEAQ (SI)(R8*1), R9 // row 64
-	LEAQ 0(SP), BX
-	MOVQ $64, CX
-gather2:
-	VMOVDQU      (SI), Y0
-	VINSERTI64X4 $1, (R9), Z0, Z0
-	VMOVDQU64    Z0, (BX)
-	ADDQ         DX, SI
-	ADDQ         DX, R9
-	ADDQ         $64, BX
-	DECQ         CX
-	JNZ          gather2
+	GATHER(VMOVDQU, VINSERTI64X4, VMOVDQU64, Y0, Z0, 6)
 
 	// Swap stages.
-	LEAQ stages<>(SB), R11
-	MOVQ $6, R12
-	LEAQ 4096(SP), R13
-stage2:
-	MOVQ         0(R11), AX
-	VPBROADCASTQ AX, Z14
-	VPBROADCASTQ 8(R11), Z15
-	MOVQ         AX, R10
-	SHLQ         $6, R10 // j rows in bytes
-	LEAQ         0(SP), BX
-outer2:
-	MOVQ BX, CX
-	LEAQ (BX)(R10*1), R14
-inner2:
-	VMOVDQU64 (CX), Z0        // a[k]
-	VMOVDQU64 (CX)(R10*1), Z1 // a[k|j]
-	VPSRLVQ   Z14, Z0, Z2
-	VPXORQ    Z1, Z2, Z2
-	VPANDQ    Z15, Z2, Z2     // t
-	VPXORQ    Z2, Z1, Z1
-	VPSLLVQ   Z14, Z2, Z2
-	VPXORQ    Z2, Z0, Z0
-	VMOVDQU64 Z0, (CX)
-	VMOVDQU64 Z1, (CX)(R10*1)
-	ADDQ      $64, CX
-	CMPQ      CX, R14
-	JNE       inner2
-	LEAQ      (BX)(R10*2), BX
-	CMPQ      BX, R13
-	JNE       outer2
-	ADDQ      $16, R11
-	DECQ      R12
-	JNZ       stage2
+	SWAPSTAGES(VMOVDQU64, VPXORQ, VPANDQ, Z0, Z1, Z2, Z15, 6, 4096)
 
 	// Scatter.
 	VMOVDQU64 scatter2<>(SB), Z13
