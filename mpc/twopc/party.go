@@ -28,7 +28,8 @@ type party struct {
 	triples   *pairTriples
 	tripleOff int
 	// The messages of random OTs, reused batch after batch (see
-	// sendROTs, chooseROTs).
+	// sendROTs, chooseROTs); the leaf OTs keep their correlated
+	// strings in sent0 and chosen (ot.LazyRandomOTs).
 	sent0, sent1, chosen []ot.Block
 	leaves               leafRun // the current batch of comparison leaves
 }
