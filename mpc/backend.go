@@ -30,6 +30,15 @@ type Engine interface {
 	Cost() Cost
 }
 
+// A Planner is an Engine that can prepare ahead for the runs of a
+// session: Plan(n) says that the next n runs are of one program, so the
+// engine may make the input-independent work of several of them (an
+// offline phase) at once. Every party of the session calls Plan with the
+// same n before those runs; a run of another program ends the plan.
+type Planner interface {
+	Plan(n int)
+}
+
 // A Backend is a secure backend that sessions can pick by name.
 type Backend struct {
 	// Name is how sessions, configuration files and the command line

@@ -96,7 +96,7 @@ type Result struct {
 	Scale          int       `json:"scale"`
 	WallS          float64   `json:"wall_s"` // the whole session, setup included
 	Inferences     int       `json:"inferences"`
-	MsPerInference float64   `json:"ms_per_inference"` // median; setup excluded
+	MsPerInference float64   `json:"ms_per_inference"` // session.Report.Median; setup excluded
 	CPUS           []float64 `json:"cpu_s_per_party"`
 	BytesSent      []int64   `json:"bytes_sent_per_party"`
 	BytesTotal     int64     `json:"bytes_total"`

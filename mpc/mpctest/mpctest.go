@@ -104,6 +104,9 @@ func MPC(name string, opts mpc.Options, wrap func(p mpc.Party, net mpc.Network) 
 			if err != nil {
 				return err
 			}
+			if pl, ok := e.(mpc.Planner); ok {
+				pl.Plan(len(inputs)) // as a session does
+			}
 			for _, in := range inputs {
 				var out [][]uint64
 				switch p {

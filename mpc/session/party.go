@@ -70,7 +70,7 @@ type PartyReport struct {
 	BytesSent   int64        `json:"bytes_sent"`
 	BytesRecv   int64        `json:"bytes_recv"`
 	Rounds      int          `json:"rounds"`
-	MsMedian    float64      `json:"ms_per_inference"` // median over the inferences
+	MsMedian    float64      `json:"ms_per_inference"` // Report.Median
 	CPUSeconds  float64      `json:"cpu_s"`            // user + system CPU time of this process
 	PeakRSS     int64        `json:"peak_rss_bytes"`   // largest resident set of this process
 	// OfflineBytesSent and OfflineS are the part of BytesSent and of the

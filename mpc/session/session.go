@@ -81,19 +81,34 @@ type Report struct {
 	N        int           // inferences run
 	Wall     time.Duration // from the first message to the last inference
 	PerInfer []time.Duration
-	Backend  string
-	Cost     mpc.Cost  // protocol traffic, rounds and per-op costs
-	Net      mpc.Stats // everything on the wire, framing and setup included
+	// Offline is the part of each inference's time spent in its offline
+	// phase (ahead of the input; zero for a backend without one). An
+	// inference whose offline phase made several runs' work at once
+	// (mpc.Planner) carries all of it, the ones served from it none.
+	Offline []time.Duration
+	Backend string
+	Cost    mpc.Cost  // protocol traffic, rounds and per-op costs
+	Net     mpc.Stats // everything on the wire, framing and setup included
 }
 
-// Median is the median time of one inference (0 if none ran).
+// Median is the time of one inference (0 if none ran): the median of
+// the inferences' online times (each one's time less its offline phase)
+// plus the offline time per inference (the session's over its
+// inferences), so that an offline phase made for several runs counts
+// once, spread over them. For a backend without an offline phase it is
+// the median time.
 func (r *Report) Median() time.Duration {
 	if len(r.PerInfer) == 0 {
 		return 0
 	}
 	ts := slices.Clone(r.PerInfer)
+	var offline time.Duration
+	for i, d := range r.Offline {
+		ts[i] -= d
+		offline += d
+	}
 	slices.Sort(ts)
-	return ts[len(ts)/2]
+	return ts[len(ts)/2] + offline/time.Duration(len(ts))
 }
 
 // Server runs the server's side: prog must carry the weights.
@@ -206,6 +221,10 @@ func run(ctx context.Context, net mpc.Network, prog *fixed.Program, b *mpc.Backe
 	if err != nil {
 		return nil, fmt.Errorf("session: %s: backend %s: %w", me, b.Name, err)
 	}
+	if p, ok := e.(mpc.Planner); ok {
+		p.Plan(n) // the n runs of prog the client announced (recvCount)
+	}
+	_, offline := e.Cost().Offline()
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
 			e.Abort(err)
@@ -221,6 +240,8 @@ func run(ctx context.Context, net mpc.Network, prog *fixed.Program, b *mpc.Backe
 			return nil, fmt.Errorf("session: inference %d: %w", i, err)
 		}
 		rep.PerInfer = append(rep.PerInfer, time.Since(t0))
+		_, off := e.Cost().Offline()
+		rep.Offline, offline = append(rep.Offline, off-offline), off
 		if got != nil {
 			got(i, out)
 		}

@@ -9,7 +9,7 @@ import (
 // names veil demo and veil eval print it under.
 type Summary struct {
 	WallS           float64 `json:"wall_s"`
-	MsPerInference  float64 `json:"ms_per_inference"` // median, the client's
+	MsPerInference  float64 `json:"ms_per_inference"` // the client's Report.Median
 	BytesSent       []int64 `json:"bytes_sent_per_party"`
 	BytesTotal      int64   `json:"bytes_total"`
 	BytesPerInfer   int64   `json:"bytes_per_inference"`

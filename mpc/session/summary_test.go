@@ -44,6 +44,36 @@ func TestSummary(t *testing.T) {
 	}
 }
 
+// TestReportMedian: the median online time plus the offline time per
+// inference, so that an offline phase one inference made for the others
+// counts once, spread over all of them.
+func TestReportMedian(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		d := make([]time.Duration, len(v))
+		for i, x := range v {
+			d[i] = time.Duration(x) * time.Millisecond
+		}
+		return d
+	}
+	for _, c := range []struct {
+		name         string
+		per, offline []time.Duration
+		want         time.Duration
+	}{
+		{"none ran", nil, nil, 0},
+		{"no offline phase", ms(5, 1, 3), nil, 3 * time.Millisecond},
+		{"an offline phase each", ms(12, 11, 13), ms(9, 9, 9), 12 * time.Millisecond},
+		{"one made for all", ms(40, 1, 2, 3), ms(36, 0, 0, 0), 12 * time.Millisecond}, // median online 3, offline 36/4
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := &Report{PerInfer: c.per, Offline: c.offline}
+			if got := r.Median(); got != c.want {
+				t.Errorf("Median = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
 // TestLoopbackAramis: the parties of a loopback run under Aramis agree
 // with the cleartext executor as they do without it, each party's host
 // (Wrap) stands under its Aramis layer, and the frames cost bytes.

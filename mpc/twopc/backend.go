@@ -26,6 +26,10 @@ type backend struct {
 	// made before instruction windows[next].start.
 	windows []window
 	next    int
+	// runs is how many runs the offline phase makes (0: this run's are
+	// in the engine's stock; see runsAhead), digest the program's.
+	runs   int
+	digest [32]byte
 	// prods are the RLWE products by the server's weights of the
 	// instructions whose masks the offline phase made, by instruction,
 	// until the instruction runs.
@@ -47,21 +51,25 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 	if err := mpc.CheckRole(e.me, prog, inputs); err != nil {
 		return err
 	}
-	if err := e.agree(prog); err != nil {
-		return fmt.Errorf("program check: %w", err)
-	}
 	k, err := e.opt.compareBits(prog)
 	if err != nil {
 		return err
 	}
 	b.prog, b.inputs, b.k = prog, inputs, k
 	b.windows, b.next = schedule(prog, k), 0
+	b.digest = prog.PublicDigest()
+	b.runs = e.runsAhead(b.digest, b.windows)
+	if err := e.agree(b.digest, b.runs); err != nil {
+		return fmt.Errorf("program check: %w", err)
+	}
+	e.planned = max(e.planned-1, 0)
 	b.prods, e.masks = map[int][]product{}, nil
 	return b.offline(0)
 }
 
 // offline makes the offline window that starts at instruction k, if any:
-// the masks of its linear layers, its triples and its OTs.
+// its OTs and triples and the masks of its linear layers, for b.runs
+// runs, or takes this run's from the stock.
 func (b *backend) offline(k int) error {
 	if b.next < len(b.windows) && b.windows[b.next].start == k {
 		w := b.windows[b.next]
@@ -70,7 +78,10 @@ func (b *backend) offline(k int) error {
 		if b.next < len(b.windows) {
 			end = b.windows[b.next].start
 		}
-		return b.e.precompute(w.need, func() error { return b.precomputeLinear(k, end) })
+		if b.runs == 0 {
+			return b.fromStock(k, end)
+		}
+		return b.e.precompute(w.need.times(b.runs), func() error { return b.precomputeLinear(k, end) })
 	}
 	return nil
 }

@@ -25,6 +25,9 @@
 // Every correlated OT a run takes is counted from the program and
 // extended before the run (offline.go), ahead of the input, with the
 // linear layers' masks: the online phase pays one bit per OT and 8 bytes
-// per input element of a linear layer. The engine's costs are reported per op,
-// the offline phase apart (mpc.OpCost.Offline).
+// per input element of a linear layer. When the session announces several
+// runs of a program small enough (Plan), the first run's offline phase
+// makes them for up to 16 runs at once, its linear layers batched over
+// the runs (ahead.go). The engine's costs are reported per op, the
+// offline phase apart (mpc.OpCost.Offline).
 package twopc

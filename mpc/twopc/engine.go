@@ -34,6 +34,8 @@ type Engine struct {
 	ops     []mpc.OpCost // by op, in order of first use
 
 	masks       []linearMask              // made offline, in the order the run takes them (masks.go)
+	planned     int                       // runs announced and not begun (Plan)
+	stock       *stock                    // offline work made for later runs (ahead.go)
 	kernelCache map[kernelKey]*he.Kernels // see Engine.kernels
 	kernelBytes int
 }
@@ -188,15 +190,19 @@ func (e *Engine) accountPhase(op string, n int, offline bool, f func() error) er
 	return err
 }
 
-// agree exchanges the programs' public digests.
-func (e *Engine) agree(prog *fixed.Program) error {
-	d := prog.PublicDigest()
-	got, err := e.p.exchange(d[:], "program check")
+// agree exchanges the programs' public digests and the number of runs
+// the offline phase is about to make (runsAhead), which must match.
+func (e *Engine) agree(d [32]byte, runs int) error {
+	msg := binary.LittleEndian.AppendUint32(d[:], uint32(runs))
+	got, err := e.p.exchange(msg, "program check")
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(got, d[:]) {
+	if len(got) != len(msg) || !bytes.Equal(got[:len(d)], d[:]) {
 		return &mpc.PeerError{Peer: 1 - e.me, Err: errors.New("runs a different program")}
+	}
+	if theirs := binary.LittleEndian.Uint32(got[len(d):]); theirs != uint32(runs) {
+		return &mpc.PeerError{Peer: 1 - e.me, Err: fmt.Errorf("prepares %d runs in this offline phase, this party %d (0: from the stock)", theirs, runs)}
 	}
 	return nil
 }

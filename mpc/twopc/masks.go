@@ -56,12 +56,14 @@ var errMasks = errors.New("internal error: the offline phase's linear masks are 
 // products returns the RLWE products of instruction in by the server's
 // weights, in the order a run takes them: one per Conv by a weight
 // filter, one per batch element of a MatMul by a weight operand, none
-// for any other instruction.
-func (b *backend) products(in *fixed.Instr) ([]product, error) {
+// for any other instruction; each batched over runs runs (the images of
+// a Conv, the rows of a MatMul's shared operand, run after run).
+func (b *backend) products(in *fixed.Instr, runs int) ([]product, error) {
 	wi := b.prog.WeightOperand(in)
 	switch {
 	case in.Op == fixed.Conv && wi == 1:
 		cp := b.prog.ConvParams(in)
+		cp.N *= runs
 		layer, err := he.NewConv(b.e.params, cp, b.weightBits(in, 1))
 		if err != nil {
 			return nil, fmt.Errorf("Conv %v: %w", cp, err)
@@ -79,13 +81,13 @@ func (b *backend) products(in *fixed.Instr) ([]product, error) {
 			var err error
 			var part, lw []uint64
 			if wi == 1 { // x (M×K, shared) times W (K×N)
-				layer, err = he.NewMatMul(b.e.params, M, K, N, wbits)
+				layer, err = he.NewMatMul(b.e.params, runs*M, K, N, wbits)
 				if w != nil {
 					part = w[mm.B[p]*K*N : (mm.B[p]+1)*K*N]
 					lw = part
 				}
 			} else { // W (M×K) times x (K×N): (xᵀ·Wᵀ)ᵀ
-				layer, err = he.NewMatMul(b.e.params, N, K, M, wbits)
+				layer, err = he.NewMatMul(b.e.params, runs*N, K, M, wbits)
 				if w != nil {
 					part = w[mm.A[p]*M*K : (mm.A[p]+1)*M*K]
 					lw = transpose(part, M, K)
@@ -102,32 +104,51 @@ func (b *backend) products(in *fixed.Instr) ([]product, error) {
 }
 
 // precomputeLinear makes the masks of the products of instructions
-// from…to−1 and keeps the products for the online phase (b.prods).
+// from…to−1 for b.runs runs and keeps this run's products for the
+// online phase (b.prods).
 func (b *backend) precomputeLinear(from, to int) error {
-	var prods []product
+	var single, made []product
 	for k := from; k < to; k++ {
-		ps, err := b.products(&b.prog.Instrs[k])
+		in := &b.prog.Instrs[k]
+		ps, err := b.products(in, 1)
 		if err != nil {
 			return err
 		}
-		if ps != nil {
-			b.prods[k] = ps
+		if ps == nil {
+			continue
 		}
-		prods = append(prods, ps...)
+		b.prods[k] = ps
+		single = append(single, ps...)
+		if b.runs > 1 {
+			batched, err := b.products(in, b.runs)
+			if err != nil {
+				return err
+			}
+			made = append(made, batched...)
+		}
 	}
-	if len(prods) == 0 {
+	if b.runs == 1 {
+		made = single
+	}
+	var masks []linearMask
+	if len(made) > 0 {
+		var err error
+		if masks, err = b.e.linearMasks(made); err != nil {
+			return fmt.Errorf("offline phase: linear layers: %w", err)
+		}
+	}
+	if b.runs == 1 {
+		b.e.masks = append(b.e.masks, masks...)
 		return nil
 	}
-	if err := b.e.linearMasks(prods); err != nil {
-		return fmt.Errorf("offline phase: linear layers: %w", err)
-	}
-	return nil
+	return b.e.splitMasks(b.digest, masks, single, b.runs)
 }
 
-// linearMasks runs the offline part of prods and queues their masks:
+// linearMasks runs the offline part of prods and returns their masks:
 // P0 sends every query before it reads the first response, so that P1
 // evaluates one while P0 encrypts the next.
-func (e *Engine) linearMasks(prods []product) error {
+func (e *Engine) linearMasks(prods []product) ([]linearMask, error) {
+	masks := make([]linearMask, 0, len(prods))
 	if e.me == mpc.P0 {
 		rs := make([][]uint64, len(prods))
 		for i, pr := range prods {
@@ -135,33 +156,33 @@ func (e *Engine) linearMasks(prods []product) error {
 			e.p.coins.Uint64s(rs[i])
 			q, err := e.client.EncryptInput(pr.layer, rs[i])
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if err := e.net.Send(1-e.me, q); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for i, pr := range prods {
 			resp, err := e.net.Recv(1 - e.me)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			z, err := e.client.DecryptOutput(pr.layer, resp)
 			if err != nil {
-				return &mpc.PeerError{Peer: 1 - e.me, Err: fmt.Errorf("its linear-layer response: %w", err)}
+				return nil, &mpc.PeerError{Peer: 1 - e.me, Err: fmt.Errorf("its linear-layer response: %w", err)}
 			}
-			e.masks = append(e.masks, linearMask{layer: pr.layer, r: rs[i], share: z})
+			masks = append(masks, linearMask{layer: pr.layer, r: rs[i], share: z})
 		}
-		return nil
+		return masks, nil
 	}
 	for _, pr := range prods {
 		kern, err := e.kernels(pr.key, pr.layer, pr.w)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		q, err := e.net.Recv(1 - e.me)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var resp []byte
 		var share []uint64
@@ -171,14 +192,14 @@ func (e *Engine) linearMasks(prods []product) error {
 			resp, share, err = e.server.Eval(pr.layer, pr.w, nil, q)
 		}
 		if err != nil {
-			return &mpc.PeerError{Peer: 1 - e.me, Err: fmt.Errorf("its linear-layer query: %w", err)}
+			return nil, &mpc.PeerError{Peer: 1 - e.me, Err: fmt.Errorf("its linear-layer query: %w", err)}
 		}
 		if err := e.net.Send(1-e.me, resp); err != nil {
-			return err
+			return nil, err
 		}
-		e.masks = append(e.masks, linearMask{layer: pr.layer, share: share})
+		masks = append(masks, linearMask{layer: pr.layer, share: share})
 	}
-	return nil
+	return masks, nil
 }
 
 // online returns the products of instruction k that the offline phase

@@ -32,6 +32,10 @@ func (n need) plus(m need) need {
 	return need{n.a + m.a, n.b + m.b, n.triples + m.triples, n.masks + m.masks}
 }
 
+func (n need) times(k int) need {
+	return need{n.a * k, n.b * k, n.triples * k, n.masks * k}
+}
+
 func (n need) fits() bool {
 	return n.a <= maxPrecompute && n.b <= maxPrecompute && n.triples <= maxPrecompute && n.masks <= maxPrecompute
 }

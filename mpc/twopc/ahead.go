@@ -1,0 +1,134 @@
+package twopc
+
+// Offline work for several runs at once. When the session announces n
+// runs of one program (Plan), the offline phase of the first of them
+// makes the OTs, triples and linear-layer masks of up to maxAheadRuns:
+// its RLWE products are the program's with every linear layer batched
+// over the runs (a MatMul's rows, a Conv's images), which pack into
+// far fewer ciphertexts per run than one run's small layers do (the
+// SecureML network's three products: 13 ciphertexts for one run, 32
+// for eight), and its OTs and triples come in the same few rounds. The
+// runs that follow take their share of the masks from the stock and
+// run no offline phase.
+//
+// Security: nothing changes but when the work is done. Every mask r is
+// drawn uniformly for one product of one run and used once, the query
+// on the batch is an RLWE query on independent uniform values, and the
+// pooled OTs and triples are drawn by the runs in order, each once.
+// Which runs come from a stock, and how many runs a batch covers, are
+// public: they follow from the announced count and the program's
+// public sizes, and the parties compare them before every run.
+
+// maxAheadRuns bounds the runs one offline phase prepares for.
+const maxAheadRuns = 16
+
+// aheadBytes bounds the memory a party keeps for later runs: their
+// masks, OTs and triples (needBytes).
+const aheadBytes = 64 << 20
+
+// stock is the offline work made for later runs of one program.
+type stock struct {
+	digest [32]byte       // the program's public digest
+	masks  [][]linearMask // per later run (possibly none), in the order the run takes them; layers set when taken
+}
+
+// Plan implements mpc.Planner: the session will run one program n
+// times.
+func (e *Engine) Plan(n int) { e.planned = max(n, 0) }
+
+// runsAhead returns how many runs the offline phase of a run of the
+// program with digest d and offline windows ws makes: 0 when the
+// stock already holds this run's, else between 1 and the runs planned.
+// A program with more than one window (too large to make at once) is
+// made run by run.
+func (e *Engine) runsAhead(d [32]byte, ws []window) int {
+	if e.stock != nil {
+		if e.stock.digest == d && len(e.stock.masks) > 0 {
+			return 0
+		}
+		e.stock = nil // another program: the plan has ended
+		e.planned = 0
+	}
+	if len(ws) != 1 {
+		return 1
+	}
+	n := min(e.planned, maxAheadRuns)
+	for ; n > 1; n-- {
+		if w := ws[0].need.times(n); w.fits() && needBytes(w) <= aheadBytes {
+			break
+		}
+	}
+	return max(n, 1)
+}
+
+// needBytes is the memory a party keeps for what w takes until its runs
+// take it: a correlated OT's block and choice bit, a pair triple's five
+// bits in bytes, a mask's element.
+func needBytes(w need) int { return 17*(w.a+w.b) + 5*w.triples + 8*w.masks }
+
+// fromStock gives the run the masks the stock holds for it: the
+// products of instructions from…to−1 by this run's layers.
+func (b *backend) fromStock(from, to int) error {
+	e := b.e
+	masks := e.stock.masks[0]
+	e.stock.masks = e.stock.masks[1:]
+	if len(e.stock.masks) == 0 {
+		e.stock = nil
+	}
+	i := 0
+	for k := from; k < to; k++ {
+		ps, err := b.products(&b.prog.Instrs[k], 1)
+		if err != nil {
+			return err
+		}
+		if ps == nil {
+			continue
+		}
+		b.prods[k] = ps
+		for _, pr := range ps {
+			if i == len(masks) {
+				return errMasks
+			}
+			masks[i].layer = pr.layer
+			i++
+		}
+	}
+	if i != len(masks) {
+		return errMasks
+	}
+	e.masks = masks
+	return nil
+}
+
+// splitMasks cuts the masks of products batched over runs into each
+// run's: run j's part of a mask is the j-th of the runs' equal blocks
+// of its input and output. The first run's go to the engine's queue,
+// the others' to the stock.
+func (e *Engine) splitMasks(d [32]byte, batched []linearMask, single []product, runs int) error {
+	if len(batched) != len(single) {
+		return errMasks
+	}
+	per := make([][]linearMask, runs)
+	for j := range per {
+		per[j] = make([]linearMask, len(batched))
+	}
+	for i, m := range batched {
+		in, out := single[i].layer.InputLen(), single[i].layer.OutputLen()
+		if len(m.share) != runs*out || (m.r != nil && len(m.r) != runs*in) {
+			return errMasks
+		}
+		for j := range per {
+			p := linearMask{share: m.share[j*out : (j+1)*out : (j+1)*out]}
+			if m.r != nil {
+				p.r = m.r[j*in : (j+1)*in : (j+1)*in]
+			}
+			per[j][i] = p
+		}
+	}
+	for i := range per[0] {
+		per[0][i].layer = single[i].layer
+	}
+	e.masks = append(e.masks, per[0]...)
+	e.stock = &stock{digest: d, masks: per[1:]}
+	return nil
+}
