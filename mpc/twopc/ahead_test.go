@@ -135,6 +135,75 @@ func TestPlanAhead(t *testing.T) {
 	}
 }
 
+// TestPlanAheadWindows runs a planned session of the bundled LeNet with
+// windows as small as its largest instruction's needs: the first run
+// makes the masks of every run, window by window, and each run makes
+// its own OTs and triples, exactly what it takes.
+func TestPlanAheadWindows(t *testing.T) {
+	prog := testmodel.Program(t, "fashion_lenet", 12)
+	q, k := mustLower(t, prog), mustBits(t, prog)
+	defer func(cap int) { maxPrecompute = cap }(maxPrecompute)
+	largest := 1
+	for j := range q.Instrs {
+		d := instrNeed(q, &q.Instrs[j], readersOf(q), k)
+		largest = max(largest, d.a, d.b, d.triples, d.masks)
+	}
+	maxPrecompute = 2 * largest
+	ws := schedule(q, k)
+	if len(ws) < 2 {
+		t.Fatalf("%d windows", len(ws))
+	}
+	const n = 3
+	xs := randomInputs(rand.New(rand.NewPCG(49, 50)), prog, n)
+	outs, engines, errs := runPlanned(t, [2]int{n, n}, repeat(prog, n), xs)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, x := range xs {
+		checkOutputs(t, prog, x, outs[i])
+	}
+	a, b, triples := demand(q, k)
+	var masks, most int
+	for _, w := range ws {
+		masks, most = masks+w.masks, max(most, w.masks)
+	}
+	ahead := min(n, maxPrecompute/most) // runs a batch of masks covers
+	if ahead < 2 {
+		t.Fatalf("windows too small to batch masks: %d of %d a window", most, maxPrecompute)
+	}
+	batches := (n + ahead - 1) / ahead
+	t.Logf("%d windows, masks of %d runs a batch", len(ws), ahead)
+	for p, e := range engines {
+		if s, r := e.p.snd.Pooled(), e.p.rcv.Pooled(); s != 0 || r != 0 {
+			t.Errorf("P%d has %d and %d precomputed OTs left", p, s, r)
+		}
+		sent, got := uint64(n*(a+triples)), uint64(n*(b+triples))
+		if p == 1 {
+			sent, got = got, sent
+		}
+		if e.p.snd.Used() != sent || e.p.rcv.Used() != got {
+			t.Errorf("P%d took %d and %d OTs; %d runs take %d and %d", p, e.p.snd.Used(), e.p.rcv.Used(), n, sent, got)
+		}
+		if e.stock != nil || e.planned != 0 {
+			t.Errorf("P%d: %d runs planned and a stock left after the plan", p, e.planned)
+		}
+		calls := map[string]int{}
+		elems := map[string]int64{}
+		for _, o := range e.Cost().Ops {
+			calls[o.Op], elems[o.Op] = o.Calls, o.Elems
+		}
+		if w := len(ws); calls["offline masks"] != batches*w || calls["offline OTs"] != n*w {
+			t.Errorf("P%d: %d offline mask phases and %d OT phases for %d runs of %d windows, %d to a batch, want %d and %d",
+				p, calls["offline masks"], calls["offline OTs"], n, w, ahead, batches*w, n*w)
+		}
+		if elems["offline masks"] != int64(n*masks) {
+			t.Errorf("P%d: masks for %d elements, %d runs take %d", p, elems["offline masks"], n, n*masks)
+		}
+	}
+}
+
 // TestPlanAheadMasksOwn checks the split of a batch's masks after the
 // first run of a plan: every later run's r and share of each product
 // are blocks of their own (no two runs share memory), r's blocks differ

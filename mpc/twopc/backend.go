@@ -27,9 +27,13 @@ type backend struct {
 	windows []window
 	next    int
 	// runs is how many runs the offline phase makes (0: this run's are
-	// in the engine's stock; see runsAhead), digest the program's.
-	runs   int
-	digest [32]byte
+	// in the engine's stock; see runsAhead), whole whether the OTs and
+	// triples come with the masks, stocked this run's masks from the
+	// stock not yet queued, digest the program's.
+	runs    int
+	whole   bool
+	stocked []linearMask
+	digest  [32]byte
 	// prods are the RLWE products by the server's weights of the
 	// instructions whose masks the offline phase made, by instruction,
 	// until the instruction runs.
@@ -64,26 +68,42 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 	}
 	e.planned = max(e.planned-1, 0)
 	b.prods, e.masks = map[int][]product{}, nil
+	switch {
+	case b.runs == 0:
+		b.takeStock()
+	case b.runs > 1:
+		b.startStock(len(b.windows) == 1)
+	}
 	return b.offline(0)
 }
 
 // offline makes the offline window that starts at instruction k, if any:
 // its OTs and triples and the masks of its linear layers, for b.runs
-// runs, or takes this run's from the stock.
+// runs (the OTs and triples for one unless whole), or takes this run's
+// from the stock.
 func (b *backend) offline(k int) error {
-	if b.next < len(b.windows) && b.windows[b.next].start == k {
-		w := b.windows[b.next]
-		b.next++
-		end := len(b.prog.Instrs)
-		if b.next < len(b.windows) {
-			end = b.windows[b.next].start
-		}
-		if b.runs == 0 {
-			return b.fromStock(k, end)
-		}
-		return b.e.precompute(w.need.times(b.runs), func() error { return b.precomputeLinear(k, end) })
+	if b.next >= len(b.windows) || b.windows[b.next].start != k {
+		return nil
 	}
-	return nil
+	w := b.windows[b.next].need
+	b.next++
+	end := len(b.prog.Instrs)
+	if b.next < len(b.windows) {
+		end = b.windows[b.next].start
+	}
+	switch {
+	case b.runs == 0:
+		if err := b.fromStock(k, end); err != nil || b.whole {
+			return err
+		}
+		w.masks = 0
+		return b.e.precompute(w, nil)
+	case b.whole:
+		w = w.times(b.runs)
+	default:
+		w.masks *= b.runs
+	}
+	return b.e.precompute(w, func() error { return b.precomputeLinear(k, end) })
 }
 
 // Input shares P0's input: its share the value, P1's zero.
@@ -318,7 +338,7 @@ func (b *backend) End(outs []fixed.Value) ([][]uint64, error) {
 			all = append(all, a...)
 		}
 	}
-	if len(b.prods) != 0 || len(b.e.masks) != 0 {
+	if len(b.prods) != 0 || len(b.e.masks) != 0 || len(b.stocked) != 0 {
 		return nil, errMasks
 	}
 	opened, err := b.e.reveal(all)

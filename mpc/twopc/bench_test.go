@@ -2,6 +2,7 @@ package twopc_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"testing"
 	"time"
@@ -71,6 +72,8 @@ func bench2PC(b *testing.B, model, data string, pixelMax float64) {
 	run2PC(b, prog, xs)
 }
 
+var planRuns = flag.Bool("twopc.plan", false, "announce each benchmark's b.N runs to the engines (Engine.Plan), as a session does")
+
 // run2PC runs b.N inferences of prog on xs (cycled) in one session.
 func run2PC(b *testing.B, prog *fixed.Program, xs [][]float32) {
 	pub := prog.Public()
@@ -89,6 +92,9 @@ func run2PC(b *testing.B, prog *fixed.Program, xs [][]float32) {
 	var before [2]mpc.Cost
 	for p := range 2 {
 		before[p] = engines[p].Cost()
+		if *planRuns {
+			engines[p].Plan(b.N)
+		}
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

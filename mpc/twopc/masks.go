@@ -141,7 +141,7 @@ func (b *backend) precomputeLinear(from, to int) error {
 		b.e.masks = append(b.e.masks, masks...)
 		return nil
 	}
-	return b.e.splitMasks(b.digest, masks, single, b.runs)
+	return b.e.splitMasks(masks, single, b.runs)
 }
 
 // linearMasks runs the offline part of prods and returns their masks:

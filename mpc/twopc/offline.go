@@ -141,12 +141,15 @@ func readersOf(prog *fixed.Program) [][]readerOf {
 }
 
 // precompute runs the offline phase of one window: its linear layers'
-// masks (linear), then its triples and its OTs (within maxPrecompute;
-// the rest go online), each accounted as an op of its own.
+// masks (linear, unless nil), then its triples and its OTs (within
+// maxPrecompute; the rest go online), each accounted as an op of its
+// own.
 func (e *Engine) precompute(w need, linear func() error) error {
 	a, b, triples := min(w.a, maxPrecompute), min(w.b, maxPrecompute), min(w.triples, maxPrecompute)
-	if err := e.accountPhase("offline masks", w.masks, true, linear); err != nil {
-		return err
+	if linear != nil {
+		if err := e.accountPhase("offline masks", w.masks, true, linear); err != nil {
+			return err
+		}
 	}
 	return e.accountPhase("offline OTs", a+b+triples, true, func() error {
 		if triples > 0 {
