@@ -2,6 +2,7 @@ package tf
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -146,12 +147,22 @@ func funcTensor(fn *FunctionDef, s string, rename func(string) string) (string, 
 		return "^" + rename(s[1:]), nil
 	}
 	parts := strings.Split(s, ":")
+	known := func(name string) bool {
+		return slices.ContainsFunc(fn.Inputs, func(a FuncArg) bool { return a.Name == name }) ||
+			slices.ContainsFunc(fn.Nodes, func(n *NodeDef) bool { return n.Name == name })
+	}
 	switch len(parts) {
 	case 1:
+		if !known(s) {
+			return "", fmt.Errorf("input %q names no argument or node of the function", s)
+		}
 		return rename(s), nil
 	case 2:
 		// Graph form, which function bodies do not normally use.
 		if _, err := strconv.Atoi(parts[1]); err == nil {
+			if !known(parts[0]) {
+				return "", fmt.Errorf("input %q names no argument or node of the function", s)
+			}
 			return rename(parts[0]) + ":" + parts[1], nil
 		}
 	case 3:

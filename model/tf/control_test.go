@@ -148,6 +148,16 @@ func TestIfErrors(t *testing.T) {
 			lib[0].Inputs = lib[0].Inputs[:1]
 			return lib
 		}(), "takes 1 arguments, the node gives 2"},
+		{"output of no node", ifGraph("If", cond), func() []*FunctionDef {
+			lib := branchLibrary()
+			lib[0].Ret["a"] = "r$activations:0" // found by FuzzDecodeGraphDef
+			return lib
+		}(), `input "r$activations:0" names no argument or node of the function`},
+		{"input of no node", ifGraph("If", cond), func() []*FunctionDef {
+			lib := branchLibrary()
+			lib[0].Nodes[3].Inputs[1] = "t"
+			return lib
+		}(), `input "t" names no argument or node of the function`},
 		{"recursion", ifGraph("If", cond), func() []*FunctionDef {
 			lib := branchLibrary()
 			lib[0].Nodes = append(lib[0].Nodes, constI("c", nil, 1),

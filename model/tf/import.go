@@ -182,6 +182,9 @@ func (b *builder) order(outs []string) ([]*NodeDef, error) {
 		if _, bound := b.vals[name]; n == nil && bound {
 			return nil // an argument of a function being inlined
 		}
+		if n == nil && from == nil { // an output, of the graph or of a function
+			return fmt.Errorf("output node %q does not exist", name)
+		}
 		if n == nil {
 			return &ir.NodeError{Node: from.Name, Op: ir.Op(from.Op), Err: fmt.Errorf("input node %q does not exist", name)}
 		}
