@@ -64,19 +64,14 @@ func (e *Engine) runsAhead(d [32]byte, ws []window) int {
 		}
 		return max(n, 1)
 	}
-	var masks, most int
+	var masks int
 	for _, w := range ws {
-		masks, most = masks+w.masks, max(most, w.masks)
-	}
-	for ; n > 1; n-- {
-		if most*n <= maxPrecompute && 8*masks*(n-1) <= aheadMaskBytes {
-			break
-		}
+		masks += w.masks
 	}
 	if masks == 0 {
 		return 1
 	}
-	return max(n, 1)
+	return max(min(n, aheadMaskBytes/(8*masks)+1), 1)
 }
 
 // needBytes is the memory a party keeps for what w takes until its runs

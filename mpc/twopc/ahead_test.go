@@ -137,8 +137,9 @@ func TestPlanAhead(t *testing.T) {
 
 // TestPlanAheadWindows runs a planned session of the bundled LeNet with
 // windows as small as its largest instruction's needs: the first run
-// makes the masks of every run, window by window, and each run makes
-// its own OTs and triples, exactly what it takes.
+// makes the masks of every run, in windows that fit them, and each run
+// makes its own OTs and triples, window by window, exactly what it
+// takes.
 func TestPlanAheadWindows(t *testing.T) {
 	prog := testmodel.Program(t, "fashion_lenet", 12)
 	q, k := mustLower(t, prog), mustBits(t, prog)
@@ -149,11 +150,11 @@ func TestPlanAheadWindows(t *testing.T) {
 		largest = max(largest, d.a, d.b, d.triples, d.masks)
 	}
 	maxPrecompute = 2 * largest
-	ws := schedule(q, k)
+	const n = 3
+	ws, first := schedule(q, k, 1), schedule(q, k, n)
 	if len(ws) < 2 {
 		t.Fatalf("%d windows", len(ws))
 	}
-	const n = 3
 	xs := randomInputs(rand.New(rand.NewPCG(49, 50)), prog, n)
 	outs, engines, errs := runPlanned(t, [2]int{n, n}, repeat(prog, n), xs)
 	for _, err := range errs {
@@ -165,16 +166,10 @@ func TestPlanAheadWindows(t *testing.T) {
 		checkOutputs(t, prog, x, outs[i])
 	}
 	a, b, triples := demand(q, k)
-	var masks, most int
+	var masks int
 	for _, w := range ws {
-		masks, most = masks+w.masks, max(most, w.masks)
+		masks += w.masks
 	}
-	ahead := min(n, maxPrecompute/most) // runs a batch of masks covers
-	if ahead < 2 {
-		t.Fatalf("windows too small to batch masks: %d of %d a window", most, maxPrecompute)
-	}
-	batches := (n + ahead - 1) / ahead
-	t.Logf("%d windows, masks of %d runs a batch", len(ws), ahead)
 	for p, e := range engines {
 		if s, r := e.p.snd.Pooled(), e.p.rcv.Pooled(); s != 0 || r != 0 {
 			t.Errorf("P%d has %d and %d precomputed OTs left", p, s, r)
@@ -194,13 +189,65 @@ func TestPlanAheadWindows(t *testing.T) {
 		for _, o := range e.Cost().Ops {
 			calls[o.Op], elems[o.Op] = o.Calls, o.Elems
 		}
-		if w := len(ws); calls["offline masks"] != batches*w || calls["offline OTs"] != n*w {
-			t.Errorf("P%d: %d offline mask phases and %d OT phases for %d runs of %d windows, %d to a batch, want %d and %d",
-				p, calls["offline masks"], calls["offline OTs"], n, w, ahead, batches*w, n*w)
+		if wantOTs := len(first) + (n-1)*len(ws); calls["offline masks"] != len(first) || calls["offline OTs"] != wantOTs {
+			t.Errorf("P%d: %d offline mask phases and %d OT phases, want %d and %d", p, calls["offline masks"], calls["offline OTs"], len(first), wantOTs)
 		}
 		if elems["offline masks"] != int64(n*masks) {
 			t.Errorf("P%d: masks for %d elements, %d runs take %d", p, elems["offline masks"], n, n*masks)
 		}
+	}
+}
+
+// TestScheduleRunsMasks checks the windows of a first run that makes
+// the masks of several: each fits the bound with its masks made for all
+// the runs (unless it is one instruction alone), there are more of them
+// the more runs, and together they take what the one-run windows take.
+func TestScheduleRunsMasks(t *testing.T) {
+	prog := testmodel.Program(t, "fashion_lenet", 12)
+	q, k := mustLower(t, prog), mustBits(t, prog)
+	defer func(cap int) { maxPrecompute = cap }(maxPrecompute)
+	readers := readersOf(q)
+	largest := 1
+	for j := range q.Instrs {
+		d := instrNeed(q, &q.Instrs[j], readers, k)
+		largest = max(largest, d.a, d.b, d.triples, d.masks)
+	}
+	maxPrecompute = 2 * largest
+	total := func(ws []window) (t need) {
+		for _, w := range ws {
+			t = t.plus(w.need)
+		}
+		return t
+	}
+	one := schedule(q, k, 1)
+	last := len(one)
+	for _, runs := range []int{2, 16, 64} {
+		ws := schedule(q, k, runs)
+		if total(ws) != total(one) {
+			t.Errorf("%d runs: windows take %+v, one run's %+v", runs, total(ws), total(one))
+		}
+		if len(ws) < last {
+			t.Errorf("%d runs: %d windows, fewer than %d for fewer runs", runs, len(ws), last)
+		}
+		last = len(ws)
+		for i, w := range ws {
+			end := len(q.Instrs)
+			if i+1 < len(ws) {
+				end = ws[i+1].start
+			}
+			var instrs int
+			for j := w.start; j < end; j++ {
+				if instrNeed(q, &q.Instrs[j], readers, k) != (need{}) {
+					instrs++
+				}
+			}
+			if instrs > 1 && !w.withMasks(runs).fits() {
+				t.Errorf("%d runs: window %d (%d instructions) takes %+v with its masks for every run, beyond %d", runs, i, instrs, w.withMasks(runs), maxPrecompute)
+			}
+		}
+	}
+	if last <= len(one) {
+		t.Errorf("%d windows for one run and for 64: the runs' masks split none", len(one))
 	}
 }
 

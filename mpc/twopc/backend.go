@@ -60,9 +60,13 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 		return err
 	}
 	b.prog, b.inputs, b.k = prog, inputs, k
-	b.windows, b.next = schedule(prog, k), 0
+	b.windows, b.next = schedule(prog, k, 1), 0
 	b.digest = prog.PublicDigest()
 	b.runs = e.runsAhead(b.digest, b.windows)
+	whole := len(b.windows) == 1
+	if b.runs > 1 && !whole { // windows that fit the runs' masks
+		b.windows = schedule(prog, k, b.runs)
+	}
 	if err := e.agree(b.digest, b.runs); err != nil {
 		return fmt.Errorf("program check: %w", err)
 	}
@@ -72,7 +76,7 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 	case b.runs == 0:
 		b.takeStock()
 	case b.runs > 1:
-		b.startStock(len(b.windows) == 1)
+		b.startStock(whole)
 	}
 	return b.offline(0)
 }
@@ -101,7 +105,7 @@ func (b *backend) offline(k int) error {
 	case b.whole:
 		w = w.times(b.runs)
 	default:
-		w.masks *= b.runs
+		w = w.withMasks(b.runs)
 	}
 	return b.e.precompute(w, func() error { return b.precomputeLinear(k, end) })
 }

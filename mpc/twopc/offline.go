@@ -32,6 +32,12 @@ func (n need) plus(m need) need {
 	return need{n.a + m.a, n.b + m.b, n.triples + m.triples, n.masks + m.masks}
 }
 
+// withMasks is n with its masks made for runs runs.
+func (n need) withMasks(runs int) need {
+	n.masks *= runs
+	return n
+}
+
 func (n need) times(k int) need {
 	return need{n.a * k, n.b * k, n.triples * k, n.masks * k}
 }
@@ -49,8 +55,8 @@ type window struct {
 
 // schedule returns the offline windows of a run of prog (as lowered for
 // the engine), comparing k bits: each as long as what it takes fits
-// maxPrecompute.
-func schedule(prog *fixed.Program, k int) []window {
+// maxPrecompute, with its linear layers' masks made for runs runs.
+func schedule(prog *fixed.Program, k, runs int) []window {
 	readers := readersOf(prog)
 	var ws []window
 	for j := range prog.Instrs {
@@ -59,7 +65,7 @@ func schedule(prog *fixed.Program, k int) []window {
 			continue
 		}
 		if len(ws) > 0 {
-			if w := &ws[len(ws)-1]; w.plus(d).fits() {
+			if w := &ws[len(ws)-1]; w.plus(d).withMasks(runs).fits() {
 				w.need = w.plus(d)
 				continue
 			}
@@ -113,7 +119,7 @@ func instrNeed(prog *fixed.Program, in *fixed.Instr, readers [][]readerOf, k int
 // demand is what a whole run takes (the sum of its windows).
 func demand(prog *fixed.Program, k int) (a, b, triples int) {
 	var t need
-	for _, w := range schedule(prog, k) {
+	for _, w := range schedule(prog, k, 1) {
 		t = t.plus(w.need)
 	}
 	return t.a, t.b, t.triples

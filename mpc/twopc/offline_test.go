@@ -50,7 +50,7 @@ func testOfflineDemand(t *testing.T, windows bool) {
 				largest = max(largest, d.a, d.b, d.triples)
 			}
 			maxPrecompute = largest
-			if n := len(schedule(q, mustBits(t, prog))); n < 2 {
+			if n := len(schedule(q, mustBits(t, prog), 1)); n < 2 {
 				t.Fatalf("%s: %d windows", prog.Name, n)
 			}
 		}
