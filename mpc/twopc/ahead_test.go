@@ -82,6 +82,33 @@ func checkOutputs(t *testing.T, prog *fixed.Program, x []uint64, got [][]uint64)
 	}
 }
 
+// planSession runs a session planned for n runs of prog on random
+// inputs and checks every output against the cleartext executor and the
+// engines afterwards: the runs took exactly the OTs and triples n runs
+// take, the offline phase made no more, and neither a plan nor a stock
+// is left. It returns the engines.
+func planSession(t *testing.T, rng *rand.Rand, prog *fixed.Program, n int) []*Engine {
+	t.Helper()
+	xs := randomInputs(rng, prog, n)
+	outs, engines, errs := runPlanned(t, [2]int{n, n}, repeat(prog, n), xs)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, x := range xs {
+		checkOutputs(t, prog, x, outs[i])
+	}
+	a, b, triples := demand(mustLower(t, prog), mustBits(t, prog))
+	checkOTsTaken(t, prog.Name, engines, n*a, n*b, n*triples)
+	for p, e := range engines {
+		if e.stock != nil || e.planned != 0 {
+			t.Errorf("P%d: %d runs planned and a stock left after the plan", p, e.planned)
+		}
+	}
+	return engines
+}
+
 func repeat(prog *fixed.Program, n int) []*fixed.Program {
 	progs := make([]*fixed.Program, n)
 	for i := range progs {
@@ -100,31 +127,8 @@ func TestPlanAhead(t *testing.T) {
 	for _, prog := range []*fixed.Program{testmodel.Program(t, "fashion_lenet", 12), testmodel.Program(t, "digits_mlp", 12)} {
 		t.Run(prog.Name, func(t *testing.T) {
 			const n = 5
-			xs := randomInputs(rng, prog, n)
-			outs, engines, errs := runPlanned(t, [2]int{n, n}, repeat(prog, n), xs)
-			for _, err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i, x := range xs {
-				checkOutputs(t, prog, x, outs[i])
-			}
-			a, b, triples := demand(mustLower(t, prog), mustBits(t, prog))
+			engines := planSession(t, rng, prog, n)
 			for p, e := range engines {
-				if s, r := e.p.snd.Pooled(), e.p.rcv.Pooled(); s != 0 || r != 0 {
-					t.Errorf("P%d has %d and %d precomputed OTs left", p, s, r)
-				}
-				sent, got := uint64(n*(a+triples)), uint64(n*(b+triples))
-				if p == 1 {
-					sent, got = got, sent
-				}
-				if e.p.snd.Used() != sent || e.p.rcv.Used() != got {
-					t.Errorf("P%d took %d and %d OTs; %d runs take %d and %d", p, e.p.snd.Used(), e.p.rcv.Used(), n, sent, got)
-				}
-				if e.stock != nil || e.planned != 0 {
-					t.Errorf("P%d: %d runs planned and a stock left after the plan", p, e.planned)
-				}
 				for _, o := range e.Cost().Ops {
 					if o.Offline && o.Calls != 1 {
 						t.Errorf("P%d: %q ran %d times for %d planned runs, want once", p, o.Op, o.Calls, n)
@@ -155,35 +159,12 @@ func TestPlanAheadWindows(t *testing.T) {
 	if len(ws) < 2 {
 		t.Fatalf("%d windows", len(ws))
 	}
-	xs := randomInputs(rand.New(rand.NewPCG(49, 50)), prog, n)
-	outs, engines, errs := runPlanned(t, [2]int{n, n}, repeat(prog, n), xs)
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i, x := range xs {
-		checkOutputs(t, prog, x, outs[i])
-	}
-	a, b, triples := demand(q, k)
+	engines := planSession(t, rand.New(rand.NewPCG(49, 50)), prog, n)
 	var masks int
 	for _, w := range ws {
 		masks += w.masks
 	}
 	for p, e := range engines {
-		if s, r := e.p.snd.Pooled(), e.p.rcv.Pooled(); s != 0 || r != 0 {
-			t.Errorf("P%d has %d and %d precomputed OTs left", p, s, r)
-		}
-		sent, got := uint64(n*(a+triples)), uint64(n*(b+triples))
-		if p == 1 {
-			sent, got = got, sent
-		}
-		if e.p.snd.Used() != sent || e.p.rcv.Used() != got {
-			t.Errorf("P%d took %d and %d OTs; %d runs take %d and %d", p, e.p.snd.Used(), e.p.rcv.Used(), n, sent, got)
-		}
-		if e.stock != nil || e.planned != 0 {
-			t.Errorf("P%d: %d runs planned and a stock left after the plan", p, e.planned)
-		}
 		calls := map[string]int{}
 		elems := map[string]int64{}
 		for _, o := range e.Cost().Ops {

@@ -84,24 +84,8 @@ func testOfflineDemand(t *testing.T, windows bool) {
 			t.Fatalf("%s: %d outputs", prog.Name, len(outs[0]))
 		}
 		a, b, triples := demand(mustLower(t, prog), mustBits(t, prog))
+		checkOTsTaken(t, prog.Name, engines, a, b, triples)
 		for p, e := range engines {
-			if s, r := e.p.snd.Pooled(), e.p.rcv.Pooled(); s != 0 || r != 0 {
-				t.Errorf("%s: P%d has %d and %d precomputed OTs left", prog.Name, p, s, r)
-			}
-			// P0 sends a, P1 b; the triples take one random OT each way.
-			sent, got := uint64(a+triples), uint64(b+triples)
-			if p == 1 {
-				sent, got = got, sent
-			}
-			if e.p.triples == nil && triples > 0 {
-				t.Errorf("%s: P%d made no triples offline", prog.Name, p)
-			} else if e.p.triples != nil && len(e.p.triples.a) != e.p.tripleOff {
-				left := len(e.p.triples.a) - e.p.tripleOff
-				t.Errorf("%s: P%d has %d triples left", prog.Name, p, left)
-			}
-			if e.p.snd.Used() != sent || e.p.rcv.Used() != got {
-				t.Errorf("%s: P%d took %d and %d OTs, the offline phase made %d and %d", prog.Name, p, e.p.snd.Used(), e.p.rcv.Used(), sent, got)
-			}
 			var offline int64
 			for _, o := range e.Cost().Ops {
 				if o.Op == "offline OTs" {
@@ -114,6 +98,31 @@ func testOfflineDemand(t *testing.T, windows bool) {
 		}
 		nets[0].Close()
 		nets[1].Close()
+	}
+}
+
+// checkOTsTaken checks that the engines' runs took a correlated OTs with
+// P0 sending, b with P1 sending and the given pair triples, all made
+// offline and none left over.
+func checkOTsTaken(t *testing.T, name string, engines []*Engine, a, b, triples int) {
+	t.Helper()
+	for p, e := range engines {
+		if s, r := e.p.snd.Pooled(), e.p.rcv.Pooled(); s != 0 || r != 0 {
+			t.Errorf("%s: P%d has %d and %d precomputed OTs left", name, p, s, r)
+		}
+		// P0 sends a, P1 b; the triples take one random OT each way.
+		sent, got := uint64(a+triples), uint64(b+triples)
+		if p == 1 {
+			sent, got = got, sent
+		}
+		if e.p.triples == nil && triples > 0 {
+			t.Errorf("%s: P%d made no triples offline", name, p)
+		} else if e.p.triples != nil && len(e.p.triples.a) != e.p.tripleOff {
+			t.Errorf("%s: P%d has %d triples left", name, p, len(e.p.triples.a)-e.p.tripleOff)
+		}
+		if e.p.snd.Used() != sent || e.p.rcv.Used() != got {
+			t.Errorf("%s: P%d took %d and %d OTs, the offline phase made %d and %d", name, p, e.p.snd.Used(), e.p.rcv.Used(), sent, got)
+		}
 	}
 }
 
