@@ -142,10 +142,11 @@ func (b *builder) globalAvgPool(name, x string) string {
 	return b.node(name, ir.OpReduceMean, ir.Attrs{Axes: []int{2, 3}, KeepDims: true}, x)
 }
 
-// flatten is torch.flatten(x, 1) as exported: Reshape to [1, -1].
+// flatten is torch.flatten(x, 1) as exported: Reshape to [0, -1] (the
+// leading axis copied, so that the network takes a batch: Graph.WithBatch).
 func (b *builder) flatten(name, x string) string {
 	if b.err == nil {
-		b.err = b.g.AddConst(name+".shape", ir.IntTensor(ir.Shape{2}, []int64{1, -1}))
+		b.err = b.g.AddConst(name+".shape", ir.IntTensor(ir.Shape{2}, []int64{0, -1}))
 	}
 	return b.node(name, ir.OpReshape, ir.Attrs{}, x, name+".shape")
 }
@@ -217,7 +218,8 @@ func (b *builder) gelu(name, x string) string {
 	return b.mul(name, y, b.scalar(name+".half", 0.5))
 }
 
-// reshape reshapes x to shape (which may hold one -1).
+// reshape reshapes x to shape (which may hold one -1, and 0 for a
+// dimension of x kept).
 func (b *builder) reshape(name, x string, shape ...int) string {
 	s := make([]int64, len(shape))
 	for i, d := range shape {

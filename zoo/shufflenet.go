@@ -13,7 +13,7 @@ import (
 // input in two halves (torch.chunk: ONNX Split), keeps one and runs the
 // other through 1×1, 3×3 depthwise and 1×1 convolutions; a stride-2 unit
 // runs both branches on the whole input. The halves are concatenated and
-// their channels shuffled (Reshape to [1, 2, C/2, H, W], Transpose,
+// their channels shuffled (Reshape to [N, 2, C/2, H, W], Transpose,
 // Reshape back). 2,278,604 parameters.
 func shuffleNetV2(hw int, seed uint64) (*ir.Graph, error) {
 	b := newBuilder("shufflenet_v2_x1_0", seed)
@@ -57,7 +57,7 @@ func (b *builder) channelShuffle(name, x string, groups int) string {
 	if b.err != nil {
 		return ""
 	}
-	y := b.reshape(name+".view", x, s[0], groups, s[1]/groups, s[2], s[3])
+	y := b.reshape(name+".view", x, 0, groups, s[1]/groups, s[2], s[3]) // 0: the batch kept
 	y = b.transpose(name+".transpose", y, 0, 2, 1, 3, 4)
-	return b.reshape(name, y, s[0], s[1], s[2], s[3])
+	return b.reshape(name, y, 0, s[1], s[2], s[3])
 }

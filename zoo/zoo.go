@@ -4,7 +4,8 @@
 // depends only on the architecture, not on the weight values.
 //
 // Every graph looks like an ONNX import of the PyTorch/torchvision model
-// (NCHW, batch 1): Conv (with a bias, or followed by BatchNorm), BatchNorm
+// (NCHW, batch 1; every network but ViT takes a batch through
+// Graph.WithBatch): Conv (with a bias, or followed by BatchNorm), BatchNorm
 // with inference statistics, Relu, Clip(0, 6) for ReLU6, MaxPool,
 // AvgPool, ReduceMean over H and W for global average pooling, Concat,
 // Add for residuals, Reshape to flatten, and MatMul + Add for fully

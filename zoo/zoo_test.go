@@ -344,3 +344,39 @@ func summarize(g *ir.Graph) summary {
 	}
 	return s
 }
+
+// TestBatch builds every network for a batch of two examples
+// (ir.Graph.WithBatch): its outputs lead with the batch, the rest of
+// their shapes as for one; ViT, built for one example, is refused.
+func TestBatch(t *testing.T) {
+	for _, name := range Names() {
+		if testing.Short() && name != "lenet" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			n, err := Lookup(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := n.Build(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := g.WithBatch(2)
+			if name == "vit" {
+				if err == nil {
+					t.Error("ViT, built for one example, took a batch")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range b.Outputs {
+				if s, one := b.Values[o].Shape, g.Values[o].Shape; s[0] != 2 || !s[1:].Equal(one[1:]) {
+					t.Errorf("output %q: %v batched, %v for one", o, s, one)
+				}
+			}
+		})
+	}
+}

@@ -26,6 +26,7 @@ func benchCmd() *cobra.Command {
 		seed     uint64
 		scale    int
 		repeat   int
+		batch    int
 		chart    string
 		mf       modelFlags
 		mal      maliciousFlags
@@ -98,10 +99,11 @@ The ResNet scaling run (the paper's Figure 10):
 				}}
 				r, err := runner.Run(bench.Spec{
 					Name:       short,
-					Load:       func() (*ir.Graph, error) { return benchNetwork(&mf, name, seed) },
+					Load:       func() (*ir.Graph, error) { return benchBatch(&mf, name, seed, batch) },
 					Scale:      scale,
 					Session:    opt,
 					Inferences: repeat,
+					Batch:      batch,
 					Seed:       seed,
 					Malicious:  mal.on,
 				})
@@ -144,7 +146,8 @@ The ResNet scaling run (the paper's Figure 10):
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print a markdown table")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random weights (zoo networks) and the random input")
 	cmd.Flags().IntVar(&scale, "scale", defaultScale, "fixed-point scale")
-	cmd.Flags().IntVarP(&repeat, "inferences", "n", 1, "inferences per network in one session (bytes, rounds and CPU are reported per inference, time as the median)")
+	cmd.Flags().IntVarP(&repeat, "inferences", "n", 1, "inferences per network in one session (bytes, rounds and CPU are reported per inference, time as the median online time plus the offline time per inference)")
+	cmd.Flags().IntVar(&batch, "batch", 1, "examples per inference: the network built for a batch of this many (time is per inference, throughput per example)")
 	cmd.Flags().StringVar(&netns, "netns", "", "run each party in network namespace PREFIX-ROLE, as scripts/netns up makes them (root; the parties at 10.77.0.1-3)")
 	cmd.Flags().StringVar(&profiles, "cpuprofile", "", "write each party's CPU profile to this directory, as NETWORK-ROLE.prof (go tool pprof reads them)")
 	cmd.Flags().StringVar(&chart, "chart", "", "write a PNG of time and communication against depth (for a scaling run such as resnet18 … resnet200)")
@@ -158,6 +161,15 @@ func benchNetwork(mf *modelFlags, name string, seed uint64) (*ir.Graph, error) {
 		return g, err
 	}
 	return buildZoo(name, seed)
+}
+
+// benchBatch is benchNetwork built for a batch of n examples.
+func benchBatch(mf *modelFlags, name string, seed uint64, n int) (*ir.Graph, error) {
+	g, err := benchNetwork(mf, name, seed)
+	if err != nil {
+		return nil, err
+	}
+	return g.WithBatch(n)
 }
 
 // partyProcess is the veil party process of one party of veil bench
@@ -213,9 +225,9 @@ func inNetns(prefix string, command bench.Command) bench.Command {
 
 func printBenchTable(w io.Writer, rs []bench.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "network\tms/inference\toffline ms\tCPU s P0/P1/…\tsent P0/P1/…\ttotal\toffline\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
+	fmt.Fprintln(tw, "network\tbatch\tms/inference\texamples/s\toffline ms\tCPU s P0/P1/…\tsent P0/P1/…\ttotal\toffline\trounds\tpeak RSS\tReLUs\tcomparisons\tB/cmp\tverified\t")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.MsPerInference, offlineMs(r),
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%.0f\t%v\t\n", r.Network, r.Batch, r.MsPerInference, r.ExamplesPerS, offlineMs(r),
 			perParty(r.CPUS, "/", func(v float64) string { return fmt.Sprintf("%.2f", v) }), perParty(r.BytesSent, "/", ir.FormatBytes),
 			ir.FormatBytes(r.BytesTotal), offlineBytes(r), r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
@@ -239,15 +251,15 @@ func offlineBytes(r bench.Result) string {
 }
 
 func printBenchMarkdown(w io.Writer, rs []bench.Result) {
-	fmt.Fprintln(w, "| network | time per inference (offline part) | CPU s P0 / P1 / … | total bytes (offline part) | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| network | batch | time per inference (offline part) | examples/s | CPU s P0 / P1 / … | total bytes (offline part) | rounds | peak RSS (max party) | ReLUs | comparisons | bytes/comparison | verified |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		t, b := fmtMs(r.MsPerInference), ir.FormatBytes(r.BytesTotal)
 		if r.OfflineMs != 0 || r.OfflineBytes != 0 {
 			t += " (" + fmtMs(r.OfflineMs) + ")"
 			b += " (" + ir.FormatBytes(r.OfflineBytes) + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, t, perParty(r.CPUS, " / ", func(v float64) string { return fmt.Sprintf("%.2f", v) }),
+		fmt.Fprintf(w, "| %s | %d | %s | %.1f | %s | %s | %d | %s | %d | %d | %.0f | %v |\n", r.Network, r.Batch, t, r.ExamplesPerS, perParty(r.CPUS, " / ", func(v float64) string { return fmt.Sprintf("%.2f", v) }),
 			b, r.Rounds, ir.FormatBytes(r.PeakRSS), r.ReluCount, r.Comparisons, r.BytesPerRelu, r.Verified)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,6 +153,29 @@ func TestBench(t *testing.T) {
 	}
 	if rs[0].Network != "fashion_lenet" || rs[0].ReluCount != 1780 || rs[0].Comparisons != 6508 {
 		t.Errorf("LeNet: network %q, %d ReLUs, %d comparisons; want fashion_lenet, 1780, 6508", rs[0].Network, rs[0].ReluCount, rs[0].Comparisons)
+	}
+}
+
+// TestBenchBatch runs veil bench on the bundled LeNet built for a batch
+// of three images: three times the comparisons of one, verified, and
+// the throughput counted per image.
+func TestBenchBatch(t *testing.T) {
+	out, err := veil(t, "bench", "--json", "--batch", "3", lenet)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var r bench.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("bench printed %q: %v", out, err)
+	}
+	if !r.Verified || r.Batch != 3 || r.ReluCount != 3*1780 || r.Comparisons != 3*6508 {
+		t.Errorf("batch %d, %d ReLUs, %d comparisons, verified %v; want 3, %d, %d, true", r.Batch, r.ReluCount, r.Comparisons, r.Verified, 3*1780, 3*6508)
+	}
+	if want := 3000 / r.MsPerInference; math.Abs(r.ExamplesPerS-want) > 1e-9*want {
+		t.Errorf("%g examples/s at %g ms an inference of 3, want %g", r.ExamplesPerS, r.MsPerInference, want)
+	}
+	if _, err := veil(t, "bench", "--batch", "2", "vit"); err == nil || !strings.Contains(err.Error(), "does not take a batch of 2") {
+		t.Errorf("a batch of ViT: %v, want a refusal", err)
 	}
 }
 

@@ -44,6 +44,9 @@ type Spec struct {
 	// Inferences is the number of inferences in the one session (at
 	// least 1), all of the same random input.
 	Inferences int
+	// Batch is the examples one inference takes (the network as Load
+	// built it; 0 means 1), for the throughput.
+	Batch int
 	// Seed seeds the random input.
 	Seed uint64
 	// Malicious runs the parties under Aramis with simulated attestation
@@ -97,6 +100,8 @@ type Result struct {
 	WallS          float64   `json:"wall_s"` // the whole session, setup included
 	Inferences     int       `json:"inferences"`
 	MsPerInference float64   `json:"ms_per_inference"` // session.Report.Median; setup excluded
+	Batch          int       `json:"batch"`            // examples per inference
+	ExamplesPerS   float64   `json:"examples_per_s"`   // Batch per MsPerInference
 	CPUS           []float64 `json:"cpu_s_per_party"`
 	BytesSent      []int64   `json:"bytes_sent_per_party"`
 	BytesTotal     int64     `json:"bytes_total"`
@@ -174,6 +179,10 @@ func (r Runner) Run(spec Spec) (*Result, error) {
 	}
 	if err := res.fill(reports, repeat); err != nil {
 		return nil, err
+	}
+	res.Batch = max(spec.Batch, 1)
+	if res.MsPerInference > 0 {
+		res.ExamplesPerS = float64(res.Batch) * 1000 / res.MsPerInference
 	}
 	res.MaxDeviation, err = p.VerifyOutput(x, reports[mpc.P0].Predictions[0].Output)
 	res.Verified = err == nil

@@ -521,6 +521,14 @@ func lowerFlatten(imp *importer, n *node) error {
 	if axis < 0 {
 		axis += r
 	}
+	if axis == 1 { // the usual flatten after the batch axis: kept as it is, so the graph takes a batch (ir.Graph.WithBatch)
+		c, err := imp.constInt(n, "shape", ir.Shape{2}, []int64{0, -1})
+		if err != nil {
+			return err
+		}
+		_, err = imp.add(n, ir.OpReshape, n.out(), ir.Attrs{}, n.in(0), c)
+		return err
+	}
 	_, err = imp.reshape(n, n.in(0), n.out(), ir.Shape{xs[:axis].Size(), xs[axis:].Size()})
 	return err
 }
