@@ -35,6 +35,7 @@ type Engine struct {
 	aborted bool    // the peers have been told
 	cmp     Compare // comparison protocol (see SetCompare)
 	opt     Options
+	tmp     scratch // the comparison's temporaries (fastCmpOnce)
 
 	// weight masks kept for the session (see byWeight)
 	masks     map[weightKey]*weightMask

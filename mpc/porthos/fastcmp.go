@@ -205,33 +205,34 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 	p0 := e.me == mpc.P0
 	other := e.other()
 	x := bitPlanes(a, W)
+	e.tmp.reset()
 
 	// Randomness of round 1 and of the output.
 	leafSt, outSt := e.stream(mpc.P2, "fc.leaf"), e.stream(mpc.P2, "fc.out")
-	mask := make([]uint64, fcOpen*W) // α at P0, β at P1
+	mask := e.tmp.get(fcOpen * W) // α at P0, β at P1
 	fcDraw(leafSt, mask)
 	var lc []uint64 // P0's leaf c0
 	if p0 {
-		lc = make([]uint64, len(fcPairs)*W)
+		lc = e.tmp.get(len(fcPairs) * W)
 		fcDraw(leafSt, lc)
 	}
-	r := make([]uint64, W) // r_j
+	r := e.tmp.get(W) // r_j
 	fcDraw(outSt, r)
 	var rA []uint64 // [r]_1 at P1
 	if !p0 {
-		rA = make([]uint64, n)
+		rA = e.tmp.get(n)
 		fcDraw(outSt, rA)
 	}
 	A := make([][]uint64, K)
 	for k := range A {
-		A[k] = make([]uint64, n)
+		A[k] = e.tmp.get(n)
 		fcDraw(outSt, A[k])
 	}
 	var C [][]uint64
 	if p0 {
 		C = make([][]uint64, K)
 		for k := range C {
-			C[k] = make([]uint64, n)
+			C[k] = e.tmp.get(n)
 			fcDraw(outSt, C[k])
 		}
 	}
@@ -239,7 +240,7 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 	// Round 1: leaf openings and E_k; P2's deals arrive.
 	e.round()
 	u := fcInputs(x, W) // this party's leaf inputs
-	op := make([]uint64, fcOpen*W)
+	op := e.tmp.get(fcOpen * W)
 	xorTo(op, u, mask)
 	pw := packedLen(fcOpen, n)
 	msg := append(packPlanes(op, fcOpen, W, n), make([]uint64, K*n)...)
@@ -292,7 +293,7 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 	}
 	// Leaves: the cross products, then the nodes (bit 62 alone, then the
 	// 2-bit chunks from the top).
-	cross := make([]uint64, len(fcPairs)*W)
+	cross := e.tmp.get(len(fcPairs) * W) // every pair's planes written below
 	for q, pr := range fcPairs {
 		z, c := cross[q*W:(q+1)*W], lc[q*W:(q+1)*W]
 		if p0 { // u ∧ ṽ ⊕ c0
@@ -334,7 +335,7 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 		if !p0 {
 			nr += Y * W
 		}
-		rnd := make([]uint64, nr)
+		rnd := e.tmp.get(nr)
 		fcDraw(andSt, rnd)
 		am, bm := rnd[:g*W], rnd[g*W:(g+Y)*W]
 		var cm []uint64
@@ -344,7 +345,7 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 			cm = rnd[(g+Y)*W:]
 		}
 		e.round()
-		out := make([]uint64, (g+Y)*W)
+		out := e.tmp.get((g + Y) * W) // every plane written below
 		for q := 0; q < g; q++ {
 			hi, lo := l.odd+2*q, l.odd+2*q+1
 			xorTo(out[q*W:(q+1)*W], P[hi*W:(hi+1)*W], am[q*W:(q+1)*W])
@@ -444,13 +445,14 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	s0l, s1l := e.stream(mpc.P0, "fc.leaf"), e.stream(mpc.P1, "fc.leaf")
 	s0o, s1o := e.stream(mpc.P0, "fc.out"), e.stream(mpc.P1, "fc.out")
 	s0a, s1a := e.stream(mpc.P0, "fc.and"), e.stream(mpc.P1, "fc.and")
+	e.tmp.reset()
 	// Leaf cross triples: c1 = α_u∧β_v ⊕ c0.
-	alpha, c := make([]uint64, fcOpen*W), make([]uint64, len(fcPairs)*W)
+	alpha, c := e.tmp.get(fcOpen*W), e.tmp.get(len(fcPairs)*W)
 	fcDraw(s0l, alpha)
 	fcDraw(s0l, c)
-	beta := make([]uint64, fcOpen*W)
+	beta := e.tmp.get(fcOpen * W)
 	fcDraw(s1l, beta)
-	to1 := make([]uint64, len(fcPairs)*W)
+	to1 := e.tmp.get(len(fcPairs) * W) // every element written below
 	for q, pr := range fcPairs {
 		for w := 0; w < W; w++ {
 			to1[q*W+w] = alpha[pr[0]*W+w]&beta[pr[1]*W+w] ^ c[q*W+w]
@@ -458,25 +460,25 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	}
 	to1 = packPlanes(to1, len(fcPairs), W, n)
 	// Output: r, [r]_0 = r − [r]_1, C1 = A·r − C0.
-	r0, r1 := make([]uint64, W), make([]uint64, W)
+	r0, r1 := e.tmp.get(W), e.tmp.get(W)
 	fcDraw(s0o, r0)
 	fcDraw(s1o, r1)
-	rA1 := make([]uint64, n)
+	rA1 := e.tmp.get(n)
 	fcDraw(s1o, rA1)
-	rb := make([]uint64, n)
+	rb := e.tmp.get(n) // every element written below
 	for i := range rb {
 		rb[i] = (r0[i>>6] ^ r1[i>>6]) >> (i & 63) & 1
 	}
 	A0, C0 := make([][]uint64, K), make([][]uint64, K)
 	for k := range A0 {
-		A0[k] = make([]uint64, n)
+		A0[k] = e.tmp.get(n)
 		fcDraw(s0o, A0[k])
 	}
 	for k := range C0 {
-		C0[k] = make([]uint64, n)
+		C0[k] = e.tmp.get(n)
 		fcDraw(s0o, C0[k])
 	}
-	A1 := make([]uint64, n)
+	A1 := e.tmp.get(n)
 	for k := 0; k < K; k++ {
 		fcDraw(s1o, A1)
 		for i := range A1 {
@@ -487,8 +489,8 @@ func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
 	to0 := make([]uint64, 0, lv.dealt*W+n)
 	for _, l := range lv.levels {
 		g, Y := l.pairs, 2*l.pairs-1
-		r0 := make([]uint64, (g+Y)*W)
-		r1 := make([]uint64, (g+2*Y)*W)
+		r0 := e.tmp.get((g + Y) * W)
+		r1 := e.tmp.get((g + 2*Y) * W)
 		fcDraw(s0a, r0)
 		fcDraw(s1a, r1)
 		for yi := 0; yi < Y; yi++ {
