@@ -36,6 +36,7 @@ type Engine struct {
 	cmp     Compare // comparison protocol (see SetCompare)
 	opt     Options
 	tmp     scratch // the comparison's temporaries (fastCmpOnce)
+	cmpBits int     // the running program's comparison bound (circuitFor)
 
 	// weight masks kept for the session (see byWeight)
 	masks     map[weightKey]*weightMask

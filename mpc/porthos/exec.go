@@ -118,6 +118,7 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 		return err
 	}
 	e.digest = prog.PublicDigest()
+	e.cmpBits = prog.CompareBits // public: every party compares on the same circuit
 	b.prog, b.inputs = prog, inputs
 	return nil
 }

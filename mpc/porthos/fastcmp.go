@@ -17,7 +17,8 @@ type Compare int
 const (
 	// CompareFast is the bit-sliced carry circuit with AND triples dealt
 	// by P2 (see fastCmp): 833 bits and 7 rounds per ReLU (641 bits per
-	// DReLU), exact for every input. It is the default (the zero value):
+	// DReLU), exact for every input; on fewer bits for a program with a
+	// traced comparison bound. It is the default (the zero value):
 	// exact on every input and about five times cheaper in bytes and CPU
 	// than ComparePorthos.
 	CompareFast Compare = iota
@@ -61,7 +62,12 @@ func (e *Engine) SetCompare(c Compare) { e.cmp = c }
 // MSB(x) for x = x0 + x1 mod 2^64 is x0_63 ⊕ x1_63 ⊕ c, where c is the
 // carry into bit 63 of x0' + x1' (x_j' = x_j mod 2^63). So
 // D = 1 ⊕ x0_63 ⊕ x1_63 ⊕ c, exact for every x ∈ Z_L (no precondition,
-// unlike Porthos's [−2^62, 2^62)). The carry is computed by a
+// unlike Porthos's [−2^62, 2^62)). When the program bounds every
+// comparison's input below 2^k in magnitude (fixed.Program.CompareBits,
+// traced with headroom), the same holds with bit b for the odd b ≥ k
+// (circuitFor): D = 1 ⊕ x0_b ⊕ x1_b ⊕ (the carry into bit b), a circuit
+// on b bits instead of 63 (k = 20: 438 bits and 6 rounds per ReLU
+// instead of 833 and 7). The figures below are the full circuit's. The carry is computed by a
 // carry-lookahead tree on XOR-shared bits, bit-sliced: bit i of all n
 // elements is one plane of W = ⌈n/64⌉ words (bitPlanes), so one message
 // per level carries every AND gate of the level for the whole batch.
@@ -190,9 +196,10 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 		return []uint64{}, make([][]uint64, K), nil
 	}
 	W := (n + 63) / 64
-	lv := fcPlan()
+	c := circuitFor(e.cmpBits)
+	lv := c.lv
 	if e.me == mpc.P2 {
-		return nil, nil, e.fastCmpHelper(n, W, K, lv)
+		return nil, nil, e.fastCmpHelper(c, n, W, K)
 	}
 	if len(a) != n || len(ys) != K {
 		return nil, nil, fmt.Errorf("%d shares and %d vectors for %d elements and %d vectors", len(a), len(ys), n, K)
@@ -209,11 +216,11 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 
 	// Randomness of round 1 and of the output.
 	leafSt, outSt := e.stream(mpc.P2, "fc.leaf"), e.stream(mpc.P2, "fc.out")
-	mask := e.tmp.get(fcOpen * W) // α at P0, β at P1
+	mask := e.tmp.get(c.open * W) // α at P0, β at P1
 	fcDraw(leafSt, mask)
 	var lc []uint64 // P0's leaf c0
 	if p0 {
-		lc = e.tmp.get(len(fcPairs) * W)
+		lc = e.tmp.get(len(c.pairs) * W)
 		fcDraw(leafSt, lc)
 	}
 	r := e.tmp.get(W) // r_j
@@ -239,11 +246,11 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 
 	// Round 1: leaf openings and E_k; P2's deals arrive.
 	e.round()
-	u := fcInputs(x, W) // this party's leaf inputs
-	op := e.tmp.get(fcOpen * W)
+	u := c.fcInputs(x, W) // this party's leaf inputs
+	op := e.tmp.get(c.open * W)
 	xorTo(op, u, mask)
-	pw := packedLen(fcOpen, n)
-	msg := append(packPlanes(op, fcOpen, W, n), make([]uint64, K*n)...)
+	pw := packedLen(c.open, n)
+	msg := append(packPlanes(op, c.open, W, n), make([]uint64, K*n)...)
 	for k := range ys {
 		o := msg[pw+k*n : pw+(k+1)*n]
 		for i := range o {
@@ -260,7 +267,7 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 	if err != nil {
 		return nil, nil, err
 	}
-	inE, in := in[pw:], unpackPlanes(in[:pw], fcOpen, W, n)
+	inE, in := in[pw:], unpackPlanes(in[:pw], c.open, W, n)
 	var dealt []uint64
 	if p0 {
 		dw := packedLen(lv.dealt, n)
@@ -272,13 +279,13 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 		rA = d[dw:]
 		dealt = unpackPlanes(d[:dw], lv.dealt, W, n)
 	} else {
-		nc := packedLen(len(fcPairs), n)
+		nc := packedLen(len(c.pairs), n)
 		b, err := e.recv(mpc.P2, 8*(nc+K*n))
 		if err != nil {
 			return nil, nil, err
 		}
 		d := u64s(b, nc+K*n)
-		lc = unpackPlanes(d[:nc], len(fcPairs), W, n)
+		lc = unpackPlanes(d[:nc], len(c.pairs), W, n)
 		C = make([][]uint64, K)
 		for k := range C {
 			C[k] = d[nc+k*n : nc+(k+1)*n]
@@ -293,33 +300,33 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 	}
 	// Leaves: the cross products, then the nodes (bit 62 alone, then the
 	// 2-bit chunks from the top).
-	cross := e.tmp.get(len(fcPairs) * W) // every pair's planes written below
-	for q, pr := range fcPairs {
-		z, c := cross[q*W:(q+1)*W], lc[q*W:(q+1)*W]
+	cross := e.tmp.get(len(c.pairs) * W) // every pair's planes written below
+	for q, pr := range c.pairs {
+		z, cq := cross[q*W:(q+1)*W], lc[q*W:(q+1)*W]
 		if p0 { // u ∧ ṽ ⊕ c0
 			a, v := u[pr[0]*W:(pr[0]+1)*W], in[pr[1]*W:(pr[1]+1)*W]
 			for w := range z {
-				z[w] = a[w]&v[w] ^ c[w]
+				z[w] = a[w]&v[w] ^ cq[w]
 			}
 		} else { // ũ ∧ β ⊕ c1
 			a, b := in[pr[0]*W:(pr[0]+1)*W], mask[pr[1]*W:(pr[1]+1)*W]
 			for w := range z {
-				z[w] = a[w]&b[w] ^ c[w]
+				z[w] = a[w]&b[w] ^ cq[w]
 			}
 		}
 	}
-	G := make([]uint64, fcNodes*W)
-	P := make([]uint64, fcNodes*W)
+	G := make([]uint64, c.nodes*W)
+	P := make([]uint64, c.nodes*W)
 	copy(G[:W], cross[:W])
 	copy(P[:W], u[:W])
-	for k := 0; k < fcChunks; k++ {
+	for k := 0; k < c.chunks; k++ {
 		q := 1 + 5*k // the chunk's first cross product
 		g, pp := G[(k+1)*W:(k+2)*W], P[(k+1)*W:(k+2)*W]
 		hl := u[(3+3*k)*W : (4+3*k)*W]
 		for w := range g {
 			g[w] = cross[q*W+w] ^ cross[(q+1)*W+w] ^ cross[(q+2)*W+w]
 		}
-		if k < fcChunks-1 {
+		if k < c.chunks-1 {
 			for w := range pp {
 				pp[w] = hl[w] ^ cross[(q+3)*W+w] ^ cross[(q+4)*W+w]
 			}
@@ -328,7 +335,7 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 
 	// Tree levels.
 	andSt := e.stream(mpc.P2, "fc.and")
-	m := fcNodes
+	m := c.nodes
 	for _, l := range lv.levels {
 		g, Y := l.pairs, 2*l.pairs-1
 		nr := (g + Y) * W
@@ -403,7 +410,7 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 	// Output round: open ε = D ⊕ r.
 	e.round()
 	eps := make([]uint64, W)
-	msb := x[63*W : 64*W]
+	msb := x[c.b*W : (c.b+1)*W]
 	for w := range eps {
 		d := msb[w] ^ G[w]
 		if p0 {
@@ -441,24 +448,25 @@ func (e *Engine) fastCmpOnce(n int, a []uint64, ys [][]uint64, K int) ([]uint64,
 // fastCmpHelper is P2's part of fastCmp: it draws both parties' masks and
 // sends, in round 1, P1 the leaf c1 and the C1_k, P0 the tree c0 and
 // [r]_0.
-func (e *Engine) fastCmpHelper(n, W, K int, lv fcLevels) error {
+func (e *Engine) fastCmpHelper(c *fcCircuit, n, W, K int) error {
+	lv := c.lv
 	s0l, s1l := e.stream(mpc.P0, "fc.leaf"), e.stream(mpc.P1, "fc.leaf")
 	s0o, s1o := e.stream(mpc.P0, "fc.out"), e.stream(mpc.P1, "fc.out")
 	s0a, s1a := e.stream(mpc.P0, "fc.and"), e.stream(mpc.P1, "fc.and")
 	e.tmp.reset()
 	// Leaf cross triples: c1 = α_u∧β_v ⊕ c0.
-	alpha, c := e.tmp.get(fcOpen*W), e.tmp.get(len(fcPairs)*W)
+	alpha, c0 := e.tmp.get(c.open*W), e.tmp.get(len(c.pairs)*W)
 	fcDraw(s0l, alpha)
-	fcDraw(s0l, c)
-	beta := e.tmp.get(fcOpen * W)
+	fcDraw(s0l, c0)
+	beta := e.tmp.get(c.open * W)
 	fcDraw(s1l, beta)
-	to1 := e.tmp.get(len(fcPairs) * W) // every element written below
-	for q, pr := range fcPairs {
+	to1 := e.tmp.get(len(c.pairs) * W) // every element written below
+	for q, pr := range c.pairs {
 		for w := 0; w < W; w++ {
-			to1[q*W+w] = alpha[pr[0]*W+w]&beta[pr[1]*W+w] ^ c[q*W+w]
+			to1[q*W+w] = alpha[pr[0]*W+w]&beta[pr[1]*W+w] ^ c0[q*W+w]
 		}
 	}
-	to1 = packPlanes(to1, len(fcPairs), W, n)
+	to1 = packPlanes(to1, len(c.pairs), W, n)
 	// Output: r, [r]_0 = r − [r]_1, C1 = A·r − C0.
 	r0, r1 := e.tmp.get(W), e.tmp.get(W)
 	fcDraw(s0o, r0)
@@ -615,46 +623,80 @@ func xorTo(dst, a, b []uint64) {
 	}
 }
 
-// The carry into bit 63 is computed from bits 62..0: bit 62 alone, then
-// fcChunks chunks of two bits (hi, lo) = (61 − 2k, 60 − 2k). Each party
-// opens, masked, fcOpen leaf inputs: its bit 62, and per chunk its bits
-// hi, lo and hi∧lo (fcInputs). For P0's bits a and P1's bits b,
+// The carry into bit b (63, or fewer under a traced bound: see
+// circuitFor) is computed from bits b−1..0: bit b−1 alone, then chunks
+// of two bits (hi, lo) = (b − 2 − 2k, b − 3 − 2k). Each party opens,
+// masked, the circuit's open leaf inputs: its bit b−1, and per chunk its
+// bits hi, lo and hi∧lo (fcInputs). For P0's bits a and P1's bits b,
 //
 //	G_chunk = a_h b_h ⊕ (a_h a_l) b_l ⊕ a_l (b_h b_l)
 //	P_chunk = a_h a_l ⊕ b_h b_l ⊕ a_h b_l ⊕ a_l b_h
 //
 // (from G = g_h ⊕ p_h g_l, P = p_h p_l with g = a∧b, p = a⊕b), so the
-// chunk needs the 5 cross products of fcPairs (3 for the lowest chunk,
+// chunk needs the 5 cross products of pairs (3 for the lowest chunk,
 // whose P is never used), each from one dealt cross triple.
-const (
-	fcChunks = 31
-	fcNodes  = 1 + fcChunks   // nodes entering the tree
-	fcOpen   = 1 + 3*fcChunks // leaf planes each party opens
-)
+type fcCircuit struct {
+	b      int      // the bit whose carry in the circuit computes (odd)
+	chunks int      // (b − 1)/2
+	nodes  int      // nodes entering the tree: 1 + chunks
+	open   int      // leaf planes each party opens: 1 + 3·chunks
+	pairs  [][2]int // the leaf cross products (fcPairs)
+	lv     fcLevels // the tree (fcPlan)
+}
+
+// fcFull is the circuit of the carry into bit 63: exact for every input.
+const fcFull = 63
+
+// fcCircuits holds the circuit of every odd width.
+var fcCircuits = func() (cs [fcFull + 1]*fcCircuit) {
+	for b := 3; b <= fcFull; b += 2 {
+		c := &fcCircuit{b: b, chunks: (b - 1) / 2}
+		c.nodes, c.open = 1+c.chunks, 1+3*c.chunks
+		c.pairs = fcPairs(c.chunks)
+		c.lv = fcPlan(c.nodes)
+		cs[b] = c
+	}
+	return cs
+}()
+
+// circuitFor returns the circuit for inputs below 2^bits in magnitude (0
+// meaning no bound): x ∈ (−2^b, 2^b) for the odd b ≥ bits, so that
+// x + 2^b ∈ (0, 2^(b+1)) and DReLU(x) is its bit b, which is 1 ⊕ x0_b ⊕
+// x1_b ⊕ (the carry into bit b of the shares' low b bits): the same
+// circuit on b bits instead of 63. An input beyond the bound gives a
+// wrong bit; the compiler's trace (fixed.Program.CompareBits) keeps
+// headroom above every value seen on its calibration data.
+func circuitFor(bits int) *fcCircuit {
+	if bits <= 0 || bits >= fcFull {
+		return fcCircuits[fcFull]
+	}
+	return fcCircuits[max(bits|1, 3)]
+}
 
 // fcPairs lists the leaf cross products (P0's input, P1's input), as
-// indices into fcInputs: bit 62's, then per chunk k (inputs h = 1 + 3k,
+// indices into fcInputs: bit b−1's, then per chunk k (inputs h = 1 + 3k,
 // l = 2 + 3k, hl = 3 + 3k) (h, h), (hl, l), (l, hl) for G and, but for
 // the last chunk, (h, l), (l, h) for P.
-var fcPairs = func() [][2]int {
+func fcPairs(chunks int) [][2]int {
 	ps := [][2]int{{0, 0}}
-	for k := 0; k < fcChunks; k++ {
+	for k := 0; k < chunks; k++ {
 		h, l, hl := 1+3*k, 2+3*k, 3+3*k
 		ps = append(ps, [2]int{h, h}, [2]int{hl, l}, [2]int{l, hl})
-		if k < fcChunks-1 {
+		if k < chunks-1 {
 			ps = append(ps, [2]int{h, l}, [2]int{l, h})
 		}
 	}
 	return ps
-}()
+}
 
-// fcInputs returns a party's fcOpen leaf input planes from its bit planes
-// x: bit 62, then per chunk bits hi and lo and their AND.
-func fcInputs(x []uint64, W int) []uint64 {
-	u := make([]uint64, fcOpen*W)
-	copy(u[:W], x[62*W:63*W])
-	for k := 0; k < fcChunks; k++ {
-		h, l := x[(61-2*k)*W:(62-2*k)*W], x[(60-2*k)*W:(61-2*k)*W]
+// fcInputs returns a party's c.open leaf input planes from its bit planes
+// x: bit b−1, then per chunk bits hi and lo and their AND.
+func (c *fcCircuit) fcInputs(x []uint64, W int) []uint64 {
+	u := make([]uint64, c.open*W)
+	b := c.b
+	copy(u[:W], x[(b-1)*W:b*W])
+	for k := 0; k < c.chunks; k++ {
+		h, l := x[(b-2-2*k)*W:(b-1-2*k)*W], x[(b-3-2*k)*W:(b-2-2*k)*W]
 		o := u[(1+3*k)*W : (4+3*k)*W]
 		copy(o[:W], h)
 		copy(o[W:2*W], l)
@@ -675,9 +717,9 @@ type fcLevels struct {
 	dealt  int // tree c planes P2 sends P0: Σ (2·pairs − 1)
 }
 
-func fcPlan() fcLevels {
+func fcPlan(nodes int) fcLevels {
 	var lv fcLevels
-	for m := fcNodes; m > 1; {
+	for m := nodes; m > 1; {
 		l := fcLevel{pairs: m / 2, odd: m % 2}
 		lv.levels = append(lv.levels, l)
 		lv.dealt += 2*l.pairs - 1
@@ -697,13 +739,13 @@ func fcPlan() fcLevels {
 //	Σ_levels 2·⌈g + Y⌉       tree openings (g pairs, Y AND outputs)
 //	2·⌈1⌉                    ε
 //	64                       P0 → P2: a constant token, once per call
-func fcBits(n, K int) int64 {
+func (c *fcCircuit) fcBits(n, K int) int64 {
 	if n == 0 {
 		return 0
 	}
 	pl := func(k int) int64 { return 64 * int64(packedLen(k, n)) }
-	lv := fcPlan()
-	b := 8*fcTokenLen + 2*(pl(fcOpen)+64*int64(K*n)) + pl(len(fcPairs)) + 64*int64(K*n) + pl(lv.dealt) + 64*int64(n) + 2*pl(1)
+	lv := c.lv
+	b := 8*fcTokenLen + 2*(pl(c.open)+64*int64(K*n)) + pl(len(c.pairs)) + 64*int64(K*n) + pl(lv.dealt) + 64*int64(n) + 2*pl(1)
 	for _, l := range lv.levels {
 		b += 2 * pl(3*l.pairs-1)
 	}
@@ -711,7 +753,7 @@ func fcBits(n, K int) int64 {
 }
 
 // fcRounds is fastCmp's number of rounds: leaves, tree levels, output.
-func fcRounds() int { return 1 + len(fcPlan().levels) + 1 }
+func (c *fcCircuit) fcRounds() int { return 1 + len(c.lv.levels) + 1 }
 
 // bitPlanes returns the 64 bit planes of v: word w of plane i (at
 // i·W + w) holds bit i of v[64w .. 64w+63], element 64w + k at bit k.

@@ -1,10 +1,13 @@
 package porthos
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"veil/internal/testmodel"
 
 	"veil/fixed"
 	"veil/mpc"
@@ -65,6 +68,49 @@ func TestFastDReLUReLUExact(t *testing.T) {
 			}
 			checkDReLUAndReLU(t, x, sh, trivial, func(e *Engine) { e.SetCompare(CompareFast) })
 		}
+	}
+}
+
+// TestFastNarrowWidths checks the circuit on b bits for a program's
+// comparison bound 2^k (circuitFor): DReLU and ReLU exact on edge values
+// of the bound and random ones below it, with random and trivial
+// sharings; the bits on the wire and the rounds equal the circuit's
+// formula, fewer than the full circuit's.
+func TestFastNarrowWidths(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	full := circuitFor(0)
+	for _, k := range []int{8, 9, 20, 21, 40, 61, 62} {
+		c := circuitFor(k)
+		if c.b < k || c.b%2 == 0 || c.b > 63 {
+			t.Fatalf("k=%d: circuit on %d bits", k, c.b)
+		}
+		lim := uint64(1) << k
+		edges := []uint64{0, 1, neg(1), 2, neg(2), lim - 1, neg(lim), neg(lim - 1), lim / 2, neg(lim / 2), lim/2 - 1, neg(lim/2) - 1}
+		for _, n := range []int{1, 63, 64, 65, 1000} {
+			x := append(slices.Clone(edges), randRange(r, n, k)...)[:max(n, len(edges))]
+			x = x[:n]
+			if n >= len(edges) {
+				copy(x, edges)
+			}
+			for _, trivial := range []bool{false, true} {
+				sh := split(r, x, trivial)
+				checkDReLUAndReLU(t, x, sh, trivial, func(e *Engine) { e.SetCompare(CompareFast); e.cmpBits = k })
+			}
+			sh := split(r, x, false)
+			m := measure(t, func(e *Engine) error {
+				e.SetCompare(CompareFast)
+				e.cmpBits = k
+				_, err := e.ReLU(n, share(e, sh))
+				return err
+			})
+			if want := c.fcBits(n, 1); m.wireBits != want || m.rounds != c.fcRounds() || m.depth != c.fcRounds() {
+				t.Errorf("k=%d n=%d: %d bits, %d rounds (depth %d); the formula %d bits, %d rounds", k, n, m.wireBits, m.rounds, m.depth, want, c.fcRounds())
+			}
+			if k < 61 && c.fcBits(n, 1) >= full.fcBits(n, 1) {
+				t.Errorf("k=%d n=%d: %d bits, the full circuit %d", k, n, c.fcBits(n, 1), full.fcBits(n, 1))
+			}
+		}
+		t.Logf("k=%d: circuit on %d bits, %d bits and %d rounds a ReLU (64 of them; the full circuit %d and %d)", k, c.b, c.fcBits(64, 1)/64, c.fcRounds(), full.fcBits(64, 1)/64, full.fcRounds())
 	}
 }
 
@@ -150,10 +196,10 @@ func TestFastCommunication(t *testing.T) {
 	// levels from 32 nodes 125 + 61 + 29 + 13 + 5 = 233, ε 2: 577; then
 	// [r] 64, and per product C 64 + E 128.
 	// P0's token to P2: 64 bits per call.
-	if got := fcBits(64, 1); got != 64*(577+256)+64 {
+	if got := circuitFor(0).fcBits(64, 1); got != 64*(577+256)+64 {
 		t.Fatalf("formula: %d bits for 64 ReLUs, want %d", got, 64*833)
 	}
-	if got := fcBits(64, 0); got != 64*(577+64)+64 {
+	if got := circuitFor(0).fcBits(64, 0); got != 64*(577+64)+64 {
 		t.Fatalf("formula: %d bits for 64 DReLUs, want %d", got, 64*641)
 	}
 	for _, n := range []int{1, 63, 64, 65, 1000, 4096} {
@@ -167,12 +213,12 @@ func TestFastCommunication(t *testing.T) {
 			{"ReLU", 1, func(e *Engine) error { _, err := e.ReLU(n, share(e, sh)); return err }},
 		} {
 			m := measure(t, func(e *Engine) error { e.SetCompare(CompareFast); return c.f(e) })
-			want := fcBits(n, c.K)
+			want := circuitFor(0).fcBits(n, c.K)
 			if m.wireBits != want || m.acctBits != want {
 				t.Errorf("%s n=%d: %d bits on the wire, %d accounted, formula %d", c.name, n, m.wireBits, m.acctBits, want)
 			}
-			if m.rounds != fcRounds() || m.depth != fcRounds() {
-				t.Errorf("%s n=%d: %d rounds counted, %d measured, want %d", c.name, n, m.rounds, m.depth, fcRounds())
+			if m.rounds != circuitFor(0).fcRounds() || m.depth != circuitFor(0).fcRounds() {
+				t.Errorf("%s n=%d: %d rounds counted, %d measured, want %d", c.name, n, m.rounds, m.depth, circuitFor(0).fcRounds())
 			}
 			{
 				p := measure(t, c.f) // Porthos, for the log
@@ -190,11 +236,11 @@ func TestFastCommunication(t *testing.T) {
 		_, err := e.dreluTimes(n, share(e, sh), share(e, ish), true)
 		return err
 	})
-	if want := fcBits(n, 2); m.wireBits != want || m.rounds != fcRounds() || m.depth != fcRounds() {
-		t.Errorf("dreluTimes with index: %d bits, %d rounds (depth %d); want %d bits, %d rounds", m.wireBits, m.rounds, m.depth, want, fcRounds())
+	if want := circuitFor(0).fcBits(n, 2); m.wireBits != want || m.rounds != circuitFor(0).fcRounds() || m.depth != circuitFor(0).fcRounds() {
+		t.Errorf("dreluTimes with index: %d bits, %d rounds (depth %d); want %d bits, %d rounds", m.wireBits, m.rounds, m.depth, want, circuitFor(0).fcRounds())
 	}
-	if fcRounds() != 7 {
-		t.Errorf("%d rounds, want 7", fcRounds())
+	if circuitFor(0).fcRounds() != 7 {
+		t.Errorf("%d rounds, want 7", circuitFor(0).fcRounds())
 	}
 }
 
@@ -242,8 +288,15 @@ func TestFastViewsIndependentOfInput(t *testing.T) {
 	compareViews(t, mpc.P1, a[1], b[1])
 	compareViews(t, mpc.P2, a[2], b[2])
 
-	// A ReLU layer alone: all-negative inputs against all-positive ones.
+	// A ReLU layer alone: all-negative inputs against all-positive ones,
+	// on the full circuit and on one for a bound of 2^20.
 	const n = 8192
+	for _, bits := range []int{0, 20} {
+		testReLUViews(t, n, bits)
+	}
+}
+
+func testReLUViews(t *testing.T, n, bits int) {
 	reluView := func(x []uint64) [3]*recordNet {
 		local := mpc.NewLocal(3, 30*time.Second)
 		var rec [3]*recordNet
@@ -255,6 +308,7 @@ func TestFastViewsIndependentOfInput(t *testing.T) {
 		sh := split(rand.New(rand.NewPCG(35, uint64(x[0]))), x, false)
 		_, errs := run3nets(nets, func(e *Engine) error {
 			e.SetCompare(CompareFast)
+			e.cmpBits = bits
 			_, err := e.ReLU(n, share(e, sh))
 			return err
 		})
@@ -277,19 +331,37 @@ func TestFastViewsIndependentOfInput(t *testing.T) {
 // TestFastLeNetAgainstCleartext runs the bundled LeNet through the
 // executor with the fast comparison: every instruction is exact on its
 // secure operands (ScaleDown within one unit), and the logits stay within
-// the truncation bound of the cleartext executor's, with the same top-1.
+// the truncation bound of the cleartext executor's, with the same top-1;
+// also with the comparison bound traced on other images, so that the
+// comparisons run on the narrower circuit (circuitFor).
 func TestFastLeNetAgainstCleartext(t *testing.T) {
 	for _, c := range []struct {
 		model, data string
 		pixelMax    float64
 		n           int
+		traced      bool
 	}{
-		{"fashion_lenet", "testdata/data/fashion-mnist/test", 0, 5},
-		{"digits_mlp", "testdata/data/digits/test.csv", 16, 5},
+		{"fashion_lenet", "testdata/data/fashion-mnist/test", 0, 5, false},
+		{"digits_mlp", "testdata/data/digits/test.csv", 16, 5, false},
+		{"fashion_lenet", "testdata/data/fashion-mnist/test", 0, 5, true},
+		{"digits_mlp", "testdata/data/digits/test.csv", 16, 5, true},
 	} {
-		t.Run(c.model, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/traced=%v", c.model, c.traced), func(t *testing.T) {
 			prog := loadProgram(t, c.model, 12)
 			xs, _ := loadInputs(t, prog, c.data, c.pixelMax, c.n)
+			if c.traced {
+				fs, _ := testmodel.Images(t, prog, strings.TrimPrefix(c.data, "testdata/"), c.pixelMax, 64)
+				var ex []fixed.Example
+				for _, f := range fs[c.n:] { // not the images tested
+					ex = append(ex, fixed.Example{Input: f})
+				}
+				if err := prog.TraceCompareBits(ex); err != nil {
+					t.Fatal(err)
+				}
+				if c := circuitFor(prog.CompareBits); c.b >= fcFull {
+					t.Fatalf("traced bound 2^%d: the full circuit", prog.CompareBits)
+				}
+			}
 			for i, x := range xs {
 				var got [][]uint64
 				var st [3]mpc.Cost
