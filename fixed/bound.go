@@ -517,10 +517,14 @@ func mulBound(e, m float64) float64 {
 
 // VerifyOutput checks the decoded first output (Post applied) that a
 // backend whose ScaleDowns may be off by one (see ElementBounds)
-// computed for input x against the cleartext executor's: the same top-1
-// and, without Post, every value within its own propagated bound. It
-// returns the largest deviation in units of the output's scale.
+// computed for input x against the cleartext executor's: every
+// comparison within the program's traced bound (CheckCompareBound), the
+// same top-1 and, without Post, every value within its own propagated
+// bound. It returns the largest deviation in units of the output's scale.
 func (p *Program) VerifyOutput(x []float32, secure []float64) (float64, error) {
+	if err := p.CheckCompareBound(x); err != nil {
+		return 0, err
+	}
 	vals, err := p.Trace(p.EncodeInput(x))
 	if err != nil {
 		return 0, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -309,6 +310,23 @@ func TestTraceCompareBits(t *testing.T) {
 		t.Fatalf("largest comparison input %g, traced bound 2^%d (with margin 2^%d)", top, b, p.CompareBits)
 	}
 	t.Logf("LeNet: comparisons below %g, CompareBits %d", top, p.CompareBits)
+
+	// The cleartext check: the calibration images pass, an image 64
+	// times brighter (6 bits beyond the 2 of margin) does not, and
+	// neither a verification of its output.
+	if err := p.CheckCompareBound(xs[0]); err != nil {
+		t.Errorf("a calibration image: %v", err)
+	}
+	bright := slices.Clone(xs[0])
+	for i := range bright {
+		bright[i] *= 64
+	}
+	if err := p.CheckCompareBound(bright); err == nil || !strings.Contains(err.Error(), "beyond the program's traced bound") {
+		t.Errorf("an image 64 times brighter: %v, want a refusal", err)
+	}
+	if _, err := p.VerifyOutput(bright, make([]float64, 10)); err == nil || !strings.Contains(err.Error(), "traced bound") {
+		t.Errorf("VerifyOutput of an image beyond the bound: %v, want a refusal", err)
+	}
 	p.CompareBits = 63
 	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "comparison bound") {
 		t.Errorf("CompareBits 63: %v", err)
