@@ -20,7 +20,7 @@ import (
 // printSummary prints the traffic and timing of a loopback run of n
 // inferences.
 func printSummary(w io.Writer, s session.Summary, n int) {
-	fmt.Fprintf(w, "%d secure inferences in %.2f s (median %.1f ms each, all %d parties on this machine)\n", n, s.WallS, s.MsPerInference, len(s.BytesSent))
+	fmt.Fprintf(w, "%d secure inferences in %.2f s (%.1f ms each: the median online time plus the offline time per inference; all %d parties on this machine)\n", n, s.WallS, s.MsPerInference, len(s.BytesSent))
 	for p, sent := range s.BytesSent {
 		fmt.Fprintf(w, "  %-12s sent %s\n", mpc.Party(p), ir.FormatBytes(sent))
 	}
