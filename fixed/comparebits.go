@@ -45,6 +45,22 @@ func (p *Program) TraceCompareBits(examples []Example) error {
 	return nil
 }
 
+// ComparisonBits returns the number of magnitude bits a backend's
+// comparisons assume for p under a session's limit (0: none): the limit
+// when set, unless p's traced bound (CompareBits) exceeds it, which is
+// an error; else the traced bound; else MaxCompareBits.
+func (p *Program) ComparisonBits(limit int) (int, error) {
+	switch {
+	case limit != 0 && p.CompareBits > limit:
+		return 0, fmt.Errorf("program %q needs comparisons of %d bits (traced on its calibration data), more than the %d this session allows", p.Name, p.CompareBits, limit)
+	case limit != 0:
+		return limit, nil
+	case p.CompareBits != 0:
+		return p.CompareBits, nil
+	}
+	return MaxCompareBits, nil
+}
+
 // CheckCompareBound runs p in the clear on input x, every composite
 // lowered onto primitives, and returns an error naming the first
 // comparison whose input reaches 2^CompareBits in magnitude, which a

@@ -70,6 +70,13 @@ type Options struct {
 	// protocols: slower, for testing the fused protocols against the
 	// lowering and for measuring what fusion saves.
 	Lower bool
+	// MagnitudeBits, when set, is how many bits the fast comparison
+	// assumes every comparison's input holds in magnitude (|x| < 2^k):
+	// 62 runs the full circuit whatever the program traced; a program
+	// whose traced bound (fixed.Program.CompareBits) exceeds it is
+	// refused. Zero means the program's traced bound, or the full
+	// circuit for a program without one.
+	MagnitudeBits int
 }
 
 // New starts a session for this party over net. The three parties call

@@ -118,7 +118,11 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 		return err
 	}
 	e.digest = prog.PublicDigest()
-	e.cmpBits = prog.CompareBits // public: every party compares on the same circuit
+	bits, err := prog.ComparisonBits(e.opt.MagnitudeBits)
+	if err != nil {
+		return err
+	}
+	e.cmpBits = bits // public: every party compares on the same circuit
 	b.prog, b.inputs = prog, inputs
 	return nil
 }

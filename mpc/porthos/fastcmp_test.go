@@ -1,6 +1,7 @@
 package porthos
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -526,5 +527,77 @@ func TestFastReLUChunked(t *testing.T) {
 	}
 	if rounds[0] != 14 || rounds[2] != 14 {
 		t.Errorf("rounds %v for two chunks, want 14", rounds)
+	}
+}
+
+// TestMagnitudeOption: a program traced below 2^k runs its comparisons
+// on the narrow circuit; with the session's option magnitude=62 on the
+// full one (more bytes, outputs as exact); an option below the
+// program's bound is refused by every party before the protocol starts;
+// ParseOptions reads it.
+func TestMagnitudeOption(t *testing.T) {
+	prog := loadProgram(t, "digits_mlp", 12)
+	fs, _ := testmodel.Images(t, prog, "data/digits/test.csv", 16, 16)
+	var ex []fixed.Example
+	for _, f := range fs[1:] {
+		ex = append(ex, fixed.Example{Input: f})
+	}
+	if err := prog.TraceCompareBits(ex); err != nil {
+		t.Fatal(err)
+	}
+	x := prog.EncodeInput(fs[0])
+	pub := prog.Public()
+	runWith := func(bits int) ([]uint64, int64, error) {
+		var out [][]uint64
+		var sent [3]int64
+		_, errs := run3nets(mpc.NewLocal(3, 10*time.Second), func(e *Engine) error {
+			e.opt.MagnitudeBits = bits
+			var err error
+			switch e.me {
+			case mpc.P0:
+				out, err = e.Run(context.Background(), pub, x)
+			case mpc.P1:
+				_, err = e.Run(context.Background(), prog)
+			default:
+				_, err = e.Run(context.Background(), pub)
+			}
+			sent[e.me] = e.Cost().TotalSent()
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				return nil, 0, err
+			}
+		}
+		return out[0], sent[0] + sent[1] + sent[2], nil
+	}
+	narrow, nb, err := runWith(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, fb, err := runWith(62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb <= nb {
+		t.Errorf("the full circuit sent %d bytes, the traced %d-bit one %d", fb, prog.CompareBits, nb)
+	}
+	vals := trace(t, prog, x)
+	bound := prog.ErrorBounds(vals)[prog.Outputs[0]]
+	for _, got := range [][]uint64{narrow, full} {
+		if dev := deviation(got, vals[prog.Outputs[0]]); dev > bound {
+			t.Errorf("logits deviate by %g units, bound %g", dev, bound)
+		}
+	}
+	if _, _, err := runWith(prog.CompareBits - 1); err == nil || !strings.Contains(err.Error(), "more than the") {
+		t.Errorf("a session allowing fewer bits than traced: %v, want a refusal", err)
+	}
+	if opt, err := ParseOptions(mpc.Options{"magnitude": "30"}); err != nil || opt.MagnitudeBits != 30 {
+		t.Errorf("magnitude=30: %+v, %v", opt, err)
+	}
+	for _, bad := range []string{"7", "63", "x"} {
+		if _, err := ParseOptions(mpc.Options{"magnitude": bad}); err == nil {
+			t.Errorf("magnitude=%s accepted", bad)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package porthos
 import (
 	"fmt"
 	"strconv"
+	"veil/fixed"
 
 	"veil/mpc"
 )
@@ -16,8 +17,9 @@ func init() {
 		Parties: 3,
 		Summary: "Porthos: client, server and helper; semi-honest, malicious with mpc/aramis",
 		Options: map[string]string{
-			"compare": "comparison protocol: fast (default, bit-sliced carry circuit) or porthos (the paper's)",
-			"lower":   "true runs Relu, MaxPool and ArgMax as their lowering onto primitives instead of the fused protocols",
+			"compare":   "comparison protocol: fast (default, bit-sliced carry circuit) or porthos (the paper's)",
+			"lower":     "true runs Relu, MaxPool and ArgMax as their lowering onto primitives instead of the fused protocols",
+			"magnitude": "bits of the magnitude bound |x| < 2^k the fast comparison may assume (8…62; default the program's traced bound; 62 runs the full circuit)",
 		},
 		New: func(net mpc.Network, o mpc.Options) (mpc.Engine, error) {
 			opt, err := ParseOptions(o)
@@ -34,7 +36,7 @@ func init() {
 }
 
 // ParseOptions reads Options from a session's backend options (keys
-// "compare" and "lower").
+// "compare", "lower" and "magnitude").
 func ParseOptions(o mpc.Options) (Options, error) {
 	var opt Options
 	b, err := mpc.Lookup(BackendName)
@@ -52,6 +54,11 @@ func ParseOptions(o mpc.Options) (Options, error) {
 	if s, ok := o["lower"]; ok {
 		if opt.Lower, err = strconv.ParseBool(s); err != nil {
 			return opt, fmt.Errorf("porthos: option lower=%q: want true or false", s)
+		}
+	}
+	if s, ok := o["magnitude"]; ok {
+		if opt.MagnitudeBits, err = strconv.Atoi(s); err != nil || opt.MagnitudeBits < fixed.MinCompareBits || opt.MagnitudeBits > fixed.MaxCompareBits {
+			return opt, fmt.Errorf("porthos: option magnitude=%q: want a number of bits from %d to %d", s, fixed.MinCompareBits, fixed.MaxCompareBits)
 		}
 	}
 	return opt, nil

@@ -58,15 +58,7 @@ type Options struct {
 
 // compareBits is the comparison width for prog.
 func (o Options) compareBits(prog *fixed.Program) (int, error) {
-	switch {
-	case o.MagnitudeBits != 0 && prog.CompareBits > o.MagnitudeBits:
-		return 0, fmt.Errorf("program %q needs comparisons of %d bits (traced on its calibration data), more than the %d this session allows", prog.Name, prog.CompareBits, o.MagnitudeBits)
-	case o.MagnitudeBits != 0:
-		return o.MagnitudeBits, nil
-	case prog.CompareBits != 0:
-		return prog.CompareBits, nil
-	}
-	return fixed.MaxCompareBits, nil
+	return prog.ComparisonBits(o.MagnitudeBits)
 }
 
 // New starts a session for this party over net: both OT extensions
