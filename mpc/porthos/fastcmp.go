@@ -73,7 +73,7 @@ func (e *Engine) SetCompare(c Compare) { e.cmp = c }
 // per level carries every AND gate of the level for the whole batch.
 //
 //   - Leaves (round 1): the carry-lookahead tree combines nodes (G, P)
-//     (generate, propagate); a leaf is bit 62 (b − 1) alone, g = a∧b, p = a⊕b
+//     (generate, propagate); a leaf is the top bit (62 on the full circuit) alone, g = a∧b, p = a⊕b
 //     (a = x0's bits, b = x1's), or a chunk of two bits (h, l), with
 //     G = a_h b_h ⊕ (a_h a_l) b_l ⊕ a_l (b_h b_l) and
 //     P = a_h a_l ⊕ b_h b_l ⊕ a_h b_l ⊕ a_l b_h (fcPairs). Every
