@@ -146,7 +146,7 @@ func TestBench(t *testing.T) {
 		t.Fatalf("%d results", len(rs))
 	}
 	for _, r := range rs {
-		if !r.Verified || r.WallS <= 0 || r.BytesTotal != r.BytesSent[0]+r.BytesSent[1]+r.BytesSent[2] || r.Rounds == 0 ||
+		if !r.Verified || r.WallS <= 0 || r.MsFirst <= 0 || r.BytesTotal != r.BytesSent[0]+r.BytesSent[1]+r.BytesSent[2] || r.Rounds == 0 ||
 			r.PeakRSS <= 0 || r.ReluCount == 0 || r.Comparisons < r.ReluCount || r.CPUS[1] <= 0 {
 			t.Errorf("bench result %+v", r)
 		}

@@ -99,9 +99,10 @@ type Result struct {
 	Scale          int       `json:"scale"`
 	WallS          float64   `json:"wall_s"` // the whole session, setup included
 	Inferences     int       `json:"inferences"`
-	MsPerInference float64   `json:"ms_per_inference"` // session.Report.Median; setup excluded
-	Batch          int       `json:"batch"`            // examples per inference
-	ExamplesPerS   float64   `json:"examples_per_s"`   // Batch per MsPerInference
+	MsPerInference float64   `json:"ms_per_inference"`   // session.Report.Median; setup excluded
+	MsFirst        float64   `json:"ms_first_inference"` // its offline phase included (a plan's, for several)
+	Batch          int       `json:"batch"`              // examples per inference
+	ExamplesPerS   float64   `json:"examples_per_s"`     // Batch per MsPerInference
 	CPUS           []float64 `json:"cpu_s_per_party"`
 	BytesSent      []int64   `json:"bytes_sent_per_party"`
 	BytesTotal     int64     `json:"bytes_total"`
@@ -333,7 +334,7 @@ func (res *Result) fill(reports []session.PartyReport, repeat int) error {
 	res.BytesTotal /= int64(repeat)
 	res.OfflineBytes /= int64(repeat)
 	res.OfflineMs = client.OfflineS * 1000 / float64(repeat)
-	res.WallS, res.MsPerInference = client.WallS, client.MsMedian
+	res.WallS, res.MsPerInference, res.MsFirst = client.WallS, client.MsMedian, client.MsFirst
 	res.Inferences, res.Rounds = repeat, client.Rounds/repeat
 	if res.Comparisons > 0 {
 		res.BytesPerRelu = float64(res.BytesTotal) / float64(res.Comparisons)

@@ -70,9 +70,10 @@ type PartyReport struct {
 	BytesSent   int64        `json:"bytes_sent"`
 	BytesRecv   int64        `json:"bytes_recv"`
 	Rounds      int          `json:"rounds"`
-	MsMedian    float64      `json:"ms_per_inference"` // Report.Median
-	CPUSeconds  float64      `json:"cpu_s"`            // user + system CPU time of this process
-	PeakRSS     int64        `json:"peak_rss_bytes"`   // largest resident set of this process
+	MsMedian    float64      `json:"ms_per_inference"`   // Report.Median
+	MsFirst     float64      `json:"ms_first_inference"` // the first inference's time, its offline phase included
+	CPUSeconds  float64      `json:"cpu_s"`              // user + system CPU time of this process
+	PeakRSS     int64        `json:"peak_rss_bytes"`     // largest resident set of this process
 	// OfflineBytesSent and OfflineS are the part of BytesSent and of the
 	// wall time spent ahead of the inputs (2PC's precomputed OTs).
 	OfflineBytesSent int64   `json:"offline_bytes_sent,omitempty"`
@@ -182,6 +183,9 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 	res.N, res.WallS = rep.N, rep.Wall.Seconds()
 	res.BytesSent, res.BytesRecv, res.Rounds = rep.Net.TotalSent(), rep.Net.TotalRecv(), rep.Cost.Rounds
 	res.MsMedian = float64(rep.Median().Microseconds()) / 1000
+	if len(rep.PerInfer) > 0 {
+		res.MsFirst = float64(rep.PerInfer[0].Microseconds()) / 1000
+	}
 	offSent, offTime := rep.Cost.Offline()
 	res.OfflineBytesSent, res.OfflineS = offSent, offTime.Seconds()
 	if u, ok := rusage.Self(); ok {
