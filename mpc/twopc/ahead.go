@@ -11,8 +11,9 @@ package twopc
 // a run for four), and the server transforms each kernel once for all
 // of them. For a program of one offline window the OTs and triples of
 // all the runs come along, in the same few rounds; a larger program's
-// runs make theirs window by window as before. The runs that follow
-// take their masks from the stock.
+// runs make theirs window by window as before, the first run in windows
+// that fit every run's masks (schedule). The runs that follow take
+// their masks from the stock.
 //
 // Security: nothing changes but when the work is done. Every mask r is
 // drawn uniformly for one product of one run and used once, the query
