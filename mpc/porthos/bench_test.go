@@ -1,7 +1,6 @@
 package porthos
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -36,15 +35,7 @@ func bench3PC(b *testing.B, model, data string, pixelMax float64) {
 		nets := mpc.NewLocal(3, 30*time.Second)
 		x := xs[i%len(xs)]
 		_, errs := run3nets(nets, func(e *Engine) error {
-			var err error
-			switch e.me {
-			case mpc.P0:
-				_, err = e.Run(context.Background(), pub, x)
-			case mpc.P1:
-				_, err = e.Run(context.Background(), prog)
-			default:
-				_, err = e.Run(context.Background(), pub)
-			}
+			_, err := runRole(e, prog, pub, x)
 			st[e.me] = e.Cost()
 			return err
 		})

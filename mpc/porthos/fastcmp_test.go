@@ -1,7 +1,6 @@
 package porthos
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -552,14 +551,9 @@ func TestMagnitudeOption(t *testing.T) {
 		var sent [3]int64
 		_, errs := run3nets(mpc.NewLocal(3, 10*time.Second), func(e *Engine) error {
 			e.opt.MagnitudeBits = bits
-			var err error
-			switch e.me {
-			case mpc.P0:
-				out, err = e.Run(context.Background(), pub, x)
-			case mpc.P1:
-				_, err = e.Run(context.Background(), prog)
-			default:
-				_, err = e.Run(context.Background(), pub)
+			o, err := runRole(e, prog, pub, x)
+			if e.me == mpc.P0 {
+				out = o
 			}
 			sent[e.me] = e.Cost().TotalSent()
 			return err

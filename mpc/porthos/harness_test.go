@@ -1,9 +1,11 @@
 package porthos
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 	"time"
+	"veil/fixed"
 
 	"veil/mpc"
 	"veil/mpc/mpctest"
@@ -39,6 +41,22 @@ func run3nets(nets []mpc.Network, f func(e *Engine) error) ([3]*Engine, [3]error
 		return f(e)
 	})
 	return engines, [3]error(errs)
+}
+
+// runRole runs prog once as e's party: P0 on the public program with
+// input x, P1 on the full program, P2 on the public one. It returns P0's
+// outputs.
+func runRole(e *Engine, prog, pub *fixed.Program, x []uint64) ([][]uint64, error) {
+	switch e.me {
+	case mpc.P0:
+		return e.Run(context.Background(), pub, x)
+	case mpc.P1:
+		_, err := e.Run(context.Background(), prog)
+		return nil, err
+	default:
+		_, err := e.Run(context.Background(), pub)
+		return nil, err
+	}
 }
 
 // split returns random additive shares of x over Z_L (trivial (x, 0)

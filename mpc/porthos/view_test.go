@@ -1,7 +1,6 @@
 package porthos
 
 import (
-	"context"
 	"math"
 	"slices"
 	"sync"
@@ -42,15 +41,7 @@ func views(t *testing.T, prog *fixed.Program, input []uint64) [3]*recordNet {
 	}
 	pub := prog.Public()
 	_, errs := run3nets(nets, func(e *Engine) error {
-		var err error
-		switch e.me {
-		case mpc.P0:
-			_, err = e.Run(context.Background(), pub, input)
-		case mpc.P1:
-			_, err = e.Run(context.Background(), prog)
-		default:
-			_, err = e.Run(context.Background(), pub)
-		}
+		_, err := runRole(e, prog, pub, input)
 		return err
 	})
 	for p, err := range errs {
