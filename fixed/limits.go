@@ -47,12 +47,42 @@ func (p *Program) checkResources() error {
 			}
 		}
 	}
+	var macs uint64
+	return p.walkLive(func(k int, in *Instr, held int, m uint64) error {
+		var carry uint64
+		if macs, carry = bits.Add64(macs, m, 0); carry != 0 || macs > MaxMACs {
+			return fmt.Errorf("instruction %d (%s from node %q): the program needs more than %d multiply-adds", k, in.Op, in.Node, uint64(MaxMACs))
+		}
+		if held > MaxLiveElements {
+			return fmt.Errorf("instruction %d (%s from node %q): executing it holds %d live elements, more than %d", k, in.Op, in.Node, held, MaxLiveElements)
+		}
+		return nil
+	})
+}
+
+// PeakLiveElements returns the working set of an execution of a valid
+// program in the clear, in elements: the most that any instruction holds
+// while it runs (every input and value still live, its output and its
+// scratch), the figure MaxLiveElements bounds. A secure backend holds a
+// small constant number of arrays per live element.
+func (p *Program) PeakLiveElements() int {
+	peak := 0
+	p.walkLive(func(_ int, _ *Instr, held int, _ uint64) error {
+		peak = max(peak, held)
+		return nil
+	})
+	return peak
+}
+
+// walkLive calls visit for every instruction in order with the elements
+// executing it holds (see PeakLiveElements) and its multiply-adds; it
+// stops at the first error, of instrCost or of visit.
+func (p *Program) walkLive(visit func(k int, in *Instr, held int, macs uint64) error) error {
 	last := p.LastUse()
 	live := 0
 	for _, id := range p.Inputs {
 		live += p.Tensors[id].Shape.Size()
 	}
-	var macs uint64
 	for k := range p.Instrs {
 		in := &p.Instrs[k]
 		out := p.Tensors[in.Out].Shape.Size()
@@ -60,12 +90,8 @@ func (p *Program) checkResources() error {
 		if err != nil {
 			return fmt.Errorf("instruction %d (%s from node %q): %w", k, in.Op, in.Node, err)
 		}
-		var carry uint64
-		if macs, carry = bits.Add64(macs, m, 0); carry != 0 || macs > MaxMACs {
-			return fmt.Errorf("instruction %d (%s from node %q): the program needs more than %d multiply-adds", k, in.Op, in.Node, uint64(MaxMACs))
-		}
-		if live+out+scratch > MaxLiveElements {
-			return fmt.Errorf("instruction %d (%s from node %q): executing it holds %d live elements, more than %d", k, in.Op, in.Node, live+out+scratch, MaxLiveElements)
+		if err := visit(k, in, live+out+scratch, m); err != nil {
+			return err
 		}
 		live += out
 		for _, id := range in.In {

@@ -122,6 +122,52 @@ func TestValidateLiveElementsBound(t *testing.T) {
 	}
 }
 
+// PeakLiveElements counts, at each instruction, the values still live,
+// its output and its scratch, and frees a value after its last reader.
+func TestPeakLiveElements(t *testing.T) {
+	const n = 100
+	val := func(name string, shape ir.Shape) *fixed.Tensor {
+		return &fixed.Tensor{Name: name, Shape: shape, Kind: fixed.KindValue, Scale: 8}
+	}
+	chain := &fixed.Program{Name: "chain", Scale: 8, PublicShift: 16,
+		Tensors: []*fixed.Tensor{
+			{Name: "x", Shape: ir.Shape{n}, Kind: fixed.KindInput, Scale: 8},
+			val("a", ir.Shape{n}), val("b", ir.Shape{n}), val("c", ir.Shape{n}),
+		},
+		Instrs: []fixed.Instr{
+			{Op: fixed.Relu, In: []int{0}, Out: 1},   // x, a: 2n
+			{Op: fixed.Add, In: []int{0, 1}, Out: 2}, // x, a, b: 3n; x and a freed
+			{Op: fixed.Relu, In: []int{2}, Out: 3},   // b, c: 2n
+		},
+		Inputs: []int{0}, Outputs: []int{3},
+	}
+	chain.ComputeStats()
+	// A 3×3 convolution of a 1×2×8×8 image to 4×6×6: the unrolled image
+	// is 2·3·3 × 36 = 648 elements, held with the image (128) and the
+	// output (144).
+	conv := &fixed.Program{Name: "conv", Scale: 8, PublicShift: 16,
+		Tensors: []*fixed.Tensor{
+			{Name: "x", Shape: ir.Shape{1, 2, 8, 8}, Kind: fixed.KindInput, Scale: 8},
+			{Name: "w", Shape: ir.Shape{4, 2, 3, 3}, Kind: fixed.KindWeight, Scale: 8, Data: make([]uint64, 72)},
+			val("y", ir.Shape{1, 4, 6, 6}),
+		},
+		Instrs: []fixed.Instr{{Op: fixed.Conv, In: []int{0, 1}, Out: 2, Strides: []int{1, 1}, Pads: []int{0, 0, 0, 0}, Group: 1}},
+		Inputs: []int{0}, Outputs: []int{2},
+	}
+	conv.ComputeStats()
+	for _, c := range []struct {
+		p    *fixed.Program
+		want int
+	}{{chain, 3 * n}, {conv, 128 + 144 + 648}} {
+		if err := c.p.Validate(); err != nil {
+			t.Fatalf("%s: %v", c.p.Name, err)
+		}
+		if got := c.p.PeakLiveElements(); got != c.want {
+			t.Errorf("%s: %d live elements, want %d", c.p.Name, got, c.want)
+		}
+	}
+}
+
 // The largest legal header (16 MiB of JSON, almost all of it one public
 // constant) decodes within the documented 16 times its size.
 func TestLargestHeaderAllocation(t *testing.T) {

@@ -157,7 +157,7 @@ it and no output is released.`,
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
-			session.SetMemoryLimit(pc.Program, pc.Options)
+			pc.MemoryLimit = true
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			b := newProgress(cmd.ErrOrStderr(), asJSON).spin(fmt.Sprintf("%v: connecting to the other parties, then the session", me))

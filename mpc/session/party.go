@@ -56,6 +56,11 @@ type PartyConfig struct {
 	Host func(mpc.Party, mpc.Network) mpc.Network
 	// ConnectTimeout bounds connecting to the peers; zero means 60 s.
 	ConnectTimeout time.Duration
+	// MemoryLimit, for a process that runs this one party, sizes the
+	// process's soft memory limit to the session's program once the party
+	// knows it (SetMemoryLimit): the server's at once, the client's and
+	// the helper's when the public program arrives.
+	MemoryLimit bool
 }
 
 // PartyReport is one party's account of a session run by RunParty, with
@@ -155,14 +160,21 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 		net = an
 		res.Attested = an.AttestedPeers()
 	}
+	known := func(*fixed.Program) {}
+	if c.MemoryLimit {
+		known = func(p *fixed.Program) { SetMemoryLimit(p, c.Options) }
+	}
 	var rep *Report
 	switch {
 	case me == mpc.P0:
 		var pub *fixed.Program
 		var outs [][][]float64
-		prepare := c.Inputs
-		if prepare == nil {
-			prepare = func(*fixed.Program) ([][]float32, error) { return c.Data, nil }
+		prepare := func(p *fixed.Program) ([][]float32, error) {
+			known(p)
+			if c.Inputs == nil {
+				return c.Data, nil
+			}
+			return c.Inputs(p)
 		}
 		if pub, outs, rep, err = Client(ctx, net, c.Options, prepare); err != nil {
 			return nil, err
@@ -170,9 +182,10 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 		res.Program = pub.Name
 		res.predictions(pub, outs, c.Names, c.Labels)
 	case me == mpc.P1:
+		known(c.Program)
 		rep, err = Server(ctx, net, c.Program, c.Options)
 	default:
-		rep, err = Helper(ctx, net, c.Options)
+		rep, err = helper(ctx, net, c.Options, known)
 	}
 	if err != nil {
 		return nil, err
@@ -235,13 +248,19 @@ func Predictions(prog *fixed.Program, outs [][][]float64, names []string, labels
 // the largest layer.
 const workingSetAllowance = 192 << 20
 
+// liveFactor is the memory a party is expected to need per element of
+// the program's working set in the clear (fixed.Program.PeakLiveElements)
+// where that exceeds the backend's working set (a batch, a wide network):
+// eight ring elements, twice the shares, masks and temporaries veil bench
+// measures per live element.
+const liveFactor = 8 * 8
+
 // SetMemoryLimit gives the Go runtime of a party's process a soft memory
-// limit of its backend's working set plus prog's weights (the server's;
-// nil for the others), so that the garbage collector works harder near
-// it instead of letting the heap grow to twice the live data; a party
-// that really needs more still gets it. It also sets the backend's
-// GCPercent, if it names one. An explicit GOMEMLIMIT or GOGC in the
-// environment wins.
+// limit sized to prog (see memoryLimit), so that the garbage collector
+// works harder near it instead of letting the heap grow to twice the live
+// data; a party that really needs more still gets it. It also sets the
+// backend's GCPercent, if it names one. An explicit GOMEMLIMIT or GOGC in
+// the environment wins.
 func SetMemoryLimit(prog *fixed.Program, opt Options) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit(prog, opt))
@@ -251,12 +270,18 @@ func SetMemoryLimit(prog *fixed.Program, opt Options) {
 	}
 }
 
+// memoryLimit is the memory a party of prog (the server's, with weights,
+// or the public program; nil if unknown) is expected to need: the
+// backend's working set, or liveFactor bytes per element of prog's
+// working set in the clear where that is more, plus the weights the
+// party holds.
 func memoryLimit(prog *fixed.Program, opt Options) int64 {
 	limit := int64(workingSetAllowance)
 	if b, err := opt.backend(); err == nil && b.WorkingSet > 0 {
 		limit = b.WorkingSet
 	}
 	if prog != nil {
+		limit = max(limit, liveFactor*int64(prog.PeakLiveElements()))
 		for _, t := range prog.Tensors {
 			limit += int64(8 * len(t.Data))
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"veil/fixed"
+	"veil/ir"
 	"veil/mpc"
 	"veil/mpc/aramis"
 	"veil/mpc/mpctest"
@@ -163,9 +164,26 @@ func init() {
 }
 
 // TestMemoryLimit: the backend's working set (the default allowance
-// where it names none) plus eight bytes a weight value.
+// where it names none), or liveFactor bytes per element of the program's
+// working set in the clear where that is more, plus eight bytes a weight
+// value.
 func TestMemoryLimit(t *testing.T) {
 	p, _ := lenetProgram(t)
+	// A program whose working set in the clear (an input and a ReLU of 4
+	// Mi elements each) needs more than the default allowance.
+	const wide = 4 << 20
+	w := &fixed.Program{Name: "wide", Scale: 8, PublicShift: 16,
+		Tensors: []*fixed.Tensor{
+			{Name: "x", Shape: ir.Shape{wide}, Kind: fixed.KindInput, Scale: 8},
+			{Name: "y", Shape: ir.Shape{wide}, Kind: fixed.KindValue, Scale: 8},
+		},
+		Instrs: []fixed.Instr{{Op: fixed.Relu, In: []int{0}, Out: 1}},
+		Inputs: []int{0}, Outputs: []int{1},
+	}
+	w.ComputeStats()
+	if err := w.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	weights := 0
 	for _, tn := range p.Tensors {
 		weights += len(tn.Data)
@@ -181,6 +199,8 @@ func TestMemoryLimit(t *testing.T) {
 		{"public program", p.Public(), Options{}, workingSetAllowance},
 		{"server's program", p, Options{}, workingSetAllowance + 8*int64(weights)},
 		{"backend's working set", p, Options{Backend: "test-working-set"}, big + 8*int64(weights)},
+		{"wide program", w, Options{}, liveFactor * 2 * wide},
+		{"wide program, backend's working set", w, Options{Backend: "test-working-set"}, big},
 	} {
 		if got := memoryLimit(c.prog, c.opt); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)

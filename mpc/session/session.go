@@ -142,6 +142,12 @@ func Server(ctx context.Context, net mpc.Network, prog *fixed.Program, opt Optio
 
 // Helper runs the helper's side.
 func Helper(ctx context.Context, net mpc.Network, opt Options) (*Report, error) {
+	return helper(ctx, net, opt, func(*fixed.Program) {})
+}
+
+// helper is Helper calling known with the public program once it has
+// arrived.
+func helper(ctx context.Context, net mpc.Network, opt Options, known func(*fixed.Program)) (*Report, error) {
 	if net.Me() < mpc.P2 {
 		return nil, fmt.Errorf("session: a helper is P2 or later, not %s", net.Me())
 	}
@@ -154,6 +160,7 @@ func Helper(ctx context.Context, net mpc.Network, opt Options) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
+	known(prog)
 	n, err := recvCount(net)
 	if err != nil {
 		return nil, err
