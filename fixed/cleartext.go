@@ -31,7 +31,7 @@ func (p *Program) Trace(inputs ...[]uint64) ([][]uint64, error) {
 	}
 	for id, t := range p.Tensors {
 		if t.Kind == KindWeight {
-			vals[id] = t.Data
+			vals[id] = t.Values()
 		}
 	}
 	return vals, nil
@@ -66,10 +66,10 @@ func (c *Cleartext) Input(i int) (Value, error) { return c.inputs[i], nil }
 // Weight returns the weight's data.
 func (c *Cleartext) Weight(id int) (Value, error) {
 	t := c.p.Tensors[id]
-	if len(t.Data) != t.Shape.Size() {
+	if t.NumValues() != t.Shape.Size() {
 		return nil, fmt.Errorf("program %q: weight %q has no data (a public program runs only in a secure backend)", c.p.Name, t.Name)
 	}
-	return t.Data, nil
+	return t.Values(), nil
 }
 
 // Exec applies the instruction in the clear.

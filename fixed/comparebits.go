@@ -106,7 +106,7 @@ func (q *Program) compareInputs(x []float32, seen func(k int, magnitude uint64) 
 		}
 		x := vals[in.In[0]]
 		if t := q.Tensors[in.In[0]]; t.Kind == KindWeight {
-			x = t.Data
+			x = t.Values()
 		}
 		for _, v := range x {
 			m := uint64(int64(v))

@@ -50,13 +50,13 @@ func (p *Program) Write(w io.Writer) error {
 	h := sha256.New()
 	for _, t := range p.Tensors {
 		if t.Kind == KindWeight {
-			writeUints(h, t.Data)
+			writeUints(h, t.Values())
 		}
 	}
 	public := !p.HasWeightData()
 	if public {
 		for _, t := range p.Tensors {
-			if t.Kind == KindWeight && t.Data != nil {
+			if t.Kind == KindWeight && t.HasValues() {
 				return fmt.Errorf("program %q: weight %q has data but others have none", p.Name, t.Name)
 			}
 		}
@@ -72,7 +72,7 @@ func (p *Program) Write(w io.Writer) error {
 	bw.Write(hdr)
 	for _, t := range p.Tensors {
 		if t.Kind == KindWeight {
-			writeUints(bw, t.Data)
+			writeUints(bw, t.Values())
 		}
 	}
 	return bw.Flush()
@@ -114,7 +114,24 @@ func ReadFile(path string) (*Program, error) {
 		return nil, err
 	}
 	defer f.Close()
-	p, err := Read(bufio.NewReaderSize(f, 1<<20))
+	p, err := read(bufio.NewReaderSize(f, 1<<20), false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// ReadFileCompact is ReadFile for a program to hold for a long time: it
+// stores every weight at its declared width as it arrives (see Compact),
+// so that the 64-bit values are never in memory all at once. A weight
+// value beyond its declared width is an error.
+func ReadFileCompact(path string) (*Program, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p, err := read(bufio.NewReaderSize(f, 1<<20), true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -127,7 +144,11 @@ func Parse(data []byte) (*Program, error) { return Read(bytes.NewReader(data)) }
 // Read decodes and validates a program from r, which must end where the
 // program does. Memory grows only as weight data actually arrives, so a
 // corrupt header cannot make it allocate what the input does not hold.
-func Read(r io.Reader) (*Program, error) {
+func Read(r io.Reader) (*Program, error) { return read(r, false) }
+
+// read is Read, storing the weights at their declared widths if compact
+// is set.
+func read(r io.Reader, compact bool) (*Program, error) {
 	var pre [16]byte
 	if n, _ := io.ReadFull(r, pre[:]); n < 16 || !IsProgram(pre[:]) {
 		return nil, fmt.Errorf("not a veil program (missing %q magic)", Magic)
@@ -166,16 +187,16 @@ func Read(r io.Reader) (*Program, error) {
 		if err != nil {
 			return nil, fmt.Errorf("corrupt program: weight %q: %w", t.Name, err)
 		}
-		t.Data = make([]uint64, 0, min(n, 1<<16))
-		for len(t.Data) < n {
-			chunk := buf[:8*min(n-len(t.Data), len(buf)/8)]
-			if _, err := io.ReadFull(r, chunk); err != nil {
-				return nil, fmt.Errorf("truncated program: weight %q needs %d values, got %d", t.Name, n, len(t.Data))
-			}
-			sum.Write(chunk)
-			for i := 0; i < len(chunk); i += 8 {
-				t.Data = append(t.Data, binary.LittleEndian.Uint64(chunk[i:]))
-			}
+		switch bits := t.Bits; {
+		case compact && bits > 0 && bits <= 16:
+			t.data16, err = readValues[int16](r, sum, buf[:], t, n)
+		case compact && bits > 0 && bits <= 32:
+			t.data32, err = readValues[int32](r, sum, buf[:], t, n)
+		default:
+			t.Data, err = readValues[uint64](r, sum, buf[:], t, n)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	if k, _ := r.Read(buf[:1]); k != 0 {
@@ -196,6 +217,31 @@ func Read(r io.Reader) (*Program, error) {
 		p.ComputeStats()
 	}
 	return p, nil
+}
+
+// readValues reads weight t's n values from r into a slice of T, which
+// must hold each (an error otherwise), hashing their bytes into sum; buf
+// is scratch. The slice grows only as values arrive.
+func readValues[T int16 | int32 | uint64](r io.Reader, sum io.Writer, buf []byte, t *Tensor, n int) ([]T, error) {
+	vals := make([]T, 0, min(n, 1<<16))
+	for len(vals) < n {
+		chunk := buf[:8*min(n-len(vals), len(buf)/8)]
+		if _, err := io.ReadFull(r, chunk); err != nil {
+			return nil, fmt.Errorf("truncated program: weight %q needs %d values, got %d", t.Name, n, len(vals))
+		}
+		sum.Write(chunk)
+		for i := 0; i < len(chunk); i += 8 {
+			x := int64(binary.LittleEndian.Uint64(chunk[i:]))
+			if int64(T(x)) != x {
+				return nil, fmt.Errorf("corrupt program: weight %q element %d is %d, beyond its declared %d bits", t.Name, len(vals), x, t.Bits)
+			}
+			vals = append(vals, T(x))
+		}
+	}
+	if cap(vals) > len(vals) { // not the growth's spare capacity for the program's lifetime
+		vals = append(make([]T, 0, len(vals)), vals...)
+	}
+	return vals, nil
 }
 
 // readN appends exactly n bytes from r to b, growing b only as data

@@ -3,6 +3,7 @@ package fixed_test
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 	"veil/fixed"
@@ -25,11 +26,20 @@ const fuzzHang = 10 * time.Second
 func checkProgram(t *testing.T, data []byte) {
 	defer time.AfterFunc(fuzzHang, func() { panic("one input took more than " + fuzzHang.String()) }).Stop()
 	p, err := fixed.Parse(data)
+	c, cerr := fixed.ParseCompact(data)
+	if (err == nil) != (cerr == nil) {
+		t.Fatalf("fixed.Parse: %v; read compacted: %v", err, cerr)
+	}
 	if err != nil {
-		if err.Error() == "" {
+		if err.Error() == "" || cerr.Error() == "" {
 			t.Fatal("empty error message")
 		}
 		return
+	}
+	for id, tt := range p.Tensors {
+		if !slices.Equal(tt.Values(), c.Tensors[id].Values()) {
+			t.Fatalf("weight %q reads back differently compacted", tt.Name)
+		}
 	}
 	if p.HasWeightData() {
 		if err := p.Validate(); err != nil {

@@ -140,7 +140,7 @@ type Tensor struct {
 	Shape ir.Shape `json:"shape"`
 	Kind  Kind     `json:"kind"`
 	Scale int      `json:"scale"`          // fixed-point scale of its values
-	Data  []uint64 `json:"-"`              // weights only
+	Data  []uint64 `json:"-"`              // weights only; nil once compacted (see Values)
 	Node  string   `json:"node,omitempty"` // the float-graph value it came from
 	// Bits, for a weight tensor, when nonzero: every value, read as a
 	// signed 64-bit number, lies in [−2^(Bits−1), 2^(Bits−1)). The
@@ -150,6 +150,11 @@ type Tensor struct {
 	// backend may size its arithmetic by it (the 2PC backend's RLWE
 	// noise budget). Zero declares nothing.
 	Bits int `json:"bits,omitempty"`
+
+	// data16 or data32 holds the values of a weight tensor Compact
+	// stored at that width, instead of Data.
+	data16 []int16
+	data32 []int32
 }
 
 // StorageWidths are the widths, in bits, the compiler declares for
@@ -177,8 +182,18 @@ func (t *Tensor) checkBits() error {
 	if t.Bits == 0 || t.Bits >= 64 {
 		return nil
 	}
+	switch {
+	case t.data16 != nil:
+		return checkFits(t, t.data16)
+	case t.data32 != nil:
+		return checkFits(t, t.data32)
+	}
+	return checkFits(t, t.Data)
+}
+
+func checkFits[T int16 | int32 | uint64](t *Tensor, data []T) error {
 	lim := int64(1) << (t.Bits - 1)
-	for i, v := range t.Data {
+	for i, v := range data {
 		if x := int64(v); x < -lim || x >= lim {
 			return fmt.Errorf("weight %q element %d is %d, beyond its declared %d bits", t.Name, i, x, t.Bits)
 		}

@@ -22,7 +22,7 @@ func (p *Program) Public() *Program {
 	q.Tensors = make([]*Tensor, len(p.Tensors))
 	for i, t := range p.Tensors {
 		c := *t
-		c.Data = nil
+		c.dropValues()
 		q.Tensors[i] = &c
 	}
 	q.Instrs = append([]Instr(nil), p.Instrs...)
@@ -34,7 +34,7 @@ func (p *Program) Public() *Program {
 // HasWeightData reports whether some weight tensor of p carries data.
 func (p *Program) HasWeightData() bool {
 	for _, t := range p.Tensors {
-		if t.Kind == KindWeight && t.Data != nil {
+		if t.Kind == KindWeight && t.HasValues() {
 			return true
 		}
 	}
@@ -45,7 +45,7 @@ func (p *Program) HasWeightData() bool {
 // data (true for a program without weights): what the model owner runs.
 func (p *Program) WeightsComplete() bool {
 	for _, t := range p.Tensors {
-		if t.Kind == KindWeight && t.Data == nil {
+		if t.Kind == KindWeight && !t.HasValues() {
 			return false
 		}
 	}
@@ -65,7 +65,8 @@ func (p *Program) ValidatePublic() error {
 		q.Tensors[i] = t
 		if t != nil && t.Kind == KindWeight {
 			c := *t
-			c.Kind, c.Data = KindInput, nil
+			c.Kind = KindInput
+			c.dropValues()
 			q.Tensors[i] = &c
 			q.Inputs = append(q.Inputs, i)
 		}

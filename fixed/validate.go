@@ -49,8 +49,8 @@ func (p *Program) validate(needData bool) error {
 		}
 		switch t.Kind {
 		case KindWeight:
-			if len(t.Data) != t.Shape.Size() && (needData || t.Data != nil) {
-				return fmt.Errorf("weight %q has %d values for shape %v", t.Name, len(t.Data), t.Shape)
+			if t.NumValues() != t.Shape.Size() && (needData || t.HasValues()) {
+				return fmt.Errorf("weight %q has %d values for shape %v", t.Name, t.NumValues(), t.Shape)
 			}
 			if err := t.checkBits(); err != nil {
 				return err

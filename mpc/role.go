@@ -27,8 +27,8 @@ func CheckRole(me Party, prog *fixed.Program, inputs [][]uint64) error {
 			return errors.New("the server supplies weights, not inputs")
 		}
 		for _, t := range prog.Tensors {
-			if t.Kind == fixed.KindWeight && len(t.Data) != t.Shape.Size() {
-				return fmt.Errorf("weight %q has %d values, shape %v needs %d (the server needs the full program, not its public part)", t.Name, len(t.Data), t.Shape, t.Shape.Size())
+			if t.Kind == fixed.KindWeight && t.NumValues() != t.Shape.Size() {
+				return fmt.Errorf("weight %q has %d values, shape %v needs %d (the server needs the full program, not its public part)", t.Name, t.NumValues(), t.Shape, t.Shape.Size())
 			}
 		}
 	default:

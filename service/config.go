@@ -240,7 +240,7 @@ func (c *Config) Server() (*Server, error) {
 	s := &Server{Identity: id, Models: map[string]*fixed.Program{}, MaxSessions: c.MaxSessions, MaxPendingPerHost: c.MaxPending, Timeout: c.timeout, SessionTimeout: c.sessionTimeout,
 		Options: session.Options{Backend: backend, BackendOptions: c.Options}}
 	for _, name := range slices.Sorted(maps.Keys(c.Models)) {
-		p, err := fixed.ReadFile(c.path(c.Models[name]))
+		p, err := fixed.ReadFileCompact(c.path(c.Models[name])) // held while the service runs
 		if err != nil {
 			return nil, fmt.Errorf("service: model %q: %w", name, err)
 		}

@@ -328,8 +328,8 @@ func (e *executor) Begin(ctx context.Context, fp *fixed.Program, inputs [][]uint
 func (e *executor) Fuses(fixed.Op) bool { return true }
 
 func (e *executor) Weight(id int) (fixed.Value, error) {
-	if t := e.prog.Tensors[id]; len(t.Data) == t.Shape.Size() {
-		return t.Data, nil
+	if t := e.prog.Tensors[id]; t.NumValues() == t.Shape.Size() {
+		return t.Values(), nil
 	}
 	return noData{}, nil
 }

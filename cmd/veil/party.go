@@ -85,7 +85,7 @@ it and no output is released.`,
 			case me == mpc.P1 && progArg == "":
 				return fmt.Errorf("the server needs --program (a program made by veil compile)")
 			case me == mpc.P1:
-				if pc.Program, err = fixed.ReadFile(progArg); err != nil {
+				if pc.Program, err = fixed.ReadFileCompact(progArg); err != nil { // held for the whole session
 					return err
 				}
 			case progArg != "":

@@ -283,7 +283,7 @@ func memoryLimit(prog *fixed.Program, opt Options) int64 {
 	if prog != nil {
 		limit = max(limit, liveFactor*int64(prog.PeakLiveElements()))
 		for _, t := range prog.Tensors {
-			limit += int64(8 * len(t.Data))
+			limit += t.ValueBytes()
 		}
 	}
 	return limit
