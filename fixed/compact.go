@@ -86,3 +86,44 @@ func widen[T int16 | int32](data []T) []uint64 {
 	}
 	return out
 }
+
+// WeightCacheElems is a WeightCache's default bound: 4 Mi elements,
+// 32 MiB.
+const WeightCacheElems = 1 << 22
+
+// WeightCache keeps the weights of a compacted program (see Compact)
+// widened, for an engine that uses them at every inference, up to a
+// bound on elements: a small model's weights are widened once per
+// session, a large one's first layers too and the rest afresh at every
+// use. A tensor that is not compacted is returned as it is. Callers must
+// not modify what Values returns. The zero value is ready to use with
+// the default bound; a WeightCache is not safe for concurrent use.
+type WeightCache struct {
+	// Limit bounds the elements held; zero means WeightCacheElems.
+	Limit int
+	held  int
+	vals  map[*Tensor][]uint64
+}
+
+// Values returns t.Values(), from the cache if it holds them.
+func (c *WeightCache) Values(t *Tensor) []uint64 {
+	if t.Data != nil || !t.HasValues() {
+		return t.Data
+	}
+	if v, ok := c.vals[t]; ok {
+		return v
+	}
+	v := t.Values()
+	limit := c.Limit
+	if limit == 0 {
+		limit = WeightCacheElems
+	}
+	if c.held+len(v) <= limit {
+		if c.vals == nil {
+			c.vals = map[*Tensor][]uint64{}
+		}
+		c.vals[t] = v
+		c.held += len(v)
+	}
+	return v
+}

@@ -198,3 +198,40 @@ func TestReadFileCompact(t *testing.T) {
 		}
 	}
 }
+
+// A WeightCache widens a compacted weight once while it fits its bound,
+// afresh at every call beyond it, and returns other weights as they are.
+func TestWeightCache(t *testing.T) {
+	mk := func(n int) *fixed.Tensor {
+		data := make([]uint64, n)
+		for i := range data {
+			data[i] = uint64(int64(i - n/2))
+		}
+		return &fixed.Tensor{Name: "w", Shape: ir.Shape{n}, Kind: fixed.KindWeight, Data: data}
+	}
+	p := &fixed.Program{Tensors: []*fixed.Tensor{mk(6), mk(5), mk(3)}}
+	want := make([][]uint64, len(p.Tensors))
+	for i, tn := range p.Tensors {
+		want[i] = slices.Clone(tn.Data)
+	}
+	full := mk(4) // not compacted
+	p.Compact()
+	same := func(a, b []uint64) bool { return len(a) > 0 && &a[0] == &b[0] }
+	c := fixed.WeightCache{Limit: 9}
+	for _, k := range []struct {
+		id     int
+		cached bool
+	}{{0, true}, {1, false}, {2, true}, {0, true}, {1, false}, {2, true}} {
+		tn := p.Tensors[k.id]
+		a, b := c.Values(tn), c.Values(tn)
+		if !slices.Equal(a, want[k.id]) || !slices.Equal(b, want[k.id]) {
+			t.Fatalf("weight %d reads %v, %v, want %v", k.id, a, b, want[k.id])
+		}
+		if same(a, b) != k.cached {
+			t.Errorf("weight %d: cached %v, want %v", k.id, same(a, b), k.cached)
+		}
+	}
+	if v := c.Values(full); !same(v, full.Data) {
+		t.Error("a weight that is not compacted was copied")
+	}
+}
