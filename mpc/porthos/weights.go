@@ -11,7 +11,8 @@ import (
 )
 
 // MaskCacheElems bounds, per session, how many weight elements' opened
-// masks P0 keeps between inferences (8 bytes each): 4 Mi elements, 32 MiB.
+// masks P0 keeps between inferences, and the masks themselves P2 keeps
+// (8 bytes each): 4 Mi elements, 32 MiB.
 // Weights beyond it are masked afresh, and their mask sent again, at every
 // use. The bound is public and every party applies it in the same order,
 // so all three agree on which weights are cached.
@@ -20,6 +21,7 @@ const MaskCacheElems = 1 << 22
 // weightMask is the session state of one cached weight tensor.
 type weightMask struct {
 	f []uint64 // P0: the opened F = W − B; nil at P1 and P2
+	b []uint64 // P2: the mask B, drawn once instead of at every use
 }
 
 // byWeight computes shares of Φ(X, W) where X is secret-shared between
@@ -40,7 +42,8 @@ type weightMask struct {
 // Weight masks are kept for the session: the first time a weight tensor
 // is used, B is drawn from a stream that P1 and P2 key by the tensor (and
 // the program), so both can draw the same B again at every later use
-// without storing it, and P0 keeps the opened F (within MaskCacheElems).
+// (P1 draws it only to open F; P2 keeps it rather than draw it again),
+// and P0 keeps the opened F (within MaskCacheElems).
 // Later inferences then send no weight traffic at all: E and C1 only.
 //
 // Cost: (|x| + |z|)ℓ bits per use, plus |w|ℓ the first time (or every
@@ -68,8 +71,16 @@ func (e *Engine) byWeight(label string, key weightKey, nx, nw, nz int, x, w []ui
 		s0 := e.stream(mpc.P0, label)
 		a, c1 := make([]uint64, nx), make([]uint64, nz)
 		s0.Uint64s(a)
-		b := make([]uint64, nw)
-		e.weightStream(mpc.P1, label, key, cached).Uint64s(b)
+		var b []uint64
+		if m := e.masks[key]; cached && m != nil {
+			b = m.b
+		} else {
+			b = make([]uint64, nw)
+			e.weightStream(mpc.P1, label, key, cached).Uint64s(b)
+			if cached {
+				e.masks[key] = &weightMask{b: b}
+			}
+		}
 		phi(c1, a, b)
 		c0 := make([]uint64, nz)
 		s0.Uint64s(c0)
