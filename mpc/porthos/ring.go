@@ -66,8 +66,13 @@ func getU64s(dst []uint64, b []byte) []byte {
 	return b[8*len(dst):]
 }
 
-// u64s reads n words from b.
+// u64s reads n words from b, a message received and owned by the
+// caller: where the machine allows, the words are b's own memory (see
+// wordsOf), so b must not be used as bytes afterwards.
 func u64s(b []byte, n int) []uint64 {
+	if v := wordsOf(b, n); v != nil {
+		return v
+	}
 	v := make([]uint64, n)
 	getU64s(v, b)
 	return v
