@@ -108,30 +108,21 @@ func IsProgram(data []byte) bool { return bytes.HasPrefix(data, []byte(Magic)) }
 
 // ReadFile reads and validates a program file, streaming the weights
 // into place (the file is never held in memory twice).
-func ReadFile(path string) (*Program, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	p, err := read(bufio.NewReaderSize(f, 1<<20), false)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
-}
+func ReadFile(path string) (*Program, error) { return readFile(path, false) }
 
 // ReadFileCompact is ReadFile for a program to hold for a long time: it
 // stores every weight at its declared width as it arrives (see Compact),
 // so that the 64-bit values are never in memory all at once. A weight
 // value beyond its declared width is an error.
-func ReadFileCompact(path string) (*Program, error) {
+func ReadFileCompact(path string) (*Program, error) { return readFile(path, true) }
+
+func readFile(path string, compact bool) (*Program, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	p, err := read(bufio.NewReaderSize(f, 1<<20), true)
+	p, err := read(bufio.NewReaderSize(f, 1<<20), compact)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"veil/fixed"
+	"veil/fixed/fixedtest"
 
 	"veil/ir"
 )
@@ -102,18 +103,7 @@ func TestValidateEnforcesResourceLimits(t *testing.T) {
 // under fixed.MaxLiveElements passes, one element more is refused.
 func TestValidateLiveElementsBound(t *testing.T) {
 	// Input of n elements, fixed.Relu to a value of n: live = 2n at the fixed.Relu.
-	mk := func(n int) *fixed.Program {
-		p := &fixed.Program{Name: "live", Scale: 8, PublicShift: 16,
-			Tensors: []*fixed.Tensor{
-				{Name: "x", Shape: ir.Shape{n}, Kind: fixed.KindInput, Scale: 8},
-				{Name: "y", Shape: ir.Shape{n}, Kind: fixed.KindValue, Scale: 8},
-			},
-			Instrs: []fixed.Instr{{Op: fixed.Relu, In: []int{0}, Out: 1}},
-			Inputs: []int{0}, Outputs: []int{1},
-		}
-		p.ComputeStats()
-		return p
-	}
+	mk := fixedtest.ReluProgram
 	if err := mk(fixed.MaxLiveElements / 2).Validate(); err != nil {
 		t.Errorf("working set of exactly fixed.MaxLiveElements refused: %v", err)
 	}

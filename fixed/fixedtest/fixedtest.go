@@ -36,6 +36,22 @@ func SingleOp(tb testing.TB, shape ir.Shape, layout ir.Layout, op ir.Op, a ir.At
 	return p
 }
 
+// ReluProgram is a valid program built without the compiler, whatever
+// its size: an input of n elements and its ReLU, so that executing it
+// in the clear holds 2n elements.
+func ReluProgram(n int) *fixed.Program {
+	p := &fixed.Program{Name: "relu", Scale: 8, PublicShift: 16,
+		Tensors: []*fixed.Tensor{
+			{Name: "x", Shape: ir.Shape{n}, Kind: fixed.KindInput, Scale: 8},
+			{Name: "y", Shape: ir.Shape{n}, Kind: fixed.KindValue, Scale: 8},
+		},
+		Instrs: []fixed.Instr{{Op: fixed.Relu, In: []int{0}, Out: 1}},
+		Inputs: []int{0}, Outputs: []int{1},
+	}
+	p.ComputeStats()
+	return p
+}
+
 // DomainValues returns n ring values in the comparison domain
 // [−2^61, 2^61) (see fixed.Op): many small ones, so that ties are
 // common, the domain's ends, and uniform ones.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"veil/fixed"
-	"veil/ir"
+	"veil/fixed/fixedtest"
 	"veil/mpc"
 	"veil/mpc/aramis"
 	"veil/mpc/mpctest"
@@ -172,15 +172,7 @@ func TestMemoryLimit(t *testing.T) {
 	// A program whose working set in the clear (an input and a ReLU of 4
 	// Mi elements each) needs more than the default allowance.
 	const wide = 4 << 20
-	w := &fixed.Program{Name: "wide", Scale: 8, PublicShift: 16,
-		Tensors: []*fixed.Tensor{
-			{Name: "x", Shape: ir.Shape{wide}, Kind: fixed.KindInput, Scale: 8},
-			{Name: "y", Shape: ir.Shape{wide}, Kind: fixed.KindValue, Scale: 8},
-		},
-		Instrs: []fixed.Instr{{Op: fixed.Relu, In: []int{0}, Out: 1}},
-		Inputs: []int{0}, Outputs: []int{1},
-	}
-	w.ComputeStats()
+	w := fixedtest.ReluProgram(wide)
 	if err := w.Validate(); err != nil {
 		t.Fatal(err)
 	}
