@@ -2,6 +2,7 @@ package twopc
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -126,6 +127,16 @@ func TestANDPairs(t *testing.T) {
 }
 
 func TestGreater(t *testing.T) {
+	for _, batch := range []int{leafBatch, 7} { // 7: leaf batches that split values
+		t.Run(fmt.Sprintf("leafBatch=%d", batch), func(t *testing.T) {
+			defer func(b int) { leafBatch = b }(leafBatch)
+			leafBatch = batch
+			testGreater(t)
+		})
+	}
+}
+
+func testGreater(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, k := range []int{1, 3, 4, 5, 8, 13, 24, 31, 62, 64} {
 		n := 300
