@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"veil/fixed"
@@ -199,9 +200,10 @@ func TestReadFileCompact(t *testing.T) {
 	}
 }
 
-// A WeightCache widens a compacted weight once while it fits its bound,
-// afresh at every call beyond it, and returns other weights as they are.
-func TestWeightCache(t *testing.T) {
+// Values keeps a compacted weight widened, shared by every reader,
+// while its program's budget allows, and widens it afresh at every call
+// beyond it; a weight that is not compacted is returned as it is.
+func TestValuesWidenedOnce(t *testing.T) {
 	mk := func(n int) *fixed.Tensor {
 		data := make([]uint64, n)
 		for i := range data {
@@ -216,22 +218,46 @@ func TestWeightCache(t *testing.T) {
 	}
 	full := mk(4) // not compacted
 	p.Compact()
+	fixed.SetWidenBudget(p, 9)
 	same := func(a, b []uint64) bool { return len(a) > 0 && &a[0] == &b[0] }
-	c := fixed.WeightCache{Limit: 9}
 	for _, k := range []struct {
-		id     int
-		cached bool
+		id   int
+		kept bool
 	}{{0, true}, {1, false}, {2, true}, {0, true}, {1, false}, {2, true}} {
 		tn := p.Tensors[k.id]
-		a, b := c.Values(tn), c.Values(tn)
+		a, b := tn.Values(), tn.Values()
 		if !slices.Equal(a, want[k.id]) || !slices.Equal(b, want[k.id]) {
 			t.Fatalf("weight %d reads %v, %v, want %v", k.id, a, b, want[k.id])
 		}
-		if same(a, b) != k.cached {
-			t.Errorf("weight %d: cached %v, want %v", k.id, same(a, b), k.cached)
+		if same(a, b) != k.kept {
+			t.Errorf("weight %d: kept %v, want %v", k.id, same(a, b), k.kept)
+		}
+		if wantBytes := int64(2*len(want[k.id])) + map[bool]int64{true: int64(8 * len(want[k.id]))}[k.kept]; tn.ValueBytes() != wantBytes {
+			t.Errorf("weight %d occupies %d bytes, want %d", k.id, tn.ValueBytes(), wantBytes)
 		}
 	}
-	if v := c.Values(full); !same(v, full.Data) {
+	if v := full.Values(); !same(v, full.Data) {
 		t.Error("a weight that is not compacted was copied")
+	}
+
+	// Readers at once (sessions of a service): one copy kept, the same
+	// values for all.
+	q := &fixed.Program{Tensors: []*fixed.Tensor{mk(1000)}}
+	q.Compact()
+	got := make([][]uint64, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i] = q.Tensors[0].Values() }()
+	}
+	wg.Wait()
+	kept := q.Tensors[0].Values()
+	for i, v := range got {
+		if !slices.Equal(v, kept) {
+			t.Fatalf("reader %d read other values", i)
+		}
+	}
+	if !same(q.Tensors[0].Values(), kept) {
+		t.Error("the weight was not kept widened")
 	}
 }

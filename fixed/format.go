@@ -167,6 +167,7 @@ func read(r io.Reader, compact bool) (*Program, error) {
 	p := h.Program
 	sum := sha256.New()
 	var buf [64 << 10]byte
+	budget := newWidenBudget()
 	for id, t := range p.Tensors {
 		if t == nil {
 			return nil, fmt.Errorf("tensor %d is missing", id)
@@ -181,8 +182,10 @@ func read(r io.Reader, compact bool) (*Program, error) {
 		switch bits := t.Bits; {
 		case compact && bits > 0 && bits <= 16:
 			t.data16, err = readValues[int16](r, sum, buf[:], t, n)
+			t.widened = &widened{budget: budget}
 		case compact && bits > 0 && bits <= 32:
 			t.data32, err = readValues[int32](r, sum, buf[:], t, n)
+			t.widened = &widened{budget: budget}
 		default:
 			t.Data, err = readValues[uint64](r, sum, buf[:], t, n)
 		}

@@ -152,9 +152,11 @@ type Tensor struct {
 	Bits int `json:"bits,omitempty"`
 
 	// data16 or data32 holds the values of a weight tensor Compact
-	// stored at that width, instead of Data.
-	data16 []int16
-	data32 []int32
+	// stored at that width, instead of Data; widened, those Values
+	// keeps at 64 bits.
+	data16  []int16
+	data32  []int32
+	widened *widened
 }
 
 // StorageWidths are the widths, in bits, the compiler declares for

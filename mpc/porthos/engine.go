@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"veil/fixed"
 	"veil/mpc"
 	"veil/mpc/prg"
 )
@@ -41,7 +40,6 @@ type Engine struct {
 
 	// weight masks kept for the session (see byWeight)
 	masks     map[weightKey]*weightMask
-	weights   fixed.WeightCache  // P1's weights widened (see fixed.Program.Compact)
 	maskSeen  map[weightKey]bool // every weight used so far: cached or not
 	maskElems int                // elements cached so far
 	maskLimit int                // MaskCacheElems; lowered by tests

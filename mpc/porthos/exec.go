@@ -151,7 +151,7 @@ func (b *backend) share(w *weight) ([]uint64, error) {
 	t := b.prog.Tensors[w.id]
 	var data []uint64
 	if e.me == mpc.P1 {
-		data = e.weights.Values(t)
+		data = t.Values()
 	}
 	done := e.begin("Share", t.Shape.Size())
 	v, err := e.Share(mpc.P1, t.Shape.Size(), data)
@@ -174,7 +174,7 @@ func (b *backend) Exec(_ int, in *fixed.Instr, vals []fixed.Value) (fixed.Value,
 		case *weight:
 			if i == wi { // used in the clear by P1 (see byWeight)
 				if e.me == mpc.P1 {
-					args[i] = e.weights.Values(b.prog.Tensors[v.id])
+					args[i] = b.prog.Tensors[v.id].Values()
 				}
 				continue
 			}

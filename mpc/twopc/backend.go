@@ -125,7 +125,7 @@ func (b *backend) Weight(id int) (fixed.Value, error) { return &weight{id: id}, 
 func (b *backend) shared(w *weight) []uint64 {
 	t := b.prog.Tensors[w.id]
 	if b.e.me == mpc.P1 {
-		return b.e.weights.Values(t)
+		return t.Values()
 	}
 	return make([]uint64, t.Shape.Size())
 }
@@ -133,7 +133,7 @@ func (b *backend) shared(w *weight) []uint64 {
 // clear returns a weight's data at P1 and nil at P0.
 func (b *backend) clear(w *weight) []uint64 {
 	if b.e.me == mpc.P1 {
-		return b.e.weights.Values(b.prog.Tensors[w.id])
+		return b.prog.Tensors[w.id].Values()
 	}
 	return nil
 }

@@ -38,7 +38,6 @@ type Engine struct {
 	stock       *stock                    // offline work made for later runs (ahead.go)
 	kernelCache map[kernelKey]*he.Kernels // see Engine.kernels
 	kernelBytes int
-	weights     fixed.WeightCache // the server's weights widened (see fixed.Program.Compact)
 }
 
 // Options select how an Engine computes; both parties must use the same.
