@@ -44,6 +44,7 @@ type Engine struct {
 	maskElems int                // elements cached so far
 	maskLimit int                // MaskCacheElems; lowered by tests
 	digest    [32]byte           // the running program's public digest
+	digestDue [3]bool            // peers whose digest of it is still to be checked (agree)
 
 	// testHookInstr, set only by tests, sees this party's share of every
 	// instruction's output during Run.
@@ -215,6 +216,16 @@ func (e *Engine) recv(from mpc.Party, want int) ([]byte, error) {
 	if want == 0 {
 		return nil, nil
 	}
+	if e.digestDue[from] {
+		if err := e.checkDigest(from); err != nil {
+			return nil, err
+		}
+	}
+	return e.recvMsg(from, want)
+}
+
+// recvMsg is recv without the program check.
+func (e *Engine) recvMsg(from mpc.Party, want int) ([]byte, error) {
 	b, err := e.net.Recv(from)
 	if err != nil {
 		return nil, err

@@ -117,7 +117,6 @@ func (b *backend) Begin(_ context.Context, prog *fixed.Program, inputs [][]uint6
 	if err := e.agree(prog); err != nil {
 		return err
 	}
-	e.digest = prog.PublicDigest()
 	bits, err := prog.ComparisonBits(e.opt.MagnitudeBits)
 	if err != nil {
 		return err
@@ -218,23 +217,48 @@ func (b *backend) End(outs []fixed.Value) ([][]uint64, error) {
 	return b.e.revealOutputs(b.prog, vals)
 }
 
-// agree exchanges program digests with both peers (one round).
+// agree sends the program's digest to both peers without waiting for
+// theirs: recv checks a peer's digest before the first message of the
+// run from it, and checkDigests checks any left before the outputs are
+// released, so the check costs no round. What a party sends before it
+// has seen a peer's digest is a protocol message padded as always, and a
+// mismatch stops every party before any output.
 func (e *Engine) agree(prog *fixed.Program) error {
 	defer e.begin("setup", 0)()
-	d := prog.PublicDigest()
-	e.round()
-	for _, p := range e.peers() {
-		if err := e.send(p, append([]byte(nil), d[:]...)); err != nil {
-			return fmt.Errorf("program check: %w", err)
-		}
+	if err := e.checkDigests(); err != nil { // a previous run's, if it never heard from a peer
+		return err
 	}
+	e.digest = prog.PublicDigest()
 	for _, p := range e.peers() {
-		b, err := e.recv(p, len(d))
-		if err != nil {
+		if err := e.send(p, append([]byte(nil), e.digest[:]...)); err != nil {
 			return fmt.Errorf("program check: %w", err)
 		}
-		if !bytes.Equal(b, d[:]) {
-			return fmt.Errorf("program check: %w", &mpc.PeerError{Peer: p, Err: errOtherProgram})
+		e.digestDue[p] = true
+	}
+	return nil
+}
+
+// checkDigest receives peer's program digest, due since agree, and
+// compares it with this party's.
+func (e *Engine) checkDigest(peer mpc.Party) error {
+	e.digestDue[peer] = false
+	b, err := e.recvMsg(peer, len(e.digest))
+	if err != nil {
+		return fmt.Errorf("program check: %w", err)
+	}
+	if !bytes.Equal(b, e.digest[:]) {
+		return fmt.Errorf("program check: %w", &mpc.PeerError{Peer: peer, Err: errOtherProgram})
+	}
+	return nil
+}
+
+// checkDigests checks every peer's digest still due.
+func (e *Engine) checkDigests() error {
+	for _, p := range e.peers() {
+		if e.digestDue[p] {
+			if err := e.checkDigest(p); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -244,6 +268,9 @@ var errOtherProgram = errors.New("runs a different program")
 
 // revealOutputs opens all outputs to P0 in one round.
 func (e *Engine) revealOutputs(prog *fixed.Program, vals [][]uint64) ([][]uint64, error) {
+	if err := e.checkDigests(); err != nil { // every peer runs this program: no output share goes out before
+		return nil, err
+	}
 	n := 0
 	var all []uint64
 	for i, id := range prog.Outputs {
