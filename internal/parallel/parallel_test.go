@@ -38,9 +38,12 @@ func TestEach(t *testing.T) {
 }
 
 func TestRanges(t *testing.T) {
-	for _, c := range []struct{ n, grain int }{{0, 1}, {1, 1}, {10, 1}, {1000, 1}, {1000, 5000}} {
+	for _, c := range []struct{ n, grain int }{{0, 1}, {1, 1}, {2, 1}, {7, 1}, {10, 1}, {32, 1}, {200, 64}, {1000, 1}, {1000, 5000}} {
 		seen := make([]atomic.Int32, c.n)
 		Ranges(c.n, c.grain, func(lo, hi int) {
+			if lo >= hi && c.n > 0 {
+				t.Errorf("%+v: empty range [%d, %d)", c, lo, hi)
+			}
 			for i := lo; i < hi; i++ {
 				seen[i].Add(1)
 			}

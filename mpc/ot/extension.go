@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"veil/internal/parallel"
 )
@@ -241,7 +242,8 @@ func (s *COTSender) extend(q []Block) error {
 			return fmt.Errorf("ot extension: %d bytes of corrections, want %d for %d OTs", len(msg), kappa/k*w*8, m)
 		}
 		parallel.Ranges(len(s.seeds), 1, func(from, to int) {
-			vb := newVOLEBuffers(k)
+			vb := getVOLEBuffers(k)
+			defer putVOLEBuffers(k, vb)
 			for g := from; g < to; g++ {
 				d := s.index(g)
 				out := cols[g*k : (g+1)*k]
@@ -357,7 +359,8 @@ func (r *COTReceiver) extend(choices Bits, t []Block) error {
 		}
 		msg := make([]byte, kappa/k*w*8)
 		parallel.Ranges(len(r.seeds), 1, func(from, to int) {
-			vb := newVOLEBuffers(k)
+			vb := getVOLEBuffers(k)
+			defer putVOLEBuffers(k, vb)
 			for g := from; g < to; g++ {
 				out := cols[g*k : (g+1)*k]
 				c := msg[g*w*8 : (g+1)*w*8]
@@ -392,6 +395,20 @@ type voleBuffers struct {
 	u           []uint64
 	v           [][]uint64
 }
+
+// voleBufferPools keep voleBuffers between parallel ranges, by k.
+var voleBufferPools [9]sync.Pool
+
+// getVOLEBuffers returns buffers for parameter k, from the pool if it
+// has some; putVOLEBuffers gives them back.
+func getVOLEBuffers(k int) *voleBuffers {
+	if b, ok := voleBufferPools[k].Get().(*voleBuffers); ok {
+		return b
+	}
+	return newVOLEBuffers(k)
+}
+
+func putVOLEBuffers(k int, b *voleBuffers) { voleBufferPools[k].Put(b) }
 
 func newVOLEBuffers(k int) *voleBuffers {
 	b := &voleBuffers{exp: make([][]uint64, 1<<k), cutExp: make([][]uint64, 1<<k), u: make([]uint64, voleWords), v: make([][]uint64, k)}
