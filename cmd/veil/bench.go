@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,7 @@ func benchCmd() *cobra.Command {
 		backend  string
 		profiles string
 		netns    string
+		latency  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bench [NETWORK|MODEL...]",
@@ -89,6 +91,9 @@ The ResNet scaling run (the paper's Figure 10):
 				if profiles != "" {
 					command = profiledPartyProcess(profiles, short)
 				}
+				if latency > 0 {
+					command = withLatency(latency, command)
+				}
 				var addrs []string
 				if netns != "" {
 					command, addrs = inNetns(netns, command), netnsAddrs
@@ -111,6 +116,7 @@ The ResNet scaling run (the paper's Figure 10):
 				if err != nil {
 					return fmt.Errorf("bench %s: %w", name, err)
 				}
+				r.LatencyMs = float64(latency.Microseconds()) / 1000
 				results = append(results, *r)
 				if asJSON {
 					if err := json.NewEncoder(w).Encode(r); err != nil {
@@ -149,6 +155,7 @@ The ResNet scaling run (the paper's Figure 10):
 	cmd.Flags().IntVarP(&repeat, "inferences", "n", 1, "inferences per network in one session (bytes, rounds and CPU are reported per inference, time as the median online time plus the offline time per inference)")
 	cmd.Flags().IntVar(&batch, "batch", 1, "examples per inference: the network built for a batch of this many (time is per inference, throughput per example)")
 	cmd.Flags().StringVar(&netns, "netns", "", "run each party in network namespace PREFIX-ROLE, as scripts/netns up makes them (root; the parties at 10.77.0.1-3)")
+	cmd.Flags().DurationVar(&latency, "latency", 0, "add this one-way latency to every link (each party holds what it receives this long: veil party --emulate-latency), as on a wide-area network; with --netns for a rate as well")
 	cmd.Flags().StringVar(&profiles, "cpuprofile", "", "write each party's CPU profile to this directory, as NETWORK-ROLE.prof (go tool pprof reads them)")
 	cmd.Flags().StringVar(&chart, "chart", "", "write a PNG of time and communication against depth (for a scaling run such as resnet18 … resnet200)")
 	return cmd
@@ -202,6 +209,16 @@ func profiledPartyProcess(dir, network string) bench.Command {
 	return func(p bench.Party) *exec.Cmd {
 		c := partyProcess(p)
 		c.Args = append(c.Args, "--cpuprofile", filepath.Join(dir, network+"-"+p.Role.Role()+".prof"))
+		return c
+	}
+}
+
+// withLatency is command with each party holding every message it
+// receives d after its arrival (veil party --emulate-latency).
+func withLatency(d time.Duration, command bench.Command) bench.Command {
+	return func(p bench.Party) *exec.Cmd {
+		c := command(p)
+		c.Args = append(c.Args, "--emulate-latency", d.String())
 		return c
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,6 +43,7 @@ func partyCmd() *cobra.Command {
 		inFlags []string
 		mal     bool
 		profile string
+		latency time.Duration
 
 		insecureSim bool
 	)
@@ -157,7 +159,7 @@ it and no output is released.`,
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
-			pc.MemoryLimit = true
+			pc.MemoryLimit, pc.Latency = true, latency
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			b := newProgress(cmd.ErrOrStderr(), asJSON).spin(fmt.Sprintf("%v: connecting to the other parties, then the session", me))
@@ -188,6 +190,7 @@ it and no output is released.`,
 	cmd.Flags().BoolVar(&insecureSim, "insecure-simulated-attestation", false, "with --malicious: accept a parties file whose attestation uses the simulated attester or allows simulated evidence. INSECURE: simulated evidence proves nothing about the code the parties run; for tests and demos only")
 	cmd.Flags().IntVar(&repeat, "repeat", 1, "with --input-raw: run that input this many times")
 	cmd.Flags().StringVar(&profile, "cpuprofile", "", "write this party's CPU profile to the file")
+	cmd.Flags().DurationVar(&latency, "emulate-latency", 0, "hold every message this party receives this long after it arrives, as if its links were that much longer (a measurement aid: veil bench --latency)")
 	cmd.Flags().MarkHidden("repeat")
 	cmd.MarkFlagRequired("role")
 	cmd.MarkFlagRequired("config")

@@ -156,6 +156,24 @@ func TestBench(t *testing.T) {
 	}
 }
 
+// TestBenchLatency runs veil bench with an emulated one-way latency of
+// 30 ms on every link: the output still verified, the latency reported,
+// and no inference of the two (each needs a message from the other
+// party online) faster than the latency.
+func TestBenchLatency(t *testing.T) {
+	out, err := veil(t, "bench", "--json", "--backend", "2pc", "--latency", "30ms", "-n", "2", "logreg")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var r bench.Result
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("bench printed %q: %v", out, err)
+	}
+	if !r.Verified || r.LatencyMs != 30 || r.MsPerInference < 30 {
+		t.Errorf("verified %v, latency %v ms, %v ms an inference; want verified, 30 ms and at least 30 ms", r.Verified, r.LatencyMs, r.MsPerInference)
+	}
+}
+
 // TestBenchBatch runs veil bench on the bundled LeNet built for a batch
 // of three images: three times the comparisons of one, verified, and
 // the throughput counted per image.

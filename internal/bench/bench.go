@@ -123,6 +123,9 @@ type Result struct {
 	CompileS      float64 `json:"compile_s"`
 	VerifyProblem string  `json:"verify_problem,omitempty"`
 	Malicious     bool    `json:"malicious"`
+	// LatencyMs is the one-way latency the parties added to every link
+	// (veil bench --latency), if any.
+	LatencyMs float64 `json:"latency_ms,omitempty"`
 }
 
 // Run measures spec: it compiles the network, writes the program, a

@@ -61,6 +61,10 @@ type PartyConfig struct {
 	// knows it (SetMemoryLimit): the server's at once, the client's and
 	// the helper's when the public program arrives.
 	MemoryLimit bool
+	// Latency, if set, holds every message this party receives that long
+	// after it arrived (mpc.WithLatency): a wide-area link emulated for
+	// measurements.
+	Latency time.Duration
 }
 
 // PartyReport is one party's account of a session run by RunParty, with
@@ -111,6 +115,8 @@ func (c *PartyConfig) check() error {
 		return errors.New("the client needs inputs")
 	case c.Me != mpc.P0 && (len(c.Data) > 0 || c.Inputs != nil):
 		return fmt.Errorf("only the client has inputs, not the %s", c.Me.Role())
+	case c.Latency < 0:
+		return fmt.Errorf("negative emulated latency %v", c.Latency)
 	}
 	return nil
 }
@@ -147,6 +153,9 @@ func RunParty(ctx context.Context, c PartyConfig) (*PartyReport, error) {
 	}
 	defer tn.Close()
 	net := tn
+	if c.Latency > 0 {
+		net = mpc.WithLatency(net, c.Latency)
+	}
 	if c.Host != nil {
 		net = c.Host(me, net)
 	}
