@@ -72,12 +72,20 @@ func bench2PC(b *testing.B, model, data string, pixelMax float64) {
 	run2PC(b, prog, xs)
 }
 
-var planRuns = flag.Bool("twopc.plan", false, "announce each benchmark's b.N runs to the engines (Engine.Plan), as a session does")
+var (
+	planRuns = flag.Bool("twopc.plan", false, "announce each benchmark's b.N runs to the engines (Engine.Plan), as a session does")
+	latency  = flag.Duration("twopc.latency", 0, "hold every message this long after it is sent (mpc.WithLatency): a wide-area link")
+)
 
 // run2PC runs b.N inferences of prog on xs (cycled) in one session.
 func run2PC(b *testing.B, prog *fixed.Program, xs [][]float32) {
 	pub := prog.Public()
 	nets := mpc.NewLocal(2, 60*time.Second)
+	if *latency > 0 {
+		for p := range nets {
+			nets[p] = mpc.WithLatency(nets[p], *latency)
+		}
+	}
 	engines := make([]*twopc.Engine, 2)
 	errs := mpctest.Parties(2, func(p mpc.Party) error {
 		var err error

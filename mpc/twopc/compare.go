@@ -149,29 +149,43 @@ func (p *party) greater(vals []uint64, k int) ([]byte, error) {
 	return out, nil
 }
 
-// leafBatch bounds the leaves of one round of leaf OTs (their random
+// leafBatch bounds the leaves of one batch of leaf OTs (their random
 // OTs, pads and messages): 2^18 leaves, 64 MiB of pads at the sender.
-// Each batch is a round trip (the receiver's choices, then the sender's
-// messages), so larger batches mean fewer: SqueezeNet's comparisons took
-// 1,239 rounds in batches of 2^14 leaves, 319 in batches of 2^18. A
-// variable only so that tests can split a comparison into many batches.
+// The batches of a comparison follow one another without waiting (see
+// leafCompare); each is a message either way. A variable only so that
+// tests can split a comparison into many batches.
 var leafBatch = 1 << 18
 
 // leafCompare sets gt and eq (n·q each) to XOR shares of every leaf's
-// [x > y] and [x = y], in batches of leafBatch leaves.
+// [x > y] and [x = y], in batches of leafBatch leaves. P1 chooses in
+// every batch before it reads the first batch's messages, so the
+// batches cost one round trip together instead of one each: P0 answers
+// each batch's choices as they come.
 func (p *party) leafCompare(vals []uint64, k int, gt, eq []byte) error {
 	lay := newLeafLayout(k)
 	m := len(vals) * lay.q
+	if p.first() {
+		for lo := 0; lo < m; lo += leafBatch {
+			hi := min(lo+leafBatch, m)
+			p.leaves.fill(lay, vals, lo, hi)
+			if err := p.leafSend(&p.leaves, gt[lo:hi], eq[lo:hi]); err != nil {
+				return fmt.Errorf("comparison leaves: %w", err)
+			}
+		}
+		return nil
+	}
+	pads := make([]byte, m)
 	for lo := 0; lo < m; lo += leafBatch {
 		hi := min(lo+leafBatch, m)
 		p.leaves.fill(lay, vals, lo, hi)
-		var err error
-		if p.first() {
-			err = p.leafSend(&p.leaves, gt[lo:hi], eq[lo:hi])
-		} else {
-			err = p.leafReceive(&p.leaves, gt[lo:hi], eq[lo:hi])
+		if err := p.leafChoose(&p.leaves, pads[lo:hi]); err != nil {
+			return fmt.Errorf("comparison leaves: %w", err)
 		}
-		if err != nil {
+	}
+	for lo := 0; lo < m; lo += leafBatch {
+		hi := min(lo+leafBatch, m)
+		p.leaves.fill(lay, vals, lo, hi)
+		if err := p.leafOpen(&p.leaves, pads[lo:hi], gt[lo:hi], eq[lo:hi]); err != nil {
 			return fmt.Errorf("comparison leaves: %w", err)
 		}
 	}
@@ -239,9 +253,11 @@ func (p *party) leafSend(run *leafRun, gt, eq []byte) error {
 	return p.conn.Send(msg)
 }
 
-// leafReceive is P1's end: it chooses with its leaf values and unpads
-// the one message of each leaf its keys open.
-func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
+// leafChoose is P1's end of the leaf OTs of the leaves of run, before
+// their messages: it chooses with its leaf values (sending the choices'
+// corrections) and sets padBits[l] to the low two bits of the pad of
+// the one message of leaf l its keys open.
+func (p *party) leafChoose(run *leafRun, padBits []byte) error {
 	m := len(run.val)
 	// The choices are the leaves' values, bit after bit.
 	choices := ot.NewBits(run.rot[m])
@@ -258,8 +274,6 @@ func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
 		return err
 	}
 	first := p.tweaks(run.pad[m])
-	// The low two bits of each leaf's pad, before its message arrives.
-	padBits := make([]byte, m)
 	parallel.Ranges(m, 1<<10, func(from, to int) {
 		var keys [leafBits * padLeaves]ot.Block
 		var pads [padLeaves]ot.Block
@@ -279,6 +293,13 @@ func (p *party) leafReceive(run *leafRun, gt, eq []byte) error {
 			}
 		}
 	})
+	return nil
+}
+
+// leafOpen receives the messages of the leaves of run, which leafChoose
+// chose in, and unpads the one of each leaf into P1's shares.
+func (p *party) leafOpen(run *leafRun, padBits, gt, eq []byte) error {
+	m := len(run.val)
 	msg, err := p.conn.Recv()
 	if err != nil {
 		return err
