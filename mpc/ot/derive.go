@@ -128,11 +128,39 @@ func (s *COTSender) Correlated(c []uint64) ([]uint64, error) {
 // Correlated is the receiver's end of n correlated OTs over Z_2^64: a_j
 // + r_j·c_j for the sender's a_j and c_j.
 func (r *COTReceiver) Correlated(choices Bits, n int) ([]uint64, error) {
+	c, err := r.StartCorrelated(choices, n)
+	if err != nil {
+		return nil, err
+	}
+	return c.Finish()
+}
+
+// StartCorrelated is the first half of Correlated: it takes the n random
+// OTs (sending the choices' corrections, if precomputed) and returns
+// what Finish needs to receive the sender's corrections and end them. A
+// party that also sends correlated OTs to its peer can send them in
+// between, so that both directions' choices travel at once and the two
+// directions cost one round trip together.
+func (r *COTReceiver) StartCorrelated(choices Bits, n int) (*PendingCorrelated, error) {
 	m, err := r.RandomOTs(choices, n)
 	if err != nil {
 		return nil, err
 	}
-	msg, err := r.conn.Recv()
+	return &PendingCorrelated{r: r, choices: choices, m: m}, nil
+}
+
+// PendingCorrelated is a receiver's correlated OTs begun by
+// StartCorrelated.
+type PendingCorrelated struct {
+	r       *COTReceiver
+	choices Bits
+	m       []Block
+}
+
+// Finish receives the sender's corrections and returns a_j + r_j·c_j.
+func (c *PendingCorrelated) Finish() ([]uint64, error) {
+	n := len(c.m)
+	msg, err := c.r.conn.Recv()
 	if err != nil {
 		return nil, fmt.Errorf("correlated OT: receiving the corrections: %w", err)
 	}
@@ -141,7 +169,7 @@ func (r *COTReceiver) Correlated(choices Bits, n int) ([]uint64, error) {
 	}
 	y := make([]uint64, n)
 	for j := range y {
-		y[j] = m[j][0] + choices.Bit(j)*binary.LittleEndian.Uint64(msg[8*j:])
+		y[j] = c.m[j][0] + c.choices.Bit(j)*binary.LittleEndian.Uint64(msg[8*j:])
 	}
 	return y, nil
 }

@@ -760,3 +760,78 @@ func TestPrecomputed(t *testing.T) {
 		}
 	}
 }
+
+// TestCorrelatedBothWays runs correlated OTs in both directions of one
+// connection at once, as the two-party multiplexer does: each party
+// starts its receiving end (its choices go out), then sends, then
+// finishes; with and without precomputed OTs.
+func TestCorrelatedBothWays(t *testing.T) {
+	for _, pre := range []bool{false, true} {
+		nets := mpc.NewLocal(2, 30*time.Second)
+		type end struct {
+			s *COTSender
+			r *COTReceiver
+		}
+		var ends [2]end
+		setup := func(me mpc.Party) error {
+			c := Peer(nets[me], 1-me)
+			var err error
+			if me == mpc.P0 { // P0 → P1 first, then P1 → P0
+				if ends[me].s, err = NewCOTSender(c, DefaultK); err == nil {
+					ends[me].r, err = NewCOTReceiver(c, DefaultK)
+				}
+			} else if ends[me].r, err = NewCOTReceiver(c, DefaultK); err == nil {
+				ends[me].s, err = NewCOTSender(c, DefaultK)
+			}
+			return err
+		}
+		var err0, err1 error
+		both(func() { err0 = setup(mpc.P0) }, func() { err1 = setup(mpc.P1) })
+		if err := errors.Join(err0, err1); err != nil {
+			t.Fatal(err)
+		}
+		const n = 700
+		if pre {
+			both(func() { err0 = errors.Join(ends[0].s.Precompute(n), ends[0].r.Precompute(n)) },
+				func() { err1 = errors.Join(ends[1].r.Precompute(n), ends[1].s.Precompute(n)) })
+			if err := errors.Join(err0, err1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rng := mrand.New(mrand.NewPCG(7, 8))
+		var choices [2]Bits
+		var c, a, y [2][]uint64
+		for p := range 2 {
+			choices[p] = randomBits(rng, n)
+			c[p] = make([]uint64, n)
+			for j := range c[p] {
+				c[p][j] = rng.Uint64()
+			}
+		}
+		run := func(me int) error {
+			pending, err := ends[me].r.StartCorrelated(choices[me], n)
+			if err != nil {
+				return err
+			}
+			if a[me], err = ends[me].s.Correlated(c[me]); err != nil {
+				return err
+			}
+			y[me], err = pending.Finish()
+			return err
+		}
+		both(func() { err0 = run(0) }, func() { err1 = run(1) })
+		if err := errors.Join(err0, err1); err != nil {
+			t.Fatalf("precomputed %v: %v", pre, err)
+		}
+		for me := range 2 {
+			other := 1 - me
+			for j := range n {
+				if y[me][j] != a[other][j]+choices[me].Bit(j)*c[other][j] {
+					t.Fatalf("precomputed %v: P%d's correlated OT %d: y ≠ a + r·c", pre, me, j)
+				}
+			}
+		}
+		nets[0].Close()
+		nets[1].Close()
+	}
+}

@@ -53,20 +53,17 @@ func (p *party) mux(b []byte, x []uint64) ([]uint64, error) {
 		c[j] = (1 - 2*uint64(b[j])) * x[j]
 	}
 	// own: b_own·x_own − a from sending; cross: the other's term chosen
-	// with b_own.
-	send := func() ([]uint64, error) { return p.snd.Correlated(c) }
-	recv := func() ([]uint64, error) { return p.rcv.Correlated(toBits(b), n) }
-	var a, y []uint64
-	var err error
-	if p.first() {
-		if a, err = send(); err == nil {
-			y, err = recv()
-		}
-	} else {
-		if y, err = recv(); err == nil {
-			a, err = send()
-		}
+	// with b_own. Both parties choose first, then send, then receive:
+	// the two directions' messages cross, one round trip in all.
+	pending, err := p.rcv.StartCorrelated(toBits(b), n)
+	if err != nil {
+		return nil, fmt.Errorf("mux: %w", err)
 	}
+	a, err := p.snd.Correlated(c)
+	if err != nil {
+		return nil, fmt.Errorf("mux: %w", err)
+	}
+	y, err := pending.Finish()
 	if err != nil {
 		return nil, fmt.Errorf("mux: %w", err)
 	}
