@@ -37,65 +37,50 @@ func (p *party) pairTriples(n int) (*pairTriples, error) {
 		t.a[j], t.b1[j], t.b2[j] = r&1, r>>1&1, r>>2&1
 	}
 	// kept: this party's share of a_other·(b1, b2)_own; got: of
-	// a_own·(b1, b2)_other. Two bits each, b1 in bit 0.
-	var kept, got []byte
-	send := func() error {
-		kept = make([]byte, n)
-		msg := make([]byte, n)
-		for lo := 0; lo < n; lo += rotBatch {
-			hi := min(lo+rotBatch, n)
-			m0, m1, err := p.sendROTs(hi - lo)
-			if err != nil {
-				return err
-			}
-			for j := lo; j < hi; j++ {
-				k0, k1 := m0[j-lo][0], m1[j-lo][0]
-				kept[j] = byte(k0 & 3)
-				msg[j] = byte((k0^k1)&3) ^ t.b1[j] ^ t.b2[j]<<1
-			}
-		}
-		return p.conn.Send(msg)
-	}
-	recv := func() error {
-		m := make([]byte, n) // two bits of each chosen message
-		for lo := 0; lo < n; lo += rotBatch {
-			hi := min(lo+rotBatch, n)
-			keys, err := p.chooseROTs(toBits(t.a[lo:hi]), hi-lo)
-			if err != nil {
-				return err
-			}
-			for j := lo; j < hi; j++ {
-				m[j] = byte(keys[j-lo][0] & 3)
-			}
-		}
-		msg, err := p.conn.Recv()
+	// a_own·(b1, b2)_other. Two bits each, b1 in bit 0. Both parties
+	// choose first (their choices' corrections cross), then send, then
+	// receive: one round trip in all.
+	m := make([]byte, n) // two bits of each chosen message
+	for lo := 0; lo < n; lo += rotBatch {
+		hi := min(lo+rotBatch, n)
+		keys, err := p.chooseROTs(toBits(t.a[lo:hi]), hi-lo)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("AND triples: %w", err)
 		}
-		if len(msg) != n {
-			return fmt.Errorf("%d bytes of triple corrections, want %d", len(msg), n)
-		}
-		got = make([]byte, n)
-		for j := range n {
-			if msg[j] > 3 {
-				return fmt.Errorf("triple correction %d is not two bits", j)
-			}
-			got[j] = m[j] ^ t.a[j]*msg[j]
-		}
-		return nil
-	}
-	var err error
-	if p.first() {
-		if err = send(); err == nil {
-			err = recv()
-		}
-	} else {
-		if err = recv(); err == nil {
-			err = send()
+		for j := lo; j < hi; j++ {
+			m[j] = byte(keys[j-lo][0] & 3)
 		}
 	}
+	kept := make([]byte, n)
+	msg := make([]byte, n)
+	for lo := 0; lo < n; lo += rotBatch {
+		hi := min(lo+rotBatch, n)
+		m0, m1, err := p.sendROTs(hi - lo)
+		if err != nil {
+			return nil, fmt.Errorf("AND triples: %w", err)
+		}
+		for j := lo; j < hi; j++ {
+			k0, k1 := m0[j-lo][0], m1[j-lo][0]
+			kept[j] = byte(k0 & 3)
+			msg[j] = byte((k0^k1)&3) ^ t.b1[j] ^ t.b2[j]<<1
+		}
+	}
+	if err := p.conn.Send(msg); err != nil {
+		return nil, fmt.Errorf("AND triples: %w", err)
+	}
+	corr, err := p.conn.Recv()
 	if err != nil {
 		return nil, fmt.Errorf("AND triples: %w", err)
+	}
+	if len(corr) != n {
+		return nil, fmt.Errorf("AND triples: %d bytes of triple corrections, want %d", len(corr), n)
+	}
+	got := make([]byte, n)
+	for j := range n {
+		if corr[j] > 3 {
+			return nil, fmt.Errorf("AND triples: triple correction %d is not two bits", j)
+		}
+		got[j] = m[j] ^ t.a[j]*corr[j]
 	}
 	for j := range n {
 		x := kept[j] ^ got[j]

@@ -165,10 +165,13 @@ func (e *Engine) precompute(w need, linear func() error) error {
 			}
 			e.p.addTriples(t)
 		}
+		// Each party's receiving end first: both directions' corrections
+		// are under way at once, then each party's sending end reads
+		// the other's.
 		var err error
-		if e.me == 0 { // P0 → P1 first, as the extensions were set up
-			if err = e.p.snd.Precompute(a); err == nil {
-				err = e.p.rcv.Precompute(b)
+		if e.me == 0 {
+			if err = e.p.rcv.Precompute(b); err == nil {
+				err = e.p.snd.Precompute(a)
 			}
 		} else {
 			if err = e.p.rcv.Precompute(a); err == nil {
