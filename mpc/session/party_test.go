@@ -138,6 +138,7 @@ func TestRunPartyRefuses(t *testing.T) {
 		{"server with data", func(c *PartyConfig) { c.Program, c.Data = p, xs }, mpc.P1, "only the client has inputs, not the server"},
 		{"helper with an input function", func(c *PartyConfig) { c.Inputs = inputs }, mpc.P2, "only the client has inputs, not the helper"},
 		{"no parties file", func(c *PartyConfig) { c.Transport = nil }, mpc.P2, "no parties file"},
+		{"negative latency", func(c *PartyConfig) { c.Latency = -time.Millisecond }, mpc.P2, "negative emulated latency -1ms"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pc := pcs[c.me]
