@@ -57,6 +57,9 @@ Zoo networks (seeded random weights; their cost does not depend on them):
 The ResNet scaling run (the paper's Figure 10):
   veil bench --chart scaling.png resnet18 resnet34 resnet50 resnet101 resnet152 resnet200`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if latency < 0 {
+				return fmt.Errorf("--latency %v: a latency cannot be negative", latency)
+			}
 			if len(args) == 0 {
 				d, err := extractDemoFiles()
 				if err != nil {

@@ -172,6 +172,9 @@ func TestBenchLatency(t *testing.T) {
 	if !r.Verified || r.LatencyMs != 30 || r.MsPerInference < 30 {
 		t.Errorf("verified %v, latency %v ms, %v ms an inference; want verified, 30 ms and at least 30 ms", r.Verified, r.LatencyMs, r.MsPerInference)
 	}
+	if _, err := veil(t, "bench", "--latency", "-5ms", "logreg"); err == nil || !strings.Contains(err.Error(), "--latency -5ms: a latency cannot be negative") {
+		t.Errorf("a negative latency: %v", err)
+	}
 }
 
 // TestBenchBatch runs veil bench on the bundled LeNet built for a batch
