@@ -223,7 +223,12 @@ func TestFramesToDevicePublic(t *testing.T) {
 						}
 					}
 				}
-				if mode.Blind && same > 0 {
+				// A blinded value equals its plaintext when its blind is
+				// 0 mod P, once in P = 2^24 − 3 values: a frame of
+				// thousands shows one now and then (seen: 1 of 6,348).
+				// Four or more would be a 10^-15 event; a request sent
+				// unblinded, even in part, shows thousands.
+				if mode.Blind && same > 3 {
 					t.Fatalf("%v: a compute request reveals %d of %d plaintext values", mode, same, nonzero)
 				}
 				if !mode.Blind && same != nonzero {
